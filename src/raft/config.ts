@@ -1,0 +1,121 @@
+// Configuration of one consensus core, and the seams through which randomness and logging are
+// injected (the core owns no clock, no RNG and no output of its own).
+
+import type { NodeId } from './types.js';
+
+/** Uniform integers; the simulator passes a seeded PRNG, the driver a crypto-backed one. */
+export interface Random {
+  /** An integer in [0, maxExclusive). */
+  nextInt(maxExclusive: number): number;
+}
+
+export type LogLevel = 'debug' | 'info' | 'warn';
+
+/** One call per event that matters, saying why ("ignored AppendEntries: stale term"). */
+export interface Logger {
+  log(level: LogLevel, event: string, fields: Readonly<Record<string, string | number | boolean | null>>): void;
+}
+
+export const silentLogger: Logger = { log: () => {} };
+
+/**
+ * Deliberately broken rules, for the mutation tests only: each one re-introduces a known Raft bug
+ * so the tests can show the simulator catches it. Never set outside tests.
+ */
+export interface Mutations {
+  /** Commit an entry of an older term by counting replicas (the thesis's Figure 3.7). */
+  commitOldTermByCounting?: boolean;
+  /** Grant votes without the candidate's-log-is-up-to-date check (§3.6.1). */
+  skipLogUpToDateCheck?: boolean;
+  /** Emit hard states with votedFor cleared, so a restart forgets the vote (Figure 3.1). */
+  forgetVotePersist?: boolean;
+  /** Release ReadIndex reads without confirming leadership with a heartbeat round (§6.4). */
+  readIndexWithoutHeartbeat?: boolean;
+  /** Hand entries to the state machine as soon as they are appended, before they commit. */
+  applyBeforeCommit?: boolean;
+}
+
+export type ReadMode =
+  /** ReadIndex confirmed by a heartbeat round (§6.4). */
+  | 'safe'
+  /**
+   * Leader lease (§6.4.1): the leader serves reads without a round while it heard from a
+   * majority within the last election timeout. Correct only if clocks drift less than the gap
+   * between the election timeout and the lease, so it requires checkQuorum.
+   */
+  | 'lease';
+
+export interface RaftConfig {
+  readonly id: NodeId;
+  /** Minimum election timeout; each node draws its timeout from [min, 2·min) (§3.4). */
+  readonly electionTimeoutTicks: number;
+  readonly heartbeatIntervalTicks: number;
+  /** §9.6: campaign only after a majority says it would vote. */
+  readonly preVote: boolean;
+  /** §6.2: a leader that has not heard from a majority for an election timeout steps down. */
+  readonly checkQuorum: boolean;
+  readonly readMode: ReadMode;
+  /** Entry bytes per AppendEntries (at least one entry is always sent). */
+  readonly maxMessageBytes: number;
+  /** AppendEntries in flight per follower in replicate state. */
+  readonly inflightMessagesMax: number;
+  /** Entry bytes in flight per follower. */
+  readonly inflightBytesMax: number;
+  /** Bytes of entries appended by the leader and not yet committed; beyond it proposals get Busy. */
+  readonly uncommittedBytesMax: number;
+  /** Pending ReadIndex requests; beyond it reads fail with Busy. */
+  readonly pendingReadsMax: number;
+  /** Entry bytes handed out as committedEntries per Ready. */
+  readonly maxCommittedBytesPerReady: number;
+  /** The index the state machine had applied when this core was built (restart). */
+  readonly applied: number;
+  readonly mutations: Mutations;
+}
+
+export const defaultRaftConfig: Omit<RaftConfig, 'id'> = {
+  electionTimeoutTicks: 10,
+  heartbeatIntervalTicks: 1,
+  preVote: true,
+  checkQuorum: true,
+  readMode: 'safe',
+  maxMessageBytes: 1 << 20,
+  inflightMessagesMax: 256,
+  inflightBytesMax: 32 << 20,
+  uncommittedBytesMax: 64 << 20,
+  pendingReadsMax: 65_536,
+  maxCommittedBytesPerReady: 16 << 20,
+  applied: 0,
+  mutations: {},
+};
+
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+}
+
+/** Throws ConfigError naming the first bad field. Every queue and buffer has a finite maximum. */
+export function validateConfig(c: RaftConfig): void {
+  const positive: (keyof RaftConfig)[] = [
+    'electionTimeoutTicks',
+    'heartbeatIntervalTicks',
+    'maxMessageBytes',
+    'inflightMessagesMax',
+    'inflightBytesMax',
+    'uncommittedBytesMax',
+    'pendingReadsMax',
+    'maxCommittedBytesPerReady',
+  ];
+  if (typeof c.id !== 'string' || c.id.length === 0) throw new ConfigError('id must be a non-empty string');
+  for (const k of positive) {
+    const v = c[k];
+    if (typeof v !== 'number' || !Number.isSafeInteger(v) || v <= 0) {
+      throw new ConfigError(`${k} must be a positive integer, got ${String(v)}`);
+    }
+  }
+  if (c.heartbeatIntervalTicks >= c.electionTimeoutTicks) {
+    throw new ConfigError('heartbeatIntervalTicks must be smaller than electionTimeoutTicks');
+  }
+  if (!Number.isSafeInteger(c.applied) || c.applied < 0) throw new ConfigError('applied must be ≥ 0');
+  if (c.readMode === 'lease' && !c.checkQuorum) {
+    throw new ConfigError('readMode "lease" requires checkQuorum: without it a deposed leader may serve stale reads');
+  }
+}

@@ -1,0 +1,5 @@
+// The consensus core's only public surface.
+export * from './types.js';
+export * from './config.js';
+export { AssertionError, assert } from './assert.js';
+export { type LogStorage, MemoryLogStorage } from './storage.js';

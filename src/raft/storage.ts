@@ -1,0 +1,126 @@
+// The core's read-only view of the durable log, and an in-memory implementation of it.
+//
+// The core never writes here: the driver appends Ready.entries / installs Ready.snapshot after
+// making them durable, so at any moment this view holds exactly what would survive a crash.
+// Entries the core has but the view does not yet hold live in the core's unstable log.
+
+import { assert } from './assert.js';
+import type { ClusterMembership, Entry, HardState, Snapshot } from './types.js';
+import { emptyHardState } from './types.js';
+
+export interface LogStorage {
+  /** The persisted hard state and membership to start from. */
+  initialState(): { hardState: HardState; membership: ClusterMembership };
+  /** Entries in [lo, hi), at least one, then more while their data fits in maxBytes. */
+  entries(lo: number, hi: number, maxBytes: number): Entry[];
+  /** Term of entry i, for firstIndex()-1 ≤ i ≤ lastIndex(); null if compacted or unknown. */
+  term(i: number): number | null;
+  /** Index of the first entry still held; entries before it are covered by snapshot(). */
+  firstIndex(): number;
+  lastIndex(): number;
+  /** The most recent snapshot (meta.index 0 when there is none). */
+  snapshot(): Snapshot;
+}
+
+/** Stores everything in arrays. The driver and the simulator keep the durable log here. */
+export class MemoryLogStorage implements LogStorage {
+  private hardState: HardState = emptyHardState;
+  private snap: Snapshot;
+  /** entries[0] is a dummy carrying the snapshot's index and term. */
+  private log: Entry[];
+
+  constructor(membership: ClusterMembership) {
+    this.snap = { meta: { index: 0, term: 0, membership }, data: new Uint8Array(0) };
+    this.log = [{ index: 0, term: 0, type: 'noop', data: new Uint8Array(0) }];
+  }
+
+  initialState(): { hardState: HardState; membership: ClusterMembership } {
+    return { hardState: this.hardState, membership: this.snap.meta.membership };
+  }
+
+  setHardState(hs: HardState): void {
+    this.hardState = hs;
+  }
+
+  firstIndex(): number {
+    return this.log[0]!.index + 1;
+  }
+
+  lastIndex(): number {
+    return this.log[0]!.index + this.log.length - 1;
+  }
+
+  term(i: number): number | null {
+    const offset = this.log[0]!.index;
+    if (i < offset || i > this.lastIndex()) return null;
+    return this.log[i - offset]!.term;
+  }
+
+  entries(lo: number, hi: number, maxBytes: number): Entry[] {
+    const offset = this.log[0]!.index;
+    assert(lo > offset, `entries(${lo}) compacted (first ${offset + 1})`);
+    assert(hi <= this.lastIndex() + 1, `entries(${hi}) beyond last ${this.lastIndex()}`);
+    const out: Entry[] = [];
+    let bytes = 0;
+    for (let i = lo; i < hi; i++) {
+      const e = this.log[i - offset]!;
+      bytes += e.data.byteLength;
+      if (out.length > 0 && bytes > maxBytes) break;
+      out.push(e);
+    }
+    return out;
+  }
+
+  snapshot(): Snapshot {
+    return this.snap;
+  }
+
+  /** Appends entries, replacing any stored suffix from entries[0].index on. */
+  append(entries: readonly Entry[]): void {
+    if (entries.length === 0) return;
+    const offset = this.log[0]!.index;
+    const first = entries[0]!.index;
+    assert(first > offset, `append at ${first} overwrites the snapshot at ${offset}`);
+    assert(first <= this.lastIndex() + 1, `append at ${first} leaves a gap after ${this.lastIndex()}`);
+    this.log.length = first - offset;
+    for (const e of entries) this.log.push(e);
+  }
+
+  /** Installs a snapshot received from the leader: the whole log is replaced by it. */
+  applySnapshot(snap: Snapshot): void {
+    const { index, term } = snap.meta;
+    assert(index > this.snap.meta.index, `snapshot ${index} older than held ${this.snap.meta.index}`);
+    this.snap = snap;
+    // Keep entries after the snapshot if the log agrees with it there (§5.3 of chapter 5).
+    if (this.term(index) === term) {
+      this.log = this.log.slice(index - this.log[0]!.index);
+      this.log[0] = { index, term, type: 'noop', data: new Uint8Array(0) };
+    } else {
+      this.log = [{ index, term, type: 'noop', data: new Uint8Array(0) }];
+    }
+  }
+
+  /**
+   * Records a snapshot the local state machine took at `snap.meta.index` (≤ lastIndex) and drops
+   * the log before it. The caller decides how many entries to keep for slow followers by
+   * passing a smaller compactIndex.
+   */
+  createSnapshot(snap: Snapshot, compactIndex: number = snap.meta.index): void {
+    const { index, term } = snap.meta;
+    assert(index > this.snap.meta.index, `snapshot ${index} not newer than ${this.snap.meta.index}`);
+    assert(index <= this.lastIndex(), `snapshot ${index} beyond last index ${this.lastIndex()}`);
+    assert(this.term(index) === term, `snapshot term ${term} disagrees with log at ${index}`);
+    this.snap = snap;
+    this.compact(Math.min(compactIndex, index));
+  }
+
+  /** Drops entries up to and including `index` (which must be held). */
+  compact(index: number): void {
+    const offset = this.log[0]!.index;
+    if (index <= offset) return;
+    assert(index <= this.lastIndex(), `compact ${index} beyond last ${this.lastIndex()}`);
+    const term = this.term(index)!;
+    this.log = this.log.slice(index - offset);
+    this.log[0] = { index, term, type: 'noop', data: new Uint8Array(0) };
+  }
+}

@@ -1,0 +1,229 @@
+// The consensus core's vocabulary: log entries, persistent state, snapshots, the wire messages
+// (named after the RPCs of Ongaro's thesis) and the Ready value the driver consumes.
+// Everything here is plain data so that the codec (transport/) and the simulator can copy it.
+
+/** A node's identity, as named in the cluster configuration (e.g. "n1"). */
+export type NodeId = string;
+
+/** What an entry carries. `noop` is the empty entry a new leader appends (§5.4.2, §6.4). */
+export type EntryType = 'command' | 'noop';
+
+export interface Entry {
+  readonly term: number;
+  readonly index: number;
+  readonly type: EntryType;
+  /** Opaque to the core; the state machine decodes it. Empty for `noop`. */
+  readonly data: Uint8Array;
+}
+
+/** The state that must be on stable storage before the node answers any RPC (Figure 3.1). */
+export interface HardState {
+  readonly term: number;
+  /** Candidate voted for in `term`, or null. */
+  readonly votedFor: NodeId | null;
+  /** Highest index known committed. Persisted as a hint: it speeds restart, safety never needs it. */
+  readonly commit: number;
+}
+
+export const emptyHardState: HardState = { term: 0, votedFor: null, commit: 0 };
+
+/** The voter set. Kept in one place so that membership changes can later replace it. */
+export interface ClusterMembership {
+  readonly voters: readonly NodeId[];
+}
+
+export interface SnapshotMeta {
+  /** Last index the snapshot covers. */
+  readonly index: number;
+  /** Term of the entry at `index`. */
+  readonly term: number;
+  readonly membership: ClusterMembership;
+}
+
+export interface Snapshot {
+  readonly meta: SnapshotMeta;
+  /** The state machine's serialized state; opaque to the core. */
+  readonly data: Uint8Array;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Wire messages. Every message carries the sender's term; the term rules (§3.3) are applied to
+// all of them in one place before the role-specific handler sees them.
+
+interface MessageBase {
+  readonly from: NodeId;
+  readonly to: NodeId;
+  readonly term: number;
+}
+
+/** §3.4. `transfer` is set when campaigning after TimeoutNow (§3.10): it bypasses leader stickiness. */
+export interface RequestVote extends MessageBase {
+  readonly type: 'RequestVote';
+  readonly lastLogIndex: number;
+  readonly lastLogTerm: number;
+  readonly transfer: boolean;
+}
+
+export interface RequestVoteResponse extends MessageBase {
+  readonly type: 'RequestVoteResponse';
+  readonly granted: boolean;
+}
+
+/** §9.6. `term` is the term the sender would campaign in; nobody changes its own term for a PreVote. */
+export interface PreVote extends MessageBase {
+  readonly type: 'PreVote';
+  readonly lastLogIndex: number;
+  readonly lastLogTerm: number;
+}
+
+export interface PreVoteResponse extends MessageBase {
+  readonly type: 'PreVoteResponse';
+  readonly granted: boolean;
+}
+
+/** §3.5. With no entries it still advances the follower's commit index. */
+export interface AppendEntries extends MessageBase {
+  readonly type: 'AppendEntries';
+  readonly prevLogIndex: number;
+  readonly prevLogTerm: number;
+  readonly entries: readonly Entry[];
+  readonly leaderCommit: number;
+}
+
+/**
+ * Answer to AppendEntries and InstallSnapshot.
+ * success: `matchIndex` is the last index the follower now holds that matches the leader.
+ * failure: `rejectedIndex` is the prevLogIndex that failed; `hintIndex`/`hintTerm` let the
+ * leader skip a whole term at a time (§5.3's optimisation): the follower's last index ≤
+ * rejectedIndex whose term ≤ the leader's prevLogTerm, and that entry's term.
+ */
+export interface AppendEntriesResponse extends MessageBase {
+  readonly type: 'AppendEntriesResponse';
+  readonly success: boolean;
+  readonly matchIndex: number;
+  readonly rejectedIndex: number;
+  readonly hintIndex: number;
+  readonly hintTerm: number;
+}
+
+/**
+ * Leader liveness and ReadIndex confirmation (§6.4). `commit` is min(follower's match, commit)
+ * so a follower never commits past what it holds. `readRound` is echoed back: a read recorded
+ * at round r is confirmed once a majority has answered a heartbeat of round ≥ r.
+ */
+export interface Heartbeat extends MessageBase {
+  readonly type: 'Heartbeat';
+  readonly commit: number;
+  readonly readRound: number;
+}
+
+export interface HeartbeatResponse extends MessageBase {
+  readonly type: 'HeartbeatResponse';
+  readonly readRound: number;
+}
+
+/** §5.1 of the thesis (chapter 5): the whole snapshot in one message; transport/ chunks it. */
+export interface InstallSnapshot extends MessageBase {
+  readonly type: 'InstallSnapshot';
+  readonly snapshot: Snapshot;
+}
+
+/** §3.10: the leader tells the transfer target to campaign at once. */
+export interface TimeoutNow extends MessageBase {
+  readonly type: 'TimeoutNow';
+}
+
+/** A follower relays a client's ReadIndex request to the leader (§6.4, step 1 on a follower). */
+export interface ReadIndexRequest extends MessageBase {
+  readonly type: 'ReadIndexRequest';
+  readonly context: string;
+}
+
+/** The leader's answer: the read may be served once the follower has applied `readIndex`. */
+export interface ReadIndexResponse extends MessageBase {
+  readonly type: 'ReadIndexResponse';
+  readonly context: string;
+  /** 0 when the leader refused (e.g. not yet committed an entry in its term, or lost leadership). */
+  readonly readIndex: number;
+}
+
+export type Message =
+  | RequestVote
+  | RequestVoteResponse
+  | PreVote
+  | PreVoteResponse
+  | AppendEntries
+  | AppendEntriesResponse
+  | Heartbeat
+  | HeartbeatResponse
+  | InstallSnapshot
+  | TimeoutNow
+  | ReadIndexRequest
+  | ReadIndexResponse;
+
+export type MessageType = Message['type'];
+
+// ---------------------------------------------------------------------------------------------
+// Outputs.
+
+export type Role = 'follower' | 'candidate' | 'precandidate' | 'leader';
+
+/** Volatile state the driver may want to observe; reported in Ready only when it changes. */
+export interface SoftState {
+  readonly role: Role;
+  readonly leaderId: NodeId | null;
+}
+
+/** A linearizable read released by the core: serve it once lastApplied ≥ readIndex. */
+export interface ReadState {
+  readonly context: string;
+  readonly readIndex: number;
+}
+
+/** A read the core could not serve (leadership lost, no leader known, ...). */
+export interface ReadFailure {
+  readonly context: string;
+  readonly reason: 'NotLeader' | 'NoLeader' | 'LeadershipLost';
+}
+
+/**
+ * Everything the core wants the driver to do, produced by `RawNode.ready()`.
+ *
+ * THE ORDER — the driver must follow it for every Ready, then call `advance(ready)`:
+ *  1. Send `messages` now. They are safe before persistence: the leader's AppendEntries may go
+ *     out while its own fsync runs (thesis §10.2.1); the leader counts itself toward a quorum
+ *     only after `advance()` reports its entries durable.
+ *  2. If `snapshot` is set, persist it, then restore the state machine from it.
+ *  3. Append `entries` to stable storage (they replace any stored suffix from entries[0].index
+ *     on), and persist `hardState` if set. If `mustSync`, fsync before step 4.
+ *  4. Send `messagesAfterPersist`: votes and acknowledgements promise durable state.
+ *  5. Apply `committedEntries` in order; hand out `readStates` once lastApplied ≥ readIndex.
+ *  6. Call `advance(ready)`.
+ */
+export interface Ready {
+  readonly softState: SoftState | null;
+  readonly hardState: HardState | null;
+  readonly entries: readonly Entry[];
+  readonly snapshot: Snapshot | null;
+  readonly messages: readonly Message[];
+  readonly messagesAfterPersist: readonly Message[];
+  readonly committedEntries: readonly Entry[];
+  readonly readStates: readonly ReadState[];
+  readonly readFailures: readonly ReadFailure[];
+  readonly mustSync: boolean;
+}
+
+/** Why a proposal or a request was not accepted. Expected outcomes: values, not throws. */
+export type RejectReason =
+  | 'NotLeader'
+  | 'Busy'
+  | 'TransferInProgress'
+  | 'TooLarge';
+
+export type ProposeResult =
+  | { readonly kind: 'accepted'; readonly index: number; readonly term: number }
+  | { readonly kind: 'rejected'; readonly reason: RejectReason; readonly leaderId: NodeId | null };
+
+export type TransferResult =
+  | { readonly kind: 'started' }
+  | { readonly kind: 'rejected'; readonly reason: 'NotLeader' | 'UnknownTarget' | 'TargetIsSelf' | 'TransferInProgress' };
