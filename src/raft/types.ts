@@ -183,7 +183,7 @@ export interface ReadState {
 /** A read the core could not serve (leadership lost, no leader known, ...). */
 export interface ReadFailure {
   readonly context: string;
-  readonly reason: 'NotLeader' | 'NoLeader' | 'LeadershipLost';
+  readonly reason: 'NotLeader' | 'NoLeader' | 'LeadershipLost' | 'Busy';
 }
 
 /**
@@ -226,4 +226,4 @@ export type ProposeResult =
 
 export type TransferResult =
   | { readonly kind: 'started' }
-  | { readonly kind: 'rejected'; readonly reason: 'NotLeader' | 'UnknownTarget' | 'TargetIsSelf' | 'TransferInProgress' };
+  | { readonly kind: 'rejected'; readonly reason: 'NotLeader' | 'UnknownTarget' | 'TargetIsSelf' | 'TransferInProgress' | 'TargetLagging' };

@@ -1,0 +1,65 @@
+// The voter set and, for each voter, its Progress and vote. The one place that knows who votes:
+// membership changes (joint consensus, learners) will replace `voters` here and nowhere else.
+
+import type { NodeId } from '../types.js';
+import { committedIndex, hasQuorum, type VoteResult, voteResult } from '../quorum/majority.js';
+import { Progress } from './progress.js';
+
+export class ProgressTracker {
+  voters: readonly NodeId[];
+  readonly progress = new Map<NodeId, Progress>();
+  readonly votes = new Map<NodeId, boolean>();
+
+  constructor(
+    voters: readonly NodeId[],
+    private readonly inflightMessagesMax: number,
+    private readonly inflightBytesMax: number,
+  ) {
+    this.voters = [...voters];
+  }
+
+  isVoter(id: NodeId): boolean {
+    return this.voters.includes(id);
+  }
+
+  setVoters(voters: readonly NodeId[]): void {
+    this.voters = [...voters];
+  }
+
+  /** Fresh progress for every voter, as a new leader does (§3.5: next = last index + 1). */
+  resetProgress(lastIndex: number): void {
+    this.progress.clear();
+    for (const id of this.voters) {
+      this.progress.set(id, new Progress(lastIndex + 1, this.inflightMessagesMax, this.inflightBytesMax));
+    }
+  }
+
+  get(id: NodeId): Progress | undefined {
+    return this.progress.get(id);
+  }
+
+  /** The largest index replicated (durably) on a majority of voters. */
+  committed(): number {
+    return committedIndex(this.voters, (id) => this.progress.get(id)?.match ?? 0);
+  }
+
+  quorumActive(): boolean {
+    return hasQuorum(this.voters, (id) => this.progress.get(id)?.recentActive ?? false);
+  }
+
+  readRoundConfirmed(round: number): boolean {
+    return hasQuorum(this.voters, (id) => (this.progress.get(id)?.ackedReadRound ?? 0) >= round);
+  }
+
+  resetVotes(): void {
+    this.votes.clear();
+  }
+
+  recordVote(id: NodeId, granted: boolean): void {
+    if (!this.votes.has(id)) this.votes.set(id, granted);
+  }
+
+  tallyVotes(): VoteResult {
+    return voteResult(this.voters, this.votes);
+  }
+}

@@ -1,0 +1,306 @@
+// The consensus state of one node: the term rules shared by every role (§3.3), role changes,
+// voting (§3.4, §3.6.1, §9.6), then dispatch to the role handlers in roles/.
+
+import { assert } from './assert.js';
+import type { Logger, LogLevel, Random, RaftConfig } from './config.js';
+import { RaftLog } from './log.js';
+import { ProgressTracker } from './progress/tracker.js';
+import { ReadOnlyQueue } from './read-only.js';
+import { campaign, onVoteResponse, startPreVote } from './roles/candidate.js';
+import { onFollowerMessage } from './roles/follower.js';
+import { bcastAppend, bcastHeartbeat, onLeaderMessage, tickLeader } from './roles/leader.js';
+import type { LogStorage } from './storage.js';
+import type {
+  HardState,
+  Message,
+  NodeId,
+  PreVote,
+  ReadFailure,
+  ReadState,
+  RequestVote,
+  Role,
+  SoftState,
+} from './types.js';
+
+/** A message under construction: the core fills in `from` and `term`. */
+export type Outgoing = Message extends infer M ? (M extends Message ? Omit<M, 'from' | 'term'> : never) : never;
+
+export class Raft {
+  readonly id: NodeId;
+  readonly config: RaftConfig;
+  readonly random: Random;
+  readonly logger: Logger;
+  readonly log: RaftLog;
+  readonly tracker: ProgressTracker;
+  readonly reads = new ReadOnlyQueue();
+
+  // Persistent state (Figure 3.1). Invariant: term never decreases; votedFor is for `term`.
+  term = 0;
+  votedFor: NodeId | null = null;
+
+  // Volatile state.
+  role: Role = 'follower';
+  leaderId: NodeId | null = null;
+  /** Ticks since the last election timeout reset (followers: since hearing from the leader). */
+  electionElapsed = 0;
+  heartbeatElapsed = 0;
+  /** Drawn from [electionTimeout, 2·electionTimeout) at every reset, so timeouts rarely collide (§3.4). */
+  randomizedElectionTimeout = 0;
+  /** Ticks since this node started; the leader uses it to time out snapshot transfers. */
+  ticks = 0;
+  /** Leader only: the follower a leadership transfer is handing over to (§3.10). */
+  leadTransferee: NodeId | null = null;
+  /** Leader only: bytes of entries proposed this term and not yet handed out as committed. */
+  uncommittedBytes = 0;
+
+  // Outputs, taken by RawNode.ready().
+  messages: Message[] = [];
+  messagesAfterPersist: Message[] = [];
+  readStates: ReadState[] = [];
+  readFailures: ReadFailure[] = [];
+
+  constructor(config: RaftConfig, storage: LogStorage, random: Random, logger: Logger) {
+    this.id = config.id;
+    this.config = config;
+    this.random = random;
+    this.logger = logger;
+    const { hardState, membership } = storage.initialState();
+    this.tracker = new ProgressTracker(membership.voters, config.inflightMessagesMax, config.inflightBytesMax);
+    this.log = new RaftLog(storage, hardState.commit, config.applied);
+    this.term = hardState.term;
+    this.votedFor = hardState.votedFor;
+    this.becomeFollower(this.term, null, 'started');
+  }
+
+  hardState(): HardState {
+    const votedFor = this.config.mutations.forgetVotePersist ? null : this.votedFor;
+    return { term: this.term, votedFor, commit: this.log.committed };
+  }
+
+  softState(): SoftState {
+    return { role: this.role, leaderId: this.leaderId };
+  }
+
+  emit(level: LogLevel, event: string, fields: Record<string, string | number | boolean | null> = {}): void {
+    this.logger.log(level, event, { node: this.id, term: this.term, ...fields });
+  }
+
+  /**
+   * Queues a message. Leader-to-follower traffic may leave before this node's own fsync (§10.2.1);
+   * everything else — votes, acknowledgements, a candidate's RequestVote — promises durable
+   * state and waits for it.
+   */
+  send(m: Outgoing): void {
+    const message = { ...m, from: this.id, term: m.type === 'PreVote' ? this.term + 1 : this.term } as Message;
+    const early =
+      m.type === 'AppendEntries' ||
+      m.type === 'Heartbeat' ||
+      m.type === 'InstallSnapshot' ||
+      m.type === 'TimeoutNow' ||
+      m.type === 'ReadIndexResponse' ||
+      m.type === 'ReadIndexRequest' ||
+      m.type === 'PreVote';
+    (early ? this.messages : this.messagesAfterPersist).push(message);
+  }
+
+  /** Sends a message carrying an explicit term (PreVote answers, answers to stale senders). */
+  sendWithTerm(m: Outgoing, term: number): void {
+    this.messagesAfterPersist.push({ ...m, from: this.id, term } as Message);
+  }
+
+  private resetElectionTimer(): void {
+    this.electionElapsed = 0;
+    this.heartbeatElapsed = 0;
+    const t = this.config.electionTimeoutTicks;
+    this.randomizedElectionTimeout = t + this.random.nextInt(t);
+  }
+
+  private reset(term: number): void {
+    if (this.term !== term) {
+      this.term = term;
+      this.votedFor = null;
+    }
+    this.leaderId = null;
+    this.resetElectionTimer();
+    this.abortLeaderTransfer();
+    this.tracker.resetVotes();
+    this.tracker.resetProgress(this.log.lastIndex());
+    this.failPendingReads(this.role === 'leader' ? 'LeadershipLost' : 'NoLeader');
+    this.uncommittedBytes = 0;
+  }
+
+  becomeFollower(term: number, leaderId: NodeId | null, why: string): void {
+    const wasLeader = this.role === 'leader';
+    this.reset(term);
+    this.role = 'follower';
+    this.leaderId = leaderId;
+    if (wasLeader) this.emit('info', 'lost leadership', { why });
+  }
+
+  becomePreCandidate(): void {
+    assert(this.role !== 'leader', 'a leader cannot become a pre-candidate');
+    // §9.6: no term change and no vote: a pre-candidate that loses disturbs nobody.
+    this.tracker.resetVotes();
+    this.resetElectionTimer();
+    this.role = 'precandidate';
+    this.leaderId = null;
+  }
+
+  becomeCandidate(): void {
+    assert(this.role !== 'leader', 'a leader cannot become a candidate');
+    this.reset(this.term + 1);
+    this.votedFor = this.id;
+    this.role = 'candidate';
+  }
+
+  becomeLeader(): void {
+    assert(this.role === 'candidate', `only a candidate becomes leader, not a ${this.role}`);
+    this.reset(this.term);
+    this.role = 'leader';
+    this.leaderId = this.id;
+    const self = this.tracker.get(this.id);
+    // Entries not yet on this node's disk do not count toward a quorum until advance() (§10.2.1).
+    if (self) {
+      self.becomeReplicate();
+      self.maybeUpdate(this.log.lastStableIndex());
+    }
+    for (const pr of this.tracker.progress.values()) pr.recentActive = true;
+    this.reads.round = 0;
+    // §5.4.2 / §6.4: a no-op of the new term commits everything before it and lets reads start.
+    this.log.append([{ term: this.term, index: this.log.lastIndex() + 1, type: 'noop', data: new Uint8Array(0) }]);
+    this.emit('info', 'became leader', { lastIndex: this.log.lastIndex() });
+    bcastAppend(this);
+  }
+
+  abortLeaderTransfer(): void {
+    this.leadTransferee = null;
+  }
+
+  failPendingReads(reason: ReadFailure['reason']): void {
+    for (const r of this.reads.drain()) {
+      if (r.from === this.id) this.readFailures.push({ context: r.context, reason });
+      else this.send({ type: 'ReadIndexResponse', to: r.from, context: r.context, readIndex: 0 });
+    }
+  }
+
+  /** Voters may campaign; a node outside the voter set never does. */
+  promotable(): boolean {
+    return this.tracker.isVoter(this.id);
+  }
+
+  tick(): void {
+    this.ticks++;
+    if (this.role === 'leader') {
+      tickLeader(this);
+      return;
+    }
+    this.electionElapsed++;
+    if (this.electionElapsed >= this.randomizedElectionTimeout && this.promotable()) {
+      this.electionElapsed = 0;
+      this.hup(false);
+    }
+  }
+
+  /** Starts an election: a PreVote round first unless this is a leadership transfer. */
+  hup(transfer: boolean): void {
+    if (this.role === 'leader') return;
+    if (!this.promotable()) return;
+    // Entries committed but not applied might include a membership change; none exist yet.
+    if (this.config.preVote && !transfer) startPreVote(this);
+    else campaign(this, transfer);
+  }
+
+  step(m: Message): void {
+    if (m.term > this.term) {
+      if (m.type === 'RequestVote' || m.type === 'PreVote') {
+        // §4.2.3: a server that heard from a leader within the minimum election timeout ignores
+        // votes, so a node that was partitioned away cannot depose a healthy leader.
+        const inLease =
+          this.config.checkQuorum &&
+          this.leaderId !== null &&
+          this.electionElapsed < this.config.electionTimeoutTicks;
+        const forced = m.type === 'RequestVote' && m.transfer;
+        if (inLease && !forced) {
+          this.emit('debug', `ignored ${m.type}: current leader is alive`, { from: m.from, msgTerm: m.term });
+          return;
+        }
+      }
+      if (m.type === 'PreVote') {
+        // A PreVote never changes our term.
+      } else if (m.type === 'PreVoteResponse' && m.granted) {
+        // The future term we asked about; our term is unchanged until we campaign.
+      } else {
+        const leader =
+          m.type === 'AppendEntries' || m.type === 'Heartbeat' || m.type === 'InstallSnapshot' ? m.from : null;
+        this.becomeFollower(m.term, leader, `saw term ${m.term} from ${m.from}`);
+      }
+    } else if (m.term < this.term) {
+      this.onStaleTerm(m);
+      return;
+    }
+
+    switch (m.type) {
+      case 'RequestVote':
+      case 'PreVote':
+        this.onVoteRequest(m);
+        return;
+      case 'RequestVoteResponse':
+      case 'PreVoteResponse':
+        onVoteResponse(this, m);
+        return;
+      default:
+        if (this.role === 'leader') onLeaderMessage(this, m);
+        else onFollowerMessage(this, m);
+    }
+  }
+
+  private onStaleTerm(m: Message): void {
+    if ((this.config.checkQuorum || this.config.preVote) && (m.type === 'AppendEntries' || m.type === 'Heartbeat')) {
+      // A leader cut off by a partition can be behind our term while we, with PreVote or
+      // CheckQuorum, would never disturb it with a vote: tell it our term so it steps down.
+      this.send({
+        type: 'AppendEntriesResponse',
+        to: m.from,
+        success: false,
+        matchIndex: 0,
+        rejectedIndex: 0,
+        hintIndex: 0,
+        hintTerm: 0,
+      });
+    } else if (m.type === 'PreVote') {
+      this.sendWithTerm({ type: 'PreVoteResponse', to: m.from, granted: false }, this.term);
+    } else {
+      this.emit('debug', `ignored ${m.type}: stale term`, { from: m.from, msgTerm: m.term });
+    }
+  }
+
+  /** §3.4, §3.6.1, §9.6: grant at most one vote per term, only to an up-to-date log. */
+  private onVoteRequest(m: RequestVote | PreVote): void {
+    const isPre = m.type === 'PreVote';
+    const canVote =
+      this.votedFor === m.from ||
+      (this.votedFor === null && this.leaderId === null) ||
+      (isPre && m.term > this.term);
+    const upToDate = this.config.mutations.skipLogUpToDateCheck || this.log.isUpToDate(m.lastLogIndex, m.lastLogTerm);
+    const granted = canVote && upToDate;
+    if (isPre) {
+      // Answer with the term asked about when granting, so the pre-candidate counts the vote.
+      this.sendWithTerm({ type: 'PreVoteResponse', to: m.from, granted }, granted ? m.term : this.term);
+      return;
+    }
+    if (granted) {
+      this.votedFor = m.from;
+      this.electionElapsed = 0;
+    }
+    this.emit('debug', granted ? 'granted vote' : 'rejected vote', { to: m.from, canVote, upToDate });
+    this.send({ type: 'RequestVoteResponse', to: m.from, granted });
+  }
+
+  /** Leader: after the commit index moved, release reads deferred until the term's first commit. */
+  onCommitAdvanced(): void {
+    if (this.role !== 'leader') return;
+    if (this.log.term(this.log.committed) !== this.term) return;
+    for (const r of this.reads.takeDeferred()) this.reads.add(r.context, r.from, this.log.committed);
+    if (this.reads.size() > 0) bcastHeartbeat(this);
+  }
+}

@@ -1,0 +1,245 @@
+// The core's driver-facing API (after etcd-io/raft's RawNode): feed it ticks, messages and
+// proposals; take a Ready, carry it out in the documented order (see Ready in types.ts), then
+// call advance(). It does no I/O and keeps no clock: one seed and one input sequence always
+// produce the same outputs.
+
+import { assert } from './assert.js';
+import { type Logger, type Random, type RaftConfig, silentLogger, validateConfig } from './config.js';
+import { Raft } from './raft.js';
+import { bcastAppend, bcastHeartbeat, maybeCommit, propose, readIndexAtLeader, transferLeadership } from './roles/leader.js';
+import type { LogStorage } from './storage.js';
+import type {
+  HardState,
+  Message,
+  NodeId,
+  ProposeResult,
+  Ready,
+  Role,
+  SoftState,
+  TransferResult,
+} from './types.js';
+
+export interface ProgressStatus {
+  readonly match: number;
+  readonly next: number;
+  readonly state: 'probe' | 'replicate' | 'snapshot';
+  readonly recentActive: boolean;
+}
+
+export interface Status {
+  readonly id: NodeId;
+  readonly role: Role;
+  readonly term: number;
+  readonly votedFor: NodeId | null;
+  readonly leaderId: NodeId | null;
+  readonly commitIndex: number;
+  readonly appliedIndex: number;
+  readonly lastIndex: number;
+  readonly firstIndex: number;
+  readonly voters: readonly NodeId[];
+  /** Leader only: the leader's view of every voter. */
+  readonly progress: Readonly<Record<NodeId, ProgressStatus>> | null;
+}
+
+export class RawNode {
+  private readonly raft: Raft;
+  private prevSoftState: SoftState;
+  /** What the driver has made durable (or was loaded from storage). */
+  private prevHardState: HardState;
+  /** The Ready handed out and not yet advanced; ready() and advance() must alternate. */
+  private outstanding: Ready | null = null;
+  // Monotonicity witnesses for checkInvariants().
+  private seenTerm = 0;
+  private seenCommit = 0;
+
+  constructor(config: RaftConfig, storage: LogStorage, random: Random, logger: Logger = silentLogger) {
+    validateConfig(config);
+    this.raft = new Raft(config, storage, random, logger);
+    this.prevSoftState = this.raft.softState();
+    this.prevHardState = storage.initialState().hardState;
+  }
+
+  tick(): void {
+    this.raft.tick();
+  }
+
+  step(message: Message): void {
+    if (message.to !== this.raft.id) return;
+    this.raft.step(message);
+  }
+
+  propose(data: Uint8Array): ProposeResult {
+    return propose(this.raft, data);
+  }
+
+  /**
+   * Starts a linearizable read identified by `context` (unique among pending reads). The outcome
+   * arrives in a later Ready: a ReadState (serve once applied ≥ readIndex) or a ReadFailure. A read
+   * relayed to the leader may be lost with its message: the driver keeps a deadline.
+   */
+  readIndex(context: string): void {
+    const r = this.raft;
+    if (r.role === 'leader') readIndexAtLeader(r, context, r.id);
+    else if (r.leaderId === null) r.readFailures.push({ context, reason: 'NoLeader' });
+    else r.send({ type: 'ReadIndexRequest', to: r.leaderId, context });
+  }
+
+  transferLeadership(to: NodeId): TransferResult {
+    return transferLeadership(this.raft, to);
+  }
+
+  /** Starts an election now (e.g. an operator's request), as an election timeout would. */
+  campaign(): void {
+    this.raft.hup(false);
+  }
+
+  hasReady(): boolean {
+    const r = this.raft;
+    if (this.outstanding !== null) return false;
+    return (
+      r.messages.length > 0 ||
+      r.messagesAfterPersist.length > 0 ||
+      r.readStates.length > 0 ||
+      r.readFailures.length > 0 ||
+      r.log.unstable.entries.length > 0 ||
+      r.log.unstable.snapshot !== null ||
+      r.log.hasNextCommittedEntries(this.applyLimit()) ||
+      (r.role === 'leader' && this.readRoundPending()) ||
+      !sameHardState(r.hardState(), this.prevHardState) ||
+      !sameSoftState(r.softState(), this.prevSoftState)
+    );
+  }
+
+  /** Takes everything the driver must do now. Call advance() with it before the next ready(). */
+  ready(): Ready {
+    assert(this.outstanding === null, 'ready() called again before advance()');
+    const r = this.raft;
+    // Reads that arrived since the last Ready share one heartbeat round.
+    if (r.role === 'leader' && this.readRoundPending()) bcastHeartbeat(r);
+    const hardState = r.hardState();
+    const softState = r.softState();
+    const entries = r.log.unstable.entries.slice();
+    const snapshot = r.log.unstable.snapshot;
+    const hardChanged = !sameHardState(hardState, this.prevHardState);
+    const rd: Ready = {
+      softState: sameSoftState(softState, this.prevSoftState) ? null : softState,
+      hardState: hardChanged ? hardState : null,
+      entries,
+      snapshot,
+      messages: r.messages,
+      messagesAfterPersist: r.messagesAfterPersist,
+      committedEntries: r.log.nextCommittedEntries(r.config.maxCommittedBytesPerReady, this.applyLimit()),
+      readStates: r.readStates,
+      readFailures: r.readFailures,
+      mustSync:
+        entries.length > 0 ||
+        snapshot !== null ||
+        hardState.term !== this.prevHardState.term ||
+        hardState.votedFor !== this.prevHardState.votedFor,
+    };
+    r.messages = [];
+    r.messagesAfterPersist = [];
+    r.readStates = [];
+    r.readFailures = [];
+    if (rd.softState) this.prevSoftState = rd.softState;
+    this.outstanding = rd;
+    return rd;
+  }
+
+  /** The driver has carried out `rd` (persisted, sent, applied). */
+  advance(rd: Ready): void {
+    assert(this.outstanding === rd, 'advance() must be given the Ready from the last ready()');
+    this.outstanding = null;
+    const r = this.raft;
+    if (rd.hardState) this.prevHardState = rd.hardState;
+    if (rd.snapshot) {
+      r.log.unstable.stableSnapTo(rd.snapshot.meta.index);
+      r.log.appliedTo(rd.snapshot.meta.index);
+    }
+    if (rd.entries.length > 0) {
+      const last = rd.entries[rd.entries.length - 1]!;
+      r.log.unstable.stableTo(last.index, last.term);
+      if (r.role === 'leader') {
+        // §10.2.1: the leader's own entries count toward a quorum only once durable.
+        const self = r.tracker.get(r.id);
+        if (self && r.log.matchTerm(last.index, last.term) && self.maybeUpdate(last.index) && maybeCommit(r)) {
+          bcastAppend(r);
+        }
+      }
+    }
+    if (rd.committedEntries.length > 0) {
+      const last = rd.committedEntries[rd.committedEntries.length - 1]!;
+      r.log.appliedTo(last.index);
+      if (r.role === 'leader') {
+        let bytes = 0;
+        for (const e of rd.committedEntries) if (e.term === r.term) bytes += e.data.byteLength;
+        r.uncommittedBytes = Math.max(0, r.uncommittedBytes - bytes);
+      }
+    }
+  }
+
+  status(): Status {
+    const r = this.raft;
+    let progress: Record<NodeId, ProgressStatus> | null = null;
+    if (r.role === 'leader') {
+      progress = {};
+      for (const [id, pr] of r.tracker.progress) {
+        progress[id] = { match: pr.match, next: pr.next, state: pr.state, recentActive: pr.recentActive };
+      }
+    }
+    return {
+      id: r.id,
+      role: r.role,
+      term: r.term,
+      votedFor: r.votedFor,
+      leaderId: r.leaderId,
+      commitIndex: r.log.committed,
+      appliedIndex: r.log.applied,
+      lastIndex: r.log.lastIndex(),
+      firstIndex: r.log.firstIndex(),
+      voters: r.tracker.voters,
+      progress,
+    };
+  }
+
+  /** Structural invariants of this node; the tests and the simulator call it after every input. */
+  checkInvariants(): void {
+    const r = this.raft;
+    const log = r.log;
+    assert(r.term >= this.seenTerm, `term went back from ${this.seenTerm} to ${r.term}`);
+    assert(log.committed >= this.seenCommit, `commit went back from ${this.seenCommit} to ${log.committed}`);
+    this.seenTerm = r.term;
+    this.seenCommit = log.committed;
+    assert(log.committed <= log.lastIndex(), `commit ${log.committed} beyond last index ${log.lastIndex()}`);
+    assert(log.applied <= log.committed || r.config.mutations.applyBeforeCommit === true, `applied ${log.applied} beyond commit ${log.committed}`);
+    assert(log.firstIndex() >= 1, 'first index below 1');
+    assert(log.term(log.lastIndex()) !== null, 'last entry has no term');
+    if (r.role === 'leader') {
+      assert(r.leaderId === r.id, 'a leader must know itself as leader');
+      assert(r.votedFor === r.id, 'a leader voted for itself in its term');
+      for (const [id, pr] of r.tracker.progress) {
+        assert(pr.match < pr.next, `progress of ${id}: match ${pr.match} ≥ next ${pr.next}`);
+        assert(pr.match <= log.lastIndex(), `progress of ${id}: match ${pr.match} beyond last index`);
+      }
+    }
+    if (r.role === 'candidate') assert(r.votedFor === r.id, 'a candidate voted for itself');
+  }
+
+  /** Mutation applyBeforeCommit: hand out entries as soon as they are in the log. */
+  private applyLimit(): number {
+    const r = this.raft;
+    return r.config.mutations.applyBeforeCommit ? r.log.lastStableIndex() : r.log.committed;
+  }
+
+  private readRoundPending(): boolean {
+    return this.raft.reads.hasRoundPending();
+  }
+}
+
+function sameHardState(a: HardState, b: HardState): boolean {
+  return a.term === b.term && a.votedFor === b.votedFor && a.commit === b.commit;
+}
+
+function sameSoftState(a: SoftState, b: SoftState): boolean {
+  return a.role === b.role && a.leaderId === b.leaderId;
+}

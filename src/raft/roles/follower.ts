@@ -1,0 +1,86 @@
+// Follower (and candidate) handling of a leader's traffic: the AppendEntries consistency check
+// with a conflict hint (§3.5), heartbeats, snapshot installation (chapter 5), TimeoutNow (§3.10)
+// and ReadIndex relaying (§6.4).
+
+import type { Raft } from '../raft.js';
+import type { AppendEntries, Heartbeat, InstallSnapshot, Message } from '../types.js';
+
+export function onFollowerMessage(r: Raft, m: Message): void {
+  switch (m.type) {
+    case 'AppendEntries':
+    case 'Heartbeat':
+    case 'InstallSnapshot':
+      // §3.4: a candidate that hears from a leader of its own term steps back.
+      if (r.role !== 'follower' || r.leaderId !== m.from) r.becomeFollower(m.term, m.from, 'heard from leader');
+      r.electionElapsed = 0;
+      if (m.type === 'AppendEntries') onAppendEntries(r, m);
+      else if (m.type === 'Heartbeat') onHeartbeat(r, m);
+      else onInstallSnapshot(r, m);
+      return;
+    case 'TimeoutNow':
+      r.emit('info', 'leadership transfer: campaigning now', { from: m.from });
+      r.hup(true);
+      return;
+    case 'ReadIndexResponse':
+      if (m.readIndex > 0) r.readStates.push({ context: m.context, readIndex: m.readIndex });
+      else r.readFailures.push({ context: m.context, reason: 'NotLeader' });
+      return;
+    case 'ReadIndexRequest':
+      // The sender thinks we lead; we do not.
+      r.send({ type: 'ReadIndexResponse', to: m.from, context: m.context, readIndex: 0 });
+      return;
+    default:
+      r.emit('debug', `ignored ${m.type}: not leader`, { from: m.from });
+  }
+}
+
+function onAppendEntries(r: Raft, m: AppendEntries): void {
+  const reply = { type: 'AppendEntriesResponse', to: m.from } as const;
+  if (m.prevLogIndex < r.log.committed) {
+    // Everything up to our commit index already matches the leader (Log Matching).
+    r.send({ ...reply, success: true, matchIndex: r.log.committed, rejectedIndex: 0, hintIndex: 0, hintTerm: 0 });
+    return;
+  }
+  const lastNew = r.log.maybeAppend(m.prevLogIndex, m.prevLogTerm, m.leaderCommit, m.entries);
+  if (lastNew !== null) {
+    r.send({ ...reply, success: true, matchIndex: lastNew, rejectedIndex: 0, hintIndex: 0, hintTerm: 0 });
+    return;
+  }
+  // Our entry at prevLogIndex is missing or has another term: tell the leader where we could
+  // agree, so it skips a whole term at a time instead of one entry per round trip.
+  const hint = r.log.findConflictByTerm(m.prevLogIndex, m.prevLogTerm);
+  r.emit('debug', 'rejected AppendEntries: log mismatch', { prevLogIndex: m.prevLogIndex, hintIndex: hint.index });
+  r.send({
+    ...reply,
+    success: false,
+    matchIndex: 0,
+    rejectedIndex: m.prevLogIndex,
+    hintIndex: hint.index,
+    hintTerm: hint.term,
+  });
+}
+
+function onHeartbeat(r: Raft, m: Heartbeat): void {
+  // The leader sends min(our match, its commit), so this never passes what we hold.
+  r.log.commitTo(Math.min(m.commit, r.log.lastIndex()));
+  r.send({ type: 'HeartbeatResponse', to: m.from, readRound: m.readRound });
+}
+
+function onInstallSnapshot(r: Raft, m: InstallSnapshot): void {
+  const { index, term } = m.snapshot.meta;
+  const reply = { type: 'AppendEntriesResponse', to: m.from, success: true, rejectedIndex: 0, hintIndex: 0, hintTerm: 0 } as const;
+  if (index <= r.log.committed) {
+    r.send({ ...reply, matchIndex: r.log.committed });
+    return;
+  }
+  if (r.log.matchTerm(index, term)) {
+    // We already hold the entries it covers: just learn that they are committed.
+    r.log.commitTo(index);
+    r.send({ ...reply, matchIndex: r.log.committed });
+    return;
+  }
+  r.log.restore(m.snapshot);
+  r.tracker.setVoters(m.snapshot.meta.membership.voters);
+  r.emit('info', 'installing snapshot from leader', { index, snapshotTerm: term, from: m.from });
+  r.send({ ...reply, matchIndex: r.log.lastIndex() });
+}
