@@ -13,7 +13,11 @@ export type LogLevel = 'debug' | 'info' | 'warn';
 
 /** One call per event that matters, saying why ("ignored AppendEntries: stale term"). */
 export interface Logger {
-  log(level: LogLevel, event: string, fields: Readonly<Record<string, string | number | boolean | null>>): void;
+  log(
+    level: LogLevel,
+    event: string,
+    fields: Readonly<Record<string, string | number | boolean | null>>,
+  ): void;
 }
 
 export const silentLogger: Logger = { log: () => {} };
@@ -116,6 +120,8 @@ export function validateConfig(c: RaftConfig): void {
   }
   if (!Number.isSafeInteger(c.applied) || c.applied < 0) throw new ConfigError('applied must be ≥ 0');
   if (c.readMode === 'lease' && !c.checkQuorum) {
-    throw new ConfigError('readMode "lease" requires checkQuorum: without it a deposed leader may serve stale reads');
+    throw new ConfigError(
+      'readMode "lease" requires checkQuorum: without it a deposed leader may serve stale reads',
+    );
   }
 }

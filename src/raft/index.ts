@@ -1,6 +1,7 @@
 // The consensus core's only public surface.
-export * from './types.js';
-export * from './config.js';
+
 export { AssertionError, assert } from './assert.js';
+export * from './config.js';
+export { type ProgressStatus, RawNode, type Status } from './raw-node.js';
 export { type LogStorage, MemoryLogStorage } from './storage.js';
-export { RawNode, type Status, type ProgressStatus } from './raw-node.js';
+export * from './types.js';

@@ -21,7 +21,10 @@ export class RaftLog {
     // A snapshot only holds committed state, so its index is committed even if the persisted
     // commit hint is older.
     this.committed = Math.max(committed, snapIndex);
-    assert(this.committed <= this.lastIndex(), `commit ${this.committed} beyond last index ${this.lastIndex()}`);
+    assert(
+      this.committed <= this.lastIndex(),
+      `commit ${this.committed} beyond last index ${this.lastIndex()}`,
+    );
     this.applied = applied;
     assert(applied <= this.committed, `applied ${applied} beyond commit ${this.committed}`);
     // The state machine must have been restored from the snapshot before the core starts.
@@ -85,7 +88,12 @@ export class RaftLog {
    * §3.5 consistency check and append. Returns the index of the last entry now known to match the
    * leader, or null if our entry at prevIndex does not have prevTerm.
    */
-  maybeAppend(prevIndex: number, prevTerm: number, leaderCommit: number, entries: readonly Entry[]): number | null {
+  maybeAppend(
+    prevIndex: number,
+    prevTerm: number,
+    leaderCommit: number,
+    entries: readonly Entry[],
+  ): number | null {
     if (!this.matchTerm(prevIndex, prevTerm)) return null;
     const lastNew = prevIndex + entries.length;
     const conflict = this.findConflict(entries);

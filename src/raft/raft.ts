@@ -2,7 +2,7 @@
 // voting (§3.4, §3.6.1, §9.6), then dispatch to the role handlers in roles/.
 
 import { assert } from './assert.js';
-import type { Logger, LogLevel, Random, RaftConfig } from './config.js';
+import type { Logger, LogLevel, RaftConfig, Random } from './config.js';
 import { RaftLog } from './log.js';
 import { ProgressTracker } from './progress/tracker.js';
 import { ReadOnlyQueue } from './read-only.js';
@@ -23,7 +23,11 @@ import type {
 } from './types.js';
 
 /** A message under construction: the core fills in `from` and `term`. */
-export type Outgoing = Message extends infer M ? (M extends Message ? Omit<M, 'from' | 'term'> : never) : never;
+export type Outgoing = Message extends infer M
+  ? M extends Message
+    ? Omit<M, 'from' | 'term'>
+    : never
+  : never;
 
 export class Raft {
   readonly id: NodeId;
@@ -65,7 +69,11 @@ export class Raft {
     this.random = random;
     this.logger = logger;
     const { hardState, membership } = storage.initialState();
-    this.tracker = new ProgressTracker(membership.voters, config.inflightMessagesMax, config.inflightBytesMax);
+    this.tracker = new ProgressTracker(
+      membership.voters,
+      config.inflightMessagesMax,
+      config.inflightBytesMax,
+    );
     this.log = new RaftLog(storage, hardState.commit, config.applied);
     this.term = hardState.term;
     this.votedFor = hardState.votedFor;
@@ -91,7 +99,11 @@ export class Raft {
    * state and waits for it.
    */
   send(m: Outgoing): void {
-    const message = { ...m, from: this.id, term: m.type === 'PreVote' ? this.term + 1 : this.term } as Message;
+    const message = {
+      ...m,
+      from: this.id,
+      term: m.type === 'PreVote' ? this.term + 1 : this.term,
+    } as Message;
     const early =
       m.type === 'AppendEntries' ||
       m.type === 'Heartbeat' ||
@@ -167,7 +179,9 @@ export class Raft {
     for (const pr of this.tracker.progress.values()) pr.recentActive = true;
     this.reads.round = 0;
     // §5.4.2 / §6.4: a no-op of the new term commits everything before it and lets reads start.
-    this.log.append([{ term: this.term, index: this.log.lastIndex() + 1, type: 'noop', data: new Uint8Array(0) }]);
+    this.log.append([
+      { term: this.term, index: this.log.lastIndex() + 1, type: 'noop', data: new Uint8Array(0) },
+    ]);
     this.emit('info', 'became leader', { lastIndex: this.log.lastIndex() });
     bcastAppend(this);
   }
@@ -231,7 +245,9 @@ export class Raft {
         // The future term we asked about; our term is unchanged until we campaign.
       } else {
         const leader =
-          m.type === 'AppendEntries' || m.type === 'Heartbeat' || m.type === 'InstallSnapshot' ? m.from : null;
+          m.type === 'AppendEntries' || m.type === 'Heartbeat' || m.type === 'InstallSnapshot'
+            ? m.from
+            : null;
         this.becomeFollower(m.term, leader, `saw term ${m.term} from ${m.from}`);
       }
     } else if (m.term < this.term) {
@@ -255,7 +271,10 @@ export class Raft {
   }
 
   private onStaleTerm(m: Message): void {
-    if ((this.config.checkQuorum || this.config.preVote) && (m.type === 'AppendEntries' || m.type === 'Heartbeat')) {
+    if (
+      (this.config.checkQuorum || this.config.preVote) &&
+      (m.type === 'AppendEntries' || m.type === 'Heartbeat')
+    ) {
       // A leader cut off by a partition can be behind our term while we, with PreVote or
       // CheckQuorum, would never disturb it with a vote: tell it our term so it steps down.
       this.send({
@@ -281,7 +300,8 @@ export class Raft {
       this.votedFor === m.from ||
       (this.votedFor === null && this.leaderId === null) ||
       (isPre && m.term > this.term);
-    const upToDate = this.config.mutations.skipLogUpToDateCheck || this.log.isUpToDate(m.lastLogIndex, m.lastLogTerm);
+    const upToDate =
+      this.config.mutations.skipLogUpToDateCheck || this.log.isUpToDate(m.lastLogIndex, m.lastLogTerm);
     const granted = canVote && upToDate;
     if (isPre) {
       // Answer with the term asked about when granting, so the pre-candidate counts the vote.

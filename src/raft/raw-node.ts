@@ -4,9 +4,16 @@
 // produce the same outputs.
 
 import { assert } from './assert.js';
-import { type Logger, type Random, type RaftConfig, silentLogger, validateConfig } from './config.js';
+import { type Logger, type RaftConfig, type Random, silentLogger, validateConfig } from './config.js';
 import { Raft } from './raft.js';
-import { bcastAppend, bcastHeartbeat, maybeCommit, propose, readIndexAtLeader, transferLeadership } from './roles/leader.js';
+import {
+  bcastAppend,
+  bcastHeartbeat,
+  maybeCommit,
+  propose,
+  readIndexAtLeader,
+  transferLeadership,
+} from './roles/leader.js';
 import type { LogStorage } from './storage.js';
 import type {
   HardState,
@@ -162,7 +169,12 @@ export class RawNode {
       if (r.role === 'leader') {
         // §10.2.1: the leader's own entries count toward a quorum only once durable.
         const self = r.tracker.get(r.id);
-        if (self && r.log.matchTerm(last.index, last.term) && self.maybeUpdate(last.index) && maybeCommit(r)) {
+        if (
+          self &&
+          r.log.matchTerm(last.index, last.term) &&
+          self.maybeUpdate(last.index) &&
+          maybeCommit(r)
+        ) {
           bcastAppend(r);
         }
       }
@@ -211,7 +223,10 @@ export class RawNode {
     this.seenTerm = r.term;
     this.seenCommit = log.committed;
     assert(log.committed <= log.lastIndex(), `commit ${log.committed} beyond last index ${log.lastIndex()}`);
-    assert(log.applied <= log.committed || r.config.mutations.applyBeforeCommit === true, `applied ${log.applied} beyond commit ${log.committed}`);
+    assert(
+      log.applied <= log.committed || r.config.mutations.applyBeforeCommit === true,
+      `applied ${log.applied} beyond commit ${log.committed}`,
+    );
     assert(log.firstIndex() >= 1, 'first index below 1');
     assert(log.term(log.lastIndex()) !== null, 'last entry has no term');
     if (r.role === 'leader') {

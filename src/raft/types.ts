@@ -214,11 +214,7 @@ export interface Ready {
 }
 
 /** Why a proposal or a request was not accepted. Expected outcomes: values, not throws. */
-export type RejectReason =
-  | 'NotLeader'
-  | 'Busy'
-  | 'TransferInProgress'
-  | 'TooLarge';
+export type RejectReason = 'NotLeader' | 'Busy' | 'TransferInProgress' | 'TooLarge';
 
 export type ProposeResult =
   | { readonly kind: 'accepted'; readonly index: number; readonly term: number }
@@ -226,4 +222,12 @@ export type ProposeResult =
 
 export type TransferResult =
   | { readonly kind: 'started' }
-  | { readonly kind: 'rejected'; readonly reason: 'NotLeader' | 'UnknownTarget' | 'TargetIsSelf' | 'TransferInProgress' | 'TargetLagging' };
+  | {
+      readonly kind: 'rejected';
+      readonly reason:
+        | 'NotLeader'
+        | 'UnknownTarget'
+        | 'TargetIsSelf'
+        | 'TransferInProgress'
+        | 'TargetLagging';
+    };

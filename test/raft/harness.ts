@@ -5,8 +5,8 @@
 import {
   defaultRaftConfig,
   type Entry,
-  type Message,
   MemoryLogStorage,
+  type Message,
   type NodeId,
   type RaftConfig,
   RawNode,

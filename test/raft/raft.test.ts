@@ -3,7 +3,13 @@
 
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { ConfigError, defaultRaftConfig, MemoryLogStorage, RawNode, validateConfig } from '../../src/raft/index.js';
+import {
+  ConfigError,
+  defaultRaftConfig,
+  MemoryLogStorage,
+  RawNode,
+  validateConfig,
+} from '../../src/raft/index.js';
 import { Cluster, counterRandom } from './harness.js';
 
 const three = ['n1', 'n2', 'n3'];
@@ -115,7 +121,10 @@ describe('§3.5 log replication', () => {
     assert.equal(c.node('n1').raw.status().lastIndex, c.node(leader).raw.status().lastIndex);
     assert.deepEqual(c.appliedTexts('n1'), ['x']);
     // One rejection tells the leader where n1's term-1 suffix starts; 50 entries do not cost 50.
-    assert.ok((c.sentByType.get('AppendEntries') ?? 0) <= 8, `AppendEntries sent: ${c.sentByType.get('AppendEntries')}`);
+    assert.ok(
+      (c.sentByType.get('AppendEntries') ?? 0) <= 8,
+      `AppendEntries sent: ${c.sentByType.get('AppendEntries')}`,
+    );
   });
 });
 
@@ -124,7 +133,12 @@ describe('§3.6.2 commitment', () => {
   // whom it wants, and one entry per AppendEntries so replication can be cut between entries.
   function figure37(commitOldTermByCounting: boolean): Cluster {
     const ids = ['n1', 'n2', 'n3', 'n4', 'n5'];
-    const c = new Cluster(ids, { preVote: false, checkQuorum: false, maxMessageBytes: 1, mutations: { commitOldTermByCounting } });
+    const c = new Cluster(ids, {
+      preVote: false,
+      checkQuorum: false,
+      maxMessageBytes: 1,
+      mutations: { commitOldTermByCounting },
+    });
     c.elect('n1');
     // (a) n1 leads term 1 and replicates index 2 only to n2, then crashes.
     for (const id of ['n3', 'n4', 'n5']) c.cut.add(`n1->${id}`);
@@ -153,7 +167,8 @@ describe('§3.6.2 commitment', () => {
     if (c.node('n1').raw.status().role !== 'leader') c.elect('n1');
     assert.equal(c.node('n1').raw.status().role, 'leader');
     assert.equal(c.node('n1').raw.status().term, 3);
-    for (const id of ['n2', 'n3']) assert.equal(c.node(id).storage.term(2), 1, `${id} holds index 2 from term 1`);
+    for (const id of ['n2', 'n3'])
+      assert.equal(c.node(id).storage.term(2), 1, `${id} holds index 2 from term 1`);
     return c;
   }
 
@@ -307,13 +322,21 @@ describe('persistence', () => {
 
 describe('config', () => {
   it('rejects bad values with a message naming the field', () => {
-    assert.throws(() => validateConfig({ ...defaultRaftConfig, id: 'a', inflightMessagesMax: 0 }), ConfigError);
+    assert.throws(
+      () => validateConfig({ ...defaultRaftConfig, id: 'a', inflightMessagesMax: 0 }),
+      ConfigError,
+    );
     assert.throws(
       () => validateConfig({ ...defaultRaftConfig, id: 'a', readMode: 'lease', checkQuorum: false }),
       /requires checkQuorum/,
     );
     assert.throws(
-      () => new RawNode({ ...defaultRaftConfig, id: '' }, new MemoryLogStorage({ voters: ['a'] }), counterRandom(1)),
+      () =>
+        new RawNode(
+          { ...defaultRaftConfig, id: '' },
+          new MemoryLogStorage({ voters: ['a'] }),
+          counterRandom(1),
+        ),
       ConfigError,
     );
   });

@@ -1,8 +1,8 @@
 // The voter set and, for each voter, its Progress and vote. The one place that knows who votes:
 // membership changes (joint consensus, learners) will replace `voters` here and nowhere else.
 
-import type { NodeId } from '../types.js';
 import { committedIndex, hasQuorum, type VoteResult, voteResult } from '../quorum/majority.js';
+import type { NodeId } from '../types.js';
 import { Progress } from './progress.js';
 
 export class ProgressTracker {

@@ -11,7 +11,8 @@ export function onFollowerMessage(r: Raft, m: Message): void {
     case 'Heartbeat':
     case 'InstallSnapshot':
       // §3.4: a candidate that hears from a leader of its own term steps back.
-      if (r.role !== 'follower' || r.leaderId !== m.from) r.becomeFollower(m.term, m.from, 'heard from leader');
+      if (r.role !== 'follower' || r.leaderId !== m.from)
+        r.becomeFollower(m.term, m.from, 'heard from leader');
       r.electionElapsed = 0;
       if (m.type === 'AppendEntries') onAppendEntries(r, m);
       else if (m.type === 'Heartbeat') onHeartbeat(r, m);
@@ -38,7 +39,14 @@ function onAppendEntries(r: Raft, m: AppendEntries): void {
   const reply = { type: 'AppendEntriesResponse', to: m.from } as const;
   if (m.prevLogIndex < r.log.committed) {
     // Everything up to our commit index already matches the leader (Log Matching).
-    r.send({ ...reply, success: true, matchIndex: r.log.committed, rejectedIndex: 0, hintIndex: 0, hintTerm: 0 });
+    r.send({
+      ...reply,
+      success: true,
+      matchIndex: r.log.committed,
+      rejectedIndex: 0,
+      hintIndex: 0,
+      hintTerm: 0,
+    });
     return;
   }
   const lastNew = r.log.maybeAppend(m.prevLogIndex, m.prevLogTerm, m.leaderCommit, m.entries);
@@ -49,7 +57,10 @@ function onAppendEntries(r: Raft, m: AppendEntries): void {
   // Our entry at prevLogIndex is missing or has another term: tell the leader where we could
   // agree, so it skips a whole term at a time instead of one entry per round trip.
   const hint = r.log.findConflictByTerm(m.prevLogIndex, m.prevLogTerm);
-  r.emit('debug', 'rejected AppendEntries: log mismatch', { prevLogIndex: m.prevLogIndex, hintIndex: hint.index });
+  r.emit('debug', 'rejected AppendEntries: log mismatch', {
+    prevLogIndex: m.prevLogIndex,
+    hintIndex: hint.index,
+  });
   r.send({
     ...reply,
     success: false,
@@ -68,7 +79,14 @@ function onHeartbeat(r: Raft, m: Heartbeat): void {
 
 function onInstallSnapshot(r: Raft, m: InstallSnapshot): void {
   const { index, term } = m.snapshot.meta;
-  const reply = { type: 'AppendEntriesResponse', to: m.from, success: true, rejectedIndex: 0, hintIndex: 0, hintTerm: 0 } as const;
+  const reply = {
+    type: 'AppendEntriesResponse',
+    to: m.from,
+    success: true,
+    rejectedIndex: 0,
+    hintIndex: 0,
+    hintTerm: 0,
+  } as const;
   if (index <= r.log.committed) {
     r.send({ ...reply, matchIndex: r.log.committed });
     return;

@@ -32,7 +32,9 @@ export function tickLeader(r: Raft): void {
       for (const [id, pr] of r.tracker.progress) pr.recentActive = id === r.id;
     }
     if (r.leadTransferee !== null) {
-      r.emit('warn', 'leadership transfer aborted: target did not take over in time', { to: r.leadTransferee });
+      r.emit('warn', 'leadership transfer aborted: target did not take over in time', {
+        to: r.leadTransferee,
+      });
       r.abortLeaderTransfer();
     }
   }
@@ -45,7 +47,8 @@ export function tickLeader(r: Raft): void {
 export function propose(r: Raft, data: Uint8Array): ProposeResult {
   if (r.role !== 'leader') return { kind: 'rejected', reason: 'NotLeader', leaderId: r.leaderId };
   if (r.leadTransferee !== null) return { kind: 'rejected', reason: 'TransferInProgress', leaderId: r.id };
-  if (data.byteLength > r.config.uncommittedBytesMax) return { kind: 'rejected', reason: 'TooLarge', leaderId: r.id };
+  if (data.byteLength > r.config.uncommittedBytesMax)
+    return { kind: 'rejected', reason: 'TooLarge', leaderId: r.id };
   if (r.uncommittedBytes > 0 && r.uncommittedBytes + data.byteLength > r.config.uncommittedBytesMax) {
     return { kind: 'rejected', reason: 'Busy', leaderId: r.id };
   }
@@ -173,7 +176,10 @@ function onHeartbeatResponse(r: Raft, m: HeartbeatResponse): void {
   pr.probeSent = false;
   // AppendEntries may have been lost: let one more through so replication cannot stall.
   if (pr.state === 'replicate' && pr.inflights.full()) pr.inflights.freeFirstOne();
-  if (pr.state === 'snapshot' && r.ticks - pr.snapshotSentAtTick >= snapshotTimeoutElections * r.config.electionTimeoutTicks) {
+  if (
+    pr.state === 'snapshot' &&
+    r.ticks - pr.snapshotSentAtTick >= snapshotTimeoutElections * r.config.electionTimeoutTicks
+  ) {
     r.emit('warn', 'snapshot transfer presumed lost, probing again', { to: m.from });
     pr.becomeProbe();
   }
