@@ -1,0 +1,99 @@
+// Size and shape limits for keys, values and idempotency keys, checked at the edge (the HTTP
+// server answers 400 or 413 with `message`). The state machine itself does not re-check sizes:
+// an entry already in the log must apply the same way on every node and on every future version,
+// even one whose limits have changed, so only structural rules (non-empty key, valid UTF-8) are
+// part of the replicated semantics.
+
+/** Largest key, in UTF-8 bytes (as etcd's default request limits, keys stay small). */
+export const MAX_KEY_BYTES = 4 * 1024;
+/** Largest value, in UTF-8 bytes. */
+export const MAX_VALUE_BYTES = 1024 * 1024;
+/** Largest Idempotency-Key header value, in UTF-8 bytes (a UUID needs 36). */
+export const MAX_IDEMPOTENCY_KEY_BYTES = 256;
+
+/** The same limits as one object, for callers that pass them around. */
+export const KV_LIMITS = {
+  maxKeyBytes: MAX_KEY_BYTES,
+  maxValueBytes: MAX_VALUE_BYTES,
+  maxIdempotencyKeyBytes: MAX_IDEMPOTENCY_KEY_BYTES,
+} as const;
+
+export interface ValidationError {
+  /** `invalid` → 400, `too_large` → 413. */
+  readonly kind: 'invalid' | 'too_large';
+  readonly status: 400 | 413;
+  readonly message: string;
+}
+
+// In a /u regex a surrogate pair is one code point, so \p{Cs} matches only lone surrogates,
+// which have no UTF-8 form (TextEncoder would silently turn them into U+FFFD).
+const LONE_SURROGATE = /\p{Cs}/u;
+
+/** True if `s` is well-formed UTF-16, i.e. has an exact UTF-8 encoding. */
+export function isWellFormed(s: string): boolean {
+  return !LONE_SURROGATE.test(s);
+}
+
+/** UTF-8 length of a well-formed string. */
+export function utf8ByteLength(s: string): number {
+  let bytes = s.length;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    // 0x80–0x7FF: 2 bytes; other BMP: 3 bytes; a surrogate pair (2 units): 4 bytes.
+    if (c >= 0x80) bytes += c < 0x800 ? 1 : c >= 0xd800 && c < 0xe000 ? 1 : 2;
+  }
+  return bytes;
+}
+
+/**
+ * Whether `s` fits in `maxBytes` of UTF-8, without scanning when the UTF-16 length decides it:
+ * every unit takes 1–3 bytes (a pair takes 4 for 2 units).
+ */
+function fitsUtf8(s: string, maxBytes: number): boolean {
+  if (s.length > maxBytes) return false;
+  if (s.length * 3 <= maxBytes) return true;
+  return utf8ByteLength(s) <= maxBytes;
+}
+
+function invalid(message: string): ValidationError {
+  return { kind: 'invalid', status: 400, message };
+}
+
+function tooLarge(message: string): ValidationError {
+  return { kind: 'too_large', status: 413, message };
+}
+
+/** null if `key` is acceptable; otherwise why not. */
+export function validateKey(key: unknown): ValidationError | null {
+  if (typeof key !== 'string') return invalid('key must be a string');
+  if (key.length === 0) return invalid('key must not be empty');
+  if (!fitsUtf8(key, MAX_KEY_BYTES)) return tooLarge(`key exceeds ${MAX_KEY_BYTES} bytes of UTF-8`);
+  if (!isWellFormed(key)) return invalid('key is not valid Unicode (lone surrogate)');
+  return null;
+}
+
+/** null if `value` is acceptable (the empty string is); otherwise why not. */
+export function validateValue(value: unknown): ValidationError | null {
+  if (typeof value !== 'string') return invalid('value must be a string');
+  if (!fitsUtf8(value, MAX_VALUE_BYTES)) return tooLarge(`value exceeds ${MAX_VALUE_BYTES} bytes of UTF-8`);
+  if (!isWellFormed(value)) return invalid('value is not valid Unicode (lone surrogate)');
+  return null;
+}
+
+/** For `prevValue` in compare-and-set: null means "must be absent"; a string is a value. */
+export function validatePrevValue(prevValue: unknown): ValidationError | null {
+  if (prevValue === null) return null;
+  if (typeof prevValue !== 'string') return invalid('prevValue must be a string or null');
+  const error = validateValue(prevValue);
+  return error === null ? null : { ...error, message: error.message.replace(/^value/, 'prevValue') };
+}
+
+export function validateIdempotencyKey(idempotencyKey: unknown): ValidationError | null {
+  if (typeof idempotencyKey !== 'string') return invalid('Idempotency-Key must be a string');
+  if (idempotencyKey.length === 0) return invalid('Idempotency-Key must not be empty');
+  if (!fitsUtf8(idempotencyKey, MAX_IDEMPOTENCY_KEY_BYTES)) {
+    return tooLarge(`Idempotency-Key exceeds ${MAX_IDEMPOTENCY_KEY_BYTES} bytes of UTF-8`);
+  }
+  if (!isWellFormed(idempotencyKey)) return invalid('Idempotency-Key is not valid Unicode (lone surrogate)');
+  return null;
+}

@@ -1,0 +1,218 @@
+// The snapshot format and the consistent view it is written from.
+//
+// Layout (varuints are LEB128; strings are varuint byte length + UTF-8):
+//   "RKVS"  magic, 4 bytes
+//   u8      format version (1)
+//   varuint lastApplied
+//   varuint dedup window, maxEntries, maxBytes (the replicated de-dup rules travel with the data)
+//   varuint record count, then per record, oldest first:
+//           idempotency key, index, u8 result tag, result fields (see writeRecord)
+//   varuint key count, then per key in key order: key, value
+//   u32 LE  CRC-32 of everything before it
+//
+// Writing without blocking writers: KvStateMachine.snapshotView() clones the B+ trees in O(1)
+// (copy-on-write: later writes copy only the nodes they touch), so the view is frozen at
+// lastApplied while the store keeps taking writes. chunks() then serialises the view lazily, one
+// chunk of about `chunkBytes` per next() call, so the driver can spread the work over event-loop
+// turns or stream it to disk or to a follower.
+
+import { ByteReader, ByteWriter, crc32 } from './bytes.js';
+import { type DedupConfig, type DedupRecord, DedupTable, validateDedupConfig } from './dedup.js';
+import { OrderedStore } from './ordered-store.js';
+import type { WriteResult } from './results.js';
+
+const MAGIC = [0x52, 0x4b, 0x56, 0x53];
+export const SNAPSHOT_FORMAT_VERSION = 1;
+export const DEFAULT_SNAPSHOT_CHUNK_BYTES = 1024 * 1024;
+
+const TAG_PUT = 1;
+const TAG_CONFLICT_PRESENT = 2;
+const TAG_CONFLICT_ABSENT = 3;
+const TAG_DELETED = 4;
+const TAG_NOT_DELETED = 5;
+
+/** Thrown by restore for bytes that are not a valid snapshot (corrupt, truncated, wrong version). */
+export class SnapshotDecodeError extends Error {
+  override readonly name = 'SnapshotDecodeError';
+  constructor(
+    readonly reason: string,
+    readonly offset: number,
+  ) {
+    super(`invalid snapshot at byte ${offset}: ${reason}`);
+  }
+}
+
+/** A frozen copy of the state machine, serialisable at leisure. */
+export class KvSnapshotView {
+  constructor(
+    /** The last index the view covers (the snapshot's index). */
+    readonly lastApplied: number,
+    private readonly store: OrderedStore,
+    private readonly dedupConfig: DedupConfig,
+    private readonly dedup: { readonly count: number; readonly records: Iterable<DedupRecord> },
+  ) {}
+
+  /** Number of keys in the view. */
+  get size(): number {
+    return this.store.size;
+  }
+
+  /** The snapshot bytes, in chunks of about `chunkBytes` (one pair may exceed it). */
+  *chunks(chunkBytes = DEFAULT_SNAPSHOT_CHUNK_BYTES): Generator<Uint8Array, void, undefined> {
+    const w = new ByteWriter(Math.min(chunkBytes, DEFAULT_SNAPSHOT_CHUNK_BYTES) + 64);
+    let crc = 0;
+    const flush = (): Uint8Array => {
+      const chunk = w.take();
+      crc = crc32(chunk, crc);
+      return chunk;
+    };
+    for (const b of MAGIC) w.u8(b);
+    w.u8(SNAPSHOT_FORMAT_VERSION);
+    w.varuint(this.lastApplied);
+    w.varuint(this.dedupConfig.window);
+    w.varuint(this.dedupConfig.maxEntries);
+    w.varuint(this.dedupConfig.maxBytes);
+    w.varuint(this.dedup.count);
+    for (const record of this.dedup.records) {
+      writeRecord(w, record);
+      if (w.length >= chunkBytes) yield flush();
+    }
+    w.varuint(this.store.size);
+    for (const [key, value] of this.store.entries()) {
+      w.string(key);
+      w.string(value);
+      if (w.length >= chunkBytes) yield flush();
+    }
+    if (w.length > 0) yield flush();
+    w.u32le(crc);
+    yield w.take();
+  }
+
+  /** The whole snapshot in one buffer. */
+  toBytes(): Uint8Array {
+    const parts = [...this.chunks()];
+    const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+    let at = 0;
+    for (const p of parts) {
+      out.set(p, at);
+      at += p.length;
+    }
+    return out;
+  }
+}
+
+function writeRecord(w: ByteWriter, record: DedupRecord): void {
+  const r = record.result;
+  w.string(record.idempotencyKey);
+  w.varuint(r.index);
+  switch (r.kind) {
+    case 'put':
+      w.u8(TAG_PUT);
+      w.string(r.key);
+      w.string(r.value);
+      break;
+    case 'conflict':
+      w.u8(r.value === null ? TAG_CONFLICT_ABSENT : TAG_CONFLICT_PRESENT);
+      w.string(r.key);
+      if (r.value !== null) w.string(r.value);
+      break;
+    case 'delete':
+      w.u8(r.deleted ? TAG_DELETED : TAG_NOT_DELETED);
+      w.string(r.key);
+      break;
+  }
+}
+
+function readRecord(r: ByteReader): DedupRecord {
+  const idempotencyKey = r.string();
+  const index = r.varuint();
+  const tag = r.u8();
+  const key = r.string();
+  let result: WriteResult;
+  switch (tag) {
+    case TAG_PUT:
+      result = { kind: 'put', key, value: r.string(), index, replayed: false };
+      break;
+    case TAG_CONFLICT_PRESENT:
+      result = { kind: 'conflict', key, value: r.string(), index, replayed: false };
+      break;
+    case TAG_CONFLICT_ABSENT:
+      result = { kind: 'conflict', key, value: null, index, replayed: false };
+      break;
+    case TAG_DELETED:
+    case TAG_NOT_DELETED:
+      result = { kind: 'delete', key, deleted: tag === TAG_DELETED, index, replayed: false };
+      break;
+    default:
+      throw r.error(`unknown idempotency record tag ${tag}`);
+  }
+  return { idempotencyKey, result };
+}
+
+export interface DecodedSnapshot {
+  readonly lastApplied: number;
+  readonly store: OrderedStore;
+  readonly dedup: DedupTable;
+}
+
+const fail = (reason: string, offset: number): Error => new SnapshotDecodeError(reason, offset);
+const messageOf = (e: unknown): string => (e instanceof Error ? e.message : String(e));
+
+/** Parses and checks a snapshot; throws SnapshotDecodeError (and nothing else) if it is invalid. */
+export function decodeSnapshot(bytes: Uint8Array): DecodedSnapshot {
+  if (bytes.length < MAGIC.length + 1 + 4) throw new SnapshotDecodeError('too short', 0);
+  for (let i = 0; i < MAGIC.length; i++) {
+    if (bytes[i] !== MAGIC[i]) throw new SnapshotDecodeError('not a raftkv snapshot (bad magic)', 0);
+  }
+  const version = bytes[MAGIC.length]!;
+  if (version !== SNAPSHOT_FORMAT_VERSION) {
+    throw new SnapshotDecodeError(`unsupported format version ${version}`, MAGIC.length);
+  }
+  const bodyEnd = bytes.length - 4;
+  const body = bytes.subarray(0, bodyEnd);
+  const stored = new ByteReader(bytes.subarray(bodyEnd), fail).u32le();
+  if (crc32(body) !== stored)
+    throw new SnapshotDecodeError('checksum mismatch (corrupt or truncated)', bodyEnd);
+
+  const r = new ByteReader(body, fail);
+  r.bytes(MAGIC.length + 1);
+  const lastApplied = r.varuint();
+  const config: DedupConfig = { window: r.varuint(), maxEntries: r.varuint(), maxBytes: r.varuint() };
+  try {
+    validateDedupConfig(config);
+  } catch (e) {
+    throw r.error(messageOf(e));
+  }
+  const recordCount = r.varuint();
+  const records: DedupRecord[] = [];
+  for (let i = 0; i < recordCount; i++) {
+    const record = readRecord(r);
+    if (record.result.index > lastApplied) throw r.error('idempotency record newer than lastApplied');
+    records.push(record);
+  }
+  let dedup: DedupTable;
+  try {
+    dedup = DedupTable.fromRecords(config, records);
+  } catch (e) {
+    throw r.error(messageOf(e));
+  }
+  const keyCount = r.varuint();
+  // Each pair takes at least 3 bytes; refuse absurd counts before allocating for them.
+  if (keyCount > r.remaining / 3) throw r.error(`key count ${keyCount} exceeds what the bytes can hold`);
+  const keys: string[] = new Array(keyCount);
+  const values: string[] = new Array(keyCount);
+  for (let i = 0; i < keyCount; i++) {
+    const key = r.string();
+    if (key.length === 0) throw r.error('empty key');
+    keys[i] = key;
+    values[i] = r.string();
+  }
+  r.expectEnd();
+  let store: OrderedStore;
+  try {
+    store = OrderedStore.fromSorted(keys, values);
+  } catch (e) {
+    throw r.error(messageOf(e));
+  }
+  return { lastApplied, store, dedup };
+}

@@ -1,0 +1,88 @@
+// Public errors: one base class with a stable `code` and a `definite` flag, one subclass per case.
+// `definite: false` means "may have happened": the client cannot know whether a write applied.
+// The HTTP status of each code is mapped in one table in server/, and every code is listed in
+// docs/errors.md (a test keeps the two in step). Codes are never reused.
+
+export abstract class RaftkvError extends Error {
+  abstract readonly code: string;
+  /** True when the operation certainly did not take effect. */
+  abstract readonly definite: boolean;
+  /** Extra JSON fields for the response body. */
+  readonly details: Readonly<Record<string, unknown>>;
+
+  constructor(message: string, details: Record<string, unknown> = {}) {
+    super(message);
+    this.details = details;
+  }
+}
+
+/** Malformed request: bad JSON, missing or wrongly typed fields, empty key. */
+export class BadRequestError extends RaftkvError {
+  readonly code = 'bad_request';
+  readonly definite = true;
+}
+
+/** A key or value larger than the documented limits, or a body too large. */
+export class TooLargeError extends RaftkvError {
+  readonly code = 'too_large';
+  readonly definite = true;
+}
+
+/** Compare-and-set precondition failed: nothing was written. */
+export class ConflictError extends RaftkvError {
+  readonly code = 'precondition_failed';
+  readonly definite = true;
+}
+
+/** No leader is known (election in progress, or this node is cut off from a majority). */
+export class NoLeaderError extends RaftkvError {
+  readonly code = 'no_leader';
+  readonly definite = true;
+}
+
+/** The leader refused new work for now (queues full, transfer in progress). */
+export class BusyError extends RaftkvError {
+  readonly code = 'busy';
+  readonly definite = true;
+}
+
+/** Leadership changed while the write was in flight: it may still commit under the new leader. */
+export class LeadershipLostError extends RaftkvError {
+  readonly code = 'leadership_lost';
+  readonly definite = false;
+}
+
+/** The deadline passed before the operation finished: a write may still commit. */
+export class TimeoutError extends RaftkvError {
+  readonly code = 'timeout';
+  readonly definite = false;
+}
+
+/** The node is shutting down. For a write already proposed the outcome is unknown. */
+export class ShuttingDownError extends RaftkvError {
+  readonly code = 'shutting_down';
+  readonly definite = false;
+}
+
+/** Forwarding to the leader failed after the request may have reached it. */
+export class ForwardFailedError extends RaftkvError {
+  readonly code = 'forward_failed';
+  readonly definite = false;
+}
+
+/** No such route or method. */
+export class NotFoundError extends RaftkvError {
+  readonly code = 'not_found';
+  readonly definite = true;
+}
+
+/** This node is not the leader; `leader` is the leader's client address when known. */
+export class NotLeaderError extends RaftkvError {
+  readonly code = 'not_leader';
+  readonly definite = true;
+  constructor(readonly leader: string | null) {
+    super(
+      leader ? `this node is not the leader; the leader is at ${leader}` : 'no leader is known; retry later',
+    );
+  }
+}

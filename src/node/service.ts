@@ -1,0 +1,58 @@
+// What the HTTP server needs from a node: the client operations, each under a deadline, and
+// the node's status. Implemented by the node runtime; faked by nothing — server tests run real
+// nodes.
+
+export type Consistency = 'linearizable' | 'stale';
+
+export interface PutRequest {
+  readonly key: string;
+  readonly value: string;
+  /** Present: compare-and-set; null means "key must be absent". */
+  readonly prevValue?: string | null;
+  readonly idempotencyKey?: string;
+}
+
+export interface DeleteRequest {
+  readonly key: string;
+  readonly idempotencyKey?: string;
+}
+
+export interface PutResponse {
+  readonly key: string;
+  readonly value: string;
+  readonly index: number;
+}
+
+export interface DeleteResponse {
+  readonly key: string;
+  readonly deleted: boolean;
+  readonly index: number;
+}
+
+export interface GetResponse {
+  readonly key: string;
+  readonly value: string | null;
+  readonly index: number;
+}
+
+export interface ListResponse {
+  readonly items: { key: string; value: string }[];
+  readonly more: boolean;
+  readonly index: number;
+}
+
+export interface Health {
+  readonly ok: boolean;
+  readonly reason: string;
+}
+
+export interface KvService {
+  readonly nodeId: string;
+  /** Rejects with RaftkvError subclasses (ConflictError, NotLeaderError, TimeoutError, ...). */
+  put(req: PutRequest, deadlineMs: number): Promise<PutResponse>;
+  del(req: DeleteRequest, deadlineMs: number): Promise<DeleteResponse>;
+  get(key: string, consistency: Consistency, deadlineMs: number): Promise<GetResponse>;
+  list(prefix: string, limit: number, consistency: Consistency, deadlineMs: number): Promise<ListResponse>;
+  debug(): Record<string, unknown>;
+  health(): Health;
+}

@@ -1,0 +1,43 @@
+// The one table from public error codes to HTTP statuses. docs/errors.md lists the same codes;
+// test/server/errors-doc.test.ts keeps the two in step.
+
+import {
+  BadRequestError,
+  BusyError,
+  ConflictError,
+  ForwardFailedError,
+  LeadershipLostError,
+  NoLeaderError,
+  NotFoundError,
+  NotLeaderError,
+  type RaftkvError,
+  ShuttingDownError,
+  TimeoutError,
+  TooLargeError,
+} from '../node/errors.js';
+
+type ErrorClass = abstract new (...args: never[]) => RaftkvError;
+
+export const httpStatusOf: ReadonlyMap<ErrorClass, number> = new Map<ErrorClass, number>([
+  [BadRequestError, 400],
+  [NotFoundError, 404],
+  [ConflictError, 409],
+  [TooLargeError, 413],
+  [NoLeaderError, 503],
+  [NotLeaderError, 503],
+  [BusyError, 503],
+  [LeadershipLostError, 503],
+  [ShuttingDownError, 503],
+  [ForwardFailedError, 503],
+  [TimeoutError, 504],
+]);
+
+export function statusFor(err: RaftkvError): number {
+  for (const [cls, status] of httpStatusOf) if (err instanceof cls) return status;
+  return 500;
+}
+
+/** The JSON body for an error: always `error` (message), `code` and `definite`, then details. */
+export function errorBody(err: RaftkvError): Record<string, unknown> {
+  return { error: err.message, code: err.code, definite: err.definite, ...err.details };
+}

@@ -1,0 +1,94 @@
+// The frame around every record on disk:
+//
+//   u32 LE  payload length
+//   u32 LE  CRC32C of the payload
+//   u32 LE  CRC32C of the 8 bytes above
+//   payload (first byte: the record kind)
+//
+// The header has its own checksum so that a damaged length field is recognised as damage: without
+// it a flipped bit in a length could make a record in the middle of a segment look like one that
+// runs past the end of the file, i.e. like a torn write, and recovery would drop what follows.
+
+import type { ByteWriter } from './codec.js';
+import { crc32c } from './crc32c.js';
+
+export const FRAME_HEADER_SIZE = 12;
+/** No record is this large; a length above it is damage, not data. */
+export const MAX_PAYLOAD = 1 << 30;
+
+/** Reserves a frame header in `w`; write the payload next, then call endFrame with the result. */
+export function beginFrame(w: ByteWriter): number {
+  return w.skip(FRAME_HEADER_SIZE);
+}
+
+export function endFrame(w: ByteWriter, start: number): void {
+  const payloadStart = start + FRAME_HEADER_SIZE;
+  const len = w.length - payloadStart;
+  if (len <= 0 || len > MAX_PAYLOAD) throw new RangeError(`record payload of ${len} bytes`);
+  w.u32At(start, len);
+  w.u32At(start + 4, crc32c(w.written(payloadStart, w.length)));
+  w.u32At(start + 8, crc32c(w.written(start, start + 8)));
+}
+
+export type FrameRead =
+  | { readonly ok: true; readonly payload: Uint8Array; readonly end: number }
+  | {
+      readonly ok: false;
+      readonly problem: string;
+      /**
+       * Where an independent record could begin after this damage: just past the damaged frame
+       * when its header is intact (its payload may hold any bytes, even frame-like ones), the next
+       * byte when the header is damaged, null when an intact header claims the rest of the file.
+       */
+      readonly resumeAt: number | null;
+    };
+
+function u32(buf: Uint8Array, at: number): number {
+  return (buf[at]! | (buf[at + 1]! << 8) | (buf[at + 2]! << 16) | (buf[at + 3]! << 24)) >>> 0;
+}
+
+/** Reads and verifies the frame at `offset`. Never throws: the caller decides what damage means. */
+export function readFrame(buf: Uint8Array, offset: number): FrameRead {
+  const remaining = buf.length - offset;
+  if (remaining < FRAME_HEADER_SIZE) {
+    return {
+      ok: false,
+      problem: `incomplete frame header (${remaining} bytes before end of file)`,
+      resumeAt: null,
+    };
+  }
+  if (crc32c(buf.subarray(offset, offset + 8)) !== u32(buf, offset + 8)) {
+    return { ok: false, problem: 'frame header checksum mismatch', resumeAt: offset + 1 };
+  }
+  const len = u32(buf, offset);
+  if (len === 0 || len > MAX_PAYLOAD) {
+    return { ok: false, problem: `implausible record length ${len}`, resumeAt: offset + 1 };
+  }
+  const start = offset + FRAME_HEADER_SIZE;
+  if (start + len > buf.length) {
+    return {
+      ok: false,
+      problem: `record of ${len} bytes runs past end of file (${remaining - FRAME_HEADER_SIZE} left)`,
+      resumeAt: null,
+    };
+  }
+  const payload = buf.subarray(start, start + len);
+  if (crc32c(payload) !== u32(buf, offset + 4)) {
+    return { ok: false, problem: 'record checksum mismatch', resumeAt: start + len };
+  }
+  return { ok: true, payload, end: start + len };
+}
+
+/**
+ * Offset of the first intact frame starting at or after `from`, or -1. Recovery uses it to tell a
+ * torn tail (nothing intact follows the damage) from corruption (intact records follow it).
+ */
+export function findFrameAfter(buf: Uint8Array, from: number): number {
+  for (let at = from; at + FRAME_HEADER_SIZE < buf.length; at++) {
+    // Cheap plausibility test before any checksum: most garbage fails it.
+    const len = u32(buf, at);
+    if (len === 0 || len > buf.length - at - FRAME_HEADER_SIZE) continue;
+    if (readFrame(buf, at).ok) return at;
+  }
+  return -1;
+}

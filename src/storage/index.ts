@@ -1,0 +1,31 @@
+// The durable storage layer's public surface: a disk seam (real and simulated), the WAL, the
+// snapshot store and openStorage, which ties them to one node's data dir.
+
+export { crc32c } from './crc32c.js';
+export {
+  type Disk,
+  DiskError,
+  type DiskErrorCode,
+  type DiskFile,
+  errorCode,
+  isNotFound,
+  joinPath,
+  mkdirDurably,
+  parentDir,
+  writeFileDurably,
+} from './disk.js';
+export { CorruptionError, IdentityMismatchError, StorageError, WalFailedError } from './errors.js';
+export { DATA_DIR_VERSION, IDENTITY_FILE, type StorageIdentity } from './identity.js';
+export { RealDisk } from './real-disk.js';
+export { type CrashOptions, SimDisk, type SimDiskStats, type SimOp, seededRandom } from './sim-disk.js';
+export { type SnapshotFile, SnapshotStore } from './snapshot-store.js';
+export {
+  type DiscardedSnapshot,
+  openStorage,
+  type RecoveredState,
+  Storage,
+  type StorageOptions,
+} from './storage.js';
+export { DEFAULT_SEGMENT_SIZE, Wal, type WalOptions, type WalRecovery } from './wal.js';
+export type { LogPosition } from './wal-record.js';
+export type { TornTail } from './wal-replay.js';

@@ -1,0 +1,273 @@
+// Recovery of the WAL: reads every segment in order, verifies every checksum and rebuilds the
+// hard state, the latest snapshot marker and the log.
+//
+// Records are applied a batch at a time: a batch (everything one sync() wrote) ends with a
+// batch-end record, and records after the last batch end were never acknowledged. Segments are
+// cut only between batches, after the previous segment was fsynced, so a write can only have
+// been torn in the last segment. Damage is therefore judged like this:
+//  - last segment, and nothing intact follows the damage (an incomplete header, a record that
+//    runs past the end of the file, a bad checksum on the final record, zeros...): a torn tail.
+//    The file is truncated at the end of its last complete batch (or removed if it holds none),
+//    and the truncation is logged and reported, never hidden.
+//  - anything else (a bad record in an earlier segment, or followed by intact records, a missing
+//    segment, entries that leave a gap): corruption. Recovery stops with a CorruptionError
+//    naming the file and byte offset; no data is dropped.
+
+import type { Logger } from '../raft/config.js';
+import type { Entry, HardState } from '../raft/types.js';
+import { DecodeError } from './codec.js';
+import type { Disk } from './disk.js';
+import { joinPath } from './disk.js';
+import { CorruptionError } from './errors.js';
+import { findFrameAfter, readFrame } from './frame.js';
+import { LogShape } from './log-shape.js';
+import type { LogPosition, WalRecord } from './wal-record.js';
+import { decodeWalRecord } from './wal-record.js';
+
+export interface SegmentName {
+  readonly name: string;
+  readonly seq: number;
+  readonly firstIndex: number;
+}
+
+/**
+ * A segment and the lowest log index its records touch: an entry's index, or index+1 for a
+ * snapshot marker that replaced the log. A replacement or snapshot install can reach back below
+ * the segment's firstIndex; the segments before it may only be deleted once no later segment
+ * does, or a replay starting after them would not see what those records replaced.
+ */
+export interface SegmentInfo extends SegmentName {
+  lowIndex: number;
+}
+
+const SEGMENT_RE = /^wal-([0-9a-f]{16})-([0-9a-f]{16})\.log$/;
+
+/** Fixed-width hex so that names sort by sequence number. */
+export function segmentFileName(seq: number, firstIndex: number): string {
+  return `wal-${seq.toString(16).padStart(16, '0')}-${firstIndex.toString(16).padStart(16, '0')}.log`;
+}
+
+export function parseSegmentName(name: string): SegmentName | null {
+  const m = SEGMENT_RE.exec(name);
+  if (m === null) return null;
+  return { name, seq: Number.parseInt(m[1]!, 16), firstIndex: Number.parseInt(m[2]!, 16) };
+}
+
+/** What recovery cut off the end of the last segment. */
+export interface TornTail {
+  readonly file: string;
+  /** Length the file was truncated to (0 with `removed`). */
+  readonly offset: number;
+  readonly droppedBytes: number;
+  /** The segment held no complete batch and was removed. */
+  readonly removed: boolean;
+  readonly problem: string;
+}
+
+export interface ReplayResult {
+  readonly hardState: HardState | null;
+  readonly snapshot: LogPosition | null;
+  readonly shape: LogShape;
+  /** The log held, from shape.base.index + 1 to shape.lastIndex. */
+  readonly entries: Entry[];
+  /** Segments left after any torn-tail repair, oldest first. */
+  readonly segments: SegmentInfo[];
+  readonly lastSegmentSize: number;
+  readonly tornTail: TornTail | null;
+}
+
+interface Pending {
+  readonly rec: WalRecord;
+  readonly offset: number;
+}
+
+class Replayer {
+  hardState: HardState | null = null;
+  snapshot: LogPosition | null = null;
+  shape: LogShape | null = null;
+  entries: Entry[] = [];
+  /** Lowest index touched by the records applied from the current segment. */
+  lowIndex = Number.POSITIVE_INFINITY;
+
+  applyBatch(seg: SegmentName, path: string, batch: readonly Pending[], atStart: boolean): void {
+    let expectHeader = atStart;
+    for (const { rec, offset } of batch) {
+      if (expectHeader !== (rec.kind === 'segment')) {
+        throw new CorruptionError(
+          path,
+          offset,
+          expectHeader ? 'segment does not start with a segment header' : 'segment header inside a segment',
+        );
+      }
+      expectHeader = false;
+      switch (rec.kind) {
+        case 'segment':
+          this.startSegment(seg, path, offset, rec.header);
+          break;
+        case 'hardState':
+          this.hardState = rec.hardState;
+          break;
+        case 'snapshot':
+          this.snapshot = rec.snapshot;
+          if (this.shape!.applySnapshot(rec.snapshot)) {
+            this.entries = [];
+            this.lowIndex = Math.min(this.lowIndex, rec.snapshot.index + 1);
+          }
+          break;
+        case 'entry': {
+          const shape = this.shape!;
+          const problem = shape.appendProblem(rec.entry.index);
+          if (problem !== null) throw new CorruptionError(path, offset, problem);
+          shape.append(rec.entry.index, rec.entry.term);
+          this.entries.length = rec.entry.index - shape.base.index - 1;
+          this.entries.push(rec.entry);
+          this.lowIndex = Math.min(this.lowIndex, rec.entry.index);
+          break;
+        }
+        case 'batchEnd':
+          break;
+      }
+    }
+  }
+
+  private startSegment(
+    seg: SegmentName,
+    path: string,
+    offset: number,
+    h: { seq: number; firstIndex: number; prevTerm: number },
+  ): void {
+    if (h.seq !== seg.seq || h.firstIndex !== seg.firstIndex) {
+      throw new CorruptionError(
+        path,
+        offset,
+        `header says segment ${h.seq} from index ${h.firstIndex}, the file name says ${seg.seq} from ${seg.firstIndex}`,
+      );
+    }
+    if (this.shape === null) {
+      this.shape = new LogShape({ index: h.firstIndex - 1, term: h.prevTerm });
+      return;
+    }
+    if (this.shape.lastIndex !== h.firstIndex - 1 || this.shape.lastTerm !== h.prevTerm) {
+      throw new CorruptionError(
+        path,
+        offset,
+        `segment continues from index ${h.firstIndex - 1} term ${h.prevTerm}, ` +
+          `but the segments before it end at index ${this.shape.lastIndex} term ${this.shape.lastTerm}`,
+      );
+    }
+  }
+}
+
+/**
+ * Replays `segments` (sorted by seq, at least one) from `dir`, repairing a torn tail in place.
+ */
+export async function replaySegments(
+  disk: Disk,
+  dir: string,
+  segments: readonly SegmentName[],
+  logger: Logger,
+): Promise<ReplayResult> {
+  for (let i = 1; i < segments.length; i++) {
+    if (segments[i]!.seq !== segments[i - 1]!.seq + 1) {
+      throw new CorruptionError(
+        joinPath(dir, segments[i]!.name),
+        null,
+        `WAL segment ${segments[i - 1]!.seq + 1} is missing (found ${segments[i - 1]!.name} then ${segments[i]!.name})`,
+      );
+    }
+  }
+  const r = new Replayer();
+  const sizes: number[] = [];
+  const kept: SegmentInfo[] = [];
+  let torn: TornTail | null = null;
+  for (let i = 0; i < segments.length; i++) {
+    const seg = segments[i]!;
+    const path = joinPath(dir, seg.name);
+    const isLast = i === segments.length - 1;
+    const buf = await disk.readFile(path);
+    sizes.push(buf.length);
+    r.lowIndex = Number.POSITIVE_INFINITY;
+    let off = 0;
+    let lastEnd = 0;
+    let batch: Pending[] = [];
+    let damage: { offset: number; problem: string; resumeAt: number | null } | null = null;
+    while (off < buf.length) {
+      const f = readFrame(buf, off);
+      if (!f.ok) {
+        damage = { offset: off, problem: f.problem, resumeAt: f.resumeAt };
+        break;
+      }
+      let rec: WalRecord;
+      try {
+        rec = decodeWalRecord(f.payload);
+      } catch (e) {
+        if (!(e instanceof DecodeError)) throw e;
+        // Its checksum matched, so this is no torn write: a format or version mismatch.
+        throw new CorruptionError(path, off, `undecodable record: ${e.message}`);
+      }
+      batch.push({ rec, offset: off });
+      off = f.end;
+      if (rec.kind === 'batchEnd') {
+        r.applyBatch(seg, path, batch, lastEnd === 0);
+        batch = [];
+        lastEnd = off;
+      }
+    }
+    kept.push({ ...seg, lowIndex: r.lowIndex });
+    // A segment needs at least its prologue batch: an empty file is a cut that never completed.
+    if (damage === null && batch.length === 0 && lastEnd > 0) continue;
+    const at = damage?.offset ?? batch[0]?.offset ?? 0;
+    const problem =
+      damage?.problem ?? (batch.length > 0 ? 'the last batch has no batch-end record' : 'empty segment');
+    if (!isLast) {
+      throw new CorruptionError(path, at, `${problem} (not the last segment, so not a torn write)`);
+    }
+    if (damage?.resumeAt != null) {
+      const next = findFrameAfter(buf, damage.resumeAt);
+      if (next >= 0) {
+        throw new CorruptionError(
+          path,
+          at,
+          `${problem}; an intact record follows at byte ${next}, so this is not a torn write`,
+        );
+      }
+    }
+    torn = {
+      file: path,
+      offset: lastEnd,
+      droppedBytes: buf.length - lastEnd,
+      removed: lastEnd === 0,
+      problem,
+    };
+  }
+
+  if (torn !== null) {
+    if (torn.removed) {
+      await disk.remove(torn.file);
+      await disk.syncDir(dir);
+      kept.pop();
+      sizes.pop();
+    } else {
+      await disk.truncate(torn.file, torn.offset);
+      const f = await disk.openAppend(torn.file);
+      await f.sync();
+      await f.close();
+      sizes[sizes.length - 1] = torn.offset;
+    }
+    logger.log('warn', torn.removed ? 'wal torn segment removed' : 'wal torn tail truncated', {
+      file: torn.file,
+      offset: torn.offset,
+      droppedBytes: torn.droppedBytes,
+      problem: torn.problem,
+    });
+  }
+  return {
+    hardState: r.hardState,
+    snapshot: r.snapshot,
+    shape: r.shape ?? new LogShape({ index: 0, term: 0 }),
+    entries: r.entries,
+    segments: kept,
+    lastSegmentSize: sizes[sizes.length - 1] ?? 0,
+    tornTail: torn,
+  };
+}

@@ -1,0 +1,140 @@
+// Frames the transport exchanges besides Raft messages. A frame's first payload byte is its tag:
+// 1..12 are messages (codec.ts), the tags below are the transport's own.
+//
+//   0x40 Hello          version:uint clusterId:str from:str to:str      (client → server, first frame)
+//   0x41 HelloAccept    nodeId:str                                      (server → client)
+//   0x42 HelloReject    reason:str                                      (server → client, then close)
+//   0x43 SnapshotBegin  <InstallSnapshot without its data bytes>        (data length announced)
+//   0x44 SnapshotChunk  raw data bytes                                  (until the length is reached)
+//
+// A snapshot larger than one frame travels as SnapshotBegin followed by SnapshotChunks on the
+// same connection; other messages may be interleaved between the chunks, so heartbeats are not
+// stuck behind a multi-MiB transfer.
+
+import type { InstallSnapshot, Message, NodeId } from '../raft/types.js';
+import {
+  FIRST_MESSAGE_TAG,
+  installSnapshotHeadSize,
+  LAST_MESSAGE_TAG,
+  readInstallSnapshotHead,
+  readMessageBody,
+  writeInstallSnapshotHead,
+} from './codec.js';
+import { allocFrame, FRAME_HEADER_BYTES } from './framing.js';
+import { stringSize, uintSize, WireReader } from './wire-primitives.js';
+
+export const PROTOCOL_VERSION = 1;
+
+export const CONTROL_TAGS = {
+  Hello: 0x40,
+  HelloAccept: 0x41,
+  HelloReject: 0x42,
+  SnapshotBegin: 0x43,
+  SnapshotChunk: 0x44,
+} as const;
+
+/** Handshake frames are tiny; before the handshake completes no bigger frame is accepted. */
+export const MAX_HANDSHAKE_FRAME_BYTES = 4096;
+
+export interface Hello {
+  readonly version: number;
+  readonly clusterId: string;
+  readonly from: NodeId;
+  readonly to: NodeId;
+}
+
+export type Frame =
+  | { readonly kind: 'message'; readonly message: Message }
+  | { readonly kind: 'hello'; readonly hello: Hello }
+  | { readonly kind: 'helloAccept'; readonly nodeId: NodeId }
+  | { readonly kind: 'helloReject'; readonly reason: string }
+  | { readonly kind: 'snapshotBegin'; readonly head: InstallSnapshot; readonly dataLength: number }
+  | { readonly kind: 'snapshotChunk'; readonly data: Uint8Array };
+
+export function encodeHelloFrame(h: Hello): Buffer {
+  const w = allocFrame(
+    1 +
+      uintSize(h.version, 'version') +
+      stringSize(h.clusterId, 'clusterId') +
+      stringSize(h.from, 'from') +
+      stringSize(h.to, 'to'),
+  );
+  w.u8(CONTROL_TAGS.Hello);
+  w.varUint(h.version);
+  w.string(h.clusterId);
+  w.string(h.from);
+  w.string(h.to);
+  return w.buf;
+}
+
+export function encodeHelloAcceptFrame(nodeId: NodeId): Buffer {
+  const w = allocFrame(1 + stringSize(nodeId, 'nodeId'));
+  w.u8(CONTROL_TAGS.HelloAccept);
+  w.string(nodeId);
+  return w.buf;
+}
+
+export function encodeHelloRejectFrame(reason: string): Buffer {
+  const w = allocFrame(1 + stringSize(reason, 'reason'));
+  w.u8(CONTROL_TAGS.HelloReject);
+  w.string(reason);
+  return w.buf;
+}
+
+/** The frame announcing a chunked snapshot: everything but the data bytes. */
+export function encodeSnapshotBeginFrame(m: InstallSnapshot): Buffer {
+  const w = allocFrame(installSnapshotHeadSize(m));
+  writeInstallSnapshotHead(w, CONTROL_TAGS.SnapshotBegin, m);
+  return w.buf;
+}
+
+/**
+ * The header (length + tag) of a chunk frame carrying `dataLength` bytes. The data itself is
+ * written to the socket separately, straight from the snapshot, so it is never copied on send.
+ */
+export function encodeSnapshotChunkHeader(dataLength: number): Buffer {
+  const header = Buffer.allocUnsafe(FRAME_HEADER_BYTES + 1);
+  header.writeUInt32BE(1 + dataLength, 0);
+  header[FRAME_HEADER_BYTES] = CONTROL_TAGS.SnapshotChunk;
+  return header;
+}
+
+/** Decodes any frame payload; throws CodecError if it is malformed. */
+export function decodeFrame(payload: Uint8Array): Frame {
+  const r = new WireReader(payload, 'frame');
+  const tag = r.u8('tag');
+  if (tag >= FIRST_MESSAGE_TAG && tag <= LAST_MESSAGE_TAG) {
+    const message = readMessageBody(r, tag);
+    r.end();
+    return { kind: 'message', message };
+  }
+  let frame: Frame;
+  switch (tag) {
+    case CONTROL_TAGS.Hello: {
+      const version = r.varUint('version');
+      const clusterId = r.string('clusterId');
+      const from = r.string('from');
+      const to = r.string('to');
+      frame = { kind: 'hello', hello: { version, clusterId, from, to } };
+      break;
+    }
+    case CONTROL_TAGS.HelloAccept:
+      frame = { kind: 'helloAccept', nodeId: r.string('nodeId') };
+      break;
+    case CONTROL_TAGS.HelloReject:
+      frame = { kind: 'helloReject', reason: r.string('reason') };
+      break;
+    case CONTROL_TAGS.SnapshotBegin: {
+      const { head, dataLength } = readInstallSnapshotHead(r);
+      frame = { kind: 'snapshotBegin', head, dataLength };
+      break;
+    }
+    case CONTROL_TAGS.SnapshotChunk:
+      frame = { kind: 'snapshotChunk', data: r.raw(r.remaining(), 'chunk data') };
+      break;
+    default:
+      return r.fail(`unknown frame tag ${tag}`);
+  }
+  r.end();
+  return frame;
+}

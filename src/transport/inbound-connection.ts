@@ -1,0 +1,189 @@
+// One accepted connection: the peer introduces itself with a Hello, we check that it belongs to
+// our cluster and meant to reach us, answer, and from then on decode its frames and deliver its
+// messages. Anything that violates the protocol closes this connection only; the peer's
+// transport reconnects and the Raft layer above absorbs the lost messages.
+
+import type { Duplex } from 'node:stream';
+import type { Message, NodeId } from '../raft/types.js';
+import {
+  decodeFrame,
+  encodeHelloAcceptFrame,
+  encodeHelloRejectFrame,
+  type Frame,
+  type Hello,
+  MAX_HANDSHAKE_FRAME_BYTES,
+  PROTOCOL_VERSION,
+} from './control-frames.js';
+import { CodecError } from './errors.js';
+import { FrameDecoder } from './framing.js';
+import { SnapshotAssembler } from './snapshot-stream.js';
+import type { ResolvedSettings, TransportEvent } from './types.js';
+
+/** How long a rejected client may take to hang up after reading our reason before we cut it off. */
+const REJECT_LINGER_MS = 1000;
+
+export interface InboundHooks {
+  readonly emit: (e: TransportEvent) => void;
+  readonly deliver: (m: Message) => void;
+  /** The handshake succeeded. */
+  readonly accepted: (conn: InboundConnection) => void;
+  /** The socket closed, for whatever reason. */
+  readonly closed: (conn: InboundConnection) => void;
+}
+
+export class InboundConnection {
+  private state: 'handshake' | 'open' | 'closed' = 'handshake';
+  /** The node on the other end, once its Hello has been accepted. */
+  peer: NodeId | null = null;
+  readonly remote: string;
+  private readonly decoder = new FrameDecoder(MAX_HANDSHAKE_FRAME_BYTES);
+  private readonly assembler: SnapshotAssembler;
+  private timer: NodeJS.Timeout | null;
+  private readonly closedPromise: Promise<void>;
+  /** Set while a message handler runs, so that its exceptions are not blamed on the peer. */
+  private delivering = false;
+
+  constructor(
+    private readonly socket: Duplex,
+    head: Uint8Array | undefined,
+    private readonly settings: ResolvedSettings,
+    private readonly hooks: InboundHooks,
+  ) {
+    const s = socket as Duplex & { remoteAddress?: string; remotePort?: number };
+    this.remote = `${s.remoteAddress ?? 'unknown'}:${s.remotePort ?? 0}`;
+    this.assembler = new SnapshotAssembler(settings.maxSnapshotBytes);
+    this.closedPromise = new Promise<void>((resolve) => {
+      socket.on('close', () => {
+        this.state = 'closed';
+        this.clearTimer();
+        hooks.closed(this);
+        resolve();
+      });
+    });
+    // Errors surface as 'close' too; without a listener they would crash the process.
+    socket.on('error', () => {});
+    socket.on('data', (chunk: Buffer) => this.onData(chunk));
+    // A socket handed over by an HTTP server after an upgrade may have been paused.
+    socket.resume();
+    const timeoutMs = settings.handshakeTimeoutMs;
+    this.timer = setTimeout(() => this.protocolError(`no handshake within ${timeoutMs} ms`), timeoutMs);
+    if (head !== undefined && head.length > 0) this.onData(head);
+  }
+
+  /** Destroys the socket; resolves once it has closed. */
+  close(): Promise<void> {
+    this.socket.destroy();
+    return this.closedPromise;
+  }
+
+  private clearTimer(): void {
+    if (this.timer !== null) {
+      clearTimeout(this.timer);
+      this.timer = null;
+    }
+  }
+
+  /** A method, not a field test, so that TypeScript does not narrow it across handler calls. */
+  private isClosed(): boolean {
+    return this.state === 'closed';
+  }
+
+  private onData(chunk: Uint8Array): void {
+    if (this.isClosed()) return;
+    // Frames are handled as they are cut out, not after the whole chunk: the Hello raises the
+    // frame limit for the frames that follow it in the same chunk.
+    try {
+      this.decoder.push(chunk, (payload) => {
+        if (this.isClosed()) return;
+        const message = this.onPayload(payload);
+        if (message === null) return;
+        this.delivering = true;
+        this.hooks.deliver(message);
+        this.delivering = false;
+      });
+    } catch (err) {
+      // An exception from a message handler is a bug in the node, not the peer's fault: rethrow.
+      if (this.delivering || !(err instanceof CodecError)) throw err;
+      this.protocolError(err.message);
+    }
+  }
+
+  /** Handles one frame; returns a message to deliver, if it completes one. */
+  private onPayload(payload: Uint8Array): Message | null {
+    try {
+      const frame = decodeFrame(payload);
+      if (this.state === 'handshake') {
+        if (frame.kind !== 'hello') throw new CodecError(`expected a Hello frame first, got ${frame.kind}`);
+        this.onHello(frame.hello);
+        return null;
+      }
+      return this.onFrame(frame);
+    } catch (err) {
+      if (!(err instanceof CodecError)) throw err;
+      this.protocolError(err.message);
+      return null;
+    }
+  }
+
+  private onHello(hello: Hello): void {
+    const { nodeId, clusterId } = this.settings;
+    let reason: string | null = null;
+    if (hello.version !== PROTOCOL_VERSION) {
+      reason = `unsupported protocol version ${hello.version} (this node speaks ${PROTOCOL_VERSION})`;
+    } else if (hello.clusterId !== clusterId) {
+      reason = `cluster id mismatch: this node is in cluster "${clusterId}", the peer in "${hello.clusterId}"`;
+    } else if (hello.to !== nodeId) {
+      reason = `wrong node: this is "${nodeId}", the peer wanted "${hello.to}"`;
+    } else if (hello.from === nodeId) {
+      reason = `the peer claims this node's own id "${nodeId}"`;
+    }
+    this.clearTimer();
+    if (reason !== null) {
+      this.state = 'closed';
+      this.hooks.emit({ type: 'inboundRejected', remote: this.remote, reason });
+      // end() lets the reason reach the client before the FIN; the linger timer bounds a client
+      // that never hangs up, and is unref'd so that it alone never keeps the process alive.
+      this.socket.end(encodeHelloRejectFrame(reason));
+      this.timer = setTimeout(() => this.socket.destroy(), REJECT_LINGER_MS);
+      this.timer.unref();
+      return;
+    }
+    this.state = 'open';
+    this.peer = hello.from;
+    this.decoder.setMaxFrameBytes(this.settings.maxFrameBytes);
+    this.socket.write(encodeHelloAcceptFrame(nodeId));
+    this.hooks.accepted(this);
+  }
+
+  private onFrame(frame: Frame): Message | null {
+    switch (frame.kind) {
+      case 'message':
+        this.checkRouting(frame.message);
+        return frame.message;
+      case 'snapshotBegin':
+        this.checkRouting(frame.head);
+        return this.assembler.begin(frame.head, frame.dataLength);
+      case 'snapshotChunk':
+        return this.assembler.chunk(frame.data);
+      default:
+        throw new CodecError(`unexpected ${frame.kind} frame after the handshake`);
+    }
+  }
+
+  /** A connection carries only its peer's messages to this node; anything else is misrouted. */
+  private checkRouting(m: Message): void {
+    if (m.from !== this.peer || m.to !== this.settings.nodeId) {
+      throw new CodecError(
+        `misrouted ${m.type} from "${m.from}" to "${m.to}" on the connection from "${this.peer}" to "${this.settings.nodeId}"`,
+      );
+    }
+  }
+
+  private protocolError(reason: string): void {
+    if (this.state === 'closed') return;
+    this.state = 'closed';
+    this.clearTimer();
+    this.hooks.emit({ type: 'protocolError', peer: this.peer, remote: this.remote, reason });
+    this.socket.destroy();
+  }
+}

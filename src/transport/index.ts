@@ -1,0 +1,25 @@
+// The transport's public surface: the codec, the framing, and the TCP peer transport.
+export { type BackoffPolicy, backoffDelayMs, DEFAULT_BACKOFF } from './backoff.js';
+export { decodeMessage, encodeMessage, MESSAGE_TAGS, measureMessage } from './codec.js';
+export {
+  CONTROL_TAGS,
+  decodeFrame,
+  encodeHelloAcceptFrame,
+  encodeHelloFrame,
+  encodeHelloRejectFrame,
+  type Frame,
+  type Hello,
+  PROTOCOL_VERSION,
+} from './control-frames.js';
+export { CodecError, FrameTooLargeError } from './errors.js';
+export { DEFAULT_MAX_FRAME_BYTES, encodeMessageFrame, FRAME_HEADER_BYTES, FrameDecoder } from './framing.js';
+export { PeerTransport, type PeerTransportOptions } from './peer-transport.js';
+export { DEFAULT_MAX_SNAPSHOT_BYTES, DEFAULT_SNAPSHOT_CHUNK_BYTES } from './snapshot-stream.js';
+export {
+  PEER_UPGRADE_PATH,
+  PEER_UPGRADE_PROTOCOL,
+  type PeerAddress,
+  type PeerStats,
+  type TransportEvent,
+  type TransportStats,
+} from './types.js';

@@ -1,0 +1,333 @@
+// The single outbound connection to one peer: lazily connected on the first send, kept open, and
+// re-established with capped, jittered exponential backoff whenever it fails. Messages wait in a
+// bounded queue and are written in batches, once per event-loop turn, with cork/uncork so that a
+// burst of small frames leaves in one writev. The socket's own buffer is never filled past its
+// high-water mark: while it needs to drain, frames stay in the bounded queue (and the oldest are
+// dropped), so a slow or dead peer costs a fixed amount of memory.
+//
+// Raft messages flow only from the connecting side; the accepting side writes nothing after its
+// HelloAccept, so any byte received after the handshake is a protocol error.
+
+import * as http from 'node:http';
+import * as net from 'node:net';
+import type { Duplex } from 'node:stream';
+import type { InstallSnapshot, NodeId } from '../raft/types.js';
+import { backoffDelayMs } from './backoff.js';
+import {
+  decodeFrame,
+  encodeHelloFrame,
+  MAX_HANDSHAKE_FRAME_BYTES,
+  PROTOCOL_VERSION,
+} from './control-frames.js';
+import { CodecError } from './errors.js';
+import { FrameDecoder } from './framing.js';
+import { SendQueue } from './send-queue.js';
+import { OutgoingSnapshot } from './snapshot-stream.js';
+import {
+  PEER_UPGRADE_PATH,
+  PEER_UPGRADE_PROTOCOL,
+  type PeerAddress,
+  type PeerStats,
+  type ResolvedSettings,
+  type TransportEvent,
+} from './types.js';
+
+type State = 'idle' | 'connecting' | 'open' | 'backoff' | 'stopped';
+
+export class OutboundPeer {
+  private state: State = 'idle';
+  private socket: Duplex | null = null;
+  private request: http.ClientRequest | null = null;
+  private decoder = new FrameDecoder(MAX_HANDSHAKE_FRAME_BYTES);
+  private readonly queue: SendQueue;
+  private snapshot: OutgoingSnapshot | null = null;
+  /** The connect/handshake deadline while connecting, the reconnect delay while backing off. */
+  private timer: NodeJS.Timeout | null = null;
+  private flushHandle: NodeJS.Immediate | null = null;
+  /** Consecutive failures since the last successful handshake; drives the backoff. */
+  private failures = 0;
+  /** When the current outage was reported, or null while the peer counts as reachable. */
+  private unreachableSince: number | null = null;
+  private overflowReported = false;
+  private sentCount = 0;
+  private droppedOther = 0;
+  private reconnectCount = 0;
+  private connectFailureCount = 0;
+
+  constructor(
+    readonly id: NodeId,
+    private address: PeerAddress,
+    private readonly settings: ResolvedSettings,
+    private readonly emit: (e: TransportEvent) => void,
+  ) {
+    this.queue = new SendQueue({ maxMessages: settings.maxQueueMessages, maxBytes: settings.maxQueueBytes });
+  }
+
+  /** Queues an encoded frame; false if it was dropped. Never throws, whatever the peer's state. */
+  enqueue(frame: Buffer): boolean {
+    if (this.state === 'stopped') return false;
+    const droppedBefore = this.queue.dropped;
+    const accepted = this.queue.push(frame);
+    if (this.queue.dropped !== droppedBefore) this.reportOverflow();
+    this.kick();
+    return accepted;
+  }
+
+  /** Queues a snapshot to stream; a newer one replaces (and drops) one not yet fully sent. */
+  enqueueSnapshot(message: InstallSnapshot): boolean {
+    if (this.state === 'stopped') return false;
+    if (this.snapshot !== null) {
+      // Its partial stream, if any, is abandoned by the receiver when the new SnapshotBegin arrives.
+      this.droppedOther++;
+    }
+    this.snapshot = new OutgoingSnapshot(message, this.settings.snapshotChunkBytes);
+    this.kick();
+    return true;
+  }
+
+  /** Counts a message the transport refused before it reached this peer's queue. */
+  countDropped(): void {
+    this.droppedOther++;
+  }
+
+  /** Points the peer at a new address, re-dialling at once if a connection exists or is under way. */
+  setAddress(address: PeerAddress): void {
+    if (
+      address.host === this.address.host &&
+      address.port === this.address.port &&
+      address.via === this.address.via
+    ) {
+      return;
+    }
+    this.address = address;
+    if (this.state === 'connecting' || this.state === 'open' || this.state === 'backoff') {
+      this.teardown();
+      this.failures = 0;
+      this.connect();
+    }
+  }
+
+  stats(): PeerStats {
+    return {
+      peer: this.id,
+      connected: this.state === 'open',
+      queuedMessages: this.queue.length,
+      queuedBytes: this.queue.bytes,
+      socketBufferedBytes: this.socket?.writableLength ?? 0,
+      snapshotPending: this.snapshot !== null,
+      sent: this.sentCount,
+      dropped: this.queue.dropped + this.droppedOther,
+      reconnects: this.reconnectCount,
+      connectFailures: this.connectFailureCount,
+    };
+  }
+
+  /** Closes the connection for good and resolves once the socket has closed. */
+  async stop(): Promise<void> {
+    if (this.state === 'stopped') return;
+    this.state = 'stopped';
+    const socket = this.socket;
+    this.teardown();
+    this.queue.clear();
+    this.snapshot = null;
+    if (socket !== null && !socket.closed) {
+      await new Promise<void>((resolve) => socket.once('close', () => resolve()));
+    }
+  }
+
+  /** Something was queued: connect if idle, or make sure a flush is coming if connected. */
+  private kick(): void {
+    if (this.state === 'idle') this.connect();
+    else if (this.state === 'open') this.scheduleFlush();
+  }
+
+  private connect(): void {
+    this.state = 'connecting';
+    this.decoder = new FrameDecoder(MAX_HANDSHAKE_FRAME_BYTES);
+    const timeoutMs = this.settings.connectTimeoutMs;
+    this.timer = setTimeout(() => this.fail(`no handshake within ${timeoutMs} ms`, true), timeoutMs);
+    const { host, port } = this.address;
+    if (this.address.via === 'http-upgrade') {
+      const req = http.request({
+        host,
+        port,
+        path: PEER_UPGRADE_PATH,
+        method: 'GET',
+        agent: false,
+        headers: { Connection: 'Upgrade', Upgrade: PEER_UPGRADE_PROTOCOL },
+      });
+      this.request = req;
+      req.on('upgrade', (_res, socket, head) => {
+        if (req !== this.request) {
+          socket.destroy();
+          return;
+        }
+        this.request = null;
+        this.attach(socket);
+        if (head.length > 0) this.onData(socket, head);
+      });
+      req.on('response', (res) => {
+        res.resume();
+        if (req === this.request) this.fail(`HTTP upgrade refused with status ${res.statusCode}`, true);
+      });
+      req.on('error', (err) => {
+        if (req === this.request) this.fail(err.message, true);
+      });
+      req.end();
+    } else {
+      this.attach(net.connect({ host, port }));
+    }
+  }
+
+  private attach(socket: Duplex): void {
+    this.socket = socket;
+    if (socket instanceof net.Socket) {
+      // We batch writes ourselves; Nagle would only add latency to heartbeats and votes.
+      socket.setNoDelay(true);
+      socket.setKeepAlive(true, 10_000);
+    }
+    socket.on('data', (chunk: Buffer) => this.onData(socket, chunk));
+    socket.on('drain', () => {
+      if (socket === this.socket) this.scheduleFlush();
+    });
+    socket.on('error', (err) => {
+      if (socket === this.socket) this.fail(err.message, this.state === 'connecting');
+    });
+    socket.on('close', () => {
+      if (socket === this.socket) this.fail('connection closed', this.state === 'connecting');
+    });
+    const { nodeId, clusterId } = this.settings;
+    socket.write(encodeHelloFrame({ version: PROTOCOL_VERSION, clusterId, from: nodeId, to: this.id }));
+  }
+
+  private onData(socket: Duplex, chunk: Uint8Array): void {
+    if (socket !== this.socket) return;
+    try {
+      this.decoder.push(chunk, (payload) => {
+        if (socket === this.socket) this.onFrame(payload);
+      });
+    } catch (err) {
+      if (!(err instanceof CodecError)) throw err;
+      this.fail(`protocol error: ${err.message}`, this.state === 'connecting');
+    }
+  }
+
+  /** Throws CodecError for an undecodable frame; onData turns that into a failure. */
+  private onFrame(payload: Uint8Array): void {
+    const frame = decodeFrame(payload);
+    if (this.state !== 'connecting') {
+      this.fail(`protocol error: unexpected ${frame.kind} frame from the accepting side`, false);
+    } else if (frame.kind === 'helloReject') {
+      this.fail(`handshake rejected: ${frame.reason}`, true);
+    } else if (frame.kind !== 'helloAccept') {
+      this.fail(`protocol error: expected a handshake answer, got ${frame.kind}`, true);
+    } else if (frame.nodeId !== this.id) {
+      this.fail(`handshake: expected node "${this.id}" but reached "${frame.nodeId}"`, true);
+    } else {
+      this.onOpen();
+    }
+  }
+
+  private onOpen(): void {
+    this.clearTimer();
+    this.state = 'open';
+    this.failures = 0;
+    this.scheduleFlush();
+    if (this.unreachableSince === null) {
+      this.emit({ type: 'peerConnected', peer: this.id });
+    } else {
+      const downForMs = Date.now() - this.unreachableSince;
+      this.unreachableSince = null;
+      this.reconnectCount++;
+      this.emit({ type: 'peerReconnected', peer: this.id, downForMs });
+    }
+  }
+
+  /** Drops the connection and schedules the next attempt. `attempt`: a connection attempt failed. */
+  private fail(reason: string, attempt: boolean): void {
+    if (this.state !== 'connecting' && this.state !== 'open') return;
+    this.teardown();
+    if (attempt) this.connectFailureCount++;
+    this.failures++;
+    this.state = 'backoff';
+    const delayMs = backoffDelayMs(this.failures, this.settings.backoff);
+    this.timer = setTimeout(() => {
+      this.timer = null;
+      this.connect();
+    }, delayMs);
+    // Reported last, once the peer's state is consistent again, whatever the listener does.
+    if (this.unreachableSince === null) {
+      this.unreachableSince = Date.now();
+      this.emit({ type: 'peerUnreachable', peer: this.id, reason });
+    }
+  }
+
+  /** Releases the socket, request and timers; the caller sets the next state. */
+  private teardown(): void {
+    this.clearTimer();
+    if (this.flushHandle !== null) {
+      clearImmediate(this.flushHandle);
+      this.flushHandle = null;
+    }
+    const req = this.request;
+    const socket = this.socket;
+    this.request = null;
+    this.socket = null;
+    req?.destroy();
+    socket?.destroy();
+    // A snapshot cut off mid-stream is abandoned by the receiver; it starts over on the next
+    // connection, unless it has been cut off too often.
+    if (this.snapshot !== null && !this.snapshot.restart()) {
+      this.snapshot = null;
+      this.droppedOther++;
+    }
+  }
+
+  private clearTimer(): void {
+    if (this.timer !== null) {
+      clearTimeout(this.timer);
+      this.timer = null;
+    }
+  }
+
+  private scheduleFlush(): void {
+    if (this.flushHandle !== null || this.state !== 'open') return;
+    this.flushHandle = setImmediate(() => {
+      this.flushHandle = null;
+      this.flush();
+    });
+  }
+
+  /** Writes up to maxBatchBytes of queued frames, then at most one snapshot chunk, in one corked batch. */
+  private flush(): void {
+    const socket = this.socket;
+    if (this.state !== 'open' || socket === null || socket.writableNeedDrain) return;
+    let budget = this.settings.maxBatchBytes;
+    socket.cork();
+    while (budget > 0) {
+      const frame = this.queue.shift();
+      if (frame === undefined) break;
+      socket.write(frame);
+      budget -= frame.length;
+      this.sentCount++;
+    }
+    const snapshot = this.snapshot;
+    if (budget > 0 && snapshot !== null) {
+      for (const part of snapshot.nextFrame()) socket.write(part);
+      if (snapshot.done) {
+        this.snapshot = null;
+        this.sentCount++;
+      }
+    }
+    socket.uncork();
+    if (this.queue.length === 0) this.overflowReported = false;
+    // Otherwise the 'drain' event schedules the next flush.
+    if (!socket.writableNeedDrain && (this.queue.length > 0 || this.snapshot !== null)) this.scheduleFlush();
+  }
+
+  private reportOverflow(): void {
+    if (this.overflowReported) return;
+    this.overflowReported = true;
+    this.emit({ type: 'peerQueueOverflow', peer: this.id, droppedSoFar: this.stats().dropped });
+  }
+}

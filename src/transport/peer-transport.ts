@@ -1,0 +1,267 @@
+// The node's window on its peers: send(msg) to any peer without waiting or failing, onMessage for
+// what arrives. Outbound, one persistent connection per peer (outbound-peer.ts); inbound, every
+// connection a peer opens to us (inbound-connection.ts), accepted either on a listener of our own
+// or handed over by the node's HTTP server after an `Upgrade: raftkv-peer` request, so that one
+// port can serve clients and peers alike.
+
+import type { IncomingMessage } from 'node:http';
+import * as net from 'node:net';
+import type { Duplex } from 'node:stream';
+import type { Message, NodeId } from '../raft/types.js';
+import { type BackoffPolicy, DEFAULT_BACKOFF } from './backoff.js';
+import { measureMessage, writeMessage } from './codec.js';
+import { allocFrame, DEFAULT_MAX_FRAME_BYTES } from './framing.js';
+import { InboundConnection } from './inbound-connection.js';
+import { OutboundPeer } from './outbound-peer.js';
+import { DEFAULT_MAX_SNAPSHOT_BYTES, DEFAULT_SNAPSHOT_CHUNK_BYTES } from './snapshot-stream.js';
+import {
+  PEER_UPGRADE_PROTOCOL,
+  type PeerAddress,
+  type PeerStats,
+  type ResolvedSettings,
+  type TransportEvent,
+  type TransportStats,
+} from './types.js';
+
+export interface PeerTransportOptions {
+  readonly nodeId: NodeId;
+  /** Connections from nodes of another cluster are refused at the handshake. */
+  readonly clusterId: string;
+  /** Where each peer listens. An entry for this node itself is ignored. */
+  readonly peers?: Readonly<Record<NodeId, PeerAddress>>;
+  /** Open a listener of our own (port 0: any free port). Omit when the HTTP server hands over sockets. */
+  readonly listen?: { readonly host: string; readonly port: number };
+  /** Largest frame payload sent or accepted. Default 4 MiB. Snapshots are chunked below it. */
+  readonly maxFrameBytes?: number;
+  /** Per-peer queue bounds; past them the oldest messages are dropped. Default 4096 and 8 MiB. */
+  readonly maxQueueMessages?: number;
+  readonly maxQueueBytes?: number;
+  /** Bytes of queued frames written per event-loop turn and peer. Default 256 KiB. */
+  readonly maxBatchBytes?: number;
+  /** Data bytes per snapshot chunk frame. Default 512 KiB (capped to fit maxFrameBytes). */
+  readonly snapshotChunkBytes?: number;
+  /** Largest snapshot sent or accepted. Default 1 GiB. */
+  readonly maxSnapshotBytes?: number;
+  /** Deadline for TCP connect plus handshake, outbound. Default 5 s. */
+  readonly connectTimeoutMs?: number;
+  /** Deadline for a peer's Hello, inbound. Default 5 s. */
+  readonly handshakeTimeoutMs?: number;
+  readonly backoff?: Partial<BackoffPolicy>;
+}
+
+export class PeerTransport {
+  private readonly settings: ResolvedSettings;
+  private readonly listenOn: { readonly host: string; readonly port: number } | undefined;
+  private readonly peers = new Map<NodeId, OutboundPeer>();
+  private readonly inbound = new Set<InboundConnection>();
+  private readonly messageHandlers = new Set<(m: Message) => void>();
+  private readonly eventListeners = new Set<(e: TransportEvent) => void>();
+  private server: net.Server | null = null;
+  private state: 'new' | 'running' | 'stopped' = 'new';
+  private received = 0;
+  private droppedUnknownPeer = 0;
+
+  constructor(options: PeerTransportOptions) {
+    const maxFrameBytes = options.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES;
+    this.settings = {
+      nodeId: options.nodeId,
+      clusterId: options.clusterId,
+      maxFrameBytes,
+      maxQueueMessages: options.maxQueueMessages ?? 4096,
+      maxQueueBytes: options.maxQueueBytes ?? 8 * 1024 * 1024,
+      maxBatchBytes: options.maxBatchBytes ?? 256 * 1024,
+      // One byte of each chunk frame is its tag.
+      snapshotChunkBytes: Math.min(
+        options.snapshotChunkBytes ?? DEFAULT_SNAPSHOT_CHUNK_BYTES,
+        maxFrameBytes - 1,
+      ),
+      maxSnapshotBytes: options.maxSnapshotBytes ?? DEFAULT_MAX_SNAPSHOT_BYTES,
+      connectTimeoutMs: options.connectTimeoutMs ?? 5000,
+      handshakeTimeoutMs: options.handshakeTimeoutMs ?? 5000,
+      backoff: { ...DEFAULT_BACKOFF, ...options.backoff },
+    };
+    if (this.settings.snapshotChunkBytes < 1)
+      throw new RangeError('maxFrameBytes is too small to carry snapshots');
+    this.listenOn = options.listen;
+    for (const [id, address] of Object.entries(options.peers ?? {})) this.setPeer(id, address);
+  }
+
+  get nodeId(): NodeId {
+    return this.settings.nodeId;
+  }
+
+  /** Starts accepting connections (opening the listener if one was configured) and sending. */
+  async start(): Promise<void> {
+    if (this.state !== 'new') throw new Error(`PeerTransport.start: already ${this.state}`);
+    this.state = 'running';
+    const listen = this.listenOn;
+    if (listen === undefined) return;
+    const server = net.createServer((socket) => this.acceptSocket(socket));
+    this.server = server;
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(listen.port, listen.host, () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+    server.on('error', (err) => this.emit({ type: 'listenerError', reason: err.message }));
+  }
+
+  /** Closes the listener and every connection; resolves once all of them are closed. */
+  async stop(): Promise<void> {
+    if (this.state === 'stopped') return;
+    this.state = 'stopped';
+    const server = this.server;
+    this.server = null;
+    const closing: Promise<void>[] = [];
+    if (server !== null) {
+      closing.push(new Promise<void>((resolve) => server.close(() => resolve())));
+    }
+    for (const peer of this.peers.values()) closing.push(peer.stop());
+    for (const conn of this.inbound) closing.push(conn.close());
+    await Promise.all(closing);
+  }
+
+  /** The listener's bound address, once started with `listen`. */
+  address(): { host: string; port: number } | null {
+    const a = this.server?.address();
+    if (a === undefined || a === null || typeof a === 'string') return null;
+    return { host: a.address, port: a.port };
+  }
+
+  /** Adds a peer, or moves an existing one to a new address. */
+  setPeer(id: NodeId, address: PeerAddress): void {
+    if (id === this.settings.nodeId || this.state === 'stopped') return;
+    const existing = this.peers.get(id);
+    if (existing !== undefined) existing.setAddress(address);
+    else this.peers.set(id, new OutboundPeer(id, address, this.settings, (e) => this.emit(e)));
+  }
+
+  /** Forgets a peer (e.g. removed from the cluster) and closes the connection to it. */
+  async removePeer(id: NodeId): Promise<void> {
+    const peer = this.peers.get(id);
+    if (peer === undefined) return;
+    this.peers.delete(id);
+    await peer.stop();
+  }
+
+  /**
+   * Queues `msg` for its peer and returns at once: true if queued, false if dropped (transport not
+   * running, unknown peer, message over the size limits). Never throws because of the peer's state;
+   * throws only for a message that is itself invalid (sent from another node id, or holding values
+   * the wire cannot carry), which is a bug in the caller. The message is encoded immediately, so
+   * the caller may reuse its buffers afterwards — except an InstallSnapshot's data, which is
+   * streamed from the caller's buffer and must stay unchanged.
+   */
+  send(msg: Message): boolean {
+    if (msg.from !== this.settings.nodeId) {
+      throw new Error(
+        `PeerTransport.send: message from "${msg.from}" on the transport of "${this.settings.nodeId}"`,
+      );
+    }
+    if (this.state !== 'running') return false;
+    const peer = this.peers.get(msg.to);
+    if (peer === undefined) {
+      this.droppedUnknownPeer++;
+      return false;
+    }
+    if (msg.type === 'InstallSnapshot') {
+      const bytes = msg.snapshot.data.length;
+      if (bytes > this.settings.maxSnapshotBytes)
+        return this.tooLarge(peer, msg, bytes, this.settings.maxSnapshotBytes);
+      return peer.enqueueSnapshot(msg);
+    }
+    const size = measureMessage(msg);
+    if (size > this.settings.maxFrameBytes)
+      return this.tooLarge(peer, msg, size, this.settings.maxFrameBytes);
+    const w = allocFrame(size);
+    writeMessage(w, msg);
+    return peer.enqueue(w.buf);
+  }
+
+  /** Registers a handler for every message received; returns a function that unregisters it. */
+  onMessage(handler: (m: Message) => void): () => void {
+    this.messageHandlers.add(handler);
+    return () => this.messageHandlers.delete(handler);
+  }
+
+  /** Registers a listener for connection-level events; returns a function that unregisters it. */
+  onEvent(listener: (e: TransportEvent) => void): () => void {
+    this.eventListeners.add(listener);
+    return () => this.eventListeners.delete(listener);
+  }
+
+  /**
+   * Takes over a connection a peer opened to this node: a raw socket from any listener, or one an
+   * HTTP server has already upgraded (`head`: bytes that arrived after the request headers).
+   */
+  acceptSocket(socket: Duplex, head?: Uint8Array): void {
+    if (this.state !== 'running') {
+      socket.destroy();
+      return;
+    }
+    if (socket instanceof net.Socket) socket.setNoDelay(true);
+    const conn = new InboundConnection(socket, head, this.settings, {
+      emit: (e) => this.emit(e),
+      deliver: (m) => this.deliver(m),
+      accepted: (c) => this.onInboundAccepted(c),
+      closed: (c) => this.inbound.delete(c),
+    });
+    if (!socket.destroyed) this.inbound.add(conn);
+  }
+
+  /**
+   * For the node's HTTP server 'upgrade' event: if the request asks for `Upgrade: raftkv-peer`,
+   * answers 101 Switching Protocols, takes the socket over and returns true; otherwise returns
+   * false and leaves the socket to the caller.
+   */
+  handleUpgrade(req: IncomingMessage, socket: Duplex, head: Uint8Array): boolean {
+    if (req.headers.upgrade?.toLowerCase() !== PEER_UPGRADE_PROTOCOL) return false;
+    if (this.state !== 'running') {
+      socket.end('HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+      return true;
+    }
+    socket.write(
+      `HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: ${PEER_UPGRADE_PROTOCOL}\r\n\r\n`,
+    );
+    this.acceptSocket(socket, head);
+    return true;
+  }
+
+  stats(): TransportStats {
+    return {
+      peers: [...this.peers.values()].map((p) => p.stats()),
+      inboundConnections: this.inbound.size,
+      messagesReceived: this.received,
+      droppedUnknownPeer: this.droppedUnknownPeer,
+    };
+  }
+
+  peerStats(id: NodeId): PeerStats | undefined {
+    return this.peers.get(id)?.stats();
+  }
+
+  private tooLarge(peer: OutboundPeer, msg: Message, bytes: number, maxBytes: number): false {
+    peer.countDropped();
+    this.emit({ type: 'messageTooLarge', peer: peer.id, messageType: msg.type, bytes, maxBytes });
+    return false;
+  }
+
+  /** A peer that reconnects replaces its older connection, which may linger half-open. */
+  private onInboundAccepted(conn: InboundConnection): void {
+    for (const other of this.inbound) {
+      if (other !== conn && other.peer === conn.peer) void other.close();
+    }
+    this.emit({ type: 'inboundAccepted', peer: conn.peer!, remote: conn.remote });
+  }
+
+  private deliver(m: Message): void {
+    this.received++;
+    for (const handler of this.messageHandlers) handler(m);
+  }
+
+  private emit(e: TransportEvent): void {
+    for (const listener of this.eventListeners) listener(e);
+  }
+}

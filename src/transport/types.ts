@@ -1,0 +1,97 @@
+// The transport's public vocabulary: where peers live, what it reports, and its resolved settings.
+
+import type { MessageType, NodeId } from '../raft/types.js';
+import type { BackoffPolicy } from './backoff.js';
+
+/** The HTTP `Upgrade` token under which a node's HTTP server hands a connection to the transport. */
+export const PEER_UPGRADE_PROTOCOL = 'raftkv-peer';
+/** The request path a connecting transport uses for the upgrade (servers need not check it). */
+export const PEER_UPGRADE_PATH = '/raftkv/peer';
+
+export interface PeerAddress {
+  readonly host: string;
+  readonly port: number;
+  /**
+   * 'tcp' (default): the port is a peer listener speaking the framed protocol directly.
+   * 'http-upgrade': the port is the peer's HTTP server; connect with `Upgrade: raftkv-peer`.
+   */
+  readonly via?: 'tcp' | 'http-upgrade';
+}
+
+/**
+ * One value per state change worth a log line. Per-message events do not exist: drops are
+ * counted in stats and announced once per overflow episode.
+ */
+export type TransportEvent =
+  /** Handshake completed with a peer that had not been reported unreachable. */
+  | { readonly type: 'peerConnected'; readonly peer: NodeId }
+  /** Handshake completed after a `peerUnreachable`. */
+  | { readonly type: 'peerReconnected'; readonly peer: NodeId; readonly downForMs: number }
+  /** The connection failed or was lost; reported once until the peer is reached again. */
+  | { readonly type: 'peerUnreachable'; readonly peer: NodeId; readonly reason: string }
+  /** The peer's queue started dropping messages; reported again only after it empties. */
+  | { readonly type: 'peerQueueOverflow'; readonly peer: NodeId; readonly droppedSoFar: number }
+  /** A message larger than the configured maximum was dropped instead of sent. */
+  | {
+      readonly type: 'messageTooLarge';
+      readonly peer: NodeId;
+      readonly messageType: MessageType;
+      readonly bytes: number;
+      readonly maxBytes: number;
+    }
+  | { readonly type: 'inboundAccepted'; readonly peer: NodeId; readonly remote: string }
+  /** An inbound handshake was refused (wrong cluster, wrong node, unsupported version). */
+  | { readonly type: 'inboundRejected'; readonly remote: string; readonly reason: string }
+  /** An inbound connection sent bytes that violate the protocol; it was closed. */
+  | {
+      readonly type: 'protocolError';
+      readonly peer: NodeId | null;
+      readonly remote: string;
+      readonly reason: string;
+    }
+  /** The transport's own listener failed after it started. */
+  | { readonly type: 'listenerError'; readonly reason: string };
+
+export interface PeerStats {
+  readonly peer: NodeId;
+  /** Handshake completed and the connection is up. */
+  readonly connected: boolean;
+  /** Frames waiting in the transport's queue. */
+  readonly queuedMessages: number;
+  readonly queuedBytes: number;
+  /** Bytes handed to the socket that it has not yet passed to the kernel. */
+  readonly socketBufferedBytes: number;
+  /** An InstallSnapshot is waiting or being streamed. */
+  readonly snapshotPending: boolean;
+  /** Messages handed to the socket (a streamed snapshot counts once, when its last chunk is). */
+  readonly sent: number;
+  /** Messages dropped: queue overflow, superseded snapshots, oversized messages. */
+  readonly dropped: number;
+  /** Connections re-established after the peer was reported unreachable. */
+  readonly reconnects: number;
+  /** Connection attempts that failed (refused, timed out, handshake rejected). */
+  readonly connectFailures: number;
+}
+
+export interface TransportStats {
+  readonly peers: readonly PeerStats[];
+  readonly inboundConnections: number;
+  readonly messagesReceived: number;
+  /** Sends addressed to a node that is not a configured peer. */
+  readonly droppedUnknownPeer: number;
+}
+
+/** Settings after defaults are applied; shared by the transport's connections. */
+export interface ResolvedSettings {
+  readonly nodeId: NodeId;
+  readonly clusterId: string;
+  readonly maxFrameBytes: number;
+  readonly maxQueueMessages: number;
+  readonly maxQueueBytes: number;
+  readonly maxBatchBytes: number;
+  readonly snapshotChunkBytes: number;
+  readonly maxSnapshotBytes: number;
+  readonly connectTimeoutMs: number;
+  readonly handshakeTimeoutMs: number;
+  readonly backoff: BackoffPolicy;
+}

@@ -1,0 +1,141 @@
+// Shared test tools for the key-value state machine: entry builders, fast-check arbitraries for
+// commands, and a deliberately naive reference model (a Map plus an array of idempotency records)
+// that the real state machine is checked against.
+
+import { isDeepStrictEqual } from 'node:util';
+import fc from 'fast-check';
+import { type Command, decodeCommand, encodeCommand } from '../../src/kv/command.js';
+import { DEFAULT_DEDUP_CONFIG, type DedupConfig, recordCharge } from '../../src/kv/dedup.js';
+import type { ApplyResult, WriteResult } from '../../src/kv/results.js';
+import type { Entry } from '../../src/raft/types.js';
+
+export function commandEntry(index: number, cmd: Command, term = 1): Entry {
+  return { term, index, type: 'command', data: encodeCommand(cmd) };
+}
+
+export function rawEntry(index: number, data: Uint8Array, term = 1): Entry {
+  return { term, index, type: 'command', data };
+}
+
+export function noopEntry(index: number, term = 1): Entry {
+  return { term, index, type: 'noop', data: new Uint8Array(0) };
+}
+
+/**
+ * Units that exercise the ordering corner cases: ASCII, a prefix separator, 2- and 3-byte UTF-8,
+ * U+FFFD (above the surrogates in UTF-16) and an astral character (a surrogate pair).
+ */
+const keyUnit = fc.constantFrom('a', 'b', '/', 'é', '\uFFFD', '\u{1F600}', '\uE000');
+
+/** Few distinct keys, so that commands collide on the same keys. */
+export const keyArb = fc.string({ unit: keyUnit, minLength: 1, maxLength: 3 });
+export const valueArb = fc.string({ unit: keyUnit, maxLength: 4 });
+/** Few idempotency keys, so that retries happen. */
+export const idemArb = fc.option(fc.constantFrom('i1', 'i2', 'i3', 'i4', 'i5'), { nil: undefined });
+
+function withIdem<T extends Command>(cmd: T, idem: string | undefined): T {
+  return idem === undefined ? cmd : { ...cmd, idempotencyKey: idem };
+}
+
+export const commandArb: fc.Arbitrary<Command> = fc.oneof(
+  fc
+    .tuple(keyArb, valueArb, idemArb)
+    .map(([key, value, idem]) => withIdem<Command>({ op: 'put', key, value }, idem)),
+  fc
+    .tuple(keyArb, valueArb, fc.option(valueArb, { nil: null }), idemArb)
+    .map(([key, value, prevValue, idem]) => withIdem<Command>({ op: 'cas', key, value, prevValue }, idem)),
+  fc.tuple(keyArb, idemArb).map(([key, idem]) => withIdem<Command>({ op: 'delete', key }, idem)),
+);
+
+/** Bytes that are not a command (random bytes rarely are; the filter makes sure). */
+export const garbageArb = fc.uint8Array({ maxLength: 8 }).filter((data) => {
+  try {
+    decodeCommand(data);
+    return false;
+  } catch {
+    return true;
+  }
+});
+
+/** A log suffix: commands, with the odd noop and undecodable entry. */
+export type Step = { kind: 'cmd'; cmd: Command } | { kind: 'noop' } | { kind: 'garbage'; data: Uint8Array };
+
+export const stepArb: fc.Arbitrary<Step> = fc.oneof(
+  { weight: 8, arbitrary: commandArb.map((cmd): Step => ({ kind: 'cmd', cmd })) },
+  { weight: 1, arbitrary: fc.constant<Step>({ kind: 'noop' }) },
+  { weight: 1, arbitrary: garbageArb.map((data): Step => ({ kind: 'garbage', data })) },
+);
+
+export function stepEntry(index: number, step: Step): Entry {
+  switch (step.kind) {
+    case 'cmd':
+      return commandEntry(index, step.cmd);
+    case 'noop':
+      return noopEntry(index);
+    case 'garbage':
+      return rawEntry(index, step.data);
+  }
+}
+
+/** What the model applies for a step: undecodable bytes are 'invalid' by construction. */
+export function modelInput(step: Step): Command | 'noop' | 'invalid' {
+  return step.kind === 'cmd' ? step.cmd : step.kind === 'noop' ? 'noop' : 'invalid';
+}
+
+/** The specification, written the obvious way. Garbage steps must be given as 'invalid'. */
+export class ModelKv {
+  readonly data = new Map<string, string>();
+  lastApplied = 0;
+  private records: { idem: string; result: WriteResult }[] = [];
+
+  constructor(readonly dedup: DedupConfig = DEFAULT_DEDUP_CONFIG) {}
+
+  apply(index: number, cmd: Command | 'noop' | 'invalid'): ApplyResult['kind'] | WriteResult {
+    this.lastApplied = index;
+    this.records = this.records.filter((r) => r.result.index > index - this.dedup.window);
+    if (cmd === 'noop' || cmd === 'invalid') return cmd;
+    const idem = cmd.idempotencyKey;
+    const first = this.records.find((r) => r.idem === idem);
+    if (idem !== undefined && first !== undefined) return { ...first.result, replayed: true };
+    const result = this.execute(cmd, index);
+    if (idem !== undefined) {
+      this.records.push({ idem, result });
+      const bytes = () =>
+        this.records.reduce((n, r) => n + recordCharge({ idempotencyKey: r.idem, ...r }), 0);
+      while (this.records.length > this.dedup.maxEntries || bytes() > this.dedup.maxBytes)
+        this.records.shift();
+    }
+    return result;
+  }
+
+  private execute(cmd: Command, index: number): WriteResult {
+    const { key } = cmd;
+    if (cmd.op === 'delete') {
+      const deleted = this.data.delete(key);
+      return { kind: 'delete', key, deleted, index, replayed: false };
+    }
+    if (cmd.op === 'cas') {
+      const current = this.data.get(key) ?? null;
+      if (current !== cmd.prevValue) return { kind: 'conflict', key, value: current, index, replayed: false };
+    }
+    this.data.set(key, cmd.value);
+    return { kind: 'put', key, value: cmd.value, index, replayed: false };
+  }
+
+  sortedEntries(): { key: string; value: string }[] {
+    return [...this.data.entries()]
+      .sort(([a], [b]) => utf8Compare(a, b))
+      .map(([key, value]) => ({ key, value }));
+  }
+}
+
+/** Compares an ApplyResult with what the model said for the same entry. */
+export function sameAsModel(actual: ApplyResult, expected: ReturnType<ModelKv['apply']>): boolean {
+  if (typeof expected === 'string') return actual.kind === expected;
+  return isDeepStrictEqual(actual, expected);
+}
+
+/** UTF-8 byte order, computed the slow, obviously right way. */
+export function utf8Compare(a: string, b: string): number {
+  return Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'));
+}

@@ -1,0 +1,246 @@
+// Goal: a deterministic in-memory cluster of real RawNode cores, each driven by a SimNode (see
+// driver.ts) over the simulated network, with crashes and restarts. One tick delivers the
+// messages due, completes due durable writes and ticks every live core. Scenario tests use its
+// methods directly (propose, read, crash, partition via `net`, runUntil) to build a history step
+// by step; the random runner (scenario.ts) uses the same methods.
+
+import {
+  defaultRaftConfig,
+  MemoryLogStorage,
+  type NodeId,
+  type ProposeResult,
+  type RawNode,
+  type Role,
+  type TransferResult,
+} from '../../src/raft/index.js';
+import { SafetyChecker } from './checker.js';
+import { Clients } from './clients.js';
+import {
+  type ClusterStats,
+  type CrashPointKind,
+  type DriverEnv,
+  type PersistLatency,
+  SimNode,
+  type SimRaftConfig,
+  type SnapshotPolicy,
+} from './driver.js';
+import { encodePut, type KvStateMachine } from './kv.js';
+import { type LinkFaults, reliableLinks, SimNetwork } from './network.js';
+import { Prng } from './prng.js';
+import { silentTracer, type Tracer } from './trace.js';
+
+export type { ClusterStats, CrashPointKind, PersistLatency, SimRaftConfig, SnapshotPolicy };
+export type NodeStatus = ReturnType<RawNode['status']>;
+
+export interface ClusterOptions {
+  readonly seed: number;
+  readonly size: number;
+  readonly raft?: Partial<SimRaftConfig>;
+  readonly links?: LinkFaults;
+  readonly persist?: PersistLatency;
+  readonly snapshots?: SnapshotPolicy | null;
+  readonly tracer?: Tracer;
+  readonly traceCore?: boolean;
+  /** Seeds the cluster's random streams; defaults to `seed`. */
+  readonly streamSeed?: number;
+  /** How to reproduce this run; quoted in every violation. */
+  readonly replay?: string;
+}
+
+export class SimCluster implements DriverEnv {
+  readonly ids: readonly NodeId[];
+  readonly net: SimNetwork;
+  readonly checker: SafetyChecker;
+  readonly clients: Clients;
+  readonly tracer: Tracer;
+  readonly config: SimRaftConfig;
+  readonly stats: ClusterStats = { crashes: 0, restarts: 0, snapshotsTaken: 0, snapshotsInstalled: 0 };
+  readonly traceCore: boolean;
+  readonly driverRng: Prng;
+  persist: PersistLatency;
+  snapshots: SnapshotPolicy | null;
+  now = 0;
+  private readonly nodes = new Map<NodeId, SimNode>();
+  private readonly tickRng: Prng;
+
+  constructor(opts: ClusterOptions) {
+    const root = new Prng(opts.streamSeed ?? opts.seed);
+    this.tickRng = root.fork();
+    this.driverRng = this.tickRng;
+    this.tracer = opts.tracer ?? silentTracer;
+    this.traceCore = opts.traceCore ?? false;
+    this.config = { ...defaultRaftConfig, ...opts.raft };
+    this.persist = opts.persist ?? { min: 0, max: 0 };
+    this.snapshots = opts.snapshots ?? null;
+    this.net = new SimNetwork(root.fork(), this.tracer, opts.links ?? reliableLinks);
+    this.ids = Array.from({ length: opts.size }, (_, i) => `n${i + 1}`);
+    const membership = { voters: this.ids };
+    for (const id of this.ids) {
+      this.nodes.set(id, new SimNode(id, new MemoryLogStorage(membership), root.fork(), this));
+    }
+    const storages = new Map([...this.nodes].map(([id, n]) => [id, n.storage] as const));
+    const clock = (): number => this.now;
+    this.checker = new SafetyChecker(opts.seed, clock, storages, opts.replay ?? `seed ${opts.seed}`);
+    this.clients = new Clients(this.checker, this.tracer, clock);
+    for (const n of this.nodes.values()) n.start();
+  }
+
+  isNode(id: NodeId): boolean {
+    return this.nodes.has(id);
+  }
+
+  // -- Observation -------------------------------------------------------------------------
+
+  isUp(id: NodeId): boolean {
+    return this.node(id).raw !== null;
+  }
+
+  liveIds(): NodeId[] {
+    return this.ids.filter((id) => this.isUp(id));
+  }
+
+  /** Live nodes that reached a crash point (see SimNode.crashPoint) during the last tick. */
+  crashPoints(): { id: NodeId; kind: CrashPointKind }[] {
+    const out: { id: NodeId; kind: CrashPointKind }[] = [];
+    for (const id of this.liveIds()) {
+      const p = this.node(id).crashPoint;
+      if (p !== null && p.at === this.now) out.push({ id, kind: p.kind });
+    }
+    return out;
+  }
+
+  /** The role the node reported after the last call into it (no call into the core). */
+  roleOf(id: NodeId): Role | null {
+    return this.node(id).last?.role ?? null;
+  }
+
+  status(id: NodeId): NodeStatus | null {
+    const n = this.node(id);
+    return n.raw ? n.call('status', (r) => r.status()) : null;
+  }
+
+  /** The live node that believes it leads the highest term, if any. */
+  leader(): NodeId | null {
+    let best: NodeStatus | null = null;
+    for (const id of this.ids) {
+      const s = this.status(id);
+      if (s?.role === 'leader' && (best === null || s.term > best.term)) best = s;
+    }
+    return best?.id ?? null;
+  }
+
+  storage(id: NodeId): MemoryLogStorage {
+    return this.node(id).storage;
+  }
+
+  /** The (index, term, data) of every entry the node applied, across restarts. */
+  appliedHistory(id: NodeId): SimNode['history'] {
+    return this.node(id).history;
+  }
+
+  stateMachine(id: NodeId): KvStateMachine | null {
+    return this.node(id).sm;
+  }
+
+  /** Highest term any live node is in. */
+  maxTerm(): number {
+    let t = 0;
+    for (const id of this.liveIds()) t = Math.max(t, this.status(id)!.term);
+    return t;
+  }
+
+  // -- Time --------------------------------------------------------------------------------
+
+  /** One tick: deliver due messages, complete due writes, tick every live core. */
+  tick(): void {
+    this.now++;
+    this.tracer.tick = this.now;
+    for (const m of this.net.takeDue(this.now)) {
+      const n = this.nodes.get(m.to);
+      if (!n) this.checker.fail('message integrity', `message to unknown node ${m.to}`);
+      if (n.raw) n.deliver(m);
+      else if (this.tracer.on) this.tracer.event('drop', `${m.from}->${m.to} ${m.type} (${m.to} is down)`);
+    }
+    for (const n of this.nodes.values()) if (n.raw) n.completePersistIfDue();
+    for (const id of this.tickRng.shuffle(this.liveIds())) {
+      const n = this.node(id);
+      if (n.raw) n.drive('tick', (r) => r.tick());
+    }
+    // Each call already ran the called core's checkInvariants() (no other core changes on it);
+    // once per tick every live core is checked too, whatever touched it.
+    for (const n of this.nodes.values()) if (n.raw) n.call('checkInvariants', (r) => r.checkInvariants());
+  }
+
+  run(ticks: number): void {
+    for (let i = 0; i < ticks; i++) this.tick();
+  }
+
+  /** Ticks until `done()` holds; returns the ticks it took, or null after `maxTicks`. */
+  runUntil(done: () => boolean, maxTicks: number): number | null {
+    for (let i = 0; i <= maxTicks; i++) {
+      if (done()) return i;
+      if (i < maxTicks) this.tick();
+    }
+    return null;
+  }
+
+  // -- Client operations --------------------------------------------------------------------
+
+  /** Proposes `put key <fresh value>` at `id`; null if the node is down. */
+  propose(id: NodeId, key: string): ProposeResult | null {
+    const n = this.node(id);
+    if (!n.raw) return null;
+    const value = this.clients.nextValue();
+    const res = n.call('propose', (r) => r.propose(encodePut(key, value)));
+    if (res.kind === 'accepted') {
+      this.clients.onAccepted(id, key, value, res.index, res.term);
+      if (this.tracer.on)
+        this.tracer.event('propose', `${id} ${key}=${value} accepted at ${res.index}/t${res.term}`);
+    } else {
+      this.clients.onRejected();
+      if (this.tracer.on) this.tracer.event('propose', `${id} ${key}=${value} rejected: ${res.reason}`);
+    }
+    n.settle();
+    return res;
+  }
+
+  /** Starts a ReadIndex read of `key` at `id`; returns its context, or null if the node is down. */
+  read(id: NodeId, key: string): string | null {
+    const n = this.node(id);
+    if (!n.raw) return null;
+    const ctx = this.clients.beginRead(id, key);
+    if (this.tracer.on) this.tracer.event('read', `${id} ${ctx} of ${key} issued`);
+    n.drive('readIndex', (r) => r.readIndex(ctx));
+    return ctx;
+  }
+
+  transferLeadership(id: NodeId, to: NodeId): TransferResult | null {
+    const n = this.node(id);
+    if (!n.raw) return null;
+    const res = n.drive('transferLeadership', (r) => r.transferLeadership(to));
+    if (this.tracer.on) this.tracer.event('transfer', `${id} -> ${to}: ${res.kind}`);
+    return res;
+  }
+
+  // -- Faults ------------------------------------------------------------------------------
+
+  /** The process dies: the core, the state machine and any write not yet durable are lost. */
+  crash(id: NodeId): void {
+    const n = this.node(id);
+    if (n.raw) n.crash();
+  }
+
+  /** Rebuilds the node from its durable storage, as a real process restart would. */
+  restart(id: NodeId): void {
+    const n = this.node(id);
+    if (n.raw) return;
+    this.stats.restarts++;
+    n.start();
+  }
+
+  private node(id: NodeId): SimNode {
+    const n = this.nodes.get(id);
+    if (!n) throw new Error(`unknown node ${id}`);
+    return n;
+  }
+}

@@ -1,0 +1,333 @@
+// Goal: the simulated driver of one node — the production driver's duties, done literally and
+// checked: it feeds the core ticks, messages and client requests, and carries out every Ready in
+// THE ORDER of types.ts. Persistence is synchronous by default; with a persist latency it models
+// fsync time: `messages` leave at once, and only when the write completes (ticks later) are
+// `messagesAfterPersist` sent, entries applied and advance() called. A crash in between loses the
+// unpersisted Ready, which is what makes "votes and acks promise durable state" testable.
+// After every call into the core its status is checked (election safety, monotonicity) and its
+// own checkInvariants() is run (the other nodes' state cannot change on this call).
+
+import {
+  type Entry,
+  type Logger,
+  type MemoryLogStorage,
+  type Message,
+  type NodeId,
+  type RaftConfig,
+  RawNode,
+  type Ready,
+} from '../../src/raft/index.js';
+import { type SafetyChecker, SafetyViolation, type StatusView } from './checker.js';
+import type { Clients } from './clients.js';
+import { describeEntry, KvStateMachine } from './kv.js';
+import type { SimNetwork } from './network.js';
+import type { Prng } from './prng.js';
+import type { Tracer } from './trace.js';
+
+export type SimRaftConfig = Omit<RaftConfig, 'id' | 'applied'>;
+
+/** Ticks a durable write takes, drawn per Ready; {0, 0} is the synchronous driver. */
+export interface PersistLatency {
+  readonly min: number;
+  readonly max: number;
+}
+
+/** The driver snapshots its state machine every `every` applied entries, keeping `keep` entries. */
+export interface SnapshotPolicy {
+  readonly every: number;
+  readonly keep: number;
+}
+
+/** A decision just taken and not yet propagated: a new term or vote made durable, an election won, a commit. */
+export type CrashPointKind = 'vote' | 'elected' | 'commit';
+
+export interface ClusterStats {
+  crashes: number;
+  restarts: number;
+  snapshotsTaken: number;
+  snapshotsInstalled: number;
+}
+
+/** What every node's driver shares: the cluster implements it. */
+export interface DriverEnv {
+  readonly now: number;
+  readonly checker: SafetyChecker;
+  readonly clients: Clients;
+  readonly tracer: Tracer;
+  readonly net: SimNetwork;
+  readonly config: SimRaftConfig;
+  readonly persist: PersistLatency;
+  readonly snapshots: SnapshotPolicy | null;
+  readonly stats: ClusterStats;
+  readonly traceCore: boolean;
+  /** Draws persist latencies. */
+  readonly driverRng: Prng;
+  isNode(id: NodeId): boolean;
+}
+
+export class SimNode {
+  raw: RawNode | null = null;
+  sm: KvStateMachine | null = null;
+  persisting: { readonly ready: Ready; readonly doneAt: number } | null = null;
+  last: StatusView | null = null;
+  leaderId: NodeId | null = null;
+  /**
+   * The node's last "crash point": it made a new term or vote durable, became leader, or
+   * advanced its commit index as leader. Crashing right there is what exposes persistence and
+   * commit-rule bugs (a decision taken but not yet propagated).
+   */
+  crashPoint: { readonly at: number; readonly kind: CrashPointKind } | null = null;
+  /**
+   * Every entry this node's state machines applied, in order, across incarnations (a restart or
+   * a snapshot install starts over from the snapshot's index), for tests and post-mortems.
+   */
+  readonly history: { readonly index: number; readonly term: number; readonly data: Uint8Array }[] = [];
+
+  constructor(
+    readonly id: NodeId,
+    readonly storage: MemoryLogStorage,
+    private readonly rng: Prng,
+    private readonly env: DriverEnv,
+  ) {}
+
+  /** Runs one call into the core, then the status checks, then carries out any Ready. */
+  drive<T>(what: string, fn: (raw: RawNode) => T): T {
+    const out = this.call(what, fn);
+    this.settle();
+    return out;
+  }
+
+  /** After a call into the core: status checks, invariants, then carry out any Ready. */
+  settle(): void {
+    this.afterCall();
+    this.processReady();
+  }
+
+  /** The process dies: the core, the state machine and any write not yet durable are lost. */
+  crash(): void {
+    const { env } = this;
+    if (env.tracer.on) {
+      const lost = this.persisting
+        ? ` (unpersisted Ready with ${this.persisting.ready.entries.length} entries lost)`
+        : '';
+      env.tracer.event('crash', `${this.id} was ${this.last?.role ?? '?'} t${this.last?.term ?? '?'}${lost}`);
+    }
+    this.raw = null;
+    this.sm = null;
+    this.persisting = null;
+    this.last = null;
+    this.leaderId = null;
+    env.clients.onCrash(this.id);
+    env.stats.crashes++;
+  }
+
+  /** (Re)builds the core from durable storage, as a real process start would. */
+  start(): void {
+    const { env } = this;
+    const snap = this.storage.snapshot();
+    this.sm = KvStateMachine.restore(snap.data);
+    if (this.sm.applied !== snap.meta.index) {
+      env.checker.fail(
+        'snapshot integrity',
+        `${this.id}'s stored snapshot claims index ${snap.meta.index}, holds ${this.sm.applied}`,
+      );
+    }
+    env.checker.onRestore(this.id, this.sm.applied, this.sm.chain);
+    const logger: Logger | undefined = env.traceCore
+      ? {
+          log: (level, event, fields) =>
+            env.tracer.event('core', `${this.id} ${level} ${event} ${JSON.stringify(fields)}`),
+        }
+      : undefined;
+    const config: RaftConfig = { ...env.config, id: this.id, applied: snap.meta.index };
+    this.raw = this.call('constructor', () => new RawNode(config, this.storage, this.rng, logger));
+    if (env.tracer.on && env.now > 0) {
+      const hs = this.storage.initialState().hardState;
+      env.tracer.event(
+        'restart',
+        `${this.id} from t${hs.term} vote=${hs.votedFor} commit=${hs.commit} snapshot=${snap.meta.index} last=${this.storage.lastIndex()}`,
+      );
+    }
+    this.afterCall();
+    this.processReady();
+  }
+
+  /** Delivers a message from the network. */
+  deliver(m: Message): void {
+    if (this.env.tracer.on) this.env.tracer.event('deliver', `${m.from}->${m.to} ${m.type} t${m.term}`);
+    this.drive(`step(${m.type})`, (r) => r.step(m));
+  }
+
+  /** Completes a pending durable write whose time has come (persist latency mode). */
+  completePersistIfDue(): void {
+    if (this.persisting === null || this.persisting.doneAt > this.env.now) return;
+    const rd = this.persisting.ready;
+    this.persisting = null;
+    this.persistReady(rd);
+    this.finishReady(rd);
+    this.processReady();
+  }
+
+  /** Runs one call into the core; anything it throws is a core bug, reported with seed and tick. */
+  call<T>(what: string, fn: (raw: RawNode) => T): T {
+    try {
+      return fn(this.raw!);
+    } catch (err) {
+      if (err instanceof SafetyViolation) throw err;
+      const e = err instanceof Error ? err : new Error(String(err));
+      const where = e.stack?.split('\n')[1]?.trim() ?? '';
+      const property = e.name === 'AssertionError' ? 'core invariant' : 'core error';
+      this.env.checker.fail(property, `${this.id}.${what}(): ${e.name}: ${e.message} ${where}`);
+    }
+  }
+
+  /** Status checks and the core's own invariants after every call into it. */
+  private afterCall(): void {
+    if (!this.raw) return;
+    const { env } = this;
+    const s = this.call('status', (r) => r.status());
+    const before = this.last;
+    env.checker.observeStatus(this.id, s, before);
+    if (env.tracer.on) {
+      if (
+        before === null ||
+        before.role !== s.role ||
+        before.term !== s.term ||
+        this.leaderId !== s.leaderId
+      ) {
+        env.tracer.event(
+          'role',
+          `${this.id} ${s.role} t${s.term} leader=${s.leaderId ?? '-'} vote=${s.votedFor ?? '-'}`,
+        );
+      }
+      if (before !== null && s.commitIndex > before.commitIndex) {
+        env.tracer.event('commit', `${this.id} commit=${s.commitIndex}`);
+      }
+    }
+    if (s.role === 'leader' && before?.role !== 'leader') this.crashPoint = { at: env.now, kind: 'elected' };
+    else if (s.role === 'leader' && before !== null && s.commitIndex > before.commitIndex) {
+      this.crashPoint = { at: env.now, kind: 'commit' };
+    }
+    this.last = { role: s.role, term: s.term, commitIndex: s.commitIndex, appliedIndex: s.appliedIndex };
+    this.leaderId = s.leaderId;
+    this.call('checkInvariants', (r) => r.checkInvariants());
+  }
+
+  private processReady(): void {
+    const { env } = this;
+    while (this.raw && this.persisting === null && this.call('hasReady', (r) => r.hasReady())) {
+      const rd = this.call('ready', (r) => r.ready());
+      // 1. Messages that are safe before persistence leave now.
+      for (const m of rd.messages) this.send(m);
+      const latency = env.persist.max > 0 ? env.driverRng.int(env.persist.min, env.persist.max) : 0;
+      if (latency > 0) {
+        this.persisting = { ready: rd, doneAt: env.now + latency };
+        return;
+      }
+      this.persistReady(rd);
+      this.finishReady(rd);
+    }
+  }
+
+  private send(m: Message): void {
+    const { env } = this;
+    if (m.from !== this.id || !env.isNode(m.to) || m.to === this.id) {
+      env.checker.fail('message integrity', `${this.id} emitted ${m.type} from ${m.from} to ${m.to}`);
+    }
+    if (m.type === 'RequestVoteResponse' && m.granted) env.checker.onVoteGranted(m.from, m.to, m.term);
+    env.net.send(m, env.now);
+  }
+
+  /** THE ORDER, steps 2 and 3: the snapshot, then entries and hard state, made durable. */
+  private persistReady(rd: Ready): void {
+    if (rd.snapshot) {
+      const snap = rd.snapshot;
+      const term = this.call('status', (r) => r.status()).term;
+      this.env.checker.beforeSnapshotInstall(this.id, this.storage, snap, this.sm!.applied, term);
+      this.storageOp('applySnapshot', () => this.storage.applySnapshot(snap));
+      this.env.checker.afterSnapshotInstall();
+      this.sm = KvStateMachine.restore(snap.data);
+      if (this.sm.applied !== snap.meta.index) {
+        this.env.checker.fail(
+          'snapshot integrity',
+          `snapshot ${snap.meta.index} holds a state machine at ${this.sm.applied}`,
+        );
+      }
+      this.env.checker.onRestore(this.id, this.sm.applied, this.sm.chain);
+      this.env.stats.snapshotsInstalled++;
+      if (this.env.tracer.on)
+        this.env.tracer.event('install', `${this.id} snapshot ${snap.meta.index}/t${snap.meta.term}`);
+    }
+    if (rd.entries.length > 0) {
+      this.env.checker.beforeAppend(this.id, this.storage, rd.entries);
+      this.storageOp('append', () => this.storage.append(rd.entries));
+      this.env.checker.afterAppend(this.id, this.storage, rd.entries);
+    }
+    if (rd.hardState) {
+      const before = this.storage.initialState().hardState;
+      if (before.term !== rd.hardState.term || before.votedFor !== rd.hardState.votedFor) {
+        this.crashPoint = { at: this.env.now, kind: 'vote' };
+      }
+      this.storage.setHardState(rd.hardState);
+    }
+  }
+
+  /** THE ORDER, steps 4 to 6. */
+  private finishReady(rd: Ready): void {
+    for (const m of rd.messagesAfterPersist) this.send(m);
+    for (const e of rd.committedEntries) this.apply(e);
+    for (const rs of rd.readStates) this.env.clients.onReadState(this.id, rs);
+    for (const f of rd.readFailures) this.env.clients.onReadFailure(this.id, f);
+    this.env.clients.serveReads(this.id, this.sm!);
+    this.call('advance', (r) => r.advance(rd));
+    this.afterCall();
+    this.maybeSnapshot();
+  }
+
+  private apply(e: Entry): void {
+    const sm = this.sm!;
+    if (e.index !== sm.applied + 1) {
+      this.env.checker.fail(
+        'apply order',
+        `${this.id} was handed ${describeEntry(e)} to apply after applying ${sm.applied}`,
+      );
+    }
+    sm.apply(e);
+    this.history.push({ index: e.index, term: e.term, data: e.data });
+    if (this.env.tracer.on) this.env.tracer.event('apply', `${this.id} ${describeEntry(e)}`);
+    this.env.checker.onApply(this.id, this.call('status', (r) => r.status()).term, e, sm.chain);
+    this.env.clients.onApplied(this.id, e);
+  }
+
+  private storageOp(what: string, op: () => void): void {
+    try {
+      op();
+    } catch (err) {
+      const e = err instanceof Error ? err : new Error(String(err));
+      this.env.checker.fail(
+        'driver contract',
+        `${this.id}: storage.${what} refused what the core asked: ${e.message}`,
+      );
+    }
+  }
+
+  /** The driver may snapshot at its applied index at any time after advance(). */
+  private maybeSnapshot(): void {
+    const policy = this.env.snapshots;
+    const sm = this.sm;
+    if (policy === null || sm === null || this.persisting !== null) return;
+    const held = this.storage.snapshot().meta;
+    if (sm.applied - held.index < policy.every) return;
+    const term = this.storage.term(sm.applied);
+    if (term === null) return;
+    const snap = { meta: { index: sm.applied, term, membership: held.membership }, data: sm.serialize() };
+    this.storage.createSnapshot(snap, sm.applied - policy.keep);
+    this.env.stats.snapshotsTaken++;
+    if (this.env.tracer.on) {
+      this.env.tracer.event(
+        'snapshot',
+        `${this.id} at ${sm.applied}/t${term}, log now starts at ${this.storage.firstIndex()}`,
+      );
+    }
+  }
+}

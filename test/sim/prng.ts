@@ -1,0 +1,98 @@
+// Goal: one seeded, portable pseudo-random generator for the whole simulator, so that a single
+// integer seed reproduces a scenario exactly (same cluster, same faults, same message order).
+// sfc32 (Chris Doty-Humphrey's Small Fast Counting generator) seeded through splitmix32: 32-bit
+// integer arithmetic only, so the stream is identical on every platform and Node version.
+
+import type { Random } from '../../src/raft/index.js';
+
+/** splitmix32: spreads a small seed (1, 2, 3, ...) over the whole 32-bit state space. */
+function splitmix32(state: number): { next: number; value: number } {
+  const next = (state + 0x9e3779b9) | 0;
+  let z = next;
+  z = Math.imul(z ^ (z >>> 16), 0x85ebca6b);
+  z = Math.imul(z ^ (z >>> 13), 0xc2b2ae35);
+  z ^= z >>> 16;
+  return { next, value: z >>> 0 };
+}
+
+export class Prng implements Random {
+  private a: number;
+  private b: number;
+  private c: number;
+  private d: number;
+
+  constructor(seed: number) {
+    let s = seed | 0;
+    const words: number[] = [];
+    for (let i = 0; i < 4; i++) {
+      const r = splitmix32(s);
+      s = r.next;
+      words.push(r.value);
+    }
+    this.a = words[0]!;
+    this.b = words[1]!;
+    this.c = words[2]!;
+    this.d = words[3]! | 1;
+    // Discard the first outputs: sfc32 mixes poorly during its first few rounds.
+    for (let i = 0; i < 12; i++) this.nextU32();
+  }
+
+  /** The next raw 32-bit output, unsigned. */
+  nextU32(): number {
+    const t = (((this.a + this.b) | 0) + this.d) | 0;
+    this.d = (this.d + 1) | 0;
+    this.a = this.b ^ (this.b >>> 9);
+    this.b = (this.c + (this.c << 3)) | 0;
+    this.c = (this.c << 21) | (this.c >>> 11);
+    this.c = (this.c + t) | 0;
+    return t >>> 0;
+  }
+
+  /** A float in [0, 1). */
+  float(): number {
+    return this.nextU32() / 4294967296;
+  }
+
+  /** An integer in [0, maxExclusive); the `Random` the core consumes. */
+  nextInt(maxExclusive: number): number {
+    if (!Number.isSafeInteger(maxExclusive) || maxExclusive <= 0) {
+      throw new RangeError(`nextInt(${maxExclusive}): bound must be a positive integer`);
+    }
+    return Math.floor(this.float() * maxExclusive);
+  }
+
+  /** An integer in [lo, hi], both inclusive. */
+  int(lo: number, hi: number): number {
+    return lo + this.nextInt(hi - lo + 1);
+  }
+
+  /** True with probability p. Draws even when p is 0 or 1 so that rates never shift the stream. */
+  chance(p: number): boolean {
+    return this.float() < p;
+  }
+
+  pick<T>(items: readonly T[]): T {
+    if (items.length === 0) throw new RangeError('pick from an empty list');
+    return items[this.nextInt(items.length)]!;
+  }
+
+  /** Fisher–Yates, in place; returns the same array. */
+  shuffle<T>(items: T[]): T[] {
+    for (let i = items.length - 1; i > 0; i--) {
+      const j = this.nextInt(i + 1);
+      const tmp = items[i]!;
+      items[i] = items[j]!;
+      items[j] = tmp;
+    }
+    return items;
+  }
+
+  /**
+   * An independent stream derived from this one. Components (network, faults, clients, each
+   * node's core) get their own fork so that, e.g., one more client draw does not change which
+   * messages the network drops: a replay stays comparable when a scenario is edited slightly.
+   */
+  fork(): Prng {
+    return new Prng(this.nextU32() ^ Math.imul(this.nextU32(), 0x27d4eb2d));
+  }
+}

@@ -1,0 +1,333 @@
+// Goal: one integer seed decides an entire scenario — cluster size, core configuration, fault
+// profile and rates, client load, durations — and the runner plays it: a fault phase in which
+// every safety property is checked after every step, then a quiet phase (network healed, all or a
+// majority of nodes up) in which liveness is asserted: a leader is elected and a fresh proposal
+// commits within a stated bound. Everything random comes from streams forked off the seed.
+
+import type { Mutations, NodeId, ReadMode } from '../../src/raft/index.js';
+import { SafetyViolation } from './checker.js';
+import { type PersistLatency, SimCluster, type SimRaftConfig, type SnapshotPolicy } from './cluster.js';
+import { describeFaults, type FaultPlan, Nemesis, noFaults } from './nemesis.js';
+import type { LinkFaults } from './network.js';
+import { Prng } from './prng.js';
+import { Tracer } from './trace.js';
+
+export const PROFILES = ['calm', 'lossy', 'partitions', 'crashes', 'chaos', 'snapshots'] as const;
+export type Profile = (typeof PROFILES)[number];
+
+/** Weighted mix for seeds that do not force a profile: mostly hostile, some calm. */
+const PROFILE_MIX: readonly Profile[] = [
+  'calm',
+  'lossy',
+  'lossy',
+  'partitions',
+  'partitions',
+  'crashes',
+  'crashes',
+  'chaos',
+  'chaos',
+  'chaos',
+  'snapshots',
+  'snapshots',
+];
+
+export interface ScenarioOverrides {
+  readonly nodes?: number;
+  /** Length of the fault phase, in ticks. */
+  readonly ticks?: number;
+  readonly profile?: Profile;
+  readonly mutations?: Mutations;
+  /** Forces the read mode (lease forces CheckQuorum on, as the core requires). */
+  readonly readMode?: ReadMode;
+  readonly trace?: boolean;
+  readonly traceCore?: boolean;
+  readonly out?: (line: string) => void;
+}
+
+export interface ScenarioPlan {
+  readonly seed: number;
+  readonly profile: Profile;
+  readonly size: number;
+  readonly faultTicks: number;
+  readonly raft: Partial<SimRaftConfig>;
+  readonly links: LinkFaults;
+  /** The links once faults stop. */
+  readonly quietLinks: LinkFaults;
+  readonly persist: PersistLatency;
+  readonly snapshots: SnapshotPolicy | null;
+  readonly faults: FaultPlan;
+  readonly writeRate: number;
+  readonly readRate: number;
+  readonly keys: number;
+  /** Liveness bound: ticks from the end of faults to a fresh proposal applied everywhere up. */
+  readonly livenessBound: number;
+  readonly streamSeed: number;
+}
+
+function round(x: number): number {
+  return Math.round(x * 1000) / 1000;
+}
+
+/** Draws every parameter of a scenario from its seed; overrides replace single choices. */
+export function planScenario(seed: number, o: ScenarioOverrides = {}): ScenarioPlan {
+  const rng = new Prng(seed);
+  // These draws happen even when overridden, so that forcing the size or the length keeps every
+  // other choice of the seed (forcing the profile changes the profile-specific ones).
+  const drawnProfile = rng.pick(PROFILE_MIX);
+  const drawnSize = rng.pick([3, 3, 5, 5, 7]);
+  const drawnTicks = rng.int(250, 450);
+  const profile = o.profile ?? drawnProfile;
+  const size = o.nodes ?? drawnSize;
+  const faultTicks = o.ticks ?? drawnTicks;
+  const electionTimeoutTicks = rng.pick([10, 10, 10, 20]);
+  const heartbeatIntervalTicks = rng.pick(electionTimeoutTicks === 10 ? [1, 1, 2, 3] : [1, 2, 5]);
+  // Safety may not depend on PreVote or CheckQuorum (§9.6, §6.2): both are drawn.
+  const preVote = rng.chance(0.75);
+  const drawnCheckQuorum = rng.chance(0.75);
+  // Lease reads (§6.4.1) are only offered with CheckQuorum; the simulated clocks never drift,
+  // so a correct lease must give linearizable reads here.
+  const drawnLease = rng.chance(0.25);
+  const checkQuorum = o.readMode === 'lease' ? true : drawnCheckQuorum;
+  const readMode: ReadMode = o.readMode ?? (checkQuorum && drawnLease ? 'lease' : 'safe');
+  // One entry per AppendEntries and a tiny window make replication slow and piecemeal, which is
+  // what exposes commit rules (Figure 3.7 needs an old-term entry replicated without a new one).
+  // Not both at once: one entry per round trip cannot keep up with the client load, and the
+  // liveness bound below is about elections and commit, not about draining a backlog.
+  const maxMessageBytes = rng.chance(0.5) ? 1 : 1 << 20;
+  const inflightMessagesMax = maxMessageBytes > 1 && rng.chance(0.3) ? rng.int(1, 4) : 256;
+  const raft: Partial<SimRaftConfig> = {
+    electionTimeoutTicks,
+    heartbeatIntervalTicks,
+    preVote,
+    checkQuorum,
+    readMode,
+    maxMessageBytes,
+    inflightMessagesMax,
+    mutations: o.mutations ?? {},
+  };
+  const persist: PersistLatency = rng.chance(0.5) ? { min: 0, max: 0 } : { min: 0, max: rng.int(1, 3) };
+  let snapshots: SnapshotPolicy | null = rng.chance(0.3)
+    ? { every: rng.int(20, 60), keep: rng.int(0, 10) }
+    : null;
+  const lossy = (scale: number): LinkFaults => ({
+    minDelay: 1,
+    maxDelay: rng.int(2, 8),
+    dropRate: round(scale * (0.02 + rng.float() * 0.23)),
+    dupRate: round(scale * (0.02 + rng.float() * 0.13)),
+  });
+  const clean: LinkFaults = { minDelay: 1, maxDelay: rng.int(1, 4), dropRate: 0, dupRate: 0 };
+  const crashes = (scale: number): Partial<FaultPlan> => ({
+    crashRate: round(scale * (0.01 + rng.float() * 0.04)),
+    leaderBias: round(0.2 + rng.float() * 0.5),
+    crashPointRate: round(scale * rng.float() * 0.3),
+    bounceRate: round(rng.float() * 0.5),
+    downTicks: [1, rng.int(5, 80)],
+  });
+  const partitions = (scale: number): Partial<FaultPlan> => ({
+    partitionRate: round(scale * (0.01 + rng.float() * 0.05)),
+    isolatePointRate: round(scale * (0.2 + rng.float() * 0.6)),
+    partitionTicks: [5, rng.int(20, 100)],
+  });
+  let links = clean;
+  let faults = noFaults;
+  switch (profile) {
+    case 'calm':
+      break;
+    case 'lossy':
+      links = lossy(1);
+      break;
+    case 'partitions':
+      faults = { ...noFaults, ...partitions(1) };
+      break;
+    case 'crashes':
+      faults = { ...noFaults, ...crashes(1) };
+      break;
+    case 'chaos':
+      links = lossy(0.5);
+      faults = { ...noFaults, ...crashes(0.7), ...partitions(0.7) };
+      break;
+    case 'snapshots':
+      // Compact after a few entries and keep almost none: a follower that was down or cut off
+      // for a while can only catch up through InstallSnapshot (thesis chapter 5).
+      snapshots = { every: rng.int(3, 10), keep: rng.int(0, 3) };
+      links = lossy(0.3);
+      faults = { ...noFaults, ...crashes(0.6), ...partitions(0.6) };
+      break;
+  }
+  const writeRate = round(0.1 + rng.float() * 0.5);
+  const readRate = round(0.05 + rng.float() * 0.35);
+  const keys = rng.int(1, 5);
+  // Once faults stop, message delay must respect Raft's timing requirement broadcastTime ≪
+  // electionTimeout (§3.4) — liveness is only promised then. Slow links stay slow, up to ET/4.
+  const quietLinks: LinkFaults = {
+    minDelay: 1,
+    maxDelay: Math.min(links.maxDelay, Math.max(1, Math.floor(electionTimeoutTicks / 4))),
+    dropRate: 0,
+    dupRate: 0,
+  };
+  // Liveness bound (stated, then asserted): after the faults stop, election needs at most a few
+  // randomized timeouts (each < 2·ET) plus vote round trips, and the commit a few replication
+  // round trips, each ≤ 2·(maxDelay + persist latency). 10·ET covers five election attempts;
+  // 10·(maxDelay + persist) covers five round trips of probing and catch-up.
+  const livenessBound = 10 * electionTimeoutTicks + 10 * (quietLinks.maxDelay + persist.max);
+  const streamSeed = rng.nextU32();
+  return {
+    seed,
+    profile,
+    size,
+    faultTicks,
+    raft,
+    links,
+    quietLinks,
+    persist,
+    snapshots,
+    faults,
+    writeRate,
+    readRate,
+    keys,
+    livenessBound,
+    streamSeed,
+  };
+}
+
+export function describePlan(p: ScenarioPlan): string {
+  const r = p.raft;
+  const l = p.links;
+  const muts = Object.entries(r.mutations ?? {})
+    .filter(([, on]) => on)
+    .map(([k]) => k);
+  return [
+    `seed ${p.seed}: profile=${p.profile} nodes=${p.size} ticks=${p.faultTicks}`,
+    `ET=${r.electionTimeoutTicks} HB=${r.heartbeatIntervalTicks} preVote=${r.preVote} checkQuorum=${r.checkQuorum} reads=${r.readMode}`,
+    `maxMsgBytes=${r.maxMessageBytes} inflight=${r.inflightMessagesMax}`,
+    `delay=${l.minDelay}..${l.maxDelay} drop=${l.dropRate} dup=${l.dupRate}`,
+    `persist=${p.persist.min}..${p.persist.max}`,
+    `snapshots=${p.snapshots ? `every ${p.snapshots.every} keep ${p.snapshots.keep}` : 'off'}`,
+    describeFaults(p.faults),
+    `writes=${p.writeRate} reads=${p.readRate} keys=${p.keys} liveness<=${p.livenessBound}`,
+    ...(muts.length > 0 ? [`mutations=${muts.join(',')}`] : []),
+  ].join(' ');
+}
+
+export function replayCommand(seed: number, o: ScenarioOverrides): string {
+  const parts = ['npm run sim --', `--seed ${seed}`];
+  if (o.nodes !== undefined) parts.push(`--nodes ${o.nodes}`);
+  if (o.ticks !== undefined) parts.push(`--ticks ${o.ticks}`);
+  if (o.profile !== undefined) parts.push(`--profile ${o.profile}`);
+  if (o.readMode !== undefined) parts.push(`--read-mode ${o.readMode}`);
+  for (const [k, on] of Object.entries(o.mutations ?? {})) if (on) parts.push(`--mutation ${k}`);
+  parts.push('--trace');
+  return parts.join(' ');
+}
+
+export interface ScenarioResult {
+  readonly plan: ScenarioPlan;
+  readonly ticks: number;
+  /** Ticks from the end of faults until a fresh proposal was applied on every live node. */
+  readonly livenessTicks: number;
+  readonly stats: Readonly<Record<string, number>>;
+}
+
+/** Plays one scenario; throws SafetyViolation naming seed, tick and property on any violation. */
+export function runScenario(seed: number, o: ScenarioOverrides = {}): ScenarioResult {
+  const plan = planScenario(seed, o);
+  const tracer = new Tracer(o.trace ?? false, o.out);
+  if (tracer.on) tracer.event('plan', describePlan(plan));
+  const c = new SimCluster({
+    seed,
+    streamSeed: plan.streamSeed,
+    size: plan.size,
+    raft: plan.raft,
+    links: plan.links,
+    persist: plan.persist,
+    snapshots: plan.snapshots,
+    tracer,
+    traceCore: o.traceCore ?? false,
+    replay: replayCommand(seed, o),
+  });
+  const rng = new Prng(plan.streamSeed ^ 0x5bd1e995);
+  const faultRng = rng.fork();
+  const clientRng = rng.fork();
+  const nemesis = new Nemesis(c, plan.faults, rng.fork(), tracer);
+  const clientStep = (): void => {
+    const live = c.liveIds();
+    if (live.length === 0) return;
+    const leaders = live.filter((id) => c.roleOf(id) === 'leader');
+    const key = `k${clientRng.int(1, plan.keys)}`;
+    if (clientRng.chance(plan.writeRate)) {
+      // Mostly to a self-believed leader (several, when one is stale); sometimes anywhere.
+      const to = leaders.length > 0 && clientRng.chance(0.9) ? clientRng.pick(leaders) : clientRng.pick(live);
+      c.propose(to, key);
+    }
+    if (clientRng.chance(plan.readRate)) c.read(clientRng.pick(live), key);
+    // Clients connected to every node that believes it leads, stale ones included: a deposed
+    // leader that still answers reads is what an unconfirmed ReadIndex or a bad lease (§6.4,
+    // §6.4.1) gets wrong.
+    for (const l of leaders) if (clientRng.chance(plan.readRate)) c.read(l, key);
+  };
+
+  for (let t = 0; t < plan.faultTicks; t++) {
+    nemesis.step();
+    clientStep();
+    c.tick();
+  }
+
+  // Faults stop: the network heals and stops losing messages; all nodes, or all but a minority,
+  // come back. From here a leader must emerge and a fresh proposal must commit within the bound.
+  const healTick = c.now;
+  c.net.faults = { ...plan.quietLinks };
+  const down = c.ids.filter((id) => !c.isUp(id)).length;
+  nemesis.stop(faultRng.chance(0.5) ? faultRng.int(0, Math.min(down, Math.floor((plan.size - 1) / 2))) : 0);
+  if (tracer.on)
+    tracer.event('heal', `faults stop; down: ${c.ids.filter((id) => !c.isUp(id)).join(',') || 'none'}`);
+  // Fresh proposals ("markers"): a new one goes to the current leader whenever no earlier one
+  // can still commit under the leader that accepted it. Done once one is applied everywhere up.
+  const markers: { node: NodeId; index: number; term: number }[] = [];
+  const markerDone = (): boolean =>
+    markers.some((m) => {
+      const e = c.checker.appliedAt(m.index);
+      if (e === undefined || e.term !== m.term) return false;
+      return c.liveIds().every((id) => (c.stateMachine(id)?.applied ?? 0) >= m.index);
+    });
+  const markerPending = (): boolean =>
+    markers.some((m) => {
+      const s = c.status(m.node);
+      const e = c.checker.appliedAt(m.index);
+      return s !== null && s.role === 'leader' && s.term === m.term && (e === undefined || e.term === m.term);
+    });
+  while (!markerDone()) {
+    if (c.now - healTick > plan.livenessBound) {
+      const last = markers[markers.length - 1];
+      const detail = last
+        ? `fresh proposal at ${last.index}/t${last.term} not applied on every live node`
+        : `no leader accepted a fresh proposal (leader now: ${c.leader() ?? 'none'})`;
+      c.checker.fail(
+        'liveness',
+        `${detail} within ${plan.livenessBound} ticks after faults stopped at tick ${healTick}`,
+      );
+    }
+    const leader = c.leader();
+    if (leader !== null && !markerPending()) {
+      const res = c.propose(leader, 'live');
+      if (res?.kind === 'accepted') markers.push({ node: leader, index: res.index, term: res.term });
+    }
+    clientStep();
+    c.tick();
+  }
+  const livenessTicks = c.now - healTick;
+  const stats: Record<string, number> = {
+    ...c.stats,
+    ...c.clients.stats,
+    messages: c.net.sent,
+    dropped: c.net.dropped,
+    partitions: nemesis.partitions,
+    isolations: nemesis.isolations,
+    crashPointCrashes: nemesis.crashPointCrashes,
+    terms: c.maxTerm(),
+    leaders: c.checker.leaderOf.size,
+    committed: c.checker.maxApplied(),
+  };
+  return { plan, ticks: c.now, livenessTicks, stats };
+}
+
+export { SafetyViolation };

@@ -1,0 +1,78 @@
+// Goal: a readable, replayable account of a simulated run. With --trace every event (send,
+// deliver, drop, crash, restart, role change, commit, read, ...) is printed on one line prefixed
+// by its tick, so a failing seed can be replayed and read like a story. Disabled tracing costs
+// one boolean test per event: callers check `tracer.on` before building a line.
+
+import type { Message } from '../../src/raft/index.js';
+import { describeEntry } from './kv.js';
+
+export class Tracer {
+  tick = 0;
+
+  constructor(
+    readonly on: boolean,
+    private readonly out: (line: string) => void = (line) => process.stdout.write(`${line}\n`),
+  ) {}
+
+  event(kind: string, text: string): void {
+    if (!this.on) return;
+    this.out(`[t=${String(this.tick).padStart(5)}] ${kind.padEnd(8)} ${text}`);
+  }
+}
+
+export const silentTracer = new Tracer(false);
+
+function entriesSummary(entries: readonly { index: number; term: number }[]): string {
+  if (entries.length === 0) return 'none';
+  const first = entries[0]!;
+  const last = entries[entries.length - 1]!;
+  return entries.length === 1
+    ? `${first.index}/t${first.term}`
+    : `${first.index}..${last.index}/t${last.term}`;
+}
+
+/** One line per message: who, what, and the fields a reader needs to follow the protocol. */
+export function describeMessage(m: Message): string {
+  const head = `${m.from}->${m.to} ${m.type} t${m.term}`;
+  switch (m.type) {
+    case 'RequestVote':
+      return `${head} last=${m.lastLogIndex}/t${m.lastLogTerm}${m.transfer ? ' transfer' : ''}`;
+    case 'PreVote':
+      return `${head} last=${m.lastLogIndex}/t${m.lastLogTerm}`;
+    case 'RequestVoteResponse':
+    case 'PreVoteResponse':
+      return `${head} ${m.granted ? 'granted' : 'rejected'}`;
+    case 'AppendEntries': {
+      const first = m.entries.length === 1 ? ` [${describeEntry(m.entries[0]!)}]` : '';
+      return `${head} prev=${m.prevLogIndex}/t${m.prevLogTerm} entries=${entriesSummary(m.entries)}${first} commit=${m.leaderCommit}`;
+    }
+    case 'AppendEntriesResponse':
+      return m.success
+        ? `${head} ok match=${m.matchIndex}`
+        : `${head} reject at=${m.rejectedIndex} hint=${m.hintIndex}/t${m.hintTerm}`;
+    case 'Heartbeat':
+      return `${head} commit=${m.commit} round=${m.readRound}`;
+    case 'HeartbeatResponse':
+      return `${head} round=${m.readRound}`;
+    case 'InstallSnapshot':
+      return `${head} snap=${m.snapshot.meta.index}/t${m.snapshot.meta.term}`;
+    case 'TimeoutNow':
+      return head;
+    case 'ReadIndexRequest':
+      return `${head} ctx=${m.context}`;
+    case 'ReadIndexResponse':
+      return `${head} ctx=${m.context} readIndex=${m.readIndex}`;
+  }
+}
+
+/** Deep-enough copy: the network must never let two nodes share a mutable buffer. */
+export function cloneMessage(m: Message): Message {
+  switch (m.type) {
+    case 'AppendEntries':
+      return { ...m, entries: m.entries.map((e) => ({ ...e, data: e.data.slice() })) };
+    case 'InstallSnapshot':
+      return { ...m, snapshot: { meta: m.snapshot.meta, data: m.snapshot.data.slice() } };
+    default:
+      return { ...m };
+  }
+}

@@ -1,0 +1,106 @@
+// Shared plumbing for the transport's network tests: transports on 127.0.0.1 with ephemeral
+// ports, and waiting on conditions with a deadline instead of sleeping.
+
+import * as net from 'node:net';
+import type { Heartbeat, Message, NodeId } from '../../src/raft/types.js';
+import { decodeFrame, type Frame } from '../../src/transport/control-frames.js';
+import { FrameDecoder } from '../../src/transport/framing.js';
+import { PeerTransport, type PeerTransportOptions } from '../../src/transport/peer-transport.js';
+import type { TransportEvent } from '../../src/transport/types.js';
+
+export const HOST = '127.0.0.1';
+
+/** Fast, deterministic reconnects so that tests spend their time on behaviour, not on waiting. */
+export const quickBackoff = { initialMs: 5, maxMs: 40, multiplier: 2, random: () => 0.5 };
+
+/**
+ * Resolves once `condition()` holds, checking after every timer tick; rejects with `what` if it
+ * does not within `timeoutMs` (a generous bound against hangs, not a timing assertion).
+ */
+export async function waitFor(condition: () => boolean, what: string, timeoutMs = 15_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for: ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 2));
+  }
+}
+
+/** `promise`, or a rejection naming `what` if it does not settle within `timeoutMs`. */
+export async function within<T>(promise: Promise<T>, what: string, timeoutMs = 15_000): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`timed out waiting for: ${what}`)), timeoutMs);
+  });
+  try {
+    return await Promise.race([promise, deadline]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** A started transport listening on an ephemeral port of 127.0.0.1. */
+export async function listeningTransport(
+  options: Omit<PeerTransportOptions, 'listen'> & { port?: number },
+): Promise<PeerTransport> {
+  const t = new PeerTransport({
+    backoff: quickBackoff,
+    ...options,
+    listen: { host: HOST, port: options.port ?? 0 },
+  });
+  await t.start();
+  return t;
+}
+
+export function portOf(t: PeerTransport): number {
+  const a = t.address();
+  if (a === null) throw new Error(`transport ${t.nodeId} is not listening`);
+  return a.port;
+}
+
+/** Records everything a transport receives and reports. */
+export function record(t: PeerTransport): { messages: Message[]; events: TransportEvent[] } {
+  const messages: Message[] = [];
+  const events: TransportEvent[] = [];
+  t.onMessage((m) => messages.push(m));
+  t.onEvent((e) => events.push(e));
+  return { messages, events };
+}
+
+export function heartbeat(from: NodeId, to: NodeId, seq: number): Heartbeat {
+  return { type: 'Heartbeat', from, to, term: 1, commit: seq, readRound: seq };
+}
+
+/** A port that was free a moment ago and has nothing listening on it now. */
+export async function freePort(): Promise<number> {
+  const server = net.createServer();
+  await new Promise<void>((resolve) => server.listen(0, HOST, resolve));
+  const address = server.address();
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  if (address === null || typeof address === 'string') throw new Error('no port');
+  return address.port;
+}
+
+/** Counts of the active handles that would keep the process alive. */
+export function liveHandles(): Map<string, number> {
+  const counts = new Map<string, number>();
+  for (const r of process.getActiveResourcesInfo()) counts.set(r, (counts.get(r) ?? 0) + 1);
+  return counts;
+}
+
+/**
+ * A hand-driven peer connection for probing the protocol: raw bytes out, decoded frames in.
+ * `closed` resolves when the transport on the other end hangs up.
+ */
+export function rawClient(port: number): {
+  socket: net.Socket;
+  frames: Frame[];
+  closed: Promise<void>;
+} {
+  const socket = net.connect({ host: HOST, port });
+  const frames: Frame[] = [];
+  const decoder = new FrameDecoder(1 << 20);
+  socket.on('data', (chunk: Buffer) => decoder.push(chunk, (p) => frames.push(decodeFrame(p))));
+  socket.on('error', () => {});
+  const closed = new Promise<void>((resolve) => socket.on('close', () => resolve()));
+  return { socket, frames, closed };
+}

@@ -1,0 +1,114 @@
+// Goal: a 16 MiB snapshot crosses a transport whose frames are limited to 1 MiB, intact and as
+// one InstallSnapshot, without holding up the small messages sent after it; a newer snapshot
+// replaces one not yet sent; a receiver that refuses a snapshot does not make the sender resend
+// it forever.
+
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { describe, it } from 'node:test';
+import type { InstallSnapshot } from '../../src/raft/types.js';
+import { MAX_SNAPSHOT_RESTARTS } from '../../src/transport/snapshot-stream.js';
+import { HOST, heartbeat, listeningTransport, portOf, record, waitFor } from './helpers.js';
+
+const CLUSTER = 'snap';
+const MiB = 1024 * 1024;
+
+function snapshot(bytes: number, index: number): InstallSnapshot {
+  const data = new Uint8Array(bytes);
+  // A pattern that differs in every byte position, so misplaced chunks cannot go unnoticed.
+  for (let i = 0; i < bytes; i++) data[i] = (i * 2654435761 + (i >>> 16)) >>> 24;
+  return {
+    type: 'InstallSnapshot',
+    from: 'a',
+    to: 'b',
+    term: 5,
+    snapshot: { meta: { index, term: 4, membership: { voters: ['a', 'b', 'c'] } }, data },
+  };
+}
+
+function digest(data: Uint8Array): string {
+  return createHash('sha256').update(data).digest('hex');
+}
+
+async function pair(options: { bMaxSnapshotBytes?: number } = {}) {
+  const b = await listeningTransport({
+    nodeId: 'b',
+    clusterId: CLUSTER,
+    maxFrameBytes: MiB,
+    maxSnapshotBytes: options.bMaxSnapshotBytes,
+  });
+  const a = await listeningTransport({
+    nodeId: 'a',
+    clusterId: CLUSTER,
+    maxFrameBytes: MiB,
+    peers: { b: { host: HOST, port: portOf(b) } },
+  });
+  return { a, b };
+}
+
+describe('snapshot transfer', () => {
+  it('streams a 16 MiB snapshot intact in frames of at most 1 MiB, interleaved with heartbeats', async () => {
+    const { a, b } = await pair();
+    const bLog = record(b);
+    try {
+      const m = snapshot(16 * MiB, 2 ** 33);
+      const expected = digest(m.snapshot.data);
+      assert.equal(a.send(m), true);
+      for (let i = 0; i < 100; i++) a.send(heartbeat('a', 'b', i));
+      await waitFor(() => bLog.messages.length === 101, 'the snapshot and the heartbeats', 60_000);
+      const received = bLog.messages.filter((x) => x.type === 'InstallSnapshot');
+      assert.equal(received.length, 1);
+      const got = received[0]!;
+      assert.deepStrictEqual(got.snapshot.meta, m.snapshot.meta);
+      assert.deepStrictEqual({ ...got, snapshot: null }, { ...m, snapshot: null });
+      assert.equal(got.snapshot.data.length, 16 * MiB);
+      assert.equal(digest(got.snapshot.data), expected);
+      assert.deepStrictEqual(
+        bLog.events.filter((e) => e.type !== 'inboundAccepted'),
+        [],
+      );
+      assert.equal(a.peerStats('b')?.sent, 101);
+    } finally {
+      await Promise.all([a.stop(), b.stop()]);
+    }
+  });
+
+  it('replaces a snapshot not yet sent with a newer one', async () => {
+    const { a, b } = await pair();
+    const bLog = record(b);
+    try {
+      // Both are queued before the lazily opened connection exists.
+      a.send(snapshot(3 * MiB, 10));
+      a.send(snapshot(2 * MiB, 20));
+      await waitFor(
+        () => bLog.messages.length === 1 && a.peerStats('b')?.snapshotPending === false,
+        'a snapshot',
+      );
+      const got = bLog.messages[0] as InstallSnapshot;
+      assert.equal(got.snapshot.meta.index, 20);
+      assert.equal(got.snapshot.data.length, 2 * MiB);
+      assert.equal(a.peerStats('b')?.dropped, 1);
+    } finally {
+      await Promise.all([a.stop(), b.stop()]);
+    }
+  });
+
+  it('gives up on a snapshot the receiver keeps refusing, and keeps the connection useful', async () => {
+    const { a, b } = await pair({ bMaxSnapshotBytes: MiB });
+    const bLog = record(b);
+    try {
+      a.send(snapshot(2 * MiB, 30));
+      await waitFor(() => a.peerStats('b')?.snapshotPending === false, 'the snapshot abandoned');
+      assert.equal(a.peerStats('b')?.dropped, 1);
+      const refusals = bLog.events.filter((e) => e.type === 'protocolError');
+      assert.equal(refusals.length, MAX_SNAPSHOT_RESTARTS + 1);
+      assert.ok(
+        refusals.every((e) => e.type === 'protocolError' && /exceeds the maximum of 1048576/.test(e.reason)),
+      );
+      a.send(heartbeat('a', 'b', 1));
+      await waitFor(() => bLog.messages.length === 1, 'a heartbeat after the refusals');
+    } finally {
+      await Promise.all([a.stop(), b.stop()]);
+    }
+  });
+});
