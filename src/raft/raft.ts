@@ -3,6 +3,7 @@
 
 import { assert } from './assert.js';
 import type { Logger, LogLevel, RaftConfig, Random } from './config.js';
+import { LeaderLease } from './lease.js';
 import { RaftLog } from './log.js';
 import { ProgressTracker } from './progress/tracker.js';
 import { ReadOnlyQueue } from './read-only.js';
@@ -37,6 +38,8 @@ export class Raft {
   readonly log: RaftLog;
   readonly tracker: ProgressTracker;
   readonly reads = new ReadOnlyQueue();
+  /** Leader only, readMode 'lease': how long reads may skip the heartbeat round (§6.4.1). */
+  readonly lease: LeaderLease;
 
   // Persistent state (Figure 3.1). Invariant: term never decreases; votedFor is for `term`.
   term = 0;
@@ -68,6 +71,7 @@ export class Raft {
     this.config = config;
     this.random = random;
     this.logger = logger;
+    this.lease = new LeaderLease(config.electionTimeoutTicks);
     const { hardState, membership } = storage.initialState();
     this.tracker = new ProgressTracker(
       membership.voters,
@@ -127,13 +131,14 @@ export class Raft {
     this.randomizedElectionTimeout = t + this.random.nextInt(t);
   }
 
-  private reset(term: number): void {
+  private reset(term: number, keepTimer = false): void {
     if (this.term !== term) {
       this.term = term;
       this.votedFor = null;
     }
     this.leaderId = null;
-    this.resetElectionTimer();
+    if (!keepTimer) this.resetElectionTimer();
+    this.lease.reset();
     this.abortLeaderTransfer();
     this.tracker.resetVotes();
     this.tracker.resetProgress(this.log.lastIndex());
@@ -141,9 +146,15 @@ export class Raft {
     this.uncommittedBytes = 0;
   }
 
-  becomeFollower(term: number, leaderId: NodeId | null, why: string): void {
+  /**
+   * `keepTimer` leaves the election timer running: a higher-term RequestVote that we may reject
+   * is neither a leader nor a granted vote, the only events that restart it (Figure 3.1). If it
+   * did restart it, a candidate with a stale log could keep the up-to-date nodes from ever timing
+   * out, stalling elections without PreVote.
+   */
+  becomeFollower(term: number, leaderId: NodeId | null, why: string, keepTimer = false): void {
     const wasLeader = this.role === 'leader';
-    this.reset(term);
+    this.reset(term, keepTimer && !wasLeader);
     this.role = 'follower';
     this.leaderId = leaderId;
     if (wasLeader) this.emit('info', 'lost leadership', { why });
@@ -229,10 +240,13 @@ export class Raft {
       if (m.type === 'RequestVote' || m.type === 'PreVote') {
         // §4.2.3: a server that heard from a leader within the minimum election timeout ignores
         // votes, so a node that was partitioned away cannot depose a healthy leader.
+        const timeout = this.config.electionTimeoutTicks;
         const inLease =
           this.config.checkQuorum &&
-          this.leaderId !== null &&
-          this.electionElapsed < this.config.electionTimeoutTicks;
+          ((this.leaderId !== null && this.electionElapsed < timeout) ||
+            // A restarted node may have answered a leader's heartbeat just before it crashed;
+            // with leases that answer is a promise not to vote for an election timeout (§6.4.1).
+            (this.config.readMode === 'lease' && this.ticks < timeout));
         const forced = m.type === 'RequestVote' && m.transfer;
         if (inLease && !forced) {
           this.emit('debug', `ignored ${m.type}: current leader is alive`, { from: m.from, msgTerm: m.term });
@@ -248,7 +262,7 @@ export class Raft {
           m.type === 'AppendEntries' || m.type === 'Heartbeat' || m.type === 'InstallSnapshot'
             ? m.from
             : null;
-        this.becomeFollower(m.term, leader, `saw term ${m.term} from ${m.from}`);
+        this.becomeFollower(m.term, leader, `saw term ${m.term} from ${m.from}`, m.type === 'RequestVote');
       }
     } else if (m.term < this.term) {
       this.onStaleTerm(m);

@@ -49,9 +49,12 @@ export class ReadOnlyQueue {
     return this.broadcastNeeded;
   }
 
-  /** If reads wait for a round not yet sent, starts it and returns its number. */
-  startRoundIfNeeded(): number | null {
-    if (!this.broadcastNeeded) return null;
+  /**
+   * If reads wait for a round not yet sent, starts it and returns its number. With `always`
+   * (lease mode) every broadcast is a round, so each heartbeat's answers can renew the lease.
+   */
+  startRoundIfNeeded(always = false): number | null {
+    if (!this.broadcastNeeded && !always) return null;
     this.broadcastNeeded = false;
     this.round++;
     return this.round;

@@ -174,7 +174,11 @@ export interface SoftState {
   readonly leaderId: NodeId | null;
 }
 
-/** A linearizable read released by the core: serve it once lastApplied ≥ readIndex. */
+/**
+ * A linearizable read released by the core: serve it once lastApplied ≥ readIndex. The network
+ * may duplicate a relayed read's answer, so a context can be released more than once; the driver
+ * serves the first and ignores contexts it no longer waits for.
+ */
 export interface ReadState {
   readonly context: string;
   readonly readIndex: number;

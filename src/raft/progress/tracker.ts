@@ -51,6 +51,11 @@ export class ProgressTracker {
     return hasQuorum(this.voters, (id) => (this.progress.get(id)?.ackedReadRound ?? 0) >= round);
   }
 
+  /** The highest heartbeat round a majority has answered. */
+  confirmedReadRound(): number {
+    return committedIndex(this.voters, (id) => this.progress.get(id)?.ackedReadRound ?? 0);
+  }
+
   resetVotes(): void {
     this.votes.clear();
   }

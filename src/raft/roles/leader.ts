@@ -64,7 +64,9 @@ export function bcastAppend(r: Raft): void {
 }
 
 export function bcastHeartbeat(r: Raft): void {
-  const round = r.reads.startRoundIfNeeded() ?? r.reads.round;
+  const lease = r.config.readMode === 'lease';
+  const round = r.reads.startRoundIfNeeded(lease) ?? r.reads.round;
+  if (lease) r.lease.roundSent(round, r.ticks);
   const self = r.tracker.get(r.id);
   if (self) self.ackedReadRound = round;
   for (const id of r.tracker.voters) {
@@ -165,7 +167,7 @@ function onAppendEntriesResponse(r: Raft, m: AppendEntriesResponse): void {
   while (sendAppend(r, m.from, false)) {}
   if (m.from === r.leadTransferee && pr.match === r.log.lastIndex()) {
     r.emit('info', 'leadership transfer: target caught up, sending TimeoutNow', { to: m.from });
-    r.send({ type: 'TimeoutNow', to: m.from });
+    sendTimeoutNow(r, m.from);
   }
 }
 
@@ -186,6 +188,7 @@ function onHeartbeatResponse(r: Raft, m: HeartbeatResponse): void {
   if (pr.match < r.log.lastIndex()) sendAppend(r, m.from, true);
   if (m.readRound > pr.ackedReadRound) {
     pr.ackedReadRound = m.readRound;
+    if (r.config.readMode === 'lease') r.lease.roundConfirmed(r.tracker.confirmedReadRound());
     releaseReads(r);
   }
 }
@@ -222,8 +225,13 @@ export function readIndexAtLeader(r: Raft, context: string, from: NodeId): void 
     r.reads.deferUntilTermCommit(context, from);
     return;
   }
-  if (r.tracker.voters.length === 1 || r.config.readMode === 'lease') {
-    // One voter is its own majority; the lease mode relies on CheckQuorum timing (§6.4.1).
+  if (r.tracker.voters.length === 1) {
+    // One voter is its own majority.
+    answer(r.log.committed);
+    return;
+  }
+  if (r.config.readMode === 'lease' && r.lease.valid(r.ticks)) {
+    // §6.4.1: no other leader can exist before the lease ends; no round needed.
     answer(r.log.committed);
     return;
   }
@@ -245,7 +253,17 @@ export function transferLeadership(r: Raft, to: NodeId): TransferResult {
   // The transfer must finish within one election timeout, or it is aborted (§3.10).
   r.electionElapsed = 0;
   r.emit('info', 'leadership transfer started', { to });
-  if (pr.match === r.log.lastIndex()) r.send({ type: 'TimeoutNow', to });
+  if (pr.match === r.log.lastIndex()) sendTimeoutNow(r, to);
   else sendAppend(r, to, true);
   return { kind: 'started' };
+}
+
+/**
+ * TimeoutNow makes its target campaign past the followers' lease check (§3.10), so once one has
+ * been sent — even if the transfer is later aborted, the message may still arrive — this
+ * leader's lease can no longer be trusted for the rest of its term.
+ */
+function sendTimeoutNow(r: Raft, to: NodeId): void {
+  r.lease.revoke();
+  r.send({ type: 'TimeoutNow', to });
 }

@@ -1,0 +1,54 @@
+// The leader lease (§6.4.1), for readMode 'lease'. A follower that heard from the leader ignores
+// RequestVote and PreVote for one election timeout (§4.2.3, checkQuorum). So when a majority has
+// answered a heartbeat the leader sent at tick s, no other leader can be elected before that
+// majority's timers run out — no earlier than s + electionTimeout on the leader's clock, if the
+// clocks tick at the same rate. The lease therefore runs from the send tick of the latest
+// heartbeat round a majority answered, for the election timeout less a safety margin.
+//
+// The margin covers tick granularity: a follower's timer starts when the heartbeat arrives, at a
+// phase of its own tick that can be up to one tick ahead of the leader's. It does not cover
+// clock drift: if followers' clocks run faster than the leader's by more than the margin over an
+// election timeout, a deposed leader can serve a stale read. That is why 'safe' is the default.
+
+/** Ticks subtracted from the election timeout for tick phase differences between nodes. */
+export const leaseMarginTicks = 2;
+
+export class LeaderLease {
+  /** Send tick of each heartbeat round not yet confirmed by a majority. */
+  private readonly sentAt = new Map<number, number>();
+  /** Send tick of the latest round a majority answered; null until one is. */
+  private start: number | null = null;
+  private revoked = false;
+
+  constructor(private readonly electionTimeoutTicks: number) {}
+
+  /** A new term of leadership: nothing confirmed yet. */
+  reset(): void {
+    this.sentAt.clear();
+    this.start = null;
+    this.revoked = false;
+  }
+
+  roundSent(round: number, tick: number): void {
+    if (!this.sentAt.has(round)) this.sentAt.set(round, tick);
+  }
+
+  /** A majority has answered every round up to `round`. */
+  roundConfirmed(round: number): void {
+    for (const [r, tick] of this.sentAt) {
+      if (r > round) continue;
+      if (this.start === null || tick > this.start) this.start = tick;
+      this.sentAt.delete(r);
+    }
+  }
+
+  /** After a TimeoutNow the target may win an election at once: no lease for the rest of the term. */
+  revoke(): void {
+    this.revoked = true;
+  }
+
+  valid(now: number): boolean {
+    if (this.revoked || this.start === null) return false;
+    return now < this.start + this.electionTimeoutTicks - leaseMarginTicks;
+  }
+}
