@@ -95,6 +95,31 @@ export class RawNode {
     return transferLeadership(this.raft, to);
   }
 
+  /**
+   * A leader gives up leadership at once, staying in its term as a follower: pending reads fail
+   * and proposals are refused, and the followers elect a new leader when their timers run out.
+   * For a driver whose disk has stalled (a leader that cannot persist should not hold the
+   * cluster); returns false if this node was not leader.
+   */
+  stepDown(why: string): boolean {
+    const r = this.raft;
+    if (r.role !== 'leader') return false;
+    r.becomeFollower(r.term, null, why);
+    return true;
+  }
+
+  /**
+   * Takes the messages that may be sent before persistence (Ready.messages) without waiting for
+   * the outstanding Ready's advance(). A driver blocked on a slow fsync uses it to hand
+   * leadership over (TimeoutNow and the AppendEntries that catch the target up).
+   */
+  takeEarlyMessages(): Message[] {
+    const r = this.raft;
+    const out = r.messages;
+    r.messages = [];
+    return out;
+  }
+
   /** Starts an election now (e.g. an operator's request), as an election timeout would. */
   campaign(): void {
     this.raft.hup(false);

@@ -1,0 +1,92 @@
+// Everything a node is started with, and its defaults (etcd's where they exist).
+
+import type { ReadMode } from '../raft/index.js';
+
+export interface HostPort {
+  readonly host: string;
+  readonly port: number;
+}
+
+export type LogFormat = 'text' | 'json';
+
+export interface NodeOptions {
+  /** This node's id; must be a key of `cluster`. */
+  readonly id: string;
+  /** The initial membership: every node's id and the address clients and peers reach it at. */
+  readonly cluster: Readonly<Record<string, HostPort>>;
+  /** Holds everything the node must not lose. */
+  readonly dataDir: string;
+  /** Bind address; defaults to this node's own entry in `cluster`. */
+  readonly listen?: HostPort;
+  /** Milliseconds between leader heartbeats; one core tick. Default 100 (etcd's). */
+  readonly heartbeatIntervalMs?: number;
+  /** Milliseconds without a leader before an election. Default 1000 (etcd's). */
+  readonly electionTimeoutMs?: number;
+  /** Every client request is answered within this many milliseconds (504 otherwise). Default 5000. */
+  readonly requestTimeoutMs?: number;
+  /** Take a snapshot after this many applied entries. Default 10000 (etcd's snapshot-count). */
+  readonly snapshotEvery?: number;
+  /** Entries kept in the log behind a snapshot, for slow followers. Default 5000 (etcd's). */
+  readonly snapshotCatchUpEntries?: number;
+  /** 'safe' (ReadIndex, default) or 'lease' (§6.4.1, assumes bounded clock drift). */
+  readonly readMode?: ReadMode;
+  /** A leader whose fsync runs longer than this hands leadership over. Default: the election timeout. */
+  readonly diskStallMs?: number;
+  readonly logFormat?: LogFormat;
+  /** Where log lines go; default stderr. */
+  readonly logSink?: (line: string) => void;
+  /** Minimum level logged. Default 'info'. */
+  readonly logLevel?: 'debug' | 'info' | 'warn' | 'error';
+}
+
+export interface ResolvedNodeOptions {
+  readonly id: string;
+  readonly cluster: Readonly<Record<string, HostPort>>;
+  readonly dataDir: string;
+  readonly listen: HostPort;
+  readonly heartbeatIntervalMs: number;
+  readonly electionTimeoutMs: number;
+  readonly requestTimeoutMs: number;
+  readonly snapshotEvery: number;
+  readonly snapshotCatchUpEntries: number;
+  readonly readMode: ReadMode;
+  readonly diskStallMs: number;
+  readonly logFormat: LogFormat;
+  readonly logSink: (line: string) => void;
+  readonly logLevel: 'debug' | 'info' | 'warn' | 'error';
+}
+
+export class NodeOptionsError extends Error {
+  override name = 'NodeOptionsError';
+}
+
+export function resolveNodeOptions(o: NodeOptions): ResolvedNodeOptions {
+  const self = o.cluster[o.id];
+  if (!self) throw new NodeOptionsError(`node id "${o.id}" is not in the cluster list`);
+  const heartbeatIntervalMs = o.heartbeatIntervalMs ?? 100;
+  const electionTimeoutMs = o.electionTimeoutMs ?? 1000;
+  if (!(heartbeatIntervalMs >= 1)) throw new NodeOptionsError('heartbeat interval must be at least 1 ms');
+  if (!(electionTimeoutMs >= 5 * heartbeatIntervalMs)) {
+    throw new NodeOptionsError(
+      `election timeout (${electionTimeoutMs} ms) must be at least 5 heartbeat intervals (${5 * heartbeatIntervalMs} ms)`,
+    );
+  }
+  const snapshotEvery = o.snapshotEvery ?? 10_000;
+  if (!(snapshotEvery >= 1)) throw new NodeOptionsError('snapshot interval must be at least 1 entry');
+  return {
+    id: o.id,
+    cluster: o.cluster,
+    dataDir: o.dataDir,
+    listen: o.listen ?? self,
+    heartbeatIntervalMs,
+    electionTimeoutMs,
+    requestTimeoutMs: o.requestTimeoutMs ?? 5000,
+    snapshotEvery,
+    snapshotCatchUpEntries: o.snapshotCatchUpEntries ?? 5000,
+    readMode: o.readMode ?? 'safe',
+    diskStallMs: o.diskStallMs ?? electionTimeoutMs,
+    logFormat: o.logFormat ?? 'text',
+    logSink: o.logSink ?? ((line) => process.stderr.write(`${line}\n`)),
+    logLevel: o.logLevel ?? 'info',
+  };
+}
