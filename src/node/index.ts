@@ -1,7 +1,7 @@
 // The node runtime's public surface.
 export { DiskStallGuard, type StallAction } from './disk-stall.js';
 export * from './errors.js';
-export { startNode, type RaftkvNode } from './node.js';
+export { type RaftkvNode, startNode } from './node.js';
 export {
   type HostPort,
   type LogFormat,

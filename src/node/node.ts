@@ -1,5 +1,20 @@
-// (being written) The node runtime.
-import type { HostPort, NodeOptions } from './options.js';
+// A running raftkv node: storage recovered, the core built on it, the peer transport and the HTTP
+// server on one port, the tick timer. The Ready loop lives in driver.ts, client requests in
+// kv-service.ts; this file wires them and runs the lifecycle (start, graceful stop, fatal stop).
+
+import { createHash, randomInt } from 'node:crypto';
+import type { IncomingMessage } from 'node:http';
+import type { Socket } from 'node:net';
+import { KvStateMachine } from '../kv/index.js';
+import { defaultRaftConfig, MemoryLogStorage, RawNode } from '../raft/index.js';
+import { KvHttpServer } from '../server/http-server.js';
+import { openStorage, RealDisk } from '../storage/index.js';
+import { PeerTransport } from '../transport/index.js';
+import { Driver } from './driver.js';
+import { ShuttingDownError } from './errors.js';
+import { NodeKvService } from './kv-service.js';
+import { NodeLogger } from './logger.js';
+import { type HostPort, type NodeOptions, resolveNodeOptions } from './options.js';
 
 export interface RaftkvNode {
   readonly id: string;
@@ -9,8 +24,132 @@ export interface RaftkvNode {
   stop(): Promise<void>;
   /** Resolves when the node has stopped (by stop() or a fatal storage error). */
   readonly stopped: Promise<void>;
+  /** Set when the node stopped because it could not go on safely (e.g. an fsync failed). */
+  readonly fatalError: Error | null;
 }
 
-export async function startNode(_options: NodeOptions): Promise<RaftkvNode> {
-  throw new Error('not yet');
+/**
+ * The cluster id recorded in the data dir and checked in every peer handshake: the given token,
+ * or one derived from the initial membership, so that nodes of two clusters never mix.
+ */
+export function clusterIdOf(options: NodeOptions): string {
+  if (options.clusterToken !== undefined) return options.clusterToken;
+  const spec = Object.entries(options.cluster)
+    .map(([id, a]) => `${id}=${a.host}:${a.port}`)
+    .sort()
+    .join(',');
+  return `raftkv-${createHash('sha256').update(spec).digest('hex').slice(0, 16)}`;
+}
+
+export async function startNode(options: NodeOptions): Promise<RaftkvNode> {
+  const o = resolveNodeOptions(options);
+  const logger = new NodeLogger(o.id, o.logFormat, o.logLevel, o.logSink);
+  const clusterId = clusterIdOf(options);
+  const storage = await openStorage(new RealDisk(), o.dataDir, { clusterId, nodeId: o.id }, { logger });
+  const recovered = storage.state;
+  if (recovered.tornTail !== null) {
+    logger.log('warn', 'WAL had a torn tail from a crash; truncated it', {
+      file: recovered.tornTail.file,
+      offset: recovered.tornTail.offset,
+    });
+  }
+
+  // Load what is durable into the core's log view: snapshot, then entries, then hard state.
+  const voters = Object.keys(o.cluster);
+  const log = new MemoryLogStorage({ voters });
+  let sm = new KvStateMachine();
+  if (recovered.snapshot !== null) {
+    log.applySnapshot(recovered.snapshot);
+    sm = KvStateMachine.restore(recovered.snapshot.data);
+  }
+  if (recovered.entries.length > 0) log.append(recovered.entries);
+  log.setHardState(recovered.hardState);
+
+  const heartbeatTicks = 1;
+  const electionTicks = Math.max(2, Math.round(o.electionTimeoutMs / o.heartbeatIntervalMs));
+  const raw = new RawNode(
+    {
+      ...defaultRaftConfig,
+      id: o.id,
+      electionTimeoutTicks: electionTicks,
+      heartbeatIntervalTicks: heartbeatTicks,
+      readMode: o.readMode,
+      applied: sm.lastApplied,
+    },
+    log,
+    { nextInt: (n) => randomInt(n) },
+    logger,
+  );
+
+  const peers: Record<string, { host: string; port: number; via: 'http-upgrade' }> = {};
+  for (const [id, a] of Object.entries(o.cluster)) {
+    if (id !== o.id) peers[id] = { host: a.host, port: a.port, via: 'http-upgrade' };
+  }
+  const transport = new PeerTransport({ nodeId: o.id, clusterId, peers });
+  const driver = new Driver({ options: o, raw, log, storage, sm, transport, logger });
+  const service = new NodeKvService(driver, o);
+  const http = new KvHttpServer(service, {
+    requestTimeoutMs: o.requestTimeoutMs,
+    onPeerUpgrade: (req: IncomingMessage, socket: Socket, head: Buffer) => {
+      transport.handleUpgrade(req, socket, head);
+    },
+  });
+
+  logger.log('info', 'starting', {
+    dataDir: o.dataDir,
+    term: recovered.hardState.term,
+    commit: recovered.hardState.commit,
+    snapshot: recovered.snapshot?.meta.index ?? 0,
+    entries: recovered.entries.length,
+    bootstrapped: recovered.bootstrapped,
+  });
+
+  try {
+    await transport.start();
+    await http.listen(o.listen.host, o.listen.port);
+  } catch (e) {
+    await transport.stop();
+    await storage.close();
+    throw e;
+  }
+  const bound = http.server.address();
+  const address =
+    bound !== null && typeof bound === 'object' ? { host: o.listen.host, port: bound.port } : o.listen;
+  driver.start();
+  logger.log('info', 'listening', { address: `${address.host}:${address.port}` });
+
+  let resolveStopped!: () => void;
+  const stopped = new Promise<void>((r) => {
+    resolveStopped = r;
+  });
+  let stopping: Promise<void> | null = null;
+  const node = {
+    id: o.id,
+    address,
+    stopped,
+    fatalError: null as Error | null,
+    stop(): Promise<void> {
+      stopping ??= (async () => {
+        logger.log('info', 'stopping');
+        const closingHttp = http.close();
+        await driver.handOffLeadership();
+        await driver.stop(() => new ShuttingDownError('the node is shutting down'));
+        // Every request has been answered now; idle keep-alive connections would hold close() open.
+        http.server.closeAllConnections();
+        // Peer connections arrived as HTTP upgrades: the server's close waits for them too.
+        await transport.stop();
+        await closingHttp;
+        await storage.close();
+        logger.log('info', 'stopped');
+        resolveStopped();
+      })();
+      return stopping;
+    },
+  };
+  driver.onFatal((err) => {
+    node.fatalError = err;
+    logger.log('error', 'stopping: storage failed, the node cannot go on safely', { error: err.message });
+    void node.stop();
+  });
+  return node;
 }

@@ -16,6 +16,8 @@ export interface NodeOptions {
   readonly cluster: Readonly<Record<string, HostPort>>;
   /** Holds everything the node must not lose. */
   readonly dataDir: string;
+  /** Names the cluster (checked in the data dir and in peer handshakes). Default: derived from `cluster`. */
+  readonly clusterToken?: string;
   /** Bind address; defaults to this node's own entry in `cluster`. */
   readonly listen?: HostPort;
   /** Milliseconds between leader heartbeats; one core tick. Default 100 (etcd's). */

@@ -1,0 +1,366 @@
+// The driver: the only place with timers. It ticks the core, feeds it peer messages and client
+// requests, and carries out each Ready in THE ORDER documented on Ready (src/raft/types.ts):
+// send `messages`, persist snapshot / entries / hard state with one fsync (group commit: every
+// proposal and message that arrived while the previous fsync ran lands in the next Ready), send
+// `messagesAfterPersist`, apply, release reads, advance. The leader's AppendEntries leave before
+// its own fsync (thesis §10.2.1); the core counts the leader toward a quorum only after advance().
+
+import { type ApplyResult, KvStateMachine, type WriteResult } from '../kv/index.js';
+import type { Entry, MemoryLogStorage, Message, NodeId, RawNode, Ready, Snapshot } from '../raft/index.js';
+import type { Storage } from '../storage/index.js';
+import type { PeerTransport, TransportEvent } from '../transport/index.js';
+import { bestTransferTarget, DiskStallGuard } from './disk-stall.js';
+import { BusyError, LeadershipLostError, NoLeaderError, type RaftkvError } from './errors.js';
+import type { NodeLogger } from './logger.js';
+import type { ResolvedNodeOptions } from './options.js';
+import { PendingReads, PendingWrites } from './pending.js';
+import { Snapshotter } from './snapshotter.js';
+
+export interface DriverParts {
+  readonly options: ResolvedNodeOptions;
+  readonly raw: RawNode;
+  readonly log: MemoryLogStorage;
+  readonly storage: Storage;
+  sm: KvStateMachine;
+  readonly transport: PeerTransport;
+  readonly logger: NodeLogger;
+}
+
+export class Driver {
+  readonly options: ResolvedNodeOptions;
+  readonly raw: RawNode;
+  readonly writes = new PendingWrites();
+  readonly reads = new PendingReads();
+  private readonly log: MemoryLogStorage;
+  private readonly storage: Storage;
+  private readonly transport: PeerTransport;
+  private readonly logger: NodeLogger;
+  private readonly snapshotter: Snapshotter;
+  private readonly stallGuard: DiskStallGuard;
+  sm: KvStateMachine;
+
+  private timer: NodeJS.Timeout | null = null;
+  private loop: Promise<void> | null = null;
+  private loopScheduled = false;
+  private running = false;
+  private syncStartedAt: number | null = null;
+  private fatalHandler: (e: Error) => void = () => {};
+  private failed = false;
+  private leaderWaiters: (() => void)[] = [];
+  private lastLeader: NodeId | null = null;
+
+  constructor(p: DriverParts) {
+    this.options = p.options;
+    this.raw = p.raw;
+    this.log = p.log;
+    this.storage = p.storage;
+    this.sm = p.sm;
+    this.transport = p.transport;
+    this.logger = p.logger;
+    this.stallGuard = new DiskStallGuard(p.options.diskStallMs);
+    this.snapshotter = new Snapshotter({
+      every: p.options.snapshotEvery,
+      catchUpEntries: p.options.snapshotCatchUpEntries,
+      storage: p.storage,
+      log: p.log,
+      logger: p.logger,
+      voters: () => this.raw.status().voters,
+      schedule: () => this.schedule(),
+    });
+    this.snapshotter.noteRestored(this.log.snapshot().meta.index);
+  }
+
+  start(): void {
+    this.running = true;
+    this.transport.onMessage((m) => this.onPeerMessage(m));
+    this.transport.onEvent((e) => this.onTransportEvent(e));
+    this.timer = setInterval(() => this.onTick(), this.options.heartbeatIntervalMs);
+    this.schedule();
+  }
+
+  onFatal(handler: (e: Error) => void): void {
+    this.fatalHandler = handler;
+  }
+
+  /** The leader's client address, if a leader is known. */
+  leaderAddress(): string | null {
+    const id = this.raw.status().leaderId;
+    if (id === null) return null;
+    const a = this.options.cluster[id];
+    return a === undefined ? null : `${a.host}:${a.port}`;
+  }
+
+  isLeader(): boolean {
+    return this.raw.status().role === 'leader';
+  }
+
+  /** Resolves when a leader is known or the deadline passes (whichever first). */
+  waitForLeader(deadline: number): Promise<void> {
+    if (this.raw.status().leaderId !== null || !this.running) return Promise.resolve();
+    return new Promise((resolve) => {
+      const t = setTimeout(done, Math.max(0, deadline - Date.now()));
+      const waiter = (): void => done();
+      function done(): void {
+        clearTimeout(t);
+        resolve();
+      }
+      this.leaderWaiters.push(waiter);
+    });
+  }
+
+  /** Proposes a command; resolves with its apply result, or rejects with a RaftkvError. */
+  propose(data: Uint8Array, deadline: number): Promise<WriteResult> | 'not-leader' {
+    const r = this.raw.propose(data);
+    if (r.kind === 'rejected') {
+      if (r.reason === 'NotLeader') return 'not-leader';
+      if (r.reason === 'TooLarge') throw new BusyError('the entry is larger than the leader accepts');
+      if (r.reason === 'TransferInProgress')
+        throw new BusyError('leadership is being transferred; retry shortly');
+      throw new BusyError('too many uncommitted writes at the leader; retry shortly');
+    }
+    this.schedule();
+    return this.writes.wait(r.index, r.term, deadline);
+  }
+
+  /** Starts a linearizable read; resolves once the local state machine may serve it. */
+  readIndex(deadline: number): Promise<void> {
+    const { context, done } = this.reads.start(deadline);
+    this.raw.readIndex(context);
+    this.schedule();
+    return done;
+  }
+
+  /** Graceful stop, step 1: a leader hands over to its best follower, waiting up to an election timeout. */
+  async handOffLeadership(): Promise<void> {
+    const status = this.raw.status();
+    if (!this.running || status.role !== 'leader' || status.voters.length < 2) return;
+    const to = bestTransferTarget(status);
+    if (to === null) return;
+    if (this.raw.transferLeadership(to).kind !== 'started') return;
+    this.logger.log('info', 'stopping: handing leadership over', { to });
+    this.schedule();
+    const deadline = Date.now() + this.options.electionTimeoutMs;
+    while (this.isLeader() && Date.now() < deadline && this.running) {
+      await new Promise((r) => setTimeout(r, this.options.heartbeatIntervalMs));
+    }
+  }
+
+  /** Graceful stop, step 2: no more ticks or loop turns; pending requests fail; the last Ready finishes. */
+  async stop(error: () => RaftkvError): Promise<void> {
+    this.running = false;
+    if (this.timer !== null) clearInterval(this.timer);
+    this.timer = null;
+    await this.loop?.catch(() => {});
+    await this.snapshotter.idle();
+    this.writes.failAll(error);
+    this.reads.failAll(error);
+    for (const w of this.leaderWaiters.splice(0)) w();
+    if (!this.failed) await this.storage.sync().catch(() => {});
+  }
+
+  debugState(): Record<string, unknown> {
+    return {
+      pendingWrites: this.writes.size,
+      pendingReads: this.reads.size,
+      snapshotIndex: this.log.snapshot().meta.index,
+      snapshotInProgress: this.snapshotter.busy,
+      diskStalls: this.stallGuard.stalls,
+      syncInFlightMs: this.syncStartedAt === null ? 0 : Date.now() - this.syncStartedAt,
+      transport: this.transport.stats(),
+    };
+  }
+
+  private onPeerMessage(m: Message): void {
+    if (!this.running) return;
+    this.raw.step(m);
+    this.schedule();
+  }
+
+  private onTransportEvent(e: TransportEvent): void {
+    switch (e.type) {
+      case 'peerUnreachable':
+        this.logger.log('warn', 'peer unreachable', { peer: e.peer, reason: e.reason });
+        return;
+      case 'peerReconnected':
+        this.logger.log('info', 'peer reachable again', { peer: e.peer, downForMs: e.downForMs });
+        return;
+      case 'peerConnected':
+        this.logger.log('info', 'peer connected', { peer: e.peer });
+        return;
+      case 'peerQueueOverflow':
+        this.logger.log('warn', 'peer queue full: dropping oldest messages', {
+          peer: e.peer,
+          droppedSoFar: e.droppedSoFar,
+        });
+        return;
+      case 'inboundRejected':
+      case 'protocolError':
+        this.logger.log('warn', `peer connection refused: ${e.reason}`, { remote: e.remote });
+        return;
+      case 'messageTooLarge':
+        this.logger.log('warn', 'dropped a message too large for the transport', {
+          peer: e.peer,
+          type: e.messageType,
+          bytes: e.bytes,
+        });
+        return;
+      default:
+        return;
+    }
+  }
+
+  private onTick(): void {
+    if (!this.running) return;
+    this.raw.tick();
+    const now = Date.now();
+    this.writes.sweep(now);
+    this.reads.sweep(now);
+    this.checkDiskStall(now);
+    this.schedule();
+  }
+
+  /** A leader stuck in fsync hands leadership over (see disk-stall.ts). */
+  private checkDiskStall(now: number): void {
+    const action = this.stallGuard.check(this.syncStartedAt, now, this.raw.status());
+    if (action.kind === 'none') return;
+    const inFlightMs = this.syncStartedAt === null ? 0 : now - this.syncStartedAt;
+    if (action.kind === 'transfer') {
+      this.logger.log('warn', 'disk stall: fsync is taking too long, handing leadership over', {
+        to: action.to,
+        inFlightMs,
+      });
+      if (this.raw.transferLeadership(action.to).kind === 'started') {
+        for (const m of this.raw.takeEarlyMessages()) this.transport.send(m);
+        return;
+      }
+    } else {
+      this.logger.log('warn', 'disk stall: stepping down', { inFlightMs });
+    }
+    this.raw.stepDown('disk stall');
+    this.afterSoftStateChange();
+  }
+
+  /** Runs the Ready loop soon, once for everything that arrives in this turn of the event loop. */
+  private schedule(): void {
+    if (this.loopScheduled || this.loop !== null || !this.running) return;
+    this.loopScheduled = true;
+    setImmediate(() => {
+      this.loopScheduled = false;
+      if (this.loop !== null || !this.running) return;
+      this.loop = this.runLoop().finally(() => {
+        this.loop = null;
+        if (this.running && this.raw.hasReady()) this.schedule();
+      });
+    });
+  }
+
+  private async runLoop(): Promise<void> {
+    try {
+      const own = this.snapshotter.takeReady();
+      if (own !== null) await this.installOwnSnapshot(own);
+      while (this.running && this.raw.hasReady()) {
+        await this.handleReady(this.raw.ready());
+      }
+    } catch (e) {
+      this.failed = true;
+      this.running = false;
+      this.fatalHandler(e instanceof Error ? e : new Error(String(e)));
+    }
+  }
+
+  private async handleReady(rd: Ready): Promise<void> {
+    // 1. Messages that may leave before persistence.
+    for (const m of rd.messages) this.transport.send(m);
+    // 2. A snapshot from the leader: durable first, then the state machine restarts from it.
+    if (rd.snapshot !== null) await this.installLeaderSnapshot(rd.snapshot);
+    // 3. Entries and hard state, one fsync for the batch.
+    if (rd.entries.length > 0 || rd.hardState !== null) {
+      this.storage.save(rd.entries, rd.hardState);
+      if (rd.mustSync) {
+        this.syncStartedAt = Date.now();
+        try {
+          await this.storage.sync();
+        } finally {
+          this.syncStartedAt = null;
+        }
+      }
+      if (rd.entries.length > 0) this.log.append(rd.entries);
+      if (rd.hardState !== null) this.log.setHardState(rd.hardState);
+    }
+    // 4. Messages that promise durable state.
+    for (const m of rd.messagesAfterPersist) this.transport.send(m);
+    // 5. Apply, answer writers, serve reads.
+    if (rd.committedEntries.length > 0) this.apply(rd.committedEntries);
+    for (const s of rd.readStates) this.reads.released(s.context, s.readIndex, this.sm.lastApplied);
+    for (const f of rd.readFailures) this.reads.failed(f.context, readFailureError(f.reason));
+    this.raw.advance(rd);
+    if (rd.softState !== null) this.afterSoftStateChange();
+  }
+
+  private apply(entries: readonly Entry[]): void {
+    for (const e of entries) {
+      if (e.index <= this.sm.lastApplied) continue;
+      const result: ApplyResult = this.sm.apply(e);
+      this.writes.applied(e, result);
+    }
+    this.reads.appliedTo(this.sm.lastApplied);
+    this.snapshotter.maybeStart(this.sm, (index) => this.log.term(index));
+  }
+
+  private async installLeaderSnapshot(snap: Snapshot): Promise<void> {
+    const restored = KvStateMachine.restore(snap.data);
+    await this.storage.saveSnapshot(snap);
+    this.log.applySnapshot(snap);
+    this.sm = restored;
+    this.snapshotter.noteRestored(snap.meta.index);
+    this.logger.log('info', 'installed snapshot from the leader', {
+      index: snap.meta.index,
+      term: snap.meta.term,
+    });
+    this.reads.appliedTo(this.sm.lastApplied);
+  }
+
+  /** Our own snapshot, its file already written off the loop: record it and compact, between two Readies. */
+  private async installOwnSnapshot(snap: Snapshot): Promise<void> {
+    // A newer snapshot from the leader may have been installed meanwhile.
+    if (snap.meta.index <= this.log.snapshot().meta.index) return;
+    this.storage.wal.saveSnapshot({ index: snap.meta.index, term: snap.meta.term });
+    await this.storage.sync();
+    const compactTo = Math.max(0, snap.meta.index - this.options.snapshotCatchUpEntries);
+    this.log.createSnapshot(snap, compactTo);
+    const removed = await this.storage.compact();
+    this.logger.log('info', 'snapshot taken', {
+      index: snap.meta.index,
+      bytes: snap.data.byteLength,
+      keptEntriesFrom: compactTo + 1,
+      removedSegments: removed.removedSegments.length,
+    });
+  }
+
+  private afterSoftStateChange(): void {
+    const s = this.raw.status();
+    if (this.lastLeader !== null && s.leaderId !== this.lastLeader) {
+      // Writes proposed here may still commit under the next leader, but this node can no longer
+      // tell the client when: fail them as "outcome unknown".
+      if (this.writes.size > 0 && s.role !== 'leader') {
+        this.writes.failAll(
+          () =>
+            new LeadershipLostError('leadership changed while the write was in flight; it may still commit'),
+        );
+      }
+    }
+    this.lastLeader = s.leaderId;
+    if (s.leaderId !== null) for (const w of this.leaderWaiters.splice(0)) w();
+  }
+}
+
+function readFailureError(reason: 'NotLeader' | 'NoLeader' | 'LeadershipLost' | 'Busy'): RaftkvError {
+  switch (reason) {
+    case 'Busy':
+      return new BusyError('too many reads waiting at the leader; retry shortly');
+    case 'LeadershipLost':
+      return new LeadershipLostError('leadership changed before the read could be confirmed');
+    default:
+      return new NoLeaderError('no leader could confirm the read');
+  }
+}

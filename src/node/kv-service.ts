@@ -1,0 +1,157 @@
+// The client operations of one node (KvService, used by the HTTP server): writes are proposed
+// here if this node leads, or refused with the leader's address so the server forwards them;
+// linearizable reads go through ReadIndex (§6.4) — on a follower too, which relays the request
+// to the leader and serves from its own state machine once it has applied that far.
+
+import { type Command, encodeCommand, type WriteResult } from '../kv/index.js';
+import type { Driver } from './driver.js';
+import {
+  ConflictError,
+  LeadershipLostError,
+  NoLeaderError,
+  NotLeaderError,
+  RaftkvError,
+  TimeoutError,
+} from './errors.js';
+import type { ResolvedNodeOptions } from './options.js';
+import type {
+  Consistency,
+  DeleteRequest,
+  DeleteResponse,
+  GetResponse,
+  Health,
+  KvService,
+  ListResponse,
+  PutRequest,
+  PutResponse,
+} from './service.js';
+
+export class NodeKvService implements KvService {
+  readonly nodeId: string;
+
+  constructor(
+    private readonly driver: Driver,
+    private readonly options: ResolvedNodeOptions,
+  ) {
+    this.nodeId = options.id;
+  }
+
+  async put(req: PutRequest, deadline: number): Promise<PutResponse> {
+    const idem = req.idempotencyKey === undefined ? {} : { idempotencyKey: req.idempotencyKey };
+    const cmd: Command =
+      req.prevValue === undefined
+        ? { op: 'put', key: req.key, value: req.value, ...idem }
+        : { op: 'cas', key: req.key, value: req.value, prevValue: req.prevValue, ...idem };
+    const r = await this.write(cmd, deadline);
+    if (r.kind === 'conflict') {
+      throw new ConflictError(
+        r.value === null
+          ? `precondition failed: key "${r.key}" is absent`
+          : `precondition failed: key "${r.key}" holds another value`,
+        { key: r.key, value: r.value },
+      );
+    }
+    if (r.kind !== 'put') throw new LeadershipLostError(`idempotency key reused for another kind of write`);
+    return { key: r.key, value: r.value, index: r.index };
+  }
+
+  async del(req: DeleteRequest, deadline: number): Promise<DeleteResponse> {
+    const idem = req.idempotencyKey === undefined ? {} : { idempotencyKey: req.idempotencyKey };
+    const r = await this.write({ op: 'delete', key: req.key, ...idem }, deadline);
+    if (r.kind !== 'delete')
+      throw new LeadershipLostError(`idempotency key reused for another kind of write`);
+    return { key: r.key, deleted: r.deleted, index: r.index };
+  }
+
+  async get(key: string, consistency: Consistency, deadline: number): Promise<GetResponse> {
+    if (consistency === 'linearizable') await this.confirmRead(deadline);
+    const sm = this.driver.sm;
+    return { key, value: sm.get(key), index: sm.lastApplied };
+  }
+
+  async list(
+    prefix: string,
+    limit: number,
+    consistency: Consistency,
+    deadline: number,
+  ): Promise<ListResponse> {
+    if (consistency === 'linearizable') await this.confirmRead(deadline);
+    const sm = this.driver.sm;
+    const { items, more } = sm.list(prefix, limit);
+    return { items, more, index: sm.lastApplied };
+  }
+
+  debug(): Record<string, unknown> {
+    const s = this.driver.raw.status();
+    return {
+      nodeId: s.id,
+      state: s.role === 'precandidate' ? 'candidate' : s.role,
+      preCandidate: s.role === 'precandidate',
+      term: s.term,
+      votedFor: s.votedFor,
+      leaderId: s.leaderId,
+      leaderAddress: this.driver.leaderAddress(),
+      commitIndex: s.commitIndex,
+      lastApplied: this.driver.sm.lastApplied,
+      logLength: s.lastIndex,
+      firstIndex: s.firstIndex,
+      keys: this.driver.sm.size,
+      voters: s.voters,
+      progress: s.progress,
+      readMode: this.options.readMode,
+      electionTimeoutMs: this.options.electionTimeoutMs,
+      heartbeatIntervalMs: this.options.heartbeatIntervalMs,
+      ...this.driver.debugState(),
+    };
+  }
+
+  health(): Health {
+    const s = this.driver.raw.status();
+    if (s.leaderId === null) return { ok: false, reason: 'no leader known' };
+    const applied = this.driver.sm.lastApplied;
+    if (applied < s.commitIndex) {
+      return { ok: false, reason: `catching up: applied ${applied} of ${s.commitIndex} committed` };
+    }
+    return { ok: true, reason: s.leaderId === s.id ? 'leader' : `following ${s.leaderId}` };
+  }
+
+  /** Proposes here if leading; otherwise NotLeaderError (the server forwards) or NoLeaderError. */
+  private async write(cmd: Command, deadline: number): Promise<WriteResult> {
+    const data = encodeCommand(cmd);
+    for (;;) {
+      const pending = this.driver.propose(data, deadline);
+      if (pending !== 'not-leader') return pending;
+      const leader = this.driver.leaderAddress();
+      if (leader !== null) throw new NotLeaderError(leader);
+      // An election is under way: wait for its outcome rather than fail at once.
+      await this.driver.waitForLeader(deadline);
+      if (this.driver.leaderAddress() === null) {
+        throw new NoLeaderError('no leader: an election is in progress or this node cannot reach a majority');
+      }
+    }
+  }
+
+  /** §6.4: returns once the local state machine holds everything committed before the call. */
+  private async confirmRead(deadline: number): Promise<void> {
+    for (;;) {
+      try {
+        await this.driver.readIndex(deadline);
+        return;
+      } catch (e) {
+        // A read has no side effects: on a leadership change, try again with the next leader.
+        const retry = e instanceof NoLeaderError || e instanceof LeadershipLostError;
+        if (!retry || Date.now() >= deadline) throw asReadError(e);
+        await this.driver.waitForLeader(deadline);
+        if (this.driver.leaderAddress() === null) throw asReadError(e);
+        await new Promise((r) => setTimeout(r, this.options.heartbeatIntervalMs));
+      }
+    }
+  }
+}
+
+function asReadError(e: unknown): unknown {
+  if (e instanceof TimeoutError || !(e instanceof RaftkvError)) return e;
+  if (e instanceof LeadershipLostError)
+    return new NoLeaderError('leadership changed; the read was not served');
+  return e;
+}

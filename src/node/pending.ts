@@ -1,0 +1,123 @@
+// Client requests waiting on the core: writes by the log index their proposal got, reads by the
+// context of their ReadIndex request. Each has a deadline; the node sweeps them on every tick,
+// so no request ever hangs.
+
+import type { ApplyResult, WriteResult } from '../kv/index.js';
+import type { Entry } from '../raft/index.js';
+import { LeadershipLostError, type RaftkvError, TimeoutError } from './errors.js';
+
+interface WriteWaiter {
+  readonly term: number;
+  readonly deadline: number;
+  readonly resolve: (r: WriteResult) => void;
+  readonly reject: (e: RaftkvError) => void;
+}
+
+export class PendingWrites {
+  private readonly byIndex = new Map<number, WriteWaiter>();
+
+  get size(): number {
+    return this.byIndex.size;
+  }
+
+  /** Waits for the entry proposed at (index, term) to be applied. */
+  wait(index: number, term: number, deadline: number): Promise<WriteResult> {
+    return new Promise((resolve, reject) => {
+      this.byIndex.set(index, { term, deadline, resolve, reject });
+    });
+  }
+
+  /** An entry was applied: answer whoever proposed it, if they are still waiting here. */
+  applied(entry: Entry, result: ApplyResult): void {
+    const w = this.byIndex.get(entry.index);
+    if (w === undefined) return;
+    this.byIndex.delete(entry.index);
+    if (entry.term !== w.term) {
+      // Another leader's entry took this index: ours was overwritten and never commits.
+      w.reject(new LeadershipLostError('leadership changed before the write committed; it was not applied'));
+      return;
+    }
+    if (result.kind === 'put' || result.kind === 'conflict' || result.kind === 'delete') w.resolve(result);
+    else w.reject(new LeadershipLostError(`the entry at index ${entry.index} is not this write`));
+  }
+
+  failAll(error: () => RaftkvError): void {
+    for (const w of this.byIndex.values()) w.reject(error());
+    this.byIndex.clear();
+  }
+
+  sweep(now: number): void {
+    for (const [index, w] of this.byIndex) {
+      if (now < w.deadline) continue;
+      this.byIndex.delete(index);
+      w.reject(new TimeoutError('the write did not commit before the deadline; it may still commit'));
+    }
+  }
+}
+
+interface ReadWaiter {
+  readonly deadline: number;
+  /** Set once the core released the read: serve when lastApplied reaches it. */
+  readIndex: number | null;
+  readonly resolve: () => void;
+  readonly reject: (e: RaftkvError) => void;
+}
+
+export class PendingReads {
+  private readonly byContext = new Map<string, ReadWaiter>();
+  private next = 0;
+
+  get size(): number {
+    return this.byContext.size;
+  }
+
+  /** A fresh context for the core's readIndex(), and a promise kept once the read may be served. */
+  start(deadline: number): { context: string; done: Promise<void> } {
+    const context = `r${++this.next}`;
+    const done = new Promise<void>((resolve, reject) => {
+      this.byContext.set(context, { deadline, readIndex: null, resolve, reject });
+    });
+    return { context, done };
+  }
+
+  /** The core released a read; unknown contexts (duplicated answers, expired reads) are ignored. */
+  released(context: string, readIndex: number, lastApplied: number): void {
+    const w = this.byContext.get(context);
+    if (w === undefined || w.readIndex !== null) return;
+    w.readIndex = readIndex;
+    if (lastApplied >= readIndex) {
+      this.byContext.delete(context);
+      w.resolve();
+    }
+  }
+
+  failed(context: string, error: RaftkvError): void {
+    const w = this.byContext.get(context);
+    if (w === undefined) return;
+    this.byContext.delete(context);
+    w.reject(error);
+  }
+
+  /** The state machine reached `lastApplied`: serve the released reads it covers. */
+  appliedTo(lastApplied: number): void {
+    for (const [context, w] of this.byContext) {
+      if (w.readIndex !== null && w.readIndex <= lastApplied) {
+        this.byContext.delete(context);
+        w.resolve();
+      }
+    }
+  }
+
+  failAll(error: () => RaftkvError): void {
+    for (const w of this.byContext.values()) w.reject(error());
+    this.byContext.clear();
+  }
+
+  sweep(now: number): void {
+    for (const [context, w] of this.byContext) {
+      if (now < w.deadline) continue;
+      this.byContext.delete(context);
+      w.reject(new TimeoutError('the read did not complete before the deadline'));
+    }
+  }
+}
