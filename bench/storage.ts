@@ -3,10 +3,7 @@
 // proposes again), next to the raw fdatasync rate of the same disk. Uses RealDisk in a temp dir
 // (under $TMPDIR, or --dir) and removes it afterwards. Not part of the tests.
 //
-// Build and run (bench/ is outside the project's tsconfig):
-//   npx tsc --ignoreConfig --module nodenext --moduleResolution nodenext --target es2022 --types node \
-//     --skipLibCheck --strict --outDir dist/bench-build bench/storage.ts
-//   node dist/bench-build/bench/storage.js [--seconds 3] [--size 128] [--dir /path/on/the/disk]
+// Run: npm run bench:storage -- [--seconds 3] [--size 128] [--dir /path/on/the/disk]
 
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
