@@ -1,0 +1,192 @@
+// The load generator behind `raftkv bench` (after etcd's benchmark tool): a fixed number of
+// clients, each with one request in flight, over a bounded pool of keep-alive connections, for a
+// total number of requests or a duration. It talks to raftkv's HTTP API or to etcd's v3 JSON
+// gateway, so both can be measured by the same code in one run. Latencies go into a histogram
+// per operation; errors are counted by kind; the generator reports its own CPU use so a reader
+// can tell whether it was the bottleneck.
+
+import http from 'node:http';
+import { Histogram } from './histogram.js';
+
+export type BenchTarget = 'raftkv' | 'etcd';
+export type BenchOp =
+  | { readonly kind: 'put' }
+  | { readonly kind: 'get' }
+  | { readonly kind: 'mixed'; readonly readRatio: number };
+
+export interface BenchOptions {
+  readonly endpoints: readonly string[];
+  readonly target: BenchTarget;
+  readonly clients: number;
+  readonly conns: number;
+  /** Stop after this many requests (if set), else after durationS seconds. */
+  readonly total: number | null;
+  readonly durationS: number;
+  readonly keySize: number;
+  readonly valueSize: number;
+  readonly keyspace: number;
+  readonly op: BenchOp;
+  readonly consistency: 'linearizable' | 'stale';
+  /** Called about 5 times a second with the requests done so far. */
+  readonly onProgress?: (done: number, elapsedS: number) => void;
+  /** Per-request timeout in ms. */
+  readonly timeoutMs?: number;
+}
+
+export interface BenchResult {
+  readonly options: Omit<BenchOptions, 'onProgress'>;
+  readonly elapsedS: number;
+  readonly requests: number;
+  readonly throughput: number;
+  readonly latency: { readonly all: Histogram; readonly put: Histogram; readonly get: Histogram };
+  readonly errors: Readonly<Record<string, number>>;
+  /** CPU the generator itself used, in percent of one core. */
+  readonly benchCpuPercent: number;
+}
+
+interface Endpoint {
+  readonly host: string;
+  readonly port: number;
+  readonly agent: http.Agent;
+}
+
+export async function runBench(o: BenchOptions): Promise<BenchResult> {
+  if (o.endpoints.length === 0) throw new Error('no endpoints');
+  const perEndpoint = Math.max(1, Math.ceil(o.conns / o.endpoints.length));
+  const endpoints: Endpoint[] = o.endpoints.map((e) => {
+    const i = e.lastIndexOf(':');
+    return {
+      host: e.slice(0, i),
+      port: Number(e.slice(i + 1)),
+      agent: new http.Agent({ keepAlive: true, maxSockets: perEndpoint }),
+    };
+  });
+  const value = 'v'.repeat(o.valueSize);
+  const latency = { all: new Histogram(), put: new Histogram(), get: new Histogram() };
+  const errors: Record<string, number> = {};
+  let issued = 0;
+  let done = 0;
+  const start = process.hrtime.bigint();
+  const cpuStart = process.cpuUsage();
+  const deadline = Date.now() + o.durationS * 1000;
+  const more = (): boolean => (o.total !== null ? issued < o.total : Date.now() < deadline);
+
+  const progress =
+    o.onProgress === undefined
+      ? null
+      : setInterval(() => o.onProgress?.(done, Number(process.hrtime.bigint() - start) / 1e9), 200);
+
+  let seed = 0x9e3779b9;
+  const random = (n: number): number => {
+    // xorshift32: cheap, and the generator must not be the bottleneck.
+    seed ^= seed << 13;
+    seed ^= seed >>> 17;
+    seed ^= seed << 5;
+    return (seed >>> 0) % n;
+  };
+
+  async function client(c: number): Promise<void> {
+    const ep = endpoints[c % endpoints.length]!;
+    while (more()) {
+      issued++;
+      const key = keyOf(random(o.keyspace), o.keySize);
+      const isRead =
+        o.op.kind === 'get' || (o.op.kind === 'mixed' && random(1_000_000) < o.op.readRatio * 1_000_000);
+      const t0 = process.hrtime.bigint();
+      const outcome = await request(ep, o, isRead, key, value);
+      const us = Number(process.hrtime.bigint() - t0) / 1000;
+      done++;
+      if (outcome === 'ok') {
+        latency.all.record(us);
+        (isRead ? latency.get : latency.put).record(us);
+      } else errors[outcome] = (errors[outcome] ?? 0) + 1;
+    }
+  }
+
+  await Promise.all(Array.from({ length: o.clients }, (_, c) => client(c)));
+  if (progress !== null) clearInterval(progress);
+  const elapsedS = Number(process.hrtime.bigint() - start) / 1e9;
+  const cpu = process.cpuUsage(cpuStart);
+  for (const ep of endpoints) ep.agent.destroy();
+  const { onProgress: _ignored, ...options } = o;
+  return {
+    options,
+    elapsedS,
+    requests: latency.all.count,
+    throughput: latency.all.count / elapsedS,
+    latency,
+    errors,
+    benchCpuPercent: ((cpu.user + cpu.system) / 1e6 / elapsedS) * 100,
+  };
+}
+
+/** Keys of exactly `size` bytes: a zero-padded number (prefixed so they sort and list together). */
+export function keyOf(n: number, size: number): string {
+  const digits = String(n);
+  if (size <= digits.length) return digits.slice(-size);
+  return 'k'.padEnd(size - digits.length, '0') + digits;
+}
+
+function request(
+  ep: Endpoint,
+  o: BenchOptions,
+  isRead: boolean,
+  key: string,
+  value: string,
+): Promise<string> {
+  let method: string;
+  let path: string;
+  let body: string | null;
+  if (o.target === 'raftkv') {
+    if (isRead) {
+      method = 'GET';
+      path = `/kv/${encodeURIComponent(key)}${o.consistency === 'stale' ? '?consistency=stale' : ''}`;
+      body = null;
+    } else {
+      method = 'POST';
+      path = '/kv';
+      body = JSON.stringify({ key, value });
+    }
+  } else {
+    // etcd's v3 JSON gateway: keys and values in base64; serializable = a local (stale) read.
+    const k = Buffer.from(key).toString('base64');
+    method = 'POST';
+    if (isRead) {
+      path = '/v3/kv/range';
+      body = JSON.stringify({ key: k, serializable: o.consistency === 'stale' });
+    } else {
+      path = '/v3/kv/put';
+      body = JSON.stringify({ key: k, value: Buffer.from(value).toString('base64') });
+    }
+  }
+  return new Promise((resolve) => {
+    const headers: http.OutgoingHttpHeaders = {};
+    if (body !== null) {
+      headers['content-type'] = 'application/json';
+      headers['content-length'] = Buffer.byteLength(body);
+    }
+    const req = http.request(
+      {
+        host: ep.host,
+        port: ep.port,
+        method,
+        path,
+        agent: ep.agent,
+        headers,
+        timeout: o.timeoutMs ?? 10_000,
+      },
+      (res) => {
+        res.resume();
+        res.on('end', () => {
+          const s = res.statusCode ?? 0;
+          // A read of a key never written is a valid answer.
+          resolve(s === 200 || (isRead && s === 404) ? 'ok' : `http ${s}`);
+        });
+        res.on('error', (e: NodeJS.ErrnoException) => resolve(e.code ?? 'response error'));
+      },
+    );
+    req.on('timeout', () => req.destroy(Object.assign(new Error('timeout'), { code: 'timeout' })));
+    req.on('error', (e: NodeJS.ErrnoException) => resolve(e.code ?? e.message));
+    req.end(body ?? undefined);
+  });
+}
