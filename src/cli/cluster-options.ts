@@ -1,0 +1,108 @@
+// `raftkv cluster`: flags → the plan of N `raftkv start` processes. Pure; every node's command
+// line is checked with the same parser `raftkv start` uses before anything is spawned.
+
+import { join } from 'node:path';
+import { formatHostPort } from './addresses.js';
+import {
+  type Env,
+  type FlagDef,
+  noMorePositionals,
+  parseArgs,
+  parseInteger,
+  stringOption,
+  UsageError,
+} from './args.js';
+import { clusterTokenFlag, parseStartCommand, tuningFlags } from './start-options.js';
+
+export const maxClusterNodes = 99;
+
+export const clusterFlags: readonly FlagDef[] = [
+  { name: 'nodes', value: 'N', default: '3', help: `number of nodes (1-${maxClusterNodes}; odd is best)` },
+  { name: 'base-port', value: 'PORT', default: '7001', help: 'node i listens on PORT+i-1' },
+  {
+    name: 'data-dir',
+    value: 'DIR',
+    default: './data',
+    help: 'node i keeps its data in DIR/n<i>; reuse it to resume',
+  },
+  {
+    name: 'host',
+    value: 'HOST',
+    default: '127.0.0.1',
+    help: 'address every node listens on and is reached at',
+  },
+  clusterTokenFlag,
+  ...tuningFlags,
+];
+
+/** Set for a `raftkv cluster` node by its flags, so not inherited from the supervisor's environment. */
+export const perNodeEnv = ['NODE_ID', 'CLUSTER', 'DATA_DIR', 'LISTEN', 'PEER_IDS', 'PORT'] as const;
+
+export interface PlannedNode {
+  readonly id: string;
+  readonly port: number;
+  readonly dataDir: string;
+  /** Base URL for clients. */
+  readonly url: string;
+  /** Arguments after the CLI script: `start --id ...`. */
+  readonly argv: readonly string[];
+}
+
+export interface ClusterPlan {
+  readonly host: string;
+  readonly dataDir: string;
+  readonly nodes: readonly PlannedNode[];
+  /** Environment for every node: the supervisor's minus the per-node variables. */
+  readonly env: Readonly<Record<string, string>>;
+  /** `--endpoints` value for the client commands. */
+  readonly endpoints: string;
+}
+
+export function childEnv(env: Env): Record<string, string> {
+  const out: Record<string, string> = {};
+  const drop = new Set<string>(perNodeEnv);
+  for (const [k, v] of Object.entries(env)) if (v !== undefined && !drop.has(k)) out[k] = v;
+  return out;
+}
+
+export function parseClusterCommand(argv: readonly string[], env: Env): ClusterPlan {
+  const args = parseArgs(argv, clusterFlags);
+  noMorePositionals(args, 0);
+  const n = parseInteger(stringOption(args, 'nodes') ?? '3', '--nodes', 1, maxClusterNodes);
+  const basePort = parseInteger(stringOption(args, 'base-port') ?? '7001', '--base-port', 1, 65536 - n);
+  const dataDir = stringOption(args, 'data-dir') ?? './data';
+  if (dataDir === '') throw new UsageError('--data-dir must not be empty');
+  const hostRaw = stringOption(args, 'host') ?? '127.0.0.1';
+  const host = hostRaw.replace(/^\[(.*)\]$/, '$1');
+  if (host === '' || /[\s/,=[\]]/.test(host)) {
+    throw new UsageError(`--host: "${hostRaw}" is not a host name or address`);
+  }
+
+  const passThrough: string[] = [];
+  for (const f of [clusterTokenFlag, ...tuningFlags]) {
+    const v = stringOption(args, f.name);
+    if (v !== undefined) passThrough.push(`--${f.name}`, v);
+  }
+
+  const ids = Array.from({ length: n }, (_, i) => `n${i + 1}`);
+  const addr = (i: number): string => formatHostPort({ host, port: basePort + i });
+  const clusterSpec = ids.map((id, i) => `${id}=${addr(i)}`).join(',');
+  const nodesEnv = childEnv(env);
+  const nodes = ids.map((id, i): PlannedNode => {
+    const nodeDir = join(dataDir, id);
+    const nodeArgv = [
+      'start',
+      '--id',
+      id,
+      '--cluster',
+      clusterSpec,
+      '--data-dir',
+      nodeDir,
+      ...passThrough,
+      '--stop-with-stdin',
+    ];
+    parseStartCommand(nodeArgv.slice(1), nodesEnv); // a bad pass-through value fails here, once
+    return { id, port: basePort + i, dataDir: nodeDir, url: `http://${addr(i)}`, argv: nodeArgv };
+  });
+  return { host, dataDir, nodes, env: nodesEnv, endpoints: ids.map((_, i) => addr(i)).join(',') };
+}

@@ -1,0 +1,29 @@
+// Where commands write, so tests can capture output; and the process-facing pieces they share.
+
+export interface Io {
+  /** Results (values, tables). */
+  out(text: string): void;
+  /** Errors, progress and forwarded logs. */
+  err(text: string): void;
+}
+
+export const processIo: Io = {
+  out: (text) => process.stdout.write(text),
+  err: (text) => process.stderr.write(text),
+};
+
+/** Exit once stdout and stderr have flushed (a pipe may be asynchronous on some platforms). */
+export async function exitAfterFlush(code: number): Promise<never> {
+  await new Promise<void>((resolve) => process.stdout.write('', () => resolve()));
+  await new Promise<void>((resolve) => process.stderr.write('', () => resolve()));
+  process.exit(code);
+}
+
+/** The message of anything thrown, with a Node error code when there is one. */
+export function describeError(e: unknown): string {
+  if (e instanceof Error) {
+    const code = (e as NodeJS.ErrnoException).code;
+    return code !== undefined && !e.message.includes(code) ? `${e.message} (${code})` : e.message;
+  }
+  return String(e);
+}

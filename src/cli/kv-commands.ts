@@ -1,0 +1,213 @@
+// `raftkv put|get|del|list|status`: flags, and the command line → the HTTP request (pure).
+// kv-output.ts sends it and turns the answer into output and an exit code.
+
+import { randomUUID } from 'node:crypto';
+import { type Endpoint, parseEndpoints } from './addresses.js';
+import {
+  booleanOption,
+  type Env,
+  type FlagDef,
+  noMorePositionals,
+  type ParsedArgs,
+  parseArgs,
+  parseDurationMs,
+  parseInteger,
+  sourceOf,
+  stringOption,
+  UsageError,
+} from './args.js';
+import type { HttpRequest } from './client.js';
+
+export const exitCodes = {
+  ok: 0,
+  /** The request failed, or the answer was "no" (key not found, precondition failed). */
+  failed: 1,
+  usage: 2,
+  /** A write failed in a way that leaves its outcome unknown: it may still be applied. */
+  unknown: 3,
+} as const;
+
+export const defaultEndpoints = '127.0.0.1:7001,127.0.0.1:7002,127.0.0.1:7003';
+export const defaultClientTimeoutMs = 10_000;
+
+export const clientFlags: readonly FlagDef[] = [
+  {
+    name: 'endpoints',
+    value: 'HOST:PORT,...',
+    env: 'RAFTKV_ENDPOINTS',
+    default: defaultEndpoints,
+    help: 'nodes to try, in order (the next one after a connection error, timeout or 503)',
+  },
+  {
+    name: 'timeout',
+    value: 'MS',
+    env: 'RAFTKV_TIMEOUT',
+    default: String(defaultClientTimeoutMs),
+    help: 'give up on an endpoint after this long',
+  },
+  { name: 'json', help: "print the server's JSON answer instead of the plain output" },
+];
+
+const idempotencyFlag: FlagDef = {
+  name: 'idempotency-key',
+  value: 'K',
+  default: 'a random key per invocation',
+  help: 'retries with the same key apply the write at most once',
+};
+
+export const putFlags: readonly FlagDef[] = [
+  { name: 'prev-value', value: 'V', help: 'compare-and-set: write only if the current value is V' },
+  { name: 'prev-absent', help: 'compare-and-set: write only if the key is absent' },
+  idempotencyFlag,
+  ...clientFlags,
+];
+export const getFlags: readonly FlagDef[] = [
+  { name: 'stale', help: "serve from the node's local state (may be stale; not linearizable)" },
+  ...clientFlags,
+];
+export const delFlags: readonly FlagDef[] = [idempotencyFlag, ...clientFlags];
+export const listFlags: readonly FlagDef[] = [
+  { name: 'limit', value: 'N', default: "the server's (1000)", help: 'at most N keys' },
+  { name: 'stale', help: "serve from the node's local state (may be stale; not linearizable)" },
+  ...clientFlags,
+];
+export const statusFlags: readonly FlagDef[] = clientFlags;
+
+/** What a client command does: one or more HTTP requests, then output. */
+export type ClientCommand =
+  | { readonly kind: 'put'; readonly key: string; readonly value: string; readonly prevValue?: string | null }
+  | { readonly kind: 'get'; readonly key: string; readonly stale: boolean }
+  | { readonly kind: 'del'; readonly key: string }
+  | { readonly kind: 'list'; readonly prefix: string; readonly limit?: number; readonly stale: boolean }
+  | { readonly kind: 'status' };
+
+export interface ClientInvocation {
+  readonly command: ClientCommand;
+  readonly endpoints: readonly Endpoint[];
+  readonly timeoutMs: number;
+  readonly json: boolean;
+  /** Writes only. */
+  readonly idempotencyKey?: string;
+}
+
+export type ClientCommandName = ClientCommand['kind'];
+
+export const clientCommandFlags: Readonly<Record<ClientCommandName, readonly FlagDef[]>> = {
+  put: putFlags,
+  get: getFlags,
+  del: delFlags,
+  list: listFlags,
+  status: statusFlags,
+};
+
+function needKey(args: ParsedArgs, index: number, what: string): string {
+  const v = args.positionals[index];
+  if (v === undefined) throw new UsageError(`missing ${what}`);
+  if (v === '') throw new UsageError(`${what} must not be empty`);
+  return v;
+}
+
+/** Parses `raftkv <name> ...`; `newKey` makes the default idempotency key. Throws UsageError. */
+export function parseClientCommand(
+  name: ClientCommandName,
+  argv: readonly string[],
+  env: Env,
+  newKey: () => string = () => `raftkv-cli-${randomUUID()}`,
+): ClientInvocation {
+  const args = parseArgs(argv, clientCommandFlags[name]);
+  let command: ClientCommand;
+  switch (name) {
+    case 'put': {
+      const key = needKey(args, 0, 'KEY');
+      const value = args.positionals[1];
+      if (value === undefined) throw new UsageError('missing VALUE');
+      noMorePositionals(args, 2);
+      const prev = stringOption(args, 'prev-value');
+      const absent = booleanOption(args, 'prev-absent');
+      if (prev !== undefined && absent) throw new UsageError('give --prev-value or --prev-absent, not both');
+      command = {
+        kind: 'put',
+        key,
+        value,
+        ...(prev !== undefined && { prevValue: prev }),
+        ...(absent && { prevValue: null }),
+      };
+      break;
+    }
+    case 'get':
+      command = { kind: 'get', key: needKey(args, 0, 'KEY'), stale: booleanOption(args, 'stale') };
+      noMorePositionals(args, 1);
+      break;
+    case 'del':
+      command = { kind: 'del', key: needKey(args, 0, 'KEY') };
+      noMorePositionals(args, 1);
+      break;
+    case 'list': {
+      const rawLimit = stringOption(args, 'limit');
+      const limit = rawLimit === undefined ? undefined : parseInteger(rawLimit, '--limit', 1);
+      command = {
+        kind: 'list',
+        prefix: args.positionals[0] ?? '',
+        ...(limit !== undefined && { limit }),
+        stale: booleanOption(args, 'stale'),
+      };
+      noMorePositionals(args, 1);
+      break;
+    }
+    case 'status':
+      command = { kind: 'status' };
+      noMorePositionals(args, 0);
+      break;
+  }
+  const endpointsRaw = stringOption(args, 'endpoints', env, 'RAFTKV_ENDPOINTS') ?? defaultEndpoints;
+  const endpoints = parseEndpoints(endpointsRaw, sourceOf(args, 'endpoints', 'RAFTKV_ENDPOINTS'));
+  const timeoutRaw = stringOption(args, 'timeout', env, 'RAFTKV_TIMEOUT');
+  const timeoutMs =
+    timeoutRaw === undefined
+      ? defaultClientTimeoutMs
+      : parseDurationMs(timeoutRaw, sourceOf(args, 'timeout', 'RAFTKV_TIMEOUT'));
+  const isWrite = command.kind === 'put' || command.kind === 'del';
+  const idempotencyKey = isWrite ? (stringOption(args, 'idempotency-key') ?? newKey()) : undefined;
+  if (idempotencyKey === '') throw new UsageError('--idempotency-key must not be empty');
+  return {
+    command,
+    endpoints,
+    timeoutMs,
+    json: booleanOption(args, 'json'),
+    ...(idempotencyKey !== undefined && { idempotencyKey }),
+  };
+}
+
+/** The HTTP request of a single-request command (every one but status). */
+export function httpRequestOf(inv: ClientInvocation): HttpRequest {
+  const c = inv.command;
+  const base = {
+    timeoutMs: inv.timeoutMs,
+    ...(inv.idempotencyKey !== undefined && { idempotencyKey: inv.idempotencyKey }),
+  };
+  switch (c.kind) {
+    case 'put':
+      return {
+        ...base,
+        method: 'POST',
+        path: '/kv',
+        body: { key: c.key, value: c.value, ...(c.prevValue !== undefined && { prevValue: c.prevValue }) },
+      };
+    case 'get':
+      return {
+        ...base,
+        method: 'GET',
+        path: `/kv/${encodeURIComponent(c.key)}${c.stale ? '?consistency=stale' : ''}`,
+      };
+    case 'del':
+      return { ...base, method: 'DELETE', path: `/kv/${encodeURIComponent(c.key)}` };
+    case 'list': {
+      const q = new URLSearchParams({ prefix: c.prefix });
+      if (c.limit !== undefined) q.set('limit', String(c.limit));
+      if (c.stale) q.set('consistency', 'stale');
+      return { ...base, method: 'GET', path: `/kv?${q.toString()}` };
+    }
+    case 'status':
+      return { ...base, method: 'GET', path: '/debug' };
+  }
+}

@@ -1,0 +1,143 @@
+// The client commands' output: each answer (or failure) becomes stdout, stderr and an exit code
+// (pure, unit-tested); runClientCommand sends the request(s) and renders the result.
+
+import type { Endpoint } from './addresses.js';
+import {
+  classifyFetchError,
+  type HttpAnswer,
+  type HttpRequest,
+  isRecord,
+  RequestFailed,
+  requestOnce,
+  requestWithFailover,
+} from './client.js';
+import { formatStatusTable, parseDebug, type StatusRow } from './debug-info.js';
+import { describeError } from './io.js';
+import { type ClientInvocation, exitCodes, httpRequestOf } from './kv-commands.js';
+
+export interface Output {
+  readonly out: string;
+  readonly err: string;
+  readonly code: number;
+}
+
+const quote = (s: string): string => JSON.stringify(s);
+
+function failure(message: string, code: number = exitCodes.failed): Output {
+  return { out: '', err: `raftkv: ${message}\n`, code };
+}
+
+function unknownOutcome(message: string, inv: ClientInvocation): Output {
+  return failure(
+    `${message}; the write's outcome is unknown (it may still be applied): ` +
+      `retry with --idempotency-key ${inv.idempotencyKey ?? '<key>'} to apply it at most once`,
+    exitCodes.unknown,
+  );
+}
+
+function isWrite(inv: ClientInvocation): boolean {
+  return inv.command.kind === 'put' || inv.command.kind === 'del';
+}
+
+/** Output and exit code for a request that no endpoint answered. */
+export function renderFailure(e: RequestFailed, inv: ClientInvocation): Output {
+  return isWrite(inv) && e.mayHaveArrived ? unknownOutcome(e.message, inv) : failure(e.message);
+}
+
+/** Output and exit code for an answer. */
+export function renderAnswer(
+  inv: ClientInvocation,
+  answer: HttpAnswer,
+  mayHaveArrivedBefore = false,
+): Output {
+  const c = inv.command;
+  const body = isRecord(answer.body) ? answer.body : {};
+  const json = (): string => `${JSON.stringify(answer.body)}\n`;
+  if (answer.status === 200) {
+    if (inv.json) return { out: json(), err: '', code: exitCodes.ok };
+    switch (c.kind) {
+      case 'put':
+        return { out: 'OK\n', err: '', code: exitCodes.ok };
+      case 'get':
+        return { out: `${String(body.value)}\n`, err: '', code: exitCodes.ok };
+      case 'del':
+        return {
+          out: body.deleted === true ? `deleted ${c.key}\n` : `${c.key} was absent; nothing deleted\n`,
+          err: '',
+          code: exitCodes.ok,
+        };
+      case 'list': {
+        const items = Array.isArray(body.items) ? body.items : [];
+        const lines = items.filter(isRecord).map((i) => `${String(i.key)}\t${String(i.value)}\n`);
+        const more =
+          body.more === true
+            ? `raftkv: more keys match; showing the first ${items.length} (see --limit)\n`
+            : '';
+        return { out: lines.join(''), err: more, code: exitCodes.ok };
+      }
+      case 'status':
+        return { out: json(), err: '', code: exitCodes.ok };
+    }
+  }
+  const error = typeof body.error === 'string' ? body.error : undefined;
+  if (c.kind === 'get' && answer.status === 404 && error === undefined) {
+    return failure(`key not found: ${c.key}`);
+  }
+  if (c.kind === 'put' && answer.status === 409) {
+    const current =
+      typeof body.value === 'string' ? `its current value is ${quote(body.value)}` : 'it is absent';
+    return failure(`precondition failed for key ${quote(c.key)}: ${current}; nothing written`);
+  }
+  const code = typeof body.code === 'string' ? ` (${body.code})` : '';
+  const message = `${error ?? `HTTP ${answer.status}`}${code} [${answer.endpoint.label}]`;
+  // Without a `definite` field (not a raftkv error body), a 5xx may have happened.
+  const definite = typeof body.definite === 'boolean' ? body.definite : answer.status < 500;
+  if (isWrite(inv) && (!definite || mayHaveArrivedBefore)) {
+    return unknownOutcome(message, inv);
+  }
+  return failure(message);
+}
+
+export interface KvDeps {
+  readonly send: (endpoint: Endpoint, req: HttpRequest) => Promise<HttpAnswer>;
+}
+
+export const realKvDeps: KvDeps = { send: requestOnce };
+
+export async function runClientCommand(inv: ClientInvocation, deps: KvDeps = realKvDeps): Promise<Output> {
+  if (inv.command.kind === 'status') return runStatus(inv, deps);
+  try {
+    const { answer, mayHaveArrivedBefore } = await requestWithFailover(
+      inv.endpoints,
+      httpRequestOf(inv),
+      deps.send,
+    );
+    return renderAnswer(inv, answer, mayHaveArrivedBefore);
+  } catch (e) {
+    if (e instanceof RequestFailed) return renderFailure(e, inv);
+    return failure(describeError(e));
+  }
+}
+
+/** Asks every endpoint's /debug at once; exit 1 if any is unreachable. */
+async function runStatus(inv: ClientInvocation, deps: KvDeps): Promise<Output> {
+  const req = httpRequestOf(inv);
+  const rows = await Promise.all(
+    inv.endpoints.map(async (endpoint): Promise<StatusRow & { body?: unknown }> => {
+      try {
+        const answer = await deps.send(endpoint, req);
+        const info = parseDebug(answer.body);
+        if (answer.status === 200 && info) return { endpoint: endpoint.label, info, body: answer.body };
+        return { endpoint: endpoint.label, error: `HTTP ${answer.status} without node status` };
+      } catch (e) {
+        return { endpoint: endpoint.label, error: classifyFetchError(e, inv.timeoutMs).reason };
+      }
+    }),
+  );
+  const down = rows.filter((r) => !r.info).length;
+  const out = inv.json
+    ? `${JSON.stringify(rows.map((r) => ({ endpoint: r.endpoint, ...(r.info ? { status: r.body } : { error: r.error }) })))}\n`
+    : formatStatusTable(rows);
+  const err = down > 0 ? `raftkv: ${down} of ${rows.length} endpoints unreachable\n` : '';
+  return { out, err, code: down > 0 ? exitCodes.failed : exitCodes.ok };
+}

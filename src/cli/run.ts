@@ -1,0 +1,87 @@
+// Dispatch of `raftkv COMMAND ...` to the commands, with usage errors reported the same way
+// everywhere: one line on stderr, the command's usage, exit code 2.
+
+import { readFileSync } from 'node:fs';
+import type { RaftkvNode } from '../node/node.js';
+import type { NodeOptions } from '../node/options.js';
+import { type Env, UsageError, wantsHelp } from './args.js';
+import { type ClusterDeps, runCluster } from './cluster.js';
+import type { Io } from './io.js';
+import { type ClientCommandName, clientCommandFlags, exitCodes, parseClientCommand } from './kv-commands.js';
+import { type KvDeps, runClientCommand } from './kv-output.js';
+import { runStart, type StartDeps } from './start.js';
+import { commandInfo, commandUsage, generalUsage } from './usage.js';
+
+export interface CliDeps {
+  readonly io: Io;
+  /** Loaded lazily: the client commands do not need the node runtime. */
+  readonly startNode: () => Promise<(options: NodeOptions) => Promise<RaftkvNode>>;
+  readonly start: Omit<StartDeps, 'io' | 'startNode'>;
+  readonly cluster: Omit<ClusterDeps, 'io'>;
+  readonly kv?: KvDeps;
+}
+
+const clientCommands = new Set<string>(Object.keys(clientCommandFlags));
+
+function isClientCommand(name: string): name is ClientCommandName {
+  return clientCommands.has(name);
+}
+
+export function version(): string {
+  try {
+    const pkg: unknown = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8'));
+    if (typeof pkg === 'object' && pkg !== null && 'version' in pkg && typeof pkg.version === 'string') {
+      return pkg.version;
+    }
+  } catch {
+    // fall through
+  }
+  return 'unknown';
+}
+
+export async function runCli(argv: readonly string[], env: Env, deps: CliDeps): Promise<number> {
+  const { io } = deps;
+  const [name, ...rest] = argv;
+  if (name === undefined || name === 'help' || name === '--help' || name === '-h') {
+    const topic = name === 'help' ? rest[0] : undefined;
+    const info = topic === undefined ? undefined : commandInfo(topic);
+    if (topic !== undefined && !info) {
+      io.err(`raftkv: unknown command "${topic}"\n\n${generalUsage()}`);
+      return exitCodes.usage;
+    }
+    io.out(info ? commandUsage(info) : generalUsage());
+    return exitCodes.ok;
+  }
+  if (name === 'version' || name === '--version') {
+    io.out(`raftkv ${version()}\n`);
+    return exitCodes.ok;
+  }
+  const info = commandInfo(name);
+  if (!info) {
+    io.err(`raftkv: unknown command "${name}"\n\n${generalUsage()}`);
+    return exitCodes.usage;
+  }
+  if (wantsHelp(rest, info.flags)) {
+    io.out(commandUsage(info));
+    return exitCodes.ok;
+  }
+  try {
+    if (name === 'start') {
+      const startNode = await deps.startNode();
+      return await runStart(rest, env, { ...deps.start, io, startNode });
+    }
+    if (name === 'cluster') return await runCluster(rest, env, { ...deps.cluster, io });
+    if (isClientCommand(name)) {
+      const out = await runClientCommand(parseClientCommand(name, rest, env), deps.kv);
+      io.out(out.out);
+      io.err(out.err);
+      return out.code;
+    }
+    io.err(`raftkv: "${name}" takes no arguments\n`);
+    return exitCodes.usage;
+  } catch (e) {
+    if (!(e instanceof UsageError)) throw e;
+    io.err(`raftkv ${name}: ${e.message}\n\n${commandUsage(info)}`);
+    return exitCodes.usage;
+  }
+}

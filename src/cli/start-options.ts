@@ -1,0 +1,266 @@
+// `raftkv start`: flags and environment → NodeOptions. Pure (no process access), so every form
+// of configuration is unit-tested, including the seed's NODE_ID/PEER_IDS/PORT.
+
+import type { HostPort, LogFormat, NodeOptions } from '../node/options.js';
+import { NodeOptionsError, resolveNodeOptions } from '../node/options.js';
+import type { ReadMode } from '../raft/index.js';
+import { clusterFromPeerIds, parseCluster, parseHostPort } from './addresses.js';
+import {
+  booleanOption,
+  type Env,
+  type FlagDef,
+  noMorePositionals,
+  type ParsedArgs,
+  parseArgs,
+  parseChoice,
+  parseDurationMs,
+  parseInteger,
+  sourceOf,
+  stringOption,
+  UsageError,
+} from './args.js';
+
+export const readModes: readonly ReadMode[] = ['safe', 'lease'];
+export const logFormats: readonly LogFormat[] = ['text', 'json'];
+export const logLevels = ['debug', 'info', 'warn', 'error'] as const;
+export type LogLevel = (typeof logLevels)[number];
+
+/** The port the seed's form uses when PORT is unset (the seed's own default). */
+export const seedDefaultPort = 3000;
+
+/** Tuning flags: also accepted (and passed through to every node) by `raftkv cluster`. */
+export const tuningFlags: readonly FlagDef[] = [
+  {
+    name: 'heartbeat-interval',
+    value: 'MS',
+    env: 'RAFTKV_HEARTBEAT_INTERVAL',
+    default: '100',
+    help: 'milliseconds between leader heartbeats',
+  },
+  {
+    name: 'election-timeout',
+    value: 'MS',
+    env: 'RAFTKV_ELECTION_TIMEOUT',
+    default: '1000',
+    help: 'milliseconds without a leader before an election (at least 5 heartbeat intervals)',
+  },
+  {
+    name: 'request-timeout',
+    value: 'MS',
+    env: 'RAFTKV_REQUEST_TIMEOUT',
+    default: '5000',
+    help: 'every client request is answered within this time (504 otherwise)',
+  },
+  {
+    name: 'snapshot-every',
+    value: 'N',
+    env: 'RAFTKV_SNAPSHOT_EVERY',
+    default: '10000',
+    help: 'take a snapshot after this many applied entries',
+  },
+  {
+    name: 'snapshot-catch-up-entries',
+    value: 'N',
+    env: 'RAFTKV_SNAPSHOT_CATCH_UP_ENTRIES',
+    default: '5000',
+    help: 'log entries kept behind a snapshot for slow followers',
+  },
+  {
+    name: 'disk-stall-timeout',
+    value: 'MS',
+    env: 'RAFTKV_DISK_STALL_TIMEOUT',
+    default: 'the election timeout',
+    help: 'a leader whose fsync takes longer hands leadership over',
+  },
+  {
+    name: 'read-mode',
+    value: 'safe|lease',
+    env: 'RAFTKV_READ_MODE',
+    default: 'safe',
+    help: 'linearizable reads by ReadIndex (safe) or leader lease (lease: assumes bounded clock drift)',
+  },
+  {
+    name: 'log-format',
+    value: 'text|json',
+    env: 'RAFTKV_LOG_FORMAT',
+    default: 'text',
+    help: 'log lines on stderr: human-readable or one JSON object per line',
+  },
+  {
+    name: 'log-level',
+    value: 'debug|info|warn|error',
+    env: 'RAFTKV_LOG_LEVEL',
+    default: 'info',
+    help: 'lowest level logged',
+  },
+];
+
+export const clusterTokenFlag: FlagDef = {
+  name: 'cluster-token',
+  value: 'TOKEN',
+  env: 'CLUSTER_TOKEN',
+  default: 'derived from the cluster list',
+  help: 'names the cluster; checked in the data dir and by peers, so two clusters never mix',
+};
+
+export const startFlags: readonly FlagDef[] = [
+  { name: 'id', value: 'ID', env: 'NODE_ID', help: "this node's id; must be one of the --cluster ids" },
+  {
+    name: 'cluster',
+    value: 'ID=HOST:PORT,...',
+    env: 'CLUSTER',
+    help: 'initial membership, this node included: where each node is reached by peers and clients',
+  },
+  {
+    name: 'data-dir',
+    value: 'DIR',
+    env: 'DATA_DIR',
+    default: './data/<id>',
+    help: 'holds everything the node must not lose; reuse it to restart the node with its state',
+  },
+  {
+    name: 'listen',
+    value: 'HOST:PORT',
+    env: 'LISTEN',
+    default: "this node's --cluster address",
+    help: 'bind address (":PORT" binds every interface)',
+  },
+  clusterTokenFlag,
+  ...tuningFlags,
+  {
+    name: 'stop-with-stdin',
+    help: 'also stop gracefully when stdin closes (raftkv cluster sets it, so no node outlives it)',
+  },
+];
+
+/** The seed's environment variables, used only when neither --cluster nor CLUSTER is given. */
+export const seedEnv = ['PEER_IDS', 'PORT'] as const;
+
+/** Every environment variable `raftkv start` reads. */
+export const startEnvNames: readonly string[] = [
+  ...startFlags.flatMap((f) => (f.env === undefined ? [] : [f.env])),
+  ...seedEnv,
+];
+
+function envOf(name: string): string | undefined {
+  return startFlags.find((f) => f.name === name)?.env;
+}
+
+function option(args: ParsedArgs, env: Env, name: string): { raw: string; what: string } | undefined {
+  const envName = envOf(name);
+  const raw = stringOption(args, name, env, envName);
+  return raw === undefined ? undefined : { raw, what: sourceOf(args, name, envName) };
+}
+
+function durationOption(args: ParsedArgs, env: Env, name: string): number | undefined {
+  const o = option(args, env, name);
+  return o === undefined ? undefined : parseDurationMs(o.raw, o.what);
+}
+
+function countOption(args: ParsedArgs, env: Env, name: string, min: number): number | undefined {
+  const o = option(args, env, name);
+  return o === undefined ? undefined : parseInteger(o.raw, o.what, min);
+}
+
+function choiceOption<T extends string>(
+  args: ParsedArgs,
+  env: Env,
+  name: string,
+  choices: readonly T[],
+): T | undefined {
+  const o = option(args, env, name);
+  return o === undefined ? undefined : parseChoice(o.raw, o.what, choices);
+}
+
+export interface StartCommand {
+  readonly options: NodeOptions;
+  readonly stopWithStdin: boolean;
+}
+
+/** `raftkv start` in full: the node's options and the CLI's own flags. */
+export function parseStartCommand(argv: readonly string[], env: Env): StartCommand {
+  const args = parseArgs(argv, startFlags);
+  return { options: optionsFrom(args, env), stopWithStdin: booleanOption(args, 'stop-with-stdin') };
+}
+
+/**
+ * Flags win over environment variables. The cluster comes from --cluster, else CLUSTER, else the
+ * seed's PEER_IDS/PORT (which also make the node listen on 0.0.0.0:PORT unless --listen/LISTEN).
+ * Throws UsageError for anything missing or malformed, and for options the node would refuse.
+ */
+export function parseStartOptions(argv: readonly string[], env: Env): NodeOptions {
+  return optionsFrom(parseArgs(argv, startFlags), env);
+}
+
+function optionsFrom(args: ParsedArgs, env: Env): NodeOptions {
+  noMorePositionals(args, 0);
+
+  const idOpt = option(args, env, 'id');
+  if (idOpt === undefined) throw new UsageError('missing --id (or NODE_ID)');
+  const id = idOpt.raw;
+
+  let cluster: Record<string, HostPort>;
+  let seedListen: HostPort | undefined;
+  const clusterOpt = option(args, env, 'cluster');
+  const peerIds = env.PEER_IDS;
+  const portEnv = env.PORT === '' ? undefined : env.PORT;
+  if (clusterOpt !== undefined) {
+    cluster = parseCluster(clusterOpt.raw, clusterOpt.what);
+  } else if (peerIds !== undefined || portEnv !== undefined) {
+    const port = portEnv === undefined ? seedDefaultPort : parseInteger(portEnv, 'PORT', 1, 65535);
+    cluster = clusterFromPeerIds(id, port, peerIds ?? '');
+    seedListen = { host: '0.0.0.0', port };
+  } else {
+    throw new UsageError('missing --cluster (or CLUSTER, or the seed form NODE_ID/PEER_IDS/PORT)');
+  }
+  if (!cluster[id]) {
+    throw new UsageError(
+      `${idOpt.what} "${id}" is not one of the cluster's ids (${Object.keys(cluster).join(', ')})`,
+    );
+  }
+
+  const listenOpt = option(args, env, 'listen');
+  const listen = listenOpt
+    ? parseHostPort(listenOpt.raw, listenOpt.what, { allowEmptyHost: true })
+    : seedListen;
+
+  const dataDir = option(args, env, 'data-dir')?.raw ?? `./data/${id}`;
+  const tokenOpt = option(args, env, 'cluster-token');
+  if (tokenOpt !== undefined && !/^\S{1,128}$/.test(tokenOpt.raw)) {
+    throw new UsageError(`${tokenOpt.what} must be 1-128 characters without spaces`);
+  }
+  const clusterToken = tokenOpt?.raw;
+  const heartbeatIntervalMs = durationOption(args, env, 'heartbeat-interval');
+  const electionTimeoutMs = durationOption(args, env, 'election-timeout');
+  const requestTimeoutMs = durationOption(args, env, 'request-timeout');
+  const diskStallMs = durationOption(args, env, 'disk-stall-timeout');
+  const snapshotEvery = countOption(args, env, 'snapshot-every', 1);
+  const snapshotCatchUpEntries = countOption(args, env, 'snapshot-catch-up-entries', 0);
+  const readMode = choiceOption(args, env, 'read-mode', readModes);
+  const logFormat = choiceOption(args, env, 'log-format', logFormats);
+  const logLevel = choiceOption(args, env, 'log-level', logLevels);
+
+  const options: NodeOptions = {
+    id,
+    cluster,
+    dataDir,
+    ...(clusterToken !== undefined && { clusterToken }),
+    ...(listen && { listen }),
+    ...(heartbeatIntervalMs !== undefined && { heartbeatIntervalMs }),
+    ...(electionTimeoutMs !== undefined && { electionTimeoutMs }),
+    ...(requestTimeoutMs !== undefined && { requestTimeoutMs }),
+    ...(diskStallMs !== undefined && { diskStallMs }),
+    ...(snapshotEvery !== undefined && { snapshotEvery }),
+    ...(snapshotCatchUpEntries !== undefined && { snapshotCatchUpEntries }),
+    ...(readMode !== undefined && { readMode }),
+    ...(logFormat !== undefined && { logFormat }),
+    ...(logLevel !== undefined && { logLevel }),
+  };
+  try {
+    resolveNodeOptions(options); // the node's own checks (timing relations), reported as usage errors
+  } catch (e) {
+    if (e instanceof NodeOptionsError) throw new UsageError(e.message);
+    throw e;
+  }
+  return options;
+}

@@ -1,0 +1,101 @@
+// `raftkv start`: run one node until SIGTERM/SIGINT, then stop it gracefully and exit 0.
+
+import { mkdir } from 'node:fs/promises';
+import type { RaftkvNode } from '../node/node.js';
+import { type NodeOptions, NodeOptionsError } from '../node/options.js';
+import { CorruptionError, IdentityMismatchError } from '../storage/errors.js';
+import { formatHostPort } from './addresses.js';
+import type { Env } from './args.js';
+import { describeError, type Io } from './io.js';
+import { parseStartCommand } from './start-options.js';
+
+export interface StartDeps {
+  readonly startNode: (options: NodeOptions) => Promise<RaftkvNode>;
+  /** Calls `handler` on each SIGTERM/SIGINT. */
+  readonly onSignal: (handler: (signal: string) => void) => void;
+  /** Calls `handler` once when stdin reaches its end (for --stop-with-stdin). */
+  readonly onStdinClosed: (handler: () => void) => void;
+  readonly io: Io;
+}
+
+export function processSignals(handler: (signal: string) => void): void {
+  for (const sig of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) process.on(sig, () => handler(sig));
+}
+
+export function processStdinClosed(handler: () => void): void {
+  process.stdin.once('end', handler);
+  process.stdin.on('error', () => {});
+  process.stdin.resume();
+}
+
+/** One line saying why the node could not start. */
+export function explainStartFailure(e: unknown, options: NodeOptions): string {
+  const self = options.cluster[options.id];
+  const listen = options.listen ?? self;
+  const where = listen ? formatHostPort(listen) : '?';
+  const code = e instanceof Error ? (e as NodeJS.ErrnoException).code : undefined;
+  if (code === 'EADDRINUSE') return `address ${where} is already in use (is another node running there?)`;
+  if (code === 'EADDRNOTAVAIL') return `cannot listen on ${where}: no such local address (use --listen)`;
+  if (e instanceof CorruptionError) {
+    return `data in ${options.dataDir} is corrupt; refusing to start: ${e.message}`;
+  }
+  if (e instanceof IdentityMismatchError) {
+    return e.message;
+  }
+  if (e instanceof NodeOptionsError) return e.message;
+  return describeError(e);
+}
+
+/** Resolves with the exit code; UsageError propagates to the caller. */
+export async function runStart(argv: readonly string[], env: Env, deps: StartDeps): Promise<number> {
+  const { options, stopWithStdin } = parseStartCommand(argv, env);
+  const { io } = deps;
+  const fail = (what: string): number => {
+    io.err(`raftkv: cannot start node ${options.id}: ${what}\n`);
+    return 1;
+  };
+  try {
+    await mkdir(options.dataDir, { recursive: true });
+  } catch (e) {
+    return fail(`cannot create data dir ${options.dataDir}: ${describeError(e)}`);
+  }
+  let node: RaftkvNode;
+  try {
+    node = await deps.startNode(options);
+  } catch (e) {
+    return fail(explainStartFailure(e, options));
+  }
+  return new Promise<number>((resolve) => {
+    let stopping = false;
+    const onStop = (signal: string): void => {
+      if (stopping) {
+        io.err(`raftkv: ${signal} again: node ${node.id} exits without finishing its stop\n`);
+        resolve(130);
+        return;
+      }
+      stopping = true;
+      io.err(`raftkv: ${signal}: stopping node ${node.id}\n`);
+      node.stop().then(
+        () => resolve(0),
+        (e: unknown) => {
+          io.err(`raftkv: node ${node.id} did not stop cleanly: ${describeError(e)}\n`);
+          resolve(1);
+        },
+      );
+    };
+    deps.onSignal(onStop);
+    if (stopWithStdin) deps.onStdinClosed(() => onStop('stdin closed'));
+    node.stopped.then(
+      () => {
+        if (stopping) return;
+        const fatal = node.fatalError;
+        io.err(`raftkv: node ${node.id} stopped: ${fatal ? describeError(fatal) : 'see the log above'}\n`);
+        resolve(1);
+      },
+      (e: unknown) => {
+        io.err(`raftkv: node ${node.id} failed: ${describeError(e)}\n`);
+        resolve(1);
+      },
+    );
+  });
+}

@@ -1,0 +1,132 @@
+// Every command's synopsis and flags, and the usage text made from them. docs/cli.md documents the
+// same tables (test/cli/docs.test.ts keeps the two in step).
+
+import type { FlagDef } from './args.js';
+import { clusterFlags } from './cluster-options.js';
+import {
+  defaultEndpoints,
+  delFlags,
+  exitCodes,
+  getFlags,
+  listFlags,
+  putFlags,
+  statusFlags,
+} from './kv-commands.js';
+import { startFlags } from './start-options.js';
+
+export interface CommandInfo {
+  readonly name: string;
+  readonly synopsis: string;
+  readonly summary: string;
+  readonly flags: readonly FlagDef[];
+  /** Extra lines shown after the flags. */
+  readonly notes?: readonly string[];
+}
+
+export const commands: readonly CommandInfo[] = [
+  {
+    name: 'start',
+    synopsis: 'raftkv start --id ID --cluster ID=HOST:PORT,... [--data-dir DIR] [--listen HOST:PORT] [flags]',
+    summary: 'run one node until SIGTERM/SIGINT',
+    flags: startFlags,
+    notes: [
+      "The seed's form also works when neither --cluster nor CLUSTER is set:",
+      '  NODE_ID=node1 PEER_IDS=node2:3000,node3:3000 PORT=3000 raftkv start',
+      'makes node1 (at node1:PORT) and one node per PEER_IDS entry, whose id is its host;',
+      'it listens on 0.0.0.0:PORT (PORT defaults to 3000).',
+      'Durations are milliseconds: 500, 500ms or 2s.',
+    ],
+  },
+  {
+    name: 'cluster',
+    synopsis: 'raftkv cluster [--nodes 3] [--base-port 7001] [--data-dir ./data] [--host 127.0.0.1] [flags]',
+    summary: 'run a local cluster of N node processes (n1..nN) and show the leader; Ctrl-C stops all',
+    flags: clusterFlags,
+    notes: [
+      'The other flags are passed to every node. Re-running with the same --data-dir resumes the',
+      'cluster with its data: keep --nodes, --base-port and --host the same (they name the cluster).',
+      'A node that exits is reported; the others keep running.',
+    ],
+  },
+  {
+    name: 'put',
+    synopsis: 'raftkv put KEY VALUE [--prev-value V | --prev-absent] [--idempotency-key K]',
+    summary: 'write KEY=VALUE (optionally compare-and-set); prints OK once committed',
+    flags: putFlags,
+    notes: ['Put "--" before a KEY or VALUE that starts with "-": raftkv put -- -k -v'],
+  },
+  {
+    name: 'get',
+    synopsis: 'raftkv get KEY [--stale]',
+    summary: 'print the value of KEY (exit 1 if absent)',
+    flags: getFlags,
+  },
+  {
+    name: 'del',
+    synopsis: 'raftkv del KEY [--idempotency-key K]',
+    summary: 'delete KEY',
+    flags: delFlags,
+  },
+  {
+    name: 'list',
+    synopsis: 'raftkv list [PREFIX] [--limit N] [--stale]',
+    summary: 'print KEY<TAB>VALUE lines for the keys starting with PREFIX, in key order',
+    flags: listFlags,
+  },
+  {
+    name: 'status',
+    synopsis: 'raftkv status',
+    summary: "print every endpoint's id, state, term, leader, commit and applied index",
+    flags: statusFlags,
+  },
+  { name: 'help', synopsis: 'raftkv help [COMMAND]', summary: "show this help, or a command's", flags: [] },
+  { name: 'version', synopsis: 'raftkv version', summary: 'print the version', flags: [] },
+];
+
+export function commandInfo(name: string): CommandInfo | undefined {
+  return commands.find((c) => c.name === name);
+}
+
+const exitCodeLine =
+  `Exit codes: ${exitCodes.ok} success, ${exitCodes.failed} failed (incl. key not found, precondition failed), ` +
+  `${exitCodes.usage} usage error, ${exitCodes.unknown} write outcome unknown.`;
+
+export function generalUsage(): string {
+  const width = Math.max(...commands.map((c) => c.name.length));
+  return [
+    'raftkv: a replicated key-value store on Raft',
+    '',
+    'Usage:',
+    ...commands.map((c) => `  raftkv ${c.name.padEnd(width)}  ${c.summary}`),
+    '',
+    `Client commands (put, get, del, list, status) talk to --endpoints HOST:PORT,...`,
+    `(env RAFTKV_ENDPOINTS; default ${defaultEndpoints}).`,
+    'Run "raftkv help COMMAND" or "raftkv COMMAND --help" for its flags.',
+    exitCodeLine,
+    '',
+  ].join('\n');
+}
+
+export function flagLabel(f: FlagDef): string {
+  return f.value === undefined ? `--${f.name}` : `--${f.name} ${f.value}`;
+}
+
+export function commandUsage(c: CommandInfo): string {
+  const width = Math.max(0, ...c.flags.map((f) => flagLabel(f).length));
+  const lines = [`Usage: ${c.synopsis}`, '', `${c.summary[0]!.toUpperCase()}${c.summary.slice(1)}.`];
+  if (c.flags.length > 0) {
+    lines.push('', 'Flags:');
+    for (const f of c.flags) {
+      const extra = [f.default !== undefined && `default ${f.default}`, f.env !== undefined && `env ${f.env}`]
+        .filter((x): x is string => typeof x === 'string')
+        .join('; ');
+      const line = `  ${flagLabel(f).padEnd(width)}  ${f.help}`;
+      if (!extra) lines.push(line);
+      else if (line.length + extra.length + 3 <= 100) lines.push(`${line} (${extra})`);
+      else lines.push(line, `  ${''.padEnd(width)}    (${extra})`);
+    }
+  }
+  if (c.notes) lines.push('', ...c.notes);
+  lines.push('', exitCodeLine, '');
+  return lines.join('\n');
+}

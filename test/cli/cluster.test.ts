@@ -1,0 +1,151 @@
+// Goal: the `raftkv cluster` supervisor runs one process per node, forwards their output prefixed
+// with the node id, reports a node that dies while the others keep running, and stops every node
+// on a signal (SIGTERM, then SIGKILL after the grace period). Stand-in node processes replace
+// `raftkv start` here; they only print and wait for signals.
+
+import assert from 'node:assert/strict';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { runCluster } from '../../src/cli/cluster.js';
+import type { Io } from '../../src/cli/io.js';
+
+const fakeNode = `
+const id = process.argv[process.argv.indexOf('--id') + 1];
+const mode = process.env.FAKE_MODE ?? '';
+if (!process.argv.includes('--stop-with-stdin')) process.exit(9);
+process.on('SIGTERM', () => {
+  if (mode === 'stubborn') { process.stderr.write(id + ' ignores SIGTERM\\n'); return; }
+  process.stderr.write(id + ' got SIGTERM\\n');
+  process.exit(0);
+});
+if (mode === 'crash-n2' && id === 'n2') process.exit(3);
+if (mode === 'crash-all') process.exit(4);
+// Ready (the SIGTERM handler is in place):
+process.stderr.write('hello from ' + id + '\\n');
+setInterval(() => {}, 60000);
+`;
+
+interface Harness {
+  io: Io;
+  text: () => string;
+  /** Resolves once the output contains every string. */
+  until: (...parts: string[]) => Promise<void>;
+}
+
+function harness(): Harness {
+  let all = '';
+  const waiters: { parts: string[]; resolve: () => void }[] = [];
+  const check = (): void => {
+    for (const w of [...waiters]) {
+      if (w.parts.every((p) => all.includes(p))) {
+        waiters.splice(waiters.indexOf(w), 1);
+        w.resolve();
+      }
+    }
+  };
+  const write = (t: string): void => {
+    all += t;
+    check();
+  };
+  return {
+    io: { out: write, err: write },
+    text: () => all,
+    until: (...parts) =>
+      new Promise<void>((resolve) => {
+        waiters.push({ parts, resolve });
+        check();
+      }),
+  };
+}
+
+async function withScript(fn: (command: string[], dir: string) => Promise<void>): Promise<void> {
+  const dir = await mkdtemp(join(tmpdir(), 'raftkv-cluster-'));
+  try {
+    const script = join(dir, 'fake-node.mjs');
+    await writeFile(script, fakeNode);
+    await fn([process.execPath, script], dir);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+function start(
+  h: Harness,
+  command: string[],
+  dir: string,
+  argv: string[],
+  mode: string,
+  gracePeriodMs = 10_000,
+) {
+  let signal: (s: string) => void = () => {};
+  const code = runCluster(
+    ['--data-dir', dir, '--base-port', '17001', ...argv],
+    { PATH: process.env.PATH, FAKE_MODE: mode },
+    {
+      io: h.io,
+      onSignal: (handler) => {
+        signal = handler;
+      },
+      command,
+      pollIntervalMs: 60_000,
+      gracePeriodMs,
+    },
+  );
+  return { code, signal: (s: string) => signal(s) };
+}
+
+test('prints the nodes, forwards their output with a prefix, and stops them all on SIGINT (exit 0)', async () => {
+  await withScript(async (command, dir) => {
+    const h = harness();
+    const run = start(h, command, dir, ['--nodes', '2'], '');
+    await h.until('n1 | hello from n1', 'n2 | hello from n2');
+    assert.match(h.text(), /raftkv cluster: 2 node\(s\)/);
+    assert.match(h.text(), /n1 {2}http:\/\/127\.0\.0\.1:17001 {2}\(data dir .*n1\)/);
+    assert.match(h.text(), /n2 {2}http:\/\/127\.0\.0\.1:17002/);
+    assert.match(h.text(), /clients: raftkv status --endpoints 127\.0\.0\.1:17001,127\.0\.0\.1:17002/);
+    run.signal('SIGINT');
+    assert.equal(await run.code, 0);
+    assert.match(h.text(), /n1 \| n1 got SIGTERM/);
+    assert.match(h.text(), /n2 \| n2 got SIGTERM/);
+    assert.match(h.text(), /raftkv cluster: all nodes stopped/);
+  });
+});
+
+test('a node that dies is reported with the command to rerun it; the others keep running', async () => {
+  await withScript(async (command, dir) => {
+    const h = harness();
+    const run = start(h, command, dir, ['--nodes', '3'], 'crash-n2');
+    await h.until('n2 exited with code 3', 'hello from n1', 'hello from n3');
+    assert.match(
+      h.text(),
+      /n2 exited with code 3; the other nodes keep running\. To run it again by hand: .* start --id n2 --cluster n1=127\.0\.0\.1:17001,/,
+    );
+    run.signal('SIGTERM');
+    assert.equal(await run.code, 0);
+    assert.match(h.text(), /n1 got SIGTERM/);
+    assert.match(h.text(), /n3 got SIGTERM/);
+  });
+});
+
+test('when every node has exited, the supervisor exits 1', async () => {
+  await withScript(async (command, dir) => {
+    const h = harness();
+    const run = start(h, command, dir, ['--nodes', '2'], 'crash-all');
+    assert.equal(await run.code, 1);
+    assert.match(h.text(), /every node has exited/);
+  });
+});
+
+test('a node that ignores SIGTERM is killed after the grace period', async () => {
+  await withScript(async (command, dir) => {
+    const h = harness();
+    const run = start(h, command, dir, ['--nodes', '1'], 'stubborn', 100);
+    await h.until('hello from n1');
+    run.signal('SIGTERM');
+    assert.equal(await run.code, 0);
+    assert.match(h.text(), /n1 ignores SIGTERM/);
+    assert.match(h.text(), /n1 still running after 100 ms; sending SIGKILL/);
+  });
+});

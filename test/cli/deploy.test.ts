@@ -1,0 +1,117 @@
+// Goal: the Docker deployment stays in step with the CLI: the compose files parse, every
+// variable they set is one `raftkv start` reads and accepts, every node's cluster list names every
+// service, and the Dockerfile runs the same entry point on the same port.
+
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { test } from 'node:test';
+import { parse as parseYaml } from 'yaml';
+import { parseEndpoints } from '../../src/cli/addresses.js';
+import { defaultEndpoints } from '../../src/cli/kv-commands.js';
+import { parseStartOptions, startEnvNames } from '../../src/cli/start-options.js';
+
+type Yaml = unknown;
+
+const root = new URL('../../../', import.meta.url);
+const read = (name: string): string => readFileSync(new URL(name, root), 'utf8');
+const binPath = 'dist/src/cli/main.js';
+const containerPort = 7001;
+
+function asMap(v: Yaml | undefined, what: string): { [key: string]: Yaml } {
+  assert.ok(v !== null && v !== undefined && typeof v === 'object' && !Array.isArray(v), `${what} is a map`);
+  return v as { [key: string]: Yaml };
+}
+
+function asStrings(v: Yaml | undefined, what: string): string[] {
+  assert.ok(Array.isArray(v) && v.every((x) => typeof x === 'string'), `${what} is a list of strings`);
+  return v as string[];
+}
+
+function asEnv(v: Yaml | undefined, what: string): Record<string, string> {
+  const m = asMap(v, what);
+  const out: Record<string, string> = {};
+  for (const [k, x] of Object.entries(m)) {
+    assert.equal(typeof x, 'string', `${what}.${k} is a string`);
+    out[k] = x as string;
+  }
+  return out;
+}
+
+for (const [file, n, project] of [
+  ['docker-compose.yml', 3, 'raftkv'],
+  ['docker-compose.5.yml', 5, 'raftkv5'],
+] as const) {
+  test(`${file}: ${n} nodes the CLI accepts, reachable at 127.0.0.1:7001..${7000 + n}`, () => {
+    const doc = asMap(parseYaml(read(file)) as Yaml, file);
+    assert.deepEqual(Object.keys(doc).sort(), ['name', 'services', 'volumes']);
+    assert.equal(doc.name, project, 'each file has its own project, so their volumes never mix');
+    const services = asMap(doc.services, 'services');
+    const names = Array.from({ length: n }, (_, i) => `node${i + 1}`);
+    assert.deepEqual(Object.keys(services), names, 'services node1..nodeN, as in the seed');
+    const volumes = asMap(doc.volumes, 'volumes');
+    const hostPorts: number[] = [];
+    for (const [i, name] of names.entries()) {
+      const s = asMap(services[name], name);
+      assert.equal(s.build, '.');
+      assert.equal(s.hostname, name);
+      const env = asEnv(s.environment, `${name}.environment`);
+      for (const k of Object.keys(env))
+        assert.ok(startEnvNames.includes(k), `${name}: raftkv start reads ${k}`);
+      // The real parser, on the real environment: the node starts with these options.
+      const o = parseStartOptions([], env);
+      assert.equal(o.id, name);
+      assert.equal(o.dataDir, '/data');
+      assert.deepEqual(o.listen, { host: '0.0.0.0', port: containerPort });
+      assert.deepEqual(
+        o.cluster,
+        Object.fromEntries(names.map((m) => [m, { host: m, port: containerPort }])),
+        `${name}: the cluster is every service, at its service name`,
+      );
+      const ports = asStrings(s.ports, `${name}.ports`);
+      assert.deepEqual(ports, [`${7001 + i}:${containerPort}`]);
+      hostPorts.push(7001 + i);
+      const mounts = asStrings(s.volumes, `${name}.volumes`);
+      assert.deepEqual(mounts, [`${name}-data:/data`]);
+      assert.ok(Object.hasOwn(volumes, `${name}-data`), `volume ${name}-data is declared`);
+    }
+    assert.equal(Object.keys(volumes).length, n);
+    if (n === 3) {
+      assert.deepEqual(
+        parseEndpoints(defaultEndpoints).map((e) => e.label),
+        hostPorts.map((p) => `127.0.0.1:${p}`),
+        "the client commands' default endpoints are this deployment's",
+      );
+    }
+  });
+}
+
+test('Dockerfile: multi-stage, unprivileged, /data volume, EXPOSE 7001, ENTRYPOINT raftkv start', () => {
+  const lines = read('Dockerfile')
+    .split('\n')
+    .filter((l) => l.trim() !== '' && !l.trimStart().startsWith('#'));
+  const from = lines.filter((l) => l.startsWith('FROM '));
+  assert.equal(from.length, 2, 'a build stage and a runtime stage');
+  assert.match(from[1]!, /^FROM node:20-(slim|alpine)/);
+  const runtime = lines.slice(lines.indexOf(from[1]!));
+  assert.ok(runtime.includes('USER node'), 'runs as the unprivileged node user');
+  assert.ok(
+    runtime.some((l) => /^RUN npm ci --omit=dev/.test(l)),
+    'production dependencies only',
+  );
+  assert.ok(runtime.includes(`EXPOSE ${containerPort}`));
+  assert.ok(runtime.includes('VOLUME ["/data"]'));
+  assert.ok(runtime.includes('ENV DATA_DIR=/data'));
+  const entry = runtime.find((l) => l.startsWith('ENTRYPOINT '));
+  assert.deepEqual(JSON.parse(entry!.slice('ENTRYPOINT '.length)), ['node', binPath, 'start']);
+  const dockerignore = read('.dockerignore').split('\n');
+  for (const needed of ['src', 'package.json', 'package-lock.json', 'tsconfig.json']) {
+    assert.ok(!dockerignore.includes(needed), `${needed} is in the build context`);
+  }
+});
+
+const pkg = JSON.parse(read('package.json')) as { bin?: Record<string, string> };
+test('package.json bin points at the CLI', {
+  skip: pkg.bin === undefined && 'package.json has no "bin" yet',
+}, () => {
+  assert.equal(pkg.bin?.raftkv, binPath);
+});
