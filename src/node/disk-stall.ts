@@ -14,6 +14,8 @@ export type StallAction =
 const none: StallAction = { kind: 'none' };
 
 export class DiskStallGuard {
+  /** When the current stall was noticed (its sync had run for `bound`), or null. */
+  private stallSince: number | null = null;
   /** When the current stall's transfer was attempted, or null. */
   private transferAt: number | null = null;
   stalls = 0;
@@ -23,19 +25,28 @@ export class DiskStallGuard {
   /**
    * What to do now, given when the in-flight sync started (null: none in flight). The caller
    * carries out a transfer with RawNode.transferLeadership and, if the core refuses it, steps
-   * down at once.
+   * down at once. With no live target right away (CheckQuorum clears every follower's activity
+   * flag once per election timeout, so none may look live for a round trip), it keeps looking
+   * for one more bound before stepping down.
    */
   check(syncStartedAt: number | null, now: number, status: Status): StallAction {
     if (syncStartedAt === null || now - syncStartedAt < this.bound) {
+      this.stallSince = null;
       this.transferAt = null;
       return none;
     }
     if (status.role !== 'leader') return none;
-    if (this.transferAt === null) {
-      this.transferAt = now;
+    if (this.stallSince === null) {
+      this.stallSince = now;
       this.stalls++;
+    }
+    if (this.transferAt === null) {
       const to = bestTransferTarget(status);
-      return to === null ? { kind: 'stepDown' } : { kind: 'transfer', to };
+      if (to !== null) {
+        this.transferAt = now;
+        return { kind: 'transfer', to };
+      }
+      return now - this.stallSince >= this.bound ? { kind: 'stepDown' } : none;
     }
     return now - this.transferAt >= this.bound ? { kind: 'stepDown' } : none;
   }

@@ -48,6 +48,7 @@ export class Driver {
   private failed = false;
   private leaderWaiters: (() => void)[] = [];
   private lastLeader: NodeId | null = null;
+  private stopError: (() => RaftkvError) | null = null;
 
   constructor(p: DriverParts) {
     this.options = p.options;
@@ -110,6 +111,8 @@ export class Driver {
 
   /** Proposes a command; resolves with its apply result, or rejects with a RaftkvError. */
   propose(data: Uint8Array, deadline: number): Promise<WriteResult> | 'not-leader' {
+    // After stop() nothing would ever answer (or sweep) a new waiter.
+    if (this.stopError !== null) throw this.stopError();
     const r = this.raw.propose(data);
     if (r.kind === 'rejected') {
       if (r.reason === 'NotLeader') return 'not-leader';
@@ -124,6 +127,7 @@ export class Driver {
 
   /** Starts a linearizable read; resolves once the local state machine may serve it. */
   readIndex(deadline: number): Promise<void> {
+    if (this.stopError !== null) return Promise.reject(this.stopError());
     const { context, done } = this.reads.start(deadline);
     this.raw.readIndex(context);
     this.schedule();
@@ -148,6 +152,7 @@ export class Driver {
   /** Graceful stop, step 2: no more ticks or loop turns; pending requests fail; the last Ready finishes. */
   async stop(error: () => RaftkvError): Promise<void> {
     this.running = false;
+    this.stopError = error;
     if (this.timer !== null) clearInterval(this.timer);
     this.timer = null;
     await this.loop?.catch(() => {});
@@ -156,6 +161,9 @@ export class Driver {
     this.reads.failAll(error);
     for (const w of this.leaderWaiters.splice(0)) w();
     if (!this.failed) await this.storage.sync().catch(() => {});
+    // The failed requests answer their clients through a chain of promise reactions; let it run
+    // to the end (one macrotask turn) before the caller closes the client connections.
+    await new Promise<void>((resolve) => setImmediate(resolve));
   }
 
   debugState(): Record<string, unknown> {
@@ -229,10 +237,7 @@ export class Driver {
         to: action.to,
         inFlightMs,
       });
-      if (this.raw.transferLeadership(action.to).kind === 'started') {
-        for (const m of this.raw.takeEarlyMessages()) this.transport.send(m);
-        return;
-      }
+      if (this.raw.transferLeadership(action.to).kind === 'started') return;
     } else {
       this.logger.log('warn', 'disk stall: stepping down', { inFlightMs });
     }
@@ -240,9 +245,20 @@ export class Driver {
     this.afterSoftStateChange();
   }
 
-  /** Runs the Ready loop soon, once for everything that arrives in this turn of the event loop. */
+  /**
+   * Runs the Ready loop soon, once for everything that arrives in this turn of the event loop.
+   * While the loop waits for an fsync, the messages that may leave before persistence (the
+   * leader's AppendEntries and heartbeats, §10.2.1) go out at once instead of waiting for it:
+   * replication of new proposals overlaps the leader's own fsync, and a leader whose disk stalls
+   * keeps talking, so the stall guard can hand leadership over.
+   */
   private schedule(): void {
-    if (this.loopScheduled || this.loop !== null || !this.running) return;
+    if (!this.running) return;
+    if (this.loop !== null) {
+      for (const m of this.raw.takeEarlyMessages()) this.transport.send(m);
+      return;
+    }
+    if (this.loopScheduled) return;
     this.loopScheduled = true;
     setImmediate(() => {
       this.loopScheduled = false;

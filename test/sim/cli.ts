@@ -7,6 +7,9 @@
 //   --nodes K        force the cluster size          --ticks T    force the fault-phase length
 //   --profile P      force a fault profile (calm, lossy, partitions, crashes, chaos, snapshots)
 //   --read-mode R    force the read mode (safe, lease)
+//   --stall-guard B  force the disk-stall guard's bound in ticks, or off
+//   --pipeline on|off  force the drivers to send early messages while a write is in flight, or not
+//   --disk-stalls on|off  force disk stalls on (any profile) or off
 //   --mutation M     enable one of the core's test-only Mutations (repeatable)
 //   --trace          print every event              --trace-core  also print the core's log
 //   --keep-going     do not stop at the first failing seed
@@ -25,8 +28,9 @@ function parse(argv: readonly string[]): SimOptions {
       'usage: sim [--seeds N [--start S] | --seed S] [--nodes K] [--ticks T] [--profile P]\n',
     );
     process.stderr.write(
-      '           [--read-mode R] [--mutation M]... [--trace] [--trace-core] [--keep-going]\n',
+      '           [--read-mode R] [--stall-guard B|off] [--pipeline on|off] [--mutation M]...\n',
     );
+    process.stderr.write('           [--disk-stalls on|off] [--trace] [--trace-core] [--keep-going]\n');
     process.exit(2);
   }
 }

@@ -39,6 +39,16 @@ export interface ClusterOptions {
   readonly links?: LinkFaults;
   readonly persist?: PersistLatency;
   readonly snapshots?: SnapshotPolicy | null;
+  /**
+   * The disk-stall guard's bound in ticks (see src/node/disk-stall.ts); null turns the guard off.
+   * Default: the election timeout, as the real node's default (diskStallMs = electionTimeoutMs).
+   */
+  readonly diskStallBound?: number | null;
+  /**
+   * While a node's write is in flight, send the messages its core may send before persistence
+   * after every call, instead of with its next Ready (see driver.ts). Default false.
+   */
+  readonly pipeline?: boolean;
   readonly tracer?: Tracer;
   readonly traceCore?: boolean;
   /** Seeds the cluster's random streams; defaults to `seed`. */
@@ -54,11 +64,21 @@ export class SimCluster implements DriverEnv {
   readonly clients: Clients;
   readonly tracer: Tracer;
   readonly config: SimRaftConfig;
-  readonly stats: ClusterStats = { crashes: 0, restarts: 0, snapshotsTaken: 0, snapshotsInstalled: 0 };
+  readonly stats: ClusterStats = {
+    crashes: 0,
+    restarts: 0,
+    snapshotsTaken: 0,
+    snapshotsInstalled: 0,
+    diskStalls: 0,
+    stallTransfers: 0,
+    stallStepDowns: 0,
+  };
   readonly traceCore: boolean;
   readonly driverRng: Prng;
   persist: PersistLatency;
   snapshots: SnapshotPolicy | null;
+  diskStallBound: number | null;
+  pipeline: boolean;
   now = 0;
   private readonly nodes = new Map<NodeId, SimNode>();
   private readonly tickRng: Prng;
@@ -72,6 +92,9 @@ export class SimCluster implements DriverEnv {
     this.config = { ...defaultRaftConfig, ...opts.raft };
     this.persist = opts.persist ?? { min: 0, max: 0 };
     this.snapshots = opts.snapshots ?? null;
+    this.diskStallBound =
+      opts.diskStallBound === undefined ? this.config.electionTimeoutTicks : opts.diskStallBound;
+    this.pipeline = opts.pipeline ?? false;
     this.net = new SimNetwork(root.fork(), this.tracer, opts.links ?? reliableLinks);
     this.ids = Array.from({ length: opts.size }, (_, i) => `n${i + 1}`);
     const membership = { voters: this.ids };
@@ -151,7 +174,7 @@ export class SimCluster implements DriverEnv {
 
   // -- Time --------------------------------------------------------------------------------
 
-  /** One tick: deliver due messages, complete due writes, tick every live core. */
+  /** One tick: deliver due messages, complete due writes, tick every live core (and its stall guard). */
   tick(): void {
     this.now++;
     this.tracer.tick = this.now;
@@ -164,7 +187,7 @@ export class SimCluster implements DriverEnv {
     for (const n of this.nodes.values()) if (n.raw) n.completePersistIfDue();
     for (const id of this.tickRng.shuffle(this.liveIds())) {
       const n = this.node(id);
-      if (n.raw) n.drive('tick', (r) => r.tick());
+      if (n.raw) n.tick();
     }
     // Each call already ran the called core's checkInvariants() (no other core changes on it);
     // once per tick every live core is checked too, whatever touched it.
@@ -228,6 +251,29 @@ export class SimCluster implements DriverEnv {
   crash(id: NodeId): void {
     const n = this.node(id);
     if (n.raw) n.crash();
+  }
+
+  /**
+   * The node's disk stalls for `ticks`: every write that must be synced (and any such write in
+   * flight) completes only once the stall is over. The disk, not the process, is stalled: the
+   * stall outlives a crash. A stall already in progress is extended, never shortened.
+   */
+  stallDisk(id: NodeId, ticks: number): void {
+    const n = this.node(id);
+    const until = Math.max(n.stalledUntil, this.now + ticks);
+    n.stalledUntil = until;
+    this.stats.diskStalls++;
+    if (this.tracer.on) this.tracer.event('stall', `${id}'s disk stalls until t=${until}`);
+  }
+
+  /** Tick until which the node's disk is stalled (≤ now: not stalled). */
+  stalledUntil(id: NodeId): number {
+    return this.node(id).stalledUntil;
+  }
+
+  /** Every stalled disk recovers now; writes held by a stall complete on the next tick. */
+  unstallDisks(): void {
+    for (const n of this.nodes.values()) n.stalledUntil = Math.min(n.stalledUntil, this.now);
   }
 
   /** Rebuilds the node from its durable storage, as a real process restart would. */

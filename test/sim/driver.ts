@@ -4,9 +4,17 @@
 // fsync time: `messages` leave at once, and only when the write completes (ticks later) are
 // `messagesAfterPersist` sent, entries applied and advance() called. A crash in between loses the
 // unpersisted Ready, which is what makes "votes and acks promise durable state" testable.
+// What the core produces while a write is in flight waits for the next Ready — unless the driver
+// pipelines: then the messages that are safe before persistence (Ready.messages' kind) leave after
+// every call, through takeEarlyMessages(), so a leader keeps replicating and heartbeating during
+// its own fsync (§10.2.1) while acknowledgements still wait for durability.
+// A disk stall (nemesis or test) holds every write that must be synced until the stall ends; the
+// disk-stall guard of the real node (src/node/disk-stall.ts) runs on every tick, as there: a
+// leader whose sync has been in flight longer than the bound hands leadership over or steps down.
 // After every call into the core its status is checked (election safety, monotonicity) and its
 // own checkInvariants() is run (the other nodes' state cannot change on this call).
 
+import { DiskStallGuard } from '../../src/node/disk-stall.js';
 import {
   type Entry,
   type Logger,
@@ -46,6 +54,11 @@ export interface ClusterStats {
   restarts: number;
   snapshotsTaken: number;
   snapshotsInstalled: number;
+  /** Disk stalls started (nemesis or test). */
+  diskStalls: number;
+  /** Guard actions: transfers started, and step-downs (a refused transfer, or a second bound). */
+  stallTransfers: number;
+  stallStepDowns: number;
 }
 
 /** What every node's driver shares: the cluster implements it. */
@@ -58,6 +71,10 @@ export interface DriverEnv {
   readonly config: SimRaftConfig;
   readonly persist: PersistLatency;
   readonly snapshots: SnapshotPolicy | null;
+  /** The disk-stall guard's bound in ticks, or null: no guard. */
+  readonly diskStallBound: number | null;
+  /** While a write is in flight, send the core's early messages after every call (see above). */
+  readonly pipeline: boolean;
   readonly stats: ClusterStats;
   readonly traceCore: boolean;
   /** Draws persist latencies. */
@@ -68,7 +85,19 @@ export interface DriverEnv {
 export class SimNode {
   raw: RawNode | null = null;
   sm: KvStateMachine | null = null;
-  persisting: { readonly ready: Ready; readonly doneAt: number } | null = null;
+  /**
+   * The Ready being written: its write completes at `doneAt` unless the disk is stalled then.
+   * `syncStartedAt` is when its sync began (null: nothing to sync), as the guard sees it.
+   */
+  persisting: {
+    readonly ready: Ready;
+    readonly doneAt: number;
+    readonly syncStartedAt: number | null;
+  } | null = null;
+  /** The disk holds every write that must be synced until this tick (a property of the disk: survives crashes). */
+  stalledUntil = 0;
+  /** The real node's disk-stall guard; part of the process, so rebuilt on restart. */
+  private guard: DiskStallGuard | null = null;
   last: StatusView | null = null;
   leaderId: NodeId | null = null;
   /**
@@ -114,6 +143,7 @@ export class SimNode {
     }
     this.raw = null;
     this.sm = null;
+    this.guard = null;
     this.persisting = null;
     this.last = null;
     this.leaderId = null;
@@ -140,6 +170,7 @@ export class SimNode {
         }
       : undefined;
     const config: RaftConfig = { ...env.config, id: this.id, applied: snap.meta.index };
+    this.guard = env.diskStallBound === null ? null : new DiskStallGuard(env.diskStallBound);
     this.raw = this.call('constructor', () => new RawNode(config, this.storage, this.rng, logger));
     if (env.tracer.on && env.now > 0) {
       const hs = this.storage.initialState().hardState;
@@ -158,10 +189,57 @@ export class SimNode {
     this.drive(`step(${m.type})`, (r) => r.step(m));
   }
 
-  /** Completes a pending durable write whose time has come (persist latency mode). */
+  /**
+   * One tick of the node's timer: the core's tick, then the disk-stall guard, as the real
+   * driver's onTick does (src/node/driver.ts).
+   */
+  tick(): void {
+    this.drive('tick', (r) => r.tick());
+    this.checkDiskStall();
+  }
+
+  /**
+   * The guard sees the in-flight sync's start (or null: none, which ends its current stall) on
+   * every tick. A transfer's TimeoutNow or catch-up AppendEntries cannot wait for the stalled
+   * Ready, so they leave at once through takeEarlyMessages(); a refused transfer, or a transfer
+   * that did not end the leadership within another bound, steps the leader down.
+   */
+  private checkDiskStall(): void {
+    const { env, guard } = this;
+    if (guard === null || this.raw === null) return;
+    const startedAt = this.persisting?.syncStartedAt ?? null;
+    const status = this.call('status', (r) => r.status());
+    const action = guard.check(startedAt, env.now, status);
+    if (action.kind === 'none') return;
+    const inFlight = startedAt === null ? 0 : env.now - startedAt;
+    if (action.kind === 'transfer') {
+      const res = this.call('transferLeadership', (r) => r.transferLeadership(action.to));
+      if (env.tracer.on) {
+        env.tracer.event(
+          'stall',
+          `${this.id} sync in flight ${inFlight} ticks: transfer to ${action.to}: ${res.kind}`,
+        );
+      }
+      if (res.kind === 'started') {
+        env.stats.stallTransfers++;
+        for (const m of this.call('takeEarlyMessages', (r) => r.takeEarlyMessages())) this.send(m);
+        this.settle();
+        return;
+      }
+    } else if (env.tracer.on) {
+      env.tracer.event('stall', `${this.id} sync in flight ${inFlight} ticks: stepping down`);
+    }
+    env.stats.stallStepDowns++;
+    this.call('stepDown', (r) => r.stepDown('disk stall'));
+    this.settle();
+  }
+
+  /** Completes a pending durable write whose time has come (persist latency mode, disk stalls). */
   completePersistIfDue(): void {
-    if (this.persisting === null || this.persisting.doneAt > this.env.now) return;
-    const rd = this.persisting.ready;
+    const p = this.persisting;
+    if (p === null || p.doneAt > this.env.now) return;
+    if (p.syncStartedAt !== null && this.stalledUntil > this.env.now) return;
+    const rd = p.ready;
     this.persisting = null;
     this.persistReady(rd);
     this.finishReady(rd);
@@ -215,13 +293,24 @@ export class SimNode {
 
   private processReady(): void {
     const { env } = this;
+    if (this.raw && this.persisting !== null && env.pipeline) {
+      for (const m of this.call('takeEarlyMessages', (r) => r.takeEarlyMessages())) this.send(m);
+    }
     while (this.raw && this.persisting === null && this.call('hasReady', (r) => r.hasReady())) {
       const rd = this.call('ready', (r) => r.ready());
       // 1. Messages that are safe before persistence leave now.
       for (const m of rd.messages) this.send(m);
       const latency = env.persist.max > 0 ? env.driverRng.int(env.persist.min, env.persist.max) : 0;
-      if (latency > 0) {
-        this.persisting = { ready: rd, doneAt: env.now + latency };
+      const stalled = rd.mustSync && this.stalledUntil > env.now;
+      if (latency > 0 || stalled) {
+        const syncStartedAt = rd.mustSync ? env.now : null;
+        this.persisting = { ready: rd, doneAt: env.now + latency, syncStartedAt };
+        if (stalled && env.tracer.on) {
+          env.tracer.event(
+            'stall',
+            `${this.id} write of ${rd.entries.length} entries held until t=${this.stalledUntil}`,
+          );
+        }
         return;
       }
       this.persistReady(rd);

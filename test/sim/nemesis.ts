@@ -1,7 +1,8 @@
 // Goal: the fault injector of a scenario (Jepsen calls it the nemesis). Two kinds of faults, all
 // drawn from the scenario's seed:
-//  - background faults at random times: crashes (often of the leader) and network partitions —
-//    symmetric splits, one-way cuts, random broken links — that start and heal;
+//  - background faults at random times: crashes (often of the leader), network partitions —
+//    symmetric splits, one-way cuts, random broken links — that start and heal, and disk stalls
+//    (often of the leader: its fsync hangs for several election timeouts);
 //  - faults at "crash points", the moments right after a node took a decision it has not yet
 //    propagated: it made a new term or vote durable, became leader, or advanced its commit index
 //    as leader. Crashing or isolating a node exactly there is what turns a forgotten vote
@@ -31,6 +32,11 @@ export interface FaultPlan {
   readonly partitionRate: number;
   /** Duration of a partition or an isolation. */
   readonly partitionTicks: readonly [number, number];
+  /** Per tick while no disk is stalled: probability that one stalls; `stallLeaderBias` of these hit the leader. */
+  readonly stallRate: number;
+  readonly stallLeaderBias: number;
+  /** Duration of a disk stall. */
+  readonly stallTicks: readonly [number, number];
 }
 
 export const noFaults: FaultPlan = {
@@ -42,13 +48,19 @@ export const noFaults: FaultPlan = {
   downTicks: [1, 1],
   partitionRate: 0,
   partitionTicks: [1, 1],
+  stallRate: 0,
+  stallLeaderBias: 0,
+  stallTicks: [1, 1],
 };
 
 export function describeFaults(f: FaultPlan): string {
   return (
     `crash=${f.crashRate} (leader ${f.leaderBias}, bounce ${f.bounceRate}, down ${f.downTicks[0]}..${f.downTicks[1]}) ` +
     `crashPoint=${f.crashPointRate} isolatePoint=${f.isolatePointRate} ` +
-    `partition=${f.partitionRate} (${f.partitionTicks[0]}..${f.partitionTicks[1]})`
+    `partition=${f.partitionRate} (${f.partitionTicks[0]}..${f.partitionTicks[1]})` +
+    (f.stallRate > 0
+      ? ` diskStall=${f.stallRate} (leader ${f.stallLeaderBias}, ${f.stallTicks[0]}..${f.stallTicks[1]})`
+      : '')
   );
 }
 
@@ -63,6 +75,8 @@ export class Nemesis {
   partitions = 0;
   isolations = 0;
   crashPointCrashes = 0;
+  /** No new stall starts before this tick (one stalled disk at a time). */
+  private stallOverAt = 0;
   private readonly restartAt = new Map<NodeId, number>();
   private cuts: Cut[] = [];
 
@@ -71,6 +85,8 @@ export class Nemesis {
     private readonly f: FaultPlan,
     private readonly rng: Prng,
     private readonly tracer: Tracer,
+    /** Disk stalls draw from their own stream: the other faults of a seed do not move when they are on. */
+    private readonly stallRng: Prng = rng,
   ) {}
 
   /** Runs at the start of every tick of the fault phase. */
@@ -111,12 +127,27 @@ export class Nemesis {
     if (f.partitionRate > 0 && !this.cuts.some((cut) => cut.background) && rng.chance(f.partitionRate)) {
       this.startPartition();
     }
+    if (f.stallRate > 0 && c.now >= this.stallOverAt && this.stallRng.chance(f.stallRate)) this.stallDisk();
   }
 
-  /** Faults stop: heal every link and bring back all nodes but `stayDown` of the crashed ones. */
+  private stallDisk(): void {
+    const { c, f, stallRng } = this;
+    const leader = c.leader();
+    const live = c.liveIds();
+    const id =
+      leader !== null && stallRng.chance(f.stallLeaderBias)
+        ? leader
+        : stallRng.pick(live.length > 0 ? live : c.ids);
+    const ticks = stallRng.int(f.stallTicks[0], f.stallTicks[1]);
+    this.stallOverAt = c.now + ticks;
+    c.stallDisk(id, ticks);
+  }
+
+  /** Faults stop: heal every link and disk, and bring back all nodes but `stayDown` of the crashed ones. */
   stop(stayDown: number): void {
     this.cuts = [];
     this.c.net.heal();
+    this.c.unstallDisks();
     const down = this.rng.shuffle(this.c.ids.filter((id) => !this.c.isUp(id)));
     for (const id of down.slice(stayDown)) this.c.restart(id);
     this.restartAt.clear();

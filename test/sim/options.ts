@@ -40,6 +40,9 @@ export function parseSimArgs(argv: readonly string[]): SimOptions {
   let ticks: number | undefined;
   let profile: Profile | undefined;
   let readMode: ReadMode | undefined;
+  let diskStallBound: number | null | undefined;
+  let pipeline: boolean | undefined;
+  let diskStalls: boolean | undefined;
   const mutations: Mutations = {};
   let trace = false;
   let traceCore = false;
@@ -77,6 +80,25 @@ export function parseSimArgs(argv: readonly string[]): SimOptions {
         readMode = m;
         break;
       }
+      case '--stall-guard': {
+        const v = value();
+        diskStallBound = v === 'off' ? null : nonNegativeInt(flag, v);
+        if (diskStallBound === 0)
+          throw new UsageError('--stall-guard needs a positive number of ticks, or off');
+        break;
+      }
+      case '--pipeline': {
+        const v = value();
+        if (v !== 'on' && v !== 'off') throw new UsageError('--pipeline must be on or off');
+        pipeline = v === 'on';
+        break;
+      }
+      case '--disk-stalls': {
+        const v = value();
+        if (v !== 'on' && v !== 'off') throw new UsageError('--disk-stalls must be on or off');
+        diskStalls = v === 'on';
+        break;
+      }
       case '--mutation': {
         const m = value();
         if (!MUTATIONS.includes(m as keyof Mutations)) {
@@ -105,6 +127,9 @@ export function parseSimArgs(argv: readonly string[]): SimOptions {
     ...(ticks !== undefined ? { ticks } : {}),
     ...(profile !== undefined ? { profile } : {}),
     ...(readMode !== undefined ? { readMode } : {}),
+    ...(diskStallBound !== undefined ? { diskStallBound } : {}),
+    ...(pipeline !== undefined ? { pipeline } : {}),
+    ...(diskStalls !== undefined ? { diskStalls } : {}),
     ...(Object.keys(mutations).length > 0 ? { mutations } : {}),
     ...(trace ? { trace } : {}),
     ...(traceCore ? { traceCore } : {}),

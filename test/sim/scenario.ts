@@ -39,6 +39,12 @@ export interface ScenarioOverrides {
   readonly mutations?: Mutations;
   /** Forces the read mode (lease forces CheckQuorum on, as the core requires). */
   readonly readMode?: ReadMode;
+  /** Forces the disk-stall guard's bound in ticks; null turns the guard off. */
+  readonly diskStallBound?: number | null;
+  /** Forces the drivers to pipeline (send early messages while a write is in flight) or not. */
+  readonly pipeline?: boolean;
+  /** Forces disk stalls on (in any profile) or off. */
+  readonly diskStalls?: boolean;
   readonly trace?: boolean;
   readonly traceCore?: boolean;
   readonly out?: (line: string) => void;
@@ -55,6 +61,9 @@ export interface ScenarioPlan {
   readonly quietLinks: LinkFaults;
   readonly persist: PersistLatency;
   readonly snapshots: SnapshotPolicy | null;
+  /** The disk-stall guard's bound in ticks, or null: off. */
+  readonly diskStallBound: number | null;
+  readonly pipeline: boolean;
   readonly faults: FaultPlan;
   readonly writeRate: number;
   readonly readRate: number;
@@ -171,6 +180,30 @@ export function planScenario(seed: number, o: ScenarioOverrides = {}): ScenarioP
   // 10·(maxDelay + persist) covers five round trips of probing and catch-up.
   const livenessBound = 10 * electionTimeoutTicks + 10 * (quietLinks.maxDelay + persist.max);
   const streamSeed = rng.nextU32();
+  // Drawn after everything else, so that a seed's other choices are those it had before disk
+  // stalls existed. Disk stalls (in the profiles with node faults): a node's fsync hangs for
+  // 3–8 election timeouts, most often the leader's. The guard is usually on, with a bound of about
+  // an election timeout (the real node's default); drivers pipeline or not.
+  const drawnStalls = rng.chance(0.6);
+  const stallOn =
+    o.diskStalls ??
+    ((profile === 'crashes' || profile === 'chaos' || profile === 'snapshots') && drawnStalls);
+  const stalls: Partial<FaultPlan> = {
+    stallRate: round(0.004 + rng.float() * 0.008),
+    stallLeaderBias: round(0.5 + rng.float() * 0.4),
+    stallTicks: [3 * electionTimeoutTicks, 8 * electionTimeoutTicks],
+  };
+  if (stallOn) faults = { ...faults, ...stalls };
+  const drawnBound = rng.pick([
+    electionTimeoutTicks,
+    electionTimeoutTicks,
+    Math.ceil(electionTimeoutTicks / 2),
+    2 * electionTimeoutTicks,
+    null,
+  ]);
+  const diskStallBound = o.diskStallBound !== undefined ? o.diskStallBound : drawnBound;
+  const drawnPipeline = rng.chance(0.5);
+  const pipeline = o.pipeline ?? drawnPipeline;
   return {
     seed,
     profile,
@@ -181,6 +214,8 @@ export function planScenario(seed: number, o: ScenarioOverrides = {}): ScenarioP
     quietLinks,
     persist,
     snapshots,
+    diskStallBound,
+    pipeline,
     faults,
     writeRate,
     readRate,
@@ -203,6 +238,7 @@ export function describePlan(p: ScenarioPlan): string {
     `delay=${l.minDelay}..${l.maxDelay} drop=${l.dropRate} dup=${l.dupRate}`,
     `persist=${p.persist.min}..${p.persist.max}`,
     `snapshots=${p.snapshots ? `every ${p.snapshots.every} keep ${p.snapshots.keep}` : 'off'}`,
+    `stallGuard=${p.diskStallBound ?? 'off'} pipeline=${p.pipeline}`,
     describeFaults(p.faults),
     `writes=${p.writeRate} reads=${p.readRate} keys=${p.keys} liveness<=${p.livenessBound}`,
     ...(muts.length > 0 ? [`mutations=${muts.join(',')}`] : []),
@@ -215,6 +251,9 @@ export function replayCommand(seed: number, o: ScenarioOverrides): string {
   if (o.ticks !== undefined) parts.push(`--ticks ${o.ticks}`);
   if (o.profile !== undefined) parts.push(`--profile ${o.profile}`);
   if (o.readMode !== undefined) parts.push(`--read-mode ${o.readMode}`);
+  if (o.diskStallBound !== undefined) parts.push(`--stall-guard ${o.diskStallBound ?? 'off'}`);
+  if (o.pipeline !== undefined) parts.push(`--pipeline ${o.pipeline ? 'on' : 'off'}`);
+  if (o.diskStalls !== undefined) parts.push(`--disk-stalls ${o.diskStalls ? 'on' : 'off'}`);
   for (const [k, on] of Object.entries(o.mutations ?? {})) if (on) parts.push(`--mutation ${k}`);
   parts.push('--trace');
   return parts.join(' ');
@@ -241,6 +280,8 @@ export function runScenario(seed: number, o: ScenarioOverrides = {}): ScenarioRe
     links: plan.links,
     persist: plan.persist,
     snapshots: plan.snapshots,
+    diskStallBound: plan.diskStallBound,
+    pipeline: plan.pipeline,
     tracer,
     traceCore: o.traceCore ?? false,
     replay: replayCommand(seed, o),
@@ -248,7 +289,7 @@ export function runScenario(seed: number, o: ScenarioOverrides = {}): ScenarioRe
   const rng = new Prng(plan.streamSeed ^ 0x5bd1e995);
   const faultRng = rng.fork();
   const clientRng = rng.fork();
-  const nemesis = new Nemesis(c, plan.faults, rng.fork(), tracer);
+  const nemesis = new Nemesis(c, plan.faults, rng.fork(), tracer, rng.fork());
   const clientStep = (): void => {
     const live = c.liveIds();
     if (live.length === 0) return;

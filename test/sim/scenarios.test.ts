@@ -1,8 +1,9 @@
 // Goal: named, step-by-step scenarios in the spirit of the MIT 6.824 Raft tests, each one a
 // story from the thesis told on the simulated cluster: elections (§3.4), commitment (§3.5, §3.6),
 // Figure 3.7, crashes and persistence (Figure 3.1), snapshots (chapter 5), PreVote (§9.6),
-// CheckQuorum (§6.2), leadership transfer (§3.10) and lease reads (§6.4.1). The safety checker
-// runs underneath every step of every scenario; time is ticks.
+// CheckQuorum (§6.2), leadership transfer (§3.10), lease reads (§6.4.1) and disk stalls (the
+// node's disk-stall guard). The safety checker runs underneath every step of every scenario;
+// time is ticks.
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
@@ -281,4 +282,151 @@ test('lease reads (§6.4.1): a leader cut off from the majority serves no stale 
     c.run(ET);
   }
   assert.ok(windows > 0, 'no seed opened the window this test is about');
+});
+
+/** What happened while the leader's disk was stalled under steady client load (ticks from the stall's start). */
+interface StallRun {
+  readonly c: SimCluster;
+  readonly stalled: string;
+  readonly stallTicks: number;
+  /** First tick another node led; first tick a write was acknowledged; first tick the stalled node did not lead. */
+  readonly otherLeaderAt: number | null;
+  readonly ackAt: number | null;
+  readonly stalledDeposedAt: number | null;
+  /** Whether the stalled node's write was still held when the first write was acknowledged. */
+  readonly ackedDuringStall: boolean;
+}
+
+/**
+ * Commits a first write, then stalls the leader's disk for `stallTicks` while a client sends one
+ * write per tick to whichever node leads. Persistence takes 1–2 ticks when the disk is healthy.
+ */
+function stallLeaderUnderLoad(
+  seed: number,
+  size: number,
+  opts: { guard: boolean; pipeline: boolean; stallTicks: number },
+): StallRun {
+  const c = new SimCluster({
+    seed,
+    size,
+    persist: { min: 1, max: 2 },
+    diskStallBound: opts.guard ? ET : null,
+    pipeline: opts.pipeline,
+  });
+  commitWrite(c, 'warmup');
+  const stalled = c.leader()!;
+  const start = c.now;
+  c.stallDisk(stalled, opts.stallTicks);
+  const acked = c.clients.acked.length;
+  let otherLeaderAt: number | null = null;
+  let ackAt: number | null = null;
+  let stalledDeposedAt: number | null = null;
+  let ackedDuringStall = false;
+  while (c.now < start + opts.stallTicks) {
+    const leader = c.leader();
+    if (leader !== null) c.propose(leader, 'k');
+    c.tick();
+    const now = c.now - start;
+    if (otherLeaderAt === null && c.ids.some((id) => id !== stalled && c.roleOf(id) === 'leader')) {
+      otherLeaderAt = now;
+    }
+    if (stalledDeposedAt === null && c.roleOf(stalled) !== 'leader') stalledDeposedAt = now;
+    if (ackAt === null && c.clients.acked.length > acked) {
+      ackAt = now;
+      ackedDuringStall = c.stalledUntil(stalled) > c.now && c.status(stalled)?.role !== 'leader';
+    }
+  }
+  return {
+    c,
+    stalled,
+    stallTicks: opts.stallTicks,
+    otherLeaderAt,
+    ackAt,
+    stalledDeposedAt,
+    ackedDuringStall,
+  };
+}
+
+/** After the stall: writes commit again, every acknowledged write is everywhere, the nodes agree. */
+function assertRecovers(run: StallRun): void {
+  const { c } = run;
+  const last = commitWrite(c, 'after');
+  assert.ok(c.runUntil(() => appliedEverywhere(c, last.index), 20 * ET) !== null);
+  for (const w of c.clients.acked) {
+    assert.ok(appliedEverywhere(c, w.index), `acknowledged write ${w.value} is everywhere`);
+  }
+  assertConverged(c);
+}
+
+test('disk stall (storage issue): a leader whose fsync stalls hands leadership over', (t) => {
+  // The drivers pipeline: while a write is in flight they keep sending what the core may send
+  // before persistence, so the stalled leader goes on heartbeating and replicating. Its followers
+  // therefore never time out, and it can acknowledge nothing: its own write never completes.
+  // Stall: 10·ET = 100 ticks. Guard bound: ET. Stated bound, from the stall's start: another node
+  // leads within 4·ET (the guard acts at ET, the transfer needs a catch-up round trip, TimeoutNow
+  // and one election, each step a message delay plus a 1–2 tick persist), and a client write is
+  // acknowledged within 5·ET — half the stall. (Had the guard stepped down instead — it does when
+  // CheckQuorum has just cleared every follower's recentActive — the followers would elect by
+  // timeout, often with split votes: slower, and not what this bound is about.)
+  const stallTicks = 10 * ET;
+  const seen: string[] = [];
+  for (const size of [3, 5]) {
+    for (let seed = 1; seed <= 5; seed++) {
+      const run = stallLeaderUnderLoad(seed, size, { guard: true, pipeline: true, stallTicks });
+      const where = `seed ${seed}, ${size} nodes`;
+      assert.equal(run.c.stats.stallTransfers, 1, `${where}: the guard handed leadership over`);
+      assert.ok(
+        run.otherLeaderAt !== null && run.otherLeaderAt <= 4 * ET,
+        `${where}: new leader at ${run.otherLeaderAt}`,
+      );
+      assert.ok(
+        run.ackAt !== null && run.ackAt <= 5 * ET,
+        `${where}: first acknowledged write at ${run.ackAt}`,
+      );
+      assert.ok(
+        run.ackedDuringStall,
+        `${where}: acknowledged while the stalled node's write was held, by another leader`,
+      );
+      assert.ok(run.stalledDeposedAt !== null && run.stalledDeposedAt <= run.otherLeaderAt);
+      assert.notEqual(run.c.roleOf(run.stalled), 'leader', `${where}: the stalled node does not lead again`);
+      seen.push(`${size}n/s${seed}: leader ${run.otherLeaderAt} ack ${run.ackAt}`);
+      assertRecovers(run);
+    }
+  }
+  t.diagnostic(`stall ${stallTicks} ticks, ticks from its start: ${seen.join(', ')}`);
+
+  // Counter-test, same runs without the guard: the stalled leader holds the cluster for the whole
+  // stall — no other leader, no acknowledged write — and writes flow again once its disk recovers.
+  // (Its followers form a quorum without it, so its entries do commit and reach their state
+  // machines; but only the leader that accepted a write answers its client, and it applies nothing.)
+  for (const size of [3, 5]) {
+    for (let seed = 1; seed <= 5; seed++) {
+      const run = stallLeaderUnderLoad(seed, size, { guard: false, pipeline: true, stallTicks });
+      const where = `seed ${seed}, ${size} nodes, no guard`;
+      assert.equal(run.otherLeaderAt, null, `${where}: no other leader during the stall`);
+      assert.equal(run.ackAt, null, `${where}: no write acknowledged during the stall`);
+      assert.equal(run.c.roleOf(run.stalled), 'leader', `${where}: the stalled node still leads`);
+      assertRecovers(run);
+    }
+  }
+});
+
+test('disk stall without pipelining: the stalled leader falls silent and is replaced by an election', () => {
+  // A driver that sends nothing while its write is in flight (one Ready at a time, as
+  // src/node/driver.ts does) stops heartbeating as soon as its disk stalls: its followers time out
+  // and elect a leader that can commit, guard or not. Without the guard, within 8·ET of a 10·ET stall.
+  for (let seed = 1; seed <= 5; seed++) {
+    const run = stallLeaderUnderLoad(seed, 3, { guard: false, pipeline: false, stallTicks: 10 * ET });
+    const where = `seed ${seed}`;
+    assert.ok(
+      run.otherLeaderAt !== null && run.otherLeaderAt <= 8 * ET,
+      `${where}: new leader at ${run.otherLeaderAt}`,
+    );
+    assert.ok(
+      run.ackAt !== null && run.ackedDuringStall,
+      `${where}: a write was acknowledged during the stall`,
+    );
+    assert.ok(run.stalledDeposedAt !== null, `${where}: the stalled node was deposed`);
+    assertRecovers(run);
+  }
 });

@@ -2,8 +2,9 @@
 // cluster size, configuration, fault profile and rates — with every Raft safety property checked
 // after every step and bounded liveness asserted once the faults stop (see scenario.ts), then
 // replays every seed listed in failing-seeds.txt. Also asserts that the fault mix really happened
-// (crashes, partitions, snapshot installs, stale leaders, lost proposals): a simulator whose
-// faults silently stopped firing would pass while proving nothing.
+// (crashes, partitions, disk stalls and the stall guard acting, snapshot installs, stale leaders,
+// lost proposals): a simulator whose faults silently stopped firing would pass while proving
+// nothing.
 // The seeds are split over worker threads (one per available core, at most four).
 
 import assert from 'node:assert/strict';
@@ -74,6 +75,9 @@ test(`seeds 1..${SEEDS}: the fault mix really happened`, async () => {
   assert.ok((t.partitions ?? 0) > SEEDS / 2, 'partitions happened');
   assert.ok((t.isolations ?? 0) > SEEDS / 2, 'leaders were cut off right after deciding');
   assert.ok((t.dropped ?? 0) > 0, 'messages were lost');
+  assert.ok((t.diskStalls ?? 0) > SEEDS / 4, 'disks stalled');
+  assert.ok((t.stallTransfers ?? 0) > SEEDS / 50, 'stalled leaders handed leadership over');
+  assert.ok((t.stallStepDowns ?? 0) > SEEDS / 50, 'stalled leaders stepped down');
   assert.ok(
     (snap.snapshotsInstalled ?? 0) > (s.byProfile.snapshots ?? 0) / 2,
     'followers caught up by snapshot',
