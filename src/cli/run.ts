@@ -5,6 +5,7 @@ import { readFileSync } from 'node:fs';
 import type { RaftkvNode } from '../node/node.js';
 import type { NodeOptions } from '../node/options.js';
 import { type Env, UsageError, wantsHelp } from './args.js';
+import { runBenchCommand } from './bench-command.js';
 import { type ClusterDeps, runCluster } from './cluster.js';
 import type { Io } from './io.js';
 import { type ClientCommandName, clientCommandFlags, exitCodes, parseClientCommand } from './kv-commands.js';
@@ -71,6 +72,7 @@ export async function runCli(argv: readonly string[], env: Env, deps: CliDeps): 
       return await runStart(rest, env, { ...deps.start, io, startNode });
     }
     if (name === 'cluster') return await runCluster(rest, env, { ...deps.cluster, io });
+    if (name === 'bench') return await runBenchCommand(rest, env, io, process.stderr.isTTY === true);
     if (isClientCommand(name)) {
       const out = await runClientCommand(parseClientCommand(name, rest, env), deps.kv);
       io.out(out.out);

@@ -2,6 +2,7 @@
 // same tables (test/cli/docs.test.ts keeps the two in step).
 
 import type { FlagDef } from './args.js';
+import { benchFlags } from './bench-command.js';
 import { clusterFlags } from './cluster-options.js';
 import {
   defaultEndpoints,
@@ -78,6 +79,14 @@ export const commands: readonly CommandInfo[] = [
     synopsis: 'raftkv status',
     summary: "print every endpoint's id, state, term, leader, commit and applied index",
     flags: statusFlags,
+  },
+  {
+    name: 'bench',
+    synopsis:
+      'raftkv bench [--endpoints HOST:PORT,...] [--clients N] [--total N | --duration D] [--op put|get|mixed:R] [flags]',
+    summary: 'load the cluster and report throughput, latency percentiles and errors',
+    flags: benchFlags,
+    notes: ['--target etcd loads an etcd cluster through its v3 JSON gateway, for comparisons.'],
   },
   { name: 'help', synopsis: 'raftkv help [COMMAND]', summary: "show this help, or a command's", flags: [] },
   { name: 'version', synopsis: 'raftkv version', summary: 'print the version', flags: [] },

@@ -6,6 +6,7 @@
 import { type Command, encodeCommand, type WriteResult } from '../kv/index.js';
 import type { Driver } from './driver.js';
 import {
+  BadRequestError,
   ConflictError,
   LeadershipLostError,
   NoLeaderError,
@@ -51,15 +52,14 @@ export class NodeKvService implements KvService {
         { key: r.key, value: r.value },
       );
     }
-    if (r.kind !== 'put') throw new LeadershipLostError(`idempotency key reused for another kind of write`);
+    if (r.kind !== 'put') throw idempotencyKeyReused(r.kind);
     return { key: r.key, value: r.value, index: r.index };
   }
 
   async del(req: DeleteRequest, deadline: number): Promise<DeleteResponse> {
     const idem = req.idempotencyKey === undefined ? {} : { idempotencyKey: req.idempotencyKey };
     const r = await this.write({ op: 'delete', key: req.key, ...idem }, deadline);
-    if (r.kind !== 'delete')
-      throw new LeadershipLostError(`idempotency key reused for another kind of write`);
+    if (r.kind !== 'delete') throw idempotencyKeyReused(r.kind);
     return { key: r.key, deleted: r.deleted, index: r.index };
   }
 
@@ -147,6 +147,17 @@ export class NodeKvService implements KvService {
       }
     }
   }
+}
+
+/**
+ * The Idempotency-Key already answered a different kind of write: the state machine replayed that
+ * first answer and applied nothing, so this is a definite client error, not an unknown outcome.
+ */
+function idempotencyKeyReused(firstKind: WriteResult['kind']): BadRequestError {
+  const first = firstKind === 'delete' ? 'a delete' : 'a put';
+  return new BadRequestError(
+    `Idempotency-Key was already used for ${first}; use a new key for a different write (nothing was written)`,
+  );
 }
 
 function asReadError(e: unknown): unknown {

@@ -85,7 +85,13 @@ export async function startNode(options: NodeOptions): Promise<RaftkvNode> {
   for (const [id, a] of Object.entries(o.cluster)) {
     if (id !== o.id) peers[id] = { host: a.host, port: a.port, via: 'http-upgrade' };
   }
-  const transport = new PeerTransport({ nodeId: o.id, clusterId, peers });
+  // Reconnect to a restarted peer within about an election timeout, not the transport's 5 s cap.
+  const transport = new PeerTransport({
+    nodeId: o.id,
+    clusterId,
+    peers,
+    backoff: { maxMs: Math.min(5000, o.electionTimeoutMs) },
+  });
   const driver = new Driver({ options: o, raw, log, storage, sm, transport, logger });
   const service = new NodeKvService(driver, o);
   const http = new KvHttpServer(service, {

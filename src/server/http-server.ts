@@ -8,6 +8,7 @@ import {
   NotFoundError,
   NotLeaderError,
   RaftkvError,
+  ShuttingDownError,
   TimeoutError,
   TooLargeError,
 } from '../node/errors.js';
@@ -29,6 +30,8 @@ export class KvHttpServer {
   readonly server: http.Server;
   private readonly agent = new http.Agent({ keepAlive: true, maxSockets: 256 });
   private accepting = true;
+  /** Responses waiting on a forwarded write: answered at close(), before connections are closed. */
+  private readonly forwarding = new Set<ServerResponse>();
 
   constructor(
     private readonly service: KvService,
@@ -60,6 +63,15 @@ export class KvHttpServer {
   /** Stops accepting requests; in-flight ones finish or fail on their own deadlines. */
   async close(): Promise<void> {
     this.accepting = false;
+    // The node closes every client connection soon after this; a write waiting on the leader's
+    // answer gets its own answer now instead of a reset connection.
+    for (const res of this.forwarding) {
+      this.fail(
+        res,
+        new ShuttingDownError('the node is shutting down; the forwarded write may still commit'),
+      );
+    }
+    this.forwarding.clear();
     this.agent.destroy();
     await new Promise<void>((resolve) => {
       this.server.close(() => resolve());
@@ -129,7 +141,14 @@ export class KvHttpServer {
       await local();
     } catch (err) {
       if (!(err instanceof NotLeaderError) || err.leader === null || header(req, forwardedHeader)) throw err;
-      await this.forward(req, body, res, err.leader);
+      // Shutting down: no new forwards (the write was not proposed here, so not_leader is definite).
+      if (!this.accepting) throw err;
+      this.forwarding.add(res);
+      try {
+        await this.forward(req, body, res, err.leader);
+      } finally {
+        this.forwarding.delete(res);
+      }
     }
   }
 
@@ -158,6 +177,10 @@ export class KvHttpServer {
           upstream.on('data', (c: Buffer) => chunks.push(c));
           upstream.on('end', () => {
             const payload = Buffer.concat(chunks);
+            if (res.headersSent) {
+              resolve();
+              return;
+            }
             res.writeHead(upstream.statusCode ?? 502, {
               'content-type': 'application/json',
               'content-length': payload.length,
@@ -236,11 +259,17 @@ function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
     }
     const chunks: Buffer[] = [];
     let size = 0;
+    let over = false;
     req.on('data', (c: Buffer) => {
+      if (over) return;
       size += c.length;
       if (size > limit) {
+        // Keep reading and discarding the rest: destroying the socket here would reset the
+        // connection before the 413 reaches the client (a chunked body has no Content-Length
+        // to refuse up front).
+        over = true;
+        chunks.length = 0;
         reject(new TooLargeError(`request body exceeds the limit of ${limit} bytes`));
-        req.destroy();
         return;
       }
       chunks.push(c);
