@@ -8,10 +8,11 @@
 import { type ApplyResult, KvStateMachine, type WriteResult } from '../kv/index.js';
 import type { Entry, MemoryLogStorage, Message, NodeId, RawNode, Ready, Snapshot } from '../raft/index.js';
 import type { Storage } from '../storage/index.js';
-import type { PeerTransport, TransportEvent } from '../transport/index.js';
+import type { TransportEvent } from '../transport/index.js';
+import { type MessageTransport, type NodeClock, sleep } from './clock.js';
 import { bestTransferTarget, DiskStallGuard } from './disk-stall.js';
 import { BusyError, LeadershipLostError, NoLeaderError, type RaftkvError } from './errors.js';
-import type { NodeLogger } from './logger.js';
+import type { EventLog } from './logger.js';
 import type { ResolvedNodeOptions } from './options.js';
 import { PendingReads, PendingWrites } from './pending.js';
 import { Snapshotter } from './snapshotter.js';
@@ -22,8 +23,9 @@ export interface DriverParts {
   readonly log: MemoryLogStorage;
   readonly storage: Storage;
   sm: KvStateMachine;
-  readonly transport: PeerTransport;
-  readonly logger: NodeLogger;
+  readonly transport: MessageTransport;
+  readonly logger: EventLog;
+  readonly clock: NodeClock;
 }
 
 export class Driver {
@@ -33,13 +35,14 @@ export class Driver {
   readonly reads = new PendingReads();
   private readonly log: MemoryLogStorage;
   private readonly storage: Storage;
-  private readonly transport: PeerTransport;
-  private readonly logger: NodeLogger;
+  private readonly transport: MessageTransport;
+  readonly clock: NodeClock;
+  private readonly logger: EventLog;
   private readonly snapshotter: Snapshotter;
   private readonly stallGuard: DiskStallGuard;
   sm: KvStateMachine;
 
-  private timer: NodeJS.Timeout | null = null;
+  private stopTicking: (() => void) | null = null;
   private loop: Promise<void> | null = null;
   private loopScheduled = false;
   private running = false;
@@ -57,6 +60,7 @@ export class Driver {
     this.storage = p.storage;
     this.sm = p.sm;
     this.transport = p.transport;
+    this.clock = p.clock;
     this.logger = p.logger;
     this.stallGuard = new DiskStallGuard(p.options.diskStallMs);
     this.snapshotter = new Snapshotter({
@@ -67,6 +71,7 @@ export class Driver {
       logger: p.logger,
       voters: () => this.raw.status().voters,
       schedule: () => this.schedule(),
+      clock: p.clock,
     });
     this.snapshotter.noteRestored(this.log.snapshot().meta.index);
   }
@@ -75,7 +80,7 @@ export class Driver {
     this.running = true;
     this.transport.onMessage((m) => this.onPeerMessage(m));
     this.transport.onEvent((e) => this.onTransportEvent(e));
-    this.timer = setInterval(() => this.onTick(), this.options.heartbeatIntervalMs);
+    this.stopTicking = this.clock.every(this.options.heartbeatIntervalMs, () => this.onTick());
     this.schedule();
   }
 
@@ -99,13 +104,15 @@ export class Driver {
   waitForLeader(deadline: number): Promise<void> {
     if (this.raw.status().leaderId !== null || !this.running) return Promise.resolve();
     return new Promise((resolve) => {
-      const t = setTimeout(done, Math.max(0, deadline - Date.now()));
-      const waiter = (): void => done();
-      function done(): void {
-        clearTimeout(t);
+      let finished = false;
+      const done = (): void => {
+        if (finished) return;
+        finished = true;
+        cancel();
         resolve();
-      }
-      this.leaderWaiters.push(waiter);
+      };
+      const cancel = this.clock.after(Math.max(0, deadline - this.clock.now()), done);
+      this.leaderWaiters.push(done);
     });
   }
 
@@ -143,9 +150,9 @@ export class Driver {
     if (this.raw.transferLeadership(to).kind !== 'started') return;
     this.logger.log('info', 'stopping: handing leadership over', { to });
     this.schedule();
-    const deadline = Date.now() + this.options.electionTimeoutMs;
-    while (this.isLeader() && Date.now() < deadline && this.running) {
-      await new Promise((r) => setTimeout(r, this.options.heartbeatIntervalMs));
+    const deadline = this.clock.now() + this.options.electionTimeoutMs;
+    while (this.isLeader() && this.clock.now() < deadline && this.running) {
+      await sleep(this.clock, this.options.heartbeatIntervalMs);
     }
   }
 
@@ -153,8 +160,8 @@ export class Driver {
   async stop(error: () => RaftkvError): Promise<void> {
     this.running = false;
     this.stopError = error;
-    if (this.timer !== null) clearInterval(this.timer);
-    this.timer = null;
+    this.stopTicking?.();
+    this.stopTicking = null;
     await this.loop?.catch(() => {});
     await this.snapshotter.idle();
     this.writes.failAll(error);
@@ -163,7 +170,7 @@ export class Driver {
     if (!this.failed) await this.storage.sync().catch(() => {});
     // The failed requests answer their clients through a chain of promise reactions; let it run
     // to the end (one macrotask turn) before the caller closes the client connections.
-    await new Promise<void>((resolve) => setImmediate(resolve));
+    await new Promise<void>((resolve) => this.clock.soon(resolve));
   }
 
   debugState(): Record<string, unknown> {
@@ -173,7 +180,7 @@ export class Driver {
       snapshotIndex: this.log.snapshot().meta.index,
       snapshotInProgress: this.snapshotter.busy,
       diskStalls: this.stallGuard.stalls,
-      syncInFlightMs: this.syncStartedAt === null ? 0 : Date.now() - this.syncStartedAt,
+      syncInFlightMs: this.syncStartedAt === null ? 0 : this.clock.now() - this.syncStartedAt,
       transport: this.transport.stats(),
     };
   }
@@ -220,7 +227,7 @@ export class Driver {
   private onTick(): void {
     if (!this.running) return;
     this.raw.tick();
-    const now = Date.now();
+    const now = this.clock.now();
     this.writes.sweep(now);
     this.reads.sweep(now);
     this.checkDiskStall(now);
@@ -260,7 +267,7 @@ export class Driver {
     }
     if (this.loopScheduled) return;
     this.loopScheduled = true;
-    setImmediate(() => {
+    this.clock.soon(() => {
       this.loopScheduled = false;
       if (this.loop !== null || !this.running) return;
       this.loop = this.runLoop().finally(() => {
@@ -293,7 +300,7 @@ export class Driver {
     if (rd.entries.length > 0 || rd.hardState !== null) {
       this.storage.save(rd.entries, rd.hardState);
       if (rd.mustSync) {
-        this.syncStartedAt = Date.now();
+        this.syncStartedAt = this.clock.now();
         try {
           await this.storage.sync();
         } finally {

@@ -4,6 +4,7 @@
 // to the leader and serves from its own state machine once it has applied that far.
 
 import { type Command, encodeCommand, type WriteResult } from '../kv/index.js';
+import { sleep } from './clock.js';
 import type { Driver } from './driver.js';
 import {
   BadRequestError,
@@ -140,10 +141,10 @@ export class NodeKvService implements KvService {
       } catch (e) {
         // A read has no side effects: on a leadership change, try again with the next leader.
         const retry = e instanceof NoLeaderError || e instanceof LeadershipLostError;
-        if (!retry || Date.now() >= deadline) throw asReadError(e);
+        if (!retry || this.driver.clock.now() >= deadline) throw asReadError(e);
         await this.driver.waitForLeader(deadline);
         if (this.driver.leaderAddress() === null) throw asReadError(e);
-        await new Promise((r) => setTimeout(r, this.options.heartbeatIntervalMs));
+        await sleep(this.driver.clock, this.options.heartbeatIntervalMs);
       }
     }
   }

@@ -11,7 +11,12 @@ const rank: Record<NodeLogLevel, number> = { debug: 0, info: 1, warn: 2, error: 
 
 export type LogFields = Readonly<Record<string, string | number | boolean | null | undefined>>;
 
-export class NodeLogger implements Logger {
+/** Where the node's components log: a NodeLogger, or a collecting logger in simulations. */
+export interface EventLog extends Logger {
+  log(level: NodeLogLevel, event: string, fields?: LogFields): void;
+}
+
+export class NodeLogger implements EventLog {
   constructor(
     private readonly nodeId: string,
     private readonly format: LogFormat,

@@ -10,6 +10,7 @@ import { defaultRaftConfig, MemoryLogStorage, RawNode } from '../raft/index.js';
 import { KvHttpServer } from '../server/http-server.js';
 import { openStorage, RealDisk } from '../storage/index.js';
 import { PeerTransport } from '../transport/index.js';
+import { realClock } from './clock.js';
 import { Driver } from './driver.js';
 import { ShuttingDownError } from './errors.js';
 import { NodeKvService } from './kv-service.js';
@@ -92,7 +93,7 @@ export async function startNode(options: NodeOptions): Promise<RaftkvNode> {
     peers,
     backoff: { maxMs: Math.min(5000, o.electionTimeoutMs) },
   });
-  const driver = new Driver({ options: o, raw, log, storage, sm, transport, logger });
+  const driver = new Driver({ options: o, raw, log, storage, sm, transport, logger, clock: realClock });
   const service = new NodeKvService(driver, o);
   const http = new KvHttpServer(service, {
     requestTimeoutMs: o.requestTimeoutMs,

@@ -4,21 +4,22 @@
 // the last step — the WAL marker, the in-memory log compaction and the removal of WAL segments the
 // snapshot covers — runs in the loop, between two Readies.
 
-import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import type { KvStateMachine } from '../kv/index.js';
 import type { MemoryLogStorage, NodeId, Snapshot } from '../raft/index.js';
 import type { Storage } from '../storage/index.js';
-import type { NodeLogger } from './logger.js';
+import type { NodeClock } from './clock.js';
+import type { EventLog } from './logger.js';
 
 export interface SnapshotterParts {
   readonly every: number;
   readonly catchUpEntries: number;
   readonly storage: Storage;
   readonly log: MemoryLogStorage;
-  readonly logger: NodeLogger;
+  readonly logger: EventLog;
   readonly voters: () => readonly NodeId[];
   /** Asks the driver to run its loop (where takeReady() is called). */
   readonly schedule: () => void;
+  readonly clock: NodeClock;
 }
 
 /** Chunks serialised between two yields to the event loop. */
@@ -51,7 +52,7 @@ export class Snapshotter {
     const term = termOf(index);
     if (term === null) return;
     const membership = { voters: [...this.p.voters()] };
-    const started = Date.now();
+    const started = this.p.clock.now();
     this.running = (async () => {
       const parts: Uint8Array[] = [];
       let size = 0;
@@ -59,13 +60,17 @@ export class Snapshotter {
       for (const chunk of view.chunks(chunkBytes)) {
         parts.push(chunk);
         size += chunk.byteLength;
-        if (++n % chunksPerTurn === 0) await yieldToLoop();
+        if (++n % chunksPerTurn === 0) await new Promise<void>((r) => this.p.clock.soon(r));
       }
       const data = Buffer.concat(parts, size);
       const snap: Snapshot = { meta: { index, term, membership }, data };
       await this.p.storage.snapshots.save(snap);
       this.ready = snap;
-      this.p.logger.log('debug', 'snapshot serialised', { index, bytes: size, ms: Date.now() - started });
+      this.p.logger.log('debug', 'snapshot serialised', {
+        index,
+        bytes: size,
+        ms: this.p.clock.now() - started,
+      });
       this.p.schedule();
     })()
       .catch((e: unknown) => {

@@ -1,0 +1,48 @@
+// Time and the event loop, injected into the driver so that a simulation can run the real node
+// runtime on virtual time: `realClock` in production, a seeded scheduler in tests.
+
+import type { Message, NodeId } from '../raft/index.js';
+import type { TransportEvent } from '../transport/index.js';
+
+export interface NodeClock {
+  /** Milliseconds, monotonic enough for deadlines. */
+  now(): number;
+  /** Calls fn every ms milliseconds; returns a cancel function. */
+  every(ms: number, fn: () => void): () => void;
+  /** Calls fn once after ms milliseconds; returns a cancel function. */
+  after(ms: number, fn: () => void): () => void;
+  /** Calls fn after the current turn of the event loop (after I/O callbacks already queued). */
+  soon(fn: () => void): void;
+}
+
+export const realClock: NodeClock = {
+  now: () => Date.now(),
+  every(ms, fn) {
+    const t = setInterval(fn, ms);
+    return () => clearInterval(t);
+  },
+  after(ms, fn) {
+    const t = setTimeout(fn, ms);
+    return () => clearTimeout(t);
+  },
+  soon(fn) {
+    setImmediate(fn);
+  },
+};
+
+/** A promise kept after ms milliseconds of the clock's time. */
+export function sleep(clock: NodeClock, ms: number): Promise<void> {
+  return new Promise((resolve) => {
+    clock.after(ms, resolve);
+  });
+}
+
+/** What the driver needs from the peer transport (PeerTransport, or a simulated network). */
+export interface MessageTransport {
+  send(message: Message): boolean;
+  onMessage(handler: (m: Message) => void): () => void;
+  onEvent(listener: (e: TransportEvent) => void): () => void;
+  stats(): unknown;
+}
+
+export type { NodeId };
