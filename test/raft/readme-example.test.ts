@@ -15,7 +15,12 @@ test('README example: three nodes driven by hand elect a leader and commit', () 
   // --- README example start ---
   const ids = ['a', 'b', 'c'];
   let seed = 42;
-  const random = { nextInt: (n: number) => (seed = (seed * 1103515245 + 12345) >>> 0) % n };
+  const random = {
+    nextInt(n: number): number {
+      seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
+      return seed % n;
+    },
+  };
   const nodes = ids.map((id) => {
     const storage = new MemoryLogStorage({ voters: ids });
     const raw = new RawNode({ ...defaultRaftConfig, id }, storage, random);
