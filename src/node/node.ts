@@ -6,16 +6,16 @@ import { createHash, randomInt } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
 import { KvStateMachine } from '../kv/index.js';
-import { defaultRaftConfig, MemoryLogStorage, RawNode } from '../raft/index.js';
+import { defaultRaftConfig, MemoryLogStorage, type Random, RawNode } from '../raft/index.js';
 import { KvHttpServer } from '../server/http-server.js';
-import { openStorage, RealDisk } from '../storage/index.js';
+import { openStorage, RealDisk, type RecoveredState } from '../storage/index.js';
 import { PeerTransport } from '../transport/index.js';
 import { realClock } from './clock.js';
 import { Driver } from './driver.js';
 import { ShuttingDownError } from './errors.js';
 import { NodeKvService } from './kv-service.js';
-import { NodeLogger } from './logger.js';
-import { type HostPort, type NodeOptions, resolveNodeOptions } from './options.js';
+import { type EventLog, NodeLogger } from './logger.js';
+import { type HostPort, type NodeOptions, type ResolvedNodeOptions, resolveNodeOptions } from './options.js';
 
 export interface RaftkvNode {
   readonly id: string;
@@ -55,32 +55,7 @@ export async function startNode(options: NodeOptions): Promise<RaftkvNode> {
     });
   }
 
-  // Load what is durable into the core's log view: snapshot, then entries, then hard state.
-  const voters = Object.keys(o.cluster);
-  const log = new MemoryLogStorage({ voters });
-  let sm = new KvStateMachine();
-  if (recovered.snapshot !== null) {
-    log.applySnapshot(recovered.snapshot);
-    sm = KvStateMachine.restore(recovered.snapshot.data);
-  }
-  if (recovered.entries.length > 0) log.append(recovered.entries);
-  log.setHardState(recovered.hardState);
-
-  const heartbeatTicks = 1;
-  const electionTicks = Math.max(2, Math.round(o.electionTimeoutMs / o.heartbeatIntervalMs));
-  const raw = new RawNode(
-    {
-      ...defaultRaftConfig,
-      id: o.id,
-      electionTimeoutTicks: electionTicks,
-      heartbeatIntervalTicks: heartbeatTicks,
-      readMode: o.readMode,
-      applied: sm.lastApplied,
-    },
-    log,
-    { nextInt: (n) => randomInt(n) },
-    logger,
-  );
+  const { log, sm, raw } = recoverCore(o, recovered, { nextInt: (n) => randomInt(n) }, logger);
 
   const peers: Record<string, { host: string; port: number; via: 'http-upgrade' }> = {};
   for (const [id, a] of Object.entries(o.cluster)) {
@@ -159,4 +134,43 @@ export async function startNode(options: NodeOptions): Promise<RaftkvNode> {
     void node.stop();
   });
   return node;
+}
+
+/**
+ * The core and state machine a node starts from: what storage recovered, loaded into the core's
+ * log view (snapshot, then entries, then hard state), and the state machine restored from the
+ * snapshot. Shared by startNode and the node-level simulator, so both run the same wiring.
+ */
+export function recoverCore(
+  o: ResolvedNodeOptions,
+  recovered: RecoveredState,
+  random: Random,
+  logger: EventLog,
+): { log: MemoryLogStorage; sm: KvStateMachine; raw: RawNode } {
+  const voters = Object.keys(o.cluster);
+  const log = new MemoryLogStorage({ voters });
+  let sm = new KvStateMachine();
+  if (recovered.snapshot !== null) {
+    log.applySnapshot(recovered.snapshot);
+    sm = KvStateMachine.restore(recovered.snapshot.data);
+  }
+  if (recovered.entries.length > 0) log.append(recovered.entries);
+  log.setHardState(recovered.hardState);
+
+  const heartbeatTicks = 1;
+  const electionTicks = Math.max(2, Math.round(o.electionTimeoutMs / o.heartbeatIntervalMs));
+  const raw = new RawNode(
+    {
+      ...defaultRaftConfig,
+      id: o.id,
+      electionTimeoutTicks: electionTicks,
+      heartbeatIntervalTicks: heartbeatTicks,
+      readMode: o.readMode,
+      applied: sm.lastApplied,
+    },
+    log,
+    random,
+    logger,
+  );
+  return { log, sm, raw };
 }

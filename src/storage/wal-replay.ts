@@ -260,7 +260,18 @@ export async function replaySegments(
       droppedBytes: torn.droppedBytes,
       problem: torn.problem,
     });
+  } else if (kept.length > 0) {
+    // What was just replayed may never have been durable: after a failed fsync the process
+    // stops, and its successor reads the unsynced tail back from the page cache. Make it durable
+    // before anything is built on it (or a later segment cut leaves it unsynced forever, and a
+    // power loss then tears a segment that is no longer the last one).
+    const f = await disk.openAppend(joinPath(dir, kept[kept.length - 1]!.name));
+    await f.sync();
+    await f.close();
   }
+  // Likewise the directory entries of the segments replayed (a segment created just before a
+  // failed directory fsync).
+  if (torn?.removed !== true && kept.length > 0) await disk.syncDir(dir);
   return {
     hardState: r.hardState,
     snapshot: r.snapshot,
