@@ -1,0 +1,169 @@
+// Goal: the fault schedule of one run, drawn from the seed. At seeded intervals it picks a fault:
+//  - crash: power loss on a node (any state: up, recovering, stopping), restarted later — and
+//    now and then crashed again while it recovers from its disk;
+//  - crash mid-fsync: the node's disk stalls, then the node crashes with its batch unsynced, so
+//    the crash tears the WAL's tail (the leader is the usual victim: its fsync overlaps
+//    replication, §10.2.1);
+//  - partitions: a random split, the leader cut off, or one direction of one link;
+//  - disk stall: a node's fsyncs stop completing for a while (the stall guard should move
+//    leadership away from a stalled leader);
+//  - I/O error: the node's next fsync or append fails (it must stop, and recover on restart);
+//  - graceful restart: hand leadership over, stop, start again.
+// Down nodes come back after a seeded delay; heal() ends every fault for the final checks.
+
+import type { NodeId } from '../../src/raft/index.js';
+import type { Prng } from '../sim/prng.js';
+import type { SimCluster } from './cluster.js';
+import type { SimNetwork } from './network.js';
+import type { Tracer } from './trace.js';
+import { Domain, type Scheduler } from './virtual-clock.js';
+
+export interface NemesisConfig {
+  /** Pause between two faults: uniform in [gapMinMs, gapMaxMs]. */
+  readonly gapMinMs: number;
+  readonly gapMaxMs: number;
+  /** Relative weights of the faults; 0 disables one. */
+  readonly weights: Readonly<Record<FaultKind, number>>;
+  /** How long a node stays down after a crash: uniform in [0, downMaxMs]. */
+  readonly downMaxMs: number;
+}
+
+export const FAULT_KINDS = ['crash', 'crashMidSync', 'partition', 'stall', 'eio', 'graceful'] as const;
+export type FaultKind = (typeof FAULT_KINDS)[number];
+
+export interface NemesisStats {
+  partitions: number;
+  crashMidSync: number;
+}
+
+export class Nemesis {
+  readonly stats: NemesisStats = { partitions: 0, crashMidSync: 0 };
+  private readonly domain = new Domain('nemesis');
+
+  constructor(
+    private readonly sched: Scheduler,
+    private readonly cluster: SimCluster,
+    private readonly net: SimNetwork,
+    private readonly rng: Prng,
+    private readonly tracer: Tracer,
+    private readonly config: NemesisConfig,
+  ) {}
+
+  /** Injects faults until virtual time `until`. */
+  async run(until: number): Promise<void> {
+    const total = FAULT_KINDS.reduce((s, k) => s + this.config.weights[k], 0);
+    if (total === 0) return;
+    for (;;) {
+      await this.sched.sleep(this.rng.int(this.config.gapMinMs, this.config.gapMaxMs), this.domain);
+      if (this.sched.now >= until || !this.domain.alive) return;
+      let x = this.rng.float() * total;
+      let kind: FaultKind = 'crash';
+      for (const k of FAULT_KINDS) {
+        x -= this.config.weights[k];
+        if (x < 0) {
+          kind = k;
+          break;
+        }
+      }
+      this.inject(kind);
+    }
+  }
+
+  /** Ends every fault: no more faults, the network heals, disks resume, down nodes restart. */
+  heal(): void {
+    this.domain.alive = false;
+    this.net.heal();
+    this.cluster.unstallAll();
+    for (const id of this.cluster.ids) if (this.cluster.state(id) === 'down') this.cluster.restart(id);
+    this.tracer.event('heal', 'faults end: network healed, disks resumed, every node started');
+  }
+
+  private inject(kind: FaultKind): void {
+    const c = this.cluster;
+    const ids = c.ids;
+    const leader = c.leader();
+    const victim = (): NodeId => (leader !== null && this.rng.chance(0.5) ? leader : this.rng.pick(ids));
+    switch (kind) {
+      case 'crash': {
+        const id = this.rng.pick(ids);
+        if (c.state(id) === 'down') return;
+        c.crash(id);
+        this.restartLater(id);
+        return;
+      }
+      case 'crashMidSync': {
+        const id = victim();
+        if (!c.node(id).up) return;
+        this.stats.crashMidSync++;
+        c.stall(id, 1000);
+        this.sched.after(
+          this.rng.int(1, 40),
+          () => {
+            if (c.state(id) === 'down') return;
+            c.crash(id);
+            this.restartLater(id);
+          },
+          this.domain,
+        );
+        return;
+      }
+      case 'partition': {
+        this.stats.partitions++;
+        const shape = this.rng.int(0, 2);
+        if (shape === 0 && leader !== null) {
+          this.net.partition([[leader], ids.filter((id) => id !== leader)]);
+        } else if (shape === 1) {
+          const a = this.rng.pick(ids);
+          const b = this.rng.pick(ids.filter((id) => id !== a));
+          this.net.block(a, b);
+        } else {
+          const shuffled = this.rng.shuffle([...ids]);
+          const cut = this.rng.int(1, Math.floor(ids.length / 2));
+          this.net.partition([shuffled.slice(0, cut), shuffled.slice(cut)]);
+        }
+        this.tracer.event('partition', this.net.describePartition());
+        this.sched.after(
+          this.rng.int(50, 600),
+          () => {
+            this.net.heal();
+            this.tracer.event('heal', 'network');
+          },
+          this.domain,
+        );
+        return;
+      }
+      case 'stall':
+        c.stall(victim(), this.rng.int(20, 500));
+        return;
+      case 'eio':
+        c.injectEio(this.rng.pick(ids), this.rng.chance(0.7) ? 'sync' : 'append');
+        return;
+      case 'graceful':
+        c.gracefulRestart(victim(), this.rng.int(0, this.config.downMaxMs));
+        return;
+    }
+  }
+
+  /** Restarts a crashed node later; now and then crashes it again while it recovers. */
+  private restartLater(id: NodeId): void {
+    const interrupt = this.rng.chance(0.25);
+    const after = this.rng.int(0, 6);
+    this.sched.after(
+      this.rng.int(0, this.config.downMaxMs),
+      () => {
+        this.cluster.restart(id);
+        if (!interrupt) return;
+        this.sched.after(
+          after,
+          () => {
+            if (this.cluster.state(id) !== 'starting') return;
+            this.cluster.crash(id);
+            this.restartLater(id);
+          },
+          this.domain,
+        );
+      },
+      this.domain,
+    );
+  }
+}
