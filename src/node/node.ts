@@ -67,6 +67,10 @@ export async function startNode(options: NodeOptions): Promise<RaftkvNode> {
     clusterId,
     peers,
     backoff: { maxMs: Math.min(5000, o.electionTimeoutMs) },
+    // A connection that lost packets in a partition is replaced soon after it heals, not at
+    // TCP's next retransmission (which backs off to minutes).
+    livenessTimeoutMs: 2 * o.electionTimeoutMs,
+    connectTimeoutMs: Math.min(5000, 2 * o.electionTimeoutMs),
   });
   const driver = new Driver({ options: o, raw, log, storage, sm, transport, logger, clock: realClock });
   const service = new NodeKvService(driver, o);

@@ -1,15 +1,33 @@
 // Frames the transport exchanges besides Raft messages. A frame's first payload byte is its tag:
 // 1..12 are messages (codec.ts), the tags below are the transport's own.
 //
-//   0x40 Hello          version:uint clusterId:str from:str to:str      (client → server, first frame)
+//   0x40 Hello          version:uint clusterId:str from:str to:str
+//                       pingIntervalMs:uint livenessTimeoutMs:uint    (client → server, first frame)
 //   0x41 HelloAccept    nodeId:str                                      (server → client)
 //   0x42 HelloReject    reason:str                                      (server → client, then close)
 //   0x43 SnapshotBegin  <InstallSnapshot without its data bytes>        (data length announced)
 //   0x44 SnapshotChunk  raw data bytes                                  (until the length is reached)
+//   0x45 Ping           (no body)                                       (client → server)
+//   0x46 Pong           (no body)                                       (server → client)
 //
 // A snapshot larger than one frame travels as SnapshotBegin followed by SnapshotChunks on the
 // same connection; other messages may be interleaved between the chunks, so heartbeats are not
 // stuck behind a multi-MiB transfer.
+//
+// Liveness (protocol version 2). A partition drops packets without closing connections, and TCP
+// resumes a stalled connection only at its next retransmission, up to minutes later; so each
+// connection proves itself alive at the application level. The connecting side announces its
+// ping interval and liveness timeout in the Hello (livenessTimeoutMs 0: no checks) and sends a
+// Ping every interval. The accepting side answers each Ping with a Pong at once, and on each
+// interval in which it received bytes but sent no Pong it sends an unsolicited Pong, so that a
+// Ping queued behind megabytes of snapshot on a slow link does not make a connection that is
+// moving data look dead. Either side closes the connection once it has received nothing for the
+// timeout (counted in intervals of its own event loop, see liveness.ts); the connecting side
+// then reconnects, and a fresh connection works as soon as the network does.
+//
+// Versions: the Hello's version comes first, followed by fields every version has had (cluster
+// and node ids), so a node can refuse a Hello of another version with a clear HelloReject. Version
+// 1 had no liveness fields and no Ping/Pong; both ends of a cluster must run the same version.
 
 import type { InstallSnapshot, Message, NodeId } from '../raft/types.js';
 import {
@@ -23,7 +41,7 @@ import {
 import { allocFrame, FRAME_HEADER_BYTES } from './framing.js';
 import { stringSize, uintSize, WireReader } from './wire-primitives.js';
 
-export const PROTOCOL_VERSION = 1;
+export const PROTOCOL_VERSION = 2;
 
 export const CONTROL_TAGS = {
   Hello: 0x40,
@@ -31,6 +49,8 @@ export const CONTROL_TAGS = {
   HelloReject: 0x42,
   SnapshotBegin: 0x43,
   SnapshotChunk: 0x44,
+  Ping: 0x45,
+  Pong: 0x46,
 } as const;
 
 /** Handshake frames are tiny; before the handshake completes no bigger frame is accepted. */
@@ -41,6 +61,13 @@ export interface Hello {
   readonly clusterId: string;
   readonly from: NodeId;
   readonly to: NodeId;
+  /** How often the connecting side sends a Ping; absent when encoding: 0. */
+  readonly pingIntervalMs?: number;
+  /**
+   * Silence after which either side gives the connection up; 0 (also when absent while encoding):
+   * the connecting side sends no Pings and the accepting side does not check.
+   */
+  readonly livenessTimeoutMs?: number;
 }
 
 export type Frame =
@@ -49,23 +76,42 @@ export type Frame =
   | { readonly kind: 'helloAccept'; readonly nodeId: NodeId }
   | { readonly kind: 'helloReject'; readonly reason: string }
   | { readonly kind: 'snapshotBegin'; readonly head: InstallSnapshot; readonly dataLength: number }
-  | { readonly kind: 'snapshotChunk'; readonly data: Uint8Array };
+  | { readonly kind: 'snapshotChunk'; readonly data: Uint8Array }
+  | { readonly kind: 'ping' }
+  | { readonly kind: 'pong' };
 
 export function encodeHelloFrame(h: Hello): Buffer {
+  const pingIntervalMs = h.pingIntervalMs ?? 0;
+  const livenessTimeoutMs = h.livenessTimeoutMs ?? 0;
   const w = allocFrame(
     1 +
       uintSize(h.version, 'version') +
       stringSize(h.clusterId, 'clusterId') +
       stringSize(h.from, 'from') +
-      stringSize(h.to, 'to'),
+      stringSize(h.to, 'to') +
+      uintSize(pingIntervalMs, 'pingIntervalMs') +
+      uintSize(livenessTimeoutMs, 'livenessTimeoutMs'),
   );
   w.u8(CONTROL_TAGS.Hello);
   w.varUint(h.version);
   w.string(h.clusterId);
   w.string(h.from);
   w.string(h.to);
+  w.varUint(pingIntervalMs);
+  w.varUint(livenessTimeoutMs);
   return w.buf;
 }
+
+function bodilessFrame(tag: number): Buffer {
+  const w = allocFrame(1);
+  w.u8(tag);
+  return w.buf;
+}
+
+/** The Ping frame. Shared and never written to: a socket may be handed the same buffer repeatedly. */
+export const PING_FRAME: Buffer = bodilessFrame(CONTROL_TAGS.Ping);
+/** The Pong frame, shared like PING_FRAME. */
+export const PONG_FRAME: Buffer = bodilessFrame(CONTROL_TAGS.Pong);
 
 export function encodeHelloAcceptFrame(nodeId: NodeId): Buffer {
   const w = allocFrame(1 + stringSize(nodeId, 'nodeId'));
@@ -115,7 +161,16 @@ export function decodeFrame(payload: Uint8Array): Frame {
       const clusterId = r.string('clusterId');
       const from = r.string('from');
       const to = r.string('to');
-      frame = { kind: 'hello', hello: { version, clusterId, from, to } };
+      if (version !== PROTOCOL_VERSION) {
+        // Another version's fields after these are unknown; the receiver refuses the Hello anyway,
+        // and needs only the version to say why.
+        r.raw(r.remaining(), 'other version fields');
+        frame = { kind: 'hello', hello: { version, clusterId, from, to } };
+        break;
+      }
+      const pingIntervalMs = r.varUint('pingIntervalMs');
+      const livenessTimeoutMs = r.varUint('livenessTimeoutMs');
+      frame = { kind: 'hello', hello: { version, clusterId, from, to, pingIntervalMs, livenessTimeoutMs } };
       break;
     }
     case CONTROL_TAGS.HelloAccept:
@@ -131,6 +186,12 @@ export function decodeFrame(payload: Uint8Array): Frame {
     }
     case CONTROL_TAGS.SnapshotChunk:
       frame = { kind: 'snapshotChunk', data: r.raw(r.remaining(), 'chunk data') };
+      break;
+    case CONTROL_TAGS.Ping:
+      frame = { kind: 'ping' };
+      break;
+    case CONTROL_TAGS.Pong:
+      frame = { kind: 'pong' };
       break;
     default:
       return r.fail(`unknown frame tag ${tag}`);

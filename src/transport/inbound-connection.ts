@@ -2,6 +2,12 @@
 // our cluster and meant to reach us, answer, and from then on decode its frames and deliver its
 // messages. Anything that violates the protocol closes this connection only; the peer's
 // transport reconnects and the Raft layer above absorbs the lost messages.
+//
+// Liveness, with the interval and timeout the peer announced in its Hello: each Ping is answered
+// with a Pong; in an interval in which bytes arrived but no Ping did (it may be queued behind a
+// large transfer), an unsolicited Pong tells the peer that its data is moving; and a connection
+// that receives nothing for the timeout is closed, so a peer cut off by a partition does not
+// leave a half-dead connection behind for good.
 
 import type { Duplex } from 'node:stream';
 import type { Message, NodeId } from '../raft/types.js';
@@ -12,10 +18,12 @@ import {
   type Frame,
   type Hello,
   MAX_HANDSHAKE_FRAME_BYTES,
+  PONG_FRAME,
   PROTOCOL_VERSION,
 } from './control-frames.js';
 import { CodecError } from './errors.js';
 import { FrameDecoder } from './framing.js';
+import { livenessProblem, SilenceWatch } from './liveness.js';
 import { SnapshotAssembler } from './snapshot-stream.js';
 import type { ResolvedSettings, TransportEvent } from './types.js';
 
@@ -39,6 +47,10 @@ export class InboundConnection {
   private readonly decoder = new FrameDecoder(MAX_HANDSHAKE_FRAME_BYTES);
   private readonly assembler: SnapshotAssembler;
   private timer: NodeJS.Timeout | null;
+  /** Checks the open connection for silence; null before the handshake or if the peer disabled it. */
+  private watch: SilenceWatch | null = null;
+  /** A Pong went out since the watch's last tick. */
+  private pongedSinceTick = false;
   private readonly closedPromise: Promise<void>;
   /** Set while a message handler runs, so that its exceptions are not blamed on the peer. */
   private delivering = false;
@@ -56,6 +68,7 @@ export class InboundConnection {
       socket.on('close', () => {
         this.state = 'closed';
         this.clearTimer();
+        this.stopWatch();
         hooks.closed(this);
         resolve();
       });
@@ -83,6 +96,11 @@ export class InboundConnection {
     }
   }
 
+  private stopWatch(): void {
+    this.watch?.stop();
+    this.watch = null;
+  }
+
   /** A method, not a field test, so that TypeScript does not narrow it across handler calls. */
   private isClosed(): boolean {
     return this.state === 'closed';
@@ -90,6 +108,7 @@ export class InboundConnection {
 
   private onData(chunk: Uint8Array): void {
     if (this.isClosed()) return;
+    this.watch?.heard();
     // Frames are handled as they are cut out, not after the whole chunk: the Hello raises the
     // frame limit for the frames that follow it in the same chunk.
     try {
@@ -127,9 +146,16 @@ export class InboundConnection {
 
   private onHello(hello: Hello): void {
     const { nodeId, clusterId } = this.settings;
+    const liveness = {
+      pingIntervalMs: hello.pingIntervalMs ?? 0,
+      livenessTimeoutMs: hello.livenessTimeoutMs ?? 0,
+    };
+    const livenessIssue = livenessProblem(liveness);
     let reason: string | null = null;
     if (hello.version !== PROTOCOL_VERSION) {
       reason = `unsupported protocol version ${hello.version} (this node speaks ${PROTOCOL_VERSION})`;
+    } else if (livenessIssue !== null) {
+      reason = `unusable liveness settings: ${livenessIssue}`;
     } else if (hello.clusterId !== clusterId) {
       reason = `cluster id mismatch: this node is in cluster "${clusterId}", the peer in "${hello.clusterId}"`;
     } else if (hello.to !== nodeId) {
@@ -152,6 +178,13 @@ export class InboundConnection {
     this.peer = hello.from;
     this.decoder.setMaxFrameBytes(this.settings.maxFrameBytes);
     this.socket.write(encodeHelloAcceptFrame(nodeId));
+    if (liveness.livenessTimeoutMs > 0) {
+      this.watch = new SilenceWatch(
+        liveness,
+        (heard) => this.onWatchTick(heard),
+        (silentMs) => this.timedOut(silentMs),
+      );
+    }
     this.hooks.accepted(this);
   }
 
@@ -165,9 +198,31 @@ export class InboundConnection {
         return this.assembler.begin(frame.head, frame.dataLength);
       case 'snapshotChunk':
         return this.assembler.chunk(frame.data);
+      case 'ping':
+        this.pong();
+        return null;
       default:
         throw new CodecError(`unexpected ${frame.kind} frame after the handshake`);
     }
+  }
+
+  private pong(): void {
+    this.pongedSinceTick = true;
+    this.socket.write(PONG_FRAME);
+  }
+
+  /** Bytes arrived in the last interval but no Ping among them: tell the peer they are moving. */
+  private onWatchTick(heard: boolean): void {
+    if (heard && !this.pongedSinceTick && !this.isClosed()) this.pong();
+    this.pongedSinceTick = false;
+  }
+
+  private timedOut(silentMs: number): void {
+    if (this.isClosed()) return;
+    this.state = 'closed';
+    this.clearTimer();
+    this.hooks.emit({ type: 'inboundTimedOut', peer: this.peer!, remote: this.remote, silentMs });
+    this.socket.destroy();
   }
 
   /** A connection carries only its peer's messages to this node; anything else is misrouted. */
@@ -183,6 +238,7 @@ export class InboundConnection {
     if (this.state === 'closed') return;
     this.state = 'closed';
     this.clearTimer();
+    this.stopWatch();
     this.hooks.emit({ type: 'protocolError', peer: this.peer, remote: this.remote, reason });
     this.socket.destroy();
   }

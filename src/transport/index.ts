@@ -13,6 +13,7 @@ export {
 } from './control-frames.js';
 export { CodecError, FrameTooLargeError } from './errors.js';
 export { DEFAULT_MAX_FRAME_BYTES, encodeMessageFrame, FRAME_HEADER_BYTES, FrameDecoder } from './framing.js';
+export { DEFAULT_LIVENESS_TIMEOUT_MS } from './liveness.js';
 export { PeerTransport, type PeerTransportOptions } from './peer-transport.js';
 export { DEFAULT_MAX_SNAPSHOT_BYTES, DEFAULT_SNAPSHOT_CHUNK_BYTES } from './snapshot-stream.js';
 export {

@@ -6,7 +6,11 @@
 // dropped), so a slow or dead peer costs a fixed amount of memory.
 //
 // Raft messages flow only from the connecting side; the accepting side writes nothing after its
-// HelloAccept, so any byte received after the handshake is a protocol error.
+// HelloAccept but Pongs, so any other frame received after the handshake is a protocol error.
+// While open, a Ping goes out every ping interval, written straight to the socket (five bytes,
+// past the queue, so that a full queue cannot hold it back); a connection that hears no Pong for
+// the liveness timeout is given up like a broken one (liveness.ts), since a partition may leave
+// it open but stalled until long after the network is back.
 
 import * as http from 'node:http';
 import * as net from 'node:net';
@@ -17,10 +21,12 @@ import {
   decodeFrame,
   encodeHelloFrame,
   MAX_HANDSHAKE_FRAME_BYTES,
+  PING_FRAME,
   PROTOCOL_VERSION,
 } from './control-frames.js';
 import { CodecError } from './errors.js';
 import { FrameDecoder } from './framing.js';
+import { SilenceWatch } from './liveness.js';
 import { SendQueue } from './send-queue.js';
 import { OutgoingSnapshot } from './snapshot-stream.js';
 import {
@@ -44,6 +50,8 @@ export class OutboundPeer {
   /** The connect/handshake deadline while connecting, the reconnect delay while backing off. */
   private timer: NodeJS.Timeout | null = null;
   private flushHandle: NodeJS.Immediate | null = null;
+  /** Pings and checks the open connection; null unless open (or when liveness is disabled). */
+  private watch: SilenceWatch | null = null;
   /** Consecutive failures since the last successful handshake; drives the backoff. */
   private failures = 0;
   /** When the current outage was reported, or null while the peer counts as reachable. */
@@ -53,6 +61,7 @@ export class OutboundPeer {
   private droppedOther = 0;
   private reconnectCount = 0;
   private connectFailureCount = 0;
+  private livenessTimeoutCount = 0;
 
   constructor(
     readonly id: NodeId,
@@ -119,6 +128,7 @@ export class OutboundPeer {
       dropped: this.queue.dropped + this.droppedOther,
       reconnects: this.reconnectCount,
       connectFailures: this.connectFailureCount,
+      livenessTimeouts: this.livenessTimeoutCount,
     };
   }
 
@@ -196,12 +206,22 @@ export class OutboundPeer {
     socket.on('close', () => {
       if (socket === this.socket) this.fail('connection closed', this.state === 'connecting');
     });
-    const { nodeId, clusterId } = this.settings;
-    socket.write(encodeHelloFrame({ version: PROTOCOL_VERSION, clusterId, from: nodeId, to: this.id }));
+    const { nodeId, clusterId, pingIntervalMs, livenessTimeoutMs } = this.settings;
+    socket.write(
+      encodeHelloFrame({
+        version: PROTOCOL_VERSION,
+        clusterId,
+        from: nodeId,
+        to: this.id,
+        pingIntervalMs,
+        livenessTimeoutMs,
+      }),
+    );
   }
 
   private onData(socket: Duplex, chunk: Uint8Array): void {
     if (socket !== this.socket) return;
+    this.watch?.heard();
     try {
       this.decoder.push(chunk, (payload) => {
         if (socket === this.socket) this.onFrame(payload);
@@ -215,7 +235,9 @@ export class OutboundPeer {
   /** Throws CodecError for an undecodable frame; onData turns that into a failure. */
   private onFrame(payload: Uint8Array): void {
     const frame = decodeFrame(payload);
-    if (this.state !== 'connecting') {
+    if (this.state === 'open' && frame.kind === 'pong') {
+      // Its arrival was noted in onData; any byte from the peer proves the connection alive.
+    } else if (this.state !== 'connecting') {
       this.fail(`protocol error: unexpected ${frame.kind} frame from the accepting side`, false);
     } else if (frame.kind === 'helloReject') {
       this.fail(`handshake rejected: ${frame.reason}`, true);
@@ -232,6 +254,13 @@ export class OutboundPeer {
     this.clearTimer();
     this.state = 'open';
     this.failures = 0;
+    if (this.settings.livenessTimeoutMs > 0) {
+      this.watch = new SilenceWatch(
+        this.settings,
+        () => this.ping(),
+        (silentMs) => this.silent(silentMs),
+      );
+    }
     this.scheduleFlush();
     if (this.unreachableSince === null) {
       this.emit({ type: 'peerConnected', peer: this.id });
@@ -241,6 +270,16 @@ export class OutboundPeer {
       this.reconnectCount++;
       this.emit({ type: 'peerReconnected', peer: this.id, downForMs });
     }
+  }
+
+  private ping(): void {
+    if (this.state === 'open') this.socket?.write(PING_FRAME);
+  }
+
+  private silent(silentMs: number): void {
+    if (this.state !== 'open') return;
+    this.livenessTimeoutCount++;
+    this.fail(`no answer to pings for ${silentMs} ms`, false);
   }
 
   /** Drops the connection and schedules the next attempt. `attempt`: a connection attempt failed. */
@@ -265,6 +304,8 @@ export class OutboundPeer {
   /** Releases the socket, request and timers; the caller sets the next state. */
   private teardown(): void {
     this.clearTimer();
+    this.watch?.stop();
+    this.watch = null;
     if (this.flushHandle !== null) {
       clearImmediate(this.flushHandle);
       this.flushHandle = null;

@@ -12,6 +12,7 @@ import { type BackoffPolicy, DEFAULT_BACKOFF } from './backoff.js';
 import { measureMessage, writeMessage } from './codec.js';
 import { allocFrame, DEFAULT_MAX_FRAME_BYTES } from './framing.js';
 import { InboundConnection } from './inbound-connection.js';
+import { DEFAULT_LIVENESS_TIMEOUT_MS, livenessProblem, PINGS_PER_LIVENESS_TIMEOUT } from './liveness.js';
 import { OutboundPeer } from './outbound-peer.js';
 import { DEFAULT_MAX_SNAPSHOT_BYTES, DEFAULT_SNAPSHOT_CHUNK_BYTES } from './snapshot-stream.js';
 import {
@@ -46,6 +47,20 @@ export interface PeerTransportOptions {
   readonly connectTimeoutMs?: number;
   /** Deadline for a peer's Hello, inbound. Default 5 s. */
   readonly handshakeTimeoutMs?: number;
+  /**
+   * An outbound connection whose peer has answered nothing (no Pong) for this long is closed,
+   * reported with `peerUnreachable` and re-established. The peer applies the same timeout to its
+   * end of the connection (it is announced in the Hello). It bounds how long a connection that a
+   * network partition left stalled delays traffic after the partition heals; a few election
+   * timeouts is a good value. An integer of at least 2 ms; 0 disables pings and checks.
+   * Default 2000 ms.
+   */
+  readonly livenessTimeoutMs?: number;
+  /**
+   * How often a Ping is sent on each outbound connection (and silence is checked). Below
+   * livenessTimeoutMs; default a quarter of it.
+   */
+  readonly pingIntervalMs?: number;
   readonly backoff?: Partial<BackoffPolicy>;
 }
 
@@ -63,6 +78,12 @@ export class PeerTransport {
 
   constructor(options: PeerTransportOptions) {
     const maxFrameBytes = options.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES;
+    const livenessTimeoutMs = options.livenessTimeoutMs ?? DEFAULT_LIVENESS_TIMEOUT_MS;
+    const pingIntervalMs =
+      options.pingIntervalMs ??
+      (livenessTimeoutMs === 0 ? 0 : Math.max(1, Math.floor(livenessTimeoutMs / PINGS_PER_LIVENESS_TIMEOUT)));
+    const problem = livenessProblem({ pingIntervalMs, livenessTimeoutMs });
+    if (problem !== null) throw new RangeError(`PeerTransport: ${problem}`);
     this.settings = {
       nodeId: options.nodeId,
       clusterId: options.clusterId,
@@ -78,6 +99,8 @@ export class PeerTransport {
       maxSnapshotBytes: options.maxSnapshotBytes ?? DEFAULT_MAX_SNAPSHOT_BYTES,
       connectTimeoutMs: options.connectTimeoutMs ?? 5000,
       handshakeTimeoutMs: options.handshakeTimeoutMs ?? 5000,
+      livenessTimeoutMs,
+      pingIntervalMs,
       backoff: { ...DEFAULT_BACKOFF, ...options.backoff },
     };
     if (this.settings.snapshotChunkBytes < 1)

@@ -2,6 +2,7 @@
 
 import type { MessageType, NodeId } from '../raft/types.js';
 import type { BackoffPolicy } from './backoff.js';
+import type { LivenessSettings } from './liveness.js';
 
 /** The HTTP `Upgrade` token under which a node's HTTP server hands a connection to the transport. */
 export const PEER_UPGRADE_PROTOCOL = 'raftkv-peer';
@@ -42,6 +43,16 @@ export type TransportEvent =
   | { readonly type: 'inboundAccepted'; readonly peer: NodeId; readonly remote: string }
   /** An inbound handshake was refused (wrong cluster, wrong node, unsupported version). */
   | { readonly type: 'inboundRejected'; readonly remote: string; readonly reason: string }
+  /**
+   * An inbound connection received nothing (no Ping, no message) for the liveness timeout its peer
+   * announced; it was closed. The peer, if it is still there, reconnects.
+   */
+  | {
+      readonly type: 'inboundTimedOut';
+      readonly peer: NodeId;
+      readonly remote: string;
+      readonly silentMs: number;
+    }
   /** An inbound connection sent bytes that violate the protocol; it was closed. */
   | {
       readonly type: 'protocolError';
@@ -71,6 +82,8 @@ export interface PeerStats {
   readonly reconnects: number;
   /** Connection attempts that failed (refused, timed out, handshake rejected). */
   readonly connectFailures: number;
+  /** Open connections given up because the peer did not answer pings within the liveness timeout. */
+  readonly livenessTimeouts: number;
 }
 
 export interface TransportStats {
@@ -82,7 +95,7 @@ export interface TransportStats {
 }
 
 /** Settings after defaults are applied; shared by the transport's connections. */
-export interface ResolvedSettings {
+export interface ResolvedSettings extends LivenessSettings {
   readonly nodeId: NodeId;
   readonly clusterId: string;
   readonly maxFrameBytes: number;

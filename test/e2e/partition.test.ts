@@ -93,8 +93,8 @@ test('exercise 3: 5 nodes, 2 cut off by a real partition: majority commits, mino
     await writeKeys(cluster, newLeader, 'during/', 10);
 
     // Heal: one leader for all five (the majority's), and the minority catches up.
-    // (Generous bounds: a peer connection that lost packets resumes only at TCP's next
-    // retransmission, which backs off exponentially while the partition lasts.)
+    // (Generous bounds: a half-dead peer connection is replaced only after the transport's
+    // liveness timeout, twice the election timeout.)
     await network.heal();
     const healedAt = Date.now();
     const healedLeader = await cluster.waitForLeader(cluster.ids, 60_000);

@@ -80,6 +80,8 @@ describe('slow peer', () => {
       maxQueueBytes: MAX_QUEUE_BYTES,
       maxBatchBytes: MAX_BATCH_BYTES,
       backoff: quickBackoff,
+      // The stalled peer reads nothing, Pings included; it must not be given up as dead meanwhile.
+      livenessTimeoutMs: 60_000,
     });
     await a.start();
     const { events } = record(a);
