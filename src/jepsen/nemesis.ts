@@ -1,0 +1,305 @@
+// Faults, scheduled from the seed. The run alternates quiet gaps and faults; each fault is held
+// for a while and then healed, and everything is healed at the end. Which fault comes next, how
+// long it lasts and whom it hits come from the nemesis PRNG; faults that target "the leader" ask
+// the cluster who leads at that moment.
+//
+// Families (the --nemesis names) and their faults:
+//   partition  partition-halves   random split into a minority and a majority
+//              partition-leader   the current leader (plus others, still a minority) cut off
+//              partition-bridge   two halves that cannot talk, and one node that sees both
+//              partition-one-way  one node stops receiving from the rest but can still send (or
+//                                 the reverse): an asymmetric drop
+//   kill       kill-random        kill -9 a random node, restart it when the fault heals
+//              kill-leader        kill -9 the leader, restart it when the fault heals
+//              kill-rolling       kill -9 and restart every node in turn
+//   pause      pause-random       SIGSTOP a random node, SIGCONT when the fault heals
+//              pause-leader       SIGSTOP the leader: when it wakes it must neither commit nor
+//                                 serve a stale read
+//   restart    restart-random     graceful stop (SIGTERM) and restart of a random node
+//              restart-rolling    graceful restart of every node in turn
+
+import { exchange, field } from './client.js';
+import type { Network } from './netns.js';
+import type { NodeSet } from './nodes.js';
+import type { Rng } from './rng.js';
+
+export const families = {
+  partition: ['partition-halves', 'partition-leader', 'partition-bridge', 'partition-one-way'],
+  kill: ['kill-random', 'kill-leader', 'kill-rolling'],
+  pause: ['pause-random', 'pause-leader'],
+  restart: ['restart-random', 'restart-rolling'],
+} as const;
+
+export type Family = keyof typeof families;
+export type FaultKind = (typeof families)[Family][number];
+
+export function isFamily(s: string): s is Family {
+  return Object.hasOwn(families, s);
+}
+
+export interface TimelineEntry {
+  readonly kind: FaultKind | 'heal-all';
+  readonly start: number;
+  end: number;
+  readonly detail: string;
+}
+
+export interface NemesisOptions {
+  readonly families: readonly Family[];
+  /** Faults last between these many milliseconds. */
+  readonly faultMs: readonly [number, number];
+  /** Quiet gaps between faults. */
+  readonly gapMs: readonly [number, number];
+  /**
+   * Half of the pauses last this long instead: longer than an election, shorter than the client
+   * timeout, so requests queued at a paused leader are answered after it wakes, while the client
+   * still waits, and a stale answer would show in the history.
+   */
+  readonly shortPauseMs: readonly [number, number];
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/** The node that leads in the highest term any reachable node reports, or null. */
+export async function findLeader(nodes: NodeSet): Promise<number | null> {
+  const answers = await Promise.all(
+    nodes.ids().map(async (i) => {
+      if (nodes.state(i) !== 'running') return null;
+      const x = await exchange({ method: 'GET', base: nodes.url(i), path: '/debug', timeoutMs: 500 });
+      if (x.kind !== 'answered' || x.status !== 200) return null;
+      const state = field(x.body, 'state');
+      const term = field(x.body, 'term');
+      return state === 'leader' && typeof term === 'number' ? { i, term } : null;
+    }),
+  );
+  let best: { i: number; term: number } | null = null;
+  for (const a of answers) if (a && (!best || a.term > best.term)) best = a;
+  return best?.i ?? null;
+}
+
+/** Resolves once every running node answers /health with 200, or after `timeoutMs`. */
+export async function waitHealthy(
+  nodes: NodeSet,
+  which: readonly number[],
+  timeoutMs: number,
+): Promise<boolean> {
+  const until = Date.now() + timeoutMs;
+  while (Date.now() < until) {
+    if (which.every((i) => nodes.state(i) === 'dead')) return false;
+    const ok = await Promise.all(
+      which.map(async (i) => {
+        const x = await exchange({ method: 'GET', base: nodes.url(i), path: '/health', timeoutMs: 500 });
+        return x.kind === 'answered' && x.status === 200;
+      }),
+    );
+    if (ok.every(Boolean)) return true;
+    await sleep(100);
+  }
+  return false;
+}
+
+export class Nemesis {
+  readonly timeline: TimelineEntry[] = [];
+  private readonly kinds: FaultKind[];
+  private stopped = false;
+  private wake: (() => void) | null = null;
+
+  constructor(
+    private readonly rng: Rng,
+    private readonly net: Network,
+    private readonly nodes: NodeSet,
+    private readonly options: NemesisOptions,
+    private readonly now: () => number,
+    private readonly log: (line: string) => void,
+  ) {
+    this.kinds = options.families.flatMap((f) => [...families[f]]);
+  }
+
+  /** Ends the schedule early: the current sleep returns and no new fault starts. */
+  stop(): void {
+    this.stopped = true;
+    this.wake?.();
+  }
+
+  private async hold(ms: number): Promise<void> {
+    if (this.stopped) return;
+    await new Promise<void>((resolve) => {
+      const t = setTimeout(resolve, ms);
+      this.wake = () => {
+        clearTimeout(t);
+        resolve();
+      };
+    });
+    this.wake = null;
+  }
+
+  /** Runs faults until `untilMs` (on the run clock) or stop(); leaves the cluster healed. */
+  async run(untilMs: number): Promise<void> {
+    const [gLo, gHi] = this.options.gapMs;
+    const [fLo, fHi] = this.options.faultMs;
+    if (this.kinds.length === 0) {
+      await this.hold(Math.max(0, untilMs - this.now()));
+      return;
+    }
+    await this.hold(this.rng.between(gLo, gHi));
+    while (!this.stopped && this.now() + fLo < untilMs) {
+      const kind = this.rng.pick(this.kinds);
+      const duration = Math.min(this.rng.between(fLo, fHi), Math.max(fLo, untilMs - this.now()));
+      await this.fault(kind, duration);
+      if (this.stopped) break;
+      await this.hold(this.rng.between(gLo, gHi));
+    }
+  }
+
+  private begin(kind: FaultKind, detail: string): TimelineEntry {
+    const e: TimelineEntry = { kind, start: this.now(), end: Number.NaN, detail };
+    this.timeline.push(e);
+    this.log(`nemesis: ${kind} ${detail}`);
+    return e;
+  }
+
+  private end(e: TimelineEntry): void {
+    e.end = this.now();
+    this.log(`nemesis: healed ${e.kind}`);
+  }
+
+  private names(list: readonly number[]): string {
+    return list.map((i) => this.nodes.name(i)).join(',');
+  }
+
+  private async leaderOrRandom(): Promise<{ node: number; leader: boolean }> {
+    const leader = await findLeader(this.nodes);
+    if (leader !== null) return { node: leader, leader: true };
+    return { node: this.rng.pick(this.nodes.ids()), leader: false };
+  }
+
+  private async fault(kind: FaultKind, duration: number): Promise<void> {
+    const ids = this.nodes.ids();
+    const n = ids.length;
+    const minority = Math.floor((n - 1) / 2);
+    switch (kind) {
+      case 'partition-halves': {
+        const order = this.rng.shuffle(ids);
+        const small = order.slice(0, Math.max(1, Math.floor(n / 2)));
+        const big = order.slice(small.length);
+        const e = this.begin(kind, `${this.names(small)} | ${this.names(big)}`);
+        this.net.cut(small, big);
+        await this.hold(duration);
+        this.net.heal();
+        this.end(e);
+        return;
+      }
+      case 'partition-leader': {
+        const { node, leader } = await this.leaderOrRandom();
+        const others = this.rng.shuffle(ids.filter((i) => i !== node));
+        const small = [node, ...others.slice(0, Math.max(0, minority - 1))];
+        const big = ids.filter((i) => !small.includes(i));
+        const e = this.begin(
+          kind,
+          `${this.names(small)}${leader ? ' (leader side)' : ''} | ${this.names(big)}`,
+        );
+        this.net.cut(small, big);
+        await this.hold(duration);
+        this.net.heal();
+        this.end(e);
+        return;
+      }
+      case 'partition-bridge': {
+        const order = this.rng.shuffle(ids);
+        const bridge = order[0]!;
+        const rest = order.slice(1);
+        const a = rest.slice(0, Math.floor(rest.length / 2));
+        const b = rest.slice(a.length);
+        const e = this.begin(kind, `${this.names(a)} | ${this.names(b)}, bridge ${this.nodes.name(bridge)}`);
+        this.net.cut(a, b);
+        await this.hold(duration);
+        this.net.heal();
+        this.end(e);
+        return;
+      }
+      case 'partition-one-way': {
+        const { node } = this.rng.next() < 0.5 ? await this.leaderOrRandom() : { node: this.rng.pick(ids) };
+        const others = ids.filter((i) => i !== node);
+        const deaf = this.rng.next() < 0.5;
+        const e = this.begin(
+          kind,
+          deaf
+            ? `${this.nodes.name(node)} hears nobody (its own packets still go out)`
+            : `nobody hears ${this.nodes.name(node)} (it still receives)`,
+        );
+        for (const o of others) {
+          if (deaf) this.net.block(o, node);
+          else this.net.block(node, o);
+        }
+        await this.hold(duration);
+        this.net.heal();
+        this.end(e);
+        return;
+      }
+      case 'kill-random':
+      case 'kill-leader': {
+        const target =
+          kind === 'kill-leader' ? await this.leaderOrRandom() : { node: this.rng.pick(ids), leader: false };
+        const e = this.begin(kind, `${this.nodes.name(target.node)}${target.leader ? ' (leader)' : ''}`);
+        await this.nodes.kill(target.node);
+        await this.hold(duration);
+        this.nodes.start(target.node);
+        this.end(e);
+        return;
+      }
+      case 'kill-rolling':
+      case 'restart-rolling': {
+        const order = this.rng.shuffle(ids);
+        const e = this.begin(kind, `order ${this.names(order)}`);
+        const per = Math.max(1000, duration / n);
+        for (const i of order) {
+          if (kind === 'kill-rolling') await this.nodes.kill(i);
+          else await this.nodes.stop(i);
+          await sleep(Math.min(1000, per / 3));
+          this.nodes.start(i);
+          await waitHealthy(this.nodes, [i], per);
+          if (this.stopped) break;
+        }
+        this.end(e);
+        return;
+      }
+      case 'pause-random':
+      case 'pause-leader': {
+        const target =
+          kind === 'pause-leader' ? await this.leaderOrRandom() : { node: this.rng.pick(ids), leader: false };
+        const [sLo, sHi] = this.options.shortPauseMs;
+        const pauseMs = this.rng.next() < 0.5 ? this.rng.between(sLo, sHi) : duration;
+        const e = this.begin(
+          kind,
+          `${this.nodes.name(target.node)}${target.leader ? ' (leader)' : ''} for ${(pauseMs / 1000).toFixed(1)} s`,
+        );
+        this.nodes.pause(target.node);
+        await this.hold(pauseMs);
+        this.nodes.resume(target.node);
+        this.end(e);
+        return;
+      }
+      case 'restart-random': {
+        const node = this.rng.pick(ids);
+        const e = this.begin(kind, this.nodes.name(node));
+        await this.nodes.stop(node);
+        await this.hold(Math.min(duration, 1000));
+        this.nodes.start(node);
+        this.end(e);
+        return;
+      }
+    }
+  }
+
+  /** Heals everything: no blocks, no paused or dead nodes. */
+  healAll(): void {
+    const e: TimelineEntry = { kind: 'heal-all', start: this.now(), end: Number.NaN, detail: '' };
+    this.net.heal();
+    for (const i of this.nodes.ids()) {
+      if (this.nodes.state(i) === 'paused') this.nodes.resume(i);
+      if (this.nodes.state(i) === 'dead') this.nodes.start(i);
+    }
+    e.end = this.now();
+    this.timeline.push(e);
+  }
+}

@@ -1,0 +1,254 @@
+// The test network: one Linux network namespace per node, joined by a bridge in the root
+// namespace, so that a partition is packets dropped by the kernel, not an application switch.
+//
+//   root namespace:  bridge rkvj-br0  <subnet>.1/24       (the runner and its clients live here)
+//   node i:          namespace rkvj-n<i>, veth rkvj-v<i> (<subnet>.<10+i>/24) <-> rkvj-p<i> on the bridge
+//
+// Faults are iptables rules inside the node namespaces (`INPUT -s <peer> -j DROP`): they are
+// isolated per namespace and vanish with it. The runner's own address is never blocked, as in
+// Jepsen, where the clients see every node. With bridge netfilter on, bridged packets also cross
+// the root namespace's FORWARD chain; a chain rkvj-fwd accepting the bridge's traffic is put in
+// front so a host firewall cannot interfere.
+//
+// Every name made here starts with "rkvj-". Teardown removes all of them, is idempotent and
+// synchronous (it runs from signal and exit handlers too), and the next run sweeps whatever a
+// killed runner left behind. A lock file keeps two runs from sharing the names.
+
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { run, tryRun } from './exec.js';
+
+export const prefix = 'rkvj-';
+export const bridgeName = `${prefix}br0`;
+const rootChain = `${prefix}fwd`;
+
+export class NetworkUnavailableError extends Error {
+  override readonly name = 'NetworkUnavailableError';
+}
+
+/** Why this machine cannot run the runner (not root, no ip netns, no iptables), or null if it can. */
+export function networkSupportProblem(): string | null {
+  if (typeof process.getuid === 'function' && process.getuid() !== 0)
+    return 'needs root (ip netns, iptables)';
+  const ip = tryRun('ip', ['netns', 'list']);
+  if (ip.status !== 0) return `ip netns is unavailable: ${ip.stderr.trim() || `status ${ip.status}`}`;
+  const ipt = tryRun('iptables', ['--version']);
+  if (ipt.status !== 0) return 'iptables is not installed (apt-get install -y iptables)';
+  const probe = `${prefix}probe${process.pid}`;
+  const add = tryRun('ip', ['netns', 'add', probe]);
+  if (add.status !== 0) return `cannot create a network namespace: ${add.stderr.trim()}`;
+  try {
+    const rule = tryRun('ip', ['netns', 'exec', probe, 'iptables', '-S', 'INPUT']);
+    if (rule.status !== 0) return `iptables does not work inside a namespace: ${rule.stderr.trim()}`;
+  } finally {
+    tryRun('ip', ['netns', 'del', probe]);
+  }
+  return null;
+}
+
+function lockPath(): string {
+  return path.join(os.tmpdir(), 'rkvj-jepsen.lock');
+}
+
+function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** Takes the machine-wide lock for the rkvj- names; throws if another live run holds it. */
+export function acquireLock(): void {
+  const file = lockPath();
+  if (existsSync(file)) {
+    const pid = Number(readFileSync(file, 'utf8').trim());
+    if (Number.isSafeInteger(pid) && pid > 0 && pid !== process.pid && pidAlive(pid)) {
+      throw new NetworkUnavailableError(`another jepsen run (pid ${pid}) is using the ${prefix}* network`);
+    }
+  }
+  writeFileSync(file, String(process.pid));
+}
+
+export function releaseLock(): void {
+  const file = lockPath();
+  try {
+    if (readFileSync(file, 'utf8').trim() === String(process.pid)) rmSync(file, { force: true });
+  } catch {
+    // already gone
+  }
+}
+
+function ourNamespaces(): string[] {
+  const out = tryRun('ip', ['netns', 'list']).stdout;
+  return out
+    .split('\n')
+    .map((l) => l.trim().split(/\s+/)[0] ?? '')
+    .filter((n) => n.startsWith(prefix));
+}
+
+function ourLinks(): string[] {
+  const out = tryRun('ip', ['-o', 'link', 'show']).stdout;
+  const names: string[] = [];
+  for (const line of out.split('\n')) {
+    const m = /^\d+:\s+([^:@\s]+)/.exec(line);
+    if (m?.[1]?.startsWith(prefix)) names.push(m[1]);
+  }
+  return names;
+}
+
+/**
+ * Removes every rkvj- namespace, link and root iptables chain, after SIGKILLing processes still
+ * inside those namespaces (nodes a killed earlier run left behind). Safe to call at any time;
+ * call it only while holding the lock.
+ */
+export function sweep(): string[] {
+  const removed: string[] = [];
+  for (const ns of ourNamespaces()) {
+    const pids = tryRun('ip', ['netns', 'pids', ns])
+      .stdout.split('\n')
+      .map((s) => Number(s.trim()))
+      .filter((p) => Number.isSafeInteger(p) && p > 0 && p !== process.pid);
+    for (const pid of pids) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        // already gone
+      }
+    }
+    if (tryRun('ip', ['netns', 'del', ns]).status === 0) removed.push(`netns ${ns}`);
+  }
+  for (const link of ourLinks()) {
+    if (tryRun('ip', ['link', 'del', link]).status === 0) removed.push(`link ${link}`);
+  }
+  removed.push(...removeRootChain());
+  return removed;
+}
+
+function removeRootChain(): string[] {
+  const removed: string[] = [];
+  if (tryRun('iptables', ['-S', rootChain]).status !== 0) return removed;
+  for (const parent of ['FORWARD', 'INPUT']) {
+    for (let i = 0; i < 10 && tryRun('iptables', ['-D', parent, '-j', rootChain]).status === 0; i++) {
+      removed.push(`iptables ${parent} -> ${rootChain}`);
+    }
+  }
+  tryRun('iptables', ['-F', rootChain]);
+  if (tryRun('iptables', ['-X', rootChain]).status === 0) removed.push(`iptables chain ${rootChain}`);
+  return removed;
+}
+
+/** One directed block: packets from node `from` are dropped on arrival at node `to`. */
+export interface Block {
+  readonly from: number;
+  readonly to: number;
+}
+
+export class Network {
+  private up = false;
+  private readonly blocks = new Map<string, Block>();
+
+  /** `subnet` is the first three octets, e.g. "10.77.0"; nodes are numbered 1..n. */
+  constructor(
+    readonly nodes: number,
+    readonly subnet: string,
+  ) {
+    if (!/^\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(subnet))
+      throw new Error(`bad subnet "${subnet}" (want e.g. 10.77.0)`);
+    if (nodes < 1 || nodes > 200) throw new Error('between 1 and 200 nodes');
+  }
+
+  get hostAddress(): string {
+    return `${this.subnet}.1`;
+  }
+
+  address(i: number): string {
+    return `${this.subnet}.${10 + i}`;
+  }
+
+  namespace(i: number): string {
+    return `${prefix}n${i}`;
+  }
+
+  /** Creates the bridge, the namespaces and their links. Throws (after undoing its work) on failure. */
+  setup(): void {
+    const conflict = tryRun('ip', ['-o', 'route', 'show', `${this.subnet}.0/24`]).stdout.trim();
+    if (conflict !== '' && !conflict.includes(bridgeName)) {
+      throw new NetworkUnavailableError(`subnet ${this.subnet}.0/24 is already in use: ${conflict}`);
+    }
+    this.up = true;
+    try {
+      run('ip', ['link', 'add', bridgeName, 'type', 'bridge']);
+      run('ip', ['addr', 'add', `${this.hostAddress}/24`, 'dev', bridgeName]);
+      run('ip', ['link', 'set', bridgeName, 'up']);
+      run('iptables', ['-N', rootChain]);
+      run('iptables', ['-A', rootChain, '-i', bridgeName, '-j', 'ACCEPT']);
+      run('iptables', ['-A', rootChain, '-o', bridgeName, '-j', 'ACCEPT']);
+      run('iptables', ['-I', 'FORWARD', '1', '-j', rootChain]);
+      run('iptables', ['-I', 'INPUT', '1', '-j', rootChain]);
+      for (let i = 1; i <= this.nodes; i++) {
+        const ns = this.namespace(i);
+        const inner = `${prefix}v${i}`;
+        const outer = `${prefix}p${i}`;
+        run('ip', ['netns', 'add', ns]);
+        run('ip', ['link', 'add', inner, 'type', 'veth', 'peer', 'name', outer]);
+        run('ip', ['link', 'set', outer, 'master', bridgeName]);
+        run('ip', ['link', 'set', outer, 'up']);
+        run('ip', ['link', 'set', inner, 'netns', ns]);
+        this.exec(i, ['ip', 'link', 'set', 'lo', 'up']);
+        this.exec(i, ['ip', 'addr', 'add', `${this.address(i)}/24`, 'dev', inner]);
+        this.exec(i, ['ip', 'link', 'set', inner, 'up']);
+        this.exec(i, ['iptables', '-F', 'INPUT']);
+      }
+    } catch (e) {
+      this.teardown();
+      throw e;
+    }
+  }
+
+  /** Runs a command inside node i's namespace. */
+  exec(i: number, argv: readonly string[]): string {
+    return run('ip', ['netns', 'exec', this.namespace(i), ...argv]);
+  }
+
+  /** Drops packets from `from` arriving at `to` (one direction). */
+  block(from: number, to: number): void {
+    const k = `${from}>${to}`;
+    if (this.blocks.has(k)) return;
+    this.exec(to, ['iptables', '-A', 'INPUT', '-s', this.address(from), '-j', 'DROP']);
+    this.blocks.set(k, { from, to });
+  }
+
+  /** Cuts both directions between every node of `a` and every node of `b`. */
+  cut(a: readonly number[], b: readonly number[]): void {
+    for (const x of a) {
+      for (const y of b) {
+        this.block(x, y);
+        this.block(y, x);
+      }
+    }
+  }
+
+  /** Removes every block. */
+  heal(): void {
+    for (let i = 1; i <= this.nodes; i++) this.exec(i, ['iptables', '-F', 'INPUT']);
+    this.blocks.clear();
+  }
+
+  currentBlocks(): Block[] {
+    return [...this.blocks.values()];
+  }
+
+  /** Removes everything setup made; idempotent, never throws. */
+  teardown(): void {
+    if (!this.up) return;
+    this.up = false;
+    this.blocks.clear();
+    for (let i = 1; i <= this.nodes; i++) tryRun('ip', ['netns', 'del', this.namespace(i)]);
+    for (let i = 1; i <= this.nodes; i++) tryRun('ip', ['link', 'del', `${prefix}p${i}`]);
+    tryRun('ip', ['link', 'del', bridgeName]);
+    removeRootChain();
+  }
+}

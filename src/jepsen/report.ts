@@ -1,0 +1,221 @@
+// The run's verdict and its human-readable report.
+
+import type { KeyFailure, KvCheckResult, KvOp } from '../check/index.js';
+import { renderKeyFailure, renderOps } from '../check/index.js';
+import type { TimelineEntry } from './nemesis.js';
+import type { SetCheck } from './workloads.js';
+
+export type RunVerdict = 'valid' | 'invalid' | 'unknown';
+
+export interface OutcomeCounts {
+  ok: number;
+  fail: number;
+  info: number;
+}
+
+export interface FaultAvailability {
+  readonly kind: string;
+  readonly start: number;
+  readonly end: number;
+  readonly detail: string;
+  readonly ops: number;
+  /** Fraction of ops invoked during the fault that got a definite answer (ok, or a 409). */
+  readonly available: number;
+}
+
+export interface Report {
+  readonly verdict: RunVerdict;
+  readonly reasons: readonly string[];
+  readonly settings: Readonly<Record<string, string | number | boolean>>;
+  readonly counts: Readonly<Record<string, OutcomeCounts>>;
+  readonly register: {
+    readonly verdict: string;
+    readonly keys: number;
+    readonly steps: number;
+    readonly unknownKeys: readonly string[];
+    readonly failingKeys: readonly string[];
+  };
+  readonly set: SetCheck;
+  readonly availability: {
+    readonly duringFaults: number;
+    readonly outsideFaults: number;
+    readonly perFault: readonly FaultAvailability[];
+  };
+  readonly timeline: readonly TimelineEntry[];
+  readonly recovered: boolean;
+  readonly notes: readonly string[];
+  /** The smallest failing window, rendered, when the register history is not linearizable. */
+  readonly failureWindow?: string;
+  readonly checkMs: number;
+  readonly durationMs: number;
+}
+
+export function countOutcomes(history: readonly KvOp[]): Record<string, OutcomeCounts> {
+  const counts: Record<string, OutcomeCounts> = {};
+  for (const op of history) {
+    const c = counts[op.kind] ?? { ok: 0, fail: 0, info: 0 };
+    c[op.outcome.type]++;
+    counts[op.kind] = c;
+  }
+  return counts;
+}
+
+function answered(op: KvOp): boolean {
+  return op.outcome.type === 'ok' || (op.outcome.type === 'fail' && op.outcome.precondition === true);
+}
+
+export function availability(
+  history: readonly KvOp[],
+  timeline: readonly TimelineEntry[],
+  until: number,
+): Report['availability'] {
+  const faults = timeline.filter((t) => t.kind !== 'heal-all');
+  const inFault = (t: number): boolean =>
+    faults.some((f) => t >= f.start && t <= (Number.isNaN(f.end) ? until : f.end));
+  let inN = 0;
+  let inOk = 0;
+  let outN = 0;
+  let outOk = 0;
+  for (const op of history) {
+    if (op.invokedAt > until) continue;
+    if (inFault(op.invokedAt)) {
+      inN++;
+      if (answered(op)) inOk++;
+    } else {
+      outN++;
+      if (answered(op)) outOk++;
+    }
+  }
+  const perFault = faults.map((f) => {
+    const end = Number.isNaN(f.end) ? until : f.end;
+    const ops = history.filter((op) => op.invokedAt >= f.start && op.invokedAt <= end);
+    return {
+      kind: f.kind,
+      start: f.start,
+      end,
+      detail: f.detail,
+      ops: ops.length,
+      available: ops.length === 0 ? 0 : ops.filter(answered).length / ops.length,
+    };
+  });
+  return {
+    duringFaults: inN === 0 ? 1 : inOk / inN,
+    outsideFaults: outN === 0 ? 1 : outOk / outN,
+    perFault,
+  };
+}
+
+/** Of all failing keys, the failure with the fewest ops in its window. */
+export function smallestFailure(result: KvCheckResult): KeyFailure | undefined {
+  let best: KeyFailure | undefined;
+  for (const r of result.perKey) {
+    if (r.failure && (!best || r.failure.window.length < best.window.length)) best = r.failure;
+  }
+  return best;
+}
+
+/**
+ * The checker's window, plus — since every written value is unique — where a stuck read's value
+ * came from and the writes that completed after it and before the read began: together they show
+ * a stale read at a glance.
+ */
+export function renderFailure(f: KeyFailure, history: readonly KvOp[]): string {
+  const text = renderKeyFailure(f);
+  const stuck = f.stuck;
+  if (stuck.kind !== 'get' || stuck.outcome.type !== 'ok' || stuck.outcome.value === null) return text;
+  const read = stuck.outcome.value;
+  const sameKey = history.filter((op) => op.key === stuck.key);
+  const writer = sameKey.find((op) => (op.kind === 'put' || op.kind === 'cas') && op.value === read);
+  if (!writer) return `${text}\n\nNo operation wrote ${JSON.stringify(read)} to this key.`;
+  const later = sameKey.filter(
+    (op) =>
+      (op.kind === 'put' || op.kind === 'cas') &&
+      op.outcome.type === 'ok' &&
+      op.invokedAt > writer.invokedAt &&
+      op.completedAt !== null &&
+      op.completedAt < stuck.invokedAt,
+  );
+  const shown = [writer, ...later.slice(-5), stuck];
+  const note = (op: KvOp): string =>
+    op === writer ? 'wrote the value read' : op === stuck ? 'the read' : 'completed before the read began';
+  return [
+    text,
+    '',
+    `Context: the value read was written by op ${writer.id}; ${later.length} later write(s) completed before the read began${later.length > 5 ? ' (last 5 shown)' : ''}:`,
+    renderOps(shown, note)
+      .split('\n')
+      .map((l) => `  ${l}`)
+      .join('\n'),
+  ].join('\n');
+}
+
+const pct = (x: number): string => `${(100 * x).toFixed(1)}%`;
+const secs = (ms: number): string => (ms / 1000).toFixed(1);
+
+export function renderReport(r: Report): string {
+  const lines: string[] = [];
+  const s = r.settings;
+  lines.push(
+    `raftkv jepsen: seed ${s.seed}, ${s.nodes} nodes, ${s.time} s, nemesis ${s.nemesis || 'none'}, ${s.clients} clients` +
+      (s.unsafeStaleReads ? ', UNSAFE stale reads' : ''),
+  );
+  const v = r.verdict === 'valid' ? 'VALID' : r.verdict === 'invalid' ? 'INVALID' : 'UNKNOWN';
+  lines.push(`Verdict: ${v}${r.reasons.length > 0 ? ` (${r.reasons.join('; ')})` : ''}`);
+  lines.push('');
+  lines.push(
+    `Register history: ${r.register.verdict} (${r.register.keys} keys, ${r.register.steps} search steps, checked in ${secs(r.checkMs)} s)`,
+  );
+  if (r.register.unknownKeys.length > 0) lines.push(`  undecided keys: ${r.register.unknownKeys.join(', ')}`);
+  const failing = r.register.failingKeys;
+  if (failing.length > 0) {
+    lines.push(
+      `  failing keys (${failing.length}): ${failing.slice(0, 10).join(', ')}${failing.length > 10 ? ', ...' : ''}`,
+    );
+  }
+  lines.push('  ops by outcome:     ok    fail    info');
+  let total: OutcomeCounts = { ok: 0, fail: 0, info: 0 };
+  for (const [kind, c] of Object.entries(r.counts)) {
+    lines.push(
+      `    ${kind.padEnd(12)} ${String(c.ok).padStart(6)}  ${String(c.fail).padStart(6)}  ${String(c.info).padStart(6)}`,
+    );
+    total = { ok: total.ok + c.ok, fail: total.fail + c.fail, info: total.info + c.info };
+  }
+  lines.push(
+    `    ${'total'.padEnd(12)} ${String(total.ok).padStart(6)}  ${String(total.fail).padStart(6)}  ${String(total.info).padStart(6)}`,
+  );
+  const st = r.set;
+  lines.push('');
+  lines.push(
+    `Set: ${st.valid ? 'valid' : 'INVALID'}: ${st.attempted} adds: ${st.acknowledged} acknowledged, ${st.indeterminate} indeterminate ` +
+      `(${st.recovered} of them present), ${st.failed} failed; final read ${st.finalRead === 'ok' ? `found ${st.present}` : `failed (${st.finalReadError})`}`,
+  );
+  if (st.lost.length > 0)
+    lines.push(
+      `  LOST (acknowledged, missing): ${st.lost.slice(0, 20).join(', ')}${st.lost.length > 20 ? ' ...' : ''}`,
+    );
+  if (st.duplicated.length > 0) lines.push(`  DUPLICATED: ${st.duplicated.slice(0, 20).join(', ')}`);
+  if (st.unexpected.length > 0)
+    lines.push(`  UNEXPECTED (never added or failed): ${st.unexpected.slice(0, 20).join(', ')}`);
+  lines.push('');
+  lines.push(
+    `Availability (ops answered ok or 409): ${pct(r.availability.duringFaults)} during faults, ${pct(r.availability.outsideFaults)} outside`,
+  );
+  lines.push(`Cluster healthy again after the final heal: ${r.recovered ? 'yes' : 'NO'}`);
+  lines.push('');
+  lines.push('Fault timeline (seconds since start):');
+  if (r.availability.perFault.length === 0) lines.push('  (no faults)');
+  for (const f of r.availability.perFault) {
+    lines.push(
+      `  ${secs(f.start).padStart(6)} - ${secs(f.end).padStart(6)}  ${f.kind.padEnd(18)} ${f.detail}  [${f.ops} ops, ${pct(f.available)} available]`,
+    );
+  }
+  for (const n of r.notes) lines.push(`note: ${n}`);
+  if (r.failureWindow) {
+    lines.push('');
+    lines.push('Smallest window showing the anomaly (times in ms since start):');
+    lines.push(r.failureWindow);
+  }
+  lines.push('');
+  lines.push(`Run took ${secs(r.durationMs)} s.`);
+  return lines.join('\n');
+}

@@ -1,0 +1,255 @@
+// One run: network up, nodes up, clients and nemesis for the run's time, heal, quiet reads, the
+// final set read, everything down, then the checks and the report. Cleanup (nodes killed by PID,
+// namespaces, links and root iptables chain removed, lock released) happens on every path; the
+// `cleanup` it registers is also what the CLI's signal handlers call.
+
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { checkKvHistory, historyFormat, historyFormatVersion } from '../check/index.js';
+import { type Family, findLeader, Nemesis, waitHealthy } from './nemesis.js';
+import {
+  acquireLock,
+  Network,
+  NetworkUnavailableError,
+  networkSupportProblem,
+  releaseLock,
+  sweep,
+} from './netns.js';
+import { NodeSet } from './nodes.js';
+import { Clock, Recorder } from './recorder.js';
+import {
+  availability,
+  countOutcomes,
+  type Report,
+  type RunVerdict,
+  renderFailure,
+  smallestFailure,
+} from './report.js';
+import { Rng } from './rng.js';
+import { RegisterWorkload, SetWorkload, type Target } from './workloads.js';
+
+export interface RunOptions {
+  readonly nodes: number;
+  /** Seconds of workload under faults. */
+  readonly timeSec: number;
+  readonly nemesis: readonly Family[];
+  readonly clients: number;
+  readonly seed: number;
+  readonly out: string;
+  readonly unsafeStaleReads: boolean;
+  readonly subnet: string;
+  readonly heartbeatMs: number;
+  readonly electionMs: number;
+  readonly requestTimeoutMs: number;
+  readonly clientTimeoutMs: number;
+  /** Register keys in use at once, and operations per key before moving on. */
+  readonly keys: number;
+  readonly opsPerKey: number;
+  /** Fraction of client operations that are set adds. */
+  readonly setFraction: number;
+  readonly buckets: number;
+  /** Seconds of reads after everything healed. */
+  readonly quietSec: number;
+  /** Pause between a client's operations: uniform in [0, staggerMs). */
+  readonly staggerMs: number;
+  readonly faultMs: readonly [number, number];
+  readonly gapMs: readonly [number, number];
+  readonly checkTimeLimitMs: number;
+  readonly log: (line: string) => void;
+}
+
+export interface RunResult {
+  readonly report: Report;
+  /** 0 valid, 1 invalid, 3 unknown. */
+  readonly exitCode: number;
+}
+
+/** What must be undone if the process is interrupted; the CLI calls it from signal handlers. */
+export const emergency: { cleanup: (() => void) | null } = { cleanup: null };
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+export async function runJepsen(o: RunOptions): Promise<RunResult> {
+  const problem = networkSupportProblem();
+  if (problem) throw new NetworkUnavailableError(problem);
+  const startedAt = Date.now();
+  acquireLock();
+  const leftovers = sweep();
+  if (leftovers.length > 0) o.log(`removed leftovers of an earlier run: ${leftovers.join(', ')}`);
+
+  mkdirSync(o.out, { recursive: true });
+  rmSync(path.join(o.out, 'data'), { recursive: true, force: true });
+  rmSync(path.join(o.out, 'logs'), { recursive: true, force: true });
+
+  const net = new Network(o.nodes, o.subnet);
+  const nodes = new NodeSet(net, o.out, {
+    heartbeatMs: o.heartbeatMs,
+    electionMs: o.electionMs,
+    requestTimeoutMs: o.requestTimeoutMs,
+  });
+  let cleaned = false;
+  const cleanupSync = (): void => {
+    if (cleaned) return;
+    cleaned = true;
+    nodes.killAllSync();
+    net.teardown();
+    releaseLock();
+  };
+  emergency.cleanup = cleanupSync;
+
+  const clock = new Clock();
+  const recorder = new Recorder(clock);
+  const register = new RegisterWorkload({
+    slots: o.keys,
+    opsPerKey: o.opsPerKey,
+    staleReads: o.unsafeStaleReads,
+    timeoutMs: o.clientTimeoutMs,
+  });
+  const set = new SetWorkload({
+    buckets: o.buckets,
+    staleReads: o.unsafeStaleReads,
+    timeoutMs: o.clientTimeoutMs,
+    giveUpMs: 4 * o.clientTimeoutMs,
+  });
+  const nemesis = new Nemesis(
+    Rng.derive(o.seed, 'nemesis'),
+    net,
+    nodes,
+    {
+      families: o.nemesis,
+      faultMs: o.faultMs,
+      gapMs: o.gapMs,
+      shortPauseMs: [Math.min(3 * o.electionMs, 0.5 * o.clientTimeoutMs), 0.8 * o.clientTimeoutMs],
+    },
+    () => clock.now(),
+    o.log,
+  );
+  const notes: string[] = [];
+  let recovered = false;
+  let setRead: Awaited<ReturnType<SetWorkload['finalRead']>> = { error: 'not run' };
+  let workloadEnd = 0;
+
+  try {
+    o.log(
+      `network: bridge ${net.hostAddress}/24, nodes ${nodes
+        .ids()
+        .map((i) => net.address(i))
+        .join(' ')}`,
+    );
+    net.setup();
+    for (const i of nodes.ids()) nodes.start(i);
+    if (!(await waitHealthy(nodes, nodes.ids(), 30_000))) {
+      throw new Error(`the cluster did not become healthy within 30 s (see ${path.join(o.out, 'logs')})`);
+    }
+    o.log(`cluster up, leader ${(await findLeader(nodes)) ?? 'unknown'}; running for ${o.timeSec} s`);
+
+    let mode: 'mixed' | 'reads' | 'stop' = 'mixed';
+    const ids = nodes.ids();
+    const clientLoop = async (c: number): Promise<void> => {
+      const rng = Rng.derive(o.seed, `client${c}`);
+      let proc = c;
+      const pick = (): Target => {
+        const node = rng.pick(ids);
+        return { node, base: nodes.url(node) };
+      };
+      while (mode !== 'stop') {
+        if (mode === 'mixed' && rng.next() < o.setFraction) {
+          await set.add(rng, proc, () => clock.now(), pick);
+        } else {
+          const call = mode === 'reads' ? register.readCall(rng) : register.nextCall(rng);
+          const target = pick();
+          const inv = recorder.invoke(proc, call, target.node);
+          const outcome = await register.perform(call, target);
+          recorder.complete(inv, outcome);
+          if (outcome.type === 'info') proc += o.clients;
+        }
+        if (o.staggerMs > 0) await sleep(rng.int(o.staggerMs));
+      }
+    };
+    const clients = Array.from({ length: o.clients }, (_, c) => clientLoop(c));
+
+    await nemesis.run(clock.now() + o.timeSec * 1000);
+    nemesis.healAll();
+    o.log('healed everything; waiting for the cluster to recover');
+    recovered = await waitHealthy(nodes, ids, 30_000);
+    if (!recovered) notes.push('not every node answered /health 200 within 30 s of the final heal');
+    mode = 'reads';
+    o.log(`quiet phase: ${o.quietSec} s of reads`);
+    await sleep(o.quietSec * 1000);
+    mode = 'stop';
+    await Promise.all(clients);
+    workloadEnd = clock.now();
+    setRead = await set.finalRead(() => {
+      const node = ids[Math.floor(Math.random() * ids.length)]!;
+      return { node, base: nodes.url(node) };
+    }, 20_000);
+    for (const e of nodes.unexpectedExits()) notes.push(e);
+    await Promise.all(ids.map((i) => nodes.stop(i, 3000)));
+  } finally {
+    nemesis.stop();
+    cleanupSync();
+    emergency.cleanup = null;
+  }
+
+  // Checks, after everything is down.
+  const history = recorder.history();
+  // The checker's JSONL format plus a "node" field per op (the reader ignores unknown fields).
+  const lines = [JSON.stringify({ format: historyFormat, version: historyFormatVersion })];
+  for (const op of history) lines.push(JSON.stringify(op));
+  writeFileSync(path.join(o.out, 'history.jsonl'), `${lines.join('\n')}\n`);
+  writeFileSync(path.join(o.out, 'set-history.json'), JSON.stringify(set.adds, null, 1));
+  writeFileSync(path.join(o.out, 'timeline.json'), JSON.stringify(nemesis.timeline, null, 1));
+  o.log(`checking ${history.length} register ops`);
+  const checkStart = Date.now();
+  const result = checkKvHistory(history, { timeLimitMs: o.checkTimeLimitMs });
+  const checkMs = Date.now() - checkStart;
+  const setCheck = set.check(setRead);
+
+  const reasons: string[] = [];
+  if (result.verdict === 'not-linearizable') reasons.push('register history not linearizable');
+  if (setCheck.lost.length > 0) reasons.push(`${setCheck.lost.length} acknowledged set adds lost`);
+  if (setCheck.duplicated.length > 0) reasons.push(`${setCheck.duplicated.length} set elements duplicated`);
+  if (setCheck.unexpected.length > 0) reasons.push(`${setCheck.unexpected.length} unexpected set elements`);
+  if (setCheck.finalRead === 'failed') reasons.push('the final set read failed');
+  if (result.verdict === 'unknown') reasons.push('checker budget exhausted on some keys');
+  let verdict: RunVerdict = 'valid';
+  if (result.verdict === 'not-linearizable' || (setCheck.finalRead === 'ok' && !setCheck.valid))
+    verdict = 'invalid';
+  else if (result.verdict === 'unknown' || setCheck.finalRead === 'failed') verdict = 'unknown';
+
+  const failure = smallestFailure(result);
+  const report: Report = {
+    verdict,
+    reasons,
+    settings: {
+      seed: o.seed,
+      nodes: o.nodes,
+      time: o.timeSec,
+      nemesis: o.nemesis.join(','),
+      clients: o.clients,
+      unsafeStaleReads: o.unsafeStaleReads,
+      heartbeatMs: o.heartbeatMs,
+      electionMs: o.electionMs,
+      requestTimeoutMs: o.requestTimeoutMs,
+      clientTimeoutMs: o.clientTimeoutMs,
+    },
+    counts: countOutcomes(history),
+    register: {
+      verdict: result.verdict,
+      keys: result.perKey.length,
+      steps: result.steps,
+      unknownKeys: result.perKey.filter((k) => k.verdict === 'unknown').map((k) => k.key),
+      failingKeys: result.perKey.filter((k) => k.verdict === 'not-linearizable').map((k) => k.key),
+    },
+    set: setCheck,
+    availability: availability(history, nemesis.timeline, workloadEnd),
+    timeline: nemesis.timeline,
+    recovered,
+    notes,
+    ...(failure ? { failureWindow: renderFailure(failure, history) } : {}),
+    checkMs,
+    durationMs: Date.now() - startedAt,
+  };
+  writeFileSync(path.join(o.out, 'report.json'), JSON.stringify(report, null, 1));
+  return { report, exitCode: verdict === 'valid' ? 0 : verdict === 'invalid' ? 1 : 3 };
+}

@@ -1,0 +1,115 @@
+// The runner's own bookkeeping, without root: the set check, availability, the seeded PRNG.
+
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import type { KvOp } from '../../src/check/index.js';
+import type { TimelineEntry } from '../../src/jepsen/nemesis.js';
+import { availability, countOutcomes } from '../../src/jepsen/report.js';
+import { Rng } from '../../src/jepsen/rng.js';
+import { type SetAdd, SetWorkload } from '../../src/jepsen/workloads.js';
+
+function workloadWith(adds: readonly Pick<SetAdd, 'element' | 'bucket' | 'outcome'>[]): SetWorkload {
+  const w = new SetWorkload({ buckets: 2, staleReads: false, timeoutMs: 1000, giveUpMs: 1000 });
+  for (const a of adds) w.adds.push({ ...a, process: 0, invokedAt: 0, completedAt: 1, attempts: [] });
+  return w;
+}
+
+describe('set check', () => {
+  const adds = [
+    { element: 'e0', bucket: 'set/b0', outcome: 'ok' as const },
+    { element: 'e1', bucket: 'set/b0', outcome: 'info' as const },
+    { element: 'e2', bucket: 'set/b1', outcome: 'info' as const },
+    { element: 'e3', bucket: 'set/b1', outcome: 'fail' as const },
+  ];
+
+  it('accepts every acknowledged element once, indeterminate ones either way', () => {
+    const c = workloadWith(adds).check({ items: new Map([['set/b0', 'e0,e1']]) });
+    assert.equal(c.valid, true);
+    assert.equal(c.acknowledged, 1);
+    assert.equal(c.indeterminate, 2);
+    assert.equal(c.recovered, 1);
+    assert.equal(c.present, 2);
+  });
+
+  it('reports a lost acknowledged element', () => {
+    const c = workloadWith(adds).check({ items: new Map([['set/b0', 'e1']]) });
+    assert.equal(c.valid, false);
+    assert.deepEqual(c.lost, ['e0']);
+  });
+
+  it('reports duplicates and elements that were never added or definitely failed', () => {
+    const c = workloadWith(adds).check({
+      items: new Map([
+        ['set/b0', 'e0,e0,e9'],
+        ['set/b1', 'e3'],
+      ]),
+    });
+    assert.equal(c.valid, false);
+    assert.deepEqual(c.duplicated, ['e0']);
+    assert.deepEqual([...c.unexpected].sort(), ['e3', 'e9']);
+  });
+
+  it('an element in another bucket does not count', () => {
+    const c = workloadWith(adds).check({ items: new Map([['set/b1', 'e0']]) });
+    assert.deepEqual(c.lost, ['e0']);
+    assert.deepEqual(c.unexpected, ['e0']);
+  });
+
+  it('a failed final read is not valid', () => {
+    const c = workloadWith(adds).check({ error: '503 no_leader' });
+    assert.equal(c.valid, false);
+    assert.equal(c.finalRead, 'failed');
+  });
+});
+
+describe('availability and counts', () => {
+  const op = (id: number, at: number, ok: boolean): KvOp => ({
+    id,
+    process: id,
+    key: 'k',
+    kind: 'put',
+    value: `v${id}`,
+    invokedAt: at,
+    completedAt: at + 1,
+    outcome: ok ? { type: 'ok' } : { type: 'fail', error: '503 no_leader' },
+  });
+  const history = [op(0, 10, true), op(1, 110, false), op(2, 120, true), op(3, 300, true)];
+  const timeline: TimelineEntry[] = [{ kind: 'kill-leader', start: 100, end: 200, detail: 'n1' }];
+
+  it('splits ops by whether a fault was active when they were invoked', () => {
+    const a = availability(history, timeline, 1000);
+    assert.equal(a.duringFaults, 0.5);
+    assert.equal(a.outsideFaults, 1);
+    assert.equal(a.perFault.length, 1);
+    assert.equal(a.perFault[0]!.ops, 2);
+  });
+
+  it('counts outcomes per kind', () => {
+    assert.deepEqual(countOutcomes(history), { put: { ok: 3, fail: 1, info: 0 } });
+  });
+});
+
+describe('Rng', () => {
+  it('is deterministic per seed and label', () => {
+    const a = Rng.derive(42, 'nemesis');
+    const b = Rng.derive(42, 'nemesis');
+    const c = Rng.derive(42, 'client0');
+    const xs = Array.from({ length: 5 }, () => a.int(1000));
+    assert.deepEqual(
+      xs,
+      Array.from({ length: 5 }, () => b.int(1000)),
+    );
+    assert.notDeepEqual(
+      xs,
+      Array.from({ length: 5 }, () => c.int(1000)),
+    );
+  });
+
+  it('stays in range', () => {
+    const r = new Rng(1);
+    for (let i = 0; i < 1000; i++) {
+      const x = r.int(7);
+      assert.ok(x >= 0 && x < 7 && Number.isInteger(x));
+    }
+  });
+});
