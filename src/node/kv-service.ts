@@ -125,11 +125,20 @@ export class NodeKvService implements KvService {
       const leader = this.driver.leaderAddress();
       if (leader !== null) throw new NotLeaderError(leader);
       // An election is under way: wait for its outcome rather than fail at once.
-      await this.driver.waitForLeader(deadline);
+      await this.driver.waitForLeader(this.leaderWaitDeadline(deadline));
       if (this.driver.leaderAddress() === null) {
         throw new NoLeaderError('no leader: an election is in progress or this node cannot reach a majority');
       }
     }
+  }
+
+  /**
+   * How long to wait for a leader: an election normally ends within two election timeouts; a
+   * node still without a leader then is probably cut off from the majority, and the client is
+   * better served by a prompt 503 than by waiting out its whole deadline.
+   */
+  private leaderWaitDeadline(deadline: number): number {
+    return Math.min(deadline, this.driver.clock.now() + 2 * this.options.electionTimeoutMs);
   }
 
   /** §6.4: returns once the local state machine holds everything committed before the call. */
@@ -142,7 +151,7 @@ export class NodeKvService implements KvService {
         // A read has no side effects: on a leadership change, try again with the next leader.
         const retry = e instanceof NoLeaderError || e instanceof LeadershipLostError;
         if (!retry || this.driver.clock.now() >= deadline) throw asReadError(e);
-        await this.driver.waitForLeader(deadline);
+        await this.driver.waitForLeader(this.leaderWaitDeadline(deadline));
         if (this.driver.leaderAddress() === null) throw asReadError(e);
         await sleep(this.driver.clock, this.options.heartbeatIntervalMs);
       }
