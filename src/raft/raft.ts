@@ -59,6 +59,8 @@ export class Raft {
   leadTransferee: NodeId | null = null;
   /** Leader only: bytes of entries proposed this term and not yet handed out as committed. */
   uncommittedBytes = 0;
+  /** Leader only: entries were proposed and not yet broadcast (they are, when messages are taken). */
+  proposalsPending = false;
 
   // Outputs, taken by RawNode.ready().
   messages: Message[] = [];
@@ -144,6 +146,7 @@ export class Raft {
     this.tracker.resetProgress(this.log.lastIndex());
     this.failPendingReads(this.role === 'leader' ? 'LeadershipLost' : 'NoLeader');
     this.uncommittedBytes = 0;
+    this.proposalsPending = false;
   }
 
   /**

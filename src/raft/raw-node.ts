@@ -9,6 +9,7 @@ import { Raft } from './raft.js';
 import {
   bcastAppend,
   bcastHeartbeat,
+  flushProposals,
   maybeCommit,
   propose,
   readIndexAtLeader,
@@ -115,6 +116,7 @@ export class RawNode {
    */
   takeEarlyMessages(): Message[] {
     const r = this.raft;
+    flushProposals(r);
     const out = r.messages;
     r.messages = [];
     return out;
@@ -129,6 +131,7 @@ export class RawNode {
     const r = this.raft;
     if (this.outstanding !== null) return false;
     return (
+      r.proposalsPending ||
       r.messages.length > 0 ||
       r.messagesAfterPersist.length > 0 ||
       r.readStates.length > 0 ||
@@ -146,6 +149,7 @@ export class RawNode {
   ready(): Ready {
     assert(this.outstanding === null, 'ready() called again before advance()');
     const r = this.raft;
+    flushProposals(r);
     // Reads that arrived since the last Ready share one heartbeat round.
     if (r.role === 'leader' && this.readRoundPending()) bcastHeartbeat(r);
     const hardState = r.hardState();

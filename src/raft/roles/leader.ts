@@ -55,8 +55,17 @@ export function propose(r: Raft, data: Uint8Array): ProposeResult {
   const index = r.log.lastIndex() + 1;
   r.log.append([{ term: r.term, index, type: 'command', data }]);
   r.uncommittedBytes += data.byteLength;
-  bcastAppend(r);
+  // Proposals made before the driver next takes messages go out together, in one AppendEntries
+  // per follower (see flushProposals).
+  r.proposalsPending = true;
   return { kind: 'accepted', index, term: r.term };
+}
+
+/** Sends the entries proposed since the last flush: one batch per follower, not one per proposal. */
+export function flushProposals(r: Raft): void {
+  if (!r.proposalsPending) return;
+  r.proposalsPending = false;
+  if (r.role === 'leader') bcastAppend(r);
 }
 
 export function bcastAppend(r: Raft): void {
