@@ -4,10 +4,10 @@
 
 import { mkdtemp, rm } from 'node:fs/promises';
 import http from 'node:http';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { type NodeOptions, type RaftkvNode, startNode } from '../../src/node/index.js';
+import { freePorts as freePortsOn } from './processes.js';
 
 export const HOST = '127.0.0.1';
 
@@ -38,27 +38,9 @@ export async function waitFor(
   }
 }
 
-/** `count` distinct free loopback ports: bind port 0, read the port, close. */
-export async function freePorts(count: number): Promise<number[]> {
-  const servers: net.Server[] = [];
-  try {
-    const ports: number[] = [];
-    for (let i = 0; i < count; i++) {
-      const server = net.createServer();
-      servers.push(server);
-      await new Promise<void>((resolve, reject) => {
-        server.once('error', reject);
-        server.listen(0, HOST, () => resolve());
-      });
-      const a = server.address();
-      if (a === null || typeof a === 'string') throw new Error('no port');
-      ports.push(a.port);
-    }
-    return ports;
-  } finally {
-    // All held open until every port is read, so the same port is never handed out twice.
-    await Promise.all(servers.map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));
-  }
+/** `count` distinct free loopback ports (shared with the real-process harness). */
+export function freePorts(count: number): Promise<number[]> {
+  return freePortsOn(count, HOST);
 }
 
 export interface HttpAnswer {
