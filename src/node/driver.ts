@@ -45,6 +45,7 @@ export class Driver {
   private stopTicking: (() => void) | null = null;
   private loop: Promise<void> | null = null;
   private loopScheduled = false;
+  private earlyFlushScheduled = false;
   private running = false;
   private syncStartedAt: number | null = null;
   private fatalHandler: (e: Error) => void = () => {};
@@ -195,6 +196,7 @@ export class Driver {
     switch (e.type) {
       case 'peerUnreachable':
         this.logger.log('warn', 'peer unreachable', { peer: e.peer, reason: e.reason });
+        if (this.running) this.raw.reportUnreachable(e.peer);
         return;
       case 'peerReconnected':
         this.logger.log('info', 'peer reachable again', { peer: e.peer, downForMs: e.downForMs });
@@ -262,7 +264,14 @@ export class Driver {
   private schedule(): void {
     if (!this.running) return;
     if (this.loop !== null) {
-      for (const m of this.raw.takeEarlyMessages()) this.transport.send(m);
+      // Once per turn, so the proposals of one turn leave as one AppendEntries per follower.
+      if (this.earlyFlushScheduled) return;
+      this.earlyFlushScheduled = true;
+      this.clock.soon(() => {
+        this.earlyFlushScheduled = false;
+        if (!this.running) return;
+        for (const m of this.raw.takeEarlyMessages()) this.transport.send(m);
+      });
       return;
     }
     if (this.loopScheduled) return;

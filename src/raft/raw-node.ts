@@ -122,6 +122,19 @@ export class RawNode {
     return out;
   }
 
+  /**
+   * The driver's transport could not reach `id`: a leader stops pipelining to it (replicate →
+   * probe), so at most one AppendEntries waits in the transport's queue until the peer answers
+   * (etcd-io/raft's ReportUnreachable). Without this, a window of stale AppendEntries queued for
+   * a dead peer is delivered when it returns, instead of the snapshot it may really need.
+   */
+  reportUnreachable(id: NodeId): void {
+    const r = this.raft;
+    if (r.role !== 'leader') return;
+    const pr = r.tracker.get(id);
+    if (pr && pr.state === 'replicate') pr.becomeProbe();
+  }
+
   /** Starts an election now (e.g. an operator's request), as an election timeout would. */
   campaign(): void {
     this.raft.hup(false);
