@@ -1,4 +1,5 @@
-// The client HTTP API of ../API.md on node:http (measured fastest for this small route set):
+// The client HTTP API (docs/api.md) on node:http — as fast as fastify here, and cheaper per write,
+// without a dependency (docs/http-stack.md):
 // routing, body limits, validation, error mapping and forwarding writes to the leader.
 
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
@@ -83,8 +84,11 @@ export class KvHttpServer {
     if (!this.accepting) {
       res.setHeader('connection', 'close');
     }
-    const url = new URL(req.url ?? '/', 'http://local');
-    const path = url.pathname;
+    // Split by hand: a URL object per request costs ~10% of the server's CPU (docs/http-stack.md).
+    const target = req.url ?? '/';
+    const q = target.indexOf('?');
+    const path = q < 0 ? target : target.slice(0, q);
+    const query = new URLSearchParams(q < 0 ? '' : target.slice(q + 1));
     const deadline = Date.now() + this.options.requestTimeoutMs;
     const method = req.method ?? 'GET';
 
@@ -97,15 +101,15 @@ export class KvHttpServer {
       return;
     }
     if (path === '/kv' && method === 'GET') {
-      const { prefix, limit } = parseListQuery(url.searchParams);
-      const out = await this.service.list(prefix, limit, consistencyOf(url), deadline);
+      const { prefix, limit } = parseListQuery(query);
+      const out = await this.service.list(prefix, limit, consistencyOf(query), deadline);
       this.send(res, 200, { items: out.items, more: out.more, index: out.index });
       return;
     }
     if (path.startsWith('/kv/')) {
       if (method === 'GET') {
         const key = parseGetKey(path);
-        const out = await this.service.get(key, consistencyOf(url), deadline);
+        const out = await this.service.get(key, consistencyOf(query), deadline);
         this.send(res, out.value === null ? 404 : 200, out);
         return;
       }
@@ -236,8 +240,8 @@ function idem(req: IncomingMessage): { idempotencyKey?: string } {
   return k === undefined ? {} : { idempotencyKey: k };
 }
 
-function consistencyOf(url: URL): Consistency {
-  const c = url.searchParams.get('consistency');
+function consistencyOf(query: URLSearchParams): Consistency {
+  const c = query.get('consistency');
   if (c === null || c === 'linearizable') return 'linearizable';
   if (c === 'stale') return 'stale';
   throw new BadRequestError(`consistency must be "linearizable" or "stale", got "${c}"`);
