@@ -50,7 +50,7 @@ export class Driver {
   private syncStartedAt: number | null = null;
   private fatalHandler: (e: Error) => void = () => {};
   private failed = false;
-  private leaderWaiters: (() => void)[] = [];
+  private readonly leaderWaiters = new Set<() => void>();
   private lastLeader: NodeId | null = null;
   private stopError: (() => RaftkvError) | null = null;
 
@@ -110,10 +110,12 @@ export class Driver {
         if (finished) return;
         finished = true;
         cancel();
+        // A waiter that timed out leaves the list, so a long leaderless spell does not grow it.
+        this.leaderWaiters.delete(done);
         resolve();
       };
+      this.leaderWaiters.add(done);
       const cancel = this.clock.after(Math.max(0, deadline - this.clock.now()), done);
-      this.leaderWaiters.push(done);
     });
   }
 
@@ -167,7 +169,7 @@ export class Driver {
     await this.snapshotter.idle();
     this.writes.failAll(error);
     this.reads.failAll(error);
-    for (const w of this.leaderWaiters.splice(0)) w();
+    for (const w of [...this.leaderWaiters]) w();
     if (!this.failed) await this.storage.sync().catch(() => {});
     // The failed requests answer their clients through a chain of promise reactions; let it run
     // to the end (one macrotask turn) before the caller closes the client connections.
@@ -382,7 +384,7 @@ export class Driver {
       }
     }
     this.lastLeader = s.leaderId;
-    if (s.leaderId !== null) for (const w of this.leaderWaiters.splice(0)) w();
+    if (s.leaderId !== null) for (const w of [...this.leaderWaiters]) w();
   }
 }
 
