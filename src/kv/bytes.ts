@@ -3,6 +3,8 @@
 // Everything is pure computation (TextEncoder/TextDecoder are part of the language platform), so
 // the state machine stays deterministic.
 
+import { crc32 as nativeCrc32 } from '@node-rs/crc32';
+
 const encoder = new TextEncoder();
 // fatal: invalid UTF-8 is an error, not U+FFFD (two different byte strings must never decode to
 // the same key). ignoreBOM: a leading U+FEFF is part of the key, not a marker to strip.
@@ -178,20 +180,10 @@ export class ByteReader {
   }
 }
 
-// CRC-32 (IEEE 802.3, reflected, as in zlib), table-driven.
-const CRC_TABLE = (() => {
-  const table = new Uint32Array(256);
-  for (let n = 0; n < 256; n++) {
-    let c = n;
-    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
-    table[n] = c >>> 0;
-  }
-  return table;
-})();
-
-/** Folds `bytes` into a running CRC. Start with 0; the result of the last call is the CRC. */
+/**
+ * CRC-32 (IEEE 802.3, as in zlib) of `bytes`, continuing from `previous` (start with 0): the
+ * project's native implementation, which uses the CPU's CRC instructions.
+ */
 export function crc32(bytes: Uint8Array, previous = 0): number {
-  let c = (previous ^ 0xffffffff) >>> 0;
-  for (let i = 0; i < bytes.length; i++) c = CRC_TABLE[(c ^ bytes[i]!) & 0xff]! ^ (c >>> 8);
-  return (c ^ 0xffffffff) >>> 0;
+  return nativeCrc32(bytes, previous) >>> 0;
 }

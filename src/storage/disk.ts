@@ -126,3 +126,14 @@ export async function mkdirDurably(disk: Disk, dir: string): Promise<void> {
   await disk.mkdir(dir);
   for (const level of missing.reverse()) await disk.syncDir(parentDir(level));
 }
+
+/** The names in `dir`, creating it durably (empty) if it does not exist yet. */
+export async function listOrCreateDir(disk: Disk, dir: string): Promise<string[]> {
+  try {
+    return await disk.list(dir);
+  } catch (e) {
+    if (!isNotFound(e)) throw e;
+    await mkdirDurably(disk, dir);
+    return [];
+  }
+}

@@ -14,7 +14,7 @@ import type { Snapshot } from '../raft/types.js';
 import { ByteReader, ByteWriter, DecodeError } from './codec.js';
 import { crc32c } from './crc32c.js';
 import type { Disk } from './disk.js';
-import { isNotFound, joinPath, mkdirDurably, writeFileDurably } from './disk.js';
+import { isNotFound, joinPath, listOrCreateDir, writeFileDurably } from './disk.js';
 import { CorruptionError } from './errors.js';
 import { beginFrame, endFrame, readFrame } from './frame.js';
 
@@ -70,14 +70,7 @@ export class SnapshotStore {
 
   /** Opens (creating if needed) the snapshot directory; removes temp files of interrupted saves. */
   static async open(disk: Disk, dir: string, logger: Logger): Promise<SnapshotStore> {
-    let names: string[];
-    try {
-      names = await disk.list(dir);
-    } catch (e) {
-      if (!isNotFound(e)) throw e;
-      await mkdirDurably(disk, dir);
-      names = [];
-    }
+    const names = await listOrCreateDir(disk, dir);
     const files: SnapshotFile[] = [];
     let removedTemp = false;
     for (const name of names) {

@@ -10,7 +10,7 @@ import type { Logger } from '../raft/config.js';
 import { silentLogger } from '../raft/config.js';
 import type { Entry, HardState, Snapshot } from '../raft/types.js';
 import type { Disk } from './disk.js';
-import { isNotFound, joinPath, mkdirDurably } from './disk.js';
+import { isNotFound, joinPath, listOrCreateDir } from './disk.js';
 import { CorruptionError, StorageError } from './errors.js';
 import type { StorageIdentity } from './identity.js';
 import { checkIdentity, decodeIdentity, IDENTITY_FILE, writeIdentity } from './identity.js';
@@ -116,14 +116,7 @@ export async function openStorage(
   const walDir = joinPath(dir, 'wal');
   const idPath = joinPath(dir, IDENTITY_FILE);
 
-  let names: string[];
-  try {
-    names = await disk.list(dir);
-  } catch (e) {
-    if (!isNotFound(e)) throw e;
-    await mkdirDurably(disk, dir);
-    names = [];
-  }
+  const names = await listOrCreateDir(disk, dir);
   const hasIdentity = names.includes(IDENTITY_FILE);
   if (hasIdentity) {
     checkIdentity(decodeIdentity(await disk.readFile(idPath), idPath), identity, dir);

@@ -19,7 +19,7 @@ import type { Entry, HardState } from '../raft/types.js';
 import { emptyHardState } from '../raft/types.js';
 import { ByteWriter } from './codec.js';
 import type { Disk, DiskFile } from './disk.js';
-import { isNotFound, joinPath, mkdirDurably } from './disk.js';
+import { isNotFound, joinPath, listOrCreateDir } from './disk.js';
 import { StorageError, WalFailedError } from './errors.js';
 import { LogShape } from './log-shape.js';
 import type { LogPosition } from './wal-record.js';
@@ -100,14 +100,7 @@ export class Wal {
     const logger = options.logger ?? silentLogger;
     const segmentSize = options.segmentSize ?? DEFAULT_SEGMENT_SIZE;
     assert(segmentSize > 0, 'segmentSize must be positive');
-    let names: string[];
-    try {
-      names = await disk.list(dir);
-    } catch (e) {
-      if (!isNotFound(e)) throw e;
-      await mkdirDurably(disk, dir);
-      names = [];
-    }
+    const names = await listOrCreateDir(disk, dir);
     const found: SegmentInfo[] = [];
     for (const name of names) {
       const seg = parseSegmentName(name);
