@@ -66,6 +66,13 @@ export const tuningFlags: readonly FlagDef[] = [
     help: 'log entries kept behind a snapshot for slow followers',
   },
   {
+    name: 'max-inflight',
+    value: 'N',
+    env: 'RAFTKV_MAX_INFLIGHT',
+    default: '512',
+    help: 'client requests handled at once; past it a request gets 503 busy at once',
+  },
+  {
     name: 'disk-stall-timeout',
     value: 'MS',
     env: 'RAFTKV_DISK_STALL_TIMEOUT',
@@ -236,6 +243,7 @@ function optionsFrom(args: ParsedArgs, env: Env): NodeOptions {
   const diskStallMs = durationOption(args, env, 'disk-stall-timeout');
   const snapshotEvery = countOption(args, env, 'snapshot-every', 1);
   const snapshotCatchUpEntries = countOption(args, env, 'snapshot-catch-up-entries', 0);
+  const maxInflightRequests = countOption(args, env, 'max-inflight', 1);
   const readMode = choiceOption(args, env, 'read-mode', readModes);
   const logFormat = choiceOption(args, env, 'log-format', logFormats);
   const logLevel = choiceOption(args, env, 'log-level', logLevels);
@@ -252,6 +260,7 @@ function optionsFrom(args: ParsedArgs, env: Env): NodeOptions {
     ...(diskStallMs !== undefined && { diskStallMs }),
     ...(snapshotEvery !== undefined && { snapshotEvery }),
     ...(snapshotCatchUpEntries !== undefined && { snapshotCatchUpEntries }),
+    ...(maxInflightRequests !== undefined && { maxInflightRequests }),
     ...(readMode !== undefined && { readMode }),
     ...(logFormat !== undefined && { logFormat }),
     ...(logLevel !== undefined && { logLevel }),

@@ -76,6 +76,7 @@ export async function startNode(options: NodeOptions): Promise<RaftkvNode> {
   const service = new NodeKvService(driver, o);
   const http = new KvHttpServer(service, {
     requestTimeoutMs: o.requestTimeoutMs,
+    maxInflight: o.maxInflightRequests,
     onPeerUpgrade: (req: IncomingMessage, socket: Socket, head: Buffer) => {
       transport.handleUpgrade(req, socket, head);
     },

@@ -30,6 +30,11 @@ export interface NodeOptions {
   readonly snapshotEvery?: number;
   /** Entries kept in the log behind a snapshot, for slow followers. Default 5000 (etcd's). */
   readonly snapshotCatchUpEntries?: number;
+  /**
+   * Client KV requests one node handles at once; past it a request is answered at once with 503
+   * busy (and Retry-After), so memory stays bounded however many clients pile on. Default 512.
+   */
+  readonly maxInflightRequests?: number;
   /** 'safe' (ReadIndex, default) or 'lease' (§6.4.1, assumes bounded clock drift). */
   readonly readMode?: ReadMode;
   /** A leader whose fsync runs longer than this hands leadership over. Default: the election timeout. */
@@ -51,6 +56,7 @@ export interface ResolvedNodeOptions {
   readonly requestTimeoutMs: number;
   readonly snapshotEvery: number;
   readonly snapshotCatchUpEntries: number;
+  readonly maxInflightRequests: number;
   readonly readMode: ReadMode;
   readonly diskStallMs: number;
   readonly logFormat: LogFormat;
@@ -75,6 +81,10 @@ export function resolveNodeOptions(o: NodeOptions): ResolvedNodeOptions {
   }
   const snapshotEvery = o.snapshotEvery ?? 10_000;
   if (!(snapshotEvery >= 1)) throw new NodeOptionsError('snapshot interval must be at least 1 entry');
+  const maxInflightRequests = o.maxInflightRequests ?? 512;
+  if (!(Number.isInteger(maxInflightRequests) && maxInflightRequests >= 1)) {
+    throw new NodeOptionsError('max in-flight requests must be a whole number of at least 1');
+  }
   return {
     id: o.id,
     cluster: o.cluster,
@@ -85,6 +95,7 @@ export function resolveNodeOptions(o: NodeOptions): ResolvedNodeOptions {
     requestTimeoutMs: o.requestTimeoutMs ?? 5000,
     snapshotEvery,
     snapshotCatchUpEntries: o.snapshotCatchUpEntries ?? 5000,
+    maxInflightRequests,
     readMode: o.readMode ?? 'safe',
     diskStallMs: o.diskStallMs ?? electionTimeoutMs,
     logFormat: o.logFormat ?? 'text',

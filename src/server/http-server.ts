@@ -5,6 +5,7 @@
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import {
   BadRequestError,
+  BusyError,
   ForwardFailedError,
   NotFoundError,
   NotLeaderError,
@@ -20,6 +21,11 @@ import { maxBodyBytes, parseDeleteKey, parseGetKey, parseListQuery, parsePutBody
 export interface HttpServerOptions {
   /** Every request finishes within this many milliseconds (504 otherwise). */
   readonly requestTimeoutMs: number;
+  /**
+   * Client KV requests handled at once (reading the body, waiting on consensus, being forwarded);
+   * one more is answered 503 busy at once. This, not the clients, bounds the memory requests hold.
+   */
+  readonly maxInflight: number;
   /** Peer connections arrive as `Upgrade: raftkv-peer` requests on the same port. */
   readonly onPeerUpgrade?: (req: IncomingMessage, socket: import('node:net').Socket, head: Buffer) => void;
 }
@@ -33,13 +39,33 @@ export class KvHttpServer {
   private accepting = true;
   /** Responses waiting on a forwarded write: answered at close(), before connections are closed. */
   private readonly forwarding = new Set<ServerResponse>();
+  /** KV requests being handled now; see HttpServerOptions.maxInflight. */
+  private inflight = 0;
+  /** KV requests refused for being past maxInflight, since start (GET /debug). */
+  private refusedBusy = 0;
 
   constructor(
     private readonly service: KvService,
     private readonly options: HttpServerOptions,
   ) {
     this.server = http.createServer({ keepAlive: true }, (req, res) => {
-      this.handle(req, res).catch((err: unknown) => this.fail(res, err));
+      // Only /kv requests count and can be refused: /health and /debug stay open to operators.
+      const kv = (req.url ?? '').startsWith('/kv');
+      if (kv && this.inflight >= options.maxInflight) {
+        this.refusedBusy++;
+        // The unread body is discarded by node:http once the answer is sent; the connection stays.
+        this.fail(
+          res,
+          new BusyError(`the node is handling ${this.inflight} requests, its limit; retry shortly`),
+        );
+        return;
+      }
+      if (kv) this.inflight++;
+      this.handle(req, res)
+        .catch((err: unknown) => this.fail(res, err))
+        .finally(() => {
+          if (kv) this.inflight--;
+        });
     });
     this.server.keepAliveTimeout = 30_000;
     if (options.onPeerUpgrade) {
@@ -123,7 +149,7 @@ export class KvHttpServer {
       }
     }
     if (path === '/debug' && method === 'GET') {
-      this.send(res, 200, this.service.debug());
+      this.send(res, 200, { ...this.service.debug(), admission: this.stats() });
       return;
     }
     if (path === '/health' && method === 'GET') {
@@ -185,10 +211,13 @@ export class KvHttpServer {
               resolve();
               return;
             }
-            res.writeHead(upstream.statusCode ?? 502, {
+            const headers: http.OutgoingHttpHeaders = {
               'content-type': 'application/json',
               'content-length': payload.length,
-            });
+            };
+            const retryAfter = upstream.headers['retry-after'];
+            if (retryAfter !== undefined) headers['retry-after'] = retryAfter;
+            res.writeHead(upstream.statusCode ?? 502, headers);
             res.end(payload);
             resolve();
           });
@@ -210,13 +239,21 @@ export class KvHttpServer {
     });
   }
 
+  /** Admission counters for GET /debug. */
+  stats(): { inflight: number; maxInflight: number; refusedBusy: number } {
+    return { inflight: this.inflight, maxInflight: this.options.maxInflight, refusedBusy: this.refusedBusy };
+  }
+
   private send(res: ServerResponse, status: number, body: unknown): void {
     if (res.headersSent) return;
     const payload = JSON.stringify(body);
-    res.writeHead(status, {
+    const headers: http.OutgoingHttpHeaders = {
       'content-type': 'application/json',
       'content-length': Buffer.byteLength(payload),
-    });
+    };
+    // Every 503 is "try again soon" (busy, no leader yet, shutting down): say when.
+    if (status === 503) headers['retry-after'] = '1';
+    res.writeHead(status, headers);
     res.end(payload);
   }
 

@@ -138,6 +138,7 @@ export type ClusterTiming = Pick<
   | 'snapshotEvery'
   | 'snapshotCatchUpEntries'
   | 'readMode'
+  | 'maxInflightRequests'
 >;
 
 export interface ClusterOptions extends ClusterTiming {

@@ -1,0 +1,99 @@
+// Goal: a node handles at most --max-inflight client requests at once; one more gets an immediate
+// 503 busy with Retry-After (nothing proposed), operators' /health and /debug stay open, and the
+// held requests finish normally once they can.
+//
+// Requests are held deterministically by sending their headers and only part of their body: the
+// node counts a request from its first byte, so each one occupies a slot until its body ends.
+
+import assert from 'node:assert/strict';
+import http from 'node:http';
+import { test } from 'node:test';
+import { HOST, type HttpAnswer, startCluster, waitFor } from '../support/cluster.js';
+
+interface HeldPut {
+  /** Sends the rest of the body; resolves with the answer. */
+  finish(): Promise<HttpAnswer>;
+}
+
+/** Starts a PUT whose body stops halfway; nothing is proposed until finish(). */
+function holdPut(port: number, key: string, value: string): HeldPut {
+  const body = JSON.stringify({ key, value });
+  const half = Math.floor(body.length / 2);
+  const agent = new http.Agent({ keepAlive: false });
+  let answer!: (a: HttpAnswer) => void;
+  let failed!: (e: unknown) => void;
+  const answered = new Promise<HttpAnswer>((resolve, reject) => {
+    answer = resolve;
+    failed = reject;
+  });
+  const req = http.request(
+    {
+      host: HOST,
+      port,
+      method: 'POST',
+      path: '/kv',
+      agent,
+      headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) },
+    },
+    (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => {
+        const text = Buffer.concat(chunks).toString('utf8');
+        answer({ status: res.statusCode ?? 0, headers: res.headers, text, body: JSON.parse(text) });
+        agent.destroy();
+      });
+    },
+  );
+  req.on('error', failed);
+  req.write(body.slice(0, half));
+  return {
+    finish: () => {
+      req.end(body.slice(half));
+      return answered;
+    },
+  };
+}
+
+test('past --max-inflight a request gets 503 busy at once; held requests then complete', async (t) => {
+  const limit = 3;
+  const c = await startCluster(t, { size: 1, maxInflightRequests: limit });
+  const id = await c.waitForLeader();
+  const port = c.port(id);
+
+  const held = Array.from({ length: limit }, (_, i) => holdPut(port, `held-${i}`, `v${i}`));
+  // The node counts each held request once it has parsed its headers.
+  await waitFor(
+    async () => ((await c.debug(id)).admission as { inflight: number }).inflight === limit,
+    10_000,
+    `${limit} requests in flight`,
+  );
+
+  // One more of any /kv kind is refused at once, definitely (nothing was done), with Retry-After.
+  for (const refused of [
+    await c.put(id, 'one-too-many', 'x'),
+    await c.get(id, 'held-0'),
+    await c.request(id, 'GET', '/kv?prefix=held'),
+    await c.request(id, 'DELETE', '/kv/held-0'),
+  ]) {
+    assert.equal(refused.status, 503, refused.text);
+    assert.equal(refused.body.code, 'busy', refused.text);
+    assert.equal(refused.body.definite, true, refused.text);
+    assert.match(refused.body.error, /limit/);
+    assert.equal(refused.headers['retry-after'], '1');
+  }
+  // The operators' endpoints are not counted.
+  assert.equal((await c.request(id, 'GET', '/health')).status, 200);
+  const debug = await c.debug(id);
+  assert.deepEqual(debug.admission, { inflight: limit, maxInflight: limit, refusedBusy: 4 });
+
+  // The held requests were never refused, and complete normally.
+  const answers = await Promise.all(held.map((h) => h.finish()));
+  answers.forEach((a, i) => {
+    assert.equal(a.status, 200, a.text);
+    assert.equal(a.body.value, `v${i}`);
+  });
+  assert.equal((await c.get(id, 'one-too-many')).status, 404, 'the refused put wrote nothing');
+  assert.equal((await c.put(id, 'after', 'y')).status, 200);
+  assert.equal(((await c.debug(id)).admission as { inflight: number }).inflight, 0);
+});
