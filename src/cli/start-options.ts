@@ -56,7 +56,7 @@ export const tuningFlags: readonly FlagDef[] = [
     value: 'N',
     env: 'RAFTKV_SNAPSHOT_EVERY',
     default: '10000',
-    help: 'take a snapshot after this many applied entries',
+    help: 'take a snapshot after this many applied entries (past 8 MiB snapshots: and once as many bytes were written)',
   },
   {
     name: 'snapshot-catch-up-entries',

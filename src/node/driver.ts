@@ -74,7 +74,8 @@ export class Driver {
       schedule: () => this.schedule(),
       clock: p.clock,
     });
-    this.snapshotter.noteRestored(this.log.snapshot().meta.index);
+    const restored = this.log.snapshot();
+    this.snapshotter.noteRestored(restored.meta.index, restored.data.byteLength);
   }
 
   start(): void {
@@ -291,7 +292,7 @@ export class Driver {
   private async runLoop(): Promise<void> {
     try {
       const own = this.snapshotter.takeReady();
-      if (own !== null) await this.installOwnSnapshot(own);
+      if (own !== null) await this.installOwnSnapshot(own.snapshot, own.ms, own.keys);
       while (this.running && this.raw.hasReady()) {
         await this.handleReady(this.raw.ready());
       }
@@ -332,13 +333,15 @@ export class Driver {
   }
 
   private apply(entries: readonly Entry[]): void {
+    let bytes = 0;
     for (const e of entries) {
       if (e.index <= this.sm.lastApplied) continue;
       const result: ApplyResult = this.sm.apply(e);
       this.writes.applied(e, result);
+      bytes += e.data.byteLength;
     }
     this.reads.appliedTo(this.sm.lastApplied);
-    this.snapshotter.maybeStart(this.sm, (index) => this.log.term(index));
+    this.snapshotter.maybeStart(this.sm, (index) => this.log.term(index), bytes);
   }
 
   private async installLeaderSnapshot(snap: Snapshot): Promise<void> {
@@ -346,7 +349,7 @@ export class Driver {
     await this.storage.saveSnapshot(snap);
     this.log.applySnapshot(snap);
     this.sm = restored;
-    this.snapshotter.noteRestored(snap.meta.index);
+    this.snapshotter.noteRestored(snap.meta.index, snap.data.byteLength);
     this.logger.log('info', 'installed snapshot from the leader', {
       index: snap.meta.index,
       term: snap.meta.term,
@@ -355,7 +358,7 @@ export class Driver {
   }
 
   /** Our own snapshot, its file already written off the loop: record it and compact, between two Readies. */
-  private async installOwnSnapshot(snap: Snapshot): Promise<void> {
+  private async installOwnSnapshot(snap: Snapshot, ms: number, keys: number): Promise<void> {
     // A newer snapshot from the leader may have been installed meanwhile.
     if (snap.meta.index <= this.log.snapshot().meta.index) return;
     this.storage.wal.saveSnapshot({ index: snap.meta.index, term: snap.meta.term });
@@ -366,6 +369,8 @@ export class Driver {
     this.logger.log('info', 'snapshot taken', {
       index: snap.meta.index,
       bytes: snap.data.byteLength,
+      keys,
+      ms,
       keptEntriesFrom: compactTo + 1,
       removedSegments: removed.removedSegments.length,
     });

@@ -26,7 +26,10 @@ export interface NodeOptions {
   readonly electionTimeoutMs?: number;
   /** Every client request is answered within this many milliseconds (504 otherwise). Default 5000. */
   readonly requestTimeoutMs?: number;
-  /** Take a snapshot after this many applied entries. Default 10000 (etcd's snapshot-count). */
+  /**
+   * Take a snapshot after this many applied entries (for snapshots past 8 MiB, also not before as
+   * many bytes were applied since; see snapshotter.ts). Default 10000 (etcd's snapshot-count).
+   */
   readonly snapshotEvery?: number;
   /** Entries kept in the log behind a snapshot, for slow followers. Default 5000 (etcd's). */
   readonly snapshotCatchUpEntries?: number;

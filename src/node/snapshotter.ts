@@ -1,8 +1,16 @@
-// Automatic snapshots every N applied entries, without stalling writes: the state machine hands
-// out a copy-on-write view in O(1), which is serialised here in chunks (yielding to the event loop
-// between them) and written to its file (fsync, rename, directory fsync) off the Ready loop. Only
-// the last step — the WAL marker, the in-memory log compaction and the removal of WAL segments the
-// snapshot covers — runs in the loop, between two Readies.
+// Automatic snapshots, without stalling writes: the state machine hands out a copy-on-write view
+// in O(1), which is serialised here in chunks (yielding to the event loop between them) and written
+// to its file (fsync, rename, directory fsync) off the Ready loop. Only the last step — the WAL
+// marker, the in-memory log compaction and the removal of WAL segments the snapshot covers — runs in
+// the loop, between two Readies.
+//
+// When: after `every` applied entries, and — once the last snapshot is larger than
+// `sizeRuleFromBytes` — only when the entries applied since then are at least as many bytes as that
+// snapshot (thesis §5.1.1, "when to snapshot", expansion factor 1). The count alone would make a
+// large state (10^6 keys, hundreds of MB) be re-serialised every few seconds under write load; with
+// the size rule the snapshot work per byte written stays constant, and the log replayed at restart
+// is never much larger than the snapshot. A small snapshot costs tens of milliseconds, so below the
+// threshold the count alone decides.
 
 import type { KvStateMachine } from '../kv/index.js';
 import type { MemoryLogStorage, NodeId, Snapshot } from '../raft/index.js';
@@ -22,6 +30,17 @@ export interface SnapshotterParts {
   readonly clock: NodeClock;
 }
 
+/** A serialised snapshot waiting to be recorded, with what it cost. */
+export interface ReadySnapshot {
+  readonly snapshot: Snapshot;
+  /** Milliseconds from the view to the file on disk (serialising and writing). */
+  readonly ms: number;
+  readonly keys: number;
+}
+
+/** Snapshots up to this size are taken by count alone (see the top of this file). */
+export const sizeRuleFromBytes = 8 * 1024 * 1024;
+
 /** Chunks serialised between two yields to the event loop. */
 const chunksPerTurn = 4;
 const chunkBytes = 256 * 1024;
@@ -29,7 +48,11 @@ const chunkBytes = 256 * 1024;
 export class Snapshotter {
   /** Index of the newest snapshot taken or installed. */
   private lastIndex = 0;
-  private ready: Snapshot | null = null;
+  /** Size of the newest snapshot taken or installed (0 before the first). */
+  private lastBytes = 0;
+  /** Bytes of entry data applied since the newest snapshot was started or installed. */
+  private appliedBytes = 0;
+  private ready: ReadySnapshot | null = null;
   private running: Promise<void> | null = null;
 
   constructor(private readonly p: SnapshotterParts) {}
@@ -38,21 +61,32 @@ export class Snapshotter {
     return this.running !== null;
   }
 
-  /** A snapshot was restored or installed from the leader at `index`. */
-  noteRestored(index: number): void {
-    if (index > this.lastIndex) this.lastIndex = index;
+  /** A snapshot of `bytes` was restored or installed from the leader at `index`. */
+  noteRestored(index: number, bytes: number): void {
+    if (index <= this.lastIndex) return;
+    this.lastIndex = index;
+    this.lastBytes = bytes;
+    this.appliedBytes = 0;
   }
 
-  /** Called after applying: starts a snapshot if enough entries were applied since the last one. */
-  maybeStart(sm: KvStateMachine, termOf: (index: number) => number | null): void {
+  /**
+   * Called after applying entries holding `bytes` of data: starts a snapshot if enough was applied
+   * since the last one (see the top of this file).
+   */
+  maybeStart(sm: KvStateMachine, termOf: (index: number) => number | null, bytes: number): void {
+    this.appliedBytes += bytes;
     if (this.running !== null || this.ready !== null) return;
     if (sm.lastApplied - this.lastIndex < this.p.every) return;
+    if (this.lastBytes > sizeRuleFromBytes && this.appliedBytes < this.lastBytes) return;
     const view = sm.snapshotView();
     const index = view.lastApplied;
     const term = termOf(index);
     if (term === null) return;
     const membership = { voters: [...this.p.voters()] };
     const started = this.p.clock.now();
+    const keys = view.size;
+    // Bytes applied from here on count toward the next snapshot.
+    this.appliedBytes = 0;
     this.running = (async () => {
       const parts: Uint8Array[] = [];
       let size = 0;
@@ -65,12 +99,7 @@ export class Snapshotter {
       const data = Buffer.concat(parts, size);
       const snap: Snapshot = { meta: { index, term, membership }, data };
       await this.p.storage.snapshots.save(snap);
-      this.ready = snap;
-      this.p.logger.log('debug', 'snapshot serialised', {
-        index,
-        bytes: size,
-        ms: this.p.clock.now() - started,
-      });
+      this.ready = { snapshot: snap, ms: this.p.clock.now() - started, keys };
       this.p.schedule();
     })()
       .catch((e: unknown) => {
@@ -87,11 +116,14 @@ export class Snapshotter {
   }
 
   /** The serialised snapshot, if one is ready to be recorded; the driver records it in its loop. */
-  takeReady(): Snapshot | null {
-    const snap = this.ready;
+  takeReady(): ReadySnapshot | null {
+    const r = this.ready;
     this.ready = null;
-    if (snap !== null && snap.meta.index > this.lastIndex) this.lastIndex = snap.meta.index;
-    return snap;
+    if (r !== null && r.snapshot.meta.index > this.lastIndex) {
+      this.lastIndex = r.snapshot.meta.index;
+      this.lastBytes = r.snapshot.data.byteLength;
+    }
+    return r;
   }
 
   idle(): Promise<void> {

@@ -1,0 +1,72 @@
+// Goal: snapshots come every N applied entries while they are small, and once they pass the size
+// threshold, not before as many bytes were applied since (so a large state is not re-serialised
+// over and over under write load).
+
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { encodeCommand, KvStateMachine } from '../../src/kv/index.js';
+import { realClock } from '../../src/node/clock.js';
+import { type ReadySnapshot, Snapshotter, sizeRuleFromBytes } from '../../src/node/snapshotter.js';
+import type { MemoryLogStorage, Snapshot } from '../../src/raft/index.js';
+import type { Storage } from '../../src/storage/index.js';
+
+const every = 10;
+const bigValue = 'v'.repeat(256 * 1024);
+
+test('snapshot cadence: by count while small, by bytes written once past the threshold', async () => {
+  const saved: Snapshot[] = [];
+  const storage = { snapshots: { save: async (s: Snapshot) => void saved.push(s) } } as unknown as Storage;
+  const snapshotter = new Snapshotter({
+    every,
+    catchUpEntries: 0,
+    storage,
+    log: {} as MemoryLogStorage,
+    logger: { log: () => {} },
+    voters: () => ['n1'],
+    schedule: () => {},
+    clock: realClock,
+  });
+  const sm = new KvStateMachine();
+  const taken: ReadySnapshot[] = [];
+
+  /** Applies one put and lets any snapshot it starts finish. */
+  async function put(key: string, value: string): Promise<void> {
+    const data = encodeCommand({ op: 'put', key, value });
+    sm.apply({ index: sm.lastApplied + 1, term: 1, type: 'command', data });
+    snapshotter.maybeStart(sm, () => 1, data.byteLength);
+    await snapshotter.idle();
+    const r = snapshotter.takeReady();
+    if (r !== null) taken.push(r);
+  }
+
+  // 40 values of 256 KiB: snapshots at 10, 20, 30, 40 entries; the last one is past 8 MiB.
+  for (let i = 0; i < 40; i++) await put(`big/${i}`, bigValue);
+  assert.deepEqual(
+    taken.map((r) => r.snapshot.meta.index),
+    [10, 20, 30, 40],
+  );
+  const last = taken.at(-1)!;
+  assert.ok(last.snapshot.data.byteLength > sizeRuleFromBytes, `${last.snapshot.data.byteLength} bytes`);
+  assert.equal(last.keys, 40);
+  assert.ok(last.ms >= 0);
+  assert.equal(saved.length, 4, 'each snapshot was written before it was handed over');
+
+  // Many small writes: the count is reached again and again, the bytes are not.
+  let since = 0;
+  for (let i = 0; i < 200; i++) {
+    await put(`small/${i}`, 'x');
+    since += encodeCommand({ op: 'put', key: `small/${i}`, value: 'x' }).byteLength;
+  }
+  assert.equal(taken.length, 4, 'no snapshot for a few KiB of writes against a 10 MiB state');
+
+  // Overwriting the big values: the next snapshot comes with the write that brings the bytes
+  // applied since the last one to its size, not before.
+  const lastBytes = last.snapshot.data.byteLength;
+  for (let i = 0; taken.length === 4; i++) {
+    assert.ok(since < lastBytes, `no snapshot although ${since} of ${lastBytes} bytes were written`);
+    await put(`big/${i % 40}`, bigValue);
+    since += encodeCommand({ op: 'put', key: `big/${i % 40}`, value: bigValue }).byteLength;
+  }
+  assert.ok(since >= lastBytes, `snapshot after ${since} of ${lastBytes} bytes`);
+  assert.equal(taken[4]!.snapshot.meta.index, sm.lastApplied);
+});
