@@ -1,0 +1,909 @@
+// Scaling with the number of keys stored. For each N (default 10^4, 10^5, 10^6): a fresh 3-node
+// cluster of real processes (the built CLI) on 127.0.0.1 with the node's default timing (heartbeat
+// 100 ms, election timeout 1 s), its data in a fresh temp dir. It preloads exactly N distinct keys
+// (16 bytes, keyOf() of the load generator; 256-byte values by default) with 256 concurrent puts to
+// the leader, then runs the load generator of `raftkv bench --json` (the one bench:compare uses, one
+// child process per case) over those N keys: puts at 64 clients to the leader, linearizable gets at
+// 64 clients over all three nodes. It then reads what the leader's log says of its last snapshot
+// (bytes, and serialise + write time once the line carries `ms`), the size of its newest snapshot
+// file and of its whole data dir, and every node's RSS; kills all three nodes with SIGKILL and
+// restarts them on the same data dirs, timing from spawn to each node's GET /health = 200, to the
+// first linearizable get of a stored key and to the first put. Prints a markdown report; `--out
+// FILE` also writes it, `--json` also prints the results as one JSON line. Not part of the tests.
+//
+// Every process and temp dir it starts is removed at the end, by PID, also on failure, SIGINT and
+// SIGTERM.
+//
+// Run: npm run build && node dist/bench/keys.js [--keys 10000,100000,1000000] [--duration 10s]
+//        [--clients 64] [--value-size 256] [--out FILE] [--json]
+
+import { type ChildProcess, spawn } from 'node:child_process';
+import { lstatSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import http from 'node:http';
+import os from 'node:os';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { keyOf } from '../src/bench/load.js';
+import { CLI_PATH, ProcessCluster, StopWaiting, waitFor } from '../test/support/processes.js';
+
+const usage = [
+  'usage: node dist/bench/keys.js [--keys 10000,100000,1000000] [--duration 10s] [--clients 64]',
+  '         [--value-size 256] [--out FILE] [--json]',
+].join('\n');
+
+/** `10s`, `500ms`, or a plain number of seconds. */
+function parseDuration(raw: string, flag: string): number {
+  const m = /^(\d+(?:\.\d+)?)(ms|s)?$/.exec(raw.trim());
+  if (m === null) throw new Error(`${flag} must look like 10s or 500ms, got "${raw}"`);
+  const ms = m[2] === 'ms' ? Number(m[1]) : Number(m[1]) * 1000;
+  if (ms < 500) throw new Error(`${flag} must be at least 500ms`);
+  return Math.round(ms);
+}
+
+function parseList(raw: string, flag: string): number[] {
+  const list = raw.split(',').map((s) => Number(s.trim()));
+  if (list.length === 0 || list.some((n) => !Number.isInteger(n) || n < 1)) {
+    throw new Error(`${flag} must be a comma-separated list of positive integers, got "${raw}"`);
+  }
+  return list;
+}
+
+function parseCount(raw: string, flag: string, min: number): number {
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < min) throw new Error(`${flag} must be an integer ≥ ${min}, got "${raw}"`);
+  return n;
+}
+
+function parseOptions() {
+  const { values } = parseArgs({
+    options: {
+      keys: { type: 'string', default: '10000,100000,1000000' },
+      duration: { type: 'string', default: '10s' },
+      clients: { type: 'string', default: '64' },
+      'value-size': { type: 'string', default: '256' },
+      out: { type: 'string' },
+      json: { type: 'boolean', default: false },
+      help: { type: 'boolean', default: false },
+    },
+  });
+  return {
+    values,
+    keyCounts: parseList(values.keys, '--keys'),
+    durationMs: parseDuration(values.duration, '--duration'),
+    clients: parseCount(values.clients, '--clients', 1),
+    valueSize: parseCount(values['value-size'], '--value-size', 1),
+  };
+}
+
+let parsed: ReturnType<typeof parseOptions>;
+try {
+  parsed = parseOptions();
+} catch (e) {
+  process.stderr.write(`keys: ${e instanceof Error ? e.message : String(e)}\n${usage}\n`);
+  process.exit(2);
+}
+const { values, keyCounts, durationMs, clients, valueSize } = parsed;
+if (values.help) {
+  console.log(usage);
+  process.exit(0);
+}
+const keySize = 16;
+/** Concurrent puts while preloading. */
+const preloadConcurrency = 256;
+const value = 'v'.repeat(valueSize);
+
+// ---------------------------------------------------------------------------------------------
+// Cleanup: everything started here is tracked and removed by PID / path, on every way out.
+
+const cleanups: (() => Promise<void> | void)[] = [];
+const hook = { after: (fn: () => Promise<void> | void) => void cleanups.push(fn) };
+/** The running load generators: killed by PID on any exit. */
+const generators = new Set<ChildProcess>();
+/** The cluster of the current N (ProcessCluster removes its own temp dir). */
+const clusters = new Set<ProcessCluster>();
+
+async function cleanup(): Promise<void> {
+  for (const fn of cleanups.splice(0).reverse()) {
+    try {
+      await fn();
+    } catch (e) {
+      process.stderr.write(`cleanup: ${e instanceof Error ? e.message : String(e)}\n`);
+    }
+  }
+  killChildrenNow();
+}
+
+function killPid(pid: number | undefined, sig: NodeJS.Signals): void {
+  if (pid === undefined) return;
+  try {
+    process.kill(pid, sig);
+  } catch {
+    // already gone
+  }
+}
+
+/** Synchronous last resort (also run from the 'exit' handler): SIGKILL by PID, remove dirs. */
+function killChildrenNow(): void {
+  for (const g of generators) if (g.exitCode === null && g.signalCode === null) killPid(g.pid, 'SIGKILL');
+  generators.clear();
+  for (const c of clusters) {
+    for (const n of c.nodes.values()) if (n.running) killPid(n.pid, 'SIGKILL');
+    if (!process.env.RAFTKV_KEEP_DATA) rmSync(c.root, { recursive: true, force: true });
+  }
+  clusters.clear();
+}
+
+process.on('exit', killChildrenNow);
+let stopping = false;
+for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+  process.on(sig, () => {
+    if (stopping) {
+      killChildrenNow();
+      process.exit(130);
+    }
+    stopping = true;
+    process.stderr.write(`\n${sig}: stopping every process started here...\n`);
+    // The load generators first (at once), so that no case goes on against a stopping cluster.
+    for (const g of generators) killPid(g.pid, 'SIGKILL');
+    void cleanup().finally(() => process.exit(130));
+  });
+}
+
+function log(line: string): void {
+  process.stderr.write(`${line}\n`);
+}
+
+function pause(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
+
+/**
+ * Bounds for the waits that grow with the data: recovering, catching up or answering after a
+ * restart takes longer with more keys. A bound against hangs, not a speed assertion.
+ */
+function deadlineFor(n: number, baseMs: number): number {
+  return baseMs + Math.ceil(n / 1000) * 200;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Small HTTP client
+
+interface Reply {
+  readonly status: number;
+  readonly text: string;
+}
+
+/**
+ * One request. `agent: false` opens a fresh connection (for probes of restarting nodes, where a
+ * kept-alive socket may belong to the killed process). Rejects on a network error or timeout.
+ */
+function request(
+  endpoint: string,
+  method: string,
+  urlPath: string,
+  options: { body?: string; agent?: http.Agent | false; timeoutMs?: number } = {},
+): Promise<Reply> {
+  const i = endpoint.lastIndexOf(':');
+  return new Promise((resolve, reject) => {
+    const headers: http.OutgoingHttpHeaders = {};
+    if (options.body !== undefined) {
+      headers['content-type'] = 'application/json';
+      headers['content-length'] = Buffer.byteLength(options.body);
+    }
+    const req = http.request(
+      {
+        host: endpoint.slice(0, i),
+        port: Number(endpoint.slice(i + 1)),
+        method,
+        path: urlPath,
+        agent: options.agent ?? false,
+        headers,
+        timeout: options.timeoutMs ?? 10_000,
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString() }));
+        res.on('error', reject);
+      },
+    );
+    req.on('timeout', () => req.destroy(new Error(`${method} ${endpoint}${urlPath}: timeout`)));
+    req.on('error', reject);
+    req.end(options.body);
+  });
+}
+
+/** An answer that retrying will not fix: stops the preload or the probe at once. */
+class Fatal extends StopWaiting {
+  override name = 'Fatal';
+}
+
+function endpointOf(cluster: ProcessCluster, id: string): string {
+  const s = cluster.node(id).spec;
+  return `${s.clientHost}:${s.clientPort}`;
+}
+
+function putBody(i: number): string {
+  return JSON.stringify({ key: keyOf(i, keySize), value });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Preload: exactly N distinct keys, 256 puts in flight over keep-alive connections
+
+interface Preload {
+  readonly seconds: number;
+  readonly rate: number;
+  /** Attempts answered 503 or lost to a connection error, then retried. */
+  readonly retries: number;
+}
+
+async function preload(endpoint: string, n: number): Promise<Preload> {
+  const agent = new http.Agent({ keepAlive: true, maxSockets: preloadConcurrency });
+  let next = 0;
+  let done = 0;
+  let retries = 0;
+  let failed: Error | null = null;
+  const t0 = performance.now();
+  const progress = setInterval(() => {
+    const s = (performance.now() - t0) / 1000;
+    log(`  preload: ${done} of ${n} keys in ${s.toFixed(0)} s (${(done / s).toFixed(0)}/s)`);
+  }, 10_000);
+
+  const putWithRetry = async (i: number): Promise<void> => {
+    const key = keyOf(i, keySize);
+    // One key may be retried for this long (a new leader, a slow disk) before the run fails.
+    const giveUp = Date.now() + 60_000;
+    let last = '';
+    for (;;) {
+      if (stopping) throw new Error('interrupted');
+      if (failed !== null) return;
+      try {
+        const r = await request(endpoint, 'POST', '/kv', { body: putBody(i), agent, timeoutMs: 30_000 });
+        if (r.status === 200) return;
+        if (r.status !== 503)
+          throw new Fatal(`preload: PUT ${key} answered ${r.status}: ${r.text.slice(0, 300)}`);
+        last = `503 ${r.text.slice(0, 200)}`;
+      } catch (e) {
+        if (e instanceof Fatal) throw e;
+        // The connection was refused, reset or timed out: the same put again is harmless.
+        last = e instanceof Error ? e.message : String(e);
+      }
+      if (Date.now() > giveUp)
+        throw new Fatal(`preload: PUT ${key} still failing after 60 s (last: ${last})`);
+      retries++;
+      // A short back-off, so that a leader that says it is busy is not hammered.
+      await pause(20);
+    }
+  };
+
+  const worker = async (): Promise<void> => {
+    while (next < n && failed === null) {
+      const i = next++;
+      try {
+        await putWithRetry(i);
+      } catch (e) {
+        failed ??= e instanceof Error ? e : new Error(String(e));
+        return;
+      }
+      done++;
+    }
+  };
+
+  try {
+    await Promise.all(Array.from({ length: Math.min(preloadConcurrency, n) }, () => worker()));
+  } finally {
+    clearInterval(progress);
+    agent.destroy();
+  }
+  if (failed !== null) throw failed;
+  const seconds = (performance.now() - t0) / 1000;
+  return { seconds, rate: n / seconds, retries };
+}
+
+/** Every node holds exactly `n` keys (GET /debug `keys`), having applied all that is committed. */
+async function checkKeyCount(cluster: ProcessCluster, n: number, when: string): Promise<void> {
+  await cluster.waitConverged(cluster.ids, deadlineFor(n, 60_000));
+  const infos = await Promise.all(cluster.ids.map((id) => cluster.debug(id)));
+  const wrong = infos.filter((d) => d.keys !== n);
+  if (wrong.length > 0) {
+    throw new Error(
+      `${when}: expected ${n} keys on every node, found ${infos.map((d) => `${d.nodeId}=${String(d.keys)}`).join(', ')}`,
+    );
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// One load case: `raftkv bench --json` as a child process (as bench:compare runs it)
+
+interface LatencyJson {
+  readonly count: number;
+  readonly p50Ms: number;
+  readonly p99Ms: number;
+}
+
+interface BenchJson {
+  readonly elapsedS: number;
+  readonly requests: number;
+  readonly throughput: number;
+  readonly latency: { readonly all: LatencyJson };
+  readonly errors: Record<string, number>;
+  readonly benchCpuPercent: number;
+}
+
+function runBenchProcess(
+  endpoints: readonly string[],
+  op: 'put' | 'get',
+  keyspace: number,
+  ms: number,
+): Promise<BenchJson> {
+  const args = [
+    CLI_PATH,
+    'bench',
+    '--json',
+    '--target',
+    'raftkv',
+    '--endpoints',
+    endpoints.join(','),
+    '--clients',
+    String(clients),
+    '--duration',
+    `${ms}ms`,
+    '--op',
+    op,
+    '--consistency',
+    'linearizable',
+    '--key-size',
+    String(keySize),
+    '--value-size',
+    String(valueSize),
+    '--keyspace',
+    String(keyspace),
+  ];
+  if (stopping) return Promise.reject(new Error('interrupted'));
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    generators.add(child);
+    let out = '';
+    let err = '';
+    child.stdout.setEncoding('utf8').on('data', (c: string) => {
+      out += c;
+    });
+    child.stderr.setEncoding('utf8').on('data', (c: string) => {
+      err += c;
+    });
+    // The generator stops by itself after the duration plus at most one request timeout.
+    const timer = setTimeout(() => killPid(child.pid, 'SIGKILL'), ms + 60_000);
+    child.once('error', reject);
+    child.once('close', (code, signal) => {
+      clearTimeout(timer);
+      generators.delete(child);
+      if (stopping) {
+        reject(new Error('interrupted'));
+        return;
+      }
+      try {
+        resolve(JSON.parse(out) as BenchJson);
+      } catch {
+        reject(new Error(`raftkv bench ${args.slice(2).join(' ')}: exit ${code ?? signal}\n${err}${out}`));
+      }
+    });
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// What the nodes say and hold: log fields, snapshot files, data dir size, RSS
+
+/**
+ * The fields of a node log line: `key=value` pairs of the text format (values JSON-quoted when
+ * they hold spaces), or the object of the JSON format. Unknown fields are kept, missing ones are
+ * simply absent, so a line that gains or loses fields still parses.
+ */
+function logFields(line: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  if (line.trimStart().startsWith('{')) {
+    try {
+      const o = JSON.parse(line) as Record<string, unknown>;
+      for (const [k, v] of Object.entries(o)) if (v !== null && typeof v !== 'object') out[k] = String(v);
+      return out;
+    } catch {
+      // not JSON: the text format below
+    }
+  }
+  for (const m of line.matchAll(/\s([A-Za-z][\w.]*)=("(?:[^"\\]|\\.)*"|\S*)/g)) {
+    const raw = m[2]!;
+    let v = raw;
+    if (raw.startsWith('"')) {
+      try {
+        v = JSON.parse(raw) as string;
+      } catch {
+        v = raw;
+      }
+    }
+    out[m[1]!] = v;
+  }
+  return out;
+}
+
+/** A numeric field, or null if it is missing or not a number. */
+function numField(fields: Record<string, string>, name: string): number | null {
+  const raw = fields[name];
+  if (raw === undefined || raw.trim() === '') return null;
+  const n = Number(raw);
+  return Number.isFinite(n) ? n : null;
+}
+
+/** Milliseconds since the epoch of a log line's timestamp (first field of the text format, `time` in JSON). */
+function lineTime(line: string): number | null {
+  const raw = line.trimStart().startsWith('{')
+    ? logFields(line).time
+    : /^(\d{4}-\d\d-\d\dT\S+Z)\s/.exec(line)?.[1];
+  if (raw === undefined) return null;
+  const t = Date.parse(raw);
+  return Number.isNaN(t) ? null : t;
+}
+
+/**
+ * The lines of one incarnation of a node that log exactly `event`: in the text format the event
+ * follows the node id and is followed by the first `key=` field or the end of the line (so that
+ * 'starting' does not match 'starting election'); in JSON it is the `"event"` field.
+ */
+function eventLines(cluster: ProcessCluster, id: string, event: string, incarnation: number): string[] {
+  const text = new RegExp(`^\\S+\\s+[A-Z]+\\s+${id}\\s+${event}(\\s+[A-Za-z][\\w.]*=|\\s*$)`);
+  const json = `"event":${JSON.stringify(event)}`;
+  return cluster
+    .node(id)
+    .lines(event, incarnation)
+    .filter((l) => text.test(l) || l.includes(json));
+}
+
+interface SnapshotLog {
+  /** 'snapshot taken' lines on the leader in this run. */
+  readonly count: number;
+  readonly index: number | null;
+  readonly bytes: number | null;
+  readonly ms: number | null;
+  readonly keys: number | null;
+}
+
+function lastSnapshotOf(cluster: ProcessCluster, id: string, incarnation: number): SnapshotLog | null {
+  const lines = eventLines(cluster, id, 'snapshot taken', incarnation);
+  if (lines.length === 0) return null;
+  const f = logFields(lines.at(-1)!);
+  return {
+    count: lines.length,
+    index: numField(f, 'index'),
+    bytes: numField(f, 'bytes'),
+    ms: numField(f, 'ms'),
+    keys: numField(f, 'keys'),
+  };
+}
+
+/** The newest snapshot file of a data dir (names sort by index): its name and size, or null. */
+function newestSnapshotFile(dataDir: string): { name: string; bytes: number } | null {
+  let names: string[];
+  try {
+    names = readdirSync(path.join(dataDir, 'snap'));
+  } catch {
+    return null;
+  }
+  const snaps = names.filter((n) => /^snap-[0-9a-f]{16}-[0-9a-f]{16}\.snap$/.test(n)).sort();
+  const name = snaps.at(-1);
+  if (name === undefined) return null;
+  try {
+    return { name, bytes: statSync(path.join(dataDir, 'snap', name)).size };
+  } catch {
+    // removed by a newer snapshot's pruning meanwhile
+    return null;
+  }
+}
+
+/** Bytes of every file under `dir` (files removed while walking are skipped). */
+function dirBytes(dir: string): number {
+  let total = 0;
+  let entries: string[];
+  try {
+    entries = readdirSync(dir);
+  } catch {
+    return 0;
+  }
+  for (const name of entries) {
+    const p = path.join(dir, name);
+    try {
+      const s = lstatSync(p);
+      total += s.isDirectory() ? dirBytes(p) : s.size;
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return total;
+}
+
+/** Resident set size in MiB (VmRSS of /proc/PID/status), or NaN. */
+function rssMiB(pid: number | undefined): number {
+  if (pid === undefined) return Number.NaN;
+  try {
+    const m = /^VmRSS:\s+(\d+)\s+kB/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return m === null ? Number.NaN : Number(m[1]) / 1024;
+  } catch {
+    return Number.NaN;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Restart: kill -9 all three, start them on the same data dirs, time what they can do when
+
+interface NodeRestart {
+  readonly id: string;
+  readonly roleBefore: 'leader' | 'follower';
+  readonly rssBeforeMiB: number;
+  readonly rssAfterMiB: number;
+  /** From spawn to the log's 'starting' line (storage recovered: snapshot loaded, WAL replayed). */
+  readonly recoveredMs: number | null;
+  /** From spawn to the log's 'listening' line. */
+  readonly listeningMs: number | null;
+  /** From spawn to GET /health = 200 (a leader known, everything committed applied). */
+  readonly healthyMs: number;
+  /** What 'starting' says it recovered: the snapshot index and the WAL entries after it. */
+  readonly snapshotIndex: number | null;
+  readonly walEntries: number | null;
+}
+
+interface Restart {
+  readonly nodes: readonly NodeRestart[];
+  readonly allHealthyMs: number;
+  readonly firstGetMs: number;
+  readonly firstGetNode: string;
+  readonly firstPutMs: number;
+  readonly firstPutNode: string;
+}
+
+/**
+ * Polls `attempt` on every node, each on its own (so that one node's slow answer does not delay
+ * the others), until one succeeds; resolves with the time since `t0` and which node it was.
+ */
+async function firstSuccess(
+  cluster: ProcessCluster,
+  what: string,
+  t0: number,
+  timeoutMs: number,
+  attempt: (id: string) => Promise<boolean>,
+): Promise<{ ms: number; id: string }> {
+  const state: { winner: { ms: number; id: string } | null } = { winner: null };
+  const outcomes = await Promise.allSettled(
+    cluster.ids.map((id) =>
+      waitFor(
+        async () => {
+          if (state.winner !== null) return true;
+          if (!cluster.node(id).running) throw new StopWaiting(`${id} exited`);
+          if (!(await attempt(id))) return false;
+          state.winner ??= { ms: performance.now() - t0, id };
+          return true;
+        },
+        `${what} on ${id}`,
+        timeoutMs,
+        10,
+      ),
+    ),
+  );
+  if (state.winner !== null) return state.winner;
+  const fatal = outcomes.find((o) => o.status === 'rejected' && o.reason instanceof Fatal);
+  const reasons = outcomes
+    .map((o) => (o.status === 'rejected' && o.reason instanceof Error ? o.reason.message : ''))
+    .filter((m) => m !== '');
+  throw fatal !== undefined && fatal.status === 'rejected' ? fatal.reason : new Error(reasons.join('; '));
+}
+
+async function restart(cluster: ProcessCluster, n: number, leaderBefore: string): Promise<Restart> {
+  const rssBefore = new Map(cluster.ids.map((id) => [id, rssMiB(cluster.node(id).pid)]));
+  log('  kill -9 of all three nodes...');
+  await cluster.kill9All();
+  const timeoutMs = deadlineFor(n, 60_000);
+  const getKey = keyOf(n - 1, keySize);
+  const putIndex = 0;
+
+  const spawnedAt = Date.now();
+  const t0 = performance.now();
+  for (const id of cluster.ids) cluster.node(id).start();
+  const incarnation = new Map(cluster.ids.map((id) => [id, cluster.node(id).incarnation]));
+
+  const healthy = Promise.all(
+    cluster.ids.map(async (id) => {
+      const node = cluster.node(id);
+      await waitFor(
+        async () => {
+          if (!node.running) throw new StopWaiting(`${id} exited while restarting:\n${node.tail(30)}`);
+          return (
+            (await request(endpointOf(cluster, id), 'GET', '/health', { timeoutMs: 5000 })).status === 200
+          );
+        },
+        `${id} healthy after restart`,
+        timeoutMs,
+        10,
+      );
+      return [id, performance.now() - t0] as const;
+    }),
+  );
+  // The last key preloaded: the most likely to be in the WAL rather than in a snapshot.
+  const getPath = `/kv/${encodeURIComponent(getKey)}?consistency=linearizable`;
+  const firstGet = firstSuccess(cluster, `linearizable GET ${getKey}`, t0, timeoutMs, async (id) => {
+    const r = await request(endpointOf(cluster, id), 'GET', getPath, { timeoutMs: 10_000 });
+    if (r.status === 503 || r.status === 504) return false;
+    if (r.status !== 200)
+      throw new Fatal(`GET ${getKey} on ${id} after restart: ${r.status} ${r.text.slice(0, 300)}`);
+    const got = (JSON.parse(r.text) as { value?: unknown }).value;
+    if (got !== value)
+      throw new Fatal(`GET ${getKey} on ${id} after restart: wrong value ${String(got).slice(0, 40)}`);
+    return true;
+  });
+  // A stored key written again with the same value, so the store still holds exactly N keys.
+  const firstPut = firstSuccess(cluster, 'PUT', t0, timeoutMs, async (id) => {
+    const r = await request(endpointOf(cluster, id), 'POST', '/kv', {
+      body: putBody(putIndex),
+      timeoutMs: 10_000,
+    });
+    if (r.status === 503 || r.status === 504) return false;
+    if (r.status !== 200) throw new Fatal(`PUT on ${id} after restart: ${r.status} ${r.text.slice(0, 300)}`);
+    return true;
+  });
+  const [healthyMs, get, put] = await Promise.all([healthy, firstGet, firstPut]);
+  const healthyById = new Map(healthyMs);
+
+  // Every node back with all N keys before its memory is read.
+  await checkKeyCount(cluster, n, 'after restart');
+  const nodes = cluster.ids.map((id): NodeRestart => {
+    const node = cluster.node(id);
+    const inc = incarnation.get(id)!;
+    const starting = eventLines(cluster, id, 'starting', inc)[0];
+    const listening = eventLines(cluster, id, 'listening', inc)[0];
+    const since = (line: string | undefined): number | null => {
+      const t = line === undefined ? null : lineTime(line);
+      return t === null ? null : t - spawnedAt;
+    };
+    const f = starting === undefined ? {} : logFields(starting);
+    return {
+      id,
+      roleBefore: id === leaderBefore ? 'leader' : 'follower',
+      rssBeforeMiB: rssBefore.get(id) ?? Number.NaN,
+      rssAfterMiB: rssMiB(node.pid),
+      recoveredMs: since(starting),
+      listeningMs: since(listening),
+      healthyMs: healthyById.get(id)!,
+      snapshotIndex: numField(f, 'snapshot'),
+      walEntries: numField(f, 'entries'),
+    };
+  });
+  return {
+    nodes,
+    allHealthyMs: Math.max(...nodes.map((x) => x.healthyMs)),
+    firstGetMs: get.ms,
+    firstGetNode: get.id,
+    firstPutMs: put.ms,
+    firstPutNode: put.id,
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// One N
+
+interface Result {
+  readonly keys: number;
+  readonly preload: Preload;
+  readonly put: BenchJson;
+  readonly get: BenchJson;
+  readonly leader: string;
+  readonly snapshot: SnapshotLog | null;
+  readonly snapshotFile: { name: string; bytes: number } | null;
+  readonly dataDirBytes: number;
+  readonly restart: Restart;
+  /** 1-minute load average when this N was done. */
+  readonly load: number;
+}
+
+async function runOne(n: number): Promise<Result> {
+  log(`\n${n} keys: starting 3 nodes...`);
+  // The node's own timing defaults (heartbeat 100 ms, election timeout 1 s): an empty timing
+  // passes no timing flags, where the harness's default is its fast test timing.
+  const cluster = await ProcessCluster.create(hook, { size: 3, timing: {} });
+  clusters.add(cluster);
+  try {
+    let leader = await cluster.waitForLeader(cluster.ids, 30_000);
+    log(`  leader ${leader}; preloading ${n} keys (${preloadConcurrency} puts in flight)...`);
+    const pre = await preload(endpointOf(cluster, leader), n);
+    log(
+      `  preloaded in ${pre.seconds.toFixed(1)} s (${pre.rate.toFixed(0)} puts/s, ${pre.retries} retried attempts)`,
+    );
+    await checkKeyCount(cluster, n, 'after the preload');
+
+    leader = await cluster.waitForLeader(cluster.ids, 30_000);
+    log(`  puts, ${clients} clients to the leader ${leader}, ${durationMs / 1000} s...`);
+    const put = await runBenchProcess([endpointOf(cluster, leader)], 'put', n, durationMs);
+    log(`    ${summary(put)}`);
+    log(`  linearizable gets, ${clients} clients over all nodes, ${durationMs / 1000} s...`);
+    const get = await runBenchProcess(
+      cluster.ids.map((id) => endpointOf(cluster, id)),
+      'get',
+      n,
+      durationMs,
+    );
+    log(`    ${summary(get)}`);
+
+    // The bench puts overwrite stored keys only: still exactly N, and the followers caught up.
+    await checkKeyCount(cluster, n, 'after the load');
+    leader = await cluster.waitForLeader(cluster.ids, 30_000);
+    const snapshot = lastSnapshotOf(cluster, leader, cluster.node(leader).incarnation);
+    const snapshotFile = newestSnapshotFile(cluster.node(leader).dataDir);
+    const dataDirBytes = dirBytes(cluster.node(leader).dataDir);
+    log(
+      `  leader ${leader}: ${snapshot === null ? 'no snapshot taken' : `${snapshot.count} snapshots, last ${fmtBytes(snapshot.bytes)} bytes in ${fmtInt(snapshot.ms)} ms`}; ` +
+        `data dir ${fmtBytes(dataDirBytes)} bytes`,
+    );
+
+    const r = await restart(cluster, n, leader);
+    log(
+      `  restart: all healthy after ${r.allHealthyMs.toFixed(0)} ms, first linearizable get ${r.firstGetMs.toFixed(0)} ms, ` +
+        `first put ${r.firstPutMs.toFixed(0)} ms`,
+    );
+    return {
+      keys: n,
+      preload: pre,
+      put,
+      get,
+      leader,
+      snapshot,
+      snapshotFile,
+      dataDirBytes,
+      restart: r,
+      load: os.loadavg()[0]!,
+    };
+  } catch (e) {
+    // Say what the nodes were doing when it failed.
+    const message = e instanceof Error ? e.message : String(e);
+    throw new Error(`${n} keys: ${message}\n--- node output ---\n${cluster.diagnostics(20)}`, { cause: e });
+  } finally {
+    await cluster.cleanup();
+    clusters.delete(cluster);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Report
+
+const fmtMs = (ms: number): string => (Number.isNaN(ms) ? '–' : ms.toFixed(ms < 10 ? 2 : 1));
+const fmtInt = (x: number | null): string =>
+  x === null || Number.isNaN(x) ? '–' : Math.round(x).toLocaleString('en-US');
+const fmtBytes = fmtInt;
+const fmtMiB = (x: number): string => (Number.isNaN(x) ? '–' : x.toFixed(1));
+
+function errorsOf(b: BenchJson): string {
+  const n = Object.values(b.errors).reduce((a, c) => a + c, 0);
+  if (n === 0) return '0';
+  return Object.entries(b.errors)
+    .map(([k, v]) => `${v} ${k}`)
+    .join(', ');
+}
+
+function summary(b: BenchJson): string {
+  return (
+    `${b.throughput.toFixed(0)} ops/s, p50 ${fmtMs(b.latency.all.p50Ms)} ms, p99 ${fmtMs(b.latency.all.p99Ms)} ms, ` +
+    `errors ${errorsOf(b)}, generator CPU ${b.benchCpuPercent.toFixed(0)}%`
+  );
+}
+
+function report(results: readonly Result[], startedAt: Date, loadStart: number[], loadEnd: number[]): string {
+  const la = (l: readonly number[]) => l.map((x) => x.toFixed(2)).join(' / ');
+  const lines: string[] = [];
+  lines.push(
+    `Run ${startedAt.toISOString().slice(0, 16).replace('T', ' ')} UTC on ${os.cpus().length} CPUs ` +
+      `(${os.cpus()[0]?.model.trim() ?? 'unknown CPU'}), Linux ${os.release()}, Node ${process.version}. ` +
+      `Load average (1/5/15 min) ${la(loadStart)} at the start, ${la(loadEnd)} at the end. ` +
+      `Per N: a fresh 3-node cluster on 127.0.0.1 (fsync on, default timing: heartbeat 100 ms, election ` +
+      `timeout 1 s, data in ${os.tmpdir()}), N distinct ${keySize}-byte keys preloaded with ` +
+      `${preloadConcurrency} puts in flight to the leader, ${valueSize}-byte values; then ${durationMs / 1000} s ` +
+      `of puts at ${clients} clients to the leader and ${durationMs / 1000} s of linearizable gets at ` +
+      `${clients} clients over all three nodes, both over the N stored keys (\`raftkv bench\`).`,
+  );
+  lines.push('');
+  lines.push(
+    '| N | preload s | preload puts/s | put ops/s | put p50 ms | put p99 ms | get ops/s | get p50 ms | get p99 ms | errors put / get |',
+  );
+  lines.push('| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |');
+  for (const r of results) {
+    lines.push(
+      `| ${fmtInt(r.keys)} | ${r.preload.seconds.toFixed(1)} | ${r.preload.rate.toFixed(0)} | ` +
+        `${r.put.throughput.toFixed(0)} | ${fmtMs(r.put.latency.all.p50Ms)} | ${fmtMs(r.put.latency.all.p99Ms)} | ` +
+        `${r.get.throughput.toFixed(0)} | ${fmtMs(r.get.latency.all.p50Ms)} | ${fmtMs(r.get.latency.all.p99Ms)} | ` +
+        `${errorsOf(r.put)} / ${errorsOf(r.get)} |`,
+    );
+  }
+  lines.push('');
+  lines.push(
+    "Snapshot: the leader's last `snapshot taken` log line of the run (data bytes; ms = serialise + write, " +
+      'when the line has it), its newest snapshot file and its whole data dir after the load. Restart: ' +
+      'all three nodes killed with SIGKILL after the load and started again on the same data dirs; ' +
+      'times from spawn. No node leads until its randomised election timeout (1–2 s by default) has ' +
+      'run out after recovery, so every restart time includes one election. RSS of the leader after ' +
+      'the load, before the kill.',
+  );
+  lines.push('');
+  lines.push(
+    '| N | snapshot bytes | snapshot ms | snapshot file bytes | data dir bytes | leader RSS MiB | restart to all healthy ms | to first linearizable get ms | to first put ms |',
+  );
+  lines.push('| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
+  for (const r of results) {
+    const s = r.snapshot;
+    const leaderRss = r.restart.nodes.find((x) => x.id === r.leader)?.rssBeforeMiB ?? Number.NaN;
+    lines.push(
+      `| ${fmtInt(r.keys)} | ${s === null ? 'none taken' : fmtBytes(s.bytes)} | ` +
+        `${s === null ? 'none taken' : fmtInt(s.ms)} | ${r.snapshotFile === null ? 'none' : fmtBytes(r.snapshotFile.bytes)} | ` +
+        `${fmtBytes(r.dataDirBytes)} | ${fmtMiB(leaderRss)} | ${r.restart.allHealthyMs.toFixed(0)} | ` +
+        `${r.restart.firstGetMs.toFixed(0)} | ${r.restart.firstPutMs.toFixed(0)} |`,
+    );
+  }
+  lines.push('');
+  lines.push(
+    'Per node: role before the kill, RSS after the load (before the kill) and after the restart (once every ' +
+      "node holds all N keys again), what the node's `starting` line says it recovered (snapshot index, WAL " +
+      'entries after it), and the times from spawn to that line (storage recovered), to `listening` and to ' +
+      'GET /health = 200 (log-line times have millisecond resolution).',
+  );
+  lines.push('');
+  lines.push(
+    '| N | node | role | RSS before MiB | RSS after MiB | snapshot index | WAL entries | recovered ms | listening ms | healthy ms |',
+  );
+  lines.push('| ---: | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
+  for (const r of results) {
+    for (const x of r.restart.nodes) {
+      lines.push(
+        `| ${fmtInt(r.keys)} | ${x.id} | ${x.roleBefore} | ${fmtMiB(x.rssBeforeMiB)} | ${fmtMiB(x.rssAfterMiB)} | ` +
+          `${fmtInt(x.snapshotIndex)} | ${fmtInt(x.walEntries)} | ${fmtInt(x.recoveredMs)} | ` +
+          `${fmtInt(x.listeningMs)} | ${x.healthyMs.toFixed(0)} |`,
+      );
+    }
+  }
+  lines.push('');
+  for (const r of results) {
+    const s = r.snapshot;
+    const snap =
+      s === null
+        ? 'no snapshot taken on the leader'
+        : `${s.count} snapshot${s.count === 1 ? '' : 's'} taken on the leader, the last at index ${fmtInt(s.index)}` +
+          (s.keys === null ? '' : ` holding ${fmtInt(s.keys)} keys`);
+    lines.push(
+      `- ${fmtInt(r.keys)} keys: ${snap}; newest file ${r.snapshotFile?.name ?? 'none'}; preload retried ` +
+        `${r.preload.retries} attempts; generator CPU put ${r.put.benchCpuPercent.toFixed(0)}%, get ` +
+        `${r.get.benchCpuPercent.toFixed(0)}%; first get answered by ${r.restart.firstGetNode}, first put by ` +
+        `${r.restart.firstPutNode}; load average ${r.load.toFixed(2)} at the end.`,
+    );
+  }
+  return `${lines.join('\n')}\n`;
+}
+
+// ---------------------------------------------------------------------------------------------
+
+async function main(): Promise<void> {
+  const startedAt = new Date();
+  const loadStart = os.loadavg();
+  log(
+    `keys: ${keyCounts.join(', ')}; ${durationMs / 1000} s per case, ${clients} clients, ${valueSize}-byte values; ` +
+      `load average ${loadStart.map((x) => x.toFixed(2)).join(' ')}`,
+  );
+  const results: Result[] = [];
+  for (const n of keyCounts) results.push(await runOne(n));
+  const md = report(results, startedAt, loadStart, os.loadavg());
+  process.stdout.write(`\n${md}`);
+  if (values.out !== undefined) {
+    writeFileSync(values.out, md);
+    log(`written to ${values.out}`);
+  }
+  if (values.json)
+    console.log(JSON.stringify({ startedAt, durationMs, clients, valueSize, keySize, results }));
+}
+
+try {
+  await main();
+} catch (e) {
+  if (!stopping) process.stderr.write(`keys: ${e instanceof Error ? e.message : String(e)}\n`);
+  process.exitCode = stopping ? 130 : 1;
+} finally {
+  await cleanup();
+}
