@@ -685,6 +685,25 @@ async function restart(cluster: ProcessCluster, n: number, leaderBefore: string)
 // ---------------------------------------------------------------------------------------------
 // One N
 
+interface FullSnapshot {
+  readonly index: number;
+  readonly bytes: number;
+  readonly keys: number;
+  readonly ms: number;
+  /** Wall time of the POST, from the bench's side (includes recording it and compacting the log). */
+  readonly requestMs: number;
+}
+
+/** Asks the leader for a snapshot now (POST /admin/snapshot): one holding every stored key. */
+async function fullSnapshot(endpoint: string): Promise<FullSnapshot> {
+  const t0 = performance.now();
+  const r = await request(endpoint, 'POST', '/admin/snapshot', { timeoutMs: 180_000 });
+  const requestMs = performance.now() - t0;
+  if (r.status !== 200) throw new Fatal(`POST /admin/snapshot answered ${r.status}: ${r.text.slice(0, 300)}`);
+  const b = JSON.parse(r.text) as { index: number; bytes: number; keys: number | null; ms: number };
+  return { index: b.index, bytes: b.bytes, keys: b.keys ?? Number.NaN, ms: b.ms, requestMs };
+}
+
 interface Result {
   readonly keys: number;
   readonly preload: Preload;
@@ -693,6 +712,8 @@ interface Result {
   readonly leader: string;
   readonly snapshot: SnapshotLog | null;
   readonly snapshotFile: { name: string; bytes: number } | null;
+  /** The snapshot of all N keys taken on the leader by POST /admin/snapshot after the load. */
+  readonly full: FullSnapshot;
   readonly dataDirBytes: number;
   readonly restart: Restart;
   /** 1-minute load average when this N was done. */
@@ -731,6 +752,9 @@ async function runOne(n: number): Promise<Result> {
     await checkKeyCount(cluster, n, 'after the load');
     leader = await cluster.waitForLeader(cluster.ids, 30_000);
     const snapshot = lastSnapshotOf(cluster, leader, cluster.node(leader).incarnation);
+    log(`  snapshot of all ${n} keys on the leader (POST /admin/snapshot)...`);
+    const full = await fullSnapshot(endpointOf(cluster, leader));
+    log(`    ${fmtBytes(full.bytes)} bytes, ${fmtInt(full.keys)} keys, ${fmtInt(full.ms)} ms`);
     const snapshotFile = newestSnapshotFile(cluster.node(leader).dataDir);
     const dataDirBytes = dirBytes(cluster.node(leader).dataDir);
     log(
@@ -751,6 +775,7 @@ async function runOne(n: number): Promise<Result> {
       leader,
       snapshot,
       snapshotFile,
+      full,
       dataDirBytes,
       restart: r,
       load: os.loadavg()[0]!,
@@ -817,24 +842,25 @@ function report(results: readonly Result[], startedAt: Date, loadStart: number[]
   }
   lines.push('');
   lines.push(
-    "Snapshot: the leader's last `snapshot taken` log line of the run (data bytes; ms = serialise + write, " +
-      'when the line has it), its newest snapshot file and its whole data dir after the load. Restart: ' +
-      'all three nodes killed with SIGKILL after the load and started again on the same data dirs; ' +
+    'Snapshot: after the load the leader is asked for a snapshot of all N keys (`POST /admin/snapshot`): ' +
+      'its data bytes, keys and ms (serialise + write, as the node reports it), the newest snapshot file ' +
+      'and the whole data dir after it. Restart: ' +
+      'all three nodes killed with SIGKILL after that and started again on the same data dirs; ' +
       'times from spawn. No node leads until its randomised election timeout (1–2 s by default) has ' +
       'run out after recovery, so every restart time includes one election. RSS of the leader after ' +
       'the load, before the kill.',
   );
   lines.push('');
   lines.push(
-    '| N | snapshot bytes | snapshot ms | snapshot file bytes | data dir bytes | leader RSS MiB | restart to all healthy ms | to first linearizable get ms | to first put ms |',
+    '| N | snapshot keys | snapshot bytes | snapshot ms | snapshot file bytes | data dir bytes | leader RSS MiB | restart to all healthy ms | to first linearizable get ms | to first put ms |',
   );
-  lines.push('| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
+  lines.push('| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
   for (const r of results) {
-    const s = r.snapshot;
+    const f = r.full;
     const leaderRss = r.restart.nodes.find((x) => x.id === r.leader)?.rssBeforeMiB ?? Number.NaN;
     lines.push(
-      `| ${fmtInt(r.keys)} | ${s === null ? 'none taken' : fmtBytes(s.bytes)} | ` +
-        `${s === null ? 'none taken' : fmtInt(s.ms)} | ${r.snapshotFile === null ? 'none' : fmtBytes(r.snapshotFile.bytes)} | ` +
+      `| ${fmtInt(r.keys)} | ${fmtInt(f.keys)} | ${fmtBytes(f.bytes)} | ${fmtInt(f.ms)} | ` +
+        `${r.snapshotFile === null ? 'none' : fmtBytes(r.snapshotFile.bytes)} | ` +
         `${fmtBytes(r.dataDirBytes)} | ${fmtMiB(leaderRss)} | ${r.restart.allHealthyMs.toFixed(0)} | ` +
         `${r.restart.firstGetMs.toFixed(0)} | ${r.restart.firstPutMs.toFixed(0)} |`,
     );
@@ -865,9 +891,10 @@ function report(results: readonly Result[], startedAt: Date, loadStart: number[]
     const s = r.snapshot;
     const snap =
       s === null
-        ? 'no snapshot taken on the leader'
-        : `${s.count} snapshot${s.count === 1 ? '' : 's'} taken on the leader, the last at index ${fmtInt(s.index)}` +
-          (s.keys === null ? '' : ` holding ${fmtInt(s.keys)} keys`);
+        ? 'no automatic snapshot on the leader'
+        : `${s.count} automatic snapshot${s.count === 1 ? '' : 's'} on the leader before the one asked for, ` +
+          `the last at index ${fmtInt(s.index)}${s.keys === null ? '' : ` holding ${fmtInt(s.keys)} keys`}` +
+          `${s.bytes === null ? '' : `, ${fmtBytes(s.bytes)} bytes`}${s.ms === null ? '' : ` in ${fmtInt(s.ms)} ms`}`;
     lines.push(
       `- ${fmtInt(r.keys)} keys: ${snap}; newest file ${r.snapshotFile?.name ?? 'none'}; preload retried ` +
         `${r.preload.retries} attempts; generator CPU put ${r.put.benchCpuPercent.toFixed(0)}%, get ` +

@@ -11,7 +11,7 @@ import type { Storage } from '../storage/index.js';
 import type { TransportEvent } from '../transport/index.js';
 import { type MessageTransport, type NodeClock, sleep } from './clock.js';
 import { bestTransferTarget, DiskStallGuard } from './disk-stall.js';
-import { BusyError, LeadershipLostError, NoLeaderError, type RaftkvError } from './errors.js';
+import { BusyError, LeadershipLostError, NoLeaderError, type RaftkvError, TimeoutError } from './errors.js';
 import type { EventLog } from './logger.js';
 import type { ResolvedNodeOptions } from './options.js';
 import { PendingReads, PendingWrites } from './pending.js';
@@ -26,6 +26,27 @@ export interface DriverParts {
   readonly transport: MessageTransport;
   readonly logger: EventLog;
   readonly clock: NodeClock;
+}
+
+/** What snapshotNow() reports. */
+export interface SnapshotTaken {
+  readonly index: number;
+  readonly term: number;
+  /** Size of the serialised state machine. */
+  readonly bytes: number;
+  /** Keys in it (null for a snapshot that was already there). */
+  readonly keys: number | null;
+  /** Serialising and writing it, in milliseconds (0 if none was taken). */
+  readonly ms: number;
+  /** False when an existing snapshot (or one installed from the leader) already covered it. */
+  readonly taken: boolean;
+}
+
+interface SnapshotWaiter {
+  readonly target: number;
+  readonly resolve: (t: SnapshotTaken) => void;
+  readonly reject: (e: Error) => void;
+  readonly cancel: () => void;
 }
 
 export class Driver {
@@ -53,6 +74,8 @@ export class Driver {
   private readonly leaderWaiters = new Set<() => void>();
   private lastLeader: NodeId | null = null;
   private stopError: (() => RaftkvError) | null = null;
+  /** Callers of snapshotNow(), each waiting for a snapshot at or past `target`. */
+  private snapshotWaiters: SnapshotWaiter[] = [];
 
   constructor(p: DriverParts) {
     this.options = p.options;
@@ -72,6 +95,7 @@ export class Driver {
       logger: p.logger,
       voters: () => this.raw.status().voters,
       schedule: () => this.schedule(),
+      failed: (e) => this.failSnapshotWaiters(e),
       clock: p.clock,
     });
     const restored = this.log.snapshot();
@@ -160,6 +184,35 @@ export class Driver {
     }
   }
 
+  /**
+   * Takes a snapshot now (an operator's request) and resolves once it is recorded and the log
+   * compacted: one that covers everything applied when this was called.
+   */
+  snapshotNow(deadline: number): Promise<SnapshotTaken> {
+    if (this.stopError !== null) return Promise.reject(this.stopError());
+    const target = this.sm.lastApplied;
+    const current = this.log.snapshot().meta;
+    if (current.index >= target) {
+      return Promise.resolve({
+        index: current.index,
+        term: current.term,
+        bytes: this.log.snapshot().data.byteLength,
+        keys: null,
+        ms: 0,
+        taken: false,
+      });
+    }
+    return new Promise((resolve, reject) => {
+      const cancel = this.clock.after(Math.max(0, deadline - this.clock.now()), () => {
+        this.snapshotWaiters = this.snapshotWaiters.filter((w) => w !== waiter);
+        reject(new TimeoutError('the snapshot did not finish in time; it goes on in the background'));
+      });
+      const waiter: SnapshotWaiter = { target, resolve, reject, cancel };
+      this.snapshotWaiters.push(waiter);
+      this.startForcedSnapshot();
+    });
+  }
+
   /** Graceful stop, step 2: no more ticks or loop turns; pending requests fail; the last Ready finishes. */
   async stop(error: () => RaftkvError): Promise<void> {
     this.running = false;
@@ -170,6 +223,7 @@ export class Driver {
     await this.snapshotter.idle();
     this.writes.failAll(error);
     this.reads.failAll(error);
+    this.failSnapshotWaiters(error());
     for (const w of [...this.leaderWaiters]) w();
     if (!this.failed) await this.storage.sync().catch(() => {});
     // The failed requests answer their clients through a chain of promise reactions; let it run
@@ -354,6 +408,14 @@ export class Driver {
       index: snap.meta.index,
       term: snap.meta.term,
     });
+    this.settleSnapshotWaiters({
+      index: snap.meta.index,
+      term: snap.meta.term,
+      bytes: snap.data.byteLength,
+      keys: restored.size,
+      ms: 0,
+      taken: false,
+    });
     this.reads.appliedTo(this.sm.lastApplied);
   }
 
@@ -374,6 +436,45 @@ export class Driver {
       keptEntriesFrom: compactTo + 1,
       removedSegments: removed.removedSegments.length,
     });
+    this.settleSnapshotWaiters({
+      index: snap.meta.index,
+      term: snap.meta.term,
+      bytes: snap.data.byteLength,
+      keys,
+      ms,
+      taken: true,
+    });
+  }
+
+  /** Answers the snapshotNow() callers this snapshot covers; asks again for the others. */
+  private settleSnapshotWaiters(taken: SnapshotTaken): void {
+    if (this.snapshotWaiters.length === 0) return;
+    const later: SnapshotWaiter[] = [];
+    for (const w of this.snapshotWaiters) {
+      if (w.target <= taken.index) {
+        w.cancel();
+        w.resolve(taken);
+      } else later.push(w);
+    }
+    this.snapshotWaiters = later;
+    if (later.length > 0) this.startForcedSnapshot();
+  }
+
+  private failSnapshotWaiters(e: Error): void {
+    const waiters = this.snapshotWaiters;
+    this.snapshotWaiters = [];
+    for (const w of waiters) {
+      w.cancel();
+      w.reject(e);
+    }
+  }
+
+  /** Starts a snapshot regardless of the cadence rules (or right after the one running now). */
+  private startForcedSnapshot(): void {
+    this.snapshotter.force();
+    this.snapshotter.maybeStart(this.sm, (index) => this.log.term(index), 0);
+    // If one was already running, the forced one starts at the next apply or right after it.
+    void this.snapshotter.idle().then(() => this.schedule());
   }
 
   private afterSoftStateChange(): void {

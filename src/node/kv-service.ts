@@ -26,6 +26,7 @@ import type {
   ListResponse,
   PutRequest,
   PutResponse,
+  SnapshotResponse,
 } from './service.js';
 
 export class NodeKvService implements KvService {
@@ -80,6 +81,10 @@ export class NodeKvService implements KvService {
     const sm = this.driver.sm;
     const { items, more } = sm.list(prefix, limit);
     return { items, more, index: sm.lastApplied };
+  }
+
+  snapshot(deadline: number): Promise<SnapshotResponse> {
+    return this.driver.snapshotNow(deadline);
   }
 
   debug(): Record<string, unknown> {

@@ -53,6 +53,17 @@ export interface KvService {
   del(req: DeleteRequest, deadlineMs: number): Promise<DeleteResponse>;
   get(key: string, consistency: Consistency, deadlineMs: number): Promise<GetResponse>;
   list(prefix: string, limit: number, consistency: Consistency, deadlineMs: number): Promise<ListResponse>;
+  /** Takes a snapshot of this node's state now and compacts its log (an operator's request). */
+  snapshot(deadlineMs: number): Promise<SnapshotResponse>;
   debug(): Record<string, unknown>;
   health(): Health;
+}
+
+export interface SnapshotResponse {
+  readonly index: number;
+  readonly term: number;
+  readonly bytes: number;
+  readonly keys: number | null;
+  readonly ms: number;
+  readonly taken: boolean;
 }

@@ -27,6 +27,8 @@ export interface SnapshotterParts {
   readonly voters: () => readonly NodeId[];
   /** Asks the driver to run its loop (where takeReady() is called). */
   readonly schedule: () => void;
+  /** A snapshot could not be written (it is retried later by the usual rules). */
+  readonly failed?: (e: Error) => void;
   readonly clock: NodeClock;
 }
 
@@ -53,6 +55,8 @@ export class Snapshotter {
   /** Bytes of entry data applied since the newest snapshot was started or installed. */
   private appliedBytes = 0;
   private ready: ReadySnapshot | null = null;
+  /** The next maybeStart ignores the count and size rules (an operator asked for a snapshot). */
+  private forced = false;
   private running: Promise<void> | null = null;
 
   constructor(private readonly p: SnapshotterParts) {}
@@ -69,6 +73,11 @@ export class Snapshotter {
     this.appliedBytes = 0;
   }
 
+  /** The next maybeStart() starts a snapshot if anything was applied since the last one. */
+  force(): void {
+    this.forced = true;
+  }
+
   /**
    * Called after applying entries holding `bytes` of data: starts a snapshot if enough was applied
    * since the last one (see the top of this file).
@@ -76,8 +85,16 @@ export class Snapshotter {
   maybeStart(sm: KvStateMachine, termOf: (index: number) => number | null, bytes: number): void {
     this.appliedBytes += bytes;
     if (this.running !== null || this.ready !== null) return;
-    if (sm.lastApplied - this.lastIndex < this.p.every) return;
-    if (this.lastBytes > sizeRuleFromBytes && this.appliedBytes < this.lastBytes) return;
+    if (this.forced) {
+      if (sm.lastApplied <= this.lastIndex) {
+        this.forced = false; // nothing new to snapshot
+        return;
+      }
+    } else {
+      if (sm.lastApplied - this.lastIndex < this.p.every) return;
+      if (this.lastBytes > sizeRuleFromBytes && this.appliedBytes < this.lastBytes) return;
+    }
+    this.forced = false;
     const view = sm.snapshotView();
     const index = view.lastApplied;
     const term = termOf(index);
@@ -109,6 +126,7 @@ export class Snapshotter {
         });
         // Back off a whole interval before trying again.
         this.lastIndex = index;
+        this.p.failed?.(e instanceof Error ? e : new Error(String(e)));
       })
       .finally(() => {
         this.running = null;

@@ -30,6 +30,9 @@ export interface HttpServerOptions {
   readonly onPeerUpgrade?: (req: IncomingMessage, socket: import('node:net').Socket, head: Buffer) => void;
 }
 
+/** POST /admin/snapshot waits this long for the snapshot (it goes on in the background after). */
+const snapshotTimeoutMs = 120_000;
+
 /** Marks a request already forwarded once, so two nodes with stale views never bounce it. */
 const forwardedHeader = 'x-raftkv-forwarded';
 
@@ -150,6 +153,12 @@ export class KvHttpServer {
     }
     if (path === '/debug' && method === 'GET') {
       this.send(res, 200, { ...this.service.debug(), admission: this.stats() });
+      return;
+    }
+    if (path === '/admin/snapshot' && method === 'POST') {
+      // Snapshotting can take seconds for a large store: its own deadline, not a KV request's.
+      const out = await this.service.snapshot(Date.now() + snapshotTimeoutMs);
+      this.send(res, 200, { nodeId: this.service.nodeId, ...out });
       return;
     }
     if (path === '/health' && method === 'GET') {

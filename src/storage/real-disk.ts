@@ -20,7 +20,10 @@ import { isNotFound } from './disk.js';
  * Batches up to this size are written synchronously: for a WAL batch that is a copy into the page
  * cache of a few microseconds, cheaper than a thread-pool round trip (two thread wake-ups, costly
  * on a VM) — the fdatasync after it is what waits for the disk, and that stays off the event loop.
- * Larger batches (big values) go to the thread pool so the copy does not hold up the loop.
+ * Larger batches (big values) go to the thread pool so the copy does not hold up the loop. A write
+ * into the page cache waits for the disk only when the kernel throttles dirty pages, and the
+ * fdatasync after every batch keeps those few; a stalled disk shows up in the fdatasync, where
+ * the disk-stall guard sees it.
  */
 const syncWriteMaxBytes = 256 * 1024;
 

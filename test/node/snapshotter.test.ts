@@ -70,3 +70,43 @@ test('snapshot cadence: by count while small, by bytes written once past the thr
   assert.ok(since >= lastBytes, `snapshot after ${since} of ${lastBytes} bytes`);
   assert.equal(taken[4]!.snapshot.meta.index, sm.lastApplied);
 });
+
+test('force(): the next maybeStart snapshots regardless of count and size, once', async () => {
+  const storage = { snapshots: { save: async () => {} } } as unknown as Storage;
+  const snapshotter = new Snapshotter({
+    every: 1000,
+    catchUpEntries: 0,
+    storage,
+    log: {} as MemoryLogStorage,
+    logger: { log: () => {} },
+    voters: () => ['n1'],
+    schedule: () => {},
+    clock: realClock,
+  });
+  const sm = new KvStateMachine();
+  const apply = (key: string): void => {
+    const data = encodeCommand({ op: 'put', key, value: 'x' });
+    sm.apply({ index: sm.lastApplied + 1, term: 1, type: 'command', data });
+    snapshotter.maybeStart(sm, () => 1, data.byteLength);
+  };
+  apply('a');
+  await snapshotter.idle();
+  assert.equal(snapshotter.takeReady(), null, '1 entry of 1000: no snapshot');
+  snapshotter.force();
+  snapshotter.maybeStart(sm, () => 1, 0);
+  await snapshotter.idle();
+  assert.equal(snapshotter.takeReady()?.snapshot.meta.index, 1);
+  // Forced once: the rules apply again.
+  apply('b');
+  await snapshotter.idle();
+  assert.equal(snapshotter.takeReady(), null);
+  // Forced with nothing applied since the last snapshot: nothing to do.
+  snapshotter.force();
+  snapshotter.maybeStart(sm, () => 1, 0);
+  await snapshotter.idle();
+  assert.equal(snapshotter.takeReady()?.snapshot.meta.index, 2);
+  snapshotter.force();
+  snapshotter.maybeStart(sm, () => 1, 0);
+  await snapshotter.idle();
+  assert.equal(snapshotter.takeReady(), null);
+});
