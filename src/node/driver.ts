@@ -346,7 +346,12 @@ export class Driver {
   private async runLoop(): Promise<void> {
     try {
       const own = this.snapshotter.takeReady();
-      if (own !== null) await this.installOwnSnapshot(own.snapshot, own.ms, own.keys);
+      if (own !== null) {
+        await this.installOwnSnapshot(own.snapshot, own.ms, own.keys);
+        // A leader's newer snapshot may have made this one moot: operators waiting for one
+        // covering their index get a fresh start (a no-op if one is already running).
+        if (this.snapshotWaiters.length > 0) this.startForcedSnapshot();
+      }
       while (this.running && this.raw.hasReady()) {
         await this.handleReady(this.raw.ready());
       }

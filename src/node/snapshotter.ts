@@ -50,6 +50,8 @@ const chunkBytes = 256 * 1024;
 export class Snapshotter {
   /** Index of the newest snapshot taken or installed. */
   private lastIndex = 0;
+  /** After a failed snapshot at this index, the count rule waits a whole interval past it. */
+  private backoffIndex = 0;
   /** Size of the newest snapshot taken or installed (0 before the first). */
   private lastBytes = 0;
   /** Bytes of entry data applied since the newest snapshot was started or installed. */
@@ -91,7 +93,7 @@ export class Snapshotter {
         return;
       }
     } else {
-      if (sm.lastApplied - this.lastIndex < this.p.every) return;
+      if (sm.lastApplied - Math.max(this.lastIndex, this.backoffIndex) < this.p.every) return;
       if (this.lastBytes > sizeRuleFromBytes && this.appliedBytes < this.lastBytes) return;
     }
     this.forced = false;
@@ -124,8 +126,10 @@ export class Snapshotter {
           index,
           error: e instanceof Error ? e.message : String(e),
         });
-        // Back off a whole interval before trying again.
-        this.lastIndex = index;
+        // Back off a whole interval before trying again (an operator's request is not held back:
+        // it compares with the last snapshot actually taken).
+        this.backoffIndex = Math.max(this.backoffIndex, index);
+        this.forced = false;
         this.p.failed?.(e instanceof Error ? e : new Error(String(e)));
       })
       .finally(() => {

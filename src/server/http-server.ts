@@ -51,7 +51,7 @@ export class KvHttpServer {
     private readonly service: KvService,
     private readonly options: HttpServerOptions,
   ) {
-    this.server = http.createServer({ keepAlive: true }, (req, res) => {
+    this.server = http.createServer({ keepAlive: true, connectionsCheckingInterval: 1000 }, (req, res) => {
       // Only /kv requests count and can be refused: /health and /debug stay open to operators.
       const kv = (req.url ?? '').startsWith('/kv');
       if (kv && this.inflight >= options.maxInflight) {
@@ -71,6 +71,11 @@ export class KvHttpServer {
         });
     });
     this.server.keepAliveTimeout = 30_000;
+    // A request must arrive whole within the request timeout (408 and the connection closed
+    // otherwise), so a client trickling its body cannot hold an admission slot for minutes.
+    // Node checks these every connectionsCheckingInterval, hence the short interval.
+    this.server.requestTimeout = options.requestTimeoutMs;
+    this.server.headersTimeout = Math.min(60_000, options.requestTimeoutMs);
     if (options.onPeerUpgrade) {
       const onUpgrade = options.onPeerUpgrade;
       this.server.on('upgrade', (req: IncomingMessage, socket: import('node:net').Socket, head: Buffer) => {

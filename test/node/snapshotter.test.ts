@@ -110,3 +110,47 @@ test('force(): the next maybeStart snapshots regardless of count and size, once'
   await snapshotter.idle();
   assert.equal(snapshotter.takeReady(), null);
 });
+
+test('after a failed snapshot the count rule backs off, but force() still snapshots at once', async () => {
+  let failNext = true;
+  const storage = {
+    snapshots: {
+      save: async () => {
+        if (failNext) {
+          failNext = false;
+          throw new Error('ENOSPC: no space left on device');
+        }
+      },
+    },
+  } as unknown as Storage;
+  const failures: Error[] = [];
+  const snapshotter = new Snapshotter({
+    every: 5,
+    catchUpEntries: 0,
+    storage,
+    log: {} as MemoryLogStorage,
+    logger: { log: () => {} },
+    voters: () => ['n1'],
+    schedule: () => {},
+    failed: (e) => failures.push(e),
+    clock: realClock,
+  });
+  const sm = new KvStateMachine();
+  const apply = async (key: string): Promise<ReadySnapshot | null> => {
+    const data = encodeCommand({ op: 'put', key, value: 'x' });
+    sm.apply({ index: sm.lastApplied + 1, term: 1, type: 'command', data });
+    snapshotter.maybeStart(sm, () => 1, data.byteLength);
+    await snapshotter.idle();
+    return snapshotter.takeReady();
+  };
+  for (let i = 1; i <= 4; i++) assert.equal(await apply(`k${i}`), null);
+  assert.equal(await apply('k5'), null, 'the snapshot at 5 failed');
+  assert.equal(failures.length, 1);
+  // Backing off: not at 6..9.
+  for (let i = 6; i <= 9; i++) assert.equal(await apply(`k${i}`), null, `no retry at ${i}`);
+  // An operator's request is not held back by the failure.
+  snapshotter.force();
+  snapshotter.maybeStart(sm, () => 1, 0);
+  await snapshotter.idle();
+  assert.equal(snapshotter.takeReady()?.snapshot.meta.index, 9);
+});

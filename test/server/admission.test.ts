@@ -13,6 +13,8 @@ import { HOST, type HttpAnswer, startCluster, waitFor } from '../support/cluster
 interface HeldPut {
   /** Sends the rest of the body; resolves with the answer. */
   finish(): Promise<HttpAnswer>;
+  /** The answer, whenever it comes (also without finish(): a refusal or a timeout). */
+  readonly answered: Promise<HttpAnswer>;
 }
 
 /** Starts a PUT whose body stops halfway; nothing is proposed until finish(). */
@@ -40,7 +42,13 @@ function holdPut(port: number, key: string, value: string): HeldPut {
       res.on('data', (c: Buffer) => chunks.push(c));
       res.on('end', () => {
         const text = Buffer.concat(chunks).toString('utf8');
-        answer({ status: res.statusCode ?? 0, headers: res.headers, text, body: JSON.parse(text) });
+        let body: unknown = null;
+        try {
+          body = JSON.parse(text);
+        } catch {
+          // Node's own 408 for a request that did not arrive in time has no JSON body.
+        }
+        answer({ status: res.statusCode ?? 0, headers: res.headers, text, body });
         agent.destroy();
       });
     },
@@ -48,6 +56,7 @@ function holdPut(port: number, key: string, value: string): HeldPut {
   req.on('error', failed);
   req.write(body.slice(0, half));
   return {
+    answered,
     finish: () => {
       req.end(body.slice(half));
       return answered;
@@ -96,4 +105,21 @@ test('past --max-inflight a request gets 503 busy at once; held requests then co
   assert.equal((await c.get(id, 'one-too-many')).status, 404, 'the refused put wrote nothing');
   assert.equal((await c.put(id, 'after', 'y')).status, 200);
   assert.equal(((await c.debug(id)).admission as { inflight: number }).inflight, 0);
+});
+
+test('a request whose body does not arrive within the request timeout is dropped and frees its slot', async (t) => {
+  const c = await startCluster(t, { size: 1, maxInflightRequests: 1, requestTimeoutMs: 1000 });
+  const id = await c.waitForLeader();
+  const held = holdPut(c.port(id), 'never', 'finished');
+  const inflight = async (): Promise<number> =>
+    ((await c.debug(id)).admission as { inflight: number }).inflight;
+  await waitFor(async () => (await inflight()) === 1, 10_000, 'the held request counted');
+  assert.equal((await c.put(id, 'blocked', 'x')).status, 503);
+  // Node answers 408 and closes the connection once the request timeout has passed (checked
+  // every second); the slot is free again.
+  const answer = await held.answered.catch((e: unknown) => ({ status: 0, text: String(e) }));
+  assert.ok(answer.status === 408 || answer.status === 0, `held request: ${answer.status} ${answer.text}`);
+  await waitFor(async () => (await inflight()) === 0, 10_000, 'the slot freed');
+  assert.equal((await c.put(id, 'after', 'y')).status, 200);
+  assert.equal((await c.get(id, 'never')).status, 404, 'the dropped put wrote nothing');
 });
