@@ -15,6 +15,7 @@ import { BusyError, LeadershipLostError, NoLeaderError, type RaftkvError, Timeou
 import type { EventLog } from './logger.js';
 import type { ResolvedNodeOptions } from './options.js';
 import { PendingReads, PendingWrites } from './pending.js';
+import type { SnapshotResponse } from './service.js';
 import { Snapshotter } from './snapshotter.js';
 
 export interface DriverParts {
@@ -28,23 +29,9 @@ export interface DriverParts {
   readonly clock: NodeClock;
 }
 
-/** What snapshotNow() reports. */
-export interface SnapshotTaken {
-  readonly index: number;
-  readonly term: number;
-  /** Size of the serialised state machine. */
-  readonly bytes: number;
-  /** Keys in it (null for a snapshot that was already there). */
-  readonly keys: number | null;
-  /** Serialising and writing it, in milliseconds (0 if none was taken). */
-  readonly ms: number;
-  /** False when an existing snapshot (or one installed from the leader) already covered it. */
-  readonly taken: boolean;
-}
-
 interface SnapshotWaiter {
   readonly target: number;
-  readonly resolve: (t: SnapshotTaken) => void;
+  readonly resolve: (t: SnapshotResponse) => void;
   readonly reject: (e: Error) => void;
   readonly cancel: () => void;
 }
@@ -188,7 +175,7 @@ export class Driver {
    * Takes a snapshot now (an operator's request) and resolves once it is recorded and the log
    * compacted: one that covers everything applied when this was called.
    */
-  snapshotNow(deadline: number): Promise<SnapshotTaken> {
+  snapshotNow(deadline: number): Promise<SnapshotResponse> {
     if (this.stopError !== null) return Promise.reject(this.stopError());
     const target = this.sm.lastApplied;
     const current = this.log.snapshot().meta;
@@ -452,7 +439,7 @@ export class Driver {
   }
 
   /** Answers the snapshotNow() callers this snapshot covers; asks again for the others. */
-  private settleSnapshotWaiters(taken: SnapshotTaken): void {
+  private settleSnapshotWaiters(taken: SnapshotResponse): void {
     if (this.snapshotWaiters.length === 0) return;
     const later: SnapshotWaiter[] = [];
     for (const w of this.snapshotWaiters) {

@@ -59,11 +59,16 @@ export interface KvService {
   health(): Health;
 }
 
+/** What POST /admin/snapshot reports. */
 export interface SnapshotResponse {
   readonly index: number;
   readonly term: number;
+  /** Size of the serialised state machine. */
   readonly bytes: number;
+  /** Keys in it (null for a snapshot that was already there). */
   readonly keys: number | null;
+  /** Serialising and writing it, in milliseconds (0 if none was taken). */
   readonly ms: number;
+  /** False when an existing snapshot (or one installed from the leader) already covered it. */
   readonly taken: boolean;
 }

@@ -10,30 +10,45 @@ import { type ReadySnapshot, Snapshotter, sizeRuleFromBytes } from '../../src/no
 import type { MemoryLogStorage, Snapshot } from '../../src/raft/index.js';
 import type { Storage } from '../../src/storage/index.js';
 
+/** A Snapshotter on a fake store whose save() is `save`; other parts unused by these tests. */
+function snapshotterWith(
+  every: number,
+  save: (s: Snapshot) => Promise<void>,
+  failed?: (e: Error) => void,
+): Snapshotter {
+  return new Snapshotter({
+    every,
+    catchUpEntries: 0,
+    storage: { snapshots: { save } } as unknown as Storage,
+    log: {} as MemoryLogStorage,
+    logger: { log: () => {} },
+    voters: () => ['n1'],
+    schedule: () => {},
+    ...(failed === undefined ? {} : { failed }),
+    clock: realClock,
+  });
+}
+
+/** Applies one put of `value` to `sm` and tells the snapshotter, as the driver does. */
+function applyPut(sm: KvStateMachine, snapshotter: Snapshotter, key: string, value: string): number {
+  const data = encodeCommand({ op: 'put', key, value });
+  sm.apply({ index: sm.lastApplied + 1, term: 1, type: 'command', data });
+  snapshotter.maybeStart(sm, () => 1, data.byteLength);
+  return data.byteLength;
+}
+
 const every = 10;
 const bigValue = 'v'.repeat(256 * 1024);
 
 test('snapshot cadence: by count while small, by bytes written once past the threshold', async () => {
   const saved: Snapshot[] = [];
-  const storage = { snapshots: { save: async (s: Snapshot) => void saved.push(s) } } as unknown as Storage;
-  const snapshotter = new Snapshotter({
-    every,
-    catchUpEntries: 0,
-    storage,
-    log: {} as MemoryLogStorage,
-    logger: { log: () => {} },
-    voters: () => ['n1'],
-    schedule: () => {},
-    clock: realClock,
-  });
+  const snapshotter = snapshotterWith(every, async (snap) => void saved.push(snap));
   const sm = new KvStateMachine();
   const taken: ReadySnapshot[] = [];
 
   /** Applies one put and lets any snapshot it starts finish. */
   async function put(key: string, value: string): Promise<void> {
-    const data = encodeCommand({ op: 'put', key, value });
-    sm.apply({ index: sm.lastApplied + 1, term: 1, type: 'command', data });
-    snapshotter.maybeStart(sm, () => 1, data.byteLength);
+    applyPut(sm, snapshotter, key, value);
     await snapshotter.idle();
     const r = snapshotter.takeReady();
     if (r !== null) taken.push(r);
@@ -72,23 +87,9 @@ test('snapshot cadence: by count while small, by bytes written once past the thr
 });
 
 test('force(): the next maybeStart snapshots regardless of count and size, once', async () => {
-  const storage = { snapshots: { save: async () => {} } } as unknown as Storage;
-  const snapshotter = new Snapshotter({
-    every: 1000,
-    catchUpEntries: 0,
-    storage,
-    log: {} as MemoryLogStorage,
-    logger: { log: () => {} },
-    voters: () => ['n1'],
-    schedule: () => {},
-    clock: realClock,
-  });
+  const snapshotter = snapshotterWith(1000, async () => {});
   const sm = new KvStateMachine();
-  const apply = (key: string): void => {
-    const data = encodeCommand({ op: 'put', key, value: 'x' });
-    sm.apply({ index: sm.lastApplied + 1, term: 1, type: 'command', data });
-    snapshotter.maybeStart(sm, () => 1, data.byteLength);
-  };
+  const apply = (key: string): void => void applyPut(sm, snapshotter, key, 'x');
   apply('a');
   await snapshotter.idle();
   assert.equal(snapshotter.takeReady(), null, '1 entry of 1000: no snapshot');
@@ -113,33 +114,20 @@ test('force(): the next maybeStart snapshots regardless of count and size, once'
 
 test('after a failed snapshot the count rule backs off, but force() still snapshots at once', async () => {
   let failNext = true;
-  const storage = {
-    snapshots: {
-      save: async () => {
-        if (failNext) {
-          failNext = false;
-          throw new Error('ENOSPC: no space left on device');
-        }
-      },
-    },
-  } as unknown as Storage;
   const failures: Error[] = [];
-  const snapshotter = new Snapshotter({
-    every: 5,
-    catchUpEntries: 0,
-    storage,
-    log: {} as MemoryLogStorage,
-    logger: { log: () => {} },
-    voters: () => ['n1'],
-    schedule: () => {},
-    failed: (e) => failures.push(e),
-    clock: realClock,
-  });
+  const snapshotter = snapshotterWith(
+    5,
+    async () => {
+      if (failNext) {
+        failNext = false;
+        throw new Error('ENOSPC: no space left on device');
+      }
+    },
+    (e) => failures.push(e),
+  );
   const sm = new KvStateMachine();
   const apply = async (key: string): Promise<ReadySnapshot | null> => {
-    const data = encodeCommand({ op: 'put', key, value: 'x' });
-    sm.apply({ index: sm.lastApplied + 1, term: 1, type: 'command', data });
-    snapshotter.maybeStart(sm, () => 1, data.byteLength);
+    applyPut(sm, snapshotter, key, 'x');
     await snapshotter.idle();
     return snapshotter.takeReady();
   };
