@@ -32,13 +32,11 @@ import {
   fdatasyncSync,
   ftruncateSync,
   mkdirSync,
-  mkdtempSync,
   openSync,
   readdirSync,
   readFileSync,
   renameSync,
   rmSync,
-  writeFileSync,
   writeSync,
 } from 'node:fs';
 import http from 'node:http';
@@ -55,6 +53,26 @@ import {
   StopWaiting,
   waitFor,
 } from '../test/support/processes.js';
+import {
+  type BenchJson,
+  cpuSeconds,
+  endpointOf,
+  errorsOf,
+  fmtMs,
+  killPid,
+  log,
+  parseDuration,
+  parseFlags,
+  parseList,
+  pause,
+  percentile,
+  printReport,
+  Reaper,
+  type Reply,
+  request,
+  rssMiB,
+  runLinearizable,
+} from './common.js';
 
 const usage = [
   'usage: node dist/bench/compare.js [--duration 10s | --quick] [--out FILE] [--clients 1,16,64,256]',
@@ -62,23 +80,6 @@ const usage = [
   '       node dist/bench/compare.js --profile DIR [--duration 10s] [--clients 64]',
   '       node dist/bench/compare.js --summary FILE.cpuprofile',
 ].join('\n');
-
-/** `10s`, `500ms`, or a plain number of seconds. */
-function parseDuration(raw: string, flag: string): number {
-  const m = /^(\d+(?:\.\d+)?)(ms|s)?$/.exec(raw.trim());
-  if (m === null) throw new Error(`${flag} must look like 10s or 500ms, got "${raw}"`);
-  const ms = m[2] === 'ms' ? Number(m[1]) : Number(m[1]) * 1000;
-  if (ms < 500) throw new Error(`${flag} must be at least 500ms`);
-  return Math.round(ms);
-}
-
-function parseList(raw: string, flag: string): number[] {
-  const list = raw.split(',').map((s) => Number(s.trim()));
-  if (list.length === 0 || list.some((n) => !Number.isInteger(n) || n < 1)) {
-    throw new Error(`${flag} must be a comma-separated list of positive integers, got "${raw}"`);
-  }
-  return list;
-}
 
 function parseOptions() {
   const { values } = parseArgs({
@@ -100,6 +101,7 @@ function parseOptions() {
   for (const op of ops)
     if (op !== 'put' && op !== 'get') throw new Error(`--ops: put and/or get, got "${op}"`);
   return {
+    help: values.help,
     values,
     durationMs: parseDuration(values.duration ?? (values.quick ? '3s' : '10s'), '--duration'),
     warmupMs: parseDuration(values.warmup ?? (values.quick ? '1s' : '2s'), '--warmup'),
@@ -112,190 +114,34 @@ function parseOptions() {
   };
 }
 
-let parsed: ReturnType<typeof parseOptions>;
-try {
-  parsed = parseOptions();
-} catch (e) {
-  process.stderr.write(`compare: ${e instanceof Error ? e.message : String(e)}\n${usage}\n`);
-  process.exit(2);
-}
-const { values, durationMs, warmupMs, clientCounts, ops, keyspace } = parsed;
-if (values.help) {
-  console.log(usage);
-  process.exit(0);
-}
+const { values, durationMs, warmupMs, clientCounts, ops, keyspace } = parseFlags(
+  'compare',
+  usage,
+  parseOptions,
+);
 const keySize = 16;
 const valueSize = 256;
 
-// ---------------------------------------------------------------------------------------------
-// Cleanup: everything started here is tracked and removed by PID / path, on every way out.
-
 type System = 'raftkv' | 'etcd';
 
-const cleanups: (() => Promise<void> | void)[] = [];
-const hook = { after: (fn: () => Promise<void> | void) => void cleanups.push(fn) };
-/** Children spawned here directly (etcd members, bench runs): killed by PID on any exit. */
-const children = new Set<ChildProcess>();
-/** The running load generators (a subset of children). */
-const generators = new Set<ChildProcess>();
-/** Temp dirs made here directly (ProcessCluster removes its own). */
-const tempDirs = new Set<string>();
-let raftkvCluster: ProcessCluster | null = null;
-
-async function cleanup(): Promise<void> {
-  for (const fn of cleanups.splice(0).reverse()) {
-    try {
-      await fn();
-    } catch (e) {
-      process.stderr.write(`cleanup: ${e instanceof Error ? e.message : String(e)}\n`);
-    }
-  }
-  killChildrenNow();
-}
-
-function killPid(pid: number | undefined, sig: NodeJS.Signals): void {
-  if (pid === undefined) return;
-  try {
-    process.kill(pid, sig);
-  } catch {
-    // already gone
-  }
-}
-
-/** Synchronous last resort (also run from the 'exit' handler): SIGKILL by PID, remove dirs. */
-function killChildrenNow(): void {
-  for (const c of children) if (c.exitCode === null && c.signalCode === null) killPid(c.pid, 'SIGKILL');
-  children.clear();
-  if (raftkvCluster !== null) {
-    for (const n of raftkvCluster.nodes.values()) if (n.running) killPid(n.pid, 'SIGKILL');
-    if (!process.env.RAFTKV_KEEP_DATA) rmSync(raftkvCluster.root, { recursive: true, force: true });
-  }
-  for (const d of tempDirs) rmSync(d, { recursive: true, force: true });
-  tempDirs.clear();
-}
-
-process.on('exit', killChildrenNow);
-let stopping = false;
-for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
-  process.on(sig, () => {
-    if (stopping) {
-      killChildrenNow();
-      process.exit(130);
-    }
-    stopping = true;
-    process.stderr.write(`\n${sig}: stopping every process started here...\n`);
-    // The load generators first (at once), so that no case goes on against stopping clusters.
-    for (const g of generators) killPid(g.pid, 'SIGKILL');
-    void cleanup().finally(() => process.exit(130));
-  });
-}
-
-function log(line: string): void {
-  process.stderr.write(`${line}\n`);
-}
-
-function pause(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
-}
-
-function percentile(sorted: readonly number[], p: number): number {
-  if (sorted.length === 0) return Number.NaN;
-  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))]!;
-}
-
-function makeTempDir(prefix: string): string {
-  const dir = mkdtempSync(path.join(os.tmpdir(), prefix));
-  tempDirs.add(dir);
-  return dir;
-}
+/** Everything started here (etcd members, bench runs, raftkv nodes, temp dirs), removed on every way out. */
+const reaper = new Reaper();
 
 // ---------------------------------------------------------------------------------------------
 // Small HTTP client (keep-alive), for health checks, leader lookups and the round-trip baseline.
 
 const agent = new http.Agent({ keepAlive: true, maxSockets: 4 });
 
-interface Reply {
-  readonly status: number;
-  readonly text: string;
-}
-
-function request(
-  endpoint: string,
-  method: string,
-  urlPath: string,
-  body?: string,
-  timeoutMs = 3000,
-): Promise<Reply> {
-  const i = endpoint.lastIndexOf(':');
-  return new Promise((resolve, reject) => {
-    const headers: http.OutgoingHttpHeaders = {};
-    if (body !== undefined) {
-      headers['content-type'] = 'application/json';
-      headers['content-length'] = Buffer.byteLength(body);
-    }
-    const req = http.request(
-      {
-        host: endpoint.slice(0, i),
-        port: Number(endpoint.slice(i + 1)),
-        method,
-        path: urlPath,
-        agent,
-        headers,
-        timeout: timeoutMs,
-      },
-      (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString() }));
-        res.on('error', reject);
-      },
-    );
-    req.on('timeout', () => req.destroy(new Error(`${method} ${endpoint}${urlPath}: timeout`)));
-    req.on('error', reject);
-    req.end(body);
-  });
+/** A request over the keep-alive agent, with a 3 s timeout. */
+function call(endpoint: string, method: string, urlPath: string, body?: string): Promise<Reply> {
+  return request(endpoint, method, urlPath, { body, agent, timeoutMs: 3000 });
 }
 
 async function json(endpoint: string, method: string, urlPath: string, body?: string): Promise<unknown> {
-  const r = await request(endpoint, method, urlPath, body);
+  const r = await call(endpoint, method, urlPath, body);
   if (r.status !== 200)
     throw new Error(`${method} ${endpoint}${urlPath}: ${r.status} ${r.text.slice(0, 200)}`);
   return JSON.parse(r.text) as unknown;
-}
-
-// ---------------------------------------------------------------------------------------------
-// Processes: /proc readings
-
-const clockTicks = (() => {
-  try {
-    return Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
-  } catch {
-    return 100;
-  }
-})();
-
-/** user + system CPU seconds of a process so far (Linux /proc), or NaN. */
-function cpuSeconds(pid: number | undefined): number {
-  if (pid === undefined) return Number.NaN;
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    // Fields after the command name (which is in parentheses and may hold spaces).
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(fields[11]) + Number(fields[12])) / clockTicks;
-  } catch {
-    return Number.NaN;
-  }
-}
-
-/** Resident set size in MiB (VmRSS of /proc/PID/status), or NaN. */
-function rssMiB(pid: number | undefined): number {
-  if (pid === undefined) return Number.NaN;
-  try {
-    const m = /^VmRSS:\s+(\d+)\s+kB/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-    return m === null ? Number.NaN : Number(m[1]) / 1024;
-  } catch {
-    return Number.NaN;
-  }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -336,12 +182,12 @@ function raftkvLeader(members: () => Member[]): Promise<string> {
 async function startRaftkv(): Promise<Cluster> {
   log('raftkv: starting 3 nodes...');
   // The node's own timing defaults (heartbeat 100 ms, election timeout 1 s), as etcd's.
-  const cluster = await ProcessCluster.create(hook, { size: 3, timing: {} });
-  raftkvCluster = cluster;
+  const cluster = await ProcessCluster.create(reaper, { size: 3, timing: {} });
+  reaper.clusters.add(cluster);
   const members = (): Member[] =>
     cluster.ids.map((id) => ({
       name: id,
-      endpoint: `${cluster.node(id).spec.clientHost}:${cluster.node(id).spec.clientPort}`,
+      endpoint: endpointOf(cluster, id),
       pid: cluster.node(id).pid,
     }));
   const leader = () => raftkvLeader(members);
@@ -403,7 +249,7 @@ function etcdVersion(bin: string): string {
 
 async function startEtcd(bin: string): Promise<Cluster> {
   log('etcd: starting 3 members...');
-  const root = makeTempDir('raftkv-compare-etcd-');
+  const root = reaper.tempDir('raftkv-compare-etcd-');
   const ports = await freePorts(6);
   const names = ['e1', 'e2', 'e3'];
   const peerUrl = (i: number) => `http://${LOOPBACK}:${ports[3 + i]}`;
@@ -411,7 +257,7 @@ async function startEtcd(bin: string): Promise<Cluster> {
   const initialCluster = names.map((n, i) => `${n}=${peerUrl(i)}`).join(',');
   const token = `raftkv-compare-${process.pid}-${Date.now()}`;
   const procs: { name: string; endpoint: string; child: ChildProcess; logPath: string }[] = [];
-  cleanups.push(async () => {
+  reaper.after(async () => {
     // Graceful stop by PID, then SIGKILL for any member still running after 5 s.
     const running = procs.filter((p) => p.child.exitCode === null && p.child.signalCode === null);
     const exits = running.map((p) => new Promise<void>((r) => p.child.once('close', () => r())));
@@ -421,9 +267,9 @@ async function startEtcd(bin: string): Promise<Cluster> {
     }, 5_000);
     await Promise.all(exits);
     clearTimeout(timer);
-    for (const p of procs) children.delete(p.child);
+    for (const p of procs) reaper.children.delete(p.child);
     rmSync(root, { recursive: true, force: true });
-    tempDirs.delete(root);
+    reaper.tempDirs.delete(root);
   });
   for (const [i, name] of names.entries()) {
     const logPath = path.join(root, `${name}.log`);
@@ -457,7 +303,7 @@ async function startEtcd(bin: string): Promise<Cluster> {
       { stdio: ['ignore', fd, fd] },
     );
     closeSync(fd);
-    children.add(child);
+    reaper.children.add(child);
     child.on('error', (e) => log(`etcd ${name}: ${e.message}`));
     procs.push({ name, endpoint: `${LOOPBACK}:${ports[i]}`, child, logPath });
   }
@@ -474,7 +320,7 @@ async function startEtcd(bin: string): Promise<Cluster> {
         if (p.child.exitCode !== null || p.child.signalCode !== null) {
           throw new StopWaiting(`etcd ${p.name} exited while starting`);
         }
-        const r = await request(p.endpoint, 'GET', '/health');
+        const r = await call(p.endpoint, 'GET', '/health');
         return r.status === 200 && (JSON.parse(r.text) as { health?: unknown }).health === 'true';
       },
       `etcd ${p.name} healthy on ${p.endpoint}`,
@@ -510,21 +356,6 @@ async function startEtcd(bin: string): Promise<Cluster> {
 // ---------------------------------------------------------------------------------------------
 // One case: `raftkv bench --json` as a child process, with the CPU every node used meanwhile.
 
-interface LatencyJson {
-  readonly count: number;
-  readonly p50Ms: number;
-  readonly p99Ms: number;
-}
-
-interface BenchJson {
-  readonly elapsedS: number;
-  readonly requests: number;
-  readonly throughput: number;
-  readonly latency: { readonly all: LatencyJson };
-  readonly errors: Record<string, number>;
-  readonly benchCpuPercent: number;
-}
-
 interface CaseResult {
   readonly system: System;
   readonly op: 'put' | 'get';
@@ -545,60 +376,7 @@ function runBenchProcess(
   clients: number,
   ms: number,
 ): Promise<BenchJson> {
-  const args = [
-    CLI_PATH,
-    'bench',
-    '--json',
-    '--target',
-    target,
-    '--endpoints',
-    endpoints.join(','),
-    '--clients',
-    String(clients),
-    '--duration',
-    `${ms}ms`,
-    '--op',
-    op,
-    '--consistency',
-    'linearizable',
-    '--key-size',
-    String(keySize),
-    '--value-size',
-    String(valueSize),
-    '--keyspace',
-    String(keyspace),
-  ];
-  if (stopping) return Promise.reject(new Error('interrupted'));
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-    children.add(child);
-    generators.add(child);
-    let out = '';
-    let err = '';
-    child.stdout.setEncoding('utf8').on('data', (c: string) => {
-      out += c;
-    });
-    child.stderr.setEncoding('utf8').on('data', (c: string) => {
-      err += c;
-    });
-    // The generator stops by itself after the duration plus at most one request timeout.
-    const timer = setTimeout(() => killPid(child.pid, 'SIGKILL'), ms + 60_000);
-    child.once('error', reject);
-    child.once('close', (code, signal) => {
-      clearTimeout(timer);
-      children.delete(child);
-      generators.delete(child);
-      if (stopping) {
-        reject(new Error('interrupted'));
-        return;
-      }
-      try {
-        resolve(JSON.parse(out) as BenchJson);
-      } catch {
-        reject(new Error(`raftkv bench ${args.slice(2).join(' ')}: exit ${code ?? signal}\n${err}${out}`));
-      }
-    });
-  });
+  return runLinearizable(reaper, target, endpoints, op, clients, ms, { keySize, valueSize, keyspace });
 }
 
 async function runCase(c: Cluster, op: 'put' | 'get', clients: number, ms: number): Promise<CaseResult> {
@@ -635,7 +413,7 @@ interface SyncBaseline {
 
 /** 256-byte write + fdatasync, in a temp file on the same disk as the data dirs (os.tmpdir()). */
 function measureFdatasync(seconds = 2, maxCount = 2000): SyncBaseline {
-  const dir = makeTempDir('raftkv-compare-sync-');
+  const dir = reaper.tempDir('raftkv-compare-sync-');
   const block = Buffer.alloc(valueSize, 7);
   const loop = (file: string, overwrite: boolean): number[] => {
     const fd = openSync(file, overwrite ? 'r+' : 'a');
@@ -674,17 +452,17 @@ function measureFdatasync(seconds = 2, maxCount = 2000): SyncBaseline {
     };
   } finally {
     rmSync(dir, { recursive: true, force: true });
-    tempDirs.delete(dir);
+    reaper.tempDirs.delete(dir);
   }
 }
 
 /** Sequential GET /health on one node over one keep-alive connection: p50 and p99 in ms. */
 async function measureRoundTrip(endpoint: string, count = 2000): Promise<{ p50: number; p99: number }> {
-  for (let i = 0; i < 200; i++) await request(endpoint, 'GET', '/health');
+  for (let i = 0; i < 200; i++) await call(endpoint, 'GET', '/health');
   const lat: number[] = [];
   for (let i = 0; i < count; i++) {
     const t0 = performance.now();
-    await request(endpoint, 'GET', '/health');
+    await call(endpoint, 'GET', '/health');
     lat.push(performance.now() - t0);
   }
   lat.sort((a, b) => a - b);
@@ -694,18 +472,9 @@ async function measureRoundTrip(endpoint: string, count = 2000): Promise<{ p50: 
 // ---------------------------------------------------------------------------------------------
 // Report
 
-const fmtMs = (ms: number): string => (Number.isNaN(ms) ? '–' : ms.toFixed(ms < 10 ? 2 : 1));
 const fmtRate = (r: number): string => (Number.isNaN(r) ? '–' : r.toFixed(0));
 const ratio = (a: number, b: number): string =>
   b > 0 && Number.isFinite(a) && Number.isFinite(b) ? `${(a / b).toFixed(2)}×` : '–';
-
-function errorsOf(b: BenchJson): string {
-  const n = Object.values(b.errors).reduce((a, c) => a + c, 0);
-  if (n === 0) return '0';
-  return Object.entries(b.errors)
-    .map(([k, v]) => `${v} ${k}`)
-    .join(', ');
-}
 
 interface RunInfo {
   readonly etcdVersion: string;
@@ -958,7 +727,7 @@ async function startProfiledRaftkv(
   profDir: string,
 ): Promise<{ cluster: Cluster; stop: () => Promise<void> }> {
   log('raftkv: starting 3 nodes under --cpu-prof...');
-  const root = makeTempDir('raftkv-compare-prof-');
+  const root = reaper.tempDir('raftkv-compare-prof-');
   const ports = await freePorts(3);
   const ids = ['n1', 'n2', 'n3'];
   const clusterArg = ids.map((id, i) => `${id}=${LOOPBACK}:${ports[i]}`).join(',');
@@ -983,7 +752,7 @@ async function startProfiledRaftkv(
       { stdio: ['pipe', fd, fd] },
     );
     closeSync(fd);
-    children.add(child);
+    reaper.children.add(child);
     child.stdin?.on('error', () => {});
     return { id, endpoint: `${LOOPBACK}:${ports[i]}`, child };
   });
@@ -996,12 +765,12 @@ async function startProfiledRaftkv(
     }, 20_000);
     await Promise.all(exits);
     clearTimeout(timer);
-    for (const p of procs) children.delete(p.child);
+    for (const p of procs) reaper.children.delete(p.child);
   };
-  cleanups.push(async () => {
+  reaper.after(async () => {
     await stop();
     rmSync(root, { recursive: true, force: true });
-    tempDirs.delete(root);
+    reaper.tempDirs.delete(root);
   });
   for (const p of procs) {
     await waitFor(
@@ -1009,7 +778,7 @@ async function startProfiledRaftkv(
         if (p.child.exitCode !== null || p.child.signalCode !== null) {
           throw new StopWaiting(`raftkv ${p.id} exited while starting`);
         }
-        return (await request(p.endpoint, 'GET', '/debug')).status === 200;
+        return (await call(p.endpoint, 'GET', '/debug')).status === 200;
       },
       `raftkv ${p.id} answering on ${p.endpoint}`,
       30_000,
@@ -1139,19 +908,13 @@ async function main(): Promise<void> {
     rtt,
     rss,
   });
-  process.stdout.write(`\n${md}`);
-  if (values.out !== undefined) {
-    writeFileSync(values.out, md);
-    log(`written to ${values.out}`);
-  }
+  printReport(md, values.out);
 }
 
-try {
-  await main();
-} catch (e) {
-  if (!stopping) process.stderr.write(`compare: ${e instanceof Error ? e.message : String(e)}\n`);
-  process.exitCode = stopping ? 130 : 1;
-} finally {
-  agent.destroy();
-  await cleanup();
-}
+await reaper.run('compare', async () => {
+  try {
+    await main();
+  } finally {
+    agent.destroy();
+  }
+});

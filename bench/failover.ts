@@ -11,6 +11,7 @@
 
 import { parseArgs } from 'node:util';
 import { ProcessCluster, waitFor } from '../test/support/processes.js';
+import { pause, percentile } from './common.js';
 
 const { values } = parseArgs({
   options: {
@@ -27,14 +28,6 @@ const heartbeatIntervalMs =
   values['heartbeat-interval'] === undefined ? 100 : Number(values['heartbeat-interval']);
 const electionTimeoutMs =
   values['election-timeout'] === undefined ? 1000 : Number(values['election-timeout']);
-
-function percentile(sorted: number[], p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
-}
-
-function pause(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
-}
 
 const cleanups: (() => Promise<void> | void)[] = [];
 const hook = { after: (fn: () => Promise<void> | void) => void cleanups.push(fn) };

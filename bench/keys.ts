@@ -17,42 +17,35 @@
 // Run: npm run build && node dist/bench/keys.js [--keys 10000,100000,1000000] [--duration 10s]
 //        [--clients 64] [--value-size 256] [--out FILE] [--json]
 
-import { type ChildProcess, spawn } from 'node:child_process';
-import { lstatSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { lstatSync, readdirSync, statSync } from 'node:fs';
 import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { keyOf } from '../src/bench/load.js';
-import { CLI_PATH, ProcessCluster, StopWaiting, waitFor } from '../test/support/processes.js';
+import { ProcessCluster, StopWaiting, waitFor } from '../test/support/processes.js';
+import {
+  type BenchJson,
+  endpointOf,
+  errorsOf,
+  fmtMs,
+  log,
+  parseCount,
+  parseDuration,
+  parseFlags,
+  parseList,
+  pause,
+  printReport,
+  Reaper,
+  request,
+  rssMiB,
+  runLinearizable,
+} from './common.js';
 
 const usage = [
   'usage: node dist/bench/keys.js [--keys 10000,100000,1000000] [--duration 10s] [--clients 64]',
   '         [--value-size 256] [--out FILE] [--json]',
 ].join('\n');
-
-/** `10s`, `500ms`, or a plain number of seconds. */
-function parseDuration(raw: string, flag: string): number {
-  const m = /^(\d+(?:\.\d+)?)(ms|s)?$/.exec(raw.trim());
-  if (m === null) throw new Error(`${flag} must look like 10s or 500ms, got "${raw}"`);
-  const ms = m[2] === 'ms' ? Number(m[1]) : Number(m[1]) * 1000;
-  if (ms < 500) throw new Error(`${flag} must be at least 500ms`);
-  return Math.round(ms);
-}
-
-function parseList(raw: string, flag: string): number[] {
-  const list = raw.split(',').map((s) => Number(s.trim()));
-  if (list.length === 0 || list.some((n) => !Number.isInteger(n) || n < 1)) {
-    throw new Error(`${flag} must be a comma-separated list of positive integers, got "${raw}"`);
-  }
-  return list;
-}
-
-function parseCount(raw: string, flag: string, min: number): number {
-  const n = Number(raw);
-  if (!Number.isInteger(n) || n < min) throw new Error(`${flag} must be an integer ≥ ${min}, got "${raw}"`);
-  return n;
-}
 
 function parseOptions() {
   const { values } = parseArgs({
@@ -67,6 +60,7 @@ function parseOptions() {
     },
   });
   return {
+    help: values.help,
     values,
     keyCounts: parseList(values.keys, '--keys'),
     durationMs: parseDuration(values.duration, '--duration'),
@@ -75,87 +69,14 @@ function parseOptions() {
   };
 }
 
-let parsed: ReturnType<typeof parseOptions>;
-try {
-  parsed = parseOptions();
-} catch (e) {
-  process.stderr.write(`keys: ${e instanceof Error ? e.message : String(e)}\n${usage}\n`);
-  process.exit(2);
-}
-const { values, keyCounts, durationMs, clients, valueSize } = parsed;
-if (values.help) {
-  console.log(usage);
-  process.exit(0);
-}
+const { values, keyCounts, durationMs, clients, valueSize } = parseFlags('keys', usage, parseOptions);
 const keySize = 16;
 /** Concurrent puts while preloading. */
 const preloadConcurrency = 256;
 const value = 'v'.repeat(valueSize);
 
-// ---------------------------------------------------------------------------------------------
-// Cleanup: everything started here is tracked and removed by PID / path, on every way out.
-
-const cleanups: (() => Promise<void> | void)[] = [];
-const hook = { after: (fn: () => Promise<void> | void) => void cleanups.push(fn) };
-/** The running load generators: killed by PID on any exit. */
-const generators = new Set<ChildProcess>();
-/** The cluster of the current N (ProcessCluster removes its own temp dir). */
-const clusters = new Set<ProcessCluster>();
-
-async function cleanup(): Promise<void> {
-  for (const fn of cleanups.splice(0).reverse()) {
-    try {
-      await fn();
-    } catch (e) {
-      process.stderr.write(`cleanup: ${e instanceof Error ? e.message : String(e)}\n`);
-    }
-  }
-  killChildrenNow();
-}
-
-function killPid(pid: number | undefined, sig: NodeJS.Signals): void {
-  if (pid === undefined) return;
-  try {
-    process.kill(pid, sig);
-  } catch {
-    // already gone
-  }
-}
-
-/** Synchronous last resort (also run from the 'exit' handler): SIGKILL by PID, remove dirs. */
-function killChildrenNow(): void {
-  for (const g of generators) if (g.exitCode === null && g.signalCode === null) killPid(g.pid, 'SIGKILL');
-  generators.clear();
-  for (const c of clusters) {
-    for (const n of c.nodes.values()) if (n.running) killPid(n.pid, 'SIGKILL');
-    if (!process.env.RAFTKV_KEEP_DATA) rmSync(c.root, { recursive: true, force: true });
-  }
-  clusters.clear();
-}
-
-process.on('exit', killChildrenNow);
-let stopping = false;
-for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
-  process.on(sig, () => {
-    if (stopping) {
-      killChildrenNow();
-      process.exit(130);
-    }
-    stopping = true;
-    process.stderr.write(`\n${sig}: stopping every process started here...\n`);
-    // The load generators first (at once), so that no case goes on against a stopping cluster.
-    for (const g of generators) killPid(g.pid, 'SIGKILL');
-    void cleanup().finally(() => process.exit(130));
-  });
-}
-
-function log(line: string): void {
-  process.stderr.write(`${line}\n`);
-}
-
-function pause(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
-}
+/** Everything started here (the cluster of the current N, the load generators), removed on every way out. */
+const reaper = new Reaper();
 
 /**
  * Bounds for the waits that grow with the data: recovering, catching up or answering after a
@@ -165,62 +86,9 @@ function deadlineFor(n: number, baseMs: number): number {
   return baseMs + Math.ceil(n / 1000) * 200;
 }
 
-// ---------------------------------------------------------------------------------------------
-// Small HTTP client
-
-interface Reply {
-  readonly status: number;
-  readonly text: string;
-}
-
-/**
- * One request. `agent: false` opens a fresh connection (for probes of restarting nodes, where a
- * kept-alive socket may belong to the killed process). Rejects on a network error or timeout.
- */
-function request(
-  endpoint: string,
-  method: string,
-  urlPath: string,
-  options: { body?: string; agent?: http.Agent | false; timeoutMs?: number } = {},
-): Promise<Reply> {
-  const i = endpoint.lastIndexOf(':');
-  return new Promise((resolve, reject) => {
-    const headers: http.OutgoingHttpHeaders = {};
-    if (options.body !== undefined) {
-      headers['content-type'] = 'application/json';
-      headers['content-length'] = Buffer.byteLength(options.body);
-    }
-    const req = http.request(
-      {
-        host: endpoint.slice(0, i),
-        port: Number(endpoint.slice(i + 1)),
-        method,
-        path: urlPath,
-        agent: options.agent ?? false,
-        headers,
-        timeout: options.timeoutMs ?? 10_000,
-      },
-      (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString() }));
-        res.on('error', reject);
-      },
-    );
-    req.on('timeout', () => req.destroy(new Error(`${method} ${endpoint}${urlPath}: timeout`)));
-    req.on('error', reject);
-    req.end(options.body);
-  });
-}
-
 /** An answer that retrying will not fix: stops the preload or the probe at once. */
 class Fatal extends StopWaiting {
   override name = 'Fatal';
-}
-
-function endpointOf(cluster: ProcessCluster, id: string): string {
-  const s = cluster.node(id).spec;
-  return `${s.clientHost}:${s.clientPort}`;
 }
 
 function putBody(i: number): string {
@@ -255,7 +123,7 @@ async function preload(endpoint: string, n: number): Promise<Preload> {
     const giveUp = Date.now() + 60_000;
     let last = '';
     for (;;) {
-      if (stopping) throw new Error('interrupted');
+      if (reaper.stopping) throw new Error('interrupted');
       if (failed !== null) return;
       try {
         const r = await request(endpoint, 'POST', '/kv', { body: putBody(i), agent, timeoutMs: 30_000 });
@@ -315,79 +183,13 @@ async function checkKeyCount(cluster: ProcessCluster, n: number, when: string): 
 // ---------------------------------------------------------------------------------------------
 // One load case: `raftkv bench --json` as a child process (as bench:compare runs it)
 
-interface LatencyJson {
-  readonly count: number;
-  readonly p50Ms: number;
-  readonly p99Ms: number;
-}
-
-interface BenchJson {
-  readonly elapsedS: number;
-  readonly requests: number;
-  readonly throughput: number;
-  readonly latency: { readonly all: LatencyJson };
-  readonly errors: Record<string, number>;
-  readonly benchCpuPercent: number;
-}
-
 function runBenchProcess(
   endpoints: readonly string[],
   op: 'put' | 'get',
   keyspace: number,
   ms: number,
 ): Promise<BenchJson> {
-  const args = [
-    CLI_PATH,
-    'bench',
-    '--json',
-    '--target',
-    'raftkv',
-    '--endpoints',
-    endpoints.join(','),
-    '--clients',
-    String(clients),
-    '--duration',
-    `${ms}ms`,
-    '--op',
-    op,
-    '--consistency',
-    'linearizable',
-    '--key-size',
-    String(keySize),
-    '--value-size',
-    String(valueSize),
-    '--keyspace',
-    String(keyspace),
-  ];
-  if (stopping) return Promise.reject(new Error('interrupted'));
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-    generators.add(child);
-    let out = '';
-    let err = '';
-    child.stdout.setEncoding('utf8').on('data', (c: string) => {
-      out += c;
-    });
-    child.stderr.setEncoding('utf8').on('data', (c: string) => {
-      err += c;
-    });
-    // The generator stops by itself after the duration plus at most one request timeout.
-    const timer = setTimeout(() => killPid(child.pid, 'SIGKILL'), ms + 60_000);
-    child.once('error', reject);
-    child.once('close', (code, signal) => {
-      clearTimeout(timer);
-      generators.delete(child);
-      if (stopping) {
-        reject(new Error('interrupted'));
-        return;
-      }
-      try {
-        resolve(JSON.parse(out) as BenchJson);
-      } catch {
-        reject(new Error(`raftkv bench ${args.slice(2).join(' ')}: exit ${code ?? signal}\n${err}${out}`));
-      }
-    });
-  });
+  return runLinearizable(reaper, 'raftkv', endpoints, op, clients, ms, { keySize, valueSize, keyspace });
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -516,17 +318,6 @@ function dirBytes(dir: string): number {
     }
   }
   return total;
-}
-
-/** Resident set size in MiB (VmRSS of /proc/PID/status), or NaN. */
-function rssMiB(pid: number | undefined): number {
-  if (pid === undefined) return Number.NaN;
-  try {
-    const m = /^VmRSS:\s+(\d+)\s+kB/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-    return m === null ? Number.NaN : Number(m[1]) / 1024;
-  } catch {
-    return Number.NaN;
-  }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -724,8 +515,8 @@ async function runOne(n: number): Promise<Result> {
   log(`\n${n} keys: starting 3 nodes...`);
   // The node's own timing defaults (heartbeat 100 ms, election timeout 1 s): an empty timing
   // passes no timing flags, where the harness's default is its fast test timing.
-  const cluster = await ProcessCluster.create(hook, { size: 3, timing: {} });
-  clusters.add(cluster);
+  const cluster = await ProcessCluster.create(reaper, { size: 3, timing: {} });
+  reaper.clusters.add(cluster);
   try {
     let leader = await cluster.waitForLeader(cluster.ids, 30_000);
     log(`  leader ${leader}; preloading ${n} keys (${preloadConcurrency} puts in flight)...`);
@@ -786,26 +577,17 @@ async function runOne(n: number): Promise<Result> {
     throw new Error(`${n} keys: ${message}\n--- node output ---\n${cluster.diagnostics(20)}`, { cause: e });
   } finally {
     await cluster.cleanup();
-    clusters.delete(cluster);
+    reaper.clusters.delete(cluster);
   }
 }
 
 // ---------------------------------------------------------------------------------------------
 // Report
 
-const fmtMs = (ms: number): string => (Number.isNaN(ms) ? '–' : ms.toFixed(ms < 10 ? 2 : 1));
 const fmtInt = (x: number | null): string =>
   x === null || Number.isNaN(x) ? '–' : Math.round(x).toLocaleString('en-US');
 const fmtBytes = fmtInt;
 const fmtMiB = (x: number): string => (Number.isNaN(x) ? '–' : x.toFixed(1));
-
-function errorsOf(b: BenchJson): string {
-  const n = Object.values(b.errors).reduce((a, c) => a + c, 0);
-  if (n === 0) return '0';
-  return Object.entries(b.errors)
-    .map(([k, v]) => `${v} ${k}`)
-    .join(', ');
-}
 
 function summary(b: BenchJson): string {
   return (
@@ -917,20 +699,9 @@ async function main(): Promise<void> {
   const results: Result[] = [];
   for (const n of keyCounts) results.push(await runOne(n));
   const md = report(results, startedAt, loadStart, os.loadavg());
-  process.stdout.write(`\n${md}`);
-  if (values.out !== undefined) {
-    writeFileSync(values.out, md);
-    log(`written to ${values.out}`);
-  }
+  printReport(md, values.out);
   if (values.json)
     console.log(JSON.stringify({ startedAt, durationMs, clients, valueSize, keySize, results }));
 }
 
-try {
-  await main();
-} catch (e) {
-  if (!stopping) process.stderr.write(`keys: ${e instanceof Error ? e.message : String(e)}\n`);
-  process.exitCode = stopping ? 130 : 1;
-} finally {
-  await cleanup();
-}
+await reaper.run('keys', main);

@@ -24,32 +24,33 @@
 //        [--value-size 1024] [--keyspace 1000] [--max-inflight N] [--catch-up-timeout 120s]
 //        [--out FILE]
 
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { parseArgs } from 'node:util';
-import { CLI_PATH, type DebugInfo, httpRequest, ProcessCluster, waitFor } from '../test/support/processes.js';
+import { type DebugInfo, httpRequest, ProcessCluster, waitFor } from '../test/support/processes.js';
+import {
+  type BenchJson,
+  cpuSeconds,
+  endpointOf,
+  fmtMs,
+  killPid,
+  log,
+  parseCount,
+  parseDuration,
+  parseFlags,
+  pause,
+  printReport,
+  Reaper,
+  rssMiB,
+  runGenerator,
+} from './common.js';
 
 const usage = [
   'usage: node dist/bench/overload.js [--duration 60s] [--clients 1000] [--value-size 1024]',
   '         [--keyspace 1000] [--max-inflight N] [--catch-up-timeout 120s] [--out FILE]',
 ].join('\n');
 
-/** `60s`, `500ms`, `2m`, or a plain number of seconds; in ms. */
-function parseDuration(raw: string, flag: string): number {
-  const m = /^(\d+(?:\.\d+)?)(ms|s|m)?$/.exec(raw.trim());
-  if (m === null) throw new Error(`${flag} must look like 60s, 500ms or 2m, got "${raw}"`);
-  const n = Number(m[1]);
-  const ms = Math.round(m[2] === 'ms' ? n : m[2] === 'm' ? n * 60_000 : n * 1000);
-  if (ms < 1000) throw new Error(`${flag} must be at least 1s`);
-  return ms;
-}
-
-function parseCount(raw: string, flag: string, min: number): number {
-  const n = Number(raw);
-  if (!Number.isInteger(n) || n < min) throw new Error(`${flag} must be an integer ≥ ${min}, got "${raw}"`);
-  return n;
-}
+/** Durations here are long: at least 1 s, and minutes are allowed (`2m`). */
+const longRun = { minMs: 1000, minutes: true };
 
 function parseOptions() {
   const { values } = parseArgs({
@@ -67,27 +68,17 @@ function parseOptions() {
   return {
     help: values.help,
     out: values.out,
-    durationMs: parseDuration(values.duration, '--duration'),
+    durationMs: parseDuration(values.duration, '--duration', longRun),
     clients: parseCount(values.clients, '--clients', 1),
     valueSize: parseCount(values['value-size'], '--value-size', 0),
     keyspace: parseCount(values.keyspace, '--keyspace', 1),
     maxInflight:
       values['max-inflight'] === undefined ? null : parseCount(values['max-inflight'], '--max-inflight', 1),
-    catchUpTimeoutMs: parseDuration(values['catch-up-timeout'], '--catch-up-timeout'),
+    catchUpTimeoutMs: parseDuration(values['catch-up-timeout'], '--catch-up-timeout', longRun),
   };
 }
 
-let opts: ReturnType<typeof parseOptions>;
-try {
-  opts = parseOptions();
-} catch (e) {
-  process.stderr.write(`overload: ${e instanceof Error ? e.message : String(e)}\n${usage}\n`);
-  process.exit(2);
-}
-if (opts.help) {
-  console.log(usage);
-  process.exit(0);
-}
+const opts = parseFlags('overload', usage, parseOptions);
 
 /** The production defaults of `raftkv start`, so the leader's behaviour is the one deployed. */
 const heartbeatIntervalMs = 100;
@@ -98,108 +89,15 @@ const windowS = 5;
 // ---------------------------------------------------------------------------------------------
 // Cleanup: everything started here is tracked and removed by PID / path, on every way out.
 
-const cleanups: (() => Promise<void> | void)[] = [];
-const hook = { after: (fn: () => Promise<void> | void) => void cleanups.push(fn) };
-/** The load generator while it runs. */
-// (Typed by assertion: they are set inside functions, which narrowing at the use sites does not see.)
-let generator = null as ChildProcess | null;
-let cluster = null as ProcessCluster | null;
 /** The follower while it is stopped: resumed before anything is killed. */
 let stoppedPid: number | undefined;
-
-function killPid(pid: number | undefined, sig: NodeJS.Signals): void {
-  if (pid === undefined) return;
-  try {
-    process.kill(pid, sig);
-  } catch {
-    // already gone
-  }
-}
 
 function resumeStopped(): void {
   killPid(stoppedPid, 'SIGCONT');
   stoppedPid = undefined;
 }
 
-async function cleanup(): Promise<void> {
-  resumeStopped();
-  if (generator !== null) killPid(generator.pid, 'SIGKILL');
-  for (const fn of cleanups.splice(0).reverse()) {
-    try {
-      await fn();
-    } catch (e) {
-      process.stderr.write(`cleanup: ${e instanceof Error ? e.message : String(e)}\n`);
-    }
-  }
-  killNow();
-}
-
-/** Synchronous last resort (also run from the 'exit' handler): SIGKILL by PID, remove the dir. */
-function killNow(): void {
-  resumeStopped();
-  if (generator !== null && generator.exitCode === null && generator.signalCode === null) {
-    killPid(generator.pid, 'SIGKILL');
-  }
-  if (cluster !== null) {
-    for (const n of cluster.nodes.values()) if (n.running) killPid(n.pid, 'SIGKILL');
-    if (!process.env.RAFTKV_KEEP_DATA) rmSync(cluster.root, { recursive: true, force: true });
-  }
-}
-
-process.on('exit', killNow);
-let stopping = false;
-for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
-  process.on(sig, () => {
-    if (stopping) {
-      killNow();
-      process.exit(130);
-    }
-    stopping = true;
-    process.stderr.write(`\n${sig}: stopping every process started here...\n`);
-    void cleanup().finally(() => process.exit(130));
-  });
-}
-
-function log(line: string): void {
-  process.stderr.write(`${line}\n`);
-}
-
-function pause(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
-}
-
-// ---------------------------------------------------------------------------------------------
-// /proc readings
-
-const clockTicks = (() => {
-  try {
-    return Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
-  } catch {
-    return 100;
-  }
-})();
-
-/** user + system CPU seconds of a process so far, or NaN. */
-function cpuSeconds(pid: number): number {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    // Fields after the command name (which is in parentheses and may hold spaces).
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(fields[11]) + Number(fields[12])) / clockTicks;
-  } catch {
-    return Number.NaN;
-  }
-}
-
-/** VmRSS in MiB, or NaN. */
-function rssMiB(pid: number): number {
-  try {
-    const m = /^VmRSS:\s+(\d+)\s+kB/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-    return m === null ? Number.NaN : Number(m[1]) / 1024;
-  } catch {
-    return Number.NaN;
-  }
-}
+const reaper = new Reaper(resumeStopped);
 
 // ---------------------------------------------------------------------------------------------
 // The leader, sampled once a second while the load runs
@@ -340,27 +238,9 @@ function levelledOff(samples: readonly Sample[], durationS: number): { verdict: 
 // ---------------------------------------------------------------------------------------------
 // The load generator: `raftkv bench --json` as a child process
 
-interface LatencyJson {
-  readonly count: number;
-  readonly p50Ms: number;
-  readonly p99Ms: number;
-  readonly maxMs: number;
-}
-
-interface BenchJson {
-  readonly elapsedS: number;
-  readonly requests: number;
-  readonly throughput: number;
-  readonly latency: { readonly all: LatencyJson };
-  readonly errors: Record<string, number>;
-  readonly benchCpuPercent: number;
-}
-
-function runGenerator(endpoint: string): Promise<BenchJson> {
-  const args = [
-    CLI_PATH,
-    'bench',
-    '--json',
+/** The overload itself: puts to the leader at `opts.clients` clients for `opts.durationMs`. */
+function runPuts(endpoint: string): Promise<BenchJson> {
+  const flags = [
     '--endpoints',
     endpoint,
     '--op',
@@ -374,41 +254,11 @@ function runGenerator(endpoint: string): Promise<BenchJson> {
     '--keyspace',
     String(opts.keyspace),
   ];
-  if (stopping) return Promise.reject(new Error('interrupted'));
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-    generator = child;
-    let out = '';
-    let err = '';
-    child.stdout.setEncoding('utf8').on('data', (c: string) => {
-      out += c;
-    });
-    child.stderr.setEncoding('utf8').on('data', (c: string) => {
-      err += c;
-    });
-    // It stops by itself after the duration plus at most one request timeout (10 s); a hang is
-    // cut off well after that.
-    const timer = setTimeout(() => killPid(child.pid, 'SIGKILL'), opts.durationMs + 60_000);
-    child.once('error', reject);
-    child.once('close', (code, signal) => {
-      clearTimeout(timer);
-      generator = null;
-      if (stopping) {
-        reject(new Error('interrupted'));
-        return;
-      }
-      try {
-        resolve(JSON.parse(out) as BenchJson);
-      } catch {
-        reject(new Error(`raftkv bench ${args.slice(2).join(' ')}: exit ${code ?? signal}\n${err}${out}`));
-      }
-    });
-  });
+  return runGenerator(reaper, flags, opts.durationMs);
 }
 
 // ---------------------------------------------------------------------------------------------
 
-const fmtMs = (x: number) => (x < 10 ? x.toFixed(2) : x.toFixed(1));
 const int = (x: number) => Math.round(x).toLocaleString('en-US');
 
 interface CatchUp {
@@ -424,12 +274,12 @@ async function main(): Promise<void> {
   const loadStart = os.loadavg();
   const limitArgs = opts.maxInflight === null ? [] : ['--max-inflight', String(opts.maxInflight)];
   log(`starting 3 nodes (heartbeat ${heartbeatIntervalMs} ms, election timeout ${electionTimeoutMs} ms)...`);
-  const c = await ProcessCluster.create(hook, {
+  const c = await ProcessCluster.create(reaper, {
     size: 3,
     timing: { heartbeatIntervalMs, electionTimeoutMs },
     extraArgs: limitArgs,
   });
-  cluster = c;
+  reaper.clusters.add(c);
   const leader = await c.waitForLeader(c.ids, 60_000);
   // Settled first, so the frozen follower is not already behind when the load starts.
   await c.waitConverged(c.ids, 60_000);
@@ -437,7 +287,7 @@ async function main(): Promise<void> {
   const leaderNode = c.node(leader);
   const followerNode = c.node(follower);
   const leaderPid = leaderNode.pid!;
-  const endpoint = `${leaderNode.spec.clientHost}:${leaderNode.spec.clientPort}`;
+  const endpoint = endpointOf(c, leader);
   const before = await leaderDebug(leaderNode.url, 3000);
   const idleRss = rssMiB(leaderPid);
 
@@ -457,7 +307,7 @@ async function main(): Promise<void> {
     leaderPid,
     leaderNode.url,
     t0,
-    () => loadDone || stopping,
+    () => loadDone || reaper.stopping,
     (s) => {
       samples.push(s);
       // A running account on stderr, one line per completed window.
@@ -478,7 +328,7 @@ async function main(): Promise<void> {
   );
   let bench: BenchJson;
   try {
-    bench = await runGenerator(endpoint);
+    bench = await runPuts(endpoint);
   } finally {
     loadDone = true;
     await sampler;
@@ -539,11 +389,7 @@ async function main(): Promise<void> {
     catchUp,
     leaderWarnings,
   });
-  process.stdout.write(`\n${md}`);
-  if (opts.out !== undefined) {
-    writeFileSync(opts.out, md);
-    log(`written to ${opts.out}`);
-  }
+  printReport(md, opts.out);
 }
 
 interface RunInfo {
@@ -674,14 +520,6 @@ function report(r: RunInfo): string {
   return `${lines.join('\n')}\n`;
 }
 
-try {
-  await main();
-} catch (e) {
-  if (!stopping) {
-    process.stderr.write(`overload: ${e instanceof Error ? e.message : String(e)}\n`);
-    if (cluster !== null) process.stderr.write(`${cluster.diagnostics(20)}\n`);
-  }
-  process.exitCode = stopping ? 130 : 1;
-} finally {
-  await cleanup();
-}
+await reaper.run('overload', main, () => {
+  for (const c of reaper.clusters) process.stderr.write(`${c.diagnostics(20)}\n`);
+});

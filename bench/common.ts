@@ -1,0 +1,415 @@
+// What the benchmark scripts (compare, keys, overload, failover) have in common: flag parsing,
+// the tracking and removal of every process and temp dir a script starts, /proc readings, a small
+// HTTP client, and the load generator (`raftkv bench --json`) run as a child process. Kept in one
+// place so that a fix to, say, the cleanup on SIGINT reaches every script. Not part of the tests.
+
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import http from 'node:http';
+import os from 'node:os';
+import path from 'node:path';
+import { type AfterHook, CLI_PATH, type ProcessCluster } from '../test/support/processes.js';
+
+function messageOf(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Flags
+
+/**
+ * `10s`, `500ms`, or a plain number of seconds (with `minutes`, also `2m`), in ms. Shorter than
+ * `minMs` is refused: a run that short measures little but its own start.
+ */
+export function parseDuration(
+  raw: string,
+  flag: string,
+  options: { readonly minMs?: number; readonly minutes?: boolean } = {},
+): number {
+  const { minMs = 500, minutes = false } = options;
+  const m = (minutes ? /^(\d+(?:\.\d+)?)(ms|s|m)?$/ : /^(\d+(?:\.\d+)?)(ms|s)?$/).exec(raw.trim());
+  if (m === null) {
+    throw new Error(`${flag} must look like ${minutes ? '60s, 500ms or 2m' : '10s or 500ms'}, got "${raw}"`);
+  }
+  const n = Number(m[1]);
+  const ms = m[2] === 'ms' ? n : m[2] === 'm' ? n * 60_000 : n * 1000;
+  if (ms < minMs) {
+    throw new Error(`${flag} must be at least ${minMs % 1000 === 0 ? `${minMs / 1000}s` : `${minMs}ms`}`);
+  }
+  return Math.round(ms);
+}
+
+export function parseList(raw: string, flag: string): number[] {
+  const list = raw.split(',').map((s) => Number(s.trim()));
+  if (list.length === 0 || list.some((n) => !Number.isInteger(n) || n < 1)) {
+    throw new Error(`${flag} must be a comma-separated list of positive integers, got "${raw}"`);
+  }
+  return list;
+}
+
+export function parseCount(raw: string, flag: string, min: number): number {
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < min) throw new Error(`${flag} must be an integer ≥ ${min}, got "${raw}"`);
+  return n;
+}
+
+/**
+ * A script's flags, parsed by `parse`: a bad one prints `name: message` and the usage on stderr
+ * and exits 2 (before anything is started); --help prints the usage and exits 0.
+ */
+export function parseFlags<T extends { readonly help: boolean }>(
+  name: string,
+  usage: string,
+  parse: () => T,
+): T {
+  let flags: T;
+  try {
+    flags = parse();
+  } catch (e) {
+    process.stderr.write(`${name}: ${messageOf(e)}\n${usage}\n`);
+    process.exit(2);
+  }
+  if (flags.help) {
+    console.log(usage);
+    process.exit(0);
+  }
+  return flags;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Small things
+
+export function log(line: string): void {
+  process.stderr.write(`${line}\n`);
+}
+
+export function pause(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
+
+/** The nearest-rank percentile of ascending `sorted`; NaN when it is empty. */
+export function percentile(sorted: readonly number[], p: number): number {
+  if (sorted.length === 0) return Number.NaN;
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))]!;
+}
+
+/** The markdown report on stdout (after the progress lines on stderr), and in `out` if given. */
+export function printReport(md: string, out: string | undefined): void {
+  process.stdout.write(`\n${md}`);
+  if (out !== undefined) {
+    writeFileSync(out, md);
+    log(`written to ${out}`);
+  }
+}
+
+export const fmtMs = (ms: number): string => (Number.isNaN(ms) ? '–' : ms.toFixed(ms < 10 ? 2 : 1));
+
+export function killPid(pid: number | undefined, sig: NodeJS.Signals): void {
+  if (pid === undefined) return;
+  try {
+    process.kill(pid, sig);
+  } catch {
+    // already gone
+  }
+}
+
+function running(c: ChildProcess): boolean {
+  return c.exitCode === null && c.signalCode === null;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Cleanup: everything a script starts is tracked and removed by PID / path, on every way out.
+
+/**
+ * The processes and temp dirs of one script, removed at the end, on failure, on SIGINT, SIGTERM
+ * and SIGHUP (a second signal: at once), and by a synchronous last resort on 'exit'. It is also
+ * the `after` hook a ProcessCluster registers its own cleanup with. Creating it installs the
+ * process handlers, so a script makes one, before it starts anything.
+ */
+export class Reaper implements AfterHook {
+  /** Children spawned by the script itself (etcd members, profiled nodes): SIGKILL by PID. */
+  readonly children = new Set<ChildProcess>();
+  /** The running load generators: killed first, so that no case goes on against a stopping cluster. */
+  readonly generators = new Set<ChildProcess>();
+  /** Node clusters: their cleanup is a step, this is for the synchronous last resort. */
+  readonly clusters = new Set<ProcessCluster>();
+  /** Temp dirs made by the script itself (a ProcessCluster removes its own). */
+  readonly tempDirs = new Set<string>();
+  /** Set by the first signal: work in progress gives up instead of starting more. */
+  stopping = false;
+  private readonly steps: (() => Promise<void> | void)[] = [];
+
+  /** `beforeKill` runs first on every way out (overload resumes the follower it stopped there). */
+  constructor(private readonly beforeKill: () => void = () => {}) {
+    process.on('exit', () => this.killNow());
+    for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+      process.on(sig, () => {
+        if (this.stopping) {
+          this.killNow();
+          process.exit(130);
+        }
+        this.stopping = true;
+        process.stderr.write(`\n${sig}: stopping every process started here...\n`);
+        void this.cleanup().finally(() => process.exit(130));
+      });
+    }
+  }
+
+  /** A cleanup step; the steps run last-registered first. */
+  after(fn: () => Promise<void> | void): void {
+    this.steps.push(fn);
+  }
+
+  tempDir(prefix: string): string {
+    const dir = mkdtempSync(path.join(os.tmpdir(), prefix));
+    this.tempDirs.add(dir);
+    return dir;
+  }
+
+  /**
+   * The load generators first (at once), then every step (a failing one is reported, the rest
+   * still run), then the last resort.
+   */
+  async cleanup(): Promise<void> {
+    this.beforeKill();
+    for (const g of this.generators) killPid(g.pid, 'SIGKILL');
+    for (const fn of this.steps.splice(0).reverse()) {
+      try {
+        await fn();
+      } catch (e) {
+        process.stderr.write(`cleanup: ${messageOf(e)}\n`);
+      }
+    }
+    this.killNow();
+  }
+
+  /** Synchronous last resort (also run from the 'exit' handler): SIGKILL by PID, remove dirs. */
+  killNow(): void {
+    this.beforeKill();
+    for (const c of [...this.children, ...this.generators]) if (running(c)) killPid(c.pid, 'SIGKILL');
+    this.children.clear();
+    this.generators.clear();
+    for (const c of this.clusters) {
+      for (const n of c.nodes.values()) if (n.running) killPid(n.pid, 'SIGKILL');
+      if (!process.env.RAFTKV_KEEP_DATA) rmSync(c.root, { recursive: true, force: true });
+    }
+    this.clusters.clear();
+    for (const d of this.tempDirs) rmSync(d, { recursive: true, force: true });
+    this.tempDirs.clear();
+  }
+
+  /**
+   * Runs a script's `main` and then the cleanup. A failure is reported as `name: message` (and
+   * `onFailure` adds to it), exit code 1; while a signal is stopping the script, exit code 130
+   * and nothing more is said.
+   */
+  async run(name: string, main: () => Promise<void>, onFailure: () => void = () => {}): Promise<void> {
+    try {
+      await main();
+    } catch (e) {
+      if (!this.stopping) {
+        process.stderr.write(`${name}: ${messageOf(e)}\n`);
+        onFailure();
+      }
+      process.exitCode = this.stopping ? 130 : 1;
+    } finally {
+      await this.cleanup();
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// /proc readings (Linux); NaN elsewhere or once the process is gone
+
+const clockTicks = (() => {
+  try {
+    return Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
+  } catch {
+    return 100;
+  }
+})();
+
+/** user + system CPU seconds of a process so far, or NaN. */
+export function cpuSeconds(pid: number | undefined): number {
+  if (pid === undefined) return Number.NaN;
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // Fields after the command name (which is in parentheses and may hold spaces).
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / clockTicks;
+  } catch {
+    return Number.NaN;
+  }
+}
+
+/** Resident set size in MiB (VmRSS of /proc/PID/status), or NaN. */
+export function rssMiB(pid: number | undefined): number {
+  if (pid === undefined) return Number.NaN;
+  try {
+    const m = /^VmRSS:\s+(\d+)\s+kB/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return m === null ? Number.NaN : Number(m[1]) / 1024;
+  } catch {
+    return Number.NaN;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Small HTTP client, on `host:port` endpoints
+
+export interface Reply {
+  readonly status: number;
+  readonly text: string;
+}
+
+/** The client endpoint (`host:port`) of a cluster's node. */
+export function endpointOf(cluster: ProcessCluster, id: string): string {
+  const s = cluster.node(id).spec;
+  return `${s.clientHost}:${s.clientPort}`;
+}
+
+/**
+ * One request. Without `agent` it opens a fresh connection (for probes of restarting nodes, where
+ * a kept-alive socket may belong to the killed process). Rejects on a network error or timeout.
+ */
+export function request(
+  endpoint: string,
+  method: string,
+  urlPath: string,
+  options: { body?: string; agent?: http.Agent | false; timeoutMs?: number } = {},
+): Promise<Reply> {
+  const i = endpoint.lastIndexOf(':');
+  return new Promise((resolve, reject) => {
+    const headers: http.OutgoingHttpHeaders = {};
+    if (options.body !== undefined) {
+      headers['content-type'] = 'application/json';
+      headers['content-length'] = Buffer.byteLength(options.body);
+    }
+    const req = http.request(
+      {
+        host: endpoint.slice(0, i),
+        port: Number(endpoint.slice(i + 1)),
+        method,
+        path: urlPath,
+        agent: options.agent ?? false,
+        headers,
+        timeout: options.timeoutMs ?? 10_000,
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString() }));
+        res.on('error', reject);
+      },
+    );
+    req.on('timeout', () => req.destroy(new Error(`${method} ${endpoint}${urlPath}: timeout`)));
+    req.on('error', reject);
+    req.end(options.body);
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// The load generator: `raftkv bench --json` as a child process (its CPU is then its own)
+
+export interface LatencyJson {
+  readonly count: number;
+  readonly p50Ms: number;
+  readonly p99Ms: number;
+  readonly maxMs: number;
+}
+
+/** The parts of the generator's JSON report the scripts read. */
+export interface BenchJson {
+  readonly elapsedS: number;
+  readonly requests: number;
+  readonly throughput: number;
+  readonly latency: { readonly all: LatencyJson };
+  readonly errors: Record<string, number>;
+  readonly benchCpuPercent: number;
+}
+
+/**
+ * Linearizable puts or gets of fixed-size keys and values over `data.keyspace` keys, as
+ * bench:compare and bench:keys measure them.
+ */
+export function runLinearizable(
+  reaper: Reaper,
+  target: 'raftkv' | 'etcd',
+  endpoints: readonly string[],
+  op: 'put' | 'get',
+  clients: number,
+  durationMs: number,
+  data: { readonly keySize: number; readonly valueSize: number; readonly keyspace: number },
+): Promise<BenchJson> {
+  const flags = [
+    '--target',
+    target,
+    '--endpoints',
+    endpoints.join(','),
+    '--clients',
+    String(clients),
+    '--duration',
+    `${durationMs}ms`,
+    '--op',
+    op,
+    '--consistency',
+    'linearizable',
+    '--key-size',
+    String(data.keySize),
+    '--value-size',
+    String(data.valueSize),
+    '--keyspace',
+    String(data.keyspace),
+  ];
+  return runGenerator(reaper, flags, durationMs);
+}
+
+/**
+ * Runs `raftkv bench --json FLAGS` (tracked as a generator of `reaper`) and resolves with its
+ * report; rejects with 'interrupted' once a signal is stopping the script.
+ */
+export function runGenerator(
+  reaper: Reaper,
+  flags: readonly string[],
+  durationMs: number,
+): Promise<BenchJson> {
+  const args = [CLI_PATH, 'bench', '--json', ...flags];
+  if (reaper.stopping) return Promise.reject(new Error('interrupted'));
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    reaper.generators.add(child);
+    let out = '';
+    let err = '';
+    child.stdout.setEncoding('utf8').on('data', (c: string) => {
+      out += c;
+    });
+    child.stderr.setEncoding('utf8').on('data', (c: string) => {
+      err += c;
+    });
+    // It stops by itself after the duration plus at most one request timeout (10 s); a hang is
+    // cut off well after that.
+    const timer = setTimeout(() => killPid(child.pid, 'SIGKILL'), durationMs + 60_000);
+    child.once('error', reject);
+    child.once('close', (code, signal) => {
+      clearTimeout(timer);
+      reaper.generators.delete(child);
+      if (reaper.stopping) {
+        reject(new Error('interrupted'));
+        return;
+      }
+      try {
+        resolve(JSON.parse(out) as BenchJson);
+      } catch {
+        reject(new Error(`raftkv bench ${args.slice(2).join(' ')}: exit ${code ?? signal}\n${err}${out}`));
+      }
+    });
+  });
+}
+
+/** The generator's errors, `0` or `N kind, ...`. */
+export function errorsOf(b: BenchJson): string {
+  const n = Object.values(b.errors).reduce((a, c) => a + c, 0);
+  if (n === 0) return '0';
+  return Object.entries(b.errors)
+    .map(([k, v]) => `${v} ${k}`)
+    .join(', ');
+}
