@@ -55,7 +55,7 @@ export const tuningFlags: readonly FlagDef[] = [
     name: 'snapshot-every',
     value: 'N',
     env: 'RAFTKV_SNAPSHOT_EVERY',
-    default: '10000',
+    default: '100000',
     help: 'take a snapshot after this many applied entries (past 8 MiB snapshots: and once as many bytes were written)',
   },
   {

@@ -28,7 +28,7 @@ export interface NodeOptions {
   readonly requestTimeoutMs?: number;
   /**
    * Take a snapshot after this many applied entries (for snapshots past 8 MiB, also not before as
-   * many bytes were applied since; see snapshotter.ts). Default 10000 (etcd's snapshot-count).
+   * many bytes were applied since; see snapshotter.ts). Default 100000 (etcd 3.4's snapshot-count).
    */
   readonly snapshotEvery?: number;
   /** Entries kept in the log behind a snapshot, for slow followers. Default 5000 (etcd's). */
@@ -82,7 +82,7 @@ export function resolveNodeOptions(o: NodeOptions): ResolvedNodeOptions {
       `election timeout (${electionTimeoutMs} ms) must be at least 5 heartbeat intervals (${5 * heartbeatIntervalMs} ms)`,
     );
   }
-  const snapshotEvery = o.snapshotEvery ?? 10_000;
+  const snapshotEvery = o.snapshotEvery ?? 100_000;
   if (!(snapshotEvery >= 1)) throw new NodeOptionsError('snapshot interval must be at least 1 entry');
   const maxInflightRequests = o.maxInflightRequests ?? 512;
   if (!(Number.isInteger(maxInflightRequests) && maxInflightRequests >= 1)) {
