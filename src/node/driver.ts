@@ -29,6 +29,9 @@ export interface DriverParts {
   readonly clock: NodeClock;
 }
 
+/** A relayed read unanswered for this many heartbeat intervals is asked of the leader again. */
+const readRetryHeartbeats = 3;
+
 interface SnapshotWaiter {
   readonly target: number;
   readonly resolve: (t: SnapshotResponse) => void;
@@ -150,7 +153,7 @@ export class Driver {
   /** Starts a linearizable read; resolves once the local state machine may serve it. */
   readIndex(deadline: number): Promise<void> {
     if (this.stopError !== null) return Promise.reject(this.stopError());
-    const { context, done } = this.reads.start(deadline);
+    const { context, done } = this.reads.start(deadline, this.clock.now());
     this.raw.readIndex(context);
     this.schedule();
     return done;
@@ -276,8 +279,26 @@ export class Driver {
     const now = this.clock.now();
     this.writes.sweep(now);
     this.reads.sweep(now);
+    this.askReadsAgain(now);
     this.checkDiskStall(now);
     this.schedule();
+  }
+
+  /**
+   * A follower relays each linearizable read to the leader once; if that message or the answer is
+   * lost (a dropped connection, a full queue, a leader that lost its post meanwhile — this node
+   * included), the read would wait out its whole deadline. Reads unanswered for a few heartbeats
+   * are asked again; with no leader known the core fails them at once, and the service retries
+   * them once a leader is known.
+   */
+  private askReadsAgain(now: number): void {
+    if (this.reads.size === 0) return;
+    for (const context of this.reads.toAskAgain(
+      now,
+      readRetryHeartbeats * this.options.heartbeatIntervalMs,
+    )) {
+      this.raw.readIndex(context);
+    }
   }
 
   /** A leader stuck in fsync hands leadership over (see disk-stall.ts). */

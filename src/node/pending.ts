@@ -59,6 +59,8 @@ interface ReadWaiter {
   readonly deadline: number;
   /** Set once the core released the read: serve when lastApplied reaches it. */
   readIndex: number | null;
+  /** When the read was last asked of the core (re-asked if its answer may have been lost). */
+  askedAt: number;
   readonly resolve: () => void;
   readonly reject: (e: RaftkvError) => void;
 }
@@ -72,12 +74,29 @@ export class PendingReads {
   }
 
   /** A fresh context for the core's readIndex(), and a promise kept once the read may be served. */
-  start(deadline: number): { context: string; done: Promise<void> } {
+  start(deadline: number, now: number): { context: string; done: Promise<void> } {
     const context = `r${++this.next}`;
     const done = new Promise<void>((resolve, reject) => {
-      this.byContext.set(context, { deadline, readIndex: null, resolve, reject });
+      this.byContext.set(context, { deadline, readIndex: null, askedAt: now, resolve, reject });
     });
     return { context, done };
+  }
+
+  /**
+   * Reads asked of the core at least `afterMs` ago and still without a read index: a relayed
+   * request or its answer may have been lost on the way to or from the leader. Marks them asked
+   * again now. Asking twice is safe: a read index obtained after the read started serves it, and
+   * the second answer for a context is ignored (released()).
+   */
+  toAskAgain(now: number, afterMs: number): string[] {
+    const out: string[] = [];
+    for (const [context, w] of this.byContext) {
+      if (w.readIndex === null && now - w.askedAt >= afterMs) {
+        w.askedAt = now;
+        out.push(context);
+      }
+    }
+    return out;
   }
 
   /** The core released a read; unknown contexts (duplicated answers, expired reads) are ignored. */

@@ -41,6 +41,8 @@ export class SimNetwork {
   private readonly blocked = new Set<string>();
   private readonly receivers = new Map<NodeId, (m: Message) => void>();
   private readonly domain = new Domain('network');
+  /** A test's own loss rule: a message for which it returns true is lost (besides dropRate). */
+  lose: ((m: Message) => boolean) | null = null;
 
   constructor(
     private readonly sched: Scheduler,
@@ -105,7 +107,7 @@ export class SimNetwork {
       this.drop(m, 'partitioned');
       return;
     }
-    if (this.rng.chance(this.faults.dropRate)) {
+    if (this.lose?.(m) === true || this.rng.chance(this.faults.dropRate)) {
       this.drop(m, 'lost');
       return;
     }
