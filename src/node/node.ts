@@ -42,6 +42,9 @@ export function clusterIdOf(options: NodeOptions): string {
   return `raftkv-${createHash('sha256').update(spec).digest('hex').slice(0, 16)}`;
 }
 
+/** A graceful stop waits at most this long for requests still arriving. */
+const drainTimeoutMs = 2000;
+
 export async function startNode(options: NodeOptions): Promise<RaftkvNode> {
   const o = resolveNodeOptions(options);
   const logger = new NodeLogger(o.id, o.logFormat, o.logLevel, o.logSink);
@@ -121,6 +124,9 @@ export async function startNode(options: NodeOptions): Promise<RaftkvNode> {
         const closingHttp = http.close();
         await driver.handOffLeadership();
         await driver.stop(() => new ShuttingDownError('the node is shutting down'));
+        // Requests still arriving (a body on the way) get their 503 before connections close.
+        logger.log('info', 'draining client requests');
+        await http.drained(drainTimeoutMs);
         // Every request has been answered now; idle keep-alive connections would hold close() open.
         http.server.closeAllConnections();
         // Peer connections arrived as HTTP upgrades: the server's close waits for them too.

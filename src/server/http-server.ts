@@ -46,6 +46,8 @@ export class KvHttpServer {
   private inflight = 0;
   /** KV requests refused for being past maxInflight, since start (GET /debug). */
   private refusedBusy = 0;
+  /** Called when `inflight` drops to 0 (drained() waiting). */
+  private idleWaiters: (() => void)[] = [];
 
   constructor(
     private readonly service: KvService,
@@ -67,7 +69,9 @@ export class KvHttpServer {
       this.handle(req, res)
         .catch((err: unknown) => this.fail(res, err))
         .finally(() => {
-          if (kv) this.inflight--;
+          if (!kv) return;
+          this.inflight--;
+          if (this.inflight === 0) for (const w of this.idleWaiters.splice(0)) w();
         });
     });
     this.server.keepAliveTimeout = 30_000;
@@ -250,6 +254,23 @@ export class KvHttpServer {
         else reject(new ForwardFailedError(`forwarding to leader ${leader} failed: ${e.message}`));
       });
       out.end(body);
+    });
+  }
+
+  /**
+   * Resolves once no KV request is being handled, or after `timeoutMs`. At a graceful stop, a
+   * request still arriving (its body on the way) is answered — 503 shutting_down once it reaches
+   * the stopped driver — instead of being cut off with its connection.
+   */
+  drained(timeoutMs: number): Promise<void> {
+    if (this.inflight === 0) return Promise.resolve();
+    return new Promise((resolve) => {
+      const timer = setTimeout(done, timeoutMs);
+      function done(): void {
+        clearTimeout(timer);
+        resolve();
+      }
+      this.idleWaiters.push(done);
     });
   }
 

@@ -2,7 +2,7 @@
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { type HttpAnswer, request, startCluster, waitFor } from '../support/cluster.js';
+import { type HttpAnswer, holdPut, request, startCluster, waitFor } from '../support/cluster.js';
 
 /** A request's answer, or the transport error it failed with (never an unhandled rejection). */
 function settle(p: Promise<HttpAnswer>): Promise<HttpAnswer | Error> {
@@ -102,4 +102,25 @@ test('stop() is idempotent and a node restarts on its port and data dir', async 
   await c.startNode(id);
   await c.waitForLeader();
   assert.equal((await c.get(id, 'solo')).body.value, '1');
+});
+
+test('a request still arriving when the node stops gets its 503, not a reset connection', async (t) => {
+  const c = await startCluster(t, { size: 1 });
+  const id = await c.waitForLeader();
+  const held = holdPut(c.port(id), 'late', 'body');
+  await waitFor(
+    async () => ((await c.debug(id)).admission as { inflight: number }).inflight === 1,
+    10_000,
+    'the request counted',
+  );
+  const node = c.node(id)!;
+  const stopping = c.stopNode(id);
+  // The driver has stopped and the node waits for requests still being handled.
+  await waitFor(() => c.logged(id, 'draining client requests'), 10_000, 'the stop drains');
+  const answer = await held.finish();
+  assert.equal(answer.status, 503, answer.text);
+  assert.equal(answer.body.code, 'shutting_down', answer.text);
+  await stopping;
+  await node.stopped;
+  assert.equal(node.fatalError, null);
 });

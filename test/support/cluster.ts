@@ -355,3 +355,60 @@ export async function startCluster(
   t.after(() => cluster.cleanup());
   return cluster;
 }
+
+export interface HeldPut {
+  /** Sends the rest of the body; resolves with the answer. */
+  finish(): Promise<HttpAnswer>;
+  /** The answer, whenever it comes (also without finish(): a refusal or a timeout). */
+  readonly answered: Promise<HttpAnswer>;
+}
+
+/**
+ * Starts a PUT whose body stops halfway: the node counts the request from its headers, but proposes
+ * nothing until finish() sends the rest (a deterministic way to hold a request in flight).
+ */
+export function holdPut(port: number, key: string, value: string): HeldPut {
+  const body = JSON.stringify({ key, value });
+  const half = Math.floor(body.length / 2);
+  const agent = new http.Agent({ keepAlive: false });
+  let answer!: (a: HttpAnswer) => void;
+  let failed!: (e: unknown) => void;
+  const answered = new Promise<HttpAnswer>((resolve, reject) => {
+    answer = resolve;
+    failed = reject;
+  });
+  const req = http.request(
+    {
+      host: HOST,
+      port,
+      method: 'POST',
+      path: '/kv',
+      agent,
+      headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) },
+    },
+    (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => {
+        const text = Buffer.concat(chunks).toString('utf8');
+        let body: unknown = null;
+        try {
+          body = JSON.parse(text);
+        } catch {
+          // Node's own 408 for a request that did not arrive in time has no JSON body.
+        }
+        answer({ status: res.statusCode ?? 0, headers: res.headers, text, body });
+        agent.destroy();
+      });
+    },
+  );
+  req.on('error', failed);
+  req.write(body.slice(0, half));
+  return {
+    answered,
+    finish: () => {
+      req.end(body.slice(half));
+      return answered;
+    },
+  };
+}
