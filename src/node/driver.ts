@@ -181,12 +181,12 @@ export class Driver {
   snapshotNow(deadline: number): Promise<SnapshotResponse> {
     if (this.stopError !== null) return Promise.reject(this.stopError());
     const target = this.sm.lastApplied;
-    const current = this.log.snapshot().meta;
-    if (current.index >= target) {
+    const current = this.log.snapshot();
+    if (current.meta.index >= target) {
       return Promise.resolve({
-        index: current.index,
-        term: current.term,
-        bytes: this.log.snapshot().data.byteLength,
+        index: current.meta.index,
+        term: current.meta.term,
+        bytes: current.data.byteLength,
         keys: null,
         ms: 0,
         taken: false,

@@ -7,7 +7,10 @@ import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { type NodeOptions, type RaftkvNode, startNode } from '../../src/node/index.js';
-import { freePorts as freePortsOn } from './processes.js';
+import { type DebugInfo, freePorts as freePortsOn } from './processes.js';
+
+/** GET /debug as both cluster helpers read it. */
+export type { DebugInfo };
 
 export const HOST = '127.0.0.1';
 
@@ -116,18 +119,6 @@ export function request(
       req.end();
     } else req.end(payload);
   });
-}
-
-export interface DebugInfo {
-  readonly nodeId: string;
-  readonly state: 'follower' | 'candidate' | 'leader';
-  readonly term: number;
-  readonly leaderId: string | null;
-  readonly commitIndex: number;
-  readonly lastApplied: number;
-  readonly logLength: number;
-  readonly snapshotIndex?: number;
-  readonly [field: string]: unknown;
 }
 
 export type ClusterTiming = Pick<

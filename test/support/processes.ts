@@ -12,6 +12,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { Rng } from '../../src/jepsen/rng.js';
 
 /** The built CLI entry (this file is compiled to dist/test/support/, the CLI to dist/src/cli/). */
 export const CLI_PATH = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
@@ -61,27 +62,25 @@ export class StopWaiting extends Error {
   override name = 'StopWaiting';
 }
 
-/** A small seeded PRNG (mulberry32): the same seed gives the same schedule of faults. */
+/**
+ * The seeded PRNG of the fault schedules (the Jepsen runner's mulberry32): the same seed gives the
+ * same schedule. Integer ranges here are inclusive.
+ */
 export class Prng {
-  private s: number;
+  private readonly rng: Rng;
   constructor(readonly seed: number) {
-    this.s = seed >>> 0;
+    this.rng = new Rng(seed);
   }
   /** Uniform in [0, 1). */
   next(): number {
-    this.s = (this.s + 0x6d2b79f5) >>> 0;
-    let t = this.s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+    return this.rng.next();
   }
   /** Uniform integer in [lo, hi]. */
   int(lo: number, hi: number): number {
     return lo + Math.floor(this.next() * (hi - lo + 1));
   }
   pick<T>(items: readonly T[]): T {
-    if (items.length === 0) throw new Error('pick from an empty list');
-    return items[Math.floor(this.next() * items.length)]!;
+    return this.rng.pick(items);
   }
   chance(p: number): boolean {
     return this.next() < p;
@@ -426,6 +425,7 @@ export interface DebugInfo {
   readonly commitIndex: number;
   readonly lastApplied: number;
   readonly logLength: number;
+  readonly snapshotIndex?: number;
   readonly [field: string]: unknown;
 }
 
