@@ -5,7 +5,11 @@ import type { Message, NodeId } from '../raft/index.js';
 import type { TransportEvent } from '../transport/index.js';
 
 export interface NodeClock {
-  /** Milliseconds, monotonic enough for deadlines. */
+  /**
+   * Milliseconds on a monotonic clock that keeps running while the process is stopped: the
+   * driver converts it into the core's ticks (elapsed-ticks.ts), and the lease is only as good
+   * as that clock. A wall-clock step (NTP, an operator) must not move it.
+   */
   now(): number;
   /** Calls fn every ms milliseconds; returns a cancel function. */
   every(ms: number, fn: () => void): () => void;
@@ -15,8 +19,17 @@ export interface NodeClock {
   soon(fn: () => void): void;
 }
 
+/**
+ * CLOCK_MONOTONIC, in milliseconds near the Unix epoch (so it reads like Date.now() in logs and
+ * deadlines) but never stepped by a wall-clock change. It keeps counting while the process is
+ * SIGSTOPped or descheduled; it does not count while the whole machine is suspended.
+ */
+export function monotonicNow(): number {
+  return performance.timeOrigin + performance.now();
+}
+
 export const realClock: NodeClock = {
-  now: () => Date.now(),
+  now: monotonicNow,
   every(ms, fn) {
     const t = setInterval(fn, ms);
     return () => clearInterval(t);

@@ -11,6 +11,7 @@ import type { Storage } from '../storage/index.js';
 import type { TransportEvent } from '../transport/index.js';
 import { type MessageTransport, type NodeClock, sleep } from './clock.js';
 import { bestTransferTarget, DiskStallGuard } from './disk-stall.js';
+import { ElapsedTicks } from './elapsed-ticks.js';
 import { BusyError, LeadershipLostError, NoLeaderError, type RaftkvError, TimeoutError } from './errors.js';
 import type { EventLog } from './logger.js';
 import type { ResolvedNodeOptions } from './options.js';
@@ -27,7 +28,23 @@ export interface DriverParts {
   readonly transport: MessageTransport;
   readonly logger: EventLog;
   readonly clock: NodeClock;
+  /** Deliberately broken behaviour, for the simulator's mutation tests only. */
+  readonly mutations?: DriverMutations;
 }
+
+export interface DriverMutations {
+  /**
+   * Tick the core once per timer callback, as if no time passed while the process was stopped
+   * (the stale lease reads after a pause). Never set outside tests.
+   */
+  readonly forgetPausedTime?: boolean;
+}
+
+/**
+ * Catch-up after a pause hands the core at most this many election timeouts of ticks: by then
+ * every tick-based timer in the core has fired (see elapsed-ticks.ts).
+ */
+const maxCatchUpElections = 3;
 
 /** A relayed read unanswered for this many heartbeat intervals is asked of the leader again. */
 const readRetryHeartbeats = 3;
@@ -51,6 +68,9 @@ export class Driver {
   private readonly logger: EventLog;
   private readonly snapshotter: Snapshotter;
   private readonly stallGuard: DiskStallGuard;
+  private readonly mutations: DriverMutations;
+  /** Set by start(): the ticks owed to the core for monotonic time passed. */
+  private elapsed: ElapsedTicks | null = null;
   sm: KvStateMachine;
 
   private stopTicking: (() => void) | null = null;
@@ -76,6 +96,7 @@ export class Driver {
     this.transport = p.transport;
     this.clock = p.clock;
     this.logger = p.logger;
+    this.mutations = p.mutations ?? {};
     this.stallGuard = new DiskStallGuard(p.options.diskStallMs);
     this.snapshotter = new Snapshotter({
       every: p.options.snapshotEvery,
@@ -94,6 +115,15 @@ export class Driver {
 
   start(): void {
     this.running = true;
+    const tickMs = this.options.heartbeatIntervalMs;
+    const electionTicks = Math.ceil(this.options.electionTimeoutMs / tickMs);
+    // Half an interval in arrears: timer callbacks, about one interval apart, then land mid-interval,
+    // so their jitter cannot make one owe no tick and the next two.
+    this.elapsed = new ElapsedTicks(
+      tickMs,
+      this.clock.now() - tickMs / 2,
+      maxCatchUpElections * electionTicks,
+    );
     this.transport.onMessage((m) => this.onPeerMessage(m));
     this.transport.onEvent((e) => this.onTransportEvent(e));
     this.stopTicking = this.clock.every(this.options.heartbeatIntervalMs, () => this.onTick());
@@ -138,7 +168,7 @@ export class Driver {
   propose(data: Uint8Array, deadline: number): Promise<WriteResult> | 'not-leader' {
     // After stop() nothing would ever answer (or sweep) a new waiter.
     if (this.stopError !== null) throw this.stopError();
-    const r = this.raw.propose(data);
+    const r = this.input().propose(data);
     if (r.kind === 'rejected') {
       if (r.reason === 'NotLeader') return 'not-leader';
       if (r.reason === 'TooLarge') throw new BusyError('the entry is larger than the leader accepts');
@@ -154,7 +184,7 @@ export class Driver {
   readIndex(deadline: number): Promise<void> {
     if (this.stopError !== null) return Promise.reject(this.stopError());
     const { context, done } = this.reads.start(deadline, this.clock.now());
-    this.raw.readIndex(context);
+    this.input().readIndex(context);
     this.schedule();
     return done;
   }
@@ -165,7 +195,7 @@ export class Driver {
     if (!this.running || status.role !== 'leader' || status.voters.length < 2) return;
     const to = bestTransferTarget(status);
     if (to === null) return;
-    if (this.raw.transferLeadership(to).kind !== 'started') return;
+    if (this.input().transferLeadership(to).kind !== 'started') return;
     this.logger.log('info', 'stopping: handing leadership over', { to });
     this.schedule();
     const deadline = this.clock.now() + this.options.electionTimeoutMs;
@@ -233,9 +263,26 @@ export class Driver {
     };
   }
 
+  /**
+   * The core, told first how much time really passed: every input goes through here, so after a
+   * pause (SIGSTOP, a long GC, a blocked loop) no message, request or read reaches a core whose
+   * clock stopped — a leader whose lease ran out knows it before it serves a read.
+   */
+  private input(): RawNode {
+    this.payTicks();
+    return this.raw;
+  }
+
+  /** Hands the core the ticks owed for the monotonic time since the last payment. */
+  private payTicks(): void {
+    if (this.elapsed === null || this.mutations.forgetPausedTime) return;
+    const owed = this.elapsed.take(this.clock.now());
+    for (let i = 0; i < owed; i++) this.raw.tick();
+  }
+
   private onPeerMessage(m: Message): void {
     if (!this.running) return;
-    this.raw.step(m);
+    this.input().step(m);
     this.schedule();
   }
 
@@ -243,7 +290,7 @@ export class Driver {
     switch (e.type) {
       case 'peerUnreachable':
         this.logger.log('warn', 'peer unreachable', { peer: e.peer, reason: e.reason });
-        if (this.running) this.raw.reportUnreachable(e.peer);
+        if (this.running) this.input().reportUnreachable(e.peer);
         return;
       case 'peerReconnected':
         this.logger.log('info', 'peer reachable again', { peer: e.peer, downForMs: e.downForMs });
@@ -275,7 +322,8 @@ export class Driver {
 
   private onTick(): void {
     if (!this.running) return;
-    this.raw.tick();
+    if (this.mutations.forgetPausedTime) this.raw.tick();
+    else this.payTicks();
     const now = this.clock.now();
     this.writes.sweep(now);
     this.reads.sweep(now);
@@ -360,7 +408,7 @@ export class Driver {
         // covering their index get a fresh start (a no-op if one is already running).
         if (this.snapshotWaiters.length > 0) this.startForcedSnapshot();
       }
-      while (this.running && this.raw.hasReady()) {
+      while (this.running && this.input().hasReady()) {
         await this.handleReady(this.raw.ready());
       }
     } catch (e) {

@@ -3,6 +3,7 @@
 // routing, body limits, validation, error mapping and forwarding writes to the leader.
 
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
+import { monotonicNow } from '../node/clock.js';
 import {
   BadRequestError,
   BusyError,
@@ -127,7 +128,7 @@ export class KvHttpServer {
     const q = target.indexOf('?');
     const path = q < 0 ? target : target.slice(0, q);
     const query = new URLSearchParams(q < 0 ? '' : target.slice(q + 1));
-    const deadline = Date.now() + this.options.requestTimeoutMs;
+    const deadline = monotonicNow() + this.options.requestTimeoutMs;
     const method = req.method ?? 'GET';
 
     if (path === '/kv' && method === 'POST') {
@@ -166,7 +167,7 @@ export class KvHttpServer {
     }
     if (path === '/admin/snapshot' && method === 'POST') {
       // Snapshotting can take seconds for a large store: its own deadline, not a KV request's.
-      const out = await this.service.snapshot(Date.now() + snapshotTimeoutMs);
+      const out = await this.service.snapshot(monotonicNow() + snapshotTimeoutMs);
       this.send(res, 200, { nodeId: this.service.nodeId, ...out });
       return;
     }
