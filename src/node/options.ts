@@ -38,7 +38,7 @@ export interface NodeOptions {
    * busy (and Retry-After), so memory stays bounded however many clients pile on. Default 512.
    */
   readonly maxInflightRequests?: number;
-  /** 'safe' (ReadIndex, default) or 'lease' (§6.4.1, assumes bounded clock drift). */
+  /** 'safe' (ReadIndex, default) or 'lease' (§6.4.1; its assumptions: docs/read-modes.md). */
   readonly readMode?: ReadMode;
   /** A leader whose fsync runs longer than this hands leadership over. Default: the election timeout. */
   readonly diskStallMs?: number;

@@ -9,6 +9,11 @@
 // phase of its own tick that can be up to one tick ahead of the leader's. It does not cover
 // clock drift: if followers' clocks run faster than the leader's by more than the margin over an
 // election timeout, a deposed leader can serve a stale read. That is why 'safe' is the default.
+//
+// Ticks stand for time only if the driver hands over every tick that really passed before any
+// input — a paused process misses timer callbacks, and a lease counted in callbacks outlives its
+// real time. The node's driver derives ticks from a monotonic clock for that reason
+// (src/node/elapsed-ticks.ts); docs/read-modes.md says what the lease still assumes.
 
 /** Ticks subtracted from the election timeout for tick phase differences between nodes. */
 export const leaseMarginTicks = 2;

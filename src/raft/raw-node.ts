@@ -67,6 +67,12 @@ export class RawNode {
     this.prevHardState = storage.initialState().hardState;
   }
 
+  /**
+   * One heartbeat interval of time has passed. Hand over every interval that really passed before
+   * any other input — the lease (readMode 'lease') and the election rules count ticks as time, and
+   * a driver that counts its timer's callbacks loses the time its process was stopped (the node's
+   * driver derives ticks from a monotonic clock: src/node/elapsed-ticks.ts).
+   */
   tick(): void {
     this.raft.tick();
   }
