@@ -28,6 +28,24 @@ export class TooLargeError extends RaftkvError {
   readonly definite = true;
 }
 
+/** The request's head (line and headers) is larger than the HTTP server reads. */
+export class HeadersTooLargeError extends RaftkvError {
+  readonly code = 'headers_too_large';
+  readonly definite = true;
+}
+
+/** The request's Expect header asks for something the server does not do (only 100-continue). */
+export class ExpectationFailedError extends RaftkvError {
+  readonly code = 'expectation_failed';
+  readonly definite = true;
+}
+
+/** The request did not arrive whole within the request timeout; it was not handled. */
+export class RequestTimeoutError extends RaftkvError {
+  readonly code = 'request_timeout';
+  readonly definite = true;
+}
+
 /** Compare-and-set precondition failed: nothing was written. */
 export class ConflictError extends RaftkvError {
   readonly code = 'precondition_failed';

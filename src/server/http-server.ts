@@ -3,21 +3,33 @@
 // routing, body limits, validation, error mapping and forwarding writes to the leader.
 
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
 import { monotonicNow } from '../node/clock.js';
 import {
   BadRequestError,
   BusyError,
+  ExpectationFailedError,
   ForwardFailedError,
+  HeadersTooLargeError,
   NotFoundError,
   NotLeaderError,
   RaftkvError,
+  RequestTimeoutError,
   ShuttingDownError,
   TimeoutError,
   TooLargeError,
 } from '../node/errors.js';
-import type { Consistency, KvService } from '../node/service.js';
+import type { KvService } from '../node/service.js';
 import { errorBody, statusFor } from './status-map.js';
-import { maxBodyBytes, parseDeleteKey, parseGetKey, parseListQuery, parsePutBody } from './validate.js';
+import {
+  maxBodyBytes,
+  parseRequest,
+  type RequestHead,
+  type Route,
+  routeOf,
+  takesBody,
+  truncate,
+} from './validate.js';
 
 export interface HttpServerOptions {
   /** Every request finishes within this many milliseconds (504 otherwise). */
@@ -81,6 +93,21 @@ export class KvHttpServer {
     // Node checks these every connectionsCheckingInterval, hence the short interval.
     this.server.requestTimeout = options.requestTimeoutMs;
     this.server.headersTimeout = Math.min(60_000, options.requestTimeoutMs);
+    this.server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) =>
+      answerClientError(err, socket),
+    );
+    // Without these listeners node:http answers an unknown Expect with a bare 417 and drops a
+    // CONNECT's socket unanswered.
+    this.server.on('checkExpectation', (req: IncomingMessage, res: ServerResponse) => {
+      void discardBody(req, maxBodyBytes).catch(() => {});
+      this.fail(
+        res,
+        new ExpectationFailedError(`unsupported Expect: ${truncate(header(req, 'expect') ?? '')}`),
+      );
+    });
+    this.server.on('connect', (req: IncomingMessage, socket: Duplex) =>
+      answerRawAndClose(socket, new NotFoundError(`no route for CONNECT ${truncate(req.url ?? '')}`)),
+    );
     if (options.onPeerUpgrade) {
       const onUpgrade = options.onPeerUpgrade;
       this.server.on('upgrade', (req: IncomingMessage, socket: import('node:net').Socket, head: Buffer) => {
@@ -119,6 +146,12 @@ export class KvHttpServer {
     });
   }
 
+  /**
+   * Every request is read whole before it is answered — a body sent to a route that takes none
+   * is read and discarded — so the answer never races the client's upload into a reset. Then
+   * its route's parser checks everything it carries (validate.ts), and only then does anything
+   * reach the node.
+   */
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     if (!this.accepting) {
       res.setHeader('connection', 'close');
@@ -127,56 +160,59 @@ export class KvHttpServer {
     const target = req.url ?? '/';
     const q = target.indexOf('?');
     const path = q < 0 ? target : target.slice(0, q);
-    const query = new URLSearchParams(q < 0 ? '' : target.slice(q + 1));
+    const head: RequestHead = {
+      method: req.method ?? 'GET',
+      path,
+      query: new URLSearchParams(q < 0 ? '' : target.slice(q + 1)),
+      headers: req.headersDistinct,
+    };
     const deadline = monotonicNow() + this.options.requestTimeoutMs;
-    const method = req.method ?? 'GET';
-
-    if (path === '/kv' && method === 'POST') {
-      const body = await readBody(req, maxBodyBytes);
-      const put = parsePutBody(body, header(req, 'idempotency-key'));
-      await this.orForward(req, body, res, async () =>
-        this.send(res, 200, await this.service.put(put, deadline)),
-      );
-      return;
+    let route: Route;
+    try {
+      route = routeOf(head.method, head.path);
+    } catch (err) {
+      await discardBody(req, maxBodyBytes);
+      throw err;
     }
-    if (path === '/kv' && method === 'GET') {
-      const { prefix, limit } = parseListQuery(query);
-      const out = await this.service.list(prefix, limit, consistencyOf(query), deadline);
-      this.send(res, 200, { items: out.items, more: out.more, index: out.index });
-      return;
-    }
-    if (path.startsWith('/kv/')) {
-      if (method === 'GET') {
-        const key = parseGetKey(path);
-        const out = await this.service.get(key, consistencyOf(query), deadline);
-        this.send(res, out.value === null ? 404 : 200, out);
+    const body = takesBody(route) ? await readBody(req, maxBodyBytes) : await discardBody(req, maxBodyBytes);
+    const r = parseRequest(route, head, body);
+    switch (r.route) {
+      case 'put':
+        await this.orForward(req, body, res, async () =>
+          this.send(res, 200, await this.service.put(r.put, deadline)),
+        );
         return;
-      }
-      if (method === 'DELETE') {
-        const del = { key: parseDeleteKey(path), ...idem(req) };
-        await this.orForward(req, Buffer.alloc(0), res, async () => {
-          const out = await this.service.del(del, deadline);
+      case 'delete':
+        await this.orForward(req, body, res, async () => {
+          const out = await this.service.del(r.del, deadline);
           this.send(res, 200, { key: out.key, deleted: out.deleted, index: out.index });
         });
         return;
+      case 'get': {
+        const out = await this.service.get(r.key, r.consistency, deadline);
+        this.send(res, out.value === null ? 404 : 200, out);
+        return;
+      }
+      case 'list': {
+        const out = await this.service.list(r.prefix, r.limit, r.consistency, deadline);
+        this.send(res, 200, { items: out.items, more: out.more, index: out.index });
+        return;
+      }
+      case 'debug':
+        this.send(res, 200, { ...this.service.debug(), admission: this.stats() });
+        return;
+      case 'snapshot': {
+        // Snapshotting can take seconds for a large store: its own deadline, not a KV request's.
+        const out = await this.service.snapshot(monotonicNow() + snapshotTimeoutMs);
+        this.send(res, 200, { nodeId: this.service.nodeId, ...out });
+        return;
+      }
+      case 'health': {
+        const h = this.service.health();
+        this.send(res, h.ok ? 200 : 503, { ok: h.ok, reason: h.reason, nodeId: this.service.nodeId });
+        return;
       }
     }
-    if (path === '/debug' && method === 'GET') {
-      this.send(res, 200, { ...this.service.debug(), admission: this.stats() });
-      return;
-    }
-    if (path === '/admin/snapshot' && method === 'POST') {
-      // Snapshotting can take seconds for a large store: its own deadline, not a KV request's.
-      const out = await this.service.snapshot(monotonicNow() + snapshotTimeoutMs);
-      this.send(res, 200, { nodeId: this.service.nodeId, ...out });
-      return;
-    }
-    if (path === '/health' && method === 'GET') {
-      const h = this.service.health();
-      this.send(res, h.ok ? 200 : 503, { ok: h.ok, reason: h.reason, nodeId: this.service.nodeId });
-      return;
-    }
-    throw new NotFoundError(`no route for ${method} ${path}`);
   }
 
   /** Runs a write locally, or forwards it (once) to the leader when this node does not lead. */
@@ -303,26 +339,82 @@ export class KvHttpServer {
   }
 }
 
+/** How long a connection refused for a malformed request is drained before it is dropped. */
+const lingerMs = 2_000;
+
+/**
+ * node:http could not parse a request (bad framing, a header line too long, a request that did
+ * not arrive in time): answer in the API's JSON error shape instead of Node's bare 400, then close
+ * gently — stop writing, keep reading and discarding what the client is still sending for a
+ * moment — so the answer is not overtaken by a reset (closing a socket with unread data resets it).
+ */
+function answerClientError(err: NodeJS.ErrnoException, socket: Duplex): void {
+  if (err.code === 'ECONNRESET' || !socket.writable) {
+    socket.destroy();
+    return;
+  }
+  answerRawAndClose(
+    socket,
+    err.code === 'HPE_HEADER_OVERFLOW'
+      ? new HeadersTooLargeError('the request line and headers exceed the 16 KiB the server reads')
+      : err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+        ? new RequestTimeoutError('the request did not arrive whole within the request timeout')
+        : new BadRequestError(`malformed HTTP request: ${err.message.replace(/^Parse Error: /, '')}`),
+  );
+}
+
+/** Writes `error` as a whole HTTP answer on a socket node:http has let go of, then closes gently. */
+function answerRawAndClose(socket: Duplex, error: RaftkvError): void {
+  if (!socket.writable) {
+    socket.destroy();
+    return;
+  }
+  const status = statusFor(error);
+  const payload = JSON.stringify(errorBody(error));
+  socket.on('error', () => {});
+  socket.on('data', () => {});
+  socket.resume();
+  socket.end(
+    `HTTP/1.1 ${status} ${http.STATUS_CODES[status] ?? 'Error'}\r\n` +
+      'content-type: application/json\r\n' +
+      `content-length: ${Buffer.byteLength(payload)}\r\n` +
+      'connection: close\r\n\r\n' +
+      payload,
+  );
+  setTimeout(() => socket.destroy(), lingerMs).unref();
+}
+
 function header(req: IncomingMessage, name: string): string | undefined {
   const v = req.headers[name];
   return Array.isArray(v) ? v[0] : v;
 }
 
-function idem(req: IncomingMessage): { idempotencyKey?: string } {
-  const k = header(req, 'idempotency-key');
-  return k === undefined ? {} : { idempotencyKey: k };
-}
-
-function consistencyOf(query: URLSearchParams): Consistency {
-  const c = query.get('consistency');
-  if (c === null || c === 'linearizable') return 'linearizable';
-  if (c === 'stale') return 'stale';
-  throw new BadRequestError(`consistency must be "linearizable" or "stale", got "${c}"`);
-}
-
 function splitHostPort(addr: string): [string, number] {
   const i = addr.lastIndexOf(':');
   return [addr.slice(0, i), Number(addr.slice(i + 1))];
+}
+
+/**
+ * Reads a body the route does not use, to its end, keeping nothing: answering before the upload
+ * ends would race it into a reset. Past `limit` bytes it fails with 413 at once and goes on
+ * discarding, so the answer still arrives.
+ */
+function discardBody(req: IncomingMessage, limit: number): Promise<Buffer> {
+  const empty = Buffer.alloc(0);
+  if (req.complete) return Promise.resolve(empty);
+  return new Promise((resolve, reject) => {
+    let size = 0;
+    let over = false;
+    req.on('data', (c: Buffer) => {
+      size += c.length;
+      if (!over && size > limit) {
+        over = true;
+        reject(new TooLargeError(`request body exceeds the limit of ${limit} bytes`));
+      }
+    });
+    req.on('end', () => resolve(empty));
+    req.on('error', reject);
+  });
 }
 
 /** Reads the body, failing with 413 as soon as it passes `limit` bytes. */

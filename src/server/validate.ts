@@ -1,15 +1,17 @@
-// Input validation for the client API: every malformed request gets a 400 or 413 with a message
-// saying what is wrong, before it reaches the node.
+// Input validation for the client API, in one place: a request's route, then everything it
+// carries — path, query, headers, body — checked by that route's parser before anything reaches
+// the node. Every malformed request gets a 400, 404 or 413 naming what is wrong. The write routes
+// share their header checks (writeOptions), so put, compare-and-set and delete cannot disagree
+// about an Idempotency-Key again.
 
 import { KV_LIMITS } from '../kv/index.js';
-import { BadRequestError, TooLargeError } from '../node/errors.js';
-import type { PutRequest } from '../node/service.js';
+import { BadRequestError, NotFoundError, TooLargeError } from '../node/errors.js';
+import type { Consistency, DeleteRequest, PutRequest } from '../node/service.js';
 
 /** A body holds one key, one value and one prevValue, JSON-escaped (up to 6 bytes per byte). */
 export const maxBodyBytes = 64 * 1024 + 6 * (KV_LIMITS.maxKeyBytes + 2 * KV_LIMITS.maxValueBytes);
 export const maxListLimit = 10_000;
 export const defaultListLimit = 1_000;
-const maxIdempotencyKeyBytes = 256;
 const putFields = new Set(['key', 'value', 'prevValue']);
 
 function checkKey(key: unknown, where: string): string {
@@ -38,15 +40,102 @@ function isWellFormed(s: string): boolean {
   return !/\p{Surrogate}/u.test(s);
 }
 
-function checkIdempotencyKey(k: string | undefined): { idempotencyKey?: string } {
-  if (k === undefined) return {};
-  if (k.length === 0 || Buffer.byteLength(k) > maxIdempotencyKeyBytes) {
-    throw new BadRequestError(`Idempotency-Key must be 1..${maxIdempotencyKeyBytes} bytes`);
+/** What the server reads of a request before its route's parser sees it. */
+export interface RequestHead {
+  readonly method: string;
+  /** The target before any `?`, still percent-encoded. */
+  readonly path: string;
+  readonly query: URLSearchParams;
+  /** Each header's values, one per occurrence (node:http's headersDistinct). */
+  readonly headers: Readonly<Record<string, readonly string[] | undefined>>;
+}
+
+export type Route = 'put' | 'list' | 'get' | 'delete' | 'debug' | 'health' | 'snapshot';
+
+/** A request that passed its route's checks, ready for the service. */
+export type ClientRequest =
+  | { readonly route: 'put'; readonly put: PutRequest }
+  | { readonly route: 'delete'; readonly del: DeleteRequest }
+  | { readonly route: 'get'; readonly key: string; readonly consistency: Consistency }
+  | {
+      readonly route: 'list';
+      readonly prefix: string;
+      readonly limit: number;
+      readonly consistency: Consistency;
+    }
+  | { readonly route: 'debug' | 'health' | 'snapshot' };
+
+/** The route a method and path name; NotFoundError (404) for anything else. */
+export function routeOf(method: string, path: string): Route {
+  if (path === '/kv') {
+    if (method === 'POST') return 'put';
+    if (method === 'GET') return 'list';
+  } else if (path.startsWith('/kv/')) {
+    if (method === 'GET') return 'get';
+    if (method === 'DELETE') return 'delete';
+  } else if (path === '/debug' && method === 'GET') return 'debug';
+  else if (path === '/health' && method === 'GET') return 'health';
+  else if (path === '/admin/snapshot' && method === 'POST') return 'snapshot';
+  throw new NotFoundError(`no route for ${method} ${truncate(path)}`);
+}
+
+/** Only POST /kv reads its body; every other route discards one (it is read, never refused). */
+export function takesBody(route: Route): boolean {
+  return route === 'put';
+}
+
+/** Checks everything `route` reads of the request; throws BadRequestError or TooLargeError. */
+export function parseRequest(route: Route, head: RequestHead, body: Buffer): ClientRequest {
+  switch (route) {
+    case 'put':
+      return { route, put: parsePutBody(body, writeOptions(head)) };
+    case 'delete':
+      return { route, del: { key: keyFromPath(head.path), ...writeOptions(head) } };
+    case 'get':
+      return { route, key: keyFromPath(head.path), consistency: consistencyOf(head.query) };
+    case 'list':
+      return { route, ...parseListQuery(head.query), consistency: consistencyOf(head.query) };
+    default:
+      return { route };
+  }
+}
+
+/** The headers every write route reads: today the Idempotency-Key. */
+function writeOptions(head: RequestHead): { idempotencyKey?: string } {
+  const values = head.headers['idempotency-key'];
+  if (values === undefined) return {};
+  if (values.length > 1) throw new BadRequestError('Idempotency-Key must be given at most once');
+  const k = values[0] ?? '';
+  if (k.length === 0 || k.length > KV_LIMITS.maxIdempotencyKeyBytes) {
+    throw new BadRequestError(`Idempotency-Key must be 1..${KV_LIMITS.maxIdempotencyKeyBytes} characters`);
+  }
+  // node:http reads header bytes as Latin-1; printable ASCII is what survives forwarding and logs.
+  if (!/^[\x20-\x7e]+$/.test(k)) {
+    throw new BadRequestError('Idempotency-Key must be printable ASCII (characters 0x20..0x7e)');
   }
   return { idempotencyKey: k };
 }
 
-export function parsePutBody(body: Buffer, idempotencyKey: string | undefined): PutRequest {
+/** One value of a query parameter, or null; a parameter given twice is ambiguous. */
+function single(q: URLSearchParams, name: string): string | null {
+  const all = q.getAll(name);
+  if (all.length > 1) throw new BadRequestError(`query parameter "${name}" must be given at most once`);
+  return all[0] ?? null;
+}
+
+function consistencyOf(q: URLSearchParams): Consistency {
+  const c = single(q, 'consistency');
+  if (c === null || c === 'linearizable') return 'linearizable';
+  if (c === 'stale') return 'stale';
+  throw new BadRequestError(`consistency must be "linearizable" or "stale", got "${truncate(c)}"`);
+}
+
+/** Echoing a megabyte of garbage back in an error message helps nobody. */
+export function truncate(s: string): string {
+  return s.length <= 100 ? s : `${s.slice(0, 100)}… (${s.length} characters)`;
+}
+
+export function parsePutBody(body: Buffer, options: { idempotencyKey?: string }): PutRequest {
   let parsed: unknown;
   try {
     parsed = JSON.parse(body.toString('utf8'));
@@ -65,7 +154,7 @@ export function parsePutBody(body: Buffer, idempotencyKey: string | undefined): 
   if (!('value' in obj)) throw new BadRequestError('missing field "value"');
   const key = checkKey(obj.key, 'key');
   const value = checkValue(obj.value, 'value');
-  const base = { key, value, ...checkIdempotencyKey(idempotencyKey) };
+  const base = { key, value, ...options };
   if (!('prevValue' in obj)) return base;
   const prev = obj.prevValue === null ? null : checkValue(obj.prevValue, 'prevValue');
   return { ...base, prevValue: prev };
@@ -81,16 +170,14 @@ function keyFromPath(path: string): string {
   return checkKey(key, 'key');
 }
 
-export const parseGetKey = keyFromPath;
-export const parseDeleteKey = keyFromPath;
-
-export function parseListQuery(q: URLSearchParams): { prefix: string; limit: number } {
-  const prefix = q.get('prefix') ?? '';
+function parseListQuery(q: URLSearchParams): { prefix: string; limit: number } {
+  const prefix = single(q, 'prefix') ?? '';
   if (Buffer.byteLength(prefix) > KV_LIMITS.maxKeyBytes)
     throw new TooLargeError('prefix is longer than the key limit');
-  const raw = q.get('limit');
+  if (!isWellFormed(prefix)) throw new BadRequestError('prefix is not valid UTF-8 (lone surrogate)');
+  const raw = single(q, 'limit');
   if (raw === null) return { prefix, limit: defaultListLimit };
-  const limit = Number(raw);
+  const limit = /^[0-9]{1,6}$/.test(raw) ? Number(raw) : Number.NaN;
   if (!Number.isSafeInteger(limit) || limit < 1 || limit > maxListLimit) {
     throw new BadRequestError(`limit must be an integer in 1..${maxListLimit}`);
   }

@@ -60,10 +60,17 @@ test('a request whose body does not arrive within the request timeout is dropped
     ((await c.debug(id)).admission as { inflight: number }).inflight;
   await waitFor(async () => (await inflight()) === 1, 10_000, 'the held request counted');
   assert.equal((await c.put(id, 'blocked', 'x')).status, 503);
-  // Node answers 408 and closes the connection once the request timeout has passed (checked
-  // every second); the slot is free again.
-  const answer = await held.answered.catch((e: unknown) => ({ status: 0, text: String(e) }));
-  assert.ok(answer.status === 408 || answer.status === 0, `held request: ${answer.status} ${answer.text}`);
+  // Once the request timeout has passed (Node checks every second) the server answers 408 in the
+  // API's error shape and closes the connection; the slot is free again.
+  const answer = await held.answered.catch((e: unknown) => ({ status: 0, text: String(e), body: null }));
+  assert.equal(answer.status, 408, `held request: ${answer.status} ${answer.text}`);
+  assert.deepEqual(
+    {
+      code: (answer.body as { code?: unknown }).code,
+      definite: (answer.body as { definite?: unknown }).definite,
+    },
+    { code: 'request_timeout', definite: true },
+  );
   await waitFor(async () => (await inflight()) === 0, 10_000, 'the slot freed');
   assert.equal((await c.put(id, 'after', 'y')).status, 200);
   assert.equal((await c.get(id, 'never')).status, 404, 'the dropped put wrote nothing');

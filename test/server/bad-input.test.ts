@@ -173,13 +173,27 @@ describe('bad input', () => {
     await stillWorks();
   });
 
-  test('a bad Idempotency-Key is 400', async () => {
-    assertError(
-      await post(leader, { key: 'k', value: 'v' }, { 'Idempotency-Key': 'x'.repeat(257) }),
-      400,
-      'bad_request',
-      /Idempotency-Key/,
-    );
+  test('a bad Idempotency-Key is 400 on every write route, leader and follower', async () => {
+    const bad = ['x'.repeat(257), '', 'caf\u00e9'];
+    for (const id of [leader, follower]) {
+      for (const key of bad) {
+        const headers = { 'Idempotency-Key': key };
+        assertError(await post(id, { key: 'k', value: 'v' }, headers), 400, 'bad_request', /Idempotency-Key/);
+        assertError(
+          await post(id, { key: 'k', value: 'v', prevValue: null }, headers),
+          400,
+          'bad_request',
+          /Idempotency-Key/,
+        );
+        // Once a 500 "internal" with definite: false for the empty key.
+        assertError(
+          await c.request(id, 'DELETE', '/kv/k', { headers }),
+          400,
+          'bad_request',
+          /Idempotency-Key/,
+        );
+      }
+    }
     await stillWorks();
   });
 

@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
 import type { RaftkvError } from '../../src/node/errors.js';
+import * as errors from '../../src/node/errors.js';
 import { httpStatusOf } from '../../src/server/status-map.js';
 
 test('every error class is documented with its status and definiteness, and nothing else is', () => {
@@ -24,4 +25,15 @@ test('every error class is documented with its status and definiteness, and noth
     assert.equal(row.definite, err.definite, `definiteness of ${err.code}`);
   }
   assert.deepEqual([...rows.keys()].sort(), [...codes].sort(), 'docs list exactly the codes in the table');
+});
+
+test('every public error class has a status in the table (none falls through to 500)', () => {
+  const mapped = new Set<unknown>(httpStatusOf.keys());
+  const classes = Object.entries(errors).filter(
+    ([name, value]) =>
+      typeof value === 'function' && name !== 'RaftkvError' && value.prototype instanceof errors.RaftkvError,
+  );
+  assert.ok(classes.length >= 10, 'the error classes were found');
+  for (const [name, cls] of classes)
+    assert.ok(mapped.has(cls), `${name} has no HTTP status in status-map.ts`);
 });

@@ -386,7 +386,7 @@ export function holdPut(port: number, key: string, value: string): HeldPut {
         try {
           body = JSON.parse(text);
         } catch {
-          // Node's own 408 for a request that did not arrive in time has no JSON body.
+          // Not JSON: the test that reads it says so.
         }
         answer({ status: res.statusCode ?? 0, headers: res.headers, text, body });
         agent.destroy();
