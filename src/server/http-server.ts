@@ -349,6 +349,9 @@ const lingerMs = 2_000;
  * moment — so the answer is not overtaken by a reset (closing a socket with unread data resets it).
  */
 function answerClientError(err: NodeJS.ErrnoException, socket: Duplex): void {
+  // node:http's parser stays on the socket and reports the same error again for every further
+  // chunk the client sends; the first report was answered, and the socket is draining.
+  if (answered.has(socket)) return;
   if (err.code === 'ECONNRESET' || !socket.writable) {
     socket.destroy();
     return;
@@ -363,12 +366,16 @@ function answerClientError(err: NodeJS.ErrnoException, socket: Duplex): void {
   );
 }
 
+/** Sockets answered by answerRawAndClose, draining until they close. */
+const answered = new WeakSet<Duplex>();
+
 /** Writes `error` as a whole HTTP answer on a socket node:http has let go of, then closes gently. */
 function answerRawAndClose(socket: Duplex, error: RaftkvError): void {
   if (!socket.writable) {
     socket.destroy();
     return;
   }
+  answered.add(socket);
   const status = statusFor(error);
   const payload = JSON.stringify(errorBody(error));
   socket.on('error', () => {});

@@ -138,6 +138,9 @@ export function judge(
   const b = body as Record<string, unknown>;
   // GET /kv/{key} of an absent key: 404 {key, value: null}, not an error.
   if (status === 404 && b.value === null && typeof b.key === 'string' && !('code' in b)) return null;
+  // GET /health of a node not ready: 503 {ok: false, reason, nodeId}, a status, not an error.
+  if (status === 503 && b.ok === false && typeof b.reason === 'string' && r.target.startsWith('/health'))
+    return null;
   if (typeof b.error !== 'string' || b.error.length === 0)
     return `${status} without an error message: ${answer.text}`;
   if (typeof b.code !== 'string' || !codes.has(b.code))
@@ -316,21 +319,53 @@ const body = fc.oneof(
   },
 );
 
-/** Any request, well-formed or not, aimed at the client API. */
-export const hostileRequest: fc.Arbitrary<RawRequest> = fc
+/** Well-formed writes and reads on a few keys, so acknowledged writes can be checked afterwards. */
+const wellFormed: fc.Arbitrary<RawRequest> = fc
   .record({
-    method: methods,
-    path,
-    query,
-    headers: fc.array(header, { maxLength: 4 }),
-    body,
-    framing: fc.constantFrom<Framing>('length', 'length', 'chunked', 'none'),
+    op: fc.constantFrom('put', 'put', 'cas', 'delete', 'get'),
+    key: fc.constantFrom('a', 'b', 'c', 'd', 'k/1', 'caf\u00e9', '\u{1f511}'),
+    value: fc.string({ maxLength: 16 }).filter((v) => !/\p{Cs}/u.test(v)),
+    idempotencyKey: fc.option(fc.stringMatching(/^[a-z0-9-]{1,12}$/)),
   })
-  .map(({ method, path, query, headers, body, framing }) => ({
-    method,
-    target: `${path}${query}`,
-    headers,
-    body,
-    // An unframed body would be read as the next request: keep it rare and small.
-    framing: framing === 'none' && body.byteLength > 1024 ? 'length' : framing,
-  }));
+  .map(({ op, key, value, idempotencyKey }) => {
+    const headers: [string, string][] = idempotencyKey === null ? [] : [['Idempotency-Key', idempotencyKey]];
+    const path = `/kv/${encodeURIComponent(key)}`;
+    if (op === 'get')
+      return { method: 'GET', target: path, headers: [], body: new Uint8Array(0), framing: 'length' };
+    if (op === 'delete')
+      return { method: 'DELETE', target: path, headers, body: new Uint8Array(0), framing: 'length' };
+    const body = op === 'cas' ? { key, value, prevValue: null } : { key, value };
+    return {
+      method: 'POST',
+      target: '/kv',
+      headers,
+      body: Buffer.from(JSON.stringify(body)),
+      framing: 'length',
+    };
+  });
+
+/** Any request, well-formed or not, aimed at the client API. */
+export const hostileRequest: fc.Arbitrary<RawRequest> = fc.oneof(
+  { weight: 1, arbitrary: wellFormed },
+  { weight: 4, arbitrary: garbled() },
+);
+
+function garbled(): fc.Arbitrary<RawRequest> {
+  return fc
+    .record({
+      method: methods,
+      path,
+      query,
+      headers: fc.array(header, { maxLength: 4 }),
+      body,
+      framing: fc.constantFrom<Framing>('length', 'length', 'chunked', 'none'),
+    })
+    .map(({ method, path, query, headers, body, framing }) => ({
+      method,
+      target: `${path}${query}`,
+      headers,
+      body,
+      // An unframed body would be read as the next request: keep it rare and small.
+      framing: framing === 'none' && body.byteLength > 1024 ? 'length' : framing,
+    }));
+}
