@@ -7,6 +7,9 @@
 //           | 0x80 when an idempotency key follows
 //   key, then value (put, cas), then prevValue (cas with a prevValue), then idempotency key.
 // A put of a 10-byte key and a 100-byte value costs 114 bytes.
+// The space commands (see state-machine.ts) carry no key and no idempotency key:
+//   op 5  set the quota: varuint bytes (0: no quota)
+//   op 6  raise, op 7 clear a node's no-space alarm: the node id
 //
 // No timestamp or other de-duplication metadata is stored: idempotency records expire by log
 // index (see dedup.ts), which every node already knows, so entries stay small and no clock is
@@ -39,12 +42,36 @@ export interface DeleteCommand {
   readonly idempotencyKey?: string;
 }
 
-export type Command = PutCommand | CasCommand | DeleteCommand;
+/** A client's write: what Idempotency-Keys, quotas and results are about. */
+export type WriteCommand = PutCommand | CasCommand | DeleteCommand;
+
+/**
+ * The size of the replicated state that growing writes may not pass (0: none). The leader
+ * proposes its --quota-bytes when the replicated quota differs, so every replica decides the
+ * same writes the same way whatever its own flags say.
+ */
+export interface QuotaCommand {
+  readonly op: 'quota';
+  readonly bytes: number;
+}
+
+/** A node's free disk fell below its threshold (`active`), or came back above it. */
+export interface AlarmCommand {
+  readonly op: 'alarm';
+  readonly node: string;
+  readonly active: boolean;
+}
+
+export type SpaceCommand = QuotaCommand | AlarmCommand;
+export type Command = WriteCommand | SpaceCommand;
 
 const OP_PUT = 1;
 const OP_CAS = 2;
 const OP_CAS_ABSENT = 3;
 const OP_DELETE = 4;
+const OP_QUOTA = 5;
+const OP_ALARM_RAISE = 6;
+const OP_ALARM_CLEAR = 7;
 const FLAG_IDEMPOTENCY_KEY = 0x80;
 
 /** Thrown by decodeCommand for bytes that are not a valid command; the only error it throws. */
@@ -69,6 +96,7 @@ function checkString(what: string, s: string): void {
  * (empty key, lone surrogates): callers validate first (limits.ts), so this is a programming error.
  */
 export function encodeCommand(cmd: Command): Uint8Array {
+  if (cmd.op === 'quota' || cmd.op === 'alarm') return encodeSpaceCommand(cmd);
   checkString('key', cmd.key);
   if (cmd.key.length === 0) throw new TypeError('key must not be empty');
   let op: number;
@@ -102,6 +130,23 @@ export function encodeCommand(cmd: Command): Uint8Array {
   return w.finish();
 }
 
+function encodeSpaceCommand(cmd: SpaceCommand): Uint8Array {
+  const w = new ByteWriter(16 + (cmd.op === 'alarm' ? 3 * cmd.node.length : 0));
+  w.u8(COMMAND_FORMAT_VERSION);
+  if (cmd.op === 'quota') {
+    if (!Number.isSafeInteger(cmd.bytes) || cmd.bytes < 0)
+      throw new TypeError('quota bytes must be an integer ≥ 0');
+    w.u8(OP_QUOTA);
+    w.varuint(cmd.bytes);
+  } else {
+    checkString('node', cmd.node);
+    if (cmd.node.length === 0) throw new TypeError('node must not be empty');
+    w.u8(cmd.active ? OP_ALARM_RAISE : OP_ALARM_CLEAR);
+    w.string(cmd.node);
+  }
+  return w.finish();
+}
+
 const fail = (reason: string, offset: number): Error => new CommandDecodeError(reason, offset);
 
 /** Decodes a command; throws CommandDecodeError (and nothing else) for any malformed input. */
@@ -113,6 +158,18 @@ export function decodeCommand(bytes: Uint8Array): Command {
   const opByte = r.u8();
   const op = opByte & ~FLAG_IDEMPOTENCY_KEY;
   const hasIdem = (opByte & FLAG_IDEMPOTENCY_KEY) !== 0;
+  if (op >= OP_QUOTA && op <= OP_ALARM_CLEAR && !hasIdem) {
+    let cmd: SpaceCommand;
+    if (op === OP_QUOTA) cmd = { op: 'quota', bytes: r.varuint() };
+    else {
+      const nodeAt = r.offset;
+      const node = r.string();
+      if (node.length === 0) throw new CommandDecodeError('empty node id', nodeAt);
+      cmd = { op: 'alarm', node, active: op === OP_ALARM_RAISE };
+    }
+    r.expectEnd();
+    return cmd;
+  }
   if (op < OP_PUT || op > OP_DELETE) throw new CommandDecodeError(`unknown op ${op}`, 1);
   const keyAt = r.offset;
   const key = r.string();

@@ -1,6 +1,7 @@
 // The replicated key-value state machine and what the server needs around it.
 
 export {
+  type AlarmCommand,
   type CasCommand,
   COMMAND_FORMAT_VERSION,
   type Command,
@@ -9,6 +10,9 @@ export {
   decodeCommand,
   encodeCommand,
   type PutCommand,
+  type QuotaCommand,
+  type SpaceCommand,
+  type WriteCommand,
 } from './command.js';
 export { DEFAULT_DEDUP_CONFIG, type DedupConfig } from './dedup.js';
 export { compareKeys } from './key-order.js';
@@ -32,7 +36,9 @@ export type {
   DeleteResult,
   InvalidResult,
   NoopResult,
+  NoSpaceResult,
   PutResult,
+  SpaceResult,
   WriteResult,
 } from './results.js';
 export {
@@ -41,4 +47,5 @@ export {
   SNAPSHOT_FORMAT_VERSION,
   SnapshotDecodeError,
 } from './snapshot.js';
+export { pairCharge } from './space.js';
 export { KvStateMachine, type KvStateMachineOptions } from './state-machine.js';

@@ -2,8 +2,9 @@
 // entry, so any node can answer the client that proposed it.
 //
 // HTTP mapping (API.md): put → 200 {key, value, index}; conflict → 409 {error, key, value};
-// delete → 200 {key, deleted}; invalid → the proposer sent bytes no node understands (a bug);
-// noop → no client waits on it.
+// delete → 200 {key, deleted}; no_space → 507 {error, code: no_space}; invalid → the proposer sent
+// bytes no node understands (a bug); noop → no client waits on it; space → an operator's or a
+// node's quota or alarm command.
 
 export interface PutResult {
   readonly kind: 'put';
@@ -47,5 +48,30 @@ export interface InvalidResult {
   readonly error: string;
 }
 
+/**
+ * A write that would have grown the state while writes may not grow it: past the quota, or while
+ * a node's no-space alarm is raised. Nothing was written, and no idempotency record was made (a
+ * retry once space is back applies normally).
+ */
+export interface NoSpaceResult {
+  readonly kind: 'no_space';
+  readonly key: string;
+  readonly index: number;
+  readonly reason: 'quota' | 'alarm';
+  /** State size and quota when it was refused (quota null: none). */
+  readonly stateBytes: number;
+  readonly quotaBytes: number | null;
+  /** Nodes whose no-space alarm was raised. */
+  readonly alarms: readonly string[];
+}
+
+/** A quota or alarm command applied: the space rules now in force. */
+export interface SpaceResult {
+  readonly kind: 'space';
+  readonly index: number;
+  readonly quotaBytes: number | null;
+  readonly alarms: readonly string[];
+}
+
 export type WriteResult = PutResult | ConflictResult | DeleteResult;
-export type ApplyResult = WriteResult | NoopResult | InvalidResult;
+export type ApplyResult = WriteResult | NoSpaceResult | SpaceResult | NoopResult | InvalidResult;

@@ -2,9 +2,10 @@
 //
 // Layout (varuints are LEB128; strings are varuint byte length + UTF-8):
 //   "RKVS"  magic, 4 bytes
-//   u8      format version (1)
+//   u8      format version (2; version 1, without the space rules, is still read)
 //   varuint lastApplied
 //   varuint dedup window, maxEntries, maxBytes (the replicated de-dup rules travel with the data)
+//   varuint quota bytes (0: none), varuint alarm count, then each alarmed node id (version 2)
 //   varuint record count, then per record, oldest first:
 //           idempotency key, index, u8 result tag, result fields (see writeRecord)
 //   varuint key count, then per key in key order: key, value
@@ -20,9 +21,10 @@ import { ByteReader, ByteWriter, crc32 } from './bytes.js';
 import { type DedupConfig, type DedupRecord, DedupTable, validateDedupConfig } from './dedup.js';
 import { OrderedStore } from './ordered-store.js';
 import type { WriteResult } from './results.js';
+import { pairCharge } from './space.js';
 
 const MAGIC = [0x52, 0x4b, 0x56, 0x53];
-export const SNAPSHOT_FORMAT_VERSION = 1;
+export const SNAPSHOT_FORMAT_VERSION = 2;
 export const DEFAULT_SNAPSHOT_CHUNK_BYTES = 1024 * 1024;
 
 const TAG_PUT = 1;
@@ -50,6 +52,7 @@ export class KvSnapshotView {
     private readonly store: OrderedStore,
     private readonly dedupConfig: DedupConfig,
     private readonly dedup: { readonly count: number; readonly records: Iterable<DedupRecord> },
+    private readonly space: SpaceRules,
   ) {}
 
   /** Number of keys in the view. */
@@ -72,6 +75,9 @@ export class KvSnapshotView {
     w.varuint(this.dedupConfig.window);
     w.varuint(this.dedupConfig.maxEntries);
     w.varuint(this.dedupConfig.maxBytes);
+    w.varuint(this.space.quotaBytes ?? 0);
+    w.varuint(this.space.alarms.length);
+    for (const node of this.space.alarms) w.string(node);
     w.varuint(this.dedup.count);
     for (const record of this.dedup.records) {
       writeRecord(w, record);
@@ -149,10 +155,18 @@ function readRecord(r: ByteReader): DedupRecord {
   return { idempotencyKey, result };
 }
 
-export interface DecodedSnapshot {
+/** The replicated space rules (state-machine.ts). */
+export interface SpaceRules {
+  readonly quotaBytes: number | null;
+  readonly alarms: readonly string[];
+}
+
+export interface DecodedSnapshot extends SpaceRules {
   readonly lastApplied: number;
   readonly store: OrderedStore;
   readonly dedup: DedupTable;
+  /** Sum of pairCharge() over the pairs. */
+  readonly pairBytes: number;
 }
 
 const fail = (reason: string, offset: number): Error => new SnapshotDecodeError(reason, offset);
@@ -165,7 +179,7 @@ export function decodeSnapshot(bytes: Uint8Array): DecodedSnapshot {
     if (bytes[i] !== MAGIC[i]) throw new SnapshotDecodeError('not a raftkv snapshot (bad magic)', 0);
   }
   const version = bytes[MAGIC.length]!;
-  if (version !== SNAPSHOT_FORMAT_VERSION) {
+  if (version !== 1 && version !== SNAPSHOT_FORMAT_VERSION) {
     throw new SnapshotDecodeError(`unsupported format version ${version}`, MAGIC.length);
   }
   const bodyEnd = bytes.length - 4;
@@ -182,6 +196,20 @@ export function decodeSnapshot(bytes: Uint8Array): DecodedSnapshot {
     validateDedupConfig(config);
   } catch (e) {
     throw r.error(messageOf(e));
+  }
+  let quotaBytes: number | null = null;
+  const alarms: string[] = [];
+  if (version >= 2) {
+    const quota = r.varuint();
+    quotaBytes = quota === 0 ? null : quota;
+    const alarmCount = r.varuint();
+    if (alarmCount > r.remaining) throw r.error(`alarm count ${alarmCount} exceeds what the bytes can hold`);
+    for (let i = 0; i < alarmCount; i++) {
+      const node = r.string();
+      if (node.length === 0 || (i > 0 && node <= alarms[i - 1]!))
+        throw r.error('alarmed nodes not in strict id order');
+      alarms.push(node);
+    }
   }
   const recordCount = r.varuint();
   const records: DedupRecord[] = [];
@@ -201,11 +229,14 @@ export function decodeSnapshot(bytes: Uint8Array): DecodedSnapshot {
   if (keyCount > r.remaining / 3) throw r.error(`key count ${keyCount} exceeds what the bytes can hold`);
   const keys: string[] = new Array(keyCount);
   const values: string[] = new Array(keyCount);
+  let pairBytes = 0;
   for (let i = 0; i < keyCount; i++) {
     const key = r.string();
     if (key.length === 0) throw r.error('empty key');
+    const value = r.string();
     keys[i] = key;
-    values[i] = r.string();
+    values[i] = value;
+    pairBytes += pairCharge(key, value);
   }
   r.expectEnd();
   let store: OrderedStore;
@@ -214,5 +245,5 @@ export function decodeSnapshot(bytes: Uint8Array): DecodedSnapshot {
   } catch (e) {
     throw r.error(messageOf(e));
   }
-  return { lastApplied, store, dedup };
+  return { lastApplied, store, dedup, pairBytes, quotaBytes, alarms };
 }

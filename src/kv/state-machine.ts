@@ -2,12 +2,27 @@
 // entries applied (and of the snapshot it was restored from), nothing else — no clock, no
 // randomness, no I/O — so every node reaches the same state and the same results.
 
+//
+// Space (docs/space.md): the state machine keeps the size of its state — every pair at
+// pairCharge(), plus the idempotency records as dedup.ts charges them — and two replicated
+// rules: a quota, and the set of nodes whose no-space alarm is raised. A write that would grow
+// the pairs is refused (`no_space`) if the state would pass the quota, or while any alarm is
+// raised; deletes and writes that do not grow always apply. Both rules change only through log
+// entries (quota and alarm commands), so every replica refuses exactly the same writes.
+
 import type { Entry } from '../raft/types.js';
-import { type Command, CommandDecodeError, decodeCommand } from './command.js';
+import {
+  type Command,
+  CommandDecodeError,
+  decodeCommand,
+  type SpaceCommand,
+  type WriteCommand,
+} from './command.js';
 import { DEFAULT_DEDUP_CONFIG, type DedupConfig, DedupTable } from './dedup.js';
 import { OrderedStore, type ScanResult } from './ordered-store.js';
-import type { ApplyResult, WriteResult } from './results.js';
+import type { ApplyResult, NoSpaceResult, SpaceResult, WriteResult } from './results.js';
 import { decodeSnapshot, KvSnapshotView } from './snapshot.js';
+import { pairCharge } from './space.js';
 
 export interface KvStateMachineOptions {
   /**
@@ -21,6 +36,12 @@ export class KvStateMachine {
   private applied = 0;
   private store = OrderedStore.empty();
   private dedup: DedupTable;
+  /** Sum of pairCharge() over every pair. */
+  private pairBytes = 0;
+  /** Growing writes may not take the state past this; null: no quota. */
+  private quota: number | null = null;
+  /** Nodes whose no-space alarm is raised, in id order. */
+  private alarms: string[] = [];
 
   /** An empty state machine (lastApplied 0). Throws RangeError for a bad dedup config. */
   constructor(options: KvStateMachineOptions = {}) {
@@ -34,7 +55,34 @@ export class KvStateMachine {
     sm.applied = decoded.lastApplied;
     sm.store = decoded.store;
     sm.dedup = decoded.dedup;
+    sm.pairBytes = decoded.pairBytes;
+    sm.quota = decoded.quotaBytes;
+    sm.alarms = [...decoded.alarms];
     return sm;
+  }
+
+  /** The state's size as the quota counts it: pairs and idempotency records. */
+  get stateBytes(): number {
+    return this.pairBytes + this.dedup.chargedBytes;
+  }
+
+  /** The replicated quota in force (null: none). */
+  get quotaBytes(): number | null {
+    return this.quota;
+  }
+
+  /** Nodes whose no-space alarm is raised, in id order. */
+  get noSpaceAlarms(): readonly string[] {
+    return this.alarms;
+  }
+
+  /**
+   * Whether a write of `key` = `value` would be refused now — for a leader answering at once
+   * instead of proposing what the log would refuse; the entry decides, as usual.
+   */
+  wouldRefuse(key: string, value: string): 'quota' | 'alarm' | null {
+    const old = this.store.get(key);
+    return this.refusal(pairCharge(key, value) - (old === undefined ? 0 : pairCharge(key, old)));
   }
 
   /** Index of the last entry applied (or covered by the snapshot restored from). */
@@ -90,32 +138,74 @@ export class KvStateMachine {
       if (e instanceof CommandDecodeError) return { kind: 'invalid', index, error: e.message };
       throw e;
     }
+    if (cmd.op === 'quota' || cmd.op === 'alarm') return this.applySpace(cmd, index);
     const idem = cmd.idempotencyKey;
     if (idem !== undefined) {
       const first = this.dedup.lookup(idem);
       if (first !== undefined) return { ...first, replayed: true };
     }
     const result = this.execute(cmd, index);
-    if (idem !== undefined) this.dedup.record(idem, result);
+    // A refusal wrote nothing: no record, so a retry once space is back applies normally.
+    if (idem !== undefined && result.kind !== 'no_space') this.dedup.record(idem, result);
     return result;
   }
 
-  private execute(cmd: Command, index: number): WriteResult {
+  private execute(cmd: WriteCommand, index: number): WriteResult | NoSpaceResult {
     const { key } = cmd;
     switch (cmd.op) {
       case 'put':
-        this.store.set(key, cmd.value);
-        return { kind: 'put', key, value: cmd.value, index, replayed: false };
+        return this.set(key, cmd.value, index);
       case 'cas': {
         const current = this.store.get(key) ?? null;
         if (current !== cmd.prevValue)
           return { kind: 'conflict', key, value: current, index, replayed: false };
-        this.store.set(key, cmd.value);
-        return { kind: 'put', key, value: cmd.value, index, replayed: false };
+        return this.set(key, cmd.value, index);
       }
-      case 'delete':
-        return { kind: 'delete', key, deleted: this.store.delete(key), index, replayed: false };
+      case 'delete': {
+        const old = this.store.get(key);
+        if (old === undefined) return { kind: 'delete', key, deleted: false, index, replayed: false };
+        this.store.delete(key);
+        this.pairBytes -= pairCharge(key, old);
+        return { kind: 'delete', key, deleted: true, index, replayed: false };
+      }
     }
+  }
+
+  private set(key: string, value: string, index: number): WriteResult | NoSpaceResult {
+    const old = this.store.get(key);
+    const growth = pairCharge(key, value) - (old === undefined ? 0 : pairCharge(key, old));
+    const refused = this.refusal(growth);
+    if (refused !== null) {
+      return {
+        kind: 'no_space',
+        key,
+        index,
+        reason: refused,
+        stateBytes: this.stateBytes,
+        quotaBytes: this.quota,
+        alarms: this.alarms,
+      };
+    }
+    this.store.set(key, value);
+    this.pairBytes += growth;
+    return { kind: 'put', key, value, index, replayed: false };
+  }
+
+  /** Why a write growing the pairs by `growth` bytes may not apply now, or null. */
+  private refusal(growth: number): 'quota' | 'alarm' | null {
+    if (growth <= 0) return null;
+    if (this.alarms.length > 0) return 'alarm';
+    if (this.quota !== null && this.stateBytes + growth > this.quota) return 'quota';
+    return null;
+  }
+
+  private applySpace(cmd: SpaceCommand, index: number): SpaceResult {
+    if (cmd.op === 'quota') this.quota = cmd.bytes === 0 ? null : cmd.bytes;
+    else {
+      const others = this.alarms.filter((n) => n !== cmd.node);
+      this.alarms = cmd.active ? [...others, cmd.node].sort() : others;
+    }
+    return { kind: 'space', index, quotaBytes: this.quota, alarms: this.alarms };
   }
 
   /** The value of `key`, or null if absent. */
@@ -153,6 +243,7 @@ export class KvStateMachine {
       this.store.clone(),
       this.dedup.config,
       this.dedup.snapshotRecords(),
+      { quotaBytes: this.quota, alarms: this.alarms },
     );
   }
 

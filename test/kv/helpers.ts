@@ -4,7 +4,7 @@
 
 import { isDeepStrictEqual } from 'node:util';
 import fc from 'fast-check';
-import { type Command, decodeCommand, encodeCommand } from '../../src/kv/command.js';
+import { type WriteCommand as Command, decodeCommand, encodeCommand } from '../../src/kv/command.js';
 import { DEFAULT_DEDUP_CONFIG, type DedupConfig, recordCharge } from '../../src/kv/dedup.js';
 import type { ApplyResult, WriteResult } from '../../src/kv/results.js';
 import type { Entry } from '../../src/raft/types.js';
