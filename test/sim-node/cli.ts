@@ -4,8 +4,9 @@
 //
 //   node dist/test/sim-node/cli.js --seeds N [--start S]   run seeds S..S+N-1 (default S = 1)
 //   node dist/test/sim-node/cli.js --seed S [--trace] [--trace-net]
-//   --mutation lying-fsync|ack-before-commit   run with a deliberately broken variant
-//   --keep-going                               do not stop at the first failing seed
+//   --mutation M      run with a deliberately broken variant (M: lying-fsync, ack-before-commit,
+//                     forget-paused-time)
+//   --keep-going      do not stop at the first failing seed
 
 import { describePlan, MUTATIONS, type Mutation, planRun, runSeed } from './scenario.js';
 import { formatTotals, type SeedSummary, summarize, totals } from './summary.js';

@@ -5,8 +5,11 @@
 // a test needs: crash (the process and the machine stop at once: the incarnation's timers and
 // messages die, SimDisk.crash tears the unsynced tail), restart (recover from what the disk kept),
 // graceful restart, disk stalls (every fsync is held by the disk and released after a seeded
-// latency; a stall stops releasing for a while) and injected I/O errors (the node stops on its
-// fatal path and is restarted like a supervisor would).
+// latency; a stall stops releasing for a while), injected I/O errors (the node stops on its
+// fatal path and is restarted like a supervisor would) and process pauses (SIGSTOP, a long GC, a
+// descheduled VM: the machine, its disk and the network go on, the process runs nothing; what
+// came for it — timers, peer messages, client requests, disk completions — waits for the resume,
+// see virtual-clock.ts; peer messages may be lost instead, see network.ts).
 //
 // Node-level invariants checked here, recorded as violations:
 //  - recovery never fails on a crashed disk (a torn tail must be truncated, not reported as
@@ -50,6 +53,8 @@ export interface ClusterConfig {
   readonly fsyncLatencyMs: number;
   /** Test-only: file syncs resolve before the data is durable. */
   readonly lyingFsync: boolean;
+  /** Test-only: the driver ticks once per timer callback, blind to the time a pause took. */
+  readonly forgetPausedTime?: boolean;
 }
 
 export type NodeState = 'starting' | 'up' | 'stopping';
@@ -99,6 +104,7 @@ export interface ClusterStats {
   stalls: number;
   eioInjected: number;
   fatalStops: number;
+  pauses: number;
   events: Record<string, number>;
 }
 
@@ -150,6 +156,7 @@ export class SimCluster {
     stalls: 0,
     eioInjected: 0,
     fatalStops: 0,
+    pauses: 0,
     events: {},
   };
   /** Set at the end: the disk releasers and restart timers stop. */
@@ -250,9 +257,16 @@ export class SimCluster {
     return inc?.state === 'up' ? inc.driver : null;
   }
 
+  /** Whether node `id`'s running incarnation is paused. */
+  paused(id: NodeId): boolean {
+    return this.node(id).inc?.domain.paused === true;
+  }
+
   /**
    * A client request to node `id`: fn runs against its service, and the result comes back unless
    * the node is not serving (refused), goes down first (crashed) or the client's patience ends.
+   * A paused node takes the request on resume (it waited in the socket buffer), even if the
+   * client gave up meanwhile.
    */
   call<T>(
     id: NodeId,
@@ -275,16 +289,18 @@ export class SimCluster {
       };
       inc.calls.add(finish);
       const cancel = this.sched.after(timeoutMs, () => finish({ kind: 'timeout' }), clients);
-      let p: Promise<T>;
-      try {
-        p = fn(service);
-      } catch (e) {
-        p = Promise.reject(e);
-      }
-      p.then(
-        (value) => finish({ kind: 'ok', value }),
-        (error: unknown) => finish({ kind: 'error', error }),
-      );
+      inc.domain.runOrHold(() => {
+        let p: Promise<T>;
+        try {
+          p = fn(service);
+        } catch (e) {
+          p = Promise.reject(e);
+        }
+        p.then(
+          (value) => finish({ kind: 'ok', value }),
+          (error: unknown) => finish({ kind: 'error', error }),
+        );
+      });
     });
   }
 
@@ -311,6 +327,28 @@ export class SimCluster {
     if (node.inc !== null) return;
     this.stats.restarts++;
     this.boot(node);
+  }
+
+  /**
+   * SIGSTOP: the node's process runs nothing until resume(); peer messages arriving meanwhile are
+   * held for it, or lost if `loseMessages`. Returns false if the node is down or already paused.
+   */
+  pause(id: NodeId, loseMessages: boolean): boolean {
+    const inc = this.node(id).inc;
+    if (inc === null || inc.domain.paused) return false;
+    this.sched.pause(inc.domain);
+    this.net.setLossWhilePaused(id, loseMessages);
+    this.stats.pauses++;
+    this.tracer.event('pause', `${id} (was ${inc.state}; messages for it ${loseMessages ? 'lost' : 'held'})`);
+    return true;
+  }
+
+  /** SIGCONT: what came due while the process was stopped runs next, in order. */
+  resume(id: NodeId): void {
+    const inc = this.node(id).inc;
+    if (inc === null || !inc.domain.paused) return;
+    this.tracer.event('resume', `${id} (${inc.domain.held.length} callbacks held)`);
+    this.sched.resume(inc.domain);
   }
 
   /** Stops releasing the node's fsyncs for `ms`. */
@@ -352,8 +390,12 @@ export class SimCluster {
     if (inc === null || inc.state !== 'up') return;
     this.stats.gracefulRestarts++;
     this.tracer.event('stop', `${id} graceful stop, back in ${downMs}ms`);
-    void this.stopIncarnation(node, inc, true).then(() => {
-      if (node.inc === null) this.sched.after(downMs, () => this.restart(id), this.system);
+    // A paused process handles its SIGTERM once it runs again.
+    inc.domain.runOrHold(() => {
+      if (node.inc !== inc || inc.state !== 'up') return;
+      void this.stopIncarnation(node, inc, true).then(() => {
+        if (node.inc === null) this.sched.after(downMs, () => this.restart(id), this.system);
+      });
     });
   }
 
@@ -412,7 +454,17 @@ export class SimCluster {
     const clock = this.sched.clock(inc.domain);
     const { log, sm, raw } = recoverCore(node.options, recovered, this.rngCore.fork(), logger);
     const transport = this.net.transportFor(id, inc.domain);
-    const driver = new Driver({ options: node.options, raw, log, storage, sm, transport, logger, clock });
+    const driver = new Driver({
+      options: node.options,
+      raw,
+      log,
+      storage,
+      sm,
+      transport,
+      logger,
+      clock,
+      mutations: { forgetPausedTime: this.config.forgetPausedTime === true },
+    });
     const service = new NodeKvService(driver, node.options);
     driver.onFatal((e) => this.onFatal(node, inc, e));
     inc.driver = driver;

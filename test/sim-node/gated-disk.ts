@@ -1,7 +1,9 @@
 // Goal: one node incarnation's view of its SimDisk. A crashed process does nothing more: once the
 // incarnation's domain is dead, every disk call it makes, and every answer still on its way to it,
 // turns into a promise that never settles, so code still running in its promise chains (a WAL
-// flush, a snapshot being written) cannot touch the disk its successor recovers from.
+// flush, a snapshot being written) cannot touch the disk its successor recovers from. A paused
+// process (see virtual-clock.ts) hears of a completion only once it runs again: the disk goes on
+// (a sync completes while the process is stopped), the answer waits for the resume.
 //
 // Test-only switch: `lyingFsync` makes a file sync resolve at once while the real sync completes
 // later in the background — the classic durability bug (votes and acknowledgements leave before
@@ -33,9 +35,16 @@ export class GatedDisk implements Disk {
       p = Promise.reject(e);
     }
     return p.then(
-      (v) => (this.domain.alive ? v : never<T>()),
-      (e: unknown) => (this.domain.alive ? Promise.reject(e) : never<T>()),
+      (v) => this.whenRunning(() => v),
+      (e: unknown) => this.whenRunning(() => Promise.reject(e)),
     );
+  }
+
+  /** The outcome, passed on now, on resume if the process is paused, or never if it is dead. */
+  private whenRunning<T>(outcome: () => T | Promise<T>): T | Promise<T> {
+    if (!this.domain.alive) return never<T>();
+    if (!this.domain.paused) return outcome();
+    return new Promise<T>((resolve) => this.domain.runOrHold(() => resolve(outcome())));
   }
 
   mkdir(dir: string): Promise<void> {

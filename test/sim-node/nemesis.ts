@@ -8,7 +8,13 @@
 //  - disk stall: a node's fsyncs stop completing for a while (the stall guard should move
 //    leadership away from a stalled leader);
 //  - I/O error: the node's next fsync or append fails (it must stop, and recover on restart);
-//  - graceful restart: hand leadership over, stop, start again.
+//  - graceful restart: hand leadership over, stop, start again;
+//  - pause: a node's process stops (SIGSTOP, a long GC, a descheduled VM) for longer than an
+//    election timeout, then runs on; the leader is the usual victim. The pointed variant is the
+//    one that exposes a leader trusting a lease its stopped clock did not see run out: the leader
+//    is paused and cut off from its peers at the same moment (clients still reach it), the others
+//    elect a new leader and commit writes, the old one resumes still cut off — its clients' held
+//    reads and new ones reach it — and only later do its links heal.
 // Down nodes come back after a seeded delay; heal() ends every fault for the final checks.
 
 import type { NodeId } from '../../src/raft/index.js';
@@ -26,19 +32,36 @@ export interface NemesisConfig {
   readonly weights: Readonly<Record<FaultKind, number>>;
   /** How long a node stays down after a crash: uniform in [0, downMaxMs]. */
   readonly downMaxMs: number;
+  /** How long a process stays paused: uniform in [pauseMinMs, pauseMaxMs]. */
+  readonly pauseMinMs: number;
+  readonly pauseMaxMs: number;
+  /** Share of pauses that are the pointed variant (the leader paused and isolated). */
+  readonly isolatedPauseRate: number;
 }
 
-export const FAULT_KINDS = ['crash', 'crashMidSync', 'partition', 'stall', 'eio', 'graceful'] as const;
+export const FAULT_KINDS = [
+  'crash',
+  'crashMidSync',
+  'partition',
+  'stall',
+  'eio',
+  'graceful',
+  'pause',
+] as const;
 export type FaultKind = (typeof FAULT_KINDS)[number];
 
 export interface NemesisStats {
   partitions: number;
   crashMidSync: number;
+  /** Pointed pauses: the leader paused and isolated, resumed still isolated. */
+  isolatedPauses: number;
 }
 
 export class Nemesis {
-  readonly stats: NemesisStats = { partitions: 0, crashMidSync: 0 };
+  readonly stats: NemesisStats = { partitions: 0, crashMidSync: 0, isolatedPauses: 0 };
   private readonly domain = new Domain('nemesis');
+  /** No other fault starts before this virtual time: a pointed pause plays out undisturbed. */
+  private quietUntil = 0;
 
   constructor(
     private readonly sched: Scheduler,
@@ -56,6 +79,7 @@ export class Nemesis {
     for (;;) {
       await this.sched.sleep(this.rng.int(this.config.gapMinMs, this.config.gapMaxMs), this.domain);
       if (this.sched.now >= until || !this.domain.alive) return;
+      if (this.sched.now < this.quietUntil) continue;
       let x = this.rng.float() * total;
       let kind: FaultKind = 'crash';
       for (const k of FAULT_KINDS) {
@@ -69,11 +93,15 @@ export class Nemesis {
     }
   }
 
-  /** Ends every fault: no more faults, the network heals, disks resume, down nodes restart. */
+  /**
+   * Ends every fault: no more faults, the network heals, disks and paused processes resume, down
+   * nodes restart.
+   */
   heal(): void {
     this.domain.alive = false;
     this.net.heal();
     this.cluster.unstallAll();
+    for (const id of this.cluster.ids) this.cluster.resume(id);
     for (const id of this.cluster.ids) if (this.cluster.state(id) === 'down') this.cluster.restart(id);
     this.tracer.event('heal', 'faults end: network healed, disks resumed, every node started');
   }
@@ -141,7 +169,41 @@ export class Nemesis {
       case 'graceful':
         c.gracefulRestart(victim(), this.rng.int(0, this.config.downMaxMs));
         return;
+      case 'pause':
+        this.pause(leader);
+        return;
     }
+  }
+
+  /** A process pause; the pointed variant isolates the paused leader until after it resumes. */
+  private pause(leader: NodeId | null): void {
+    const c = this.cluster;
+    const ms = this.rng.int(this.config.pauseMinMs, this.config.pauseMaxMs);
+    const loseMessages = this.rng.chance(0.5);
+    if (leader !== null && this.rng.chance(this.config.isolatedPauseRate)) {
+      if (!c.pause(leader, loseMessages)) return;
+      this.stats.isolatedPauses++;
+      const reconnect = this.net.isolate(leader, c.ids);
+      this.tracer.event('partition', `${leader} isolated while paused for ${ms}ms`);
+      this.sched.after(ms, () => c.resume(leader), this.domain);
+      const reconnectAt =
+        ms + this.rng.int(Math.floor(this.config.pauseMinMs / 2), Math.floor(this.config.pauseMaxMs / 2));
+      // Another crash or pause meanwhile would mostly keep the majority from electing and
+      // committing — the writes a stale read would miss.
+      this.quietUntil = this.sched.now + reconnectAt;
+      this.sched.after(
+        reconnectAt,
+        () => {
+          reconnect();
+          this.tracer.event('heal', `${leader} reconnected`);
+        },
+        this.domain,
+      );
+      return;
+    }
+    const id = leader !== null && this.rng.chance(0.7) ? leader : this.rng.pick(c.ids);
+    if (!c.pause(id, loseMessages)) return;
+    this.sched.after(ms, () => c.resume(id), this.domain);
   }
 
   /** Restarts a crashed node later; now and then crashes it again while it recovers. */

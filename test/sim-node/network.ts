@@ -4,6 +4,10 @@
 // messages go through the real wire codec (encoded when sent, decoded when delivered, so no
 // object is shared between two nodes) and are delivered by the scheduler to whichever
 // incarnation of the addressee is running then. A crashed incarnation sends nothing more.
+//
+// A message that arrives for a paused incarnation (see virtual-clock.ts) is either held and
+// handed over on resume, in arrival order (TCP buffered it), or lost (the connection was reset
+// meanwhile and the sender's queue went with it): the cluster chooses, per pause, from the seed.
 
 import type { MessageTransport } from '../../src/node/clock.js';
 import type { Message, NodeId } from '../../src/raft/index.js';
@@ -26,6 +30,9 @@ export interface NetStats {
   delivered: number;
   dropped: number;
   duplicated: number;
+  /** Arrived while the addressee was paused: handed over on resume, or lost. */
+  heldWhilePaused: number;
+  lostWhilePaused: number;
 }
 
 function link(from: NodeId, to: NodeId): string {
@@ -37,8 +44,17 @@ function describe(m: Message): string {
 }
 
 export class SimNetwork {
-  readonly stats: NetStats = { sent: 0, delivered: 0, dropped: 0, duplicated: 0 };
+  readonly stats: NetStats = {
+    sent: 0,
+    delivered: 0,
+    dropped: 0,
+    duplicated: 0,
+    heldWhilePaused: 0,
+    lostWhilePaused: 0,
+  };
   private readonly blocked = new Set<string>();
+  /** Nodes whose messages are lost, not held, while they are paused. */
+  private readonly losesWhilePaused = new Set<NodeId>();
   private readonly receivers = new Map<NodeId, (m: Message) => void>();
   private readonly domain = new Domain('network');
   /** A test's own loss rule: a message for which it returns true is lost (besides dropRate). */
@@ -61,7 +77,16 @@ export class SimNetwork {
       },
       onMessage: (handler) => {
         const h = (m: Message): void => {
-          if (owner.alive) handler(m);
+          if (!owner.alive) return;
+          if (!owner.paused) {
+            handler(m);
+          } else if (this.losesWhilePaused.has(id)) {
+            this.stats.lostWhilePaused++;
+            this.drop(m, 'addressee paused, connection reset');
+          } else {
+            this.stats.heldWhilePaused++;
+            owner.runOrHold(() => handler(m));
+          }
         };
         this.receivers.set(id, h);
         return () => {
@@ -78,6 +103,12 @@ export class SimNetwork {
     this.receivers.delete(id);
   }
 
+  /** While node `id` is paused, messages for it are lost (true) or held until it resumes. */
+  setLossWhilePaused(id: NodeId, lose: boolean): void {
+    if (lose) this.losesWhilePaused.add(id);
+    else this.losesWhilePaused.delete(id);
+  }
+
   /** Symmetric partition: no message crosses between the groups. */
   partition(groups: readonly (readonly NodeId[])[]): void {
     for (const a of groups) {
@@ -91,6 +122,25 @@ export class SimNetwork {
   /** Cuts one direction only. */
   block(from: NodeId, to: NodeId): void {
     this.blocked.add(link(from, to));
+  }
+
+  /**
+   * Cuts every link to and from `id`; returns a function that restores only the links this cut
+   * (another fault's cuts stay).
+   */
+  isolate(id: NodeId, peers: readonly NodeId[]): () => void {
+    const added: string[] = [];
+    for (const p of peers) {
+      if (p === id) continue;
+      for (const l of [link(id, p), link(p, id)]) {
+        if (this.blocked.has(l)) continue;
+        this.blocked.add(l);
+        added.push(l);
+      }
+    }
+    return () => {
+      for (const l of added) this.blocked.delete(l);
+    };
   }
 
   heal(): void {

@@ -9,13 +9,32 @@
 // microtask before it, however many awaits a chain takes. Nothing else in the process does I/O
 // while a simulation runs, so the order of events is decided by the queue alone: one seed, one
 // run.
+//
+// A domain can be paused (SIGSTOP, a long GC, a descheduled VM): its callbacks that come due
+// meanwhile — timers, `soon` callbacks, and whatever the cluster, network and disk hold for it —
+// are held and run on resume, in the order they came due, while virtual time goes on for
+// everyone (the monotonic clock does not stop with the process). A repeating timer that came due
+// several times fires once on resume and then keeps its interval, as libuv's does: a timer
+// re-arms only when its callback runs. The pause takes effect between two events; microtasks
+// already queued finish first, as a signal lands between two macrotasks of a real event loop.
 
 import type { NodeClock } from '../../src/node/clock.js';
 
-/** Who owns a callback. A dead domain's callbacks never run again. */
+/** Who owns a callback. A dead domain's callbacks never run again; a paused one's wait. */
 export class Domain {
   alive = true;
+  /** Set by Scheduler.pause/resume. */
+  paused = false;
+  /** What came due while paused, in that order; run on resume. */
+  readonly held: (() => void)[] = [];
   constructor(readonly name: string) {}
+
+  /** Runs fn now, or on resume if the domain is paused (a dead domain's fn never runs). */
+  runOrHold(fn: () => void): void {
+    if (!this.alive) return;
+    if (this.paused) this.held.push(fn);
+    else fn();
+  }
 }
 
 interface Timer {
@@ -99,6 +118,18 @@ export class Scheduler {
     };
   }
 
+  /** The domain's process stops: nothing of it runs until resume(). */
+  pause(domain: Domain): void {
+    domain.paused = true;
+  }
+
+  /** The process runs again: what came due meanwhile runs next, in order, as `soon` callbacks. */
+  resume(domain: Domain): void {
+    if (!domain.paused) return;
+    domain.paused = false;
+    for (const fn of domain.held.splice(0)) this.soonQueue.push({ fn, domain });
+  }
+
   /** A promise kept after ms virtual milliseconds. */
   sleep(ms: number, domain: Domain): Promise<void> {
     return new Promise((resolve) => {
@@ -148,7 +179,9 @@ export class Scheduler {
         this.soonQueue = [];
         this.soonHead = 0;
       }
-      if (s.domain.alive) return s.fn;
+      if (!s.domain.alive) continue;
+      if (s.domain.paused) s.domain.held.push(s.fn);
+      else return s.fn;
     }
     for (;;) {
       const t = this.heap[0];
@@ -156,6 +189,13 @@ export class Scheduler {
       this.pop();
       if (t.cancelled || !t.domain.alive) continue;
       this.now = t.at;
+      if (t.domain.paused) {
+        // Cancelling it later still works: the held callback checks.
+        t.domain.held.push(() => {
+          if (!t.cancelled) t.fn();
+        });
+        continue;
+      }
       return t.fn;
     }
   }
