@@ -9,12 +9,14 @@ export interface DebugInfo {
   readonly leaderId: string | null;
   readonly commitIndex: number;
   readonly lastApplied: number;
+  /** Whether writes that grow the state are refused, and why ('ok' when not; '-' when not reported). */
+  readonly space: string;
 }
 
 /** The fields the CLI shows; undefined when the body is not a /debug answer. */
 export function parseDebug(body: unknown): DebugInfo | undefined {
   if (!isRecord(body)) return undefined;
-  const { nodeId, state, term, leaderId, commitIndex, lastApplied } = body;
+  const { nodeId, state, term, leaderId, commitIndex, lastApplied, space } = body;
   if (typeof nodeId !== 'string' || typeof state !== 'string' || typeof term !== 'number') return undefined;
   return {
     nodeId,
@@ -23,7 +25,17 @@ export function parseDebug(body: unknown): DebugInfo | undefined {
     leaderId: typeof leaderId === 'string' && leaderId !== '' ? leaderId : null,
     commitIndex: typeof commitIndex === 'number' ? commitIndex : Number.NaN,
     lastApplied: typeof lastApplied === 'number' ? lastApplied : Number.NaN,
+    space: spaceOf(space),
   };
+}
+
+/** The SPACE column: the no-space alarm's nodes, a full quota, or ok (docs/space.md). */
+function spaceOf(space: unknown): string {
+  if (!isRecord(space)) return '-';
+  const alarms = Array.isArray(space.alarms) ? space.alarms.filter((a) => typeof a === 'string') : [];
+  if (alarms.length > 0) return `no_space: ${alarms.join(',')} low on disk`;
+  if (space.refusing === true) return 'no_space: quota full';
+  return 'ok';
 }
 
 export interface Leadership {
@@ -74,7 +86,7 @@ export interface StatusRow {
 }
 
 export function formatStatusTable(rows: readonly StatusRow[]): string {
-  const header = ['ENDPOINT', 'ID', 'STATE', 'TERM', 'LEADER', 'COMMIT', 'APPLIED'];
+  const header = ['ENDPOINT', 'ID', 'STATE', 'TERM', 'LEADER', 'COMMIT', 'APPLIED', 'SPACE'];
   return formatTable(
     header,
     rows.map((r) =>
@@ -87,6 +99,7 @@ export function formatStatusTable(rows: readonly StatusRow[]): string {
             r.info.leaderId ?? '-',
             cell(r.info.commitIndex),
             cell(r.info.lastApplied),
+            r.info.space,
           ]
         : [r.endpoint, `unreachable: ${r.error ?? 'unknown error'}`],
     ),

@@ -84,7 +84,21 @@ export const tuningFlags: readonly FlagDef[] = [
     value: 'safe|lease',
     env: 'RAFTKV_READ_MODE',
     default: 'safe',
-    help: 'linearizable reads by ReadIndex (safe) or leader lease (lease: assumes bounded clock drift)',
+    help: 'linearizable reads by ReadIndex (safe) or leader lease (lease: assumes a monotonic clock that runs while stopped; docs/read-modes.md)',
+  },
+  {
+    name: 'quota-bytes',
+    value: 'N',
+    env: 'RAFTKV_QUOTA_BYTES',
+    default: '1073741824 (1 GiB)',
+    help: 'writes that would grow the replicated state past N bytes get 507 no_space (reads, deletes, shrinking writes still work); 0: no quota',
+  },
+  {
+    name: 'min-free-bytes',
+    value: 'N',
+    env: 'RAFTKV_MIN_FREE_BYTES',
+    default: '268435456 (256 MiB)',
+    help: 'below N bytes free in the data dir the node raises the no-space alarm: the cluster refuses growing writes until it clears; 0: off',
   },
   {
     name: 'log-format',
@@ -245,6 +259,8 @@ function optionsFrom(args: ParsedArgs, env: Env): NodeOptions {
   const snapshotCatchUpEntries = countOption(args, env, 'snapshot-catch-up-entries', 0);
   const maxInflightRequests = countOption(args, env, 'max-inflight', 1);
   const readMode = choiceOption(args, env, 'read-mode', readModes);
+  const quotaBytes = countOption(args, env, 'quota-bytes', 0);
+  const minFreeBytes = countOption(args, env, 'min-free-bytes', 0);
   const logFormat = choiceOption(args, env, 'log-format', logFormats);
   const logLevel = choiceOption(args, env, 'log-level', logLevels);
 
@@ -262,6 +278,8 @@ function optionsFrom(args: ParsedArgs, env: Env): NodeOptions {
     ...(snapshotCatchUpEntries !== undefined && { snapshotCatchUpEntries }),
     ...(maxInflightRequests !== undefined && { maxInflightRequests }),
     ...(readMode !== undefined && { readMode }),
+    ...(quotaBytes !== undefined && { quotaBytes }),
+    ...(minFreeBytes !== undefined && { minFreeBytes }),
     ...(logFormat !== undefined && { logFormat }),
     ...(logLevel !== undefined && { logLevel }),
   };

@@ -5,7 +5,7 @@
 // `messagesAfterPersist`, apply, release reads, advance. The leader's AppendEntries leave before
 // its own fsync (thesis §10.2.1); the core counts the leader toward a quorum only after advance().
 
-import { type ApplyResult, KvStateMachine, type WriteResult } from '../kv/index.js';
+import { type ApplyResult, KvStateMachine } from '../kv/index.js';
 import type { Entry, MemoryLogStorage, Message, NodeId, RawNode, Ready, Snapshot } from '../raft/index.js';
 import type { Storage } from '../storage/index.js';
 import type { TransportEvent } from '../transport/index.js';
@@ -15,7 +15,7 @@ import { ElapsedTicks } from './elapsed-ticks.js';
 import { BusyError, LeadershipLostError, NoLeaderError, type RaftkvError, TimeoutError } from './errors.js';
 import type { EventLog } from './logger.js';
 import type { ResolvedNodeOptions } from './options.js';
-import { PendingReads, PendingWrites } from './pending.js';
+import { PendingReads, PendingWrites, type ProposalResult } from './pending.js';
 import type { SnapshotResponse } from './service.js';
 import { Snapshotter } from './snapshotter.js';
 
@@ -84,6 +84,8 @@ export class Driver {
   private readonly leaderWaiters = new Set<() => void>();
   private lastLeader: NodeId | null = null;
   private stopError: (() => RaftkvError) | null = null;
+  /** Index of the first write refused for space since writes last grew the state; null: none. */
+  private refusingSince: number | null = null;
   /** Callers of snapshotNow(), each waiting for a snapshot at or past `target`. */
   private snapshotWaiters: SnapshotWaiter[] = [];
 
@@ -165,7 +167,7 @@ export class Driver {
   }
 
   /** Proposes a command; resolves with its apply result, or rejects with a RaftkvError. */
-  propose(data: Uint8Array, deadline: number): Promise<WriteResult> | 'not-leader' {
+  propose(data: Uint8Array, deadline: number): Promise<ProposalResult> | 'not-leader' {
     // After stop() nothing would ever answer (or sweep) a new waiter.
     if (this.stopError !== null) throw this.stopError();
     const r = this.input().propose(data);
@@ -258,6 +260,12 @@ export class Driver {
       snapshotIndex: this.log.snapshot().meta.index,
       snapshotInProgress: this.snapshotter.busy,
       diskStalls: this.stallGuard.stalls,
+      space: {
+        stateBytes: this.sm.stateBytes,
+        quotaBytes: this.sm.quotaBytes,
+        alarms: this.sm.noSpaceAlarms,
+        refusing: this.refusingSince !== null,
+      },
       syncInFlightMs: this.syncStartedAt === null ? 0 : this.clock.now() - this.syncStartedAt,
       transport: this.transport.stats(),
     };
@@ -453,10 +461,59 @@ export class Driver {
       if (e.index <= this.sm.lastApplied) continue;
       const result: ApplyResult = this.sm.apply(e);
       this.writes.applied(e, result);
+      if (result.kind === 'no_space' || result.kind === 'space' || this.refusingSince !== null) {
+        this.noteSpace(result);
+      }
       bytes += e.data.byteLength;
     }
     this.reads.appliedTo(this.sm.lastApplied);
     this.snapshotter.maybeStart(this.sm, (index) => this.log.term(index), bytes);
+  }
+
+  /**
+   * One log line when the replicated space rules change, one when writes start being refused for
+   * want of space, and one when they are accepted again (docs/space.md).
+   */
+  private noteSpace(result: ApplyResult): void {
+    if (result.kind === 'space') {
+      this.logger.log('info', 'space rules applied', {
+        index: result.index,
+        quotaBytes: result.quotaBytes,
+        alarms: result.alarms.join(',') || null,
+      });
+    } else if (result.kind === 'no_space') {
+      this.refusedForSpace(result);
+    }
+    const sm = this.sm;
+    const room = sm.noSpaceAlarms.length === 0 && (sm.quotaBytes === null || sm.stateBytes < sm.quotaBytes);
+    if (this.refusingSince !== null && room && result.kind !== 'no_space') {
+      this.logger.log('info', 'space again: writes that grow the state are accepted', {
+        refusedSince: this.refusingSince,
+        stateBytes: sm.stateBytes,
+        quotaBytes: sm.quotaBytes,
+      });
+      this.refusingSince = null;
+    }
+  }
+
+  /**
+   * A write was refused for want of space — by the log, or by this leader at once (the service's
+   * fast path): the first refusal since writes last had room is logged.
+   */
+  refusedForSpace(r: {
+    readonly reason: 'quota' | 'alarm';
+    readonly stateBytes: number;
+    readonly quotaBytes: number | null;
+    readonly alarms: readonly string[];
+  }): void {
+    if (this.refusingSince !== null) return;
+    this.refusingSince = this.sm.lastApplied;
+    this.logger.log('warn', 'no space: writes that grow the state are refused', {
+      reason: r.reason,
+      stateBytes: r.stateBytes,
+      quotaBytes: r.quotaBytes,
+      alarms: r.alarms.join(',') || null,
+    });
   }
 
   private async installLeaderSnapshot(snap: Snapshot): Promise<void> {

@@ -34,6 +34,15 @@ export class HeadersTooLargeError extends RaftkvError {
   readonly definite = true;
 }
 
+/**
+ * The write would grow the replicated state while writes may not grow it: past the quota, or
+ * while a node is low on disk (docs/space.md). Nothing was written; deletes still work.
+ */
+export class NoSpaceError extends RaftkvError {
+  readonly code = 'no_space';
+  readonly definite = true;
+}
+
 /** The request's Expect header asks for something the server does not do (only 100-continue). */
 export class ExpectationFailedError extends RaftkvError {
   readonly code = 'expectation_failed';

@@ -3,7 +3,13 @@
 // linearizable reads go through ReadIndex (§6.4) — on a follower too, which relays the request
 // to the leader and serves from its own state machine once it has applied that far.
 
-import { type Command, encodeCommand, type WriteResult } from '../kv/index.js';
+import {
+  type Command,
+  encodeCommand,
+  type SpaceCommand,
+  type SpaceResult,
+  type WriteResult,
+} from '../kv/index.js';
 import { sleep } from './clock.js';
 import type { Driver } from './driver.js';
 import {
@@ -16,7 +22,9 @@ import {
   TimeoutError,
 } from './errors.js';
 import type { ResolvedNodeOptions } from './options.js';
+import { noSpaceError, type ProposalResult } from './pending.js';
 import type {
+  AlarmRequest,
   Consistency,
   DeleteRequest,
   DeleteResponse,
@@ -27,10 +35,14 @@ import type {
   PutRequest,
   PutResponse,
   SnapshotResponse,
+  SpaceStatus,
 } from './service.js';
 
 export class NodeKvService implements KvService {
   readonly nodeId: string;
+
+  /** The free-disk guard's view, once the node has one (see space-guard.ts). */
+  diskSpace: (() => Record<string, unknown>) | null = null;
 
   constructor(
     private readonly driver: Driver,
@@ -45,7 +57,8 @@ export class NodeKvService implements KvService {
       req.prevValue === undefined
         ? { op: 'put', key: req.key, value: req.value, ...idem }
         : { op: 'cas', key: req.key, value: req.value, prevValue: req.prevValue, ...idem };
-    const r = await this.write(cmd, deadline);
+    this.refuseIfNoSpace(req.key, req.value, req.idempotencyKey);
+    const r = asWriteResult(await this.write(cmd, deadline));
     if (r.kind === 'conflict') {
       throw new ConflictError(
         r.value === null
@@ -60,7 +73,7 @@ export class NodeKvService implements KvService {
 
   async del(req: DeleteRequest, deadline: number): Promise<DeleteResponse> {
     const idem = req.idempotencyKey === undefined ? {} : { idempotencyKey: req.idempotencyKey };
-    const r = await this.write({ op: 'delete', key: req.key, ...idem }, deadline);
+    const r = asWriteResult(await this.write({ op: 'delete', key: req.key, ...idem }, deadline));
     if (r.kind !== 'delete') throw idempotencyKeyReused(r.kind);
     return { key: r.key, deleted: r.deleted, index: r.index };
   }
@@ -108,7 +121,53 @@ export class NodeKvService implements KvService {
       electionTimeoutMs: this.options.electionTimeoutMs,
       heartbeatIntervalMs: this.options.heartbeatIntervalMs,
       ...this.driver.debugState(),
+      ...(this.diskSpace === null ? {} : { disk: this.diskSpace() }),
     };
+  }
+
+  space(): SpaceStatus {
+    const sm = this.driver.sm;
+    return {
+      alarms: sm.noSpaceAlarms.map((node) => ({ node, alarm: 'no_space' as const })),
+      quotaBytes: sm.quotaBytes,
+      stateBytes: sm.stateBytes,
+      index: sm.lastApplied,
+    };
+  }
+
+  async alarm(req: AlarmRequest, deadline: number): Promise<SpaceStatus> {
+    await this.applySpace({ op: 'alarm', node: req.node, active: req.active }, deadline);
+    return this.space();
+  }
+
+  /** Proposes a quota or alarm command here (leader) and resolves once it is applied. */
+  async applySpace(cmd: SpaceCommand, deadline: number): Promise<SpaceResult> {
+    const r = await this.write(cmd, deadline);
+    if (r.kind !== 'space')
+      throw new LeadershipLostError(`the entry at index ${r.index} is not this command`);
+    return r;
+  }
+
+  /**
+   * A leader answers at once a write the log would refuse for want of space, instead of
+   * proposing it; the entry still decides whenever this view is stale.
+   */
+  private refuseIfNoSpace(key: string, value: string, idempotencyKey: string | undefined): void {
+    if (!this.driver.isLeader()) return;
+    const sm = this.driver.sm;
+    // A retry of a write that already applied gets its first answer from the log, not a refusal
+    // that would claim nothing was written.
+    if (idempotencyKey !== undefined && sm.lookupIdempotent(idempotencyKey) !== null) return;
+    const reason = sm.wouldRefuse(key, value);
+    if (reason === null) return;
+    const refused = {
+      reason,
+      stateBytes: sm.stateBytes,
+      quotaBytes: sm.quotaBytes,
+      alarms: sm.noSpaceAlarms,
+    };
+    this.driver.refusedForSpace(refused);
+    throw noSpaceError(refused);
   }
 
   health(): Health {
@@ -122,7 +181,7 @@ export class NodeKvService implements KvService {
   }
 
   /** Proposes here if leading; otherwise NotLeaderError (the server forwards) or NoLeaderError. */
-  private async write(cmd: Command, deadline: number): Promise<WriteResult> {
+  private async write(cmd: Command, deadline: number): Promise<ProposalResult> {
     const data = encodeCommand(cmd);
     for (;;) {
       const pending = this.driver.propose(data, deadline);
@@ -173,6 +232,11 @@ function idempotencyKeyReused(firstKind: WriteResult['kind']): BadRequestError {
   return new BadRequestError(
     `Idempotency-Key was already used for ${first}; use a new key for a different write (nothing was written)`,
   );
+}
+
+function asWriteResult(r: ProposalResult): WriteResult {
+  if (r.kind === 'space') throw new LeadershipLostError(`the entry at index ${r.index} is not this write`);
+  return r;
 }
 
 function asReadError(e: unknown): unknown {

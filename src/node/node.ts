@@ -3,6 +3,7 @@
 // kv-service.ts; this file wires them and runs the lifecycle (start, graceful stop, fatal stop).
 
 import { createHash, randomInt } from 'node:crypto';
+import { statfs } from 'node:fs/promises';
 import type { IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
 import { KvStateMachine } from '../kv/index.js';
@@ -12,10 +13,11 @@ import { openStorage, RealDisk, type RecoveredState } from '../storage/index.js'
 import { PeerTransport } from '../transport/index.js';
 import { realClock } from './clock.js';
 import { Driver } from './driver.js';
-import { ShuttingDownError } from './errors.js';
+import { NoLeaderError, ShuttingDownError } from './errors.js';
 import { NodeKvService } from './kv-service.js';
 import { type EventLog, NodeLogger } from './logger.js';
 import { type HostPort, type NodeOptions, type ResolvedNodeOptions, resolveNodeOptions } from './options.js';
+import { SpaceGuard } from './space-guard.js';
 
 export interface RaftkvNode {
   readonly id: string;
@@ -106,6 +108,42 @@ export async function startNode(options: NodeOptions): Promise<RaftkvNode> {
   const address =
     bound !== null && typeof bound === 'object' ? { host: o.listen.host, port: bound.port } : o.listen;
   driver.start();
+  const spaceGuard = new SpaceGuard({
+    nodeId: o.id,
+    minFreeBytes: o.minFreeBytes,
+    quotaBytes: o.quotaBytes,
+    clock: realClock,
+    logger,
+    freeBytes: async () => {
+      const s = await statfs(o.dataDir);
+      return s.bavail * s.bsize;
+    },
+    view: () => ({
+      quotaBytes: driver.sm.quotaBytes,
+      alarms: driver.sm.noSpaceAlarms,
+      leader: driver.isLeader(),
+    }),
+    submit: async (cmd) => {
+      const deadline = realClock.now() + o.requestTimeoutMs;
+      if (driver.isLeader()) {
+        await service.applySpace(cmd, deadline);
+        return;
+      }
+      // Only the leader proposes; a follower's own alarm goes to it like a forwarded write.
+      if (cmd.op !== 'alarm') return;
+      const leader = driver.leaderAddress();
+      if (leader === null) throw new NoLeaderError('no leader to take the alarm');
+      const res = await fetch(`http://${leader}/admin/alarms`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ node: cmd.node, alarm: 'no_space', active: cmd.active }),
+        signal: AbortSignal.timeout(o.requestTimeoutMs),
+      });
+      if (!res.ok) throw new Error(`the leader answered ${res.status}: ${await res.text()}`);
+    },
+  });
+  service.diskSpace = () => spaceGuard.debugState();
+  spaceGuard.start();
   logger.log('info', 'listening', { address: `${address.host}:${address.port}` });
 
   let resolveStopped!: () => void;
@@ -121,6 +159,7 @@ export async function startNode(options: NodeOptions): Promise<RaftkvNode> {
     stop(): Promise<void> {
       stopping ??= (async () => {
         logger.log('info', 'stopping');
+        spaceGuard.stop();
         const closingHttp = http.close();
         await driver.handOffLeadership();
         await driver.stop(() => new ShuttingDownError('the node is shutting down'));

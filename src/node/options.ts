@@ -42,6 +42,16 @@ export interface NodeOptions {
   readonly readMode?: ReadMode;
   /** A leader whose fsync runs longer than this hands leadership over. Default: the election timeout. */
   readonly diskStallMs?: number;
+  /**
+   * Writes that would grow the replicated state past this many bytes (as the state machine
+   * counts them, docs/space.md) are refused with no_space; 0 means no quota. Default 1 GiB.
+   */
+  readonly quotaBytes?: number;
+  /**
+   * Below this much free space in the data dir the node raises its no-space alarm and the cluster
+   * refuses growing writes until it clears. 0 turns the guard off. Default 256 MiB (4 WAL segments).
+   */
+  readonly minFreeBytes?: number;
   readonly logFormat?: LogFormat;
   /** Where log lines go; default stderr. */
   readonly logSink?: (line: string) => void;
@@ -62,10 +72,17 @@ export interface ResolvedNodeOptions {
   readonly maxInflightRequests: number;
   readonly readMode: ReadMode;
   readonly diskStallMs: number;
+  readonly quotaBytes: number;
+  readonly minFreeBytes: number;
   readonly logFormat: LogFormat;
   readonly logSink: (line: string) => void;
   readonly logLevel: 'debug' | 'info' | 'warn' | 'error';
 }
+
+/** etcd's default backend quota is 2 GiB of disk; ours counts memory, which is about 2x that. */
+export const defaultQuotaBytes = 1024 * 1024 * 1024;
+/** Four WAL segments: room for the writes already in flight and a snapshot's worth of work. */
+export const defaultMinFreeBytes = 256 * 1024 * 1024;
 
 export class NodeOptionsError extends Error {
   override name = 'NodeOptionsError';
@@ -88,6 +105,15 @@ export function resolveNodeOptions(o: NodeOptions): ResolvedNodeOptions {
   if (!(Number.isInteger(maxInflightRequests) && maxInflightRequests >= 1)) {
     throw new NodeOptionsError('max in-flight requests must be a whole number of at least 1');
   }
+  const quotaBytes = o.quotaBytes ?? defaultQuotaBytes;
+  const minFreeBytes = o.minFreeBytes ?? defaultMinFreeBytes;
+  for (const [what, v] of [
+    ['quota bytes', quotaBytes],
+    ['min free bytes', minFreeBytes],
+  ] as const) {
+    if (!(Number.isSafeInteger(v) && v >= 0))
+      throw new NodeOptionsError(`${what} must be a whole number ≥ 0`);
+  }
   return {
     id: o.id,
     cluster: o.cluster,
@@ -101,6 +127,8 @@ export function resolveNodeOptions(o: NodeOptions): ResolvedNodeOptions {
     maxInflightRequests,
     readMode: o.readMode ?? 'safe',
     diskStallMs: o.diskStallMs ?? electionTimeoutMs,
+    quotaBytes,
+    minFreeBytes,
     logFormat: o.logFormat ?? 'text',
     logSink: o.logSink ?? ((line) => process.stderr.write(`${line}\n`)),
     logLevel: o.logLevel ?? 'info',

@@ -2,14 +2,17 @@
 // context of their ReadIndex request. Each has a deadline; the node sweeps them on every tick,
 // so no request ever hangs.
 
-import type { ApplyResult, WriteResult } from '../kv/index.js';
+import type { ApplyResult, SpaceResult, WriteResult } from '../kv/index.js';
 import type { Entry } from '../raft/index.js';
-import { LeadershipLostError, type RaftkvError, TimeoutError } from './errors.js';
+import { LeadershipLostError, NoSpaceError, type RaftkvError, TimeoutError } from './errors.js';
+
+/** What a proposal's waiter receives: a client write's result, or a quota or alarm command's. */
+export type ProposalResult = WriteResult | SpaceResult;
 
 interface WriteWaiter {
   readonly term: number;
   readonly deadline: number;
-  readonly resolve: (r: WriteResult) => void;
+  readonly resolve: (r: ProposalResult) => void;
   readonly reject: (e: RaftkvError) => void;
 }
 
@@ -21,7 +24,7 @@ export class PendingWrites {
   }
 
   /** Waits for the entry proposed at (index, term) to be applied. */
-  wait(index: number, term: number, deadline: number): Promise<WriteResult> {
+  wait(index: number, term: number, deadline: number): Promise<ProposalResult> {
     return new Promise((resolve, reject) => {
       this.byIndex.set(index, { term, deadline, resolve, reject });
     });
@@ -37,7 +40,8 @@ export class PendingWrites {
       w.reject(new LeadershipLostError('leadership changed before the write committed; it was not applied'));
       return;
     }
-    if (result.kind === 'put' || result.kind === 'conflict' || result.kind === 'delete') w.resolve(result);
+    if (result.kind === 'no_space') w.reject(noSpaceError(result));
+    else if (result.kind !== 'noop' && result.kind !== 'invalid') w.resolve(result);
     else w.reject(new LeadershipLostError(`the entry at index ${entry.index} is not this write`));
   }
 
@@ -139,4 +143,26 @@ export class PendingReads {
       w.reject(new TimeoutError('the read did not complete before the deadline'));
     }
   }
+}
+
+/** The client's answer for a write the state machine refused for want of space. */
+export function noSpaceError(r: {
+  readonly reason: 'quota' | 'alarm';
+  readonly stateBytes: number;
+  readonly quotaBytes: number | null;
+  readonly alarms: readonly string[];
+}): NoSpaceError {
+  const why =
+    r.reason === 'quota'
+      ? `the write would grow the state (${r.stateBytes} bytes) past the quota of ${r.quotaBytes} bytes`
+      : `free disk is low on ${r.alarms.join(', ')} (no-space alarm)`;
+  return new NoSpaceError(
+    `${why}; nothing was written — delete keys or add space, reads and deletes still work`,
+    {
+      reason: r.reason,
+      stateBytes: r.stateBytes,
+      quotaBytes: r.quotaBytes,
+      alarms: r.alarms,
+    },
+  );
 }

@@ -41,6 +41,22 @@ export interface ListResponse {
   readonly index: number;
 }
 
+/** The space rules in force (docs/space.md), as GET /admin/alarms reports them. */
+export interface SpaceStatus {
+  /** Nodes whose no-space alarm is raised: growing writes are refused while any is. */
+  readonly alarms: { readonly node: string; readonly alarm: 'no_space' }[];
+  readonly quotaBytes: number | null;
+  readonly stateBytes: number;
+  /** The applied index the answer reflects. */
+  readonly index: number;
+}
+
+/** POST /admin/alarms: raise or clear one node's no-space alarm (nodes do it themselves). */
+export interface AlarmRequest {
+  readonly node: string;
+  readonly active: boolean;
+}
+
 export interface Health {
   readonly ok: boolean;
   readonly reason: string;
@@ -57,6 +73,10 @@ export interface KvService {
   snapshot(deadlineMs: number): Promise<SnapshotResponse>;
   debug(): Record<string, unknown>;
   health(): Health;
+  /** The space rules this node has applied (a local read). */
+  space(): SpaceStatus;
+  /** Puts an alarm change in the log (leader only: NotLeaderError elsewhere, the server forwards). */
+  alarm(req: AlarmRequest, deadlineMs: number): Promise<SpaceStatus>;
 }
 
 /** What POST /admin/snapshot reports. */

@@ -207,6 +207,14 @@ export class KvHttpServer {
         this.send(res, 200, { nodeId: this.service.nodeId, ...out });
         return;
       }
+      case 'alarms':
+        this.send(res, 200, this.service.space());
+        return;
+      case 'alarm':
+        await this.orForward(req, body, res, async () =>
+          this.send(res, 200, await this.service.alarm(r.alarm, deadline)),
+        );
+        return;
       case 'health': {
         const h = this.service.health();
         this.send(res, h.ok ? 200 : 503, { ok: h.ok, reason: h.reason, nodeId: this.service.nodeId });

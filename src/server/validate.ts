@@ -6,7 +6,7 @@
 
 import { KV_LIMITS } from '../kv/index.js';
 import { BadRequestError, NotFoundError, TooLargeError } from '../node/errors.js';
-import type { Consistency, DeleteRequest, PutRequest } from '../node/service.js';
+import type { AlarmRequest, Consistency, DeleteRequest, PutRequest } from '../node/service.js';
 
 /** A body holds one key, one value and one prevValue, JSON-escaped (up to 6 bytes per byte). */
 export const maxBodyBytes = 64 * 1024 + 6 * (KV_LIMITS.maxKeyBytes + 2 * KV_LIMITS.maxValueBytes);
@@ -50,7 +50,7 @@ export interface RequestHead {
   readonly headers: Readonly<Record<string, readonly string[] | undefined>>;
 }
 
-export type Route = 'put' | 'list' | 'get' | 'delete' | 'debug' | 'health' | 'snapshot';
+export type Route = 'put' | 'list' | 'get' | 'delete' | 'debug' | 'health' | 'snapshot' | 'alarms' | 'alarm';
 
 /** A request that passed its route's checks, ready for the service. */
 export type ClientRequest =
@@ -63,7 +63,8 @@ export type ClientRequest =
       readonly limit: number;
       readonly consistency: Consistency;
     }
-  | { readonly route: 'debug' | 'health' | 'snapshot' };
+  | { readonly route: 'alarm'; readonly alarm: AlarmRequest }
+  | { readonly route: 'debug' | 'health' | 'snapshot' | 'alarms' };
 
 /** The route a method and path name; NotFoundError (404) for anything else. */
 export function routeOf(method: string, path: string): Route {
@@ -76,12 +77,14 @@ export function routeOf(method: string, path: string): Route {
   } else if (path === '/debug' && method === 'GET') return 'debug';
   else if (path === '/health' && method === 'GET') return 'health';
   else if (path === '/admin/snapshot' && method === 'POST') return 'snapshot';
+  else if (path === '/admin/alarms' && method === 'GET') return 'alarms';
+  else if (path === '/admin/alarms' && method === 'POST') return 'alarm';
   throw new NotFoundError(`no route for ${method} ${truncate(path)}`);
 }
 
-/** Only POST /kv reads its body; every other route discards one (it is read, never refused). */
+/** Only POST /kv and POST /admin/alarms read their body; the others discard one (read, never refused). */
 export function takesBody(route: Route): boolean {
-  return route === 'put';
+  return route === 'put' || route === 'alarm';
 }
 
 /** Checks everything `route` reads of the request; throws BadRequestError or TooLargeError. */
@@ -95,6 +98,8 @@ export function parseRequest(route: Route, head: RequestHead, body: Buffer): Cli
       return { route, key: keyFromPath(head.path), consistency: consistencyOf(head.query) };
     case 'list':
       return { route, ...parseListQuery(head.query), consistency: consistencyOf(head.query) };
+    case 'alarm':
+      return { route, alarm: parseAlarmBody(body) };
     default:
       return { route };
   }
@@ -136,16 +141,7 @@ export function truncate(s: string): string {
 }
 
 export function parsePutBody(body: Buffer, options: { idempotencyKey?: string }): PutRequest {
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(body.toString('utf8'));
-  } catch (e) {
-    throw new BadRequestError(`body is not valid JSON: ${(e as Error).message}`);
-  }
-  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
-    throw new BadRequestError('body must be a JSON object {"key": ..., "value": ...}');
-  }
-  const obj = parsed as Record<string, unknown>;
+  const obj = jsonObject(body, '{"key": ..., "value": ...}');
   for (const field of Object.keys(obj)) {
     if (!putFields.has(field))
       throw new BadRequestError(`unknown field "${field}" (expected key, value, prevValue)`);
@@ -158,6 +154,38 @@ export function parsePutBody(body: Buffer, options: { idempotencyKey?: string })
   if (!('prevValue' in obj)) return base;
   const prev = obj.prevValue === null ? null : checkValue(obj.prevValue, 'prevValue');
   return { ...base, prevValue: prev };
+}
+
+const alarmFields = new Set(['node', 'alarm', 'active']);
+
+/** `{"node": id, "alarm": "no_space", "active": bool}` */
+function parseAlarmBody(body: Buffer): AlarmRequest {
+  const obj = jsonObject(body, '{"node": ..., "alarm": "no_space", "active": true|false}');
+  for (const field of Object.keys(obj)) {
+    if (!alarmFields.has(field))
+      throw new BadRequestError(`unknown field "${field}" (expected node, alarm, active)`);
+  }
+  const { node, alarm, active } = obj;
+  if (typeof node !== 'string' || node.length === 0 || node.length > 256) {
+    throw new BadRequestError('node must be a node id (a non-empty string)');
+  }
+  if (alarm !== 'no_space') throw new BadRequestError('alarm must be "no_space"');
+  if (typeof active !== 'boolean') throw new BadRequestError('active must be true or false');
+  return { node, active };
+}
+
+/** The body parsed as one JSON object, or BadRequestError saying what it should look like. */
+function jsonObject(body: Buffer, shape: string): Record<string, unknown> {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(body.toString('utf8'));
+  } catch (e) {
+    throw new BadRequestError(`body is not valid JSON: ${(e as Error).message}`);
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+    throw new BadRequestError(`body must be a JSON object ${shape}`);
+  }
+  return parsed as Record<string, unknown>;
 }
 
 function keyFromPath(path: string): string {

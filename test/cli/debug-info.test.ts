@@ -11,6 +11,7 @@ const info = (nodeId: string, state: string, term: number, leaderId: string | nu
   leaderId,
   commitIndex: 0,
   lastApplied: 0,
+  space: 'ok',
 });
 
 test('parseDebug reads the documented fields and tolerates missing optional ones', () => {
@@ -31,8 +32,13 @@ test('parseDebug reads the documented fields and tolerates missing optional ones
       leaderId: 'n1',
       commitIndex: 5,
       lastApplied: 5,
+      space: '-',
     },
   );
+  const space = (s: unknown) => parseDebug({ nodeId: 'n1', state: 'leader', term: 2, space: s })?.space;
+  assert.equal(space({ alarms: [], refusing: false }), 'ok');
+  assert.equal(space({ alarms: ['n2', 'n3'], refusing: true }), 'no_space: n2,n3 low on disk');
+  assert.equal(space({ alarms: [], refusing: true }), 'no_space: quota full');
   const partial = parseDebug({ nodeId: 'n1', state: 'follower', term: 0, leaderId: null });
   assert.equal(partial?.leaderId, null);
   assert.ok(Number.isNaN(partial?.commitIndex));

@@ -75,6 +75,16 @@ class MemoryService implements KvService {
   health() {
     return { ok: true, reason: 'leader' };
   }
+
+  space() {
+    return { alarms: [], quotaBytes: null, stateBytes: 0, index: this.index };
+  }
+
+  async alarm() {
+    this.writes++;
+    this.index++;
+    return this.space();
+  }
 }
 
 const service = new MemoryService();

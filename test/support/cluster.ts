@@ -130,6 +130,8 @@ export type ClusterTiming = Pick<
   | 'snapshotCatchUpEntries'
   | 'readMode'
   | 'maxInflightRequests'
+  | 'quotaBytes'
+  | 'minFreeBytes'
 >;
 
 export interface ClusterOptions extends ClusterTiming {
@@ -137,6 +139,8 @@ export interface ClusterOptions extends ClusterTiming {
   readonly size?: number;
   /** Per-node overrides (e.g. a shorter request timeout on one node). */
   readonly perNode?: Readonly<Record<string, ClusterTiming>>;
+  /** Per-node data dirs instead of one under the cluster's temp dir (e.g. on a small file system). */
+  readonly dataDirs?: Readonly<Record<string, string>>;
 }
 
 /** Fast but not flaky on a loaded 2-core machine. */
@@ -164,7 +168,7 @@ export class TestCluster {
     this.ids = ports.map((_, i) => `n${i + 1}`);
     this.ids.forEach((id, i) => {
       this.ports.set(id, ports[i]!);
-      this.dirs.set(id, path.join(root, id));
+      this.dirs.set(id, options.dataDirs?.[id] ?? path.join(root, id));
       this.logs.set(id, []);
     });
   }
@@ -211,7 +215,7 @@ export class TestCluster {
     const cluster: Record<string, { host: string; port: number }> = {};
     for (const other of this.ids) cluster[other] = { host: HOST, port: this.port(other) };
     const lines = this.logs.get(id)!;
-    const { size: _size, perNode, ...timing } = this.options;
+    const { size: _size, perNode, dataDirs: _dataDirs, ...timing } = this.options;
     const node = await startNode({
       ...fastTiming,
       ...timing,

@@ -1,0 +1,62 @@
+// Goal: a cluster whose state reaches its quota keeps working for everything but growth. The
+// leader puts its --quota-bytes in the log; once the state is full a growing write gets 507
+// no_space (definite: nothing written) on the leader and through a follower; reads go on, deletes
+// and shrinking writes apply, and once deletes made room writes resume without a restart. The
+// refusal and the recovery each log one line, and /debug shows the state.
+
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { startCluster, waitFor } from '../support/cluster.js';
+
+const QUOTA = 24_000;
+
+test('a tiny quota fills, refuses growth, serves reads and deletes, and resumes writes', async (t) => {
+  const c = await startCluster(t, { size: 3, quotaBytes: QUOTA, minFreeBytes: 0 });
+  const leader = await c.waitForLeader();
+  const follower = c.followerOf(leader);
+  const space = async (id: string) =>
+    (await c.debug(id)).space as { stateBytes: number; quotaBytes: number | null; alarms: string[]; refusing: boolean };
+  await waitFor(
+    async () => (await Promise.all(c.ids.map(space))).every((s) => s.quotaBytes === QUOTA),
+    15_000,
+    'the leader put its quota in the log, and every node applied it',
+  );
+
+  // Fill: 1 KiB values until the first refusal.
+  const value = 'v'.repeat(1000);
+  let stored = 0;
+  let refused: Awaited<ReturnType<typeof c.put>> | null = null;
+  for (let i = 0; i < 100 && refused === null; i++) {
+    const r = await c.put(leader, `k${i}`, value);
+    if (r.status === 200) stored++;
+    else refused = r;
+  }
+  assert.ok(refused !== null, 'the quota was reached');
+  assert.ok(stored >= 5, `some writes fit first (${stored})`);
+  assert.equal(refused.status, 507, refused.text);
+  assert.equal(refused.body.code, 'no_space');
+  assert.equal(refused.body.definite, true);
+  assert.equal(refused.body.reason, 'quota');
+  assert.equal(refused.body.quotaBytes, QUOTA);
+  assert.equal((await c.get(leader, `k${stored}`)).status, 404, 'the refused write wrote nothing');
+
+  // Through a follower (forwarded to the leader) the answer is the same.
+  const viaFollower = await c.put(follower, 'another', value);
+  assert.equal(viaFollower.status, 507, viaFollower.text);
+  assert.equal(viaFollower.body.code, 'no_space');
+
+  // Reads everywhere, a shrinking write, deletes.
+  for (const id of c.ids) assert.equal((await c.get(id, 'k0')).body.value, value);
+  assert.equal((await c.put(leader, 'k0', 'short')).status, 200, 'a shrinking write applies');
+  for (let i = 1; i < stored; i++) {
+    const d = await c.request(follower, 'DELETE', `/kv/k${i}`);
+    assert.equal(d.status, 200, d.text);
+  }
+  // Writes resume by themselves.
+  const again = await c.put(follower, 'after', value);
+  assert.equal(again.status, 200, again.text);
+  assert.ok((await space(leader)).stateBytes <= QUOTA);
+  await waitFor(() => c.logged(leader, 'space again'), 10_000, 'the recovery was logged');
+  assert.ok(c.logged(leader, 'no space: writes that grow the state are refused'), 'the refusal was logged');
+  assert.equal(c.logs.get(leader)!.filter((l) => l.includes('no space: writes that grow')).length, 1, 'once');
+});
