@@ -10,7 +10,9 @@
 //   --stall-guard B  force the disk-stall guard's bound in ticks, or off
 //   --pipeline on|off  force the drivers to send early messages while a write is in flight, or not
 //   --disk-stalls on|off  force disk stalls on (any profile) or off
-//   --mutation M     enable one of the core's test-only Mutations (repeatable)
+//   --pauses on|off  force process pauses on (any profile) or off
+//   --mutation M     enable one of the core's test-only Mutations, or the driver's
+//                    forgetPausedTime (repeatable)
 //   --trace          print every event              --trace-core  also print the core's log
 //   --keep-going     do not stop at the first failing seed
 
@@ -30,7 +32,9 @@ function parse(argv: readonly string[]): SimOptions {
     process.stderr.write(
       '           [--read-mode R] [--stall-guard B|off] [--pipeline on|off] [--mutation M]...\n',
     );
-    process.stderr.write('           [--disk-stalls on|off] [--trace] [--trace-core] [--keep-going]\n');
+    process.stderr.write(
+      '           [--disk-stalls on|off] [--pauses on|off] [--trace] [--trace-core] [--keep-going]\n',
+    );
     process.exit(2);
   }
 }

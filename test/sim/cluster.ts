@@ -1,9 +1,12 @@
 // Goal: a deterministic in-memory cluster of real RawNode cores, each driven by a SimNode (see
-// driver.ts) over the simulated network, with crashes and restarts. One tick delivers the
-// messages due, completes due durable writes and ticks every live core. Scenario tests use its
-// methods directly (propose, read, crash, partition via `net`, runUntil) to build a history step
-// by step; the random runner (scenario.ts) uses the same methods.
+// driver.ts) over the simulated network, with crashes, restarts and process pauses. One tick
+// delivers the messages due, completes due durable writes and ticks every live core; a paused
+// node takes no part in any of it, and client requests addressed to it wait for its resume.
+// Scenario tests use its methods directly (propose, read, crash, pause, partition via `net`,
+// runUntil) to build a history step by step; the random runner (scenario.ts) uses the same
+// methods.
 
+import type { DriverMutations } from '../../src/node/driver.js';
 import {
   defaultRaftConfig,
   MemoryLogStorage,
@@ -49,6 +52,8 @@ export interface ClusterOptions {
    * after every call, instead of with its next Ready (see driver.ts). Default false.
    */
   readonly pipeline?: boolean;
+  /** Deliberately broken driver behaviour (see driver.ts); default none. */
+  readonly driverMutations?: DriverMutations;
   readonly tracer?: Tracer;
   readonly traceCore?: boolean;
   /** Seeds the cluster's random streams; defaults to `seed`. */
@@ -70,16 +75,24 @@ export class SimCluster implements DriverEnv {
     snapshotsTaken: 0,
     snapshotsInstalled: 0,
     diskStalls: 0,
+    pauses: 0,
+    pauseHeld: 0,
+    pauseLost: 0,
+    pauseRequests: 0,
+    catchUps: 0,
     stallTransfers: 0,
     stallStepDowns: 0,
   };
   readonly traceCore: boolean;
   readonly driverRng: Prng;
+  readonly driverMutations: DriverMutations;
   persist: PersistLatency;
   snapshots: SnapshotPolicy | null;
   diskStallBound: number | null;
   pipeline: boolean;
   now = 0;
+  /** True while tick() delivers messages and completes writes: the nodes' clocks read now − ½. */
+  private arriving = false;
   private readonly nodes = new Map<NodeId, SimNode>();
   private readonly tickRng: Prng;
 
@@ -95,6 +108,7 @@ export class SimCluster implements DriverEnv {
     this.diskStallBound =
       opts.diskStallBound === undefined ? this.config.electionTimeoutTicks : opts.diskStallBound;
     this.pipeline = opts.pipeline ?? false;
+    this.driverMutations = opts.driverMutations ?? {};
     this.net = new SimNetwork(root.fork(), this.tracer, opts.links ?? reliableLinks);
     this.ids = Array.from({ length: opts.size }, (_, i) => `n${i + 1}`);
     const membership = { voters: this.ids };
@@ -112,10 +126,20 @@ export class SimCluster implements DriverEnv {
     return this.nodes.has(id);
   }
 
+  /** See DriverEnv.nodeClock. */
+  get nodeClock(): number {
+    return this.arriving ? this.now - 0.5 : this.now;
+  }
+
   // -- Observation -------------------------------------------------------------------------
 
+  /** Up: the process exists (it may be paused). */
   isUp(id: NodeId): boolean {
     return this.node(id).raw !== null;
+  }
+
+  isPaused(id: NodeId): boolean {
+    return this.node(id).isPaused;
   }
 
   liveIds(): NodeId[] {
@@ -174,20 +198,30 @@ export class SimCluster implements DriverEnv {
 
   // -- Time --------------------------------------------------------------------------------
 
-  /** One tick: deliver due messages, complete due writes, tick every live core (and its stall guard). */
+  /**
+   * One tick: deliver due messages, complete due writes, tick every live core (and its stall
+   * guard). A paused node is skipped: what reaches it waits for its resume (or is lost).
+   */
   tick(): void {
     this.now++;
     this.tracer.tick = this.now;
-    for (const m of this.net.takeDue(this.now)) {
-      const n = this.nodes.get(m.to);
-      if (!n) this.checker.fail('message integrity', `message to unknown node ${m.to}`);
-      if (n.raw) n.deliver(m);
-      else if (this.tracer.on) this.tracer.event('drop', `${m.from}->${m.to} ${m.type} (${m.to} is down)`);
+    this.arriving = true;
+    try {
+      for (const m of this.net.takeDue(this.now)) {
+        const n = this.nodes.get(m.to);
+        if (!n) this.checker.fail('message integrity', `message to unknown node ${m.to}`);
+        if (n.raw === null) {
+          if (this.tracer.on) this.tracer.event('drop', `${m.from}->${m.to} ${m.type} (${m.to} is down)`);
+        } else if (n.isPaused) n.arriveWhilePaused(m);
+        else n.deliver(m);
+      }
+      for (const n of this.nodes.values()) if (n.raw) n.completePersistIfDue();
+    } finally {
+      this.arriving = false;
     }
-    for (const n of this.nodes.values()) if (n.raw) n.completePersistIfDue();
     for (const id of this.tickRng.shuffle(this.liveIds())) {
       const n = this.node(id);
-      if (n.raw) n.tick();
+      if (n.raw && !n.isPaused) n.tick();
     }
     // Each call already ran the called core's checkInvariants() (no other core changes on it);
     // once per tick every live core is checked too, whatever touched it.
@@ -209,12 +243,24 @@ export class SimCluster implements DriverEnv {
 
   // -- Client operations --------------------------------------------------------------------
 
-  /** Proposes `put key <fresh value>` at `id`; null if the node is down. */
+  /**
+   * Proposes `put key <fresh value>` at `id`; null if the node is down, or paused: then the
+   * proposal waits for its resume.
+   */
   propose(id: NodeId, key: string): ProposeResult | null {
     const n = this.node(id);
     if (!n.raw) return null;
     const value = this.clients.nextValue();
-    const res = n.call('propose', (r) => r.propose(encodePut(key, value)));
+    if (n.isPaused) {
+      n.holdRequest(`propose ${key}=${value}`, () => this.proposeNow(n, key, value));
+      return null;
+    }
+    return this.proposeNow(n, key, value);
+  }
+
+  private proposeNow(n: SimNode, key: string, value: string): ProposeResult {
+    const { id } = n;
+    const res = n.input('propose', (r) => r.propose(encodePut(key, value)));
     if (res.kind === 'accepted') {
       this.clients.onAccepted(id, key, value, res.index, res.term);
       if (this.tracer.on)
@@ -227,19 +273,24 @@ export class SimCluster implements DriverEnv {
     return res;
   }
 
-  /** Starts a ReadIndex read of `key` at `id`; returns its context, or null if the node is down. */
+  /**
+   * Starts a ReadIndex read of `key` at `id`; returns its context, or null if the node is down.
+   * A paused node starts it on resume; the checker judges it by when it was issued, now.
+   */
   read(id: NodeId, key: string): string | null {
     const n = this.node(id);
     if (!n.raw) return null;
     const ctx = this.clients.beginRead(id, key);
     if (this.tracer.on) this.tracer.event('read', `${id} ${ctx} of ${key} issued`);
-    n.drive('readIndex', (r) => r.readIndex(ctx));
+    if (n.isPaused) n.holdRequest(`read ${ctx}`, () => n.drive('readIndex', (r) => r.readIndex(ctx)));
+    else n.drive('readIndex', (r) => r.readIndex(ctx));
     return ctx;
   }
 
+  /** Null if the node is down or paused (an operator's request to a stopped process times out). */
   transferLeadership(id: NodeId, to: NodeId): TransferResult | null {
     const n = this.node(id);
-    if (!n.raw) return null;
+    if (!n.raw || n.isPaused) return null;
     const res = n.drive('transferLeadership', (r) => r.transferLeadership(to));
     if (this.tracer.on) this.tracer.event('transfer', `${id} -> ${to}: ${res.kind}`);
     return res;
@@ -274,6 +325,20 @@ export class SimCluster implements DriverEnv {
   /** Every stalled disk recovers now; writes held by a stall complete on the next tick. */
   unstallDisks(): void {
     for (const n of this.nodes.values()) n.stalledUntil = Math.min(n.stalledUntil, this.now);
+  }
+
+  /**
+   * The node's process stops (see SimNode.pause): no ticks, deliveries, write completions or
+   * client requests until resume(id); its clock runs on. `hold`: messages addressed to it wait
+   * for the resume; otherwise they are lost. A crash ends the pause (and loses what waited).
+   */
+  pause(id: NodeId, hold: boolean): void {
+    this.node(id).pause(hold);
+  }
+
+  /** The paused process continues: what it missed is handled now (see SimNode.resume). */
+  resume(id: NodeId): void {
+    this.node(id).resume();
   }
 
   /** Rebuilds the node from its durable storage, as a real process restart would. */

@@ -13,8 +13,22 @@
 // leader whose sync has been in flight longer than the bound hands leadership over or steps down.
 // After every call into the core its status is checked (election safety, monotonicity) and its
 // own checkInvariants() is run (the other nodes' state cannot change on this call).
+// Time reaches the core as the real driver hands it over (src/node/driver.ts), and for the same
+// reason: the core counts time in ticks only, and its lease (§6.4.1) is safe only if they keep
+// pace with real time. A paused process (SIGSTOP, a long GC, a descheduled VM; the nemesis pauses
+// nodes) gets no tick and handles no message (they wait in its socket buffer, or are lost), no
+// write completion and no client request, while its clock and the rest of the cluster run on.
+// So each node's monotonic clock (one unit per tick) is turned into owed ticks by ElapsedTicks,
+// and the debt is paid before every input — a timer tick, a message, a proposal, a read, a
+// transfer, a step-down, a Ready taken. Normally the regular tick call pays exactly one; on
+// resume the first input pays for the whole pause (at most three election timeouts' worth, as
+// the driver), so a leader's lease has run out before it can serve a read. The mutation
+// forgetPausedTime gives one tick per regular tick call and never catches up — the driver's old
+// bug, whose stale lease reads the checker must catch.
 
 import { DiskStallGuard } from '../../src/node/disk-stall.js';
+import type { DriverMutations } from '../../src/node/driver.js';
+import { ElapsedTicks } from '../../src/node/elapsed-ticks.js';
 import {
   type Entry,
   type Logger,
@@ -56,6 +70,15 @@ export interface ClusterStats {
   snapshotsInstalled: number;
   /** Disk stalls started (nemesis or test). */
   diskStalls: number;
+  /** Process pauses started (nemesis or test). */
+  pauses: number;
+  /** Messages that reached a paused node and were handled on resume, or lost. */
+  pauseHeld: number;
+  pauseLost: number;
+  /** Client requests that reached a paused node and were handled on resume. */
+  pauseRequests: number;
+  /** Payments of more than one owed tick at once: a paused node's first input after its resume. */
+  catchUps: number;
   /** Guard actions: transfers started, and step-downs (a refused transfer, or a second bound). */
   stallTransfers: number;
   stallStepDowns: number;
@@ -64,6 +87,15 @@ export interface ClusterStats {
 /** What every node's driver shares: the cluster implements it. */
 export interface DriverEnv {
   readonly now: number;
+  /**
+   * The monotonic time a node's process reads, in ticks. The messages and write completions of
+   * tick t arrive during the interval before the timers fire at t, so they read t − ½; the timer
+   * callbacks and everything after them in tick t read t. A node's regular tick call therefore
+   * owes exactly one tick, and an input arriving before it owes none.
+   */
+  readonly nodeClock: number;
+  /** Deliberately broken driver behaviour (src/node/driver.ts's test-only mutations). */
+  readonly driverMutations: DriverMutations;
   readonly checker: SafetyChecker;
   readonly clients: Clients;
   readonly tracer: Tracer;
@@ -82,6 +114,19 @@ export interface DriverEnv {
   isNode(id: NodeId): boolean;
 }
 
+/** What reached a paused process, handled on resume in arrival order. */
+type HeldInput =
+  | { readonly kind: 'message'; readonly message: Message }
+  | { readonly kind: 'request'; readonly what: string; readonly run: () => void };
+
+/** A stopped process: its timers, sockets, write completions and clients all wait. */
+interface Pause {
+  readonly since: number;
+  /** Messages addressed to it wait in its socket buffer (true) or are lost (false). */
+  readonly hold: boolean;
+  readonly inbox: HeldInput[];
+}
+
 export class SimNode {
   raw: RawNode | null = null;
   sm: KvStateMachine | null = null;
@@ -98,6 +143,10 @@ export class SimNode {
   stalledUntil = 0;
   /** The real node's disk-stall guard; part of the process, so rebuilt on restart. */
   private guard: DiskStallGuard | null = null;
+  /** The ticks owed to the core for the time passed; part of the process, so rebuilt on restart. */
+  private elapsed: ElapsedTicks | null = null;
+  /** Set while the process is stopped (see the header). */
+  private paused: Pause | null = null;
   last: StatusView | null = null;
   leaderId: NodeId | null = null;
   /**
@@ -119,11 +168,37 @@ export class SimNode {
     private readonly env: DriverEnv,
   ) {}
 
-  /** Runs one call into the core, then the status checks, then carries out any Ready. */
+  /** Runs one input into the core (time owed first), then the status checks, then carries out any Ready. */
   drive<T>(what: string, fn: (raw: RawNode) => T): T {
-    const out = this.call(what, fn);
+    const out = this.input(what, fn);
     this.settle();
     return out;
+  }
+
+  /**
+   * One input into the core, told first how much time really passed (as the real driver's
+   * input() does): no message, request or read reaches a core whose clock stopped.
+   */
+  input<T>(what: string, fn: (raw: RawNode) => T): T {
+    this.payTicks();
+    return this.call(what, fn);
+  }
+
+  /** Hands the core the ticks owed for the node's monotonic time since the last payment. */
+  private payTicks(): void {
+    const { env } = this;
+    if (this.paused !== null)
+      throw new Error(`simulator bug: an input reached ${this.id} while it is paused`);
+    if (this.elapsed === null || this.raw === null || env.driverMutations.forgetPausedTime) return;
+    const owed = this.elapsed.take(env.nodeClock);
+    if (owed > 1) {
+      env.stats.catchUps++;
+      if (env.tracer.on) env.tracer.event('catch-up', `${this.id} is owed ${owed} ticks`);
+    }
+    for (let i = 0; i < owed; i++) {
+      this.call('tick', (r) => r.tick());
+      this.afterCall();
+    }
   }
 
   /** After a call into the core: status checks, invariants, then carry out any Ready. */
@@ -144,6 +219,9 @@ export class SimNode {
     this.raw = null;
     this.sm = null;
     this.guard = null;
+    this.elapsed = null;
+    // A stopped process can be killed: what waited for it is lost with it.
+    this.paused = null;
     this.persisting = null;
     this.last = null;
     this.leaderId = null;
@@ -171,6 +249,9 @@ export class SimNode {
       : undefined;
     const config: RaftConfig = { ...env.config, id: this.id, applied: snap.meta.index };
     this.guard = env.diskStallBound === null ? null : new DiskStallGuard(env.diskStallBound);
+    // One tick per unit of time from now on; a catch-up hands over at most three election
+    // timeouts, like the real driver's maxCatchUpElections.
+    this.elapsed = new ElapsedTicks(1, env.nodeClock, 3 * env.config.electionTimeoutTicks);
     this.raw = this.call('constructor', () => new RawNode(config, this.storage, this.rng, logger));
     if (env.tracer.on && env.now > 0) {
       const hs = this.storage.initialState().hardState;
@@ -194,8 +275,78 @@ export class SimNode {
    * driver's onTick does (src/node/driver.ts).
    */
   tick(): void {
-    this.drive('tick', (r) => r.tick());
+    if (this.env.driverMutations.forgetPausedTime) {
+      // The old driver: one tick per timer callback, however long the process was stopped.
+      this.drive('tick', (r) => r.tick());
+    } else {
+      this.payTicks();
+      this.processReady();
+    }
     this.checkDiskStall();
+  }
+
+  get isPaused(): boolean {
+    return this.paused !== null;
+  }
+
+  /**
+   * The process stops (SIGSTOP, a long GC, a descheduled VM): until resume() it gets no tick,
+   * handles no message, write completion or client request. Its clock runs on. `hold`: messages
+   * addressed to it wait in its socket buffer and are handled on resume; otherwise they are lost.
+   */
+  pause(hold: boolean): void {
+    if (this.raw === null || this.paused !== null) return;
+    this.paused = { since: this.env.now, hold, inbox: [] };
+    this.env.stats.pauses++;
+    if (this.env.tracer.on) {
+      this.env.tracer.event(
+        'pause',
+        `${this.id} (${this.last?.role ?? '?'} t${this.last?.term ?? '?'}) stops; messages to it will be ${hold ? 'held' : 'lost'}`,
+      );
+    }
+  }
+
+  /** A message due while the process is stopped: held for resume, or lost. */
+  arriveWhilePaused(m: Message): void {
+    const p = this.paused!;
+    if (p.hold) {
+      p.inbox.push({ kind: 'message', message: m });
+      this.env.stats.pauseHeld++;
+    } else {
+      this.env.stats.pauseLost++;
+      if (this.env.tracer.on)
+        this.env.tracer.event('drop', `${m.from}->${m.to} ${m.type} (${m.to} is paused)`);
+    }
+  }
+
+  /** A client request reaching the stopped process: it runs on resume. */
+  holdRequest(what: string, run: () => void): void {
+    this.paused!.inbox.push({ kind: 'request', what, run });
+    this.env.stats.pauseRequests++;
+    if (this.env.tracer.on) this.env.tracer.event('pause', `${this.id} holds ${what} until it resumes`);
+  }
+
+  /**
+   * The process continues: first the write that completed meanwhile (it learns of it only now),
+   * then what reached it while stopped, in arrival order. Each is an input, so the first one
+   * pays the ticks owed for the pause.
+   */
+  resume(): void {
+    const p = this.paused;
+    if (p === null) return;
+    this.paused = null;
+    if (this.env.tracer.on) {
+      this.env.tracer.event(
+        'resume',
+        `${this.id} after ${this.env.now - p.since} ticks, ${p.inbox.length} inputs waiting`,
+      );
+    }
+    this.completePersistIfDue();
+    for (const input of p.inbox) {
+      if (this.raw === null) return;
+      if (input.kind === 'message') this.deliver(input.message);
+      else input.run();
+    }
   }
 
   /**
@@ -213,7 +364,7 @@ export class SimNode {
     if (action.kind === 'none') return;
     const inFlight = startedAt === null ? 0 : env.now - startedAt;
     if (action.kind === 'transfer') {
-      const res = this.call('transferLeadership', (r) => r.transferLeadership(action.to));
+      const res = this.input('transferLeadership', (r) => r.transferLeadership(action.to));
       if (env.tracer.on) {
         env.tracer.event(
           'stall',
@@ -230,14 +381,15 @@ export class SimNode {
       env.tracer.event('stall', `${this.id} sync in flight ${inFlight} ticks: stepping down`);
     }
     env.stats.stallStepDowns++;
-    this.call('stepDown', (r) => r.stepDown('disk stall'));
+    this.input('stepDown', (r) => r.stepDown('disk stall'));
     this.settle();
   }
 
   /** Completes a pending durable write whose time has come (persist latency mode, disk stalls). */
   completePersistIfDue(): void {
     const p = this.persisting;
-    if (p === null || p.doneAt > this.env.now) return;
+    // A stopped process learns that its write completed only once it runs again.
+    if (p === null || p.doneAt > this.env.now || this.paused !== null) return;
     if (p.syncStartedAt !== null && this.stalledUntil > this.env.now) return;
     const rd = p.ready;
     this.persisting = null;
@@ -293,6 +445,8 @@ export class SimNode {
 
   private processReady(): void {
     const { env } = this;
+    // Taking a Ready is an input too: the core must know the time before it answers anything.
+    this.payTicks();
     if (this.raw && this.persisting !== null && env.pipeline) {
       for (const m of this.call('takeEarlyMessages', (r) => r.takeEarlyMessages())) this.send(m);
     }

@@ -1,13 +1,26 @@
 // Goal: the fault injector of a scenario (Jepsen calls it the nemesis). Two kinds of faults, all
 // drawn from the scenario's seed:
 //  - background faults at random times: crashes (often of the leader), network partitions —
-//    symmetric splits, one-way cuts, random broken links — that start and heal, and disk stalls
-//    (often of the leader: its fsync hangs for several election timeouts);
+//    symmetric splits, one-way cuts, random broken links — that start and heal, disk stalls
+//    (often of the leader: its fsync hangs for several election timeouts), and process pauses
+//    (SIGSTOP, a long GC, a descheduled VM: the node's timers, sockets, disk completions and
+//    clients all wait while its clock and the rest of the cluster run on; messages sent to it
+//    wait in its socket buffer or are lost). A pause tests that a node's sense of time survives
+//    being stopped, which matters where the core trusts time: the leader lease (§6.4.1). So
+//    pauses often hit the leader, and some of those are stale leader episodes (below);
 //  - faults at "crash points", the moments right after a node took a decision it has not yet
 //    propagated: it made a new term or vote durable, became leader, or advanced its commit index
 //    as leader. Crashing or isolating a node exactly there is what turns a forgotten vote
 //    (Figure 3.1) or an old-term entry committed by counting (Figure 3.7) into an observable
-//    violation; random timing alone reaches those windows only rarely.
+//    violation; random timing alone reaches those windows only rarely. A leader's commit is also
+//    where a stale leader episode most often starts: a majority has just answered the leader, so
+//    its lease is fresh, and a lease that survives the pause unspent is what the episode exposes.
+// A stale leader episode pauses the leader and cuts it off from its peers (not from its clients)
+// until a while after another leader acknowledged a write, and keeps it cut off for a while
+// after it wakes. A leader that wakes believing its lease still runs then serves stale reads to
+// the clients it can still reach — held reads at once, new ones until the lease it remembers
+// ends. No other fault starts while an episode plays out: it means something only if the rest
+// of the cluster can elect a leader and commit meanwhile, and random faults stop that too often.
 
 import type { NodeId } from '../../src/raft/index.js';
 import type { SimCluster } from './cluster.js';
@@ -37,6 +50,30 @@ export interface FaultPlan {
   readonly stallLeaderBias: number;
   /** Duration of a disk stall. */
   readonly stallTicks: readonly [number, number];
+  /** Per tick while no process is paused: probability that one pauses; `pauseLeaderBias` of these hit the leader. */
+  readonly pauseRate: number;
+  readonly pauseLeaderBias: number;
+  /** Duration of a pause. */
+  readonly pauseTicks: readonly [number, number];
+  /**
+   * Share of the leader's pauses that are a "stale leader episode": the leader is also cut off
+   * from its peers, both ways (not from its clients). It stays paused until `lingerTicks` after
+   * another leader's first acknowledged write, but at least `isolatedPauseTicks[0]` (longer than
+   * an election timeout) and at most `isolatedPauseTicks[1]`; it stays cut off for
+   * `isolatedAfterTicks` after it resumes, so it wakes up alone while its clients ask it for reads.
+   */
+  readonly pauseIsolateRate: number;
+  /**
+   * Per commit the leader advanced (a crash point), while no process is paused: probability that
+   * a stale leader episode starts right there. A majority has just answered the leader, so its
+   * lease is most likely fresh: the moment a leader that forgets the pause is most dangerous.
+   */
+  readonly pausePointRate: number;
+  readonly isolatedPauseTicks: readonly [number, number];
+  readonly lingerTicks: readonly [number, number];
+  readonly isolatedAfterTicks: readonly [number, number];
+  /** Share of pauses during which messages to the node wait for its resume (the rest are lost). */
+  readonly pauseHoldRate: number;
 }
 
 export const noFaults: FaultPlan = {
@@ -51,6 +88,15 @@ export const noFaults: FaultPlan = {
   stallRate: 0,
   stallLeaderBias: 0,
   stallTicks: [1, 1],
+  pauseRate: 0,
+  pauseLeaderBias: 0,
+  pauseTicks: [1, 1],
+  pauseIsolateRate: 0,
+  pausePointRate: 0,
+  isolatedPauseTicks: [1, 1],
+  lingerTicks: [0, 0],
+  isolatedAfterTicks: [1, 1],
+  pauseHoldRate: 0,
 };
 
 export function describeFaults(f: FaultPlan): string {
@@ -60,6 +106,12 @@ export function describeFaults(f: FaultPlan): string {
     `partition=${f.partitionRate} (${f.partitionTicks[0]}..${f.partitionTicks[1]})` +
     (f.stallRate > 0
       ? ` diskStall=${f.stallRate} (leader ${f.stallLeaderBias}, ${f.stallTicks[0]}..${f.stallTicks[1]})`
+      : '') +
+    (f.pauseRate > 0
+      ? ` pause=${f.pauseRate} (leader ${f.pauseLeaderBias}, ${f.pauseTicks[0]}..${f.pauseTicks[1]}, ` +
+        `hold ${f.pauseHoldRate}; episodes ${f.pauseIsolateRate} of the leader's, at commits ${f.pausePointRate}, ` +
+        `${f.isolatedPauseTicks[0]}..${f.isolatedPauseTicks[1]} linger ${f.lingerTicks[0]}..${f.lingerTicks[1]} ` +
+        `after ${f.isolatedAfterTicks[0]}..${f.isolatedAfterTicks[1]})`
       : '')
   );
 }
@@ -67,17 +119,42 @@ export function describeFaults(f: FaultPlan): string {
 /** A set of cut directed links that heals at a given tick. Cuts may overlap. */
 interface Cut {
   readonly links: readonly (readonly [NodeId, NodeId])[];
-  readonly healAt: number;
+  /** A stale leader episode's cut is set to heal only once its leader has resumed. */
+  healAt: number;
   readonly background: boolean;
+}
+
+/** A stale leader episode in progress (see FaultPlan.pauseIsolateRate). */
+interface Episode {
+  readonly id: NodeId;
+  readonly cut: Cut;
+  /** Acknowledged writes when it began: one more means another leader acknowledged a write. */
+  readonly acked: number;
+  readonly earliest: number;
+  readonly latest: number;
+  readonly linger: number;
+  readonly after: number;
+  /** Set once another leader acknowledged a write. */
+  resumeAt: number | null;
 }
 
 export class Nemesis {
   partitions = 0;
   isolations = 0;
   crashPointCrashes = 0;
+  /** Stale leader episodes (a leader paused and cut off from its peers). */
+  pauseIsolations = 0;
   /** No new stall starts before this tick (one stalled disk at a time). */
   private stallOverAt = 0;
+  /** No new pause starts before this tick (one paused process at a time). */
+  private pauseOverAt = 0;
+  /**
+   * While a stale leader episode plays out, no other fault starts: the rest of the cluster must
+   * be able to elect a leader and acknowledge writes for it to mean anything.
+   */
+  private episode: Episode | null = null;
   private readonly restartAt = new Map<NodeId, number>();
+  private readonly resumeAt = new Map<NodeId, number>();
   private cuts: Cut[] = [];
 
   constructor(
@@ -87,6 +164,8 @@ export class Nemesis {
     private readonly tracer: Tracer,
     /** Disk stalls draw from their own stream: the other faults of a seed do not move when they are on. */
     private readonly stallRng: Prng = rng,
+    /** So do pauses. */
+    private readonly pauseRng: Prng = rng,
   ) {}
 
   /** Runs at the start of every tick of the fault phase. */
@@ -98,13 +177,24 @@ export class Nemesis {
         c.restart(id);
       }
     }
+    // A node crashed while paused is no longer paused: its resume is a no-op.
+    for (const [id, at] of this.resumeAt) {
+      if (at <= c.now) {
+        this.resumeAt.delete(id);
+        c.resume(id);
+      }
+    }
+    this.stepEpisode();
     const healed = this.cuts.filter((cut) => cut.healAt <= c.now);
     if (healed.length > 0) {
       this.cuts = this.cuts.filter((cut) => cut.healAt > c.now);
       this.applyCuts();
       if (this.tracer.on) this.tracer.event('heal', `links now cut: ${c.net.describePartition() || 'none'}`);
     }
-    if (f.crashRate > 0 && rng.chance(f.crashRate)) {
+    // During a paused leader's episode the draws go on, so that the stream stays the same, but
+    // no fault starts.
+    const quiet = this.episode !== null;
+    if (f.crashRate > 0 && rng.chance(f.crashRate) && !quiet) {
       const live = c.liveIds();
       const leader = c.leader();
       if (leader !== null && rng.chance(f.leaderBias)) this.crash(leader);
@@ -113,6 +203,7 @@ export class Nemesis {
     if (f.crashPointRate > 0 || f.isolatePointRate > 0) {
       for (const { id, kind } of c.crashPoints()) {
         const r = rng.float();
+        if (quiet) continue;
         if (r < f.crashPointRate) {
           this.crashPointCrashes++;
           this.crash(id);
@@ -124,10 +215,97 @@ export class Nemesis {
         }
       }
     }
-    if (f.partitionRate > 0 && !this.cuts.some((cut) => cut.background) && rng.chance(f.partitionRate)) {
+    if (
+      f.partitionRate > 0 &&
+      !this.cuts.some((cut) => cut.background) &&
+      rng.chance(f.partitionRate) &&
+      !quiet
+    ) {
       this.startPartition();
     }
-    if (f.stallRate > 0 && c.now >= this.stallOverAt && this.stallRng.chance(f.stallRate)) this.stallDisk();
+    if (f.stallRate > 0 && c.now >= this.stallOverAt && this.stallRng.chance(f.stallRate) && !quiet) {
+      this.stallDisk();
+    }
+    if (f.pausePointRate > 0 && c.now >= this.pauseOverAt) {
+      for (const { id, kind } of c.crashPoints()) {
+        if (kind !== 'commit' || c.roleOf(id) !== 'leader' || c.isPaused(id)) continue;
+        if (this.pauseRng.chance(f.pausePointRate)) {
+          this.pause(id);
+          break;
+        }
+      }
+    }
+    if (f.pauseRate > 0 && c.now >= this.pauseOverAt && this.pauseRng.chance(f.pauseRate)) this.pause(null);
+  }
+
+  /**
+   * Pauses a node drawn here (often the leader; some of the leader's pauses are stale leader
+   * episodes), or starts an episode of `pointed` (a leader at a commit).
+   */
+  private pause(pointed: NodeId | null): void {
+    const { c, f, pauseRng } = this;
+    const leader = pointed ?? c.leader();
+    const live = c.liveIds().filter((id) => !c.isPaused(id));
+    if (live.length === 0) return;
+    // Every draw is made whatever the outcome, so one choice does not shift the next ones.
+    const atLeader = (pauseRng.chance(f.pauseLeaderBias) || pointed !== null) && leader !== null;
+    const other = pauseRng.pick(live);
+    const isolate = (pauseRng.chance(f.pauseIsolateRate) || pointed !== null) && atLeader;
+    const hold = pauseRng.chance(f.pauseHoldRate);
+    const plain = pauseRng.int(f.pauseTicks[0], f.pauseTicks[1]);
+    const linger = pauseRng.int(f.lingerTicks[0], f.lingerTicks[1]);
+    const after = pauseRng.int(f.isolatedAfterTicks[0], f.isolatedAfterTicks[1]);
+    const id = atLeader ? leader : other;
+    c.pause(id, hold);
+    if (!isolate) {
+      this.pauseOverAt = c.now + plain;
+      this.resumeAt.set(id, c.now + plain);
+      return;
+    }
+    // Cut off from its peers only: its clients still reach it, before and after it wakes.
+    this.pauseIsolations++;
+    const links: [NodeId, NodeId][] = [];
+    for (const x of c.ids) if (x !== id) links.push([id, x], [x, id]);
+    const cut: Cut = { links, healAt: Number.POSITIVE_INFINITY, background: false };
+    this.cuts.push(cut);
+    this.applyCuts();
+    this.pauseOverAt = Number.POSITIVE_INFINITY;
+    this.episode = {
+      id,
+      cut,
+      acked: c.clients.acked.length,
+      earliest: c.now + f.isolatedPauseTicks[0],
+      latest: c.now + f.isolatedPauseTicks[1],
+      linger,
+      after,
+      resumeAt: null,
+    };
+    if (this.tracer.on) {
+      this.tracer.event(
+        'partition',
+        `stale leader episode${pointed !== null ? ' (at a commit)' : ''}: ${id} paused and cut off from its peers ` +
+          `until it resumes (by t=${this.episode.latest}) and ${after} ticks more`,
+      );
+    }
+  }
+
+  /** Resumes an episode's leader when its time has come, and ends the episode when its cut heals. */
+  private stepEpisode(): void {
+    const { c } = this;
+    const e = this.episode;
+    if (e === null) return;
+    if (!c.isPaused(e.id)) {
+      // Resumed (below), or crashed meanwhile (by a test): over once the cut heals.
+      if (e.cut.healAt === Number.POSITIVE_INFINITY) e.cut.healAt = c.now + e.after;
+      if (e.cut.healAt <= c.now) this.episode = null;
+      return;
+    }
+    if (e.resumeAt === null && c.clients.acked.length > e.acked) e.resumeAt = c.now + e.linger;
+    const at = Math.min(e.latest, Math.max(e.earliest, e.resumeAt ?? e.latest));
+    if (c.now < at) return;
+    c.resume(e.id);
+    e.cut.healAt = c.now + e.after;
+    this.pauseOverAt = e.cut.healAt;
   }
 
   private stallDisk(): void {
@@ -143,11 +321,17 @@ export class Nemesis {
     c.stallDisk(id, ticks);
   }
 
-  /** Faults stop: heal every link and disk, and bring back all nodes but `stayDown` of the crashed ones. */
+  /**
+   * Faults stop: heal every link and disk, resume every paused node, and bring back all nodes
+   * but `stayDown` of the crashed ones.
+   */
   stop(stayDown: number): void {
     this.cuts = [];
     this.c.net.heal();
     this.c.unstallDisks();
+    for (const id of this.c.ids) this.c.resume(id);
+    this.resumeAt.clear();
+    this.episode = null;
     const down = this.rng.shuffle(this.c.ids.filter((id) => !this.c.isUp(id)));
     for (const id of down.slice(stayDown)) this.c.restart(id);
     this.restartAt.clear();

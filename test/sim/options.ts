@@ -2,6 +2,7 @@
 // regression list (failing-seeds.txt, whose lines are "<seed> [flags]  # why"), so that every
 // replay command printed in a failure can be pasted into either place.
 
+import type { DriverMutations } from '../../src/node/driver.js';
 import type { Mutations, ReadMode } from '../../src/raft/index.js';
 import { PROFILES, type Profile, type ScenarioOverrides } from './scenario.js';
 
@@ -12,6 +13,9 @@ export const MUTATIONS: readonly (keyof Mutations)[] = [
   'readIndexWithoutHeartbeat',
   'applyBeforeCommit',
 ];
+
+/** The driver's test-only mutations (src/node/driver.ts), mirrored by the simulated driver. */
+export const DRIVER_MUTATIONS: readonly (keyof DriverMutations)[] = ['forgetPausedTime'];
 
 export interface SimOptions {
   /** Seeds to run: --seed S, or --seeds N from --start (default 1..100). */
@@ -43,7 +47,9 @@ export function parseSimArgs(argv: readonly string[]): SimOptions {
   let diskStallBound: number | null | undefined;
   let pipeline: boolean | undefined;
   let diskStalls: boolean | undefined;
+  let pauses: boolean | undefined;
   const mutations: Mutations = {};
+  const driverMutations: { -readonly [K in keyof DriverMutations]: DriverMutations[K] } = {};
   let trace = false;
   let traceCore = false;
   let keepGoing = false;
@@ -99,12 +105,20 @@ export function parseSimArgs(argv: readonly string[]): SimOptions {
         diskStalls = v === 'on';
         break;
       }
+      case '--pauses': {
+        const v = value();
+        if (v !== 'on' && v !== 'off') throw new UsageError('--pauses must be on or off');
+        pauses = v === 'on';
+        break;
+      }
       case '--mutation': {
         const m = value();
-        if (!MUTATIONS.includes(m as keyof Mutations)) {
-          throw new UsageError(`--mutation must be one of ${MUTATIONS.join(', ')}`);
+        if (MUTATIONS.includes(m as keyof Mutations)) mutations[m as keyof Mutations] = true;
+        else if (DRIVER_MUTATIONS.includes(m as keyof DriverMutations)) {
+          driverMutations[m as keyof DriverMutations] = true;
+        } else {
+          throw new UsageError(`--mutation must be one of ${[...MUTATIONS, ...DRIVER_MUTATIONS].join(', ')}`);
         }
-        mutations[m as keyof Mutations] = true;
         break;
       }
       case '--trace':
@@ -130,7 +144,9 @@ export function parseSimArgs(argv: readonly string[]): SimOptions {
     ...(diskStallBound !== undefined ? { diskStallBound } : {}),
     ...(pipeline !== undefined ? { pipeline } : {}),
     ...(diskStalls !== undefined ? { diskStalls } : {}),
+    ...(pauses !== undefined ? { pauses } : {}),
     ...(Object.keys(mutations).length > 0 ? { mutations } : {}),
+    ...(Object.keys(driverMutations).length > 0 ? { driverMutations } : {}),
     ...(trace ? { trace } : {}),
     ...(traceCore ? { traceCore } : {}),
   };

@@ -4,6 +4,7 @@
 // majority of nodes up) in which liveness is asserted: a leader is elected and a fresh proposal
 // commits within a stated bound. Everything random comes from streams forked off the seed.
 
+import type { DriverMutations } from '../../src/node/driver.js';
 import type { Mutations, NodeId, ReadMode } from '../../src/raft/index.js';
 import { SafetyViolation } from './checker.js';
 import { type PersistLatency, SimCluster, type SimRaftConfig, type SnapshotPolicy } from './cluster.js';
@@ -37,6 +38,8 @@ export interface ScenarioOverrides {
   readonly ticks?: number;
   readonly profile?: Profile;
   readonly mutations?: Mutations;
+  /** Deliberately broken driver behaviour (the simulated driver's; see driver.ts). */
+  readonly driverMutations?: DriverMutations;
   /** Forces the read mode (lease forces CheckQuorum on, as the core requires). */
   readonly readMode?: ReadMode;
   /** Forces the disk-stall guard's bound in ticks; null turns the guard off. */
@@ -45,6 +48,8 @@ export interface ScenarioOverrides {
   readonly pipeline?: boolean;
   /** Forces disk stalls on (in any profile) or off. */
   readonly diskStalls?: boolean;
+  /** Forces process pauses on (in any profile) or off. */
+  readonly pauses?: boolean;
   readonly trace?: boolean;
   readonly traceCore?: boolean;
   readonly out?: (line: string) => void;
@@ -64,6 +69,7 @@ export interface ScenarioPlan {
   /** The disk-stall guard's bound in ticks, or null: off. */
   readonly diskStallBound: number | null;
   readonly pipeline: boolean;
+  readonly driverMutations: DriverMutations;
   readonly faults: FaultPlan;
   readonly writeRate: number;
   readonly readRate: number;
@@ -93,8 +99,9 @@ export function planScenario(seed: number, o: ScenarioOverrides = {}): ScenarioP
   // Safety may not depend on PreVote or CheckQuorum (§9.6, §6.2): both are drawn.
   const preVote = rng.chance(0.75);
   const drawnCheckQuorum = rng.chance(0.75);
-  // Lease reads (§6.4.1) are only offered with CheckQuorum; the simulated clocks never drift,
-  // so a correct lease must give linearizable reads here.
+  // Lease reads (§6.4.1) are only offered with CheckQuorum; the simulated clocks never drift (a
+  // paused node's clock runs on, and its driver hands the core the ticks it missed), so a correct
+  // lease must give linearizable reads here.
   const drawnLease = rng.chance(0.25);
   const checkQuorum = o.readMode === 'lease' ? true : drawnCheckQuorum;
   const readMode: ReadMode = o.readMode ?? (checkQuorum && drawnLease ? 'lease' : 'safe');
@@ -204,6 +211,28 @@ export function planScenario(seed: number, o: ScenarioOverrides = {}): ScenarioP
   const diskStallBound = o.diskStallBound !== undefined ? o.diskStallBound : drawnBound;
   const drawnPipeline = rng.chance(0.5);
   const pipeline = o.pipeline ?? drawnPipeline;
+  // Drawn after everything else too (see above). Process pauses, in the profiles with node or
+  // network faults: half of those seeds, and every lease seed among them, since the lease is what
+  // a pause endangers. A plain pause lasts up to three election timeouts. A stale leader episode
+  // (see nemesis.ts) pauses the leader until up to one election timeout after another leader
+  // acknowledged a write, within 2–8 election timeouts; its cut outlasts the pause by 1–3 (it
+  // wakes up alone, and its clients ask it for reads).
+  const drawnPauses = rng.chance(0.5);
+  const pauseOn =
+    o.pauses ?? (profile !== 'calm' && profile !== 'lossy' && (readMode === 'lease' || drawnPauses));
+  const pauses: Partial<FaultPlan> = {
+    pauseRate: round(0.005 + rng.float() * 0.01),
+    pauseLeaderBias: round(0.4 + rng.float() * 0.4),
+    pauseTicks: [1, 3 * electionTimeoutTicks],
+    pauseIsolateRate: round(0.3 + rng.float() * 0.5),
+    // Lease seeds have their episodes at a commit most often: where the lease is fresh.
+    pausePointRate: round((readMode === 'lease' ? 3 : 1) * (0.01 + rng.float() * 0.03)),
+    isolatedPauseTicks: [2 * electionTimeoutTicks, 8 * electionTimeoutTicks],
+    lingerTicks: [0, electionTimeoutTicks],
+    isolatedAfterTicks: [electionTimeoutTicks, 3 * electionTimeoutTicks],
+    pauseHoldRate: round(0.2 + rng.float() * 0.6),
+  };
+  if (pauseOn) faults = { ...faults, ...pauses };
   return {
     seed,
     profile,
@@ -216,6 +245,7 @@ export function planScenario(seed: number, o: ScenarioOverrides = {}): ScenarioP
     snapshots,
     diskStallBound,
     pipeline,
+    driverMutations: o.driverMutations ?? {},
     faults,
     writeRate,
     readRate,
@@ -228,7 +258,7 @@ export function planScenario(seed: number, o: ScenarioOverrides = {}): ScenarioP
 export function describePlan(p: ScenarioPlan): string {
   const r = p.raft;
   const l = p.links;
-  const muts = Object.entries(r.mutations ?? {})
+  const muts = Object.entries({ ...r.mutations, ...p.driverMutations })
     .filter(([, on]) => on)
     .map(([k]) => k);
   return [
@@ -254,7 +284,10 @@ export function replayCommand(seed: number, o: ScenarioOverrides): string {
   if (o.diskStallBound !== undefined) parts.push(`--stall-guard ${o.diskStallBound ?? 'off'}`);
   if (o.pipeline !== undefined) parts.push(`--pipeline ${o.pipeline ? 'on' : 'off'}`);
   if (o.diskStalls !== undefined) parts.push(`--disk-stalls ${o.diskStalls ? 'on' : 'off'}`);
-  for (const [k, on] of Object.entries(o.mutations ?? {})) if (on) parts.push(`--mutation ${k}`);
+  if (o.pauses !== undefined) parts.push(`--pauses ${o.pauses ? 'on' : 'off'}`);
+  for (const [k, on] of Object.entries({ ...o.mutations, ...o.driverMutations })) {
+    if (on) parts.push(`--mutation ${k}`);
+  }
   parts.push('--trace');
   return parts.join(' ');
 }
@@ -282,6 +315,7 @@ export function runScenario(seed: number, o: ScenarioOverrides = {}): ScenarioRe
     snapshots: plan.snapshots,
     diskStallBound: plan.diskStallBound,
     pipeline: plan.pipeline,
+    driverMutations: plan.driverMutations,
     tracer,
     traceCore: o.traceCore ?? false,
     replay: replayCommand(seed, o),
@@ -289,7 +323,7 @@ export function runScenario(seed: number, o: ScenarioOverrides = {}): ScenarioRe
   const rng = new Prng(plan.streamSeed ^ 0x5bd1e995);
   const faultRng = rng.fork();
   const clientRng = rng.fork();
-  const nemesis = new Nemesis(c, plan.faults, rng.fork(), tracer, rng.fork());
+  const nemesis = new Nemesis(c, plan.faults, rng.fork(), tracer, rng.fork(), rng.fork());
   const clientStep = (): void => {
     const live = c.liveIds();
     if (live.length === 0) return;
@@ -364,6 +398,9 @@ export function runScenario(seed: number, o: ScenarioOverrides = {}): ScenarioRe
     partitions: nemesis.partitions,
     isolations: nemesis.isolations,
     crashPointCrashes: nemesis.crashPointCrashes,
+    pauseIsolations: nemesis.pauseIsolations,
+    // The pointed pause (a leader cut off and stopped) where it matters: under a lease.
+    leasePauseIsolations: plan.raft.readMode === 'lease' ? nemesis.pauseIsolations : 0,
     terms: c.maxTerm(),
     leaders: c.checker.leaderOf.size,
     committed: c.checker.maxApplied(),

@@ -2,7 +2,8 @@
 // cluster size, configuration, fault profile and rates — with every Raft safety property checked
 // after every step and bounded liveness asserted once the faults stop (see scenario.ts), then
 // replays every seed listed in failing-seeds.txt. Also asserts that the fault mix really happened
-// (crashes, partitions, disk stalls and the stall guard acting, snapshot installs, stale leaders,
+// (crashes, partitions, disk stalls and the stall guard acting, process pauses and the driver
+// catching up on them, paused leaders cut off under a lease, snapshot installs, stale leaders,
 // lost proposals): a simulator whose faults silently stopped firing would pass while proving
 // nothing.
 // The seeds are split over worker threads (one per available core, at most four).
@@ -78,6 +79,12 @@ test(`seeds 1..${SEEDS}: the fault mix really happened`, async () => {
   assert.ok((t.diskStalls ?? 0) > SEEDS / 4, 'disks stalled');
   assert.ok((t.stallTransfers ?? 0) > SEEDS / 50, 'stalled leaders handed leadership over');
   assert.ok((t.stallStepDowns ?? 0) > SEEDS / 50, 'stalled leaders stepped down');
+  assert.ok((t.pauses ?? 0) > SEEDS / 2, 'processes paused');
+  assert.ok((t.pauseHeld ?? 0) > SEEDS / 4, 'messages to paused nodes were held for their resume');
+  assert.ok((t.pauseLost ?? 0) > SEEDS / 4, 'messages to paused nodes were lost');
+  assert.ok((t.pauseRequests ?? 0) > SEEDS, 'client requests waited for paused nodes');
+  assert.ok((t.catchUps ?? 0) > SEEDS / 2, 'drivers handed their cores the ticks a pause owed');
+  assert.ok((t.leasePauseIsolations ?? 0) > SEEDS / 20, 'leaders under a lease were paused and cut off');
   assert.ok(
     (snap.snapshotsInstalled ?? 0) > (s.byProfile.snapshots ?? 0) / 2,
     'followers caught up by snapshot',
