@@ -2,7 +2,11 @@
 // namespaces. Prints the report; exit code 0 valid, 1 anomaly found, 2 usage error, 3 undecided
 // (checker budget, final read failed) or the run itself failed (e.g. not root).
 
+import { existsSync } from 'node:fs';
+import path from 'node:path';
 import { parseArgs } from 'node:util';
+import { readModes } from '../cli/start-options.js';
+import type { ReadMode } from '../raft/index.js';
 import { type Family, families, isFamily } from './nemesis.js';
 import { renderReport } from './report.js';
 import { emergency, type RunOptions, runJepsen } from './runner.js';
@@ -17,6 +21,9 @@ const usage = `Usage: npm run jepsen -- [flags]      (needs root: ip netns, ipta
   --seed S                  schedule and choices follow from it (default: random, printed)
   --out DIR                 history, report, node logs and data (default jepsen-out/seed-S)
   --unsafe-stale-reads      every read with ?consistency=stale (shows the runner catching bugs)
+  --read-mode safe|lease    the nodes' --read-mode: ReadIndex (safe) or leader lease (default safe)
+  --node-cli FILE           the raftkv CLI (dist/src/cli/main.js) the nodes run, e.g. another
+                            build (default: the one built with this runner)
   --subnet A.B.C            the test network's /24 (default 10.77.0)
   --heartbeat-interval MS   node timing (default 50)
   --election-timeout MS     (default 500)
@@ -48,6 +55,10 @@ function range(name: string, v: string | undefined, dflt: [number, number]): [nu
   return [Number(m[1]) * 1000, Number(m[2]) * 1000];
 }
 
+function isReadMode(s: string): s is ReadMode {
+  return (readModes as readonly string[]).includes(s);
+}
+
 export function parseOptions(argv: readonly string[], log: (line: string) => void): RunOptions {
   const { values, positionals } = parseArgs({
     args: [...argv],
@@ -60,6 +71,8 @@ export function parseOptions(argv: readonly string[], log: (line: string) => voi
       seed: { type: 'string' },
       out: { type: 'string' },
       'unsafe-stale-reads': { type: 'boolean' },
+      'read-mode': { type: 'string' },
+      'node-cli': { type: 'string' },
       subnet: { type: 'string' },
       'heartbeat-interval': { type: 'string' },
       'election-timeout': { type: 'string' },
@@ -95,6 +108,13 @@ export function parseOptions(argv: readonly string[], log: (line: string) => voi
   if (!(setFraction >= 0 && setFraction <= 1)) throw new UsageError('--set-fraction must be in 0..1');
   const nodes = int('nodes', values.nodes, 5, 1);
   if (nodes > 9) throw new UsageError('--nodes must be at most 9');
+  const readMode = values['read-mode'] ?? 'safe';
+  if (!isReadMode(readMode))
+    throw new UsageError(`--read-mode must be one of ${readModes.join(', ')}, got "${readMode}"`);
+  // Resolved now: the nodes are started from inside their namespaces, and a typo should be a
+  // usage error rather than five nodes that never come up.
+  const nodeCli = values['node-cli'] === undefined ? null : path.resolve(values['node-cli']);
+  if (nodeCli !== null && !existsSync(nodeCli)) throw new UsageError(`--node-cli: no file ${nodeCli}`);
   return {
     nodes,
     timeSec: int('time', values.time, 60, 1),
@@ -103,6 +123,8 @@ export function parseOptions(argv: readonly string[], log: (line: string) => voi
     seed,
     out: values.out ?? `jepsen-out/seed-${seed}`,
     unsafeStaleReads: values['unsafe-stale-reads'] === true,
+    readMode,
+    nodeCli,
     subnet: values.subnet ?? '10.77.0',
     heartbeatMs: int('heartbeat-interval', values['heartbeat-interval'], 50, 1),
     electionMs: int('election-timeout', values['election-timeout'], 500, 5),

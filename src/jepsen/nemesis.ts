@@ -15,6 +15,16 @@
 //   pause      pause-random       SIGSTOP a random node, SIGCONT when the fault heals
 //              pause-leader       SIGSTOP the leader: when it wakes it must neither commit nor
 //                                 serve a stale read
+//   pause-isolate
+//              pause-isolate-leader
+//                                 SIGSTOP the leader and cut it off from its peers (not from the
+//                                 clients) at once; wait until another node leads and has applied
+//                                 new writes; SIGCONT it while it is still cut off and keep it so
+//                                 for at least a few election timeouts, while clients keep sending
+//                                 it reads; then heal. Nothing from the new leader can reach it, so
+//                                 only its own clock can tell it that its lease ran out while it was
+//                                 stopped: aimed at --read-mode lease, where a lease measured in
+//                                 ticks a stopped process never received served stale reads
 //   restart    restart-random     graceful stop (SIGTERM) and restart of a random node
 //              restart-rolling    graceful restart of every node in turn
 
@@ -28,6 +38,9 @@ export const families = {
   kill: ['kill-random', 'kill-leader', 'kill-rolling'],
   pause: ['pause-random', 'pause-leader'],
   restart: ['restart-random', 'restart-rolling'],
+  // Its own family rather than part of `pause`, so that the schedules of existing seeds for
+  // `pause` stay as they were.
+  'pause-isolate': ['pause-isolate-leader'],
 } as const;
 
 export type Family = keyof typeof families;
@@ -41,7 +54,14 @@ export interface TimelineEntry {
   readonly kind: FaultKind | 'heal-all';
   readonly start: number;
   end: number;
-  readonly detail: string;
+  /** Whom the fault hit; a fault that unfolds in steps (pause-isolate-leader) adds to it. */
+  detail: string;
+  /**
+   * pause-isolate-leader: the old leader, when it was woken while still cut off from its peers,
+   * and when the heal began (NaN until then). The report counts the reads clients sent it and
+   * those it answered in between.
+   */
+  woken?: { readonly node: number; readonly at: number; until: number };
 }
 
 export interface NemesisOptions {
@@ -56,25 +76,73 @@ export interface NemesisOptions {
    * still waits, and a stale answer would show in the history.
    */
   readonly shortPauseMs: readonly [number, number];
+  /**
+   * pause-isolate-leader keeps the woken old leader cut off from its peers for at least this long
+   * (a few election timeouts): long enough that its lease, as its own clock measured it, would
+   * have run out several times over, and that many client reads reach it meanwhile.
+   */
+  readonly isolatedWakeMs: number;
+  /**
+   * pause-isolate-leader waits at most this long for a leader at the start, and for another node
+   * to lead and apply new writes while the old leader is stopped.
+   */
+  readonly takeoverMs: number;
 }
 
+/**
+ * Entries a new leader must have applied beyond the old leader's whole log before the old one is
+ * woken: its no-op plus at least this many client writes, acknowledged once applied, so that a
+ * read of the old state after the wake is a stale read and not merely a concurrent one.
+ */
+const takeoverEntries = 5;
+
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+const secs = (ms: number): string => (ms / 1000).toFixed(1);
+
+/** The fields of a node's /debug answer the nemesis and the runner look at. */
+export interface DebugView {
+  readonly state: string;
+  readonly term: number;
+  readonly lastApplied: number;
+  /** The index of the node's last log entry. */
+  readonly logLength: number;
+  readonly readMode: string;
+}
+
+/** Node i's /debug, or null if it is not running or does not answer in time. */
+export async function debugOf(nodes: NodeSet, i: number, timeoutMs = 500): Promise<DebugView | null> {
+  if (nodes.state(i) !== 'running') return null;
+  const x = await exchange({ method: 'GET', base: nodes.url(i), path: '/debug', timeoutMs });
+  if (x.kind !== 'answered' || x.status !== 200) return null;
+  const state = field(x.body, 'state');
+  const term = field(x.body, 'term');
+  const lastApplied = field(x.body, 'lastApplied');
+  const logLength = field(x.body, 'logLength');
+  const readMode = field(x.body, 'readMode');
+  if (typeof state !== 'string' || typeof term !== 'number') return null;
+  if (typeof lastApplied !== 'number' || typeof logLength !== 'number') return null;
+  return { state, term, lastApplied, logLength, readMode: typeof readMode === 'string' ? readMode : '' };
+}
+
+/** Among `which`, the node that leads in the highest term, with its /debug, or null. */
+async function leaderAmong(
+  nodes: NodeSet,
+  which: readonly number[],
+): Promise<{ readonly node: number; readonly view: DebugView } | null> {
+  const answers = await Promise.all(
+    which.map(async (node) => {
+      const view = await debugOf(nodes, node);
+      return view?.state === 'leader' ? { node, view } : null;
+    }),
+  );
+  let best: { node: number; view: DebugView } | null = null;
+  for (const a of answers) if (a && (!best || a.view.term > best.view.term)) best = a;
+  return best;
+}
 
 /** The node that leads in the highest term any reachable node reports, or null. */
 export async function findLeader(nodes: NodeSet): Promise<number | null> {
-  const answers = await Promise.all(
-    nodes.ids().map(async (i) => {
-      if (nodes.state(i) !== 'running') return null;
-      const x = await exchange({ method: 'GET', base: nodes.url(i), path: '/debug', timeoutMs: 500 });
-      if (x.kind !== 'answered' || x.status !== 200) return null;
-      const state = field(x.body, 'state');
-      const term = field(x.body, 'term');
-      return state === 'leader' && typeof term === 'number' ? { i, term } : null;
-    }),
-  );
-  let best: { i: number; term: number } | null = null;
-  for (const a of answers) if (a && (!best || a.term > best.term)) best = a;
-  return best?.i ?? null;
+  return (await leaderAmong(nodes, nodes.ids()))?.node ?? null;
 }
 
 /** Resolves once every running node answers /health with 200, or after `timeoutMs`. */
@@ -148,6 +216,19 @@ export class Nemesis {
       await this.fault(kind, duration);
       if (this.stopped) break;
       await this.hold(this.rng.between(gLo, gHi));
+    }
+  }
+
+  /**
+   * Asks `probe` every 100 ms until it answers (non-null), `timeoutMs` has passed or stop() was
+   * called; returns the last answer.
+   */
+  private async poll<T>(probe: () => Promise<T | null>, timeoutMs: number): Promise<T | null> {
+    const until = Date.now() + timeoutMs;
+    for (;;) {
+      const answer = await probe();
+      if (answer !== null || this.stopped || Date.now() >= until) return answer;
+      await sleep(100);
     }
   }
 
@@ -279,6 +360,9 @@ export class Nemesis {
         this.end(e);
         return;
       }
+      case 'pause-isolate-leader':
+        await this.pauseIsolateLeader(duration);
+        return;
       case 'restart-random': {
         const node = this.rng.pick(ids);
         const e = this.begin(kind, this.nodes.name(node));
@@ -289,6 +373,59 @@ export class Nemesis {
         return;
       }
     }
+  }
+
+  /**
+   * pause-isolate-leader (see the header comment). The fault lasts `duration` in all, but the old
+   * leader sleeps exactly until another node has taken over, and is then awake and cut off for at
+   * least `isolatedWakeMs`.
+   */
+  private async pauseIsolateLeader(duration: number): Promise<void> {
+    const { takeoverMs, isolatedWakeMs } = this.options;
+    const ids = this.nodes.ids();
+    // Only a leader holds a lease, so unlike the other leader faults this one does not fall back
+    // to a random node. Its /debug, read just before the stop, says how far its log reached.
+    const old = await this.poll(() => leaderAmong(this.nodes, ids), takeoverMs);
+    if (old === null) {
+      this.log(`nemesis: pause-isolate-leader skipped: no leader within ${secs(takeoverMs)} s`);
+      return;
+    }
+    const name = this.nodes.name(old.node);
+    const peers = ids.filter((i) => i !== old.node);
+    const e = this.begin(
+      'pause-isolate-leader',
+      `${name} (leader, term ${old.view.term}) stopped and cut off from ${this.names(peers)}`,
+    );
+    // Stopped in the same synchronous step that opens the fault, so any read sent from e.start on
+    // can only be answered after the wake (the report counts those), and before the cut, which
+    // is a few iptables commands: a leader still running while they go in could notice its
+    // followers falling silent. The runner's own address is never blocked (netns.ts), so clients
+    // keep reaching it, and their requests queue while it sleeps.
+    this.nodes.pause(old.node);
+    this.net.cut([old.node], peers);
+    // Another node leads (in a later term, since the old leader led this one) and has applied its
+    // no-op and some client writes beyond the old leader's whole log: acknowledged writes the
+    // old leader has not seen, so a read it answers from its old state is stale, not concurrent.
+    const need = old.view.logLength + 1 + takeoverEntries;
+    const next = await this.poll(async () => {
+      const l = await leaderAmong(this.nodes, peers);
+      return l !== null && l.view.term > old.view.term && l.view.lastApplied >= need ? l : null;
+    }, takeoverMs);
+    const slept = this.now() - e.start;
+    e.detail +=
+      next === null
+        ? `; no other node led and applied new writes within ${secs(takeoverMs)} s`
+        : `; ${this.nodes.name(next.node)} led term ${next.view.term} and applied ` +
+          `${next.view.lastApplied - old.view.logLength} entries past ${name}'s log after ${secs(slept)} s`;
+    this.nodes.resume(old.node);
+    e.woken = { node: old.node, at: this.now(), until: Number.NaN };
+    this.log(`nemesis: woke ${name} after ${secs(slept)} s, still cut off from its peers`);
+    const awake = Math.max(isolatedWakeMs, duration - slept);
+    await this.hold(awake);
+    e.woken.until = this.now();
+    e.detail += `; woken, cut off ${secs(e.woken.until - e.woken.at)} s more`;
+    this.net.heal();
+    this.end(e);
   }
 
   /** Heals everything: no blocks, no paused or dead nodes. */

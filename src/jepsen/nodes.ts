@@ -35,6 +35,8 @@ export class NodeSet {
     private readonly outDir: string,
     private readonly timing: NodeTiming,
     private readonly extraArgs: readonly string[] = [],
+    /** The raftkv CLI the nodes run; another build's, to test it with this runner. */
+    private readonly entry: string = cliEntry(),
   ) {
     mkdirSync(path.join(outDir, 'data'), { recursive: true });
     mkdirSync(path.join(outDir, 'logs'), { recursive: true });
@@ -80,7 +82,7 @@ export class NodeSet {
       'exec',
       this.net.namespace(i),
       process.execPath,
-      cliEntry(),
+      this.entry,
       'start',
       '--id',
       this.name(i),

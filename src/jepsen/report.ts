@@ -3,6 +3,7 @@
 import type { KeyFailure, KvCheckResult, KvOp } from '../check/index.js';
 import { renderKeyFailure, renderOps } from '../check/index.js';
 import type { TimelineEntry } from './nemesis.js';
+import type { RecordedOp } from './recorder.js';
 import type { SetCheck } from './workloads.js';
 
 export type RunVerdict = 'valid' | 'invalid' | 'unknown';
@@ -21,6 +22,22 @@ export interface FaultAvailability {
   readonly ops: number;
   /** Fraction of ops invoked during the fault that got a definite answer (ok, or a 409). */
   readonly available: number;
+}
+
+/** pause-isolate-leader: what clients asked of the old leader, and what it answered. */
+export interface WokenReads {
+  readonly start: number;
+  readonly node: number;
+  /** Register reads sent to it while it was stopped, and while awake but cut off from its peers. */
+  readonly sentStopped: number;
+  readonly sentAwake: number;
+  /**
+   * Of the reads sent to it from its stop on, those it answered with a value (ok) before the
+   * heal, i.e. while awake and cut off. It can confirm nothing with its peers and another node
+   * has led since, so with ReadIndex or a correct lease this is 0; each such answer came from a
+   * lease that in truth ran out while the node was stopped.
+   */
+  readonly answered: number;
 }
 
 export interface Report {
@@ -42,6 +59,8 @@ export interface Report {
     readonly perFault: readonly FaultAvailability[];
   };
   readonly timeline: readonly TimelineEntry[];
+  /** One per pause-isolate-leader fault. */
+  readonly wokenReads: readonly WokenReads[];
   readonly recovered: boolean;
   readonly notes: readonly string[];
   /** The smallest failing window, rendered, when the register history is not linearizable. */
@@ -105,6 +124,44 @@ export function availability(
   };
 }
 
+/**
+ * For each pause-isolate-leader fault: register reads sent to the old leader from its stop until
+ * the heal began, split at its wake, and those it answered with a value before the heal.
+ */
+export function wokenReads(
+  history: readonly RecordedOp[],
+  timeline: readonly TimelineEntry[],
+  until: number,
+): WokenReads[] {
+  const out: WokenReads[] = [];
+  for (const f of timeline) {
+    if (f.woken === undefined) continue;
+    const { node, at } = f.woken;
+    const healAt = Number.isNaN(f.woken.until) ? until : f.woken.until;
+    const reads = history.filter((op) => op.kind === 'get' && op.node === node);
+    const count = (from: number, to: number): number =>
+      reads.filter((op) => op.invokedAt >= from && op.invokedAt < to).length;
+    out.push({
+      start: f.start,
+      node,
+      sentStopped: count(f.start, at),
+      sentAwake: count(at, healAt),
+      // Sent after the stop (the nemesis stops the node in the same synchronous step that
+      // starts the fault, so no such read reached it awake) and answered before the heal: it can
+      // only have been answered awake and cut off. A read sent earlier may legitimately have
+      // been confirmed just before the stop and answered after the wake, so it is not counted.
+      answered: reads.filter(
+        (op) =>
+          op.outcome.type === 'ok' &&
+          op.invokedAt >= f.start &&
+          op.completedAt !== null &&
+          op.completedAt < healAt,
+      ).length,
+    });
+  }
+  return out;
+}
+
 /** Of all failing keys, the failure with the fewest ops in its window. */
 export function smallestFailure(result: KvCheckResult): KeyFailure | undefined {
   let best: KeyFailure | undefined;
@@ -156,9 +213,10 @@ export function renderReport(r: Report): string {
   const lines: string[] = [];
   const s = r.settings;
   lines.push(
-    `raftkv jepsen: seed ${s.seed}, ${s.nodes} nodes, ${s.time} s, nemesis ${s.nemesis || 'none'}, ${s.clients} clients` +
+    `raftkv jepsen: seed ${s.seed}, ${s.nodes} nodes, ${s.time} s, nemesis ${s.nemesis || 'none'}, ${s.clients} clients, read mode ${s.readMode}` +
       (s.unsafeStaleReads ? ', UNSAFE stale reads' : ''),
   );
+  if (s.nodeCli !== undefined) lines.push(`Nodes ran ${s.nodeCli}`);
   const v = r.verdict === 'valid' ? 'VALID' : r.verdict === 'invalid' ? 'INVALID' : 'UNKNOWN';
   lines.push(`Verdict: ${v}${r.reasons.length > 0 ? ` (${r.reasons.join('; ')})` : ''}`);
   lines.push('');
@@ -208,6 +266,13 @@ export function renderReport(r: Report): string {
     lines.push(
       `  ${secs(f.start).padStart(6)} - ${secs(f.end).padStart(6)}  ${f.kind.padEnd(18)} ${f.detail}  [${f.ops} ops, ${pct(f.available)} available]`,
     );
+    const w = r.wokenReads.find((x) => x.start === f.start);
+    if (w) {
+      lines.push(
+        `${' '.repeat(19)}reads sent to n${w.node}: ${w.sentStopped} while stopped, ${w.sentAwake} while awake and cut off; ` +
+          `${w.answered} answered with a value before the heal${w.answered > 0 ? ' (a node cut off from its peers should answer none)' : ''}`,
+      );
+    }
   }
   for (const n of r.notes) lines.push(`note: ${n}`);
   if (r.failureWindow) {

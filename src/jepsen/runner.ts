@@ -6,7 +6,8 @@
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { checkKvHistory, historyFormat, historyFormatVersion } from '../check/index.js';
-import { type Family, findLeader, Nemesis, waitHealthy } from './nemesis.js';
+import type { ReadMode } from '../raft/index.js';
+import { debugOf, type Family, findLeader, Nemesis, waitHealthy } from './nemesis.js';
 import {
   acquireLock,
   Network,
@@ -15,7 +16,7 @@ import {
   releaseLock,
   sweep,
 } from './netns.js';
-import { NodeSet } from './nodes.js';
+import { cliEntry, NodeSet } from './nodes.js';
 import { Clock, Recorder } from './recorder.js';
 import {
   availability,
@@ -24,6 +25,7 @@ import {
   type RunVerdict,
   renderFailure,
   smallestFailure,
+  wokenReads,
 } from './report.js';
 import { Rng } from './rng.js';
 import { RegisterWorkload, SetWorkload, type Target } from './workloads.js';
@@ -37,6 +39,10 @@ export interface RunOptions {
   readonly seed: number;
   readonly out: string;
   readonly unsafeStaleReads: boolean;
+  /** The nodes' --read-mode. */
+  readonly readMode: ReadMode;
+  /** The raftkv CLI entry the nodes run; null for the one built with the runner. */
+  readonly nodeCli: string | null;
   readonly subnet: string;
   readonly heartbeatMs: number;
   readonly electionMs: number;
@@ -82,11 +88,16 @@ export async function runJepsen(o: RunOptions): Promise<RunResult> {
   rmSync(path.join(o.out, 'logs'), { recursive: true, force: true });
 
   const net = new Network(o.nodes, o.subnet);
-  const nodes = new NodeSet(net, o.out, {
-    heartbeatMs: o.heartbeatMs,
-    electionMs: o.electionMs,
-    requestTimeoutMs: o.requestTimeoutMs,
-  });
+  const nodeCli = o.nodeCli ?? cliEntry();
+  // The read mode is always passed, so that a RAFTKV_READ_MODE in the runner's environment (which
+  // the nodes inherit) cannot change it behind the report's back.
+  const nodes = new NodeSet(
+    net,
+    o.out,
+    { heartbeatMs: o.heartbeatMs, electionMs: o.electionMs, requestTimeoutMs: o.requestTimeoutMs },
+    ['--read-mode', o.readMode],
+    nodeCli,
+  );
   let cleaned = false;
   const cleanupSync = (): void => {
     if (cleaned) return;
@@ -120,6 +131,10 @@ export async function runJepsen(o: RunOptions): Promise<RunResult> {
       faultMs: o.faultMs,
       gapMs: o.gapMs,
       shortPauseMs: [Math.min(3 * o.electionMs, 0.5 * o.clientTimeoutMs), 0.8 * o.clientTimeoutMs],
+      isolatedWakeMs: 4 * o.electionMs,
+      // An election, then clients that were stuck at the stopped leader until their timeout
+      // coming back to write elsewhere: with room to spare.
+      takeoverMs: 20 * o.electionMs + 2 * o.clientTimeoutMs,
     },
     () => clock.now(),
     o.log,
@@ -141,7 +156,18 @@ export async function runJepsen(o: RunOptions): Promise<RunResult> {
     if (!(await waitHealthy(nodes, nodes.ids(), 30_000))) {
       throw new Error(`the cluster did not become healthy within 30 s (see ${path.join(o.out, 'logs')})`);
     }
-    o.log(`cluster up, leader ${(await findLeader(nodes)) ?? 'unknown'}; running for ${o.timeSec} s`);
+    // The report names the read mode; make sure that is what the nodes run (a build from before
+    // the flag existed, or one that ignores it, would make a lease run a ReadIndex run).
+    for (const i of nodes.ids()) {
+      const mode = (await debugOf(nodes, i, 2000))?.readMode;
+      if (mode !== o.readMode)
+        throw new Error(
+          `${nodes.name(i)} reports read mode ${mode ?? '(no /debug answer)'}, not ${o.readMode}`,
+        );
+    }
+    o.log(
+      `cluster up (read mode ${o.readMode}), leader ${(await findLeader(nodes)) ?? 'unknown'}; running for ${o.timeSec} s`,
+    );
 
     let mode: 'mixed' | 'reads' | 'stop' = 'mixed';
     const ids = nodes.ids();
@@ -228,6 +254,8 @@ export async function runJepsen(o: RunOptions): Promise<RunResult> {
       nemesis: o.nemesis.join(','),
       clients: o.clients,
       unsafeStaleReads: o.unsafeStaleReads,
+      readMode: o.readMode,
+      ...(o.nodeCli !== null && { nodeCli: o.nodeCli }),
       heartbeatMs: o.heartbeatMs,
       electionMs: o.electionMs,
       requestTimeoutMs: o.requestTimeoutMs,
@@ -243,6 +271,7 @@ export async function runJepsen(o: RunOptions): Promise<RunResult> {
     },
     set: setCheck,
     availability: availability(history, nemesis.timeline, workloadEnd),
+    wokenReads: wokenReads(history, nemesis.timeline, workloadEnd),
     timeline: nemesis.timeline,
     recovered,
     notes,

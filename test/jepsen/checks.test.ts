@@ -4,7 +4,8 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { KvOp } from '../../src/check/index.js';
 import type { TimelineEntry } from '../../src/jepsen/nemesis.js';
-import { availability, countOutcomes } from '../../src/jepsen/report.js';
+import type { RecordedOp } from '../../src/jepsen/recorder.js';
+import { availability, countOutcomes, wokenReads } from '../../src/jepsen/report.js';
 import { Rng } from '../../src/jepsen/rng.js';
 import { type SetAdd, SetWorkload } from '../../src/jepsen/workloads.js';
 
@@ -86,6 +87,48 @@ describe('availability and counts', () => {
 
   it('counts outcomes per kind', () => {
     assert.deepEqual(countOutcomes(history), { put: { ok: 3, fail: 1, info: 0 } });
+  });
+});
+
+describe('reads at a woken, cut-off leader', () => {
+  const get = (id: number, node: number, invokedAt: number, completedAt: number | null): RecordedOp => ({
+    id,
+    process: id,
+    key: 'k',
+    kind: 'get',
+    invokedAt,
+    completedAt,
+    node,
+    outcome: completedAt === null ? { type: 'info', error: 'timeout' } : { type: 'ok', value: 'v1' },
+  });
+  // Stopped at 100, woken at 200, heal began at 400.
+  const timeline: TimelineEntry[] = [
+    {
+      kind: 'pause-isolate-leader',
+      start: 100,
+      end: 410,
+      detail: 'n2',
+      woken: { node: 2, at: 200, until: 400 },
+    },
+  ];
+
+  it('counts reads sent while stopped and while awake, and those answered before the heal', () => {
+    const history: RecordedOp[] = [
+      get(0, 2, 90, 250), // sent before the stop: may have been confirmed before it, not counted
+      get(1, 2, 150, 250), // queued while stopped, answered awake
+      get(2, 2, 160, null), // queued while stopped, never answered
+      get(3, 2, 300, 310), // sent and answered awake
+      get(4, 2, 350, 450), // answered after the heal began: may be legitimate, not counted
+      get(5, 1, 300, 310), // another node
+      { ...get(6, 2, 300, 310), kind: 'put', value: 'v2', outcome: { type: 'ok' } }, // not a read
+    ];
+    assert.deepEqual(wokenReads(history, timeline, 1000), [
+      { start: 100, node: 2, sentStopped: 2, sentAwake: 2, answered: 2 },
+    ]);
+  });
+
+  it('ignores faults without a wake', () => {
+    assert.deepEqual(wokenReads([], [{ kind: 'pause-leader', start: 0, end: 1, detail: 'n1' }], 10), []);
   });
 });
 
