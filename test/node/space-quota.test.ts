@@ -15,7 +15,12 @@ test('a tiny quota fills, refuses growth, serves reads and deletes, and resumes 
   const leader = await c.waitForLeader();
   const follower = c.followerOf(leader);
   const space = async (id: string) =>
-    (await c.debug(id)).space as { stateBytes: number; quotaBytes: number | null; alarms: string[]; refusing: boolean };
+    (await c.debug(id)).space as {
+      stateBytes: number;
+      quotaBytes: number | null;
+      alarms: string[];
+      refusing: boolean;
+    };
   await waitFor(
     async () => (await Promise.all(c.ids.map(space))).every((s) => s.quotaBytes === QUOTA),
     15_000,
