@@ -4,8 +4,10 @@
 
 //
 // Space (docs/space.md): the state machine keeps the size of its state — every pair at
-// pairCharge(), plus the idempotency records as dedup.ts charges them — and two replicated
-// rules: a quota, and the set of nodes whose no-space alarm is raised. A write that would grow
+// pairCharge() — and two replicated rules: a quota, and the set of nodes whose no-space alarm is
+// raised. Idempotency records do not count toward the quota: they are bounded on their own
+// (dedup.ts), and a client cannot delete them — were they counted, deletes carrying an
+// Idempotency-Key would add to a full state and could jam it for good. A write that would grow
 // the pairs is refused (`no_space`) if the state would pass the quota, or while any alarm is
 // raised; deletes and writes that do not grow always apply. Both rules change only through log
 // entries (quota and alarm commands), so every replica refuses exactly the same writes.
@@ -61,9 +63,14 @@ export class KvStateMachine {
     return sm;
   }
 
-  /** The state's size as the quota counts it: pairs and idempotency records. */
+  /** The state's size as the quota counts it: every key and value (pairCharge). */
   get stateBytes(): number {
-    return this.pairBytes + this.dedup.chargedBytes;
+    return this.pairBytes;
+  }
+
+  /** What the idempotency records hold, bounded by their own rules (dedup.ts), not the quota. */
+  get idempotencyBytes(): number {
+    return this.dedup.chargedBytes;
   }
 
   /** The replicated quota in force (null: none). */

@@ -262,6 +262,7 @@ export class Driver {
       diskStalls: this.stallGuard.stalls,
       space: {
         stateBytes: this.sm.stateBytes,
+        idempotencyBytes: this.sm.idempotencyBytes,
         quotaBytes: this.sm.quotaBytes,
         alarms: this.sm.noSpaceAlarms,
         refusing: this.refusingSince !== null,
@@ -451,7 +452,9 @@ export class Driver {
     if (rd.committedEntries.length > 0) this.apply(rd.committedEntries);
     for (const s of rd.readStates) this.reads.released(s.context, s.readIndex, this.sm.lastApplied);
     for (const f of rd.readFailures) this.reads.failed(f.context, readFailureError(f.reason));
-    this.raw.advance(rd);
+    // After the fsync's await: time may have passed (a pause) before advance() commits and
+    // releases reads.
+    this.input().advance(rd);
     if (rd.softState !== null) this.afterSoftStateChange();
   }
 
@@ -472,7 +475,8 @@ export class Driver {
 
   /**
    * One log line when the replicated space rules change, one when writes start being refused for
-   * want of space, and one when they are accepted again (docs/space.md).
+   * want of space, and one when there is room again: no alarm, and a tenth of the quota free
+   * (docs/space.md).
    */
   private noteSpace(result: ApplyResult): void {
     if (result.kind === 'space') {
@@ -485,7 +489,10 @@ export class Driver {
       this.refusedForSpace(result);
     }
     const sm = this.sm;
-    const room = sm.noSpaceAlarms.length === 0 && (sm.quotaBytes === null || sm.stateBytes < sm.quotaBytes);
+    // Room again means no alarm and a tenth of the quota free: at the boundary, writes of mixed
+    // sizes would otherwise log a refusal and a recovery every few entries.
+    const room =
+      sm.noSpaceAlarms.length === 0 && (sm.quotaBytes === null || sm.stateBytes <= 0.9 * sm.quotaBytes);
     if (this.refusingSince !== null && room && result.kind !== 'no_space') {
       this.logger.log('info', 'space again: writes that grow the state are accepted', {
         refusedSince: this.refusingSince,

@@ -57,7 +57,7 @@ export class NodeKvService implements KvService {
       req.prevValue === undefined
         ? { op: 'put', key: req.key, value: req.value, ...idem }
         : { op: 'cas', key: req.key, value: req.value, prevValue: req.prevValue, ...idem };
-    this.refuseIfNoSpace(req.key, req.value, req.idempotencyKey);
+    if (cmd.op === 'put' && cmd.idempotencyKey === undefined) this.refuseIfNoSpace(cmd.key, cmd.value);
     const r = asWriteResult(await this.write(cmd, deadline));
     if (r.kind === 'conflict') {
       throw new ConflictError(
@@ -135,7 +135,17 @@ export class NodeKvService implements KvService {
     };
   }
 
+  /**
+   * Raises or clears a node's alarm through the log. Only members can raise one (no guard would
+   * ever clear an alarm for a node that does not exist); any can be cleared. A request that
+   * would change nothing proposes nothing, so a guard asking again cannot grow the log.
+   */
   async alarm(req: AlarmRequest, deadline: number): Promise<SpaceStatus> {
+    if (req.active && !Object.hasOwn(this.options.cluster, req.node)) {
+      throw new BadRequestError(`node "${req.node}" is not a member of this cluster`);
+    }
+    const raised = this.driver.sm.noSpaceAlarms.includes(req.node);
+    if (raised === req.active && this.driver.isLeader()) return this.space();
     await this.applySpace({ op: 'alarm', node: req.node, active: req.active }, deadline);
     return this.space();
   }
@@ -149,15 +159,15 @@ export class NodeKvService implements KvService {
   }
 
   /**
-   * A leader answers at once a write the log would refuse for want of space, instead of
-   * proposing it; the entry still decides whenever this view is stale.
+   * A leader answers at once a plain put the log would refuse for want of space, instead of
+   * proposing it. Only a put without an Idempotency-Key: a retry's first attempt may be in the
+   * log and not yet applied here (a new leader catching up), and a compare-and-set whose
+   * precondition fails must get its 409 — the log decides those. Nothing was proposed, so the
+   * refusal is definite even if this leader's view is stale.
    */
-  private refuseIfNoSpace(key: string, value: string, idempotencyKey: string | undefined): void {
+  private refuseIfNoSpace(key: string, value: string): void {
     if (!this.driver.isLeader()) return;
     const sm = this.driver.sm;
-    // A retry of a write that already applied gets its first answer from the log, not a refusal
-    // that would claim nothing was written.
-    if (idempotencyKey !== undefined && sm.lookupIdempotent(idempotencyKey) !== null) return;
     const reason = sm.wouldRefuse(key, value);
     if (reason === null) return;
     const refused = {

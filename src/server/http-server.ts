@@ -67,12 +67,15 @@ export class KvHttpServer {
     private readonly options: HttpServerOptions,
   ) {
     this.server = http.createServer({ keepAlive: true, connectionsCheckingInterval: 1000 }, (req, res) => {
-      // Only /kv requests count and can be refused: /health and /debug stay open to operators.
-      const kv = (req.url ?? '').startsWith('/kv');
+      this.track(req.socket, res);
+      // Only /kv requests and alarm changes count and can be refused: /health and /debug stay
+      // open to operators.
+      const url = req.url ?? '';
+      const kv = url.startsWith('/kv') || url.startsWith('/admin/alarms');
       if (kv && this.inflight >= options.maxInflight) {
         this.refusedBusy++;
-        // The unread body is discarded by node:http once the answer is sent; the connection stays.
-        this.fail(
+        this.failBeforeBody(
+          req,
           res,
           new BusyError(`the node is handling ${this.inflight} requests, its limit; retry shortly`),
         );
@@ -93,28 +96,84 @@ export class KvHttpServer {
     // Node checks these every connectionsCheckingInterval, hence the short interval.
     this.server.requestTimeout = options.requestTimeoutMs;
     this.server.headersTimeout = Math.min(60_000, options.requestTimeoutMs);
-    this.server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) =>
-      answerClientError(err, socket),
-    );
+    this.server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => {
+      // node:http reports the same parse error again for every further chunk; the first report
+      // is being (or has been) answered.
+      if (answered.has(socket) || this.deferred.has(socket)) return;
+      if (err.code === 'ECONNRESET' || !socket.writable) {
+        socket.destroy();
+        return;
+      }
+      // A request that did not arrive in time is the one still being read: answer it now.
+      if (err.code === 'ERR_HTTP_REQUEST_TIMEOUT') answerRawAndClose(socket, clientErrorOf(err));
+      else this.refuseConnection(socket, clientErrorOf(err));
+    });
     // Without these listeners node:http answers an unknown Expect with a bare 417 and drops a
     // CONNECT's socket unanswered.
     this.server.on('checkExpectation', (req: IncomingMessage, res: ServerResponse) => {
-      void discardBody(req, maxBodyBytes).catch(() => {});
-      this.fail(
+      this.track(req.socket, res);
+      this.failBeforeBody(
+        req,
         res,
         new ExpectationFailedError(`unsupported Expect: ${truncate(header(req, 'expect') ?? '')}`),
       );
     });
     this.server.on('connect', (req: IncomingMessage, socket: Duplex) =>
-      answerRawAndClose(socket, new NotFoundError(`no route for CONNECT ${truncate(req.url ?? '')}`)),
+      this.refuseConnection(socket, new NotFoundError(`no route for CONNECT ${truncate(req.url ?? '')}`)),
     );
-    if (options.onPeerUpgrade) {
-      const onUpgrade = options.onPeerUpgrade;
-      this.server.on('upgrade', (req: IncomingMessage, socket: import('node:net').Socket, head: Buffer) => {
-        if ((req.headers.upgrade ?? '').toLowerCase() === 'raftkv-peer') onUpgrade(req, socket, head);
-        else socket.destroy();
-      });
+    const onUpgrade = options.onPeerUpgrade;
+    this.server.on('upgrade', (req: IncomingMessage, socket: import('node:net').Socket, head: Buffer) => {
+      const protocol = (req.headers.upgrade ?? '').toLowerCase();
+      if (protocol === 'raftkv-peer' && onUpgrade !== undefined) onUpgrade(req, socket, head);
+      // An h2c or WebSocket upgrade (curl --http2 on http://): say so, rather than drop it.
+      else this.refuseConnection(socket, new BadRequestError(`unsupported Upgrade: ${truncate(protocol)}`));
+    });
+  }
+
+  /** Answers not yet sent on each socket: a raw answer must wait for them (pipelining). */
+  private readonly unanswered = new WeakMap<Duplex, number>();
+  /** Raw answers waiting for the answers owed before them on the same socket. */
+  private readonly deferred = new WeakMap<Duplex, RaftkvError>();
+
+  private track(socket: Duplex, res: ServerResponse): void {
+    this.unanswered.set(socket, (this.unanswered.get(socket) ?? 0) + 1);
+    res.once('close', () => {
+      const left = (this.unanswered.get(socket) ?? 1) - 1;
+      this.unanswered.set(socket, left);
+      const error = this.deferred.get(socket);
+      if (left === 0 && error !== undefined) {
+        this.deferred.delete(socket);
+        answerRawAndClose(socket, error);
+      }
+    });
+  }
+
+  /**
+   * Answers `error` on a socket node:http has let go of — after the answers it still owes for
+   * requests pipelined before the bad one, which would otherwise be replaced by this one.
+   */
+  private refuseConnection(socket: Duplex, error: RaftkvError): void {
+    if ((this.unanswered.get(socket) ?? 0) === 0) {
+      answerRawAndClose(socket, error);
+      return;
     }
+    socket.on('error', () => {});
+    this.deferred.set(socket, error);
+  }
+
+  /**
+   * Answers before the body has been read. On a connection that stays open node:http discards the
+   * rest of the body afterwards; one that closes after this answer would reset the client's
+   * upload before it reads the answer, so the body is read first.
+   */
+  private failBeforeBody(req: IncomingMessage, res: ServerResponse, error: RaftkvError): void {
+    if (res.shouldKeepAlive && this.accepting) {
+      this.fail(res, error);
+      return;
+    }
+    void discardBody(req, Number.POSITIVE_INFINITY, false)
+      .catch(() => {})
+      .then(() => this.fail(res, error));
   }
 
   listen(host: string, port: number): Promise<void> {
@@ -167,14 +226,18 @@ export class KvHttpServer {
       headers: req.headersDistinct,
     };
     const deadline = monotonicNow() + this.options.requestTimeoutMs;
+    // Whether an answer may go before the body has been read (see discardBody).
+    const early = res.shouldKeepAlive && this.accepting;
     let route: Route;
     try {
       route = routeOf(head.method, head.path);
     } catch (err) {
-      await discardBody(req, maxBodyBytes);
+      await discardBody(req, maxBodyBytes, early);
       throw err;
     }
-    const body = takesBody(route) ? await readBody(req, maxBodyBytes) : await discardBody(req, maxBodyBytes);
+    const body = takesBody(route)
+      ? await readBody(req, maxBodyBytes, early)
+      : await discardBody(req, maxBodyBytes, early);
     const r = parseRequest(route, head, body);
     switch (r.route) {
       case 'put':
@@ -350,34 +413,25 @@ export class KvHttpServer {
 /** How long a connection refused for a malformed request is drained before it is dropped. */
 const lingerMs = 2_000;
 
-/**
- * node:http could not parse a request (bad framing, a header line too long, a request that did
- * not arrive in time): answer in the API's JSON error shape instead of Node's bare 400, then close
- * gently — stop writing, keep reading and discarding what the client is still sending for a
- * moment — so the answer is not overtaken by a reset (closing a socket with unread data resets it).
- */
-function answerClientError(err: NodeJS.ErrnoException, socket: Duplex): void {
-  // node:http's parser stays on the socket and reports the same error again for every further
-  // chunk the client sends; the first report was answered, and the socket is draining.
-  if (answered.has(socket)) return;
-  if (err.code === 'ECONNRESET' || !socket.writable) {
-    socket.destroy();
-    return;
+/** The API's error for a request node:http could not parse (bad framing, a header line too long, late). */
+function clientErrorOf(err: NodeJS.ErrnoException): RaftkvError {
+  if (err.code === 'HPE_HEADER_OVERFLOW') {
+    return new HeadersTooLargeError('the request line and headers exceed the 16 KiB the server reads');
   }
-  answerRawAndClose(
-    socket,
-    err.code === 'HPE_HEADER_OVERFLOW'
-      ? new HeadersTooLargeError('the request line and headers exceed the 16 KiB the server reads')
-      : err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
-        ? new RequestTimeoutError('the request did not arrive whole within the request timeout')
-        : new BadRequestError(`malformed HTTP request: ${err.message.replace(/^Parse Error: /, '')}`),
-  );
+  if (err.code === 'ERR_HTTP_REQUEST_TIMEOUT') {
+    return new RequestTimeoutError('the request did not arrive whole within the request timeout');
+  }
+  return new BadRequestError(`malformed HTTP request: ${err.message.replace(/^Parse Error: /, '')}`);
 }
 
 /** Sockets answered by answerRawAndClose, draining until they close. */
 const answered = new WeakSet<Duplex>();
 
-/** Writes `error` as a whole HTTP answer on a socket node:http has let go of, then closes gently. */
+/**
+ * Writes `error` as a whole HTTP answer on a socket node:http has let go of, then closes gently:
+ * stop writing, keep reading and discarding what the client is still sending for a moment, so
+ * the answer is not overtaken by a reset (closing a socket with unread data resets it).
+ */
 function answerRawAndClose(socket: Duplex, error: RaftkvError): void {
   if (!socket.writable) {
     socket.destroy();
@@ -411,54 +465,58 @@ function splitHostPort(addr: string): [string, number] {
 
 /**
  * Reads a body the route does not use, to its end, keeping nothing: answering before the upload
- * ends would race it into a reset. Past `limit` bytes it fails with 413 at once and goes on
- * discarding, so the answer still arrives.
+ * ends would race it into a reset. Past `limit` bytes it fails with 413 — at once when the
+ * connection stays open (`early`: node:http discards the rest after the answer), else once the
+ * body has ended — and goes on discarding, so the answer still arrives.
  */
-function discardBody(req: IncomingMessage, limit: number): Promise<Buffer> {
+function discardBody(req: IncomingMessage, limit: number, early: boolean): Promise<Buffer> {
   const empty = Buffer.alloc(0);
   if (req.complete) return Promise.resolve(empty);
   return new Promise((resolve, reject) => {
     let size = 0;
-    let over = false;
+    let over: TooLargeError | null = null;
     req.on('data', (c: Buffer) => {
       size += c.length;
-      if (!over && size > limit) {
-        over = true;
-        reject(new TooLargeError(`request body exceeds the limit of ${limit} bytes`));
+      if (over === null && size > limit) {
+        over = new TooLargeError(`request body exceeds the limit of ${limit} bytes`);
+        if (early) reject(over);
       }
     });
-    req.on('end', () => resolve(empty));
+    req.on('end', () => (over === null ? resolve(empty) : reject(over)));
     req.on('error', reject);
   });
 }
 
-/** Reads the body, failing with 413 as soon as it passes `limit` bytes. */
-function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const declared = Number(req.headers['content-length'] ?? 0);
-    if (declared > limit) {
-      reject(new TooLargeError(`request body of ${declared} bytes exceeds the limit of ${limit}`));
+/** Reads the body, failing with 413 past `limit` bytes (at once if `early`, see discardBody). */
+function readBody(req: IncomingMessage, limit: number, early: boolean): Promise<Buffer> {
+  const declared = Number(req.headers['content-length'] ?? 0);
+  if (declared > limit) {
+    const over = new TooLargeError(`request body of ${declared} bytes exceeds the limit of ${limit}`);
+    if (early) {
       req.resume();
-      return;
+      return Promise.reject(over);
     }
+    return discardBody(req, Number.POSITIVE_INFINITY, false).then(() => Promise.reject(over));
+  }
+  return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
-    let over = false;
+    let over: TooLargeError | null = null;
     req.on('data', (c: Buffer) => {
-      if (over) return;
+      if (over !== null) return;
       size += c.length;
       if (size > limit) {
         // Keep reading and discarding the rest: destroying the socket here would reset the
         // connection before the 413 reaches the client (a chunked body has no Content-Length
         // to refuse up front).
-        over = true;
+        over = new TooLargeError(`request body exceeds the limit of ${limit} bytes`);
         chunks.length = 0;
-        reject(new TooLargeError(`request body exceeds the limit of ${limit} bytes`));
+        if (early) reject(over);
         return;
       }
       chunks.push(c);
     });
-    req.on('end', () => resolve(Buffer.concat(chunks)));
+    req.on('end', () => (over === null ? resolve(Buffer.concat(chunks)) : reject(over)));
     req.on('error', reject);
   });
 }

@@ -166,8 +166,8 @@ function parseAlarmBody(body: Buffer): AlarmRequest {
       throw new BadRequestError(`unknown field "${field}" (expected node, alarm, active)`);
   }
   const { node, alarm, active } = obj;
-  if (typeof node !== 'string' || node.length === 0 || node.length > 256) {
-    throw new BadRequestError('node must be a node id (a non-empty string)');
+  if (typeof node !== 'string' || node.length === 0 || node.length > 256 || !isWellFormed(node)) {
+    throw new BadRequestError('node must be a node id (a non-empty UTF-8 string of at most 256 characters)');
   }
   if (alarm !== 'no_space') throw new BadRequestError('alarm must be "no_space"');
   if (typeof active !== 'boolean') throw new BadRequestError('active must be true or false');

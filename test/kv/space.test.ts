@@ -70,7 +70,7 @@ test('while any node alarm is raised growing writes are refused; clearing the la
   assert.equal(apply({ op: 'put', key: 'b', value: 'v' }).kind, 'put');
 });
 
-test('the state size counts pairs and idempotency records, and follows deletes exactly', () => {
+test('the state size counts the pairs exactly; idempotency records are bounded on their own', () => {
   const sm = new KvStateMachine();
   const apply = applier(sm);
   apply({ op: 'put', key: 'k', value: 'v1' });
@@ -78,10 +78,27 @@ test('the state size counts pairs and idempotency records, and follows deletes e
   apply({ op: 'put', key: 'k', value: 'value2' });
   assert.equal(sm.stateBytes, pairCharge('k', 'value2'));
   apply({ op: 'put', key: 'j', value: 'w', idempotencyKey: 'id' });
-  assert.ok(sm.stateBytes > pairCharge('k', 'value2') + pairCharge('j', 'w'), 'the record counts');
+  assert.equal(sm.stateBytes, pairCharge('k', 'value2') + pairCharge('j', 'w'));
+  assert.ok(sm.idempotencyBytes > 0);
   apply({ op: 'delete', key: 'k' });
   apply({ op: 'delete', key: 'k' });
-  assert.ok(sm.stateBytes < pairCharge('k', 'value2') + pairCharge('j', 'w') + 1000);
+  assert.equal(sm.stateBytes, pairCharge('j', 'w'));
+});
+
+test('a full state never jams: deletes carrying Idempotency-Keys free room for the next write', () => {
+  const sm = new KvStateMachine();
+  const apply = applier(sm);
+  apply({ op: 'quota', bytes: 2_000 });
+  for (let round = 0; round < 200; round++) {
+    assert.equal(
+      apply({ op: 'put', key: `k${round}`, value: 'x'.repeat(500), idempotencyKey: `p${round}` }).kind,
+      'put',
+    );
+    assert.equal(apply({ op: 'delete', key: `k${round}`, idempotencyKey: `d${round}` }).kind, 'delete');
+  }
+  assert.equal(sm.stateBytes, 0);
+  assert.ok(sm.idempotencyBytes > 2_000, 'the records alone are past the quota');
+  assert.equal(apply({ op: 'put', key: 'next', value: 'x'.repeat(500) }).kind, 'put');
 });
 
 test('quota, alarms and state size survive a snapshot; a version-1 snapshot restores with no rules', () => {

@@ -50,6 +50,17 @@ test('a tiny quota fills, refuses growth, serves reads and deletes, and resumes 
   assert.equal(viaFollower.status, 507, viaFollower.text);
   assert.equal(viaFollower.body.code, 'no_space');
 
+  // A compare-and-set whose precondition fails is a 409, full or not; an alarm for a node that is
+  // not a member is refused.
+  const cas = await c.request(leader, 'POST', '/kv', {
+    body: { key: 'k0', value: 'w'.repeat(2000), prevValue: 'not the value' },
+  });
+  assert.equal(cas.status, 409, cas.text);
+  const ghost = await c.request(follower, 'POST', '/admin/alarms', {
+    body: { node: 'ghost', alarm: 'no_space', active: true },
+  });
+  assert.equal(ghost.status, 400, ghost.text);
+
   // Reads everywhere, a shrinking write, deletes.
   for (const id of c.ids) assert.equal((await c.get(id, 'k0')).body.value, value);
   assert.equal((await c.put(leader, 'k0', 'short')).status, 200, 'a shrinking write applies');

@@ -9,7 +9,7 @@
 // The long run against a real 3-node cluster is `npm run fuzz:http` (docs/errors.md).
 
 import assert from 'node:assert/strict';
-import type { AddressInfo } from 'node:net';
+import net, { type AddressInfo } from 'node:net';
 import { after, before, test } from 'node:test';
 import fc from 'fast-check';
 import { ConflictError } from '../../src/node/errors.js';
@@ -22,9 +22,11 @@ import type {
   PutResponse,
 } from '../../src/node/service.js';
 import { KvHttpServer } from '../../src/server/http-server.js';
+import { maxBodyBytes } from '../../src/server/validate.js';
 import {
   describe,
   documentedCodes,
+  encodeRequest,
   hostileRequest,
   judge,
   type RawRequest,
@@ -39,6 +41,8 @@ class MemoryService implements KvService {
   private index = 0;
 
   async put(req: PutRequest): Promise<PutResponse> {
+    // A slow write, for the pipelining case: its answer must not be replaced by a later one's.
+    if (req.key === 'slow') await new Promise((resolve) => setTimeout(resolve, 200));
     const current = this.data.get(req.key) ?? null;
     if (req.prevValue !== undefined && req.prevValue !== current) {
       throw new ConflictError('the current value differs from prevValue', { key: req.key, value: current });
@@ -117,6 +121,49 @@ const big = (n: number) => new Uint8Array(n).fill(0x61);
 const regressions: RawRequest[] = [
   // 500 internal, definite: false, for an empty Idempotency-Key on a delete.
   { method: 'DELETE', target: '/kv/k', headers: [['Idempotency-Key', '']], body: empty, framing: 'length' },
+  // An early 413 on a connection the client asked to close: the close reset the upload before
+  // the answer was read (found by review).
+  {
+    method: 'POST',
+    target: '/kv',
+    headers: [['connection', 'close']],
+    body: big(maxBodyBytes + 1),
+    framing: 'length',
+  },
+  {
+    method: 'POST',
+    target: '/kv',
+    headers: [['connection', 'close']],
+    body: big(maxBodyBytes + 1),
+    framing: 'chunked',
+  },
+  {
+    method: 'GET',
+    target: '/nope',
+    headers: [['connection', 'close']],
+    body: big(maxBodyBytes + 1),
+    framing: 'chunked',
+  },
+  // An h2c upgrade (curl --http2 on http://) was dropped unanswered.
+  {
+    method: 'GET',
+    target: '/health',
+    headers: [
+      ['connection', 'Upgrade, HTTP2-Settings'],
+      ['upgrade', 'h2c'],
+      ['http2-settings', 'AAMAAABkAAQAoAAAAAIAAAAA'],
+    ],
+    body: empty,
+    framing: 'length',
+  },
+  // A node id with a lone surrogate reached the command encoder: 500.
+  {
+    method: 'POST',
+    target: '/admin/alarms',
+    headers: [],
+    body: Buffer.from('{"node":"\\ud800","alarm":"no_space","active":true}'),
+    framing: 'length',
+  },
   // Bodies on routes that take none were answered before they were read: resets.
   { method: 'OPTIONS', target: '/kv/..', headers: [], body: big(3 << 20), framing: 'chunked' },
   { method: 'GET', target: '/kv?limit', headers: [], body: big(3 << 20), framing: 'length' },
@@ -184,4 +231,27 @@ test('the server still answers well-formed requests afterwards', async () => {
     framing: 'length',
   });
   assert.equal(JSON.parse(get.text).value, 'yes');
+});
+
+test('a malformed request pipelined behind a slow write keeps the answer owed to the write', async () => {
+  const write = encodeRequest({
+    method: 'POST',
+    target: '/kv',
+    headers: [],
+    body: Buffer.from('{"key":"slow","value":"first"}'),
+    framing: 'length',
+  });
+  const text = await new Promise<string>((resolve, reject) => {
+    const socket = net.connect(port, '127.0.0.1');
+    let got = '';
+    socket.on('data', (c: Buffer) => {
+      got += c.toString('latin1');
+    });
+    socket.on('close', () => resolve(got));
+    socket.on('error', reject);
+    socket.write(Buffer.concat([write, Buffer.from('GARBAGE\r\n\r\n')]));
+  });
+  const statuses = [...text.matchAll(/HTTP\/1\.1 (\d{3})/g)].map((m) => Number(m[1]));
+  assert.deepEqual(statuses, [200, 400], text);
+  assert.equal(service.data.get('slow'), 'first');
 });
