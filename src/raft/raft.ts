@@ -11,16 +11,17 @@ import { campaign, onVoteResponse, startPreVote } from './roles/candidate.js';
 import { onFollowerMessage } from './roles/follower.js';
 import { bcastAppend, bcastHeartbeat, onLeaderMessage, tickLeader } from './roles/leader.js';
 import type { LogStorage } from './storage.js';
-import type {
-  HardState,
-  Message,
-  NodeId,
-  PreVote,
-  ReadFailure,
-  ReadState,
-  RequestVote,
-  Role,
-  SoftState,
+import {
+  type HardState,
+  type Message,
+  messageTiming,
+  type NodeId,
+  type PreVote,
+  type ReadFailure,
+  type ReadState,
+  type RequestVote,
+  type Role,
+  type SoftState,
 } from './types.js';
 
 /** A message under construction: the core fills in `from` and `term`. */
@@ -100,30 +101,21 @@ export class Raft {
   }
 
   /**
-   * Queues a message. Leader-to-follower traffic may leave before this node's own fsync (§10.2.1);
-   * everything else — votes, acknowledgements, a candidate's RequestVote — promises durable
-   * state and waits for it.
+   * Queues a message, before or after this node's fsync as `messageTiming` (types.ts) says:
+   * leader-to-follower traffic may leave early (§10.2.1); votes and acknowledgements promise
+   * durable state and wait for it.
    */
   send(m: Outgoing): void {
-    const message = {
-      ...m,
-      from: this.id,
-      term: m.type === 'PreVote' ? this.term + 1 : this.term,
-    } as Message;
-    const early =
-      m.type === 'AppendEntries' ||
-      m.type === 'Heartbeat' ||
-      m.type === 'InstallSnapshot' ||
-      m.type === 'TimeoutNow' ||
-      m.type === 'ReadIndexResponse' ||
-      m.type === 'ReadIndexRequest' ||
-      m.type === 'PreVote';
-    (early ? this.messages : this.messagesAfterPersist).push(message);
+    this.queue({ ...m, from: this.id, term: m.type === 'PreVote' ? this.term + 1 : this.term } as Message);
   }
 
   /** Sends a message carrying an explicit term (PreVote answers, answers to stale senders). */
   sendWithTerm(m: Outgoing, term: number): void {
-    this.messagesAfterPersist.push({ ...m, from: this.id, term } as Message);
+    this.queue({ ...m, from: this.id, term } as Message);
+  }
+
+  private queue(message: Message): void {
+    (messageTiming[message.type] === 'early' ? this.messages : this.messagesAfterPersist).push(message);
   }
 
   private resetElectionTimer(): void {

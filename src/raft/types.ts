@@ -217,6 +217,48 @@ export interface Ready {
   readonly mustSync: boolean;
 }
 
+/**
+ * When each message may leave: in `Ready.messages` (step 1 of THE ORDER, before this node's own
+ * fsync) or in `Ready.messagesAfterPersist` (step 4, after it). One row per message type; the
+ * `Record` makes the table exhaustive, so a new message type does not compile without a decision.
+ *
+ * 'early' messages promise nothing about this node's durable state. 'afterPersist' messages do:
+ * they carry a term, a vote or an acknowledgement the receiver will act on, and a crash before
+ * the fsync must not be able to take that back (Figure 3.1: "respond to RPCs" only after stable
+ * storage is updated).
+ *
+ * A driver blocked on a slow fsync may also send the early messages produced meanwhile, without
+ * waiting for the outstanding Ready, by `RawNode.takeEarlyMessages()`: the leader keeps
+ * replicating and heartbeating during its own fsync (§10.2.1), and a leader whose disk stalls can
+ * still hand leadership over (TimeoutNow and the AppendEntries that catch the target up).
+ */
+export const messageTiming: Readonly<Record<MessageType, 'early' | 'afterPersist'>> = {
+  // §10.2.1: the leader replicates in parallel with its own write; it counts itself toward a
+  // quorum only once advance() reports its entries durable.
+  AppendEntries: 'early',
+  // A leader's term is durable from the moment it won; a heartbeat adds no new state.
+  Heartbeat: 'early',
+  // The snapshot was durable before the leader could send it.
+  InstallSnapshot: 'early',
+  // Sent by a leader about its own durable log (the target is caught up).
+  TimeoutNow: 'early',
+  // Reads change no durable state on either side.
+  ReadIndexRequest: 'early',
+  ReadIndexResponse: 'early',
+  // §9.6: a pre-candidate changes no term and casts no vote.
+  PreVote: 'early',
+  // The candidate's new term and its vote for itself must survive a crash (one vote per term).
+  RequestVote: 'afterPersist',
+  // A granted vote is a promise for the term (Figure 3.1).
+  RequestVoteResponse: 'afterPersist',
+  // Carries the responder's term, which it may just have adopted.
+  PreVoteResponse: 'afterPersist',
+  // An acknowledgement counts toward commitment: the entries must be on this node's disk.
+  AppendEntriesResponse: 'afterPersist',
+  // Confirms leadership for reads in the responder's term, which it may just have adopted.
+  HeartbeatResponse: 'afterPersist',
+};
+
 /** Why a proposal or a request was not accepted. Expected outcomes: values, not throws. */
 export type RejectReason = 'NotLeader' | 'Busy' | 'TransferInProgress' | 'TooLarge';
 
