@@ -7,3 +7,13 @@ export class AssertionError extends Error {
 export function assert(condition: unknown, why: string): asserts condition {
   if (!condition) throw new AssertionError(why);
 }
+
+/**
+ * `value`, which the caller's own logic guarantees is there (an index checked against the bounds,
+ * a voter's progress); an AssertionError naming `what` if it is not. The core uses this instead
+ * of TypeScript's unchecked `!`.
+ */
+export function present<T>(value: T | undefined, what: string): T {
+  if (value === undefined) throw new AssertionError(`${what} is missing`);
+  return value;
+}

@@ -1,7 +1,7 @@
 // The tail of the log that the driver has not yet made durable, plus a snapshot received from the
 // leader that is not yet persisted. Entries leave it (stableTo) only after the driver's advance().
 
-import { assert } from './assert.js';
+import { assert, present } from './assert.js';
 import type { Entry, Snapshot } from './types.js';
 
 export class UnstableLog {
@@ -31,7 +31,7 @@ export class UnstableLog {
     }
     const last = this.maybeLastIndex();
     if (last === null || i > last) return null;
-    return this.entries[i - this.offset]!.term;
+    return present(this.entries[i - this.offset], 'an unstable entry').term;
   }
 
   /** Entries up to (index, term) are durable: drop them if they are still the ones we hold. */
@@ -56,7 +56,7 @@ export class UnstableLog {
   /** Appends, replacing everything from entries[0].index on. */
   truncateAndAppend(ents: readonly Entry[]): void {
     if (ents.length === 0) return;
-    const after = ents[0]!.index;
+    const after = present(ents[0], 'the first new entry').index;
     if (after === this.offset + this.entries.length) {
       for (const e of ents) this.entries.push(e);
     } else if (after <= this.offset) {

@@ -1,7 +1,7 @@
 // The node's whole log as the core sees it: durable entries (LogStorage) followed by the
 // unstable tail, with the commit and applied indexes.
 
-import { assert } from './assert.js';
+import { assert, present } from './assert.js';
 import { UnstableLog } from './log-unstable.js';
 import type { LogStorage } from './storage.js';
 import type { Entry, Snapshot } from './types.js';
@@ -107,7 +107,7 @@ export class RaftLog {
 
   append(entries: readonly Entry[]): number {
     if (entries.length === 0) return this.lastIndex();
-    const after = entries[0]!.index - 1;
+    const after = present(entries[0], 'the first new entry').index - 1;
     assert(after >= this.committed, `append after ${after} would overwrite committed ${this.committed}`);
     this.unstable.truncateAndAppend(entries);
     return this.lastIndex();

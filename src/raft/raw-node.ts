@@ -3,7 +3,7 @@
 // call advance(). It does no I/O and keeps no clock: one seed and one input sequence always
 // produce the same outputs.
 
-import { assert } from './assert.js';
+import { assert, present } from './assert.js';
 import { type Logger, type RaftConfig, type Random, silentLogger, validateConfig } from './config.js';
 import { Raft } from './raft.js';
 import {
@@ -212,7 +212,7 @@ export class RawNode {
       r.log.appliedTo(rd.snapshot.meta.index);
     }
     if (rd.entries.length > 0) {
-      const last = rd.entries[rd.entries.length - 1]!;
+      const last = present(rd.entries.at(-1), 'the last persisted entry');
       r.log.unstable.stableTo(last.index, last.term);
       if (r.role === 'leader') {
         // §10.2.1: the leader's own entries count toward a quorum only once durable.
@@ -228,7 +228,7 @@ export class RawNode {
       }
     }
     if (rd.committedEntries.length > 0) {
-      const last = rd.committedEntries[rd.committedEntries.length - 1]!;
+      const last = present(rd.committedEntries.at(-1), 'the last applied entry');
       r.log.appliedTo(last.index);
       if (r.role === 'leader') {
         let bytes = 0;

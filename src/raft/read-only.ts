@@ -3,6 +3,7 @@
 // majority — proof that no newer leader existed when the read was recorded. Reads arriving
 // between two broadcasts share one round, so many concurrent reads cost one heartbeat round.
 
+import { present } from './assert.js';
 import type { NodeId } from './types.js';
 
 export interface PendingRead {
@@ -63,8 +64,10 @@ export class ReadOnlyQueue {
   /** Removes and returns the reads whose round a majority has confirmed. */
   releaseConfirmed(confirmed: (round: number) => boolean): PendingRead[] {
     const out: PendingRead[] = [];
-    while (this.head < this.pending.length && confirmed(this.pending[this.head]!.round)) {
-      out.push(this.pending[this.head]!);
+    while (this.head < this.pending.length) {
+      const read = present(this.pending[this.head], 'a pending read');
+      if (!confirmed(read.round)) break;
+      out.push(read);
       this.head++;
     }
     if (this.head > 0 && this.head === this.pending.length) {

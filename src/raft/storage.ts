@@ -4,7 +4,7 @@
 // making them durable, so at any moment this view holds exactly what would survive a crash.
 // Entries the core has but the view does not yet hold live in the core's unstable log.
 
-import { assert } from './assert.js';
+import { assert, present } from './assert.js';
 import type { ClusterMembership, Entry, HardState, Snapshot } from './types.js';
 import { emptyHardState } from './types.js';
 
@@ -42,28 +42,33 @@ export class MemoryLogStorage implements LogStorage {
     this.hardState = hs;
   }
 
+  /** Index of the entry before the first held: the snapshot's (the log's dummy entry). */
+  private offset(): number {
+    return present(this.log[0], 'the log dummy entry').index;
+  }
+
   firstIndex(): number {
-    return this.log[0]!.index + 1;
+    return this.offset() + 1;
   }
 
   lastIndex(): number {
-    return this.log[0]!.index + this.log.length - 1;
+    return this.offset() + this.log.length - 1;
   }
 
   term(i: number): number | null {
-    const offset = this.log[0]!.index;
+    const offset = this.offset();
     if (i < offset || i > this.lastIndex()) return null;
-    return this.log[i - offset]!.term;
+    return present(this.log[i - offset], 'a held entry').term;
   }
 
   entries(lo: number, hi: number, maxBytes: number): Entry[] {
-    const offset = this.log[0]!.index;
+    const offset = this.offset();
     assert(lo > offset, `entries(${lo}) compacted (first ${offset + 1})`);
     assert(hi <= this.lastIndex() + 1, `entries(${hi}) beyond last ${this.lastIndex()}`);
     const out: Entry[] = [];
     let bytes = 0;
     for (let i = lo; i < hi; i++) {
-      const e = this.log[i - offset]!;
+      const e = present(this.log[i - offset], 'a held entry');
       bytes += e.data.byteLength;
       if (out.length > 0 && bytes > maxBytes) break;
       out.push(e);
@@ -78,8 +83,8 @@ export class MemoryLogStorage implements LogStorage {
   /** Appends entries, replacing any stored suffix from entries[0].index on. */
   append(entries: readonly Entry[]): void {
     if (entries.length === 0) return;
-    const offset = this.log[0]!.index;
-    const first = entries[0]!.index;
+    const offset = this.offset();
+    const first = present(entries[0], 'the first new entry').index;
     assert(first > offset, `append at ${first} overwrites the snapshot at ${offset}`);
     assert(first <= this.lastIndex() + 1, `append at ${first} leaves a gap after ${this.lastIndex()}`);
     this.log.length = first - offset;
@@ -93,7 +98,7 @@ export class MemoryLogStorage implements LogStorage {
     this.snap = snap;
     // Keep entries after the snapshot if the log agrees with it there (§5.3 of chapter 5).
     if (this.term(index) === term) {
-      this.log = this.log.slice(index - this.log[0]!.index);
+      this.log = this.log.slice(index - this.offset());
       this.log[0] = { index, term, type: 'noop', data: new Uint8Array(0) };
     } else {
       this.log = [{ index, term, type: 'noop', data: new Uint8Array(0) }];
@@ -116,10 +121,10 @@ export class MemoryLogStorage implements LogStorage {
 
   /** Drops entries up to and including `index` (which must be held). */
   compact(index: number): void {
-    const offset = this.log[0]!.index;
+    const offset = this.offset();
     if (index <= offset) return;
     assert(index <= this.lastIndex(), `compact ${index} beyond last ${this.lastIndex()}`);
-    const term = this.term(index)!;
+    const term = present(this.term(index) ?? undefined, 'the term of the compaction point');
     this.log = this.log.slice(index - offset);
     this.log[0] = { index, term, type: 'noop', data: new Uint8Array(0) };
   }

@@ -1,6 +1,8 @@
 // The AppendEntries a leader has sent to one follower and not yet seen acknowledged, bounded in
 // count and bytes: the pipeline window of the replicate state.
 
+import { present } from '../assert.js';
+
 export class Inflights {
   /** Last index of each message in flight, in send order (indexes increase). */
   private readonly indexes: number[] = [];
@@ -21,8 +23,11 @@ export class Inflights {
 
   /** Frees every message whose last index ≤ index: the follower acknowledged up to it. */
   freeLE(index: number): void {
-    while (this.head < this.indexes.length && this.indexes[this.head]! <= index) {
-      this.bytes -= this.sizes[this.head]!;
+    while (
+      this.head < this.indexes.length &&
+      present(this.indexes[this.head], 'an in-flight index') <= index
+    ) {
+      this.bytes -= present(this.sizes[this.head], 'an in-flight size');
       this.head++;
     }
     // Compact occasionally so the arrays do not grow with the number of messages ever sent.
@@ -34,7 +39,8 @@ export class Inflights {
   }
 
   freeFirstOne(): void {
-    if (this.head < this.indexes.length) this.freeLE(this.indexes[this.head]!);
+    if (this.head < this.indexes.length)
+      this.freeLE(present(this.indexes[this.head], 'the oldest in-flight index'));
   }
 
   count(): number {

@@ -1,5 +1,6 @@
 // Quorum arithmetic for one voter set (joint consensus would combine two of these).
 
+import { present } from '../assert.js';
 import type { NodeId } from '../types.js';
 
 export type VoteResult = 'won' | 'lost' | 'pending';
@@ -15,7 +16,7 @@ export function quorumSize(voterCount: number): number {
 export function committedIndex(voters: readonly NodeId[], indexOf: (id: NodeId) => number): number {
   if (voters.length === 0) return 0;
   const sorted = voters.map(indexOf).sort((a, b) => b - a);
-  return sorted[quorumSize(voters.length) - 1]!;
+  return present(sorted[quorumSize(voters.length) - 1], 'the quorum-th index');
 }
 
 /** Outcome of an election given the votes received so far (absent = not yet answered). */

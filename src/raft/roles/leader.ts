@@ -2,6 +2,7 @@
 // replicas of current-term entries only (§3.6.2), heartbeats, CheckQuorum (§6.2), ReadIndex
 // (§6.4) and leadership transfer (§3.10).
 
+import { present } from '../assert.js';
 import type { Raft } from '../raft.js';
 import type {
   AppendEntriesResponse,
@@ -80,7 +81,7 @@ export function bcastHeartbeat(r: Raft): void {
   if (self) self.ackedReadRound = round;
   for (const id of r.tracker.voters) {
     if (id === r.id) continue;
-    const pr = r.tracker.get(id)!;
+    const pr = present(r.tracker.get(id), "a voter's progress");
     r.send({ type: 'Heartbeat', to: id, commit: Math.min(pr.match, r.log.committed), readRound: round });
   }
   releaseReads(r);
@@ -107,7 +108,7 @@ export function sendAppend(r: Raft, to: NodeId, sendIfEmpty: boolean): boolean {
 }
 
 function sendSnapshot(r: Raft, to: NodeId): boolean {
-  const pr = r.tracker.get(to)!;
+  const pr = present(r.tracker.get(to), "the target's progress");
   // A follower we have not heard from recently is probably down: do not ship it a snapshot.
   if (!pr.recentActive) return false;
   const snapshot = r.log.snapshot();
