@@ -7,7 +7,7 @@ import { LeaderLease } from './lease.js';
 import { RaftLog } from './log.js';
 import { ProgressTracker } from './progress/tracker.js';
 import { ReadOnlyQueue } from './read-only.js';
-import { campaign, onVoteResponse, startPreVote } from './roles/candidate.js';
+import { campaign, onCandidateMessage, onVoteResponse, startPreVote } from './roles/candidate.js';
 import { onFollowerMessage } from './roles/follower.js';
 import { bcastAppend, bcastHeartbeat, onLeaderMessage, tickLeader } from './roles/leader.js';
 import type { LogStorage } from './storage.js';
@@ -275,7 +275,8 @@ export class Raft {
         return;
       default:
         if (this.role === 'leader') onLeaderMessage(this, m);
-        else onFollowerMessage(this, m);
+        else if (this.role === 'follower') onFollowerMessage(this, m);
+        else onCandidateMessage(this, m);
     }
   }
 

@@ -283,7 +283,20 @@ export class RawNode {
       for (const [id, pr] of r.tracker.progress) {
         assert(pr.match < pr.next, `progress of ${id}: match ${pr.match} ≥ next ${pr.next}`);
         assert(pr.match <= log.lastIndex(), `progress of ${id}: match ${pr.match} beyond last index`);
+        assert(
+          pr.inflights.count() <= r.config.inflightMessagesMax,
+          `progress of ${id}: ${pr.inflights.count()} messages in flight, above the bound`,
+        );
+        assert(
+          pr.state !== 'snapshot' || pr.pendingSnapshot > 0,
+          `progress of ${id}: in snapshot state without a pending snapshot`,
+        );
       }
+    } else {
+      // Leader-only state must not outlive leadership.
+      assert(r.leadTransferee === null, `a ${r.role} has a leadership transfer in progress`);
+      assert(r.uncommittedBytes === 0, `a ${r.role} counts uncommitted bytes`);
+      assert(!r.proposalsPending, `a ${r.role} has proposals pending`);
     }
     if (r.role === 'candidate') assert(r.votedFor === r.id, 'a candidate voted for itself');
   }

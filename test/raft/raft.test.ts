@@ -32,14 +32,34 @@ describe('§3.4 leader election', () => {
     assert.ok(c.leader(), 'a leader after 3 election timeouts');
   });
 
-  it('§3.6.1: a node with a shorter log cannot win', () => {
-    const c = new Cluster(three);
+  // Without PreVote and CheckQuorum, so that only the log comparison can refuse the vote (with
+  // them, n1 and n2 would ignore n3 for having just heard from the leader, §4.2.3, and the test
+  // would pass without the rule).
+  function shorterLogCampaign(skipLogUpToDateCheck: boolean): { won: boolean; granted: boolean[] } {
+    const c = new Cluster(three, { preVote: false, checkQuorum: false, mutations: { skipLogUpToDateCheck } });
     c.elect('n1');
     c.isolate('n3');
     c.propose('n1', 'x');
     c.heal();
+    const granted: boolean[] = [];
+    c.drop = (m) => {
+      if (m.type === 'RequestVoteResponse' && m.to === 'n3') granted.push(m.granted);
+      return false;
+    };
     c.elect('n3');
-    assert.notEqual(c.node('n3').raw.status().role, 'leader');
+    return { won: c.node('n3').raw.status().role === 'leader', granted };
+  }
+
+  it('§3.6.1: a node with a shorter log cannot win: both voters refuse it for its log', () => {
+    const { won, granted } = shorterLogCampaign(false);
+    assert.equal(won, false);
+    assert.deepEqual(granted, [false, false]);
+  });
+
+  it('§3.6.1: the same campaign wins once the up-to-date check is gone (the test can fail)', () => {
+    const { won, granted } = shorterLogCampaign(true);
+    assert.equal(won, true);
+    assert.ok(granted.includes(true));
   });
 
   it('§9.6: a pre-candidate that cannot win does not raise its term', () => {

@@ -1,8 +1,10 @@
 // Elections (§3.4) with the PreVote phase (§9.6): a node first asks whether it could win, and
 // only then increments its term, so a node that cannot win never inflates the cluster's term.
 
+import { assert } from '../assert.js';
 import type { Raft } from '../raft.js';
-import type { PreVoteResponse, RequestVoteResponse } from '../types.js';
+import type { Message, PreVoteResponse, RequestVoteResponse } from '../types.js';
+import { onFollowerMessage, onReadIndexResponse, onTimeoutNow, refuseReadIndexRequest } from './follower.js';
 
 export function startPreVote(r: Raft): void {
   r.becomePreCandidate();
@@ -35,6 +37,37 @@ function requestVotes(r: Raft, kind: 'PreVote' | 'RequestVote', transfer: boolea
 function onElectionWon(r: Raft, kind: 'PreVote' | 'RequestVote'): void {
   if (kind === 'PreVote') campaign(r, false);
   else r.becomeLeader();
+}
+
+/**
+ * A (pre-)candidate's messages other than vote answers, in its term. §3.4: a candidate that hears
+ * from a leader of its own term steps back and handles the message as a follower (one of a newer
+ * term has already made it a follower, raft.ts). A late answer to a read it relayed as a follower,
+ * or a read relayed to it, is handled as a follower would; anything else is not for a candidate.
+ */
+export function onCandidateMessage(r: Raft, m: Message): void {
+  assert(r.role === 'candidate' || r.role === 'precandidate', `candidate handler called for a ${r.role}`);
+  switch (m.type) {
+    case 'AppendEntries':
+    case 'Heartbeat':
+    case 'InstallSnapshot':
+      r.becomeFollower(m.term, m.from, 'heard from leader');
+      onFollowerMessage(r, m);
+      return;
+    // As a follower would: a transfer's TimeoutNow campaigns at once, a late answer to a read
+    // relayed before the election settles that read, a read relayed to us is refused.
+    case 'TimeoutNow':
+      onTimeoutNow(r, m);
+      return;
+    case 'ReadIndexResponse':
+      onReadIndexResponse(r, m);
+      return;
+    case 'ReadIndexRequest':
+      refuseReadIndexRequest(r, m);
+      return;
+    default:
+      r.emit('debug', `ignored ${m.type}: candidate`, { from: m.from });
+  }
 }
 
 export function onVoteResponse(r: Raft, m: RequestVoteResponse | PreVoteResponse): void {

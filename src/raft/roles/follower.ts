@@ -1,38 +1,63 @@
-// Follower (and candidate) handling of a leader's traffic: the AppendEntries consistency check
-// with a conflict hint (§3.5), heartbeats, snapshot installation (chapter 5), TimeoutNow (§3.10)
-// and ReadIndex relaying (§6.4).
+// The follower: a leader's traffic — the AppendEntries consistency check with a conflict hint
+// (§3.5), heartbeats, snapshot installation (chapter 5) — TimeoutNow (§3.10) and the answers to
+// the reads it relayed (§6.4). Candidates hand what is not theirs to it (candidate.ts).
 
+import { assert } from '../assert.js';
 import type { Raft } from '../raft.js';
-import type { AppendEntries, Heartbeat, InstallSnapshot, Message } from '../types.js';
+import type {
+  AppendEntries,
+  Heartbeat,
+  InstallSnapshot,
+  Message,
+  ReadIndexRequest,
+  ReadIndexResponse,
+  TimeoutNow,
+} from '../types.js';
 
+/** A message in the follower's term (the term rules of raft.ts have run). */
 export function onFollowerMessage(r: Raft, m: Message): void {
+  assert(r.role === 'follower', `follower handler called for a ${r.role}`);
+  assert(m.term === r.term, `message of term ${m.term} reached the follower handler in term ${r.term}`);
   switch (m.type) {
     case 'AppendEntries':
     case 'Heartbeat':
     case 'InstallSnapshot':
-      // §3.4: a candidate that hears from a leader of its own term steps back.
-      if (r.role !== 'follower' || r.leaderId !== m.from)
-        r.becomeFollower(m.term, m.from, 'heard from leader');
+      // The sender leads this term (at most one leader per term): learn it once.
+      if (r.leaderId !== m.from) r.becomeFollower(m.term, m.from, 'heard from leader');
       r.electionElapsed = 0;
       if (m.type === 'AppendEntries') onAppendEntries(r, m);
       else if (m.type === 'Heartbeat') onHeartbeat(r, m);
       else onInstallSnapshot(r, m);
       return;
     case 'TimeoutNow':
-      r.emit('info', 'leadership transfer: campaigning now', { from: m.from });
-      r.hup(true);
+      onTimeoutNow(r, m);
       return;
     case 'ReadIndexResponse':
-      if (m.readIndex > 0) r.readStates.push({ context: m.context, readIndex: m.readIndex });
-      else r.readFailures.push({ context: m.context, reason: 'NotLeader' });
+      onReadIndexResponse(r, m);
       return;
     case 'ReadIndexRequest':
-      // The sender thinks we lead; we do not.
-      r.send({ type: 'ReadIndexResponse', to: m.from, context: m.context, readIndex: 0 });
+      refuseReadIndexRequest(r, m);
       return;
     default:
       r.emit('debug', `ignored ${m.type}: not leader`, { from: m.from });
   }
+}
+
+/** §3.10: the leader hands over to us: campaign at once, past the others' leader stickiness. */
+export function onTimeoutNow(r: Raft, m: TimeoutNow): void {
+  r.emit('info', 'leadership transfer: campaigning now', { from: m.from });
+  r.hup(true);
+}
+
+/** §6.4: the leader's answer to a read we relayed; serve it once applied that far, or fail it. */
+export function onReadIndexResponse(r: Raft, m: ReadIndexResponse): void {
+  if (m.readIndex > 0) r.readStates.push({ context: m.context, readIndex: m.readIndex });
+  else r.readFailures.push({ context: m.context, reason: 'NotLeader' });
+}
+
+/** The sender thinks we lead; we do not. */
+export function refuseReadIndexRequest(r: Raft, m: ReadIndexRequest): void {
+  r.send({ type: 'ReadIndexResponse', to: m.from, context: m.context, readIndex: 0 });
 }
 
 function onAppendEntries(r: Raft, m: AppendEntries): void {
