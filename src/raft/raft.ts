@@ -1,7 +1,7 @@
 // The consensus state of one node: the term rules shared by every role (§3.3), role changes,
 // voting (§3.4, §3.6.1, §9.6), then dispatch to the role handlers in roles/.
 
-import { assert } from './assert.js';
+import { assert, present } from './assert.js';
 import type { Logger, LogLevel, RaftConfig, Random } from './config.js';
 import { LeaderLease } from './lease.js';
 import { RaftLog } from './log.js';
@@ -9,19 +9,34 @@ import { ProgressTracker } from './progress/tracker.js';
 import { ReadOnlyQueue } from './read-only.js';
 import { campaign, onCandidateMessage, onVoteResponse, startPreVote } from './roles/candidate.js';
 import { onFollowerMessage } from './roles/follower.js';
-import { bcastAppend, bcastHeartbeat, onLeaderMessage, tickLeader } from './roles/leader.js';
+import {
+  bcastAppend,
+  bcastHeartbeat,
+  flushProposals,
+  onLeaderMessage,
+  onOwnEntriesPersisted,
+  onPeerUnreachable,
+  propose,
+  readIndexAtLeader,
+  releaseUncommittedBytes,
+  tickLeader,
+  transferLeadership,
+} from './roles/leader.js';
 import type { LogStorage } from './storage.js';
 import {
+  type Entry,
   type HardState,
   type Message,
   messageTiming,
   type NodeId,
   type PreVote,
+  type ProposeResult,
   type ReadFailure,
   type ReadState,
   type RequestVote,
   type Role,
   type SoftState,
+  type TransferResult,
 } from './types.js';
 
 /** A message under construction: the core fills in `from` and `term`. */
@@ -324,6 +339,83 @@ export class Raft {
     }
     this.emit('debug', granted ? 'granted vote' : 'rejected vote', { to: m.from, canVote, upToDate });
     this.send({ type: 'RequestVoteResponse', to: m.from, granted });
+  }
+
+  // --- Inputs the driver reports through RawNode -----------------------------------------------
+
+  /** A client's command for the log; only a leader accepts it (§3.5). */
+  propose(data: Uint8Array): ProposeResult {
+    return propose(this, data);
+  }
+
+  /** §3.10: hand leadership to `to` once it is caught up. */
+  transferLeadership(to: NodeId): TransferResult {
+    return transferLeadership(this, to);
+  }
+
+  /**
+   * §6.4: a linearizable read identified by `context`. The leader records its commit index and
+   * confirms leadership; a follower relays the request to the leader it knows (step 1 on a
+   * follower); with no leader known the read fails at once.
+   */
+  readIndex(context: string): void {
+    if (this.role === 'leader') readIndexAtLeader(this, context, this.id);
+    else if (this.leaderId === null) this.readFailures.push({ context, reason: 'NoLeader' });
+    else this.send({ type: 'ReadIndexRequest', to: this.leaderId, context });
+  }
+
+  /** A leader gives up at once, staying in its term as a follower (a stalled disk); false if not leader. */
+  stepDown(why: string): boolean {
+    if (this.role !== 'leader') return false;
+    this.becomeFollower(this.term, null, why);
+    return true;
+  }
+
+  /** The driver could not reach `id` (see RawNode.reportUnreachable). */
+  onPeerUnreachable(id: NodeId): void {
+    if (this.role === 'leader') onPeerUnreachable(this, id);
+  }
+
+  /** A snapshot from the leader is durable and the state machine restored from it. */
+  onSnapshotPersisted(index: number): void {
+    this.log.unstable.stableSnapTo(index);
+    this.log.appliedTo(index);
+  }
+
+  /** Entries up to `last` are durable on this node. */
+  onEntriesPersisted(last: Entry): void {
+    this.log.unstable.stableTo(last.index, last.term);
+    if (this.role === 'leader') onOwnEntriesPersisted(this, last);
+  }
+
+  /** The state machine applied `entries` (in order). */
+  onApplied(entries: readonly Entry[]): void {
+    this.log.appliedTo(present(entries.at(-1), 'the last applied entry').index);
+    if (this.role === 'leader') releaseUncommittedBytes(this, entries);
+  }
+
+  // --- Output ---------------------------------------------------------------------------------
+
+  /** A leader has reads that arrived since the last Ready and wait for a heartbeat round. */
+  readRoundDue(): boolean {
+    return this.role === 'leader' && this.reads.hasRoundPending();
+  }
+
+  /**
+   * Before a Ready is taken: the proposals of this turn leave as one AppendEntries per follower,
+   * and the reads that arrived since the last Ready share one heartbeat round.
+   */
+  flushOutput(): void {
+    flushProposals(this);
+    if (this.readRoundDue()) bcastHeartbeat(this);
+  }
+
+  /** The messages that may leave before persistence, taken without waiting for a Ready. */
+  takeEarlyMessages(): Message[] {
+    flushProposals(this);
+    const out = this.messages;
+    this.messages = [];
+    return out;
   }
 
   /** Leader: after the commit index moved, release reads deferred until the term's first commit. */

@@ -6,15 +6,6 @@
 import { assert, present } from './assert.js';
 import { type Logger, type RaftConfig, type Random, silentLogger, validateConfig } from './config.js';
 import { Raft } from './raft.js';
-import {
-  bcastAppend,
-  bcastHeartbeat,
-  flushProposals,
-  maybeCommit,
-  propose,
-  readIndexAtLeader,
-  transferLeadership,
-} from './roles/leader.js';
 import type { LogStorage } from './storage.js';
 import type {
   HardState,
@@ -83,7 +74,7 @@ export class RawNode {
   }
 
   propose(data: Uint8Array): ProposeResult {
-    return propose(this.raft, data);
+    return this.raft.propose(data);
   }
 
   /**
@@ -92,14 +83,11 @@ export class RawNode {
    * relayed to the leader may be lost with its message: the driver keeps a deadline.
    */
   readIndex(context: string): void {
-    const r = this.raft;
-    if (r.role === 'leader') readIndexAtLeader(r, context, r.id);
-    else if (r.leaderId === null) r.readFailures.push({ context, reason: 'NoLeader' });
-    else r.send({ type: 'ReadIndexRequest', to: r.leaderId, context });
+    this.raft.readIndex(context);
   }
 
   transferLeadership(to: NodeId): TransferResult {
-    return transferLeadership(this.raft, to);
+    return this.raft.transferLeadership(to);
   }
 
   /**
@@ -109,10 +97,7 @@ export class RawNode {
    * cluster); returns false if this node was not leader.
    */
   stepDown(why: string): boolean {
-    const r = this.raft;
-    if (r.role !== 'leader') return false;
-    r.becomeFollower(r.term, null, why);
-    return true;
+    return this.raft.stepDown(why);
   }
 
   /**
@@ -121,11 +106,7 @@ export class RawNode {
    * leadership over (TimeoutNow and the AppendEntries that catch the target up).
    */
   takeEarlyMessages(): Message[] {
-    const r = this.raft;
-    flushProposals(r);
-    const out = r.messages;
-    r.messages = [];
-    return out;
+    return this.raft.takeEarlyMessages();
   }
 
   /**
@@ -135,10 +116,7 @@ export class RawNode {
    * a dead peer is delivered when it returns, instead of the snapshot it may really need.
    */
   reportUnreachable(id: NodeId): void {
-    const r = this.raft;
-    if (r.role !== 'leader') return;
-    const pr = r.tracker.get(id);
-    if (pr && pr.state === 'replicate') pr.becomeProbe();
+    this.raft.onPeerUnreachable(id);
   }
 
   /** Starts an election now (e.g. an operator's request), as an election timeout would. */
@@ -158,7 +136,7 @@ export class RawNode {
       r.log.unstable.entries.length > 0 ||
       r.log.unstable.snapshot !== null ||
       r.log.hasNextCommittedEntries(this.applyLimit()) ||
-      (r.role === 'leader' && this.readRoundPending()) ||
+      r.readRoundDue() ||
       !sameHardState(r.hardState(), this.prevHardState) ||
       !sameSoftState(r.softState(), this.prevSoftState)
     );
@@ -168,9 +146,7 @@ export class RawNode {
   ready(): Ready {
     assert(this.outstanding === null, 'ready() called again before advance()');
     const r = this.raft;
-    flushProposals(r);
-    // Reads that arrived since the last Ready share one heartbeat round.
-    if (r.role === 'leader' && this.readRoundPending()) bcastHeartbeat(r);
+    r.flushOutput();
     const hardState = r.hardState();
     const softState = r.softState();
     const entries = r.log.unstable.entries.slice();
@@ -207,35 +183,9 @@ export class RawNode {
     this.outstanding = null;
     const r = this.raft;
     if (rd.hardState) this.prevHardState = rd.hardState;
-    if (rd.snapshot) {
-      r.log.unstable.stableSnapTo(rd.snapshot.meta.index);
-      r.log.appliedTo(rd.snapshot.meta.index);
-    }
-    if (rd.entries.length > 0) {
-      const last = present(rd.entries.at(-1), 'the last persisted entry');
-      r.log.unstable.stableTo(last.index, last.term);
-      if (r.role === 'leader') {
-        // §10.2.1: the leader's own entries count toward a quorum only once durable.
-        const self = r.tracker.get(r.id);
-        if (
-          self &&
-          r.log.matchTerm(last.index, last.term) &&
-          self.maybeUpdate(last.index) &&
-          maybeCommit(r)
-        ) {
-          bcastAppend(r);
-        }
-      }
-    }
-    if (rd.committedEntries.length > 0) {
-      const last = present(rd.committedEntries.at(-1), 'the last applied entry');
-      r.log.appliedTo(last.index);
-      if (r.role === 'leader') {
-        let bytes = 0;
-        for (const e of rd.committedEntries) if (e.term === r.term) bytes += e.data.byteLength;
-        r.uncommittedBytes = Math.max(0, r.uncommittedBytes - bytes);
-      }
-    }
+    if (rd.snapshot) r.onSnapshotPersisted(rd.snapshot.meta.index);
+    if (rd.entries.length > 0) r.onEntriesPersisted(present(rd.entries.at(-1), 'the last persisted entry'));
+    if (rd.committedEntries.length > 0) r.onApplied(rd.committedEntries);
   }
 
   status(): Status {
@@ -305,10 +255,6 @@ export class RawNode {
   private applyLimit(): number {
     const r = this.raft;
     return r.config.mutations.applyBeforeCommit ? r.log.lastStableIndex() : r.log.committed;
-  }
-
-  private readRoundPending(): boolean {
-    return this.raft.reads.hasRoundPending();
   }
 }
 

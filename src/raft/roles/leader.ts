@@ -6,6 +6,7 @@ import { present } from '../assert.js';
 import type { Raft } from '../raft.js';
 import type {
   AppendEntriesResponse,
+  Entry,
   HeartbeatResponse,
   Message,
   NodeId,
@@ -43,6 +44,33 @@ export function tickLeader(r: Raft): void {
     r.heartbeatElapsed = 0;
     bcastHeartbeat(r);
   }
+}
+
+/**
+ * §10.2.1: the leader's own entries count toward a quorum only once they are on its disk; the
+ * driver reports that after the fsync, which may commit what the followers already hold.
+ */
+export function onOwnEntriesPersisted(r: Raft, last: Entry): void {
+  const self = r.tracker.get(r.id);
+  if (self && r.log.matchTerm(last.index, last.term) && self.maybeUpdate(last.index) && maybeCommit(r)) {
+    bcastAppend(r);
+  }
+}
+
+/** Applied entries of this term no longer count toward the uncommitted-bytes bound. */
+export function releaseUncommittedBytes(r: Raft, applied: readonly Entry[]): void {
+  let bytes = 0;
+  for (const e of applied) if (e.term === r.term) bytes += e.data.byteLength;
+  r.uncommittedBytes = Math.max(0, r.uncommittedBytes - bytes);
+}
+
+/**
+ * The driver's transport could not reach `id`: stop pipelining to it (replicate → probe), so at
+ * most one AppendEntries waits in the transport's queue until the peer answers.
+ */
+export function onPeerUnreachable(r: Raft, id: NodeId): void {
+  const pr = r.tracker.get(id);
+  if (pr && pr.state === 'replicate') pr.becomeProbe();
 }
 
 export function propose(r: Raft, data: Uint8Array): ProposeResult {
