@@ -140,13 +140,16 @@ export class Raft {
     this.randomizedElectionTimeout = t + this.random.nextInt(t);
   }
 
-  private reset(term: number, keepTimer = false): void {
+  private reset(
+    term: number,
+    timer: { readonly keepElectionTimer: boolean } = { keepElectionTimer: false },
+  ): void {
     if (this.term !== term) {
       this.term = term;
       this.votedFor = null;
     }
     this.leaderId = null;
-    if (!keepTimer) this.resetElectionTimer();
+    if (!timer.keepElectionTimer) this.resetElectionTimer();
     this.lease.reset();
     this.abortLeaderTransfer();
     this.tracker.resetVotes();
@@ -157,14 +160,19 @@ export class Raft {
   }
 
   /**
-   * `keepTimer` leaves the election timer running: a higher-term RequestVote that we may reject
+   * `keepElectionTimer` leaves the election timer running: a higher-term RequestVote that we may reject
    * is neither a leader nor a granted vote, the only events that restart it (Figure 3.1). If it
    * did restart it, a candidate with a stale log could keep the up-to-date nodes from ever timing
    * out, stalling elections without PreVote.
    */
-  becomeFollower(term: number, leaderId: NodeId | null, why: string, keepTimer = false): void {
+  becomeFollower(
+    term: number,
+    leaderId: NodeId | null,
+    why: string,
+    timer: { readonly keepElectionTimer: boolean } = { keepElectionTimer: false },
+  ): void {
     const wasLeader = this.role === 'leader';
-    this.reset(term, keepTimer && !wasLeader);
+    this.reset(term, { keepElectionTimer: timer.keepElectionTimer && !wasLeader });
     this.role = 'follower';
     this.leaderId = leaderId;
     if (wasLeader) this.emit('info', 'lost leadership', { why });
@@ -232,17 +240,22 @@ export class Raft {
     this.electionElapsed++;
     if (this.electionElapsed >= this.randomizedElectionTimeout && this.promotable()) {
       this.electionElapsed = 0;
-      this.hup(false);
+      this.startElection();
     }
   }
 
-  /** Starts an election: a PreVote round first unless this is a leadership transfer. */
-  hup(transfer: boolean): void {
-    if (this.role === 'leader') return;
-    if (!this.promotable()) return;
+  /** An election timeout (or an operator): a PreVote round first if configured (§9.6). */
+  startElection(): void {
+    if (this.role === 'leader' || !this.promotable()) return;
     // Entries committed but not applied might include a membership change; none exist yet.
-    if (this.config.preVote && !transfer) startPreVote(this);
-    else campaign(this, transfer);
+    if (this.config.preVote) startPreVote(this);
+    else campaign(this, { transfer: false });
+  }
+
+  /** §3.10: the leader handed over to us: campaign at once, no PreVote, past leader stickiness. */
+  campaignForTransfer(): void {
+    if (this.role === 'leader' || !this.promotable()) return;
+    campaign(this, { transfer: true });
   }
 
   step(m: Message): void {
@@ -272,7 +285,9 @@ export class Raft {
           m.type === 'AppendEntries' || m.type === 'Heartbeat' || m.type === 'InstallSnapshot'
             ? m.from
             : null;
-        this.becomeFollower(m.term, leader, `saw term ${m.term} from ${m.from}`, m.type === 'RequestVote');
+        this.becomeFollower(m.term, leader, `saw term ${m.term} from ${m.from}`, {
+          keepElectionTimer: m.type === 'RequestVote',
+        });
       }
     } else if (m.term < this.term) {
       this.onStaleTerm(m);

@@ -121,7 +121,7 @@ export class RawNode {
 
   /** Starts an election now (e.g. an operator's request), as an election timeout would. */
   campaign(): void {
-    this.raft.hup(false);
+    this.raft.startElection();
   }
 
   hasReady(): boolean {

@@ -50,12 +50,13 @@ export class ReadOnlyQueue {
     return this.broadcastNeeded;
   }
 
-  /**
-   * If reads wait for a round not yet sent, starts it and returns its number. With `always`
-   * (lease mode) every broadcast is a round, so each heartbeat's answers can renew the lease.
-   */
-  startRoundIfNeeded(always = false): number | null {
-    if (!this.broadcastNeeded && !always) return null;
+  /** If reads wait for a round not yet sent, starts it and returns its number. */
+  startRoundIfNeeded(): number | null {
+    return this.broadcastNeeded ? this.startRound() : null;
+  }
+
+  /** Starts a new round whether or not reads wait for one, and returns its number. */
+  startRound(): number {
     this.broadcastNeeded = false;
     this.round++;
     return this.round;

@@ -12,10 +12,11 @@ export function startPreVote(r: Raft): void {
   requestVotes(r, 'PreVote', false);
 }
 
-export function campaign(r: Raft, transfer: boolean): void {
+/** Campaigns in a new term; `transfer` after TimeoutNow (§3.10) bypasses the voters' stickiness. */
+export function campaign(r: Raft, why: { readonly transfer: boolean }): void {
   r.becomeCandidate();
-  r.emit('info', 'starting election', { transfer });
-  requestVotes(r, 'RequestVote', transfer);
+  r.emit('info', 'starting election', { transfer: why.transfer });
+  requestVotes(r, 'RequestVote', why.transfer);
 }
 
 function requestVotes(r: Raft, kind: 'PreVote' | 'RequestVote', transfer: boolean): void {
@@ -35,7 +36,7 @@ function requestVotes(r: Raft, kind: 'PreVote' | 'RequestVote', transfer: boolea
 }
 
 function onElectionWon(r: Raft, kind: 'PreVote' | 'RequestVote'): void {
-  if (kind === 'PreVote') campaign(r, false);
+  if (kind === 'PreVote') campaign(r, { transfer: false });
   else r.becomeLeader();
 }
 

@@ -46,7 +46,7 @@ export function onFollowerMessage(r: Raft, m: Message): void {
 /** §3.10: the leader hands over to us: campaign at once, past the others' leader stickiness. */
 export function onTimeoutNow(r: Raft, m: TimeoutNow): void {
   r.emit('info', 'leadership transfer: campaigning now', { from: m.from });
-  r.hup(true);
+  r.campaignForTransfer();
 }
 
 /** §6.4: the leader's answer to a read we relayed; serve it once applied that far, or fail it. */

@@ -98,12 +98,13 @@ export function flushProposals(r: Raft): void {
 }
 
 export function bcastAppend(r: Raft): void {
-  for (const id of r.tracker.voters) if (id !== r.id) sendAppend(r, id, true);
+  for (const id of r.tracker.voters) if (id !== r.id) sendAppend(r, id);
 }
 
 export function bcastHeartbeat(r: Raft): void {
   const lease = r.config.readMode === 'lease';
-  const round = r.reads.startRoundIfNeeded(lease) ?? r.reads.round;
+  // In lease mode every broadcast is a round, so each heartbeat's answers can renew the lease.
+  const round = lease ? r.reads.startRound() : (r.reads.startRoundIfNeeded() ?? r.reads.round);
   if (lease) r.lease.roundSent(round, r.ticks);
   const self = r.tracker.get(r.id);
   if (self) self.ackedReadRound = round;
@@ -116,18 +117,26 @@ export function bcastHeartbeat(r: Raft): void {
 }
 
 /**
- * Sends the follower what it is missing, if flow control allows. With `sendIfEmpty` an empty
- * AppendEntries still goes out (to probe, or to carry a new commit index). Returns whether a
- * message was sent.
+ * Sends the follower what it is missing, if flow control allows — an empty AppendEntries when
+ * nothing is missing (a probe, or a new commit index to carry). Returns whether a message left.
  */
-export function sendAppend(r: Raft, to: NodeId, sendIfEmpty: boolean): boolean {
+export function sendAppend(r: Raft, to: NodeId): boolean {
+  return appendTo(r, to, 'even-if-empty');
+}
+
+/** Sends the follower entries it is missing, if there are any and flow control allows. */
+function sendNewEntries(r: Raft, to: NodeId): boolean {
+  return appendTo(r, to, 'only-entries');
+}
+
+function appendTo(r: Raft, to: NodeId, when: 'even-if-empty' | 'only-entries'): boolean {
   const pr = r.tracker.get(to);
   if (!pr || pr.isPaused()) return false;
   const prevLogIndex = pr.next - 1;
   const prevLogTerm = r.log.term(prevLogIndex);
   const entries = prevLogTerm === null ? null : r.log.entriesFrom(pr.next, r.config.maxMessageBytes);
   if (prevLogTerm === null || entries === null) return sendSnapshot(r, to);
-  if (entries.length === 0 && !sendIfEmpty) return false;
+  if (entries.length === 0 && when === 'only-entries') return false;
   let bytes = 0;
   for (const e of entries) bytes += e.data.byteLength;
   r.send({ type: 'AppendEntries', to, prevLogIndex, prevLogTerm, entries, leaderCommit: r.log.committed });
@@ -184,13 +193,13 @@ function onAppendEntriesResponse(r: Raft, m: AppendEntriesResponse): void {
     const probeFrom = m.hintTerm > 0 ? r.log.findConflictByTerm(m.hintIndex, m.hintTerm).index : m.hintIndex;
     if (pr.maybeDecrTo(m.rejectedIndex, probeFrom)) {
       if (pr.state === 'replicate') pr.becomeProbe();
-      sendAppend(r, m.from, true);
+      sendAppend(r, m.from);
     }
     return;
   }
   const wasPaused = pr.isPaused();
   if (!pr.maybeUpdate(m.matchIndex)) {
-    if (wasPaused && !pr.isPaused()) sendAppend(r, m.from, false);
+    if (wasPaused && !pr.isPaused()) sendNewEntries(r, m.from);
     return;
   }
   if (pr.state === 'probe') pr.becomeReplicate();
@@ -200,9 +209,9 @@ function onAppendEntriesResponse(r: Raft, m: AppendEntriesResponse): void {
   } else if (pr.state === 'replicate') pr.inflights.freeLE(m.matchIndex);
 
   if (maybeCommit(r)) bcastAppend(r);
-  else sendAppend(r, m.from, false);
+  else sendNewEntries(r, m.from);
   // Fill the pipeline.
-  while (sendAppend(r, m.from, false)) {}
+  while (sendNewEntries(r, m.from)) {}
   if (m.from === r.leadTransferee && pr.match === r.log.lastIndex()) {
     r.emit('info', 'leadership transfer: target caught up, sending TimeoutNow', { to: m.from });
     sendTimeoutNow(r, m.from);
@@ -223,7 +232,7 @@ function onHeartbeatResponse(r: Raft, m: HeartbeatResponse): void {
     r.emit('warn', 'snapshot transfer presumed lost, probing again', { to: m.from });
     pr.becomeProbe();
   }
-  if (pr.match < r.log.lastIndex()) sendAppend(r, m.from, true);
+  if (pr.match < r.log.lastIndex()) sendAppend(r, m.from);
   if (m.readRound > pr.ackedReadRound) {
     pr.ackedReadRound = m.readRound;
     if (r.config.readMode === 'lease') r.lease.roundConfirmed(r.tracker.confirmedReadRound());
@@ -292,7 +301,7 @@ export function transferLeadership(r: Raft, to: NodeId): TransferResult {
   r.electionElapsed = 0;
   r.emit('info', 'leadership transfer started', { to });
   if (pr.match === r.log.lastIndex()) sendTimeoutNow(r, to);
-  else sendAppend(r, to, true);
+  else sendAppend(r, to);
   return { kind: 'started' };
 }
 
