@@ -258,42 +258,13 @@ export class Raft {
     campaign(this, { transfer: true });
   }
 
+  /** Figure 3.1's term rules for every message (§3.3), then the handler of its kind and our role. */
   step(m: Message): void {
-    if (m.term > this.term) {
-      if (m.type === 'RequestVote' || m.type === 'PreVote') {
-        // §4.2.3: a server that heard from a leader within the minimum election timeout ignores
-        // votes, so a node that was partitioned away cannot depose a healthy leader.
-        const timeout = this.config.electionTimeoutTicks;
-        const inLease =
-          this.config.checkQuorum &&
-          ((this.leaderId !== null && this.electionElapsed < timeout) ||
-            // A restarted node may have answered a leader's heartbeat just before it crashed;
-            // with leases that answer is a promise not to vote for an election timeout (§6.4.1).
-            (this.config.readMode === 'lease' && this.ticks < timeout));
-        const forced = m.type === 'RequestVote' && m.transfer;
-        if (inLease && !forced) {
-          this.emit('debug', `ignored ${m.type}: current leader is alive`, { from: m.from, msgTerm: m.term });
-          return;
-        }
-      }
-      if (m.type === 'PreVote') {
-        // A PreVote never changes our term.
-      } else if (m.type === 'PreVoteResponse' && m.granted) {
-        // The future term we asked about; our term is unchanged until we campaign.
-      } else {
-        const leader =
-          m.type === 'AppendEntries' || m.type === 'Heartbeat' || m.type === 'InstallSnapshot'
-            ? m.from
-            : null;
-        this.becomeFollower(m.term, leader, `saw term ${m.term} from ${m.from}`, {
-          keepElectionTimer: m.type === 'RequestVote',
-        });
-      }
-    } else if (m.term < this.term) {
+    if (m.term < this.term) {
       this.onStaleTerm(m);
       return;
     }
-
+    if (m.term > this.term && !this.onHigherTerm(m)) return;
     switch (m.type) {
       case 'RequestVote':
       case 'PreVote':
@@ -308,6 +279,42 @@ export class Raft {
         else if (this.role === 'follower') onFollowerMessage(this, m);
         else onCandidateMessage(this, m);
     }
+  }
+
+  /**
+   * A message from a newer term: adopt the term as a follower (§3.3) — a leader's message names
+   * the leader. Two exceptions: what announces no new term yet (a PreVote, a granted
+   * PreVoteResponse: §9.6) changes nothing, and a vote request while we still hear from a leader
+   * is ignored (§4.2.3). Returns false when the message is ignored.
+   */
+  private onHigherTerm(m: Message): boolean {
+    if (m.type === 'RequestVote' || m.type === 'PreVote') {
+      const transfer = m.type === 'RequestVote' && m.transfer;
+      if (this.leaderStillHeard() && !transfer) {
+        this.emit('debug', `ignored ${m.type}: current leader is alive`, { from: m.from, msgTerm: m.term });
+        return false;
+      }
+    }
+    if (m.type === 'PreVote' || (m.type === 'PreVoteResponse' && m.granted)) return true;
+    const leader =
+      m.type === 'AppendEntries' || m.type === 'Heartbeat' || m.type === 'InstallSnapshot' ? m.from : null;
+    this.becomeFollower(m.term, leader, `saw term ${m.term} from ${m.from}`, {
+      keepElectionTimer: m.type === 'RequestVote',
+    });
+    return true;
+  }
+
+  /**
+   * §4.2.3 (with CheckQuorum): we heard from a leader within the minimum election timeout, so a
+   * node that was partitioned away cannot depose it with a vote request. In lease mode a node that
+   * restarted less than an election timeout ago counts too: it may have answered a heartbeat just
+   * before it crashed, and that answer promised not to vote for an election timeout (§6.4.1).
+   */
+  private leaderStillHeard(): boolean {
+    if (!this.config.checkQuorum) return false;
+    const timeout = this.config.electionTimeoutTicks;
+    if (this.leaderId !== null && this.electionElapsed < timeout) return true;
+    return this.config.readMode === 'lease' && this.ticks < timeout;
   }
 
   private onStaleTerm(m: Message): void {
