@@ -73,7 +73,7 @@ export class RaftLog {
 
   /**
    * The largest index ≤ index whose term ≤ term: where a leader whose log has `term` at `index`
-   * could next agree with us (fast backtracking, §5.3 optimisation). 0 when none is known.
+   * could next agree with us (fast backtracking, the optimisation at the end of §3.5). 0 when none is known.
    */
   findConflictByTerm(index: number, term: number): { index: number; term: number } {
     for (let i = Math.min(index, this.lastIndex()); i >= this.firstIndex() - 1; i--) {

@@ -207,7 +207,7 @@ export class Raft {
     }
     for (const pr of this.tracker.progress.values()) pr.recentActive = true;
     this.reads.round = 0;
-    // §5.4.2 / §6.4: a no-op of the new term commits everything before it and lets reads start.
+    // §3.6.2 / §6.4: a no-op of the new term commits everything before it and lets reads start.
     this.log.append([
       { term: this.term, index: this.log.lastIndex() + 1, type: 'noop', data: new Uint8Array(0) },
     ]);

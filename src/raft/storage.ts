@@ -96,7 +96,7 @@ export class MemoryLogStorage implements LogStorage {
     const { index, term } = snap.meta;
     assert(index > this.snap.meta.index, `snapshot ${index} older than held ${this.snap.meta.index}`);
     this.snap = snap;
-    // Keep entries after the snapshot if the log agrees with it there (§5.3 of chapter 5).
+    // Keep entries after the snapshot if the log agrees with it there (§5.1: InstallSnapshot keeps the entries that follow a matching last entry).
     if (this.term(index) === term) {
       this.log = this.log.slice(index - this.offset());
       this.log[0] = { index, term, type: 'noop', data: new Uint8Array(0) };

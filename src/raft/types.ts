@@ -5,7 +5,7 @@
 /** A node's identity, as named in the cluster configuration (e.g. "n1"). */
 export type NodeId = string;
 
-/** What an entry carries. `noop` is the empty entry a new leader appends (§5.4.2, §6.4). */
+/** What an entry carries. `noop` is the empty entry a new leader appends (§3.6.2, §6.4). */
 export type EntryType = 'command' | 'noop';
 
 export interface Entry {
@@ -94,7 +94,7 @@ export interface AppendEntries extends MessageBase {
  * Answer to AppendEntries and InstallSnapshot.
  * success: `matchIndex` is the last index the follower now holds that matches the leader.
  * failure: `rejectedIndex` is the prevLogIndex that failed; `hintIndex`/`hintTerm` let the
- * leader skip a whole term at a time (§5.3's optimisation): the follower's last index ≤
+ * leader skip a whole term at a time (the optimisation at the end of §3.5): the follower's last index ≤
  * rejectedIndex whose term ≤ the leader's prevLogTerm, and that entry's term.
  */
 export interface AppendEntriesResponse extends MessageBase {

@@ -189,7 +189,7 @@ function onAppendEntriesResponse(r: Raft, m: AppendEntriesResponse): void {
   pr.recentActive = true;
   if (!m.success) {
     // Skip the follower's whole conflicting term: probe after the last entry whose term ≤ the
-    // follower's hint term (§5.3's optimisation, as refined in etcd-io/raft).
+    // follower's hint term (the optimisation at the end of §3.5, as refined in etcd-io/raft).
     const probeFrom = m.hintTerm > 0 ? r.log.findConflictByTerm(m.hintIndex, m.hintTerm).index : m.hintIndex;
     if (pr.maybeDecrTo(m.rejectedIndex, probeFrom)) {
       if (pr.state === 'replicate') pr.becomeProbe();
