@@ -215,13 +215,34 @@ export class Raft {
     bcastAppend(this);
   }
 
+  /** A message from the leader of our term: its election timer starts over (Figure 3.1). */
+  heardFromLeader(): void {
+    this.electionElapsed = 0;
+  }
+
+  /** A read may be served once the state machine has applied `readIndex` (§6.4). */
+  releaseRead(context: string, readIndex: number): void {
+    this.readStates.push({ context, readIndex });
+  }
+
+  failRead(context: string, reason: ReadFailure['reason']): void {
+    this.readFailures.push({ context, reason });
+  }
+
+  /** §3.10: hand over to `to`; the transfer must finish within one election timeout. */
+  beginLeaderTransfer(to: NodeId): void {
+    assert(this.role === 'leader', 'only a leader transfers leadership');
+    this.leadTransferee = to;
+    this.electionElapsed = 0;
+  }
+
   abortLeaderTransfer(): void {
     this.leadTransferee = null;
   }
 
   failPendingReads(reason: ReadFailure['reason']): void {
     for (const r of this.reads.drain()) {
-      if (r.from === this.id) this.readFailures.push({ context: r.context, reason });
+      if (r.from === this.id) this.failRead(r.context, reason);
       else this.send({ type: 'ReadIndexResponse', to: r.from, context: r.context, readIndex: 0 });
     }
   }
@@ -382,7 +403,7 @@ export class Raft {
    */
   readIndex(context: string): void {
     if (this.role === 'leader') readIndexAtLeader(this, context, this.id);
-    else if (this.leaderId === null) this.readFailures.push({ context, reason: 'NoLeader' });
+    else if (this.leaderId === null) this.failRead(context, 'NoLeader');
     else this.send({ type: 'ReadIndexRequest', to: this.leaderId, context });
   }
 

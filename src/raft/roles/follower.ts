@@ -24,7 +24,7 @@ export function onFollowerMessage(r: Raft, m: Message): void {
     case 'InstallSnapshot':
       // The sender leads this term (at most one leader per term): learn it once.
       if (r.leaderId !== m.from) r.becomeFollower(m.term, m.from, 'heard from leader');
-      r.electionElapsed = 0;
+      r.heardFromLeader();
       if (m.type === 'AppendEntries') onAppendEntries(r, m);
       else if (m.type === 'Heartbeat') onHeartbeat(r, m);
       else onInstallSnapshot(r, m);
@@ -51,8 +51,8 @@ export function onTimeoutNow(r: Raft, m: TimeoutNow): void {
 
 /** §6.4: the leader's answer to a read we relayed; serve it once applied that far, or fail it. */
 export function onReadIndexResponse(r: Raft, m: ReadIndexResponse): void {
-  if (m.readIndex > 0) r.readStates.push({ context: m.context, readIndex: m.readIndex });
-  else r.readFailures.push({ context: m.context, reason: 'NotLeader' });
+  if (m.readIndex > 0) r.releaseRead(m.context, m.readIndex);
+  else r.failRead(m.context, 'NotLeader');
 }
 
 /** The sender thinks we lead; we do not. */

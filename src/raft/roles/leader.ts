@@ -242,7 +242,7 @@ function onHeartbeatResponse(r: Raft, m: HeartbeatResponse): void {
 
 function releaseReads(r: Raft): void {
   for (const read of r.reads.releaseConfirmed((round) => r.tracker.readRoundConfirmed(round))) {
-    if (read.from === r.id) r.readStates.push({ context: read.context, readIndex: read.index });
+    if (read.from === r.id) r.releaseRead(read.context, read.index);
     else r.send({ type: 'ReadIndexResponse', to: read.from, context: read.context, readIndex: read.index });
   }
 }
@@ -255,8 +255,8 @@ function onReadIndexRequest(r: Raft, m: ReadIndexRequest): void {
 export function readIndexAtLeader(r: Raft, context: string, from: NodeId): void {
   const answer = (readIndex: number): void => {
     if (from === r.id) {
-      if (readIndex > 0) r.readStates.push({ context, readIndex });
-      else r.readFailures.push({ context, reason: 'Busy' });
+      if (readIndex > 0) r.releaseRead(context, readIndex);
+      else r.failRead(context, 'Busy');
     } else r.send({ type: 'ReadIndexResponse', to: from, context, readIndex });
   };
   if (r.config.mutations.readIndexWithoutHeartbeat) {
@@ -296,9 +296,8 @@ export function transferLeadership(r: Raft, to: NodeId): TransferResult {
   }
   // A target that is unreachable or needs a snapshot cannot catch up within one election timeout.
   if (!pr.recentActive || pr.state === 'snapshot') return { kind: 'rejected', reason: 'TargetLagging' };
-  r.leadTransferee = to;
-  // The transfer must finish within one election timeout, or it is aborted (§3.10).
-  r.electionElapsed = 0;
+  // The transfer must finish within one election timeout, or it is aborted (tickLeader).
+  r.beginLeaderTransfer(to);
   r.emit('info', 'leadership transfer started', { to });
   if (pr.match === r.log.lastIndex()) sendTimeoutNow(r, to);
   else sendAppend(r, to);
