@@ -112,12 +112,18 @@ test('inflights: a bounded window in messages and bytes, freed by acknowledgemen
       (steps, ack) => {
         const win = new Inflights(1000, 1 << 30);
         let last = 0;
-        for (const s of steps) win.add((last += s), 1);
+        for (const s of steps) {
+          last += s;
+          win.add(last, 1);
+        }
         win.freeLE(ack);
         // Reference: the messages whose last index is above the acknowledgement stay.
         let kept = 0;
         let at = 0;
-        for (const s of steps) if ((at += s) > ack) kept++;
+        for (const s of steps) {
+          at += s;
+          if (at > ack) kept++;
+        }
         assert.equal(win.count(), kept);
       },
     ),

@@ -12,13 +12,11 @@ import { test } from 'node:test';
 import type { NodeKvService } from '../../src/node/kv-service.js';
 import type { NodeId } from '../../src/raft/index.js';
 import { SimDisk, seededRandom } from '../../src/storage/index.js';
-import { Prng } from '../sim/prng.js';
-import { type CallResult, SimCluster } from './cluster.js';
+import type { CallResult } from './cluster.js';
 import { GatedDisk } from './gated-disk.js';
-import { SimNetwork } from './network.js';
+import { quietCluster } from './quiet-cluster.js';
 import { planRun, type RunResult, runSeed } from './scenario.js';
 import { summarize } from './summary.js';
-import { Tracer } from './trace.js';
 import { Domain, Scheduler } from './virtual-clock.js';
 
 const HEARTBEAT_MS = 10;
@@ -85,31 +83,11 @@ interface Run {
  * another.
  */
 async function staleReadScenario(forgetPausedTime: boolean, minPauseMs = 0): Promise<Run> {
-  const sched = new Scheduler(2_000_000);
-  const rng = new Prng(2024);
-  const tracer = new Tracer(
-    false,
-    false,
-    () => sched.now,
-    () => {},
-  );
-  const net = new SimNetwork(sched, rng.fork(), tracer, {
-    minDelay: 1,
-    maxDelay: 3,
-    dropRate: 0,
-    dupRate: 0,
-  });
-  const cluster = new SimCluster(sched, net, tracer, rng.fork(), {
-    size: 3,
+  const { sched, net, cluster } = quietCluster(2024, {
     heartbeatMs: HEARTBEAT_MS,
     electionMs: ELECTION_MS,
     requestTimeoutMs: REQUEST_TIMEOUT_MS,
-    snapshotEvery: 100_000,
-    snapshotCatchUpEntries: 100,
-    segmentSize: 1 << 20,
     readMode: 'lease',
-    fsyncLatencyMs: 2,
-    lyingFsync: false,
     forgetPausedTime,
   });
   const clients = new Domain('test clients');

@@ -5,42 +5,20 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { GetResponse } from '../../src/node/service.js';
-import { Prng } from '../sim/prng.js';
-import { type CallResult, SimCluster } from './cluster.js';
-import { SimNetwork } from './network.js';
-import { Tracer } from './trace.js';
-import { Domain, Scheduler } from './virtual-clock.js';
+import type { CallResult } from './cluster.js';
+import { quietCluster } from './quiet-cluster.js';
+import { Domain } from './virtual-clock.js';
 
 const HEARTBEAT_MS = 50;
 const REQUEST_TIMEOUT_MS = 5000;
 
 for (const what of ['request', 'answer'] as const) {
   test(`a follower's read whose relayed ${what} is lost is asked again and served in time`, async () => {
-    const sched = new Scheduler(2_000_000);
-    const rng = new Prng(4242);
-    const tracer = new Tracer(
-      false,
-      false,
-      () => sched.now,
-      () => {},
-    );
-    const net = new SimNetwork(sched, rng.fork(), tracer, {
-      minDelay: 1,
-      maxDelay: 3,
-      dropRate: 0,
-      dupRate: 0,
-    });
-    const cluster = new SimCluster(sched, net, tracer, rng.fork(), {
-      size: 3,
+    const { sched, net, cluster } = quietCluster(4242, {
       heartbeatMs: HEARTBEAT_MS,
       electionMs: 10 * HEARTBEAT_MS,
       requestTimeoutMs: REQUEST_TIMEOUT_MS,
-      snapshotEvery: 100_000,
-      snapshotCatchUpEntries: 100,
-      segmentSize: 1 << 20,
       readMode: 'safe',
-      fsyncLatencyMs: 2,
-      lyingFsync: false,
     });
     const clients = new Domain('test clients');
     try {

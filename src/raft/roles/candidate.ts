@@ -4,7 +4,7 @@
 import { assert } from '../assert.js';
 import type { Raft } from '../raft.js';
 import type { Message, PreVoteResponse, RequestVoteResponse } from '../types.js';
-import { onFollowerMessage, onReadIndexResponse, onTimeoutNow, refuseReadIndexRequest } from './follower.js';
+import { onFollowerMessage, onNotLeaderMessage } from './follower.js';
 
 export function startPreVote(r: Raft): void {
   r.becomePreCandidate();
@@ -55,19 +55,9 @@ export function onCandidateMessage(r: Raft, m: Message): void {
       r.becomeFollower(m.term, m.from, 'heard from leader');
       onFollowerMessage(r, m);
       return;
-    // As a follower would: a transfer's TimeoutNow campaigns at once, a late answer to a read
-    // relayed before the election settles that read, a read relayed to us is refused.
-    case 'TimeoutNow':
-      onTimeoutNow(r, m);
-      return;
-    case 'ReadIndexResponse':
-      onReadIndexResponse(r, m);
-      return;
-    case 'ReadIndexRequest':
-      refuseReadIndexRequest(r, m);
-      return;
     default:
-      r.emit('debug', `ignored ${m.type}: candidate`, { from: m.from });
+      // As a follower would (a late answer to a read relayed before the election included).
+      onNotLeaderMessage(r, m);
   }
 }
 

@@ -4,15 +4,7 @@
 
 import { assert } from '../assert.js';
 import type { Raft } from '../raft.js';
-import type {
-  AppendEntries,
-  Heartbeat,
-  InstallSnapshot,
-  Message,
-  ReadIndexRequest,
-  ReadIndexResponse,
-  TimeoutNow,
-} from '../types.js';
+import type { AppendEntries, Heartbeat, InstallSnapshot, Message } from '../types.js';
 
 /** A message in the follower's term (the term rules of raft.ts have run). */
 export function onFollowerMessage(r: Raft, m: Message): void {
@@ -29,35 +21,32 @@ export function onFollowerMessage(r: Raft, m: Message): void {
       else if (m.type === 'Heartbeat') onHeartbeat(r, m);
       else onInstallSnapshot(r, m);
       return;
+    default:
+      onNotLeaderMessage(r, m);
+  }
+}
+
+/**
+ * What a follower or a candidate does with the rest: a transfer's TimeoutNow campaigns at once
+ * (§3.10, past the others' leader stickiness); the leader's answer to a read we relayed serves it
+ * once applied that far, or fails it (§6.4); a read relayed to us is refused — we do not lead.
+ */
+export function onNotLeaderMessage(r: Raft, m: Message): void {
+  switch (m.type) {
     case 'TimeoutNow':
-      onTimeoutNow(r, m);
+      r.emit('info', 'leadership transfer: campaigning now', { from: m.from });
+      r.campaignForTransfer();
       return;
     case 'ReadIndexResponse':
-      onReadIndexResponse(r, m);
+      if (m.readIndex > 0) r.releaseRead(m.context, m.readIndex);
+      else r.failRead(m.context, 'NotLeader');
       return;
     case 'ReadIndexRequest':
-      refuseReadIndexRequest(r, m);
+      r.send({ type: 'ReadIndexResponse', to: m.from, context: m.context, readIndex: 0 });
       return;
     default:
       r.emit('debug', `ignored ${m.type}: not leader`, { from: m.from });
   }
-}
-
-/** §3.10: the leader hands over to us: campaign at once, past the others' leader stickiness. */
-export function onTimeoutNow(r: Raft, m: TimeoutNow): void {
-  r.emit('info', 'leadership transfer: campaigning now', { from: m.from });
-  r.campaignForTransfer();
-}
-
-/** §6.4: the leader's answer to a read we relayed; serve it once applied that far, or fail it. */
-export function onReadIndexResponse(r: Raft, m: ReadIndexResponse): void {
-  if (m.readIndex > 0) r.releaseRead(m.context, m.readIndex);
-  else r.failRead(m.context, 'NotLeader');
-}
-
-/** The sender thinks we lead; we do not. */
-export function refuseReadIndexRequest(r: Raft, m: ReadIndexRequest): void {
-  r.send({ type: 'ReadIndexResponse', to: m.from, context: m.context, readIndex: 0 });
 }
 
 function onAppendEntries(r: Raft, m: AppendEntries): void {
