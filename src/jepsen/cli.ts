@@ -7,6 +7,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { readModes } from '../cli/start-options.js';
 import type { ReadMode } from '../raft/index.js';
+import { minSmallDiskMiB } from './disks.js';
 import { type Family, families, isFamily } from './nemesis.js';
 import { renderReport } from './report.js';
 import { emergency, type RunOptions, runJepsen } from './runner.js';
@@ -16,7 +17,8 @@ const usage = `Usage: npm run jepsen -- [flags]      (needs root: ip netns, ipta
   --nodes N                 cluster size (default 5)
   --time S                  seconds of workload under faults (default 60)
   --nemesis LIST            comma-separated: ${Object.keys(families).join(', ')}, all, none
-                            (default partition,kill,pause)
+                            (default partition,kill,pause; disk needs --small-disk, and all
+                            includes it only with --small-disk)
   --clients N               concurrent clients (default 10)
   --seed S                  schedule and choices follow from it (default: random, printed)
   --out DIR                 history, report, node logs and data (default jepsen-out/seed-S)
@@ -25,6 +27,8 @@ const usage = `Usage: npm run jepsen -- [flags]      (needs root: ip netns, ipta
   --node-cli FILE           the raftkv CLI (dist/src/cli/main.js) the nodes run, e.g. another
                             build (default: the one built with this runner)
   --subnet A.B.C            the test network's /24 (default 10.77.0)
+  --small-disk MB           each node's data dir on its own tmpfs of MB MiB (at least ${minSmallDiskMiB}),
+                            nodes run with --min-free-bytes of a quarter of it (default: off)
   --heartbeat-interval MS   node timing (default 50)
   --election-timeout MS     (default 500)
   --request-timeout MS      node request deadline (default 1500)
@@ -74,6 +78,7 @@ export function parseOptions(argv: readonly string[], log: (line: string) => voi
       'read-mode': { type: 'string' },
       'node-cli': { type: 'string' },
       subnet: { type: 'string' },
+      'small-disk': { type: 'string' },
       'heartbeat-interval': { type: 'string' },
       'election-timeout': { type: 'string' },
       'request-timeout': { type: 'string' },
@@ -94,15 +99,23 @@ export function parseOptions(argv: readonly string[], log: (line: string) => voi
     .split(',')
     .map((s) => s.trim())
     .filter((s) => s !== '' && s !== 'none');
+  const smallDiskMiB =
+    values['small-disk'] === undefined ? null : int('small-disk', values['small-disk'], 0, minSmallDiskMiB);
   const chosen: Family[] = [];
   for (const name of nemesisList) {
-    if (name === 'all') chosen.push(...(Object.keys(families) as Family[]));
+    // Without small disks there is nothing to fill, and `all` keeps meaning what it did before.
+    if (name === 'all')
+      chosen.push(
+        ...(Object.keys(families) as Family[]).filter((f) => f !== 'disk' || smallDiskMiB !== null),
+      );
     else if (isFamily(name)) chosen.push(name);
     else
       throw new UsageError(
         `unknown nemesis "${name}" (known: ${Object.keys(families).join(', ')}, all, none)`,
       );
   }
+  if (chosen.includes('disk') && smallDiskMiB === null)
+    throw new UsageError("--nemesis disk needs --small-disk MB (the nodes' file systems it fills)");
   const seed = int('seed', values.seed, Math.floor(Math.random() * 1_000_000));
   const setFraction = values['set-fraction'] === undefined ? 0.2 : Number(values['set-fraction']);
   if (!(setFraction >= 0 && setFraction <= 1)) throw new UsageError('--set-fraction must be in 0..1');
@@ -126,6 +139,7 @@ export function parseOptions(argv: readonly string[], log: (line: string) => voi
     readMode,
     nodeCli,
     subnet: values.subnet ?? '10.77.0',
+    smallDiskBytes: smallDiskMiB === null ? null : smallDiskMiB * 2 ** 20,
     heartbeatMs: int('heartbeat-interval', values['heartbeat-interval'], 50, 1),
     electionMs: int('election-timeout', values['election-timeout'], 500, 5),
     requestTimeoutMs: int('request-timeout', values['request-timeout'], 1500, 1),

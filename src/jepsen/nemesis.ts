@@ -27,8 +27,16 @@
 //                                 ticks a stopped process never received served stale reads
 //   restart    restart-random     graceful stop (SIGTERM) and restart of a random node
 //              restart-rolling    graceful restart of every node in turn
+//   disk       disk-full          (needs --small-disk) fill the tmpfs of a node, the leader or a
+//                                 follower, until its free space is below the node's
+//                                 --min-free-bytes, leaving it room (the free-disk guard must see
+//                                 the disk low before the WAL hits ENOSPC); wait until every node
+//                                 has applied its no-space alarm; hold it while the clients keep
+//                                 writing (growing writes get 507 no_space, definite); delete the
+//                                 filler and wait until the alarm has cleared everywhere
 
 import { exchange, field } from './client.js';
+import type { SmallDisks } from './disks.js';
 import type { Network } from './netns.js';
 import type { NodeSet } from './nodes.js';
 import type { Rng } from './rng.js';
@@ -41,6 +49,8 @@ export const families = {
   // Its own family rather than part of `pause`, so that the schedules of existing seeds for
   // `pause` stay as they were.
   'pause-isolate': ['pause-isolate-leader'],
+  // Only with --small-disk, so `all` without it means what it meant before.
+  disk: ['disk-full'],
 } as const;
 
 export type Family = keyof typeof families;
@@ -62,6 +72,28 @@ export interface TimelineEntry {
    * those it answered in between.
    */
   woken?: { readonly node: number; readonly at: number; until: number };
+  /** disk-full: the episode, for the report. */
+  disk?: DiskEpisode;
+}
+
+/**
+ * One disk-full fault. Times are on the run clock; NaN for what never happened. "Everywhere"
+ * means on every running node, as its /debug reports `space.alarms`.
+ */
+export interface DiskEpisode {
+  readonly node: number;
+  /** Whether it led when it was picked (else a follower). */
+  readonly leader: boolean;
+  /** Its --min-free-bytes, and what its file system had free once the filler was written. */
+  readonly minFreeBytes: number;
+  readonly freeAfterFill: number;
+  readonly filledAt: number;
+  /** When its alarm was seen applied everywhere; the filler was removed; the alarm was seen gone everywhere. */
+  raisedAt: number;
+  freedAt: number;
+  clearedAt: number;
+  /** Nodes that exited on their own during the fault (the low node must keep running). */
+  readonly stopped: string[];
 }
 
 export interface NemesisOptions {
@@ -87,6 +119,11 @@ export interface NemesisOptions {
    * to lead and apply new writes while the old leader is stopped.
    */
   readonly takeoverMs: number;
+  /**
+   * disk-full waits at most this long for the alarm to be applied everywhere after the fill, and
+   * to be cleared everywhere after the filler is removed.
+   */
+  readonly alarmWaitMs: number;
 }
 
 /**
@@ -107,6 +144,8 @@ export interface DebugView {
   /** The index of the node's last log entry. */
   readonly logLength: number;
   readonly readMode: string;
+  /** The nodes whose no-space alarm this node has applied (docs/space.md). */
+  readonly alarms: readonly string[];
 }
 
 /** Node i's /debug, or null if it is not running or does not answer in time. */
@@ -121,7 +160,16 @@ export async function debugOf(nodes: NodeSet, i: number, timeoutMs = 500): Promi
   const readMode = field(x.body, 'readMode');
   if (typeof state !== 'string' || typeof term !== 'number') return null;
   if (typeof lastApplied !== 'number' || typeof logLength !== 'number') return null;
-  return { state, term, lastApplied, logLength, readMode: typeof readMode === 'string' ? readMode : '' };
+  // A build from before the space rules has no `space`: no alarms.
+  const alarms = field(field(x.body, 'space'), 'alarms');
+  return {
+    state,
+    term,
+    lastApplied,
+    logLength,
+    readMode: typeof readMode === 'string' ? readMode : '',
+    alarms: Array.isArray(alarms) ? alarms.filter((a): a is string => typeof a === 'string') : [],
+  };
 }
 
 /** Among `which`, the node that leads in the highest term, with its /debug, or null. */
@@ -179,6 +227,8 @@ export class Nemesis {
     private readonly options: NemesisOptions,
     private readonly now: () => number,
     private readonly log: (line: string) => void,
+    /** The nodes' small file systems (--small-disk), for disk-full; null without them. */
+    private readonly disks: SmallDisks | null = null,
   ) {
     this.kinds = options.families.flatMap((f) => [...families[f]]);
   }
@@ -363,6 +413,9 @@ export class Nemesis {
       case 'pause-isolate-leader':
         await this.pauseIsolateLeader(duration);
         return;
+      case 'disk-full':
+        await this.diskFull(duration);
+        return;
       case 'restart-random': {
         const node = this.rng.pick(ids);
         const e = this.begin(kind, this.nodes.name(node));
@@ -428,10 +481,76 @@ export class Nemesis {
     this.end(e);
   }
 
-  /** Heals everything: no blocks, no paused or dead nodes. */
+  /**
+   * disk-full (see the header comment): the alarm is held for `duration` once it is seen
+   * everywhere; the fill before and the clearing after come on top.
+   */
+  private async diskFull(duration: number): Promise<void> {
+    const disks = this.disks;
+    if (disks === null) throw new Error('the disk nemesis needs --small-disk');
+    const ids = this.nodes.ids();
+    const leader = await findLeader(this.nodes);
+    // Half of the time the leader, else a follower: a follower's alarm goes to the leader through
+    // POST /admin/alarms, the leader's straight into its log. Both draws are always made, so the
+    // rest of the schedule does not depend on who led.
+    const wantLeader = this.rng.next() < 0.5;
+    const followers = ids.filter((i) => i !== leader && this.nodes.state(i) === 'running');
+    const follower = followers.length > 0 ? this.rng.pick(followers) : null;
+    const node = (wantLeader && leader !== null) || follower === null ? (leader ?? ids[0]!) : follower;
+    const name = this.nodes.name(node);
+    const e = this.begin('disk-full', `${name} (${node === leader ? 'leader' : 'follower'})`);
+    const exitsBefore = this.nodes.unexpectedExits().length;
+    const { alarmWaitMs } = this.options;
+    // Half of the threshold left free: low enough for the guard, and room for what the node
+    // writes until the alarm is applied, about a second (its WAL grows by about 1 MB a second
+    // two minutes into a run, the set's buckets being rewritten whole; 8 MiB with 64 MiB disks).
+    const freeAfterFill = await disks.fill(node, Math.floor(disks.minFreeBytes / 2));
+    const d: DiskEpisode = {
+      node,
+      leader: node === leader,
+      minFreeBytes: disks.minFreeBytes,
+      freeAfterFill,
+      filledAt: this.now(),
+      raisedAt: Number.NaN,
+      freedAt: Number.NaN,
+      clearedAt: Number.NaN,
+      stopped: [],
+    };
+    e.disk = d;
+    const mib = (b: number): string => (b / 1024 / 1024).toFixed(1);
+    e.detail += `, filled to ${mib(freeAfterFill)} MiB free (threshold ${mib(d.minFreeBytes)} MiB)`;
+    // Every running node has applied the alarm (raised) or has none from this node (cleared).
+    const everywhere = (raised: boolean) => async (): Promise<true | null> => {
+      const running = ids.filter((i) => this.nodes.state(i) === 'running');
+      const views = await Promise.all(running.map((i) => debugOf(this.nodes, i)));
+      return views.every((v) => v !== null && v.alarms.includes(name) === raised) ? true : null;
+    };
+    if ((await this.poll(everywhere(true), alarmWaitMs)) !== null) {
+      d.raisedAt = this.now();
+      e.detail += `; alarm applied everywhere after ${secs(d.raisedAt - d.filledAt)} s`;
+      this.log(`nemesis: ${name}'s no-space alarm applied on every node; holding it ${secs(duration)} s`);
+      await this.hold(duration);
+    } else {
+      e.detail += `; alarm NOT applied everywhere within ${secs(alarmWaitMs)} s`;
+    }
+    await disks.unfill(node);
+    d.freedAt = this.now();
+    if ((await this.poll(everywhere(false), alarmWaitMs)) !== null) {
+      d.clearedAt = this.now();
+      if (!Number.isNaN(d.raisedAt)) e.detail += `, up ${secs(d.clearedAt - d.raisedAt)} s`;
+      e.detail += `; cleared everywhere ${secs(d.clearedAt - d.freedAt)} s after the filler went`;
+    } else {
+      e.detail += `; filler removed, alarm NOT cleared everywhere within ${secs(alarmWaitMs)} s`;
+    }
+    d.stopped.push(...this.nodes.unexpectedExits().slice(exitsBefore));
+    this.end(e);
+  }
+
+  /** Heals everything: no blocks, no paused or dead nodes, no filler. */
   healAll(): void {
     const e: TimelineEntry = { kind: 'heal-all', start: this.now(), end: Number.NaN, detail: '' };
     this.net.heal();
+    this.disks?.unfillAllSync();
     for (const i of this.nodes.ids()) {
       if (this.nodes.state(i) === 'paused') this.nodes.resume(i);
       if (this.nodes.state(i) === 'dead') this.nodes.start(i);

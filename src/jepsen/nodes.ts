@@ -37,6 +37,8 @@ export class NodeSet {
     private readonly extraArgs: readonly string[] = [],
     /** The raftkv CLI the nodes run; another build's, to test it with this runner. */
     private readonly entry: string = cliEntry(),
+    /** Node i's data dir, when not <outDir>/data/n<i> (--small-disk puts it on a tmpfs). */
+    private readonly dataDirOf: ((i: number) => string) | null = null,
   ) {
     mkdirSync(path.join(outDir, 'data'), { recursive: true });
     mkdirSync(path.join(outDir, 'logs'), { recursive: true });
@@ -89,7 +91,7 @@ export class NodeSet {
       '--cluster',
       this.clusterArg(),
       '--data-dir',
-      path.join(this.outDir, 'data', this.name(i)),
+      this.dataDirOf?.(i) ?? path.join(this.outDir, 'data', this.name(i)),
       '--heartbeat-interval',
       String(this.timing.heartbeatMs),
       '--election-timeout',

@@ -4,7 +4,7 @@ import type { KeyFailure, KvCheckResult, KvOp } from '../check/index.js';
 import { renderKeyFailure, renderOps } from '../check/index.js';
 import type { TimelineEntry } from './nemesis.js';
 import type { RecordedOp } from './recorder.js';
-import type { SetCheck } from './workloads.js';
+import type { SetAdd, SetCheck } from './workloads.js';
 
 export type RunVerdict = 'valid' | 'invalid' | 'unknown';
 
@@ -40,6 +40,41 @@ export interface WokenReads {
   readonly answered: number;
 }
 
+/**
+ * How a write refused for space is recorded (client.ts describeAnswer): 507 with
+ * `{"code": "no_space", "definite": true}`, a definite failure — nothing was written.
+ */
+export const noSpaceAnswer = '507 no_space';
+
+/** One disk-full fault, with the writes the cluster refused for space meanwhile. */
+export interface DiskFault {
+  readonly start: number;
+  readonly node: number;
+  readonly leader: boolean;
+  readonly raised: boolean;
+  readonly cleared: boolean;
+  /** From the alarm seen applied on every node to it seen cleared on every node; null unless both. */
+  readonly alarmMs: number | null;
+  /** Writes answered 507 no_space between the fault's start and end: register writes, set CAS attempts. */
+  readonly noSpaceRegister: number;
+  readonly noSpaceSet: number;
+  /** Nodes that exited on their own during the fault: none, if a low disk stops no node. */
+  readonly stopped: readonly string[];
+}
+
+export interface NoSpaceSummary {
+  readonly faults: readonly DiskFault[];
+  /** Every write answered 507 no_space in the run, and those outside disk-full faults. */
+  readonly total: number;
+  readonly outsideFaults: number;
+  /**
+   * Set adds refused for space at least once, and how many of them were acknowledged in the end
+   * (by a retry once the alarm cleared): those must be in the final read like any other.
+   */
+  readonly setAddsRefused: number;
+  readonly setAddsRefusedThenAcknowledged: number;
+}
+
 export interface Report {
   readonly verdict: RunVerdict;
   readonly reasons: readonly string[];
@@ -61,6 +96,7 @@ export interface Report {
   readonly timeline: readonly TimelineEntry[];
   /** One per pause-isolate-leader fault. */
   readonly wokenReads: readonly WokenReads[];
+  readonly noSpace: NoSpaceSummary;
   readonly recovered: boolean;
   readonly notes: readonly string[];
   /** The smallest failing window, rendered, when the register history is not linearizable. */
@@ -162,6 +198,59 @@ export function wokenReads(
   return out;
 }
 
+/**
+ * Writes answered 507 no_space, per disk-full fault and in all. A write belongs to a fault if it
+ * was in flight at some time between the fault's start and end: the refusal was decided while the
+ * alarm was applied, which is after the fill and before the nemesis saw it cleared everywhere, and
+ * the write was in flight then. Any outside every fault means the cluster refused writes the
+ * nemesis did not cause (a disk too small for the run, or an alarm that would not clear).
+ */
+export function noSpaceAnswers(
+  history: readonly RecordedOp[],
+  adds: readonly SetAdd[],
+  timeline: readonly TimelineEntry[],
+  until: number,
+): NoSpaceSummary {
+  type Span = readonly [number, number];
+  const register: Span[] = history
+    .filter((op) => op.outcome.type === 'fail' && op.outcome.error === noSpaceAnswer)
+    .map((op) => [op.invokedAt, op.completedAt ?? op.invokedAt]);
+  const set: Span[] = adds.flatMap((a) =>
+    a.attempts.filter((t) => t.error === noSpaceAnswer).map((t): Span => [t.sentAt ?? t.at, t.at]),
+  );
+  const within = (spans: readonly Span[], from: number, to: number): number =>
+    spans.filter(([sent, answered]) => sent <= to && answered >= from).length;
+  const faults: DiskFault[] = [];
+  let inside = 0;
+  for (const f of timeline) {
+    const d = f.disk;
+    if (d === undefined) continue;
+    const end = Number.isNaN(f.end) ? until : f.end;
+    const fault: DiskFault = {
+      start: f.start,
+      node: d.node,
+      leader: d.leader,
+      raised: !Number.isNaN(d.raisedAt),
+      cleared: !Number.isNaN(d.clearedAt),
+      alarmMs: Number.isNaN(d.raisedAt) || Number.isNaN(d.clearedAt) ? null : d.clearedAt - d.raisedAt,
+      noSpaceRegister: within(register, f.start, end),
+      noSpaceSet: within(set, f.start, end),
+      stopped: [...d.stopped],
+    };
+    inside += fault.noSpaceRegister + fault.noSpaceSet;
+    faults.push(fault);
+  }
+  const total = register.length + set.length;
+  const refused = adds.filter((a) => a.attempts.some((t) => t.error === noSpaceAnswer));
+  return {
+    faults,
+    total,
+    outsideFaults: total - inside,
+    setAddsRefused: refused.length,
+    setAddsRefusedThenAcknowledged: refused.filter((a) => a.outcome === 'ok').length,
+  };
+}
+
 /** Of all failing keys, the failure with the fewest ops in its window. */
 export function smallestFailure(result: KvCheckResult): KeyFailure | undefined {
   let best: KeyFailure | undefined;
@@ -208,13 +297,17 @@ export function renderFailure(f: KeyFailure, history: readonly KvOp[]): string {
 
 const pct = (x: number): string => `${(100 * x).toFixed(1)}%`;
 const secs = (ms: number): string => (ms / 1000).toFixed(1);
+const mib = (bytes: number): string => String(Math.round((bytes / 2 ** 20) * 10) / 10);
 
 export function renderReport(r: Report): string {
   const lines: string[] = [];
   const s = r.settings;
   lines.push(
     `raftkv jepsen: seed ${s.seed}, ${s.nodes} nodes, ${s.time} s, nemesis ${s.nemesis || 'none'}, ${s.clients} clients, read mode ${s.readMode}` +
-      (s.unsafeStaleReads ? ', UNSAFE stale reads' : ''),
+      (s.unsafeStaleReads ? ', UNSAFE stale reads' : '') +
+      (typeof s.smallDiskBytes === 'number' && typeof s.minFreeBytes === 'number'
+        ? `, small disks of ${mib(s.smallDiskBytes)} MiB (--min-free-bytes ${mib(s.minFreeBytes)} MiB)`
+        : ''),
   );
   if (s.nodeCli !== undefined) lines.push(`Nodes ran ${s.nodeCli}`);
   const v = r.verdict === 'valid' ? 'VALID' : r.verdict === 'invalid' ? 'INVALID' : 'UNKNOWN';
@@ -259,6 +352,20 @@ export function renderReport(r: Report): string {
     `Availability (ops answered ok or 409): ${pct(r.availability.duringFaults)} during faults, ${pct(r.availability.outsideFaults)} outside`,
   );
   lines.push(`Cluster healthy again after the final heal: ${r.recovered ? 'yes' : 'NO'}`);
+  const ns = r.noSpace;
+  if (ns.faults.length > 0 || ns.total > 0) {
+    const up = ns.faults.reduce((sum, f) => sum + (f.alarmMs ?? 0), 0);
+    const both = ns.faults.filter((f) => f.raised && f.cleared).length;
+    const stopped = ns.faults.flatMap((f) => f.stopped);
+    lines.push(
+      `Disk full: ${ns.faults.length} episode${ns.faults.length === 1 ? '' : 's'}, alarm raised and cleared in ${both}, up ${secs(up)} s in all; ` +
+        `${ns.total} writes answered 507 no_space (${ns.outsideFaults} outside the episodes); ` +
+        (stopped.length === 0 ? 'no node stopped' : `NODES STOPPED: ${stopped.join('; ')}`),
+    );
+    lines.push(
+      `  set adds refused for space at least once: ${ns.setAddsRefused}, acknowledged by a later attempt: ${ns.setAddsRefusedThenAcknowledged}`,
+    );
+  }
   lines.push('');
   lines.push('Fault timeline (seconds since start):');
   if (r.availability.perFault.length === 0) lines.push('  (no faults)');
@@ -266,6 +373,14 @@ export function renderReport(r: Report): string {
     lines.push(
       `  ${secs(f.start).padStart(6)} - ${secs(f.end).padStart(6)}  ${f.kind.padEnd(18)} ${f.detail}  [${f.ops} ops, ${pct(f.available)} available]`,
     );
+    const d = r.noSpace.faults.find((x) => x.start === f.start);
+    if (d) {
+      lines.push(
+        `${' '.repeat(19)}${d.noSpaceRegister + d.noSpaceSet} writes answered 507 no_space ` +
+          `(${d.noSpaceRegister} register, ${d.noSpaceSet} set); ` +
+          (d.stopped.length === 0 ? 'no node stopped' : `STOPPED: ${d.stopped.join('; ')}`),
+      );
+    }
     const w = r.wokenReads.find((x) => x.start === f.start);
     if (w) {
       lines.push(

@@ -1,12 +1,13 @@
 // One run: network up, nodes up, clients and nemesis for the run's time, heal, quiet reads, the
 // final set read, everything down, then the checks and the report. Cleanup (nodes killed by PID,
-// namespaces, links and root iptables chain removed, lock released) happens on every path; the
-// `cleanup` it registers is also what the CLI's signal handlers call.
+// namespaces, links and root iptables chain removed, small disks unmounted, lock released)
+// happens on every path; the `cleanup` it registers is also what the CLI's signal handlers call.
 
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { checkKvHistory, historyFormat, historyFormatVersion } from '../check/index.js';
 import type { ReadMode } from '../raft/index.js';
+import { SmallDisks, smallDiskSupportProblem, sweepDisks } from './disks.js';
 import { debugOf, type Family, findLeader, Nemesis, waitHealthy } from './nemesis.js';
 import {
   acquireLock,
@@ -21,6 +22,7 @@ import { Clock, Recorder } from './recorder.js';
 import {
   availability,
   countOutcomes,
+  noSpaceAnswers,
   type Report,
   type RunVerdict,
   renderFailure,
@@ -44,6 +46,8 @@ export interface RunOptions {
   /** The raftkv CLI entry the nodes run; null for the one built with the runner. */
   readonly nodeCli: string | null;
   readonly subnet: string;
+  /** --small-disk: each node's data dir on a tmpfs of this many bytes; null: in <out>/data. */
+  readonly smallDiskBytes: number | null;
   readonly heartbeatMs: number;
   readonly electionMs: number;
   readonly requestTimeoutMs: number;
@@ -78,9 +82,12 @@ const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms
 export async function runJepsen(o: RunOptions): Promise<RunResult> {
   const problem = networkSupportProblem();
   if (problem) throw new NetworkUnavailableError(problem);
+  const diskProblem = o.smallDiskBytes === null ? null : smallDiskSupportProblem();
+  if (diskProblem) throw new NetworkUnavailableError(`--small-disk: ${diskProblem}`);
   const startedAt = Date.now();
   acquireLock();
-  const leftovers = sweep();
+  // Namespaces first: sweep() kills the processes left in them, which may hold files on a disk.
+  const leftovers = [...sweep(), ...sweepDisks()];
   if (leftovers.length > 0) o.log(`removed leftovers of an earlier run: ${leftovers.join(', ')}`);
 
   mkdirSync(o.out, { recursive: true });
@@ -88,15 +95,19 @@ export async function runJepsen(o: RunOptions): Promise<RunResult> {
   rmSync(path.join(o.out, 'logs'), { recursive: true, force: true });
 
   const net = new Network(o.nodes, o.subnet);
+  const disks =
+    o.smallDiskBytes === null ? null : new SmallDisks(o.nodes, o.smallDiskBytes, path.join(o.out, 'disks'));
   const nodeCli = o.nodeCli ?? cliEntry();
   // The read mode is always passed, so that a RAFTKV_READ_MODE in the runner's environment (which
-  // the nodes inherit) cannot change it behind the report's back.
+  // the nodes inherit) cannot change it behind the report's back; likewise the threshold that
+  // goes with a small disk.
   const nodes = new NodeSet(
     net,
     o.out,
     { heartbeatMs: o.heartbeatMs, electionMs: o.electionMs, requestTimeoutMs: o.requestTimeoutMs },
-    ['--read-mode', o.readMode],
+    ['--read-mode', o.readMode, ...(disks ? ['--min-free-bytes', String(disks.minFreeBytes)] : [])],
     nodeCli,
+    disks && ((i) => disks.dataDir(i)),
   );
   let cleaned = false;
   const cleanupSync = (): void => {
@@ -104,6 +115,9 @@ export async function runJepsen(o: RunOptions): Promise<RunResult> {
     cleaned = true;
     nodes.killAllSync();
     net.teardown();
+    // After the nodes: a node still holding files on its disk keeps it busy (disks.ts waits a
+    // little for the SIGKILLed ones to go).
+    disks?.teardown();
     releaseLock();
   };
   emergency.cleanup = cleanupSync;
@@ -135,9 +149,13 @@ export async function runJepsen(o: RunOptions): Promise<RunResult> {
       // An election, then clients that were stuck at the stopped leader until their timeout
       // coming back to write elsewhere: with room to spare.
       takeoverMs: 20 * o.electionMs + 2 * o.clientTimeoutMs,
+      // The guard looks once a second and asks again each second until the change is applied,
+      // through an election if need be: with room to spare.
+      alarmWaitMs: 10_000 + 10 * o.electionMs,
     },
     () => clock.now(),
     o.log,
+    disks,
   );
   const notes: string[] = [];
   let recovered = false;
@@ -152,6 +170,12 @@ export async function runJepsen(o: RunOptions): Promise<RunResult> {
         .join(' ')}`,
     );
     net.setup();
+    if (disks) {
+      disks.setup();
+      o.log(
+        `small disks: ${o.nodes} tmpfs of ${(disks.bytes / 2 ** 20).toFixed(0)} MiB under ${path.join(o.out, 'disks')}, nodes run with --min-free-bytes ${disks.minFreeBytes}`,
+      );
+    }
     for (const i of nodes.ids()) nodes.start(i);
     if (!(await waitHealthy(nodes, nodes.ids(), 30_000))) {
       throw new Error(`the cluster did not become healthy within 30 s (see ${path.join(o.out, 'logs')})`);
@@ -211,6 +235,8 @@ export async function runJepsen(o: RunOptions): Promise<RunResult> {
     }, 20_000);
     for (const e of nodes.unexpectedExits()) notes.push(e);
     await Promise.all(ids.map((i) => nodes.stop(i, 3000)));
+    // Kept where they are without --small-disk; the tmpfs goes at the cleanup.
+    disks?.saveData(path.join(o.out, 'data'));
   } finally {
     nemesis.stop();
     cleanupSync();
@@ -256,6 +282,7 @@ export async function runJepsen(o: RunOptions): Promise<RunResult> {
       unsafeStaleReads: o.unsafeStaleReads,
       readMode: o.readMode,
       ...(o.nodeCli !== null && { nodeCli: o.nodeCli }),
+      ...(disks !== null && { smallDiskBytes: disks.bytes, minFreeBytes: disks.minFreeBytes }),
       heartbeatMs: o.heartbeatMs,
       electionMs: o.electionMs,
       requestTimeoutMs: o.requestTimeoutMs,
@@ -272,6 +299,7 @@ export async function runJepsen(o: RunOptions): Promise<RunResult> {
     set: setCheck,
     availability: availability(history, nemesis.timeline, workloadEnd),
     wokenReads: wokenReads(history, nemesis.timeline, workloadEnd),
+    noSpace: noSpaceAnswers(history, set.adds, nemesis.timeline, workloadEnd),
     timeline: nemesis.timeline,
     recovered,
     notes,

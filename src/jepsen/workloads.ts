@@ -156,7 +156,9 @@ export class RegisterWorkload {
 export type SetAttemptResult = 'ok' | 'precondition' | 'fail' | 'info' | 'read-failed' | 'already-present';
 
 export interface SetAttempt {
+  /** When the answer came (or the attempt gave up); for a CAS also when it was sent. */
   readonly at: number;
+  readonly sentAt?: number;
   readonly node: number;
   readonly round: number;
   readonly idempotencyKey?: string;
@@ -266,6 +268,7 @@ export class SetWorkload {
       const idempotencyKey = `${element}.r${round}`;
       for (let retry = 0; retry < 4 && now() < deadline; retry++) {
         const t = pickTarget();
+        const sentAt = now();
         const x = await exchange({
           method: 'POST',
           base: t.base,
@@ -277,17 +280,25 @@ export class SetWorkload {
         const o = writeOutcome(x, true);
         const at = now();
         if (o.type === 'ok') {
-          add.attempts.push({ at, node: t.node, round, idempotencyKey, result: 'ok' });
+          add.attempts.push({ at, sentAt, node: t.node, round, idempotencyKey, result: 'ok' });
           add.outcome = 'ok';
           done = true;
           break;
         }
         if (o.type === 'fail' && o.precondition) {
-          add.attempts.push({ at, node: t.node, round, idempotencyKey, result: 'precondition' });
+          add.attempts.push({ at, sentAt, node: t.node, round, idempotencyKey, result: 'precondition' });
           break;
         }
         if (o.type === 'info') sawInfo = true;
-        add.attempts.push({ at, node: t.node, round, idempotencyKey, result: o.type, error: o.error ?? '' });
+        add.attempts.push({
+          at,
+          sentAt,
+          node: t.node,
+          round,
+          idempotencyKey,
+          result: o.type,
+          error: o.error ?? '',
+        });
         await sleep(50 + rng.int(100));
       }
     }

@@ -1,11 +1,19 @@
-// The runner's own bookkeeping, without root: the set check, availability, the seeded PRNG.
+// The runner's own bookkeeping, without root: the set check, availability, the no_space counts,
+// the seeded PRNG.
 
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { KvOp } from '../../src/check/index.js';
+import { definiteFailure, describeAnswer } from '../../src/jepsen/client.js';
 import type { TimelineEntry } from '../../src/jepsen/nemesis.js';
 import type { RecordedOp } from '../../src/jepsen/recorder.js';
-import { availability, countOutcomes, wokenReads } from '../../src/jepsen/report.js';
+import {
+  availability,
+  countOutcomes,
+  noSpaceAnswer,
+  noSpaceAnswers,
+  wokenReads,
+} from '../../src/jepsen/report.js';
 import { Rng } from '../../src/jepsen/rng.js';
 import { type SetAdd, SetWorkload } from '../../src/jepsen/workloads.js';
 
@@ -129,6 +137,89 @@ describe('reads at a woken, cut-off leader', () => {
 
   it('ignores faults without a wake', () => {
     assert.deepEqual(wokenReads([], [{ kind: 'pause-leader', start: 0, end: 1, detail: 'n1' }], 10), []);
+  });
+});
+
+describe('writes refused for space', () => {
+  const body = { code: 'no_space', definite: true, reason: 'alarm', alarms: ['n2'] };
+
+  it('a 507 no_space is a definite failure, recorded as such', () => {
+    // Nothing was written: the checker may treat the write as never having happened, and the
+    // set's element must then be absent.
+    assert.equal(definiteFailure(507, body), true);
+    assert.equal(describeAnswer(507, body), noSpaceAnswer);
+  });
+
+  const put = (id: number, invokedAt: number, completedAt: number, error: string): RecordedOp => ({
+    id,
+    process: id,
+    key: 'k',
+    kind: 'put',
+    value: `v${id}`,
+    invokedAt,
+    completedAt,
+    node: 1,
+    outcome: { type: 'fail', error },
+  });
+  const timeline: TimelineEntry[] = [
+    {
+      kind: 'disk-full',
+      start: 100,
+      end: 500,
+      detail: 'n2 (follower)',
+      disk: {
+        node: 2,
+        leader: false,
+        minFreeBytes: 16,
+        freeAfterFill: 8,
+        filledAt: 110,
+        raisedAt: 150,
+        freedAt: 400,
+        clearedAt: 480,
+        stopped: [],
+      },
+    },
+    { kind: 'partition-halves', start: 600, end: 700, detail: 'n1 | n2,n3' },
+  ];
+
+  it('counts them per disk-full fault, by whether they were in flight during it', () => {
+    const history = [
+      put(0, 90, 160, noSpaceAnswer), // sent before the fault, refused during it
+      put(1, 200, 210, noSpaceAnswer),
+      put(2, 200, 210, '503 no_leader'), // another refusal
+      put(3, 800, 810, noSpaceAnswer), // outside every disk-full fault
+    ];
+    const adds = workloadWith([{ element: 'e0', bucket: 'set/b0', outcome: 'ok' }]).adds;
+    adds[0]!.attempts.push(
+      { at: 300, sentAt: 290, node: 1, round: 0, result: 'fail', error: noSpaceAnswer },
+      { at: 490, sentAt: 485, node: 1, round: 0, result: 'ok' },
+    );
+    assert.deepEqual(noSpaceAnswers(history, adds, timeline, 1000), {
+      faults: [
+        {
+          start: 100,
+          node: 2,
+          leader: false,
+          raised: true,
+          cleared: true,
+          alarmMs: 330,
+          noSpaceRegister: 2,
+          noSpaceSet: 1,
+          stopped: [],
+        },
+      ],
+      total: 4,
+      outsideFaults: 1,
+      setAddsRefused: 1,
+      setAddsRefusedThenAcknowledged: 1,
+    });
+  });
+
+  it('an alarm never seen cleared has no duration', () => {
+    const open: TimelineEntry = { ...timeline[0]!, disk: { ...timeline[0]!.disk!, clearedAt: Number.NaN } };
+    const [f] = noSpaceAnswers([], [], [open], 1000).faults;
+    assert.equal(f?.cleared, false);
+    assert.equal(f?.alarmMs, null);
   });
 });
 

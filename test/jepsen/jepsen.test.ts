@@ -1,19 +1,22 @@
 // The Jepsen-style runner end to end: real node processes in network namespaces, real packet
 // drops, kills and pauses. Needs root and `ip netns` + iptables; skipped with the reason otherwise.
 //
-// Bounded for CI (about 4 minutes in all): four 40-second runs with different nemeses and
+// Bounded for CI (about 5 minutes in all): four 40-second runs with different nemeses and
 // seeds must come out valid, one of them with lease reads against a leader stopped and cut off
-// from its peers; a run whose reads are served from local state (no ReadIndex) must be caught;
-// and an interrupted or failing run must leave no namespace, link, iptables chain or node
-// process behind. Longer runs: see docs/jepsen.md.
+// from its peers; a 30-second run with nodes on small disks filled below their threshold must come
+// out valid with writes refused for space and every alarm cleared (it also needs a tmpfs); a run
+// whose reads are served from local state (no ReadIndex) must be caught; and an interrupted or
+// failing run must leave no namespace, link, iptables chain, mount or node process behind.
+// Longer runs: see docs/jepsen.md.
 
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { smallDiskSupportProblem } from '../../src/jepsen/disks.js';
 import { tryRun } from '../../src/jepsen/exec.js';
 import { networkSupportProblem } from '../../src/jepsen/netns.js';
 import type { Report } from '../../src/jepsen/report.js';
@@ -21,6 +24,9 @@ import type { Report } from '../../src/jepsen/report.js';
 const cli = fileURLToPath(new URL('../../src/jepsen/cli.js', import.meta.url));
 const problem = networkSupportProblem();
 const skip = problem === null ? false : `jepsen runs skipped: ${problem}`;
+// --small-disk also needs a tmpfs; the cleanup checks use small disks whenever they can.
+const diskProblem = problem ?? smallDiskSupportProblem();
+const diskSkip = diskProblem === null ? false : `disk-full run skipped: ${diskProblem}`;
 
 interface Finished {
   readonly code: number | null;
@@ -54,6 +60,9 @@ async function assertCleanedUp(out: string): Promise<void> {
   assert.doesNotMatch(tryRun('ip', ['netns', 'list']).stdout, /rkvj-/, 'a namespace was left behind');
   assert.doesNotMatch(tryRun('ip', ['-o', 'link', 'show']).stdout, /rkvj-/, 'a link was left behind');
   assert.doesNotMatch(tryRun('iptables', ['-S']).stdout, /rkvj-/, 'an iptables chain was left behind');
+  // The small disks' tmpfs (and the namespaces' nsfs mounts under /run/netns).
+  assert.doesNotMatch(tryRun('mount', []).stdout, /rkvj-/, 'a mount was left behind');
+  assert.ok(!existsSync(path.join(out, 'disks')), 'the mount points were left behind');
   // A SIGKILLed process may take a moment to disappear from /proc.
   for (let i = 0; i < 30 && survivorsOf(out).length > 0; i++) await new Promise((r) => setTimeout(r, 100));
   assert.deepEqual(survivorsOf(out), [], 'node processes were left behind');
@@ -147,10 +156,54 @@ describe('jepsen runner', { skip, concurrency: 1 }, () => {
     );
   });
 
+  it('disk full on the leader or a follower: writes refused for space, nothing acknowledged lost: valid', {
+    skip: diskSkip,
+    timeout: 120_000,
+  }, async () => {
+    // Growing writes get 507 no_space (definite) while a node's alarm is up: the set must still
+    // hold every acknowledged add (adds refused for space and then retried once the alarm cleared
+    // included), and the register history, with those writes as failures, must be linearizable.
+    await validRun(
+      ['--time', '30', '--seed', '505', '--nemesis', 'disk', '--small-disk', '64'],
+      (report, r) => {
+        assert.match(r.stdout, /small disks of 64 MiB \(--min-free-bytes 16 MiB\)/);
+        const m =
+          /Disk full: (\d+) episodes?, alarm raised and cleared in (\d+), up [\d.]+ s in all; (\d+) writes answered 507 no_space \(0 outside the episodes\); no node stopped/.exec(
+            r.stdout,
+          );
+        assert.ok(m, explain(r));
+        const [episodes, cleared, refused] = [Number(m[1]), Number(m[2]), Number(m[3])];
+        assert.ok(episodes >= 2, explain(r));
+        assert.equal(cleared, episodes, explain(r));
+        assert.ok(refused > 0, explain(r));
+        const faults = report.noSpace.faults;
+        // Seed 505 draws a follower, the leader, a follower (the disk nemesis causes no elections).
+        assert.ok(faults.some((f) => f.leader) && faults.some((f) => !f.leader), explain(r));
+        assert.ok(
+          faults.every((f) => f.raised && f.cleared && f.stopped.length === 0),
+          explain(r),
+        );
+        assert.deepEqual(report.notes, [], explain(r));
+        // Adds refused for space and acknowledged once the alarm cleared: the ones this run is about.
+        assert.ok(report.noSpace.setAddsRefusedThenAcknowledged > 0, explain(r));
+        assert.match(
+          r.stdout,
+          /set adds refused for space at least once: \d+, acknowledged by a later attempt: [1-9]/,
+        );
+      },
+    );
+  });
+
   it('cleans up everything when interrupted', { timeout: 60_000 }, async () => {
+    // With small disks: interrupted while a disk is full and its alarm up, so a filler sits on a
+    // tmpfs that running nodes hold files on.
+    const [args, when] =
+      diskSkip === false
+        ? [['--time', '60', '--seed', '5', '--nemesis', 'disk', '--small-disk', '32'], 'holding it']
+        : [['--time', '60', '--seed', '5'], 'cluster up'];
     let sent = false;
-    const r = await runCli(['--time', '60', '--seed', '5'], (text, pid) => {
-      if (!sent && text.includes('cluster up')) {
+    const r = await runCli(args, (text, pid) => {
+      if (!sent && text.includes(when)) {
         sent = true;
         setTimeout(() => process.kill(pid, 'SIGINT'), 2000);
       }
@@ -163,7 +216,15 @@ describe('jepsen runner', { skip, concurrency: 1 }, () => {
 
   it('cleans up everything when the run fails', { timeout: 60_000 }, async () => {
     // An election timeout the nodes refuse: every node exits at once and the run fails.
-    const r = await runCli(['--time', '10', '--heartbeat-interval', '100', '--election-timeout', '100']);
+    const r = await runCli([
+      '--time',
+      '10',
+      '--heartbeat-interval',
+      '100',
+      '--election-timeout',
+      '100',
+      ...(diskSkip === false ? ['--small-disk', '32'] : []),
+    ]);
     assert.equal(r.code, 3, explain(r));
     assert.match(r.stderr, /did not become healthy/);
     await assertCleanedUp(r.out);
