@@ -130,16 +130,16 @@ export class KvHttpServer {
     });
   }
 
-  /** Answers not yet sent on each socket: a raw answer must wait for them (pipelining). */
-  private readonly unanswered = new WeakMap<Duplex, number>();
   /** Raw answers waiting for the answers owed before them on the same socket. */
   private readonly deferred = new WeakMap<Duplex, RaftkvError>();
 
+  /** Counts the answers a socket is owed: a raw answer must wait for them (pipelining). */
   private track(socket: Duplex, res: ServerResponse): void {
-    this.unanswered.set(socket, (this.unanswered.get(socket) ?? 0) + 1);
+    const counted = socket as Duplex & Unanswered;
+    counted[unanswered] = (counted[unanswered] ?? 0) + 1;
     res.once('close', () => {
-      const left = (this.unanswered.get(socket) ?? 1) - 1;
-      this.unanswered.set(socket, left);
+      const left = (counted[unanswered] ?? 1) - 1;
+      counted[unanswered] = left;
       const error = this.deferred.get(socket);
       if (left === 0 && error !== undefined) {
         this.deferred.delete(socket);
@@ -153,7 +153,7 @@ export class KvHttpServer {
    * requests pipelined before the bad one, which would otherwise be replaced by this one.
    */
   private refuseConnection(socket: Duplex, error: RaftkvError): void {
-    if ((this.unanswered.get(socket) ?? 0) === 0) {
+    if (((socket as Duplex & Unanswered)[unanswered] ?? 0) === 0) {
       answerRawAndClose(socket, error);
       return;
     }
@@ -223,7 +223,8 @@ export class KvHttpServer {
       method: req.method ?? 'GET',
       path,
       query: new URLSearchParams(q < 0 ? '' : target.slice(q + 1)),
-      headers: req.headersDistinct,
+      // headersDistinct builds an array per header: only the write routes need it.
+      header: (name) => req.headersDistinct[name],
     };
     const deadline = monotonicNow() + this.options.requestTimeoutMs;
     // Whether an answer may go before the body has been read (see discardBody).
@@ -281,6 +282,23 @@ export class KvHttpServer {
       case 'health': {
         const h = this.service.health();
         this.send(res, h.ok ? 200 : 503, { ok: h.ok, reason: h.reason, nodeId: this.service.nodeId });
+        return;
+      }
+      case 'livez':
+        // The process serves HTTP: nothing else, so a probe never restarts a node for a cluster
+        // problem (no leader, a full disk) that a restart cannot fix.
+        this.send(res, 200, { ok: true, nodeId: this.service.nodeId });
+        return;
+      case 'readyz': {
+        // Ready to serve: a leader known and everything committed applied. A no-space alarm does
+        // not make a node unready — it still serves reads and deletes — but the answer says so.
+        const h = this.service.health();
+        const alarms = this.service.space().alarms.map((a) => a.node);
+        const reason =
+          alarms.length === 0
+            ? h.reason
+            : `${h.reason}; no-space alarm raised by ${alarms.join(', ')}: writes that grow the state are refused`;
+        this.send(res, h.ok ? 200 : 503, { ok: h.ok, reason, nodeId: this.service.nodeId, alarms });
         return;
       }
     }
@@ -410,6 +428,12 @@ export class KvHttpServer {
   }
 }
 
+/** Answers a socket is owed (a property on the socket: cheaper than a map lookup per request). */
+const unanswered = Symbol('unanswered');
+interface Unanswered {
+  [unanswered]?: number;
+}
+
 /** How long a connection refused for a malformed request is drained before it is dropped. */
 const lingerMs = 2_000;
 
@@ -471,7 +495,9 @@ function splitHostPort(addr: string): [string, number] {
  */
 function discardBody(req: IncomingMessage, limit: number, early: boolean): Promise<Buffer> {
   const empty = Buffer.alloc(0);
-  if (req.complete) return Promise.resolve(empty);
+  // Most GETs and DELETEs carry no body at all: nothing to wait for (node:http marks the request
+  // complete only after the handler has started).
+  if (req.complete || !hasBody(req)) return Promise.resolve(empty);
   return new Promise((resolve, reject) => {
     let size = 0;
     let over: TooLargeError | null = null;
@@ -485,6 +511,12 @@ function discardBody(req: IncomingMessage, limit: number, early: boolean): Promi
     req.on('end', () => (over === null ? resolve(empty) : reject(over)));
     req.on('error', reject);
   });
+}
+
+/** Whether the request frames a body (HTTP/1.1: a non-zero Content-Length or a Transfer-Encoding). */
+function hasBody(req: IncomingMessage): boolean {
+  const length = req.headers['content-length'];
+  return req.headers['transfer-encoding'] !== undefined || (length !== undefined && length !== '0');
 }
 
 /** Reads the body, failing with 413 past `limit` bytes (at once if `early`, see discardBody). */

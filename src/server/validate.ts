@@ -46,11 +46,22 @@ export interface RequestHead {
   /** The target before any `?`, still percent-encoded. */
   readonly path: string;
   readonly query: URLSearchParams;
-  /** Each header's values, one per occurrence (node:http's headersDistinct). */
-  readonly headers: Readonly<Record<string, readonly string[] | undefined>>;
+  /** A header's values, one per occurrence; undefined when absent (read only by routes that use it). */
+  header(name: string): readonly string[] | undefined;
 }
 
-export type Route = 'put' | 'list' | 'get' | 'delete' | 'debug' | 'health' | 'snapshot' | 'alarms' | 'alarm';
+export type Route =
+  | 'put'
+  | 'list'
+  | 'get'
+  | 'delete'
+  | 'debug'
+  | 'health'
+  | 'livez'
+  | 'readyz'
+  | 'snapshot'
+  | 'alarms'
+  | 'alarm';
 
 /** A request that passed its route's checks, ready for the service. */
 export type ClientRequest =
@@ -64,7 +75,7 @@ export type ClientRequest =
       readonly consistency: Consistency;
     }
   | { readonly route: 'alarm'; readonly alarm: AlarmRequest }
-  | { readonly route: 'debug' | 'health' | 'snapshot' | 'alarms' };
+  | { readonly route: 'debug' | 'health' | 'livez' | 'readyz' | 'snapshot' | 'alarms' };
 
 /** The route a method and path name; NotFoundError (404) for anything else. */
 export function routeOf(method: string, path: string): Route {
@@ -76,6 +87,8 @@ export function routeOf(method: string, path: string): Route {
     if (method === 'DELETE') return 'delete';
   } else if (path === '/debug' && method === 'GET') return 'debug';
   else if (path === '/health' && method === 'GET') return 'health';
+  else if (path === '/livez' && method === 'GET') return 'livez';
+  else if (path === '/readyz' && method === 'GET') return 'readyz';
   else if (path === '/admin/snapshot' && method === 'POST') return 'snapshot';
   else if (path === '/admin/alarms' && method === 'GET') return 'alarms';
   else if (path === '/admin/alarms' && method === 'POST') return 'alarm';
@@ -107,7 +120,7 @@ export function parseRequest(route: Route, head: RequestHead, body: Buffer): Cli
 
 /** The headers every write route reads: today the Idempotency-Key. */
 function writeOptions(head: RequestHead): { idempotencyKey?: string } {
-  const values = head.headers['idempotency-key'];
+  const values = head.header('idempotency-key');
   if (values === undefined) return {};
   if (values.length > 1) throw new BadRequestError('Idempotency-Key must be given at most once');
   const k = values[0] ?? '';

@@ -98,6 +98,12 @@ test('a follower low on disk stops growth cluster-wide, keeps serving, and write
     assert.equal((await c.get(id, 'before3')).status, 200, `${id} serves reads`);
     assert.equal((await c.get(id, 'grow')).status, 404, 'nothing was written');
   }
+  // Readiness says so, without taking the node out of service (it still serves reads).
+  const ready = await c.request(leader, 'GET', '/readyz');
+  assert.equal(ready.status, 200, ready.text);
+  assert.deepEqual(ready.body.alarms, ['n1']);
+  assert.match(ready.body.reason, /no-space alarm raised by n1/);
+  assert.equal((await c.request('n1', 'GET', '/livez')).status, 200);
   const del = await c.request('n1', 'DELETE', '/kv/before0');
   assert.equal(del.status, 200, del.text);
   assert.ok(c.isRunning('n1') && c.node('n1')?.fatalError === null, 'n1 did not stop');

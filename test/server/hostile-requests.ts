@@ -138,9 +138,9 @@ export function judge(
   const b = body as Record<string, unknown>;
   // GET /kv/{key} of an absent key: 404 {key, value: null}, not an error.
   if (status === 404 && b.value === null && typeof b.key === 'string' && !('code' in b)) return null;
-  // GET /health of a node not ready: 503 {ok: false, reason, nodeId}, a status, not an error.
-  if (status === 503 && b.ok === false && typeof b.reason === 'string' && r.target.startsWith('/health'))
-    return null;
+  // GET /health or /readyz of a node not ready: 503 {ok: false, reason, nodeId}, a status, not an error.
+  const probe = r.target.startsWith('/health') || r.target.startsWith('/readyz');
+  if (status === 503 && b.ok === false && typeof b.reason === 'string' && probe) return null;
   if (typeof b.error !== 'string' || b.error.length === 0)
     return `${status} without an error message: ${answer.text}`;
   if (typeof b.code !== 'string' || !codes.has(b.code))
@@ -201,6 +201,8 @@ const path = fc.oneof(
     arbitrary: fc.constantFrom(
       '/debug',
       '/health',
+      '/readyz',
+      '/livez',
       '/admin/snapshot',
       '/kv/',
       '/',
