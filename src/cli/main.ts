@@ -10,7 +10,7 @@ import { processSignals, processStdinClosed } from './start.js';
 try {
   const code = await runCli(process.argv.slice(2), process.env, {
     io: processIo,
-    startNode: async () => (await import('../node/node.js')).startNode,
+    startNode: async () => (await import('../app/start-node.js')).startNode,
     start: { onSignal: processSignals, onStdinClosed: processStdinClosed },
     cluster: { onSignal: processSignals, command: selfCommand(), ...clusterTiming },
   });

@@ -2,7 +2,7 @@
 // everywhere: one line on stderr, the command's usage, exit code 2.
 
 import { readFileSync } from 'node:fs';
-import type { RaftkvNode } from '../node/node.js';
+import type { RaftkvNode } from '../app/start-node.js';
 import type { NodeOptions } from '../node/options.js';
 import { type Env, UsageError, wantsHelp } from './args.js';
 import { runBenchCommand } from './bench-command.js';

@@ -1,7 +1,7 @@
 // `raftkv start`: run one node until SIGTERM/SIGINT, then stop it gracefully and exit 0.
 
 import { mkdir } from 'node:fs/promises';
-import type { RaftkvNode } from '../node/node.js';
+import type { RaftkvNode } from '../app/start-node.js';
 import { type NodeOptions, NodeOptionsError } from '../node/options.js';
 import { CorruptionError, IdentityMismatchError } from '../storage/errors.js';
 import { formatHostPort } from './addresses.js';

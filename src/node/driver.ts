@@ -5,6 +5,14 @@
 // `messagesAfterPersist`, apply, release reads, advance. The leader's AppendEntries leave before
 // its own fsync (thesis §10.2.1); the core counts the leader toward a quorum only after advance().
 
+import {
+  BusyError,
+  LeadershipLostError,
+  NoLeaderError,
+  type RaftkvError,
+  TimeoutError,
+} from '../api/errors.js';
+import type { SnapshotResponse } from '../api/service.js';
 import { type ApplyResult, KvStateMachine } from '../kv/index.js';
 import type { Entry, MemoryLogStorage, Message, NodeId, RawNode, Ready, Snapshot } from '../raft/index.js';
 import type { Storage } from '../storage/index.js';
@@ -12,11 +20,9 @@ import type { TransportEvent } from '../transport/index.js';
 import { type MessageTransport, type NodeClock, sleep } from './clock.js';
 import { bestTransferTarget, DiskStallGuard } from './disk-stall.js';
 import { ElapsedTicks } from './elapsed-ticks.js';
-import { BusyError, LeadershipLostError, NoLeaderError, type RaftkvError, TimeoutError } from './errors.js';
 import type { EventLog } from './logger.js';
 import type { ResolvedNodeOptions } from './options.js';
 import { PendingReads, PendingWrites, type ProposalResult } from './pending.js';
-import type { SnapshotResponse } from './service.js';
 import { Snapshotter } from './snapshotter.js';
 
 export interface DriverParts {

@@ -1,7 +1,8 @@
 // The node runtime's public surface.
+
+export * from '../api/errors.js';
+export type * from '../api/service.js';
 export { DiskStallGuard, type StallAction } from './disk-stall.js';
-export * from './errors.js';
-export { type RaftkvNode, startNode } from './node.js';
 export {
   type HostPort,
   type LogFormat,
@@ -10,4 +11,3 @@ export {
   type ResolvedNodeOptions,
   resolveNodeOptions,
 } from './options.js';
-export type * from './service.js';

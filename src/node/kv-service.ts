@@ -4,15 +4,6 @@
 // to the leader and serves from its own state machine once it has applied that far.
 
 import {
-  type Command,
-  encodeCommand,
-  type SpaceCommand,
-  type SpaceResult,
-  type WriteResult,
-} from '../kv/index.js';
-import { sleep } from './clock.js';
-import type { Driver } from './driver.js';
-import {
   BadRequestError,
   ConflictError,
   LeadershipLostError,
@@ -20,9 +11,7 @@ import {
   NotLeaderError,
   RaftkvError,
   TimeoutError,
-} from './errors.js';
-import type { ResolvedNodeOptions } from './options.js';
-import { noSpaceError, type ProposalResult } from './pending.js';
+} from '../api/errors.js';
 import type {
   AlarmRequest,
   Consistency,
@@ -36,7 +25,18 @@ import type {
   PutResponse,
   SnapshotResponse,
   SpaceStatus,
-} from './service.js';
+} from '../api/service.js';
+import {
+  type Command,
+  encodeCommand,
+  type SpaceCommand,
+  type SpaceResult,
+  type WriteResult,
+} from '../kv/index.js';
+import { sleep } from './clock.js';
+import type { Driver } from './driver.js';
+import type { ResolvedNodeOptions } from './options.js';
+import { noSpaceError, type ProposalResult } from './pending.js';
 
 export class NodeKvService implements KvService {
   readonly nodeId: string;

@@ -2,9 +2,9 @@
 // context of their ReadIndex request. Each has a deadline; the node sweeps them on every tick,
 // so no request ever hangs.
 
+import { LeadershipLostError, NoSpaceError, type RaftkvError, TimeoutError } from '../api/errors.js';
 import type { ApplyResult, SpaceResult, WriteResult } from '../kv/index.js';
 import type { Entry } from '../raft/index.js';
-import { LeadershipLostError, NoSpaceError, type RaftkvError, TimeoutError } from './errors.js';
 
 /** What a proposal's waiter receives: a client write's result, or a quota or alarm command's. */
 export type ProposalResult = WriteResult | SpaceResult;

@@ -4,7 +4,6 @@
 
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { monotonicNow } from '../node/clock.js';
 import {
   BadRequestError,
   BusyError,
@@ -18,8 +17,8 @@ import {
   ShuttingDownError,
   TimeoutError,
   TooLargeError,
-} from '../node/errors.js';
-import type { KvService } from '../node/service.js';
+} from '../api/errors.js';
+import type { KvService } from '../api/service.js';
 import { errorBody, statusFor } from './status-map.js';
 import {
   maxBodyBytes,
@@ -39,6 +38,8 @@ export interface HttpServerOptions {
    * one more is answered 503 busy at once. This, not the clients, bounds the memory requests hold.
    */
   readonly maxInflight: number;
+  /** The node's monotonic clock, in ms: deadlines are on it (a wall-clock step must not move them). */
+  readonly now: () => number;
   /** Peer connections arrive as `Upgrade: raftkv-peer` requests on the same port. */
   readonly onPeerUpgrade?: (req: IncomingMessage, socket: import('node:net').Socket, head: Buffer) => void;
 }
@@ -226,7 +227,7 @@ export class KvHttpServer {
       // headersDistinct builds an array per header: only the write routes need it.
       header: (name) => req.headersDistinct[name],
     };
-    const deadline = monotonicNow() + this.options.requestTimeoutMs;
+    const deadline = this.options.now() + this.options.requestTimeoutMs;
     // Whether an answer may go before the body has been read (see discardBody).
     const early = res.shouldKeepAlive && this.accepting;
     let route: Route;
@@ -267,7 +268,7 @@ export class KvHttpServer {
         return;
       case 'snapshot': {
         // Snapshotting can take seconds for a large store: its own deadline, not a KV request's.
-        const out = await this.service.snapshot(monotonicNow() + snapshotTimeoutMs);
+        const out = await this.service.snapshot(this.options.now() + snapshotTimeoutMs);
         this.send(res, 200, { nodeId: this.service.nodeId, ...out });
         return;
       }

@@ -18,7 +18,7 @@ import {
   ShuttingDownError,
   TimeoutError,
   TooLargeError,
-} from '../node/errors.js';
+} from '../api/errors.js';
 
 type ErrorClass = abstract new (...args: never[]) => RaftkvError;
 

@@ -4,9 +4,9 @@
 // share their header checks (writeOptions), so put, compare-and-set and delete cannot disagree
 // about an Idempotency-Key again.
 
+import { BadRequestError, NotFoundError, TooLargeError } from '../api/errors.js';
+import type { AlarmRequest, Consistency, DeleteRequest, PutRequest } from '../api/service.js';
 import { KV_LIMITS } from '../kv/index.js';
-import { BadRequestError, NotFoundError, TooLargeError } from '../node/errors.js';
-import type { AlarmRequest, Consistency, DeleteRequest, PutRequest } from '../node/service.js';
 
 /** A body holds one key, one value and one prevValue, JSON-escaped (up to 6 bytes per byte). */
 export const maxBodyBytes = 64 * 1024 + 6 * (KV_LIMITS.maxKeyBytes + 2 * KV_LIMITS.maxValueBytes);

@@ -6,9 +6,9 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import type { RaftkvNode } from '../../src/app/start-node.js';
 import type { Io } from '../../src/cli/io.js';
 import { type CliDeps, runCli } from '../../src/cli/run.js';
-import type { RaftkvNode } from '../../src/node/node.js';
 import type { NodeOptions } from '../../src/node/options.js';
 import { CorruptionError } from '../../src/storage/errors.js';
 

@@ -4,8 +4,8 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
-import type { RaftkvError } from '../../src/node/errors.js';
-import * as errors from '../../src/node/errors.js';
+import type { RaftkvError } from '../../src/api/errors.js';
+import * as errors from '../../src/api/errors.js';
 import { httpStatusOf } from '../../src/server/status-map.js';
 
 test('every error class is documented with its status and definiteness, and nothing else is', () => {

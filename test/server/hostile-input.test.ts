@@ -12,7 +12,7 @@ import assert from 'node:assert/strict';
 import net, { type AddressInfo } from 'node:net';
 import { after, before, test } from 'node:test';
 import fc from 'fast-check';
-import { ConflictError } from '../../src/node/errors.js';
+import { ConflictError } from '../../src/api/errors.js';
 import type {
   DeleteRequest,
   GetResponse,
@@ -20,7 +20,7 @@ import type {
   ListResponse,
   PutRequest,
   PutResponse,
-} from '../../src/node/service.js';
+} from '../../src/api/service.js';
 import { KvHttpServer } from '../../src/server/http-server.js';
 import { maxBodyBytes } from '../../src/server/validate.js';
 import {
@@ -92,7 +92,11 @@ class MemoryService implements KvService {
 }
 
 const service = new MemoryService();
-const server = new KvHttpServer(service, { requestTimeoutMs: 5_000, maxInflight: 64 });
+const server = new KvHttpServer(service, {
+  requestTimeoutMs: 5_000,
+  maxInflight: 64,
+  now: () => performance.now(),
+});
 let port = 0;
 const codes = documentedCodes();
 

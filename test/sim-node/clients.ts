@@ -15,8 +15,8 @@
 // Test-only switch: `ackBeforeCommit` answers a write as soon as the leader accepted the proposal,
 // without waiting for it to commit. The simulator must catch it.
 
+import { ConflictError, NotLeaderError, RaftkvError } from '../../src/api/errors.js';
 import type { CasOp, DeleteOp, GetOp, KvOp, ProcessId, PutOp } from '../../src/check/index.js';
-import { ConflictError, NotLeaderError, RaftkvError } from '../../src/node/errors.js';
 import type { NodeKvService } from '../../src/node/kv-service.js';
 import type { NodeId } from '../../src/raft/index.js';
 import type { Prng } from '../sim/prng.js';

@@ -20,12 +20,12 @@
 //  - the core's own structural invariants (RawNode.checkInvariants) hold between events;
 //  - no node stops on an unexpected fatal error (only injected I/O errors may stop one).
 
+import { ShuttingDownError } from '../../src/api/errors.js';
 import { Driver } from '../../src/node/driver.js';
-import { ShuttingDownError } from '../../src/node/errors.js';
 import { NodeKvService } from '../../src/node/kv-service.js';
 import type { LogFields, NodeLogLevel } from '../../src/node/logger.js';
-import { recoverCore } from '../../src/node/node.js';
 import { type ResolvedNodeOptions, resolveNodeOptions } from '../../src/node/options.js';
+import { recoverCore } from '../../src/node/recover.js';
 import type { MemoryLogStorage, NodeId, ReadMode } from '../../src/raft/index.js';
 import {
   openStorage,

@@ -4,7 +4,7 @@
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import type { GetResponse } from '../../src/node/service.js';
+import type { GetResponse } from '../../src/api/service.js';
 import type { CallResult } from './cluster.js';
 import { quietCluster } from './quiet-cluster.js';
 import { Domain } from './virtual-clock.js';

@@ -6,7 +6,8 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
-import { type NodeOptions, type RaftkvNode, startNode } from '../../src/node/index.js';
+import { type RaftkvNode, startNode } from '../../src/app/start-node.js';
+import type { NodeOptions } from '../../src/node/index.js';
 import { type DebugInfo, freePorts as freePortsOn } from './processes.js';
 
 /** GET /debug as both cluster helpers read it. */

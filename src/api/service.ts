@@ -1,6 +1,7 @@
-// What the HTTP server needs from a node: the client operations, each under a deadline, and
-// the node's status. Implemented by the node runtime; faked by nothing — server tests run real
-// nodes.
+// The port between the HTTP server and a node: the client operations, each under a deadline,
+// and the node's status. The node runtime implements it (src/node/kv-service.ts); the server
+// (src/server/) sees only this, so either can be tested without the other (the hostile-input
+// test fronts an in-memory service).
 
 export type Consistency = 'linearizable' | 'stale';
 

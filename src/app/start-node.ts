@@ -1,23 +1,25 @@
-// A running raftkv node: storage recovered, the core built on it, the peer transport and the HTTP
-// server on one port, the tick timer. The Ready loop lives in driver.ts, client requests in
-// kv-service.ts; this file wires them and runs the lifecycle (start, graceful stop, fatal stop).
+// The composition root of a running raftkv node: storage recovered, the core built on it, the
+// peer transport and the HTTP server on one port, the tick timer, the free-disk guard. The only
+// place that sees both the node runtime (src/node/) and the HTTP server (src/server/), which know
+// each other only through the service port (src/api/service.ts). The Ready loop lives in
+// src/node/driver.ts, client requests in src/node/kv-service.ts; this file wires them and runs the
+// lifecycle (start, graceful stop, fatal stop).
 
-import { createHash, randomInt } from 'node:crypto';
+import { randomInt } from 'node:crypto';
 import { statfs } from 'node:fs/promises';
 import type { IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
-import { KvStateMachine } from '../kv/index.js';
-import { defaultRaftConfig, MemoryLogStorage, type Random, RawNode } from '../raft/index.js';
+import { NoLeaderError, ShuttingDownError } from '../api/errors.js';
+import { realClock } from '../node/clock.js';
+import { Driver } from '../node/driver.js';
+import { NodeKvService } from '../node/kv-service.js';
+import { NodeLogger } from '../node/logger.js';
+import { type HostPort, type NodeOptions, resolveNodeOptions } from '../node/options.js';
+import { clusterIdOf, recoverCore } from '../node/recover.js';
+import { SpaceGuard } from '../node/space-guard.js';
 import { KvHttpServer } from '../server/http-server.js';
-import { openStorage, RealDisk, type RecoveredState } from '../storage/index.js';
+import { openStorage, RealDisk } from '../storage/index.js';
 import { PeerTransport } from '../transport/index.js';
-import { realClock } from './clock.js';
-import { Driver } from './driver.js';
-import { NoLeaderError, ShuttingDownError } from './errors.js';
-import { NodeKvService } from './kv-service.js';
-import { type EventLog, NodeLogger } from './logger.js';
-import { type HostPort, type NodeOptions, type ResolvedNodeOptions, resolveNodeOptions } from './options.js';
-import { SpaceGuard } from './space-guard.js';
 
 export interface RaftkvNode {
   readonly id: string;
@@ -29,19 +31,6 @@ export interface RaftkvNode {
   readonly stopped: Promise<void>;
   /** Set when the node stopped because it could not go on safely (e.g. an fsync failed). */
   readonly fatalError: Error | null;
-}
-
-/**
- * The cluster id recorded in the data dir and checked in every peer handshake: the given token,
- * or one derived from the initial membership, so that nodes of two clusters never mix.
- */
-export function clusterIdOf(options: NodeOptions): string {
-  if (options.clusterToken !== undefined) return options.clusterToken;
-  const spec = Object.entries(options.cluster)
-    .map(([id, a]) => `${id}=${a.host}:${a.port}`)
-    .sort()
-    .join(',');
-  return `raftkv-${createHash('sha256').update(spec).digest('hex').slice(0, 16)}`;
 }
 
 /** A graceful stop waits at most this long for requests still arriving. */
@@ -80,6 +69,7 @@ export async function startNode(options: NodeOptions): Promise<RaftkvNode> {
   const driver = new Driver({ options: o, raw, log, storage, sm, transport, logger, clock: realClock });
   const service = new NodeKvService(driver, o);
   const http = new KvHttpServer(service, {
+    now: realClock.now,
     requestTimeoutMs: o.requestTimeoutMs,
     maxInflight: o.maxInflightRequests,
     onPeerUpgrade: (req: IncomingMessage, socket: Socket, head: Buffer) => {
@@ -184,43 +174,4 @@ export async function startNode(options: NodeOptions): Promise<RaftkvNode> {
     void node.stop();
   });
   return node;
-}
-
-/**
- * The core and state machine a node starts from: what storage recovered, loaded into the core's
- * log view (snapshot, then entries, then hard state), and the state machine restored from the
- * snapshot. Shared by startNode and the node-level simulator, so both run the same wiring.
- */
-export function recoverCore(
-  o: ResolvedNodeOptions,
-  recovered: RecoveredState,
-  random: Random,
-  logger: EventLog,
-): { log: MemoryLogStorage; sm: KvStateMachine; raw: RawNode } {
-  const voters = Object.keys(o.cluster);
-  const log = new MemoryLogStorage({ voters });
-  let sm = new KvStateMachine();
-  if (recovered.snapshot !== null) {
-    log.applySnapshot(recovered.snapshot);
-    sm = KvStateMachine.restore(recovered.snapshot.data);
-  }
-  if (recovered.entries.length > 0) log.append(recovered.entries);
-  log.setHardState(recovered.hardState);
-
-  const heartbeatTicks = 1;
-  const electionTicks = Math.max(2, Math.round(o.electionTimeoutMs / o.heartbeatIntervalMs));
-  const raw = new RawNode(
-    {
-      ...defaultRaftConfig,
-      id: o.id,
-      electionTimeoutTicks: electionTicks,
-      heartbeatIntervalTicks: heartbeatTicks,
-      readMode: o.readMode,
-      applied: sm.lastApplied,
-    },
-    log,
-    random,
-    logger,
-  );
-  return { log, sm, raw };
 }

@@ -1,0 +1,44 @@
+// Goal: the layers hold by construction. The node runtime (src/node/) and the HTTP server
+// (src/server/) know each other only through the port in src/api/ (the service interface and the
+// public errors); the one place that wires both is the composition root, src/app/. The core and
+// the state machine import none of the layers above them. This test fails when an import crosses.
+
+import assert from 'node:assert/strict';
+import { readdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+
+const srcRoot = fileURLToPath(new URL('../../../src/', import.meta.url));
+
+/** Folder → the src/ folders it must not import. */
+const forbidden: Readonly<Record<string, readonly string[]>> = {
+  api: ['node', 'server', 'app', 'cli', 'storage', 'transport', 'raft', 'kv'],
+  raft: ['node', 'server', 'app', 'cli', 'storage', 'transport', 'kv', 'api'],
+  kv: ['node', 'server', 'app', 'cli', 'storage', 'transport', 'api'],
+  node: ['server', 'app', 'cli'],
+  server: ['node', 'app', 'cli', 'raft', 'storage', 'transport'],
+};
+
+function sources(dir: string): string[] {
+  return readdirSync(dir, { withFileTypes: true }).flatMap((d) => {
+    const p = path.join(dir, d.name);
+    if (d.isDirectory()) return sources(p);
+    return d.name.endsWith('.ts') ? [p] : [];
+  });
+}
+
+for (const [folder, banned] of Object.entries(forbidden)) {
+  test(`src/${folder} imports none of ${banned.map((b) => `src/${b}`).join(', ')}`, () => {
+    const crossing: string[] = [];
+    for (const file of sources(path.join(srcRoot, folder))) {
+      const text = readFileSync(file, 'utf8');
+      for (const m of text.matchAll(/(?:from|import)\s*\(?\s*['"](\.[^'"]+)['"]/g)) {
+        const target = path.relative(srcRoot, path.resolve(path.dirname(file), m[1]!));
+        const top = target.split(path.sep)[0]!;
+        if (banned.includes(top)) crossing.push(`${path.relative(srcRoot, file)} imports ${target}`);
+      }
+    }
+    assert.deepEqual(crossing, []);
+  });
+}
