@@ -1,7 +1,8 @@
 // raftkv against etcd, side by side in one run: both as 3-node clusters on 127.0.0.1 with fsync on
 // and their data on the same disk (os.tmpdir()), loaded by the same generator (`raftkv bench
 // --json`, one child process per case, speaking raftkv's API or etcd's v3 JSON gateway) with the
-// same 16-byte keys and 256-byte values: puts to each system's leader and linearizable gets spread
+// same 16-byte keys and 256-byte values: puts to each system's leader, puts spread over all members
+// (`--ops put-any`: what clients that do not know the leader do) and linearizable gets spread
 // over all three nodes, at 1 / 16 / 64 / 256 clients. Cases alternate between the systems, so
 // noise from other work on the machine falls on both. Next to the results it measures this disk's
 // fdatasync latency and the loopback HTTP round trip (the floor of a single client's write is about
@@ -20,7 +21,7 @@
 //
 // Run: npm run bench:compare -- [flags]   (builds first), or after a build:
 //      node dist/bench/compare.js [--duration 10s | --quick] [--out FILE]
-//        [--clients 1,16,64,256] [--ops put,get] [--keyspace 10000] [--warmup 2s] [--etcd BIN]
+//        [--clients 1,16,64,256] [--ops put,put-any,get] [--keyspace 10000] [--warmup 2s] [--etcd BIN]
 //      node dist/bench/compare.js --profile DIR [--duration 10s] [--clients 64]
 //      node dist/bench/compare.js --summary FILE.cpuprofile
 
@@ -76,10 +77,17 @@ import {
 
 const usage = [
   'usage: node dist/bench/compare.js [--duration 10s | --quick] [--out FILE] [--clients 1,16,64,256]',
-  '         [--ops put,get] [--keyspace 10000] [--warmup 2s] [--etcd BIN]',
+  '         [--ops put,put-any,get] [--keyspace 10000] [--warmup 2s] [--etcd BIN]',
   '       node dist/bench/compare.js --profile DIR [--duration 10s] [--clients 64]',
   '       node dist/bench/compare.js --summary FILE.cpuprofile',
 ].join('\n');
+
+/**
+ * What a case loads: puts to the leader, puts spread over all members (`put-any`: a follower
+ * forwards, as for clients that do not know who leads), or linearizable gets spread over all.
+ */
+const caseOps = ['put', 'put-any', 'get'] as const;
+type CaseOp = (typeof caseOps)[number];
 
 function parseOptions() {
   const { values } = parseArgs({
@@ -88,7 +96,7 @@ function parseOptions() {
       quick: { type: 'boolean', default: false },
       warmup: { type: 'string' },
       clients: { type: 'string' },
-      ops: { type: 'string', default: 'put,get' },
+      ops: { type: 'string', default: 'put,put-any,get' },
       keyspace: { type: 'string', default: '10000' },
       out: { type: 'string' },
       etcd: { type: 'string' },
@@ -98,8 +106,11 @@ function parseOptions() {
     },
   });
   const ops = values.ops.split(',').map((s) => s.trim());
-  for (const op of ops)
-    if (op !== 'put' && op !== 'get') throw new Error(`--ops: put and/or get, got "${op}"`);
+  for (const op of ops) {
+    if (!(caseOps as readonly string[]).includes(op)) {
+      throw new Error(`--ops: some of ${caseOps.join(', ')}, got "${op}"`);
+    }
+  }
   return {
     help: values.help,
     values,
@@ -109,7 +120,7 @@ function parseOptions() {
       values.clients ?? (values.profile !== undefined ? '64' : '1,16,64,256'),
       '--clients',
     ),
-    ops: ops as ('put' | 'get')[],
+    ops: ops as CaseOp[],
     keyspace: parseList(values.keyspace, '--keyspace')[0]!,
   };
 }
@@ -358,7 +369,7 @@ async function startEtcd(bin: string): Promise<Cluster> {
 
 interface CaseResult {
   readonly system: System;
-  readonly op: 'put' | 'get';
+  readonly op: CaseOp;
   readonly clients: number;
   readonly bench: BenchJson;
   /** CPU of the node that led (writes) or of the busiest node (reads), % of one core. */
@@ -379,13 +390,13 @@ function runBenchProcess(
   return runLinearizable(reaper, target, endpoints, op, clients, ms, { keySize, valueSize, keyspace });
 }
 
-async function runCase(c: Cluster, op: 'put' | 'get', clients: number, ms: number): Promise<CaseResult> {
+async function runCase(c: Cluster, op: CaseOp, clients: number, ms: number): Promise<CaseResult> {
   const members = c.members();
   const leader = await c.leader();
   const endpoints = op === 'put' ? [leader] : members.map((m) => m.endpoint);
   const before = members.map((m) => cpuSeconds(m.pid));
   const t0 = performance.now();
-  const bench = await runBenchProcess(c.system, endpoints, op, clients, ms);
+  const bench = await runBenchProcess(c.system, endpoints, op === 'get' ? 'get' : 'put', clients, ms);
   const wall = (performance.now() - t0) / 1000;
   const used = members.map((m, i) => ((cpuSeconds(m.pid) - before[i]!) / wall) * 100);
   const leaderIndex = members.findIndex((m) => m.endpoint === leader);
@@ -394,7 +405,7 @@ async function runCase(c: Cluster, op: 'put' | 'get', clients: number, ms: numbe
     op,
     clients,
     bench,
-    leaderCpu: op === 'put' && leaderIndex >= 0 ? used[leaderIndex]! : Math.max(...used),
+    leaderCpu: op !== 'get' && leaderIndex >= 0 ? used[leaderIndex]! : Math.max(...used),
     clusterCpu: used.reduce((a, b) => a + b, 0),
     load: os.loadavg()[0]!,
   };
@@ -497,8 +508,8 @@ function report(results: readonly CaseResult[], info: RunInfo): string {
       `(${os.cpus()[0]?.model.trim() ?? 'unknown CPU'}), Linux ${os.release()}, Node ${process.version}, ` +
       `etcd ${info.etcdVersion}. Load average (1/5/15 min) ${la(info.loadStart)} at the start, ` +
       `${la(info.loadEnd)} at the end. ${durationMs / 1000} s per case after a ${warmupMs / 1000} s warm-up ` +
-      `per system; ${keySize}-byte keys, ${valueSize}-byte values, ${keyspace} keys; puts to the leader, ` +
-      'linearizable gets over all three nodes; both clusters 3 nodes on 127.0.0.1, fsync on, data in ' +
+      `per system; ${keySize}-byte keys, ${valueSize}-byte values, ${keyspace} keys; puts to the leader ` +
+      '(put), puts spread over all three nodes (put-any), linearizable gets over all three nodes; both clusters 3 nodes on 127.0.0.1, fsync on, data in ' +
       `${os.tmpdir()}.`,
   );
   lines.push('');

@@ -38,6 +38,7 @@ export type {
   NoopResult,
   NoSpaceResult,
   PutResult,
+  SpaceRefusal,
   SpaceResult,
   WriteResult,
 } from './results.js';

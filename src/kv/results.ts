@@ -53,10 +53,14 @@ export interface InvalidResult {
  * a node's no-space alarm is raised. Nothing was written, and no idempotency record was made (a
  * retry once space is back applies normally).
  */
-export interface NoSpaceResult {
+export interface NoSpaceResult extends SpaceRefusal {
   readonly kind: 'no_space';
   readonly key: string;
   readonly index: number;
+}
+
+/** Why a write that would grow the state was refused, and the space rules at that moment. */
+export interface SpaceRefusal {
   readonly reason: 'quota' | 'alarm';
   /** State size and quota when it was refused (quota null: none). */
   readonly stateBytes: number;

@@ -22,7 +22,7 @@ import {
 } from './command.js';
 import { DEFAULT_DEDUP_CONFIG, type DedupConfig, DedupTable } from './dedup.js';
 import { OrderedStore, type ScanResult } from './ordered-store.js';
-import type { ApplyResult, NoSpaceResult, SpaceResult, WriteResult } from './results.js';
+import type { ApplyResult, NoSpaceResult, SpaceRefusal, SpaceResult, WriteResult } from './results.js';
 import { decodeSnapshot, KvSnapshotView } from './snapshot.js';
 import { pairCharge } from './space.js';
 
@@ -84,12 +84,24 @@ export class KvStateMachine {
   }
 
   /**
-   * Whether a write of `key` = `value` would be refused now — for a leader answering at once
-   * instead of proposing what the log would refuse; the entry decides, as usual.
+   * The refusal a write of `key` = `value` would meet now, or null — for a leader answering at
+   * once instead of proposing what the log would refuse; the entry decides, as usual.
    */
-  wouldRefuse(key: string, value: string): 'quota' | 'alarm' | null {
+  refusalFor(key: string, value: string): SpaceRefusal | null {
+    // The common case, without a lookup: no alarm, and the pair fits even if the key is new.
+    if (
+      this.alarms.length === 0 &&
+      (this.quota === null || this.pairBytes + pairCharge(key, value) <= this.quota)
+    ) {
+      return null;
+    }
     const old = this.store.get(key);
     return this.refusal(pairCharge(key, value) - (old === undefined ? 0 : pairCharge(key, old)));
+  }
+
+  /** Why a write of `key` = `value` would be refused now, or null (see refusalFor). */
+  wouldRefuse(key: string, value: string): SpaceRefusal['reason'] | null {
+    return this.refusalFor(key, value)?.reason ?? null;
   }
 
   /** Index of the last entry applied (or covered by the snapshot restored from). */
@@ -182,28 +194,23 @@ export class KvStateMachine {
     const old = this.store.get(key);
     const growth = pairCharge(key, value) - (old === undefined ? 0 : pairCharge(key, old));
     const refused = this.refusal(growth);
-    if (refused !== null) {
-      return {
-        kind: 'no_space',
-        key,
-        index,
-        reason: refused,
-        stateBytes: this.stateBytes,
-        quotaBytes: this.quota,
-        alarms: this.alarms,
-      };
-    }
+    if (refused !== null) return { kind: 'no_space', key, index, ...refused };
     this.store.set(key, value);
     this.pairBytes += growth;
     return { kind: 'put', key, value, index, replayed: false };
   }
 
   /** Why a write growing the pairs by `growth` bytes may not apply now, or null. */
-  private refusal(growth: number): 'quota' | 'alarm' | null {
+  private refusal(growth: number): SpaceRefusal | null {
     if (growth <= 0) return null;
-    if (this.alarms.length > 0) return 'alarm';
-    if (this.quota !== null && this.stateBytes + growth > this.quota) return 'quota';
-    return null;
+    const reason =
+      this.alarms.length > 0
+        ? 'alarm'
+        : this.quota !== null && this.pairBytes + growth > this.quota
+          ? 'quota'
+          : null;
+    if (reason === null) return null;
+    return { reason, stateBytes: this.pairBytes, quotaBytes: this.quota, alarms: this.alarms };
   }
 
   private applySpace(cmd: SpaceCommand, index: number): SpaceResult {

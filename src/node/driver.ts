@@ -13,7 +13,7 @@ import {
   TimeoutError,
 } from '../api/errors.js';
 import type { SnapshotResponse } from '../api/service.js';
-import { type ApplyResult, KvStateMachine } from '../kv/index.js';
+import { type ApplyResult, KvStateMachine, type SpaceRefusal } from '../kv/index.js';
 import type { Entry, MemoryLogStorage, Message, NodeId, RawNode, Ready, Snapshot } from '../raft/index.js';
 import type { Storage } from '../storage/index.js';
 import type { TransportEvent } from '../transport/index.js';
@@ -513,12 +513,7 @@ export class Driver {
    * A write was refused for want of space — by the log, or by this leader at once (the service's
    * fast path): the first refusal since writes last had room is logged.
    */
-  refusedForSpace(r: {
-    readonly reason: 'quota' | 'alarm';
-    readonly stateBytes: number;
-    readonly quotaBytes: number | null;
-    readonly alarms: readonly string[];
-  }): void {
+  refusedForSpace(r: SpaceRefusal): void {
     if (this.refusingSince !== null) return;
     this.refusingSince = this.sm.lastApplied;
     this.logger.log('warn', 'no space: writes that grow the state are refused', {

@@ -167,15 +167,8 @@ export class NodeKvService implements KvService {
    */
   private refuseIfNoSpace(key: string, value: string): void {
     if (!this.driver.isLeader()) return;
-    const sm = this.driver.sm;
-    const reason = sm.wouldRefuse(key, value);
-    if (reason === null) return;
-    const refused = {
-      reason,
-      stateBytes: sm.stateBytes,
-      quotaBytes: sm.quotaBytes,
-      alarms: sm.noSpaceAlarms,
-    };
+    const refused = this.driver.sm.refusalFor(key, value);
+    if (refused === null) return;
     this.driver.refusedForSpace(refused);
     throw noSpaceError(refused);
   }

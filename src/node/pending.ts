@@ -3,7 +3,7 @@
 // so no request ever hangs.
 
 import { LeadershipLostError, NoSpaceError, type RaftkvError, TimeoutError } from '../api/errors.js';
-import type { ApplyResult, SpaceResult, WriteResult } from '../kv/index.js';
+import type { ApplyResult, SpaceRefusal, SpaceResult, WriteResult } from '../kv/index.js';
 import type { Entry } from '../raft/index.js';
 
 /** What a proposal's waiter receives: a client write's result, or a quota or alarm command's. */
@@ -146,12 +146,7 @@ export class PendingReads {
 }
 
 /** The client's answer for a write the state machine refused for want of space. */
-export function noSpaceError(r: {
-  readonly reason: 'quota' | 'alarm';
-  readonly stateBytes: number;
-  readonly quotaBytes: number | null;
-  readonly alarms: readonly string[];
-}): NoSpaceError {
+export function noSpaceError(r: SpaceRefusal): NoSpaceError {
   const why =
     r.reason === 'quota'
       ? `the write would grow the state (${r.stateBytes} bytes) past the quota of ${r.quotaBytes} bytes`

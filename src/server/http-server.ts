@@ -100,7 +100,8 @@ export class KvHttpServer {
     this.server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => {
       // node:http reports the same parse error again for every further chunk; the first report
       // is being (or has been) answered.
-      if (answered.has(socket) || this.deferred.has(socket)) return;
+      const state = socketState(socket);
+      if (state.answered || state.deferred !== null) return;
       if (err.code === 'ECONNRESET' || !socket.writable) {
         socket.destroy();
         return;
@@ -131,22 +132,27 @@ export class KvHttpServer {
     });
   }
 
-  /** Raw answers waiting for the answers owed before them on the same socket. */
-  private readonly deferred = new WeakMap<Duplex, RaftkvError>();
-
   /** Counts the answers a socket is owed: a raw answer must wait for them (pipelining). */
   private track(socket: Duplex, res: ServerResponse): void {
-    const counted = socket as Duplex & Unanswered;
-    counted[unanswered] = (counted[unanswered] ?? 0) + 1;
+    const state = socketState(socket);
+    state.owed++;
     res.once('close', () => {
-      const left = (counted[unanswered] ?? 1) - 1;
-      counted[unanswered] = left;
-      const error = this.deferred.get(socket);
-      if (left === 0 && error !== undefined) {
-        this.deferred.delete(socket);
+      state.owed--;
+      const error = state.deferred;
+      if (state.owed === 0 && error !== null) {
+        state.deferred = null;
         answerRawAndClose(socket, error);
       }
     });
+  }
+
+  /**
+   * Whether an answer may go before the request's body has been read: on a connection that stays
+   * open node:http discards the rest afterwards; one that closes after the answer would reset the
+   * client's upload before the client reads the answer.
+   */
+  private answersEarly(res: ServerResponse): boolean {
+    return res.shouldKeepAlive && this.accepting;
   }
 
   /**
@@ -154,25 +160,22 @@ export class KvHttpServer {
    * requests pipelined before the bad one, which would otherwise be replaced by this one.
    */
   private refuseConnection(socket: Duplex, error: RaftkvError): void {
-    if (((socket as Duplex & Unanswered)[unanswered] ?? 0) === 0) {
+    const state = socketState(socket);
+    if (state.owed === 0) {
       answerRawAndClose(socket, error);
       return;
     }
     socket.on('error', () => {});
-    this.deferred.set(socket, error);
+    state.deferred = error;
   }
 
-  /**
-   * Answers before the body has been read. On a connection that stays open node:http discards the
-   * rest of the body afterwards; one that closes after this answer would reset the client's
-   * upload before it reads the answer, so the body is read first.
-   */
+  /** Answers `error` without looking at the body — after reading it if the connection closes. */
   private failBeforeBody(req: IncomingMessage, res: ServerResponse, error: RaftkvError): void {
-    if (res.shouldKeepAlive && this.accepting) {
+    if (this.answersEarly(res)) {
       this.fail(res, error);
       return;
     }
-    void discardBody(req, Number.POSITIVE_INFINITY, false)
+    void readBody(req, Number.POSITIVE_INFINITY, 'discard', false)
       .catch(() => {})
       .then(() => this.fail(res, error));
   }
@@ -228,18 +231,15 @@ export class KvHttpServer {
       header: (name) => req.headersDistinct[name],
     };
     const deadline = this.options.now() + this.options.requestTimeoutMs;
-    // Whether an answer may go before the body has been read (see discardBody).
-    const early = res.shouldKeepAlive && this.accepting;
+    const early = this.answersEarly(res);
     let route: Route;
     try {
       route = routeOf(head.method, head.path);
     } catch (err) {
-      await discardBody(req, maxBodyBytes, early);
+      await readBody(req, maxBodyBytes, 'discard', early);
       throw err;
     }
-    const body = takesBody(route)
-      ? await readBody(req, maxBodyBytes, early)
-      : await discardBody(req, maxBodyBytes, early);
+    const body = await readBody(req, maxBodyBytes, takesBody(route) ? 'keep' : 'discard', early);
     const r = parseRequest(route, head, body);
     switch (r.route) {
       case 'put':
@@ -429,10 +429,21 @@ export class KvHttpServer {
   }
 }
 
-/** Answers a socket is owed (a property on the socket: cheaper than a map lookup per request). */
-const unanswered = Symbol('unanswered');
-interface Unanswered {
-  [unanswered]?: number;
+/** What the server keeps on a client socket (a property on it: cheaper than a map per request). */
+interface SocketState {
+  /** Answers owed for requests node:http has handed over and not yet answered. */
+  owed: number;
+  /** A raw error answer waiting for those (see refuseConnection). */
+  deferred: RaftkvError | null;
+  /** A raw answer was written: the socket is draining until it closes. */
+  answered: boolean;
+}
+const socketStateKey = Symbol('raftkv socket state');
+
+function socketState(socket: Duplex): SocketState {
+  const holder = socket as Duplex & { [socketStateKey]?: SocketState };
+  holder[socketStateKey] ??= { owed: 0, deferred: null, answered: false };
+  return holder[socketStateKey];
 }
 
 /** How long a connection refused for a malformed request is drained before it is dropped. */
@@ -449,9 +460,6 @@ function clientErrorOf(err: NodeJS.ErrnoException): RaftkvError {
   return new BadRequestError(`malformed HTTP request: ${err.message.replace(/^Parse Error: /, '')}`);
 }
 
-/** Sockets answered by answerRawAndClose, draining until they close. */
-const answered = new WeakSet<Duplex>();
-
 /**
  * Writes `error` as a whole HTTP answer on a socket node:http has let go of, then closes gently:
  * stop writing, keep reading and discarding what the client is still sending for a moment, so
@@ -462,7 +470,7 @@ function answerRawAndClose(socket: Duplex, error: RaftkvError): void {
     socket.destroy();
     return;
   }
-  answered.add(socket);
+  socketState(socket).answered = true;
   const status = statusFor(error);
   const payload = JSON.stringify(errorBody(error));
   socket.on('error', () => {});
@@ -489,27 +497,41 @@ function splitHostPort(addr: string): [string, number] {
 }
 
 /**
- * Reads a body the route does not use, to its end, keeping nothing: answering before the upload
- * ends would race it into a reset. Past `limit` bytes it fails with 413 — at once when the
- * connection stays open (`early`: node:http discards the rest after the answer), else once the
- * body has ended — and goes on discarding, so the answer still arrives.
+ * Reads the request body to its end — keeping the bytes for a route that parses them, discarding
+ * them for one that takes none, since answering before the upload ends would race it into a
+ * reset. Past `limit` bytes (declared or counted) it fails with 413 — at once when `early` (the
+ * connection stays open: node:http discards the rest after the answer), else once the body has
+ * ended — and goes on reading and discarding, so the answer still arrives.
  */
-function discardBody(req: IncomingMessage, limit: number, early: boolean): Promise<Buffer> {
-  const empty = Buffer.alloc(0);
+function readBody(
+  req: IncomingMessage,
+  limit: number,
+  bytes: 'keep' | 'discard',
+  early: boolean,
+): Promise<Buffer> {
   // Most GETs and DELETEs carry no body at all: nothing to wait for (node:http marks the request
   // complete only after the handler has started).
-  if (req.complete || !hasBody(req)) return Promise.resolve(empty);
+  if (req.complete || !hasBody(req)) return Promise.resolve(Buffer.alloc(0));
   return new Promise((resolve, reject) => {
+    const declared = Number(req.headers['content-length'] ?? 0);
+    let over: TooLargeError | null =
+      declared > limit
+        ? new TooLargeError(`request body of ${declared} bytes exceeds the limit of ${limit}`)
+        : null;
+    if (over !== null && early) reject(over);
+    const chunks: Buffer[] = [];
     let size = 0;
-    let over: TooLargeError | null = null;
     req.on('data', (c: Buffer) => {
       size += c.length;
       if (over === null && size > limit) {
+        // A chunked body has no Content-Length to refuse up front.
         over = new TooLargeError(`request body exceeds the limit of ${limit} bytes`);
+        chunks.length = 0;
         if (early) reject(over);
       }
+      if (over === null && bytes === 'keep') chunks.push(c);
     });
-    req.on('end', () => (over === null ? resolve(empty) : reject(over)));
+    req.on('end', () => (over === null ? resolve(Buffer.concat(chunks)) : reject(over)));
     req.on('error', reject);
   });
 }
@@ -518,38 +540,4 @@ function discardBody(req: IncomingMessage, limit: number, early: boolean): Promi
 function hasBody(req: IncomingMessage): boolean {
   const length = req.headers['content-length'];
   return req.headers['transfer-encoding'] !== undefined || (length !== undefined && length !== '0');
-}
-
-/** Reads the body, failing with 413 past `limit` bytes (at once if `early`, see discardBody). */
-function readBody(req: IncomingMessage, limit: number, early: boolean): Promise<Buffer> {
-  const declared = Number(req.headers['content-length'] ?? 0);
-  if (declared > limit) {
-    const over = new TooLargeError(`request body of ${declared} bytes exceeds the limit of ${limit}`);
-    if (early) {
-      req.resume();
-      return Promise.reject(over);
-    }
-    return discardBody(req, Number.POSITIVE_INFINITY, false).then(() => Promise.reject(over));
-  }
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    let over: TooLargeError | null = null;
-    req.on('data', (c: Buffer) => {
-      if (over !== null) return;
-      size += c.length;
-      if (size > limit) {
-        // Keep reading and discarding the rest: destroying the socket here would reset the
-        // connection before the 413 reaches the client (a chunked body has no Content-Length
-        // to refuse up front).
-        over = new TooLargeError(`request body exceeds the limit of ${limit} bytes`);
-        chunks.length = 0;
-        if (early) reject(over);
-        return;
-      }
-      chunks.push(c);
-    });
-    req.on('end', () => (over === null ? resolve(Buffer.concat(chunks)) : reject(over)));
-    req.on('error', reject);
-  });
 }

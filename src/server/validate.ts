@@ -6,7 +6,7 @@
 
 import { BadRequestError, NotFoundError, TooLargeError } from '../api/errors.js';
 import type { AlarmRequest, Consistency, DeleteRequest, PutRequest } from '../api/service.js';
-import { KV_LIMITS } from '../kv/index.js';
+import { isWellFormed, KV_LIMITS } from '../kv/index.js';
 
 /** A body holds one key, one value and one prevValue, JSON-escaped (up to 6 bytes per byte). */
 export const maxBodyBytes = 64 * 1024 + 6 * (KV_LIMITS.maxKeyBytes + 2 * KV_LIMITS.maxValueBytes);
@@ -33,11 +33,6 @@ function checkValue(value: unknown, where: string): string {
   }
   if (!isWellFormed(value)) throw new BadRequestError(`${where} is not valid UTF-8 (lone surrogate)`);
   return value;
-}
-
-/** String.prototype.isWellFormed arrived after Node 20; a lone surrogate cannot round-trip UTF-8. */
-function isWellFormed(s: string): boolean {
-  return !/\p{Surrogate}/u.test(s);
 }
 
 /** What the server reads of a request before its route's parser sees it. */

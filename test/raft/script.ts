@@ -14,7 +14,8 @@
 //   log ID                         ID's durable log
 //   reads ID                       the reads released or failed at ID so far
 
-import type { Entry, Message, Mutations, RaftConfig } from '../../src/raft/index.js';
+import type { Entry, Mutations, RaftConfig } from '../../src/raft/index.js';
+import { describeMessage } from '../sim/trace.js';
 import { Cluster } from './harness.js';
 
 export interface Block {
@@ -53,37 +54,6 @@ function entry(e: Entry): string {
   return `${e.index}/t${e.term} ${data}`;
 }
 
-/** One line per message, the fields a reader of the thesis looks for. */
-export function describeMessage(m: Message): string {
-  const head = `${m.from}->${m.to} ${m.type} t${m.term}`;
-  switch (m.type) {
-    case 'RequestVote':
-    case 'PreVote':
-      return `${head} last=${m.lastLogIndex}/t${m.lastLogTerm}${m.type === 'RequestVote' && m.transfer ? ' transfer' : ''}`;
-    case 'RequestVoteResponse':
-    case 'PreVoteResponse':
-      return `${head} ${m.granted ? 'granted' : 'rejected'}`;
-    case 'AppendEntries':
-      return `${head} prev=${m.prevLogIndex}/t${m.prevLogTerm} [${m.entries.map(entry).join(', ')}] commit=${m.leaderCommit}`;
-    case 'AppendEntriesResponse':
-      return m.success
-        ? `${head} ok match=${m.matchIndex}`
-        : `${head} rejected ${m.rejectedIndex} hint=${m.hintIndex}/t${m.hintTerm}`;
-    case 'Heartbeat':
-      return `${head} commit=${m.commit} round=${m.readRound}`;
-    case 'HeartbeatResponse':
-      return `${head} round=${m.readRound}`;
-    case 'InstallSnapshot':
-      return `${head} snapshot=${m.snapshot.meta.index}/t${m.snapshot.meta.term}`;
-    case 'ReadIndexRequest':
-      return `${head} ${m.context}`;
-    case 'ReadIndexResponse':
-      return `${head} ${m.context} index=${m.readIndex}`;
-    case 'TimeoutNow':
-      return head;
-  }
-}
-
 function parseValue(v: string): number | boolean | string {
   if (v === 'true') return true;
   if (v === 'false') return false;
@@ -119,7 +89,7 @@ export function runScript(blocks: readonly Block[], mutation?: keyof Mutations):
         c = new Cluster(ids, overrides as Partial<RaftConfig>);
         // Every delivered message is traced (a cut link's are not delivered, so not traced).
         c.drop = (m) => {
-          trace.push(describeMessage(m));
+          trace.push(describeMessage(m, (entries) => `entries=[${entries.map(entry).join(', ')}]`));
           return false;
         };
         return 'ok';

@@ -38,11 +38,13 @@ class MemoryService implements KvService {
   readonly nodeId = 'n1';
   readonly data = new Map<string, string>();
   writes = 0;
+  /** The write of key "slow" waits for this (the pipelining test releases it). */
+  held: Promise<unknown> = Promise.resolve();
   private index = 0;
 
   async put(req: PutRequest): Promise<PutResponse> {
-    // A slow write, for the pipelining case: its answer must not be replaced by a later one's.
-    if (req.key === 'slow') await new Promise((resolve) => setTimeout(resolve, 200));
+    // A held write, for the pipelining case: its answer must not be replaced by a later one's.
+    if (req.key === 'slow') await this.held;
     const current = this.data.get(req.key) ?? null;
     if (req.prevValue !== undefined && req.prevValue !== current) {
       throw new ConflictError('the current value differs from prevValue', { key: req.key, value: current });
@@ -228,6 +230,9 @@ test('the server still answers well-formed requests afterwards', async () => {
 });
 
 test('a malformed request pipelined behind a slow write keeps the answer owed to the write', async () => {
+  // The write is held until the server has seen the malformed request behind it: its answer is
+  // then still owed when the error must be answered.
+  service.held = new Promise((release) => server.server.once('clientError', release));
   const write = encodeRequest({
     method: 'POST',
     target: '/kv',

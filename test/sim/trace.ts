@@ -3,7 +3,7 @@
 // by its tick, so a failing seed can be replayed and read like a story. Disabled tracing costs
 // one boolean test per event: callers check `tracer.on` before building a line.
 
-import type { Message } from '../../src/raft/index.js';
+import type { Entry, Message } from '../../src/raft/index.js';
 import { describeEntry } from './kv.js';
 
 export class Tracer {
@@ -31,8 +31,20 @@ function entriesSummary(entries: readonly { index: number; term: number }[]): st
     : `${first.index}..${last.index}/t${last.term}`;
 }
 
-/** One line per message: who, what, and the fields a reader needs to follow the protocol. */
-export function describeMessage(m: Message): string {
+/** How the simulator shows an AppendEntries' entries: a range, and the entry itself if only one. */
+function summarizeEntries(entries: readonly Entry[]): string {
+  const first = entries.length === 1 ? ` [${describeEntry(entries[0]!)}]` : '';
+  return `entries=${entriesSummary(entries)}${first}`;
+}
+
+/**
+ * One line per message: who, what, and the fields a reader needs to follow the protocol.
+ * `showEntries` renders an AppendEntries' entries (the core's tests print each one).
+ */
+export function describeMessage(
+  m: Message,
+  showEntries: (entries: readonly Entry[]) => string = summarizeEntries,
+): string {
   const head = `${m.from}->${m.to} ${m.type} t${m.term}`;
   switch (m.type) {
     case 'RequestVote':
@@ -42,10 +54,8 @@ export function describeMessage(m: Message): string {
     case 'RequestVoteResponse':
     case 'PreVoteResponse':
       return `${head} ${m.granted ? 'granted' : 'rejected'}`;
-    case 'AppendEntries': {
-      const first = m.entries.length === 1 ? ` [${describeEntry(m.entries[0]!)}]` : '';
-      return `${head} prev=${m.prevLogIndex}/t${m.prevLogTerm} entries=${entriesSummary(m.entries)}${first} commit=${m.leaderCommit}`;
-    }
+    case 'AppendEntries':
+      return `${head} prev=${m.prevLogIndex}/t${m.prevLogTerm} ${showEntries(m.entries)} commit=${m.leaderCommit}`;
     case 'AppendEntriesResponse':
       return m.success
         ? `${head} ok match=${m.matchIndex}`
