@@ -166,9 +166,9 @@ export class NodeKvService implements KvService {
    * refusal is definite even if this leader's view is stale.
    */
   private refuseIfNoSpace(key: string, value: string): void {
-    if (!this.driver.isLeader()) return;
+    // The refusal first: it is free when nothing can refuse; isLeader() builds a status object.
     const refused = this.driver.sm.refusalFor(key, value);
-    if (refused === null) return;
+    if (refused === null || !this.driver.isLeader()) return;
     this.driver.refusedForSpace(refused);
     throw noSpaceError(refused);
   }
