@@ -59,24 +59,29 @@ function invalid(message: string): ValidationError {
   return { kind: 'invalid', status: 400, message };
 }
 
-function tooLarge(message: string): ValidationError {
-  return { kind: 'too_large', status: 413, message };
+/** `what` over `maxBytes` of UTF-8: says how big it is, counted only now that it failed. */
+function tooLarge(what: string, s: string, maxBytes: number): ValidationError {
+  return {
+    kind: 'too_large',
+    status: 413,
+    message: `${what} is ${utf8ByteLength(s)} bytes of UTF-8; the limit is ${maxBytes}`,
+  };
 }
 
 /** null if `key` is acceptable; otherwise why not. */
 export function validateKey(key: unknown): ValidationError | null {
   if (typeof key !== 'string') return invalid('key must be a string');
   if (key.length === 0) return invalid('key must not be empty');
-  if (!fitsUtf8(key, MAX_KEY_BYTES)) return tooLarge(`key exceeds ${MAX_KEY_BYTES} bytes of UTF-8`);
-  if (!isWellFormed(key)) return invalid('key is not valid Unicode (lone surrogate)');
+  if (!fitsUtf8(key, MAX_KEY_BYTES)) return tooLarge('key', key, MAX_KEY_BYTES);
+  if (!isWellFormed(key)) return invalid('key is not valid UTF-8 (lone surrogate)');
   return null;
 }
 
 /** null if `value` is acceptable (the empty string is); otherwise why not. */
 export function validateValue(value: unknown): ValidationError | null {
   if (typeof value !== 'string') return invalid('value must be a string');
-  if (!fitsUtf8(value, MAX_VALUE_BYTES)) return tooLarge(`value exceeds ${MAX_VALUE_BYTES} bytes of UTF-8`);
-  if (!isWellFormed(value)) return invalid('value is not valid Unicode (lone surrogate)');
+  if (!fitsUtf8(value, MAX_VALUE_BYTES)) return tooLarge('value', value, MAX_VALUE_BYTES);
+  if (!isWellFormed(value)) return invalid('value is not valid UTF-8 (lone surrogate)');
   return null;
 }
 
@@ -92,8 +97,8 @@ export function validateIdempotencyKey(idempotencyKey: unknown): ValidationError
   if (typeof idempotencyKey !== 'string') return invalid('Idempotency-Key must be a string');
   if (idempotencyKey.length === 0) return invalid('Idempotency-Key must not be empty');
   if (!fitsUtf8(idempotencyKey, MAX_IDEMPOTENCY_KEY_BYTES)) {
-    return tooLarge(`Idempotency-Key exceeds ${MAX_IDEMPOTENCY_KEY_BYTES} bytes of UTF-8`);
+    return tooLarge('Idempotency-Key', idempotencyKey, MAX_IDEMPOTENCY_KEY_BYTES);
   }
-  if (!isWellFormed(idempotencyKey)) return invalid('Idempotency-Key is not valid Unicode (lone surrogate)');
+  if (!isWellFormed(idempotencyKey)) return invalid('Idempotency-Key is not valid UTF-8 (lone surrogate)');
   return null;
 }

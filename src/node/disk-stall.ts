@@ -56,11 +56,11 @@ export class DiskStallGuard {
 export function bestTransferTarget(status: Status): NodeId | null {
   let best: NodeId | null = null;
   let bestMatch = -1;
-  for (const [id, pr] of Object.entries(status.progress ?? {})) {
-    if (id === status.id || !pr.recentActive || pr.state === 'snapshot') continue;
-    if (pr.match > bestMatch) {
+  for (const [id, follower] of Object.entries(status.progress ?? {})) {
+    if (id === status.id || !follower.recentActive || follower.state === 'snapshot') continue;
+    if (follower.match > bestMatch) {
       best = id;
-      bestMatch = pr.match;
+      bestMatch = follower.match;
     }
   }
   return best;

@@ -284,13 +284,21 @@ export class Driver {
    * clock stopped — a leader whose lease ran out knows it before it serves a read.
    */
   private input(): RawNode {
-    this.payTicks();
+    this.payTicks('before an input');
     return this.raw;
   }
 
-  /** Hands the core the ticks owed for the monotonic time since the last payment. */
-  private payTicks(): void {
-    if (this.elapsed === null || this.mutations.forgetPausedTime) return;
+  /**
+   * Hands the core the ticks owed for the monotonic time since the last payment. The mutation
+   * forgetPausedTime brings back the bug this replaced: one tick per timer callback, however long
+   * the loop stood still.
+   */
+  private payTicks(occasion: 'before an input' | 'timer fired'): void {
+    if (this.elapsed === null) return;
+    if (this.mutations.forgetPausedTime) {
+      if (occasion === 'timer fired') this.raw.tick();
+      return;
+    }
     const owed = this.elapsed.take(this.clock.now());
     for (let i = 0; i < owed; i++) this.raw.tick();
   }
@@ -337,8 +345,7 @@ export class Driver {
 
   private onTick(): void {
     if (!this.running) return;
-    if (this.mutations.forgetPausedTime) this.raw.tick();
-    else this.payTicks();
+    this.payTicks('timer fired');
     const now = this.clock.now();
     this.writes.sweep(now);
     this.reads.sweep(now);
@@ -433,15 +440,15 @@ export class Driver {
     }
   }
 
-  private async handleReady(rd: Ready): Promise<void> {
+  private async handleReady(ready: Ready): Promise<void> {
     // 1. Messages that may leave before persistence.
-    for (const m of rd.messages) this.transport.send(m);
+    for (const m of ready.messages) this.transport.send(m);
     // 2. A snapshot from the leader: durable first, then the state machine restarts from it.
-    if (rd.snapshot !== null) await this.installLeaderSnapshot(rd.snapshot);
+    if (ready.snapshot !== null) await this.installLeaderSnapshot(ready.snapshot);
     // 3. Entries and hard state, one fsync for the batch.
-    if (rd.entries.length > 0 || rd.hardState !== null) {
-      this.storage.save(rd.entries, rd.hardState);
-      if (rd.mustSync) {
+    if (ready.entries.length > 0 || ready.hardState !== null) {
+      this.storage.save(ready.entries, ready.hardState);
+      if (ready.mustSync) {
         this.syncStartedAt = this.clock.now();
         try {
           await this.storage.sync();
@@ -449,19 +456,19 @@ export class Driver {
           this.syncStartedAt = null;
         }
       }
-      if (rd.entries.length > 0) this.log.append(rd.entries);
-      if (rd.hardState !== null) this.log.setHardState(rd.hardState);
+      if (ready.entries.length > 0) this.log.append(ready.entries);
+      if (ready.hardState !== null) this.log.setHardState(ready.hardState);
     }
     // 4. Messages that promise durable state.
-    for (const m of rd.messagesAfterPersist) this.transport.send(m);
+    for (const m of ready.messagesAfterPersist) this.transport.send(m);
     // 5. Apply, answer writers, serve reads.
-    if (rd.committedEntries.length > 0) this.apply(rd.committedEntries);
-    for (const s of rd.readStates) this.reads.released(s.context, s.readIndex, this.sm.lastApplied);
-    for (const f of rd.readFailures) this.reads.failed(f.context, readFailureError(f.reason));
+    if (ready.committedEntries.length > 0) this.apply(ready.committedEntries);
+    for (const s of ready.readStates) this.reads.released(s.context, s.readIndex, this.sm.lastApplied);
+    for (const f of ready.readFailures) this.reads.failed(f.context, readFailureError(f.reason));
     // After the fsync's await: time may have passed (a pause) before advance() commits and
     // releases reads.
-    this.input().advance(rd);
-    if (rd.softState !== null) this.afterSoftStateChange();
+    this.input().advance(ready);
+    if (ready.softState !== null) this.afterSoftStateChange();
   }
 
   private apply(entries: readonly Entry[]): void {

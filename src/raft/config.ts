@@ -60,7 +60,7 @@ export interface RaftConfig {
   readonly checkQuorum: boolean;
   readonly readMode: ReadMode;
   /** Entry bytes per AppendEntries (at least one entry is always sent). */
-  readonly maxMessageBytes: number;
+  readonly messageBytesMax: number;
   /** AppendEntries in flight per follower in replicate state. */
   readonly inflightMessagesMax: number;
   /** Entry bytes in flight per follower. */
@@ -70,7 +70,7 @@ export interface RaftConfig {
   /** Pending ReadIndex requests; beyond it reads fail with Busy. */
   readonly pendingReadsMax: number;
   /** Entry bytes handed out as committedEntries per Ready. */
-  readonly maxCommittedBytesPerReady: number;
+  readonly committedBytesPerReadyMax: number;
   /** The index the state machine had applied when this core was built (restart). */
   readonly applied: number;
   readonly mutations: Mutations;
@@ -82,12 +82,12 @@ export const defaultRaftConfig: Omit<RaftConfig, 'id'> = {
   preVote: true,
   checkQuorum: true,
   readMode: 'safe',
-  maxMessageBytes: 1 << 20,
+  messageBytesMax: 1 << 20,
   inflightMessagesMax: 256,
   inflightBytesMax: 32 << 20,
   uncommittedBytesMax: 64 << 20,
   pendingReadsMax: 65_536,
-  maxCommittedBytesPerReady: 16 << 20,
+  committedBytesPerReadyMax: 16 << 20,
   applied: 0,
   mutations: {},
 };
@@ -101,12 +101,12 @@ export function validateConfig(c: RaftConfig): void {
   const positive: (keyof RaftConfig)[] = [
     'electionTimeoutTicks',
     'heartbeatIntervalTicks',
-    'maxMessageBytes',
+    'messageBytesMax',
     'inflightMessagesMax',
     'inflightBytesMax',
     'uncommittedBytesMax',
     'pendingReadsMax',
-    'maxCommittedBytesPerReady',
+    'committedBytesPerReadyMax',
   ];
   if (typeof c.id !== 'string' || c.id.length === 0) throw new ConfigError('id must be a non-empty string');
   for (const k of positive) {

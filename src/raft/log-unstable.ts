@@ -54,18 +54,18 @@ export class UnstableLog {
   }
 
   /** Appends, replacing everything from entries[0].index on. */
-  truncateAndAppend(ents: readonly Entry[]): void {
-    if (ents.length === 0) return;
-    const after = present(ents[0], 'the first new entry').index;
+  truncateAndAppend(entries: readonly Entry[]): void {
+    if (entries.length === 0) return;
+    const after = present(entries[0], 'the first new entry').index;
     if (after === this.offset + this.entries.length) {
-      for (const e of ents) this.entries.push(e);
+      for (const e of entries) this.entries.push(e);
     } else if (after <= this.offset) {
       // Replaces all unstable entries; the storage suffix from `after` is replaced when persisted.
       this.offset = after;
-      this.entries = ents.slice();
+      this.entries = entries.slice();
     } else {
       this.entries = this.entries.slice(0, after - this.offset);
-      for (const e of ents) this.entries.push(e);
+      for (const e of entries) this.entries.push(e);
     }
   }
 

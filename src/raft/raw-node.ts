@@ -129,10 +129,7 @@ export class RawNode {
     if (this.outstanding !== null) return false;
     return (
       r.proposalsPending ||
-      r.messages.length > 0 ||
-      r.messagesAfterPersist.length > 0 ||
-      r.readStates.length > 0 ||
-      r.readFailures.length > 0 ||
+      r.hasOutput() ||
       r.log.unstable.entries.length > 0 ||
       r.log.unstable.snapshot !== null ||
       r.log.hasNextCommittedEntries(this.applyLimit()) ||
@@ -152,40 +149,37 @@ export class RawNode {
     const entries = r.log.unstable.entries.slice();
     const snapshot = r.log.unstable.snapshot;
     const hardChanged = !sameHardState(hardState, this.prevHardState);
-    const rd: Ready = {
+    const ready: Ready = {
       softState: sameSoftState(softState, this.prevSoftState) ? null : softState,
       hardState: hardChanged ? hardState : null,
       entries,
       snapshot,
-      messages: r.messages,
-      messagesAfterPersist: r.messagesAfterPersist,
-      committedEntries: r.log.nextCommittedEntries(r.config.maxCommittedBytesPerReady, this.applyLimit()),
-      readStates: r.readStates,
-      readFailures: r.readFailures,
+      messages: r.takeMessages(),
+      messagesAfterPersist: r.takeMessagesAfterPersist(),
+      committedEntries: r.log.nextCommittedEntries(r.config.committedBytesPerReadyMax, this.applyLimit()),
+      readStates: r.takeReadStates(),
+      readFailures: r.takeReadFailures(),
       mustSync:
         entries.length > 0 ||
         snapshot !== null ||
         hardState.term !== this.prevHardState.term ||
         hardState.votedFor !== this.prevHardState.votedFor,
     };
-    r.messages = [];
-    r.messagesAfterPersist = [];
-    r.readStates = [];
-    r.readFailures = [];
-    if (rd.softState) this.prevSoftState = rd.softState;
-    this.outstanding = rd;
-    return rd;
+    if (ready.softState) this.prevSoftState = ready.softState;
+    this.outstanding = ready;
+    return ready;
   }
 
-  /** The driver has carried out `rd` (persisted, sent, applied). */
-  advance(rd: Ready): void {
-    assert(this.outstanding === rd, 'advance() must be given the Ready from the last ready()');
+  /** The driver has carried out `ready` (persisted, sent, applied). */
+  advance(ready: Ready): void {
+    assert(this.outstanding === ready, 'advance() must be given the Ready from the last ready()');
     this.outstanding = null;
     const r = this.raft;
-    if (rd.hardState) this.prevHardState = rd.hardState;
-    if (rd.snapshot) r.onSnapshotPersisted(rd.snapshot.meta.index);
-    if (rd.entries.length > 0) r.onEntriesPersisted(present(rd.entries.at(-1), 'the last persisted entry'));
-    if (rd.committedEntries.length > 0) r.onApplied(rd.committedEntries);
+    if (ready.hardState) this.prevHardState = ready.hardState;
+    if (ready.snapshot) r.onSnapshotPersisted(ready.snapshot.meta.index);
+    if (ready.entries.length > 0)
+      r.onEntriesPersisted(present(ready.entries.at(-1), 'the last persisted entry'));
+    if (ready.committedEntries.length > 0) r.onApplied(ready.committedEntries);
   }
 
   status(): Status {
@@ -193,8 +187,13 @@ export class RawNode {
     let progress: Record<NodeId, ProgressStatus> | null = null;
     if (r.role === 'leader') {
       progress = {};
-      for (const [id, pr] of r.tracker.progress) {
-        progress[id] = { match: pr.match, next: pr.next, state: pr.state, recentActive: pr.recentActive };
+      for (const [id, follower] of r.tracker.progress) {
+        progress[id] = {
+          match: follower.match,
+          next: follower.next,
+          state: follower.state,
+          recentActive: follower.recentActive,
+        };
       }
     }
     return {
@@ -230,21 +229,27 @@ export class RawNode {
     if (r.role === 'leader') {
       assert(r.leaderId === r.id, 'a leader must know itself as leader');
       assert(r.votedFor === r.id, 'a leader voted for itself in its term');
-      for (const [id, pr] of r.tracker.progress) {
-        assert(pr.match < pr.next, `progress of ${id}: match ${pr.match} ≥ next ${pr.next}`);
-        assert(pr.match <= log.lastIndex(), `progress of ${id}: match ${pr.match} beyond last index`);
+      for (const [id, follower] of r.tracker.progress) {
         assert(
-          pr.inflights.count() <= r.config.inflightMessagesMax,
-          `progress of ${id}: ${pr.inflights.count()} messages in flight, above the bound`,
+          follower.match < follower.next,
+          `progress of ${id}: match ${follower.match} ≥ next ${follower.next}`,
         );
         assert(
-          pr.state !== 'snapshot' || pr.pendingSnapshot > 0,
+          follower.match <= log.lastIndex(),
+          `progress of ${id}: match ${follower.match} beyond last index`,
+        );
+        assert(
+          follower.inflights.count() <= r.config.inflightMessagesMax,
+          `progress of ${id}: ${follower.inflights.count()} messages in flight, above the bound`,
+        );
+        assert(
+          follower.state !== 'snapshot' || follower.pendingSnapshot > 0,
           `progress of ${id}: in snapshot state without a pending snapshot`,
         );
       }
     } else {
       // Leader-only state must not outlive leadership.
-      assert(r.leadTransferee === null, `a ${r.role} has a leadership transfer in progress`);
+      assert(r.transferTarget === null, `a ${r.role} has a leadership transfer in progress`);
       assert(r.uncommittedBytes === 0, `a ${r.role} counts uncommitted bytes`);
       assert(!r.proposalsPending, `a ${r.role} has proposals pending`);
     }

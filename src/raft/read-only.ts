@@ -23,7 +23,7 @@ export class ReadOnlyQueue {
   private pending: PendingRead[] = [];
   private head = 0;
   /** The last round broadcast. */
-  round = 0;
+  private lastRound = 0;
   private broadcastNeeded = false;
 
   size(): number {
@@ -42,7 +42,7 @@ export class ReadOnlyQueue {
   }
 
   add(context: string, from: NodeId, index: number): void {
-    this.pending.push({ context, from, index, round: this.round + 1 });
+    this.pending.push({ context, from, index, round: this.lastRound + 1 });
     this.broadcastNeeded = true;
   }
 
@@ -58,8 +58,13 @@ export class ReadOnlyQueue {
   /** Starts a new round whether or not reads wait for one, and returns its number. */
   startRound(): number {
     this.broadcastNeeded = false;
-    this.round++;
-    return this.round;
+    this.lastRound++;
+    return this.lastRound;
+  }
+
+  /** The last round broadcast (0 before the first of this term of leadership). */
+  get round(): number {
+    return this.lastRound;
   }
 
   /** Removes and returns the reads whose round a majority has confirmed. */
@@ -78,13 +83,17 @@ export class ReadOnlyQueue {
     return out;
   }
 
-  /** Everything still waiting, emptied: used to fail reads when leadership is lost. */
+  /**
+   * Everything still waiting, emptied, and rounds numbered from 0 again: the role changed, so
+   * these reads fail and a later term of leadership starts its own rounds.
+   */
   drain(): { context: string; from: NodeId }[] {
     const out = [...this.waitingForTermCommit, ...this.pending.slice(this.head)];
     this.waitingForTermCommit = [];
     this.pending = [];
     this.head = 0;
     this.broadcastNeeded = false;
+    this.lastRound = 0;
     return out;
   }
 }

@@ -38,8 +38,8 @@ export class MemoryLogStorage implements LogStorage {
     return { hardState: this.hardState, membership: this.snap.meta.membership };
   }
 
-  setHardState(hs: HardState): void {
-    this.hardState = hs;
+  setHardState(hardState: HardState): void {
+    this.hardState = hardState;
   }
 
   /** Index of the entry before the first held: the snapshot's (the log's dummy entry). */

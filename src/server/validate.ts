@@ -6,7 +6,15 @@
 
 import { BadRequestError, NotFoundError, TooLargeError } from '../api/errors.js';
 import type { AlarmRequest, Consistency, DeleteRequest, PutRequest } from '../api/service.js';
-import { isWellFormed, KV_LIMITS } from '../kv/index.js';
+import {
+  isWellFormed,
+  KV_LIMITS,
+  type ValidationError,
+  validateIdempotencyKey,
+  validateKey,
+  validatePrevValue,
+  validateValue,
+} from '../kv/index.js';
 
 /** A body holds one key, one value and one prevValue, JSON-escaped (up to 6 bytes per byte). */
 export const maxBodyBytes = 64 * 1024 + 6 * (KV_LIMITS.maxKeyBytes + 2 * KV_LIMITS.maxValueBytes);
@@ -14,25 +22,20 @@ export const maxListLimit = 10_000;
 export const defaultListLimit = 1_000;
 const putFields = new Set(['key', 'value', 'prevValue']);
 
-function checkKey(key: unknown, where: string): string {
-  if (typeof key !== 'string') throw new BadRequestError(`${where} must be a string`);
-  if (key.length === 0) throw new BadRequestError(`${where} must not be empty`);
-  const bytes = Buffer.byteLength(key);
-  if (bytes > KV_LIMITS.maxKeyBytes) {
-    throw new TooLargeError(`${where} is ${bytes} bytes; the limit is ${KV_LIMITS.maxKeyBytes}`);
-  }
-  if (!isWellFormed(key)) throw new BadRequestError(`${where} is not valid UTF-8 (lone surrogate)`);
-  return key;
+/** kv's verdict on a field (one rule set for keys and values: kv/limits.ts) as the API's error. */
+function refuse(error: ValidationError | null): void {
+  if (error === null) return;
+  throw error.kind === 'too_large' ? new TooLargeError(error.message) : new BadRequestError(error.message);
 }
 
-function checkValue(value: unknown, where: string): string {
-  if (typeof value !== 'string') throw new BadRequestError(`${where} must be a string`);
-  const bytes = Buffer.byteLength(value);
-  if (bytes > KV_LIMITS.maxValueBytes) {
-    throw new TooLargeError(`${where} is ${bytes} bytes; the limit is ${KV_LIMITS.maxValueBytes}`);
-  }
-  if (!isWellFormed(value)) throw new BadRequestError(`${where} is not valid UTF-8 (lone surrogate)`);
-  return value;
+function checkKey(key: unknown): string {
+  refuse(validateKey(key));
+  return key as string;
+}
+
+function checkValue(value: unknown): string {
+  refuse(validateValue(value));
+  return value as string;
 }
 
 /** What the server reads of a request before its route's parser sees it. */
@@ -119,9 +122,9 @@ function writeOptions(head: RequestHead): { idempotencyKey?: string } {
   if (values === undefined) return {};
   if (values.length > 1) throw new BadRequestError('Idempotency-Key must be given at most once');
   const k = values[0] ?? '';
-  if (k.length === 0 || k.length > KV_LIMITS.maxIdempotencyKeyBytes) {
-    throw new BadRequestError(`Idempotency-Key must be 1..${KV_LIMITS.maxIdempotencyKeyBytes} characters`);
-  }
+  const error = validateIdempotencyKey(k);
+  // A header too long is a malformed request, not a body too large: 400 either way.
+  if (error !== null) throw new BadRequestError(error.message);
   // node:http reads header bytes as Latin-1; printable ASCII is what survives forwarding and logs.
   if (!/^[\x20-\x7e]+$/.test(k)) {
     throw new BadRequestError('Idempotency-Key must be printable ASCII (characters 0x20..0x7e)');
@@ -156,12 +159,12 @@ export function parsePutBody(body: Buffer, options: { idempotencyKey?: string })
   }
   if (!('key' in obj)) throw new BadRequestError('missing field "key"');
   if (!('value' in obj)) throw new BadRequestError('missing field "value"');
-  const key = checkKey(obj.key, 'key');
-  const value = checkValue(obj.value, 'value');
+  const key = checkKey(obj.key);
+  const value = checkValue(obj.value);
   const base = { key, value, ...options };
   if (!('prevValue' in obj)) return base;
-  const prev = obj.prevValue === null ? null : checkValue(obj.prevValue, 'prevValue');
-  return { ...base, prevValue: prev };
+  refuse(validatePrevValue(obj.prevValue));
+  return { ...base, prevValue: obj.prevValue as string | null };
 }
 
 const alarmFields = new Set(['node', 'alarm', 'active']);
@@ -203,7 +206,7 @@ function keyFromPath(path: string): string {
   } catch {
     throw new BadRequestError('key in the path is not valid URL-encoded UTF-8');
   }
-  return checkKey(key, 'key');
+  return checkKey(key);
 }
 
 function parseListQuery(q: URLSearchParams): { prefix: string; limit: number } {

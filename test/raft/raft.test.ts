@@ -156,7 +156,7 @@ describe('§3.6.2 commitment', () => {
     const c = new Cluster(ids, {
       preVote: false,
       checkQuorum: false,
-      maxMessageBytes: 1,
+      messageBytesMax: 1,
       mutations: { commitOldTermByCounting },
     });
     c.elect('n1');

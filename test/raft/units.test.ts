@@ -99,7 +99,7 @@ test('inflights: a bounded window in messages and bytes, freed by acknowledgemen
   assert.equal(w.full(), false);
   w.add(12, 100);
   assert.equal(w.full(), true, 'three messages');
-  w.freeLE(9);
+  w.freeThrough(9);
   assert.equal(w.count(), 1, 'acknowledging 9 frees the messages ending at 5 and 9');
   w.freeFirstOne();
   assert.equal(w.count(), 0);
@@ -116,7 +116,7 @@ test('inflights: a bounded window in messages and bytes, freed by acknowledgemen
           last += s;
           win.add(last, 1);
         }
-        win.freeLE(ack);
+        win.freeThrough(ack);
         // Reference: the messages whose last index is above the acknowledgement stay.
         let kept = 0;
         let at = 0;

@@ -33,7 +33,7 @@ export function figure37(ending: 'd' | 'e', mutations: Mutations = {}): Figure37
   const c = new SimCluster({
     seed: 37,
     size: 5,
-    raft: { preVote: false, checkQuorum: false, maxMessageBytes: 1, mutations },
+    raft: { preVote: false, checkQuorum: false, messageBytesMax: 1, mutations },
   });
   commitWrite(c, 'k');
   const s1 = waitLeader(c, MAX);

@@ -109,15 +109,15 @@ export function planScenario(seed: number, o: ScenarioOverrides = {}): ScenarioP
   // what exposes commit rules (Figure 3.7 needs an old-term entry replicated without a new one).
   // Not both at once: one entry per round trip cannot keep up with the client load, and the
   // liveness bound below is about elections and commit, not about draining a backlog.
-  const maxMessageBytes = rng.chance(0.5) ? 1 : 1 << 20;
-  const inflightMessagesMax = maxMessageBytes > 1 && rng.chance(0.3) ? rng.int(1, 4) : 256;
+  const messageBytesMax = rng.chance(0.5) ? 1 : 1 << 20;
+  const inflightMessagesMax = messageBytesMax > 1 && rng.chance(0.3) ? rng.int(1, 4) : 256;
   const raft: Partial<SimRaftConfig> = {
     electionTimeoutTicks,
     heartbeatIntervalTicks,
     preVote,
     checkQuorum,
     readMode,
-    maxMessageBytes,
+    messageBytesMax,
     inflightMessagesMax,
     mutations: o.mutations ?? {},
   };
@@ -264,7 +264,7 @@ export function describePlan(p: ScenarioPlan): string {
   return [
     `seed ${p.seed}: profile=${p.profile} nodes=${p.size} ticks=${p.faultTicks}`,
     `ET=${r.electionTimeoutTicks} HB=${r.heartbeatIntervalTicks} preVote=${r.preVote} checkQuorum=${r.checkQuorum} reads=${r.readMode}`,
-    `maxMsgBytes=${r.maxMessageBytes} inflight=${r.inflightMessagesMax}`,
+    `maxMsgBytes=${r.messageBytesMax} inflight=${r.inflightMessagesMax}`,
     `delay=${l.minDelay}..${l.maxDelay} drop=${l.dropRate} dup=${l.dupRate}`,
     `persist=${p.persist.min}..${p.persist.max}`,
     `snapshots=${p.snapshots ? `every ${p.snapshots.every} keep ${p.snapshots.keep}` : 'off'}`,

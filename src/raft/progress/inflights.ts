@@ -22,7 +22,7 @@ export class Inflights {
   }
 
   /** Frees every message whose last index ≤ index: the follower acknowledged up to it. */
-  freeLE(index: number): void {
+  freeThrough(index: number): void {
     while (
       this.head < this.indexes.length &&
       present(this.indexes[this.head], 'an in-flight index') <= index
@@ -40,7 +40,7 @@ export class Inflights {
 
   freeFirstOne(): void {
     if (this.head < this.indexes.length)
-      this.freeLE(present(this.indexes[this.head], 'the oldest in-flight index'));
+      this.freeThrough(present(this.indexes[this.head], 'the oldest in-flight index'));
   }
 
   count(): number {

@@ -14,81 +14,113 @@ import { Inflights } from './inflights.js';
 export type ProgressState = 'probe' | 'replicate' | 'snapshot';
 
 export class Progress {
-  /** Highest index known to match the leader's log. Invariant: match < next. */
-  match = 0;
-  /** Next index to send. */
-  next: number;
-  state: ProgressState = 'probe';
-  /** In snapshot state: the index of the snapshot being sent. */
-  pendingSnapshot = 0;
-  /** Tick (leader's clock) at which the snapshot was sent, to give up on a lost one. */
-  snapshotSentAtTick = 0;
-  /** In probe state: an AppendEntries is out and unanswered; wait before sending another. */
-  probeSent = false;
-  /** Heard from since the last CheckQuorum round (§6.2). */
-  recentActive = false;
-  /** Highest ReadIndex heartbeat round this follower has answered (§6.4). */
-  ackedReadRound = 0;
+  private matchIndex = 0;
+  private nextIndex: number;
+  private flowState: ProgressState = 'probe';
+  private snapshotIndex = 0;
+  private snapshotSentAt = 0;
+  private probeInFlight = false;
+  private heardRecently = false;
+  private readRoundAcknowledged = 0;
   readonly inflights: Inflights;
 
   constructor(next: number, inflightMessagesMax: number, inflightBytesMax: number) {
-    this.next = next;
+    this.nextIndex = next;
     this.inflights = new Inflights(inflightMessagesMax, inflightBytesMax);
   }
 
+  /** Highest index known to match the leader's log. Invariant: match < next. */
+  get match(): number {
+    return this.matchIndex;
+  }
+
+  /** Next index to send. */
+  get next(): number {
+    return this.nextIndex;
+  }
+
+  get state(): ProgressState {
+    return this.flowState;
+  }
+
+  /** In snapshot state: the index of the snapshot being sent. */
+  get pendingSnapshot(): number {
+    return this.snapshotIndex;
+  }
+
+  /** Tick (leader's clock) at which the snapshot was sent, to give up on a lost one. */
+  get snapshotSentAtTick(): number {
+    return this.snapshotSentAt;
+  }
+
+  /** In probe state: an AppendEntries is out and unanswered; wait before sending another. */
+  get probeSent(): boolean {
+    return this.probeInFlight;
+  }
+
+  /** Heard from since the last CheckQuorum round (§6.2). */
+  get recentActive(): boolean {
+    return this.heardRecently;
+  }
+
+  /** Highest ReadIndex heartbeat round this follower has answered (§6.4). */
+  get ackedReadRound(): number {
+    return this.readRoundAcknowledged;
+  }
+
   private resetState(state: ProgressState): void {
-    this.probeSent = false;
-    this.pendingSnapshot = 0;
-    this.state = state;
+    this.probeInFlight = false;
+    this.snapshotIndex = 0;
+    this.flowState = state;
     this.inflights.reset();
   }
 
   becomeProbe(): void {
     // After a snapshot, resume right after it (or after match, if that is further).
-    if (this.state === 'snapshot') {
-      const pending = this.pendingSnapshot;
+    if (this.flowState === 'snapshot') {
+      const pending = this.snapshotIndex;
       this.resetState('probe');
-      this.next = Math.max(this.match + 1, pending + 1);
+      this.nextIndex = Math.max(this.matchIndex + 1, pending + 1);
     } else {
       this.resetState('probe');
-      this.next = this.match + 1;
+      this.nextIndex = this.matchIndex + 1;
     }
   }
 
   becomeReplicate(): void {
     this.resetState('replicate');
-    this.next = this.match + 1;
+    this.nextIndex = this.matchIndex + 1;
   }
 
   becomeSnapshot(snapshotIndex: number, nowTick: number): void {
     this.resetState('snapshot');
-    this.pendingSnapshot = snapshotIndex;
-    this.snapshotSentAtTick = nowTick;
+    this.snapshotIndex = snapshotIndex;
+    this.snapshotSentAt = nowTick;
   }
 
   /** The follower acknowledged up to n. Returns false for a stale (already known) answer. */
   maybeUpdate(n: number): boolean {
     let updated = false;
-    if (this.match < n) {
-      this.match = n;
+    if (this.matchIndex < n) {
+      this.matchIndex = n;
       updated = true;
-      this.probeSent = false;
+      this.probeInFlight = false;
     }
-    this.next = Math.max(this.next, n + 1);
+    this.nextIndex = Math.max(this.nextIndex, n + 1);
     return updated;
   }
 
   /** We sent entries up to lastIndex. */
   sentEntries(lastIndex: number, bytes: number, entryCount: number): void {
-    if (this.state === 'replicate') {
+    if (this.flowState === 'replicate') {
       if (entryCount > 0) {
-        this.next = lastIndex + 1;
+        this.nextIndex = lastIndex + 1;
         this.inflights.add(lastIndex, bytes);
       }
-    } else if (this.state === 'probe') {
-      this.probeSent = true;
+    } else if (this.flowState === 'probe') {
+      this.probeInFlight = true;
     } else {
-      assert(false, `sending entries to a follower in ${this.state} state`);
+      assert(false, `sending entries to a follower in ${this.flowState} state`);
     }
   }
 
@@ -96,25 +128,52 @@ export class Progress {
    * The follower rejected an AppendEntries whose prevLogIndex was `rejected`; `probeFrom` is the
    * index the leader computed from the follower's hint. Returns false if the answer is stale.
    */
-  maybeDecrTo(rejected: number, probeFrom: number): boolean {
-    if (this.state === 'replicate') {
+  onRejected(rejected: number, probeFrom: number): boolean {
+    if (this.flowState === 'replicate') {
       // In replicate state only a rejection above match is news: earlier ones are reordered echoes.
-      if (rejected <= this.match) return false;
-      this.next = this.match + 1;
+      if (rejected <= this.matchIndex) return false;
+      this.nextIndex = this.matchIndex + 1;
       return true;
     }
     // In probe state only the answer to the probe we sent (prevLogIndex = next - 1) counts.
-    if (this.next - 1 !== rejected) return false;
-    this.next = Math.max(Math.min(rejected, probeFrom + 1), this.match + 1);
-    this.probeSent = false;
+    if (this.nextIndex - 1 !== rejected) return false;
+    this.nextIndex = Math.max(Math.min(rejected, probeFrom + 1), this.matchIndex + 1);
+    this.probeInFlight = false;
+    return true;
+  }
+
+  /** Any answer from the follower: it is alive for this CheckQuorum round (§6.2). */
+  markActive(): void {
+    this.heardRecently = true;
+  }
+
+  /** A new CheckQuorum round: the follower must be heard from again to count as active. */
+  clearActive(): void {
+    this.heardRecently = false;
+  }
+
+  /**
+   * The follower answered a heartbeat: it is alive and reachable, so a probe may go again, and in
+   * replicate state one in-flight AppendEntries is presumed lost so replication cannot stall.
+   */
+  heartbeatAnswered(): void {
+    this.heardRecently = true;
+    this.probeInFlight = false;
+    if (this.flowState === 'replicate' && this.inflights.full()) this.inflights.freeFirstOne();
+  }
+
+  /** The follower answered ReadIndex heartbeat round `round`; false if it had answered a later one. */
+  acknowledgeReadRound(round: number): boolean {
+    if (round <= this.readRoundAcknowledged) return false;
+    this.readRoundAcknowledged = round;
     return true;
   }
 
   /** Whether the leader must hold AppendEntries to this follower for now. */
   isPaused(): boolean {
-    switch (this.state) {
+    switch (this.flowState) {
       case 'probe':
-        return this.probeSent;
+        return this.probeInFlight;
       case 'replicate':
         return this.inflights.full();
       case 'snapshot':

@@ -43,6 +43,19 @@ export class ProgressTracker {
     return committedIndex(this.voters, (id) => this.progress.get(id)?.match ?? 0);
   }
 
+  /** Every follower counts as heard from: a new leader gives each a full round (§6.2). */
+  markAllActive(): void {
+    for (const progress of this.progress.values()) progress.markActive();
+  }
+
+  /** A new CheckQuorum round: only the leader itself counts as heard from until others answer. */
+  beginActivityRound(self: NodeId): void {
+    for (const [id, progress] of this.progress) {
+      if (id === self) progress.markActive();
+      else progress.clearActive();
+    }
+  }
+
   quorumActive(): boolean {
     return hasQuorum(this.voters, (id) => this.progress.get(id)?.recentActive ?? false);
   }

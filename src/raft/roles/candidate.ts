@@ -2,9 +2,10 @@
 // only then increments its term, so a node that cannot win never inflates the cluster's term.
 
 import { assert } from '../assert.js';
-import type { Raft } from '../raft.js';
+import type { RaftState as Raft } from '../raft-state.js';
 import type { Message, PreVoteResponse, RequestVoteResponse } from '../types.js';
 import { onFollowerMessage, onNotLeaderMessage } from './follower.js';
+import { broadcastAppend } from './leader.js';
 
 export function startPreVote(r: Raft): void {
   r.becomePreCandidate();
@@ -36,8 +37,12 @@ function requestVotes(r: Raft, kind: 'PreVote' | 'RequestVote', transfer: boolea
 }
 
 function onElectionWon(r: Raft, kind: 'PreVote' | 'RequestVote'): void {
-  if (kind === 'PreVote') campaign(r, { transfer: false });
-  else r.becomeLeader();
+  if (kind === 'PreVote') {
+    campaign(r, { transfer: false });
+    return;
+  }
+  r.becomeLeader();
+  broadcastAppend(r);
 }
 
 /**

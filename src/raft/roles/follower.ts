@@ -3,7 +3,7 @@
 // the reads it relayed (§6.4). Candidates hand what is not theirs to it (candidate.ts).
 
 import { assert } from '../assert.js';
-import type { Raft } from '../raft.js';
+import type { RaftState as Raft } from '../raft-state.js';
 import type { AppendEntries, Heartbeat, InstallSnapshot, Message } from '../types.js';
 
 /** A message in the follower's term (the term rules of raft.ts have run). */

@@ -2,8 +2,8 @@
 // replicas of current-term entries only (§3.6.2), heartbeats, CheckQuorum (§6.2), ReadIndex
 // (§6.4) and leadership transfer (§3.10).
 
-import { present } from '../assert.js';
-import type { Raft } from '../raft.js';
+import { assert, present } from '../assert.js';
+import type { RaftState as Raft } from '../raft-state.js';
 import type {
   AppendEntriesResponse,
   Entry,
@@ -18,31 +18,26 @@ import type {
 /** A snapshot transfer not acknowledged after this many election timeouts is presumed lost. */
 const snapshotTimeoutElections = 4;
 
-export function tickLeader(r: Raft): void {
-  r.heartbeatElapsed++;
-  r.electionElapsed++;
-  if (r.electionElapsed >= r.config.electionTimeoutTicks) {
-    r.electionElapsed = 0;
-    if (r.config.checkQuorum) {
-      const self = r.tracker.get(r.id);
-      if (self) self.recentActive = true;
-      if (!r.tracker.quorumActive()) {
-        r.emit('warn', 'stepping down: no majority heard from within an election timeout');
-        r.becomeFollower(r.term, null, 'check quorum failed');
-        return;
-      }
-      for (const [id, pr] of r.tracker.progress) pr.recentActive = id === r.id;
+/**
+ * Every election timeout a leader checks that a majority answered it since the last check, or
+ * steps down (CheckQuorum, §6.2), and gives up a leadership transfer that did not finish (§3.10).
+ */
+export function onLeaderElectionTimeout(r: Raft): void {
+  assert(r.role === 'leader', `leader timeout handled by a ${r.role}`);
+  if (r.config.checkQuorum) {
+    r.tracker.get(r.id)?.markActive();
+    if (!r.tracker.quorumActive()) {
+      r.emit('warn', 'stepping down: no majority heard from within an election timeout');
+      r.becomeFollower(r.term, null, 'check quorum failed');
+      return;
     }
-    if (r.leadTransferee !== null) {
-      r.emit('warn', 'leadership transfer aborted: target did not take over in time', {
-        to: r.leadTransferee,
-      });
-      r.abortLeaderTransfer();
-    }
+    r.tracker.beginActivityRound(r.id);
   }
-  if (r.heartbeatElapsed >= r.config.heartbeatIntervalTicks) {
-    r.heartbeatElapsed = 0;
-    bcastHeartbeat(r);
+  if (r.transferTarget !== null) {
+    r.emit('warn', 'leadership transfer aborted: target did not take over in time', {
+      to: r.transferTarget,
+    });
+    r.abortLeaderTransfer();
   }
 }
 
@@ -53,7 +48,7 @@ export function tickLeader(r: Raft): void {
 export function onOwnEntriesPersisted(r: Raft, last: Entry): void {
   const self = r.tracker.get(r.id);
   if (self && r.log.matchTerm(last.index, last.term) && self.maybeUpdate(last.index) && maybeCommit(r)) {
-    bcastAppend(r);
+    broadcastAppend(r);
   }
 }
 
@@ -61,7 +56,7 @@ export function onOwnEntriesPersisted(r: Raft, last: Entry): void {
 export function releaseUncommittedBytes(r: Raft, applied: readonly Entry[]): void {
   let bytes = 0;
   for (const e of applied) if (e.term === r.term) bytes += e.data.byteLength;
-  r.uncommittedBytes = Math.max(0, r.uncommittedBytes - bytes);
+  r.releaseUncommitted(bytes);
 }
 
 /**
@@ -69,13 +64,13 @@ export function releaseUncommittedBytes(r: Raft, applied: readonly Entry[]): voi
  * most one AppendEntries waits in the transport's queue until the peer answers.
  */
 export function onPeerUnreachable(r: Raft, id: NodeId): void {
-  const pr = r.tracker.get(id);
-  if (pr && pr.state === 'replicate') pr.becomeProbe();
+  const progress = r.tracker.get(id);
+  if (progress && progress.state === 'replicate') progress.becomeProbe();
 }
 
 export function propose(r: Raft, data: Uint8Array): ProposeResult {
   if (r.role !== 'leader') return { kind: 'rejected', reason: 'NotLeader', leaderId: r.leaderId };
-  if (r.leadTransferee !== null) return { kind: 'rejected', reason: 'TransferInProgress', leaderId: r.id };
+  if (r.transferTarget !== null) return { kind: 'rejected', reason: 'TransferInProgress', leaderId: r.id };
   if (data.byteLength > r.config.uncommittedBytesMax)
     return { kind: 'rejected', reason: 'TooLarge', leaderId: r.id };
   if (r.uncommittedBytes > 0 && r.uncommittedBytes + data.byteLength > r.config.uncommittedBytesMax) {
@@ -83,35 +78,36 @@ export function propose(r: Raft, data: Uint8Array): ProposeResult {
   }
   const index = r.log.lastIndex() + 1;
   r.log.append([{ term: r.term, index, type: 'command', data }]);
-  r.uncommittedBytes += data.byteLength;
   // Proposals made before the driver next takes messages go out together, in one AppendEntries
   // per follower (see flushProposals).
-  r.proposalsPending = true;
+  r.admitProposal(data.byteLength);
   return { kind: 'accepted', index, term: r.term };
 }
 
 /** Sends the entries proposed since the last flush: one batch per follower, not one per proposal. */
 export function flushProposals(r: Raft): void {
-  if (!r.proposalsPending) return;
-  r.proposalsPending = false;
-  if (r.role === 'leader') bcastAppend(r);
+  if (r.takeUnsentProposals() && r.role === 'leader') broadcastAppend(r);
 }
 
-export function bcastAppend(r: Raft): void {
+export function broadcastAppend(r: Raft): void {
   for (const id of r.tracker.voters) if (id !== r.id) sendAppend(r, id);
 }
 
-export function bcastHeartbeat(r: Raft): void {
+export function broadcastHeartbeat(r: Raft): void {
   const lease = r.config.readMode === 'lease';
   // In lease mode every broadcast is a round, so each heartbeat's answers can renew the lease.
   const round = lease ? r.reads.startRound() : (r.reads.startRoundIfNeeded() ?? r.reads.round);
   if (lease) r.lease.roundSent(round, r.ticks);
-  const self = r.tracker.get(r.id);
-  if (self) self.ackedReadRound = round;
+  r.tracker.get(r.id)?.acknowledgeReadRound(round);
   for (const id of r.tracker.voters) {
     if (id === r.id) continue;
-    const pr = present(r.tracker.get(id), "a voter's progress");
-    r.send({ type: 'Heartbeat', to: id, commit: Math.min(pr.match, r.log.committed), readRound: round });
+    const progress = present(r.tracker.get(id), "a voter's progress");
+    r.send({
+      type: 'Heartbeat',
+      to: id,
+      commit: Math.min(progress.match, r.log.committed),
+      readRound: round,
+    });
   }
   releaseReads(r);
 }
@@ -130,27 +126,27 @@ function sendNewEntries(r: Raft, to: NodeId): boolean {
 }
 
 function appendTo(r: Raft, to: NodeId, when: 'even-if-empty' | 'only-entries'): boolean {
-  const pr = r.tracker.get(to);
-  if (!pr || pr.isPaused()) return false;
-  const prevLogIndex = pr.next - 1;
+  const progress = r.tracker.get(to);
+  if (!progress || progress.isPaused()) return false;
+  const prevLogIndex = progress.next - 1;
   const prevLogTerm = r.log.term(prevLogIndex);
-  const entries = prevLogTerm === null ? null : r.log.entriesFrom(pr.next, r.config.maxMessageBytes);
+  const entries = prevLogTerm === null ? null : r.log.entriesFrom(progress.next, r.config.messageBytesMax);
   if (prevLogTerm === null || entries === null) return sendSnapshot(r, to);
   if (entries.length === 0 && when === 'only-entries') return false;
   let bytes = 0;
   for (const e of entries) bytes += e.data.byteLength;
   r.send({ type: 'AppendEntries', to, prevLogIndex, prevLogTerm, entries, leaderCommit: r.log.committed });
-  pr.sentEntries(prevLogIndex + entries.length, bytes, entries.length);
+  progress.sentEntries(prevLogIndex + entries.length, bytes, entries.length);
   return true;
 }
 
 function sendSnapshot(r: Raft, to: NodeId): boolean {
-  const pr = present(r.tracker.get(to), "the target's progress");
+  const progress = present(r.tracker.get(to), "the target's progress");
   // A follower we have not heard from recently is probably down: do not ship it a snapshot.
-  if (!pr.recentActive) return false;
+  if (!progress.recentActive) return false;
   const snapshot = r.log.snapshot();
   if (snapshot.meta.index === 0) return false;
-  pr.becomeSnapshot(snapshot.meta.index, r.ticks);
+  progress.becomeSnapshot(snapshot.meta.index, r.ticks);
   r.emit('info', 'sending snapshot to lagging follower', { to, index: snapshot.meta.index });
   r.send({ type: 'InstallSnapshot', to, snapshot });
   return true;
@@ -162,8 +158,18 @@ export function maybeCommit(r: Raft): boolean {
   if (index <= r.log.committed) return false;
   if (r.log.term(index) !== r.term && !r.config.mutations.commitOldTermByCounting) return false;
   r.log.commitTo(index);
-  r.onCommitAdvanced();
+  releaseReadsDeferredToTermCommit(r);
   return true;
+}
+
+/**
+ * §6.4 step 1: reads that arrived before this leader committed an entry of its term waited,
+ * since its commit index might lag the cluster's; now it may record them.
+ */
+function releaseReadsDeferredToTermCommit(r: Raft): void {
+  if (r.log.term(r.log.committed) !== r.term) return;
+  for (const read of r.reads.takeDeferred()) r.reads.add(read.context, read.from, r.log.committed);
+  if (r.reads.size() > 0) broadcastHeartbeat(r);
 }
 
 export function onLeaderMessage(r: Raft, m: Message): void {
@@ -184,57 +190,53 @@ export function onLeaderMessage(r: Raft, m: Message): void {
 }
 
 function onAppendEntriesResponse(r: Raft, m: AppendEntriesResponse): void {
-  const pr = r.tracker.get(m.from);
-  if (!pr) return;
-  pr.recentActive = true;
+  const progress = r.tracker.get(m.from);
+  if (!progress) return;
+  progress.markActive();
   if (!m.success) {
     // Skip the follower's whole conflicting term: probe after the last entry whose term ≤ the
     // follower's hint term (the optimisation at the end of §3.5, as refined in etcd-io/raft).
     const probeFrom = m.hintTerm > 0 ? r.log.findConflictByTerm(m.hintIndex, m.hintTerm).index : m.hintIndex;
-    if (pr.maybeDecrTo(m.rejectedIndex, probeFrom)) {
-      if (pr.state === 'replicate') pr.becomeProbe();
+    if (progress.onRejected(m.rejectedIndex, probeFrom)) {
+      if (progress.state === 'replicate') progress.becomeProbe();
       sendAppend(r, m.from);
     }
     return;
   }
-  const wasPaused = pr.isPaused();
-  if (!pr.maybeUpdate(m.matchIndex)) {
-    if (wasPaused && !pr.isPaused()) sendNewEntries(r, m.from);
+  const wasPaused = progress.isPaused();
+  if (!progress.maybeUpdate(m.matchIndex)) {
+    if (wasPaused && !progress.isPaused()) sendNewEntries(r, m.from);
     return;
   }
-  if (pr.state === 'probe') pr.becomeReplicate();
-  else if (pr.state === 'snapshot' && pr.match >= pr.pendingSnapshot) {
-    pr.becomeProbe();
-    pr.becomeReplicate();
-  } else if (pr.state === 'replicate') pr.inflights.freeLE(m.matchIndex);
+  if (progress.state === 'probe') progress.becomeReplicate();
+  else if (progress.state === 'snapshot' && progress.match >= progress.pendingSnapshot) {
+    progress.becomeProbe();
+    progress.becomeReplicate();
+  } else if (progress.state === 'replicate') progress.inflights.freeThrough(m.matchIndex);
 
-  if (maybeCommit(r)) bcastAppend(r);
+  if (maybeCommit(r)) broadcastAppend(r);
   else sendNewEntries(r, m.from);
   // Fill the pipeline.
   while (sendNewEntries(r, m.from)) {}
-  if (m.from === r.leadTransferee && pr.match === r.log.lastIndex()) {
+  if (m.from === r.transferTarget && progress.match === r.log.lastIndex()) {
     r.emit('info', 'leadership transfer: target caught up, sending TimeoutNow', { to: m.from });
     sendTimeoutNow(r, m.from);
   }
 }
 
 function onHeartbeatResponse(r: Raft, m: HeartbeatResponse): void {
-  const pr = r.tracker.get(m.from);
-  if (!pr) return;
-  pr.recentActive = true;
-  pr.probeSent = false;
-  // AppendEntries may have been lost: let one more through so replication cannot stall.
-  if (pr.state === 'replicate' && pr.inflights.full()) pr.inflights.freeFirstOne();
+  const progress = r.tracker.get(m.from);
+  if (!progress) return;
+  progress.heartbeatAnswered();
   if (
-    pr.state === 'snapshot' &&
-    r.ticks - pr.snapshotSentAtTick >= snapshotTimeoutElections * r.config.electionTimeoutTicks
+    progress.state === 'snapshot' &&
+    r.ticks - progress.snapshotSentAtTick >= snapshotTimeoutElections * r.config.electionTimeoutTicks
   ) {
     r.emit('warn', 'snapshot transfer presumed lost, probing again', { to: m.from });
-    pr.becomeProbe();
+    progress.becomeProbe();
   }
-  if (pr.match < r.log.lastIndex()) sendAppend(r, m.from);
-  if (m.readRound > pr.ackedReadRound) {
-    pr.ackedReadRound = m.readRound;
+  if (progress.match < r.log.lastIndex()) sendAppend(r, m.from);
+  if (progress.acknowledgeReadRound(m.readRound)) {
     if (r.config.readMode === 'lease') r.lease.roundConfirmed(r.tracker.confirmedReadRound());
     releaseReads(r);
   }
@@ -288,18 +290,19 @@ export function readIndexAtLeader(r: Raft, context: string, from: NodeId): void 
 export function transferLeadership(r: Raft, to: NodeId): TransferResult {
   if (r.role !== 'leader') return { kind: 'rejected', reason: 'NotLeader' };
   if (to === r.id) return { kind: 'rejected', reason: 'TargetIsSelf' };
-  const pr = r.tracker.get(to);
-  if (!pr) return { kind: 'rejected', reason: 'UnknownTarget' };
-  if (r.leadTransferee !== null) {
-    if (r.leadTransferee === to) return { kind: 'started' };
+  const progress = r.tracker.get(to);
+  if (!progress) return { kind: 'rejected', reason: 'UnknownTarget' };
+  if (r.transferTarget !== null) {
+    if (r.transferTarget === to) return { kind: 'started' };
     return { kind: 'rejected', reason: 'TransferInProgress' };
   }
   // A target that is unreachable or needs a snapshot cannot catch up within one election timeout.
-  if (!pr.recentActive || pr.state === 'snapshot') return { kind: 'rejected', reason: 'TargetLagging' };
+  if (!progress.recentActive || progress.state === 'snapshot')
+    return { kind: 'rejected', reason: 'TargetLagging' };
   // The transfer must finish within one election timeout, or it is aborted (tickLeader).
   r.beginLeaderTransfer(to);
   r.emit('info', 'leadership transfer started', { to });
-  if (pr.match === r.log.lastIndex()) sendTimeoutNow(r, to);
+  if (progress.match === r.log.lastIndex()) sendTimeoutNow(r, to);
   else sendAppend(r, to);
   return { kind: 'started' };
 }
