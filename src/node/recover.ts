@@ -52,7 +52,7 @@ export function recoverCore(
       electionTimeoutTicks: electionTicks,
       heartbeatIntervalTicks: heartbeatTicks,
       readMode: o.readMode,
-      applied: sm.lastApplied,
+      lastApplied: sm.lastApplied,
     },
     log,
     random,

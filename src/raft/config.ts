@@ -72,7 +72,7 @@ export interface RaftConfig {
   /** Entry bytes handed out as committedEntries per Ready. */
   readonly committedBytesPerReadyMax: number;
   /** The index the state machine had applied when this core was built (restart). */
-  readonly applied: number;
+  readonly lastApplied: number;
   readonly mutations: Mutations;
 }
 
@@ -88,7 +88,7 @@ export const defaultRaftConfig: Omit<RaftConfig, 'id'> = {
   uncommittedBytesMax: 64 << 20,
   pendingReadsMax: 65_536,
   committedBytesPerReadyMax: 16 << 20,
-  applied: 0,
+  lastApplied: 0,
   mutations: {},
 };
 
@@ -118,7 +118,8 @@ export function validateConfig(c: RaftConfig): void {
   if (c.heartbeatIntervalTicks >= c.electionTimeoutTicks) {
     throw new ConfigError('heartbeatIntervalTicks must be smaller than electionTimeoutTicks');
   }
-  if (!Number.isSafeInteger(c.applied) || c.applied < 0) throw new ConfigError('applied must be ≥ 0');
+  if (!Number.isSafeInteger(c.lastApplied) || c.lastApplied < 0)
+    throw new ConfigError('lastApplied must be ≥ 0');
   if (c.readMode === 'lease' && !c.checkQuorum) {
     throw new ConfigError(
       'readMode "lease" requires checkQuorum: without it a deposed leader may serve stale reads',

@@ -9,10 +9,8 @@ import type { Entry, Snapshot } from './types.js';
 export class RaftLog {
   readonly storage: LogStorage;
   readonly unstable: UnstableLog;
-  /** Invariant: applied ≤ committed ≤ lastIndex(). committed never decreases. */
-  committed: number;
-  /** Highest index handed to the state machine (through Ready) and acknowledged by advance(). */
-  applied: number;
+  private committed: number;
+  private applied: number;
 
   constructor(storage: LogStorage, committed: number, applied: number) {
     this.storage = storage;
@@ -29,6 +27,15 @@ export class RaftLog {
     assert(applied <= this.committed, `applied ${applied} beyond commit ${this.committed}`);
     // The state machine must have been restored from the snapshot before the core starts.
     assert(applied >= this.firstIndex() - 1, `applied ${applied} is behind the compacted log`);
+  }
+  /** Highest index known committed (Figure 3.1). Invariant: lastApplied ≤ commitIndex ≤ lastIndex(); never decreases. */
+  get commitIndex(): number {
+    return this.committed;
+  }
+
+  /** Highest index handed to the state machine (through Ready) and acknowledged by advance(). */
+  get lastApplied(): number {
+    return this.applied;
   }
 
   firstIndex(): number {

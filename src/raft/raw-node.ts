@@ -32,7 +32,7 @@ export interface Status {
   readonly votedFor: NodeId | null;
   readonly leaderId: NodeId | null;
   readonly commitIndex: number;
-  readonly appliedIndex: number;
+  readonly lastApplied: number;
   readonly lastIndex: number;
   readonly firstIndex: number;
   readonly voters: readonly NodeId[];
@@ -202,8 +202,8 @@ export class RawNode {
       term: r.term,
       votedFor: r.votedFor,
       leaderId: r.leaderId,
-      commitIndex: r.log.committed,
-      appliedIndex: r.log.applied,
+      commitIndex: r.log.commitIndex,
+      lastApplied: r.log.lastApplied,
       lastIndex: r.log.lastIndex(),
       firstIndex: r.log.firstIndex(),
       voters: r.tracker.voters,
@@ -216,13 +216,19 @@ export class RawNode {
     const r = this.raft;
     const log = r.log;
     assert(r.term >= this.seenTerm, `term went back from ${this.seenTerm} to ${r.term}`);
-    assert(log.committed >= this.seenCommit, `commit went back from ${this.seenCommit} to ${log.committed}`);
-    this.seenTerm = r.term;
-    this.seenCommit = log.committed;
-    assert(log.committed <= log.lastIndex(), `commit ${log.committed} beyond last index ${log.lastIndex()}`);
     assert(
-      log.applied <= log.committed || r.config.mutations.applyBeforeCommit === true,
-      `applied ${log.applied} beyond commit ${log.committed}`,
+      log.commitIndex >= this.seenCommit,
+      `commit went back from ${this.seenCommit} to ${log.commitIndex}`,
+    );
+    this.seenTerm = r.term;
+    this.seenCommit = log.commitIndex;
+    assert(
+      log.commitIndex <= log.lastIndex(),
+      `commit ${log.commitIndex} beyond last index ${log.lastIndex()}`,
+    );
+    assert(
+      log.lastApplied <= log.commitIndex || r.config.mutations.applyBeforeCommit === true,
+      `applied ${log.lastApplied} beyond commit ${log.commitIndex}`,
     );
     assert(log.firstIndex() >= 1, 'first index below 1');
     assert(log.term(log.lastIndex()) !== null, 'last entry has no term');
@@ -259,7 +265,7 @@ export class RawNode {
   /** Mutation applyBeforeCommit: hand out entries as soon as they are in the log. */
   private applyLimit(): number {
     const r = this.raft;
-    return r.config.mutations.applyBeforeCommit ? r.log.lastStableIndex() : r.log.committed;
+    return r.config.mutations.applyBeforeCommit ? r.log.lastStableIndex() : r.log.commitIndex;
   }
 }
 

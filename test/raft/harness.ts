@@ -58,7 +58,7 @@ export class Cluster {
   }
 
   start(id: NodeId, storage: MemoryLogStorage, applied = 0): TestNode {
-    const config: RaftConfig = { ...defaultRaftConfig, ...this.overrides, id, applied };
+    const config: RaftConfig = { ...defaultRaftConfig, ...this.overrides, id, lastApplied: applied };
     const node: TestNode = {
       id,
       raw: new RawNode(config, storage, counterRandom(this.seed++ * 7919)),

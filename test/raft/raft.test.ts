@@ -295,7 +295,7 @@ describe('chapter 5: snapshots', () => {
     for (let i = 0; i < 20; i++) c.propose('n1', `v${i}`);
     for (const id of ['n1', 'n2']) {
       const n = c.node(id);
-      const applied = n.raw.status().appliedIndex;
+      const applied = n.raw.status().lastApplied;
       n.storage.createSnapshot({
         meta: { index: applied, term: n.storage.term(applied)!, membership: { voters: three } },
         data: new TextEncoder().encode(`snap@${applied}`),
@@ -315,14 +315,14 @@ describe('chapter 5: snapshots', () => {
     for (let i = 0; i < 5; i++) c.propose('n1', `v${i}`);
     c.tickAll(2);
     const n2 = c.node('n2');
-    const applied = n2.raw.status().appliedIndex;
+    const applied = n2.raw.status().lastApplied;
     n2.storage.createSnapshot({
       meta: { index: 3, term: n2.storage.term(3)!, membership: { voters: three } },
       data: new Uint8Array(),
     });
     const restarted = c.start('n2', n2.storage, 3);
     c.tickAll(2);
-    assert.equal(restarted.raw.status().appliedIndex, applied);
+    assert.equal(restarted.raw.status().lastApplied, applied);
     assert.equal(restarted.applied[0]?.index, 4);
   });
 });

@@ -38,7 +38,7 @@ export interface StatusView {
   readonly role: Role;
   readonly term: number;
   readonly commitIndex: number;
-  readonly appliedIndex: number;
+  readonly lastApplied: number;
 }
 
 interface AppliedRecord {
@@ -129,10 +129,10 @@ export class SafetyChecker {
         `${id} commit index went from ${before.commitIndex} to ${now.commitIndex}`,
       );
     }
-    if (now.appliedIndex < before.appliedIndex) {
+    if (now.lastApplied < before.lastApplied) {
       this.fail(
         'applied monotonicity',
-        `${id} applied index went from ${before.appliedIndex} to ${now.appliedIndex}`,
+        `${id} applied index went from ${before.lastApplied} to ${now.lastApplied}`,
       );
     }
   }

@@ -247,7 +247,7 @@ export class SimNode {
             env.tracer.event('core', `${this.id} ${level} ${event} ${JSON.stringify(fields)}`),
         }
       : undefined;
-    const config: RaftConfig = { ...env.config, id: this.id, applied: snap.meta.index };
+    const config: RaftConfig = { ...env.config, id: this.id, lastApplied: snap.meta.index };
     this.guard = env.diskStallBound === null ? null : new DiskStallGuard(env.diskStallBound);
     // One tick per unit of time from now on; a catch-up hands over at most three election
     // timeouts, like the real driver's maxCatchUpElections.
@@ -438,7 +438,7 @@ export class SimNode {
     else if (s.role === 'leader' && before !== null && s.commitIndex > before.commitIndex) {
       this.crashPoint = { at: env.now, kind: 'commit' };
     }
-    this.last = { role: s.role, term: s.term, commitIndex: s.commitIndex, appliedIndex: s.appliedIndex };
+    this.last = { role: s.role, term: s.term, commitIndex: s.commitIndex, lastApplied: s.lastApplied };
     this.leaderId = s.leaderId;
     this.call('checkInvariants', (r) => r.checkInvariants());
   }

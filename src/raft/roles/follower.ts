@@ -51,12 +51,12 @@ export function onNotLeaderMessage(r: Raft, m: Message): void {
 
 function onAppendEntries(r: Raft, m: AppendEntries): void {
   const reply = { type: 'AppendEntriesResponse', to: m.from } as const;
-  if (m.prevLogIndex < r.log.committed) {
+  if (m.prevLogIndex < r.log.commitIndex) {
     // Everything up to our commit index already matches the leader (Log Matching).
     r.send({
       ...reply,
       success: true,
-      matchIndex: r.log.committed,
+      matchIndex: r.log.commitIndex,
       rejectedIndex: 0,
       hintIndex: 0,
       hintTerm: 0,
@@ -101,14 +101,14 @@ function onInstallSnapshot(r: Raft, m: InstallSnapshot): void {
     hintIndex: 0,
     hintTerm: 0,
   } as const;
-  if (index <= r.log.committed) {
-    r.send({ ...reply, matchIndex: r.log.committed });
+  if (index <= r.log.commitIndex) {
+    r.send({ ...reply, matchIndex: r.log.commitIndex });
     return;
   }
   if (r.log.matchTerm(index, term)) {
     // We already hold the entries it covers: just learn that they are committed.
     r.log.commitTo(index);
-    r.send({ ...reply, matchIndex: r.log.committed });
+    r.send({ ...reply, matchIndex: r.log.commitIndex });
     return;
   }
   r.log.restore(m.snapshot);

@@ -105,7 +105,7 @@ export function broadcastHeartbeat(r: Raft): void {
     r.send({
       type: 'Heartbeat',
       to: id,
-      commit: Math.min(progress.match, r.log.committed),
+      commit: Math.min(progress.match, r.log.commitIndex),
       readRound: round,
     });
   }
@@ -135,7 +135,7 @@ function appendTo(r: Raft, to: NodeId, when: 'even-if-empty' | 'only-entries'): 
   if (entries.length === 0 && when === 'only-entries') return false;
   let bytes = 0;
   for (const e of entries) bytes += e.data.byteLength;
-  r.send({ type: 'AppendEntries', to, prevLogIndex, prevLogTerm, entries, leaderCommit: r.log.committed });
+  r.send({ type: 'AppendEntries', to, prevLogIndex, prevLogTerm, entries, leaderCommit: r.log.commitIndex });
   progress.sentEntries(prevLogIndex + entries.length, bytes, entries.length);
   return true;
 }
@@ -155,7 +155,7 @@ function sendSnapshot(r: Raft, to: NodeId): boolean {
 /** §3.6.2: commit the majority-replicated index only if its entry is from the current term. */
 export function maybeCommit(r: Raft): boolean {
   const index = r.tracker.committed();
-  if (index <= r.log.committed) return false;
+  if (index <= r.log.commitIndex) return false;
   if (r.log.term(index) !== r.term && !r.config.mutations.commitOldTermByCounting) return false;
   r.log.commitTo(index);
   releaseReadsDeferredToTermCommit(r);
@@ -167,8 +167,8 @@ export function maybeCommit(r: Raft): boolean {
  * since its commit index might lag the cluster's; now it may record them.
  */
 function releaseReadsDeferredToTermCommit(r: Raft): void {
-  if (r.log.term(r.log.committed) !== r.term) return;
-  for (const read of r.reads.takeDeferred()) r.reads.add(read.context, read.from, r.log.committed);
+  if (r.log.term(r.log.commitIndex) !== r.term) return;
+  for (const read of r.reads.takeDeferred()) r.reads.add(read.context, read.from, r.log.commitIndex);
   if (r.reads.size() > 0) broadcastHeartbeat(r);
 }
 
@@ -262,29 +262,29 @@ export function readIndexAtLeader(r: Raft, context: string, from: NodeId): void 
     } else r.send({ type: 'ReadIndexResponse', to: from, context, readIndex });
   };
   if (r.config.mutations.readIndexWithoutHeartbeat) {
-    answer(r.log.committed);
+    answer(r.log.commitIndex);
     return;
   }
   if (r.reads.size() >= r.config.pendingReadsMax) {
     answer(0);
     return;
   }
-  if (r.log.term(r.log.committed) !== r.term) {
+  if (r.log.term(r.log.commitIndex) !== r.term) {
     // Our commit index may lag the cluster's until an entry of our term commits.
     r.reads.deferUntilTermCommit(context, from);
     return;
   }
   if (r.tracker.voters.length === 1) {
     // One voter is its own majority.
-    answer(r.log.committed);
+    answer(r.log.commitIndex);
     return;
   }
   if (r.config.readMode === 'lease' && r.lease.valid(r.ticks)) {
     // §6.4.1: no other leader can exist before the lease ends; no round needed.
-    answer(r.log.committed);
+    answer(r.log.commitIndex);
     return;
   }
-  r.reads.add(context, from, r.log.committed);
+  r.reads.add(context, from, r.log.commitIndex);
 }
 
 export function transferLeadership(r: Raft, to: NodeId): TransferResult {
