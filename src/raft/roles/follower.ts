@@ -32,6 +32,7 @@ export function onFollowerMessage(r: Raft, m: Message): void {
  * once applied that far, or fails it (§6.4); a read relayed to us is refused — we do not lead.
  */
 export function onNotLeaderMessage(r: Raft, m: Message): void {
+  assert(r.role !== 'leader', 'the leader handed a message to the not-leader handler');
   switch (m.type) {
     case 'TimeoutNow':
       r.emit('info', 'leadership transfer: campaigning now', { from: m.from });
@@ -93,6 +94,7 @@ function onHeartbeat(r: Raft, m: Heartbeat): void {
 
 function onInstallSnapshot(r: Raft, m: InstallSnapshot): void {
   const { index, term } = m.snapshot.meta;
+  assert(index > 0, 'a leader sent an empty snapshot');
   const reply = {
     type: 'AppendEntriesResponse',
     to: m.from,

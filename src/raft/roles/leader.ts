@@ -15,6 +15,11 @@ import type {
   TransferResult,
 } from '../types.js';
 
+/** What every leader-only step assumes: this node leads its term. */
+function assertLeader(r: Raft): void {
+  assert(r.role === 'leader', `a leader's step taken by a ${r.role}`);
+}
+
 /** A snapshot transfer not acknowledged after this many election timeouts is presumed lost. */
 const snapshotTimeoutElections = 4;
 
@@ -23,7 +28,7 @@ const snapshotTimeoutElections = 4;
  * steps down (CheckQuorum, §6.2), and gives up a leadership transfer that did not finish (§3.10).
  */
 export function onLeaderElectionTimeout(r: Raft): void {
-  assert(r.role === 'leader', `leader timeout handled by a ${r.role}`);
+  assertLeader(r);
   if (r.config.checkQuorum) {
     r.tracker.get(r.id)?.markActive();
     if (!r.tracker.quorumActive()) {
@@ -46,6 +51,7 @@ export function onLeaderElectionTimeout(r: Raft): void {
  * driver reports that after the fsync, which may commit what the followers already hold.
  */
 export function onOwnEntriesPersisted(r: Raft, last: Entry): void {
+  assertLeader(r);
   const self = r.tracker.get(r.id);
   if (self && r.log.matchTerm(last.index, last.term) && self.maybeUpdate(last.index) && maybeCommit(r)) {
     broadcastAppend(r);
@@ -54,6 +60,7 @@ export function onOwnEntriesPersisted(r: Raft, last: Entry): void {
 
 /** Applied entries of this term no longer count toward the uncommitted-bytes bound. */
 export function releaseUncommittedBytes(r: Raft, applied: readonly Entry[]): void {
+  assertLeader(r);
   let bytes = 0;
   for (const e of applied) if (e.term === r.term) bytes += e.data.byteLength;
   r.releaseUncommitted(bytes);
@@ -64,6 +71,7 @@ export function releaseUncommittedBytes(r: Raft, applied: readonly Entry[]): voi
  * most one AppendEntries waits in the transport's queue until the peer answers.
  */
 export function onPeerUnreachable(r: Raft, id: NodeId): void {
+  assertLeader(r);
   const progress = r.tracker.get(id);
   if (progress && progress.state === 'replicate') progress.becomeProbe();
 }
@@ -90,10 +98,12 @@ export function flushProposals(r: Raft): void {
 }
 
 export function broadcastAppend(r: Raft): void {
+  assertLeader(r);
   for (const id of r.tracker.voters) if (id !== r.id) sendAppend(r, id);
 }
 
 export function broadcastHeartbeat(r: Raft): void {
+  assertLeader(r);
   const lease = r.config.readMode === 'lease';
   // In lease mode every broadcast is a round, so each heartbeat's answers can renew the lease.
   const round = lease ? r.reads.startRound() : (r.reads.startRoundIfNeeded() ?? r.reads.round);
@@ -154,6 +164,7 @@ function sendSnapshot(r: Raft, to: NodeId): boolean {
 
 /** §3.6.2: commit the majority-replicated index only if its entry is from the current term. */
 export function maybeCommit(r: Raft): boolean {
+  assertLeader(r);
   const index = r.tracker.committed();
   if (index <= r.log.commitIndex) return false;
   if (r.log.term(index) !== r.term && !r.config.mutations.commitOldTermByCounting) return false;
@@ -173,6 +184,8 @@ function releaseReadsDeferredToTermCommit(r: Raft): void {
 }
 
 export function onLeaderMessage(r: Raft, m: Message): void {
+  assertLeader(r);
+  assert(m.term === r.term, `message of term ${m.term} reached the leader handler in term ${r.term}`);
   switch (m.type) {
     case 'AppendEntriesResponse':
       onAppendEntriesResponse(r, m);
@@ -255,6 +268,7 @@ function onReadIndexRequest(r: Raft, m: ReadIndexRequest): void {
 
 /** §6.4: record the commit index, then confirm leadership with a heartbeat round. */
 export function readIndexAtLeader(r: Raft, context: string, from: NodeId): void {
+  assertLeader(r);
   const answer = (readIndex: number): void => {
     if (from === r.id) {
       if (readIndex > 0) r.releaseRead(context, readIndex);
