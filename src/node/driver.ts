@@ -11,10 +11,20 @@ import {
   NoLeaderError,
   type RaftkvError,
   TimeoutError,
+  TooLargeError,
 } from '../api/errors.js';
 import type { SnapshotResponse } from '../api/service.js';
 import { type ApplyResult, KvStateMachine, type SpaceRefusal } from '../kv/index.js';
-import type { Entry, MemoryLogStorage, Message, NodeId, RawNode, Ready, Snapshot } from '../raft/index.js';
+import type {
+  Entry,
+  MemoryLogStorage,
+  Message,
+  NodeId,
+  RawNode,
+  ReadFailure,
+  Ready,
+  Snapshot,
+} from '../raft/index.js';
 import type { Storage } from '../storage/index.js';
 import type { TransportEvent } from '../transport/index.js';
 import { type MessageTransport, type NodeClock, sleep } from './clock.js';
@@ -172,17 +182,25 @@ export class Driver {
     });
   }
 
-  /** Proposes a command; resolves with its apply result, or rejects with a RaftkvError. */
+  /**
+   * Proposes a command. 'not-leader' when another node must take it (the caller forwards);
+   * otherwise a promise of its apply result, rejected with a RaftkvError — the one error channel.
+   */
   propose(data: Uint8Array, deadline: number): Promise<ProposalResult> | 'not-leader' {
     // After stop() nothing would ever answer (or sweep) a new waiter.
-    if (this.stopError !== null) throw this.stopError();
+    if (this.stopError !== null) return Promise.reject(this.stopError());
     const r = this.input().propose(data);
     if (r.kind === 'rejected') {
-      if (r.reason === 'NotLeader') return 'not-leader';
-      if (r.reason === 'TooLarge') throw new BusyError('the entry is larger than the leader accepts');
-      if (r.reason === 'TransferInProgress')
-        throw new BusyError('leadership is being transferred; retry shortly');
-      throw new BusyError('too many uncommitted writes at the leader; retry shortly');
+      switch (r.reason) {
+        case 'NotLeader':
+          return 'not-leader';
+        case 'TooLarge':
+          return Promise.reject(new TooLargeError('the entry is larger than the leader accepts uncommitted'));
+        case 'TransferInProgress':
+          return Promise.reject(new BusyError('leadership is being transferred; retry shortly'));
+        case 'Busy':
+          return Promise.reject(new BusyError('too many uncommitted writes at the leader; retry shortly'));
+      }
     }
     this.schedule();
     return this.writes.wait(r.index, r.term, deadline);
@@ -627,7 +645,7 @@ export class Driver {
   }
 }
 
-function readFailureError(reason: 'NotLeader' | 'NoLeader' | 'LeadershipLost' | 'Busy'): RaftkvError {
+function readFailureError(reason: ReadFailure['reason']): RaftkvError {
   switch (reason) {
     case 'Busy':
       return new BusyError('too many reads waiting at the leader; retry shortly');
