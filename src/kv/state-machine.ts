@@ -135,13 +135,15 @@ export class KvStateMachine {
       throw new RangeError(`entry ${index} applied out of order: lastApplied is ${this.applied}`);
     }
     // Checked before any state changes, so a driver bug leaves the state machine as it was.
-    if (entry.type !== 'noop' && entry.type !== 'command') {
+    if (entry.type !== 'noop' && entry.type !== 'command' && entry.type !== 'config') {
       throw new TypeError(`entry ${index} has unknown type ${String(entry.type)}`);
     }
     this.applied = index;
     this.dedup.expire(index);
     switch (entry.type) {
       case 'noop':
+      // A membership change belongs to the core (src/raft/membership.ts); here it only takes an index.
+      case 'config':
         return { kind: 'noop', index };
       case 'command':
         return this.applyCommand(entry.data, index);

@@ -6,7 +6,7 @@
 export type NodeId = string;
 
 /** What an entry carries. `noop` is the empty entry a new leader appends (§3.6.2, §6.4). */
-export type EntryType = 'command' | 'noop';
+export type EntryType = 'command' | 'noop' | 'config';
 
 export interface Entry {
   readonly term: number;

@@ -46,7 +46,7 @@ export function writeEntry(w: ByteWriter, e: Entry): void {
   w.u8(KIND_ENTRY);
   w.varint(e.index);
   w.varint(e.term);
-  w.u8(e.type === 'noop' ? 1 : 0);
+  w.u8(e.type === 'noop' ? 1 : e.type === 'config' ? 2 : 0);
   w.bytes(e.data);
   endFrame(w, at);
 }
@@ -99,8 +99,9 @@ export function decodeWalRecord(payload: Uint8Array): WalRecord {
       const index = r.varint();
       const term = r.varint();
       const type = r.u8();
-      if (type > 1) throw new DecodeError(`unknown entry type ${type}`);
-      return { kind: 'entry', entry: { index, term, type: type === 1 ? 'noop' : 'command', data: r.rest() } };
+      if (type > 2) throw new DecodeError(`unknown entry type ${type}`);
+      const entryType = type === 1 ? 'noop' : type === 2 ? 'config' : 'command';
+      return { kind: 'entry', entry: { index, term, type: entryType, data: r.rest() } };
     }
     case KIND_HARD_STATE: {
       const term = r.varint();

@@ -57,8 +57,8 @@ export const MESSAGE_TAGS: Readonly<Record<MessageType, number>> = {
 export const FIRST_MESSAGE_TAG = 1;
 export const LAST_MESSAGE_TAG = 12;
 
-const ENTRY_KIND: Readonly<Record<EntryType, number>> = { command: 0, noop: 1 };
-const ENTRY_TYPES: readonly EntryType[] = ['command', 'noop'];
+const ENTRY_KIND: Readonly<Record<EntryType, number>> = { command: 0, noop: 1, config: 2 };
+const ENTRY_TYPES: readonly EntryType[] = ['command', 'noop', 'config'];
 
 /** Smallest possible encoded entry: term, index, kind and data length of one byte each. */
 const MIN_ENTRY_BYTES = 4;

@@ -1,0 +1,75 @@
+// Which membership is in force, read off the log (§4.1): the one in the latest configuration
+// entry, committed or not, else the one the snapshot recorded. The log tells this class about
+// every append (which may first cut off a conflicting suffix, taking configurations with it) and
+// every snapshot it installs, so the answer is always the log's.
+
+import { assert, present } from './assert.js';
+import { decodeMembership, type Membership } from './membership.js';
+import type { Entry } from './types.js';
+
+interface Configuration {
+  /** The entry that holds it (the snapshot's index for the base). */
+  readonly index: number;
+  readonly membership: Membership;
+}
+
+export class MembershipLog {
+  private base: Configuration;
+  /** Configuration entries above the base, by increasing index. */
+  private entries: Configuration[] = [];
+
+  /** `snapshotIndex` and its membership, then the log's entries after it (any configuration among them). */
+  constructor(snapshotIndex: number, snapshotMembership: Membership, after: Iterable<Entry>) {
+    this.base = { index: snapshotIndex, membership: snapshotMembership };
+    for (const e of after) if (e.type === 'config') this.push(e);
+  }
+
+  /** The membership in force. */
+  current(): Membership {
+    return this.latest().membership;
+  }
+
+  /** Index of the entry that holds the membership in force (the snapshot's when none is above it). */
+  currentIndex(): number {
+    return this.latest().index;
+  }
+
+  /** The membership in force once the log ends at `index` (what a snapshot at `index` records). */
+  at(index: number): Membership {
+    assert(index >= this.base.index, `membership at ${index} is below the snapshot at ${this.base.index}`);
+    let found = this.base;
+    for (const c of this.entries) {
+      if (c.index > index) break;
+      found = c;
+    }
+    return found.membership;
+  }
+
+  /** `entries` were appended, replacing whatever the log held from entries[0].index on. */
+  onAppend(entries: readonly Entry[]): void {
+    if (entries.length === 0) return;
+    const first = present(entries[0], 'the first appended entry').index;
+    assert(first > this.base.index, `append at ${first} below the snapshot at ${this.base.index}`);
+    while (this.entries.length > 0 && present(this.entries.at(-1), 'a configuration').index >= first) {
+      this.entries.pop();
+    }
+    for (const e of entries) if (e.type === 'config') this.push(e);
+  }
+
+  /**
+   * The log was replaced by a snapshot at `index` whose state had `membership`; configuration
+   * entries the log keeps after it (a matching suffix) stay in force.
+   */
+  onRestore(index: number, membership: Membership): void {
+    this.base = { index, membership };
+    this.entries = this.entries.filter((c) => c.index > index);
+  }
+
+  private latest(): Configuration {
+    return this.entries.at(-1) ?? this.base;
+  }
+
+  private push(e: Entry): void {
+    this.entries.push({ index: e.index, membership: decodeMembership(e.data) });
+  }
+}
