@@ -106,8 +106,8 @@ describe('KvStateMachine', () => {
     assert.throws(() => sm.apply(noopEntry(1)), RangeError);
     assert.throws(() => sm.apply(commandEntry(3, { op: 'put', key: 'a', value: 'b' })), RangeError);
     // A type this version does not know (as if from a newer node) is refused, not skipped.
-    const unknown = { ...noopEntry(2), type: 'config' } as unknown as Entry;
-    assert.throws(() => sm.apply(unknown), /unknown type config/);
+    const unknown = { ...noopEntry(2), type: 'future' } as unknown as Entry;
+    assert.throws(() => sm.apply(unknown), /unknown type future/);
     assert.equal(sm.lastApplied, 1);
     assert.equal(sm.size, 0);
   });

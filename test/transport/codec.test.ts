@@ -83,9 +83,9 @@ describe('codec refuses what it cannot encode', () => {
       prevLogIndex: 0,
       prevLogTerm: 0,
       leaderCommit: 0,
-      entries: [{ term: 1, index: 1, type: 'config', data: new Uint8Array(0) }],
+      entries: [{ term: 1, index: 1, type: 'future', data: new Uint8Array(0) }],
     } as unknown as Message;
-    throwsCodecError(() => encodeMessage(m), /entry type config/);
+    throwsCodecError(() => encodeMessage(m), /entry type future/);
   });
 });
 
