@@ -30,7 +30,8 @@
 //   progress ID                    the leader ID's view of each follower: state, match, next,
 //                                  heard from since the last CheckQuorum round (§6.2) or not
 //   log ID                         ID's durable log (its snapshot first, if it has one)
-//   applied ID                     the entries ID's state machine applied
+//   applied ID                     the entries ID's state machine applied (after the snapshot it
+//                                  was restored from, if any)
 //   reads ID                       the reads released or failed at ID so far
 
 import type { Entry, Message, Mutations, NodeId, RaftConfig } from '../../src/raft/index.js';
@@ -316,7 +317,12 @@ class Run {
       }
       case 'applied': {
         const n = this.node(args[0]);
-        return n.applied.length === 0 ? '(none)' : n.applied.map(entry).join('\n');
+        const out = n.applied.map(entry);
+        // A state machine restored from a snapshot (installed or read at restart) starts after it.
+        const snap = n.storage.snapshot().meta;
+        const first = n.applied[0]?.index ?? n.raw.status().appliedIndex + 1;
+        if (snap.index > 0 && snap.index === first - 1) out.unshift(`snapshot ${snap.index}/t${snap.term}`);
+        return out.length === 0 ? '(none)' : out.join('\n');
       }
       case 'reads': {
         const n = this.node(args[0]);
