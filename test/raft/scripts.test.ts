@@ -27,13 +27,7 @@ for (const name of readdirSync(dir)
   test(`script ${name}`, () => {
     const actual = runScript(blocks);
     if (rewrite) {
-      writeFileSync(
-        file,
-        printScript(
-          header,
-          blocks.map((b, i) => ({ command: b.command, actual: actual[i]! })),
-        ),
-      );
+      writeFileSync(file, printScript(blocks.map((b, i) => ({ ...b, actual: actual[i]! }))));
       return;
     }
     blocks.forEach((b, i) => {
