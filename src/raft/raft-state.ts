@@ -303,6 +303,7 @@ export abstract class RaftState {
       self.maybeUpdate(this.log.lastStableIndex());
     }
     this.tracker.markAllActive();
+    this.reads.restartRounds();
     this.log.append([
       { term: this.currentTerm, index: this.log.lastIndex() + 1, type: 'noop', data: new Uint8Array(0) },
     ]);

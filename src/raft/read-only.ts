@@ -62,6 +62,11 @@ export class ReadOnlyQueue {
     return this.lastRound;
   }
 
+  /** A new term of leadership numbers its rounds from 1 again (the followers' answers were reset too). */
+  restartRounds(): void {
+    this.lastRound = 0;
+  }
+
   /** The last round broadcast (0 before the first of this term of leadership). */
   get round(): number {
     return this.lastRound;
@@ -83,17 +88,13 @@ export class ReadOnlyQueue {
     return out;
   }
 
-  /**
-   * Everything still waiting, emptied, and rounds numbered from 0 again: the role changed, so
-   * these reads fail and a later term of leadership starts its own rounds.
-   */
+  /** Everything still waiting, emptied: used to fail reads when leadership is lost. */
   drain(): { context: string; from: NodeId }[] {
     const out = [...this.waitingForTermCommit, ...this.pending.slice(this.head)];
     this.waitingForTermCommit = [];
     this.pending = [];
     this.head = 0;
     this.broadcastNeeded = false;
-    this.lastRound = 0;
     return out;
   }
 }

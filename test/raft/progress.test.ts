@@ -34,7 +34,7 @@ test('probe: one AppendEntries at a time — paused once sent, until an answer a
   // So does a rejection of the probe that is out (the follower answered it).
   pr.sentEntries(13, 0, 0);
   assert.equal(pr.isPaused(), true);
-  assert.equal(pr.maybeDecrTo(12, 12), true);
+  assert.equal(pr.onRejected(12, 12), true);
   assert.equal(pr.isPaused(), false);
 });
 
@@ -59,7 +59,7 @@ test('replicate: sending advances next at once; at most the window is in flight;
   // An AppendEntries without entries (a commit index to carry) takes no room in the window.
   assert.equal(pr.inflights.count(), 2);
   pr.maybeUpdate(12);
-  pr.inflights.freeLE(12);
+  pr.inflights.freeThrough(12);
   assert.equal(pr.isPaused(), false, 'the acknowledgement of the first frees a slot');
   assert.deepEqual([pr.match, pr.next], [12, 16], 'an acknowledgement never moves next back');
 });
@@ -78,31 +78,31 @@ test('replicate: a rejection above match sends next back to match + 1; one at or
   pr.maybeUpdate(10);
   pr.becomeReplicate();
   pr.sentEntries(14, 0, 4);
-  assert.equal(pr.maybeDecrTo(10, 3), false, 'rejects prevLogIndex 10 ≤ match: a reordered echo');
+  assert.equal(pr.onRejected(10, 3), false, 'rejects prevLogIndex 10 ≤ match: a reordered echo');
   assert.equal(pr.next, 15);
-  assert.equal(pr.maybeDecrTo(12, 3), true);
+  assert.equal(pr.onRejected(12, 3), true);
   assert.equal(pr.next, 11, 'back to just after match; the hint is not trusted below match');
 });
 
 test('probe: only the answer to the probe that is out counts; next follows the hint, never below match + 1', () => {
+  // As after a new leader whose last index is 10: probing from there, the follower known to hold 3.
   const pr = fresh();
   pr.maybeUpdate(3);
-  pr.becomeProbe();
-  assert.equal(pr.next, 4);
-  pr.next = 11; // as after a new leader: probing from its last index
-  pr.sentEntries(10, 0, 0);
-  assert.equal(pr.maybeDecrTo(7, 2), false, 'the probe out named prevLogIndex 10, not 7');
   assert.equal(pr.next, 11);
-  assert.equal(pr.maybeDecrTo(10, 6), true, 'the hint says the logs may agree up to 6');
+  pr.sentEntries(10, 0, 0);
+  assert.equal(pr.onRejected(7, 2), false, 'the probe out named prevLogIndex 10, not 7');
+  assert.equal(pr.next, 11);
+  assert.equal(pr.onRejected(10, 6), true, 'the hint says the logs may agree up to 6');
   assert.equal(pr.next, 7);
   pr.sentEntries(6, 0, 0);
-  assert.equal(pr.maybeDecrTo(6, 0), true);
+  assert.equal(pr.onRejected(6, 0), true);
   assert.equal(pr.next, 4, 'never below match + 1, whatever the hint');
-  pr.sentEntries(3, 0, 0);
   // A hint above the rejected index cannot move next forward.
-  pr.next = 9;
-  assert.equal(pr.maybeDecrTo(8, 20), true);
-  assert.equal(pr.next, 8);
+  const ahead = new Progress(9, 3, 1 << 20);
+  ahead.maybeUpdate(3);
+  ahead.sentEntries(8, 0, 0);
+  assert.equal(ahead.onRejected(8, 20), true);
+  assert.equal(ahead.next, 8);
 });
 
 test('snapshot: nothing is sent while it is out; afterwards probing resumes after the snapshot', () => {
@@ -174,12 +174,12 @@ function apply(pr: Progress, o: Op): void {
       return;
     case 'ack': {
       const n = Math.max(0, pr.match + o.delta);
-      if (pr.maybeUpdate(n) && pr.state === 'replicate') pr.inflights.freeLE(n);
+      if (pr.maybeUpdate(n) && pr.state === 'replicate') pr.inflights.freeThrough(n);
       return;
     }
     case 'reject':
       // A rejection names the prevLogIndex of an AppendEntries sent: near next - 1.
-      pr.maybeDecrTo(Math.max(0, pr.next - 1 + o.at), o.hint);
+      pr.onRejected(Math.max(0, pr.next - 1 + o.at), o.hint);
       return;
     case 'probe':
       pr.becomeProbe();
@@ -191,8 +191,7 @@ function apply(pr: Progress, o: Op): void {
       pr.becomeSnapshot(pr.match + 1 + o.ahead, 0);
       return;
     case 'heartbeatAnswer':
-      pr.probeSent = false;
-      if (pr.state === 'replicate' && pr.inflights.full()) pr.inflights.freeFirstOne();
+      pr.heartbeatAnswered();
       return;
   }
 }
@@ -239,7 +238,7 @@ test('a rejection never moves next forward, and in probe only the answer to the 
         if (pr.state === 'snapshot') return;
         const { next, state } = pr;
         const rejected = Math.max(0, next - 1 + at);
-        const took = pr.maybeDecrTo(rejected, hint);
+        const took = pr.onRejected(rejected, hint);
         assert.ok(pr.next <= next, 'next never moves forward on a rejection');
         if (state === 'probe') assert.equal(took, rejected === next - 1);
         else assert.equal(took, rejected > pr.match);
@@ -298,7 +297,7 @@ test('probing with hints stops exactly where the logs stop agreeing, one round t
           const hint = follower.findConflictByTerm(prev, prevTerm);
           const probeFrom =
             hint.term > 0 ? leader.findConflictByTerm(hint.index, hint.term).index : hint.index;
-          assert.equal(pr.maybeDecrTo(prev, probeFrom), true);
+          assert.equal(pr.onRejected(prev, probeFrom), true);
         }
         assert.equal(pr.match, prefix.length, 'the match found is the whole common prefix, never less');
         const distinct = (ts: readonly number[]): number => new Set(ts).size;

@@ -34,7 +34,14 @@
 //                                  was restored from, if any)
 //   reads ID                       the reads released or failed at ID so far
 
-import type { Entry, Message, Mutations, NodeId, RaftConfig } from '../../src/raft/index.js';
+import {
+  defaultRaftConfig,
+  type Entry,
+  type Message,
+  type Mutations,
+  type NodeId,
+  type RaftConfig,
+} from '../../src/raft/index.js';
 import { describeMessage } from '../sim/trace.js';
 import { Cluster, type TestNode } from './harness.js';
 
@@ -187,6 +194,8 @@ class Run {
         const overrides: Record<string, unknown> = {};
         for (const a of args.filter((x) => x.includes('='))) {
           const [k, v] = a.split('=') as [string, string];
+          // A misspelt (or renamed) field would silently leave the default in force.
+          if (!(k in defaultRaftConfig)) throw new ScriptError(`"${k}" is not a RaftConfig field`);
           overrides[k] = parseValue(v);
         }
         if (this.mutation !== undefined) overrides.mutations = { [this.mutation]: true };
@@ -239,7 +248,7 @@ class Run {
       case 'compact': {
         const n = this.node(args[0]);
         const index = Number(args[1]);
-        if (!(index <= n.raw.status().appliedIndex)) {
+        if (!(index <= n.raw.status().lastApplied)) {
           throw new ScriptError(`compact ${n.id} ${args[1]}: only applied entries can be compacted`);
         }
         n.storage.createSnapshot({
@@ -320,7 +329,7 @@ class Run {
         const out = n.applied.map(entry);
         // A state machine restored from a snapshot (installed or read at restart) starts after it.
         const snap = n.storage.snapshot().meta;
-        const first = n.applied[0]?.index ?? n.raw.status().appliedIndex + 1;
+        const first = n.applied[0]?.index ?? n.raw.status().lastApplied + 1;
         if (snap.index > 0 && snap.index === first - 1) out.unshift(`snapshot ${snap.index}/t${snap.term}`);
         return out.length === 0 ? '(none)' : out.join('\n');
       }
