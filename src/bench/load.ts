@@ -6,6 +6,7 @@
 // can tell whether it was the bottleneck.
 
 import http from 'node:http';
+import { Prng } from '../random.js';
 import { Histogram } from './histogram.js';
 
 export type BenchTarget = 'raftkv' | 'etcd';
@@ -76,22 +77,14 @@ export async function runBench(o: BenchOptions): Promise<BenchResult> {
       ? null
       : setInterval(() => o.onProgress?.(done, Number(process.hrtime.bigint() - start) / 1e9), 200);
 
-  let seed = 0x9e3779b9;
-  const random = (n: number): number => {
-    // xorshift32: cheap, and the generator must not be the bottleneck.
-    seed ^= seed << 13;
-    seed ^= seed >>> 17;
-    seed ^= seed << 5;
-    return (seed >>> 0) % n;
-  };
+  const random = new Prng(0x9e3779b9);
 
   async function client(c: number): Promise<void> {
     const ep = endpoints[c % endpoints.length]!;
     while (more()) {
       issued++;
-      const key = keyOf(random(o.keyspace), o.keySize);
-      const isRead =
-        o.op.kind === 'get' || (o.op.kind === 'mixed' && random(1_000_000) < o.op.readRatio * 1_000_000);
+      const key = keyOf(random.nextInt(o.keyspace), o.keySize);
+      const isRead = o.op.kind === 'get' || (o.op.kind === 'mixed' && random.next() < o.op.readRatio);
       const t0 = process.hrtime.bigint();
       const outcome = await request(ep, o, isRead, key, value);
       const us = Number(process.hrtime.bigint() - t0) / 1000;

@@ -35,6 +35,7 @@
 //
 // A budget bounds the work; when it runs out the answer is `unknown`, never a guess.
 
+import { Prng } from '../random.js';
 import type { Model, TimedOp } from './model.js';
 
 export interface SearchBudget {
@@ -352,14 +353,7 @@ function dominates(seen: Uint32Array, set: Uint32Array, determinate: Uint32Array
 /** Two pseudo-random 32-bit words per op, from a fixed seed so that runs are reproducible. */
 function zobristTable(n: number): Int32Array {
   const table = new Int32Array(2 * n);
-  let seed = 0x9e3779b9;
-  for (let k = 0; k < table.length; k++) {
-    // mulberry32
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = seed;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    table[k] = t ^ (t >>> 14);
-  }
+  const random = new Prng(0x9e3779b9);
+  for (let k = 0; k < table.length; k++) table[k] = random.nextU32();
   return table;
 }

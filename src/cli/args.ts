@@ -1,12 +1,17 @@
-// Flag parsing shared by every subcommand: `--name value`, `--name=value`, boolean `--name`,
-// `--` ending the flags, `-h`/`--help`, and one-line usage errors. Pure: no process access.
+// Flag parsing for every command line of the project (raftkv's subcommands, the Jepsen runner, the
+// simulators): a `FlagDef` table drives node:util's parseArgs (strict), the usage text and
+// docs/cli.md. `--name value`, `--name=value`, boolean `--name`, `--` ending the flags, `-h`/`--help`,
+// and one-line usage errors that name the flag. Following parseArgs, a value that starts with "-"
+// is given as `--name=-value`, and a positional that does after `--`. Pure: no process access.
+
+import { parseArgs as parseArgv } from 'node:util';
 
 /** A command line the user got wrong: one line on stderr, the usage, exit code 2. */
 export class UsageError extends Error {
   override name = 'UsageError';
 }
 
-/** One flag of a subcommand; the same table drives parsing, the usage text and docs/cli.md. */
+/** One flag of a command; the same table drives parsing, the usage text and docs/cli.md. */
 export interface FlagDef {
   readonly name: string;
   /** Placeholder for the flag's value in the usage; absent for a boolean flag. */
@@ -16,61 +21,118 @@ export interface FlagDef {
   readonly env?: string;
   /** Default, as shown in the usage. */
   readonly default?: string;
+  /** May be given more than once; every value is kept (see listOption). Value flags only. */
+  readonly multiple?: boolean;
 }
 
 export interface ParsedArgs {
   readonly positionals: readonly string[];
-  readonly flags: ReadonlyMap<string, string | true>;
-  /** `-h` or `--help` was given (parsing stops there). */
+  /** By flag name: the value (the last one given), true for a boolean, all values if `multiple`. */
+  readonly flags: ReadonlyMap<string, string | true | readonly string[]>;
+  /** `-h` or `--help` was given where a flag may stand (the arguments after it are not read). */
   readonly help: boolean;
 }
 
 /** Environment as the parsers see it (process.env, or a literal in tests). */
 export type Env = Readonly<Record<string, string | undefined>>;
 
-export function parseArgs(argv: readonly string[], defs: readonly FlagDef[]): ParsedArgs {
-  const byName = new Map(defs.map((d) => [d.name, d]));
-  const positionals: string[] = [];
-  const flags = new Map<string, string | true>();
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i]!;
-    if (arg === '--') {
-      positionals.push(...argv.slice(i + 1));
-      break;
-    }
-    if (arg === '-h' || arg === '--help') return { positionals, flags, help: true };
-    if (arg.startsWith('--')) {
-      const eq = arg.indexOf('=');
-      const name = eq < 0 ? arg.slice(2) : arg.slice(2, eq);
-      const def = byName.get(name);
-      if (!def) throw new UsageError(`unknown flag --${name}`);
-      if (def.value === undefined) {
-        if (eq >= 0) throw new UsageError(`--${name} takes no value`);
-        flags.set(name, true);
-      } else if (eq >= 0) {
-        flags.set(name, arg.slice(eq + 1));
-      } else {
-        const next = argv[i + 1];
-        if (next === undefined) throw new UsageError(`--${name} needs a value (${def.value})`);
-        flags.set(name, next);
-        i++;
-      }
-      continue;
-    }
-    // "-5" or "-" are values; "-x" is a flag we do not have.
-    if (/^-[A-Za-z]/.test(arg)) throw new UsageError(`unknown flag ${arg}`);
-    positionals.push(arg);
+type Options = Record<string, { type: 'string' | 'boolean'; short?: string; multiple?: boolean }>;
+type Token = NonNullable<ReturnType<typeof parseArgv>['tokens']>[number];
+
+function optionsOf(defs: readonly FlagDef[]): Options {
+  const options: Options = { help: { type: 'boolean', short: 'h' } };
+  for (const d of defs) {
+    options[d.name] =
+      d.value === undefined ? { type: 'boolean' } : { type: 'string', multiple: d.multiple === true };
   }
-  return { positionals, flags, help: false };
+  return options;
 }
 
-/** True when the command line asks for help (a parse error means it does not). */
+/**
+ * parseArgs, strict: it decides what is wrong; the error is worded from `tokens` (the same
+ * arguments, parsed leniently) as one line naming the flag, or is its own first line otherwise.
+ */
+function strictParse(args: string[], defs: readonly FlagDef[], tokens: () => readonly Token[]) {
+  try {
+    return parseArgv({ args, options: optionsOf(defs), strict: true, allowPositionals: true });
+  } catch (e) {
+    if (!(e instanceof Error && 'code' in e && String(e.code).startsWith('ERR_PARSE_ARGS'))) throw e;
+    throw usageError(e, tokens(), defs);
+  }
+}
+
+function usageError(e: Error, tokens: readonly Token[], defs: readonly FlagDef[]): UsageError {
+  for (const t of tokens) {
+    if (t.kind !== 'option') continue;
+    const def = defs.find((d) => d.name === t.name);
+    if (def === undefined) {
+      const hint = /^-[^-A-Za-z]/.test(t.rawName) ? ' (put "--" before arguments that start with "-")' : '';
+      return new UsageError(`unknown flag ${t.rawName}${hint}`);
+    }
+    if (def.value === undefined) {
+      if (t.value !== undefined) return new UsageError(`${t.rawName} takes no value`);
+    } else if (t.value === undefined) {
+      return new UsageError(`${t.rawName} needs a value (${def.value})`);
+    } else if (!t.inlineValue && t.value.length > 1 && t.value.startsWith('-')) {
+      return new UsageError(
+        `${t.rawName} needs a value (${def.value}), got the flag-like "${t.value}"; ` +
+          `write ${t.rawName}=${t.value} if that is the value`,
+      );
+    }
+  }
+  return new UsageError(e.message.split('\n')[0]!);
+}
+
+export function parseArgs(argv: readonly string[], defs: readonly FlagDef[]): ParsedArgs {
+  const all = [...argv];
+  // Where -h/--help stands as a flag (not as a value, not after --), the arguments before it must
+  // parse and the ones after it are not read: `--help --nope` is help, `--nope --help` an error.
+  const { tokens } = parseArgv({
+    args: all,
+    options: optionsOf(defs),
+    strict: false,
+    allowPositionals: true,
+    tokens: true,
+  });
+  const help = tokens.find((t) => t.kind === 'option' && t.name === 'help');
+  const args = help === undefined ? all : all.slice(0, help.index);
+  const parsed = strictParse(args, defs, () => tokens.filter((t) => t.index < args.length));
+  const flags = new Map<string, string | true | readonly string[]>();
+  for (const d of defs) {
+    const v = parsed.values[d.name];
+    if (typeof v === 'string' || v === true) flags.set(d.name, v);
+    else if (Array.isArray(v)) flags.set(d.name, v.map(String));
+  }
+  return { positionals: parsed.positionals, flags, help: help !== undefined };
+}
+
+/** True when the command line asks for help (a parse error before it means it does not). */
 export function wantsHelp(argv: readonly string[], defs: readonly FlagDef[]): boolean {
   try {
     return parseArgs(argv, defs).help;
   } catch {
     return false;
   }
+}
+
+export function flagLabel(f: FlagDef): string {
+  return f.value === undefined ? `--${f.name}` : `--${f.name} ${f.value}`;
+}
+
+/** The flags' lines of a usage text: label, help, then default and environment variable. */
+export function flagLines(defs: readonly FlagDef[]): string[] {
+  const width = Math.max(0, ...defs.map((f) => flagLabel(f).length));
+  const lines: string[] = [];
+  for (const f of defs) {
+    const extra = [f.default !== undefined && `default ${f.default}`, f.env !== undefined && `env ${f.env}`]
+      .filter((x): x is string => typeof x === 'string')
+      .join('; ');
+    const line = `  ${flagLabel(f).padEnd(width)}  ${f.help}`;
+    if (!extra) lines.push(line);
+    else if (line.length + extra.length + 3 <= 100) lines.push(`${line} (${extra})`);
+    else lines.push(line, `  ${''.padEnd(width)}    (${extra})`);
+  }
+  return lines;
 }
 
 /** A string flag's value, or the environment variable's (empty counts as unset), or undefined. */
@@ -89,6 +151,12 @@ export function stringOption(
 
 export function booleanOption(args: ParsedArgs, name: string): boolean {
   return args.flags.get(name) === true;
+}
+
+/** Every value of a `multiple` flag, in the order given. */
+export function listOption(args: ParsedArgs, name: string): readonly string[] {
+  const v = args.flags.get(name);
+  return Array.isArray(v) ? v : typeof v === 'string' ? [v] : [];
 }
 
 /** Where a value came from, for error messages: `--name` or `NAME`. */

@@ -81,7 +81,8 @@ export function parseClusterCommand(argv: readonly string[], env: Env): ClusterP
   const passThrough: string[] = [];
   for (const f of [clusterTokenFlag, ...tuningFlags]) {
     const v = stringOption(args, f.name);
-    if (v !== undefined) passThrough.push(`--${f.name}`, v);
+    // One argument: a value that starts with "-" must not read as a flag.
+    if (v !== undefined) passThrough.push(`--${f.name}=${v}`);
   }
 
   const ids = Array.from({ length: n }, (_, i) => `n${i + 1}`);

@@ -1,7 +1,7 @@
 // Every command's synopsis and flags, and the usage text made from them. docs/cli.md documents the
 // same tables (test/cli/docs.test.ts keeps the two in step).
 
-import type { FlagDef } from './args.js';
+import { type FlagDef, flagLines } from './args.js';
 import { benchFlags } from './bench-command.js';
 import { clusterFlags } from './cluster-options.js';
 import {
@@ -116,25 +116,9 @@ export function generalUsage(): string {
   ].join('\n');
 }
 
-export function flagLabel(f: FlagDef): string {
-  return f.value === undefined ? `--${f.name}` : `--${f.name} ${f.value}`;
-}
-
 export function commandUsage(c: CommandInfo): string {
-  const width = Math.max(0, ...c.flags.map((f) => flagLabel(f).length));
   const lines = [`Usage: ${c.synopsis}`, '', `${c.summary[0]!.toUpperCase()}${c.summary.slice(1)}.`];
-  if (c.flags.length > 0) {
-    lines.push('', 'Flags:');
-    for (const f of c.flags) {
-      const extra = [f.default !== undefined && `default ${f.default}`, f.env !== undefined && `env ${f.env}`]
-        .filter((x): x is string => typeof x === 'string')
-        .join('; ');
-      const line = `  ${flagLabel(f).padEnd(width)}  ${f.help}`;
-      if (!extra) lines.push(line);
-      else if (line.length + extra.length + 3 <= 100) lines.push(`${line} (${extra})`);
-      else lines.push(line, `  ${''.padEnd(width)}    (${extra})`);
-    }
-  }
+  if (c.flags.length > 0) lines.push('', 'Flags:', ...flagLines(c.flags));
   if (c.notes) lines.push('', ...c.notes);
   lines.push('', exitCodeLine, '');
   return lines.join('\n');

@@ -35,11 +35,11 @@
 //                                 writing (growing writes get 507 no_space, definite); delete the
 //                                 filler and wait until the alarm has cleared everywhere
 
+import type { Prng } from '../random.js';
 import { exchange, field } from './client.js';
 import type { SmallDisks } from './disks.js';
 import type { Network } from './netns.js';
 import type { NodeSet } from './nodes.js';
-import type { Rng } from './rng.js';
 
 export const families = {
   partition: ['partition-halves', 'partition-leader', 'partition-bridge', 'partition-one-way'],
@@ -221,7 +221,7 @@ export class Nemesis {
   private wake: (() => void) | null = null;
 
   constructor(
-    private readonly rng: Rng,
+    private readonly rng: Prng,
     private readonly net: Network,
     private readonly nodes: NodeSet,
     private readonly options: NemesisOptions,

@@ -7,6 +7,7 @@ import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { checkKvHistory, historyFormat, historyFormatVersion } from '../check/index.js';
 import type { ReadMode } from '../raft/index.js';
+import { Prng } from '../random.js';
 import { SmallDisks, smallDiskSupportProblem, sweepDisks } from './disks.js';
 import { debugOf, type Family, findLeader, Nemesis, waitHealthy } from './nemesis.js';
 import {
@@ -29,7 +30,6 @@ import {
   smallestFailure,
   wokenReads,
 } from './report.js';
-import { Rng } from './rng.js';
 import { RegisterWorkload, SetWorkload, type Target } from './workloads.js';
 
 export interface RunOptions {
@@ -137,7 +137,7 @@ export async function runJepsen(o: RunOptions): Promise<RunResult> {
     giveUpMs: 4 * o.clientTimeoutMs,
   });
   const nemesis = new Nemesis(
-    Rng.derive(o.seed, 'nemesis'),
+    Prng.derive(o.seed, 'nemesis'),
     net,
     nodes,
     {
@@ -196,7 +196,7 @@ export async function runJepsen(o: RunOptions): Promise<RunResult> {
     let mode: 'mixed' | 'reads' | 'stop' = 'mixed';
     const ids = nodes.ids();
     const clientLoop = async (c: number): Promise<void> => {
-      const rng = Rng.derive(o.seed, `client${c}`);
+      const rng = Prng.derive(o.seed, `client${c}`);
       let proc = c;
       const pick = (): Target => {
         const node = rng.pick(ids);
@@ -213,7 +213,7 @@ export async function runJepsen(o: RunOptions): Promise<RunResult> {
           recorder.complete(inv, outcome);
           if (outcome.type === 'info') proc += o.clients;
         }
-        if (o.staggerMs > 0) await sleep(rng.int(o.staggerMs));
+        if (o.staggerMs > 0) await sleep(rng.nextInt(o.staggerMs));
       }
     };
     const clients = Array.from({ length: o.clients }, (_, c) => clientLoop(c));

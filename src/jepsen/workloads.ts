@@ -12,9 +12,9 @@
 // one read of every bucket must contain each acknowledged element exactly once.
 
 import type { GetOutcome, WriteOutcome } from '../check/index.js';
+import type { Prng } from '../random.js';
 import { definiteFailure, describeAnswer, type Exchange, exchange, field } from './client.js';
 import type { RegisterCall } from './recorder.js';
-import type { Rng } from './rng.js';
 
 export interface Target {
   /** Node number (1..n), for the report. */
@@ -86,13 +86,13 @@ export class RegisterWorkload {
   }
 
   /** A read of a key in use now (for the quiet phase). */
-  readCall(rng: Rng): RegisterCall {
-    const slot = rng.int(this.options.slots);
+  readCall(rng: Prng): RegisterCall {
+    const slot = rng.nextInt(this.options.slots);
     return { kind: 'get', key: `r${slot}.${this.generation[slot]}` };
   }
 
-  nextCall(rng: Rng): RegisterCall {
-    const key = this.keyFor(rng.int(this.options.slots));
+  nextCall(rng: Prng): RegisterCall {
+    const key = this.keyFor(rng.nextInt(this.options.slots));
     const r = rng.next();
     if (r < 0.5) return { kind: 'get', key };
     const value = `v${this.nextValue++}`;
@@ -224,9 +224,9 @@ export class SetWorkload {
   }
 
   /** Adds one new element; `pickTarget` gives a random node per request. */
-  async add(rng: Rng, process: number, now: () => number, pickTarget: () => Target): Promise<SetAdd> {
+  async add(rng: Prng, process: number, now: () => number, pickTarget: () => Target): Promise<SetAdd> {
     const element = `e${this.nextElement++}`;
-    const bucket = this.bucketKey(rng.int(this.options.buckets));
+    const bucket = this.bucketKey(rng.nextInt(this.options.buckets));
     const add: SetAdd = {
       element,
       bucket,
@@ -254,7 +254,7 @@ export class SetWorkload {
           result: 'read-failed',
           error: read.error ?? '',
         });
-        await sleep(50 + rng.int(100));
+        await sleep(50 + rng.nextInt(100));
         continue;
       }
       const members = splitBucket(read.value);
@@ -299,7 +299,7 @@ export class SetWorkload {
           result: o.type,
           error: o.error ?? '',
         });
-        await sleep(50 + rng.int(100));
+        await sleep(50 + rng.nextInt(100));
       }
     }
     if (!done) add.outcome = sawInfo ? 'info' : 'fail';

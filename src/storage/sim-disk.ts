@@ -1,5 +1,5 @@
 // An in-memory Disk for tests and the simulator. Deterministic: the only source of chance is the
-// injected `random`, consulted by `crash()` alone. It models what a power loss keeps:
+// injected seeded generator, consulted by `crash()` alone. It models what a power loss keeps:
 //  - a file keeps the bytes it had at its last completed sync, plus (torn write) a random prefix
 //    of what was appended since, the end of which may read back as zeros (size persisted before
 //    the data, as some file systems allow);
@@ -8,6 +8,7 @@
 // Syncs can be held (they complete only when the test releases them) and operations can be made
 // to fail, so tests can crash a writer in the middle of a group commit or feed it an EIO.
 
+import type { Prng } from '../random.js';
 import type { Disk, DiskFile } from './disk.js';
 import { DiskError, parentDir } from './disk.js';
 import { type Node, SimDir, SimFile } from './sim-nodes.js';
@@ -30,18 +31,6 @@ export interface SimDiskStats {
 export interface CrashOptions {
   /** Keep random prefixes of unsynced data and directory changes (default); false keeps none. */
   readonly tear?: boolean;
-}
-
-/** mulberry32: a small seeded PRNG, enough to make crash outcomes reproducible from a seed. */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 class SimHandle implements DiskFile {
@@ -107,7 +96,8 @@ export class SimDisk implements Disk {
   private syncWaiters: { n: number; resolve: () => void }[] = [];
   private readonly faults = new Map<SimOp, number>();
 
-  constructor(private readonly random: () => number) {}
+  /** `random` decides what a crash keeps: the same seed, the same crash outcomes. */
+  constructor(private readonly random: Prng) {}
 
   // --- Disk -------------------------------------------------------------------------------
 
@@ -227,7 +217,7 @@ export class SimDisk implements Disk {
     const seen = new Set<SimFile>();
     const crashDir = (dir: SimDir): void => {
       const kept = new Map(dir.durable);
-      const n = tear ? this.randInt(dir.pending.length + 1) : 0;
+      const n = tear ? this.random.nextInt(dir.pending.length + 1) : 0;
       for (let i = 0; i < n; i++) dir.pending[i]!.apply(kept);
       dir.pending = [];
       dir.entries = new Map(kept);
@@ -319,14 +309,10 @@ export class SimDisk implements Disk {
       return;
     }
     const extra = f.size - f.durableLen;
-    const keep = tear && extra > 0 ? this.randInt(extra + 1) : 0;
+    const keep = tear && extra > 0 ? this.random.nextInt(extra + 1) : 0;
     const content = f.data.slice(0, f.durableLen + keep);
-    if (keep > 0 && this.random() < 0.25) content.fill(0, f.durableLen + this.randInt(keep + 1));
+    if (keep > 0 && this.random.chance(0.25)) content.fill(0, f.durableLen + this.random.nextInt(keep + 1));
     f.reset(content);
-  }
-
-  private randInt(n: number): number {
-    return Math.min(n - 1, Math.floor(this.random() * n));
   }
 
   private pushOp(dir: SimDir, apply: (m: Map<string, Node>) => void): void {

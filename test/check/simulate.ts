@@ -2,16 +2,7 @@
 // run-sized histories that are linearizable by construction.
 
 import type { KvOp } from '../../src/check/index.js';
-
-function mulberry32(seed: number): () => number {
-  let s = seed | 0;
-  return () => {
-    s = (s + 0x6d2b79f5) | 0;
-    let t = Math.imul(s ^ (s >>> 15), s | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { Prng } from '../../src/random.js';
 
 interface Planned {
   readonly id: number;
@@ -41,8 +32,9 @@ export interface Workload {
  */
 export function simulate(w: Workload): KvOp[] {
   const { clients, keys, ops: total, infoRate, rejectRate } = w;
-  const rand = mulberry32(w.seed);
-  const int = (n: number): number => Math.floor(rand() * n);
+  const random = new Prng(w.seed);
+  const rand = (): number => random.next();
+  const int = (n: number): number => random.nextInt(n);
   const planned: Planned[] = [];
   const perClient = total / clients;
   for (let c = 0; c < clients; c++) {

@@ -1,10 +1,11 @@
-// Goal: the flag parser every command shares accepts `--f v`, `--f=v`, booleans and `--`, and
-// turns every mistake into a one-line UsageError.
+// Goal: the flag parser every command line shares (node:util's parseArgs, strict) accepts `--f v`,
+// `--f=v`, booleans and `--`, and turns every mistake into a one-line UsageError naming the flag.
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import {
   type FlagDef,
+  listOption,
   parseArgs,
   parseChoice,
   parseDurationMs,
@@ -27,15 +28,24 @@ test('flags with separate and inline values, booleans and positionals', () => {
   assert.equal(p.help, false);
 });
 
-test('a value flag takes the next argument even if it starts with a dash', () => {
-  assert.equal(parseArgs(['--name', '--flag'], defs).flags.get('name'), '--flag');
-  assert.equal(parseArgs(['--name', '-5'], defs).flags.get('name'), '-5');
+test('a value that starts with a dash is attached with "="; apart, it names the flag in the error', () => {
+  assert.equal(parseArgs(['--name=--flag'], defs).flags.get('name'), '--flag');
+  assert.equal(parseArgs(['--name=-5'], defs).flags.get('name'), '-5');
+  assert.throws(() => parseArgs(['--name', '-5'], defs), /--name needs a value .*--name=-5/);
+  assert.throws(() => parseArgs(['--name', '--flag'], defs), /--name needs a value/);
 });
 
-test('"--" ends the flags; "-5" and "-" are positionals', () => {
+test('"--" ends the flags; "-" is a positional, and so is "-5" after "--"', () => {
   const p = parseArgs(['--', '--name', '-x'], defs);
   assert.deepEqual(p.positionals, ['--name', '-x']);
-  assert.deepEqual(parseArgs(['-5', '-'], defs).positionals, ['-5', '-']);
+  assert.deepEqual(parseArgs(['-', '--', '-5'], defs).positionals, ['-', '-5']);
+  assert.throws(() => parseArgs(['-5'], defs), /unknown flag -5 \(put "--" before/);
+});
+
+test('a multiple flag keeps every value, in order', () => {
+  const many: FlagDef[] = [{ name: 'm', value: 'M', help: '', multiple: true }];
+  assert.deepEqual(listOption(parseArgs(['--m', 'a', '--m=b'], many), 'm'), ['a', 'b']);
+  assert.deepEqual(listOption(parseArgs([], many), 'm'), []);
 });
 
 test('usage errors: unknown flags, missing values, values on booleans', () => {

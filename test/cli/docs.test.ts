@@ -4,9 +4,10 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
+import { flagLabel } from '../../src/cli/args.js';
 import { exitCodes } from '../../src/cli/kv-commands.js';
 import { startEnvNames } from '../../src/cli/start-options.js';
-import { commands, flagLabel } from '../../src/cli/usage.js';
+import { commands } from '../../src/cli/usage.js';
 
 const doc = readFileSync(new URL('../../../docs/cli.md', import.meta.url), 'utf8');
 const lines = doc.split('\n');

@@ -1,5 +1,5 @@
-// The runner's own bookkeeping, without root: the set check, availability, the no_space counts,
-// the seeded PRNG.
+// The runner's own bookkeeping, without root: the set check, availability, the no_space counts.
+// (Its seeded PRNG is the project's one, tested in test/random.test.ts.)
 
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
@@ -14,7 +14,6 @@ import {
   noSpaceAnswers,
   wokenReads,
 } from '../../src/jepsen/report.js';
-import { Rng } from '../../src/jepsen/rng.js';
 import { type SetAdd, SetWorkload } from '../../src/jepsen/workloads.js';
 
 function workloadWith(adds: readonly Pick<SetAdd, 'element' | 'bucket' | 'outcome'>[]): SetWorkload {
@@ -220,30 +219,5 @@ describe('writes refused for space', () => {
     const [f] = noSpaceAnswers([], [], [open], 1000).faults;
     assert.equal(f?.cleared, false);
     assert.equal(f?.alarmMs, null);
-  });
-});
-
-describe('Rng', () => {
-  it('is deterministic per seed and label', () => {
-    const a = Rng.derive(42, 'nemesis');
-    const b = Rng.derive(42, 'nemesis');
-    const c = Rng.derive(42, 'client0');
-    const xs = Array.from({ length: 5 }, () => a.int(1000));
-    assert.deepEqual(
-      xs,
-      Array.from({ length: 5 }, () => b.int(1000)),
-    );
-    assert.notDeepEqual(
-      xs,
-      Array.from({ length: 5 }, () => c.int(1000)),
-    );
-  });
-
-  it('stays in range', () => {
-    const r = new Rng(1);
-    for (let i = 0; i < 1000; i++) {
-      const x = r.int(7);
-      assert.ok(x >= 0 && x < 7 && Number.isInteger(x));
-    }
   });
 });

@@ -13,22 +13,7 @@ import {
   type ReadFailure,
   type ReadState,
 } from '../../src/raft/index.js';
-
-/** A fixed-sequence Random: deterministic, and each node gets a different timeout. */
-export function counterRandom(seed: number): { nextInt(max: number): number } {
-  let x = seed >>> 0 || 1;
-  return {
-    nextInt(max: number): number {
-      // xorshift32
-      x ^= x << 13;
-      x >>>= 0;
-      x ^= x >>> 17;
-      x ^= x << 5;
-      x >>>= 0;
-      return x % max;
-    },
-  };
-}
+import { Prng } from '../../src/random.js';
 
 export interface TestNode {
   id: NodeId;
@@ -61,7 +46,7 @@ export class Cluster {
     const config: RaftConfig = { ...defaultRaftConfig, ...this.overrides, id, lastApplied: applied };
     const node: TestNode = {
       id,
-      raw: new RawNode(config, storage, counterRandom(this.seed++ * 7919)),
+      raw: new RawNode(config, storage, new Prng(this.seed++)),
       storage,
       applied: [],
       readStates: [],

@@ -10,7 +10,8 @@ import {
   RawNode,
   validateConfig,
 } from '../../src/raft/index.js';
-import { Cluster, counterRandom } from './harness.js';
+import { Prng } from '../../src/random.js';
+import { Cluster } from './harness.js';
 
 const three = ['n1', 'n2', 'n3'];
 
@@ -352,11 +353,7 @@ describe('config', () => {
     );
     assert.throws(
       () =>
-        new RawNode(
-          { ...defaultRaftConfig, id: '' },
-          new MemoryLogStorage({ voters: ['a'] }),
-          counterRandom(1),
-        ),
+        new RawNode({ ...defaultRaftConfig, id: '' }, new MemoryLogStorage({ voters: ['a'] }), new Prng(1)),
       ConfigError,
     );
   });

@@ -2,12 +2,19 @@
 // replay one seed exactly, with a readable trace. Exits non-zero on a failure and prints the
 // failing seeds and the command that replays one.
 //
-//   node dist/test/sim-node/cli.js --seeds N [--start S]   run seeds S..S+N-1 (default S = 1)
-//   node dist/test/sim-node/cli.js --seed S [--trace] [--trace-net]
-//   --mutation M      run with a deliberately broken variant (M: lying-fsync, ack-before-commit,
-//                     forget-paused-time)
-//   --keep-going      do not stop at the first failing seed
+// Flags: `npm run sim:node -- --help`.
 
+import {
+  booleanOption,
+  type FlagDef,
+  flagLines,
+  noMorePositionals,
+  parseArgs,
+  parseChoice,
+  parseInteger,
+  stringOption,
+  UsageError,
+} from '../../src/cli/args.js';
 import { describePlan, MUTATIONS, type Mutation, planRun, runSeed } from './scenario.js';
 import { formatTotals, type SeedSummary, summarize, totals } from './summary.js';
 
@@ -19,60 +26,56 @@ interface CliOptions {
   keepGoing: boolean;
 }
 
-function usage(message: string): never {
-  process.stderr.write(`${message}\n`);
-  process.stderr.write(
-    'usage: sim-node (--seeds N [--start S] | --seed S [--trace] [--trace-net]) ' +
-      `[--mutation ${MUTATIONS.join('|')}] [--keep-going]\n`,
-  );
-  process.exit(2);
-}
+const flags: readonly FlagDef[] = [
+  { name: 'seeds', value: 'N', default: '20', help: 'run seeds S..S+N-1' },
+  { name: 'start', value: 'S', default: '1', help: 'the first seed --seeds runs' },
+  { name: 'seed', value: 'S', help: 'replay exactly seed S' },
+  { name: 'trace', help: 'print a readable trace' },
+  { name: 'trace-net', help: 'print a readable trace with every message' },
+  { name: 'mutation', value: 'M', help: `run a deliberately broken variant: ${MUTATIONS.join(', ')}` },
+  { name: 'keep-going', help: 'do not stop at the first failing seed' },
+];
+
+const usage = [
+  'Usage: npm run sim:node -- [--seeds N [--start S] | --seed S] [flags]',
+  '',
+  'Flags:',
+  ...flagLines(flags),
+  '',
+].join('\n');
 
 function parse(argv: readonly string[]): CliOptions {
-  let count: number | null = null;
-  let start = 1;
-  let single: number | null = null;
-  const o: CliOptions = { seeds: [], trace: false, traceNet: false, mutation: null, keepGoing: false };
-  const int = (v: string | undefined, flag: string): number => {
-    const n = Number(v);
-    if (v === undefined || !Number.isSafeInteger(n)) usage(`${flag} needs an integer`);
-    return n;
-  };
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i]!;
-    switch (a) {
-      case '--seeds':
-        count = int(argv[++i], a);
-        break;
-      case '--start':
-        start = int(argv[++i], a);
-        break;
-      case '--seed':
-        single = int(argv[++i], a);
-        break;
-      case '--trace':
-        o.trace = true;
-        break;
-      case '--trace-net':
-        o.trace = true;
-        o.traceNet = true;
-        break;
-      case '--keep-going':
-        o.keepGoing = true;
-        break;
-      case '--mutation': {
-        const m = argv[++i];
-        if (!MUTATIONS.includes(m as Mutation)) usage(`--mutation must be one of ${MUTATIONS.join(', ')}`);
-        o.mutation = m as Mutation;
-        break;
-      }
-      default:
-        usage(`unknown argument ${a}`);
-    }
+  const args = parseArgs(argv, flags);
+  if (args.help) {
+    process.stdout.write(usage);
+    process.exit(0);
   }
-  if (single !== null) o.seeds = [single];
-  else o.seeds = Array.from({ length: count ?? 20 }, (_, i) => start + i);
-  return o;
+  noMorePositionals(args, 0);
+  const int = (name: string): number | undefined => {
+    const raw = stringOption(args, name);
+    return raw === undefined ? undefined : parseInteger(raw, `--${name}`, 0);
+  };
+  const single = int('seed');
+  const start = int('start') ?? 1;
+  const mutation = stringOption(args, 'mutation');
+  const traceNet = booleanOption(args, 'trace-net');
+  return {
+    seeds: single !== undefined ? [single] : Array.from({ length: int('seeds') ?? 20 }, (_, i) => start + i),
+    trace: traceNet || booleanOption(args, 'trace'),
+    traceNet,
+    mutation: mutation === undefined ? null : parseChoice(mutation, '--mutation', MUTATIONS),
+    keepGoing: booleanOption(args, 'keep-going'),
+  };
+}
+
+function parseOrExit(argv: readonly string[]): CliOptions {
+  try {
+    return parse(argv);
+  } catch (e) {
+    if (!(e instanceof UsageError)) throw e;
+    process.stderr.write(`${e.message}\n\n${usage}`);
+    process.exit(2);
+  }
 }
 
 async function main(): Promise<void> {
@@ -80,7 +83,7 @@ async function main(): Promise<void> {
     if (err.code !== 'EPIPE') throw err;
     process.exit(process.exitCode ?? 0);
   });
-  const o = parse(process.argv.slice(2));
+  const o = parseOrExit(process.argv.slice(2));
   const t0 = performance.now();
   const done: SeedSummary[] = [];
   const failing: number[] = [];

@@ -19,7 +19,7 @@ import { ConflictError, NotLeaderError, RaftkvError } from '../../src/api/errors
 import type { CasOp, DeleteOp, GetOp, KvOp, ProcessId, PutOp } from '../../src/check/index.js';
 import type { NodeKvService } from '../../src/node/kv-service.js';
 import type { NodeId } from '../../src/raft/index.js';
-import type { Prng } from '../sim/prng.js';
+import type { Prng } from '../../src/random.js';
 import { type CallResult, errorText, type SimCluster } from './cluster.js';
 import type { Tracer } from './trace.js';
 import { Domain, type Scheduler } from './virtual-clock.js';
@@ -102,7 +102,7 @@ export class Clients {
       if (this.sched.now >= until) break;
       const key = rng.pick(this.config.keys);
       const target = rng.pick(this.cluster.ids);
-      const dice = rng.float();
+      const dice = rng.next();
       let op: KvOp;
       if (dice < 0.4) {
         op = await this.get(process, target, key, rng);

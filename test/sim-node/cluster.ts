@@ -27,14 +27,8 @@ import type { LogFields, NodeLogLevel } from '../../src/node/logger.js';
 import { type ResolvedNodeOptions, resolveNodeOptions } from '../../src/node/options.js';
 import { recoverCore } from '../../src/node/recover.js';
 import type { MemoryLogStorage, NodeId, ReadMode } from '../../src/raft/index.js';
-import {
-  openStorage,
-  type RecoveredState,
-  SimDisk,
-  type Storage,
-  seededRandom,
-} from '../../src/storage/index.js';
-import type { Prng } from '../sim/prng.js';
+import { Prng } from '../../src/random.js';
+import { openStorage, type RecoveredState, SimDisk, type Storage } from '../../src/storage/index.js';
 import { GatedDisk } from './gated-disk.js';
 import type { SimNetwork } from './network.js';
 import { SimEventLog, type Tracer } from './trace.js';
@@ -121,7 +115,7 @@ class SimNode {
     readonly options: ResolvedNodeOptions,
     diskSeed: number,
   ) {
-    this.disk = new SimDisk(seededRandom(diskSeed));
+    this.disk = new SimDisk(new Prng(diskSeed));
   }
 
   get up(): boolean {

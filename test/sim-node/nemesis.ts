@@ -18,7 +18,7 @@
 // Down nodes come back after a seeded delay; heal() ends every fault for the final checks.
 
 import type { NodeId } from '../../src/raft/index.js';
-import type { Prng } from '../sim/prng.js';
+import type { Prng } from '../../src/random.js';
 import type { SimCluster } from './cluster.js';
 import type { SimNetwork } from './network.js';
 import type { Tracer } from './trace.js';
@@ -80,7 +80,7 @@ export class Nemesis {
       await this.sched.sleep(this.rng.int(this.config.gapMinMs, this.config.gapMaxMs), this.domain);
       if (this.sched.now >= until || !this.domain.alive) return;
       if (this.sched.now < this.quietUntil) continue;
-      let x = this.rng.float() * total;
+      let x = this.rng.next() * total;
       let kind: FaultKind = 'crash';
       for (const k of FAULT_KINDS) {
         x -= this.config.weights[k];

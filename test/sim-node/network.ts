@@ -11,8 +11,8 @@
 
 import type { MessageTransport } from '../../src/node/clock.js';
 import type { Message, NodeId } from '../../src/raft/index.js';
+import type { Prng } from '../../src/random.js';
 import { decodeMessage, encodeMessage, type TransportEvent } from '../../src/transport/index.js';
-import type { Prng } from '../sim/prng.js';
 import type { Tracer } from './trace.js';
 import { Domain, type Scheduler } from './virtual-clock.js';
 

@@ -11,7 +11,8 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { NodeKvService } from '../../src/node/kv-service.js';
 import type { NodeId } from '../../src/raft/index.js';
-import { SimDisk, seededRandom } from '../../src/storage/index.js';
+import { Prng } from '../../src/random.js';
+import { SimDisk } from '../../src/storage/index.js';
 import type { CallResult } from './cluster.js';
 import { GatedDisk } from './gated-disk.js';
 import { quietCluster } from './quiet-cluster.js';
@@ -49,7 +50,7 @@ test('a paused process hears of a completed fsync only once it runs again', asyn
   const sched = new Scheduler(10_000);
   const node = new Domain('node');
   const other = new Domain('other');
-  const disk = new SimDisk(seededRandom(1));
+  const disk = new SimDisk(new Prng(1));
   disk.holdSyncs();
   const file = await new GatedDisk(disk, node).create('f');
   await file.append(new Uint8Array([1, 2, 3]));

@@ -1,7 +1,7 @@
 // A small node-level cluster on a clean network (no loss, 1-3 ms delays), for tests that stage
 // one fault by hand instead of drawing a fault schedule from a seed.
 
-import { Prng } from '../sim/prng.js';
+import { Prng } from '../../src/random.js';
 import { type ClusterConfig, SimCluster } from './cluster.js';
 import { SimNetwork } from './network.js';
 import { Tracer } from './trace.js';

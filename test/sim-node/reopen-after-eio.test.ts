@@ -8,7 +8,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { Entry, HardState } from '../../src/raft/index.js';
-import { openStorage, SimDisk, seededRandom } from '../../src/storage/index.js';
+import { Prng } from '../../src/random.js';
+import { openStorage, SimDisk } from '../../src/storage/index.js';
 
 const DIR = 'data';
 const ID = { clusterId: 'c', nodeId: 'n1' };
@@ -26,7 +27,7 @@ function hs(term: number, votedFor: string | null): HardState {
 }
 
 test('what a restart after a failed fsync recovers stays recovered after a power loss', async () => {
-  const disk = new SimDisk(seededRandom(7));
+  const disk = new SimDisk(new Prng(7));
   const first = await openStorage(disk, DIR, ID);
   first.save(entries(1, 3, 1), hs(1, 'n1'));
   await first.sync();
@@ -54,7 +55,7 @@ test('what a restart after a failed fsync recovers stays recovered after a power
 });
 
 test('a segment cut after a restart from an unsynced tail leaves no torn middle segment', async () => {
-  const disk = new SimDisk(seededRandom(8));
+  const disk = new SimDisk(new Prng(8));
   const options = { segmentSize: 256 };
   const first = await openStorage(disk, DIR, ID, options);
   first.save(entries(1, 2, 1), hs(1, 'n1'));

@@ -10,7 +10,7 @@
 
 import { checkKvHistory, type KvCheckResult, renderKeyFailure } from '../../src/check/index.js';
 import type { ReadMode } from '../../src/raft/index.js';
-import { Prng } from '../sim/prng.js';
+import { Prng } from '../../src/random.js';
 import { type ClientStats, Clients } from './clients.js';
 import { type ClusterStats, errorText, SimCluster } from './cluster.js';
 import { FAULT_KINDS, type FaultKind, Nemesis, type NemesisStats } from './nemesis.js';

@@ -2,39 +2,23 @@
 // violations, or replay one seed exactly with a readable trace. Exits non-zero on a failure and
 // prints the failing seed and the command that replays it.
 //
-//   --seeds N        run N seeds, from --start (default 1)
-//   --seed S         run exactly seed S (combine with --trace to read the story)
-//   --nodes K        force the cluster size          --ticks T    force the fault-phase length
-//   --profile P      force a fault profile (calm, lossy, partitions, crashes, chaos, snapshots)
-//   --read-mode R    force the read mode (safe, lease)
-//   --stall-guard B  force the disk-stall guard's bound in ticks, or off
-//   --pipeline on|off  force the drivers to send early messages while a write is in flight, or not
-//   --disk-stalls on|off  force disk stalls on (any profile) or off
-//   --pauses on|off  force process pauses on (any profile) or off
-//   --mutation M     enable one of the core's test-only Mutations, or the driver's
-//                    forgetPausedTime (repeatable)
-//   --trace          print every event              --trace-core  also print the core's log
-//   --keep-going     do not stop at the first failing seed
+// The flags (one table, SIM_FLAGS in options.ts, shared with failing-seeds.txt): `npm run sim -- --help`.
 
+import { UsageError, wantsHelp } from '../../src/cli/args.js';
 import { formatSummary, runBatch } from './batch.js';
-import { parseSimArgs, type SimOptions, UsageError } from './options.js';
+import { parseSimArgs, SIM_FLAGS, SIM_USAGE, type SimOptions } from './options.js';
 import { describePlan, planScenario } from './scenario.js';
 
 function parse(argv: readonly string[]): SimOptions {
+  if (wantsHelp(argv, SIM_FLAGS)) {
+    process.stdout.write(SIM_USAGE);
+    process.exit(0);
+  }
   try {
     return parseSimArgs(argv);
   } catch (err) {
     if (!(err instanceof UsageError)) throw err;
-    process.stderr.write(`${err.message}\n`);
-    process.stderr.write(
-      'usage: sim [--seeds N [--start S] | --seed S] [--nodes K] [--ticks T] [--profile P]\n',
-    );
-    process.stderr.write(
-      '           [--read-mode R] [--stall-guard B|off] [--pipeline on|off] [--mutation M]...\n',
-    );
-    process.stderr.write(
-      '           [--disk-stalls on|off] [--pauses on|off] [--trace] [--trace-core] [--keep-going]\n',
-    );
+    process.stderr.write(`${err.message}\n\n${SIM_USAGE}`);
     process.exit(2);
   }
 }

@@ -16,6 +16,7 @@ import {
   type Role,
   type TransferResult,
 } from '../../src/raft/index.js';
+import { Prng } from '../../src/random.js';
 import { SafetyChecker } from './checker.js';
 import { Clients } from './clients.js';
 import {
@@ -29,7 +30,6 @@ import {
 } from './driver.js';
 import { encodePut, type KvStateMachine } from './kv.js';
 import { type LinkFaults, reliableLinks, SimNetwork } from './network.js';
-import { Prng } from './prng.js';
 import { silentTracer, type Tracer } from './trace.js';
 
 export type { ClusterStats, CrashPointKind, PersistLatency, SimRaftConfig, SnapshotPolicy };

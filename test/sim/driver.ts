@@ -39,11 +39,11 @@ import {
   RawNode,
   type Ready,
 } from '../../src/raft/index.js';
+import type { Prng } from '../../src/random.js';
 import { type SafetyChecker, SafetyViolation, type StatusView } from './checker.js';
 import type { Clients } from './clients.js';
 import { describeEntry, KvStateMachine } from './kv.js';
 import type { SimNetwork } from './network.js';
-import type { Prng } from './prng.js';
 import type { Tracer } from './trace.js';
 
 export type SimRaftConfig = Omit<RaftConfig, 'id' | 'applied'>;

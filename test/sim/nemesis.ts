@@ -23,8 +23,8 @@
 // of the cluster can elect a leader and commit meanwhile, and random faults stop that too often.
 
 import type { NodeId } from '../../src/raft/index.js';
+import type { Prng } from '../../src/random.js';
 import type { SimCluster } from './cluster.js';
-import type { Prng } from './prng.js';
 import type { Tracer } from './trace.js';
 
 export interface FaultPlan {
@@ -202,7 +202,7 @@ export class Nemesis {
     }
     if (f.crashPointRate > 0 || f.isolatePointRate > 0) {
       for (const { id, kind } of c.crashPoints()) {
-        const r = rng.float();
+        const r = rng.next();
         if (quiet) continue;
         if (r < f.crashPointRate) {
           this.crashPointCrashes++;

@@ -5,7 +5,7 @@
 // delays are what reorder messages. Links are directed, so one-way (asymmetric) partitions exist.
 
 import type { Message, NodeId } from '../../src/raft/index.js';
-import type { Prng } from './prng.js';
+import type { Prng } from '../../src/random.js';
 import { cloneMessage, describeMessage, type Tracer } from './trace.js';
 
 export interface LinkFaults {

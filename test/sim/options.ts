@@ -2,9 +2,21 @@
 // regression list (failing-seeds.txt, whose lines are "<seed> [flags]  # why"), so that every
 // replay command printed in a failure can be pasted into either place.
 
+import {
+  booleanOption,
+  type FlagDef,
+  flagLines,
+  listOption,
+  noMorePositionals,
+  type ParsedArgs,
+  parseArgs,
+  parseChoice,
+  parseInteger,
+  stringOption,
+} from '../../src/cli/args.js';
 import type { DriverMutations } from '../../src/node/driver.js';
 import type { Mutations, ReadMode } from '../../src/raft/index.js';
-import { PROFILES, type Profile, type ScenarioOverrides } from './scenario.js';
+import { PROFILES, type ScenarioOverrides } from './scenario.js';
 
 export const MUTATIONS: readonly (keyof Mutations)[] = [
   'commitOldTermByCounting',
@@ -24,118 +36,87 @@ export interface SimOptions {
   keepGoing: boolean;
 }
 
-export class UsageError extends Error {
-  override readonly name = 'UsageError';
-}
+const ALL_MUTATIONS: readonly string[] = [...MUTATIONS, ...DRIVER_MUTATIONS];
 
-function nonNegativeInt(flag: string, v: string | undefined): number {
-  const n = Number(v);
-  if (v === undefined || !Number.isSafeInteger(n) || n < 0) {
-    throw new UsageError(`${flag} needs a non-negative integer`);
-  }
-  return n;
+export const SIM_FLAGS: readonly FlagDef[] = [
+  { name: 'seeds', value: 'N', default: '100', help: 'run N seeds, from --start' },
+  { name: 'start', value: 'S', default: '1', help: 'the first seed --seeds runs' },
+  { name: 'seed', value: 'S', help: 'run exactly seed S (with --trace to read the story)' },
+  { name: 'nodes', value: 'K', help: 'force the cluster size' },
+  { name: 'ticks', value: 'T', help: 'force the fault-phase length' },
+  { name: 'profile', value: 'P', help: `force a fault profile (${PROFILES.join(', ')})` },
+  { name: 'read-mode', value: 'safe|lease', help: 'force the read mode' },
+  { name: 'stall-guard', value: 'B|off', help: "force the disk-stall guard's bound in ticks, or off" },
+  {
+    name: 'pipeline',
+    value: 'on|off',
+    help: 'force the drivers to send early messages while writing, or not',
+  },
+  { name: 'disk-stalls', value: 'on|off', help: 'force disk stalls on (any profile) or off' },
+  { name: 'pauses', value: 'on|off', help: 'force process pauses on (any profile) or off' },
+  {
+    name: 'mutation',
+    value: 'M',
+    multiple: true,
+    help: 'enable a test-only mutation of the core or the driver (repeatable; listed below)',
+  },
+  { name: 'trace', help: 'print every event' },
+  { name: 'trace-core', help: "print every event and the core's log" },
+  { name: 'keep-going', help: 'do not stop at the first failing seed' },
+];
+
+export const SIM_USAGE = [
+  'Usage: npm run sim -- [--seeds N [--start S] | --seed S] [flags]',
+  '',
+  'Flags:',
+  ...flagLines(SIM_FLAGS),
+  '',
+  'Mutations:',
+  ...ALL_MUTATIONS.map((m) => `  ${m}`),
+  '',
+].join('\n');
+
+function onOff(args: ParsedArgs, name: string): boolean | undefined {
+  const v = stringOption(args, name);
+  return v === undefined ? undefined : parseChoice(v, `--${name}`, ['on', 'off']) === 'on';
 }
 
 export function parseSimArgs(argv: readonly string[]): SimOptions {
-  let count = 100;
-  let start = 1;
-  let single: number | null = null;
-  let nodes: number | undefined;
-  let ticks: number | undefined;
-  let profile: Profile | undefined;
-  let readMode: ReadMode | undefined;
-  let diskStallBound: number | null | undefined;
-  let pipeline: boolean | undefined;
-  let diskStalls: boolean | undefined;
-  let pauses: boolean | undefined;
+  const args = parseArgs(argv, SIM_FLAGS);
+  noMorePositionals(args, 0);
+  const int = (name: string, min = 0): number | undefined => {
+    const raw = stringOption(args, name);
+    return raw === undefined ? undefined : parseInteger(raw, `--${name}`, min);
+  };
+  const count = int('seeds') ?? 100;
+  const start = int('start') ?? 1;
+  const single = int('seed');
+  const nodes = int('nodes', 1);
+  const ticks = int('ticks');
+  const profileRaw = stringOption(args, 'profile');
+  const profile = profileRaw === undefined ? undefined : parseChoice(profileRaw, '--profile', PROFILES);
+  const readModeRaw = stringOption(args, 'read-mode');
+  const readMode: ReadMode | undefined =
+    readModeRaw === undefined
+      ? undefined
+      : parseChoice(readModeRaw, '--read-mode', ['safe', 'lease'] as const);
+  const guard = stringOption(args, 'stall-guard');
+  const diskStallBound =
+    guard === undefined ? undefined : guard === 'off' ? null : parseInteger(guard, '--stall-guard', 1);
+  const pipeline = onOff(args, 'pipeline');
+  const diskStalls = onOff(args, 'disk-stalls');
+  const pauses = onOff(args, 'pauses');
   const mutations: Mutations = {};
   const driverMutations: { -readonly [K in keyof DriverMutations]: DriverMutations[K] } = {};
-  let trace = false;
-  let traceCore = false;
-  let keepGoing = false;
-  for (let i = 0; i < argv.length; i++) {
-    const flag = argv[i]!;
-    const value = (): string | undefined => argv[++i];
-    switch (flag) {
-      case '--seeds':
-        count = nonNegativeInt(flag, value());
-        break;
-      case '--start':
-        start = nonNegativeInt(flag, value());
-        break;
-      case '--seed':
-        single = nonNegativeInt(flag, value());
-        break;
-      case '--nodes':
-        nodes = nonNegativeInt(flag, value());
-        if (nodes < 1) throw new UsageError('--nodes must be at least 1');
-        break;
-      case '--ticks':
-        ticks = nonNegativeInt(flag, value());
-        break;
-      case '--profile': {
-        const p = value();
-        if (!PROFILES.includes(p as Profile))
-          throw new UsageError(`--profile must be one of ${PROFILES.join(', ')}`);
-        profile = p as Profile;
-        break;
-      }
-      case '--read-mode': {
-        const m = value();
-        if (m !== 'safe' && m !== 'lease') throw new UsageError('--read-mode must be safe or lease');
-        readMode = m;
-        break;
-      }
-      case '--stall-guard': {
-        const v = value();
-        diskStallBound = v === 'off' ? null : nonNegativeInt(flag, v);
-        if (diskStallBound === 0)
-          throw new UsageError('--stall-guard needs a positive number of ticks, or off');
-        break;
-      }
-      case '--pipeline': {
-        const v = value();
-        if (v !== 'on' && v !== 'off') throw new UsageError('--pipeline must be on or off');
-        pipeline = v === 'on';
-        break;
-      }
-      case '--disk-stalls': {
-        const v = value();
-        if (v !== 'on' && v !== 'off') throw new UsageError('--disk-stalls must be on or off');
-        diskStalls = v === 'on';
-        break;
-      }
-      case '--pauses': {
-        const v = value();
-        if (v !== 'on' && v !== 'off') throw new UsageError('--pauses must be on or off');
-        pauses = v === 'on';
-        break;
-      }
-      case '--mutation': {
-        const m = value();
-        if (MUTATIONS.includes(m as keyof Mutations)) mutations[m as keyof Mutations] = true;
-        else if (DRIVER_MUTATIONS.includes(m as keyof DriverMutations)) {
-          driverMutations[m as keyof DriverMutations] = true;
-        } else {
-          throw new UsageError(`--mutation must be one of ${[...MUTATIONS, ...DRIVER_MUTATIONS].join(', ')}`);
-        }
-        break;
-      }
-      case '--trace':
-        trace = true;
-        break;
-      case '--trace-core':
-        trace = true;
-        traceCore = true;
-        break;
-      case '--keep-going':
-        keepGoing = true;
-        break;
-      default:
-        throw new UsageError(`unknown argument ${flag}`);
-    }
+  for (const m of listOption(args, 'mutation')) {
+    if (MUTATIONS.includes(m as keyof Mutations)) mutations[m as keyof Mutations] = true;
+    else if (DRIVER_MUTATIONS.includes(m as keyof DriverMutations))
+      driverMutations[m as keyof DriverMutations] = true;
+    else parseChoice(m, '--mutation', ALL_MUTATIONS);
   }
-  const seeds = single !== null ? [single] : Array.from({ length: count }, (_, i) => start + i);
+  const traceCore = booleanOption(args, 'trace-core');
+  const trace = traceCore || booleanOption(args, 'trace');
+  const seeds = single !== undefined ? [single] : Array.from({ length: count }, (_, i) => start + i);
   const overrides: ScenarioOverrides = {
     ...(nodes !== undefined ? { nodes } : {}),
     ...(ticks !== undefined ? { ticks } : {}),
@@ -150,7 +131,7 @@ export function parseSimArgs(argv: readonly string[]): SimOptions {
     ...(trace ? { trace } : {}),
     ...(traceCore ? { traceCore } : {}),
   };
-  return { seeds, overrides, keepGoing };
+  return { seeds, overrides, keepGoing: booleanOption(args, 'keep-going') };
 }
 
 export interface RegressionSeed {
@@ -169,7 +150,7 @@ export function parseSeedList(text: string): RegressionSeed[] {
     const hash = line.indexOf('#');
     const spec = (hash >= 0 ? line.slice(0, hash) : line).trim().split(/\s+/);
     const why = hash >= 0 ? line.slice(hash + 1).trim() : '';
-    const seed = nonNegativeInt('seed', spec[0]);
+    const seed = parseInteger(spec[0]!, 'seed', 0);
     const { overrides } = parseSimArgs(['--seed', String(seed), ...spec.slice(1)]);
     out.push({ seed, overrides, why, line });
   }

@@ -6,11 +6,11 @@
 
 import type { DriverMutations } from '../../src/node/driver.js';
 import type { Mutations, NodeId, ReadMode } from '../../src/raft/index.js';
+import { Prng } from '../../src/random.js';
 import { SafetyViolation } from './checker.js';
 import { type PersistLatency, SimCluster, type SimRaftConfig, type SnapshotPolicy } from './cluster.js';
 import { describeFaults, type FaultPlan, Nemesis, noFaults } from './nemesis.js';
 import type { LinkFaults } from './network.js';
-import { Prng } from './prng.js';
 import { Tracer } from './trace.js';
 
 export const PROFILES = ['calm', 'lossy', 'partitions', 'crashes', 'chaos', 'snapshots'] as const;
@@ -128,20 +128,20 @@ export function planScenario(seed: number, o: ScenarioOverrides = {}): ScenarioP
   const lossy = (scale: number): LinkFaults => ({
     minDelay: 1,
     maxDelay: rng.int(2, 8),
-    dropRate: round(scale * (0.02 + rng.float() * 0.23)),
-    dupRate: round(scale * (0.02 + rng.float() * 0.13)),
+    dropRate: round(scale * (0.02 + rng.next() * 0.23)),
+    dupRate: round(scale * (0.02 + rng.next() * 0.13)),
   });
   const clean: LinkFaults = { minDelay: 1, maxDelay: rng.int(1, 4), dropRate: 0, dupRate: 0 };
   const crashes = (scale: number): Partial<FaultPlan> => ({
-    crashRate: round(scale * (0.01 + rng.float() * 0.04)),
-    leaderBias: round(0.2 + rng.float() * 0.5),
-    crashPointRate: round(scale * rng.float() * 0.3),
-    bounceRate: round(rng.float() * 0.5),
+    crashRate: round(scale * (0.01 + rng.next() * 0.04)),
+    leaderBias: round(0.2 + rng.next() * 0.5),
+    crashPointRate: round(scale * rng.next() * 0.3),
+    bounceRate: round(rng.next() * 0.5),
     downTicks: [1, rng.int(5, 80)],
   });
   const partitions = (scale: number): Partial<FaultPlan> => ({
-    partitionRate: round(scale * (0.01 + rng.float() * 0.05)),
-    isolatePointRate: round(scale * (0.2 + rng.float() * 0.6)),
+    partitionRate: round(scale * (0.01 + rng.next() * 0.05)),
+    isolatePointRate: round(scale * (0.2 + rng.next() * 0.6)),
     partitionTicks: [5, rng.int(20, 100)],
   });
   let links = clean;
@@ -170,8 +170,8 @@ export function planScenario(seed: number, o: ScenarioOverrides = {}): ScenarioP
       faults = { ...noFaults, ...crashes(0.6), ...partitions(0.6) };
       break;
   }
-  const writeRate = round(0.1 + rng.float() * 0.5);
-  const readRate = round(0.05 + rng.float() * 0.35);
+  const writeRate = round(0.1 + rng.next() * 0.5);
+  const readRate = round(0.05 + rng.next() * 0.35);
   const keys = rng.int(1, 5);
   // Once faults stop, message delay must respect Raft's timing requirement broadcastTime ≪
   // electionTimeout (§3.4) — liveness is only promised then. Slow links stay slow, up to ET/4.
@@ -196,8 +196,8 @@ export function planScenario(seed: number, o: ScenarioOverrides = {}): ScenarioP
     o.diskStalls ??
     ((profile === 'crashes' || profile === 'chaos' || profile === 'snapshots') && drawnStalls);
   const stalls: Partial<FaultPlan> = {
-    stallRate: round(0.004 + rng.float() * 0.008),
-    stallLeaderBias: round(0.5 + rng.float() * 0.4),
+    stallRate: round(0.004 + rng.next() * 0.008),
+    stallLeaderBias: round(0.5 + rng.next() * 0.4),
     stallTicks: [3 * electionTimeoutTicks, 8 * electionTimeoutTicks],
   };
   if (stallOn) faults = { ...faults, ...stalls };
@@ -221,16 +221,16 @@ export function planScenario(seed: number, o: ScenarioOverrides = {}): ScenarioP
   const pauseOn =
     o.pauses ?? (profile !== 'calm' && profile !== 'lossy' && (readMode === 'lease' || drawnPauses));
   const pauses: Partial<FaultPlan> = {
-    pauseRate: round(0.005 + rng.float() * 0.01),
-    pauseLeaderBias: round(0.4 + rng.float() * 0.4),
+    pauseRate: round(0.005 + rng.next() * 0.01),
+    pauseLeaderBias: round(0.4 + rng.next() * 0.4),
     pauseTicks: [1, 3 * electionTimeoutTicks],
-    pauseIsolateRate: round(0.3 + rng.float() * 0.5),
+    pauseIsolateRate: round(0.3 + rng.next() * 0.5),
     // Lease seeds have their episodes at a commit most often: where the lease is fresh.
-    pausePointRate: round((readMode === 'lease' ? 3 : 1) * (0.01 + rng.float() * 0.03)),
+    pausePointRate: round((readMode === 'lease' ? 3 : 1) * (0.01 + rng.next() * 0.03)),
     isolatedPauseTicks: [2 * electionTimeoutTicks, 8 * electionTimeoutTicks],
     lingerTicks: [0, electionTimeoutTicks],
     isolatedAfterTicks: [electionTimeoutTicks, 3 * electionTimeoutTicks],
-    pauseHoldRate: round(0.2 + rng.float() * 0.6),
+    pauseHoldRate: round(0.2 + rng.next() * 0.6),
   };
   if (pauseOn) faults = { ...faults, ...pauses };
   return {

@@ -7,6 +7,7 @@
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { Prng } from '../../src/random.js';
 import { SafetyViolation } from './checker.js';
 import { SimCluster } from './cluster.js';
 import { figure37 } from './figure-3-7.js';
@@ -18,7 +19,6 @@ import {
   term,
   waitLeader,
 } from './helpers.js';
-import { Prng } from './prng.js';
 
 const ET = 10; // defaultRaftConfig.electionTimeoutTicks
 

@@ -3,7 +3,8 @@
 
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { type Disk, errorCode, joinPath, RealDisk, SimDisk, seededRandom } from '../../src/storage/index.js';
+import { Prng } from '../../src/random.js';
+import { type Disk, errorCode, joinPath, RealDisk, SimDisk } from '../../src/storage/index.js';
 import { tempDir } from './helpers.js';
 
 const enc = (s: string): Uint8Array => new TextEncoder().encode(s);
@@ -38,7 +39,7 @@ const subjects: Subject[] = [
   {
     name: 'SimDisk',
     async setup() {
-      const disk = new SimDisk(seededRandom(1));
+      const disk = new SimDisk(new Prng(1));
       await disk.mkdir('/tmp/sim');
       return { disk, root: '/tmp/sim' };
     },

@@ -6,7 +6,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
-import { SimDisk, seededRandom } from '../../src/storage/index.js';
+import { Prng } from '../../src/random.js';
+import { SimDisk } from '../../src/storage/index.js';
 
 const bytes = (n: number, fill: number): Uint8Array => new Uint8Array(n).fill(fill);
 
@@ -20,7 +21,7 @@ async function syncedFile(disk: SimDisk, path: string, content: Uint8Array): Pro
 test('a crash keeps synced bytes and at most a prefix of unsynced ones', async () => {
   await fc.assert(
     fc.asyncProperty(fc.integer(), fc.integer({ min: 1, max: 200 }), async (seed, extra) => {
-      const disk = new SimDisk(seededRandom(seed));
+      const disk = new SimDisk(new Prng(seed));
       await disk.mkdir('/d');
       await disk.syncDir('/');
       const f = await disk.create('/d/f');
@@ -43,7 +44,7 @@ test('a crash keeps synced bytes and at most a prefix of unsynced ones', async (
 });
 
 test('tear: false keeps exactly what was synced', async () => {
-  const disk = new SimDisk(seededRandom(7));
+  const disk = new SimDisk(new Prng(7));
   await disk.mkdir('/d');
   await disk.syncDir('/');
   await syncedFile(disk, '/d/f', bytes(10, 1));
@@ -59,7 +60,7 @@ test('tear: false keeps exactly what was synced', async () => {
 test('directory changes survive only once the directory is synced', async () => {
   const outcomes = new Set<string>();
   for (let seed = 0; seed < 40; seed++) {
-    const disk = new SimDisk(seededRandom(seed));
+    const disk = new SimDisk(new Prng(seed));
     await disk.mkdir('/d');
     await disk.syncDir('/');
     await syncedFile(disk, '/d/a', bytes(1, 1));
@@ -75,7 +76,7 @@ test('directory changes survive only once the directory is synced', async () => 
   }
   assert.equal(outcomes.size, 3, 'every prefix occurs for some seed');
 
-  const disk = new SimDisk(seededRandom(1));
+  const disk = new SimDisk(new Prng(1));
   await disk.mkdir('/d');
   await disk.syncDir('/');
   await syncedFile(disk, '/d/a', bytes(1, 1));
@@ -88,7 +89,7 @@ test('directory changes survive only once the directory is synced', async () => 
 test('a file whose directory entry was never synced may vanish, data and all', async () => {
   const kept = new Set<boolean>();
   for (let seed = 0; seed < 20; seed++) {
-    const disk = new SimDisk(seededRandom(seed));
+    const disk = new SimDisk(new Prng(seed));
     await disk.mkdir('/d');
     await disk.syncDir('/');
     await syncedFile(disk, '/d/f', bytes(5, 1));
@@ -100,7 +101,7 @@ test('a file whose directory entry was never synced may vanish, data and all', a
 
 test('the same seed gives the same crash', async () => {
   const run = async (seed: number): Promise<Uint8Array> => {
-    const disk = new SimDisk(seededRandom(seed));
+    const disk = new SimDisk(new Prng(seed));
     await disk.mkdir('/d');
     await disk.syncDir('/');
     const f = await disk.create('/d/f');
@@ -113,7 +114,7 @@ test('the same seed gives the same crash', async () => {
 });
 
 test('held syncs complete only when released, in order', async () => {
-  const disk = new SimDisk(seededRandom(3));
+  const disk = new SimDisk(new Prng(3));
   await disk.mkdir('/d');
   await disk.syncDir('/');
   const f = await disk.create('/d/f');
@@ -136,7 +137,7 @@ test('held syncs complete only when released, in order', async () => {
 });
 
 test('a crash rejects held syncs and loses what they covered', async () => {
-  const disk = new SimDisk(seededRandom(3));
+  const disk = new SimDisk(new Prng(3));
   await disk.mkdir('/d');
   await disk.syncDir('/');
   const f = await disk.create('/d/f');
@@ -151,7 +152,7 @@ test('a crash rejects held syncs and loses what they covered', async () => {
 });
 
 test('handles opened before a crash are dead after it', async () => {
-  const disk = new SimDisk(seededRandom(3));
+  const disk = new SimDisk(new Prng(3));
   await disk.mkdir('/d');
   await disk.syncDir('/');
   const f = await disk.create('/d/f');
@@ -162,7 +163,7 @@ test('handles opened before a crash are dead after it', async () => {
 });
 
 test('injected failures hit the next operations of that kind only', async () => {
-  const disk = new SimDisk(seededRandom(3));
+  const disk = new SimDisk(new Prng(3));
   await disk.mkdir('/d');
   const f = await disk.create('/d/f');
   disk.failNext('sync');
@@ -176,7 +177,7 @@ test('injected failures hit the next operations of that kind only', async () => 
 });
 
 test('truncate after a sync is not durable until the next sync', async () => {
-  const disk = new SimDisk(seededRandom(3));
+  const disk = new SimDisk(new Prng(3));
   await disk.mkdir('/d');
   await disk.syncDir('/');
   await syncedFile(disk, '/d/f', bytes(10, 1));

@@ -4,7 +4,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { Snapshot } from '../../src/raft/types.js';
-import { CorruptionError, SimDisk, SnapshotStore, seededRandom } from '../../src/storage/index.js';
+import { Prng } from '../../src/random.js';
+import { CorruptionError, SimDisk, SnapshotStore } from '../../src/storage/index.js';
 import { recordingLogger, settled } from './helpers.js';
 
 const DIR = '/data/snap';
@@ -16,7 +17,7 @@ function snap(index: number, term: number, size = 100): Snapshot {
 }
 
 async function storeWith(...snaps: Snapshot[]): Promise<{ disk: SimDisk; store: SnapshotStore }> {
-  const disk = new SimDisk(seededRandom(9));
+  const disk = new SimDisk(new Prng(9));
   const store = await SnapshotStore.open(disk, DIR, quiet);
   for (const s of snaps) await store.save(s);
   return { disk, store };
@@ -77,7 +78,7 @@ test('a file whose name disagrees with its header is refused', async () => {
 test('a crash during a save leaves the old state or the whole new file, never a part', async () => {
   const seen = new Set<string>();
   for (let seed = 0; seed < 60; seed++) {
-    const disk = new SimDisk(seededRandom(seed));
+    const disk = new SimDisk(new Prng(seed));
     const store = await SnapshotStore.open(disk, DIR, quiet);
     await store.save(snap(10, 1));
     disk.holdSyncs();

@@ -7,7 +7,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { Entry, Snapshot } from '../../src/raft/types.js';
-import { openStorage, SimDisk, type Storage, seededRandom } from '../../src/storage/index.js';
+import { Prng } from '../../src/random.js';
+import { openStorage, SimDisk, type Storage } from '../../src/storage/index.js';
 import { settled } from './helpers.js';
 
 const DIR = '/srv/n2';
@@ -30,10 +31,10 @@ interface Progress {
 }
 
 /** One storage operation, chosen by `r`; its promise is returned so a crash can interrupt it. */
-function operation(s: Storage, p: Progress, r: () => number): Promise<void> {
-  const pick = r();
+function operation(s: Storage, p: Progress, r: Prng): Promise<void> {
+  const pick = r.next();
   if (pick < 0.6 || p.saved === p.snap) {
-    const n = 1 + Math.floor(r() * 6);
+    const n = 1 + r.nextInt(6);
     const es: Entry[] = [];
     for (let i = p.saved + 1; i <= p.saved + n; i++)
       es.push({ index: i, term: 1, type: 'command', data: payload(i) });
@@ -45,7 +46,7 @@ function operation(s: Storage, p: Progress, r: () => number): Promise<void> {
     });
   }
   if (pick < 0.8) {
-    const at = p.snap + 1 + Math.floor(r() * (p.saved - p.snap));
+    const at = p.snap + 1 + r.nextInt(p.saved - p.snap);
     p.snap = at;
     return s.saveSnapshot(snapshotAt(at)).then(() => s.sync());
   }
@@ -69,17 +70,17 @@ function checkRecovered(s: Storage, p: Progress, seed: number): number {
 
 test('crash anywhere, many times over: storage always reopens consistent and complete', async () => {
   for (let seed = 0; seed < 60; seed++) {
-    const r = seededRandom(seed * 7919 + 1);
-    const disk = new SimDisk(seededRandom(seed));
+    const r = new Prng(seed * 7919 + 1);
+    const disk = new SimDisk(new Prng(seed));
     let s = await openStorage(disk, DIR, ID, OPTIONS);
     const p: Progress = { saved: 0, acked: 0, snap: 0 };
     for (let cycle = 0; cycle < 4; cycle++) {
-      const steps = Math.floor(r() * 40);
+      const steps = r.nextInt(40);
       for (let i = 0; i < steps; i++) await operation(s, p, r);
       // Crash inside one more operation, after `k` of its fsyncs completed.
       disk.holdSyncs();
       const over = settled(operation(s, p, r));
-      const k = Math.floor(r() * 4);
+      const k = r.nextInt(4);
       for (let i = 0; i < k; i++) {
         await Promise.race([disk.whenSyncsPending(1), over]);
         disk.releaseSyncs(1);

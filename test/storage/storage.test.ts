@@ -7,6 +7,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { Snapshot } from '../../src/raft/types.js';
+import { Prng } from '../../src/random.js';
 import {
   CorruptionError,
   IdentityMismatchError,
@@ -14,7 +15,6 @@ import {
   SimDisk,
   type Storage,
   StorageError,
-  seededRandom,
 } from '../../src/storage/index.js';
 import { entries, hs, recordingLogger, settled } from './helpers.js';
 
@@ -45,7 +45,7 @@ async function workload(s: Storage, n: number, at: number[]): Promise<void> {
 }
 
 test('a new data dir is bootstrapped once and reopens as itself', async () => {
-  const disk = new SimDisk(seededRandom(1));
+  const disk = new SimDisk(new Prng(1));
   const s = await openStorage(disk, DIR, ID);
   assert.equal(s.state.bootstrapped, true);
   assert.deepEqual(await disk.list(DIR), ['IDENTITY', 'snap', 'wal']);
@@ -62,7 +62,7 @@ test('a new data dir is bootstrapped once and reopens as itself', async () => {
 
 test('a bootstrap survives a crash right after it', async () => {
   for (let seed = 0; seed < 20; seed++) {
-    const disk = new SimDisk(seededRandom(seed));
+    const disk = new SimDisk(new Prng(seed));
     await (await openStorage(disk, DIR, ID)).close();
     disk.crash();
     const s = await openStorage(disk, DIR, ID);
@@ -73,7 +73,7 @@ test('a bootstrap survives a crash right after it', async () => {
 
 test('a crash in the middle of bootstrapping leaves a dir that bootstraps again', async () => {
   for (let k = 0; k < 12; k++) {
-    const disk = new SimDisk(seededRandom(k));
+    const disk = new SimDisk(new Prng(k));
     disk.holdSyncs();
     const opening = settled(openStorage(disk, DIR, ID).then((s) => s.close()));
     // Let k of the bootstrap's fsyncs complete, then crash.
@@ -93,7 +93,7 @@ test('a crash in the middle of bootstrapping leaves a dir that bootstraps again'
 });
 
 test('another node or cluster is refused', async () => {
-  const disk = new SimDisk(seededRandom(1));
+  const disk = new SimDisk(new Prng(1));
   await (await openStorage(disk, DIR, ID)).close();
   await assert.rejects(
     openStorage(disk, DIR, { clusterId: 'c-7f3a', nodeId: 'n2' }),
@@ -109,7 +109,7 @@ test('another node or cluster is refused', async () => {
 });
 
 test('a dir with data but no identity, or an identity but no WAL, is refused', async () => {
-  const disk = new SimDisk(seededRandom(1));
+  const disk = new SimDisk(new Prng(1));
   const s = await openStorage(disk, DIR, ID);
   s.save(entries(1, 2, 1), null);
   await s.sync();
@@ -120,14 +120,14 @@ test('a dir with data but no identity, or an identity but no WAL, is refused', a
     (e: unknown) => e instanceof StorageError && /no IDENTITY/.test(e.message),
   );
 
-  const other = new SimDisk(seededRandom(1));
+  const other = new SimDisk(new Prng(1));
   await (await openStorage(other, DIR, ID)).close();
   for (const name of await other.list(`${DIR}/wal`)) await other.remove(`${DIR}/wal/${name}`);
   await assert.rejects(openStorage(other, DIR, ID), CorruptionError);
 });
 
 test('starts from the newest snapshot; compact keeps two and the WAL back to the older', async () => {
-  const disk = new SimDisk(seededRandom(1));
+  const disk = new SimDisk(new Prng(1));
   const s = await openStorage(disk, DIR, ID, SMALL);
   await workload(s, 60, [15, 30, 45]);
   assert.deepEqual(
@@ -149,7 +149,7 @@ test('starts from the newest snapshot; compact keeps two and the WAL back to the
 });
 
 test('a damaged newest snapshot falls back to the older one the WAL still covers', async () => {
-  const disk = new SimDisk(seededRandom(1));
+  const disk = new SimDisk(new Prng(1));
   const s = await openStorage(disk, DIR, ID, SMALL);
   await workload(s, 60, [15, 30, 45]);
   await s.close();
@@ -167,7 +167,7 @@ test('a damaged newest snapshot falls back to the older one the WAL still covers
 });
 
 test('a damaged snapshot the WAL cannot bridge is refused, and nothing is touched', async () => {
-  const disk = new SimDisk(seededRandom(1));
+  const disk = new SimDisk(new Prng(1));
   const s = await openStorage(disk, DIR, ID, { ...SMALL, keepSnapshots: 1 });
   await workload(s, 60, [15, 30, 45]);
   await s.close();
@@ -184,7 +184,7 @@ test('a damaged snapshot the WAL cannot bridge is refused, and nothing is touche
 });
 
 test('with every snapshot damaged but the whole WAL kept, it replays from the start', async () => {
-  const disk = new SimDisk(seededRandom(1));
+  const disk = new SimDisk(new Prng(1));
   const s = await openStorage(disk, DIR, ID);
   s.save(entries(1, 20, 1), hs(1, 20));
   await s.saveSnapshot(snap(10, 1));
@@ -198,7 +198,7 @@ test('with every snapshot damaged but the whole WAL kept, it replays from the st
 });
 
 test('a snapshot install that was never acknowledged is undone', async () => {
-  const disk = new SimDisk(seededRandom(1));
+  const disk = new SimDisk(new Prng(1));
   const s = await openStorage(disk, DIR, ID);
   s.save(entries(1, 5, 1), hs(1, 3));
   await s.sync();
@@ -221,7 +221,7 @@ test('a snapshot install that was never acknowledged is undone', async () => {
 });
 
 test('an acknowledged snapshot install replaces the log', async () => {
-  const disk = new SimDisk(seededRandom(1));
+  const disk = new SimDisk(new Prng(1));
   const s = await openStorage(disk, DIR, ID);
   s.save(entries(1, 5, 1), hs(1, 3));
   await s.sync();

@@ -10,7 +10,8 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
 import type { Entry } from '../../src/raft/types.js';
-import { SimDisk, seededRandom, Wal } from '../../src/storage/index.js';
+import { Prng } from '../../src/random.js';
+import { SimDisk, Wal } from '../../src/storage/index.js';
 import { hs, type LogView, Oracle, settled, viewOf } from './helpers.js';
 
 const DIR = '/n1/wal';
@@ -153,7 +154,7 @@ test('property: any workload recovers exactly what was synced', async () => {
       fc.array(stepArb, { maxLength: 60 }),
       fc.constantFrom(120, 400, 4096),
       async (steps, segmentSize) => {
-        const disk = new SimDisk(seededRandom(1));
+        const disk = new SimDisk(new Prng(1));
         const { wal } = await Wal.open(disk, DIR, { segmentSize });
         const d = new Driver(disk, wal, segmentSize);
         for (const s of steps) await d.step(s);
@@ -180,7 +181,7 @@ test('property: a crash at any point recovers a whole batch, at least the acknow
       // How many of the in-flight group commit's fsyncs complete before the crash (null: none started).
       fc.option(fc.oneof(fc.constant(0), fc.nat(2))),
       async (steps, seed, segmentSize, inflight) => {
-        const disk = new SimDisk(seededRandom(seed));
+        const disk = new SimDisk(new Prng(seed));
         const { wal } = await Wal.open(disk, DIR, { segmentSize });
         const d = new Driver(disk, wal, segmentSize);
         for (const s of steps) await d.step(s);

@@ -5,7 +5,8 @@
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { CorruptionError, joinPath, SimDisk, seededRandom, Wal } from '../../src/storage/index.js';
+import { Prng } from '../../src/random.js';
+import { CorruptionError, joinPath, SimDisk, Wal } from '../../src/storage/index.js';
 import { encodeWalRecords } from '../../src/storage/wal-record.js';
 import { entries, entry, hs, recordingLogger } from './helpers.js';
 
@@ -13,7 +14,7 @@ const DIR = '/data/wal';
 
 /** A WAL with three synced batches (entries 1-3, 4-6, 7-9); returns the batch boundaries. */
 async function threeBatches(segmentSize?: number) {
-  const disk = new SimDisk(seededRandom(5));
+  const disk = new SimDisk(new Prng(5));
   const { wal } = await Wal.open(disk, DIR, { segmentSize });
   const ends: number[] = [];
   for (let b = 0; b < 3; b++) {
@@ -176,7 +177,7 @@ test('damage in the very last record of the last segment is still corruption if 
 });
 
 test('damage at the tail of a segment that is not the last is corruption', async () => {
-  const disk = new SimDisk(seededRandom(5));
+  const disk = new SimDisk(new Prng(5));
   const { wal } = await Wal.open(disk, DIR, { segmentSize: 100 });
   for (let i = 1; i <= 6; i++) {
     wal.save([entry(i, 1)], null);
@@ -193,7 +194,7 @@ test('damage at the tail of a segment that is not the last is corruption', async
 });
 
 test('a missing segment in the middle is corruption', async () => {
-  const disk = new SimDisk(seededRandom(5));
+  const disk = new SimDisk(new Prng(5));
   const { wal } = await Wal.open(disk, DIR, { segmentSize: 100 });
   for (let i = 1; i <= 6; i++) {
     wal.save([entry(i, 1)], null);
@@ -210,7 +211,7 @@ test('a missing segment in the middle is corruption', async () => {
 });
 
 test('a segment that does not continue the previous one is corruption', async () => {
-  const disk = new SimDisk(seededRandom(5));
+  const disk = new SimDisk(new Prng(5));
   const { wal } = await Wal.open(disk, DIR);
   wal.save(entries(1, 3, 1), null);
   await wal.sync();
@@ -231,7 +232,7 @@ test('a segment that does not continue the previous one is corruption', async ()
 });
 
 test('entries that leave a gap are corruption', async () => {
-  const disk = new SimDisk(seededRandom(5));
+  const disk = new SimDisk(new Prng(5));
   const { wal } = await Wal.open(disk, DIR);
   wal.save(entries(1, 3, 1), null);
   await wal.sync();

@@ -8,13 +8,14 @@ import { appendFile, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { AssertionError } from '../../src/raft/assert.js';
-import { RealDisk, SimDisk, seededRandom, Wal, WalFailedError } from '../../src/storage/index.js';
+import { Prng } from '../../src/random.js';
+import { RealDisk, SimDisk, Wal, WalFailedError } from '../../src/storage/index.js';
 import { entries, entry, hs, Oracle, settled, tempDir, viewOf } from './helpers.js';
 
 const DIR = '/data/wal';
 
 async function fresh(segmentSize?: number): Promise<{ disk: SimDisk; wal: Wal }> {
-  const disk = new SimDisk(seededRandom(1));
+  const disk = new SimDisk(new Prng(1));
   const { wal } = await Wal.open(disk, DIR, { segmentSize });
   return { disk, wal };
 }

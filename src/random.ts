@@ -1,9 +1,15 @@
-// Goal: one seeded, portable pseudo-random generator for the whole simulator, so that a single
-// integer seed reproduces a scenario exactly (same cluster, same faults, same message order).
+// The project's one seeded pseudo-random generator, for everything that must replay from a seed:
+// the simulators, the simulated disk's crash outcomes, the Jepsen runner's fault schedules and
+// clients, and test fixtures. The core never draws on its own; it is handed a `Random`, which this
+// class is.
+//
 // sfc32 (Chris Doty-Humphrey's Small Fast Counting generator) seeded through splitmix32: 32-bit
-// integer arithmetic only, so the stream is identical on every platform and Node version.
+// integer arithmetic only, so the stream is identical on every platform and Node version. The
+// simulators' recorded seeds (test/sim/failing-seeds.txt, the seeds tests name) depend on this
+// exact stream: changing the algorithm, the seeding or the order of draws in a method changes
+// what every seed means.
 
-import type { Random } from '../../src/raft/index.js';
+import type { Random } from './raft/index.js';
 
 /** splitmix32: spreads a small seed (1, 2, 3, ...) over the whole 32-bit state space. */
 function splitmix32(state: number): { next: number; value: number } {
@@ -37,6 +43,17 @@ export class Prng implements Random {
     for (let i = 0; i < 12; i++) this.nextU32();
   }
 
+  /**
+   * A generator whose stream depends on `seed` and `label` only (FNV-1a of the label over the
+   * seed), so that separate streams (the nemesis, each client) follow from one run seed and adding
+   * a client does not reshuffle the fault schedule.
+   */
+  static derive(seed: number, label: string): Prng {
+    let h = (seed ^ 0x9e3779b9) >>> 0;
+    for (let i = 0; i < label.length; i++) h = Math.imul(h ^ label.charCodeAt(i), 0x01000193) >>> 0;
+    return new Prng(h);
+  }
+
   /** The next raw 32-bit output, unsigned. */
   nextU32(): number {
     const t = (((this.a + this.b) | 0) + this.d) | 0;
@@ -49,7 +66,7 @@ export class Prng implements Random {
   }
 
   /** A float in [0, 1). */
-  float(): number {
+  next(): number {
     return this.nextU32() / 4294967296;
   }
 
@@ -58,7 +75,7 @@ export class Prng implements Random {
     if (!Number.isSafeInteger(maxExclusive) || maxExclusive <= 0) {
       throw new RangeError(`nextInt(${maxExclusive}): bound must be a positive integer`);
     }
-    return Math.floor(this.float() * maxExclusive);
+    return Math.floor(this.next() * maxExclusive);
   }
 
   /** An integer in [lo, hi], both inclusive. */
@@ -66,9 +83,14 @@ export class Prng implements Random {
     return lo + this.nextInt(hi - lo + 1);
   }
 
+  /** A float in [lo, hi). */
+  between(lo: number, hi: number): number {
+    return lo + this.next() * (hi - lo);
+  }
+
   /** True with probability p. Draws even when p is 0 or 1 so that rates never shift the stream. */
   chance(p: number): boolean {
-    return this.float() < p;
+    return this.next() < p;
   }
 
   pick<T>(items: readonly T[]): T {
@@ -76,21 +98,22 @@ export class Prng implements Random {
     return items[this.nextInt(items.length)]!;
   }
 
-  /** Fisher–Yates, in place; returns the same array. */
-  shuffle<T>(items: T[]): T[] {
-    for (let i = items.length - 1; i > 0; i--) {
+  /** A shuffled copy (Fisher–Yates); `items` is left as it was. */
+  shuffle<T>(items: readonly T[]): T[] {
+    const out = [...items];
+    for (let i = out.length - 1; i > 0; i--) {
       const j = this.nextInt(i + 1);
-      const tmp = items[i]!;
-      items[i] = items[j]!;
-      items[j] = tmp;
+      const tmp = out[i]!;
+      out[i] = out[j]!;
+      out[j] = tmp;
     }
-    return items;
+    return out;
   }
 
   /**
-   * An independent stream derived from this one. Components (network, faults, clients, each
-   * node's core) get their own fork so that, e.g., one more client draw does not change which
-   * messages the network drops: a replay stays comparable when a scenario is edited slightly.
+   * An independent stream drawn from this one. Components (network, faults, clients, each node's
+   * core) get their own fork so that, e.g., one more client draw does not change which messages
+   * the network drops: a replay stays comparable when a scenario is edited slightly.
    */
   fork(): Prng {
     return new Prng(this.nextU32() ^ Math.imul(this.nextU32(), 0x27d4eb2d));
