@@ -10,17 +10,12 @@ import {
   type Message,
   RawNode,
 } from '../../src/raft/index.js';
+import { Prng } from '../../src/random.js';
 
 test('README example: three nodes driven by hand elect a leader and commit', () => {
   // --- README example start ---
   const ids = ['a', 'b', 'c'];
-  let seed = 42;
-  const random = {
-    nextInt(n: number): number {
-      seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
-      return seed % n;
-    },
-  };
+  const random = new Prng(42); // any source of nextInt(n): the core draws election timeouts from it
   const nodes = ids.map((id) => {
     const storage = new MemoryLogStorage({ voters: ids });
     const raw = new RawNode({ ...defaultRaftConfig, id }, storage, random);
