@@ -1,7 +1,7 @@
 // Parsing of the address forms the CLI accepts: `host:port`, `[v6]:port`, `id=host:port,...`
 // cluster lists, the seed's `PEER_IDS` and client endpoint lists. Pure.
 
-import type { HostPort } from '../node/options.js';
+import { formatHostPort, type HostPort } from '../node/options.js';
 import { UsageError } from './args.js';
 
 /** Node ids name data directories and log lines: letters, digits, `.`, `_`, `-`. */
@@ -56,9 +56,7 @@ export function parseHostPort(
   return { host, port };
 }
 
-export function formatHostPort(a: HostPort): string {
-  return a.host.includes(':') ? `[${a.host}]:${a.port}` : `${a.host}:${a.port}`;
-}
+export { formatHostPort };
 
 function addMember(cluster: Record<string, HostPort>, id: string, addr: HostPort, what: string): void {
   const existing = cluster[id];

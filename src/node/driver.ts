@@ -122,7 +122,7 @@ export class Driver {
       storage: p.storage,
       log: p.log,
       logger: p.logger,
-      voters: () => this.raw.status().voters,
+      membershipAt: (index) => this.raw.membershipAt(index),
       schedule: () => this.schedule(),
       failed: (e) => this.failSnapshotWaiters(e),
       clock: p.clock,

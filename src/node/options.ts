@@ -7,6 +7,11 @@ export interface HostPort {
   readonly port: number;
 }
 
+/** host:port, with an IPv6 host in brackets. */
+export function formatHostPort(a: HostPort): string {
+  return a.host.includes(':') ? `[${a.host}]:${a.port}` : `${a.host}:${a.port}`;
+}
+
 export type LogFormat = 'text' | 'json';
 
 export interface NodeOptions {

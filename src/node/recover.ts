@@ -4,10 +4,16 @@
 
 import { createHash } from 'node:crypto';
 import { KvStateMachine } from '../kv/index.js';
-import { defaultRaftConfig, MemoryLogStorage, type Random, RawNode } from '../raft/index.js';
+import {
+  defaultRaftConfig,
+  initialMembership,
+  MemoryLogStorage,
+  type Random,
+  RawNode,
+} from '../raft/index.js';
 import type { RecoveredState } from '../storage/index.js';
 import type { EventLog } from './logger.js';
-import type { NodeOptions, ResolvedNodeOptions } from './options.js';
+import { formatHostPort, type NodeOptions, type ResolvedNodeOptions } from './options.js';
 
 /**
  * The cluster id recorded in the data dir and checked in every peer handshake: the given token,
@@ -33,8 +39,9 @@ export function recoverCore(
   random: Random,
   logger: EventLog,
 ): { log: MemoryLogStorage; sm: KvStateMachine; raw: RawNode } {
-  const voters = Object.keys(o.cluster);
-  const log = new MemoryLogStorage({ voters });
+  // The bootstrap membership; a snapshot or a configuration entry in the log takes precedence.
+  const addresses = Object.fromEntries(Object.entries(o.cluster).map(([id, a]) => [id, formatHostPort(a)]));
+  const log = new MemoryLogStorage(initialMembership(addresses));
   let sm = new KvStateMachine();
   if (recovered.snapshot !== null) {
     log.applySnapshot(recovered.snapshot);

@@ -13,7 +13,7 @@
 // threshold the count alone decides.
 
 import type { KvStateMachine } from '../kv/index.js';
-import type { MemoryLogStorage, NodeId, Snapshot } from '../raft/index.js';
+import type { ClusterMembership, MemoryLogStorage, Snapshot } from '../raft/index.js';
 import type { Storage } from '../storage/index.js';
 import type { NodeClock } from './clock.js';
 import type { EventLog } from './logger.js';
@@ -24,7 +24,8 @@ export interface SnapshotterParts {
   readonly storage: Storage;
   readonly log: MemoryLogStorage;
   readonly logger: EventLog;
-  readonly voters: () => readonly NodeId[];
+  /** The membership a snapshot at `index` records: the log's configuration at that point. */
+  readonly membershipAt: (index: number) => ClusterMembership;
   /** Asks the driver to run its loop (where takeReady() is called). */
   readonly schedule: () => void;
   /** A snapshot could not be written (it is retried later by the usual rules). */
@@ -101,7 +102,7 @@ export class Snapshotter {
     const index = view.lastApplied;
     const term = termOf(index);
     if (term === null) return;
-    const membership = { voters: [...this.p.voters()] };
+    const membership = this.p.membershipAt(index);
     const started = this.p.clock.now();
     const keys = view.size;
     // Bytes applied from here on count toward the next snapshot.

@@ -37,6 +37,14 @@ export interface Mutations {
   readIndexWithoutHeartbeat?: boolean;
   /** Hand entries to the state machine as soon as they are appended, before they commit. */
   applyBeforeCommit?: boolean;
+  /** Append a configuration change before committing an entry of the leader's own term (the 2015 single-server bug). */
+  changeBeforeTermCommit?: boolean;
+  /** Append a configuration change while another one is still uncommitted (§4.2: one at a time). */
+  concurrentChanges?: boolean;
+  /** While joint, count only the incoming voters' majority (§4.3 needs both). */
+  jointCountsIncomingOnly?: boolean;
+  /** Count learners as voters in elections and commitment. */
+  learnersVote?: boolean;
 }
 
 export type ReadMode =

@@ -2,6 +2,16 @@
 
 export { AssertionError, assert } from './assert.js';
 export * from './config.js';
+export {
+  allMembers,
+  allVoters,
+  initialMembership,
+  isJoint,
+  isMember,
+  isVoter,
+  type Membership,
+  MembershipDecodeError,
+} from './membership.js';
 export { type ProgressStatus, RawNode, type Status } from './raw-node.js';
 export { type LogStorage, MemoryLogStorage } from './storage.js';
 export * from './types.js';

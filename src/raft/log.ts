@@ -3,12 +3,15 @@
 
 import { assert, present } from './assert.js';
 import { UnstableLog } from './log-unstable.js';
+import { MembershipLog } from './membership-log.js';
 import type { LogStorage } from './storage.js';
 import type { Entry, Snapshot } from './types.js';
 
 export class RaftLog {
   readonly storage: LogStorage;
   readonly unstable: UnstableLog;
+  /** The membership in force: the latest configuration entry in this log, else the snapshot's (§4.1). */
+  readonly membership: MembershipLog;
   private committed: number;
   private applied: number;
 
@@ -27,6 +30,12 @@ export class RaftLog {
     assert(applied <= this.committed, `applied ${applied} beyond commit ${this.committed}`);
     // The state machine must have been restored from the snapshot before the core starts.
     assert(applied >= this.firstIndex() - 1, `applied ${applied} is behind the compacted log`);
+    const base = storage.snapshot().meta;
+    const after =
+      base.index < storage.lastIndex()
+        ? storage.entries(base.index + 1, storage.lastIndex() + 1, Infinity)
+        : [];
+    this.membership = new MembershipLog(base.index, base.membership, after);
   }
   /** Highest index known committed (Figure 3.1). Invariant: lastApplied ≤ commitIndex ≤ lastIndex(); never decreases. */
   get commitIndex(): number {
@@ -117,6 +126,7 @@ export class RaftLog {
     const after = present(entries[0], 'the first new entry').index - 1;
     assert(after >= this.committed, `append after ${after} would overwrite committed ${this.committed}`);
     this.unstable.truncateAndAppend(entries);
+    this.membership.onAppend(entries);
     return this.lastIndex();
   }
 
@@ -185,6 +195,7 @@ export class RaftLog {
   restore(snap: Snapshot): void {
     this.committed = snap.meta.index;
     this.unstable.restore(snap);
+    this.membership.onRestore(snap.meta.index, snap.meta.membership);
   }
 
   /** Index of the last entry already in storage (the rest is unstable). */

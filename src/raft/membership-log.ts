@@ -56,13 +56,10 @@ export class MembershipLog {
     for (const e of entries) if (e.type === 'config') this.push(e);
   }
 
-  /**
-   * The log was replaced by a snapshot at `index` whose state had `membership`; configuration
-   * entries the log keeps after it (a matching suffix) stay in force.
-   */
+  /** The log was replaced by a snapshot at `index` whose state had `membership` (chapter 5). */
   onRestore(index: number, membership: Membership): void {
     this.base = { index, membership };
-    this.entries = this.entries.filter((c) => c.index > index);
+    this.entries = [];
   }
 
   private latest(): Configuration {

@@ -3,43 +3,21 @@
 // or not (§4.1), so a change is in effect from the moment it is appended — and a node whose log
 // loses that entry to a leader's overwrite goes back to the one before.
 //
-// Any change of the voter set goes through joint consensus (§4.3): the first entry enters the
-// joint configuration (the new voters, with the old ones as `outgoingVoters`: every decision needs
-// a majority of each), and once it commits the leader appends the second, which leaves it. A
-// replace (add one voter, remove another) is therefore one atomic step, and no configuration in
-// between can decide without both the old and the new majority. Learners receive the log but
-// never vote, never count toward commitment and never campaign; adding or removing a learner
-// changes no quorum, so it takes one entry.
+// As etcd-io/raft's automatic transition does: a change of at most one voter takes one entry
+// (§4.2: every majority of the old voters meets every majority of the new ones, so the two cannot
+// decide apart — provided one change is in flight at a time and the leader has committed an entry
+// of its own term first, the fix for the single-server bug of 2015; leader.ts enforces both).
+// A change of more voters — a replace: one in, one out — goes through joint consensus (§4.3): the
+// first entry enters the joint configuration (the new voters, with the old ones as
+// `outgoingVoters`: every decision needs a majority of each), and once it commits the leader
+// appends the second, which leaves it; the replace is one atomic step. Learners receive the log
+// but never vote, never count toward commitment and never campaign, so they change no quorum.
 
 import { assert } from './assert.js';
-import type { NodeId } from './types.js';
+import type { ClusterMembership, MemberChange, MembershipRefusal, NodeId } from './types.js';
 
-export interface Membership {
-  /** The voters (while joint: of the configuration being entered). */
-  readonly voters: readonly NodeId[];
-  /** While joint (§4.3): the voters of the configuration being left; empty otherwise. */
-  readonly outgoingVoters: readonly NodeId[];
-  /** Members that receive the log and never vote. */
-  readonly learners: readonly NodeId[];
-  /** Where each member listens for its peers, as the application named it; the core only carries it. */
-  readonly addresses: Readonly<Record<NodeId, string>>;
-}
-
-/** One change a client asks for; several in one request are applied atomically. */
-export type MemberChange =
-  | { readonly kind: 'addLearner'; readonly id: NodeId; readonly address: string }
-  | { readonly kind: 'addVoter'; readonly id: NodeId; readonly address: string }
-  | { readonly kind: 'promote'; readonly id: NodeId }
-  | { readonly kind: 'remove'; readonly id: NodeId };
-
-/** Why a change cannot be made to this membership. */
-export type MembershipRefusal =
-  | { readonly reason: 'MemberExists'; readonly id: NodeId }
-  | { readonly reason: 'AddressInUse'; readonly id: NodeId; readonly address: string }
-  | { readonly reason: 'MemberNotFound'; readonly id: NodeId }
-  | { readonly reason: 'NotALearner'; readonly id: NodeId }
-  | { readonly reason: 'LastVoter'; readonly id: NodeId }
-  | { readonly reason: 'NoChange' };
+/** The core's name for a cluster membership (types.ts). */
+export type Membership = ClusterMembership;
 
 /** A bootstrap membership: these voters, no learners, not joint. */
 export function initialMembership(
@@ -125,7 +103,14 @@ export function changeMembership(
       }
     }
   }
-  if (sameMembers(voters, current.voters)) {
+  const differing =
+    voters.filter((id) => !current.voters.includes(id)).length +
+    current.voters.filter((id) => !voters.includes(id)).length;
+  if (differing <= 1) {
+    // Learners only, or one voter in or out: any majority of the old voters and any majority of
+    // the new ones share a voter, so one step is safe (§4.2) — given one change at a time and the
+    // leader's own-term commit first (leader.ts). A removed voter's address goes with it.
+    for (const id of current.voters) if (!voters.includes(id)) delete addresses[id];
     return { membership: { voters, outgoingVoters: [], learners, addresses } };
   }
   return { membership: { voters, outgoingVoters: [...current.voters], learners, addresses } };

@@ -80,13 +80,14 @@ export abstract class RaftState {
     this.random = random;
     this.logger = logger;
     this.lease = new LeaderLease(config.electionTimeoutTicks);
-    const { hardState, membership } = storage.initialState();
+    const { hardState } = storage.initialState();
+    this.log = new RaftLog(storage, hardState.commit, config.lastApplied);
     this.tracker = new ProgressTracker(
-      membership.voters,
+      this.log.membership.current(),
       config.inflightMessagesMax,
       config.inflightBytesMax,
+      config.mutations,
     );
-    this.log = new RaftLog(storage, hardState.commit, config.lastApplied);
     this.currentTerm = hardState.term;
     this.vote = hardState.votedFor;
     this.becomeFollower(this.currentTerm, null, 'started');
@@ -308,6 +309,25 @@ export abstract class RaftState {
       { term: this.currentTerm, index: this.log.lastIndex() + 1, type: 'noop', data: new Uint8Array(0) },
     ]);
     this.emit('info', 'became leader', { lastIndex: this.log.lastIndex() });
+  }
+
+  // --- Membership (chapter 4) ---------------------------------------------------------------
+
+  /**
+   * After the log changed (an append, which may have cut off a suffix, or a snapshot): the
+   * latest configuration in it is in force from now on (§4.1), for elections, commitment and
+   * replication alike.
+   */
+  adoptLogMembership(): void {
+    const membership = this.log.membership.current();
+    if (membership === this.tracker.membership) return;
+    this.tracker.setMembership(membership, this.log.lastIndex());
+    this.emit('info', 'membership in force', {
+      voters: membership.voters.join(','),
+      outgoingVoters: membership.outgoingVoters.join(','),
+      learners: membership.learners.join(','),
+      index: this.log.membership.currentIndex(),
+    });
   }
 
   // --- Timers ---------------------------------------------------------------------------------

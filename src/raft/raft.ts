@@ -15,11 +15,22 @@ import {
   onOwnEntriesPersisted,
   onPeerUnreachable,
   propose,
+  proposeMembership,
   readIndexAtLeader,
   releaseUncommittedBytes,
   transferLeadership,
 } from './roles/leader.js';
-import type { Entry, Message, NodeId, PreVote, ProposeResult, RequestVote, TransferResult } from './types.js';
+import type {
+  Entry,
+  MemberChange,
+  MembershipChangeResult,
+  Message,
+  NodeId,
+  PreVote,
+  ProposeResult,
+  RequestVote,
+  TransferResult,
+} from './types.js';
 
 export class Raft extends RaftState {
   tick(): void {
@@ -145,6 +156,11 @@ export class Raft extends RaftState {
   /** §3.10: hand leadership to `to` once it is caught up. */
   transferLeadership(to: NodeId): TransferResult {
     return transferLeadership(this, to);
+  }
+
+  /** Chapter 4: only a leader changes the membership, one change at a time. */
+  proposeMembership(changes: readonly MemberChange[]): MembershipChangeResult {
+    return proposeMembership(this, changes);
   }
 
   /**

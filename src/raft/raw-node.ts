@@ -8,7 +8,10 @@ import { type Logger, type RaftConfig, type Random, silentLogger, validateConfig
 import { Raft } from './raft.js';
 import type { LogStorage } from './storage.js';
 import type {
+  ClusterMembership,
   HardState,
+  MemberChange,
+  MembershipChangeResult,
   Message,
   NodeId,
   ProposeResult,
@@ -35,8 +38,13 @@ export interface Status {
   readonly lastApplied: number;
   readonly lastIndex: number;
   readonly firstIndex: number;
+  /** Voters of either set while joint (who is asked for votes). */
   readonly voters: readonly NodeId[];
-  /** Leader only: the leader's view of every voter. */
+  /** The membership in force: the log's latest configuration (§4.1), committed or not. */
+  readonly membership: ClusterMembership;
+  /** Index of the entry holding `membership` (the snapshot's if none is above it). */
+  readonly membershipIndex: number;
+  /** Leader only: the leader's view of every member (learners included). */
   readonly progress: Readonly<Record<NodeId, ProgressStatus>> | null;
 }
 
@@ -88,6 +96,20 @@ export class RawNode {
 
   transferLeadership(to: NodeId): TransferResult {
     return this.raft.transferLeadership(to);
+  }
+
+  /**
+   * Changes the membership (chapter 4): the changes are made atomically, in one configuration
+   * entry (two with joint consensus, the second appended by the core once the first commits).
+   * Accepted: in force at once, committed once its index is; the driver watches status().
+   */
+  proposeMembership(changes: readonly MemberChange[]): MembershipChangeResult {
+    return this.raft.proposeMembership(changes);
+  }
+
+  /** The membership a snapshot at `index` (≤ the applied index) records. */
+  membershipAt(index: number): ClusterMembership {
+    return this.raft.log.membership.at(index);
   }
 
   /**
@@ -207,6 +229,8 @@ export class RawNode {
       lastIndex: r.log.lastIndex(),
       firstIndex: r.log.firstIndex(),
       voters: r.tracker.voters,
+      membership: r.tracker.membership,
+      membershipIndex: r.log.membership.currentIndex(),
       progress,
     };
   }

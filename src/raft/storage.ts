@@ -9,8 +9,8 @@ import type { ClusterMembership, Entry, HardState, Snapshot } from './types.js';
 import { emptyHardState } from './types.js';
 
 export interface LogStorage {
-  /** The persisted hard state and membership to start from. */
-  initialState(): { hardState: HardState; membership: ClusterMembership };
+  /** The persisted hard state to start from (the membership is the log's: snapshot, then entries). */
+  initialState(): { hardState: HardState };
   /** Entries in [lo, hi), at least one, then more while their data fits in maxBytes. */
   entries(lo: number, hi: number, maxBytes: number): Entry[];
   /** Term of entry i, for firstIndex()-1 ≤ i ≤ lastIndex(); null if compacted or unknown. */
@@ -29,13 +29,14 @@ export class MemoryLogStorage implements LogStorage {
   /** entries[0] is a dummy carrying the snapshot's index and term. */
   private log: Entry[];
 
+  /** An empty log whose (bootstrap) membership is `membership`. */
   constructor(membership: ClusterMembership) {
     this.snap = { meta: { index: 0, term: 0, membership }, data: new Uint8Array(0) };
     this.log = [{ index: 0, term: 0, type: 'noop', data: new Uint8Array(0) }];
   }
 
-  initialState(): { hardState: HardState; membership: ClusterMembership } {
-    return { hardState: this.hardState, membership: this.snap.meta.membership };
+  initialState(): { hardState: HardState } {
+    return { hardState: this.hardState };
   }
 
   setHardState(hardState: HardState): void {

@@ -27,10 +27,36 @@ export interface HardState {
 
 export const emptyHardState: HardState = { term: 0, votedFor: null, commit: 0 };
 
-/** The voter set. Kept in one place so that membership changes can later replace it. */
+/**
+ * Who is in the cluster (chapter 4): voters, learners, and — during a change of voters — the
+ * voters being left (joint consensus, §4.3). Its rules are in membership.ts.
+ */
 export interface ClusterMembership {
+  /** The voters (while joint: of the configuration being entered). */
   readonly voters: readonly NodeId[];
+  /** While joint (§4.3): the voters of the configuration being left; empty otherwise. */
+  readonly outgoingVoters: readonly NodeId[];
+  /** Members that receive the log and never vote, never count toward commitment, never campaign. */
+  readonly learners: readonly NodeId[];
+  /** Where each member listens for its peers, as the application named it; the core only carries it. */
+  readonly addresses: Readonly<Record<NodeId, string>>;
 }
+
+/** One change an operator asks for; several in one request are made atomically. */
+export type MemberChange =
+  | { readonly kind: 'addLearner'; readonly id: NodeId; readonly address: string }
+  | { readonly kind: 'addVoter'; readonly id: NodeId; readonly address: string }
+  | { readonly kind: 'promote'; readonly id: NodeId }
+  | { readonly kind: 'remove'; readonly id: NodeId };
+
+/** Why a change cannot be made to the membership as it is. */
+export type MembershipRefusal =
+  | { readonly reason: 'MemberExists'; readonly id: NodeId }
+  | { readonly reason: 'AddressInUse'; readonly id: NodeId; readonly address: string }
+  | { readonly reason: 'MemberNotFound'; readonly id: NodeId }
+  | { readonly reason: 'NotALearner'; readonly id: NodeId }
+  | { readonly reason: 'LastVoter'; readonly id: NodeId }
+  | { readonly reason: 'NoChange' };
 
 export interface SnapshotMeta {
   /** Last index the snapshot covers. */
@@ -266,6 +292,26 @@ export type ProposeResult =
   | { readonly kind: 'accepted'; readonly index: number; readonly term: number }
   | { readonly kind: 'rejected'; readonly reason: RejectReason; readonly leaderId: NodeId | null };
 
+/** The outcome of asking the core to change the membership (RawNode.proposeMembership). */
+export type MembershipChangeResult =
+  | {
+      readonly kind: 'accepted';
+      /** The configuration entry: in force now, committed once `index` is. */
+      readonly index: number;
+      readonly term: number;
+      readonly membership: ClusterMembership;
+    }
+  | {
+      readonly kind: 'rejected';
+      /**
+       * NotReadyForChange: this leader has not committed an entry of its term yet (retry soon);
+       * ChangeInProgress: another change is not committed yet (or a joint one not left yet).
+       */
+      readonly reason: 'NotLeader' | 'TransferInProgress' | 'NotReadyForChange' | 'ChangeInProgress';
+      readonly leaderId: NodeId | null;
+    }
+  | { readonly kind: 'refused'; readonly refusal: MembershipRefusal };
+
 export type TransferResult =
   | { readonly kind: 'started' }
   | {
@@ -274,6 +320,7 @@ export type TransferResult =
         | 'NotLeader'
         | 'UnknownTarget'
         | 'TargetIsSelf'
+        | 'TargetNotVoter'
         | 'TransferInProgress'
         | 'TargetLagging';
     };

@@ -7,7 +7,7 @@ import { test } from 'node:test';
 import { encodeCommand, KvStateMachine } from '../../src/kv/index.js';
 import { realClock } from '../../src/node/clock.js';
 import { type ReadySnapshot, Snapshotter, sizeRuleFromBytes } from '../../src/node/snapshotter.js';
-import type { MemoryLogStorage, Snapshot } from '../../src/raft/index.js';
+import { initialMembership, type MemoryLogStorage, type Snapshot } from '../../src/raft/index.js';
 import type { Storage } from '../../src/storage/index.js';
 
 /** A Snapshotter on a fake store whose save() is `save`; other parts unused by these tests. */
@@ -22,7 +22,7 @@ function snapshotterWith(
     storage: { snapshots: { save } } as unknown as Storage,
     log: {} as MemoryLogStorage,
     logger: { log: () => {} },
-    voters: () => ['n1'],
+    membershipAt: () => initialMembership(['n1']),
     schedule: () => {},
     ...(failed === undefined ? {} : { failed }),
     clock: realClock,

@@ -5,6 +5,7 @@
 import {
   defaultRaftConfig,
   type Entry,
+  initialMembership,
   MemoryLogStorage,
   type Message,
   type NodeId,
@@ -39,7 +40,7 @@ export class Cluster {
     readonly ids: NodeId[],
     readonly overrides: Partial<RaftConfig> = {},
   ) {
-    for (const id of ids) this.start(id, new MemoryLogStorage({ voters: ids }));
+    for (const id of ids) this.start(id, new MemoryLogStorage(initialMembership(ids)));
   }
 
   start(id: NodeId, storage: MemoryLogStorage, applied = 0): TestNode {

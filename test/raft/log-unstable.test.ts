@@ -9,13 +9,14 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
 import type { Entry, Snapshot } from '../../src/raft/index.js';
+import { initialMembership } from '../../src/raft/index.js';
 import { UnstableLog } from '../../src/raft/log-unstable.js';
 
 const e = (index: number, term: number): Entry => ({ index, term, type: 'noop', data: new Uint8Array(0) });
 /** Entries first, first+1, ... with the given terms. */
 const run = (first: number, ...terms: number[]): Entry[] => terms.map((t, i) => e(first + i, t));
 const snap = (index: number, term: number): Snapshot => ({
-  meta: { index, term, membership: { voters: ['n1'] } },
+  meta: { index, term, membership: initialMembership(['n1']) },
   data: new Uint8Array(0),
 });
 const termsOf = (u: UnstableLog): string => u.entries.map((x) => `${x.index}/t${x.term}`).join(' ');

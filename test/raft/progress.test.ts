@@ -7,6 +7,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
+import { initialMembership } from '../../src/raft/index.js';
 import { RaftLog } from '../../src/raft/log.js';
 import { Progress } from '../../src/raft/progress/progress.js';
 import { MemoryLogStorage } from '../../src/raft/storage.js';
@@ -253,7 +254,7 @@ test('a rejection never moves next forward, and in probe only the answer to the 
 
 /** A log with the given terms at indexes 1, 2, ... */
 function logOf(terms: readonly number[]): RaftLog {
-  const storage = new MemoryLogStorage({ voters: ['a'] });
+  const storage = new MemoryLogStorage(initialMembership(['a']));
   storage.append(terms.map((term, i) => ({ term, index: i + 1, type: 'noop', data: new Uint8Array(0) })));
   return new RaftLog(storage, 0, 0);
 }

@@ -6,6 +6,7 @@ import { describe, it } from 'node:test';
 import {
   ConfigError,
   defaultRaftConfig,
+  initialMembership,
   MemoryLogStorage,
   RawNode,
   validateConfig,
@@ -298,7 +299,7 @@ describe('chapter 5: snapshots', () => {
       const n = c.node(id);
       const applied = n.raw.status().lastApplied;
       n.storage.createSnapshot({
-        meta: { index: applied, term: n.storage.term(applied)!, membership: { voters: three } },
+        meta: { index: applied, term: n.storage.term(applied)!, membership: initialMembership(three) },
         data: new TextEncoder().encode(`snap@${applied}`),
       });
     }
@@ -318,7 +319,7 @@ describe('chapter 5: snapshots', () => {
     const n2 = c.node('n2');
     const applied = n2.raw.status().lastApplied;
     n2.storage.createSnapshot({
-      meta: { index: 3, term: n2.storage.term(3)!, membership: { voters: three } },
+      meta: { index: 3, term: n2.storage.term(3)!, membership: initialMembership(three) },
       data: new Uint8Array(),
     });
     const restarted = c.start('n2', n2.storage, 3);
@@ -353,7 +354,11 @@ describe('config', () => {
     );
     assert.throws(
       () =>
-        new RawNode({ ...defaultRaftConfig, id: '' }, new MemoryLogStorage({ voters: ['a'] }), new Prng(1)),
+        new RawNode(
+          { ...defaultRaftConfig, id: '' },
+          new MemoryLogStorage(initialMembership(['a'])),
+          new Prng(1),
+        ),
       ConfigError,
     );
   });

@@ -6,6 +6,7 @@ import { test } from 'node:test';
 import {
   defaultRaftConfig,
   type Entry,
+  initialMembership,
   MemoryLogStorage,
   type Message,
   RawNode,
@@ -17,7 +18,7 @@ test('README example: three nodes driven by hand elect a leader and commit', () 
   const ids = ['a', 'b', 'c'];
   const random = new Prng(42); // any source of nextInt(n): the core draws election timeouts from it
   const nodes = ids.map((id) => {
-    const storage = new MemoryLogStorage({ voters: ids });
+    const storage = new MemoryLogStorage(initialMembership(ids));
     const raw = new RawNode({ ...defaultRaftConfig, id }, storage, random);
     return { id, raw, storage, applied: [] as Entry[] };
   });

@@ -37,6 +37,7 @@
 import {
   defaultRaftConfig,
   type Entry,
+  initialMembership,
   type Message,
   type Mutations,
   type NodeId,
@@ -252,7 +253,7 @@ class Run {
           throw new ScriptError(`compact ${n.id} ${args[1]}: only applied entries can be compacted`);
         }
         n.storage.createSnapshot({
-          meta: { index, term: n.storage.term(index) ?? 0, membership: { voters: this.c.ids } },
+          meta: { index, term: n.storage.term(index) ?? 0, membership: initialMembership(this.c.ids) },
           data: new TextEncoder().encode(`snapshot@${index}`),
         });
         return 'ok';

@@ -9,6 +9,7 @@
 import type { DriverMutations } from '../../src/node/driver.js';
 import {
   defaultRaftConfig,
+  initialMembership,
   MemoryLogStorage,
   type NodeId,
   type ProposeResult,
@@ -111,7 +112,7 @@ export class SimCluster implements DriverEnv {
     this.driverMutations = opts.driverMutations ?? {};
     this.net = new SimNetwork(root.fork(), this.tracer, opts.links ?? reliableLinks);
     this.ids = Array.from({ length: opts.size }, (_, i) => `n${i + 1}`);
-    const membership = { voters: this.ids };
+    const membership = initialMembership(this.ids);
     for (const id of this.ids) {
       this.nodes.set(id, new SimNode(id, new MemoryLogStorage(membership), root.fork(), this));
     }

@@ -1,46 +1,113 @@
-// The voter set and, for each voter, its Progress and vote. The one place that knows who votes:
-// membership changes (joint consensus, learners) will replace `voters` here and nowhere else.
+// Who votes, who only learns, and — on a leader — each member's Progress and vote. The one place
+// that applies the membership to decisions: commitment, elections, CheckQuorum and ReadIndex
+// rounds all count voters through the joint quorum (quorum/joint.ts), which is a plain majority
+// outside a configuration change. Learners have a Progress (the leader replicates to them) but
+// are never counted.
 
-import { committedIndex, hasQuorum, type VoteResult, voteResult } from '../quorum/majority.js';
+import type { Mutations } from '../config.js';
+import type { Membership } from '../membership.js';
+import { allMembers, allVoters, isVoter } from '../membership.js';
+import { jointCommittedIndex, jointHasQuorum, jointVoteResult, type VoterSets } from '../quorum/joint.js';
+import type { VoteResult } from '../quorum/majority.js';
 import type { NodeId } from '../types.js';
 import { Progress } from './progress.js';
 
 export class ProgressTracker {
-  voters: readonly NodeId[];
+  private config: Membership;
+  private sets: VoterSets;
+  private voterIds: readonly NodeId[];
+  private memberIds: readonly NodeId[];
   readonly progress = new Map<NodeId, Progress>();
   readonly votes = new Map<NodeId, boolean>();
 
   constructor(
-    voters: readonly NodeId[],
+    membership: Membership,
     private readonly inflightMessagesMax: number,
     private readonly inflightBytesMax: number,
+    private readonly mutations: Mutations = {},
   ) {
-    this.voters = [...voters];
+    this.config = membership;
+    this.sets = this.voterSets(membership);
+    this.voterIds = this.countedVoters(membership);
+    this.memberIds = allMembers(membership);
+  }
+
+  /** The sets decisions count (the mutations break the rules on purpose, for the tests). */
+  private voterSets(m: Membership): VoterSets {
+    const incoming = this.mutations.learnersVote ? [...m.voters, ...m.learners] : m.voters;
+    return { incoming, outgoing: this.mutations.jointCountsIncomingOnly ? [] : m.outgoingVoters };
+  }
+
+  private countedVoters(m: Membership): readonly NodeId[] {
+    return this.mutations.learnersVote ? [...allVoters(m), ...m.learners] : allVoters(m);
+  }
+
+  /** The membership decisions follow now. */
+  get membership(): Membership {
+    return this.config;
+  }
+
+  /** Voters of either set (while joint), each once: who is asked for votes. */
+  get voters(): readonly NodeId[] {
+    return this.voterIds;
+  }
+
+  /** Voters and learners: who receives the log. */
+  get members(): readonly NodeId[] {
+    return this.memberIds;
   }
 
   isVoter(id: NodeId): boolean {
-    return this.voters.includes(id);
+    return isVoter(this.config, id) || (this.mutations.learnersVote === true && this.isLearner(id));
   }
 
-  setVoters(voters: readonly NodeId[]): void {
-    this.voters = [...voters];
+  isLearner(id: NodeId): boolean {
+    return this.config.learners.includes(id);
   }
 
-  /** Fresh progress for every voter, as a new leader does (§3.5: next = last index + 1). */
+  /**
+   * The log's membership changed (an entry appended or cut off, a snapshot installed). A leader
+   * keeps the Progress of members that stay, and starts new members probing after its last index.
+   */
+  setMembership(membership: Membership, lastIndex: number): void {
+    this.config = membership;
+    this.sets = this.voterSets(membership);
+    this.voterIds = this.countedVoters(membership);
+    this.memberIds = allMembers(membership);
+    if (this.progress.size === 0) return;
+    for (const id of [...this.progress.keys()]) if (!this.memberIds.includes(id)) this.progress.delete(id);
+    for (const id of this.memberIds)
+      if (!this.progress.has(id)) this.progress.set(id, this.newProgress(lastIndex));
+    for (const id of [...this.votes.keys()]) if (!this.voterIds.includes(id)) this.votes.delete(id);
+  }
+
+  /** Fresh progress for every member, as a new leader does (§3.5: next = last index + 1). */
   resetProgress(lastIndex: number): void {
     this.progress.clear();
-    for (const id of this.voters) {
-      this.progress.set(id, new Progress(lastIndex + 1, this.inflightMessagesMax, this.inflightBytesMax));
-    }
+    for (const id of this.memberIds) this.progress.set(id, this.newProgress(lastIndex));
+  }
+
+  /** No Progress at all: only a leader tracks its followers. */
+  clearProgress(): void {
+    this.progress.clear();
+  }
+
+  private newProgress(lastIndex: number): Progress {
+    return new Progress(lastIndex + 1, this.inflightMessagesMax, this.inflightBytesMax);
   }
 
   get(id: NodeId): Progress | undefined {
     return this.progress.get(id);
   }
 
-  /** The largest index replicated (durably) on a majority of voters. */
+  /** The largest index replicated (durably) on a majority of each voter set. */
   committed(): number {
-    return committedIndex(this.voters, (id) => this.progress.get(id)?.match ?? 0);
+    return jointCommittedIndex(this.sets, (id) => this.progress.get(id)?.match ?? 0);
+  }
+
+  /** `id` alone is a quorum (it is the only voter). */
+  isQuorumAlone(id: NodeId): boolean {
+    return jointHasQuorum(this.sets, (voter) => voter === id);
   }
 
   /** Every follower counts as heard from: a new leader gives each a full round (§6.2). */
@@ -57,27 +124,29 @@ export class ProgressTracker {
   }
 
   quorumActive(): boolean {
-    return hasQuorum(this.voters, (id) => this.progress.get(id)?.recentActive ?? false);
+    return jointHasQuorum(this.sets, (id) => this.progress.get(id)?.recentActive ?? false);
   }
 
   readRoundConfirmed(round: number): boolean {
-    return hasQuorum(this.voters, (id) => (this.progress.get(id)?.ackedReadRound ?? 0) >= round);
+    return jointHasQuorum(this.sets, (id) => (this.progress.get(id)?.ackedReadRound ?? 0) >= round);
   }
 
-  /** The highest heartbeat round a majority has answered. */
+  /** The highest heartbeat round a majority of each voter set has answered. */
   confirmedReadRound(): number {
-    return committedIndex(this.voters, (id) => this.progress.get(id)?.ackedReadRound ?? 0);
+    return jointCommittedIndex(this.sets, (id) => this.progress.get(id)?.ackedReadRound ?? 0);
   }
 
   resetVotes(): void {
     this.votes.clear();
   }
 
+  /** A vote from `id`; learners and strangers have none (§4.3: only voters count). */
   recordVote(id: NodeId, granted: boolean): void {
+    if (!this.isVoter(id)) return;
     if (!this.votes.has(id)) this.votes.set(id, granted);
   }
 
   tallyVotes(): VoteResult {
-    return voteResult(this.voters, this.votes);
+    return jointVoteResult(this.sets, this.votes);
   }
 }

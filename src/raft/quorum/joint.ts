@@ -13,15 +13,8 @@ export interface VoterSets {
   readonly outgoing: readonly NodeId[];
 }
 
-export function isJoint(sets: VoterSets): boolean {
+function isJoint(sets: VoterSets): boolean {
   return sets.outgoing.length > 0;
-}
-
-/** Every voter of either set, each once, incoming first. */
-export function allVoters(sets: VoterSets): NodeId[] {
-  const out = [...sets.incoming];
-  for (const id of sets.outgoing) if (!out.includes(id)) out.push(id);
-  return out;
 }
 
 /** The largest index a majority of each set has reached. */

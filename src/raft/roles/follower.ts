@@ -66,6 +66,8 @@ function onAppendEntries(r: Raft, m: AppendEntries): void {
   }
   const lastNew = r.log.maybeAppend(m.prevLogIndex, m.prevLogTerm, m.leaderCommit, m.entries);
   if (lastNew !== null) {
+    // A configuration among the entries is in force now; one cut off no longer is (§4.1).
+    r.adoptLogMembership();
     r.send({ ...reply, success: true, matchIndex: lastNew, rejectedIndex: 0, hintIndex: 0, hintTerm: 0 });
     return;
   }
@@ -114,7 +116,7 @@ function onInstallSnapshot(r: Raft, m: InstallSnapshot): void {
     return;
   }
   r.log.restore(m.snapshot);
-  r.tracker.setVoters(m.snapshot.meta.membership.voters);
+  r.adoptLogMembership();
   r.emit('info', 'installing snapshot from leader', { index, snapshotTerm: term, from: m.from });
   r.send({ ...reply, matchIndex: r.log.lastIndex() });
 }

@@ -3,11 +3,14 @@
 // (§6.4) and leadership transfer (§3.10).
 
 import { assert, present } from '../assert.js';
+import { changeMembership, encodeMembership, isJoint, leaveJoint } from '../membership.js';
 import type { RaftState as Raft } from '../raft-state.js';
 import type {
   AppendEntriesResponse,
   Entry,
   HeartbeatResponse,
+  MemberChange,
+  MembershipChangeResult,
   Message,
   NodeId,
   ProposeResult,
@@ -56,6 +59,7 @@ export function onOwnEntriesPersisted(r: Raft, last: Entry): void {
   if (self && r.log.matchTerm(last.index, last.term) && self.maybeUpdate(last.index) && maybeCommit(r)) {
     broadcastAppend(r);
   }
+  stepDownIfRemoved(r);
 }
 
 /** Applied entries of this term no longer count toward the uncommitted-bytes bound. */
@@ -76,6 +80,16 @@ export function onPeerUnreachable(r: Raft, id: NodeId): void {
   if (progress && progress.state === 'replicate') progress.becomeProbe();
 }
 
+/** Appends an entry of this term; it leaves with the next flush (flushProposals). */
+function appendOwnEntry(r: Raft, type: 'command' | 'config', data: Uint8Array): number {
+  const index = r.log.lastIndex() + 1;
+  r.log.append([{ term: r.term, index, type, data }]);
+  // Proposals made before the driver next takes messages go out together, in one AppendEntries
+  // per follower (see flushProposals).
+  r.admitProposal(data.byteLength);
+  return index;
+}
+
 export function propose(r: Raft, data: Uint8Array): ProposeResult {
   if (r.role !== 'leader') return { kind: 'rejected', reason: 'NotLeader', leaderId: r.leaderId };
   if (r.transferTarget !== null) return { kind: 'rejected', reason: 'TransferInProgress', leaderId: r.id };
@@ -84,12 +98,65 @@ export function propose(r: Raft, data: Uint8Array): ProposeResult {
   if (r.uncommittedBytes > 0 && r.uncommittedBytes + data.byteLength > r.config.uncommittedBytesMax) {
     return { kind: 'rejected', reason: 'Busy', leaderId: r.id };
   }
-  const index = r.log.lastIndex() + 1;
-  r.log.append([{ term: r.term, index, type: 'command', data }]);
-  // Proposals made before the driver next takes messages go out together, in one AppendEntries
-  // per follower (see flushProposals).
-  r.admitProposal(data.byteLength);
+  const index = appendOwnEntry(r, 'command', data);
   return { kind: 'accepted', index, term: r.term };
+}
+
+/**
+ * Chapter 4: a change of membership, as one configuration entry in force from its append. Two
+ * rules keep changes from deciding apart: one change at a time — the last configuration entry
+ * must be committed (and a joint one left) before another is appended — and none before this
+ * leader has committed an entry of its own term: otherwise a change appended by an earlier
+ * leader and never committed, and this one, could each be committed by majorities that do not
+ * meet (the single-server bug found in 2015; the thesis's errata).
+ */
+export function proposeMembership(r: Raft, changes: readonly MemberChange[]): MembershipChangeResult {
+  if (r.role !== 'leader') return { kind: 'rejected', reason: 'NotLeader', leaderId: r.leaderId };
+  if (r.transferTarget !== null) return { kind: 'rejected', reason: 'TransferInProgress', leaderId: r.id };
+  const { mutations } = r.config;
+  if (r.log.term(r.log.commitIndex) !== r.term && !mutations.changeBeforeTermCommit) {
+    return { kind: 'rejected', reason: 'NotReadyForChange', leaderId: r.id };
+  }
+  const current = r.tracker.membership;
+  const uncommitted = r.log.membership.currentIndex() > r.log.commitIndex;
+  if (isJoint(current) || (uncommitted && !mutations.concurrentChanges)) {
+    return { kind: 'rejected', reason: 'ChangeInProgress', leaderId: r.id };
+  }
+  const changed = changeMembership(current, changes);
+  if ('refused' in changed) return { kind: 'refused', refusal: changed.refused };
+  const index = appendOwnEntry(r, 'config', encodeMembership(changed.membership));
+  r.adoptLogMembership();
+  r.emit('info', 'membership change appended', { index });
+  return { kind: 'accepted', index, term: r.term, membership: changed.membership };
+}
+
+/**
+ * After the commit index moved: a committed joint configuration is left at once (§4.3, the
+ * second entry), by the leader that sees it committed.
+ */
+function leaveCommittedJoint(r: Raft): void {
+  const current = r.tracker.membership;
+  if (!isJoint(current) || r.log.membership.currentIndex() > r.log.commitIndex) return;
+  const index = appendOwnEntry(r, 'config', encodeMembership(leaveJoint(current)));
+  r.adoptLogMembership();
+  r.emit('info', 'leaving the joint configuration', { index });
+}
+
+/**
+ * §4.2.2: a leader that is not a voter of the committed configuration steps down — after handing
+ * over, if a voter of it holds its whole log, so the cluster need not wait out an election
+ * timeout. Until then it kept leading, replicating and committing without counting itself.
+ */
+function stepDownIfRemoved(r: Raft): void {
+  if (r.role !== 'leader' || r.tracker.isVoter(r.id)) return;
+  if (r.log.membership.currentIndex() > r.log.commitIndex) return;
+  let heir: NodeId | null = null;
+  for (const id of r.tracker.voters) {
+    const progress = r.tracker.get(id);
+    if (progress?.recentActive && progress.match === r.log.lastIndex()) heir = heir ?? id;
+  }
+  if (heir !== null) sendTimeoutNow(r, heir);
+  r.becomeFollower(r.term, null, 'removed from the configuration');
 }
 
 /** Sends the entries proposed since the last flush: one batch per follower, not one per proposal. */
@@ -99,7 +166,7 @@ export function flushProposals(r: Raft): void {
 
 export function broadcastAppend(r: Raft): void {
   assertLeader(r);
-  for (const id of r.tracker.voters) if (id !== r.id) sendAppend(r, id);
+  for (const id of r.tracker.members) if (id !== r.id) sendAppend(r, id);
 }
 
 export function broadcastHeartbeat(r: Raft): void {
@@ -109,9 +176,9 @@ export function broadcastHeartbeat(r: Raft): void {
   const round = lease ? r.reads.startRound() : (r.reads.startRoundIfNeeded() ?? r.reads.round);
   if (lease) r.lease.roundSent(round, r.ticks);
   r.tracker.get(r.id)?.acknowledgeReadRound(round);
-  for (const id of r.tracker.voters) {
+  for (const id of r.tracker.members) {
     if (id === r.id) continue;
-    const progress = present(r.tracker.get(id), "a voter's progress");
+    const progress = present(r.tracker.get(id), "a member's progress");
     r.send({
       type: 'Heartbeat',
       to: id,
@@ -170,6 +237,7 @@ export function maybeCommit(r: Raft): boolean {
   if (r.log.term(index) !== r.term && !r.config.mutations.commitOldTermByCounting) return false;
   r.log.commitTo(index);
   releaseReadsDeferredToTermCommit(r);
+  leaveCommittedJoint(r);
   return true;
 }
 
@@ -189,6 +257,7 @@ export function onLeaderMessage(r: Raft, m: Message): void {
   switch (m.type) {
     case 'AppendEntriesResponse':
       onAppendEntriesResponse(r, m);
+      stepDownIfRemoved(r);
       return;
     case 'HeartbeatResponse':
       onHeartbeatResponse(r, m);
@@ -288,7 +357,7 @@ export function readIndexAtLeader(r: Raft, context: string, from: NodeId): void 
     r.reads.deferUntilTermCommit(context, from);
     return;
   }
-  if (r.tracker.voters.length === 1) {
+  if (r.tracker.isQuorumAlone(r.id)) {
     // One voter is its own majority.
     answer(r.log.commitIndex);
     return;
@@ -306,6 +375,8 @@ export function transferLeadership(r: Raft, to: NodeId): TransferResult {
   if (to === r.id) return { kind: 'rejected', reason: 'TargetIsSelf' };
   const progress = r.tracker.get(to);
   if (!progress) return { kind: 'rejected', reason: 'UnknownTarget' };
+  // Only a voter of the configuration being entered can take over (a learner cannot be elected).
+  if (!r.tracker.membership.voters.includes(to)) return { kind: 'rejected', reason: 'TargetNotVoter' };
   if (r.transferTarget !== null) {
     if (r.transferTarget === to) return { kind: 'started' };
     return { kind: 'rejected', reason: 'TransferInProgress' };
