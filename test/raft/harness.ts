@@ -34,12 +34,15 @@ export class Cluster {
   readonly cut = new Set<string>();
   /** Messages for which this returns true are dropped. */
   drop: ((m: Message) => boolean) | null = null;
-  private seed = 1;
+  /** Seeds each node's PRNG (election timeouts), one after another from the cluster's seed. */
+  private seed: number;
 
   constructor(
     readonly ids: NodeId[],
     readonly overrides: Partial<RaftConfig> = {},
+    seed = 1,
   ) {
+    this.seed = seed;
     for (const id of ids) this.start(id, new MemoryLogStorage(initialMembership(ids)));
   }
 

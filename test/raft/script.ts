@@ -5,7 +5,8 @@
 //
 // Commands (one per block; `#` lines are comments). Every command that makes something happen
 // then delivers messages until the cluster is quiet and prints each message sent meanwhile:
-//   cluster ID... [key=value...]   a new cluster; keys are RaftConfig fields (numbers, booleans)
+//   cluster ID... [key=value...]   a new cluster; keys are RaftConfig fields (numbers, booleans),
+//                                  and seed=N seeds the nodes' election timeouts (default 1)
 //   campaign ID                    ID's election timer fires now
 //   tick ID [N] | tick-all [N]     N ticks of ID's clock | of every clock, delivering after each
 //   propose ID TEXT                a proposal at ID (prints where it was accepted, or why not)
@@ -193,14 +194,19 @@ class Run {
       case 'cluster': {
         const ids = args.filter((a) => !a.includes('='));
         const overrides: Record<string, unknown> = {};
+        let seed = 1;
         for (const a of args.filter((x) => x.includes('='))) {
           const [k, v] = a.split('=') as [string, string];
+          if (k === 'seed') {
+            seed = Number(v);
+            continue;
+          }
           // A misspelt (or renamed) field would silently leave the default in force.
           if (!(k in defaultRaftConfig)) throw new ScriptError(`"${k}" is not a RaftConfig field`);
           overrides[k] = parseValue(v);
         }
         if (this.mutation !== undefined) overrides.mutations = { [this.mutation]: true };
-        this.cluster = new Cluster(ids, overrides as Partial<RaftConfig>);
+        this.cluster = new Cluster(ids, overrides as Partial<RaftConfig>, seed);
         this.dropRules.clear();
         this.holding.clear();
         this.held = [];
