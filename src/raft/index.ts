@@ -5,6 +5,8 @@ export * from './config.js';
 export {
   allMembers,
   allVoters,
+  decodeMembership,
+  encodeMembership,
   initialMembership,
   isJoint,
   isMember,

@@ -35,7 +35,7 @@ export class RaftLog {
       base.index < storage.lastIndex()
         ? storage.entries(base.index + 1, storage.lastIndex() + 1, Infinity)
         : [];
-    this.membership = new MembershipLog(base.index, base.membership, after);
+    this.membership = new MembershipLog(base.index, base.term, base.membership, after);
   }
   /** Highest index known committed (Figure 3.1). Invariant: lastApplied ≤ commitIndex ≤ lastIndex(); never decreases. */
   get commitIndex(): number {
@@ -195,7 +195,7 @@ export class RaftLog {
   restore(snap: Snapshot): void {
     this.committed = snap.meta.index;
     this.unstable.restore(snap);
-    this.membership.onRestore(snap.meta.index, snap.meta.membership);
+    this.membership.onRestore(snap.meta.index, snap.meta.term, snap.meta.membership);
   }
 
   /** Index of the last entry already in storage (the rest is unstable). */

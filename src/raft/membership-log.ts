@@ -10,6 +10,8 @@ import type { Entry } from './types.js';
 interface Configuration {
   /** The entry that holds it (the snapshot's index for the base). */
   readonly index: number;
+  /** That entry's term (the snapshot's for the base). */
+  readonly term: number;
   readonly membership: Membership;
 }
 
@@ -19,8 +21,13 @@ export class MembershipLog {
   private entries: Configuration[] = [];
 
   /** `snapshotIndex` and its membership, then the log's entries after it (any configuration among them). */
-  constructor(snapshotIndex: number, snapshotMembership: Membership, after: Iterable<Entry>) {
-    this.base = { index: snapshotIndex, membership: snapshotMembership };
+  constructor(
+    snapshotIndex: number,
+    snapshotTerm: number,
+    snapshotMembership: Membership,
+    after: Iterable<Entry>,
+  ) {
+    this.base = { index: snapshotIndex, term: snapshotTerm, membership: snapshotMembership };
     for (const e of after) if (e.type === 'config') this.push(e);
   }
 
@@ -45,6 +52,13 @@ export class MembershipLog {
     return found.membership;
   }
 
+  /** How many configuration entries of `term` lie above `index` (uncommitted, if it is the commit index). */
+  changesAfter(index: number, term: number): number {
+    let n = 0;
+    for (const c of this.entries) if (c.index > index && c.term === term) n++;
+    return n;
+  }
+
   /** `entries` were appended, replacing whatever the log held from entries[0].index on. */
   onAppend(entries: readonly Entry[]): void {
     if (entries.length === 0) return;
@@ -57,8 +71,8 @@ export class MembershipLog {
   }
 
   /** The log was replaced by a snapshot at `index` whose state had `membership` (chapter 5). */
-  onRestore(index: number, membership: Membership): void {
-    this.base = { index, membership };
+  onRestore(index: number, term: number, membership: Membership): void {
+    this.base = { index, term, membership };
     this.entries = [];
   }
 
@@ -67,6 +81,6 @@ export class MembershipLog {
   }
 
   private push(e: Entry): void {
-    this.entries.push({ index: e.index, membership: decodeMembership(e.data) });
+    this.entries.push({ index: e.index, term: e.term, membership: decodeMembership(e.data) });
   }
 }

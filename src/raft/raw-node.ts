@@ -284,6 +284,27 @@ export class RawNode {
       assert(!r.proposalsPending, `a ${r.role} has proposals pending`);
     }
     if (r.role === 'candidate') assert(r.votedFor === r.id, 'a candidate voted for itself');
+    // Membership (chapter 4): decisions follow the log's latest configuration; learners are not
+    // voters; a configuration is joint only with an outgoing set; one change in flight at a time.
+    const membership = r.tracker.membership;
+    assert(membership === log.membership.current(), 'decisions do not follow the log’s latest configuration');
+    for (const id of membership.learners) {
+      assert(
+        !membership.voters.includes(id) && !membership.outgoingVoters.includes(id),
+        `${id} is a learner and a voter`,
+      );
+    }
+    if (r.role === 'leader') {
+      assert(
+        r.tracker.isVoter(r.id) || log.membership.currentIndex() > log.commitIndex,
+        'a leader outside the committed voters',
+      );
+      assert(
+        log.membership.changesAfter(log.commitIndex, r.term) <= 1 ||
+          r.config.mutations.concurrentChanges === true,
+        'this leader has more than one membership change in flight',
+      );
+    }
   }
 
   /** Mutation applyBeforeCommit: hand out entries as soon as they are in the log. */

@@ -46,6 +46,12 @@ export class Cluster {
     for (const id of ids) this.start(id, new MemoryLogStorage(initialMembership(ids)));
   }
 
+  /** A brand-new node with an empty log and no membership: it waits to hear from a leader. */
+  addNode(id: NodeId): TestNode {
+    this.ids.push(id);
+    return this.start(id, new MemoryLogStorage(initialMembership([])));
+  }
+
   start(id: NodeId, storage: MemoryLogStorage, applied = 0): TestNode {
     const config: RaftConfig = { ...defaultRaftConfig, ...this.overrides, id, lastApplied: applied };
     const node: TestNode = {

@@ -36,17 +36,30 @@ describe('changing the membership', () => {
     assert.equal(m.addresses.n4, 'h:4');
   });
 
-  test('promoting a learner enters a joint configuration with the old voters outgoing', () => {
-    const m = changed(changed(three, { kind: 'addLearner', id: 'n4', address: 'h:4' }), {
+  test('one voter in or out is one step (§4.2): every old majority meets every new one', () => {
+    const promoted = changed(changed(three, { kind: 'addLearner', id: 'n4', address: 'h:4' }), {
       kind: 'promote',
       id: 'n4',
     });
+    assert.equal(isJoint(promoted), false);
+    assert.deepEqual(promoted.voters, ['n1', 'n2', 'n3', 'n4']);
+    assert.deepEqual(promoted.learners, []);
+    const removed = changed(three, { kind: 'remove', id: 'n3' });
+    assert.equal(isJoint(removed), false);
+    assert.deepEqual(removed.voters, ['n1', 'n2']);
+    assert.equal(removed.addresses.n3, undefined);
+  });
+
+  test('two voters changed at once (here: two added) go through a joint configuration', () => {
+    const m = changed(
+      three,
+      { kind: 'addVoter', id: 'n4', address: 'h:4' },
+      { kind: 'addVoter', id: 'n5', address: 'h:5' },
+    );
     assert.equal(isJoint(m), true);
-    assert.deepEqual(m.voters, ['n1', 'n2', 'n3', 'n4']);
     assert.deepEqual(m.outgoingVoters, ['n1', 'n2', 'n3']);
-    assert.deepEqual(m.learners, []);
     assert.deepEqual(leaveJoint(m), {
-      voters: ['n1', 'n2', 'n3', 'n4'],
+      voters: ['n1', 'n2', 'n3', 'n4', 'n5'],
       outgoingVoters: [],
       learners: [],
       addresses: m.addresses,
@@ -120,7 +133,7 @@ describe('the membership in force is the log’s latest configuration (§4.1)', 
   const withN5 = changed(three, { kind: 'addLearner', id: 'n5', address: 'h:5' });
 
   test('in effect from the moment it is appended, committed or not', () => {
-    const log = new MembershipLog(0, three, []);
+    const log = new MembershipLog(0, 0, three, []);
     log.onAppend([entry(1, 1), entry(2, 1, withN4)]);
     assert.deepEqual(log.current(), withN4);
     assert.equal(log.currentIndex(), 2);
@@ -128,7 +141,7 @@ describe('the membership in force is the log’s latest configuration (§4.1)', 
   });
 
   test('an overwrite that removes the entry goes back to the configuration before it', () => {
-    const log = new MembershipLog(0, three, [entry(1, 1), entry(2, 1, withN4)]);
+    const log = new MembershipLog(0, 0, three, [entry(1, 1), entry(2, 1, withN4)]);
     assert.deepEqual(log.current(), withN4);
     // A new leader's log differs from index 2 on: its entry there is another configuration.
     log.onAppend([entry(2, 2, withN5)]);
@@ -139,9 +152,9 @@ describe('the membership in force is the log’s latest configuration (§4.1)', 
   });
 
   test('a snapshot replaces the log: its membership is in force', () => {
-    const log = new MembershipLog(0, three, [entry(1, 1, withN4), entry(2, 1), entry(3, 1, withN5)]);
+    const log = new MembershipLog(0, 0, three, [entry(1, 1, withN4), entry(2, 1), entry(3, 1, withN5)]);
     assert.deepEqual(log.at(2), withN4);
-    log.onRestore(5, three);
+    log.onRestore(5, 2, three);
     assert.deepEqual(log.current(), three);
     assert.equal(log.currentIndex(), 5);
   });

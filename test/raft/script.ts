@@ -15,6 +15,12 @@
 //   restart ID                     ID crashes and restarts from what its storage holds
 //   compact ID INDEX               ID's state machine takes a snapshot at INDEX (≤ applied) and
 //                                  drops the log up to it
+// Membership (chapter 4):
+//   add-node ID                    a brand-new node with an empty log joins the network; it knows
+//                                  no membership until a leader's log or snapshot tells it
+//   change LEADER (add-learner ID | add-voter ID | promote ID | remove ID)...
+//                                  asks LEADER to make the changes, atomically (prints the result)
+//   members ID                     the membership in force at ID (the log's latest configuration)
 // The network. A message on a cut link vanishes without a line; one removed by a `drop` rule is
 // printed with "(dropped)"; one for a held node with "(held)", and again when it is delivered:
 //   isolate ID                     cut ID off both ways
@@ -36,9 +42,11 @@
 //   reads ID                       the reads released or failed at ID so far
 
 import {
+  decodeMembership,
   defaultRaftConfig,
   type Entry,
-  initialMembership,
+  type MemberChange,
+  type Membership,
   type Message,
   type Mutations,
   type NodeId,
@@ -85,8 +93,33 @@ export function printScript(blocks: readonly (Block & { readonly actual: string 
 }
 
 function entry(e: Entry): string {
+  if (e.type === 'config')
+    return `${e.index}/t${e.term} config(${describeMembership(decodeMembership(e.data))})`;
   const data = e.type === 'noop' ? 'noop' : JSON.stringify(new TextDecoder().decode(e.data));
   return `${e.index}/t${e.term} ${data}`;
+}
+
+/** voters, then (while joint) the outgoing voters, then learners: "n1,n2,n3 & n1,n2 +n4". */
+function describeMembership(m: Membership): string {
+  let out = m.voters.join(',');
+  if (m.outgoingVoters.length > 0) out += ` & ${m.outgoingVoters.join(',')}`;
+  if (m.learners.length > 0) out += ` +${m.learners.join(',+')}`;
+  return out;
+}
+
+function parseChanges(words: readonly string[]): MemberChange[] {
+  const changes: MemberChange[] = [];
+  for (let i = 0; i < words.length; i += 2) {
+    const [verb, id] = [words[i], words[i + 1]];
+    if (id === undefined) throw new ScriptError(`change: "${verb ?? ''}" needs a node id`);
+    const address = `${id}.addr`;
+    if (verb === 'add-learner') changes.push({ kind: 'addLearner', id, address });
+    else if (verb === 'add-voter') changes.push({ kind: 'addVoter', id, address });
+    else if (verb === 'promote') changes.push({ kind: 'promote', id });
+    else if (verb === 'remove') changes.push({ kind: 'remove', id });
+    else throw new ScriptError(`change: unknown change "${verb ?? ''}"`);
+  }
+  return changes;
 }
 
 function parseValue(v: string): number | boolean | string {
@@ -259,10 +292,35 @@ class Run {
           throw new ScriptError(`compact ${n.id} ${args[1]}: only applied entries can be compacted`);
         }
         n.storage.createSnapshot({
-          meta: { index, term: n.storage.term(index) ?? 0, membership: initialMembership(this.c.ids) },
+          meta: { index, term: n.storage.term(index) ?? 0, membership: n.raw.membershipAt(index) },
           data: new TextEncoder().encode(`snapshot@${index}`),
         });
         return 'ok';
+      }
+      case 'add-node': {
+        const id = args[0];
+        if (id === undefined || this.c.nodes.has(id))
+          throw new ScriptError(`add-node: "${id ?? ''}" is taken`);
+        this.c.addNode(id);
+        return 'ok';
+      }
+      case 'change': {
+        const r = this.node(args[0]).raw.proposeMembership(parseChanges(args.slice(1)));
+        const out = this.settle();
+        const result =
+          r.kind === 'accepted'
+            ? `accepted at ${r.index}/t${r.term}: ${describeMembership(r.membership)}`
+            : r.kind === 'rejected'
+              ? `rejected: ${r.reason}`
+              : `refused: ${Object.values(r.refusal).join(' ')}`;
+        return out === '(no messages)' ? result : `${result}\n${out}`;
+      }
+      case 'members': {
+        const s = this.node(args[0]).raw.status();
+        const m = s.membership;
+        return m.voters.length + m.learners.length === 0
+          ? '(none known)'
+          : `${describeMembership(m)} (index ${s.membershipIndex})`;
       }
       case 'isolate':
         this.c.isolate(this.node(args[0]).id);

@@ -17,6 +17,12 @@ export class ProgressTracker {
   private sets: VoterSets;
   private voterIds: readonly NodeId[];
   private memberIds: readonly NodeId[];
+  /**
+   * Leader only: members the latest configuration removed, still sent the log until that
+   * configuration commits, so each can learn it was removed (then takeDeparted forgets them).
+   */
+  private readonly departing = new Set<NodeId>();
+  private replicateTo: readonly NodeId[];
   readonly progress = new Map<NodeId, Progress>();
   readonly votes = new Map<NodeId, boolean>();
 
@@ -30,6 +36,7 @@ export class ProgressTracker {
     this.sets = this.voterSets(membership);
     this.voterIds = this.countedVoters(membership);
     this.memberIds = allMembers(membership);
+    this.replicateTo = this.memberIds;
   }
 
   /** The sets decisions count (the mutations break the rules on purpose, for the tests). */
@@ -52,9 +59,23 @@ export class ProgressTracker {
     return this.voterIds;
   }
 
-  /** Voters and learners: who receives the log. */
+  /** Voters and learners: who is in the cluster. */
   get members(): readonly NodeId[] {
     return this.memberIds;
+  }
+
+  /** Who a leader sends the log: the members, and those removed by a change not yet committed. */
+  get recipients(): readonly NodeId[] {
+    return this.replicateTo;
+  }
+
+  /** The change that removed the departing members committed: stop tracking them (their last match returned). */
+  takeDepartedWithProgress(): { readonly id: NodeId; readonly match: number }[] {
+    const out = [...this.departing].map((id) => ({ id, match: this.progress.get(id)?.match ?? 0 }));
+    for (const { id } of out) this.progress.delete(id);
+    this.departing.clear();
+    this.replicateTo = this.memberIds;
+    return out;
   }
 
   isVoter(id: NodeId): boolean {
@@ -74,22 +95,25 @@ export class ProgressTracker {
     this.sets = this.voterSets(membership);
     this.voterIds = this.countedVoters(membership);
     this.memberIds = allMembers(membership);
-    if (this.progress.size === 0) return;
-    for (const id of [...this.progress.keys()]) if (!this.memberIds.includes(id)) this.progress.delete(id);
-    for (const id of this.memberIds)
-      if (!this.progress.has(id)) this.progress.set(id, this.newProgress(lastIndex));
     for (const id of [...this.votes.keys()]) if (!this.voterIds.includes(id)) this.votes.delete(id);
+    if (this.progress.size === 0) {
+      this.replicateTo = this.memberIds;
+      return;
+    }
+    for (const id of this.progress.keys()) if (!this.memberIds.includes(id)) this.departing.add(id);
+    for (const id of this.memberIds) {
+      this.departing.delete(id);
+      if (!this.progress.has(id)) this.progress.set(id, this.newProgress(lastIndex));
+    }
+    this.replicateTo = [...this.memberIds, ...this.departing];
   }
 
   /** Fresh progress for every member, as a new leader does (§3.5: next = last index + 1). */
   resetProgress(lastIndex: number): void {
     this.progress.clear();
+    this.departing.clear();
+    this.replicateTo = this.memberIds;
     for (const id of this.memberIds) this.progress.set(id, this.newProgress(lastIndex));
-  }
-
-  /** No Progress at all: only a leader tracks its followers. */
-  clearProgress(): void {
-    this.progress.clear();
   }
 
   private newProgress(lastIndex: number): Progress {

@@ -131,6 +131,23 @@ export function proposeMembership(r: Raft, changes: readonly MemberChange[]): Me
 }
 
 /**
+ * The configuration that removed some members committed: each gets the commit index once more
+ * (so a removed node that holds the entry learns its removal is final), then no more messages.
+ */
+function tellDepartedTheyLeft(r: Raft): void {
+  for (const departed of r.tracker.takeDepartedWithProgress()) {
+    // A leader that removed itself learns it from its own log.
+    if (departed.id === r.id) continue;
+    r.send({
+      type: 'Heartbeat',
+      to: departed.id,
+      commit: Math.min(departed.match, r.log.commitIndex),
+      readRound: r.reads.round,
+    });
+  }
+}
+
+/**
  * After the commit index moved: a committed joint configuration is left at once (§4.3, the
  * second entry), by the leader that sees it committed.
  */
@@ -166,7 +183,7 @@ export function flushProposals(r: Raft): void {
 
 export function broadcastAppend(r: Raft): void {
   assertLeader(r);
-  for (const id of r.tracker.members) if (id !== r.id) sendAppend(r, id);
+  for (const id of r.tracker.recipients) if (id !== r.id) sendAppend(r, id);
 }
 
 export function broadcastHeartbeat(r: Raft): void {
@@ -176,7 +193,7 @@ export function broadcastHeartbeat(r: Raft): void {
   const round = lease ? r.reads.startRound() : (r.reads.startRoundIfNeeded() ?? r.reads.round);
   if (lease) r.lease.roundSent(round, r.ticks);
   r.tracker.get(r.id)?.acknowledgeReadRound(round);
-  for (const id of r.tracker.members) {
+  for (const id of r.tracker.recipients) {
     if (id === r.id) continue;
     const progress = present(r.tracker.get(id), "a member's progress");
     r.send({
@@ -237,7 +254,10 @@ export function maybeCommit(r: Raft): boolean {
   if (r.log.term(index) !== r.term && !r.config.mutations.commitOldTermByCounting) return false;
   r.log.commitTo(index);
   releaseReadsDeferredToTermCommit(r);
-  leaveCommittedJoint(r);
+  if (r.log.membership.currentIndex() <= index) {
+    tellDepartedTheyLeft(r);
+    leaveCommittedJoint(r);
+  }
   return true;
 }
 
