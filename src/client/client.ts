@@ -212,16 +212,18 @@ export class RaftkvClient {
    * RaftkvConnectionError when no answer came (or the signal's reason when it aborted the call).
    */
   async send(req: RawRequest, options: CallOptions = {}): Promise<Answer> {
-    const headers: Record<string, string | readonly string[]> = {
-      accept: 'application/json',
-      ...this.headers,
+    // Names in lower case, so that a header given twice (`Accept`, `accept`) is sent once.
+    const headers: Record<string, string | readonly string[]> = { accept: 'application/json' };
+    const add = (more: Readonly<Record<string, string | readonly string[]>> = {}): void => {
+      for (const [name, value] of Object.entries(more)) headers[name.toLowerCase()] = value;
     };
+    add(this.headers);
     let body: string | Uint8Array | undefined;
     if (req.rawBody !== undefined) body = req.rawBody;
     else if (req.body !== undefined) body = JSON.stringify(req.body);
     if (body !== undefined) headers['content-type'] = 'application/json';
     if (req.idempotencyKey !== undefined) headers['idempotency-key'] = req.idempotencyKey;
-    Object.assign(headers, req.headers);
+    add(req.headers);
     const a = await exchange(
       this.base,
       { method: req.method, path: req.path, headers, ...(body !== undefined && { body }) },

@@ -58,7 +58,8 @@ function lockPath(): string {
   return path.join(os.tmpdir(), 'rkvj-jepsen.lock');
 }
 
-function pidAlive(pid: number): boolean {
+/** Whether process `pid` exists (ours or another user's). */
+export function pidAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;

@@ -7,7 +7,14 @@
 // a Jepsen run ("rkvj-"), never share one; leftovers of a test process that died without its
 // cleanup are swept by the next test that builds a network.
 
-import { Network, namespacesStartingWith, networkSupportProblem, sweep } from '../../src/jepsen/netns.js';
+import {
+  linksStartingWith,
+  Network,
+  namespacesStartingWith,
+  networkSupportProblem,
+  pidAlive,
+  sweep,
+} from '../../src/jepsen/netns.js';
 import type { AfterHook, NodeSpec } from './node-process.js';
 import type { Prng } from './random.js';
 
@@ -75,21 +82,12 @@ export class NetnsNetwork {
 /** Removes the networks of test processes that are gone (killed before their cleanup ran). */
 function sweepAbandoned(): void {
   const owners = new Set(
-    namespacesStartingWith(family)
-      .map((ns) => /^rkvt([0-9a-z]+)-/.exec(ns)?.[1])
+    [...namespacesStartingWith(family), ...linksStartingWith(family)]
+      .map((name) => /^rkvt([0-9a-z]+)-/.exec(name)?.[1])
       .filter((owner): owner is string => owner !== undefined),
   );
   for (const owner of owners) {
     const pid = Number.parseInt(owner, 36);
-    if (pid !== process.pid && !alive(pid)) sweep(`${family}${owner}-`);
-  }
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
+    if (pid !== process.pid && !pidAlive(pid)) sweep(`${family}${owner}-`);
   }
 }

@@ -3,6 +3,8 @@
 // are against hangs, not speed assertions. `pause` is for pacing and for picking the moment of a
 // fault, never for synchronisation.
 
+import { describeError } from './http.js';
+
 export interface WaitOptions {
   /** Give up after this long (default 20 s). */
   readonly timeoutMs?: number;
@@ -48,7 +50,7 @@ export async function waitFor<T>(
     if (Date.now() > deadline) {
       const seen =
         observed === null ? '' : `; last seen: ${describe((observed as { value: unknown }).value)}`;
-      const why = lastError === null ? '' : `; last error: ${messageOf(lastError)}`;
+      const why = lastError === null ? '' : `; last error: ${describeError(lastError)}`;
       throw new Error(`timed out after ${timeoutMs} ms waiting for: ${what}${seen}${why}`);
     }
     await new Promise((resolve) => setTimeout(resolve, intervalMs));
@@ -79,14 +81,6 @@ export async function within<T>(
 /** Waits `ms`: for pacing a workload or picking the moment of a fault, never to synchronise. */
 export function pause(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
-function messageOf(e: unknown): string {
-  if (!(e instanceof Error)) return String(e);
-  const cause = (e as { cause?: unknown }).cause;
-  return cause instanceof Error && !e.message.includes(cause.message)
-    ? `${e.message}: ${cause.message}`
-    : e.message;
 }
 
 function describe(v: unknown): string {
