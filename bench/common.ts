@@ -1,14 +1,19 @@
-// What the benchmark scripts (compare, keys, overload, failover) have in common: flag parsing,
-// the tracking and removal of every process and temp dir a script starts, /proc readings, a small
-// HTTP client, and the load generator (`raftkv bench --json`) run as a child process. Kept in one
-// place so that a fix to, say, the cleanup on SIGINT reaches every script. Not part of the tests.
+// What the benchmark scripts (compare, profile, keys, overload, failover) have in common: flag
+// parsing, the tracking and removal of every process and temp dir a script starts, the load
+// generator (`raftkv bench --json`) run as a child process, and one load case against a cluster. Kept in one place so that a fix to, say, the
+// cleanup on SIGINT reaches every script. (/proc readings: proc.ts; waiting: test/support/wait.ts;
+// the nodes' HTTP API: src/client/.) Not part of the tests.
 
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import http from 'node:http';
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { type AfterHook, CLI_PATH, type ProcessCluster } from '../test/support/processes.js';
+import { RaftkvClient } from '../src/client/index.js';
+import { CLI_PATH } from '../test/support/cli.js';
+import type { AfterHook } from '../test/support/node-process.js';
+import type { ProcessCluster } from '../test/support/process-cluster.js';
+import { waitFor } from '../test/support/wait.js';
+import { cpuSeconds } from './proc.js';
 
 function messageOf(e: unknown): string {
   return e instanceof Error ? e.message : String(e);
@@ -81,10 +86,6 @@ export function parseFlags<T extends { readonly help: boolean }>(
 
 export function log(line: string): void {
   process.stderr.write(`${line}\n`);
-}
-
-export function pause(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
 }
 
 /** The nearest-rank percentile of ascending `sorted`; NaN when it is empty. */
@@ -219,92 +220,12 @@ export class Reaper implements AfterHook {
 }
 
 // ---------------------------------------------------------------------------------------------
-// /proc readings (Linux); NaN elsewhere or once the process is gone
-
-const clockTicks = (() => {
-  try {
-    return Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
-  } catch {
-    return 100;
-  }
-})();
-
-/** user + system CPU seconds of a process so far, or NaN. */
-export function cpuSeconds(pid: number | undefined): number {
-  if (pid === undefined) return Number.NaN;
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    // Fields after the command name (which is in parentheses and may hold spaces).
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(fields[11]) + Number(fields[12])) / clockTicks;
-  } catch {
-    return Number.NaN;
-  }
-}
-
-/** Resident set size in MiB (VmRSS of /proc/PID/status), or NaN. */
-export function rssMiB(pid: number | undefined): number {
-  if (pid === undefined) return Number.NaN;
-  try {
-    const m = /^VmRSS:\s+(\d+)\s+kB/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-    return m === null ? Number.NaN : Number(m[1]) / 1024;
-  } catch {
-    return Number.NaN;
-  }
-}
-
-// ---------------------------------------------------------------------------------------------
-// Small HTTP client, on `host:port` endpoints
-
-export interface Reply {
-  readonly status: number;
-  readonly text: string;
-}
+// Endpoints
 
 /** The client endpoint (`host:port`) of a cluster's node. */
 export function endpointOf(cluster: ProcessCluster, id: string): string {
   const s = cluster.node(id).spec;
   return `${s.clientHost}:${s.clientPort}`;
-}
-
-/**
- * One request. Without `agent` it opens a fresh connection (for probes of restarting nodes, where
- * a kept-alive socket may belong to the killed process). Rejects on a network error or timeout.
- */
-export function request(
-  endpoint: string,
-  method: string,
-  urlPath: string,
-  options: { body?: string; agent?: http.Agent | false; timeoutMs?: number } = {},
-): Promise<Reply> {
-  const i = endpoint.lastIndexOf(':');
-  return new Promise((resolve, reject) => {
-    const headers: http.OutgoingHttpHeaders = {};
-    if (options.body !== undefined) {
-      headers['content-type'] = 'application/json';
-      headers['content-length'] = Buffer.byteLength(options.body);
-    }
-    const req = http.request(
-      {
-        host: endpoint.slice(0, i),
-        port: Number(endpoint.slice(i + 1)),
-        method,
-        path: urlPath,
-        agent: options.agent ?? false,
-        headers,
-        timeout: options.timeoutMs ?? 10_000,
-      },
-      (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString() }));
-        res.on('error', reject);
-      },
-    );
-    req.on('timeout', () => req.destroy(new Error(`${method} ${endpoint}${urlPath}: timeout`)));
-    req.on('error', reject);
-    req.end(options.body);
-  });
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -331,15 +252,19 @@ export interface BenchJson {
  * Linearizable puts or gets of fixed-size keys and values over `data.keyspace` keys, as
  * bench:compare and bench:keys measure them.
  */
-export function runLinearizable(
-  reaper: Reaper,
-  target: 'raftkv' | 'etcd',
-  endpoints: readonly string[],
-  op: 'put' | 'get',
-  clients: number,
-  durationMs: number,
-  data: { readonly keySize: number; readonly valueSize: number; readonly keyspace: number },
-): Promise<BenchJson> {
+export interface LinearizableCase {
+  readonly target: 'raftkv' | 'etcd';
+  readonly endpoints: readonly string[];
+  readonly op: 'put' | 'get';
+  readonly clients: number;
+  readonly durationMs: number;
+  readonly keySize: number;
+  readonly valueSize: number;
+  readonly keyspace: number;
+}
+
+export function runLinearizable(reaper: Reaper, c: LinearizableCase): Promise<BenchJson> {
+  const { target, endpoints, op, clients, durationMs } = c;
   const flags = [
     '--target',
     target,
@@ -354,11 +279,11 @@ export function runLinearizable(
     '--consistency',
     'linearizable',
     '--key-size',
-    String(data.keySize),
+    String(c.keySize),
     '--value-size',
-    String(data.valueSize),
+    String(c.valueSize),
     '--keyspace',
-    String(data.keyspace),
+    String(c.keyspace),
   ];
   return runGenerator(reaper, flags, durationMs);
 }
@@ -412,4 +337,101 @@ export function errorsOf(b: BenchJson): string {
   return Object.entries(b.errors)
     .map(([k, v]) => `${v} ${k}`)
     .join(', ');
+}
+
+// ---------------------------------------------------------------------------------------------
+// One case against a cluster: the generator as a child process, the CPU every node used meanwhile
+
+export type System = 'raftkv' | 'etcd';
+
+/**
+ * What a case loads: puts to the leader, puts spread over all members (`put-any`: a follower
+ * forwards, as for clients that do not know who leads), or linearizable gets spread over all.
+ */
+export const caseOps = ['put', 'put-any', 'get'] as const;
+export type CaseOp = (typeof caseOps)[number];
+
+export interface Member {
+  readonly name: string;
+  /** `host:port` of its client API. */
+  readonly endpoint: string;
+  readonly pid: number | undefined;
+}
+
+export interface LoadedCluster {
+  readonly system: System;
+  members(): Member[];
+  /** The client endpoint of the current leader. */
+  leader(): Promise<string>;
+}
+
+/** The client address of the raftkv member that says it leads (its /debug `leaderAddress`). */
+export function raftkvLeader(members: () => Member[]): Promise<string> {
+  return waitFor(
+    'a raftkv leader',
+    async () => {
+      for (const m of members()) {
+        const client = new RaftkvClient(m.endpoint, { keepAlive: false, timeoutMs: 3000 });
+        const d = await client.status().catch(() => null);
+        if (d?.state === 'leader' && typeof d.leaderAddress === 'string') return d.leaderAddress;
+      }
+      return null;
+    },
+    { timeoutMs: 30_000, intervalMs: 50 },
+  );
+}
+
+export interface CaseResult {
+  readonly system: System;
+  readonly op: CaseOp;
+  readonly clients: number;
+  readonly bench: BenchJson;
+  /** CPU of the node that led (writes) or of the busiest node (reads), % of one core. */
+  readonly leaderCpu: number;
+  /** CPU of all the nodes together, % of one core. */
+  readonly clusterCpu: number;
+  /** 1-minute load average when the case ended. */
+  readonly load: number;
+}
+
+/** Keys and values of the linearizable cases. */
+export interface CaseData {
+  readonly keySize: number;
+  readonly valueSize: number;
+  readonly keyspace: number;
+}
+
+export async function runCase(
+  reaper: Reaper,
+  c: LoadedCluster,
+  op: CaseOp,
+  clients: number,
+  durationMs: number,
+  data: CaseData,
+): Promise<CaseResult> {
+  const members = c.members();
+  const leader = await c.leader();
+  const endpoints = op === 'put' ? [leader] : members.map((m) => m.endpoint);
+  const before = members.map((m) => cpuSeconds(m.pid));
+  const t0 = performance.now();
+  const bench = await runLinearizable(reaper, {
+    ...data,
+    target: c.system,
+    endpoints,
+    op: op === 'get' ? 'get' : 'put',
+    clients,
+    durationMs,
+  });
+  const wall = (performance.now() - t0) / 1000;
+  const used = members.map((m, i) => ((cpuSeconds(m.pid) - before[i]!) / wall) * 100);
+  const leaderIndex = members.findIndex((m) => m.endpoint === leader);
+  return {
+    system: c.system,
+    op,
+    clients,
+    bench,
+    leaderCpu: op !== 'get' && leaderIndex >= 0 ? used[leaderIndex]! : Math.max(...used),
+    clusterCpu: used.reduce((a, b) => a + b, 0),
+    load: os.loadavg()[0]!,
+  };
 }

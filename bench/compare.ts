@@ -7,23 +7,17 @@
 // noise from other work on the machine falls on both. Next to the results it measures this disk's
 // fdatasync latency and the loopback HTTP round trip (the floor of a single client's write is about
 // one of each), the CPU every node used per case, and each node's RSS after the runs. Prints a
-// markdown report; `--out FILE` also writes it. Not part of the tests.
+// markdown report; `--out FILE` also writes it. Not part of the tests. (Where the raftkv leader
+// spends its time under the same load: bench/profile.ts.)
 //
 // etcd is Debian's `etcd-server` package: when `etcd` is not on PATH (and no --etcd BIN is given),
 // the script installs it if it runs as root with apt-get available, else says how.
-//
-// With `--profile DIR` it instead runs the 64-client put load against raftkv alone with every node
-// under `node --cpu-prof` (profiles written to DIR on a graceful stop) and prints the leader's
-// costliest functions by self time and by total time; `--summary FILE` prints that summary of
-// a saved .cpuprofile.
 //
 // Every process and temp dir it starts is removed at the end, by PID, also on failure or SIGINT.
 //
 // Run: npm run bench:compare -- [flags]   (builds first), or after a build:
 //      node dist/bench/compare.js [--duration 10s | --quick] [--out FILE]
 //        [--clients 1,16,64,256] [--ops put,put-any,get] [--keyspace 10000] [--warmup 2s] [--etcd BIN]
-//      node dist/bench/compare.js --profile DIR [--duration 10s] [--clients 64]
-//      node dist/bench/compare.js --summary FILE.cpuprofile
 
 import { type ChildProcess, execFileSync, spawn, spawnSync } from 'node:child_process';
 import {
@@ -32,62 +26,47 @@ import {
   constants,
   fdatasyncSync,
   ftruncateSync,
-  mkdirSync,
   openSync,
-  readdirSync,
   readFileSync,
-  renameSync,
   rmSync,
   writeSync,
 } from 'node:fs';
 import http from 'node:http';
-import { SourceMap, type SourceMapPayload } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { RaftkvClient } from '../src/client/index.js';
+import { freePorts, LOOPBACK } from '../test/support/ports.js';
+import { ProcessCluster } from '../test/support/process-cluster.js';
+import { pause, StopWaiting, waitFor } from '../test/support/wait.js';
 import {
-  CLI_PATH,
-  freePorts,
-  LOOPBACK,
-  ProcessCluster,
-  StopWaiting,
-  waitFor,
-} from '../test/support/processes.js';
-import {
-  type BenchJson,
-  cpuSeconds,
+  type CaseOp,
+  type CaseResult,
+  caseOps,
   endpointOf,
   errorsOf,
   fmtMs,
   killPid,
+  type LoadedCluster,
   log,
+  type Member,
   parseDuration,
   parseFlags,
   parseList,
-  pause,
   percentile,
   printReport,
   Reaper,
-  type Reply,
-  request,
-  rssMiB,
+  raftkvLeader,
+  runCase,
   runLinearizable,
+  type System,
 } from './common.js';
+import { rssMiB } from './proc.js';
 
 const usage = [
   'usage: node dist/bench/compare.js [--duration 10s | --quick] [--out FILE] [--clients 1,16,64,256]',
   '         [--ops put,put-any,get] [--keyspace 10000] [--warmup 2s] [--etcd BIN]',
-  '       node dist/bench/compare.js --profile DIR [--duration 10s] [--clients 64]',
-  '       node dist/bench/compare.js --summary FILE.cpuprofile',
 ].join('\n');
-
-/**
- * What a case loads: puts to the leader, puts spread over all members (`put-any`: a follower
- * forwards, as for clients that do not know who leads), or linearizable gets spread over all.
- */
-const caseOps = ['put', 'put-any', 'get'] as const;
-type CaseOp = (typeof caseOps)[number];
 
 function parseOptions() {
   const { values } = parseArgs({
@@ -100,8 +79,6 @@ function parseOptions() {
       keyspace: { type: 'string', default: '10000' },
       out: { type: 'string' },
       etcd: { type: 'string' },
-      profile: { type: 'string' },
-      summary: { type: 'string' },
       help: { type: 'boolean', default: false },
     },
   });
@@ -116,10 +93,7 @@ function parseOptions() {
     values,
     durationMs: parseDuration(values.duration ?? (values.quick ? '3s' : '10s'), '--duration'),
     warmupMs: parseDuration(values.warmup ?? (values.quick ? '1s' : '2s'), '--warmup'),
-    clientCounts: parseList(
-      values.clients ?? (values.profile !== undefined ? '64' : '1,16,64,256'),
-      '--clients',
-    ),
+    clientCounts: parseList(values.clients ?? '1,16,64,256', '--clients'),
     ops: ops as CaseOp[],
     keyspace: parseList(values.keyspace, '--keyspace')[0]!,
   };
@@ -132,24 +106,55 @@ const { values, durationMs, warmupMs, clientCounts, ops, keyspace } = parseFlags
 );
 const keySize = 16;
 const valueSize = 256;
-
-type System = 'raftkv' | 'etcd';
+const data = { keySize, valueSize, keyspace };
 
 /** Everything started here (etcd members, bench runs, raftkv nodes, temp dirs), removed on every way out. */
 const reaper = new Reaper();
 
 // ---------------------------------------------------------------------------------------------
-// Small HTTP client (keep-alive), for health checks, leader lookups and the round-trip baseline.
+// etcd's JSON gateway, over keep-alive connections (raftkv's API goes through src/client/)
 
-const agent = new http.Agent({ keepAlive: true, maxSockets: 4 });
+const etcdAgent = new http.Agent({ keepAlive: true, maxSockets: 4 });
 
-/** A request over the keep-alive agent, with a 3 s timeout. */
-function call(endpoint: string, method: string, urlPath: string, body?: string): Promise<Reply> {
-  return request(endpoint, method, urlPath, { body, agent, timeoutMs: 3000 });
+/** One request to an etcd member (`host:port`); resolves with any answer, 3 s bound. */
+function etcdCall(
+  endpoint: string,
+  method: string,
+  urlPath: string,
+  body?: string,
+): Promise<{ status: number; text: string }> {
+  const i = endpoint.lastIndexOf(':');
+  return new Promise((resolve, reject) => {
+    const headers: http.OutgoingHttpHeaders = {};
+    if (body !== undefined) {
+      headers['content-type'] = 'application/json';
+      headers['content-length'] = Buffer.byteLength(body);
+    }
+    const req = http.request(
+      {
+        host: endpoint.slice(0, i),
+        port: Number(endpoint.slice(i + 1)),
+        method,
+        path: urlPath,
+        agent: etcdAgent,
+        headers,
+        timeout: 3000,
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString() }));
+        res.on('error', reject);
+      },
+    );
+    req.on('timeout', () => req.destroy(new Error(`${method} ${endpoint}${urlPath}: timeout`)));
+    req.on('error', reject);
+    req.end(body);
+  });
 }
 
-async function json(endpoint: string, method: string, urlPath: string, body?: string): Promise<unknown> {
-  const r = await call(endpoint, method, urlPath, body);
+async function etcdJson(endpoint: string, method: string, urlPath: string, body?: string): Promise<unknown> {
+  const r = await etcdCall(endpoint, method, urlPath, body);
   if (r.status !== 200)
     throw new Error(`${method} ${endpoint}${urlPath}: ${r.status} ${r.text.slice(0, 200)}`);
   return JSON.parse(r.text) as unknown;
@@ -158,39 +163,7 @@ async function json(endpoint: string, method: string, urlPath: string, body?: st
 // ---------------------------------------------------------------------------------------------
 // The systems under test
 
-interface Member {
-  readonly name: string;
-  readonly endpoint: string;
-  readonly pid: number | undefined;
-}
-
-interface Cluster {
-  readonly system: System;
-  members(): Member[];
-  /** The client endpoint of the current leader. */
-  leader(): Promise<string>;
-}
-
-/** The client address of the raftkv node that says it leads (its /debug leaderAddress). */
-function raftkvLeader(members: () => Member[]): Promise<string> {
-  return waitFor(
-    async () => {
-      for (const m of members()) {
-        const d = (await json(m.endpoint, 'GET', '/debug').catch(() => null)) as {
-          state?: string;
-          leaderAddress?: string | null;
-        } | null;
-        if (d?.state === 'leader' && typeof d.leaderAddress === 'string') return d.leaderAddress;
-      }
-      return null;
-    },
-    'a raftkv leader',
-    30_000,
-    50,
-  );
-}
-
-async function startRaftkv(): Promise<Cluster> {
+async function startRaftkv(): Promise<LoadedCluster> {
   log('raftkv: starting 3 nodes...');
   // The node's own timing defaults (heartbeat 100 ms, election timeout 1 s), as etcd's.
   const cluster = await ProcessCluster.create(reaper, { size: 3, timing: {} });
@@ -258,7 +231,7 @@ function etcdVersion(bin: string): string {
   }
 }
 
-async function startEtcd(bin: string): Promise<Cluster> {
+async function startEtcd(bin: string): Promise<LoadedCluster> {
   log('etcd: starting 3 members...');
   const root = reaper.tempDir('raftkv-compare-etcd-');
   const ports = await freePorts(6);
@@ -327,16 +300,15 @@ async function startEtcd(bin: string): Promise<Cluster> {
   };
   for (const p of procs) {
     await waitFor(
+      `etcd ${p.name} healthy on ${p.endpoint}`,
       async () => {
         if (p.child.exitCode !== null || p.child.signalCode !== null) {
           throw new StopWaiting(`etcd ${p.name} exited while starting`);
         }
-        const r = await call(p.endpoint, 'GET', '/health');
+        const r = await etcdCall(p.endpoint, 'GET', '/health');
         return r.status === 200 && (JSON.parse(r.text) as { health?: unknown }).health === 'true';
       },
-      `etcd ${p.name} healthy on ${p.endpoint}`,
-      60_000,
-      100,
+      { timeoutMs: 60_000, intervalMs: 100 },
     ).catch((e: unknown) => {
       throw new Error(`${e instanceof Error ? e.message : String(e)}\n${tail(p)}`);
     });
@@ -345,10 +317,13 @@ async function startEtcd(bin: string): Promise<Cluster> {
     procs.map((p) => ({ name: p.name, endpoint: p.endpoint, pid: p.child.pid }));
   const leader = async (): Promise<string> =>
     waitFor(
+      'an etcd leader',
       async () => {
         for (const p of procs) {
           // member ids are uint64s, in the JSON gateway as decimal strings.
-          const s = (await json(p.endpoint, 'POST', '/v3/maintenance/status', '{}').catch(() => null)) as {
+          const s = (await etcdJson(p.endpoint, 'POST', '/v3/maintenance/status', '{}').catch(
+            () => null,
+          )) as {
             header?: { member_id?: string };
             leader?: string;
           } | null;
@@ -356,59 +331,10 @@ async function startEtcd(bin: string): Promise<Cluster> {
         }
         return null;
       },
-      'an etcd leader',
-      30_000,
-      50,
+      { timeoutMs: 30_000, intervalMs: 50 },
     );
   log(`etcd: up, leader ${await leader()}`);
   return { system: 'etcd', members, leader };
-}
-
-// ---------------------------------------------------------------------------------------------
-// One case: `raftkv bench --json` as a child process, with the CPU every node used meanwhile.
-
-interface CaseResult {
-  readonly system: System;
-  readonly op: CaseOp;
-  readonly clients: number;
-  readonly bench: BenchJson;
-  /** CPU of the node that led (writes) or of the busiest node (reads), % of one core. */
-  readonly leaderCpu: number;
-  /** CPU of all three nodes together, % of one core. */
-  readonly clusterCpu: number;
-  /** 1-minute load average when the case ended. */
-  readonly load: number;
-}
-
-function runBenchProcess(
-  target: System,
-  endpoints: readonly string[],
-  op: 'put' | 'get',
-  clients: number,
-  ms: number,
-): Promise<BenchJson> {
-  return runLinearizable(reaper, target, endpoints, op, clients, ms, { keySize, valueSize, keyspace });
-}
-
-async function runCase(c: Cluster, op: CaseOp, clients: number, ms: number): Promise<CaseResult> {
-  const members = c.members();
-  const leader = await c.leader();
-  const endpoints = op === 'put' ? [leader] : members.map((m) => m.endpoint);
-  const before = members.map((m) => cpuSeconds(m.pid));
-  const t0 = performance.now();
-  const bench = await runBenchProcess(c.system, endpoints, op === 'get' ? 'get' : 'put', clients, ms);
-  const wall = (performance.now() - t0) / 1000;
-  const used = members.map((m, i) => ((cpuSeconds(m.pid) - before[i]!) / wall) * 100);
-  const leaderIndex = members.findIndex((m) => m.endpoint === leader);
-  return {
-    system: c.system,
-    op,
-    clients,
-    bench,
-    leaderCpu: op !== 'get' && leaderIndex >= 0 ? used[leaderIndex]! : Math.max(...used),
-    clusterCpu: used.reduce((a, b) => a + b, 0),
-    load: os.loadavg()[0]!,
-  };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -469,15 +395,20 @@ function measureFdatasync(seconds = 2, maxCount = 2000): SyncBaseline {
 
 /** Sequential GET /health on one node over one keep-alive connection: p50 and p99 in ms. */
 async function measureRoundTrip(endpoint: string, count = 2000): Promise<{ p50: number; p99: number }> {
-  for (let i = 0; i < 200; i++) await call(endpoint, 'GET', '/health');
-  const lat: number[] = [];
-  for (let i = 0; i < count; i++) {
-    const t0 = performance.now();
-    await call(endpoint, 'GET', '/health');
-    lat.push(performance.now() - t0);
+  const client = new RaftkvClient(endpoint, { maxSockets: 1, timeoutMs: 3000 });
+  try {
+    for (let i = 0; i < 200; i++) await client.health();
+    const lat: number[] = [];
+    for (let i = 0; i < count; i++) {
+      const t0 = performance.now();
+      await client.health();
+      lat.push(performance.now() - t0);
+    }
+    lat.sort((a, b) => a - b);
+    return { p50: percentile(lat, 50), p99: percentile(lat, 99) };
+  } finally {
+    client.close();
   }
-  lat.sort((a, b) => a - b);
-  return { p50: percentile(lat, 50), p99: percentile(lat, 99) };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -594,268 +525,8 @@ function report(results: readonly CaseResult[], info: RunInfo): string {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Profile mode: the raftkv leader under node --cpu-prof
-
-interface ProfileNode {
-  readonly id: number;
-  readonly callFrame: {
-    readonly functionName: string;
-    readonly url: string;
-    readonly lineNumber: number;
-    readonly columnNumber: number;
-  };
-  readonly children?: readonly number[];
-}
-
-interface CpuProfile {
-  readonly nodes: readonly ProfileNode[];
-  readonly samples: readonly number[];
-  readonly timeDeltas: readonly number[];
-  readonly startTime: number;
-  readonly endTime: number;
-}
-
-const sourceMaps = new Map<string, SourceMap | null>();
-
-/** Where a function lives, short: `src/raft/raft.ts:107` (through the build's source maps), `node:_http_server:300`, `(native)`. */
-function where(cf: ProfileNode['callFrame']): string {
-  const url = cf.url;
-  if (url === '') return '(native)';
-  const dist = url.indexOf('/dist/');
-  if (dist >= 0 && url.startsWith('file:')) {
-    let map = sourceMaps.get(url);
-    if (map === undefined) {
-      try {
-        map = new SourceMap(
-          JSON.parse(readFileSync(`${fileURLToPath(url)}.map`, 'utf8')) as SourceMapPayload,
-        );
-      } catch {
-        map = null;
-      }
-      sourceMaps.set(url, map);
-    }
-    const entry = map?.findEntry(cf.lineNumber, cf.columnNumber);
-    if (entry !== undefined && 'originalSource' in entry) {
-      const src = entry.originalSource;
-      const m = /(?:^|\/)((?:src|test|bench)\/.*)$/.exec(src);
-      return `${m === null ? src : m[1]}:${entry.originalLine + 1}`;
-    }
-    return `${url.slice(dist + 1)}:${cf.lineNumber + 1}`;
-  }
-  const nm = url.lastIndexOf('/node_modules/');
-  if (nm >= 0) return `${url.slice(nm + 1)}:${cf.lineNumber + 1}`;
-  return `${url.replace(/^node:internal\//, 'node:')}:${cf.lineNumber + 1}`;
-}
-
-function categoryOf(cf: ProfileNode['callFrame']): string {
-  const name = cf.functionName;
-  if (name === '(garbage collector)' || name === '(idle)' || name === '(program)') return name;
-  const url = cf.url;
-  if (url === '') return '(native: builtins, JSON, syscalls)';
-  const m = /\/dist\/(src\/[^/]+)\//.exec(url);
-  if (m !== null) return m[1]!;
-  if (/node:(internal\/)?(_http|http)/.test(url)) return 'node: http';
-  if (/node:(internal\/)?(net|stream|streams|timers|dns|tcp)/.test(url)) return 'node: net/stream/timers';
-  if (url.startsWith('node:')) return 'node: other';
-  if (url.includes('node_modules')) return 'node_modules';
-  return 'other';
-}
-
-function summariseProfile(file: string, top = 25): string {
-  const p = JSON.parse(readFileSync(file, 'utf8')) as CpuProfile;
-  const byId = new Map(p.nodes.map((n) => [n.id, n]));
-  const parent = new Map<number, number>();
-  for (const n of p.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
-  const key = (n: ProfileNode) => `${n.callFrame.functionName || '(anonymous)'}  ${where(n.callFrame)}`;
-  const self = new Map<string, number>();
-  const total = new Map<string, number>();
-  const categories = new Map<string, number>();
-  const owners = new Map<string, number>();
-  let all = 0;
-  let idle = 0;
-  // timeDeltas[i] is the time since the previous sample; it is charged to sample i.
-  for (let i = 0; i < p.samples.length; i++) {
-    const dt = p.timeDeltas[i] ?? 0;
-    const leaf = byId.get(p.samples[i]!);
-    if (leaf === undefined) continue;
-    all += dt;
-    if (leaf.callFrame.functionName === '(idle)') {
-      idle += dt;
-      continue;
-    }
-    self.set(key(leaf), (self.get(key(leaf)) ?? 0) + dt);
-    const cat = categoryOf(leaf.callFrame);
-    categories.set(cat, (categories.get(cat) ?? 0) + dt);
-    let owner: string | null = null;
-    const seen = new Set<string>();
-    for (let id: number | undefined = leaf.id; id !== undefined; id = parent.get(id)) {
-      const n = byId.get(id)!;
-      if (n.callFrame.functionName === '(root)') break;
-      if (owner === null && /\/dist\/src\//.test(n.callFrame.url))
-        owner = where(n.callFrame).replace(/:\d+$/, '');
-      const k = key(n);
-      if (seen.has(k)) continue;
-      seen.add(k);
-      total.set(k, (total.get(k) ?? 0) + dt);
-    }
-    owner ??= cat;
-    owners.set(owner, (owners.get(owner) ?? 0) + dt);
-  }
-  const busy = all - idle;
-  const pctOf = (us: number) => `${((us / busy) * 100).toFixed(1)}%`.padStart(6);
-  const sorted = (m: Map<string, number>) => [...m.entries()].sort((a, b) => b[1] - a[1]);
-  const lines = [
-    `profile ${path.basename(file)}: ${(all / 1e6).toFixed(1)} s sampled, ${((busy / all) * 100).toFixed(0)}% busy ` +
-      `(${(busy / 1e6).toFixed(1)} s); shares below are of the busy time`,
-    '',
-    'self time by kind of code:',
-    ...sorted(categories).map(([k, v]) => `  ${pctOf(v)}  ${k}`),
-    '',
-    'time by the innermost project file on the stack (node internals and syscalls charged to the code that called them):',
-    ...sorted(owners)
-      .slice(0, top)
-      .map(([k, v]) => `  ${pctOf(v)}  ${k}`),
-    '',
-    `top ${top} functions by self time:`,
-    ...sorted(self)
-      .slice(0, top)
-      .map(([k, v]) => `  ${pctOf(v)}  ${k}`),
-    '',
-    `top ${top} functions by total time (self + callees):`,
-    ...sorted(total)
-      .slice(0, top)
-      .map(([k, v]) => `  ${pctOf(v)}  ${k}`),
-  ];
-  return lines.join('\n');
-}
-
-/**
- * Three raftkv nodes run as `node --cpu-prof --cpu-prof-dir DIR dist/src/cli/main.js start ...`
- * (--cpu-prof is not allowed in NODE_OPTIONS, so not through ProcessCluster). `stop` ends them
- * gracefully (SIGTERM by PID), which is when each writes its profile.
- */
-async function startProfiledRaftkv(
-  profDir: string,
-): Promise<{ cluster: Cluster; stop: () => Promise<void> }> {
-  log('raftkv: starting 3 nodes under --cpu-prof...');
-  const root = reaper.tempDir('raftkv-compare-prof-');
-  const ports = await freePorts(3);
-  const ids = ['n1', 'n2', 'n3'];
-  const clusterArg = ids.map((id, i) => `${id}=${LOOPBACK}:${ports[i]}`).join(',');
-  const procs = ids.map((id, i) => {
-    const fd = openSync(path.join(root, `${id}.log`), 'a');
-    const child = spawn(
-      process.execPath,
-      [
-        '--cpu-prof',
-        '--cpu-prof-dir',
-        profDir,
-        CLI_PATH,
-        'start',
-        '--id',
-        id,
-        '--cluster',
-        clusterArg,
-        '--data-dir',
-        path.join(root, id),
-        '--stop-with-stdin',
-      ],
-      { stdio: ['pipe', fd, fd] },
-    );
-    closeSync(fd);
-    reaper.children.add(child);
-    child.stdin?.on('error', () => {});
-    return { id, endpoint: `${LOOPBACK}:${ports[i]}`, child };
-  });
-  const stop = async (): Promise<void> => {
-    const running = procs.filter((p) => p.child.exitCode === null && p.child.signalCode === null);
-    const exits = running.map((p) => new Promise<void>((r) => p.child.once('close', () => r())));
-    for (const p of running) killPid(p.child.pid, 'SIGTERM');
-    const timer = setTimeout(() => {
-      for (const p of running) killPid(p.child.pid, 'SIGKILL');
-    }, 20_000);
-    await Promise.all(exits);
-    clearTimeout(timer);
-    for (const p of procs) reaper.children.delete(p.child);
-  };
-  reaper.after(async () => {
-    await stop();
-    rmSync(root, { recursive: true, force: true });
-    reaper.tempDirs.delete(root);
-  });
-  for (const p of procs) {
-    await waitFor(
-      async () => {
-        if (p.child.exitCode !== null || p.child.signalCode !== null) {
-          throw new StopWaiting(`raftkv ${p.id} exited while starting`);
-        }
-        return (await call(p.endpoint, 'GET', '/debug')).status === 200;
-      },
-      `raftkv ${p.id} answering on ${p.endpoint}`,
-      30_000,
-      50,
-    );
-  }
-  const members = (): Member[] => procs.map((p) => ({ name: p.id, endpoint: p.endpoint, pid: p.child.pid }));
-  const leader = () => raftkvLeader(members);
-  log(`raftkv: up, leader ${await leader()}`);
-  return { cluster: { system: 'raftkv', members, leader }, stop };
-}
-
-async function profileMain(dir: string): Promise<void> {
-  const profDir = path.resolve(dir);
-  mkdirSync(profDir, { recursive: true });
-  const before = new Set(readdirSync(profDir));
-  const { cluster, stop } = await startProfiledRaftkv(profDir);
-  const leader = await cluster.leader();
-  const leaderPid = cluster.members().find((m) => m.endpoint === leader)?.pid;
-  log(`warm-up ${warmupMs / 1000} s...`);
-  await runBenchProcess('raftkv', [leader], 'put', 16, warmupMs);
-  const results: CaseResult[] = [];
-  for (const n of clientCounts) {
-    log(`raftkv put, ${n} clients, ${durationMs / 1000} s, profiled...`);
-    const r = await runCase(cluster, 'put', n, durationMs);
-    results.push(r);
-    log(
-      `  ${r.bench.throughput.toFixed(0)} ops/s, p50 ${fmtMs(r.bench.latency.all.p50Ms)} ms, ` +
-        `p99 ${fmtMs(r.bench.latency.all.p99Ms)} ms, leader CPU ${r.leaderCpu.toFixed(0)}%`,
-    );
-  }
-  // A graceful stop makes each node write its profile.
-  await stop();
-  const written = readdirSync(profDir).filter((f) => f.endsWith('.cpuprofile') && !before.has(f));
-  const members = cluster.members();
-  const suffix = `put-${clientCounts.join('-')}.cpuprofile`;
-  let leaderProfile: string | null = null;
-  const followerProfiles: string[] = [];
-  for (const m of members) {
-    const f = written.find((w) => m.pid !== undefined && w.includes(`.${m.pid}.`));
-    if (f === undefined) continue;
-    const isLeader = m.pid === leaderPid;
-    const target = path.join(profDir, `raftkv-${isLeader ? 'leader' : `follower-${m.name}`}-${suffix}`);
-    rmSync(target, { force: true });
-    renameSync(path.join(profDir, f), target);
-    if (isLeader) leaderProfile = target;
-    else followerProfiles.push(target);
-  }
-  if (leaderProfile === null) throw new Error(`no profile of the leader (pid ${leaderPid}) in ${profDir}`);
-  console.log(`leader profile: ${leaderProfile} (open in Chrome DevTools or speedscope)`);
-  for (const f of followerProfiles) console.log(`follower profile: ${f}`);
-  console.log(`\n=== leader\n${summariseProfile(leaderProfile)}`);
-  for (const f of followerProfiles) console.log(`\n=== follower\n${summariseProfile(f, 12)}`);
-}
-
-// ---------------------------------------------------------------------------------------------
 
 async function main(): Promise<void> {
-  if (values.summary !== undefined) {
-    console.log(summariseProfile(values.summary));
-    return;
-  }
-  if (values.profile !== undefined) {
-    await profileMain(values.profile);
-    return;
-  }
   const bin = findEtcd();
   const version = etcdVersion(bin);
   const startedAt = new Date();
@@ -873,7 +544,15 @@ async function main(): Promise<void> {
 
   for (const c of systems) {
     log(`${c.system}: warm-up ${warmupMs / 1000} s (16 clients, puts)...`);
-    await runBenchProcess(c.system, [await c.leader()], 'put', 16, warmupMs);
+    const endpoints = [await c.leader()];
+    await runLinearizable(reaper, {
+      ...data,
+      target: c.system,
+      endpoints,
+      op: 'put',
+      clients: 16,
+      durationMs: warmupMs,
+    });
   }
 
   const results: CaseResult[] = [];
@@ -884,7 +563,7 @@ async function main(): Promise<void> {
       for (const c of order) {
         await pause(1000);
         log(`${c.system} ${op}, ${n} clients, ${durationMs / 1000} s...`);
-        const r = await runCase(c, op, n, durationMs);
+        const r = await runCase(reaper, c, op, n, durationMs, data);
         results.push(r);
         log(
           `  ${r.bench.throughput.toFixed(0)} ops/s, p50 ${fmtMs(r.bench.latency.all.p50Ms)} ms, ` +
@@ -926,6 +605,6 @@ await reaper.run('compare', async () => {
   try {
     await main();
   } finally {
-    agent.destroy();
+    etcdAgent.destroy();
   }
 });

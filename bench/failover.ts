@@ -10,8 +10,9 @@
 // Timing flags default to the node's own defaults (heartbeat 100 ms, election timeout 1000 ms).
 
 import { parseArgs } from 'node:util';
-import { ProcessCluster, waitFor } from '../test/support/processes.js';
-import { pause, percentile } from './common.js';
+import { ProcessCluster } from '../test/support/process-cluster.js';
+import { pause, waitFor } from '../test/support/wait.js';
+import { percentile } from './common.js';
 
 const { values } = parseArgs({
   options: {
@@ -92,9 +93,9 @@ async function trial(cluster: ProcessCluster, n: number): Promise<Trial> {
   await killed;
   await cluster.startNode(leader, 60_000);
   await waitFor(
-    async () => (await cluster.debug(leader)).leaderId !== null,
     `${leader} rejoined after restart`,
-    60_000,
+    async () => (await cluster.debug(leader)).leaderId !== null,
+    { timeoutMs: 60_000 },
   );
   return { killed: leader, newLeader, electedMs: elected, firstWriteMs: firstWrite, failedAttempts };
 }

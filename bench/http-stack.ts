@@ -17,7 +17,7 @@
 // quietest try) while other processes used more than that fraction of a core during it.
 
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { rmSync, writeFileSync } from 'node:fs';
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import { createRequire } from 'node:module';
 import type { AddressInfo } from 'node:net';
@@ -25,6 +25,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { pause } from '../test/support/wait.js';
+import { cpuTimes, machineBusy } from './proc.js';
 
 type Stack = 'node-http' | 'node-http-lean' | 'fastify' | 'fastify-schema';
 type Method = 'POST' | 'GET';
@@ -347,43 +349,6 @@ async function load(spec: LoadSpec): Promise<void> {
 }
 
 // ---------------------------------------------------------------------------------------------
-// CPU accounting from /proc (Linux); null elsewhere
-
-const clockTicks = (() => {
-  try {
-    return Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
-  } catch {
-    return 100;
-  }
-})();
-
-/** [utime+stime, cutime+cstime] in seconds for a process (cutime: children already reaped). */
-function cpuTimes(pid: number | 'self'): [number, number] | null {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    const t = (i: number): number => Number(f[i]) / clockTicks;
-    return [t(11) + t(12), t(13) + t(14)];
-  } catch {
-    return null;
-  }
-}
-
-/**
- * Busy CPU seconds of the whole machine, all cores (/proc/stat), to see load from other processes.
- * Interrupt time is left out: loopback networking runs there and is charged to no process.
- */
-function machineBusy(): number | null {
-  try {
-    const f = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
-    const notBusy = (f[3] ?? 0) + (f[4] ?? 0) + (f[5] ?? 0) + (f[6] ?? 0); // idle, iowait, irq, softirq
-    return (f.slice(0, 8).reduce((a, b) => a + b, 0) - notBusy) / clockTicks;
-  } catch {
-    return null;
-  }
-}
-
-// ---------------------------------------------------------------------------------------------
 // Driver
 
 const selfPath = fileURLToPath(import.meta.url);
@@ -605,7 +570,7 @@ async function main(): Promise<void> {
             let r = await runCase(stack, method, c, run, { seconds, warmup, gen, scripts });
             for (let t = 1; t < tries && (r.otherCpu ?? 0) > maxOther; t++) {
               console.log(`  (redo: other processes used ${pct(r.otherCpu)} of a core)`);
-              await new Promise((resolve) => setTimeout(resolve, 2000));
+              await pause(2000);
               const again = await runCase(stack, method, c, run, { seconds, warmup, gen, scripts });
               if ((again.otherCpu ?? 0) < (r.otherCpu ?? 0)) r = again;
             }

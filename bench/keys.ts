@@ -18,12 +18,14 @@
 //        [--clients 64] [--value-size 256] [--out FILE] [--json]
 
 import { lstatSync, readdirSync, statSync } from 'node:fs';
-import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { keyOf } from '../src/bench/load.js';
-import { ProcessCluster, StopWaiting, waitFor } from '../test/support/processes.js';
+import { fieldOf } from '../src/client/errors.js';
+import { type ApiRequest, apiRequests, RaftkvClient } from '../src/client/index.js';
+import { ProcessCluster } from '../test/support/process-cluster.js';
+import { pause, StopWaiting, waitFor } from '../test/support/wait.js';
 import {
   type BenchJson,
   endpointOf,
@@ -34,13 +36,11 @@ import {
   parseDuration,
   parseFlags,
   parseList,
-  pause,
   printReport,
   Reaper,
-  request,
-  rssMiB,
   runLinearizable,
 } from './common.js';
+import { rssMiB } from './proc.js';
 
 const usage = [
   'usage: node dist/bench/keys.js [--keys 10000,100000,1000000] [--duration 10s] [--clients 64]',
@@ -91,8 +91,9 @@ class Fatal extends StopWaiting {
   override name = 'Fatal';
 }
 
-function putBody(i: number): string {
-  return JSON.stringify({ key: keyOf(i, keySize), value });
+/** The put of the `i`th key, with the run's value. */
+function putOf(i: number): ApiRequest {
+  return apiRequests.put(keyOf(i, keySize), value);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -106,7 +107,7 @@ interface Preload {
 }
 
 async function preload(endpoint: string, n: number): Promise<Preload> {
-  const agent = new http.Agent({ keepAlive: true, maxSockets: preloadConcurrency });
+  const client = new RaftkvClient(endpoint, { maxSockets: preloadConcurrency, timeoutMs: 30_000 });
   let next = 0;
   let done = 0;
   let retries = 0;
@@ -126,7 +127,7 @@ async function preload(endpoint: string, n: number): Promise<Preload> {
       if (reaper.stopping) throw new Error('interrupted');
       if (failed !== null) return;
       try {
-        const r = await request(endpoint, 'POST', '/kv', { body: putBody(i), agent, timeoutMs: 30_000 });
+        const r = await client.send(putOf(i));
         if (r.status === 200) return;
         if (r.status !== 503)
           throw new Fatal(`preload: PUT ${key} answered ${r.status}: ${r.text.slice(0, 300)}`);
@@ -161,7 +162,7 @@ async function preload(endpoint: string, n: number): Promise<Preload> {
     await Promise.all(Array.from({ length: Math.min(preloadConcurrency, n) }, () => worker()));
   } finally {
     clearInterval(progress);
-    agent.destroy();
+    client.close();
   }
   if (failed !== null) throw failed;
   const seconds = (performance.now() - t0) / 1000;
@@ -178,18 +179,6 @@ async function checkKeyCount(cluster: ProcessCluster, n: number, when: string): 
       `${when}: expected ${n} keys on every node, found ${infos.map((d) => `${d.nodeId}=${String(d.keys)}`).join(', ')}`,
     );
   }
-}
-
-// ---------------------------------------------------------------------------------------------
-// One load case: `raftkv bench --json` as a child process (as bench:compare runs it)
-
-function runBenchProcess(
-  endpoints: readonly string[],
-  op: 'put' | 'get',
-  keyspace: number,
-  ms: number,
-): Promise<BenchJson> {
-  return runLinearizable(reaper, 'raftkv', endpoints, op, clients, ms, { keySize, valueSize, keyspace });
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -363,6 +352,7 @@ async function firstSuccess(
   const outcomes = await Promise.allSettled(
     cluster.ids.map((id) =>
       waitFor(
+        `${what} on ${id}`,
         async () => {
           if (state.winner !== null) return true;
           if (!cluster.node(id).running) throw new StopWaiting(`${id} exited`);
@@ -370,9 +360,7 @@ async function firstSuccess(
           state.winner ??= { ms: performance.now() - t0, id };
           return true;
         },
-        `${what} on ${id}`,
-        timeoutMs,
-        10,
+        { timeoutMs, intervalMs: 10 },
       ),
     ),
   );
@@ -401,37 +389,31 @@ async function restart(cluster: ProcessCluster, n: number, leaderBefore: string)
     cluster.ids.map(async (id) => {
       const node = cluster.node(id);
       await waitFor(
+        `${id} healthy after restart`,
         async () => {
           if (!node.running) throw new StopWaiting(`${id} exited while restarting:\n${node.tail(30)}`);
-          return (
-            (await request(endpointOf(cluster, id), 'GET', '/health', { timeoutMs: 5000 })).status === 200
-          );
+          return (await cluster.client(id).health({ timeoutMs: 5000 })).ok;
         },
-        `${id} healthy after restart`,
-        timeoutMs,
-        10,
+        { timeoutMs, intervalMs: 10 },
       );
       return [id, performance.now() - t0] as const;
     }),
   );
   // The last key preloaded: the most likely to be in the WAL rather than in a snapshot.
-  const getPath = `/kv/${encodeURIComponent(getKey)}?consistency=linearizable`;
+  const getReq = apiRequests.get(getKey, { consistency: 'linearizable' });
   const firstGet = firstSuccess(cluster, `linearizable GET ${getKey}`, t0, timeoutMs, async (id) => {
-    const r = await request(endpointOf(cluster, id), 'GET', getPath, { timeoutMs: 10_000 });
+    const r = await cluster.client(id).send(getReq, { timeoutMs: 10_000 });
     if (r.status === 503 || r.status === 504) return false;
     if (r.status !== 200)
       throw new Fatal(`GET ${getKey} on ${id} after restart: ${r.status} ${r.text.slice(0, 300)}`);
-    const got = (JSON.parse(r.text) as { value?: unknown }).value;
+    const got = fieldOf(r.body, 'value');
     if (got !== value)
       throw new Fatal(`GET ${getKey} on ${id} after restart: wrong value ${String(got).slice(0, 40)}`);
     return true;
   });
   // A stored key written again with the same value, so the store still holds exactly N keys.
   const firstPut = firstSuccess(cluster, 'PUT', t0, timeoutMs, async (id) => {
-    const r = await request(endpointOf(cluster, id), 'POST', '/kv', {
-      body: putBody(putIndex),
-      timeoutMs: 10_000,
-    });
+    const r = await cluster.client(id).send(putOf(putIndex), { timeoutMs: 10_000 });
     if (r.status === 503 || r.status === 504) return false;
     if (r.status !== 200) throw new Fatal(`PUT on ${id} after restart: ${r.status} ${r.text.slice(0, 300)}`);
     return true;
@@ -486,12 +468,10 @@ interface FullSnapshot {
 }
 
 /** Asks the leader for a snapshot now (POST /admin/snapshot): one holding every stored key. */
-async function fullSnapshot(endpoint: string): Promise<FullSnapshot> {
+async function fullSnapshot(client: RaftkvClient): Promise<FullSnapshot> {
   const t0 = performance.now();
-  const r = await request(endpoint, 'POST', '/admin/snapshot', { timeoutMs: 180_000 });
+  const b = await client.snapshot({ timeoutMs: 180_000 });
   const requestMs = performance.now() - t0;
-  if (r.status !== 200) throw new Fatal(`POST /admin/snapshot answered ${r.status}: ${r.text.slice(0, 300)}`);
-  const b = JSON.parse(r.text) as { index: number; bytes: number; keys: number | null; ms: number };
   return { index: b.index, bytes: b.bytes, keys: b.keys ?? Number.NaN, ms: b.ms, requestMs };
 }
 
@@ -528,15 +508,17 @@ async function runOne(n: number): Promise<Result> {
 
     leader = await cluster.waitForLeader(cluster.ids, 30_000);
     log(`  puts, ${clients} clients to the leader ${leader}, ${durationMs / 1000} s...`);
-    const put = await runBenchProcess([endpointOf(cluster, leader)], 'put', n, durationMs);
+    // The load generator (`raftkv bench --json`) as a child process, as bench:compare runs it.
+    const load = { target: 'raftkv', clients, durationMs, keySize, valueSize, keyspace: n } as const;
+    const put = await runLinearizable(reaper, {
+      ...load,
+      endpoints: [endpointOf(cluster, leader)],
+      op: 'put',
+    });
     log(`    ${summary(put)}`);
     log(`  linearizable gets, ${clients} clients over all nodes, ${durationMs / 1000} s...`);
-    const get = await runBenchProcess(
-      cluster.ids.map((id) => endpointOf(cluster, id)),
-      'get',
-      n,
-      durationMs,
-    );
+    const endpoints = cluster.ids.map((id) => endpointOf(cluster, id));
+    const get = await runLinearizable(reaper, { ...load, endpoints, op: 'get' });
     log(`    ${summary(get)}`);
 
     // The bench puts overwrite stored keys only: still exactly N, and the followers caught up.
@@ -544,7 +526,7 @@ async function runOne(n: number): Promise<Result> {
     leader = await cluster.waitForLeader(cluster.ids, 30_000);
     const snapshot = lastSnapshotOf(cluster, leader, cluster.node(leader).incarnation);
     log(`  snapshot of all ${n} keys on the leader (POST /admin/snapshot)...`);
-    const full = await fullSnapshot(endpointOf(cluster, leader));
+    const full = await fullSnapshot(cluster.client(leader));
     log(`    ${fmtBytes(full.bytes)} bytes, ${fmtInt(full.keys)} keys, ${fmtInt(full.ms)} ms`);
     const snapshotFile = newestSnapshotFile(cluster.node(leader).dataDir);
     const dataDirBytes = dirBytes(cluster.node(leader).dataDir);

@@ -26,10 +26,11 @@
 
 import os from 'node:os';
 import { parseArgs } from 'node:util';
-import { type DebugInfo, httpRequest, ProcessCluster, waitFor } from '../test/support/processes.js';
+import type { NodeStatus, RaftkvClient } from '../src/client/index.js';
+import { ProcessCluster } from '../test/support/process-cluster.js';
+import { pause, waitFor } from '../test/support/wait.js';
 import {
   type BenchJson,
-  cpuSeconds,
   endpointOf,
   fmtMs,
   killPid,
@@ -37,12 +38,11 @@ import {
   parseCount,
   parseDuration,
   parseFlags,
-  pause,
   printReport,
   Reaper,
-  rssMiB,
   runGenerator,
 } from './common.js';
+import { cpuSeconds, rssMiB } from './proc.js';
 
 const usage = [
   'usage: node dist/bench/overload.js [--duration 60s] [--clients 1000] [--value-size 1024]',
@@ -119,16 +119,11 @@ interface Sample {
   readonly admission: Admission | null;
 }
 
-async function leaderDebug(url: string, timeoutMs: number): Promise<DebugInfo | null> {
-  try {
-    const r = await httpRequest(url, 'GET', '/debug', { timeoutMs });
-    return r.status === 200 ? (r.body as DebugInfo) : null;
-  } catch {
-    return null;
-  }
+async function leaderDebug(client: RaftkvClient, timeoutMs: number): Promise<NodeStatus | null> {
+  return client.status({ timeoutMs }).catch(() => null);
 }
 
-function admissionOf(d: DebugInfo | null): Admission | null {
+function admissionOf(d: NodeStatus | null): Admission | null {
   const a = d?.admission as Partial<Admission> | undefined;
   return a !== undefined && typeof a.inflight === 'number' ? (a as Admission) : null;
 }
@@ -136,7 +131,7 @@ function admissionOf(d: DebugInfo | null): Admission | null {
 /** Samples every second until `done()`; `onSample` sees each as it is taken. */
 async function sampleLeader(
   pid: number,
-  url: string,
+  client: RaftkvClient,
   t0: number,
   done: () => boolean,
   onSample: (s: Sample) => void,
@@ -155,7 +150,7 @@ async function sampleLeader(
     lastCpu = cpu;
     lastAt = now;
     // Bounded below the period, so a leader too busy to answer costs one reading, not the timeline.
-    const d = await leaderDebug(url, 900);
+    const d = await leaderDebug(client, 900);
     onSample({
       t: (now - t0) / 1000,
       rssMiB: rss,
@@ -288,7 +283,7 @@ async function main(): Promise<void> {
   const followerNode = c.node(follower);
   const leaderPid = leaderNode.pid!;
   const endpoint = endpointOf(c, leader);
-  const before = await leaderDebug(leaderNode.url, 3000);
+  const before = await leaderDebug(leaderNode.client, 3000);
   const idleRss = rssMiB(leaderPid);
 
   log(`leader ${leader} (pid ${leaderPid}); SIGSTOP ${follower} (pid ${followerNode.pid})`);
@@ -305,7 +300,7 @@ async function main(): Promise<void> {
   let shownWindow = 0;
   const sampler = sampleLeader(
     leaderPid,
-    leaderNode.url,
+    leaderNode.client,
     t0,
     () => loadDone || reaper.stopping,
     (s) => {
@@ -333,10 +328,10 @@ async function main(): Promise<void> {
     loadDone = true;
     await sampler;
   }
-  const after = await leaderDebug(leaderNode.url, 10_000);
+  const after = await leaderDebug(leaderNode.client, 10_000);
   const leaderAlive = leaderNode.running && leaderNode.exits.length === 0;
-  const health = await httpRequest(leaderNode.url, 'GET', '/health', { timeoutMs: 10_000 }).then(
-    (r) => `${r.status}${r.body?.reason ? ` (${String(r.body.reason)})` : ''}`,
+  const health = await leaderNode.client.health({ timeoutMs: 10_000 }).then(
+    (h) => `${h.ok ? 200 : 503}${h.reason ? ` (${h.reason})` : ''}`,
     (e: unknown) => `no answer (${e instanceof Error ? e.message : String(e)})`,
   );
   const leaderNow = await c.leader();
@@ -349,15 +344,14 @@ async function main(): Promise<void> {
   let catchUp: CatchUp;
   try {
     await waitFor(
+      `${follower} applied up to the leader's commit index`,
       async () => {
         const l = await c.debug(leaderNow ?? leader);
         const f = await c.debug(follower);
         lastSeen = { leaderCommit: l.commitIndex, followerApplied: f.lastApplied };
         return f.lastApplied >= l.commitIndex;
       },
-      `${follower} applied up to the leader's commit index`,
-      opts.catchUpTimeoutMs,
-      50,
+      { timeoutMs: opts.catchUpTimeoutMs, intervalMs: 50 },
     );
     catchUp = { ok: true, ms: performance.now() - t1, ...lastSeen, bySnapshot: false };
   } catch {

@@ -1,14 +1,12 @@
-// HTTP client for the client commands: global fetch, a per-attempt timeout, and failover across
-// endpoints. Every write carries an Idempotency-Key, so retrying it on the next endpoint is safe.
+// How the client commands send a request: through the API client (src/client/), one endpoint at a
+// time, with a per-attempt timeout and failover across endpoints. Every write carries an
+// Idempotency-Key, so retrying it on the next endpoint is safe.
 
+import { type ApiRequest, RaftkvClient, RaftkvConnectionError } from '../client/index.js';
 import type { Endpoint } from './addresses.js';
 
-export interface HttpRequest {
-  readonly method: 'GET' | 'POST' | 'DELETE';
-  /** Path and query, starting with `/`. */
-  readonly path: string;
-  readonly body?: unknown;
-  readonly idempotencyKey?: string;
+/** One API request (src/client/requests.ts) and how long one endpoint may take to answer it. */
+export interface HttpRequest extends ApiRequest {
   readonly timeoutMs: number;
 }
 
@@ -31,49 +29,24 @@ export class RequestFailed extends Error {
   }
 }
 
-/** Connection errors raised before anything was sent. */
-const notSentCodes = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH']);
-
-/** Why a fetch threw, and whether the request may have reached the server. */
-export function classifyFetchError(
-  e: unknown,
-  timeoutMs: number,
-): { reason: string; mayHaveArrived: boolean } {
-  if (e instanceof Error && (e.name === 'TimeoutError' || e.name === 'AbortError')) {
-    return { reason: `no answer within ${timeoutMs} ms`, mayHaveArrived: true };
+/**
+ * Why a request got no answer, and whether it may have reached the server: not when no connection
+ * was made (refused, unreachable, no such host); yes after a timeout, whenever it struck.
+ */
+export function classifyFailure(e: unknown, timeoutMs: number): { reason: string; mayHaveArrived: boolean } {
+  if (e instanceof RaftkvConnectionError) {
+    if (e.timedOut) return { reason: `no answer within ${timeoutMs} ms`, mayHaveArrived: true };
+    return { reason: e.reason, mayHaveArrived: e.connected };
   }
-  const cause = e instanceof Error ? e.cause : undefined;
-  const code =
-    cause instanceof Error
-      ? (cause as NodeJS.ErrnoException).code
-      : (e as NodeJS.ErrnoException | null)?.code;
-  if (code !== undefined && notSentCodes.has(code)) {
-    const reason = code === 'ECONNREFUSED' ? 'connection refused' : `cannot connect (${code})`;
-    return { reason, mayHaveArrived: false };
-  }
-  const message = cause instanceof Error ? cause.message : e instanceof Error ? e.message : String(e);
-  const withCode = code !== undefined && !message.includes(code) ? `${message} (${code})` : message;
-  return { reason: withCode, mayHaveArrived: true };
+  return { reason: e instanceof Error ? e.message : String(e), mayHaveArrived: true };
 }
 
+/** One request to one endpoint, on a fresh connection. */
 export async function requestOnce(endpoint: Endpoint, req: HttpRequest): Promise<HttpAnswer> {
-  const headers: Record<string, string> = { accept: 'application/json' };
-  if (req.body !== undefined) headers['content-type'] = 'application/json';
-  if (req.idempotencyKey !== undefined) headers['idempotency-key'] = req.idempotencyKey;
-  const res = await fetch(`${endpoint.url}${req.path}`, {
-    method: req.method,
-    headers,
-    ...(req.body !== undefined && { body: JSON.stringify(req.body) }),
-    signal: AbortSignal.timeout(req.timeoutMs),
+  const answer = await new RaftkvClient(endpoint.url, { keepAlive: false }).send(req, {
+    timeoutMs: req.timeoutMs,
   });
-  const text = await res.text();
-  let body: unknown = null;
-  try {
-    body = JSON.parse(text);
-  } catch {
-    body = null;
-  }
-  return { endpoint, status: res.status, body };
+  return { endpoint, status: answer.status, body: answer.body ?? null };
 }
 
 /**
@@ -94,7 +67,7 @@ export async function requestWithFailover(
     try {
       answer = await send(endpoint, req);
     } catch (e) {
-      const f = classifyFetchError(e, req.timeoutMs);
+      const f = classifyFailure(e, req.timeoutMs);
       failures.push(`${endpoint.label}: ${f.reason}`);
       mayHaveArrived ||= f.mayHaveArrived;
       continue;

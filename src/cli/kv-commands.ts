@@ -2,6 +2,7 @@
 // kv-output.ts sends it and turns the answer into output and an exit code.
 
 import { randomUUID } from 'node:crypto';
+import { type ApiRequest, apiRequests } from '../client/index.js';
 import { type Endpoint, parseEndpoints } from './addresses.js';
 import {
   booleanOption,
@@ -180,34 +181,29 @@ export function parseClientCommand(
 
 /** The HTTP request of a single-request command (every one but status). */
 export function httpRequestOf(inv: ClientInvocation): HttpRequest {
-  const c = inv.command;
-  const base = {
-    timeoutMs: inv.timeoutMs,
-    ...(inv.idempotencyKey !== undefined && { idempotencyKey: inv.idempotencyKey }),
-  };
+  return { ...apiRequestOf(inv.command, inv.idempotencyKey), timeoutMs: inv.timeoutMs };
+}
+
+function apiRequestOf(c: ClientCommand, idempotencyKey: string | undefined): ApiRequest {
+  const write = idempotencyKey === undefined ? {} : { idempotencyKey };
+  const read = (stale: boolean) => (stale ? { consistency: 'stale' as const } : {});
   switch (c.kind) {
     case 'put':
-      return {
-        ...base,
-        method: 'POST',
-        path: '/kv',
-        body: { key: c.key, value: c.value, ...(c.prevValue !== undefined && { prevValue: c.prevValue }) },
-      };
+      return apiRequests.put(
+        c.key,
+        c.value,
+        c.prevValue === undefined ? write : { ...write, prevValue: c.prevValue },
+      );
     case 'get':
-      return {
-        ...base,
-        method: 'GET',
-        path: `/kv/${encodeURIComponent(c.key)}${c.stale ? '?consistency=stale' : ''}`,
-      };
+      return apiRequests.get(c.key, read(c.stale));
     case 'del':
-      return { ...base, method: 'DELETE', path: `/kv/${encodeURIComponent(c.key)}` };
-    case 'list': {
-      const q = new URLSearchParams({ prefix: c.prefix });
-      if (c.limit !== undefined) q.set('limit', String(c.limit));
-      if (c.stale) q.set('consistency', 'stale');
-      return { ...base, method: 'GET', path: `/kv?${q.toString()}` };
-    }
+      return apiRequests.delete(c.key, write);
+    case 'list':
+      return apiRequests.list(c.prefix, {
+        ...read(c.stale),
+        ...(c.limit !== undefined && { limit: c.limit }),
+      });
     case 'status':
-      return { ...base, method: 'GET', path: '/debug' };
+      return apiRequests.status();
   }
 }

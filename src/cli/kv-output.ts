@@ -3,7 +3,7 @@
 
 import type { Endpoint } from './addresses.js';
 import {
-  classifyFetchError,
+  classifyFailure,
   type HttpAnswer,
   type HttpRequest,
   isRecord,
@@ -130,7 +130,7 @@ async function runStatus(inv: ClientInvocation, deps: KvDeps): Promise<Output> {
         if (answer.status === 200 && info) return { endpoint: endpoint.label, info, body: answer.body };
         return { endpoint: endpoint.label, error: `HTTP ${answer.status} without node status` };
       } catch (e) {
-        return { endpoint: endpoint.label, error: classifyFetchError(e, inv.timeoutMs).reason };
+        return { endpoint: endpoint.label, error: classifyFailure(e, inv.timeoutMs).reason };
       }
     }),
   );

@@ -1,88 +1,49 @@
-// One HTTP exchange with a node, classified the way the history needs it:
+// One request to a node through the API client (src/client/), classified the way the history
+// needs it:
 //   answered   — the node replied (status and JSON body);
-//   unsent     — the connection was never established (refused, unreachable, connect timeout):
-//                the request certainly did not reach the node, so it is a definite failure;
+//   unsent     — no connection was made (refused, unreachable, connect timeout): the request
+//                certainly did not reach the node, so it is a definite failure;
 //   lost       — the request may have reached the node but no answer came (timeout, reset):
 //                indeterminate.
-// A fresh connection per request (no keep-alive), so that a reset of a reused idle socket is
-// never mistaken for an answer, and a dead node is seen as refused at once.
+// Each node's client opens a fresh connection per request (no keep-alive), so that a reset of a
+// reused idle socket is never mistaken for an answer, and a dead node is seen as refused at once.
 
-import http from 'node:http';
+import { fieldOf } from '../client/errors.js';
+import { type ApiRequest, RaftkvClient, RaftkvConnectionError } from '../client/index.js';
 
 export type Exchange =
   | { readonly kind: 'answered'; readonly status: number; readonly body: unknown }
   | { readonly kind: 'unsent'; readonly error: string }
   | { readonly kind: 'lost'; readonly error: string };
 
-export interface RequestSpec {
-  readonly method: 'GET' | 'POST' | 'DELETE';
-  /** e.g. http://10.77.0.11:7000 */
-  readonly base: string;
-  readonly path: string;
-  readonly body?: unknown;
-  readonly headers?: Readonly<Record<string, string>>;
-  readonly timeoutMs: number;
+/** A client for the node at `url` (e.g. http://10.77.0.11:7000), as the runner needs it. */
+export function nodeClient(url: string): RaftkvClient {
+  return new RaftkvClient(url, { keepAlive: false });
 }
 
-export function exchange(spec: RequestSpec): Promise<Exchange> {
-  return new Promise((resolve) => {
-    const payload = spec.body === undefined ? undefined : Buffer.from(JSON.stringify(spec.body));
-    const headers: Record<string, string> = { ...spec.headers };
-    if (payload) {
-      headers['content-type'] = 'application/json';
-      headers['content-length'] = String(payload.length);
-    }
-    let connected = false;
-    let settled = false;
-    const finish = (e: Exchange): void => {
-      if (settled) return;
-      settled = true;
-      clearTimeout(timer);
-      resolve(e);
+export async function exchange(client: RaftkvClient, req: ApiRequest, timeoutMs: number): Promise<Exchange> {
+  try {
+    const a = await client.send(req, { timeoutMs });
+    // A body that is not JSON is kept as its text, for the report.
+    return {
+      kind: 'answered',
+      status: a.status,
+      body: a.text === '' ? null : a.body === undefined ? a.text : a.body,
     };
-    const req = http.request(`${spec.base}${spec.path}`, { method: spec.method, headers, agent: false });
-    const timer = setTimeout(() => {
-      finish(
-        connected
-          ? { kind: 'lost', error: `timeout after ${spec.timeoutMs} ms` }
-          : { kind: 'unsent', error: 'connect timeout' },
-      );
-      req.destroy();
-    }, spec.timeoutMs);
-    req.on('socket', (socket) => {
-      if (!socket.connecting) connected = true;
-      else socket.once('connect', () => (connected = true));
-    });
-    req.on('error', (err: NodeJS.ErrnoException) => {
-      const what = err.code ?? err.message;
-      finish(connected ? { kind: 'lost', error: what } : { kind: 'unsent', error: what });
-    });
-    req.on('response', (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('error', (err: NodeJS.ErrnoException) =>
-        finish({ kind: 'lost', error: err.code ?? err.message }),
-      );
-      res.on('end', () => {
-        const text = Buffer.concat(chunks).toString('utf8');
-        let body: unknown = null;
-        try {
-          body = text === '' ? null : JSON.parse(text);
-        } catch {
-          body = text;
-        }
-        finish({ kind: 'answered', status: res.statusCode ?? 0, body });
-      });
-    });
-    req.end(payload);
-  });
+  } catch (e) {
+    if (!(e instanceof RaftkvConnectionError)) throw e;
+    if (e.timedOut) {
+      return e.connected
+        ? { kind: 'lost', error: `timeout after ${timeoutMs} ms` }
+        : { kind: 'unsent', error: 'connect timeout' };
+    }
+    const error = e.code ?? (e.cause instanceof Error ? e.cause.message : e.reason);
+    return e.connected ? { kind: 'lost', error } : { kind: 'unsent', error };
+  }
 }
 
-export function field(body: unknown, name: string): unknown {
-  return typeof body === 'object' && body !== null && !Array.isArray(body)
-    ? (body as Record<string, unknown>)[name]
-    : undefined;
-}
+/** `body[name]` when the body is a JSON object. */
+export const field = fieldOf;
 
 /** An error answer's description for the history, e.g. "503 no_leader". */
 export function describeAnswer(status: number, body: unknown): string {

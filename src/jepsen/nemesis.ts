@@ -35,6 +35,7 @@
 //                                 writing (growing writes get 507 no_space, definite); delete the
 //                                 filler and wait until the alarm has cleared everywhere
 
+import { apiRequests } from '../client/index.js';
 import type { Prng } from '../random.js';
 import { exchange, field } from './client.js';
 import type { SmallDisks } from './disks.js';
@@ -151,7 +152,7 @@ export interface DebugView {
 /** Node i's /debug, or null if it is not running or does not answer in time. */
 export async function debugOf(nodes: NodeSet, i: number, timeoutMs = 500): Promise<DebugView | null> {
   if (nodes.state(i) !== 'running') return null;
-  const x = await exchange({ method: 'GET', base: nodes.url(i), path: '/debug', timeoutMs });
+  const x = await exchange(nodes.client(i), apiRequests.status(), timeoutMs);
   if (x.kind !== 'answered' || x.status !== 200) return null;
   const state = field(x.body, 'state');
   const term = field(x.body, 'term');
@@ -204,7 +205,7 @@ export async function waitHealthy(
     if (which.every((i) => nodes.state(i) === 'dead')) return false;
     const ok = await Promise.all(
       which.map(async (i) => {
-        const x = await exchange({ method: 'GET', base: nodes.url(i), path: '/health', timeoutMs: 500 });
+        const x = await exchange(nodes.client(i), apiRequests.health(), 500);
         return x.kind === 'answered' && x.status === 200;
       }),
     );

@@ -1,27 +1,34 @@
-// The test network: one Linux network namespace per node, joined by a bridge in the root
-// namespace, so that a partition is packets dropped by the kernel, not an application switch.
+// The test network of the Jepsen runner and of the tests that partition real processes: one Linux
+// network namespace per node, joined by a bridge in the root namespace, so that a partition is
+// packets dropped by the kernel, not an application switch.
 //
-//   root namespace:  bridge rkvj-br0  <subnet>.1/24       (the runner and its clients live here)
-//   node i:          namespace rkvj-n<i>, veth rkvj-v<i> (<subnet>.<10+i>/24) <-> rkvj-p<i> on the bridge
+//   root namespace:  bridge <p>br0  <subnet>.1/24       (the runner or test and its clients live here)
+//   node i:          namespace <p>n<i>, veth <p>v<i> (<subnet>.<10+i>/24) <-> <p>p<i> on the bridge
 //
 // Faults are iptables rules inside the node namespaces (`INPUT -s <peer> -j DROP`): they are
-// isolated per namespace and vanish with it. The runner's own address is never blocked, as in
-// Jepsen, where the clients see every node. With bridge netfilter on, bridged packets also cross
-// the root namespace's FORWARD chain; a chain rkvj-fwd accepting the bridge's traffic is put in
-// front so a host firewall cannot interfere.
+// isolated per namespace and vanish with it. Any cut can be made, in one direction or both (a
+// partition into halves, a node that sees both sides, a node that hears but is not heard). The
+// address of the root namespace is never blocked, as in Jepsen, where the clients see every node.
+// With bridge netfilter on, bridged packets also cross the root namespace's FORWARD chain; a chain
+// <p>fwd accepting the bridge's traffic is put in front so a host firewall cannot interfere.
 //
-// Every name made here starts with "rkvj-". Teardown removes all of them, is idempotent and
-// synchronous (it runs from signal and exit handlers too), and the next run sweeps whatever a
-// killed runner left behind. A lock file keeps two runs from sharing the names.
+// Every name made here starts with the network's prefix <p>: "rkvj-" for the Jepsen runner, a
+// per-process one for the tests. Teardown removes all of them, is idempotent and synchronous (it
+// runs from signal and exit handlers too), and sweep() removes whatever a killed run left behind.
+// The runner takes a lock file, so that two runs never share the "rkvj-" names.
 
 import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { run, tryRun } from './exec.js';
 
+/** The Jepsen runner's names. */
 export const prefix = 'rkvj-';
-export const bridgeName = `${prefix}br0`;
-const rootChain = `${prefix}fwd`;
+
+/** Linux's limit on the length of a link name (IFNAMSIZ less the terminating zero). */
+const maxLinkName = 15;
+const bridgeOf = (p: string): string => `${p}br0`;
+const rootChainOf = (p: string): string => `${p}fwd`;
 
 export class NetworkUnavailableError extends Error {
   override readonly name = 'NetworkUnavailableError';
@@ -51,7 +58,8 @@ function lockPath(): string {
   return path.join(os.tmpdir(), 'rkvj-jepsen.lock');
 }
 
-function pidAlive(pid: number): boolean {
+/** Whether process `pid` exists (ours or another user's). */
+export function pidAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;
@@ -81,32 +89,34 @@ export function releaseLock(): void {
   }
 }
 
-function ourNamespaces(): string[] {
+/** The network namespaces whose names start with `p`. */
+export function namespacesStartingWith(p: string): string[] {
   const out = tryRun('ip', ['netns', 'list']).stdout;
   return out
     .split('\n')
     .map((l) => l.trim().split(/\s+/)[0] ?? '')
-    .filter((n) => n.startsWith(prefix));
+    .filter((n) => n.startsWith(p));
 }
 
-function ourLinks(): string[] {
+/** The links whose names start with `p`. */
+export function linksStartingWith(p: string): string[] {
   const out = tryRun('ip', ['-o', 'link', 'show']).stdout;
   const names: string[] = [];
   for (const line of out.split('\n')) {
     const m = /^\d+:\s+([^:@\s]+)/.exec(line);
-    if (m?.[1]?.startsWith(prefix)) names.push(m[1]);
+    if (m?.[1]?.startsWith(p)) names.push(m[1]);
   }
   return names;
 }
 
 /**
- * Removes every rkvj- namespace, link and root iptables chain, after SIGKILLing processes still
- * inside those namespaces (nodes a killed earlier run left behind). Safe to call at any time;
- * call it only while holding the lock.
+ * Removes every namespace, link and root iptables chain named with prefix `p` (default the
+ * runner's), after SIGKILLing processes still inside those namespaces (nodes a killed earlier run
+ * left behind). Call it only for names no live run uses (the runner: while holding the lock).
  */
-export function sweep(): string[] {
+export function sweep(p: string = prefix): string[] {
   const removed: string[] = [];
-  for (const ns of ourNamespaces()) {
+  for (const ns of namespacesStartingWith(p)) {
     const pids = tryRun('ip', ['netns', 'pids', ns])
       .stdout.split('\n')
       .map((s) => Number(s.trim()))
@@ -120,14 +130,14 @@ export function sweep(): string[] {
     }
     if (tryRun('ip', ['netns', 'del', ns]).status === 0) removed.push(`netns ${ns}`);
   }
-  for (const link of ourLinks()) {
+  for (const link of linksStartingWith(p)) {
     if (tryRun('ip', ['link', 'del', link]).status === 0) removed.push(`link ${link}`);
   }
-  removed.push(...removeRootChain());
+  removed.push(...removeRootChain(rootChainOf(p)));
   return removed;
 }
 
-function removeRootChain(): string[] {
+function removeRootChain(rootChain: string): string[] {
   const removed: string[] = [];
   if (tryRun('iptables', ['-S', rootChain]).status !== 0) return removed;
   for (const parent of ['FORWARD', 'INPUT']) {
@@ -150,14 +160,26 @@ export class Network {
   private up = false;
   private readonly blocks = new Map<string, Block>();
 
-  /** `subnet` is the first three octets, e.g. "10.77.0"; nodes are numbered 1..n. */
+  /**
+   * `subnet` is the first three octets, e.g. "10.77.0"; nodes are numbered 1..n. Every name made
+   * starts with `namePrefix`.
+   */
   constructor(
     readonly nodes: number,
     readonly subnet: string,
+    readonly namePrefix: string = prefix,
   ) {
     if (!/^\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(subnet))
       throw new Error(`bad subnet "${subnet}" (want e.g. 10.77.0)`);
     if (nodes < 1 || nodes > 200) throw new Error('between 1 and 200 nodes');
+    const longest = Math.max(bridgeOf(namePrefix).length, `${namePrefix}p${nodes}`.length);
+    if (!/^[a-z0-9-]+$/.test(namePrefix) || longest > maxLinkName) {
+      throw new Error(`bad name prefix "${namePrefix}" (lowercase letters, digits, "-"; short)`);
+    }
+  }
+
+  get bridgeName(): string {
+    return bridgeOf(this.namePrefix);
   }
 
   get hostAddress(): string {
@@ -169,12 +191,22 @@ export class Network {
   }
 
   namespace(i: number): string {
-    return `${prefix}n${i}`;
+    return `${this.namePrefix}n${i}`;
+  }
+
+  private innerLink(i: number): string {
+    return `${this.namePrefix}v${i}`;
+  }
+
+  private outerLink(i: number): string {
+    return `${this.namePrefix}p${i}`;
   }
 
   /** Creates the bridge, the namespaces and their links. Throws (after undoing its work) on failure. */
   setup(): void {
     const conflict = tryRun('ip', ['-o', 'route', 'show', `${this.subnet}.0/24`]).stdout.trim();
+    const bridgeName = this.bridgeName;
+    const rootChain = rootChainOf(this.namePrefix);
     if (conflict !== '' && !conflict.includes(bridgeName)) {
       throw new NetworkUnavailableError(`subnet ${this.subnet}.0/24 is already in use: ${conflict}`);
     }
@@ -190,8 +222,8 @@ export class Network {
       run('iptables', ['-I', 'INPUT', '1', '-j', rootChain]);
       for (let i = 1; i <= this.nodes; i++) {
         const ns = this.namespace(i);
-        const inner = `${prefix}v${i}`;
-        const outer = `${prefix}p${i}`;
+        const inner = this.innerLink(i);
+        const outer = this.outerLink(i);
         run('ip', ['netns', 'add', ns]);
         run('ip', ['link', 'add', inner, 'type', 'veth', 'peer', 'name', outer]);
         run('ip', ['link', 'set', outer, 'master', bridgeName]);
@@ -247,8 +279,8 @@ export class Network {
     this.up = false;
     this.blocks.clear();
     for (let i = 1; i <= this.nodes; i++) tryRun('ip', ['netns', 'del', this.namespace(i)]);
-    for (let i = 1; i <= this.nodes; i++) tryRun('ip', ['link', 'del', `${prefix}p${i}`]);
-    tryRun('ip', ['link', 'del', bridgeName]);
-    removeRootChain();
+    for (let i = 1; i <= this.nodes; i++) tryRun('ip', ['link', 'del', this.outerLink(i)]);
+    tryRun('ip', ['link', 'del', this.bridgeName]);
+    removeRootChain(rootChainOf(this.namePrefix));
   }
 }

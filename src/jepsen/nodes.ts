@@ -8,6 +8,8 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdirSync, openSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { RaftkvClient } from '../client/index.js';
+import { nodeClient } from './client.js';
 import type { Network } from './netns.js';
 
 export const nodePort = 7000;
@@ -29,6 +31,7 @@ export class NodeSet {
   private readonly procs = new Map<number, ChildProcess>();
   private readonly states = new Map<number, NodeState>();
   private readonly exits: string[] = [];
+  private readonly clients = new Map<number, RaftkvClient>();
 
   constructor(
     private readonly net: Network,
@@ -58,6 +61,16 @@ export class NodeSet {
 
   url(i: number): string {
     return `http://${this.net.address(i)}:${nodePort}`;
+  }
+
+  /** The API client of node i (a fresh connection per request). */
+  client(i: number): RaftkvClient {
+    let c = this.clients.get(i);
+    if (c === undefined) {
+      c = nodeClient(this.url(i));
+      this.clients.set(i, c);
+    }
+    return c;
   }
 
   state(i: number): NodeState {

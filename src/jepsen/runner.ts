@@ -200,7 +200,7 @@ export async function runJepsen(o: RunOptions): Promise<RunResult> {
       let proc = c;
       const pick = (): Target => {
         const node = rng.pick(ids);
-        return { node, base: nodes.url(node) };
+        return { node, client: nodes.client(node) };
       };
       while (mode !== 'stop') {
         if (mode === 'mixed' && rng.next() < o.setFraction) {
@@ -231,7 +231,7 @@ export async function runJepsen(o: RunOptions): Promise<RunResult> {
     workloadEnd = clock.now();
     setRead = await set.finalRead(() => {
       const node = ids[Math.floor(Math.random() * ids.length)]!;
-      return { node, base: nodes.url(node) };
+      return { node, client: nodes.client(node) };
     }, 20_000);
     for (const e of nodes.unexpectedExits()) notes.push(e);
     await Promise.all(ids.map((i) => nodes.stop(i, 3000)));

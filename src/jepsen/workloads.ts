@@ -12,6 +12,7 @@
 // one read of every bucket must contain each acknowledged element exactly once.
 
 import type { GetOutcome, WriteOutcome } from '../check/index.js';
+import { apiRequests, type RaftkvClient } from '../client/index.js';
 import type { Prng } from '../random.js';
 import { definiteFailure, describeAnswer, type Exchange, exchange, field } from './client.js';
 import type { RegisterCall } from './recorder.js';
@@ -19,11 +20,12 @@ import type { RegisterCall } from './recorder.js';
 export interface Target {
   /** Node number (1..n), for the report. */
   readonly node: number;
-  readonly base: string;
+  readonly client: RaftkvClient;
 }
 
-function readPath(key: string, stale: boolean): string {
-  return `/kv/${encodeURIComponent(key)}${stale ? '?consistency=stale' : ''}`;
+/** Reads as the workloads make them: linearizable, or from local state with --stale-reads. */
+function readOptions(stale: boolean): { consistency?: 'stale' } {
+  return stale ? { consistency: 'stale' } : {};
 }
 
 function getOutcome(x: Exchange): GetOutcome {
@@ -120,12 +122,11 @@ export class RegisterWorkload {
     const timeoutMs = this.options.timeoutMs;
     switch (call.kind) {
       case 'get': {
-        const x = await exchange({
-          method: 'GET',
-          base: target.base,
-          path: readPath(call.key, this.options.staleReads),
+        const x = await exchange(
+          target.client,
+          apiRequests.get(call.key, readOptions(this.options.staleReads)),
           timeoutMs,
-        });
+        );
         const o = getOutcome(x);
         if (o.type === 'ok') this.saw(call.key, o.value);
         return o;
@@ -133,11 +134,11 @@ export class RegisterWorkload {
       case 'put':
       case 'cas': {
         this.wrote(call.key, call.value);
-        const body =
+        const req =
           call.kind === 'put'
-            ? { key: call.key, value: call.value }
-            : { key: call.key, value: call.value, prevValue: call.prevValue };
-        const x = await exchange({ method: 'POST', base: target.base, path: '/kv', body, timeoutMs });
+            ? apiRequests.put(call.key, call.value)
+            : apiRequests.put(call.key, call.value, { prevValue: call.prevValue });
+        const x = await exchange(target.client, req, timeoutMs);
         const o = writeOutcome(x, call.kind === 'cas');
         if (o.type === 'ok') this.saw(call.key, call.value);
         else if (o.type === 'fail' && o.precondition && x.kind === 'answered') {
@@ -244,7 +245,7 @@ export class SetWorkload {
     for (let round = 0; !done && now() < deadline; round++) {
       const reader = pickTarget();
       const read = getOutcome(
-        await exchange({ method: 'GET', base: reader.base, path: readPath(bucket, staleReads), timeoutMs }),
+        await exchange(reader.client, apiRequests.get(bucket, readOptions(staleReads)), timeoutMs),
       );
       if (read.type !== 'ok') {
         add.attempts.push({
@@ -269,14 +270,11 @@ export class SetWorkload {
       for (let retry = 0; retry < 4 && now() < deadline; retry++) {
         const t = pickTarget();
         const sentAt = now();
-        const x = await exchange({
-          method: 'POST',
-          base: t.base,
-          path: '/kv',
-          body: { key: bucket, value, prevValue: read.value },
-          headers: { 'idempotency-key': idempotencyKey },
+        const x = await exchange(
+          t.client,
+          apiRequests.put(bucket, value, { prevValue: read.value, idempotencyKey }),
           timeoutMs,
-        });
+        );
         const o = writeOutcome(x, true);
         const at = now();
         if (o.type === 'ok') {
@@ -316,13 +314,11 @@ export class SetWorkload {
     let lastError = 'not tried';
     while (Date.now() < until) {
       const t = pickTarget();
-      const q = `?prefix=${encodeURIComponent(setPrefix)}&limit=10000${this.options.staleReads ? '&consistency=stale' : ''}`;
-      const x = await exchange({
-        method: 'GET',
-        base: t.base,
-        path: `/kv${q}`,
-        timeoutMs: this.options.timeoutMs,
-      });
+      const x = await exchange(
+        t.client,
+        apiRequests.list(setPrefix, { limit: 10_000, ...readOptions(this.options.staleReads) }),
+        this.options.timeoutMs,
+      );
       if (x.kind === 'answered' && x.status === 200) {
         const items = field(x.body, 'items');
         if (Array.isArray(items) && field(x.body, 'more') !== true) {

@@ -1,7 +1,8 @@
 // Goal: the layers hold by construction. The node runtime (src/node/) and the HTTP server
 // (src/server/) know each other only through the port in src/api/ (the service interface and the
 // public errors); the one place that wires both is the composition root, src/app/. The core and
-// the state machine import none of the layers above them. This test fails when an import crosses.
+// the state machine import none of the layers above them, and the API client (src/client/) none but
+// src/api/. This test fails when an import crosses.
 
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
@@ -18,6 +19,8 @@ const forbidden: Readonly<Record<string, readonly string[]>> = {
   kv: ['node', 'server', 'app', 'cli', 'storage', 'transport', 'api'],
   node: ['server', 'app', 'cli'],
   server: ['node', 'app', 'cli', 'raft', 'storage', 'transport'],
+  // The client of the HTTP API knows the API (src/api/) and nothing else of raftkv.
+  client: ['node', 'server', 'app', 'cli', 'storage', 'transport', 'raft', 'kv', 'jepsen', 'bench', 'check'],
 };
 
 function sources(dir: string): string[] {

@@ -1,5 +1,5 @@
-// Goal: the HTTP client speaks to a real HTTP server the way the API expects (JSON body, the
-// Idempotency-Key header, URL-encoded keys) and classifies connection failures correctly.
+// Goal: the client commands' requests reach a real HTTP server the way the API expects (JSON body,
+// the Idempotency-Key header, URL-encoded keys), and connection failures are classified correctly.
 // Loopback only: a server on 127.0.0.1 in this process.
 
 import assert from 'node:assert/strict';
@@ -7,7 +7,8 @@ import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { test } from 'node:test';
 import type { Endpoint } from '../../src/cli/addresses.js';
-import { classifyFetchError, requestOnce } from '../../src/cli/client.js';
+import { classifyFailure, requestOnce } from '../../src/cli/client.js';
+import { RaftkvConnectionError } from '../../src/client/index.js';
 
 interface Seen {
   method: string;
@@ -100,26 +101,57 @@ test('a refused connection is classified as "not sent"', async () => {
     () => assert.fail('expected a connection error'),
     (e: unknown) => e,
   );
-  assert.deepEqual(classifyFetchError(err, 5000), { reason: 'connection refused', mayHaveArrived: false });
+  assert.deepEqual(classifyFailure(err, 5000), { reason: 'connection refused', mayHaveArrived: false });
 });
 
-test('timeouts and broken connections may have reached the server', () => {
-  const timeout = Object.assign(new Error('The operation was aborted due to timeout'), {
-    name: 'TimeoutError',
-  });
-  assert.deepEqual(classifyFetchError(timeout, 250), {
+test('a timeout may have reached the server, whether or not it had connected', async () => {
+  // A server that never answers.
+  const silent = createServer(() => {});
+  await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+  const { port } = silent.address() as AddressInfo;
+  try {
+    const endpoint = { label: `127.0.0.1:${port}`, url: `http://127.0.0.1:${port}` };
+    const err = await requestOnce(endpoint, { method: 'GET', path: '/debug', timeoutMs: 250 }).then(
+      () => assert.fail('expected a timeout'),
+      (e: unknown) => e,
+    );
+    assert.ok(err instanceof RaftkvConnectionError && err.timedOut && err.connected);
+    assert.deepEqual(classifyFailure(err, 250), { reason: 'no answer within 250 ms', mayHaveArrived: true });
+  } finally {
+    silent.closeAllConnections();
+    await new Promise<void>((resolve) => silent.close(() => resolve()));
+  }
+  const beforeConnecting = new RaftkvConnectionError('GET', 'http://h:1/debug', false, true, 'no connection');
+  assert.deepEqual(classifyFailure(beforeConnecting, 250), {
     reason: 'no answer within 250 ms',
     mayHaveArrived: true,
   });
-  const reset = new TypeError('fetch failed', {
-    cause: Object.assign(new Error('read ECONNRESET'), { code: 'ECONNRESET' }),
+});
+
+test('a connection cut before the answer may have reached the server', async () => {
+  await withServer(
+    (req) => {
+      req.socket.destroy();
+      return { status: 200, body: '{}' };
+    },
+    async (endpoint) => {
+      const err = await requestOnce(endpoint, {
+        method: 'POST',
+        path: '/kv',
+        body: {},
+        timeoutMs: 5000,
+      }).then(
+        () => assert.fail('expected a connection error'),
+        (e: unknown) => e,
+      );
+      const f = classifyFailure(err, 5000);
+      assert.equal(f.mayHaveArrived, true);
+      assert.match(f.reason, /ECONNRESET|socket hang up/);
+    },
+  );
+  const dns = new RaftkvConnectionError('GET', 'http://x:1/', false, false, 'cannot connect (ENOTFOUND)', {
+    code: 'ENOTFOUND',
   });
-  assert.deepEqual(classifyFetchError(reset, 1), { reason: 'read ECONNRESET', mayHaveArrived: true });
-  const dns = new TypeError('fetch failed', {
-    cause: Object.assign(new Error('getaddrinfo ENOTFOUND x'), { code: 'ENOTFOUND' }),
-  });
-  assert.deepEqual(classifyFetchError(dns, 1), {
-    reason: 'cannot connect (ENOTFOUND)',
-    mayHaveArrived: false,
-  });
+  assert.deepEqual(classifyFailure(dns, 1), { reason: 'cannot connect (ENOTFOUND)', mayHaveArrived: false });
+  assert.deepEqual(classifyFailure(new Error('odd'), 1), { reason: 'odd', mayHaveArrived: true });
 });

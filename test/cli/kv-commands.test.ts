@@ -18,6 +18,7 @@ import {
   parseClientCommand,
 } from '../../src/cli/kv-commands.js';
 import { renderAnswer, renderFailure, runClientCommand } from '../../src/cli/kv-output.js';
+import { RaftkvConnectionError } from '../../src/client/index.js';
 
 const key = () => 'K1';
 const parse = (name: ClientCommandName, argv: string[], env: Record<string, string> = {}) =>
@@ -209,13 +210,15 @@ test('a write that may have happened says so, with the key to retry with, and ex
 });
 
 function refused(): Error {
-  const cause = Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' });
-  return new TypeError('fetch failed', { cause });
+  return new RaftkvConnectionError('GET', 'http://h:1/', false, false, 'connection refused', {
+    code: 'ECONNREFUSED',
+  });
 }
 
 function reset(): Error {
-  const cause = Object.assign(new Error('other side closed'), { code: 'UND_ERR_SOCKET' });
-  return new TypeError('fetch failed', { cause });
+  return new RaftkvConnectionError('GET', 'http://h:1/', true, false, 'socket hang up (ECONNRESET)', {
+    code: 'ECONNRESET',
+  });
 }
 
 const eps: Endpoint[] = ['a:1', 'b:2', 'c:3'].map((label) => ({ label, url: `http://${label}` }));
@@ -271,7 +274,7 @@ test('failover: nothing answered; a reset connection leaves a write unknown', as
     { send: flaky.send },
   );
   assert.equal(unknown.code, exitCodes.unknown);
-  assert.match(unknown.err, /a:1: other side closed \(UND_ERR_SOCKET\)/);
+  assert.match(unknown.err, /a:1: socket hang up \(ECONNRESET\)/);
   await assert.rejects(
     requestWithFailover(eps, httpRequestOf(parse('get', ['k'])), down.send),
     RequestFailed,

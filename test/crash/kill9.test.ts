@@ -21,7 +21,10 @@ import assert from 'node:assert/strict';
 import { appendFile, readdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { test } from 'node:test';
-import { intFromEnv, Prng, ProcessCluster, seedFromEnv, testTiming } from '../support/processes.js';
+import { testTiming } from '../support/node-process.js';
+import { ProcessCluster } from '../support/process-cluster.js';
+import { intFromEnv, Prng, seedFromEnv } from '../support/random.js';
+import { pause } from '../support/wait.js';
 import { FRAME_HEADER, KIND_ENTRY, lastSegment, readFrames } from './wal-files.js';
 import { checkWorkload, defaultWorkload, Workload } from './workload.js';
 
@@ -33,10 +36,6 @@ const replay = `replay the fault schedule with RAFTKV_CRASH_SEED=${seed}`;
 const tornTail = /torn tail|torn segment/i;
 /** What a node must never print when restarted after kill -9. */
 const refusal = /corrupt|refusing to start|cannot start/i;
-
-function pause(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
-}
 
 type Victims = 'leader' | 'follower' | 'all';
 

@@ -16,7 +16,9 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import { test } from 'node:test';
-import { ProcessCluster, testTiming, waitFor } from '../support/processes.js';
+import { testTiming } from '../support/node-process.js';
+import { ProcessCluster } from '../support/process-cluster.js';
+import { waitFor } from '../support/wait.js';
 
 const maxInflight = 32;
 const clients = 1000;
@@ -204,9 +206,9 @@ test(`a leader with --max-inflight ${maxInflight} under ${clients} clients and a
     // Still alive, still healthy (a condition with a deadline: it may be applying the last batch).
     assert.ok(leaderNode.running && leaderNode.exits.length === 0, `${leader} exited`);
     await waitFor(
-      async () => (await cluster.request(leader, 'GET', '/health', { timeoutMs: 3000 })).status === 200,
       `${leader} answering /health with 200`,
-      10_000,
+      async () => (await cluster.request(leader, 'GET', '/health', { timeoutMs: 3000 })).status === 200,
+      { timeoutMs: 10_000 },
     );
 
     // Resume the follower: it catches up to everything the leader committed meanwhile.
@@ -214,9 +216,9 @@ test(`a leader with --max-inflight ${maxInflight} under ${clients} clients and a
     stoppedPid = undefined;
     const commit = (await cluster.debug(leader)).commitIndex;
     await waitFor(
-      async () => (await cluster.debug(follower)).lastApplied >= commit,
       `${follower} applied up to the leader's commit index ${commit} after SIGCONT`,
-      20_000,
+      async () => (await cluster.debug(follower)).lastApplied >= commit,
+      { timeoutMs: 20_000 },
     );
     assert.ok(cluster.node(follower).running, `${follower} exited`);
   });

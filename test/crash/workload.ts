@@ -15,14 +15,10 @@
 //     same key began (otherwise the acknowledged write was lost behind an older one);
 //   - every node holds exactly the same keys and values.
 
-import {
-  type Answer,
-  describeError,
-  isConnectionRefused,
-  Prng,
-  type ProcessCluster,
-  waitFor,
-} from '../support/processes.js';
+import { type Answer, describeError, neverArrived } from '../support/http.js';
+import type { ProcessCluster } from '../support/process-cluster.js';
+import { Prng } from '../support/random.js';
+import { pause, waitFor } from '../support/wait.js';
 
 export type Outcome = 'ok' | 'failed' | 'unknown';
 
@@ -128,7 +124,7 @@ export class Workload {
       try {
         answer = await this.cluster.put(node, key, value, { timeoutMs: o.requestTimeoutMs });
       } catch (e) {
-        rec.outcome = isConnectionRefused(e) ? 'failed' : 'unknown';
+        rec.outcome = neverArrived(e) ? 'failed' : 'unknown';
         rec.detail = describeError(e);
       }
       rec.end = Date.now();
@@ -155,12 +151,8 @@ export class Workload {
   /** Waits until at least `n` more writes than now have been acknowledged. */
   async waitForAcks(n: number, what: string, timeoutMs = 30_000): Promise<void> {
     const target = this.acked + n;
-    await waitFor(() => this.acked >= target, what, timeoutMs, 10);
+    await waitFor(what, () => this.acked >= target, { timeoutMs, intervalMs: 10 });
   }
-}
-
-function pause(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
 }
 
 export interface CheckResult {

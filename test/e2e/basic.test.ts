@@ -3,7 +3,9 @@
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { ProcessCluster, runCli, waitFor } from '../support/processes.js';
+import { runCli } from '../support/cli.js';
+import { ProcessCluster } from '../support/process-cluster.js';
+import { waitFor } from '../support/wait.js';
 
 test('exercise 1: a value set on the leader is read back from every node', async (t) => {
   const cluster = await ProcessCluster.create(t, { size: 3 });
@@ -25,8 +27,8 @@ test('exercise 1: a value set on the leader is read back from every node', async
     // Local (stale) reads catch up on every node.
     for (const id of cluster.ids) {
       await waitFor(
-        async () => (await cluster.get(id, 'greeting', 'stale')).body?.value === 'hello, raft',
         `stale read of greeting on ${id}`,
+        async () => (await cluster.get(id, 'greeting', 'stale')).body?.value === 'hello, raft',
       );
     }
 

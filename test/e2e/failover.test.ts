@@ -3,7 +3,8 @@
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { ProcessCluster, waitFor } from '../support/processes.js';
+import { ProcessCluster } from '../support/process-cluster.js';
+import { waitFor } from '../support/wait.js';
 
 async function writeKeys(cluster: ProcessCluster, via: string, prefix: string, n: number): Promise<void> {
   for (let i = 0; i < n; i++) {
@@ -38,10 +39,10 @@ test('exercise 2: after kill -9 of the leader a new one is elected and the old o
 
     // The old leader restarts on the same data dir, follows the new leader and catches up.
     await cluster.startNode(oldLeader);
-    await waitFor(async () => {
+    await waitFor(`${oldLeader} following ${newLeader} in term ${newTerm}`, async () => {
       const d = await cluster.debug(oldLeader);
       return d.state === 'follower' && d.leaderId === newLeader && d.term === newTerm;
-    }, `${oldLeader} following ${newLeader} in term ${newTerm}`);
+    });
     await writeKeys(cluster, newLeader, 'after/', 5);
     await cluster.waitConverged();
     for (const [prefix, n] of [

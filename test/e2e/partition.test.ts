@@ -1,24 +1,19 @@
 // Goal: the teaching chapter's exercise 3 with real processes and a real network partition —
 // 5 nodes, each in its own network namespace; 2 of them (the leader among them) are cut off from
-// the other 3 by moving their links to another bridge, so packets are dropped, not refused. The
+// the other 3 by iptables DROP rules in the namespaces, so packets are dropped, not refused. The
 // 3-node side elects a leader and keeps committing; the 2-node side commits nothing (its writes
 // answer 503/504, never 200; a linearizable read there fails rather than answer stale); after
 // healing, the 2 catch up and hold exactly what the majority holds.
 //
-// Needs root and `ip netns` (iproute2); skipped with a message otherwise.
+// Needs root, `ip netns` (iproute2) and iptables; skipped with a message otherwise.
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import {
-  type Answer,
-  describeError,
-  NetnsNetwork,
-  netnsUnavailable,
-  Prng,
-  ProcessCluster,
-  seedFromEnv,
-  waitFor,
-} from '../support/processes.js';
+import { type Answer, describeError } from '../support/http.js';
+import { NetnsNetwork, netnsUnavailable } from '../support/netns.js';
+import { ProcessCluster } from '../support/process-cluster.js';
+import { Prng, seedFromEnv } from '../support/random.js';
+import { waitFor } from '../support/wait.js';
 
 const seed = seedFromEnv('RAFTKV_CRASH_SEED');
 const requestTimeoutMs = 2000;
@@ -31,7 +26,7 @@ async function writeKeys(cluster: ProcessCluster, via: string, prefix: string, n
 }
 
 test('exercise 3: 5 nodes, 2 cut off by a real partition: majority commits, minority cannot, then catches up', async (t) => {
-  const why = await netnsUnavailable();
+  const why = netnsUnavailable();
   if (why !== null) {
     t.skip(`real partitions unavailable: ${why}`);
     return;
@@ -64,7 +59,7 @@ test('exercise 3: 5 nodes, 2 cut off by a real partition: majority commits, mino
         try {
           return await cluster.put(a.id, a.key, a.value, { timeoutMs: requestTimeoutMs + 5000 });
         } catch (e) {
-          return { status: 0, body: null, text: describeError(e) } satisfies Answer;
+          return { status: 0, body: null, text: describeError(e), headers: {} } satisfies Answer;
         }
       }),
     );
@@ -86,10 +81,10 @@ test('exercise 3: 5 nodes, 2 cut off by a real partition: majority commits, mino
       );
     }
     // The cut-off leader steps down (CheckQuorum), and the minority knows no leader.
-    await waitFor(async () => {
+    await waitFor('the cut-off leader stepping down', async () => {
       const infos = await Promise.all(minority.map((id) => cluster.debug(id)));
       return infos.every((d) => d.state !== 'leader');
-    }, 'the cut-off leader stepping down');
+    });
     await writeKeys(cluster, newLeader, 'during/', 10);
 
     // Heal: one leader for all five (the majority's), and the minority catches up.

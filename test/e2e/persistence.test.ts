@@ -5,7 +5,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { checkWorkload, defaultWorkload, Workload } from '../crash/workload.js';
-import { ProcessCluster, seedFromEnv } from '../support/processes.js';
+import { ProcessCluster } from '../support/process-cluster.js';
+import { seedFromEnv } from '../support/random.js';
 
 const seed = seedFromEnv('RAFTKV_CRASH_SEED');
 

@@ -20,6 +20,7 @@ import { smallDiskSupportProblem } from '../../src/jepsen/disks.js';
 import { tryRun } from '../../src/jepsen/exec.js';
 import { networkSupportProblem } from '../../src/jepsen/netns.js';
 import type { Report } from '../../src/jepsen/report.js';
+import { waitFor } from '../support/wait.js';
 
 const cli = fileURLToPath(new URL('../../src/jepsen/cli.js', import.meta.url));
 const problem = networkSupportProblem();
@@ -64,8 +65,15 @@ async function assertCleanedUp(out: string): Promise<void> {
   assert.doesNotMatch(tryRun('mount', []).stdout, /rkvj-/, 'a mount was left behind');
   assert.ok(!existsSync(path.join(out, 'disks')), 'the mount points were left behind');
   // A SIGKILLed process may take a moment to disappear from /proc.
-  for (let i = 0; i < 30 && survivorsOf(out).length > 0; i++) await new Promise((r) => setTimeout(r, 100));
-  assert.deepEqual(survivorsOf(out), [], 'node processes were left behind');
+  await waitFor(
+    'no node process left behind',
+    (note) => {
+      const survivors = survivorsOf(out);
+      note(survivors);
+      return survivors.length === 0;
+    },
+    { timeoutMs: 3000, intervalMs: 100 },
+  );
 }
 
 function survivorsOf(out: string): string[] {

@@ -3,7 +3,8 @@
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { startCluster, waitFor } from '../support/cluster.js';
+import { startCluster } from '../support/cluster.js';
+import { waitFor } from '../support/wait.js';
 
 test('POST /admin/snapshot snapshots now, on leader and follower; a restart starts from it', async (t) => {
   // The default cadence (10,000 entries) takes no snapshot in this test by itself.
@@ -32,7 +33,9 @@ test('POST /admin/snapshot snapshots now, on leader and follower; a restart star
   assert.equal(again.body.index, r.body.index);
 
   // A follower snapshots its own applied state.
-  await waitFor(async () => (await c.debug(follower)).lastApplied >= commit, 10_000, 'follower applied');
+  await waitFor('follower applied', async () => (await c.debug(follower)).lastApplied >= commit, {
+    timeoutMs: 10_000,
+  });
   const f = await c.request(follower, 'POST', '/admin/snapshot');
   assert.equal(f.status, 200, f.text);
   assert.equal(f.body.taken, true);

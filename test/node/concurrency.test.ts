@@ -2,7 +2,8 @@
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { startCluster, waitFor } from '../support/cluster.js';
+import { startCluster } from '../support/cluster.js';
+import { waitFor } from '../support/wait.js';
 
 /** A little more election slack than the default: every write here must succeed, even on a busy machine. */
 const timing = { size: 3, heartbeatIntervalMs: 50, electionTimeoutMs: 500 };
@@ -37,7 +38,9 @@ test('200 concurrent writes through different nodes succeed with distinct indexe
   } else {
     // Leadership moved meanwhile: the new leader learns the commit index with its first commit.
     const next = await c.waitForLeader();
-    await waitFor(async () => (await c.debug(next)).commitIndex >= maxIndex, 10_000, 'new leader commit');
+    await waitFor('new leader commit', async () => (await c.debug(next)).commitIndex >= maxIndex, {
+      timeoutMs: 10_000,
+    });
   }
 
   // Each write is there exactly as written, read from every node.

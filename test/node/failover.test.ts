@@ -2,7 +2,8 @@
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { startCluster, waitFor } from '../support/cluster.js';
+import { startCluster } from '../support/cluster.js';
+import { waitFor } from '../support/wait.js';
 
 test('leader stops, a new one is elected, writes continue, the old leader rejoins and catches up', async (t) => {
   const c = await startCluster(t, { size: 3 });
@@ -39,14 +40,14 @@ test('leader stops, a new one is elected, writes continue, the old leader rejoin
   const commit = (await c.debug(newLeader)).commitIndex;
   assert.ok(commit >= lastIndex);
   await waitFor(
-    async () => (await c.debug(oldLeader)).lastApplied >= commit,
-    15_000,
     `${oldLeader} applies up to the leader's commit ${commit}`,
+    async () => (await c.debug(oldLeader)).lastApplied >= commit,
+    { timeoutMs: 15_000 },
   );
   await waitFor(
-    async () => (await c.get(oldLeader, 'moving', 'stale')).body?.value === 'new',
-    15_000,
     `${oldLeader} serves the value written while it was down`,
+    async () => (await c.get(oldLeader, 'moving', 'stale')).body?.value === 'new',
+    { timeoutMs: 15_000 },
   );
   const list = await c.request(oldLeader, 'GET', '/kv?prefix=during/&consistency=stale');
   assert.equal(list.body.items.length, 20);
@@ -59,7 +60,9 @@ test('leader stops, a new one is elected, writes continue, the old leader rejoin
   assert.equal(c.node(oldLeader)?.fatalError, null);
   assert.equal((await c.putRetrying(oldLeader, 'after-rejoin', 'x')).status, 200);
   assert.equal((await c.get(survivors[0]!, 'after-rejoin')).body.value, 'x');
-  await waitFor(async () => (await c.request(oldLeader, 'GET', '/health')).status === 200, 10_000, 'healthy');
+  await waitFor('healthy', async () => (await c.request(oldLeader, 'GET', '/health')).status === 200, {
+    timeoutMs: 10_000,
+  });
 });
 
 test('a stopped follower misses writes, restarts and catches up from the log', async (t) => {
@@ -72,9 +75,9 @@ test('a stopped follower misses writes, restarts and catches up from the log', a
   for (let i = 0; i < 10; i++) assert.equal((await c.putRetrying(leader, 'x', `${i + 2}`)).status, 200);
   await c.startNode(follower);
   await waitFor(
-    async () => (await c.get(follower, 'x', 'stale')).body?.value === '11',
-    15_000,
     'the restarted follower sees the last write',
+    async () => (await c.get(follower, 'x', 'stale')).body?.value === '11',
+    { timeoutMs: 15_000 },
   );
   // A linearizable read on it needs no waiting at all.
   assert.equal((await c.get(follower, 'x')).body.value, '11');

@@ -2,7 +2,8 @@
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { startCluster, waitFor } from '../support/cluster.js';
+import { startCluster } from '../support/cluster.js';
+import { waitFor } from '../support/wait.js';
 
 test('all nodes stop and start again on the same data dirs: every acknowledged key is there', async (t) => {
   const c = await startCluster(t, { size: 3 });
@@ -57,9 +58,9 @@ test('all nodes stop and start again on the same data dirs: every acknowledged k
   // And the restarted cluster takes new writes.
   assert.equal((await c.putRetrying(c.followerOf(newLeader), 'after', 'restart')).status, 200);
   await waitFor(
+    'every node applies the new write',
     async () =>
       (await Promise.all(c.ids.map((id) => c.get(id, 'after', 'stale')))).every((r) => r.status === 200),
-    10_000,
-    'every node applies the new write',
+    { timeoutMs: 10_000 },
   );
 });

@@ -2,15 +2,17 @@
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { type HttpAnswer, holdPut, request, startCluster, waitFor } from '../support/cluster.js';
+import { startCluster } from '../support/cluster.js';
+import { type Answer, holdPut } from '../support/http.js';
+import { waitFor } from '../support/wait.js';
 
 /** A request's answer, or the transport error it failed with (never an unhandled rejection). */
-function settle(p: Promise<HttpAnswer>): Promise<HttpAnswer | Error> {
+function settle(p: Promise<Answer>): Promise<Answer | Error> {
   return p.catch((e: unknown) => (e instanceof Error ? e : new Error(String(e))));
 }
 
 /** Every in-flight request got an HTTP answer: a 503 saying the outcome is unknown. */
-function assertAnsweredUnknown(answers: (HttpAnswer | Error)[], codes: string[]): void {
+function assertAnsweredUnknown(answers: (Answer | Error)[], codes: string[]): void {
   for (const r of answers) {
     assert.ok(
       !(r instanceof Error),
@@ -37,16 +39,17 @@ test('stop() fails in-flight writes with a definite:false 503 and then refuses c
 
   // Writes that cannot commit: they wait at the leader until it stops.
   const inFlight = Array.from({ length: 5 }, (_, i) => settle(c.put(leader, `stuck/${i}`, 'x')));
-  await waitFor(async () => (await c.debug(leader)).pendingWrites === 5, 10_000, 'five writes pending');
+  await waitFor('five writes pending', async () => (await c.debug(leader)).pendingWrites === 5, {
+    timeoutMs: 10_000,
+  });
 
   const node = c.node(leader)!;
-  const port = c.port(leader);
   await c.stopNode(leader);
   await node.stopped;
   assert.equal(node.fatalError, null);
 
   assertAnsweredUnknown(await Promise.all(inFlight), ['shutting_down', 'leadership_lost']);
-  await assert.rejects(request(port, 'GET', '/debug'), /ECONNREFUSED/);
+  await assert.rejects(c.debug(leader), /connection refused/);
 });
 
 test('stopping a follower answers the writes it is forwarding and its pending reads', async (t) => {
@@ -64,12 +67,12 @@ test('stopping a follower answers the writes it is forwarding and its pending re
 
   const writes = Array.from({ length: 5 }, (_, i) => settle(c.put(follower, `stuck/${i}`, 'x')));
   const reads = Array.from({ length: 3 }, () => settle(c.get(follower, 'k')));
-  await waitFor(
-    async () => (await c.debug(leader)).pendingWrites === 5,
-    10_000,
-    'five forwarded writes pending',
-  );
-  await waitFor(async () => (await c.debug(follower)).pendingReads === 3, 10_000, 'three reads pending');
+  await waitFor('five forwarded writes pending', async () => (await c.debug(leader)).pendingWrites === 5, {
+    timeoutMs: 10_000,
+  });
+  await waitFor('three reads pending', async () => (await c.debug(follower)).pendingReads === 3, {
+    timeoutMs: 10_000,
+  });
 
   await c.stopNode(follower);
   assertAnsweredUnknown(await Promise.all(writes), ['shutting_down', 'forward_failed', 'leadership_lost']);
@@ -109,14 +112,14 @@ test('a request still arriving when the node stops gets its 503, not a reset con
   const id = await c.waitForLeader();
   const held = holdPut(c.port(id), 'late', 'body');
   await waitFor(
-    async () => ((await c.debug(id)).admission as { inflight: number }).inflight === 1,
-    10_000,
     'the request counted',
+    async () => ((await c.debug(id)).admission as { inflight: number }).inflight === 1,
+    { timeoutMs: 10_000 },
   );
   const node = c.node(id)!;
   const stopping = c.stopNode(id);
   // The driver has stopped and the node waits for requests still being handled.
-  await waitFor(() => c.logged(id, 'draining client requests'), 10_000, 'the stop drains');
+  await waitFor('the stop drains', () => c.logged(id, 'draining client requests'), { timeoutMs: 10_000 });
   const answer = await held.finish();
   assert.equal(answer.status, 503, answer.text);
   assert.equal(answer.body.code, 'shutting_down', answer.text);

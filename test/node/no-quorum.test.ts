@@ -2,13 +2,15 @@
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { type HttpAnswer, startCluster, type TestCluster, waitFor } from '../support/cluster.js';
+import { startCluster, type TestCluster } from '../support/cluster.js';
+import type { Answer } from '../support/http.js';
+import { waitFor } from '../support/wait.js';
 
 const requestTimeoutMs = 1000;
 /** Room for scheduling on a loaded machine; the bound is against hanging, not a speed test. */
 const slackMs = 4000;
 
-async function timed(what: Promise<HttpAnswer>): Promise<{ r: HttpAnswer; ms: number }> {
+async function timed(what: Promise<Answer>): Promise<{ r: Answer; ms: number }> {
   const start = Date.now();
   const r = await what;
   return { r, ms: Date.now() - start };
@@ -16,7 +18,7 @@ async function timed(what: Promise<HttpAnswer>): Promise<{ r: HttpAnswer; ms: nu
 
 /** Writes, deletes and linearizable reads on `id` all fail with 503/504, each within the request timeout. */
 async function assertNoQuorumAnswers(c: TestCluster, id: string, round: number): Promise<void> {
-  const attempts: [string, Promise<HttpAnswer>][] = [
+  const attempts: [string, Promise<Answer>][] = [
     ['put', c.put(id, `lost-${round}`, 'never acknowledged')],
     ['cas', c.request(id, 'POST', '/kv', { body: { key: 'k', value: 'z', prevValue: 'v' } })],
     ['delete', c.request(id, 'DELETE', '/kv/k')],
@@ -50,7 +52,9 @@ for (const survivorRole of ['leader', 'follower'] as const) {
     assert.equal((await c.putRetrying(leader, 'k', 'v')).status, 200);
     const survivor = survivorRole === 'leader' ? leader : c.followerOf(leader);
     // Let the survivor apply the write, so its stale read below has it.
-    await waitFor(async () => (await c.get(survivor, 'k', 'stale')).body?.value === 'v', 10_000, 'applied');
+    await waitFor('applied', async () => (await c.get(survivor, 'k', 'stale')).body?.value === 'v', {
+      timeoutMs: 10_000,
+    });
 
     await Promise.all(c.ids.filter((id) => id !== survivor).map((id) => c.stopNode(id)));
     assert.deepEqual(c.runningIds(), [survivor]);
@@ -60,12 +64,12 @@ for (const survivorRole of ['leader', 'follower'] as const) {
 
     // Once it has noticed (check-quorum / election timeout), it knows no leader and is unhealthy.
     await waitFor(
+      'the survivor gives up on the leader',
       async () => {
         const d = await c.debug(survivor);
         return d.state !== 'leader' && d.leaderId === null;
       },
-      10_000,
-      'the survivor gives up on the leader',
+      { timeoutMs: 10_000 },
     );
     assert.equal((await c.request(survivor, 'GET', '/health')).status, 503);
     await assertNoQuorumAnswers(c, survivor, 2);

@@ -2,7 +2,8 @@
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { startCluster, type TestCluster, waitFor } from '../support/cluster.js';
+import { startCluster, type TestCluster } from '../support/cluster.js';
+import { waitFor } from '../support/wait.js';
 
 const keyCount = 300;
 const keyOf = (i: number) => `snap/${String(i).padStart(4, '0')}`;
@@ -43,9 +44,9 @@ test('a lagging follower catches up by snapshot; a full restart recovers from sn
 
   await writeKeys(c, 0, 20, 'a');
   await waitFor(
-    async () => (await c.debug(lagging)).lastApplied >= (await c.debug(leader)).commitIndex,
-    10_000,
     'in step',
+    async () => (await c.debug(lagging)).lastApplied >= (await c.debug(leader)).commitIndex,
+    { timeoutMs: 10_000 },
   );
   await c.stopNode(lagging);
   const linesBefore = c.logs.get(lagging)!.length;
@@ -54,10 +55,10 @@ test('a lagging follower catches up by snapshot; a full restart recovers from sn
   await writeKeys(c, 0, keyCount, 'b');
   const live = c.runningIds();
   await waitFor(
+    'the running nodes take snapshots',
     async () =>
       (await Promise.all(live.map((id) => c.debug(id)))).every((d) => (d.snapshotIndex ?? 0) >= 200),
-    15_000,
-    'the running nodes take snapshots',
+    { timeoutMs: 15_000 },
   );
   const leaderNow = (await c.currentLeader())!;
   const ld = await c.debug(leaderNow);
@@ -70,9 +71,9 @@ test('a lagging follower catches up by snapshot; a full restart recovers from sn
   await c.startNode(lagging);
   const commit = (await c.debug(leaderNow)).commitIndex;
   await waitFor(
-    async () => (await c.debug(lagging)).lastApplied >= commit,
-    15_000,
     `${lagging} applies up to ${commit}`,
+    async () => (await c.debug(lagging)).lastApplied >= commit,
+    { timeoutMs: 15_000 },
   );
   const newLines = c.logs.get(lagging)!.slice(linesBefore);
   assert.ok(
@@ -86,9 +87,9 @@ test('a lagging follower catches up by snapshot; a full restart recovers from sn
   // It applies entries after the snapshot too.
   assert.equal((await c.putRetrying(lagging, keyOf(0), 'c0')).status, 200);
   await waitFor(
-    async () => (await c.get(lagging, keyOf(0), 'stale')).body?.value === 'c0',
-    10_000,
     'post-snapshot apply',
+    async () => (await c.get(lagging, keyOf(0), 'stale')).body?.value === 'c0',
+    { timeoutMs: 10_000 },
   );
 
   // More writes after the snapshots, so that recovery needs snapshot and WAL tail both.

@@ -11,7 +11,8 @@ import { mkdirSync, mkdtempSync, rmSync, statfsSync, writeFileSync } from 'node:
 import os from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
-import { TestCluster, waitFor } from '../support/cluster.js';
+import { TestCluster } from '../support/cluster.js';
+import { waitFor } from '../support/wait.js';
 
 const MiB = 1024 * 1024;
 const MIN_FREE = 16 * MiB;
@@ -81,9 +82,9 @@ test('a follower low on disk stops growth cluster-wide, keeps serving, and write
   writeFileSync(filler, Buffer.alloc(free() - 8 * MiB));
   assert.ok(free() < MIN_FREE);
   await waitFor(
-    async () => (await Promise.all(c.ids.map(alarms))).every((a) => a.join() === 'n1'),
-    15_000,
     "n1's no-space alarm raised and applied everywhere",
+    async () => (await Promise.all(c.ids.map(alarms))).every((a) => a.join() === 'n1'),
+    { timeoutMs: 15_000 },
   );
   assert.ok(c.logged('n1', 'free disk below the threshold: raising the no-space alarm'));
 
@@ -114,9 +115,9 @@ test('a follower low on disk stops growth cluster-wide, keeps serving, and write
   // Space comes back: the alarm clears by itself and writes resume.
   rmSync(filler);
   await waitFor(
-    async () => (await Promise.all(c.ids.map(alarms))).every((a) => a.length === 0),
-    15_000,
     'the alarm cleared everywhere',
+    async () => (await Promise.all(c.ids.map(alarms))).every((a) => a.length === 0),
+    { timeoutMs: 15_000 },
   );
   assert.ok(c.logged('n1', 'free disk back above the threshold: clearing the no-space alarm'));
   const again = await c.put('n1', 'grow', 'y'.repeat(100));

@@ -6,7 +6,8 @@
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { startCluster, waitFor } from '../support/cluster.js';
+import { startCluster } from '../support/cluster.js';
+import { waitFor } from '../support/wait.js';
 
 const QUOTA = 24_000;
 
@@ -22,9 +23,9 @@ test('a tiny quota fills, refuses growth, serves reads and deletes, and resumes 
       refusing: boolean;
     };
   await waitFor(
-    async () => (await Promise.all(c.ids.map(space))).every((s) => s.quotaBytes === QUOTA),
-    15_000,
     'the leader put its quota in the log, and every node applied it',
+    async () => (await Promise.all(c.ids.map(space))).every((s) => s.quotaBytes === QUOTA),
+    { timeoutMs: 15_000 },
   );
 
   // Fill: 1 KiB values until the first refusal.
@@ -76,7 +77,7 @@ test('a tiny quota fills, refuses growth, serves reads and deletes, and resumes 
   const again = await c.put(follower, 'after', value);
   assert.equal(again.status, 200, again.text);
   assert.ok((await space(leader)).stateBytes <= QUOTA);
-  await waitFor(() => c.logged(leader, 'space again'), 10_000, 'the recovery was logged');
+  await waitFor('the recovery was logged', () => c.logged(leader, 'space again'), { timeoutMs: 10_000 });
   assert.ok(c.logged(leader, 'no space: writes that grow the state are refused'), 'the refusal was logged');
   assert.equal(c.logs.get(leader)!.filter((l) => l.includes('no space: writes that grow')).length, 1, 'once');
 });

@@ -7,7 +7,9 @@
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { holdPut, startCluster, waitFor } from '../support/cluster.js';
+import { startCluster } from '../support/cluster.js';
+import { holdPut } from '../support/http.js';
+import { waitFor } from '../support/wait.js';
 
 test('past --max-inflight a request gets 503 busy at once; held requests then complete', async (t) => {
   const limit = 3;
@@ -18,9 +20,9 @@ test('past --max-inflight a request gets 503 busy at once; held requests then co
   const held = Array.from({ length: limit }, (_, i) => holdPut(port, `held-${i}`, `v${i}`));
   // The node counts each held request once it has parsed its headers.
   await waitFor(
-    async () => ((await c.debug(id)).admission as { inflight: number }).inflight === limit,
-    10_000,
     `${limit} requests in flight`,
+    async () => ((await c.debug(id)).admission as { inflight: number }).inflight === limit,
+    { timeoutMs: 10_000 },
   );
 
   // One more of any /kv kind is refused at once, definitely (nothing was done), with Retry-After.
@@ -58,7 +60,7 @@ test('a request whose body does not arrive within the request timeout is dropped
   const held = holdPut(c.port(id), 'never', 'finished');
   const inflight = async (): Promise<number> =>
     ((await c.debug(id)).admission as { inflight: number }).inflight;
-  await waitFor(async () => (await inflight()) === 1, 10_000, 'the held request counted');
+  await waitFor('the held request counted', async () => (await inflight()) === 1, { timeoutMs: 10_000 });
   assert.equal((await c.put(id, 'blocked', 'x')).status, 503);
   // Once the request timeout has passed (Node checks every second) the server answers 408 in the
   // API's error shape and closes the connection; the slot is free again.
@@ -71,7 +73,7 @@ test('a request whose body does not arrive within the request timeout is dropped
     },
     { code: 'request_timeout', definite: true },
   );
-  await waitFor(async () => (await inflight()) === 0, 10_000, 'the slot freed');
+  await waitFor('the slot freed', async () => (await inflight()) === 0, { timeoutMs: 10_000 });
   assert.equal((await c.put(id, 'after', 'y')).status, 200);
   assert.equal((await c.get(id, 'never')).status, 404, 'the dropped put wrote nothing');
 });

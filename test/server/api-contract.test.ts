@@ -2,7 +2,8 @@
 
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { TestCluster, waitFor } from '../support/cluster.js';
+import { TestCluster } from '../support/cluster.js';
+import { waitFor } from '../support/wait.js';
 
 describe('HTTP contract on a 3-node cluster', () => {
   let c: TestCluster;
@@ -35,9 +36,9 @@ describe('HTTP contract on a 3-node cluster', () => {
       assert.equal(explicit.body.value, 'one');
       // Stale reads may lag, but the follower catches up soon.
       await waitFor(
-        async () => (await c.get(id, 'alpha', 'stale')).body?.value === 'one',
-        10_000,
         `${id} stale read of alpha`,
+        async () => (await c.get(id, 'alpha', 'stale')).body?.value === 'one',
+        { timeoutMs: 10_000 },
       );
     }
   });
@@ -201,11 +202,9 @@ describe('HTTP contract on a 3-node cluster', () => {
 
   test('/health is 200 on every node of a healthy cluster', async () => {
     for (const id of c.ids) {
-      await waitFor(
-        async () => (await c.request(id, 'GET', '/health')).status === 200,
-        10_000,
-        `${id} healthy`,
-      );
+      await waitFor(`${id} healthy`, async () => (await c.request(id, 'GET', '/health')).status === 200, {
+        timeoutMs: 10_000,
+      });
       const h = await c.request(id, 'GET', '/health');
       assert.equal(h.status, 200);
       assert.equal(h.body.ok, true);

@@ -4,10 +4,12 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { MAX_KEY_BYTES, MAX_VALUE_BYTES } from '../../src/kv/limits.js';
 import { maxBodyBytes } from '../../src/server/validate.js';
-import { type HttpAnswer, TestCluster, waitFor } from '../support/cluster.js';
+import { TestCluster } from '../support/cluster.js';
+import type { Answer } from '../support/http.js';
+import { waitFor } from '../support/wait.js';
 
 /** An error answer: the status, JSON `{error: message, code, definite}`, and the message mentions `about`. */
-function assertError(r: HttpAnswer, status: number, code: string, about?: RegExp): void {
+function assertError(r: Answer, status: number, code: string, about?: RegExp): void {
   assert.equal(r.status, status, `expected ${status}, got ${r.status}: ${r.text}`);
   assert.match(String(r.headers['content-type']), /application\/json/);
   assert.equal(typeof r.body?.error, 'string', `no error message in ${r.text}`);
@@ -218,11 +220,9 @@ describe('bad input', () => {
     for (const id of c.ids) {
       assert.equal(c.node(id)?.fatalError, null);
       // Healthy = knows the leader and has applied everything committed (a moment after a write).
-      await waitFor(
-        async () => (await c.request(id, 'GET', '/health')).status === 200,
-        10_000,
-        `${id} healthy`,
-      );
+      await waitFor(`${id} healthy`, async () => (await c.request(id, 'GET', '/health')).status === 200, {
+        timeoutMs: 10_000,
+      });
     }
   });
 });

@@ -13,7 +13,8 @@
 
 import { parseArgs } from 'node:util';
 import fc from 'fast-check';
-import { httpRequest, ProcessCluster, waitFor } from '../support/processes.js';
+import { ProcessCluster } from '../support/process-cluster.js';
+import { waitFor } from '../support/wait.js';
 import {
   describe,
   documentedCodes,
@@ -174,15 +175,15 @@ async function main(): Promise<void> {
       if (!cluster.node(id).running) failures.push(`${id} is not running after the run`);
     }
     await waitFor(
+      'every node healthy',
       async () => {
         for (const id of ids) {
-          const h = await httpRequest(cluster.node(id).url, 'GET', '/health');
-          if (h.status !== 200) return false;
+          const h = await cluster.client(id).health();
+          if (!h.ok) return false;
         }
         return true;
       },
-      'every node healthy',
-      30_000,
+      { timeoutMs: 30_000 },
     ).catch((e: Error) => failures.push(e.message));
     await cluster.waitConverged().catch((e: Error) => failures.push(e.message));
     let checked = 0;

@@ -1,126 +1,18 @@
-// Shared helper for the in-process cluster tests: N real nodes (startNode) on free loopback ports
-// in temp data dirs, fast timing, log lines collected in memory, an HTTP client, leader discovery
-// via GET /debug, stop/restart with the same data dir, and polling with deadlines (no sleeps).
+// The in-process cluster of the node tests: N real nodes (startNode) on free loopback ports in
+// temp data dirs, fast timing, log lines collected in memory, the API client per node, leader
+// discovery via GET /debug, stop/restart with the same data dir. The real-process twin is
+// process-cluster.ts.
 
 import { mkdtemp, rm } from 'node:fs/promises';
-import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { type RaftkvNode, startNode } from '../../src/app/start-node.js';
+import { apiRequests, type Consistency, type NodeStatus, type RaftkvClient } from '../../src/client/index.js';
 import type { NodeOptions } from '../../src/node/index.js';
-import { type DebugInfo, freePorts as freePortsOn } from './processes.js';
-
-/** GET /debug as both cluster helpers read it. */
-export type { DebugInfo };
-
-export const HOST = '127.0.0.1';
-
-/**
- * Resolves once `condition()` holds, polling every few milliseconds; rejects naming `what` if it
- * does not hold within `timeoutMs` (a bound against hangs, not a speed assertion). A condition
- * that throws counts as "not yet" (e.g. a node that is restarting refuses connections).
- */
-export async function waitFor(
-  condition: () => boolean | Promise<boolean>,
-  timeoutMs = 15_000,
-  what = 'condition',
-): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  let lastError: unknown = null;
-  for (;;) {
-    try {
-      if (await condition()) return;
-      lastError = null;
-    } catch (e) {
-      lastError = e;
-    }
-    if (Date.now() > deadline) {
-      const why = lastError instanceof Error ? ` (last error: ${lastError.message})` : '';
-      throw new Error(`timed out after ${timeoutMs} ms waiting for: ${what}${why}`);
-    }
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-}
-
-/** `count` distinct free loopback ports (shared with the real-process harness). */
-export function freePorts(count: number): Promise<number[]> {
-  return freePortsOn(count, HOST);
-}
-
-export interface HttpAnswer {
-  readonly status: number;
-  // biome-ignore lint/suspicious/noExplicitAny: test assertions read arbitrary JSON fields
-  readonly body: any;
-  readonly text: string;
-  readonly headers: http.IncomingHttpHeaders;
-}
-
-export interface RequestOptions {
-  /** A JSON-serialisable object, or a raw string/Buffer sent as is. */
-  readonly body?: unknown;
-  readonly headers?: Record<string, string>;
-  /** Send the body with chunked encoding (no Content-Length). */
-  readonly chunked?: boolean;
-  /** Client-side bound on the whole exchange; default 20 s. */
-  readonly timeoutMs?: number;
-}
-
-/** One HTTP request on a fresh connection (no pooling, so restarted nodes never see stale sockets). */
-export function request(
-  port: number,
-  method: string,
-  urlPath: string,
-  options: RequestOptions = {},
-): Promise<HttpAnswer> {
-  let payload: Buffer | null = null;
-  if (options.body !== undefined) {
-    if (Buffer.isBuffer(options.body)) payload = options.body;
-    else if (typeof options.body === 'string') payload = Buffer.from(options.body);
-    else payload = Buffer.from(JSON.stringify(options.body));
-  }
-  const headers: Record<string, string | number> = { ...options.headers };
-  if (payload !== null) {
-    headers['content-type'] = 'application/json';
-    if (!options.chunked) headers['content-length'] = payload.length;
-  }
-  return new Promise((resolve, reject) => {
-    const req = http.request(
-      {
-        host: HOST,
-        port,
-        method,
-        path: urlPath,
-        headers,
-        agent: false,
-        timeout: options.timeoutMs ?? 20_000,
-      },
-      (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('error', reject);
-        res.on('end', () => {
-          const text = Buffer.concat(chunks).toString('utf8');
-          let body: unknown = null;
-          try {
-            body = text.length > 0 ? JSON.parse(text) : null;
-          } catch {
-            body = null;
-          }
-          resolve({ status: res.statusCode ?? 0, body, text, headers: res.headers });
-        });
-      },
-    );
-    req.on('timeout', () => req.destroy(new Error(`${method} ${urlPath} on port ${port}: client timeout`)));
-    req.on('error', reject);
-    if (payload === null) req.end();
-    else if (options.chunked) {
-      // Several writes, so the body really goes out in chunks.
-      const step = 64 * 1024;
-      for (let i = 0; i < payload.length; i += step) req.write(payload.subarray(i, i + step));
-      req.end();
-    } else req.end(payload);
-  });
-}
+import { type Answer, answerOf, type RequestOptions, request, sendChunked, testClient } from './http.js';
+import { agreedLeader, leaderIn } from './leader.js';
+import { freePorts, LOOPBACK } from './ports.js';
+import { waitFor } from './wait.js';
 
 export type ClusterTiming = Pick<
   NodeOptions,
@@ -157,6 +49,7 @@ export class TestCluster {
   readonly logs = new Map<string, string[]>();
   private readonly running = new Map<string, RaftkvNode>();
   private readonly ports = new Map<string, number>();
+  private readonly clients = new Map<string, RaftkvClient>();
   private readonly dirs = new Map<string, string>();
   private cleaned = false;
   private retryKeys = 0;
@@ -169,6 +62,7 @@ export class TestCluster {
     this.ids = ports.map((_, i) => `n${i + 1}`);
     this.ids.forEach((id, i) => {
       this.ports.set(id, ports[i]!);
+      this.clients.set(id, testClient(`http://${LOOPBACK}:${ports[i]!}`));
       this.dirs.set(id, options.dataDirs?.[id] ?? path.join(root, id));
       this.logs.set(id, []);
     });
@@ -177,7 +71,7 @@ export class TestCluster {
   /** Creates the temp dirs and ports and starts every node. */
   static async start(options: ClusterOptions = {}): Promise<TestCluster> {
     const root = await mkdtemp(path.join(os.tmpdir(), 'raftkv-test-'));
-    const ports = await freePorts(options.size ?? 3);
+    const ports = await freePorts(options.size ?? 3, LOOPBACK);
     const cluster = new TestCluster(root, options, ports);
     try {
       await cluster.startAll();
@@ -214,7 +108,7 @@ export class TestCluster {
   async startNode(id: string): Promise<RaftkvNode> {
     if (this.running.has(id)) throw new Error(`${id} is already running`);
     const cluster: Record<string, { host: string; port: number }> = {};
-    for (const other of this.ids) cluster[other] = { host: HOST, port: this.port(other) };
+    for (const other of this.ids) cluster[other] = { host: LOOPBACK, port: this.port(other) };
     const lines = this.logs.get(id)!;
     const { size: _size, perNode, dataDirs: _dataDirs, ...timing } = this.options;
     const node = await startNode({
@@ -259,52 +153,71 @@ export class TestCluster {
     await rm(this.root, { recursive: true, force: true });
   }
 
-  request(id: string, method: string, urlPath: string, options?: RequestOptions): Promise<HttpAnswer> {
-    return request(this.port(id), method, urlPath, options);
+  /** Node `id`'s API client (a fresh connection per request, 20 s per call). */
+  client(id: string): RaftkvClient {
+    const c = this.clients.get(id);
+    if (c === undefined) throw new Error(`no node ${id}`);
+    return c;
   }
 
-  put(id: string, key: string, value: string, headers?: Record<string, string>): Promise<HttpAnswer> {
-    return this.request(id, 'POST', '/kv', { body: { key, value }, ...(headers ? { headers } : {}) });
+  /** Any request to node `id`, any answer; `chunked` sends the body in chunks, without a length. */
+  request(
+    id: string,
+    method: string,
+    urlPath: string,
+    options: RequestOptions & { readonly chunked?: boolean } = {},
+  ): Promise<Answer> {
+    if (options.chunked) {
+      const body = Buffer.isBuffer(options.body) ? options.body : Buffer.from(JSON.stringify(options.body));
+      return sendChunked(this.port(id), method, urlPath, body, options.timeoutMs);
+    }
+    return request(this.client(id), method, urlPath, options);
+  }
+
+  /** A put as sent (no retry), with these headers (e.g. an Idempotency-Key); any answer. */
+  async put(
+    id: string,
+    key: string,
+    value: string,
+    headers?: Readonly<Record<string, string>>,
+  ): Promise<Answer> {
+    const req = apiRequests.put(key, value);
+    return answerOf(await this.client(id).send(headers === undefined ? req : { ...req, headers }));
   }
 
   /**
    * A put as a careful client makes it: with an Idempotency-Key, retried on 503/504 (outcome
    * unknown, or no leader for now) until it succeeds. For tests whose subject is not the write.
    */
-  async putRetrying(id: string, key: string, value: string, timeoutMs = 15_000): Promise<HttpAnswer> {
+  async putRetrying(id: string, key: string, value: string, timeoutMs = 15_000): Promise<Answer> {
     const headers = { 'Idempotency-Key': `retry-${key}-${++this.retryKeys}` };
-    let last: HttpAnswer | null = null;
-    await waitFor(
-      async () => {
-        last = await this.put(id, key, value, headers);
-        if (last.status === 503 || last.status === 504) return false;
-        return true;
-      },
-      timeoutMs,
+    return waitFor(
       `put ${key} on ${id}`,
+      async (note) => {
+        const a = await this.put(id, key, value, headers);
+        note(`${a.status} ${a.text}`);
+        return a.status === 503 || a.status === 504 ? null : a;
+      },
+      { timeoutMs, intervalMs: 10 },
     );
-    return last!;
   }
 
-  get(id: string, key: string, consistency?: 'stale' | 'linearizable'): Promise<HttpAnswer> {
-    const q = consistency === undefined ? '' : `?consistency=${consistency}`;
-    return this.request(id, 'GET', `/kv/${encodeURIComponent(key)}${q}`);
+  async get(id: string, key: string, consistency?: Consistency): Promise<Answer> {
+    const req = apiRequests.get(key, consistency === undefined ? {} : { consistency });
+    return answerOf(await this.client(id).send(req));
   }
 
-  async debug(id: string): Promise<DebugInfo> {
-    const r = await this.request(id, 'GET', '/debug', { timeoutMs: 5000 });
-    if (r.status !== 200) throw new Error(`GET /debug on ${id}: ${r.status} ${r.text}`);
-    return r.body as DebugInfo;
+  debug(id: string): Promise<NodeStatus> {
+    return this.client(id).status({ timeoutMs: 5000 });
   }
 
   /** The running node that reports itself leader in the highest term, or null. */
   async currentLeader(): Promise<string | null> {
-    const infos = await Promise.all(this.runningIds().map((id) => this.debug(id).catch(() => null)));
-    let best: DebugInfo | null = null;
-    for (const d of infos) {
-      if (d !== null && d.state === 'leader' && (best === null || d.term > best.term)) best = d;
-    }
-    return best?.nodeId ?? null;
+    return leaderIn(
+      (await Promise.all(this.runningIds().map((id) => this.debug(id).catch(() => null)))).filter(
+        (d): d is NodeStatus => d !== null,
+      ),
+    );
   }
 
   /**
@@ -312,21 +225,11 @@ export class TestCluster {
    * term, so requests sent right after go to a settled cluster.
    */
   async waitForLeader(timeoutMs = 15_000): Promise<string> {
-    let leader: string | null = null;
-    await waitFor(
-      async () => {
-        const infos = await Promise.all(this.runningIds().map((id) => this.debug(id)));
-        const leaders = infos.filter((d) => d.state === 'leader');
-        if (leaders.length !== 1) return false;
-        const l = leaders[0]!;
-        if (!infos.every((d) => d.leaderId === l.nodeId && d.term === l.term)) return false;
-        leader = l.nodeId;
-        return true;
-      },
-      timeoutMs,
+    return waitFor(
       `one leader agreed by ${this.runningIds().join(',')}`,
+      async (note) => agreedLeader(await Promise.all(this.runningIds().map((id) => this.debug(id))), note),
+      { timeoutMs, intervalMs: 10 },
     );
-    return leader!;
   }
 
   /** A running node other than `id`. */
@@ -350,61 +253,4 @@ export async function startCluster(
   const cluster = await TestCluster.start(options);
   t.after(() => cluster.cleanup());
   return cluster;
-}
-
-export interface HeldPut {
-  /** Sends the rest of the body; resolves with the answer. */
-  finish(): Promise<HttpAnswer>;
-  /** The answer, whenever it comes (also without finish(): a refusal or a timeout). */
-  readonly answered: Promise<HttpAnswer>;
-}
-
-/**
- * Starts a PUT whose body stops halfway: the node counts the request from its headers, but proposes
- * nothing until finish() sends the rest (a deterministic way to hold a request in flight).
- */
-export function holdPut(port: number, key: string, value: string): HeldPut {
-  const body = JSON.stringify({ key, value });
-  const half = Math.floor(body.length / 2);
-  const agent = new http.Agent({ keepAlive: false });
-  let answer!: (a: HttpAnswer) => void;
-  let failed!: (e: unknown) => void;
-  const answered = new Promise<HttpAnswer>((resolve, reject) => {
-    answer = resolve;
-    failed = reject;
-  });
-  const req = http.request(
-    {
-      host: HOST,
-      port,
-      method: 'POST',
-      path: '/kv',
-      agent,
-      headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) },
-    },
-    (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => {
-        const text = Buffer.concat(chunks).toString('utf8');
-        let body: unknown = null;
-        try {
-          body = JSON.parse(text);
-        } catch {
-          // Not JSON: the test that reads it says so.
-        }
-        answer({ status: res.statusCode ?? 0, headers: res.headers, text, body });
-        agent.destroy();
-      });
-    },
-  );
-  req.on('error', failed);
-  req.write(body.slice(0, half));
-  return {
-    answered,
-    finish: () => {
-      req.end(body.slice(half));
-      return answered;
-    },
-  };
 }

@@ -1,5 +1,5 @@
 // Shared plumbing for the transport's network tests: transports on 127.0.0.1 with ephemeral
-// ports, and waiting on conditions with a deadline instead of sleeping.
+// ports, records of what they receive, raw peer connections. (Waiting: test/support/wait.ts.)
 
 import * as net from 'node:net';
 import type { Heartbeat, Message, NodeId } from '../../src/raft/types.js';
@@ -7,36 +7,12 @@ import { decodeFrame, type Frame } from '../../src/transport/control-frames.js';
 import { FrameDecoder } from '../../src/transport/framing.js';
 import { PeerTransport, type PeerTransportOptions } from '../../src/transport/peer-transport.js';
 import type { TransportEvent } from '../../src/transport/types.js';
+import { freePorts } from '../support/ports.js';
 
 export const HOST = '127.0.0.1';
 
 /** Fast, deterministic reconnects so that tests spend their time on behaviour, not on waiting. */
 export const quickBackoff = { initialMs: 5, maxMs: 40, multiplier: 2, random: () => 0.5 };
-
-/**
- * Resolves once `condition()` holds, checking after every timer tick; rejects with `what` if it
- * does not within `timeoutMs` (a generous bound against hangs, not a timing assertion).
- */
-export async function waitFor(condition: () => boolean, what: string, timeoutMs = 15_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for: ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 2));
-  }
-}
-
-/** `promise`, or a rejection naming `what` if it does not settle within `timeoutMs`. */
-export async function within<T>(promise: Promise<T>, what: string, timeoutMs = 15_000): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const deadline = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`timed out waiting for: ${what}`)), timeoutMs);
-  });
-  try {
-    return await Promise.race([promise, deadline]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
 
 /** A started transport listening on an ephemeral port of 127.0.0.1. */
 export async function listeningTransport(
@@ -72,12 +48,7 @@ export function heartbeat(from: NodeId, to: NodeId, seq: number): Heartbeat {
 
 /** A port that was free a moment ago and has nothing listening on it now. */
 export async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, HOST, resolve));
-  const address = server.address();
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  if (address === null || typeof address === 'string') throw new Error('no port');
-  return address.port;
+  return (await freePorts(1, HOST))[0]!;
 }
 
 /** Counts of the active handles that would keep the process alive. */

@@ -8,7 +8,8 @@ import type { AddressInfo } from 'node:net';
 import { describe, it } from 'node:test';
 import { PeerTransport } from '../../src/transport/peer-transport.js';
 import { PEER_UPGRADE_PROTOCOL } from '../../src/transport/types.js';
-import { HOST, heartbeat, quickBackoff, record, waitFor } from './helpers.js';
+import { waitFor } from '../support/wait.js';
+import { HOST, heartbeat, quickBackoff, record } from './helpers.js';
 
 const CLUSTER = 'http';
 
@@ -32,7 +33,7 @@ describe('peer connections over HTTP upgrade', () => {
     await a.start();
     try {
       for (let i = 0; i < 2000; i++) a.send(heartbeat('a', 'b', i));
-      await waitFor(() => bLog.messages.length === 2000, 'messages over the upgraded connection');
+      await waitFor('messages over the upgraded connection', () => bLog.messages.length === 2000);
       assert.deepStrictEqual(
         bLog.messages.map((m) => (m.type === 'Heartbeat' ? m.readRound : -1)),
         Array.from({ length: 2000 }, (_, i) => i),

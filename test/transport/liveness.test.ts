@@ -18,16 +18,8 @@ import {
 } from '../../src/transport/control-frames.js';
 import { PeerTransport } from '../../src/transport/peer-transport.js';
 import type { TransportEvent } from '../../src/transport/types.js';
-import {
-  HOST,
-  heartbeat,
-  listeningTransport,
-  portOf,
-  rawClient,
-  record,
-  waitFor,
-  within,
-} from './helpers.js';
+import { waitFor, within } from '../support/wait.js';
+import { HOST, heartbeat, listeningTransport, portOf, rawClient, record } from './helpers.js';
 import { partitionProxy } from './partition-proxy.js';
 
 const CLUSTER = 'liveness';
@@ -57,7 +49,7 @@ async function throughProxy(proxyOptions: Parameters<typeof partitionProxy>[1] =
   });
   const stop = async () => {
     await Promise.all([a.stop(), b.stop()]);
-    await within(proxy.close(), 'the proxy closed');
+    await within('the proxy closed', proxy.close());
   };
   return { a, b, proxy, stop };
 }
@@ -69,16 +61,14 @@ describe('connection liveness', () => {
     const bLog = record(b);
     try {
       a.send(heartbeat('a', 'b', 1));
-      await waitFor(() => bLog.messages.length === 1, 'a message before the partition');
+      await waitFor('a message before the partition', () => bLog.messages.length === 1);
 
       proxy.partition();
       const cutAt = Date.now();
       a.send(heartbeat('a', 'b', 2));
-      await waitFor(
-        () => types(aLog.events).includes('peerUnreachable'),
-        'the stalled connection given up',
-        TIMEOUT_MS + 2000,
-      );
+      await waitFor('the stalled connection given up', () => types(aLog.events).includes('peerUnreachable'), {
+        timeoutMs: TIMEOUT_MS + 2000,
+      });
       const detectedAfterMs = Date.now() - cutAt;
       const unreachable = aLog.events.find((e) => e.type === 'peerUnreachable');
       assert.ok(unreachable?.type === 'peerUnreachable');
@@ -91,20 +81,24 @@ describe('connection liveness', () => {
       assert.equal(a.peerStats('b')?.connected, false);
 
       // The peer's end of the stalled connection, still open through the proxy, is closed too.
-      await waitFor(() => b.stats().inboundConnections === 0, 'the inbound end closed', TIMEOUT_MS + 2000);
+      await waitFor('the inbound end closed', () => b.stats().inboundConnections === 0, {
+        timeoutMs: TIMEOUT_MS + 2000,
+      });
       const timedOut = bLog.events.find((e) => e.type === 'inboundTimedOut');
       assert.ok(timedOut?.type === 'inboundTimedOut' && timedOut.peer === 'a');
       assert.ok(timedOut.silentMs >= TIMEOUT_MS - PING_MS, `inbound silent for ${timedOut.silentMs} ms`);
 
       // Attempts into the partition fail; none gets through.
-      await waitFor(() => (a.peerStats('b')?.connectFailures ?? 0) >= 2, 'reconnect attempts failing');
+      await waitFor('reconnect attempts failing', () => (a.peerStats('b')?.connectFailures ?? 0) >= 2);
       assert.equal(bLog.messages.length, 1);
 
       proxy.heal();
       const healedAt = Date.now();
       a.send(heartbeat('a', 'b', 3));
       // Bounded by the connect timeout of an attempt under way plus one backoff delay.
-      await waitFor(() => seqs(bLog.messages).includes(3), 'delivery after the heal', TIMEOUT_MS + 2000);
+      await waitFor('delivery after the heal', () => seqs(bLog.messages).includes(3), {
+        timeoutMs: TIMEOUT_MS + 2000,
+      });
       const deliveredAfterMs = Date.now() - healedAt;
       assert.ok(deliveredAfterMs < TIMEOUT_MS + 1000, `delivered ${deliveredAfterMs} ms after the heal`);
       assert.deepStrictEqual(types(aLog.events), ['peerConnected', 'peerUnreachable', 'peerReconnected']);
@@ -123,13 +117,13 @@ describe('connection liveness', () => {
     const bLog = record(b);
     try {
       a.send(heartbeat('a', 'b', 1));
-      await waitFor(() => bLog.messages.length === 1, 'the first message');
+      await waitFor('the first message', () => bLog.messages.length === 1);
       // Five timeouts' worth of pings with no Raft traffic at all.
       const pongs = () => proxy.fromPeer.get(CONTROL_TAGS.Pong) ?? 0;
-      await waitFor(() => pongs() >= (5 * TIMEOUT_MS) / PING_MS, 'pings answered for five timeouts');
+      await waitFor('pings answered for five timeouts', () => pongs() >= (5 * TIMEOUT_MS) / PING_MS);
       assert.ok((proxy.toPeer.get(CONTROL_TAGS.Ping) ?? 0) >= (5 * TIMEOUT_MS) / PING_MS - 2);
       a.send(heartbeat('a', 'b', 2));
-      await waitFor(() => bLog.messages.length === 2, 'a message after the quiet spell');
+      await waitFor('a message after the quiet spell', () => bLog.messages.length === 2);
 
       assert.deepStrictEqual(types(aLog.events), ['peerConnected']);
       assert.deepStrictEqual(types(bLog.events), ['inboundAccepted']);
@@ -160,7 +154,7 @@ describe('connection liveness', () => {
         snapshot: { meta: { index: 10, term: 2, membership: { voters: ['a', 'b'] } }, data },
       };
       a.send(snapshot);
-      await waitFor(() => bLog.messages.length === 1, 'the snapshot', 10_000);
+      await waitFor('the snapshot', () => bLog.messages.length === 1, { timeoutMs: 10_000 });
       const received = bLog.messages[0]!;
       assert.ok(received.type === 'InstallSnapshot');
       assert.ok(Buffer.from(received.snapshot.data).equals(data));
@@ -180,17 +174,17 @@ describe('connection liveness', () => {
       const client = rawClient(portOf(b));
       const hello = { version: PROTOCOL_VERSION, clusterId: CLUSTER, from: 'p', to: 'b', ...liveness };
       client.socket.write(Buffer.concat([encodeHelloFrame(hello), PING_FRAME, PING_FRAME]));
-      await waitFor(() => client.frames.length === 3, 'the handshake answer and two Pongs');
+      await waitFor('the handshake answer and two Pongs', () => client.frames.length === 3);
       assert.deepStrictEqual(
         client.frames.map((f) => f.kind),
         ['helloAccept', 'pong', 'pong'],
       );
       const openedAt = Date.now();
-      await within(client.closed, 'the silent connection closed', TIMEOUT_MS + 2000);
+      await within('the silent connection closed', client.closed, { timeoutMs: TIMEOUT_MS + 2000 });
       assert.ok(Date.now() - openedAt >= TIMEOUT_MS - PING_MS);
       const timedOut = bLog.events.find((e) => e.type === 'inboundTimedOut');
       assert.ok(timedOut?.type === 'inboundTimedOut' && timedOut.peer === 'p');
-      await waitFor(() => b.stats().inboundConnections === 0, 'the connection forgotten');
+      await waitFor('the connection forgotten', () => b.stats().inboundConnections === 0);
     } finally {
       await b.stop();
     }
@@ -205,7 +199,7 @@ describe('connection liveness', () => {
       const v1 = Buffer.from([0, 0, 0, 0, CONTROL_TAGS.Hello, 1, ...lp(CLUSTER), ...lp('p'), ...lp('b')]);
       v1.writeUInt32BE(v1.length - 4, 0);
       old.socket.write(v1);
-      await within(old.closed, 'the old client refused');
+      await within('the old client refused', old.closed);
       const oldAnswer = old.frames[0];
       assert.ok(oldAnswer?.kind === 'helloReject');
       assert.equal(oldAnswer.reason, `unsupported protocol version 1 (this node speaks ${PROTOCOL_VERSION})`);
@@ -213,7 +207,7 @@ describe('connection liveness', () => {
       const odd = rawClient(portOf(b));
       const hello = { version: PROTOCOL_VERSION, clusterId: CLUSTER, from: 'p', to: 'b' };
       odd.socket.write(encodeHelloFrame({ ...hello, pingIntervalMs: 500, livenessTimeoutMs: 500 }));
-      await within(odd.closed, 'the client with unusable settings refused');
+      await within('the client with unusable settings refused', odd.closed);
       const oddAnswer = odd.frames[0];
       assert.ok(oddAnswer?.kind === 'helloReject');
       assert.match(oddAnswer.reason, /^unusable liveness settings: ping interval 500 ms/);

@@ -7,6 +7,7 @@ import * as net from 'node:net';
 import { describe, it } from 'node:test';
 import type { AppendEntries, Heartbeat, Message } from '../../src/raft/types.js';
 import { PeerTransport } from '../../src/transport/peer-transport.js';
+import { waitFor } from '../support/wait.js';
 import {
   freePort,
   HOST,
@@ -16,7 +17,6 @@ import {
   portOf,
   quickBackoff,
   record,
-  waitFor,
 } from './helpers.js';
 
 const CLUSTER = 'test-cluster';
@@ -50,7 +50,7 @@ describe('peer transport exchange', () => {
         await new Promise((resolve) => setImmediate(resolve));
       }
       const expected = perPeer * (ids.length - 1);
-      await waitFor(() => inboxes.every((i) => i.messages.length === expected), 'all heartbeats delivered');
+      await waitFor('all heartbeats delivered', () => inboxes.every((i) => i.messages.length === expected));
       for (const [n, inbox] of inboxes.entries()) {
         for (const sender of ids) {
           if (sender === ids[n]) continue;
@@ -109,7 +109,7 @@ describe('peer transport exchange', () => {
         sent.push({ ...m, entries: m.entries.map((e) => ({ ...e, data: Uint8Array.from(e.data) })) });
         a!.send(m);
       }
-      await waitFor(() => inbox.messages.length === sent.length, 'all AppendEntries delivered');
+      await waitFor('all AppendEntries delivered', () => inbox.messages.length === sent.length);
       assert.deepStrictEqual(inbox.messages, sent);
     } finally {
       await Promise.all([a!.stop(), b!.stop()]);
@@ -131,7 +131,7 @@ describe('peer transport exchange', () => {
     assert.equal(t.send(heartbeat('n1', 'n9', 0)), false);
     assert.equal(t.stats().droppedUnknownPeer, 1);
     assert.throws(() => t.send(heartbeat('n2', 'n1', 0)), /from "n2" on the transport of "n1"/);
-    await waitFor(() => (t.peerStats('n2')?.connectFailures ?? 0) >= 3, 'several failed attempts');
+    await waitFor('several failed attempts', () => (t.peerStats('n2')?.connectFailures ?? 0) >= 3);
     assert.deepStrictEqual(
       events.map((e) => e.type),
       ['peerUnreachable'],
@@ -162,7 +162,7 @@ describe('peer transport exchange', () => {
       };
       assert.equal(a.send(big), false);
       assert.equal(a.send(heartbeat('a', 'b', 1)), true);
-      await waitFor(() => inbox.messages.length === 1, 'the small message');
+      await waitFor('the small message', () => inbox.messages.length === 1);
       assert.equal(a.peerStats('b')?.dropped, 1);
       const tooLarge = events.find((e) => e.type === 'messageTooLarge');
       assert.deepStrictEqual(tooLarge, {
@@ -186,8 +186,8 @@ describe('peer transport exchange', () => {
     for (const t of nodes)
       for (const to of ['x', 'y', 'z']) if (to !== t.nodeId) t.send(heartbeat(t.nodeId, to, 0));
     nodes[0]!.send(heartbeat('x', 'gone', 0));
-    await waitFor(() => inboxes.every((i) => i.messages.length === 2), 'first messages');
-    await waitFor(() => (nodes[0]!.peerStats('gone')?.connectFailures ?? 0) >= 1, 'a pending reconnect');
+    await waitFor('first messages', () => inboxes.every((i) => i.messages.length === 2));
+    await waitFor('a pending reconnect', () => (nodes[0]!.peerStats('gone')?.connectFailures ?? 0) >= 1);
     const ports = nodes.map(portOf);
     await Promise.all(nodes.map((t) => t.stop()));
     for (const t of nodes) {
@@ -202,7 +202,7 @@ describe('peer transport exchange', () => {
         (kind) => (after.get(kind) ?? 0) > (before.get(kind) ?? 0),
       );
     };
-    await waitFor(() => leftovers().length === 0, 'all handles released', 2000).catch(() => {
+    await waitFor('all handles released', () => leftovers().length === 0, { timeoutMs: 2000 }).catch(() => {
       assert.fail(`left behind after stop(): ${leftovers().join(', ')}`);
     });
     for (const port of ports) {

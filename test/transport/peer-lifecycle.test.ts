@@ -13,17 +13,8 @@ import {
 } from '../../src/transport/control-frames.js';
 import { encodeMessageFrame } from '../../src/transport/framing.js';
 import type { TransportEvent } from '../../src/transport/types.js';
-import {
-  freePort,
-  HOST,
-  heartbeat,
-  listeningTransport,
-  portOf,
-  rawClient,
-  record,
-  waitFor,
-  within,
-} from './helpers.js';
+import { waitFor, within } from '../support/wait.js';
+import { freePort, HOST, heartbeat, listeningTransport, portOf, rawClient, record } from './helpers.js';
 
 const CLUSTER = 'lifecycle';
 
@@ -47,14 +38,14 @@ describe('peer lifecycle', () => {
     let b: Awaited<ReturnType<typeof listeningTransport>> | null = null;
     try {
       for (let i = 0; i < 10; i++) a.send(heartbeat('a', 'b', i));
-      await waitFor(() => (a.peerStats('b')?.connectFailures ?? 0) >= 3, 'several refused attempts');
+      await waitFor('several refused attempts', () => (a.peerStats('b')?.connectFailures ?? 0) >= 3);
       assert.deepStrictEqual(types(aLog.events), ['peerUnreachable']);
 
       b = await listeningTransport({ nodeId: 'b', clusterId: CLUSTER, port });
       const bLog = record(b);
-      await waitFor(() => bLog.messages.length === 10, 'queued messages after the peer came up');
+      await waitFor('queued messages after the peer came up', () => bLog.messages.length === 10);
       for (let i = 10; i < 20; i++) a.send(heartbeat('a', 'b', i));
-      await waitFor(() => bLog.messages.length === 20, 'messages sent after reconnecting');
+      await waitFor('messages sent after reconnecting', () => bLog.messages.length === 20);
       assert.deepStrictEqual(
         seqs(bLog.messages),
         Array.from({ length: 20 }, (_, i) => i),
@@ -76,14 +67,14 @@ describe('peer lifecycle', () => {
     try {
       let bLog = record(b);
       a.send(heartbeat('a', 'b', 1));
-      await waitFor(() => bLog.messages.length === 1, 'first message');
+      await waitFor('first message', () => bLog.messages.length === 1);
       await b.stop();
-      await waitFor(() => types(aLog.events).includes('peerUnreachable'), 'loss noticed');
+      await waitFor('loss noticed', () => types(aLog.events).includes('peerUnreachable'));
 
       b = await listeningTransport({ nodeId: 'b', clusterId: CLUSTER, port });
       bLog = record(b);
       a.send(heartbeat('a', 'b', 2));
-      await waitFor(() => bLog.messages.length === 1, 'message to the restarted peer');
+      await waitFor('message to the restarted peer', () => bLog.messages.length === 1);
       assert.deepStrictEqual(seqs(bLog.messages), [2]);
       assert.deepStrictEqual(types(aLog.events), ['peerConnected', 'peerUnreachable', 'peerReconnected']);
     } finally {
@@ -100,10 +91,10 @@ describe('peer lifecycle', () => {
     try {
       a.setPeer('b', { host: HOST, port: portOf(old) });
       a.send(heartbeat('a', 'b', 1));
-      await waitFor(() => oldLog.messages.length === 1, 'message at the old address');
+      await waitFor('message at the old address', () => oldLog.messages.length === 1);
       a.setPeer('b', { host: HOST, port: portOf(moved) });
       a.send(heartbeat('a', 'b', 2));
-      await waitFor(() => movedLog.messages.length === 1, 'message at the new address');
+      await waitFor('message at the new address', () => movedLog.messages.length === 1);
       assert.deepStrictEqual(seqs(movedLog.messages), [2]);
       assert.equal(oldLog.messages.length, 1);
 
@@ -111,8 +102,8 @@ describe('peer lifecycle', () => {
       assert.equal(a.send(heartbeat('a', 'b', 3)), false);
       assert.equal(a.peerStats('b'), undefined);
       await waitFor(
-        () => moved.stats().inboundConnections === 0,
         'the connection to the removed peer closed',
+        () => moved.stats().inboundConnections === 0,
       );
     } finally {
       await Promise.all([a.stop(), old.stop(), moved.stop()]);
@@ -130,7 +121,7 @@ describe('peer lifecycle', () => {
     const bLog = record(b);
     try {
       a.send(heartbeat('a', 'b', 1));
-      await waitFor(() => (a.peerStats('b')?.connectFailures ?? 0) >= 3, 'repeated rejections');
+      await waitFor('repeated rejections', () => (a.peerStats('b')?.connectFailures ?? 0) >= 3);
       assert.deepStrictEqual(types(aLog.events), ['peerUnreachable']);
       const unreachable = aLog.events[0] as Extract<TransportEvent, { type: 'peerUnreachable' }>;
       assert.match(unreachable.reason, /handshake rejected: cluster id mismatch.*"beta".*"alpha"/);
@@ -155,7 +146,7 @@ describe('peer lifecycle', () => {
     const aLog = record(a);
     try {
       a.send(heartbeat('a', 'n3', 1));
-      await waitFor(() => aLog.events.length > 0, 'the rejection');
+      await waitFor('the rejection', () => aLog.events.length > 0);
       const e = aLog.events[0]!;
       assert.ok(
         e.type === 'peerUnreachable' && /wrong node: this is "b", the peer wanted "n3"/.test(e.reason),
@@ -180,7 +171,7 @@ describe('peer lifecycle', () => {
       // An HTTP request on the peer port: "GET " read as a frame length is far over the limit.
       const http = rawClient(port);
       http.socket.write('GET / HTTP/1.1\r\nHost: x\r\n\r\n');
-      await within(http.closed, 'the HTTP probe closed');
+      await within('the HTTP probe closed', http.closed);
 
       // A frame over maxFrameBytes after a good handshake.
       const big = rawClient(port);
@@ -188,22 +179,22 @@ describe('peer lifecycle', () => {
       const header = Buffer.alloc(4);
       header.writeUInt32BE(4096);
       big.socket.write(header);
-      await within(big.closed, 'the oversized frame closed');
+      await within('the oversized frame closed', big.closed);
       assert.equal(big.frames[0]?.kind, 'helloAccept');
 
       // A message claiming to come from another node than the one that shook hands.
       const spoof = rawClient(port);
       spoof.socket.write(Buffer.concat([hello('p2'), encodeMessageFrame(heartbeat('p3', 'b', 1))]));
-      await within(spoof.closed, 'the spoofing connection closed');
+      await within('the spoofing connection closed', spoof.closed);
 
       // Undecodable bytes inside a well-formed frame.
       const garbage = rawClient(port);
       garbage.socket.write(Buffer.concat([hello('p4'), Buffer.from([0, 0, 0, 2, 0xee, 0xee])]));
-      await within(garbage.closed, 'the garbage connection closed');
+      await within('the garbage connection closed', garbage.closed);
 
       // Silence: no Hello before the handshake deadline.
       const silent = rawClient(port);
-      await within(silent.closed, 'the silent connection closed');
+      await within('the silent connection closed', silent.closed);
 
       const reasons = bLog.events.flatMap((e) => (e.type === 'protocolError' ? [e.reason] : []));
       assert.equal(reasons.length, 5);
@@ -221,7 +212,7 @@ describe('peer lifecycle', () => {
         peers: { b: { host: HOST, port } },
       });
       good.send(heartbeat('good', 'b', 7));
-      await waitFor(() => bLog.messages.length === 1, 'a message from a well-behaved peer');
+      await waitFor('a message from a well-behaved peer', () => bLog.messages.length === 1);
       await good.stop();
     } finally {
       await b.stop();
@@ -246,7 +237,7 @@ describe('peer lifecycle', () => {
     try {
       const client = rawClient(portOf(b));
       client.socket.write(Buffer.concat([hello, encodeMessageFrame(append)]));
-      await waitFor(() => bLog.messages.length === 1, 'the entries sent along with the Hello');
+      await waitFor('the entries sent along with the Hello', () => bLog.messages.length === 1);
       assert.deepStrictEqual(bLog.messages[0], append);
       client.socket.destroy();
     } finally {
@@ -261,12 +252,12 @@ describe('peer lifecycle', () => {
     try {
       const first = rawClient(portOf(b));
       first.socket.write(hello);
-      await waitFor(() => first.frames.length === 1, 'first handshake');
+      await waitFor('first handshake', () => first.frames.length === 1);
       const second = rawClient(portOf(b));
       second.socket.write(hello);
-      await within(first.closed, 'the older connection closed');
+      await within('the older connection closed', first.closed);
       second.socket.write(encodeMessageFrame(heartbeat('a', 'b', 5)));
-      await waitFor(() => bLog.messages.length === 1, 'message on the newer connection');
+      await waitFor('message on the newer connection', () => bLog.messages.length === 1);
       assert.equal(b.stats().inboundConnections, 1);
       second.socket.destroy();
     } finally {

@@ -10,7 +10,8 @@ import type { AppendEntries } from '../../src/raft/types.js';
 import { decodeFrame, encodeHelloAcceptFrame } from '../../src/transport/control-frames.js';
 import { FrameDecoder } from '../../src/transport/framing.js';
 import { PeerTransport } from '../../src/transport/peer-transport.js';
-import { HOST, quickBackoff, record, waitFor, within } from './helpers.js';
+import { waitFor, within } from '../support/wait.js';
+import { HOST, quickBackoff, record } from './helpers.js';
 
 const MAX_QUEUE_MESSAGES = 2000;
 const MAX_QUEUE_BYTES = 256 * 1024;
@@ -88,7 +89,7 @@ describe('slow peer', () => {
     let sent = 0;
     try {
       a.send(append(sent++));
-      await waitFor(() => a.peerStats('slow')?.connected === true, 'handshake');
+      await waitFor('handshake', () => a.peerStats('slow')?.connected === true);
       // Keep sending, fewer bytes per event-loop turn than one batch, so that the only reason
       // to drop is the peer not reading: first the kernel's buffers fill, then the socket needs
       // to drain, then the queue overflows. The bounds must hold throughout.
@@ -116,10 +117,10 @@ describe('slow peer', () => {
       );
 
       peer.resume();
-      await waitFor(() => {
+      await waitFor('the peer has read everything that survived', () => {
         const s = a.peerStats('slow')!;
         return s.queuedMessages === 0 && peer.received.length === s.sent;
-      }, 'the peer has read everything that survived');
+      });
       const s = a.peerStats('slow')!;
       assert.equal(s.sent + s.dropped, sent);
       assert.ok(s.dropped >= 5000);
@@ -128,7 +129,7 @@ describe('slow peer', () => {
       assert.equal(peer.received.at(-1), sent - 1, 'the newest message survives');
     } finally {
       await a.stop();
-      await within(peer.close(), 'the fake peer closed');
+      await within('the fake peer closed', peer.close());
     }
   });
 });

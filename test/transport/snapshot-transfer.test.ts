@@ -8,7 +8,8 @@ import { createHash } from 'node:crypto';
 import { describe, it } from 'node:test';
 import type { InstallSnapshot } from '../../src/raft/types.js';
 import { MAX_SNAPSHOT_RESTARTS } from '../../src/transport/snapshot-stream.js';
-import { HOST, heartbeat, listeningTransport, portOf, record, waitFor } from './helpers.js';
+import { waitFor } from '../support/wait.js';
+import { HOST, heartbeat, listeningTransport, portOf, record } from './helpers.js';
 
 const CLUSTER = 'snap';
 const MiB = 1024 * 1024;
@@ -55,7 +56,9 @@ describe('snapshot transfer', () => {
       const expected = digest(m.snapshot.data);
       assert.equal(a.send(m), true);
       for (let i = 0; i < 100; i++) a.send(heartbeat('a', 'b', i));
-      await waitFor(() => bLog.messages.length === 101, 'the snapshot and the heartbeats', 60_000);
+      await waitFor('the snapshot and the heartbeats', () => bLog.messages.length === 101, {
+        timeoutMs: 60_000,
+      });
       const received = bLog.messages.filter((x) => x.type === 'InstallSnapshot');
       assert.equal(received.length, 1);
       const got = received[0]!;
@@ -81,8 +84,8 @@ describe('snapshot transfer', () => {
       a.send(snapshot(3 * MiB, 10));
       a.send(snapshot(2 * MiB, 20));
       await waitFor(
-        () => bLog.messages.length === 1 && a.peerStats('b')?.snapshotPending === false,
         'a snapshot',
+        () => bLog.messages.length === 1 && a.peerStats('b')?.snapshotPending === false,
       );
       const got = bLog.messages[0] as InstallSnapshot;
       assert.equal(got.snapshot.meta.index, 20);
@@ -98,7 +101,7 @@ describe('snapshot transfer', () => {
     const bLog = record(b);
     try {
       a.send(snapshot(2 * MiB, 30));
-      await waitFor(() => a.peerStats('b')?.snapshotPending === false, 'the snapshot abandoned');
+      await waitFor('the snapshot abandoned', () => a.peerStats('b')?.snapshotPending === false);
       assert.equal(a.peerStats('b')?.dropped, 1);
       const refusals = bLog.events.filter((e) => e.type === 'protocolError');
       assert.equal(refusals.length, MAX_SNAPSHOT_RESTARTS + 1);
@@ -106,7 +109,7 @@ describe('snapshot transfer', () => {
         refusals.every((e) => e.type === 'protocolError' && /exceeds the maximum of 1048576/.test(e.reason)),
       );
       a.send(heartbeat('a', 'b', 1));
-      await waitFor(() => bLog.messages.length === 1, 'a heartbeat after the refusals');
+      await waitFor('a heartbeat after the refusals', () => bLog.messages.length === 1);
     } finally {
       await Promise.all([a.stop(), b.stop()]);
     }

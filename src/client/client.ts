@@ -1,0 +1,308 @@
+// The client of raftkv's HTTP API (docs/api.md), one node at a time: typed calls that return the
+// answer's fields or throw a typed error (errors.ts), and `send` for the raw answer. Every call
+// takes its own timeout and AbortSignal. The client holds no state but its connections: with
+// `keepAlive` (the default) an http.Agent of its own, released by close(); without, a fresh
+// connection per request. Failing over between nodes is the caller's policy (the CLI's is in
+// src/cli/client.ts): any node accepts any request, so one client per node is enough.
+
+import http, { type IncomingHttpHeaders } from 'node:http';
+import https from 'node:https';
+import type {
+  DeleteResponse,
+  GetResponse,
+  ListResponse,
+  PutResponse,
+  SnapshotResponse,
+  SpaceStatus,
+} from '../api/service.js';
+import { fieldOf, PreconditionFailedError, RaftkvApiError } from './errors.js';
+import { exchange } from './exchange.js';
+import {
+  type ApiRequest,
+  apiRequests,
+  type ListOptions,
+  type PutOptions,
+  type ReadOptions,
+  type WriteOptions,
+} from './requests.js';
+
+export type PutResult = PutResponse;
+export type DeleteResult = DeleteResponse;
+/** `value` is null when the key is absent (a 404 answer). */
+export type GetResult = GetResponse;
+export type ListResult = ListResponse;
+export type SpaceResult = SpaceStatus;
+export interface SnapshotResult extends SnapshotResponse {
+  readonly nodeId: string;
+}
+
+/** GET /debug: the fields the contract names, and many more (docs/api.md). */
+export interface NodeStatus {
+  readonly nodeId: string;
+  readonly state: 'follower' | 'candidate' | 'leader';
+  readonly term: number;
+  readonly leaderId: string | null;
+  readonly commitIndex: number;
+  readonly lastApplied: number;
+  readonly logLength: number;
+  readonly leaderAddress?: string | null;
+  readonly snapshotIndex?: number;
+  readonly keys?: number;
+  readonly readMode?: string;
+  readonly [field: string]: unknown;
+}
+
+/** GET /health, /livez, /readyz: 200 or 503, both answers. */
+export interface Probe {
+  readonly ok: boolean;
+  readonly reason?: string;
+  readonly nodeId: string;
+  /** /readyz: the nodes whose no-space alarm is raised. */
+  readonly alarms?: readonly string[];
+}
+
+export interface CallOptions {
+  /** Bound on this call, connecting included; default the client's timeoutMs. */
+  readonly timeoutMs?: number;
+  /** Aborts the call; it then rejects with the signal's reason. */
+  readonly signal?: AbortSignal;
+}
+
+export interface ClientOptions {
+  /** Default bound on every call (default 10 s). */
+  readonly timeoutMs?: number;
+  /**
+   * Reuse connections (default true; close() releases them). False: a fresh connection per
+   * request, closed after the answer — for nodes that are killed and restarted under the client.
+   */
+  readonly keepAlive?: boolean;
+  /** With keepAlive: at most this many connections at once (default: no limit). */
+  readonly maxSockets?: number;
+  /** Headers sent with every request. */
+  readonly headers?: Readonly<Record<string, string>>;
+}
+
+/** Anything `send` can send: an API request, or a hand-made one (any method, path and body). */
+export interface RawRequest extends ApiRequest {
+  /** Sent as is, instead of `body` as JSON (with content-type application/json unless set). */
+  readonly rawBody?: string | Uint8Array;
+  readonly headers?: Readonly<Record<string, string | readonly string[]>>;
+}
+
+/** Any HTTP answer. */
+export interface Answer {
+  readonly status: number;
+  readonly headers: IncomingHttpHeaders;
+  readonly text: string;
+  /** The body parsed as JSON; undefined when it is empty or not JSON. */
+  readonly body: unknown;
+}
+
+export class RaftkvClient {
+  /** `http://host:port` (or https), without a trailing slash. */
+  readonly url: string;
+  private readonly base: URL;
+  private readonly agent: http.Agent | false;
+  private readonly timeoutMs: number;
+  private readonly headers: Readonly<Record<string, string>>;
+
+  /** `endpoint`: `http://host:port`, `https://host:port`, or `host:port` (http). */
+  constructor(endpoint: string, options: ClientOptions = {}) {
+    const withScheme = /^[a-z]+:\/\//i.test(endpoint) ? endpoint : `http://${endpoint}`;
+    this.base = new URL(withScheme);
+    if (this.base.protocol !== 'http:' && this.base.protocol !== 'https:') {
+      throw new TypeError(`not an http(s) endpoint: ${endpoint}`);
+    }
+    this.url = this.base.origin;
+    this.timeoutMs = options.timeoutMs ?? 10_000;
+    this.headers = options.headers ?? {};
+    const keepAlive = options.keepAlive ?? true;
+    const agentOptions = { keepAlive: true, maxSockets: options.maxSockets ?? Number.POSITIVE_INFINITY };
+    this.agent = !keepAlive
+      ? false
+      : this.base.protocol === 'https:'
+        ? new https.Agent(agentOptions)
+        : new http.Agent(agentOptions);
+  }
+
+  /** Closes the kept-alive connections (a later call opens new ones). */
+  close(): void {
+    if (this.agent) this.agent.destroy();
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Keys
+
+  /** A put, or with `prevValue` a compare-and-set (PreconditionFailedError when it does not hold). */
+  async put(key: string, value: string, options: PutOptions & CallOptions = {}): Promise<PutResult> {
+    return this.call(apiRequests.put(key, value, options), options, isPut);
+  }
+
+  /** Writes `value` only if the key's value is `prevValue` (null: only if it is absent). */
+  compareAndSet(
+    key: string,
+    prevValue: string | null,
+    value: string,
+    options: WriteOptions & CallOptions = {},
+  ): Promise<PutResult> {
+    return this.put(key, value, { ...options, prevValue });
+  }
+
+  /** The key's value, or `value: null` when it is absent. */
+  async get(key: string, options: ReadOptions & CallOptions = {}): Promise<GetResult> {
+    const req = apiRequests.get(key, options);
+    const a = await this.send(req, options);
+    // 404 without an error message is the answer "absent"; with one it is an unknown route.
+    if (a.status === 404 && fieldOf(a.body, 'error') === undefined && isGet(a.body)) return a.body;
+    return this.result(req, a, isGet);
+  }
+
+  async delete(key: string, options: WriteOptions & CallOptions = {}): Promise<DeleteResult> {
+    return this.call(apiRequests.delete(key, options), options, isDelete);
+  }
+
+  /** Keys under `prefix` in key order, at most `limit` of them; `more` says whether there are others. */
+  async list(prefix: string, options: ListOptions & CallOptions = {}): Promise<ListResult> {
+    return this.call(apiRequests.list(prefix, options), options, isList);
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // The node
+
+  /** GET /debug */
+  status(options: CallOptions = {}): Promise<NodeStatus> {
+    return this.call(apiRequests.status(), options, isStatus);
+  }
+
+  /** GET /health: `ok` when this node knows a leader and is caught up (503 is an answer too). */
+  health(options: CallOptions = {}): Promise<Probe> {
+    return this.probe(apiRequests.health(), options);
+  }
+
+  /** GET /livez: the process serves HTTP. */
+  livez(options: CallOptions = {}): Promise<Probe> {
+    return this.probe(apiRequests.livez(), options);
+  }
+
+  /** GET /readyz: a leader known and everything committed applied. */
+  readyz(options: CallOptions = {}): Promise<Probe> {
+    return this.probe(apiRequests.readyz(), options);
+  }
+
+  /** POST /admin/snapshot (the server allows it up to 120 s: give the call as long). */
+  snapshot(options: CallOptions = {}): Promise<SnapshotResult> {
+    return this.call(apiRequests.snapshot(), options, isSnapshot);
+  }
+
+  /** GET /admin/alarms */
+  alarms(options: CallOptions = {}): Promise<SpaceResult> {
+    return this.call(apiRequests.alarms(), options, isSpace);
+  }
+
+  /** POST /admin/alarms: raise (`active`) or clear `node`'s no-space alarm. */
+  setAlarm(node: string, active: boolean, options: CallOptions = {}): Promise<SpaceResult> {
+    return this.call(apiRequests.setAlarm(node, active), options, isSpace);
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Raw
+
+  /**
+   * Sends one request and resolves with whatever the node answered, any status. Rejects with a
+   * RaftkvConnectionError when no answer came (or the signal's reason when it aborted the call).
+   */
+  async send(req: RawRequest, options: CallOptions = {}): Promise<Answer> {
+    // Names in lower case, so that a header given twice (`Accept`, `accept`) is sent once.
+    const headers: Record<string, string | readonly string[]> = { accept: 'application/json' };
+    const add = (more: Readonly<Record<string, string | readonly string[]>> = {}): void => {
+      for (const [name, value] of Object.entries(more)) headers[name.toLowerCase()] = value;
+    };
+    add(this.headers);
+    let body: string | Uint8Array | undefined;
+    if (req.rawBody !== undefined) body = req.rawBody;
+    else if (req.body !== undefined) body = JSON.stringify(req.body);
+    if (body !== undefined) headers['content-type'] = 'application/json';
+    if (req.idempotencyKey !== undefined) headers['idempotency-key'] = req.idempotencyKey;
+    add(req.headers);
+    const a = await exchange(
+      this.base,
+      { method: req.method, path: req.path, headers, ...(body !== undefined && { body }) },
+      {
+        timeoutMs: options.timeoutMs ?? this.timeoutMs,
+        agent: this.agent,
+        ...(options.signal !== undefined && { signal: options.signal }),
+      },
+    );
+    let parsed: unknown;
+    try {
+      parsed = a.text === '' ? undefined : JSON.parse(a.text);
+    } catch {
+      parsed = undefined;
+    }
+    return { status: a.status, headers: a.headers, text: a.text, body: parsed };
+  }
+
+  private async call<T>(req: ApiRequest, options: CallOptions, is: (b: unknown) => b is T): Promise<T> {
+    return this.result(req, await this.send(req, options), is);
+  }
+
+  private async probe(req: ApiRequest, options: CallOptions): Promise<Probe> {
+    const a = await this.send(req, options);
+    if ((a.status === 200 || a.status === 503) && isProbe(a.body)) return a.body;
+    return this.result(req, a, isProbe);
+  }
+
+  /** The answer's body when it is a 200 of the expected shape; otherwise the error it is. */
+  private result<T>(req: ApiRequest, a: Answer, is: (b: unknown) => b is T): T {
+    if (a.status === 200) {
+      if (is(a.body)) return a.body;
+      throw new RaftkvApiError(
+        req.method,
+        req.path,
+        a.status,
+        a.body,
+        `${req.method} ${req.path}: unexpected answer: ${a.text.slice(0, 200)}`,
+      );
+    }
+    if (a.status === 409 && fieldOf(a.body, 'code') === 'precondition_failed') {
+      throw new PreconditionFailedError(req.method, req.path, a.body);
+    }
+    throw new RaftkvApiError(req.method, req.path, a.status, a.body);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Shapes of the answers (what a caller reads must be there; more fields may come)
+
+function isObject(b: unknown): b is Record<string, unknown> {
+  return typeof b === 'object' && b !== null && !Array.isArray(b);
+}
+
+const isPut = (b: unknown): b is PutResult =>
+  isObject(b) && typeof b.key === 'string' && typeof b.value === 'string' && typeof b.index === 'number';
+
+const isGet = (b: unknown): b is GetResult =>
+  isObject(b) &&
+  typeof b.key === 'string' &&
+  (typeof b.value === 'string' || b.value === null) &&
+  typeof b.index === 'number';
+
+const isDelete = (b: unknown): b is DeleteResult =>
+  isObject(b) && typeof b.key === 'string' && typeof b.deleted === 'boolean' && typeof b.index === 'number';
+
+const isList = (b: unknown): b is ListResult =>
+  isObject(b) &&
+  Array.isArray(b.items) &&
+  b.items.every((i) => isObject(i) && typeof i.key === 'string' && typeof i.value === 'string') &&
+  typeof b.more === 'boolean';
+
+const isStatus = (b: unknown): b is NodeStatus =>
+  isObject(b) && typeof b.nodeId === 'string' && typeof b.state === 'string' && typeof b.term === 'number';
+
+const isProbe = (b: unknown): b is Probe => isObject(b) && typeof b.ok === 'boolean';
+
+const isSnapshot = (b: unknown): b is SnapshotResult =>
+  isObject(b) && typeof b.index === 'number' && typeof b.bytes === 'number' && typeof b.taken === 'boolean';
+
+const isSpace = (b: unknown): b is SpaceResult =>
+  isObject(b) && Array.isArray(b.alarms) && typeof b.stateBytes === 'number';

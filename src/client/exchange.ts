@@ -1,0 +1,103 @@
+// One HTTP exchange over node:http(s): the request out, the whole answer in, under a deadline and
+// an optional AbortSignal. It notes whether a connection was made, so a failure can say whether
+// the request may have reached the node (src/client/errors.ts). node:http rather than fetch: the
+// caller decides per client whether connections are reused (an http.Agent it owns) or fresh for
+// every request — a fresh one never mistakes the reset of a stale pooled socket for an answer, and
+// sees a dead node as refused at once — and a fetch cannot say whether it ever connected.
+
+import http, { type IncomingHttpHeaders } from 'node:http';
+import https from 'node:https';
+import { RaftkvConnectionError } from './errors.js';
+
+export interface Outgoing {
+  readonly method: string;
+  /** Path and query, sent exactly as given (no normalisation). */
+  readonly path: string;
+  readonly headers: Readonly<Record<string, string | readonly string[]>>;
+  readonly body?: string | Uint8Array;
+}
+
+export interface Incoming {
+  readonly status: number;
+  readonly headers: IncomingHttpHeaders;
+  readonly text: string;
+}
+
+export interface ExchangeOptions {
+  /** The whole exchange, connecting included. */
+  readonly timeoutMs: number;
+  readonly signal?: AbortSignal;
+  /** An agent to reuse connections with, or false for a fresh connection. */
+  readonly agent: http.Agent | false;
+}
+
+/**
+ * Sends `out` to `base` (`http://host:port` or https). Resolves with any HTTP answer; rejects with
+ * a RaftkvConnectionError when none came, or with the signal's reason when it aborted the call.
+ */
+export function exchange(base: URL, out: Outgoing, options: ExchangeOptions): Promise<Incoming> {
+  const { signal, timeoutMs } = options;
+  if (signal?.aborted) return Promise.reject(signal.reason);
+  const url = `${base.origin}${out.path}`;
+  return new Promise<Incoming>((resolve, reject) => {
+    let connected = false;
+    let settled = false;
+    const finish = (error: unknown, answer?: Incoming): void => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', onAbort);
+      if (answer !== undefined) resolve(answer);
+      else reject(error);
+    };
+    const fail = (e: Error | null): void =>
+      finish(RaftkvConnectionError.of(out.method, url, connected, e, timeoutMs));
+
+    const headers: Record<string, string | string[]> = {};
+    for (const [name, value] of Object.entries(out.headers))
+      headers[name] = typeof value === 'string' ? value : [...value];
+    if (out.body !== undefined) headers['content-length'] = String(Buffer.byteLength(out.body));
+    const req = (base.protocol === 'https:' ? https : http).request({
+      protocol: base.protocol,
+      // URL keeps an IPv6 address in brackets; the socket wants it bare.
+      hostname: base.hostname.replace(/^\[(.*)\]$/, '$1'),
+      port: base.port,
+      method: out.method,
+      path: out.path,
+      headers,
+      agent: options.agent,
+    });
+    const timer = setTimeout(() => {
+      fail(null);
+      req.destroy();
+    }, timeoutMs);
+    const onAbort = (): void => {
+      finish(signal?.reason);
+      req.destroy();
+    };
+    signal?.addEventListener('abort', onAbort, { once: true });
+
+    req.on('socket', (socket) => {
+      if (!socket.connecting) connected = true;
+      else socket.once('connect', () => (connected = true));
+    });
+    req.on('error', fail);
+    req.on('response', (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('error', fail);
+      // The connection closed before the answer was whole (when no 'error' says so first).
+      res.on('close', () => {
+        if (!res.complete) fail(Object.assign(new Error('answer cut off'), { code: 'ECONNRESET' }));
+      });
+      res.on('end', () =>
+        finish(null, {
+          status: res.statusCode ?? 0,
+          headers: res.headers,
+          text: Buffer.concat(chunks).toString('utf8'),
+        }),
+      );
+    });
+    req.end(out.body);
+  });
+}

@@ -1,0 +1,28 @@
+// The client of raftkv's HTTP API: what a program that uses a raftkv cluster imports.
+
+export {
+  type Answer,
+  type CallOptions,
+  type ClientOptions,
+  type DeleteResult,
+  type GetResult,
+  type ListResult,
+  type NodeStatus,
+  type Probe,
+  type PutResult,
+  RaftkvClient,
+  RaftkvClient as Client,
+  type RawRequest,
+  type SnapshotResult,
+  type SpaceResult,
+} from './client.js';
+export { PreconditionFailedError, RaftkvApiError, RaftkvConnectionError } from './errors.js';
+export {
+  type ApiRequest,
+  apiRequests,
+  type Consistency,
+  type ListOptions,
+  type PutOptions,
+  type ReadOptions,
+  type WriteOptions,
+} from './requests.js';

@@ -1,0 +1,98 @@
+// The wire form of every call of the HTTP API (docs/api.md): method, path with its query, JSON
+// body, Idempotency-Key. Pure; the client sends these, and so do the tools that need the raw
+// answer (the CLI prints it, the Jepsen runner classifies it).
+
+export type Consistency = 'linearizable' | 'stale';
+
+export interface ApiRequest {
+  readonly method: string;
+  /** Path and query, starting with `/`, percent-encoded. */
+  readonly path: string;
+  /** Sent as JSON. */
+  readonly body?: unknown;
+  /** Writes: a retry with the same key is applied at most once. */
+  readonly idempotencyKey?: string;
+}
+
+export interface WriteOptions {
+  readonly idempotencyKey?: string;
+}
+
+export interface PutOptions extends WriteOptions {
+  /** Compare-and-set: write only if the current value is this; null: only if the key is absent. */
+  readonly prevValue?: string | null;
+}
+
+export interface ReadOptions {
+  /** Default (left out of the request): linearizable. */
+  readonly consistency?: Consistency;
+}
+
+export interface ListOptions extends ReadOptions {
+  /** At most this many keys (the server's default is 1000, its maximum 10000). */
+  readonly limit?: number;
+}
+
+const keyPath = (key: string): string => `/kv/${encodeURIComponent(key)}`;
+const withKey = (idempotencyKey: string | undefined) =>
+  idempotencyKey === undefined ? {} : { idempotencyKey };
+
+export const apiRequests = {
+  /** POST /kv: a put, or a compare-and-set with `prevValue`. */
+  put(key: string, value: string, options: PutOptions = {}): ApiRequest {
+    const body =
+      options.prevValue === undefined ? { key, value } : { key, value, prevValue: options.prevValue };
+    return { method: 'POST', path: '/kv', body, ...withKey(options.idempotencyKey) };
+  },
+
+  /** GET /kv/{key} */
+  get(key: string, options: ReadOptions = {}): ApiRequest {
+    const q = options.consistency === undefined ? '' : `?consistency=${options.consistency}`;
+    return { method: 'GET', path: `${keyPath(key)}${q}` };
+  },
+
+  /** DELETE /kv/{key} */
+  delete(key: string, options: WriteOptions = {}): ApiRequest {
+    return { method: 'DELETE', path: keyPath(key), ...withKey(options.idempotencyKey) };
+  },
+
+  /** GET /kv?prefix=p&limit=n */
+  list(prefix: string, options: ListOptions = {}): ApiRequest {
+    const q = new URLSearchParams({ prefix });
+    if (options.limit !== undefined) q.set('limit', String(options.limit));
+    if (options.consistency !== undefined) q.set('consistency', options.consistency);
+    return { method: 'GET', path: `/kv?${q.toString()}` };
+  },
+
+  /** GET /debug: the node's status. */
+  status(): ApiRequest {
+    return { method: 'GET', path: '/debug' };
+  },
+
+  health(): ApiRequest {
+    return { method: 'GET', path: '/health' };
+  },
+
+  livez(): ApiRequest {
+    return { method: 'GET', path: '/livez' };
+  },
+
+  readyz(): ApiRequest {
+    return { method: 'GET', path: '/readyz' };
+  },
+
+  /** POST /admin/snapshot: snapshot this node's state now and compact its log. */
+  snapshot(): ApiRequest {
+    return { method: 'POST', path: '/admin/snapshot' };
+  },
+
+  /** GET /admin/alarms: the space rules in force. */
+  alarms(): ApiRequest {
+    return { method: 'GET', path: '/admin/alarms' };
+  },
+
+  /** POST /admin/alarms: raise or clear a node's no-space alarm. */
+  setAlarm(node: string, active: boolean): ApiRequest {
+    return { method: 'POST', path: '/admin/alarms', body: { node, alarm: 'no_space', active } };
+  },
+} as const;
