@@ -2,7 +2,7 @@
 // runtime on virtual time: `realClock` in production, a seeded scheduler in tests.
 
 import type { Message, NodeId } from '../raft/index.js';
-import type { TransportEvent } from '../transport/index.js';
+import type { PeerAddress, TransportEvent } from '../transport/index.js';
 
 export interface NodeClock {
   /**
@@ -53,6 +53,10 @@ export function sleep(clock: NodeClock, ms: number): Promise<void> {
 /** What the driver needs from the peer transport (PeerTransport, or a simulated network). */
 export interface MessageTransport {
   send(message: Message): boolean;
+  /** Learns (or moves) a peer's address; the membership decides who is a peer (peers.ts). */
+  setPeer(id: NodeId, address: PeerAddress): void;
+  /** Forgets a peer that left the cluster, closing its connection. */
+  removePeer(id: NodeId): Promise<void>;
   onMessage(handler: (m: Message) => void): () => void;
   onEvent(listener: (e: TransportEvent) => void): () => void;
   stats(): unknown;

@@ -32,6 +32,7 @@ import { bestTransferTarget, DiskStallGuard } from './disk-stall.js';
 import { ElapsedTicks } from './elapsed-ticks.js';
 import type { EventLog } from './logger.js';
 import type { ResolvedNodeOptions } from './options.js';
+import { PeerBook } from './peers.js';
 import { PendingReads, PendingWrites, type ProposalResult } from './pending.js';
 import { Snapshotter } from './snapshotter.js';
 
@@ -83,6 +84,8 @@ export class Driver {
   readonly clock: NodeClock;
   private readonly logger: EventLog;
   private readonly snapshotter: Snapshotter;
+  /** The members' addresses, kept in step with the transport. */
+  private readonly peers: PeerBook;
   private readonly stallGuard: DiskStallGuard;
   private readonly mutations: DriverMutations;
   /** Set by start(): the ticks owed to the core for monotonic time passed. */
@@ -116,6 +119,13 @@ export class Driver {
     this.logger = p.logger;
     this.mutations = p.mutations ?? {};
     this.stallGuard = new DiskStallGuard(p.options.diskStallMs);
+    this.peers = new PeerBook(
+      p.options.id,
+      p.transport,
+      (fn) => p.clock.after(p.options.electionTimeoutMs, fn),
+      (id, address) =>
+        p.logger.log('warn', 'member has an address this node cannot dial', { peer: id, address }),
+    );
     this.snapshotter = new Snapshotter({
       every: p.options.snapshotEvery,
       catchUpEntries: p.options.snapshotCatchUpEntries,
@@ -156,8 +166,16 @@ export class Driver {
   leaderAddress(): string | null {
     const id = this.raw.status().leaderId;
     if (id === null) return null;
+    const fromMembership = this.peers.addressOf(id);
+    if (fromMembership !== null) return fromMembership;
     const a = this.options.cluster[id];
     return a === undefined ? null : `${a.host}:${a.port}`;
+  }
+
+  /** The transport knows every member the log names (and those a pending change removes). */
+  private syncPeers(): void {
+    const { current, committed } = this.raw.membership();
+    this.peers.sync(current, committed);
   }
 
   isLeader(): boolean {
@@ -423,6 +441,7 @@ export class Driver {
       this.clock.soon(() => {
         this.earlyFlushScheduled = false;
         if (!this.running) return;
+        this.syncPeers();
         for (const m of this.raw.takeEarlyMessages()) this.transport.send(m);
       });
       return;
@@ -459,6 +478,8 @@ export class Driver {
   }
 
   private async handleReady(ready: Ready): Promise<void> {
+    // A configuration is in force from its append (§4.1): a member just added must be dialable.
+    this.syncPeers();
     // 1. Messages that may leave before persistence.
     for (const m of ready.messages) this.transport.send(m);
     // 2. A snapshot from the leader: durable first, then the state machine restarts from it.

@@ -107,6 +107,17 @@ export class RawNode {
     return this.raft.proposeMembership(changes);
   }
 
+  /**
+   * The membership in force (the log's latest configuration, §4.1) and the one the commit index
+   * has reached — the same object unless a change is in flight. Cheap: for every Ready.
+   */
+  membership(): { readonly current: ClusterMembership; readonly committed: ClusterMembership } {
+    const r = this.raft;
+    const current = r.tracker.membership;
+    if (r.log.membership.currentIndex() <= r.log.commitIndex) return { current, committed: current };
+    return { current, committed: r.log.membership.at(r.log.commitIndex) };
+  }
+
   /** The membership a snapshot at `index` (≤ the applied index) records. */
   membershipAt(index: number): ClusterMembership {
     return this.raft.log.membership.at(index);

@@ -94,6 +94,9 @@ export class SimNetwork {
         };
       },
       onEvent: (_listener: (e: TransportEvent) => void) => () => {},
+      // Simulated links are by id: there are no addresses to learn or forget.
+      setPeer: () => {},
+      removePeer: async () => {},
       stats: () => ({ simulated: true }),
     };
   }
