@@ -113,3 +113,41 @@ export class NotLeaderError extends RaftkvError {
     );
   }
 }
+
+// --- Membership (docs/membership.md) ---------------------------------------------------------
+
+/** The id or the address is already a member's. Nothing changed. */
+export class MemberExistsError extends RaftkvError {
+  readonly code = 'member_exists';
+  readonly definite = true;
+}
+
+/** Another membership change is not finished (committed, and a joint phase left). Retry it then. */
+export class MembershipChangeInProgressError extends RaftkvError {
+  readonly code = 'membership_change_in_progress';
+  readonly definite = true;
+}
+
+/** No member has this id. */
+export class MemberNotFoundError extends RaftkvError {
+  readonly code = 'member_not_found';
+  readonly definite = true;
+}
+
+/** Removing it would leave no voter. */
+export class LastVoterError extends RaftkvError {
+  readonly code = 'last_voter';
+  readonly definite = true;
+}
+
+/** The learner is not caught up enough to vote yet. Details: `behind` (entries), `reason`. */
+export class LearnerNotReadyError extends RaftkvError {
+  readonly code = 'learner_not_ready';
+  readonly definite = true;
+}
+
+/** Leadership could not be moved. Details: `reason`. */
+export class TransferFailedError extends RaftkvError {
+  readonly code = 'transfer_failed';
+  readonly definite = true;
+}

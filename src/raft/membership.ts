@@ -24,9 +24,15 @@ export function initialMembership(
   addresses: Readonly<Record<NodeId, string>> | readonly NodeId[],
 ): Membership {
   if (Array.isArray(addresses))
-    return { voters: [...addresses], outgoingVoters: [], learners: [], addresses: {} };
+    return { voters: [...addresses], outgoingVoters: [], learners: [], autoPromote: [], addresses: {} };
   const record = addresses as Readonly<Record<NodeId, string>>;
-  return { voters: Object.keys(record), outgoingVoters: [], learners: [], addresses: { ...record } };
+  return {
+    voters: Object.keys(record),
+    outgoingVoters: [],
+    learners: [],
+    autoPromote: [],
+    addresses: { ...record },
+  };
 }
 
 export function isJoint(m: Membership): boolean {
@@ -68,6 +74,10 @@ export function changeMembership(
   if (changes.length === 0) return { refused: { reason: 'NoChange' } };
   const voters = [...current.voters];
   const learners = [...current.learners];
+  const autoPromote = [...current.autoPromote];
+  const dropAutoPromote = (id: NodeId): void => {
+    if (autoPromote.includes(id)) autoPromote.splice(autoPromote.indexOf(id), 1);
+  };
   const addresses: Record<NodeId, string> = { ...current.addresses };
   for (const change of changes) {
     const id = change.id;
@@ -79,6 +89,7 @@ export function changeMembership(
         const holder = Object.entries(addresses).find(([, a]) => a === change.address);
         if (holder) return { refused: { reason: 'AddressInUse', id: holder[0], address: change.address } };
         (change.kind === 'addVoter' ? voters : learners).push(id);
+        if (change.kind === 'addLearner' && change.autoPromote === true) autoPromote.push(id);
         addresses[id] = change.address;
         break;
       }
@@ -86,11 +97,13 @@ export function changeMembership(
         if (!member) return { refused: { reason: 'MemberNotFound', id } };
         if (!learners.includes(id)) return { refused: { reason: 'NotALearner', id } };
         learners.splice(learners.indexOf(id), 1);
+        dropAutoPromote(id);
         voters.push(id);
         break;
       }
       case 'remove': {
         if (!member) return { refused: { reason: 'MemberNotFound', id } };
+        dropAutoPromote(id);
         if (learners.includes(id)) learners.splice(learners.indexOf(id), 1);
         else {
           if (voters.length === 1) return { refused: { reason: 'LastVoter', id } };
@@ -111,9 +124,9 @@ export function changeMembership(
     // the new ones share a voter, so one step is safe (§4.2) — given one change at a time and the
     // leader's own-term commit first (leader.ts). A removed voter's address goes with it.
     for (const id of current.voters) if (!voters.includes(id)) delete addresses[id];
-    return { membership: { voters, outgoingVoters: [], learners, addresses } };
+    return { membership: { voters, outgoingVoters: [], learners, autoPromote, addresses } };
   }
-  return { membership: { voters, outgoingVoters: [...current.voters], learners, addresses } };
+  return { membership: { voters, outgoingVoters: [...current.voters], learners, autoPromote, addresses } };
 }
 
 /** §4.3, the second step: the joint configuration committed; only the new voters decide now. */
@@ -124,7 +137,13 @@ export function leaveJoint(m: Membership): Membership {
     const a = m.addresses[id];
     if (a !== undefined) addresses[id] = a;
   }
-  return { voters: m.voters, outgoingVoters: [], learners: m.learners, addresses };
+  return {
+    voters: m.voters,
+    outgoingVoters: [],
+    learners: m.learners,
+    autoPromote: m.autoPromote,
+    addresses,
+  };
 }
 
 function sameMembers(a: readonly NodeId[], b: readonly NodeId[]): boolean {
@@ -136,6 +155,7 @@ export function sameMembership(a: Membership, b: Membership): boolean {
     sameMembers(a.voters, b.voters) &&
     sameMembers(a.outgoingVoters, b.outgoingVoters) &&
     sameMembers(a.learners, b.learners) &&
+    sameMembers(a.autoPromote, b.autoPromote) &&
     Object.keys(a.addresses).length === Object.keys(b.addresses).length &&
     Object.entries(a.addresses).every(([id, address]) => b.addresses[id] === address)
   );
@@ -156,6 +176,7 @@ export function encodeMembership(m: Membership): Uint8Array {
       voters: m.voters,
       outgoingVoters: m.outgoingVoters,
       learners: m.learners,
+      autoPromote: m.autoPromote,
       addresses: m.addresses,
     }),
   );
@@ -197,6 +218,7 @@ export function decodeMembership(data: Uint8Array): Membership {
     voters: idList(o.voters, 'voters'),
     outgoingVoters: idList(o.outgoingVoters, 'outgoingVoters'),
     learners: idList(o.learners, 'learners'),
+    autoPromote: idList(o.autoPromote, 'autoPromote'),
     addresses: addresses as Record<NodeId, string>,
   };
 }

@@ -38,13 +38,24 @@ export interface ClusterMembership {
   readonly outgoingVoters: readonly NodeId[];
   /** Members that receive the log and never vote, never count toward commitment, never campaign. */
   readonly learners: readonly NodeId[];
+  /**
+   * Learners the application will promote once they have caught up (the core only carries the
+   * list, so that whichever node leads knows it).
+   */
+  readonly autoPromote: readonly NodeId[];
   /** Where each member listens for its peers, as the application named it; the core only carries it. */
   readonly addresses: Readonly<Record<NodeId, string>>;
 }
 
 /** One change an operator asks for; several in one request are made atomically. */
 export type MemberChange =
-  | { readonly kind: 'addLearner'; readonly id: NodeId; readonly address: string }
+  | {
+      readonly kind: 'addLearner';
+      readonly id: NodeId;
+      readonly address: string;
+      /** Promote it once it has caught up (membership.autoPromote). */
+      readonly autoPromote?: boolean;
+    }
   | { readonly kind: 'addVoter'; readonly id: NodeId; readonly address: string }
   | { readonly kind: 'promote'; readonly id: NodeId }
   | { readonly kind: 'remove'; readonly id: NodeId };

@@ -62,6 +62,7 @@ describe('changing the membership', () => {
       voters: ['n1', 'n2', 'n3', 'n4', 'n5'],
       outgoingVoters: [],
       learners: [],
+      autoPromote: [],
       addresses: m.addresses,
     });
   });
