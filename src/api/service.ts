@@ -63,7 +63,43 @@ export interface Health {
   readonly reason: string;
 }
 
-export interface KvService {
+/** One member of the cluster, as GET /cluster/members lists it. */
+export interface Member {
+  readonly id: string;
+  readonly address: string;
+  readonly role: 'voter' | 'learner';
+}
+
+export interface MembersResponse {
+  readonly members: readonly Member[];
+  readonly leaderId: string | null;
+  /** Log index of the configuration entry that made this membership (0: the bootstrap one). */
+  readonly index: number;
+}
+
+/** POST /cluster/members: `learner: false` adds a learner that is promoted once caught up. */
+export interface AddMemberRequest {
+  readonly id: string;
+  readonly address: string;
+  readonly learner: boolean;
+}
+
+export interface LeaderResponse {
+  readonly leaderId: string;
+  readonly term: number;
+}
+
+/** Membership operations (docs/membership.md): changes run on the leader (NotLeaderError elsewhere). */
+export interface MembershipService {
+  members(consistency: Consistency, deadlineMs: number): Promise<MembersResponse>;
+  addMember(req: AddMemberRequest, deadlineMs: number): Promise<MembersResponse>;
+  promoteMember(id: string, deadlineMs: number): Promise<MembersResponse>;
+  removeMember(id: string, deadlineMs: number): Promise<MembersResponse>;
+  /** Moves leadership to `to`, or (null) to the most caught-up voter; resolves once it leads. */
+  moveLeader(to: string | null, deadlineMs: number): Promise<LeaderResponse>;
+}
+
+export interface KvService extends MembershipService {
   readonly nodeId: string;
   /** Rejects with RaftkvError subclasses (ConflictError, NotLeaderError, TimeoutError, ...). */
   put(req: PutRequest, deadlineMs: number): Promise<PutResponse>;

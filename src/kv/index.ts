@@ -32,6 +32,7 @@ export {
 export type { KeyValue, ScanResult } from './ordered-store.js';
 export type {
   ApplyResult,
+  ConfigResult,
   ConflictResult,
   DeleteResult,
   InvalidResult,

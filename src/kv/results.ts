@@ -41,6 +41,12 @@ export interface NoopResult {
   readonly index: number;
 }
 
+/** A membership change reached the state machine: it only takes its index (the core holds membership). */
+export interface ConfigResult {
+  readonly kind: 'config';
+  readonly index: number;
+}
+
 /** The entry's bytes were not a valid command; every node reaches the same verdict. */
 export interface InvalidResult {
   readonly kind: 'invalid';
@@ -78,4 +84,4 @@ export interface SpaceResult {
 }
 
 export type WriteResult = PutResult | ConflictResult | DeleteResult;
-export type ApplyResult = WriteResult | NoSpaceResult | SpaceResult | NoopResult | InvalidResult;
+export type ApplyResult = WriteResult | NoSpaceResult | SpaceResult | NoopResult | ConfigResult | InvalidResult;

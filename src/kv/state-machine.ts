@@ -142,9 +142,10 @@ export class KvStateMachine {
     this.dedup.expire(index);
     switch (entry.type) {
       case 'noop':
+        return { kind: 'noop', index };
       // A membership change belongs to the core (src/raft/membership.ts); here it only takes an index.
       case 'config':
-        return { kind: 'noop', index };
+        return { kind: 'config', index };
       case 'command':
         return this.applyCommand(entry.data, index);
     }

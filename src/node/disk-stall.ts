@@ -52,12 +52,13 @@ export class DiskStallGuard {
   }
 }
 
-/** The live follower with the longest matching log: it can take over soonest. */
+/** The live voter with the longest matching log: it can take over soonest (a learner cannot). */
 export function bestTransferTarget(status: Status): NodeId | null {
   let best: NodeId | null = null;
   let bestMatch = -1;
   for (const [id, follower] of Object.entries(status.progress ?? {})) {
     if (id === status.id || !follower.recentActive || follower.state === 'snapshot') continue;
+    if (!status.membership.voters.includes(id)) continue;
     if (follower.match > bestMatch) {
       best = id;
       bestMatch = follower.match;

@@ -6,8 +6,13 @@
 // its own fsync (thesis §10.2.1); the core counts the leader toward a quorum only after advance().
 
 import {
+  BadRequestError,
   BusyError,
+  LastVoterError,
   LeadershipLostError,
+  MemberExistsError,
+  MemberNotFoundError,
+  MembershipChangeInProgressError,
   NoLeaderError,
   type RaftkvError,
   TimeoutError,
@@ -15,15 +20,20 @@ import {
 } from '../api/errors.js';
 import type { SnapshotResponse } from '../api/service.js';
 import { type ApplyResult, KvStateMachine, type SpaceRefusal } from '../kv/index.js';
-import type {
-  Entry,
-  MemoryLogStorage,
-  Message,
-  NodeId,
-  RawNode,
-  ReadFailure,
-  Ready,
-  Snapshot,
+import {
+  type ClusterMembership,
+  type Entry,
+  isJoint,
+  type MemberChange,
+  type MembershipRefusal,
+  type MemoryLogStorage,
+  type Message,
+  type NodeId,
+  type RawNode,
+  type ReadFailure,
+  type Ready,
+  type Snapshot,
+  type TransferResult,
 } from '../raft/index.js';
 import type { Storage } from '../storage/index.js';
 import type { TransportEvent } from '../transport/index.js';
@@ -224,6 +234,74 @@ export class Driver {
     return this.writes.wait(r.index, r.term, deadline);
   }
 
+  /**
+   * Changes the membership (chapter 4). 'not-leader' when another node must take it; otherwise a
+   * promise of the membership once the change is committed — for a joint change, once the entry
+   * that leaves the joint configuration is committed too — or a RaftkvError.
+   */
+  changeMembership(
+    changes: readonly MemberChange[],
+    deadline: number,
+  ): Promise<ClusterMembership> | 'not-leader' {
+    if (this.stopError !== null) return Promise.reject(this.stopError());
+    const r = this.input().proposeMembership(changes);
+    if (r.kind === 'refused') return Promise.reject(membershipRefusalError(r.refusal));
+    if (r.kind === 'rejected') {
+      switch (r.reason) {
+        case 'NotLeader':
+          return 'not-leader';
+        case 'TransferInProgress':
+          return Promise.reject(new BusyError('leadership is being transferred; retry shortly'));
+        case 'NotReadyForChange':
+          return Promise.reject(
+            new MembershipChangeInProgressError(
+              'this leader has not yet committed an entry of its term (it was just elected); retry shortly',
+            ),
+          );
+        case 'ChangeInProgress':
+          return Promise.reject(
+            new MembershipChangeInProgressError(
+              'another membership change is not finished yet; retry when it is',
+            ),
+          );
+      }
+    }
+    this.schedule();
+    return this.membershipCommitted(r.index, r.term, r.membership, deadline);
+  }
+
+  private async membershipCommitted(
+    index: number,
+    term: number,
+    membership: ClusterMembership,
+    deadline: number,
+  ): Promise<ClusterMembership> {
+    await this.awaitApplied(index, term, deadline);
+    if (!isJoint(membership)) return membership;
+    // The core appended the entry that leaves the joint configuration as this one committed.
+    const s = this.raw.status();
+    if (s.term !== term || s.membershipIndex <= index) {
+      throw new LeadershipLostError(
+        'leadership changed in the joint phase; the change is committed and the next leader finishes it',
+      );
+    }
+    const leave = s.membershipIndex;
+    await this.awaitApplied(leave, term, deadline);
+    return this.raw.membershipAt(leave);
+  }
+
+  /** Resolves once the entry (index, term) is applied here (at once if it already is). */
+  private async awaitApplied(index: number, term: number, deadline: number): Promise<void> {
+    if (this.sm.lastApplied >= index) {
+      // null: compacted into a snapshot since; it was applied, and no longer tells its term.
+      const applied = this.log.term(index);
+      if (applied !== null && applied !== term)
+        throw new LeadershipLostError('leadership changed; the change was not applied');
+      return;
+    }
+    await this.writes.wait(index, term, deadline);
+  }
+
   /** Starts a linearizable read; resolves once the local state machine may serve it. */
   readIndex(deadline: number): Promise<void> {
     if (this.stopError !== null) return Promise.reject(this.stopError());
@@ -231,6 +309,13 @@ export class Driver {
     this.input().readIndex(context);
     this.schedule();
     return done;
+  }
+
+  /** §3.10: starts handing leadership to `to` (the caller watches for the new leader). */
+  transferLeadership(to: NodeId): TransferResult {
+    const r = this.input().transferLeadership(to);
+    this.schedule();
+    return r;
   }
 
   /** Graceful stop, step 1: a leader hands over to its best follower, waiting up to an election timeout. */
@@ -674,5 +759,22 @@ function readFailureError(reason: ReadFailure['reason']): RaftkvError {
       return new LeadershipLostError('leadership changed before the read could be confirmed');
     default:
       return new NoLeaderError('no leader could confirm the read');
+  }
+}
+
+function membershipRefusalError(refusal: MembershipRefusal): RaftkvError {
+  switch (refusal.reason) {
+    case 'MemberExists':
+      return new MemberExistsError(`"${refusal.id}" is already a member`);
+    case 'AddressInUse':
+      return new MemberExistsError(`address ${refusal.address} is already member "${refusal.id}"'s`);
+    case 'MemberNotFound':
+      return new MemberNotFoundError(`no member is called "${refusal.id}"`);
+    case 'NotALearner':
+      return new BadRequestError(`"${refusal.id}" is already a voter`);
+    case 'LastVoter':
+      return new LastVoterError(`"${refusal.id}" is the last voter; the cluster would have none`);
+    case 'NoChange':
+      return new BadRequestError('no change asked for');
   }
 }

@@ -13,6 +13,7 @@ import {
   TimeoutError,
 } from '../api/errors.js';
 import type {
+  AddMemberRequest,
   AlarmRequest,
   Consistency,
   DeleteRequest,
@@ -20,7 +21,9 @@ import type {
   GetResponse,
   Health,
   KvService,
+  LeaderResponse,
   ListResponse,
+  MembersResponse,
   PutRequest,
   PutResponse,
   SnapshotResponse,
@@ -35,6 +38,7 @@ import {
 } from '../kv/index.js';
 import { sleep } from './clock.js';
 import type { Driver } from './driver.js';
+import { NodeMembership } from './membership-ops.js';
 import type { ResolvedNodeOptions } from './options.js';
 import { noSpaceError, type ProposalResult } from './pending.js';
 
@@ -44,11 +48,34 @@ export class NodeKvService implements KvService {
   /** The free-disk guard's view, once the node has one (see space-guard.ts). */
   diskSpace: (() => Record<string, unknown>) | null = null;
 
+  private readonly membership: NodeMembership;
+
   constructor(
     private readonly driver: Driver,
     private readonly options: ResolvedNodeOptions,
   ) {
     this.nodeId = options.id;
+    this.membership = new NodeMembership(driver, options, (deadline) => this.confirmRead(deadline));
+  }
+
+  members(consistency: Consistency, deadline: number): Promise<MembersResponse> {
+    return this.membership.members(consistency, deadline);
+  }
+
+  addMember(req: AddMemberRequest, deadline: number): Promise<MembersResponse> {
+    return this.membership.addMember(req, deadline);
+  }
+
+  promoteMember(id: string, deadline: number): Promise<MembersResponse> {
+    return this.membership.promoteMember(id, deadline);
+  }
+
+  removeMember(id: string, deadline: number): Promise<MembersResponse> {
+    return this.membership.removeMember(id, deadline);
+  }
+
+  moveLeader(to: string | null, deadline: number): Promise<LeaderResponse> {
+    return this.membership.moveLeader(to, deadline);
   }
 
   async put(req: PutRequest, deadline: number): Promise<PutResponse> {
@@ -238,7 +265,8 @@ function idempotencyKeyReused(firstKind: WriteResult['kind']): BadRequestError {
 }
 
 function asWriteResult(r: ProposalResult): WriteResult {
-  if (r.kind === 'space') throw new LeadershipLostError(`the entry at index ${r.index} is not this write`);
+  if (r.kind === 'space' || r.kind === 'config')
+    throw new LeadershipLostError(`the entry at index ${r.index} is not this write`);
   return r;
 }
 

@@ -3,11 +3,11 @@
 // so no request ever hangs.
 
 import { LeadershipLostError, NoSpaceError, type RaftkvError, TimeoutError } from '../api/errors.js';
-import type { ApplyResult, SpaceRefusal, SpaceResult, WriteResult } from '../kv/index.js';
+import type { ApplyResult, ConfigResult, SpaceRefusal, SpaceResult, WriteResult } from '../kv/index.js';
 import type { Entry } from '../raft/index.js';
 
-/** What a proposal's waiter receives: a client write's result, or a quota or alarm command's. */
-export type ProposalResult = WriteResult | SpaceResult;
+/** What a proposal's waiter receives: a client write's result, a quota or alarm command's, a membership change's. */
+export type ProposalResult = WriteResult | SpaceResult | ConfigResult;
 
 interface WriteWaiter {
   readonly term: number;

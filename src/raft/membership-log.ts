@@ -43,13 +43,22 @@ export class MembershipLog {
 
   /** The membership in force once the log ends at `index` (what a snapshot at `index` records). */
   at(index: number): Membership {
+    return this.configurationAt(index).membership;
+  }
+
+  /** Index of the entry holding the membership in force once the log ends at `index`. */
+  indexAt(index: number): number {
+    return this.configurationAt(index).index;
+  }
+
+  private configurationAt(index: number): Configuration {
     assert(index >= this.base.index, `membership at ${index} is below the snapshot at ${this.base.index}`);
     let found = this.base;
     for (const c of this.entries) {
       if (c.index > index) break;
       found = c;
     }
-    return found.membership;
+    return found;
   }
 
   /** How many configuration entries of `term` lie above `index` (uncommitted, if it is the commit index). */

@@ -118,6 +118,11 @@ export class RawNode {
     return { current, committed: r.log.membership.at(r.log.commitIndex) };
   }
 
+  /** Index of the configuration entry in force once the log ends at `index`. */
+  membershipIndexAt(index: number): number {
+    return this.raft.log.membership.indexAt(index);
+  }
+
   /** The membership a snapshot at `index` (≤ the applied index) records. */
   membershipAt(index: number): ClusterMembership {
     return this.raft.log.membership.at(index);

@@ -280,6 +280,29 @@ export class KvHttpServer {
           this.send(res, 200, await this.service.alarm(r.alarm, deadline)),
         );
         return;
+      case 'members':
+        this.send(res, 200, await this.service.members(r.consistency, deadline));
+        return;
+      case 'memberAdd':
+        await this.orForward(req, body, res, async () =>
+          this.send(res, 200, await this.service.addMember(r.member, deadline)),
+        );
+        return;
+      case 'memberPromote':
+        await this.orForward(req, body, res, async () =>
+          this.send(res, 200, await this.service.promoteMember(r.id, deadline)),
+        );
+        return;
+      case 'memberRemove':
+        await this.orForward(req, body, res, async () =>
+          this.send(res, 200, await this.service.removeMember(r.id, deadline)),
+        );
+        return;
+      case 'leaderMove':
+        await this.orForward(req, body, res, async () =>
+          this.send(res, 200, await this.service.moveLeader(r.to, deadline)),
+        );
+        return;
       case 'health': {
         const h = this.service.health();
         this.send(res, h.ok ? 200 : 503, { ok: h.ok, reason: h.reason, nodeId: this.service.nodeId });

@@ -5,7 +5,13 @@
 // about an Idempotency-Key again.
 
 import { BadRequestError, NotFoundError, TooLargeError } from '../api/errors.js';
-import type { AlarmRequest, Consistency, DeleteRequest, PutRequest } from '../api/service.js';
+import type {
+  AddMemberRequest,
+  AlarmRequest,
+  Consistency,
+  DeleteRequest,
+  PutRequest,
+} from '../api/service.js';
 import {
   isWellFormed,
   KV_LIMITS,
@@ -59,7 +65,12 @@ export type Route =
   | 'readyz'
   | 'snapshot'
   | 'alarms'
-  | 'alarm';
+  | 'alarm'
+  | 'members'
+  | 'memberAdd'
+  | 'memberPromote'
+  | 'memberRemove'
+  | 'leaderMove';
 
 /** A request that passed its route's checks, ready for the service. */
 export type ClientRequest =
@@ -73,6 +84,10 @@ export type ClientRequest =
       readonly consistency: Consistency;
     }
   | { readonly route: 'alarm'; readonly alarm: AlarmRequest }
+  | { readonly route: 'members'; readonly consistency: Consistency }
+  | { readonly route: 'memberAdd'; readonly member: AddMemberRequest }
+  | { readonly route: 'memberPromote' | 'memberRemove'; readonly id: string }
+  | { readonly route: 'leaderMove'; readonly to: string | null }
   | { readonly route: 'debug' | 'health' | 'livez' | 'readyz' | 'snapshot' | 'alarms' };
 
 /** The route a method and path name; NotFoundError (404) for anything else. */
@@ -90,12 +105,19 @@ export function routeOf(method: string, path: string): Route {
   else if (path === '/admin/snapshot' && method === 'POST') return 'snapshot';
   else if (path === '/admin/alarms' && method === 'GET') return 'alarms';
   else if (path === '/admin/alarms' && method === 'POST') return 'alarm';
+  else if (path === '/cluster/members') {
+    if (method === 'GET') return 'members';
+    if (method === 'POST') return 'memberAdd';
+  } else if (path.startsWith('/cluster/members/')) {
+    if (method === 'POST' && path.endsWith('/promote')) return 'memberPromote';
+    if (method === 'DELETE') return 'memberRemove';
+  } else if (path === '/cluster/leader' && method === 'POST') return 'leaderMove';
   throw new NotFoundError(`no route for ${method} ${truncate(path)}`);
 }
 
-/** Only POST /kv and POST /admin/alarms read their body; the others discard one (read, never refused). */
+/** Only these routes read their body; the others discard one (read, never refused). */
 export function takesBody(route: Route): boolean {
-  return route === 'put' || route === 'alarm';
+  return route === 'put' || route === 'alarm' || route === 'memberAdd' || route === 'leaderMove';
 }
 
 /** Checks everything `route` reads of the request; throws BadRequestError or TooLargeError. */
@@ -111,6 +133,16 @@ export function parseRequest(route: Route, head: RequestHead, body: Buffer): Cli
       return { route, ...parseListQuery(head.query), consistency: consistencyOf(head.query) };
     case 'alarm':
       return { route, alarm: parseAlarmBody(body) };
+    case 'members':
+      return { route, consistency: consistencyOf(head.query) };
+    case 'memberAdd':
+      return { route, member: parseMemberBody(body) };
+    case 'memberPromote':
+      return { route, id: memberIdFromPath(head.path.slice(0, -'/promote'.length)) };
+    case 'memberRemove':
+      return { route, id: memberIdFromPath(head.path) };
+    case 'leaderMove':
+      return { route, to: parseLeaderBody(body) };
     default:
       return { route };
   }
@@ -165,6 +197,59 @@ export function parsePutBody(body: Buffer, options: { idempotencyKey?: string })
   if (!('prevValue' in obj)) return base;
   refuse(validatePrevValue(obj.prevValue));
   return { ...base, prevValue: obj.prevValue as string | null };
+}
+
+/** Node ids name data directories and log lines: letters, digits, `.`, `_`, `-` (as the CLI's). */
+const memberIdPattern = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
+/** `host:port` or `[v6]:port`, the form a peer is dialled at. */
+const memberAddressPattern = /^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9][A-Za-z0-9.-]{0,252}):\d{1,5}$/;
+
+function checkMemberId(id: unknown, where: string): string {
+  if (typeof id !== 'string' || !memberIdPattern.test(id)) {
+    throw new BadRequestError(`${where} must be a node id: letters, digits, ".", "_", "-", at most 128`);
+  }
+  return id;
+}
+
+function memberIdFromPath(path: string): string {
+  let id: string;
+  try {
+    id = decodeURIComponent(path.slice('/cluster/members/'.length));
+  } catch {
+    throw new BadRequestError('the member id in the path is not valid URL-encoded UTF-8');
+  }
+  return checkMemberId(id, 'the member id in the path');
+}
+
+const memberFields = new Set(['id', 'address', 'learner']);
+
+/** `{"id": ..., "address": "host:port", "learner": bool}` (learner defaults to false). */
+function parseMemberBody(body: Buffer): AddMemberRequest {
+  const obj = jsonObject(body, '{"id": ..., "address": "HOST:PORT", "learner": true|false}');
+  for (const field of Object.keys(obj)) {
+    if (!memberFields.has(field))
+      throw new BadRequestError(`unknown field "${field}" (expected id, address, learner)`);
+  }
+  const id = checkMemberId(obj.id, 'id');
+  const { address, learner } = obj;
+  const port = typeof address === 'string' ? Number(address.slice(address.lastIndexOf(':') + 1)) : 0;
+  if (typeof address !== 'string' || !memberAddressPattern.test(address) || port < 1 || port > 65535) {
+    throw new BadRequestError(
+      'address must be HOST:PORT (an IPv6 host in brackets), where peers and clients reach it',
+    );
+  }
+  if (learner !== undefined && typeof learner !== 'boolean')
+    throw new BadRequestError('learner must be true or false');
+  return { id, address, learner: learner === true };
+}
+
+/** `{"to": id}` or `{}` (the most caught-up voter). */
+function parseLeaderBody(body: Buffer): string | null {
+  const obj = body.length === 0 ? {} : jsonObject(body, '{"to": ID} or {}');
+  for (const field of Object.keys(obj)) {
+    if (field !== 'to') throw new BadRequestError(`unknown field "${field}" (expected to)`);
+  }
+  return obj.to === undefined || obj.to === null ? null : checkMemberId(obj.to, 'to');
 }
 
 const alarmFields = new Set(['node', 'alarm', 'active']);

@@ -12,12 +12,16 @@ import assert from 'node:assert/strict';
 import net, { type AddressInfo } from 'node:net';
 import { after, before, test } from 'node:test';
 import fc from 'fast-check';
-import { ConflictError } from '../../src/api/errors.js';
+import { ConflictError, MemberExistsError, MemberNotFoundError } from '../../src/api/errors.js';
 import type {
+  AddMemberRequest,
   DeleteRequest,
   GetResponse,
   KvService,
+  LeaderResponse,
   ListResponse,
+  Member,
+  MembersResponse,
   PutRequest,
   PutResponse,
 } from '../../src/api/service.js';
@@ -90,6 +94,41 @@ class MemoryService implements KvService {
     this.writes++;
     this.index++;
     return this.space();
+  }
+
+  /** A one-node membership that changes like a map: enough to see every route answered. */
+  readonly memberList: Member[] = [{ id: 'n1', address: '127.0.0.1:7001', role: 'voter' }];
+
+  async members(): Promise<MembersResponse> {
+    return { members: this.memberList, leaderId: 'n1', index: this.index };
+  }
+
+  async addMember(req: AddMemberRequest): Promise<MembersResponse> {
+    if (this.memberList.some((m) => m.id === req.id))
+      throw new MemberExistsError(`"${req.id}" is already a member`);
+    this.memberList.push({ id: req.id, address: req.address, role: 'learner' });
+    this.writes++;
+    return { members: this.memberList, leaderId: 'n1', index: ++this.index };
+  }
+
+  async promoteMember(id: string): Promise<MembersResponse> {
+    const m = this.memberList.find((x) => x.id === id);
+    if (m === undefined) throw new MemberNotFoundError(`no member is called "${id}"`);
+    this.memberList.splice(this.memberList.indexOf(m), 1, { ...m, role: 'voter' });
+    this.writes++;
+    return { members: this.memberList, leaderId: 'n1', index: ++this.index };
+  }
+
+  async removeMember(id: string): Promise<MembersResponse> {
+    const i = this.memberList.findIndex((x) => x.id === id);
+    if (i < 0) throw new MemberNotFoundError(`no member is called "${id}"`);
+    this.memberList.splice(i, 1);
+    this.writes++;
+    return { members: this.memberList, leaderId: 'n1', index: ++this.index };
+  }
+
+  async moveLeader(): Promise<LeaderResponse> {
+    return { leaderId: 'n1', term: 1 };
   }
 }
 

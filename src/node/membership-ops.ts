@@ -1,0 +1,190 @@
+// Membership operations of one node (docs/membership.md): list, add, promote, remove, move the
+// leader. Changes are proposed here if this node leads, else refused with the leader's address so
+// the HTTP server forwards them, as writes are. The core enforces the rules (one change at a time,
+// none before the leader commits in its term, joint consensus for a replace); this layer answers
+// when the change is committed and decides when a learner is caught up enough to vote.
+
+import {
+  LearnerNotReadyError,
+  MemberNotFoundError,
+  NoLeaderError,
+  NotLeaderError,
+  TransferFailedError,
+} from '../api/errors.js';
+import type {
+  AddMemberRequest,
+  Consistency,
+  LeaderResponse,
+  Member,
+  MembershipService,
+  MembersResponse,
+} from '../api/service.js';
+import {
+  allMembers,
+  type ClusterMembership,
+  type MemberChange,
+  type NodeId,
+  type Status,
+} from '../raft/index.js';
+import { sleep } from './clock.js';
+import { bestTransferTarget } from './disk-stall.js';
+import type { Driver } from './driver.js';
+import type { ResolvedNodeOptions } from './options.js';
+
+/**
+ * When a learner is caught up enough to vote (thesis §4.2.1: a new server without the log would
+ * leave the cluster unable to commit until it caught up). The leader judges it, from its Progress:
+ *  - it is being replicated to normally (replicate state: no snapshot in flight, no probing);
+ *  - it answered within the last CheckQuorum round (an election timeout);
+ *  - it trails the leader's last index by at most `learnerLagEntriesMax` entries, the rule etcd
+ *    and Consul use in spirit (etcd: within 10% of the leader's match; Consul: 250 entries) — an
+ *    absolute bound, so a learner of a busy cluster is never held back by a percentage of a long log.
+ * Auto-promotion (learners added with `learner: false`) also wants it to have stayed so for
+ * `learnerStableMs`, so a learner that flaps is not promoted in a good moment.
+ */
+export const learnerLagEntriesMax = 250;
+
+export interface Readiness {
+  readonly ready: boolean;
+  /** Entries behind the leader's last index. */
+  readonly behind: number;
+  /** What is not met yet, for the operator (learner_not_ready, /debug). */
+  readonly reason: string;
+}
+
+/** The leader's view of learner `id` (null when this node does not lead or `id` is no learner). */
+export function learnerReadiness(status: Status, id: NodeId): Readiness | null {
+  if (status.role !== 'leader' || !status.membership.learners.includes(id)) return null;
+  const p = status.progress?.[id];
+  if (p === undefined) return { ready: false, behind: status.lastIndex, reason: 'no progress known yet' };
+  const behind = Math.max(0, status.lastIndex - p.match);
+  if (p.state === 'snapshot') return { ready: false, behind, reason: 'a snapshot is being sent to it' };
+  if (p.state === 'probe')
+    return { ready: false, behind, reason: 'the leader is still finding where its log matches' };
+  if (!p.recentActive)
+    return { ready: false, behind, reason: 'it has not answered the leader within an election timeout' };
+  if (behind > learnerLagEntriesMax) {
+    return {
+      ready: false,
+      behind,
+      reason: `it is ${behind} entries behind (at most ${learnerLagEntriesMax} allowed)`,
+    };
+  }
+  return { ready: true, behind, reason: 'caught up' };
+}
+
+export function membersOf(m: ClusterMembership): Member[] {
+  return allMembers(m)
+    .filter((id) => m.voters.includes(id) || m.learners.includes(id))
+    .map((id) => ({
+      id,
+      address: m.addresses[id] ?? '',
+      role: m.learners.includes(id) ? 'learner' : 'voter',
+    }));
+}
+
+export class NodeMembership implements MembershipService {
+  constructor(
+    private readonly driver: Driver,
+    private readonly options: ResolvedNodeOptions,
+    /** Confirms a linearizable read point (the KV service's, §6.4). */
+    private readonly confirmRead: (deadline: number) => Promise<void>,
+  ) {}
+
+  async members(consistency: Consistency, deadline: number): Promise<MembersResponse> {
+    if (consistency !== 'stale') await this.confirmRead(deadline);
+    return this.answer();
+  }
+
+  async addMember(req: AddMemberRequest, deadline: number): Promise<MembersResponse> {
+    const change: MemberChange = {
+      kind: 'addLearner',
+      id: req.id,
+      address: req.address,
+      autoPromote: !req.learner,
+    };
+    await this.change([change], deadline);
+    return this.answer();
+  }
+
+  async promoteMember(id: NodeId, deadline: number): Promise<MembersResponse> {
+    const s = this.driver.raw.status();
+    if (s.role === 'leader') {
+      if (s.membership.voters.includes(id)) return this.answer();
+      if (!s.membership.learners.includes(id)) throw new MemberNotFoundError(`no member is called "${id}"`);
+      const readiness = learnerReadiness(s, id);
+      if (readiness !== null && !readiness.ready) {
+        throw new LearnerNotReadyError(`learner "${id}" is not caught up: ${readiness.reason}`, {
+          behind: readiness.behind,
+          reason: readiness.reason,
+        });
+      }
+    }
+    await this.change([{ kind: 'promote', id }], deadline);
+    return this.answer();
+  }
+
+  async removeMember(id: NodeId, deadline: number): Promise<MembersResponse> {
+    await this.change([{ kind: 'remove', id }], deadline);
+    return this.answer();
+  }
+
+  async moveLeader(to: NodeId | null, deadline: number): Promise<LeaderResponse> {
+    const s = this.driver.raw.status();
+    if (s.role !== 'leader') throw this.notLeader();
+    const target = to ?? bestTransferTarget(s);
+    if (target === null)
+      throw new TransferFailedError('no voter is caught up and reachable to take over', {
+        reason: 'no_target',
+      });
+    if (target === s.id) return { leaderId: s.id, term: s.term };
+    if (!s.membership.voters.includes(target)) {
+      if (!allMembers(s.membership).includes(target))
+        throw new MemberNotFoundError(`no member is called "${target}"`);
+      throw new TransferFailedError(`"${target}" is a learner; only a voter can lead`, { reason: 'learner' });
+    }
+    const r = this.driver.transferLeadership(target);
+    if (r.kind === 'rejected') {
+      throw new TransferFailedError(`leadership transfer to "${target}" refused: ${r.reason}`, {
+        reason: r.reason,
+      });
+    }
+    // The transfer ends within an election timeout, or the old leader gives it up.
+    const until = Math.min(deadline, this.driver.clock.now() + 2 * this.options.electionTimeoutMs);
+    while (this.driver.clock.now() < until) {
+      const now = this.driver.raw.status();
+      if (now.leaderId === target && now.term > s.term) return { leaderId: target, term: now.term };
+      await sleep(this.driver.clock, this.options.heartbeatIntervalMs);
+    }
+    throw new TransferFailedError(`"${target}" did not take over within an election timeout`, {
+      reason: 'timeout',
+    });
+  }
+
+  /** Proposes here if leading; NotLeaderError (forwarded by the server) or NoLeaderError otherwise. */
+  private async change(changes: readonly MemberChange[], deadline: number): Promise<void> {
+    const pending = this.driver.changeMembership(changes, deadline);
+    if (pending === 'not-leader') throw this.notLeader();
+    await pending;
+  }
+
+  private notLeader(): NotLeaderError | NoLeaderError {
+    const leader = this.driver.leaderAddress();
+    return leader === null
+      ? new NoLeaderError('no leader: an election is in progress or this node cannot reach a majority')
+      : new NotLeaderError(leader);
+  }
+
+  /** The committed membership, as this node knows it. */
+  private answer(): MembersResponse {
+    const { committed } = this.driver.raw.membership();
+    const s = this.driver.raw.status();
+    const index = s.membershipIndex <= s.commitIndex ? s.membershipIndex : committedIndexOf(this.driver, s);
+    return { members: membersOf(committed), leaderId: s.leaderId, index };
+  }
+}
+
+/** The index of the committed configuration while a newer one is in flight. */
+function committedIndexOf(driver: Driver, s: Status): number {
+  return driver.raw.membershipIndexAt(s.commitIndex);
+}
