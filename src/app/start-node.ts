@@ -17,6 +17,7 @@ import { NodeLogger } from '../node/logger.js';
 import { type HostPort, type NodeOptions, resolveNodeOptions } from '../node/options.js';
 import { clusterIdOf, recoverCore } from '../node/recover.js';
 import { SpaceGuard } from '../node/space-guard.js';
+import { isMember } from '../raft/index.js';
 import { KvHttpServer } from '../server/http-server.js';
 import { openStorage, RealDisk } from '../storage/index.js';
 import { PeerTransport } from '../transport/index.js';
@@ -31,6 +32,13 @@ export interface RaftkvNode {
   readonly stopped: Promise<void>;
   /** Set when the node stopped because it could not go on safely (e.g. an fsync failed). */
   readonly fatalError: Error | null;
+  /** Set when the node stopped because a committed configuration removed it from the cluster. */
+  readonly removed: boolean;
+}
+
+/** The data dir belongs to a node the cluster removed: it may not rejoin with it. */
+export class RemovedNodeError extends Error {
+  override readonly name = 'RemovedNodeError';
 }
 
 /** A graceful stop waits at most this long for requests still arriving. */
@@ -50,6 +58,13 @@ export async function startNode(options: NodeOptions): Promise<RaftkvNode> {
   }
 
   const { log, sm, raw } = recoverCore(o, recovered, { nextInt: (n) => randomInt(n) }, logger);
+  const { committed } = raw.membership();
+  if (committed.voters.length > 0 && !isMember(committed, o.id)) {
+    await storage.close();
+    throw new RemovedNodeError(
+      `node ${o.id} was removed from the cluster (its data dir says so): to join again, start it with an empty data dir and --join`,
+    );
+  }
 
   const peers: Record<string, { host: string; port: number; via: 'http-upgrade' }> = {};
   for (const [id, a] of Object.entries(o.cluster)) {
@@ -146,6 +161,7 @@ export async function startNode(options: NodeOptions): Promise<RaftkvNode> {
     address,
     stopped,
     fatalError: null as Error | null,
+    removed: false,
     stop(): Promise<void> {
       stopping ??= (async () => {
         logger.log('info', 'stopping');
@@ -168,6 +184,11 @@ export async function startNode(options: NodeOptions): Promise<RaftkvNode> {
       return stopping;
     },
   };
+  driver.onRemoved(() => {
+    node.removed = true;
+    logger.log('info', 'stopping: this node was removed from the cluster', {});
+    void node.stop();
+  });
   driver.onFatal((err) => {
     node.fatalError = err;
     logger.log('error', 'stopping: storage failed, the node cannot go on safely', { error: err.message });

@@ -88,6 +88,11 @@ export async function runStart(argv: readonly string[], env: Env, deps: StartDep
     node.stopped.then(
       () => {
         if (stopping) return;
+        if (node.removed) {
+          io.err(`raftkv: node ${node.id} was removed from the cluster and stopped\n`);
+          resolve(0);
+          return;
+        }
         const fatal = node.fatalError;
         io.err(`raftkv: node ${node.id} stopped: ${fatal ? describeError(fatal) : 'see the log above'}\n`);
         resolve(1);

@@ -24,6 +24,7 @@ import {
   type ClusterMembership,
   type Entry,
   isJoint,
+  isMember,
   type MemberChange,
   type MembershipRefusal,
   type MemoryLogStorage,
@@ -37,6 +38,7 @@ import {
 } from '../raft/index.js';
 import type { Storage } from '../storage/index.js';
 import type { TransportEvent } from '../transport/index.js';
+import { AutoPromoter } from './auto-promote.js';
 import { type MessageTransport, type NodeClock, sleep } from './clock.js';
 import { bestTransferTarget, DiskStallGuard } from './disk-stall.js';
 import { ElapsedTicks } from './elapsed-ticks.js';
@@ -96,6 +98,12 @@ export class Driver {
   private readonly snapshotter: Snapshotter;
   /** The members' addresses, kept in step with the transport. */
   private readonly peers: PeerBook;
+  private readonly promoter: AutoPromoter;
+  /** A promotion this leader proposed and has not seen answered. */
+  private promoting = false;
+  /** This node has been a member of a configuration it knows (a joining node is not, at first). */
+  private wasMember = false;
+  private removedHandler: () => void = () => {};
   private readonly stallGuard: DiskStallGuard;
   private readonly mutations: DriverMutations;
   /** Set by start(): the ticks owed to the core for monotonic time passed. */
@@ -129,6 +137,7 @@ export class Driver {
     this.logger = p.logger;
     this.mutations = p.mutations ?? {};
     this.stallGuard = new DiskStallGuard(p.options.diskStallMs);
+    this.promoter = new AutoPromoter(Math.max(1000, 3 * p.options.electionTimeoutMs));
     this.peers = new PeerBook(
       p.options.id,
       p.transport,
@@ -170,6 +179,11 @@ export class Driver {
 
   onFatal(handler: (e: Error) => void): void {
     this.fatalHandler = handler;
+  }
+
+  /** Called once, when a committed configuration no longer names this node: it should stop. */
+  onRemoved(handler: () => void): void {
+    this.removedHandler = handler;
   }
 
   /** The leader's client address, if a leader is known. */
@@ -472,7 +486,59 @@ export class Driver {
     this.reads.sweep(now);
     this.askReadsAgain(now);
     this.checkDiskStall(now);
+    this.promoteCaughtUpLearners(now);
     this.schedule();
+  }
+
+  /** Leader: promote a learner added to become a voter, once it has caught up (auto-promote.ts). */
+  private promoteCaughtUpLearners(now: number): void {
+    if (this.promoting || this.raw.membership().current.autoPromote.length === 0) return;
+    const status = this.raw.status();
+    if (status.role !== 'leader') return;
+    const id = this.promoter.due(status, now);
+    if (id === null) return;
+    const pending = this.changeMembership(
+      [{ kind: 'promote', id }],
+      now + 4 * this.options.electionTimeoutMs,
+    );
+    if (pending === 'not-leader') return;
+    this.promoting = true;
+    this.logger.log('info', 'promoting a caught-up learner to voter', { learner: id });
+    pending
+      .then(() => this.logger.log('info', 'learner promoted to voter', { member: id }))
+      .catch((e: unknown) =>
+        this.logger.log('warn', 'promotion did not complete; will try again', {
+          learner: id,
+          why: String(e),
+        }),
+      )
+      .finally(() => {
+        this.promoting = false;
+      });
+  }
+
+  /** After each Ready: a node that a committed configuration no longer names has been removed. */
+  private checkRemoved(): void {
+    const { current, committed } = this.raw.membership();
+    const id = this.options.id;
+    if (isMember(current, id) || isMember(committed, id)) {
+      this.wasMember = true;
+      return;
+    }
+    if (!this.wasMember || committed.voters.length === 0) return;
+    this.wasMember = false;
+    this.logger.log(
+      'warn',
+      'removed from the cluster: a committed configuration no longer names this node',
+      {},
+    );
+    this.removedHandler();
+  }
+
+  /** Learners' readiness as the leader judges it (for /debug); empty elsewhere. */
+  learnerReport(): Record<string, unknown> {
+    const status = this.raw.status();
+    return status.role === 'leader' ? this.promoter.report(status, this.clock.now()) : {};
   }
 
   /**
@@ -593,6 +659,7 @@ export class Driver {
     // releases reads.
     this.input().advance(ready);
     if (ready.softState !== null) this.afterSoftStateChange();
+    this.checkRemoved();
   }
 
   private apply(entries: readonly Entry[]): void {

@@ -36,6 +36,7 @@ import {
   type SpaceResult,
   type WriteResult,
 } from '../kv/index.js';
+import { isMember } from '../raft/index.js';
 import { sleep } from './clock.js';
 import type { Driver } from './driver.js';
 import { NodeMembership } from './membership-ops.js';
@@ -143,6 +144,14 @@ export class NodeKvService implements KvService {
       firstIndex: s.firstIndex,
       keys: this.driver.sm.size,
       voters: s.voters,
+      // The membership in force (the log's latest configuration, committed or not) and its index;
+      // while joint, outgoingVoters names the voters being left.
+      membership: {
+        ...s.membership,
+        index: s.membershipIndex,
+        committed: s.membershipIndex <= s.commitIndex,
+      },
+      learners: this.driver.learnerReport(),
       progress: s.progress,
       readMode: this.options.readMode,
       electionTimeoutMs: this.options.electionTimeoutMs,
@@ -168,7 +177,7 @@ export class NodeKvService implements KvService {
    * would change nothing proposes nothing, so a guard asking again cannot grow the log.
    */
   async alarm(req: AlarmRequest, deadline: number): Promise<SpaceStatus> {
-    if (req.active && !Object.hasOwn(this.options.cluster, req.node)) {
+    if (req.active && !isMember(this.driver.raw.membership().current, req.node)) {
       throw new BadRequestError(`node "${req.node}" is not a member of this cluster`);
     }
     const raised = this.driver.sm.noSpaceAlarms.includes(req.node);

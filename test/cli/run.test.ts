@@ -47,6 +47,7 @@ function fakeNode(options: NodeOptions): FakeNode {
       address: options.cluster[options.id]!,
       stopped,
       fatalError: null,
+      removed: false,
       stop: async () => {
         f.stopCalls++;
         end();
