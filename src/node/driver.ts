@@ -43,7 +43,7 @@ import { type MessageTransport, type NodeClock, sleep } from './clock.js';
 import { bestTransferTarget, DiskStallGuard } from './disk-stall.js';
 import { ElapsedTicks } from './elapsed-ticks.js';
 import type { EventLog } from './logger.js';
-import type { ResolvedNodeOptions } from './options.js';
+import { formatHostPort, type ResolvedNodeOptions } from './options.js';
 import { PeerBook } from './peers.js';
 import { PendingReads, PendingWrites, type ProposalResult } from './pending.js';
 import { Snapshotter } from './snapshotter.js';
@@ -141,9 +141,10 @@ export class Driver {
     this.peers = new PeerBook(
       p.options.id,
       p.transport,
-      (fn) => p.clock.after(p.options.electionTimeoutMs, fn),
+      (fn) => p.clock.after(5 * p.options.electionTimeoutMs, fn),
       (id, address) =>
         p.logger.log('warn', 'member has an address this node cannot dial', { peer: id, address }),
+      Object.fromEntries(Object.entries(p.options.cluster).map(([id, a]) => [id, formatHostPort(a)])),
     );
     this.snapshotter = new Snapshotter({
       every: p.options.snapshotEvery,

@@ -23,6 +23,12 @@ export interface NodeOptions {
   readonly dataDir: string;
   /** Names the cluster (checked in the data dir and in peer handshakes). Default: derived from `cluster`. */
   readonly clusterToken?: string;
+  /**
+   * This node joins a running cluster (docs/membership.md): it starts with no membership and
+   * never campaigns until the cluster's log makes it a voter; `cluster` names only itself, and
+   * `clusterToken` must be the running cluster's id. Ignored once the data dir holds a membership.
+   */
+  readonly joining?: boolean;
   /** Bind address; defaults to this node's own entry in `cluster`. */
   readonly listen?: HostPort;
   /** Milliseconds between leader heartbeats; one core tick. Default 100 (etcd's). */
@@ -67,6 +73,7 @@ export interface NodeOptions {
 export interface ResolvedNodeOptions {
   readonly id: string;
   readonly cluster: Readonly<Record<string, HostPort>>;
+  readonly joining: boolean;
   readonly dataDir: string;
   readonly listen: HostPort;
   readonly heartbeatIntervalMs: number;
@@ -96,6 +103,9 @@ export class NodeOptionsError extends Error {
 export function resolveNodeOptions(o: NodeOptions): ResolvedNodeOptions {
   const self = o.cluster[o.id];
   if (!self) throw new NodeOptionsError(`node id "${o.id}" is not in the cluster list`);
+  if (o.joining === true && o.clusterToken === undefined) {
+    throw new NodeOptionsError('a joining node must be given the running cluster’s id');
+  }
   const heartbeatIntervalMs = o.heartbeatIntervalMs ?? 100;
   const electionTimeoutMs = o.electionTimeoutMs ?? 1000;
   if (!(heartbeatIntervalMs >= 1)) throw new NodeOptionsError('heartbeat interval must be at least 1 ms');
@@ -122,6 +132,7 @@ export function resolveNodeOptions(o: NodeOptions): ResolvedNodeOptions {
   return {
     id: o.id,
     cluster: o.cluster,
+    joining: o.joining === true,
     dataDir: o.dataDir,
     listen: o.listen ?? self,
     heartbeatIntervalMs,

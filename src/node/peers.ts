@@ -38,7 +38,11 @@ export class PeerBook {
     private readonly transport: PeerDirectory,
     private readonly later: (fn: () => void) => () => void,
     private readonly onBadAddress: (id: NodeId, address: string) => void,
-  ) {}
+    /** The peers the transport was started with (the bootstrap list, or the cluster a node joins). */
+    initial: Readonly<Record<NodeId, string>> = {},
+  ) {
+    for (const [id, address] of Object.entries(initial)) if (id !== self) this.known.set(id, address);
+  }
 
   /**
    * Adds the members the transport does not know yet, and forgets those that left. A member
@@ -65,6 +69,8 @@ export class PeerBook {
       this.transport.setPeer(id, { ...parsed, via: 'http-upgrade' });
       this.known.set(id, address);
     }
+    // A joining node knows no membership yet: it keeps the peers it was started with.
+    if (members.length === 0) return;
     for (const id of this.known.keys()) {
       if (members.includes(id) || this.leaving.has(id)) continue;
       const cancel = this.later(() => {

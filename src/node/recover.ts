@@ -41,7 +41,8 @@ export function recoverCore(
 ): { log: MemoryLogStorage; sm: KvStateMachine; raw: RawNode } {
   // The bootstrap membership; a snapshot or a configuration entry in the log takes precedence.
   const addresses = Object.fromEntries(Object.entries(o.cluster).map(([id, a]) => [id, formatHostPort(a)]));
-  const log = new MemoryLogStorage(initialMembership(addresses));
+  // A joining node knows no membership until the cluster's log (or a snapshot) gives it one.
+  const log = new MemoryLogStorage(initialMembership(o.joining ? [] : addresses));
   let sm = new KvStateMachine();
   if (recovered.snapshot !== null) {
     log.applySnapshot(recovered.snapshot);

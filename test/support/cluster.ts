@@ -9,6 +9,7 @@ import path from 'node:path';
 import { type RaftkvNode, startNode } from '../../src/app/start-node.js';
 import { apiRequests, type Consistency, type NodeStatus, type RaftkvClient } from '../../src/client/index.js';
 import type { NodeOptions } from '../../src/node/index.js';
+import { clusterIdOf } from '../../src/node/recover.js';
 import { type Answer, answerOf, type RequestOptions, request, sendChunked, testClient } from './http.js';
 import { agreedLeader, leaderIn } from './leader.js';
 import { freePorts, LOOPBACK } from './ports.js';
@@ -44,7 +45,12 @@ export const fastTiming: ClusterTiming = {
 };
 
 export class TestCluster {
-  readonly ids: readonly string[];
+  /** The bootstrap members, then any that joined later (joinNode). */
+  readonly ids: string[];
+  /** The nodes that started by joining the running cluster. */
+  private readonly joined = new Set<string>();
+  /** The bootstrap membership, which names the cluster (its id). */
+  private readonly bootstrap: Record<string, { host: string; port: number }> = {};
   /** Every log line of every incarnation of each node, in order. */
   readonly logs = new Map<string, string[]>();
   private readonly running = new Map<string, RaftkvNode>();
@@ -61,6 +67,7 @@ export class TestCluster {
   ) {
     this.ids = ports.map((_, i) => `n${i + 1}`);
     this.ids.forEach((id, i) => {
+      this.bootstrap[id] = { host: LOOPBACK, port: ports[i]! };
       this.ports.set(id, ports[i]!);
       this.clients.set(id, testClient(`http://${LOOPBACK}:${ports[i]!}`));
       this.dirs.set(id, options.dataDirs?.[id] ?? path.join(root, id));
@@ -104,11 +111,33 @@ export class TestCluster {
     return this.running.get(id);
   }
 
+  /**
+   * A brand-new node `id` on a fresh port and data dir that joins the running cluster: it starts
+   * knowing no membership (it dials the bootstrap members); adding it is the test's business.
+   */
+  async joinNode(id: string): Promise<RaftkvNode> {
+    if (this.ports.has(id)) throw new Error(`${id} exists already`);
+    const [port] = await freePorts(1, LOOPBACK);
+    this.ids.push(id);
+    this.joined.add(id);
+    this.ports.set(id, port!);
+    this.clients.set(id, testClient(`http://${LOOPBACK}:${port!}`));
+    this.dirs.set(id, path.join(this.root, id));
+    this.logs.set(id, []);
+    return this.startNode(id);
+  }
+
+  /** Where node `id` listens, as a member address. */
+  address(id: string): string {
+    return `${LOOPBACK}:${this.port(id)}`;
+  }
+
   /** Starts one node (again) with the same port and data dir. */
   async startNode(id: string): Promise<RaftkvNode> {
     if (this.running.has(id)) throw new Error(`${id} is already running`);
-    const cluster: Record<string, { host: string; port: number }> = {};
-    for (const other of this.ids) cluster[other] = { host: LOOPBACK, port: this.port(other) };
+    const cluster: Record<string, { host: string; port: number }> = { ...this.bootstrap };
+    const joining = this.joined.has(id);
+    cluster[id] = { host: LOOPBACK, port: this.port(id) };
     const lines = this.logs.get(id)!;
     const { size: _size, perNode, dataDirs: _dataDirs, ...timing } = this.options;
     const node = await startNode({
@@ -117,6 +146,9 @@ export class TestCluster {
       ...perNode?.[id],
       id,
       cluster,
+      ...(joining
+        ? { joining: true, clusterToken: clusterIdOf({ id, cluster: this.bootstrap, dataDir: '' }) }
+        : {}),
       dataDir: this.dataDir(id),
       logSink: (line) => lines.push(line),
     });

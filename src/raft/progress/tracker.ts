@@ -69,12 +69,22 @@ export class ProgressTracker {
     return this.replicateTo;
   }
 
-  /** The change that removed the departing members committed: stop tracking them (their last match returned). */
-  takeDepartedWithProgress(): { readonly id: NodeId; readonly match: number }[] {
-    const out = [...this.departing].map((id) => ({ id, match: this.progress.get(id)?.match ?? 0 }));
-    for (const { id } of out) this.progress.delete(id);
-    this.departing.clear();
-    this.replicateTo = this.memberIds;
+  /** Whether members removed by the latest configuration are still being sent the log. */
+  hasDeparting(): boolean {
+    return this.departing.size > 0;
+  }
+
+  /**
+   * The departing members that hold the log up to `index` (the configuration that removed them):
+   * no longer tracked from now on.
+   */
+  takeDepartedThrough(index: number): NodeId[] {
+    const out = [...this.departing].filter((id) => (this.progress.get(id)?.match ?? 0) >= index);
+    for (const id of out) {
+      this.progress.delete(id);
+      this.departing.delete(id);
+    }
+    this.replicateTo = [...this.memberIds, ...this.departing];
     return out;
   }
 

@@ -131,19 +131,18 @@ export function proposeMembership(r: Raft, changes: readonly MemberChange[]): Me
 }
 
 /**
- * The configuration that removed some members committed: each gets the commit index once more
- * (so a removed node that holds the entry learns its removal is final), then no more messages.
+ * Members removed by the configuration in force keep receiving the log until that configuration
+ * has committed and they hold it; then each is told the commit index once more — so a removed
+ * node learns its removal is final and can stop — and gets no more messages.
  */
 function tellDepartedTheyLeft(r: Raft): void {
-  for (const departed of r.tracker.takeDepartedWithProgress()) {
+  if (!r.tracker.hasDeparting()) return;
+  const index = r.log.membership.currentIndex();
+  if (index > r.log.commitIndex) return;
+  for (const id of r.tracker.takeDepartedThrough(index)) {
     // A leader that removed itself learns it from its own log.
-    if (departed.id === r.id) continue;
-    r.send({
-      type: 'Heartbeat',
-      to: departed.id,
-      commit: Math.min(departed.match, r.log.commitIndex),
-      readRound: r.reads.round,
-    });
+    if (id === r.id) continue;
+    r.send({ type: 'Heartbeat', to: id, commit: r.log.commitIndex, readRound: r.reads.round });
   }
 }
 
@@ -277,6 +276,7 @@ export function onLeaderMessage(r: Raft, m: Message): void {
   switch (m.type) {
     case 'AppendEntriesResponse':
       onAppendEntriesResponse(r, m);
+      tellDepartedTheyLeft(r);
       stepDownIfRemoved(r);
       return;
     case 'HeartbeatResponse':
