@@ -7,5 +7,5 @@ export { CodecError } from './errors.js';
 export { ByteReader, u32beAt, u32leAt } from './reader.js';
 export { readSnapshotMeta, snapshotMetaSize, writeSnapshotMeta } from './snapshot-meta.js';
 export { isWellFormed, stringSize, utf8Length } from './utf8.js';
-export { checkedVaruintSize, isVaruint, VARUINT_MAX_BYTES, varuintSize } from './varuint.js';
+export { checkedVaruintSize, varuintSize } from './varuint.js';
 export { ByteWriter } from './writer.js';

@@ -14,7 +14,7 @@ const EMPTY = new Uint8Array(0);
 
 export class ByteWriter {
   private buf: Uint8Array;
-  /** buf.length, kept in a field: reading a typed array's length is not free. */
+  /** buf.length, kept in a field: every write compares against it. */
   private capacity: number;
   private pos = 0;
   private readonly initialCapacity: number;
