@@ -1,7 +1,7 @@
 // The write commands a log entry carries, and their compact binary encoding (the hot path: every
 // write is encoded by the proposer and decoded by every node).
 //
-// Layout (all strings: varuint byte length + UTF-8):
+// Layout (all strings: varuint byte length + UTF-8; src/codec has the rules):
 //   byte 0  format version (1)
 //   byte 1  op (low 7 bits: 1 put, 2 cas with a prevValue, 3 cas "must be absent", 4 delete)
 //           | 0x80 when an idempotency key follows
@@ -15,8 +15,7 @@
 // index (see dedup.ts), which every node already knows, so entries stay small and no clock is
 // involved.
 
-import { ByteReader, ByteWriter } from './bytes.js';
-import { isWellFormed } from './limits.js';
+import { ByteReader, ByteWriter, isWellFormed } from '../codec/index.js';
 
 export const COMMAND_FORMAT_VERSION = 1;
 
@@ -74,18 +73,6 @@ const OP_ALARM_RAISE = 6;
 const OP_ALARM_CLEAR = 7;
 const FLAG_IDEMPOTENCY_KEY = 0x80;
 
-/** Thrown by decodeCommand for bytes that are not a valid command; the only error it throws. */
-export class CommandDecodeError extends Error {
-  override readonly name = 'CommandDecodeError';
-  constructor(
-    readonly reason: string,
-    /** Byte offset where decoding failed. */
-    readonly offset: number,
-  ) {
-    super(`invalid command at byte ${offset}: ${reason}`);
-  }
-}
-
 function checkString(what: string, s: string): void {
   if (typeof s !== 'string') throw new TypeError(`${what} must be a string`);
   if (!isWellFormed(s)) throw new TypeError(`${what} contains a lone surrogate and has no UTF-8 form`);
@@ -127,7 +114,7 @@ export function encodeCommand(cmd: Command): Uint8Array {
   if (cmd.op !== 'delete') w.string(cmd.value);
   if (cmd.op === 'cas' && cmd.prevValue !== null) w.string(cmd.prevValue);
   if (idem !== undefined) w.string(idem);
-  return w.finish();
+  return w.take();
 }
 
 function encodeSpaceCommand(cmd: SpaceCommand): Uint8Array {
@@ -144,50 +131,50 @@ function encodeSpaceCommand(cmd: SpaceCommand): Uint8Array {
     w.u8(cmd.active ? OP_ALARM_RAISE : OP_ALARM_CLEAR);
     w.string(cmd.node);
   }
-  return w.finish();
+  return w.take();
 }
 
-const fail = (reason: string, offset: number): Error => new CommandDecodeError(reason, offset);
-
-/** Decodes a command; throws CommandDecodeError (and nothing else) for any malformed input. */
+/**
+ * Decodes a command; throws CodecError (and nothing else) for any malformed input, which the state
+ * machine turns into an `invalid` result.
+ */
 export function decodeCommand(bytes: Uint8Array): Command {
-  const r = new ByteReader(bytes, fail);
-  const version = r.u8();
-  if (version !== COMMAND_FORMAT_VERSION)
-    throw new CommandDecodeError(`unknown format version ${version}`, 0);
-  const opByte = r.u8();
+  const r = new ByteReader(bytes, 'command');
+  const version = r.u8('version');
+  if (version !== COMMAND_FORMAT_VERSION) r.fail(`unknown format version ${version}`, 0);
+  const opByte = r.u8('op');
   const op = opByte & ~FLAG_IDEMPOTENCY_KEY;
   const hasIdem = (opByte & FLAG_IDEMPOTENCY_KEY) !== 0;
   if (op >= OP_QUOTA && op <= OP_ALARM_CLEAR && !hasIdem) {
     let cmd: SpaceCommand;
-    if (op === OP_QUOTA) cmd = { op: 'quota', bytes: r.varuint() };
+    if (op === OP_QUOTA) cmd = { op: 'quota', bytes: r.varuint('quota bytes') };
     else {
       const nodeAt = r.offset;
-      const node = r.string();
-      if (node.length === 0) throw new CommandDecodeError('empty node id', nodeAt);
+      const node = r.string('node');
+      if (node.length === 0) r.fail('empty node id', nodeAt);
       cmd = { op: 'alarm', node, active: op === OP_ALARM_RAISE };
     }
-    r.expectEnd();
+    r.end();
     return cmd;
   }
-  if (op < OP_PUT || op > OP_DELETE) throw new CommandDecodeError(`unknown op ${op}`, 1);
+  if (op < OP_PUT || op > OP_DELETE) r.fail(`unknown op ${op}`, 1);
   const keyAt = r.offset;
-  const key = r.string();
-  if (key.length === 0) throw new CommandDecodeError('empty key', keyAt);
+  const key = r.string('key');
+  if (key.length === 0) r.fail('empty key', keyAt);
   let cmd: Command;
   if (op === OP_DELETE) {
     cmd = { op: 'delete', key };
   } else {
-    const value = r.string();
+    const value = r.string('value');
     if (op === OP_PUT) cmd = { op: 'put', key, value };
-    else cmd = { op: 'cas', key, value, prevValue: op === OP_CAS ? r.string() : null };
+    else cmd = { op: 'cas', key, value, prevValue: op === OP_CAS ? r.string('prevValue') : null };
   }
   if (hasIdem) {
     const idemAt = r.offset;
-    const idempotencyKey = r.string();
-    if (idempotencyKey.length === 0) throw new CommandDecodeError('empty idempotency key', idemAt);
+    const idempotencyKey = r.string('idempotency key');
+    if (idempotencyKey.length === 0) r.fail('empty idempotency key', idemAt);
     cmd = { ...cmd, idempotencyKey };
   }
-  r.expectEnd();
+  r.end();
   return cmd;
 }

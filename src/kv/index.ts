@@ -5,7 +5,6 @@ export {
   type CasCommand,
   COMMAND_FORMAT_VERSION,
   type Command,
-  CommandDecodeError,
   type DeleteCommand,
   decodeCommand,
   encodeCommand,
@@ -47,7 +46,6 @@ export {
   DEFAULT_SNAPSHOT_CHUNK_BYTES,
   KvSnapshotView,
   SNAPSHOT_FORMAT_VERSION,
-  SnapshotDecodeError,
 } from './snapshot.js';
 export { pairCharge } from './space.js';
 export { KvStateMachine, type KvStateMachineOptions } from './state-machine.js';

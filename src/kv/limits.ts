@@ -4,6 +4,10 @@
 // even one whose limits have changed, so only structural rules (non-empty key, valid UTF-8) are
 // part of the replicated semantics.
 
+import { isWellFormed } from '../codec/index.js';
+
+export { isWellFormed };
+
 /** Largest key, in UTF-8 bytes (as etcd's default request limits, keys stay small). */
 export const MAX_KEY_BYTES = 4 * 1024;
 /** Largest value, in UTF-8 bytes. */
@@ -23,15 +27,6 @@ export interface ValidationError {
   readonly kind: 'invalid' | 'too_large';
   readonly status: 400 | 413;
   readonly message: string;
-}
-
-// In a /u regex a surrogate pair is one code point, so \p{Cs} matches only lone surrogates,
-// which have no UTF-8 form (TextEncoder would silently turn them into U+FFFD).
-const LONE_SURROGATE = /\p{Cs}/u;
-
-/** True if `s` is well-formed UTF-16, i.e. has an exact UTF-8 encoding. */
-export function isWellFormed(s: string): boolean {
-  return !LONE_SURROGATE.test(s);
 }
 
 /** UTF-8 length of a well-formed string. */

@@ -1,6 +1,6 @@
 // The snapshot format and the consistent view it is written from.
 //
-// Layout (varuints are LEB128; strings are varuint byte length + UTF-8):
+// Layout (varuints are LEB128; strings are varuint byte length + UTF-8; src/codec has the rules):
 //   "RKVS"  magic, 4 bytes
 //   u8      format version (2; version 1, without the space rules, is still read)
 //   varuint lastApplied
@@ -17,7 +17,7 @@
 // chunk of about `chunkBytes` per next() call, so the driver can spread the work over event-loop
 // turns or stream it to disk or to a follower.
 
-import { ByteReader, ByteWriter, crc32 } from './bytes.js';
+import { ByteReader, ByteWriter, CodecError, crc32 } from '../codec/index.js';
 import { type DedupConfig, type DedupRecord, DedupTable, validateDedupConfig } from './dedup.js';
 import { OrderedStore } from './ordered-store.js';
 import type { WriteResult } from './results.js';
@@ -32,17 +32,6 @@ const TAG_CONFLICT_PRESENT = 2;
 const TAG_CONFLICT_ABSENT = 3;
 const TAG_DELETED = 4;
 const TAG_NOT_DELETED = 5;
-
-/** Thrown by restore for bytes that are not a valid snapshot (corrupt, truncated, wrong version). */
-export class SnapshotDecodeError extends Error {
-  override readonly name = 'SnapshotDecodeError';
-  constructor(
-    readonly reason: string,
-    readonly offset: number,
-  ) {
-    super(`invalid snapshot at byte ${offset}: ${reason}`);
-  }
-}
 
 /** A frozen copy of the state machine, serialisable at leisure. */
 export class KvSnapshotView {
@@ -130,17 +119,17 @@ function writeRecord(w: ByteWriter, record: DedupRecord): void {
 }
 
 function readRecord(r: ByteReader): DedupRecord {
-  const idempotencyKey = r.string();
-  const index = r.varuint();
-  const tag = r.u8();
-  const key = r.string();
+  const idempotencyKey = r.string('idempotency key');
+  const index = r.varuint('record index');
+  const tag = r.u8('result tag');
+  const key = r.string('key');
   let result: WriteResult;
   switch (tag) {
     case TAG_PUT:
-      result = { kind: 'put', key, value: r.string(), index, replayed: false };
+      result = { kind: 'put', key, value: r.string('value'), index, replayed: false };
       break;
     case TAG_CONFLICT_PRESENT:
-      result = { kind: 'conflict', key, value: r.string(), index, replayed: false };
+      result = { kind: 'conflict', key, value: r.string('value'), index, replayed: false };
       break;
     case TAG_CONFLICT_ABSENT:
       result = { kind: 'conflict', key, value: null, index, replayed: false };
@@ -150,7 +139,7 @@ function readRecord(r: ByteReader): DedupRecord {
       result = { kind: 'delete', key, deleted: tag === TAG_DELETED, index, replayed: false };
       break;
     default:
-      throw r.error(`unknown idempotency record tag ${tag}`);
+      return r.fail(`unknown idempotency record tag ${tag}`);
   }
   return { idempotencyKey, result };
 }
@@ -169,81 +158,83 @@ export interface DecodedSnapshot extends SpaceRules {
   readonly pairBytes: number;
 }
 
-const fail = (reason: string, offset: number): Error => new SnapshotDecodeError(reason, offset);
 const messageOf = (e: unknown): string => (e instanceof Error ? e.message : String(e));
 
-/** Parses and checks a snapshot; throws SnapshotDecodeError (and nothing else) if it is invalid. */
+/** Parses and checks a snapshot; throws CodecError (and nothing else) if it is invalid. */
 export function decodeSnapshot(bytes: Uint8Array): DecodedSnapshot {
-  if (bytes.length < MAGIC.length + 1 + 4) throw new SnapshotDecodeError('too short', 0);
+  if (bytes.length < MAGIC.length + 1 + 4) throw new CodecError('snapshot', 'too short', 0);
   for (let i = 0; i < MAGIC.length; i++) {
-    if (bytes[i] !== MAGIC[i]) throw new SnapshotDecodeError('not a raftkv snapshot (bad magic)', 0);
+    if (bytes[i] !== MAGIC[i]) throw new CodecError('snapshot', 'not a raftkv snapshot (bad magic)', 0);
   }
   const version = bytes[MAGIC.length]!;
   if (version !== 1 && version !== SNAPSHOT_FORMAT_VERSION) {
-    throw new SnapshotDecodeError(`unsupported format version ${version}`, MAGIC.length);
+    throw new CodecError('snapshot', `unsupported format version ${version}`, MAGIC.length);
   }
   const bodyEnd = bytes.length - 4;
   const body = bytes.subarray(0, bodyEnd);
-  const stored = new ByteReader(bytes.subarray(bodyEnd), fail).u32le();
+  const stored = new ByteReader(bytes.subarray(bodyEnd), 'snapshot').u32le('checksum');
   if (crc32(body) !== stored)
-    throw new SnapshotDecodeError('checksum mismatch (corrupt or truncated)', bodyEnd);
+    throw new CodecError('snapshot', 'checksum mismatch (corrupt or truncated)', bodyEnd);
 
-  const r = new ByteReader(body, fail);
-  r.bytes(MAGIC.length + 1);
-  const lastApplied = r.varuint();
-  const config: DedupConfig = { window: r.varuint(), maxEntries: r.varuint(), maxBytes: r.varuint() };
+  const r = new ByteReader(body, 'snapshot');
+  r.raw(MAGIC.length + 1, 'magic and version');
+  const lastApplied = r.varuint('lastApplied');
+  const config: DedupConfig = {
+    window: r.varuint('dedup window'),
+    maxEntries: r.varuint('dedup maxEntries'),
+    maxBytes: r.varuint('dedup maxBytes'),
+  };
   try {
     validateDedupConfig(config);
   } catch (e) {
-    throw r.error(messageOf(e));
+    r.fail(messageOf(e));
   }
   let quotaBytes: number | null = null;
   const alarms: string[] = [];
   if (version >= 2) {
-    const quota = r.varuint();
+    const quota = r.varuint('quota');
     quotaBytes = quota === 0 ? null : quota;
-    const alarmCount = r.varuint();
-    if (alarmCount > r.remaining) throw r.error(`alarm count ${alarmCount} exceeds what the bytes can hold`);
+    const alarmCount = r.count('alarm count', 1);
     for (let i = 0; i < alarmCount; i++) {
-      const node = r.string();
+      const node = r.string('alarmed node');
       if (node.length === 0 || (i > 0 && node <= alarms[i - 1]!))
-        throw r.error('alarmed nodes not in strict id order');
+        r.fail('alarmed nodes not in strict id order');
       alarms.push(node);
     }
   }
-  const recordCount = r.varuint();
+  const recordCount = r.varuint('record count');
   const records: DedupRecord[] = [];
   for (let i = 0; i < recordCount; i++) {
     const record = readRecord(r);
-    if (record.result.index > lastApplied) throw r.error('idempotency record newer than lastApplied');
+    if (record.result.index > lastApplied) r.fail('idempotency record newer than lastApplied');
     records.push(record);
   }
   let dedup: DedupTable;
   try {
     dedup = DedupTable.fromRecords(config, records);
   } catch (e) {
-    throw r.error(messageOf(e));
+    return r.fail(messageOf(e));
   }
-  const keyCount = r.varuint();
   // Each pair takes at least 3 bytes; refuse absurd counts before allocating for them.
-  if (keyCount > r.remaining / 3) throw r.error(`key count ${keyCount} exceeds what the bytes can hold`);
+  const keyCount = r.count('key count', 3);
   const keys: string[] = new Array(keyCount);
   const values: string[] = new Array(keyCount);
   let pairBytes = 0;
   for (let i = 0; i < keyCount; i++) {
-    const key = r.string();
-    if (key.length === 0) throw r.error('empty key');
-    const value = r.string();
+    const keyAt = r.offset;
+    const key = r.string('key');
+    if (key.length === 0) r.fail('empty key', keyAt);
+    const value = r.string('value');
     keys[i] = key;
     values[i] = value;
     pairBytes += pairCharge(key, value);
   }
-  r.expectEnd();
+  r.end();
   let store: OrderedStore;
   try {
     store = OrderedStore.fromSorted(keys, values);
   } catch (e) {
-    throw r.error(messageOf(e));
+    return r.fail(messageOf(e));
   }
   return { lastApplied, store, dedup, pairBytes, quotaBytes, alarms };
 }

@@ -12,14 +12,9 @@
 // raised; deletes and writes that do not grow always apply. Both rules change only through log
 // entries (quota and alarm commands), so every replica refuses exactly the same writes.
 
+import { CodecError } from '../codec/index.js';
 import type { Entry } from '../raft/types.js';
-import {
-  type Command,
-  CommandDecodeError,
-  decodeCommand,
-  type SpaceCommand,
-  type WriteCommand,
-} from './command.js';
+import { type Command, decodeCommand, type SpaceCommand, type WriteCommand } from './command.js';
 import { DEFAULT_DEDUP_CONFIG, type DedupConfig, DedupTable } from './dedup.js';
 import { OrderedStore, type ScanResult } from './ordered-store.js';
 import type { ApplyResult, NoSpaceResult, SpaceRefusal, SpaceResult, WriteResult } from './results.js';
@@ -50,7 +45,7 @@ export class KvStateMachine {
     this.dedup = new DedupTable({ ...DEFAULT_DEDUP_CONFIG, ...options.dedup });
   }
 
-  /** Rebuilds a state machine from snapshot bytes; throws SnapshotDecodeError if they are invalid. */
+  /** Rebuilds a state machine from snapshot bytes; throws CodecError if they are invalid. */
   static restore(bytes: Uint8Array): KvStateMachine {
     const decoded = decodeSnapshot(bytes);
     const sm = new KvStateMachine();
@@ -157,7 +152,7 @@ export class KvStateMachine {
       cmd = decodeCommand(data);
     } catch (e) {
       // Only malformed bytes become a result; anything else is a bug and must surface.
-      if (e instanceof CommandDecodeError) return { kind: 'invalid', index, error: e.message };
+      if (e instanceof CodecError) return { kind: 'invalid', index, error: e.message };
       throw e;
     }
     if (cmd.op === 'quota' || cmd.op === 'alarm') return this.applySpace(cmd, index);

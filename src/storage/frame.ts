@@ -9,8 +9,7 @@
 // it a flipped bit in a length could make a record in the middle of a segment look like one that
 // runs past the end of the file, i.e. like a torn write, and recovery would drop what follows.
 
-import type { ByteWriter } from './codec.js';
-import { crc32c } from './crc32c.js';
+import { type ByteWriter, crc32c, u32leAt } from '../codec/index.js';
 
 export const FRAME_HEADER_SIZE = 12;
 /** No record is this large; a length above it is damage, not data. */
@@ -18,16 +17,16 @@ export const MAX_PAYLOAD = 1 << 30;
 
 /** Reserves a frame header in `w`; write the payload next, then call endFrame with the result. */
 export function beginFrame(w: ByteWriter): number {
-  return w.skip(FRAME_HEADER_SIZE);
+  return w.reserve(FRAME_HEADER_SIZE);
 }
 
 export function endFrame(w: ByteWriter, start: number): void {
   const payloadStart = start + FRAME_HEADER_SIZE;
   const len = w.length - payloadStart;
   if (len <= 0 || len > MAX_PAYLOAD) throw new RangeError(`record payload of ${len} bytes`);
-  w.u32At(start, len);
-  w.u32At(start + 4, crc32c(w.written(payloadStart, w.length)));
-  w.u32At(start + 8, crc32c(w.written(start, start + 8)));
+  w.patchU32le(start, len);
+  w.patchU32le(start + 4, crc32c(w.view(payloadStart, w.length)));
+  w.patchU32le(start + 8, crc32c(w.view(start, start + 8)));
 }
 
 export type FrameRead =
@@ -43,10 +42,6 @@ export type FrameRead =
       readonly resumeAt: number | null;
     };
 
-function u32(buf: Uint8Array, at: number): number {
-  return (buf[at]! | (buf[at + 1]! << 8) | (buf[at + 2]! << 16) | (buf[at + 3]! << 24)) >>> 0;
-}
-
 /** Reads and verifies the frame at `offset`. Never throws: the caller decides what damage means. */
 export function readFrame(buf: Uint8Array, offset: number): FrameRead {
   const remaining = buf.length - offset;
@@ -57,10 +52,10 @@ export function readFrame(buf: Uint8Array, offset: number): FrameRead {
       resumeAt: null,
     };
   }
-  if (crc32c(buf.subarray(offset, offset + 8)) !== u32(buf, offset + 8)) {
+  if (crc32c(buf.subarray(offset, offset + 8)) !== u32leAt(buf, offset + 8)) {
     return { ok: false, problem: 'frame header checksum mismatch', resumeAt: offset + 1 };
   }
-  const len = u32(buf, offset);
+  const len = u32leAt(buf, offset);
   if (len === 0 || len > MAX_PAYLOAD) {
     return { ok: false, problem: `implausible record length ${len}`, resumeAt: offset + 1 };
   }
@@ -73,7 +68,7 @@ export function readFrame(buf: Uint8Array, offset: number): FrameRead {
     };
   }
   const payload = buf.subarray(start, start + len);
-  if (crc32c(payload) !== u32(buf, offset + 4)) {
+  if (crc32c(payload) !== u32leAt(buf, offset + 4)) {
     return { ok: false, problem: 'record checksum mismatch', resumeAt: start + len };
   }
   return { ok: true, payload, end: start + len };
@@ -86,7 +81,7 @@ export function readFrame(buf: Uint8Array, offset: number): FrameRead {
 export function findFrameAfter(buf: Uint8Array, from: number): number {
   for (let at = from; at + FRAME_HEADER_SIZE < buf.length; at++) {
     // Cheap plausibility test before any checksum: most garbage fails it.
-    const len = u32(buf, at);
+    const len = u32leAt(buf, at);
     if (len === 0 || len > buf.length - at - FRAME_HEADER_SIZE) continue;
     if (readFrame(buf, at).ok) return at;
   }

@@ -2,9 +2,9 @@
 // Starting a node on another node's data dir (a copy-paste slip, a wrong volume mount) would
 // make it vote and acknowledge with someone else's log: that is refused here.
 //
-//   IDENTITY: frame(u8 kind 7, u32 magic, u8 format version, string clusterId, string nodeId)
+//   IDENTITY: frame(u8 kind 7, u32 LE magic, u8 format version, string clusterId, string nodeId)
 
-import { ByteReader, ByteWriter, DecodeError } from './codec.js';
+import { ByteReader, ByteWriter, CodecError } from '../codec/index.js';
 import type { Disk } from './disk.js';
 import { writeFileDurably } from './disk.js';
 import { CorruptionError, IdentityMismatchError } from './errors.js';
@@ -26,7 +26,7 @@ export function encodeIdentity(id: StorageIdentity): Uint8Array {
   const w = new ByteWriter();
   const at = beginFrame(w);
   w.u8(KIND_IDENTITY);
-  w.u32(IDENTITY_MAGIC);
+  w.u32le(IDENTITY_MAGIC);
   w.u8(DATA_DIR_VERSION);
   w.string(id.clusterId);
   w.string(id.nodeId);
@@ -40,16 +40,17 @@ export function decodeIdentity(buf: Uint8Array, path: string): StorageIdentity {
   if (frame.end !== buf.length)
     throw new CorruptionError(path, frame.end, 'trailing bytes after the identity');
   try {
-    const r = new ByteReader(frame.payload);
-    if (r.u8() !== KIND_IDENTITY || r.u32() !== IDENTITY_MAGIC) throw new DecodeError('not an identity file');
-    const version = r.u8();
-    if (version !== DATA_DIR_VERSION) throw new DecodeError(`unsupported data dir version ${version}`);
-    const clusterId = r.string();
-    const nodeId = r.string();
+    const r = new ByteReader(frame.payload, 'identity');
+    if (r.u8('kind') !== KIND_IDENTITY || r.u32le('magic') !== IDENTITY_MAGIC)
+      r.fail('not an identity file', 0);
+    const version = r.u8('version');
+    if (version !== DATA_DIR_VERSION) r.fail(`unsupported data dir version ${version}`);
+    const clusterId = r.string('clusterId');
+    const nodeId = r.string('nodeId');
     r.end();
     return { clusterId, nodeId };
   } catch (e) {
-    if (e instanceof DecodeError) throw new CorruptionError(path, 0, e.message);
+    if (e instanceof CodecError) throw new CorruptionError(path, 0, e.message);
     throw e;
   }
 }

@@ -1,7 +1,7 @@
 // The durable storage layer's public surface: a disk seam (real and simulated), the WAL, the
 // snapshot store and openStorage, which ties them to one node's data dir.
 
-export { crc32c } from './crc32c.js';
+export { crc32c } from '../codec/index.js';
 export {
   type Disk,
   DiskError,

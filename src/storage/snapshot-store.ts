@@ -1,18 +1,26 @@
 // Snapshot files: the state machine's serialized state with the snapshot's metadata.
 //
 //   snap-<index:16 hex>-<term:16 hex>.snap
-//     frame(u8 kind 6, u32 magic, u8 version, varint index, varint term,
-//           varint voter count, voters (strings), varint data length, u32 CRC32C of data)
+//     frame(u8 kind 6, u32 LE magic, u8 version,
+//           snapshot metadata (codec/snapshot-meta.ts, as the wire carries it too: varuint index,
+//           varuint term, varuint voter count, voters as strings),
+//           varuint data length, u32 LE CRC32C of the data)
 //     data
 //
 // Each is written to a temp file, fdatasynced, renamed into place and the directory fsynced, so a
 // snapshot file either exists whole or not at all; the checksums catch later damage. Names sort
 // by index, so the newest is found without reading any file.
 
+import {
+  ByteReader,
+  ByteWriter,
+  CodecError,
+  crc32c,
+  readSnapshotMeta,
+  writeSnapshotMeta,
+} from '../codec/index.js';
 import type { Logger } from '../raft/config.js';
-import type { Snapshot } from '../raft/types.js';
-import { ByteReader, ByteWriter, DecodeError } from './codec.js';
-import { crc32c } from './crc32c.js';
+import type { Snapshot, SnapshotMeta } from '../raft/types.js';
 import type { Disk } from './disk.js';
 import { isNotFound, joinPath, listOrCreateDir, writeFileDurably } from './disk.js';
 import { CorruptionError } from './errors.js';
@@ -44,16 +52,33 @@ export function encodeSnapshotHeader(snapshot: Snapshot): Uint8Array {
   const w = new ByteWriter();
   const at = beginFrame(w);
   w.u8(KIND_SNAPSHOT_FILE);
-  w.u32(SNAPSHOT_MAGIC);
+  w.u32le(SNAPSHOT_MAGIC);
   w.u8(SNAPSHOT_VERSION);
-  w.varint(snapshot.meta.index);
-  w.varint(snapshot.meta.term);
-  w.varint(snapshot.meta.membership.voters.length);
-  for (const v of snapshot.meta.membership.voters) w.string(v);
-  w.varint(snapshot.data.length);
-  w.u32(crc32c(snapshot.data));
+  writeSnapshotMeta(w, snapshot.meta);
+  w.varuint(snapshot.data.length);
+  w.u32le(crc32c(snapshot.data));
   endFrame(w, at);
   return w.take();
+}
+
+interface SnapshotHeader {
+  readonly meta: SnapshotMeta;
+  readonly dataLength: number;
+  readonly dataCrc: number;
+}
+
+/** Decodes a snapshot file's header payload; throws CodecError. */
+function decodeSnapshotHeader(payload: Uint8Array): SnapshotHeader {
+  const r = new ByteReader(payload, 'snapshot header');
+  if (r.u8('kind') !== KIND_SNAPSHOT_FILE || r.u32le('magic') !== SNAPSHOT_MAGIC)
+    r.fail('not a snapshot file', 0);
+  const version = r.u8('version');
+  if (version !== SNAPSHOT_VERSION) r.fail(`unsupported snapshot version ${version}`);
+  const meta = readSnapshotMeta(r);
+  const dataLength = r.varuint('data length');
+  const dataCrc = r.u32le('data checksum');
+  r.end();
+  return { meta, dataLength, dataCrc };
 }
 
 export class SnapshotStore {
@@ -116,31 +141,15 @@ export class SnapshotStore {
     const buf = await this.disk.readFile(path);
     const frame = readFrame(buf, 0);
     if (!frame.ok) throw new CorruptionError(path, 0, frame.problem);
-    let index: number;
-    let term: number;
-    let voters: string[];
-    let dataLength: number;
-    let dataCrc: number;
+    let header: SnapshotHeader;
     try {
-      const r = new ByteReader(frame.payload);
-      const kind = r.u8();
-      const magic = r.u32();
-      const version = r.u8();
-      if (kind !== KIND_SNAPSHOT_FILE || magic !== SNAPSHOT_MAGIC)
-        throw new DecodeError('not a snapshot file');
-      if (version !== SNAPSHOT_VERSION) throw new DecodeError(`unsupported snapshot version ${version}`);
-      index = r.varint();
-      term = r.varint();
-      const n = r.varint();
-      voters = [];
-      for (let i = 0; i < n; i++) voters.push(r.string());
-      dataLength = r.varint();
-      dataCrc = r.u32();
-      r.end();
+      header = decodeSnapshotHeader(frame.payload);
     } catch (e) {
-      if (e instanceof DecodeError) throw new CorruptionError(path, 0, `bad snapshot header: ${e.message}`);
+      if (e instanceof CodecError) throw new CorruptionError(path, 0, `bad snapshot header: ${e.message}`);
       throw e;
     }
+    const { meta, dataLength, dataCrc } = header;
+    const { index, term } = meta;
     if (index !== f.index || term !== f.term) {
       throw new CorruptionError(path, 0, `header says index ${index} term ${term}, unlike the file name`);
     }
@@ -154,7 +163,7 @@ export class SnapshotStore {
     const data = buf.slice(frame.end);
     if (crc32c(data) !== dataCrc)
       throw new CorruptionError(path, frame.end, 'snapshot data checksum mismatch');
-    return { meta: { index, term, membership: { voters } }, data };
+    return { meta, data };
   }
 
   /**

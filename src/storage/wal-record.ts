@@ -1,24 +1,39 @@
-// The WAL's record kinds and their binary payloads (inside the frame of frame.ts).
+// The WAL's record kinds and their binary payloads (inside the frame of frame.ts). Numbers are
+// varuints and strings length-prefixed UTF-8 (src/codec); the magic is a little-endian u32.
 //
-//   1 entry        varint index, varint term, u8 type (0 command, 1 noop), data (rest)
-//   2 hard state   varint term, varint commit, u8 hasVote, [string votedFor]
-//   3 snapshot     varint index, varint term — a snapshot covering the log up to here was saved
-//   4 segment      u32 magic, u8 version, varint seq, varint firstIndex, varint prevTerm
+//   8 entry        the entry as the wire carries it too (codec/entry.ts):
+//                  varuint term, varuint index, u8 type (0 command, 1 noop), data (varuint length, bytes)
+//   2 hard state   varuint term, varuint commit, u8 hasVote, [string votedFor]
+//   3 snapshot     varuint index, varuint term — a snapshot covering the log up to here was saved
+//   4 segment      u32 magic, u8 version, varuint seq, varuint firstIndex, varuint prevTerm
 //   5 batch end    (empty) — closes the records of one sync(); replay applies whole batches only
+//
+//   1 entry, as written before the shared entry encoding; read, never written:
+//                  varuint index, varuint term, u8 type (0 command, 1 noop), data (the rest)
+//
+// A WAL holding kind-8 records is refused by releases that knew only kind 1 (an undecodable
+// record: they stop with a CorruptionError and drop nothing).
 
+import {
+  ByteReader,
+  ByteWriter,
+  readEntry,
+  readEntryType,
+  writeEntry as writeEntryFields,
+} from '../codec/index.js';
 import type { Entry, HardState } from '../raft/types.js';
-import { ByteReader, ByteWriter, DecodeError } from './codec.js';
 import { beginFrame, endFrame } from './frame.js';
 
 /** Reads "RKVW" on disk (little-endian): identifies a raftkv WAL segment. */
 export const WAL_MAGIC = 0x57564b52;
 export const WAL_VERSION = 1;
 
-const KIND_ENTRY = 1;
+const KIND_ENTRY_V1 = 1;
 const KIND_HARD_STATE = 2;
 const KIND_SNAPSHOT = 3;
 const KIND_SEGMENT = 4;
 const KIND_BATCH_END = 5;
+const KIND_ENTRY = 8;
 
 /** A position in the log: an index and the term of the entry there. */
 export interface LogPosition {
@@ -44,43 +59,36 @@ export type WalRecord =
 export function writeEntry(w: ByteWriter, e: Entry): void {
   const at = beginFrame(w);
   w.u8(KIND_ENTRY);
-  w.varint(e.index);
-  w.varint(e.term);
-  w.u8(e.type === 'noop' ? 1 : e.type === 'config' ? 2 : 0);
-  w.bytes(e.data);
+  writeEntryFields(w, e);
   endFrame(w, at);
 }
 
 export function writeHardState(w: ByteWriter, hs: HardState): void {
   const at = beginFrame(w);
   w.u8(KIND_HARD_STATE);
-  w.varint(hs.term);
-  w.varint(hs.commit);
-  if (hs.votedFor === null) {
-    w.u8(0);
-  } else {
-    w.u8(1);
-    w.string(hs.votedFor);
-  }
+  w.varuint(hs.term);
+  w.varuint(hs.commit);
+  w.bool(hs.votedFor !== null);
+  if (hs.votedFor !== null) w.string(hs.votedFor);
   endFrame(w, at);
 }
 
 export function writeSnapshotMarker(w: ByteWriter, p: LogPosition): void {
   const at = beginFrame(w);
   w.u8(KIND_SNAPSHOT);
-  w.varint(p.index);
-  w.varint(p.term);
+  w.varuint(p.index);
+  w.varuint(p.term);
   endFrame(w, at);
 }
 
 export function writeSegmentHeader(w: ByteWriter, h: SegmentHeader): void {
   const at = beginFrame(w);
   w.u8(KIND_SEGMENT);
-  w.u32(WAL_MAGIC);
+  w.u32le(WAL_MAGIC);
   w.u8(WAL_VERSION);
-  w.varint(h.seq);
-  w.varint(h.firstIndex);
-  w.varint(h.prevTerm);
+  w.varuint(h.seq);
+  w.varuint(h.firstIndex);
+  w.varuint(h.prevTerm);
   endFrame(w, at);
 }
 
@@ -90,51 +98,57 @@ export function writeBatchEnd(w: ByteWriter): void {
   endFrame(w, at);
 }
 
-/** Decodes a payload whose checksum already matched. Throws DecodeError on a format mismatch. */
+/** An entry whose data is copied out, so that it does not pin the (large) buffer it was read from. */
+function owned(e: Entry): Entry {
+  return { term: e.term, index: e.index, type: e.type, data: e.data.slice() };
+}
+
+/** Decodes a payload whose checksum already matched. Throws CodecError on a format mismatch. */
 export function decodeWalRecord(payload: Uint8Array): WalRecord {
-  const r = new ByteReader(payload);
-  const kind = r.u8();
+  const r = new ByteReader(payload, 'WAL record');
+  const kind = r.u8('kind');
+  let record: WalRecord;
   switch (kind) {
-    case KIND_ENTRY: {
-      const index = r.varint();
-      const term = r.varint();
-      const type = r.u8();
-      if (type > 2) throw new DecodeError(`unknown entry type ${type}`);
-      const entryType = type === 1 ? 'noop' : type === 2 ? 'config' : 'command';
-      return { kind: 'entry', entry: { index, term, type: entryType, data: r.rest() } };
+    case KIND_ENTRY:
+      record = { kind: 'entry', entry: owned(readEntry(r)) };
+      break;
+    case KIND_ENTRY_V1: {
+      const index = r.varuint('entry.index');
+      const term = r.varuint('entry.term');
+      const type = readEntryType(r);
+      const data = r.raw(r.remaining, 'entry.data');
+      record = { kind: 'entry', entry: owned({ term, index, type, data }) };
+      break;
     }
     case KIND_HARD_STATE: {
-      const term = r.varint();
-      const commit = r.varint();
-      const hasVote = r.u8();
-      if (hasVote > 1) throw new DecodeError(`bad vote flag ${hasVote}`);
-      const votedFor = hasVote === 1 ? r.string() : null;
-      r.end();
-      return { kind: 'hardState', hardState: { term, votedFor, commit } };
+      const term = r.varuint('term');
+      const commit = r.varuint('commit');
+      const votedFor = r.bool('hasVote') ? r.string('votedFor') : null;
+      record = { kind: 'hardState', hardState: { term, votedFor, commit } };
+      break;
     }
-    case KIND_SNAPSHOT: {
-      const index = r.varint();
-      const term = r.varint();
-      r.end();
-      return { kind: 'snapshot', snapshot: { index, term } };
-    }
+    case KIND_SNAPSHOT:
+      record = { kind: 'snapshot', snapshot: { index: r.varuint('index'), term: r.varuint('term') } };
+      break;
     case KIND_SEGMENT: {
-      const magic = r.u32();
-      if (magic !== WAL_MAGIC) throw new DecodeError(`not a WAL segment (magic ${magic.toString(16)})`);
-      const version = r.u8();
-      if (version !== WAL_VERSION) throw new DecodeError(`unsupported WAL version ${version}`);
-      const seq = r.varint();
-      const firstIndex = r.varint();
-      const prevTerm = r.varint();
-      r.end();
-      return { kind: 'segment', header: { seq, firstIndex, prevTerm } };
+      const magic = r.u32le('magic');
+      if (magic !== WAL_MAGIC) r.fail(`not a WAL segment (magic ${magic.toString(16)})`);
+      const version = r.u8('version');
+      if (version !== WAL_VERSION) r.fail(`unsupported WAL version ${version}`);
+      const seq = r.varuint('seq');
+      const firstIndex = r.varuint('firstIndex');
+      const prevTerm = r.varuint('prevTerm');
+      record = { kind: 'segment', header: { seq, firstIndex, prevTerm } };
+      break;
     }
     case KIND_BATCH_END:
-      r.end();
-      return { kind: 'batchEnd' };
+      record = { kind: 'batchEnd' };
+      break;
     default:
-      throw new DecodeError(`unknown WAL record kind ${kind}`);
+      return r.fail(`unknown WAL record kind ${kind}`, 0);
   }
+  r.end();
+  return record;
 }
 
 /** Encodes records into one buffer (tests and tools; the WAL writes through the helpers above). */

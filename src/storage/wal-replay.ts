@@ -13,9 +13,9 @@
 //    segment, entries that leave a gap): corruption. Recovery stops with a CorruptionError
 //    naming the file and byte offset; no data is dropped.
 
+import { CodecError } from '../codec/index.js';
 import type { Logger } from '../raft/config.js';
 import type { Entry, HardState } from '../raft/types.js';
-import { DecodeError } from './codec.js';
 import type { Disk } from './disk.js';
 import { joinPath } from './disk.js';
 import { CorruptionError } from './errors.js';
@@ -201,7 +201,7 @@ export async function replaySegments(
       try {
         rec = decodeWalRecord(f.payload);
       } catch (e) {
-        if (!(e instanceof DecodeError)) throw e;
+        if (!(e instanceof CodecError)) throw e;
         // Its checksum matched, so this is no torn write: a format or version mismatch.
         throw new CorruptionError(path, off, `undecodable record: ${e.message}`);
       }

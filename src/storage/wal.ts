@@ -12,12 +12,12 @@
 // carries over the current hard state and snapshot marker, so older segments can be deleted once
 // a snapshot covers them.
 
+import { ByteWriter } from '../codec/index.js';
 import { assert } from '../raft/assert.js';
 import type { Logger } from '../raft/config.js';
 import { silentLogger } from '../raft/config.js';
 import type { Entry, HardState } from '../raft/types.js';
 import { emptyHardState } from '../raft/types.js';
-import { ByteWriter } from './codec.js';
 import type { Disk, DiskFile } from './disk.js';
 import { isNotFound, joinPath, listOrCreateDir } from './disk.js';
 import { StorageError, WalFailedError } from './errors.js';
@@ -348,7 +348,7 @@ async function createSegment(
   if (before.hardState !== null) writeHardState(w, before.hardState);
   if (before.snapshot !== null) writeSnapshotMarker(w, before.snapshot);
   writeBatchEnd(w);
-  w.bytes(batch);
+  w.raw(batch);
   const bytes = w.take();
   const name = segmentFileName(seq, before.lastIndex + 1);
   const file = await disk.create(joinPath(dir, name));

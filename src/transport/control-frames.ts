@@ -29,6 +29,7 @@
 // and node ids), so a node can refuse a Hello of another version with a clear HelloReject. Version
 // 1 had no liveness fields and no Ping/Pong; both ends of a cluster must run the same version.
 
+import { ByteReader, type ByteWriter, checkedVaruintSize, stringSize } from '../codec/index.js';
 import type { InstallSnapshot, Message, NodeId } from '../raft/types.js';
 import {
   FIRST_MESSAGE_TAG,
@@ -38,8 +39,7 @@ import {
   readMessageBody,
   writeInstallSnapshotHead,
 } from './codec.js';
-import { allocFrame, FRAME_HEADER_BYTES } from './framing.js';
-import { stringSize, uintSize, WireReader } from './wire-primitives.js';
+import { encodeFrame, FRAME_HEADER_BYTES } from './framing.js';
 
 export const PROTOCOL_VERSION = 2;
 
@@ -81,31 +81,38 @@ export type Frame =
   | { readonly kind: 'pong' };
 
 export function encodeHelloFrame(h: Hello): Buffer {
-  const pingIntervalMs = h.pingIntervalMs ?? 0;
-  const livenessTimeoutMs = h.livenessTimeoutMs ?? 0;
-  const w = allocFrame(
+  const hello: Required<Hello> = { pingIntervalMs: 0, livenessTimeoutMs: 0, ...h };
+  const size =
     1 +
-      uintSize(h.version, 'version') +
-      stringSize(h.clusterId, 'clusterId') +
-      stringSize(h.from, 'from') +
-      stringSize(h.to, 'to') +
-      uintSize(pingIntervalMs, 'pingIntervalMs') +
-      uintSize(livenessTimeoutMs, 'livenessTimeoutMs'),
-  );
+    checkedVaruintSize(hello.version, 'version') +
+    stringSize(hello.clusterId, 'clusterId') +
+    stringSize(hello.from, 'from') +
+    stringSize(hello.to, 'to') +
+    checkedVaruintSize(hello.pingIntervalMs, 'pingIntervalMs') +
+    checkedVaruintSize(hello.livenessTimeoutMs, 'livenessTimeoutMs');
+  return encodeFrame(size, writeHello, hello);
+}
+
+function writeHello(w: ByteWriter, h: Required<Hello>): void {
   w.u8(CONTROL_TAGS.Hello);
-  w.varUint(h.version);
+  w.varuint(h.version);
   w.string(h.clusterId);
   w.string(h.from);
   w.string(h.to);
-  w.varUint(pingIntervalMs);
-  w.varUint(livenessTimeoutMs);
-  return w.buf;
+  w.varuint(h.pingIntervalMs);
+  w.varuint(h.livenessTimeoutMs);
+}
+
+/** A frame of a tag and one string. */
+function tagAndString(tag: number, s: string, field: string): Buffer {
+  return encodeFrame(1 + stringSize(s, field), (w) => {
+    w.u8(tag);
+    w.string(s);
+  });
 }
 
 function bodilessFrame(tag: number): Buffer {
-  const w = allocFrame(1);
-  w.u8(tag);
-  return w.buf;
+  return encodeFrame(1, (w) => w.u8(tag));
 }
 
 /** The Ping frame. Shared and never written to: a socket may be handed the same buffer repeatedly. */
@@ -114,24 +121,18 @@ export const PING_FRAME: Buffer = bodilessFrame(CONTROL_TAGS.Ping);
 export const PONG_FRAME: Buffer = bodilessFrame(CONTROL_TAGS.Pong);
 
 export function encodeHelloAcceptFrame(nodeId: NodeId): Buffer {
-  const w = allocFrame(1 + stringSize(nodeId, 'nodeId'));
-  w.u8(CONTROL_TAGS.HelloAccept);
-  w.string(nodeId);
-  return w.buf;
+  return tagAndString(CONTROL_TAGS.HelloAccept, nodeId, 'nodeId');
 }
 
 export function encodeHelloRejectFrame(reason: string): Buffer {
-  const w = allocFrame(1 + stringSize(reason, 'reason'));
-  w.u8(CONTROL_TAGS.HelloReject);
-  w.string(reason);
-  return w.buf;
+  return tagAndString(CONTROL_TAGS.HelloReject, reason, 'reason');
 }
 
 /** The frame announcing a chunked snapshot: everything but the data bytes. */
 export function encodeSnapshotBeginFrame(m: InstallSnapshot): Buffer {
-  const w = allocFrame(installSnapshotHeadSize(m));
-  writeInstallSnapshotHead(w, CONTROL_TAGS.SnapshotBegin, m);
-  return w.buf;
+  return encodeFrame(installSnapshotHeadSize(m), (w) =>
+    writeInstallSnapshotHead(w, CONTROL_TAGS.SnapshotBegin, m),
+  );
 }
 
 /**
@@ -147,7 +148,7 @@ export function encodeSnapshotChunkHeader(dataLength: number): Buffer {
 
 /** Decodes any frame payload; throws CodecError if it is malformed. */
 export function decodeFrame(payload: Uint8Array): Frame {
-  const r = new WireReader(payload, 'frame');
+  const r = new ByteReader(payload, 'frame');
   const tag = r.u8('tag');
   if (tag >= FIRST_MESSAGE_TAG && tag <= LAST_MESSAGE_TAG) {
     const message = readMessageBody(r, tag);
@@ -157,19 +158,19 @@ export function decodeFrame(payload: Uint8Array): Frame {
   let frame: Frame;
   switch (tag) {
     case CONTROL_TAGS.Hello: {
-      const version = r.varUint('version');
+      const version = r.varuint('version');
       const clusterId = r.string('clusterId');
       const from = r.string('from');
       const to = r.string('to');
       if (version !== PROTOCOL_VERSION) {
         // Another version's fields after these are unknown; the receiver refuses the Hello anyway,
         // and needs only the version to say why.
-        r.raw(r.remaining(), 'other version fields');
+        r.raw(r.remaining, 'other version fields');
         frame = { kind: 'hello', hello: { version, clusterId, from, to } };
         break;
       }
-      const pingIntervalMs = r.varUint('pingIntervalMs');
-      const livenessTimeoutMs = r.varUint('livenessTimeoutMs');
+      const pingIntervalMs = r.varuint('pingIntervalMs');
+      const livenessTimeoutMs = r.varuint('livenessTimeoutMs');
       frame = { kind: 'hello', hello: { version, clusterId, from, to, pingIntervalMs, livenessTimeoutMs } };
       break;
     }
@@ -185,7 +186,7 @@ export function decodeFrame(payload: Uint8Array): Frame {
       break;
     }
     case CONTROL_TAGS.SnapshotChunk:
-      frame = { kind: 'snapshotChunk', data: r.raw(r.remaining(), 'chunk data') };
+      frame = { kind: 'snapshotChunk', data: r.raw(r.remaining, 'chunk data') };
       break;
     case CONTROL_TAGS.Ping:
       frame = { kind: 'ping' };
@@ -194,7 +195,7 @@ export function decodeFrame(payload: Uint8Array): Frame {
       frame = { kind: 'pong' };
       break;
     default:
-      return r.fail(`unknown frame tag ${tag}`);
+      return r.fail(`unknown frame tag ${tag}`, 0);
   }
   r.end();
   return frame;

@@ -11,10 +11,11 @@
 // rest of the receive path for large snapshots. Deployments that need end-to-end integrity against
 // hostile or faulty middleboxes should run the peer port over TLS.
 
+import { ByteWriter, u32beAt } from '../codec/index.js';
+import { AssertionError } from '../raft/assert.js';
 import type { Message } from '../raft/types.js';
 import { measureMessage, writeMessage } from './codec.js';
 import { FrameTooLargeError } from './errors.js';
-import { WireWriter } from './wire-primitives.js';
 
 export const FRAME_HEADER_BYTES = 4;
 /** Default largest payload accepted: big enough for a batch of entries, small enough to bound memory. */
@@ -23,20 +24,35 @@ export const DEFAULT_MAX_FRAME_BYTES = 4 * 1024 * 1024;
 export const ABSOLUTE_MAX_FRAME_BYTES = 0xffffffff;
 
 /**
- * Allocates a frame whose payload is `payloadSize` bytes, writes the header, and returns a writer
- * positioned at the start of the payload.
+ * The frame whose payload `write` writes in exactly `payloadSize` bytes (measured first): one
+ * allocation of the exact size, the payload written straight into it, no copy. `value`, if given,
+ * is passed on to `write` (a hot path then needs no closure).
  */
-export function allocFrame(payloadSize: number): WireWriter {
-  const w = new WireWriter(Buffer.allocUnsafe(FRAME_HEADER_BYTES + payloadSize));
-  w.u32(payloadSize);
-  return w;
+export function encodeFrame(payloadSize: number, write: (w: ByteWriter) => void): Buffer;
+export function encodeFrame<T>(
+  payloadSize: number,
+  write: (w: ByteWriter, value: T) => void,
+  value: T,
+): Buffer;
+export function encodeFrame<T>(
+  payloadSize: number,
+  write: (w: ByteWriter, value?: T) => void,
+  value?: T,
+): Buffer {
+  const frame = Buffer.allocUnsafe(FRAME_HEADER_BYTES + payloadSize);
+  const w = new ByteWriter(frame);
+  w.u32be(payloadSize);
+  write(w, value);
+  // A measuring bug (the message is built only when it fires: this is the hot path).
+  if (w.length !== frame.length) {
+    throw new AssertionError(`frame payload measured as ${payloadSize} bytes, written ${w.length - 4}`);
+  }
+  return frame;
 }
 
 /** The frame carrying `m`; throws CodecError if `m` cannot be encoded. */
 export function encodeMessageFrame(m: Message): Buffer {
-  const w = allocFrame(measureMessage(m));
-  writeMessage(w, m);
-  return w.buf;
+  return encodeFrame(measureMessage(m), writeMessage, m);
 }
 
 export class FrameDecoder {
@@ -83,8 +99,7 @@ export class FrameDecoder {
 
       let size: number;
       if (this.headerFilled === 0 && end - off >= FRAME_HEADER_BYTES) {
-        size =
-          ((chunk[off]! << 24) | (chunk[off + 1]! << 16) | (chunk[off + 2]! << 8) | chunk[off + 3]!) >>> 0;
+        size = u32beAt(chunk, off);
         off += FRAME_HEADER_BYTES;
       } else {
         const take = Math.min(FRAME_HEADER_BYTES - this.headerFilled, end - off);
@@ -93,7 +108,7 @@ export class FrameDecoder {
         off += take;
         if (this.headerFilled < FRAME_HEADER_BYTES) return;
         this.headerFilled = 0;
-        size = this.header.readUInt32BE(0);
+        size = u32beAt(this.header, 0);
       }
 
       if (size > this.maxFrameBytes) throw new FrameTooLargeError(size, this.maxFrameBytes);

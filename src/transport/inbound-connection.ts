@@ -10,6 +10,7 @@
 // leave a half-dead connection behind for good.
 
 import type { Duplex } from 'node:stream';
+import { CodecError } from '../codec/index.js';
 import type { Message, NodeId } from '../raft/types.js';
 import {
   decodeFrame,
@@ -21,7 +22,6 @@ import {
   PONG_FRAME,
   PROTOCOL_VERSION,
 } from './control-frames.js';
-import { CodecError } from './errors.js';
 import { FrameDecoder } from './framing.js';
 import { livenessProblem, SilenceWatch } from './liveness.js';
 import { SnapshotAssembler } from './snapshot-stream.js';
@@ -132,7 +132,8 @@ export class InboundConnection {
     try {
       const frame = decodeFrame(payload);
       if (this.state === 'handshake') {
-        if (frame.kind !== 'hello') throw new CodecError(`expected a Hello frame first, got ${frame.kind}`);
+        if (frame.kind !== 'hello')
+          throw new CodecError('connection', `expected a Hello frame first, got ${frame.kind}`);
         this.onHello(frame.hello);
         return null;
       }
@@ -202,7 +203,7 @@ export class InboundConnection {
         this.pong();
         return null;
       default:
-        throw new CodecError(`unexpected ${frame.kind} frame after the handshake`);
+        throw new CodecError('connection', `unexpected ${frame.kind} frame after the handshake`);
     }
   }
 
@@ -229,6 +230,7 @@ export class InboundConnection {
   private checkRouting(m: Message): void {
     if (m.from !== this.peer || m.to !== this.settings.nodeId) {
       throw new CodecError(
+        'connection',
         `misrouted ${m.type} from "${m.from}" to "${m.to}" on the connection from "${this.peer}" to "${this.settings.nodeId}"`,
       );
     }

@@ -1,4 +1,6 @@
 // The transport's public surface: the codec, the framing, and the TCP peer transport.
+
+export { CodecError } from '../codec/index.js';
 export { type BackoffPolicy, backoffDelayMs, DEFAULT_BACKOFF } from './backoff.js';
 export { decodeMessage, encodeMessage, MESSAGE_TAGS, measureMessage } from './codec.js';
 export {
@@ -11,7 +13,7 @@ export {
   type Hello,
   PROTOCOL_VERSION,
 } from './control-frames.js';
-export { CodecError, FrameTooLargeError } from './errors.js';
+export { FrameTooLargeError } from './errors.js';
 export { DEFAULT_MAX_FRAME_BYTES, encodeMessageFrame, FRAME_HEADER_BYTES, FrameDecoder } from './framing.js';
 export { DEFAULT_LIVENESS_TIMEOUT_MS } from './liveness.js';
 export { PeerTransport, type PeerTransportOptions } from './peer-transport.js';

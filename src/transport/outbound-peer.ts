@@ -15,6 +15,7 @@
 import * as http from 'node:http';
 import * as net from 'node:net';
 import type { Duplex } from 'node:stream';
+import { CodecError } from '../codec/index.js';
 import type { InstallSnapshot, NodeId } from '../raft/types.js';
 import { backoffDelayMs } from './backoff.js';
 import {
@@ -24,7 +25,6 @@ import {
   PING_FRAME,
   PROTOCOL_VERSION,
 } from './control-frames.js';
-import { CodecError } from './errors.js';
 import { FrameDecoder } from './framing.js';
 import { SilenceWatch } from './liveness.js';
 import { SendQueue } from './send-queue.js';

@@ -10,7 +10,7 @@ import type { Duplex } from 'node:stream';
 import type { Message, NodeId } from '../raft/types.js';
 import { type BackoffPolicy, DEFAULT_BACKOFF } from './backoff.js';
 import { measureMessage, writeMessage } from './codec.js';
-import { allocFrame, DEFAULT_MAX_FRAME_BYTES } from './framing.js';
+import { DEFAULT_MAX_FRAME_BYTES, encodeFrame } from './framing.js';
 import { InboundConnection } from './inbound-connection.js';
 import { DEFAULT_LIVENESS_TIMEOUT_MS, livenessProblem, PINGS_PER_LIVENESS_TIMEOUT } from './liveness.js';
 import { OutboundPeer } from './outbound-peer.js';
@@ -198,9 +198,7 @@ export class PeerTransport {
     const size = measureMessage(msg);
     if (size > this.settings.maxFrameBytes)
       return this.tooLarge(peer, msg, size, this.settings.maxFrameBytes);
-    const w = allocFrame(size);
-    writeMessage(w, msg);
-    return peer.enqueue(w.buf);
+    return peer.enqueue(encodeFrame(size, writeMessage, msg));
   }
 
   /** Registers a handler for every message received; returns a function that unregisters it. */

@@ -8,9 +8,9 @@
 // plus a view into the snapshot's data. The receiver copies each chunk once, into a buffer of the
 // announced size allocated when the stream begins.
 
+import { CodecError } from '../codec/index.js';
 import type { InstallSnapshot } from '../raft/types.js';
 import { encodeSnapshotBeginFrame, encodeSnapshotChunkHeader } from './control-frames.js';
-import { CodecError } from './errors.js';
 
 /** Default data bytes per chunk frame: small enough that a heartbeat behind one waits only milliseconds. */
 export const DEFAULT_SNAPSHOT_CHUNK_BYTES = 512 * 1024;
@@ -81,7 +81,10 @@ export class SnapshotAssembler {
   /** Starts a stream (abandoning any unfinished one); returns the message if it has no data. */
   begin(head: InstallSnapshot, dataLength: number): InstallSnapshot | null {
     if (dataLength > this.maxBytes) {
-      throw new CodecError(`snapshot of ${dataLength} bytes exceeds the maximum of ${this.maxBytes} bytes`);
+      throw new CodecError(
+        'snapshot stream',
+        `snapshot of ${dataLength} bytes exceeds the maximum of ${this.maxBytes} bytes`,
+      );
     }
     this.head = head;
     this.data = new Uint8Array(dataLength);
@@ -91,9 +94,10 @@ export class SnapshotAssembler {
 
   /** Appends a chunk; returns the whole message once the last byte has arrived. */
   chunk(bytes: Uint8Array): InstallSnapshot | null {
-    if (this.head === null) throw new CodecError('snapshot chunk without a SnapshotBegin');
+    if (this.head === null) throw new CodecError('snapshot stream', 'snapshot chunk without a SnapshotBegin');
     if (bytes.length > this.data.length - this.filled) {
       throw new CodecError(
+        'snapshot stream',
         `snapshot chunk overruns the announced ${this.data.length} bytes (${this.filled} received, ${bytes.length} more)`,
       );
     }

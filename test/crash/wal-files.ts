@@ -6,7 +6,8 @@ import path from 'node:path';
 
 /** u32 LE length | u32 CRC32C(payload) | u32 CRC32C(header) | payload (first byte: kind). */
 export const FRAME_HEADER = 12;
-export const KIND_ENTRY = 1;
+/** The kind of an entry record (earlier releases wrote kind 1, which is still read). */
+export const KIND_ENTRY = 8;
 
 export interface Frame {
   readonly offset: number;

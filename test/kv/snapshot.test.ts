@@ -1,13 +1,12 @@
 // Goal: a snapshot carries the whole replicated state (data, lastApplied, idempotency records and
 // rules): a node restored from it behaves exactly like the node that took it. A view taken while
 // writes continue stays at its index; chunked output equals the one-shot bytes; and corrupt,
-// truncated or inconsistent snapshots are refused with SnapshotDecodeError.
+// truncated or inconsistent snapshots are refused with a CodecError.
 
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
-import { ByteWriter, crc32 } from '../../src/kv/bytes.js';
-import { SnapshotDecodeError } from '../../src/kv/snapshot.js';
+import { ByteWriter, CodecError, crc32 } from '../../src/codec/index.js';
 import { KvStateMachine } from '../../src/kv/state-machine.js';
 import { commandEntry, noopEntry, stepArb, stepEntry } from './helpers.js';
 
@@ -23,11 +22,11 @@ function concat(parts: Uint8Array[]): Uint8Array {
   return Uint8Array.from(parts.flatMap((p) => [...p]));
 }
 
-function decodeError(bytes: Uint8Array): SnapshotDecodeError {
+function decodeError(bytes: Uint8Array): CodecError {
   try {
     KvStateMachine.restore(bytes);
   } catch (e) {
-    assert.ok(e instanceof SnapshotDecodeError, `expected SnapshotDecodeError, got ${String(e)}`);
+    assert.ok(e instanceof CodecError, `expected CodecError, got ${String(e)}`);
     return e;
   }
   assert.fail('restored without error');
@@ -39,9 +38,9 @@ function handMade(write: (w: ByteWriter) => void): Uint8Array {
   for (const b of [0x52, 0x4b, 0x56, 0x53, 1]) w.u8(b);
   write(w);
   const body = w.take();
-  w.bytes(body);
+  w.raw(body);
   w.u32le(crc32(body));
-  return w.finish();
+  return w.take();
 }
 
 describe('snapshot and restore', () => {
@@ -208,13 +207,13 @@ describe('snapshot and restore', () => {
     assert.match(decodeError(hugeCount).message, /key count/);
   });
 
-  it('throws only SnapshotDecodeError on arbitrary bytes', () => {
+  it('throws only CodecError on arbitrary bytes', () => {
     fc.assert(
       fc.property(fc.uint8Array({ maxLength: 64 }), (tail) => {
         try {
           KvStateMachine.restore(Uint8Array.of(0x52, 0x4b, 0x56, 0x53, 1, ...tail));
         } catch (e) {
-          if (!(e instanceof SnapshotDecodeError)) throw e;
+          if (!(e instanceof CodecError)) throw e;
         }
       }),
       { numRuns: 2000 },

@@ -8,7 +8,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
-import { crc32, varuintSize } from '../../src/kv/bytes.js';
+import { crc32, varuintSize } from '../../src/codec/index.js';
 import type { Command } from '../../src/kv/command.js';
 import { KvStateMachine, pairCharge } from '../../src/kv/index.js';
 import { commandEntry, keyArb, valueArb } from './helpers.js';

@@ -5,9 +5,9 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
+import { CodecError } from '../../src/codec/index.js';
 import { decodeMessage, encodeMessage, LAST_MESSAGE_TAG } from '../../src/transport/codec.js';
 import { decodeFrame } from '../../src/transport/control-frames.js';
-import { CodecError } from '../../src/transport/errors.js';
 import { anyMessage } from './message-arbitraries.js';
 
 type Mutation =

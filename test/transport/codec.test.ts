@@ -5,9 +5,9 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
+import { CodecError } from '../../src/codec/index.js';
 import type { AppendEntries, Heartbeat, Message, MessageType } from '../../src/raft/types.js';
 import { decodeMessage, encodeMessage, MESSAGE_TAGS, measureMessage } from '../../src/transport/codec.js';
-import { CodecError } from '../../src/transport/errors.js';
 import { messageArbitraries } from './message-arbitraries.js';
 
 const hb: Heartbeat = { type: 'Heartbeat', from: 'n1', to: 'n2', term: 3, commit: 7, readRound: 9 };

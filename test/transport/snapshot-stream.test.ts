@@ -4,9 +4,9 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
+import { CodecError } from '../../src/codec/index.js';
 import type { InstallSnapshot } from '../../src/raft/types.js';
 import { decodeFrame } from '../../src/transport/control-frames.js';
-import { CodecError } from '../../src/transport/errors.js';
 import { FrameDecoder } from '../../src/transport/framing.js';
 import {
   MAX_SNAPSHOT_RESTARTS,

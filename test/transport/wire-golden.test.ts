@@ -1,0 +1,172 @@
+// Goal: the peer wire stays byte-for-byte what the release before the shared byte codec wrote
+// (protocol version 2), so nodes of both can talk. Each message and control frame below was
+// encoded by that release; today's code must produce the same bytes and decode them back.
+
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import type { Message, MessageType } from '../../src/raft/types.js';
+import { decodeMessage, encodeMessage } from '../../src/transport/codec.js';
+import {
+  decodeFrame,
+  encodeHelloAcceptFrame,
+  encodeHelloFrame,
+  encodeHelloRejectFrame,
+  encodeSnapshotBeginFrame,
+  encodeSnapshotChunkHeader,
+  PING_FRAME,
+  PONG_FRAME,
+  PROTOCOL_VERSION,
+} from '../../src/transport/control-frames.js';
+import { encodeMessageFrame, FRAME_HEADER_BYTES } from '../../src/transport/framing.js';
+
+const bytes = (...b: number[]): Uint8Array => Uint8Array.from(b);
+const big = 2 ** 40 + 3;
+
+/** One message of each type, with multi-byte varints, non-ASCII strings and binary data. */
+const MESSAGES: { readonly [T in MessageType]: Extract<Message, { type: T }> } = {
+  RequestVote: {
+    type: 'RequestVote',
+    from: 'n1',
+    to: 'n2',
+    term: 7,
+    lastLogIndex: 300,
+    lastLogTerm: 6,
+    transfer: true,
+  },
+  RequestVoteResponse: { type: 'RequestVoteResponse', from: 'n2', to: 'n1', term: 7, granted: true },
+  PreVote: { type: 'PreVote', from: 'né', to: 'n3', term: 128, lastLogIndex: big, lastLogTerm: 127 },
+  PreVoteResponse: { type: 'PreVoteResponse', from: 'n3', to: 'né', term: 128, granted: false },
+  AppendEntries: {
+    type: 'AppendEntries',
+    from: 'n1',
+    to: 'n2',
+    term: 3,
+    prevLogIndex: 16383,
+    prevLogTerm: 2,
+    leaderCommit: 16384,
+    entries: [
+      { term: 3, index: 16384, type: 'noop', data: bytes() },
+      { term: 3, index: 16385, type: 'command', data: bytes(1, 1, 1, 0x6b, 1, 0x76) },
+      { term: big, index: 2 ** 53 - 1, type: 'command', data: bytes(0, 0xff, 0x80) },
+    ],
+  },
+  AppendEntriesResponse: {
+    type: 'AppendEntriesResponse',
+    from: 'n2',
+    to: 'n1',
+    term: 3,
+    success: false,
+    matchIndex: 0,
+    rejectedIndex: 16385,
+    hintIndex: 200,
+    hintTerm: 2,
+  },
+  Heartbeat: { type: 'Heartbeat', from: 'n1', to: 'n2', term: 3, commit: 16384, readRound: 9 },
+  HeartbeatResponse: { type: 'HeartbeatResponse', from: 'n2', to: 'n1', term: 3, readRound: 9 },
+  InstallSnapshot: {
+    type: 'InstallSnapshot',
+    from: 'n1',
+    to: 'n4',
+    term: 5,
+    snapshot: {
+      meta: { index: 1000, term: 4, membership: { voters: ['n1', 'n2', 'n3', 'n4'] } },
+      data: bytes(0x52, 0x4b, 0x56, 0x53, 2, 0, 9),
+    },
+  },
+  TimeoutNow: { type: 'TimeoutNow', from: 'n1', to: 'n2', term: 9 },
+  ReadIndexRequest: { type: 'ReadIndexRequest', from: 'n2', to: 'n1', term: 9, context: 'read-42 ✓' },
+  ReadIndexResponse: {
+    type: 'ReadIndexResponse',
+    from: 'n1',
+    to: 'n2',
+    term: 9,
+    context: 'read-42 ✓',
+    readIndex: 777,
+  },
+};
+
+/** The payload bytes (no frame header) that release encoded for each message. */
+const MESSAGE_HEX: { readonly [T in MessageType]: string } = {
+  RequestVote: '01026e31026e3207ac020601',
+  RequestVoteResponse: '02026e32026e310701',
+  PreVote: '03036ec3a9026e3380018380808080207f',
+  PreVoteResponse: '04026e33036ec3a9800100',
+  AppendEntries:
+    '05026e31026e3203ff7f02808001030380800101000381800100060101016b0176838080808020ffffffffffffff0f000300ff80',
+  AppendEntriesResponse: '06026e32026e31030000818001c80102',
+  Heartbeat: '07026e31026e320380800109',
+  HeartbeatResponse: '08026e32026e310309',
+  InstallSnapshot: '09026e31026e3405e8070404026e31026e32026e33026e3407524b5653020009',
+  TimeoutNow: '0a026e31026e3209',
+  ReadIndexRequest: '0b026e32026e31090b726561642d343220e29c93',
+  ReadIndexResponse: '0c026e31026e32090b726561642d343220e29c938906',
+};
+
+const hello = {
+  version: PROTOCOL_VERSION,
+  clusterId: 'cluster-✓',
+  from: 'n1',
+  to: 'n2',
+  pingIntervalMs: 250,
+  livenessTimeoutMs: 5000,
+};
+
+/** Whole frames (4-byte big-endian length, then the payload) that release wrote. */
+const FRAME_HEX = {
+  message: '0000000c07026e31026e320380800109',
+  hello: '0000001840020b636c75737465722de29c93026e31026e32fa018827',
+  helloAccept: '0000000441026e32',
+  helloReject: '000000184216636c757374657220226122206973206e6f7420226222',
+  snapshotBegin: '0000001943026e31026e3405e8070404026e31026e32026e33026e3407',
+  snapshotChunkHeader: '0000000844',
+  ping: '0000000145',
+  pong: '0000000146',
+};
+
+const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
+const unhex = (h: string): Uint8Array => Uint8Array.from(Buffer.from(h, 'hex'));
+
+describe('wire bytes are those of protocol version 2', () => {
+  it('speaks protocol version 2', () => {
+    assert.equal(PROTOCOL_VERSION, 2);
+  });
+
+  for (const [type, m] of Object.entries(MESSAGES) as [MessageType, Message][]) {
+    it(`${type}: same bytes, and they decode back`, () => {
+      const golden = unhex(MESSAGE_HEX[type]);
+      assert.equal(hex(encodeMessage(m)), MESSAGE_HEX[type]);
+      assert.deepStrictEqual(decodeMessage(golden), m);
+      assert.deepStrictEqual(decodeFrame(golden), { kind: 'message', message: m });
+    });
+  }
+
+  it('a message frame: big-endian length, then the message', () => {
+    assert.equal(hex(encodeMessageFrame(MESSAGES.Heartbeat)), FRAME_HEX.message);
+  });
+
+  it('control frames: same bytes, and they decode back', () => {
+    const payload = (h: string): Uint8Array => unhex(h).subarray(FRAME_HEADER_BYTES);
+    assert.equal(hex(encodeHelloFrame(hello)), FRAME_HEX.hello);
+    assert.deepStrictEqual(decodeFrame(payload(FRAME_HEX.hello)), { kind: 'hello', hello });
+    assert.equal(hex(encodeHelloAcceptFrame('n2')), FRAME_HEX.helloAccept);
+    assert.deepStrictEqual(decodeFrame(payload(FRAME_HEX.helloAccept)), {
+      kind: 'helloAccept',
+      nodeId: 'n2',
+    });
+    const reason = 'cluster "a" is not "b"';
+    assert.equal(hex(encodeHelloRejectFrame(reason)), FRAME_HEX.helloReject);
+    assert.deepStrictEqual(decodeFrame(payload(FRAME_HEX.helloReject)), { kind: 'helloReject', reason });
+    const m = MESSAGES.InstallSnapshot;
+    assert.equal(hex(encodeSnapshotBeginFrame(m)), FRAME_HEX.snapshotBegin);
+    assert.deepStrictEqual(decodeFrame(payload(FRAME_HEX.snapshotBegin)), {
+      kind: 'snapshotBegin',
+      head: { ...m, snapshot: { meta: m.snapshot.meta, data: new Uint8Array(0) } },
+      dataLength: m.snapshot.data.length,
+    });
+    assert.equal(hex(encodeSnapshotChunkHeader(7)), FRAME_HEX.snapshotChunkHeader);
+    assert.equal(hex(PING_FRAME), FRAME_HEX.ping);
+    assert.deepStrictEqual(decodeFrame(payload(FRAME_HEX.ping)), { kind: 'ping' });
+    assert.equal(hex(PONG_FRAME), FRAME_HEX.pong);
+    assert.deepStrictEqual(decodeFrame(payload(FRAME_HEX.pong)), { kind: 'pong' });
+  });
+});
