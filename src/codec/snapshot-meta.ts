@@ -1,40 +1,56 @@
 // A snapshot's metadata, as both the snapshot file header and the peer wire carry it:
 //
-//   index:varuint  term:varuint  voterCount:varuint  voter:string × voterCount
+//   version 2:  index:varuint  term:varuint  membership:bytes (the configuration entry's JSON)
+//   version 1:  index:varuint  term:varuint  voterCount:varuint  voter:string × voterCount
 //
-// Each format follows it with the data's length (and the file with the data's checksum).
+// Version 2 carries the whole membership (learners, a joint configuration's outgoing voters, the
+// members' addresses), in the same JSON a configuration entry holds (raft/membership.ts). Version
+// 1, written before membership could change, is still read: its voters, no learners, no
+// addresses (the node's own list supplies those). Each format follows it with the data's length
+// (and the file with the data's checksum).
 
+import { decodeMembership, encodeMembership, initialMembership, MembershipDecodeError } from '../raft/membership.js';
 import type { NodeId, SnapshotMeta } from '../raft/types.js';
 import type { ByteReader } from './reader.js';
-import { stringSize } from './utf8.js';
 import { checkedVaruintSize, varuintSize } from './varuint.js';
 import type { ByteWriter } from './writer.js';
 
-/** Encoded size of `meta`, after checking every field has an encoding. */
+/** The metadata version written now. */
+export const SNAPSHOT_META_VERSION = 2;
+
+/** Encoded size of `meta` (version 2), after checking every field has an encoding. */
 export function snapshotMetaSize(meta: SnapshotMeta): number {
-  const voters = meta.membership.voters;
-  let n =
+  const membership = encodeMembership(meta.membership).length;
+  return (
     checkedVaruintSize(meta.index, 'snapshot.index') +
     checkedVaruintSize(meta.term, 'snapshot.term') +
-    varuintSize(voters.length);
-  for (const v of voters) n += stringSize(v, 'voter');
-  return n;
+    varuintSize(membership) +
+    membership
+  );
 }
 
 export function writeSnapshotMeta(w: ByteWriter, meta: SnapshotMeta): void {
   w.varuint(meta.index);
   w.varuint(meta.term);
-  const voters = meta.membership.voters;
-  w.varuint(voters.length);
-  for (const v of voters) w.string(v);
+  w.bytes(encodeMembership(meta.membership));
 }
 
-export function readSnapshotMeta(r: ByteReader): SnapshotMeta {
+export function readSnapshotMeta(r: ByteReader, version: 1 | 2 = SNAPSHOT_META_VERSION): SnapshotMeta {
   const index = r.varuint('snapshot.index');
   const term = r.varuint('snapshot.term');
-  // A voter takes at least its length byte.
-  const count = r.count('voter count', 1);
-  const voters: NodeId[] = [];
-  for (let i = 0; i < count; i++) voters.push(r.string('voter'));
-  return { index, term, membership: { voters } };
+  if (version === 1) {
+    // A voter takes at least its length byte.
+    const count = r.count('voter count', 1);
+    const voters: NodeId[] = [];
+    for (let i = 0; i < count; i++) voters.push(r.string('voter'));
+    return { index, term, membership: initialMembership(voters) };
+  }
+  const at = r.offset;
+  const bytes = r.bytes('snapshot.membership');
+  try {
+    return { index, term, membership: decodeMembership(bytes) };
+  } catch (e) {
+    if (e instanceof MembershipDecodeError) return r.fail(e.message, at);
+    throw e;
+  }
 }

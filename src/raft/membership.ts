@@ -187,7 +187,7 @@ export class MembershipDecodeError extends Error {
 }
 
 function idList(value: unknown, field: string): NodeId[] {
-  if (!Array.isArray(value) || !value.every((v) => typeof v === 'string' && v.length > 0)) {
+  if (!Array.isArray(value) || !value.every((v) => typeof v === 'string')) {
     throw new MembershipDecodeError(`configuration entry: ${field} must be a list of node ids`);
   }
   return value as NodeId[];

@@ -3,7 +3,7 @@
 //   snap-<index:16 hex>-<term:16 hex>.snap
 //     frame(u8 kind 6, u32 LE magic, u8 version,
 //           snapshot metadata (codec/snapshot-meta.ts, as the wire carries it too: varuint index,
-//           varuint term, varuint voter count, voters as strings),
+//           varuint term, the membership's JSON as bytes; version 1 had the voters as strings),
 //           varuint data length, u32 LE CRC32C of the data)
 //     data
 //
@@ -29,7 +29,8 @@ import { beginFrame, endFrame, readFrame } from './frame.js';
 const KIND_SNAPSHOT_FILE = 6;
 /** Reads "RKVS" on disk. */
 const SNAPSHOT_MAGIC = 0x53564b52;
-const SNAPSHOT_VERSION = 1;
+/** 2: the metadata carries the whole membership (codec/snapshot-meta.ts); 1 is still read. */
+const SNAPSHOT_VERSION = 2;
 const NAME_RE = /^snap-([0-9a-f]{16})-([0-9a-f]{16})\.snap$/;
 
 export interface SnapshotFile {
@@ -73,8 +74,8 @@ function decodeSnapshotHeader(payload: Uint8Array): SnapshotHeader {
   if (r.u8('kind') !== KIND_SNAPSHOT_FILE || r.u32le('magic') !== SNAPSHOT_MAGIC)
     r.fail('not a snapshot file', 0);
   const version = r.u8('version');
-  if (version !== SNAPSHOT_VERSION) r.fail(`unsupported snapshot version ${version}`);
-  const meta = readSnapshotMeta(r);
+  if (version !== 1 && version !== 2) r.fail(`unsupported snapshot version ${version}`);
+  const meta = readSnapshotMeta(r, version === 1 ? 1 : 2);
   const dataLength = r.varuint('data length');
   const dataCrc = r.u32le('data checksum');
   r.end();

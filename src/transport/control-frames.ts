@@ -27,7 +27,8 @@
 //
 // Versions: the Hello's version comes first, followed by fields every version has had (cluster
 // and node ids), so a node can refuse a Hello of another version with a clear HelloReject. Version
-// 1 had no liveness fields and no Ping/Pong; both ends of a cluster must run the same version.
+// 1 had no liveness fields and no Ping/Pong; version 3 sends a snapshot's whole membership
+// (codec/snapshot-meta.ts, metadata version 2). Both ends of a cluster must run the same version.
 
 import { ByteReader, type ByteWriter, checkedVaruintSize, stringSize } from '../codec/index.js';
 import type { InstallSnapshot, Message, NodeId } from '../raft/types.js';
@@ -41,7 +42,7 @@ import {
 } from './codec.js';
 import { encodeFrame, FRAME_HEADER_BYTES } from './framing.js';
 
-export const PROTOCOL_VERSION = 2;
+export const PROTOCOL_VERSION = 3;
 
 export const CONTROL_TAGS = {
   Hello: 0x40,

@@ -24,6 +24,7 @@ import {
   writeEntry,
   writeSnapshotMeta,
 } from '../../src/codec/index.js';
+import { initialMembership } from '../../src/raft/index.js';
 import type { Entry, SnapshotMeta } from '../../src/raft/types.js';
 
 const safeNat = fc.oneof(
@@ -262,7 +263,16 @@ describe('shared encodings', () => {
       index: safeNat,
       term: safeNat,
       membership: fc.record(
-        { voters: fc.array(fc.string({ unit: 'binary', maxLength: 8 }), { maxLength: 7 }) },
+        {
+          voters: fc.array(fc.string({ unit: 'binary', maxLength: 8 }), { maxLength: 7 }),
+          outgoingVoters: fc.array(fc.string({ maxLength: 8 }), { maxLength: 3 }),
+          learners: fc.array(fc.string({ maxLength: 8 }), { maxLength: 3 }),
+          autoPromote: fc.array(fc.string({ maxLength: 8 }), { maxLength: 2 }),
+          addresses: fc.dictionary(fc.stringMatching(/^n[0-9]{1,3}$/), fc.string({ maxLength: 20 }), {
+            maxKeys: 4,
+            noNullPrototype: true,
+          }),
+        },
         { noNullPrototype: true },
       ),
     },
@@ -314,8 +324,19 @@ describe('shared encodings', () => {
     );
   });
 
-  it('a voter count beyond what the bytes can hold is refused before reading voters', () => {
-    const e = codecError(() => readSnapshotMeta(new ByteReader(Uint8Array.of(1, 1, 0xff, 0x7f), 'meta')));
+  it('version 1 metadata (voters only): a voter count beyond what the bytes can hold is refused before reading voters', () => {
+    const e = codecError(() => readSnapshotMeta(new ByteReader(Uint8Array.of(1, 1, 0xff, 0x7f), 'meta'), 1));
     assert.match(e.message, /voter count is 16383 but only 0 byte/);
+    const v1 = readSnapshotMeta(new ByteReader(Uint8Array.of(7, 2, 1, 2, 0x6e, 0x31), 'meta'), 1);
+    assert.deepEqual(v1, { index: 7, term: 2, membership: initialMembership(['n1']) });
+  });
+
+  it('version 2 metadata carries the whole membership, and refuses a membership that is not one', () => {
+    const bad = new TextEncoder().encode('{"v":1}');
+    const e = codecError(() =>
+      readSnapshotMeta(new ByteReader(Uint8Array.of(1, 1, bad.length, ...bad), 'meta')),
+    );
+    assert.match(e.message, /configuration entry: addresses must map node ids to strings/);
+    assert.equal(e.offset, 2);
   });
 });

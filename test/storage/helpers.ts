@@ -10,6 +10,7 @@ import { MemoryLogStorage } from '../../src/raft/storage.js';
 import type { Entry, HardState } from '../../src/raft/types.js';
 import { emptyHardState } from '../../src/raft/types.js';
 import type { LogPosition, WalRecovery } from '../../src/storage/index.js';
+import { initialMembership } from '../../src/raft/index.js';
 
 export function entry(index: number, term: number, text = `e${index}t${term}`): Entry {
   return { index, term, type: 'command', data: new TextEncoder().encode(text) };
@@ -55,7 +56,7 @@ export function viewOf(r: WalRecovery): LogView {
 
 /** The oracle: MemoryLogStorage fed the same saves, plus the last hard state. */
 export class Oracle {
-  readonly log = new MemoryLogStorage({ voters: ['n1'] });
+  readonly log = new MemoryLogStorage(initialMembership(['n1']));
   hardState: HardState = emptyHardState;
 
   append(es: readonly Entry[]): void {
@@ -64,7 +65,7 @@ export class Oracle {
 
   snapshot(p: LogPosition): void {
     this.log.applySnapshot({
-      meta: { index: p.index, term: p.term, membership: { voters: ['n1'] } },
+      meta: { index: p.index, term: p.term, membership: initialMembership(['n1']) },
       data: new Uint8Array(0),
     });
   }

@@ -6,6 +6,7 @@ import { test } from 'node:test';
 import type { Snapshot } from '../../src/raft/types.js';
 import { Prng } from '../../src/random.js';
 import { CorruptionError, SimDisk, SnapshotStore } from '../../src/storage/index.js';
+import { initialMembership } from '../../src/raft/index.js';
 import { recordingLogger, settled } from './helpers.js';
 
 const DIR = '/data/snap';
@@ -13,7 +14,7 @@ const quiet = recordingLogger();
 
 function snap(index: number, term: number, size = 100): Snapshot {
   const data = Uint8Array.from({ length: size }, (_, i) => (i + index) & 0xff);
-  return { meta: { index, term, membership: { voters: ['n1', 'n2', 'n3'] } }, data };
+  return { meta: { index, term, membership: initialMembership(['n1', 'n2', 'n3']) }, data };
 }
 
 async function storeWith(...snaps: Snapshot[]): Promise<{ disk: SimDisk; store: SnapshotStore }> {

@@ -9,6 +9,7 @@ import { test } from 'node:test';
 import type { Entry, Snapshot } from '../../src/raft/types.js';
 import { Prng } from '../../src/random.js';
 import { openStorage, SimDisk, type Storage } from '../../src/storage/index.js';
+import { initialMembership } from '../../src/raft/index.js';
 import { settled } from './helpers.js';
 
 const DIR = '/srv/n2';
@@ -17,7 +18,7 @@ const OPTIONS = { segmentSize: 300, keepSnapshots: 2 };
 
 const payload = (i: number): Uint8Array => new TextEncoder().encode(`cmd-${i}-${'x'.repeat(i % 17)}`);
 const snapshotAt = (i: number): Snapshot => ({
-  meta: { index: i, term: 1, membership: { voters: ['n1', 'n2', 'n3'] } },
+  meta: { index: i, term: 1, membership: initialMembership(['n1', 'n2', 'n3']) },
   data: new TextEncoder().encode(`state@${i}`),
 });
 

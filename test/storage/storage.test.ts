@@ -16,6 +16,7 @@ import {
   type Storage,
   StorageError,
 } from '../../src/storage/index.js';
+import { initialMembership } from '../../src/raft/index.js';
 import { entries, hs, recordingLogger, settled } from './helpers.js';
 
 const DIR = '/var/raftkv/n1';
@@ -24,7 +25,7 @@ const SMALL = { segmentSize: 200 };
 
 function snap(index: number, term: number): Snapshot {
   return {
-    meta: { index, term, membership: { voters: ['n1', 'n2', 'n3'] } },
+    meta: { index, term, membership: initialMembership(['n1', 'n2', 'n3']) },
     data: new TextEncoder().encode(`state@${index}`),
   };
 }

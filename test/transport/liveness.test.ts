@@ -7,6 +7,7 @@
 
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { initialMembership } from '../../src/raft/index.js';
 import type { Heartbeat, InstallSnapshot } from '../../src/raft/types.js';
 import {
   CONTROL_TAGS,
@@ -151,7 +152,7 @@ describe('connection liveness', () => {
         from: 'a',
         to: 'b',
         term: 2,
-        snapshot: { meta: { index: 10, term: 2, membership: { voters: ['a', 'b'] } }, data },
+        snapshot: { meta: { index: 10, term: 2, membership: initialMembership(['a', 'b']) }, data },
       };
       a.send(snapshot);
       await waitFor('the snapshot', () => bLog.messages.length === 1, { timeoutMs: 10_000 });

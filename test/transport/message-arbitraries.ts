@@ -97,7 +97,16 @@ export const messageArbitraries: {
       meta: rec({
         index: uint,
         term: uint,
-        membership: rec({ voters: fc.array(nodeId, { maxLength: 5 }) }),
+        membership: rec({
+          voters: fc.array(nodeId, { maxLength: 5 }),
+          outgoingVoters: fc.array(nodeId, { maxLength: 5 }),
+          learners: fc.array(nodeId, { maxLength: 3 }),
+          autoPromote: fc.array(nodeId, { maxLength: 3 }),
+          addresses: fc.dictionary(nodeId, fc.string({ maxLength: 30 }), {
+            maxKeys: 5,
+            noNullPrototype: true,
+          }),
+        }),
       }),
       data: fc.uint8Array({ maxLength: 512 }),
     }),

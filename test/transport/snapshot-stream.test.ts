@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import { CodecError } from '../../src/codec/index.js';
+import { initialMembership } from '../../src/raft/index.js';
 import type { InstallSnapshot } from '../../src/raft/types.js';
 import { decodeFrame } from '../../src/transport/control-frames.js';
 import { FrameDecoder } from '../../src/transport/framing.js';
@@ -20,7 +21,7 @@ function snapshotMessage(data: Uint8Array): InstallSnapshot {
     from: 'n1',
     to: 'n2',
     term: 4,
-    snapshot: { meta: { index: 2 ** 40, term: 3, membership: { voters: ['n1', 'n2', 'n3'] } }, data },
+    snapshot: { meta: { index: 2 ** 40, term: 3, membership: initialMembership(['n1', 'n2', 'n3']) }, data },
   };
 }
 

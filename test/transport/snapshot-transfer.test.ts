@@ -6,6 +6,7 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { describe, it } from 'node:test';
+import { initialMembership } from '../../src/raft/index.js';
 import type { InstallSnapshot } from '../../src/raft/types.js';
 import { MAX_SNAPSHOT_RESTARTS } from '../../src/transport/snapshot-stream.js';
 import { waitFor } from '../support/wait.js';
@@ -23,7 +24,7 @@ function snapshot(bytes: number, index: number): InstallSnapshot {
     from: 'a',
     to: 'b',
     term: 5,
-    snapshot: { meta: { index, term: 4, membership: { voters: ['a', 'b', 'c'] } }, data },
+    snapshot: { meta: { index, term: 4, membership: initialMembership(['a', 'b', 'c']) }, data },
   };
 }
 

@@ -1,9 +1,12 @@
-// Goal: the peer wire stays byte-for-byte what the release before the shared byte codec wrote
-// (protocol version 2), so nodes of both can talk. Each message and control frame below was
-// encoded by that release; today's code must produce the same bytes and decode them back.
+// Goal: the peer wire stays byte-for-byte what it is: every message and control frame below, as
+// protocol version 3 writes it. Version 3 is version 2 (the release before the shared byte codec
+// wrote these same bytes) except for the two frames that carry a snapshot's metadata
+// (InstallSnapshot, SnapshotBegin), which now carry the whole membership, and the Hello's version.
+// Today's code must produce exactly these bytes and decode them back.
 
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { initialMembership } from '../../src/raft/index.js';
 import type { Message, MessageType } from '../../src/raft/types.js';
 import { decodeMessage, encodeMessage } from '../../src/transport/codec.js';
 import {
@@ -69,7 +72,7 @@ const MESSAGES: { readonly [T in MessageType]: Extract<Message, { type: T }> } =
     to: 'n4',
     term: 5,
     snapshot: {
-      meta: { index: 1000, term: 4, membership: { voters: ['n1', 'n2', 'n3', 'n4'] } },
+      meta: { index: 1000, term: 4, membership: initialMembership(['n1', 'n2', 'n3', 'n4']) },
       data: bytes(0x52, 0x4b, 0x56, 0x53, 2, 0, 9),
     },
   },
@@ -96,7 +99,8 @@ const MESSAGE_HEX: { readonly [T in MessageType]: string } = {
   AppendEntriesResponse: '06026e32026e31030000818001c80102',
   Heartbeat: '07026e31026e320380800109',
   HeartbeatResponse: '08026e32026e310309',
-  InstallSnapshot: '09026e31026e3405e8070404026e31026e32026e33026e3407524b5653020009',
+  InstallSnapshot:
+    '09026e31026e3405e80704687b2276223a312c22766f74657273223a5b226e31222c226e32222c226e33222c226e34225d2c226f7574676f696e67566f74657273223a5b5d2c226c6561726e657273223a5b5d2c226175746f50726f6d6f7465223a5b5d2c22616464726573736573223a7b7d7d07524b5653020009',
   TimeoutNow: '0a026e31026e3209',
   ReadIndexRequest: '0b026e32026e31090b726561642d343220e29c93',
   ReadIndexResponse: '0c026e31026e32090b726561642d343220e29c938906',
@@ -111,13 +115,14 @@ const hello = {
   livenessTimeoutMs: 5000,
 };
 
-/** Whole frames (4-byte big-endian length, then the payload) that release wrote. */
+/** Whole frames (4-byte big-endian length, then the payload). */
 const FRAME_HEX = {
   message: '0000000c07026e31026e320380800109',
-  hello: '0000001840020b636c75737465722de29c93026e31026e32fa018827',
+  hello: '0000001840030b636c75737465722de29c93026e31026e32fa018827',
   helloAccept: '0000000441026e32',
   helloReject: '000000184216636c757374657220226122206973206e6f7420226222',
-  snapshotBegin: '0000001943026e31026e3405e8070404026e31026e32026e33026e3407',
+  snapshotBegin:
+    '0000007543026e31026e3405e80704687b2276223a312c22766f74657273223a5b226e31222c226e32222c226e33222c226e34225d2c226f7574676f696e67566f74657273223a5b5d2c226c6561726e657273223a5b5d2c226175746f50726f6d6f7465223a5b5d2c22616464726573736573223a7b7d7d07',
   snapshotChunkHeader: '0000000844',
   ping: '0000000145',
   pong: '0000000146',
@@ -126,9 +131,9 @@ const FRAME_HEX = {
 const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
 const unhex = (h: string): Uint8Array => Uint8Array.from(Buffer.from(h, 'hex'));
 
-describe('wire bytes are those of protocol version 2', () => {
-  it('speaks protocol version 2', () => {
-    assert.equal(PROTOCOL_VERSION, 2);
+describe('wire bytes are those of protocol version 3', () => {
+  it('speaks protocol version 3', () => {
+    assert.equal(PROTOCOL_VERSION, 3);
   });
 
   for (const [type, m] of Object.entries(MESSAGES) as [MessageType, Message][]) {
