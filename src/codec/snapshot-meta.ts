@@ -9,7 +9,12 @@
 // addresses (the node's own list supplies those). Each format follows it with the data's length
 // (and the file with the data's checksum).
 
-import { decodeMembership, encodeMembership, initialMembership, MembershipDecodeError } from '../raft/membership.js';
+import {
+  decodeMembership,
+  encodeMembership,
+  initialMembership,
+  MembershipDecodeError,
+} from '../raft/membership.js';
 import type { NodeId, SnapshotMeta } from '../raft/types.js';
 import type { ByteReader } from './reader.js';
 import { checkedVaruintSize, varuintSize } from './varuint.js';

@@ -84,4 +84,10 @@ export interface SpaceResult {
 }
 
 export type WriteResult = PutResult | ConflictResult | DeleteResult;
-export type ApplyResult = WriteResult | NoSpaceResult | SpaceResult | NoopResult | ConfigResult | InvalidResult;
+export type ApplyResult =
+  | WriteResult
+  | NoSpaceResult
+  | SpaceResult
+  | NoopResult
+  | ConfigResult
+  | InvalidResult;

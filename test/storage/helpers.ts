@@ -6,11 +6,11 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Logger, LogLevel } from '../../src/raft/config.js';
+import { initialMembership } from '../../src/raft/index.js';
 import { MemoryLogStorage } from '../../src/raft/storage.js';
 import type { Entry, HardState } from '../../src/raft/types.js';
 import { emptyHardState } from '../../src/raft/types.js';
 import type { LogPosition, WalRecovery } from '../../src/storage/index.js';
-import { initialMembership } from '../../src/raft/index.js';
 
 export function entry(index: number, term: number, text = `e${index}t${term}`): Entry {
   return { index, term, type: 'command', data: new TextEncoder().encode(text) };

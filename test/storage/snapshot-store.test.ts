@@ -3,10 +3,10 @@
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { initialMembership } from '../../src/raft/index.js';
 import type { Snapshot } from '../../src/raft/types.js';
 import { Prng } from '../../src/random.js';
 import { CorruptionError, SimDisk, SnapshotStore } from '../../src/storage/index.js';
-import { initialMembership } from '../../src/raft/index.js';
 import { recordingLogger, settled } from './helpers.js';
 
 const DIR = '/data/snap';

@@ -6,10 +6,10 @@
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { initialMembership } from '../../src/raft/index.js';
 import type { Entry, Snapshot } from '../../src/raft/types.js';
 import { Prng } from '../../src/random.js';
 import { openStorage, SimDisk, type Storage } from '../../src/storage/index.js';
-import { initialMembership } from '../../src/raft/index.js';
 import { settled } from './helpers.js';
 
 const DIR = '/srv/n2';

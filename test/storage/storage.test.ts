@@ -6,6 +6,7 @@
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { initialMembership } from '../../src/raft/index.js';
 import type { Snapshot } from '../../src/raft/types.js';
 import { Prng } from '../../src/random.js';
 import {
@@ -16,7 +17,6 @@ import {
   type Storage,
   StorageError,
 } from '../../src/storage/index.js';
-import { initialMembership } from '../../src/raft/index.js';
 import { entries, hs, recordingLogger, settled } from './helpers.js';
 
 const DIR = '/var/raftkv/n1';
