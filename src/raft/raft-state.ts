@@ -86,7 +86,7 @@ export abstract class RaftState {
       config.inflightMessagesMax,
       config.inflightBytesMax,
     );
-    this.log = new RaftLog(storage, hardState.commit, config.lastApplied);
+    this.log = new RaftLog(storage, hardState.commitIndex, config.lastApplied);
     this.currentTerm = hardState.term;
     this.vote = hardState.votedFor;
     this.becomeFollower(this.currentTerm, null, 'started');
@@ -146,7 +146,7 @@ export abstract class RaftState {
 
   hardState(): HardState {
     const votedFor = this.config.mutations.forgetVotePersist ? null : this.vote;
-    return { term: this.currentTerm, votedFor, commit: this.log.commitIndex };
+    return { term: this.currentTerm, votedFor, commitIndex: this.log.commitIndex };
   }
 
   softState(): SoftState {

@@ -73,8 +73,8 @@ export class ProgressTracker {
     this.votes.clear();
   }
 
-  recordVote(id: NodeId, granted: boolean): void {
-    if (!this.votes.has(id)) this.votes.set(id, granted);
+  recordVote(id: NodeId, answer: { readonly granted: boolean }): void {
+    if (!this.votes.has(id)) this.votes.set(id, answer.granted);
   }
 
   tallyVotes(): VoteResult {

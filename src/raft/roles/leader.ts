@@ -115,7 +115,7 @@ export function broadcastHeartbeat(r: Raft): void {
     r.send({
       type: 'Heartbeat',
       to: id,
-      commit: Math.min(progress.match, r.log.commitIndex),
+      leaderCommit: Math.min(progress.match, r.log.commitIndex),
       readRound: round,
     });
   }
