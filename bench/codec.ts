@@ -51,7 +51,7 @@ function appendEntries(batch: Entry[]): Message {
 const messages: Record<string, Message> = {
   'AppendEntries 64×128 B': appendEntries(entries(64, 128, 1_000_000)),
   'AppendEntries 1×128 B': appendEntries(entries(1, 128, 1_000_000)),
-  Heartbeat: { type: 'Heartbeat', from: 'n1', to: 'n2', term: 7, commit: 1_000_000, readRound: 12345 },
+  Heartbeat: { type: 'Heartbeat', from: 'n1', to: 'n2', term: 7, leaderCommit: 1_000_000, readRound: 12345 },
   AppendEntriesResponse: {
     type: 'AppendEntriesResponse',
     from: 'n2',

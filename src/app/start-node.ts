@@ -95,7 +95,7 @@ export async function startNode(options: NodeOptions): Promise<RaftkvNode> {
   logger.log('info', 'starting', {
     dataDir: o.dataDir,
     term: recovered.hardState.term,
-    commit: recovered.hardState.commit,
+    commitIndex: recovered.hardState.commitIndex,
     snapshot: recovered.snapshot?.meta.index ?? 0,
     entries: recovered.entries.length,
     bootstrapped: recovered.bootstrapped,

@@ -81,7 +81,7 @@ export abstract class RaftState {
     this.logger = logger;
     this.lease = new LeaderLease(config.electionTimeoutTicks);
     const { hardState } = storage.initialState();
-    this.log = new RaftLog(storage, hardState.commit, config.lastApplied);
+    this.log = new RaftLog(storage, hardState.commitIndex, config.lastApplied);
     this.tracker = new ProgressTracker(
       this.log.membership.current(),
       config.inflightMessagesMax,
@@ -147,7 +147,7 @@ export abstract class RaftState {
 
   hardState(): HardState {
     const votedFor = this.config.mutations.forgetVotePersist ? null : this.vote;
-    return { term: this.currentTerm, votedFor, commit: this.log.commitIndex };
+    return { term: this.currentTerm, votedFor, commitIndex: this.log.commitIndex };
   }
 
   softState(): SoftState {

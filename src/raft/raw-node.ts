@@ -331,7 +331,7 @@ export class RawNode {
 }
 
 function sameHardState(a: HardState, b: HardState): boolean {
-  return a.term === b.term && a.votedFor === b.votedFor && a.commit === b.commit;
+  return a.term === b.term && a.votedFor === b.votedFor && a.commitIndex === b.commitIndex;
 }
 
 function sameSoftState(a: SoftState, b: SoftState): boolean {

@@ -22,10 +22,10 @@ export interface HardState {
   /** Candidate voted for in `term`, or null. */
   readonly votedFor: NodeId | null;
   /** Highest index known committed. Persisted as a hint: it speeds restart, safety never needs it. */
-  readonly commit: number;
+  readonly commitIndex: number;
 }
 
-export const emptyHardState: HardState = { term: 0, votedFor: null, commit: 0 };
+export const emptyHardState: HardState = { term: 0, votedFor: null, commitIndex: 0 };
 
 /**
  * Who is in the cluster (chapter 4): voters, learners, and — during a change of voters — the
@@ -144,13 +144,14 @@ export interface AppendEntriesResponse extends MessageBase {
 }
 
 /**
- * Leader liveness and ReadIndex confirmation (§6.4). `commit` is min(follower's match, commit)
+ * Leader liveness and ReadIndex confirmation (§6.4). `leaderCommit` is min(follower's match, the
+ * leader's commit index)
  * so a follower never commits past what it holds. `readRound` is echoed back: a read recorded
  * at round r is confirmed once a majority has answered a heartbeat of round ≥ r.
  */
 export interface Heartbeat extends MessageBase {
   readonly type: 'Heartbeat';
-  readonly commit: number;
+  readonly leaderCommit: number;
   readonly readRound: number;
 }
 

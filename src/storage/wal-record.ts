@@ -67,7 +67,7 @@ export function writeHardState(w: ByteWriter, hs: HardState): void {
   const at = beginFrame(w);
   w.u8(KIND_HARD_STATE);
   w.varuint(hs.term);
-  w.varuint(hs.commit);
+  w.varuint(hs.commitIndex);
   w.bool(hs.votedFor !== null);
   if (hs.votedFor !== null) w.string(hs.votedFor);
   endFrame(w, at);
@@ -122,9 +122,9 @@ export function decodeWalRecord(payload: Uint8Array): WalRecord {
     }
     case KIND_HARD_STATE: {
       const term = r.varuint('term');
-      const commit = r.varuint('commit');
+      const commitIndex = r.varuint('commit');
       const votedFor = r.bool('hasVote') ? r.string('votedFor') : null;
-      record = { kind: 'hardState', hardState: { term, votedFor, commit } };
+      record = { kind: 'hardState', hardState: { term, votedFor, commitIndex } };
       break;
     }
     case KIND_SNAPSHOT:

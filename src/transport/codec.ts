@@ -67,7 +67,7 @@ export const MESSAGE_FORMATS = {
                                              ['entries', 'entries']] },
   AppendEntriesResponse: { tag: 6,  fields: [['success', 'bool'], ['matchIndex', 'varuint'], ['rejectedIndex', 'varuint'],
                                              ['hintIndex', 'varuint'], ['hintTerm', 'varuint']] },
-  Heartbeat:             { tag: 7,  fields: [['commit', 'varuint'], ['readRound', 'varuint']] },
+  Heartbeat:             { tag: 7,  fields: [['leaderCommit', 'varuint'], ['readRound', 'varuint']] },
   HeartbeatResponse:     { tag: 8,  fields: [['readRound', 'varuint']] },
   InstallSnapshot:       { tag: 9,  fields: [['snapshot', 'snapshot']] },
   TimeoutNow:            { tag: 10, fields: [] },

@@ -23,7 +23,7 @@ function entries(from: number, to: number, term: number): Entry[] {
 }
 
 function hs(term: number, votedFor: string | null): HardState {
-  return { term, votedFor, commit: 0 };
+  return { term, votedFor, commitIndex: 0 };
 }
 
 test('what a restart after a failed fsync recovers stays recovered after a power loss', async () => {

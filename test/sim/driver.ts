@@ -257,7 +257,7 @@ export class SimNode {
       const hs = this.storage.initialState().hardState;
       env.tracer.event(
         'restart',
-        `${this.id} from t${hs.term} vote=${hs.votedFor} commit=${hs.commit} snapshot=${snap.meta.index} last=${this.storage.lastIndex()}`,
+        `${this.id} from t${hs.term} vote=${hs.votedFor} commit=${hs.commitIndex} snapshot=${snap.meta.index} last=${this.storage.lastIndex()}`,
       );
     }
     this.afterCall();

@@ -61,7 +61,7 @@ export function describeMessage(
         ? `${head} ok match=${m.matchIndex}`
         : `${head} reject at=${m.rejectedIndex} hint=${m.hintIndex}/t${m.hintTerm}`;
     case 'Heartbeat':
-      return `${head} commit=${m.commit} round=${m.readRound}`;
+      return `${head} commit=${m.leaderCommit} round=${m.readRound}`;
     case 'HeartbeatResponse':
       return `${head} round=${m.readRound}`;
     case 'InstallSnapshot':

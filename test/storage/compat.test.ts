@@ -125,14 +125,14 @@ describe('a data dir written by the release before the shared codec', () => {
     // The default segment size: the new records go into the old last segment, after its records.
     const first = await openStorage(new RealDisk(), dir.path, FIXTURE_IDENTITY);
     const segments = first.wal.segmentNames();
-    first.save(more, { term: 4, votedFor: 'n1', commit: 208 });
+    first.save(more, { term: 4, votedFor: 'n1', commitIndex: 208 });
     await first.sync();
     await first.close();
     const again = await openStorage(new RealDisk(), dir.path, FIXTURE_IDENTITY);
     try {
       assert.deepEqual(again.wal.segmentNames(), segments);
       assert.deepStrictEqual(again.state.entries, [...FIXTURE_STEPS.at(-1)!.entries, ...more]);
-      assert.deepStrictEqual(again.state.hardState, { term: 4, votedFor: 'n1', commit: 208 });
+      assert.deepStrictEqual(again.state.hardState, { term: 4, votedFor: 'n1', commitIndex: 208 });
       assert.equal(again.state.snapshot?.meta.index, 200);
     } finally {
       await again.close();

@@ -22,8 +22,8 @@ export function entries(from: number, to: number, term: number): Entry[] {
   return out;
 }
 
-export function hs(term: number, commit: number, votedFor: string | null = null): HardState {
-  return { term, votedFor, commit };
+export function hs(term: number, commitIndex: number, votedFor: string | null = null): HardState {
+  return { term, votedFor, commitIndex };
 }
 
 export interface LogLine {

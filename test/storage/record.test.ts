@@ -26,7 +26,11 @@ const recordArb: fc.Arbitrary<WalRecord> = fc.oneof(
   entryArb.map((entry) => ({ kind: 'entry' as const, entry })),
   fc
     .record(
-      { term: safeNat, commit: safeNat, votedFor: fc.option(fc.string({ minLength: 1, maxLength: 12 })) },
+      {
+        term: safeNat,
+        commitIndex: safeNat,
+        votedFor: fc.option(fc.string({ minLength: 1, maxLength: 12 })),
+      },
       { noNullPrototype: true },
     )
     .map((hardState) => ({ kind: 'hardState' as const, hardState })),

@@ -41,7 +41,7 @@ function operation(s: Storage, p: Progress, r: Prng): Promise<void> {
       es.push({ index: i, term: 1, type: 'command', data: payload(i) });
     p.saved += n;
     const last = p.saved;
-    s.save(es, { term: 1, votedFor: 'n1', commit: last });
+    s.save(es, { term: 1, votedFor: 'n1', commitIndex: last });
     return s.sync().then(() => {
       p.acked = Math.max(p.acked, last);
     });
@@ -65,7 +65,7 @@ function checkRecovered(s: Storage, p: Progress, seed: number): number {
   const last = entries.at(-1)?.index ?? from;
   assert.ok(last >= p.acked, `seed ${seed}: acknowledged ${p.acked}, recovered only ${last}`);
   assert.ok(last <= p.saved, `seed ${seed}: recovered ${last} beyond what was saved`);
-  assert.equal(hardState.commit, last, `seed ${seed}: hard state from the same batch as the last entry`);
+  assert.equal(hardState.commitIndex, last, `seed ${seed}: hard state from the same batch as the last entry`);
   return last;
 }
 

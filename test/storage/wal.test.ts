@@ -31,7 +31,7 @@ test('a fresh WAL recovers empty', async () => {
   assert.equal(recovery.empty, true);
   assert.deepEqual(recovery.entries, []);
   assert.equal(recovery.snapshot, null);
-  assert.deepEqual(recovery.hardState, { term: 0, votedFor: null, commit: 0 });
+  assert.deepEqual(recovery.hardState, { term: 0, votedFor: null, commitIndex: 0 });
   assert.equal(recovery.tornTail, null);
 });
 

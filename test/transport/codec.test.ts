@@ -10,7 +10,7 @@ import type { AppendEntries, Heartbeat, Message, MessageType } from '../../src/r
 import { decodeMessage, encodeMessage, MESSAGE_TAGS, measureMessage } from '../../src/transport/codec.js';
 import { messageArbitraries } from './message-arbitraries.js';
 
-const hb: Heartbeat = { type: 'Heartbeat', from: 'n1', to: 'n2', term: 3, commit: 7, readRound: 9 };
+const hb: Heartbeat = { type: 'Heartbeat', from: 'n1', to: 'n2', term: 3, leaderCommit: 7, readRound: 9 };
 
 function throwsCodecError(fn: () => unknown, pattern: RegExp): void {
   assert.throws(fn, (err: unknown) => err instanceof CodecError && pattern.test(err.message));
@@ -33,7 +33,7 @@ describe('codec round-trips', () => {
 
   it('keeps indexes and terms exact up to Number.MAX_SAFE_INTEGER', () => {
     for (const n of [0, 1, 2 ** 32 - 1, 2 ** 32, 2 ** 32 + 1, 2 ** 52 + 1, Number.MAX_SAFE_INTEGER]) {
-      const m: Heartbeat = { ...hb, term: n, commit: n, readRound: n };
+      const m: Heartbeat = { ...hb, term: n, leaderCommit: n, readRound: n };
       assert.deepStrictEqual(decodeMessage(encodeMessage(m)), m);
     }
   });
@@ -66,7 +66,7 @@ describe('codec round-trips', () => {
 describe('codec refuses what it cannot encode', () => {
   it('rejects numbers that are negative, fractional, unsafe or not numbers', () => {
     for (const bad of [-1, 1.5, 2 ** 53, Number.NaN, Number.POSITIVE_INFINITY]) {
-      throwsCodecError(() => encodeMessage({ ...hb, commit: bad }), /cannot encode commit/);
+      throwsCodecError(() => encodeMessage({ ...hb, leaderCommit: bad }), /cannot encode leaderCommit/);
     }
   });
 

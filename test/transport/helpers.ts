@@ -43,7 +43,7 @@ export function record(t: PeerTransport): { messages: Message[]; events: Transpo
 }
 
 export function heartbeat(from: NodeId, to: NodeId, seq: number): Heartbeat {
-  return { type: 'Heartbeat', from, to, term: 1, commit: seq, readRound: seq };
+  return { type: 'Heartbeat', from, to, term: 1, leaderCommit: seq, readRound: seq };
 }
 
 /** A port that was free a moment ago and has nothing listening on it now. */

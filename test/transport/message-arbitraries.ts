@@ -88,7 +88,7 @@ export const messageArbitraries: {
     hintIndex: uint,
     hintTerm: uint,
   }),
-  Heartbeat: rec({ type: fc.constant('Heartbeat' as const), ...base, commit: uint, readRound: uint }),
+  Heartbeat: rec({ type: fc.constant('Heartbeat' as const), ...base, leaderCommit: uint, readRound: uint }),
   HeartbeatResponse: rec({ type: fc.constant('HeartbeatResponse' as const), ...base, readRound: uint }),
   InstallSnapshot: rec({
     type: fc.constant('InstallSnapshot' as const),

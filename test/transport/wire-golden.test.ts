@@ -64,7 +64,7 @@ const MESSAGES: { readonly [T in MessageType]: Extract<Message, { type: T }> } =
     hintIndex: 200,
     hintTerm: 2,
   },
-  Heartbeat: { type: 'Heartbeat', from: 'n1', to: 'n2', term: 3, commit: 16384, readRound: 9 },
+  Heartbeat: { type: 'Heartbeat', from: 'n1', to: 'n2', term: 3, leaderCommit: 16384, readRound: 9 },
   HeartbeatResponse: { type: 'HeartbeatResponse', from: 'n2', to: 'n1', term: 3, readRound: 9 },
   InstallSnapshot: {
     type: 'InstallSnapshot',

@@ -175,9 +175,9 @@ export class ProgressTracker {
   }
 
   /** A vote from `id`; learners and strangers have none (§4.3: only voters count). */
-  recordVote(id: NodeId, granted: boolean): void {
+  recordVote(id: NodeId, answer: { readonly granted: boolean }): void {
     if (!this.isVoter(id)) return;
-    if (!this.votes.has(id)) this.votes.set(id, granted);
+    if (!this.votes.has(id)) this.votes.set(id, answer.granted);
   }
 
   tallyVotes(): VoteResult {

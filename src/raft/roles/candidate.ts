@@ -11,7 +11,7 @@ export function startPreVote(r: Raft): void {
   assert(r.role !== 'leader' && r.promotable(), `a ${r.role} outside the voters cannot campaign`);
   r.becomePreCandidate();
   r.emit('info', 'starting pre-vote', { forTerm: r.term + 1 });
-  requestVotes(r, 'PreVote', false);
+  requestVotes(r, 'PreVote', { transfer: false });
 }
 
 /** Campaigns in a new term; `transfer` after TimeoutNow (§3.10) bypasses the voters' stickiness. */
@@ -19,11 +19,11 @@ export function campaign(r: Raft, why: { readonly transfer: boolean }): void {
   assert(r.role !== 'leader' && r.promotable(), `a ${r.role} outside the voters cannot campaign`);
   r.becomeCandidate();
   r.emit('info', 'starting election', { transfer: why.transfer });
-  requestVotes(r, 'RequestVote', why.transfer);
+  requestVotes(r, 'RequestVote', why);
 }
 
-function requestVotes(r: Raft, kind: 'PreVote' | 'RequestVote', transfer: boolean): void {
-  r.tracker.recordVote(r.id, true);
+function requestVotes(r: Raft, kind: 'PreVote' | 'RequestVote', why: { readonly transfer: boolean }): void {
+  r.tracker.recordVote(r.id, { granted: true });
   if (r.tracker.tallyVotes() === 'won') {
     // A single-voter cluster wins at once.
     onElectionWon(r, kind);
@@ -34,7 +34,7 @@ function requestVotes(r: Raft, kind: 'PreVote' | 'RequestVote', transfer: boolea
   for (const id of r.tracker.voters) {
     if (id === r.id) continue;
     if (kind === 'PreVote') r.send({ type: 'PreVote', to: id, lastLogIndex, lastLogTerm });
-    else r.send({ type: 'RequestVote', to: id, lastLogIndex, lastLogTerm, transfer });
+    else r.send({ type: 'RequestVote', to: id, lastLogIndex, lastLogTerm, transfer: why.transfer });
   }
 }
 
@@ -75,7 +75,7 @@ export function onVoteResponse(r: Raft, m: RequestVoteResponse | PreVoteResponse
   if (r.role !== expected) return;
   // A granted PreVote answer carries the term we would campaign in.
   if (m.type === 'PreVoteResponse' && m.granted && m.term !== r.term + 1) return;
-  r.tracker.recordVote(m.from, m.granted);
+  r.tracker.recordVote(m.from, m);
   const result = r.tracker.tallyVotes();
   if (result === 'won') {
     onElectionWon(r, m.type === 'PreVoteResponse' ? 'PreVote' : 'RequestVote');

@@ -90,7 +90,7 @@ function onAppendEntries(r: Raft, m: AppendEntries): void {
 
 function onHeartbeat(r: Raft, m: Heartbeat): void {
   // The leader sends min(our match, its commit), so this never passes what we hold.
-  r.log.commitTo(Math.min(m.commit, r.log.lastIndex()));
+  r.log.commitTo(Math.min(m.leaderCommit, r.log.lastIndex()));
   r.send({ type: 'HeartbeatResponse', to: m.from, readRound: m.readRound });
 }
 

@@ -142,7 +142,7 @@ function tellDepartedTheyLeft(r: Raft): void {
   for (const id of r.tracker.takeDepartedThrough(index)) {
     // A leader that removed itself learns it from its own log.
     if (id === r.id) continue;
-    r.send({ type: 'Heartbeat', to: id, commit: r.log.commitIndex, readRound: r.reads.round });
+    r.send({ type: 'Heartbeat', to: id, leaderCommit: r.log.commitIndex, readRound: r.reads.round });
   }
 }
 
@@ -198,7 +198,7 @@ export function broadcastHeartbeat(r: Raft): void {
     r.send({
       type: 'Heartbeat',
       to: id,
-      commit: Math.min(progress.match, r.log.commitIndex),
+      leaderCommit: Math.min(progress.match, r.log.commitIndex),
       readRound: round,
     });
   }
