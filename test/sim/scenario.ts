@@ -1,16 +1,18 @@
 // Goal: one integer seed decides an entire scenario — cluster size, core configuration, fault
-// profile and rates, client load, durations — and the runner plays it: a fault phase in which
-// every safety property is checked after every step, then a quiet phase (network healed, all or a
-// majority of nodes up) in which liveness is asserted: a leader is elected and a fresh proposal
-// commits within a stated bound. Everything random comes from streams forked off the seed.
+// profile and rates, client load, membership changes, durations — and the runner plays it: a
+// fault phase in which every safety property is checked after every step, then a quiet phase
+// (network healed, all or a majority of nodes up) in which liveness is asserted: a leader is
+// elected and a fresh proposal commits within a stated bound. Everything random comes from
+// streams forked off the seed.
 
 import type { DriverMutations } from '../../src/node/driver.js';
-import type { Mutations, NodeId, ReadMode } from '../../src/raft/index.js';
+import { isVoter, type Mutations, type NodeId, type ReadMode } from '../../src/raft/index.js';
 import { Prng } from '../../src/random.js';
 import { SafetyViolation } from './checker.js';
 import { type PersistLatency, SimCluster, type SimRaftConfig, type SnapshotPolicy } from './cluster.js';
 import { describeFaults, type FaultPlan, Nemesis, noFaults } from './nemesis.js';
 import type { LinkFaults } from './network.js';
+import { describeMembershipPlan, type MembershipPlan, Operator, type OperatorStats } from './operator.js';
 import { Tracer } from './trace.js';
 
 export const PROFILES = ['calm', 'lossy', 'partitions', 'crashes', 'chaos', 'snapshots'] as const;
@@ -50,6 +52,13 @@ export interface ScenarioOverrides {
   readonly diskStalls?: boolean;
   /** Forces process pauses on (in any profile) or off. */
   readonly pauses?: boolean;
+  /** Forces membership changes on (in any profile) or off. */
+  readonly membership?: boolean;
+  /**
+   * Lets the operator remove voters from configurations of one or two voters, which the core
+   * cannot always recover from (see operator.ts); default off.
+   */
+  readonly smallRemovals?: boolean;
   readonly trace?: boolean;
   readonly traceCore?: boolean;
   readonly out?: (line: string) => void;
@@ -77,7 +86,12 @@ export interface ScenarioPlan {
   /** Liveness bound: ticks from the end of faults to a fresh proposal applied everywhere up. */
   readonly livenessBound: number;
   readonly streamSeed: number;
+  /** The operator's membership changes (see operator.ts), or null: the bootstrap nodes only. */
+  readonly membership: MembershipPlan | null;
 }
+
+/** Share of the seeds, in every profile, in which the operator changes the membership. */
+const MEMBERSHIP_SHARE = 0.3;
 
 function round(x: number): number {
   return Math.round(x * 1000) / 1000;
@@ -233,6 +247,26 @@ export function planScenario(seed: number, o: ScenarioOverrides = {}): ScenarioP
     pauseHoldRate: round(0.2 + rng.next() * 0.6),
   };
   if (pauseOn) faults = { ...faults, ...pauses };
+  // Drawn after everything else too. Membership changes (chapter 4), in a share of the seeds of
+  // every profile: an operator adds, promotes, removes and replaces members — the leader too —
+  // one request at a time, while the faults above go on (see operator.ts). Its requests time out
+  // after 1–4 election timeouts; a timed-out change is asked for again or given up on.
+  const drawnMembership = rng.chance(MEMBERSHIP_SHARE);
+  const membership: MembershipPlan | null =
+    (o.membership ?? drawnMembership)
+      ? {
+          gap: [electionTimeoutTicks, rng.int(3, 10) * electionTimeoutTicks],
+          deadline: rng.int(1, 4) * electionTimeoutTicks,
+          backoff: [1, rng.int(2, 5)],
+          retrySame: round(rng.next()),
+          jointCrashRate: round(0.2 + rng.next() * 0.5),
+          retireDelay: [0, rng.int(1, 5) * electionTimeoutTicks],
+          minVoters: 1,
+          maxVoters: 7,
+          maxLearners: 2,
+          smallRemovals: o.smallRemovals ?? false,
+        }
+      : null;
   return {
     seed,
     profile,
@@ -252,6 +286,7 @@ export function planScenario(seed: number, o: ScenarioOverrides = {}): ScenarioP
     keys,
     livenessBound,
     streamSeed,
+    membership,
   };
 }
 
@@ -271,6 +306,7 @@ export function describePlan(p: ScenarioPlan): string {
     `stallGuard=${p.diskStallBound ?? 'off'} pipeline=${p.pipeline}`,
     describeFaults(p.faults),
     `writes=${p.writeRate} reads=${p.readRate} keys=${p.keys} liveness<=${p.livenessBound}`,
+    ...(p.membership !== null ? [describeMembershipPlan(p.membership)] : []),
     ...(muts.length > 0 ? [`mutations=${muts.join(',')}`] : []),
   ].join(' ');
 }
@@ -285,12 +321,30 @@ export function replayCommand(seed: number, o: ScenarioOverrides): string {
   if (o.pipeline !== undefined) parts.push(`--pipeline ${o.pipeline ? 'on' : 'off'}`);
   if (o.diskStalls !== undefined) parts.push(`--disk-stalls ${o.diskStalls ? 'on' : 'off'}`);
   if (o.pauses !== undefined) parts.push(`--pauses ${o.pauses ? 'on' : 'off'}`);
+  if (o.membership !== undefined) parts.push(`--membership ${o.membership ? 'on' : 'off'}`);
+  if (o.smallRemovals !== undefined) parts.push(`--small-removals ${o.smallRemovals ? 'on' : 'off'}`);
   for (const [k, on] of Object.entries({ ...o.mutations, ...o.driverMutations })) {
     if (on) parts.push(`--mutation ${k}`);
   }
   parts.push('--trace');
   return parts.join(' ');
 }
+
+const NO_OPERATOR_STATS: OperatorStats = {
+  changesRequested: 0,
+  changesAccepted: 0,
+  changesCommitted: 0,
+  changesJoint: 0,
+  changeRejections: 0,
+  changesNotReady: 0,
+  changesInProgress: 0,
+  changesLost: 0,
+  changeTimeouts: 0,
+  nodesJoined: 0,
+  nodesRetired: 0,
+  leadersRemoved: 0,
+  jointCrashes: 0,
+};
 
 export interface ScenarioResult {
   readonly plan: ScenarioPlan;
@@ -324,6 +378,9 @@ export function runScenario(seed: number, o: ScenarioOverrides = {}): ScenarioRe
   const faultRng = rng.fork();
   const clientRng = rng.fork();
   const nemesis = new Nemesis(c, plan.faults, rng.fork(), tracer, rng.fork(), rng.fork());
+  const operatorRng = rng.fork();
+  const operator =
+    plan.membership === null ? null : new Operator(c, plan.membership, operatorRng, nemesis, tracer);
   const clientStep = (): void => {
     const live = c.liveIds();
     if (live.length === 0) return;
@@ -342,6 +399,8 @@ export function runScenario(seed: number, o: ScenarioOverrides = {}): ScenarioRe
   };
 
   for (let t = 0; t < plan.faultTicks; t++) {
+    // The operator first: a change it gets accepted is a crash point the nemesis sees this tick.
+    operator?.step();
     nemesis.step();
     clientStep();
     c.tick();
@@ -351,18 +410,38 @@ export function runScenario(seed: number, o: ScenarioOverrides = {}): ScenarioRe
   // come back. From here a leader must emerge and a fresh proposal must commit within the bound.
   const healTick = c.now;
   c.net.faults = { ...plan.quietLinks };
-  const down = c.ids.filter((id) => !c.isUp(id)).length;
-  nemesis.stop(faultRng.chance(0.5) ? faultRng.int(0, Math.min(down, Math.floor((plan.size - 1) / 2))) : 0);
+  // With membership changes the operator stops asking and stops every node no configuration that
+  // can still be in force names; every other node comes back (which voters a minority could be
+  // left down from depends on configurations still in flight).
+  operator?.stop();
+  const down = c.activeIds().filter((id) => !c.isUp(id)).length;
+  const stayDown = faultRng.chance(0.5)
+    ? faultRng.int(0, Math.min(down, Math.floor((plan.size - 1) / 2)))
+    : 0;
+  nemesis.stop(operator === null ? stayDown : 0);
   if (tracer.on)
-    tracer.event('heal', `faults stop; down: ${c.ids.filter((id) => !c.isUp(id)).join(',') || 'none'}`);
+    tracer.event(
+      'heal',
+      `faults stop; down: ${
+        c
+          .activeIds()
+          .filter((id) => !c.isUp(id))
+          .join(',') || 'none'
+      }`,
+    );
   // Fresh proposals ("markers"): a new one goes to the current leader whenever no earlier one
-  // can still commit under the leader that accepted it. Done once one is applied everywhere up.
+  // can still commit under the leader that accepted it. Done once one is applied on every live
+  // node — with membership changes, on every live voter of the latest committed configuration:
+  // a member removed meanwhile need not learn it, and a learner that joined late may still be
+  // draining the log (liveness is about electing and committing, not about a backlog).
   const markers: { node: NodeId; index: number; term: number }[] = [];
+  const mustApply = (id: NodeId): boolean =>
+    operator === null || isVoter(c.checker.latestCommittedMembership().membership, id);
   const markerDone = (): boolean =>
     markers.some((m) => {
       const e = c.checker.appliedAt(m.index);
       if (e === undefined || e.term !== m.term) return false;
-      return c.liveIds().every((id) => (c.stateMachine(id)?.applied ?? 0) >= m.index);
+      return c.liveIds().every((id) => !mustApply(id) || (c.stateMachine(id)?.applied ?? 0) >= m.index);
     });
   const markerPending = (): boolean =>
     markers.some((m) => {
@@ -404,6 +483,8 @@ export function runScenario(seed: number, o: ScenarioOverrides = {}): ScenarioRe
     terms: c.maxTerm(),
     leaders: c.checker.leaderOf.size,
     committed: c.checker.maxApplied(),
+    membershipSeeds: operator === null ? 0 : 1,
+    ...(operator?.stats ?? NO_OPERATOR_STATS),
   };
   return { plan, ticks: c.now, livenessTicks, stats };
 }
