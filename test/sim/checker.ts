@@ -28,6 +28,15 @@
 //  - committed configurations agree: wherever a node's configuration in force is committed on it,
 //    it is the one the committed log says (a snapshot records it too), so no two nodes ever
 //    decide with different committed memberships;
+//  - quorum intersection: every majority that could elect a leader meets every majority that
+//    committed an entry — checked as "a node that lacks a committed entry cannot be elected": at
+//    every commit and every change to a node's durable log, no voter whose durable log lacks the
+//    latest committed entry has, among the voters of the configuration its log puts in force, a
+//    majority (of each set, while joint) whose durable logs are no more up-to-date than its own
+//    (§3.6.1: the only logs that would grant it their vote). This is what Leader Completeness
+//    rests on (§3.6.3) and what a membership change done wrong breaks first — two changes that
+//    decide with majorities that do not meet (§4.2, the single-server bug of 2015) — so it is
+//    caught as soon as the commit happens, not only once the stray node wins an election;
 //  - election safety, vote uniqueness and the log properties above span every node ever created,
 //    those that joined at run time and those removed since.
 
@@ -120,6 +129,14 @@ export class SafetyChecker {
   private readonly committedConfigs: { readonly index: number; readonly membership: Membership }[] = [];
   /** Per node: the configuration last found to agree with the committed log. */
   private readonly agreed = new Map<NodeId, Membership>();
+  /**
+   * Per node, kept up to date as its durable log changes: the configuration entries in it, and
+   * the membership its snapshot records (what a restart would put in force).
+   */
+  private readonly durable = new Map<
+    NodeId,
+    { base: Membership; configs: { index: number; membership: Membership }[] }
+  >();
 
   /** `storages` holds every node ever created; the cluster adds joining nodes to it. */
   constructor(
@@ -389,6 +406,15 @@ export class SafetyChecker {
         if (rec !== undefined && rec.commitTermBound < e.term) this.checkCompleteness(log, rec.entry);
       }
     }
+    const rec = this.durable.get(id);
+    if (rec !== undefined && entries.length > 0) {
+      const first = entries[0]!.index;
+      while (rec.configs.length > 0 && rec.configs.at(-1)!.index >= first) rec.configs.pop();
+      for (const e of entries) {
+        if (e.type === 'config') rec.configs.push({ index: e.index, membership: decodeMembership(e.data) });
+      }
+    }
+    this.checkElectable(id);
   }
 
   private checkCompleteness(log: ElectionLog, committed: Entry): void {
@@ -433,8 +459,59 @@ export class SafetyChecker {
     }
   }
 
-  afterSnapshotInstall(): void {
+  afterSnapshotInstall(id: NodeId): void {
     this.checkDrops();
+    this.durable.delete(id);
+    this.checkElectable(id);
+  }
+
+  /** The configuration `id`'s durable log puts in force: its latest configuration entry, else its snapshot's. */
+  private durableMembership(id: NodeId, storage: MemoryLogStorage): Membership {
+    let rec = this.durable.get(id);
+    if (rec === undefined) {
+      rec = { base: storage.snapshot().meta.membership, configs: [] };
+      for (let i = storage.firstIndex(); i <= storage.lastIndex(); i++) {
+        const e = storage.entries(i, i + 1, Number.MAX_SAFE_INTEGER)[0]!;
+        if (e.type === 'config') rec.configs.push({ index: i, membership: decodeMembership(e.data) });
+      }
+      this.durable.set(id, rec);
+    }
+    return rec.configs.at(-1)?.membership ?? rec.base;
+  }
+
+  /**
+   * Quorum intersection (see the top of this file): if `id`'s durable log lacks the latest
+   * committed entry, the voters whose durable logs it is at least as up-to-date as must not make
+   * a majority of the configuration its log puts in force.
+   */
+  private checkElectable(id: NodeId): void {
+    const k = this.maxApplied();
+    if (k <= 0) return;
+    const storage = this.storages.get(id)!;
+    const committed = this.applied[k]!.entry;
+    if (k < storage.firstIndex() || storage.term(k) === committed.term) return;
+    const m = this.durableMembership(id, storage);
+    if (!isVoter(m, id)) return;
+    const lastIndex = storage.lastIndex();
+    const lastTerm = storage.term(lastIndex)!;
+    const wouldGrant = (v: NodeId): boolean => {
+      const s = this.storages.get(v);
+      if (s === undefined) return false;
+      const vi = s.lastIndex();
+      const vt = s.term(vi)!;
+      return vt < lastTerm || (vt === lastTerm && vi <= lastIndex);
+    };
+    const majority = (set: readonly NodeId[]): boolean => 2 * set.filter(wouldGrant).length > set.length;
+    if (!majority(m.voters) || (m.outgoingVoters.length > 0 && !majority(m.outgoingVoters))) return;
+    const electors = [...new Set([...m.voters, ...m.outgoingVoters])].filter(wouldGrant);
+    const by = this.commitConfig[k];
+    this.fail(
+      'quorum intersection',
+      `${id} lacks committed ${describeEntry(committed)} yet could be elected: {${electors.join(',')}}, a majority of ` +
+        `the voters of its configuration ${describeMembership(m)}, hold logs no more up-to-date than its own ` +
+        `(last ${lastIndex}/t${lastTerm})` +
+        (by !== undefined ? `; the entry was committed under ${describeMembership(by)}` : ''),
+    );
   }
 
   /** A state machine was restored (snapshot install or restart): its content must match history. */
@@ -485,5 +562,6 @@ export class SafetyChecker {
     for (const log of this.electionLogs) {
       if (log.term > term) this.checkCompleteness(log, e);
     }
+    for (const other of this.storages.keys()) this.checkElectable(other);
   }
 }

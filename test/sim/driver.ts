@@ -499,7 +499,7 @@ export class SimNode {
       this.env.checker.beforeSnapshotInstall(this.id, this.storage, snap, this.sm!.applied, term);
       this.env.checker.checkSnapshotMembership(this.id, snap, 'installs');
       this.storageOp('applySnapshot', () => this.storage.applySnapshot(snap));
-      this.env.checker.afterSnapshotInstall();
+      this.env.checker.afterSnapshotInstall(this.id);
       this.sm = KvStateMachine.restore(snap.data);
       if (this.sm.applied !== snap.meta.index) {
         this.env.checker.fail(

@@ -338,6 +338,23 @@ export class Nemesis {
   }
 
   /**
+   * Cuts `id` off from every other node, both ways (messages in flight too), for `ticks` (the
+   * operator's faults during a membership change use it; their timing comes from its own stream).
+   */
+  isolateFor(id: NodeId, ticks: number, why: string): void {
+    const links: [NodeId, NodeId][] = [];
+    for (const other of this.c.activeIds()) if (other !== id) links.push([id, other], [other, id]);
+    const healAt = this.c.now + ticks;
+    this.cuts.push({ links, healAt, background: false });
+    this.applyCuts();
+    if (this.tracer.on)
+      this.tracer.event(
+        'partition',
+        `${why}: isolate ${id} until t=${healAt}: ${this.c.net.describePartition()}`,
+      );
+  }
+
+  /**
    * Crashes `id` now and restarts it after `downTicks` (the operator's faults during a membership
    * change use it; their timing comes from the operator's own stream).
    */

@@ -6,13 +6,13 @@
 // streams forked off the seed.
 
 import type { DriverMutations } from '../../src/node/driver.js';
-import { isVoter, type Mutations, type NodeId, type ReadMode } from '../../src/raft/index.js';
+import type { Mutations, NodeId, ReadMode } from '../../src/raft/index.js';
 import { Prng } from '../../src/random.js';
 import { SafetyViolation } from './checker.js';
 import { type PersistLatency, SimCluster, type SimRaftConfig, type SnapshotPolicy } from './cluster.js';
 import { describeFaults, type FaultPlan, Nemesis, noFaults } from './nemesis.js';
 import type { LinkFaults } from './network.js';
-import { describeMembershipPlan, type MembershipPlan, Operator, type OperatorStats } from './operator.js';
+import { describeMembershipPlan, emptyOperatorStats, type MembershipPlan, Operator } from './operator.js';
 import { Tracer } from './trace.js';
 
 export const PROFILES = ['calm', 'lossy', 'partitions', 'crashes', 'chaos', 'snapshots'] as const;
@@ -55,8 +55,8 @@ export interface ScenarioOverrides {
   /** Forces membership changes on (in any profile) or off. */
   readonly membership?: boolean;
   /**
-   * Lets the operator remove voters from configurations of one or two voters, which the core
-   * cannot always recover from (see operator.ts); default off.
+   * Lets the operator remove voters from configurations of three or fewer, down to one, which
+   * the core cannot always recover from (see operator.ts); default off.
    */
   readonly smallRemovals?: boolean;
   readonly trace?: boolean;
@@ -91,7 +91,7 @@ export interface ScenarioPlan {
 }
 
 /** Share of the seeds, in every profile, in which the operator changes the membership. */
-const MEMBERSHIP_SHARE = 0.3;
+const MEMBERSHIP_SHARE = 0.4;
 
 function round(x: number): number {
   return Math.round(x * 1000) / 1000;
@@ -250,18 +250,23 @@ export function planScenario(seed: number, o: ScenarioOverrides = {}): ScenarioP
   // Drawn after everything else too. Membership changes (chapter 4), in a share of the seeds of
   // every profile: an operator adds, promotes, removes and replaces members — the leader too —
   // one request at a time, while the faults above go on (see operator.ts). Its requests time out
-  // after 1–4 election timeouts; a timed-out change is asked for again or given up on.
+  // after 1–4 election timeouts (2–5 ticks for an impatient one); a timed-out change is asked for
+  // again or given up on. Its own
+  // faults: a crash within a joint phase, and a leader cut off right after accepting a change
+  // for 3–6 election timeouts (long enough for the others to elect and commit without it).
   const drawnMembership = rng.chance(MEMBERSHIP_SHARE);
   const membership: MembershipPlan | null =
     (o.membership ?? drawnMembership)
       ? {
           gap: [electionTimeoutTicks, rng.int(3, 10) * electionTimeoutTicks],
-          deadline: rng.int(1, 4) * electionTimeoutTicks,
+          // Some operators are impatient: their requests time out before a change can commit.
+          deadline: rng.chance(0.5) ? rng.int(2, 5) : rng.int(1, 4) * electionTimeoutTicks,
           backoff: [1, rng.int(2, 5)],
           retrySame: round(rng.next()),
           jointCrashRate: round(0.2 + rng.next() * 0.5),
+          cutRate: round(0.05 + rng.next() * 0.25),
+          cutTicks: [3 * electionTimeoutTicks, 6 * electionTimeoutTicks],
           retireDelay: [0, rng.int(1, 5) * electionTimeoutTicks],
-          minVoters: 1,
           maxVoters: 7,
           maxLearners: 2,
           smallRemovals: o.smallRemovals ?? false,
@@ -329,22 +334,6 @@ export function replayCommand(seed: number, o: ScenarioOverrides): string {
   parts.push('--trace');
   return parts.join(' ');
 }
-
-const NO_OPERATOR_STATS: OperatorStats = {
-  changesRequested: 0,
-  changesAccepted: 0,
-  changesCommitted: 0,
-  changesJoint: 0,
-  changeRejections: 0,
-  changesNotReady: 0,
-  changesInProgress: 0,
-  changesLost: 0,
-  changeTimeouts: 0,
-  nodesJoined: 0,
-  nodesRetired: 0,
-  leadersRemoved: 0,
-  jointCrashes: 0,
-};
 
 export interface ScenarioResult {
   readonly plan: ScenarioPlan;
@@ -431,17 +420,24 @@ export function runScenario(seed: number, o: ScenarioOverrides = {}): ScenarioRe
     );
   // Fresh proposals ("markers"): a new one goes to the current leader whenever no earlier one
   // can still commit under the leader that accepted it. Done once one is applied on every live
-  // node — with membership changes, on every live voter of the latest committed configuration:
-  // a member removed meanwhile need not learn it, and a learner that joined late may still be
-  // draining the log (liveness is about electing and committing, not about a backlog).
+  // node. With membership changes, once one is applied by a majority of the voters of the latest
+  // committed configuration (of each set, while joint): the cluster elected a leader and
+  // committed it. A member removed meanwhile need not learn it, and a node that joined late may
+  // still be draining the log — liveness is about electing and committing, not about a backlog.
   const markers: { node: NodeId; index: number; term: number }[] = [];
-  const mustApply = (id: NodeId): boolean =>
-    operator === null || isVoter(c.checker.latestCommittedMembership().membership, id);
+  const applied =
+    (m: { index: number }) =>
+    (id: NodeId): boolean =>
+      (c.stateMachine(id)?.applied ?? 0) >= m.index;
+  const majority = (set: readonly NodeId[], has: (id: NodeId) => boolean): boolean =>
+    set.length === 0 || 2 * set.filter(has).length > set.length;
   const markerDone = (): boolean =>
     markers.some((m) => {
       const e = c.checker.appliedAt(m.index);
       if (e === undefined || e.term !== m.term) return false;
-      return c.liveIds().every((id) => !mustApply(id) || (c.stateMachine(id)?.applied ?? 0) >= m.index);
+      if (operator === null) return c.liveIds().every(applied(m));
+      const { voters, outgoingVoters } = c.checker.latestCommittedMembership().membership;
+      return majority(voters, applied(m)) && majority(outgoingVoters, applied(m));
     });
   const markerPending = (): boolean =>
     markers.some((m) => {
@@ -484,7 +480,7 @@ export function runScenario(seed: number, o: ScenarioOverrides = {}): ScenarioRe
     leaders: c.checker.leaderOf.size,
     committed: c.checker.maxApplied(),
     membershipSeeds: operator === null ? 0 : 1,
-    ...(operator?.stats ?? NO_OPERATOR_STATS),
+    ...(operator?.stats ?? emptyOperatorStats()),
   };
   return { plan, ticks: c.now, livenessTicks, stats };
 }
