@@ -169,6 +169,12 @@ export class SafetyChecker {
     return this.bootstrap;
   }
 
+  /** Configuration entries committed so far, and how many of them entered a joint configuration. */
+  committedConfigCounts(): { readonly configs: number; readonly joint: number } {
+    const joint = this.committedConfigs.filter((c) => c.membership.outgoingVoters.length > 0).length;
+    return { configs: this.committedConfigs.length, joint };
+  }
+
   /** The latest committed configuration known (committed = applied somewhere). */
   latestCommittedMembership(): { readonly index: number; readonly membership: Membership } {
     return this.committedConfigs.at(-1) ?? { index: 0, membership: this.bootstrap };

@@ -251,6 +251,19 @@ export class SimCluster implements DriverEnv {
     return best?.id ?? null;
   }
 
+  /**
+   * The highest term a live node believes it leads, as of the last call into each node (no call
+   * into the cores: cheap enough for every tick), or 0.
+   */
+  leaderTerm(): number {
+    let t = 0;
+    for (const n of this.nodes.values()) {
+      const s = n.raw ? n.last : null;
+      if (s !== null && s.role === 'leader' && s.term > t) t = s.term;
+    }
+    return t;
+  }
+
   storage(id: NodeId): MemoryLogStorage {
     return this.node(id).storage;
   }

@@ -344,8 +344,7 @@ export class Operator {
       this.phase = { name: 'asking', op: p.op, nextAt: c.now + this.draw(this.plan.backoff) };
       return;
     }
-    const leader = c.leader();
-    const changed = leader !== null && c.status(leader)!.term > p.term;
+    const changed = c.leaderTerm() > p.term;
     // A leader cut off right after accepting: the operator waits for its successor.
     const cutOff = this.cut !== null && this.cut.id === p.leader;
     if ((c.now < p.deadline || cutOff) && !changed) return;

@@ -480,6 +480,8 @@ export function runScenario(seed: number, o: ScenarioOverrides = {}): ScenarioRe
     leaders: c.checker.leaderOf.size,
     committed: c.checker.maxApplied(),
     membershipSeeds: operator === null ? 0 : 1,
+    configsCommitted: c.checker.committedConfigCounts().configs,
+    jointConfigsCommitted: c.checker.committedConfigCounts().joint,
     ...(operator?.stats ?? emptyOperatorStats()),
   };
   return { plan, ticks: c.now, livenessTicks, stats };

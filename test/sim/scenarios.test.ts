@@ -19,6 +19,7 @@ import {
   term,
   waitLeader,
 } from './helpers.js';
+import { singleServerBug } from './single-server-bug.js';
 
 const ET = 10; // defaultRaftConfig.electionTimeoutTicks
 
@@ -112,6 +113,17 @@ test('Figure 3.7 with commit-by-counting re-introduced: the checker reports the 
   assert.throws(
     () => figure37('d', { commitOldTermByCounting: true }),
     (e: unknown) => e instanceof SafetyViolation && e.property !== 'liveness',
+  );
+});
+
+test('the single-server change bug of 2015: no membership change before an entry of the leader’s term commits (§4.2)', () => {
+  singleServerBug();
+});
+
+test('the 2015 bug with changeBeforeTermCommit re-introduced: the checker reports majorities that do not meet', () => {
+  assert.throws(
+    () => singleServerBug({ changeBeforeTermCommit: true }),
+    (e: unknown) => e instanceof SafetyViolation && e.property === 'quorum intersection',
   );
 });
 
