@@ -21,6 +21,8 @@
 //    log's latest configuration when it advanced its commit index): the entry must be held by a
 //    majority of its voters — of both voter sets while joint (§4.3) — learners never count; an
 //    index that no leader has committed must never be applied;
+//  - only a voter of the configuration in its log campaigns (learners, nodes not yet joined and
+//    removed ones never do);
 //  - every election is checked: the new leader is a voter of the configuration in its log, and
 //    the votes granted to it (votes leave a node only once durable, so none is missed) include a
 //    majority of that configuration's voters — of both sets while joint; a learner's vote never
@@ -191,6 +193,17 @@ export class SafetyChecker {
       else if (other !== id)
         this.fail('election safety', `term ${now.term} has two leaders: ${other} and ${id}`);
       if (before === null || before.role !== 'leader' || before.term !== now.term) this.onElected(id, now);
+    } else if (
+      (now.role === 'candidate' || now.role === 'precandidate') &&
+      (before === null || before.role !== now.role || before.term !== now.term) &&
+      !isVoter(now.membership, id)
+    ) {
+      // A learner, a node that has not joined yet and a removed one never campaign.
+      this.fail(
+        'only voters campaign',
+        `${id} became ${now.role} in term ${now.term} but is not a voter of the configuration in its log ` +
+          `(${describeMembership(now.membership)} at ${now.membershipIndex})`,
+      );
     }
     if (now.membership !== this.agreed.get(id)) this.checkAgreement(id, now);
     if (before === null) return;

@@ -60,7 +60,12 @@ const MEMBERSHIP_MUTATION_VIOLATIONS: Partial<Record<keyof Mutations, readonly s
   changeBeforeTermCommit: ['quorum intersection'],
   concurrentChanges: ['quorum intersection'],
   jointCountsIncomingOnly: ['election quorum', 'committed entry durability', 'quorum intersection'],
-  learnersVote: ['learner vote counted', 'only voters lead', 'committed entry durability'],
+  learnersVote: [
+    'learner vote counted',
+    'only voters lead',
+    'only voters campaign',
+    'committed entry durability',
+  ],
 };
 
 const cases: {
