@@ -10,9 +10,10 @@
 //    pauses often hit the leader, and some of those are stale leader episodes (below);
 //  - faults at "crash points", the moments right after a node took a decision it has not yet
 //    propagated: it made a new term or vote durable, became leader, advanced its commit index
-//    as leader, or accepted a membership change as leader. Crashing or isolating a node exactly there is what turns a forgotten vote
-//    (Figure 3.1) or an old-term entry committed by counting (Figure 3.7) into an observable
-//    violation; random timing alone reaches those windows only rarely. A leader's commit is also
+//    as leader, or accepted a membership change as leader. Crashing or isolating a node exactly
+//    there is what turns a forgotten vote (Figure 3.1) or an old-term entry committed by counting
+//    (Figure 3.7) into an observable violation; random timing alone reaches those windows only
+//    rarely. A leader's commit is also
 //    where a stale leader episode most often starts: a majority has just answered the leader, so
 //    its lease is fresh, and a lease that survives the pause unspent is what the episode exposes.
 // A stale leader episode pauses the leader and cuts it off from its peers (not from its clients)

@@ -94,10 +94,11 @@ export function describeMembershipPlan(p: MembershipPlan): string {
   );
 }
 
-/** One operator request: the changes, made atomically, and the nodes it removes. */
+/** One operator request: the changes, made atomically, the node it started for it, the nodes it removes. */
 interface Operation {
   readonly kind: OpKind;
   readonly changes: readonly MemberChange[];
+  readonly joins: NodeId | null;
   readonly removes: readonly NodeId[];
 }
 
@@ -322,8 +323,10 @@ export class Operator {
         return;
       case 'refused':
         // The membership moved under the request (a change given up on committed after all):
-        // it no longer applies as asked. Go on.
+        // it no longer applies as asked. Go on; a node started for it that no configuration
+        // names is stopped.
         this.stats.changeRejections++;
+        if (op.joins !== null && this.retirable(op.joins)) this.retire(op.joins);
         this.phase = { name: 'idle', nextAt: c.now + this.draw(this.plan.backoff) };
         return;
     }
@@ -432,7 +435,12 @@ export class Operator {
     const canAdd = n < plan.maxVoters;
     const others = voters.filter((id) => id !== leader);
     if (unreachable !== null && canRemove && others.includes(unreachable)) {
-      return { kind: 'removeVoter', changes: [{ kind: 'remove', id: unreachable }], removes: [unreachable] };
+      return {
+        kind: 'removeVoter',
+        changes: [{ kind: 'remove', id: unreachable }],
+        joins: null,
+        removes: [unreachable],
+      };
     }
     // The members the operator sees failing: down, or reported unreachable by the leader.
     const progress = c.status(leader)!.progress;
@@ -467,23 +475,23 @@ export class Operator {
     switch (kind) {
       case 'addLearner': {
         const id = this.join();
-        return { kind, changes: [{ kind: 'addLearner', id, address: address(id) }], removes: [] };
+        return { kind, changes: [{ kind: 'addLearner', id, address: address(id) }], joins: id, removes: [] };
       }
       case 'promote':
-        return { kind, changes: [{ kind: 'promote', id: rng.pick(learners) }], removes: [] };
+        return { kind, changes: [{ kind: 'promote', id: rng.pick(learners) }], joins: null, removes: [] };
       case 'addVoter': {
         const id = this.join();
-        return { kind, changes: [{ kind: 'addVoter', id, address: address(id) }], removes: [] };
+        return { kind, changes: [{ kind: 'addVoter', id, address: address(id) }], joins: id, removes: [] };
       }
       case 'removeVoter': {
         const id = pickOut(others);
-        return { kind, changes: [{ kind: 'remove', id }], removes: [id] };
+        return { kind, changes: [{ kind: 'remove', id }], joins: null, removes: [id] };
       }
       case 'removeLeader':
-        return { kind, changes: [{ kind: 'remove', id: leader }], removes: [leader] };
+        return { kind, changes: [{ kind: 'remove', id: leader }], joins: null, removes: [leader] };
       case 'removeLearner': {
         const id = rng.pick(learners);
-        return { kind, changes: [{ kind: 'remove', id }], removes: [id] };
+        return { kind, changes: [{ kind: 'remove', id }], joins: null, removes: [id] };
       }
       case 'replace': {
         // One in, one out, atomically: the out is sometimes the leader itself.
@@ -496,6 +504,7 @@ export class Operator {
             { kind: 'addVoter', id, address: address(id) },
             { kind: 'remove', id: out },
           ],
+          joins: id,
           removes: [out],
         };
       }
