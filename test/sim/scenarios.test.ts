@@ -1,9 +1,9 @@
 // Goal: named, step-by-step scenarios in the spirit of the MIT 6.824 Raft tests, each one a
 // story from the thesis told on the simulated cluster: elections (§3.4), commitment (§3.5, §3.6),
-// Figure 3.7, crashes and persistence (Figure 3.1), snapshots (chapter 5), PreVote (§9.6),
-// CheckQuorum (§6.2), leadership transfer (§3.10), lease reads (§6.4.1) and disk stalls (the
-// node's disk-stall guard). The safety checker runs underneath every step of every scenario;
-// time is ticks.
+// Figure 3.7, the single-server membership bug of 2015 (§4.2), crashes and persistence
+// (Figure 3.1), snapshots (chapter 5), PreVote (§9.6), CheckQuorum (§6.2), leadership transfer
+// (§3.10), lease reads (§6.4.1) and disk stalls (the node's disk-stall guard). The safety checker
+// runs underneath every step of every scenario; time is ticks.
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
