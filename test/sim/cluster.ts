@@ -5,11 +5,18 @@
 // Scenario tests use its methods directly (propose, read, crash, pause, partition via `net`,
 // runUntil) to build a history step by step; the random runner (scenario.ts) uses the same
 // methods.
+// The node set grows at run time: addNode starts a brand-new node with empty storage (no log, no
+// membership: it waits to hear from a leader that has added it), and retire stops a node for good
+// (an operator decommissions a removed member). The bootstrap nodes n1..nK start with the
+// configuration of all K as voters; every node ever created stays known to the checker.
 
 import type { DriverMutations } from '../../src/node/driver.js';
 import {
+  decodeMembership,
   defaultRaftConfig,
   initialMembership,
+  type MemberChange,
+  type MembershipChangeResult,
   MemoryLogStorage,
   type NodeId,
   type ProposeResult,
@@ -29,7 +36,7 @@ import {
   type SimRaftConfig,
   type SnapshotPolicy,
 } from './driver.js';
-import { encodePut, type KvStateMachine } from './kv.js';
+import { describeMembership, encodePut, type KvStateMachine } from './kv.js';
 import { type LinkFaults, reliableLinks, SimNetwork } from './network.js';
 import { silentTracer, type Tracer } from './trace.js';
 
@@ -64,7 +71,6 @@ export interface ClusterOptions {
 }
 
 export class SimCluster implements DriverEnv {
-  readonly ids: readonly NodeId[];
   readonly net: SimNetwork;
   readonly checker: SafetyChecker;
   readonly clients: Clients;
@@ -95,10 +101,18 @@ export class SimCluster implements DriverEnv {
   /** True while tick() delivers messages and completes writes: the nodes' clocks read now − ½. */
   private arriving = false;
   private readonly nodes = new Map<NodeId, SimNode>();
+  /** Every node ever created, in order of creation (the bootstrap nodes first). */
+  private readonly allIds: NodeId[];
+  /** Nodes stopped for good (decommissioned); never restarted. */
+  private readonly retired = new Set<NodeId>();
+  private readonly storages = new Map<NodeId, MemoryLogStorage>();
   private readonly tickRng: Prng;
+  /** Forks each joining node's stream (after the bootstrap nodes', so theirs do not move). */
+  private readonly root: Prng;
 
   constructor(opts: ClusterOptions) {
     const root = new Prng(opts.streamSeed ?? opts.seed);
+    this.root = root;
     this.tickRng = root.fork();
     this.driverRng = this.tickRng;
     this.tracer = opts.tracer ?? silentTracer;
@@ -111,20 +125,80 @@ export class SimCluster implements DriverEnv {
     this.pipeline = opts.pipeline ?? false;
     this.driverMutations = opts.driverMutations ?? {};
     this.net = new SimNetwork(root.fork(), this.tracer, opts.links ?? reliableLinks);
-    this.ids = Array.from({ length: opts.size }, (_, i) => `n${i + 1}`);
-    const membership = initialMembership(this.ids);
-    for (const id of this.ids) {
+    this.allIds = Array.from({ length: opts.size }, (_, i) => `n${i + 1}`);
+    const membership = initialMembership(this.allIds);
+    for (const id of this.allIds) {
       this.nodes.set(id, new SimNode(id, new MemoryLogStorage(membership), root.fork(), this));
     }
-    const storages = new Map([...this.nodes].map(([id, n]) => [id, n.storage] as const));
+    for (const [id, n] of this.nodes) this.storages.set(id, n.storage);
     const clock = (): number => this.now;
-    this.checker = new SafetyChecker(opts.seed, clock, storages, opts.replay ?? `seed ${opts.seed}`);
+    this.checker = new SafetyChecker(
+      opts.seed,
+      clock,
+      this.storages,
+      opts.replay ?? `seed ${opts.seed}`,
+      membership,
+    );
     this.clients = new Clients(this.checker, this.tracer, clock);
     for (const n of this.nodes.values()) n.start();
   }
 
+  /** Every node ever created (retired ones included), the bootstrap nodes first. */
+  get ids(): readonly NodeId[] {
+    return this.allIds;
+  }
+
   isNode(id: NodeId): boolean {
     return this.nodes.has(id);
+  }
+
+  /** Nodes not retired (up or down). */
+  activeIds(): NodeId[] {
+    return this.retired.size === 0 ? [...this.allIds] : this.allIds.filter((id) => !this.retired.has(id));
+  }
+
+  isRetired(id: NodeId): boolean {
+    return this.retired.has(id);
+  }
+
+  /**
+   * A brand-new node starts with empty storage — no log, no membership — as a fresh process an
+   * operator starts before asking the leader to add it: it never campaigns, and it learns the
+   * log (and the membership that makes it a member) from a leader.
+   */
+  addNode(id: NodeId): void {
+    if (this.nodes.has(id)) throw new Error(`node ${id} exists`);
+    const n = new SimNode(id, new MemoryLogStorage(initialMembership([])), this.root.fork(), this);
+    this.nodes.set(id, n);
+    this.storages.set(id, n.storage);
+    this.allIds.push(id);
+    if (this.tracer.on) this.tracer.event('join', `${id} starts with empty storage`);
+    n.start();
+  }
+
+  /** The node is stopped for good (its storage stays, for the checker). */
+  retire(id: NodeId): void {
+    const n = this.node(id);
+    if (this.retired.has(id)) return;
+    if (n.raw) n.crash();
+    this.retired.add(id);
+    if (this.tracer.on) this.tracer.event('retire', `${id} is stopped for good`);
+  }
+
+  /**
+   * The configuration in force on the node: its core's, or, while it is down, the latest in its
+   * durable log (else its snapshot's).
+   */
+  membershipOf(id: NodeId): { membership: NodeStatus['membership']; index: number } {
+    const s = this.status(id);
+    if (s !== null) return { membership: s.membership, index: s.membershipIndex };
+    const storage = this.storage(id);
+    for (let i = storage.lastIndex(); i >= storage.firstIndex(); i--) {
+      const e = storage.entries(i, i + 1, Number.MAX_SAFE_INTEGER)[0]!;
+      if (e.type === 'config') return { membership: decodeMembership(e.data), index: i };
+    }
+    const snap = storage.snapshot().meta;
+    return { membership: snap.membership, index: snap.index };
   }
 
   /** See DriverEnv.nodeClock. */
@@ -175,6 +249,19 @@ export class SimCluster implements DriverEnv {
       if (s?.role === 'leader' && (best === null || s.term > best.term)) best = s;
     }
     return best?.id ?? null;
+  }
+
+  /**
+   * The highest term a live node believes it leads, as of the last call into each node (no call
+   * into the cores: cheap enough for every tick), or 0.
+   */
+  leaderTerm(): number {
+    let t = 0;
+    for (const n of this.nodes.values()) {
+      const s = n.raw ? n.last : null;
+      if (s !== null && s.role === 'leader' && s.term > t) t = s.term;
+    }
+    return t;
   }
 
   storage(id: NodeId): MemoryLogStorage {
@@ -288,6 +375,28 @@ export class SimCluster implements DriverEnv {
     return ctx;
   }
 
+  /**
+   * An operator's membership change (chapter 4) sent to `id`; null if the node is down or paused
+   * (the request times out). Accepted: a crash point (the leader decided, nobody knows yet).
+   */
+  proposeMembership(id: NodeId, changes: readonly MemberChange[]): MembershipChangeResult | null {
+    const n = this.node(id);
+    if (!n.raw || n.isPaused) return null;
+    const res = n.drive('proposeMembership', (r) => r.proposeMembership(changes));
+    if (res.kind === 'accepted') n.crashPoint = { at: this.now, kind: 'change' };
+    if (this.tracer.on) {
+      const what = changes.map((ch) => `${ch.kind} ${ch.id}`).join(', ');
+      const outcome =
+        res.kind === 'accepted'
+          ? `accepted at ${res.index}/t${res.term}: ${describeMembership(res.membership)}`
+          : res.kind === 'rejected'
+            ? `rejected: ${res.reason}`
+            : `refused: ${Object.values(res.refusal).join(' ')}`;
+      this.tracer.event('member', `${id} ${what}: ${outcome}`);
+    }
+    return res;
+  }
+
   /** Null if the node is down or paused (an operator's request to a stopped process times out). */
   transferLeadership(id: NodeId, to: NodeId): TransferResult | null {
     const n = this.node(id);
@@ -345,7 +454,7 @@ export class SimCluster implements DriverEnv {
   /** Rebuilds the node from its durable storage, as a real process restart would. */
   restart(id: NodeId): void {
     const n = this.node(id);
-    if (n.raw) return;
+    if (n.raw || this.retired.has(id)) return;
     this.stats.restarts++;
     n.start();
   }

@@ -60,8 +60,11 @@ export interface SnapshotPolicy {
   readonly keep: number;
 }
 
-/** A decision just taken and not yet propagated: a new term or vote made durable, an election won, a commit. */
-export type CrashPointKind = 'vote' | 'elected' | 'commit';
+/**
+ * A decision just taken and not yet propagated: a new term or vote made durable, an election won,
+ * a commit, a membership change accepted by the leader.
+ */
+export type CrashPointKind = 'vote' | 'elected' | 'commit' | 'change';
 
 export interface ClusterStats {
   crashes: number;
@@ -438,7 +441,14 @@ export class SimNode {
     else if (s.role === 'leader' && before !== null && s.commitIndex > before.commitIndex) {
       this.crashPoint = { at: env.now, kind: 'commit' };
     }
-    this.last = { role: s.role, term: s.term, commitIndex: s.commitIndex, lastApplied: s.lastApplied };
+    this.last = {
+      role: s.role,
+      term: s.term,
+      commitIndex: s.commitIndex,
+      lastApplied: s.lastApplied,
+      membership: s.membership,
+      membershipIndex: s.membershipIndex,
+    };
     this.leaderId = s.leaderId;
     this.call('checkInvariants', (r) => r.checkInvariants());
   }
@@ -487,8 +497,9 @@ export class SimNode {
       const snap = rd.snapshot;
       const term = this.call('status', (r) => r.status()).term;
       this.env.checker.beforeSnapshotInstall(this.id, this.storage, snap, this.sm!.applied, term);
+      this.env.checker.checkSnapshotMembership(this.id, snap, 'installs');
       this.storageOp('applySnapshot', () => this.storage.applySnapshot(snap));
-      this.env.checker.afterSnapshotInstall();
+      this.env.checker.afterSnapshotInstall(this.id);
       this.sm = KvStateMachine.restore(snap.data);
       if (this.sm.applied !== snap.meta.index) {
         this.env.checker.fail(
@@ -563,7 +574,20 @@ export class SimNode {
     if (sm.applied - held.index < policy.every) return;
     const term = this.storage.term(sm.applied);
     if (term === null) return;
-    const snap = { meta: { index: sm.applied, term, membership: held.membership }, data: sm.serialize() };
+    // A leader's snapshot the core took while this Ready's write was in flight is newer than the
+    // state machine: nothing worth snapshotting, and the core no longer knows the membership at
+    // the applied index.
+    if (this.call('status', (r) => r.status()).firstIndex - 1 > sm.applied) return;
+    // The snapshot records the configuration in force at its index (chapter 5): a node restarted
+    // from it, or a follower that installs it, must decide with that membership.
+    const membership = this.call('membershipAt', (r) => r.membershipAt(sm.applied));
+    // A node that joined at run time holds the log from index 1 but not the bootstrap
+    // configuration (it is no log entry): before the first configuration entry in its log the
+    // core reports an empty membership, which no committed log ever has in force. Such a snapshot
+    // would record a wrong membership; the driver takes none there.
+    if (membership.voters.length === 0) return;
+    const snap = { meta: { index: sm.applied, term, membership }, data: sm.serialize() };
+    this.env.checker.checkSnapshotMembership(this.id, snap, 'took');
     this.storage.createSnapshot(snap, sm.applied - policy.keep);
     this.env.stats.snapshotsTaken++;
     if (this.env.tracer.on) {

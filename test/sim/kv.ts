@@ -4,7 +4,7 @@
 // apply different entries at the same index" (State Machine Safety, thesis §3.6.3) into an O(1)
 // comparison per entry, and lets a snapshot's content be checked against what others applied.
 
-import type { Entry } from '../../src/raft/index.js';
+import { decodeMembership, type Entry, type Membership } from '../../src/raft/index.js';
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -25,9 +25,24 @@ export function decodePut(data: Uint8Array): PutCommand | null {
   return { key: parts[1]!, value: parts[2]! };
 }
 
+/** voters, then (while joint) the outgoing voters, then learners: "n1,n2,n3 & n1,n2 +n4". */
+export function describeMembership(m: Membership): string {
+  let out = m.voters.join(',');
+  if (m.outgoingVoters.length > 0) out += ` & ${m.outgoingVoters.join(',')}`;
+  if (m.learners.length > 0) out += ` +${m.learners.join(',+')}`;
+  return out;
+}
+
 /** Human-readable entry content for traces and error messages. */
 export function describeEntry(e: Pick<Entry, 'index' | 'term' | 'type' | 'data'>): string {
   if (e.type === 'noop') return `${e.index}/t${e.term} noop`;
+  if (e.type === 'config') {
+    try {
+      return `${e.index}/t${e.term} config(${describeMembership(decodeMembership(e.data))})`;
+    } catch {
+      return `${e.index}/t${e.term} config(<undecodable ${e.data.byteLength} bytes>)`;
+    }
+  }
   const cmd = decodePut(e.data);
   return `${e.index}/t${e.term} ${cmd ? `${cmd.key}=${cmd.value}` : `<${e.data.byteLength} bytes>`}`;
 }

@@ -9,10 +9,11 @@
 //    being stopped, which matters where the core trusts time: the leader lease (§6.4.1). So
 //    pauses often hit the leader, and some of those are stale leader episodes (below);
 //  - faults at "crash points", the moments right after a node took a decision it has not yet
-//    propagated: it made a new term or vote durable, became leader, or advanced its commit index
-//    as leader. Crashing or isolating a node exactly there is what turns a forgotten vote
-//    (Figure 3.1) or an old-term entry committed by counting (Figure 3.7) into an observable
-//    violation; random timing alone reaches those windows only rarely. A leader's commit is also
+//    propagated: it made a new term or vote durable, became leader, advanced its commit index
+//    as leader, or accepted a membership change as leader. Crashing or isolating a node exactly
+//    there is what turns a forgotten vote (Figure 3.1) or an old-term entry committed by counting
+//    (Figure 3.7) into an observable violation; random timing alone reaches those windows only
+//    rarely. A leader's commit is also
 //    where a stale leader episode most often starts: a majority has just answered the leader, so
 //    its lease is fresh, and a lease that survives the pause unspent is what the episode exposes.
 // A stale leader episode pauses the leader and cuts it off from its peers (not from its clients)
@@ -210,7 +211,7 @@ export class Nemesis {
         } else if (kind !== 'vote' && r < f.crashPointRate + f.isolatePointRate) {
           this.isolations++;
           const links: [NodeId, NodeId][] = [];
-          for (const other of c.ids) if (other !== id) links.push([id, other], [other, id]);
+          for (const other of c.activeIds()) if (other !== id) links.push([id, other], [other, id]);
           this.cut(links, false, `isolate ${id}`);
         }
       }
@@ -265,7 +266,7 @@ export class Nemesis {
     // Cut off from its peers only: its clients still reach it, before and after it wakes.
     this.pauseIsolations++;
     const links: [NodeId, NodeId][] = [];
-    for (const x of c.ids) if (x !== id) links.push([id, x], [x, id]);
+    for (const x of c.activeIds()) if (x !== id) links.push([id, x], [x, id]);
     const cut: Cut = { links, healAt: Number.POSITIVE_INFINITY, background: false };
     this.cuts.push(cut);
     this.applyCuts();
@@ -315,7 +316,7 @@ export class Nemesis {
     const id =
       leader !== null && stallRng.chance(f.stallLeaderBias)
         ? leader
-        : stallRng.pick(live.length > 0 ? live : c.ids);
+        : stallRng.pick(live.length > 0 ? live : c.activeIds());
     const ticks = stallRng.int(f.stallTicks[0], f.stallTicks[1]);
     this.stallOverAt = c.now + ticks;
     c.stallDisk(id, ticks);
@@ -332,9 +333,35 @@ export class Nemesis {
     for (const id of this.c.ids) this.c.resume(id);
     this.resumeAt.clear();
     this.episode = null;
-    const down = this.rng.shuffle(this.c.ids.filter((id) => !this.c.isUp(id)));
+    const down = this.rng.shuffle(this.c.activeIds().filter((id) => !this.c.isUp(id)));
     for (const id of down.slice(stayDown)) this.c.restart(id);
     this.restartAt.clear();
+  }
+
+  /**
+   * Cuts `id` off from every other node, both ways (messages in flight too), for `ticks` (the
+   * operator's faults during a membership change use it; their timing comes from its own stream).
+   */
+  isolateFor(id: NodeId, ticks: number, why: string): void {
+    const links: [NodeId, NodeId][] = [];
+    for (const other of this.c.activeIds()) if (other !== id) links.push([id, other], [other, id]);
+    const healAt = this.c.now + ticks;
+    this.cuts.push({ links, healAt, background: false });
+    this.applyCuts();
+    if (this.tracer.on)
+      this.tracer.event(
+        'partition',
+        `${why}: isolate ${id} until t=${healAt}: ${this.c.net.describePartition()}`,
+      );
+  }
+
+  /**
+   * Crashes `id` now and restarts it after `downTicks` (the operator's faults during a membership
+   * change use it; their timing comes from the operator's own stream).
+   */
+  crashFor(id: NodeId, downTicks: number): void {
+    this.c.crash(id);
+    this.restartAt.set(id, this.c.now + downTicks);
   }
 
   private crash(id: NodeId): void {
@@ -360,7 +387,9 @@ export class Nemesis {
 
   private startPartition(): void {
     const { c, rng } = this;
-    const ids = [...c.ids];
+    const ids = c.activeIds();
+    // A cluster shrunk to one node (membership changes) has no link to cut.
+    if (ids.length < 2) return;
     const leader = c.leader();
     const kind = rng.int(0, 3);
     const links: [NodeId, NodeId][] = [];

@@ -24,6 +24,10 @@ export const MUTATIONS: readonly (keyof Mutations)[] = [
   'forgetVotePersist',
   'readIndexWithoutHeartbeat',
   'applyBeforeCommit',
+  'changeBeforeTermCommit',
+  'concurrentChanges',
+  'jointCountsIncomingOnly',
+  'learnersVote',
 ];
 
 /** The driver's test-only mutations (src/node/driver.ts), mirrored by the simulated driver. */
@@ -54,6 +58,12 @@ export const SIM_FLAGS: readonly FlagDef[] = [
   },
   { name: 'disk-stalls', value: 'on|off', help: 'force disk stalls on (any profile) or off' },
   { name: 'pauses', value: 'on|off', help: 'force process pauses on (any profile) or off' },
+  { name: 'membership', value: 'on|off', help: 'force membership changes on (any profile) or off' },
+  {
+    name: 'small-removals',
+    value: 'on|off',
+    help: 'let the operator remove voters from configurations of three or fewer (default off)',
+  },
   {
     name: 'mutation',
     value: 'M',
@@ -106,6 +116,8 @@ export function parseSimArgs(argv: readonly string[]): SimOptions {
   const pipeline = onOff(args, 'pipeline');
   const diskStalls = onOff(args, 'disk-stalls');
   const pauses = onOff(args, 'pauses');
+  const membership = onOff(args, 'membership');
+  const smallRemovals = onOff(args, 'small-removals');
   const mutations: Mutations = {};
   const driverMutations: { -readonly [K in keyof DriverMutations]: DriverMutations[K] } = {};
   for (const m of listOption(args, 'mutation')) {
@@ -126,6 +138,8 @@ export function parseSimArgs(argv: readonly string[]): SimOptions {
     ...(pipeline !== undefined ? { pipeline } : {}),
     ...(diskStalls !== undefined ? { diskStalls } : {}),
     ...(pauses !== undefined ? { pauses } : {}),
+    ...(membership !== undefined ? { membership } : {}),
+    ...(smallRemovals !== undefined ? { smallRemovals } : {}),
     ...(Object.keys(mutations).length > 0 ? { mutations } : {}),
     ...(Object.keys(driverMutations).length > 0 ? { driverMutations } : {}),
     ...(trace ? { trace } : {}),

@@ -1,8 +1,9 @@
 // Goal: one integer seed decides an entire scenario — cluster size, core configuration, fault
-// profile and rates, client load, durations — and the runner plays it: a fault phase in which
-// every safety property is checked after every step, then a quiet phase (network healed, all or a
-// majority of nodes up) in which liveness is asserted: a leader is elected and a fresh proposal
-// commits within a stated bound. Everything random comes from streams forked off the seed.
+// profile and rates, client load, membership changes, durations — and the runner plays it: a
+// fault phase in which every safety property is checked after every step, then a quiet phase
+// (network healed, all or a majority of nodes up) in which liveness is asserted: a leader is
+// elected and a fresh proposal commits within a stated bound. Everything random comes from
+// streams forked off the seed.
 
 import type { DriverMutations } from '../../src/node/driver.js';
 import type { Mutations, NodeId, ReadMode } from '../../src/raft/index.js';
@@ -11,6 +12,7 @@ import { SafetyViolation } from './checker.js';
 import { type PersistLatency, SimCluster, type SimRaftConfig, type SnapshotPolicy } from './cluster.js';
 import { describeFaults, type FaultPlan, Nemesis, noFaults } from './nemesis.js';
 import type { LinkFaults } from './network.js';
+import { describeMembershipPlan, emptyOperatorStats, type MembershipPlan, Operator } from './operator.js';
 import { Tracer } from './trace.js';
 
 export const PROFILES = ['calm', 'lossy', 'partitions', 'crashes', 'chaos', 'snapshots'] as const;
@@ -50,6 +52,13 @@ export interface ScenarioOverrides {
   readonly diskStalls?: boolean;
   /** Forces process pauses on (in any profile) or off. */
   readonly pauses?: boolean;
+  /** Forces membership changes on (in any profile) or off. */
+  readonly membership?: boolean;
+  /**
+   * Lets the operator remove voters from configurations of three or fewer, down to one, which
+   * the core cannot always recover from (see operator.ts); default off.
+   */
+  readonly smallRemovals?: boolean;
   readonly trace?: boolean;
   readonly traceCore?: boolean;
   readonly out?: (line: string) => void;
@@ -77,7 +86,12 @@ export interface ScenarioPlan {
   /** Liveness bound: ticks from the end of faults to a fresh proposal applied everywhere up. */
   readonly livenessBound: number;
   readonly streamSeed: number;
+  /** The operator's membership changes (see operator.ts), or null: the bootstrap nodes only. */
+  readonly membership: MembershipPlan | null;
 }
+
+/** Share of the seeds, in every profile, in which the operator changes the membership. */
+const MEMBERSHIP_SHARE = 0.4;
 
 function round(x: number): number {
   return Math.round(x * 1000) / 1000;
@@ -233,6 +247,31 @@ export function planScenario(seed: number, o: ScenarioOverrides = {}): ScenarioP
     pauseHoldRate: round(0.2 + rng.next() * 0.6),
   };
   if (pauseOn) faults = { ...faults, ...pauses };
+  // Drawn after everything else too. Membership changes (chapter 4), in a share of the seeds of
+  // every profile: an operator adds, promotes, removes and replaces members — the leader too —
+  // one request at a time, while the faults above go on (see operator.ts). Its requests time out
+  // after 1–4 election timeouts (2–5 ticks for an impatient one); a timed-out change is asked for
+  // again or given up on. Its own
+  // faults: a crash within a joint phase, and a leader cut off right after accepting a change
+  // for 3–6 election timeouts (long enough for the others to elect and commit without it).
+  const drawnMembership = rng.chance(MEMBERSHIP_SHARE);
+  const membership: MembershipPlan | null =
+    (o.membership ?? drawnMembership)
+      ? {
+          gap: [electionTimeoutTicks, rng.int(3, 10) * electionTimeoutTicks],
+          // Some operators are impatient: their requests time out before a change can commit.
+          deadline: rng.chance(0.5) ? rng.int(2, 5) : rng.int(1, 4) * electionTimeoutTicks,
+          backoff: [1, rng.int(2, 5)],
+          retrySame: round(rng.next()),
+          jointCrashRate: round(0.2 + rng.next() * 0.5),
+          cutRate: round(0.05 + rng.next() * 0.25),
+          cutTicks: [3 * electionTimeoutTicks, 6 * electionTimeoutTicks],
+          retireDelay: [0, rng.int(1, 5) * electionTimeoutTicks],
+          maxVoters: 7,
+          maxLearners: 2,
+          smallRemovals: o.smallRemovals ?? false,
+        }
+      : null;
   return {
     seed,
     profile,
@@ -252,6 +291,7 @@ export function planScenario(seed: number, o: ScenarioOverrides = {}): ScenarioP
     keys,
     livenessBound,
     streamSeed,
+    membership,
   };
 }
 
@@ -271,6 +311,7 @@ export function describePlan(p: ScenarioPlan): string {
     `stallGuard=${p.diskStallBound ?? 'off'} pipeline=${p.pipeline}`,
     describeFaults(p.faults),
     `writes=${p.writeRate} reads=${p.readRate} keys=${p.keys} liveness<=${p.livenessBound}`,
+    ...(p.membership !== null ? [describeMembershipPlan(p.membership)] : []),
     ...(muts.length > 0 ? [`mutations=${muts.join(',')}`] : []),
   ].join(' ');
 }
@@ -285,6 +326,8 @@ export function replayCommand(seed: number, o: ScenarioOverrides): string {
   if (o.pipeline !== undefined) parts.push(`--pipeline ${o.pipeline ? 'on' : 'off'}`);
   if (o.diskStalls !== undefined) parts.push(`--disk-stalls ${o.diskStalls ? 'on' : 'off'}`);
   if (o.pauses !== undefined) parts.push(`--pauses ${o.pauses ? 'on' : 'off'}`);
+  if (o.membership !== undefined) parts.push(`--membership ${o.membership ? 'on' : 'off'}`);
+  if (o.smallRemovals !== undefined) parts.push(`--small-removals ${o.smallRemovals ? 'on' : 'off'}`);
   for (const [k, on] of Object.entries({ ...o.mutations, ...o.driverMutations })) {
     if (on) parts.push(`--mutation ${k}`);
   }
@@ -324,6 +367,9 @@ export function runScenario(seed: number, o: ScenarioOverrides = {}): ScenarioRe
   const faultRng = rng.fork();
   const clientRng = rng.fork();
   const nemesis = new Nemesis(c, plan.faults, rng.fork(), tracer, rng.fork(), rng.fork());
+  const operatorRng = rng.fork();
+  const operator =
+    plan.membership === null ? null : new Operator(c, plan.membership, operatorRng, nemesis, tracer);
   const clientStep = (): void => {
     const live = c.liveIds();
     if (live.length === 0) return;
@@ -342,6 +388,8 @@ export function runScenario(seed: number, o: ScenarioOverrides = {}): ScenarioRe
   };
 
   for (let t = 0; t < plan.faultTicks; t++) {
+    // The operator first: a change it gets accepted is a crash point the nemesis sees this tick.
+    operator?.step();
     nemesis.step();
     clientStep();
     c.tick();
@@ -351,18 +399,45 @@ export function runScenario(seed: number, o: ScenarioOverrides = {}): ScenarioRe
   // come back. From here a leader must emerge and a fresh proposal must commit within the bound.
   const healTick = c.now;
   c.net.faults = { ...plan.quietLinks };
-  const down = c.ids.filter((id) => !c.isUp(id)).length;
-  nemesis.stop(faultRng.chance(0.5) ? faultRng.int(0, Math.min(down, Math.floor((plan.size - 1) / 2))) : 0);
+  // With membership changes the operator stops asking and stops every node no configuration that
+  // can still be in force names; every other node comes back (which voters a minority could be
+  // left down from depends on configurations still in flight).
+  operator?.stop();
+  const down = c.activeIds().filter((id) => !c.isUp(id)).length;
+  const stayDown = faultRng.chance(0.5)
+    ? faultRng.int(0, Math.min(down, Math.floor((plan.size - 1) / 2)))
+    : 0;
+  nemesis.stop(operator === null ? stayDown : 0);
   if (tracer.on)
-    tracer.event('heal', `faults stop; down: ${c.ids.filter((id) => !c.isUp(id)).join(',') || 'none'}`);
+    tracer.event(
+      'heal',
+      `faults stop; down: ${
+        c
+          .activeIds()
+          .filter((id) => !c.isUp(id))
+          .join(',') || 'none'
+      }`,
+    );
   // Fresh proposals ("markers"): a new one goes to the current leader whenever no earlier one
-  // can still commit under the leader that accepted it. Done once one is applied everywhere up.
+  // can still commit under the leader that accepted it. Done once one is applied on every live
+  // node. With membership changes, once one is applied by a majority of the voters of the latest
+  // committed configuration (of each set, while joint): the cluster elected a leader and
+  // committed it. A member removed meanwhile need not learn it, and a node that joined late may
+  // still be draining the log — liveness is about electing and committing, not about a backlog.
   const markers: { node: NodeId; index: number; term: number }[] = [];
+  const applied =
+    (m: { index: number }) =>
+    (id: NodeId): boolean =>
+      (c.stateMachine(id)?.applied ?? 0) >= m.index;
+  const majority = (set: readonly NodeId[], has: (id: NodeId) => boolean): boolean =>
+    set.length === 0 || 2 * set.filter(has).length > set.length;
   const markerDone = (): boolean =>
     markers.some((m) => {
       const e = c.checker.appliedAt(m.index);
       if (e === undefined || e.term !== m.term) return false;
-      return c.liveIds().every((id) => (c.stateMachine(id)?.applied ?? 0) >= m.index);
+      if (operator === null) return c.liveIds().every(applied(m));
+      const { voters, outgoingVoters } = c.checker.latestCommittedMembership().membership;
+      return majority(voters, applied(m)) && majority(outgoingVoters, applied(m));
     });
   const markerPending = (): boolean =>
     markers.some((m) => {
@@ -404,6 +479,10 @@ export function runScenario(seed: number, o: ScenarioOverrides = {}): ScenarioRe
     terms: c.maxTerm(),
     leaders: c.checker.leaderOf.size,
     committed: c.checker.maxApplied(),
+    membershipSeeds: operator === null ? 0 : 1,
+    configsCommitted: c.checker.committedConfigCounts().configs,
+    jointConfigsCommitted: c.checker.committedConfigCounts().joint,
+    ...(operator?.stats ?? emptyOperatorStats()),
   };
   return { plan, ticks: c.now, livenessTicks, stats };
 }

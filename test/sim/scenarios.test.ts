@@ -1,9 +1,9 @@
 // Goal: named, step-by-step scenarios in the spirit of the MIT 6.824 Raft tests, each one a
 // story from the thesis told on the simulated cluster: elections (§3.4), commitment (§3.5, §3.6),
-// Figure 3.7, crashes and persistence (Figure 3.1), snapshots (chapter 5), PreVote (§9.6),
-// CheckQuorum (§6.2), leadership transfer (§3.10), lease reads (§6.4.1) and disk stalls (the
-// node's disk-stall guard). The safety checker runs underneath every step of every scenario;
-// time is ticks.
+// Figure 3.7, the single-server membership bug of 2015 (§4.2), crashes and persistence
+// (Figure 3.1), snapshots (chapter 5), PreVote (§9.6), CheckQuorum (§6.2), leadership transfer
+// (§3.10), lease reads (§6.4.1) and disk stalls (the node's disk-stall guard). The safety checker
+// runs underneath every step of every scenario; time is ticks.
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
@@ -19,6 +19,7 @@ import {
   term,
   waitLeader,
 } from './helpers.js';
+import { singleServerBug } from './single-server-bug.js';
 
 const ET = 10; // defaultRaftConfig.electionTimeoutTicks
 
@@ -112,6 +113,17 @@ test('Figure 3.7 with commit-by-counting re-introduced: the checker reports the 
   assert.throws(
     () => figure37('d', { commitOldTermByCounting: true }),
     (e: unknown) => e instanceof SafetyViolation && e.property !== 'liveness',
+  );
+});
+
+test('the single-server change bug of 2015: no membership change before an entry of the leader’s term commits (§4.2)', () => {
+  singleServerBug();
+});
+
+test('the 2015 bug with changeBeforeTermCommit re-introduced: the checker reports majorities that do not meet', () => {
+  assert.throws(
+    () => singleServerBug({ changeBeforeTermCommit: true }),
+    (e: unknown) => e instanceof SafetyViolation && e.property === 'quorum intersection',
   );
 });
 

@@ -4,8 +4,10 @@
 // replays every seed listed in failing-seeds.txt. Also asserts that the fault mix really happened
 // (crashes, partitions, disk stalls and the stall guard acting, process pauses and the driver
 // catching up on them, paused leaders cut off under a lease, snapshot installs, stale leaders,
-// lost proposals): a simulator whose faults silently stopped firing would pass while proving
-// nothing.
+// lost proposals, membership changes of every kind — joint ones, the leader's own removal, nodes
+// joining and leaving, both rules of one change at a time refusing requests, leaders cut off or
+// crashed in the middle of a change): a simulator whose faults silently stopped firing would pass
+// while proving nothing.
 // The seeds are split over worker threads (one per available core, at most four).
 
 import assert from 'node:assert/strict';
@@ -93,6 +95,18 @@ test(`seeds 1..${SEEDS}: the fault mix really happened`, async () => {
   assert.ok((t.leaders ?? 0) > 3 * SEEDS, 'leadership changed hands many times');
   assert.ok((t.readsServed ?? 0) > 10 * SEEDS, 'linearizable reads were checked');
   assert.ok((t.acked ?? 0) > 20 * SEEDS, 'writes were acknowledged and checked');
+  // Membership changes (operator.ts), in a share of the seeds.
+  assert.ok((t.membershipSeeds ?? 0) > SEEDS / 4, 'seeds changed the membership');
+  assert.ok((t.configsCommitted ?? 0) > SEEDS, 'configuration entries committed');
+  assert.ok((t.jointConfigsCommitted ?? 0) > SEEDS / 10, 'joint configurations committed (and left)');
+  assert.ok((t.nodesJoined ?? 0) > SEEDS / 2, 'nodes joined with empty storage');
+  assert.ok((t.nodesRetired ?? 0) > SEEDS / 4, 'removed nodes were stopped');
+  assert.ok((t.leadersRemoved ?? 0) > SEEDS / 10, 'leaders removed themselves');
+  assert.ok((t.changesNotReady ?? 0) > SEEDS, 'changes refused before the leader’s own-term commit');
+  assert.ok((t.changesInProgress ?? 0) > SEEDS, 'changes refused while another was in flight');
+  assert.ok((t.leaderChanges ?? 0) > SEEDS / 10, 'changes failed over to a new leader');
+  assert.ok((t.jointCrashes ?? 0) > SEEDS / 20, 'voters crashed within a joint phase');
+  assert.ok((t.cutLeadersRemoved ?? 0) > SEEDS / 10, 'leaders cut off after a change, then removed');
 });
 
 test('every seed in failing-seeds.txt replays cleanly', () => {
