@@ -103,6 +103,10 @@ export class Snapshotter {
     const term = termOf(index);
     if (term === null) return;
     const membership = this.p.membershipAt(index);
+    // A node that joined holds the log from index 1 but not the bootstrap configuration (no log
+    // entry holds it): before the first configuration entry it knows no membership, and a
+    // snapshot there would record none. It takes one once past that entry (its own addition).
+    if (membership.voters.length === 0) return;
     const started = this.p.clock.now();
     const keys = view.size;
     // Bytes applied from here on count toward the next snapshot.

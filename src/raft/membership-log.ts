@@ -19,6 +19,13 @@ export class MembershipLog {
   private base: Configuration;
   /** Configuration entries above the base, by increasing index. */
   private entries: Configuration[] = [];
+  /**
+   * What the log held below the snapshot last installed (its base and configurations), for
+   * `at()` below the new base: a state machine still applying entries the core has already
+   * replaced by a leader's snapshot may be asked for their membership (they were committed, so
+   * the leader's log agrees).
+   */
+  private beforeRestore: Configuration[] = [];
 
   /** `snapshotIndex` and its membership, then the log's entries after it (any configuration among them). */
   constructor(
@@ -52,7 +59,15 @@ export class MembershipLog {
   }
 
   private configurationAt(index: number): Configuration {
-    assert(index >= this.base.index, `membership at ${index} is below the snapshot at ${this.base.index}`);
+    if (index < this.base.index) {
+      let earlier: Configuration | undefined;
+      for (const c of this.beforeRestore) if (c.index <= index) earlier = c;
+      assert(
+        earlier !== undefined,
+        `membership at ${index} is below what this log knew (${this.base.index})`,
+      );
+      return earlier;
+    }
     let found = this.base;
     for (const c of this.entries) {
       if (c.index > index) break;
@@ -81,6 +96,7 @@ export class MembershipLog {
 
   /** The log was replaced by a snapshot at `index` whose state had `membership` (chapter 5). */
   onRestore(index: number, term: number, membership: Membership): void {
+    this.beforeRestore = [this.base, ...this.entries].filter((c) => c.index < index);
     this.base = { index, term, membership };
     this.entries = [];
   }

@@ -7,6 +7,7 @@ import { assert } from './assert.js';
 import type { Logger, LogLevel, RaftConfig, Random } from './config.js';
 import { LeaderLease } from './lease.js';
 import { RaftLog } from './log.js';
+import { isVoter } from './membership.js';
 import { ProgressTracker } from './progress/tracker.js';
 import { ReadOnlyQueue } from './read-only.js';
 import type { LogStorage } from './storage.js';
@@ -167,9 +168,18 @@ export abstract class RaftState {
     return this.config.readMode === 'lease' && this.ticksSinceStart < timeout;
   }
 
-  /** Voters may campaign; a node outside the voter set never does. */
+  /**
+   * Voters may campaign; learners and nodes outside the membership never do. A voter whose log
+   * holds its own removal, not yet committed, still does (§4.2.2): until that configuration
+   * commits it may be the only one able to finish it — were it to sit still, the remaining voters
+   * of a small configuration could wait for its vote forever. Elected, it leads the configuration
+   * without counting itself, commits it, and steps down (leader.ts, stepDownIfRemoved).
+   */
   promotable(): boolean {
-    return this.tracker.isVoter(this.id);
+    if (this.tracker.isVoter(this.id)) return true;
+    const log = this.log;
+    if (log.membership.currentIndex() <= log.commitIndex) return false;
+    return isVoter(log.membership.at(log.commitIndex), this.id);
   }
 
   emit(level: LogLevel, event: string, fields: Record<string, string | number | boolean | null> = {}): void {

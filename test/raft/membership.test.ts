@@ -152,6 +152,15 @@ describe('the membership in force is the log’s latest configuration (§4.1)', 
     assert.equal(log.currentIndex(), 0);
   });
 
+  test('below an installed snapshot, the configurations the log held before still answer', () => {
+    // A state machine still applying entries 1..2 while the core installed a snapshot at 5.
+    const log = new MembershipLog(0, 0, three, [entry(1, 1, withN4), entry(2, 1)]);
+    log.onRestore(5, 2, withN5);
+    assert.deepEqual(log.at(0), three);
+    assert.deepEqual(log.at(2), withN4);
+    assert.deepEqual(log.at(5), withN5);
+  });
+
   test('a snapshot replaces the log: its membership is in force', () => {
     const log = new MembershipLog(0, 0, three, [entry(1, 1, withN4), entry(2, 1), entry(3, 1, withN5)]);
     assert.deepEqual(log.at(2), withN4);

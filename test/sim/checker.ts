@@ -22,7 +22,8 @@
 //    majority of its voters — of both voter sets while joint (§4.3) — learners never count; an
 //    index that no leader has committed must never be applied;
 //  - only a voter of the configuration in its log campaigns (learners, nodes not yet joined and
-//    removed ones never do);
+//    removed ones never do) — or, while its own removal is not committed, a voter of the
+//    committed configuration (§4.2.2);
 //  - every election is checked: the new leader is a voter of the configuration in its log, and
 //    the votes granted to it (votes leave a node only once durable, so none is missed) include a
 //    majority of that configuration's voters — of both sets while joint; a learner's vote never
@@ -76,6 +77,18 @@ export interface StatusView {
   /** The configuration in force on the node (its log's latest), and the index of its entry. */
   readonly membership: Membership;
   readonly membershipIndex: number;
+  /** The configuration its commit index has reached (the same unless a change is in flight). */
+  readonly committedMembership: Membership;
+}
+
+/**
+ * Who may campaign and lead: a voter of the configuration in its log — or, while that
+ * configuration (its own removal) is not committed, a voter of the committed one (§4.2.2).
+ */
+function mayLead(s: StatusView, id: NodeId): boolean {
+  return (
+    isVoter(s.membership, id) || (s.membershipIndex > s.commitIndex && isVoter(s.committedMembership, id))
+  );
 }
 
 interface AppliedRecord {
@@ -196,7 +209,7 @@ export class SafetyChecker {
     } else if (
       (now.role === 'candidate' || now.role === 'precandidate') &&
       (before === null || before.role !== now.role || before.term !== now.term) &&
-      !isVoter(now.membership, id)
+      !mayLead(now, id)
     ) {
       // A learner, a node that has not joined yet and a removed one never campaign.
       this.fail(
@@ -245,7 +258,7 @@ export class SafetyChecker {
    */
   private onElected(id: NodeId, s: StatusView): void {
     const m = s.membership;
-    if (!isVoter(m, id)) {
+    if (!mayLead(s, id)) {
       this.fail(
         'only voters lead',
         `${id} became leader of term ${s.term} but is not a voter of the configuration in its log (${describeMembership(m)} at ${s.membershipIndex})`,

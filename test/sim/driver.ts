@@ -420,7 +420,8 @@ export class SimNode {
     const { env } = this;
     const s = this.call('status', (r) => r.status());
     const before = this.last;
-    env.checker.observeStatus(this.id, s, before);
+    const committedMembership = this.call('membership', (r) => r.membership()).committed;
+    env.checker.observeStatus(this.id, { ...s, committedMembership }, before);
     if (env.tracer.on) {
       if (
         before === null ||
@@ -448,6 +449,7 @@ export class SimNode {
       lastApplied: s.lastApplied,
       membership: s.membership,
       membershipIndex: s.membershipIndex,
+      committedMembership,
     };
     this.leaderId = s.leaderId;
     this.call('checkInvariants', (r) => r.checkInvariants());
@@ -574,17 +576,13 @@ export class SimNode {
     if (sm.applied - held.index < policy.every) return;
     const term = this.storage.term(sm.applied);
     if (term === null) return;
-    // A leader's snapshot the core took while this Ready's write was in flight is newer than the
-    // state machine: nothing worth snapshotting, and the core no longer knows the membership at
-    // the applied index.
-    if (this.call('status', (r) => r.status()).firstIndex - 1 > sm.applied) return;
     // The snapshot records the configuration in force at its index (chapter 5): a node restarted
     // from it, or a follower that installs it, must decide with that membership.
     const membership = this.call('membershipAt', (r) => r.membershipAt(sm.applied));
     // A node that joined at run time holds the log from index 1 but not the bootstrap
     // configuration (it is no log entry): before the first configuration entry in its log the
     // core reports an empty membership, which no committed log ever has in force. Such a snapshot
-    // would record a wrong membership; the driver takes none there.
+    // would record a wrong membership; the driver takes none there (as the node's snapshotter).
     if (membership.voters.length === 0) return;
     const snap = { meta: { index: sm.applied, term, membership }, data: sm.serialize() };
     this.env.checker.checkSnapshotMembership(this.id, snap, 'took');

@@ -423,13 +423,10 @@ export class Operator {
     const voters = m.voters;
     const learners = m.learners;
     const n = voters.length;
-    // Only with small removals do the voters go below three. From one or two, a removal (alone,
-    // or by leaving a joint configuration) can leave the cluster with no leader for ever: a
-    // removed voter whose log holds its removal, uncommitted, never campaigns again (the latest
-    // configuration in its log is in force, §4.1), while the remaining voter, on the old
-    // configuration, needs its vote and — its log behind — never gets it: a liveness gap of the
-    // core. And two voters, one of them behind, elect only by luck when their timeouts keep
-    // colliding: a liveness bound made for three or more does not hold.
+    // Only with small removals (a quarter of the seeds) do the voters go below three: the case
+    // that once showed a removed voter whose log held its removal, uncommitted, never campaigning
+    // again while the last other voter waited for its vote (fixed: such a voter campaigns until
+    // its removal commits, §4.2.2).
     const canRemove = plan.smallRemovals ? n > 1 : n > 3;
     const canReplace = plan.smallRemovals || n >= 3;
     const canAdd = n < plan.maxVoters;

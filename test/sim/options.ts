@@ -62,7 +62,7 @@ export const SIM_FLAGS: readonly FlagDef[] = [
   {
     name: 'small-removals',
     value: 'on|off',
-    help: 'let the operator remove voters from configurations of three or fewer (default off)',
+    help: 'let the operator remove voters from configurations of three or fewer (default: every fourth seed)',
   },
   {
     name: 'mutation',
