@@ -5,7 +5,7 @@
 // that falls behind again before it starts the clock over.
 
 import type { NodeId, Status } from '../raft/index.js';
-import { learnerReadiness, type Readiness } from './membership-ops.js';
+import { learnerReadiness, type Readiness } from './learner-readiness.js';
 
 export class AutoPromoter {
   /** When each learner was last seen to turn ready (reset when it is not). */
