@@ -10,7 +10,9 @@ import https from 'node:https';
 import type {
   DeleteResponse,
   GetResponse,
+  LeaderResponse,
   ListResponse,
+  MembersResponse,
   PutResponse,
   SnapshotResponse,
   SpaceStatus,
@@ -32,6 +34,8 @@ export type DeleteResult = DeleteResponse;
 export type GetResult = GetResponse;
 export type ListResult = ListResponse;
 export type SpaceResult = SpaceStatus;
+export type MembersResult = MembersResponse;
+export type LeaderResult = LeaderResponse;
 export interface SnapshotResult extends SnapshotResponse {
   readonly nodeId: string;
 }
@@ -205,6 +209,38 @@ export class RaftkvClient {
   }
 
   // -------------------------------------------------------------------------------------------
+  // Membership (docs/membership.md)
+
+  /** GET /cluster/members */
+  members(options: ReadOptions & CallOptions = {}): Promise<MembersResult> {
+    return this.call(apiRequests.members(options), options, isMembers);
+  }
+
+  /** POST /cluster/members: resolves once the node is a committed learner. */
+  addMember(
+    id: string,
+    address: string,
+    options: { readonly learner?: boolean } & CallOptions = {},
+  ): Promise<MembersResult> {
+    return this.call(apiRequests.addMember(id, address, options), options, isMembers);
+  }
+
+  /** POST /cluster/members/{id}/promote */
+  promoteMember(id: string, options: CallOptions = {}): Promise<MembersResult> {
+    return this.call(apiRequests.promoteMember(id), options, isMembers);
+  }
+
+  /** DELETE /cluster/members/{id} */
+  removeMember(id: string, options: CallOptions = {}): Promise<MembersResult> {
+    return this.call(apiRequests.removeMember(id), options, isMembers);
+  }
+
+  /** POST /cluster/leader: resolves once `to` (or the most caught-up voter) leads. */
+  moveLeader(to?: string, options: CallOptions = {}): Promise<LeaderResult> {
+    return this.call(apiRequests.moveLeader(to), options, isLeader);
+  }
+
+  // -------------------------------------------------------------------------------------------
   // Raw
 
   /**
@@ -303,6 +339,15 @@ const isProbe = (b: unknown): b is Probe => isObject(b) && typeof b.ok === 'bool
 
 const isSnapshot = (b: unknown): b is SnapshotResult =>
   isObject(b) && typeof b.index === 'number' && typeof b.bytes === 'number' && typeof b.taken === 'boolean';
+
+const isMembers = (b: unknown): b is MembersResult =>
+  isObject(b) &&
+  Array.isArray(b.members) &&
+  b.members.every((m) => isObject(m) && typeof m.id === 'string' && typeof m.role === 'string') &&
+  typeof b.index === 'number';
+
+const isLeader = (b: unknown): b is LeaderResult =>
+  isObject(b) && typeof b.leaderId === 'string' && typeof b.term === 'number';
 
 const isSpace = (b: unknown): b is SpaceResult =>
   isObject(b) && Array.isArray(b.alarms) && typeof b.stateBytes === 'number';

@@ -91,6 +91,36 @@ export const apiRequests = {
     return { method: 'GET', path: '/admin/alarms' };
   },
 
+  /** GET /cluster/members: the committed membership (linearizable unless `stale`). */
+  members(options: ReadOptions = {}): ApiRequest {
+    const q = options.consistency === undefined ? '' : `?consistency=${options.consistency}`;
+    return { method: 'GET', path: `/cluster/members${q}` };
+  },
+
+  /** POST /cluster/members: add a learner, promoted once caught up unless `learner`. */
+  addMember(id: string, address: string, options: { readonly learner?: boolean } = {}): ApiRequest {
+    return {
+      method: 'POST',
+      path: '/cluster/members',
+      body: { id, address, learner: options.learner === true },
+    };
+  },
+
+  /** POST /cluster/members/{id}/promote */
+  promoteMember(id: string): ApiRequest {
+    return { method: 'POST', path: `/cluster/members/${encodeURIComponent(id)}/promote` };
+  },
+
+  /** DELETE /cluster/members/{id} */
+  removeMember(id: string): ApiRequest {
+    return { method: 'DELETE', path: `/cluster/members/${encodeURIComponent(id)}` };
+  },
+
+  /** POST /cluster/leader: move leadership to `to`, or (none) to the most caught-up voter. */
+  moveLeader(to?: string): ApiRequest {
+    return { method: 'POST', path: '/cluster/leader', body: to === undefined ? {} : { to } };
+  },
+
   /** POST /admin/alarms: raise or clear a node's no-space alarm. */
   setAlarm(node: string, active: boolean): ApiRequest {
     return { method: 'POST', path: '/admin/alarms', body: { node, alarm: 'no_space', active } };
