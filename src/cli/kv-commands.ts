@@ -3,7 +3,7 @@
 
 import { randomUUID } from 'node:crypto';
 import { type ApiRequest, apiRequests } from '../client/index.js';
-import { type Endpoint, parseEndpoints } from './addresses.js';
+import { checkNodeId, type Endpoint, formatHostPort, parseEndpoints, parseHostPort } from './addresses.js';
 import {
   booleanOption,
   type Env,
@@ -73,6 +73,18 @@ export const listFlags: readonly FlagDef[] = [
   ...clientFlags,
 ];
 export const statusFlags: readonly FlagDef[] = clientFlags;
+export const memberFlags: readonly FlagDef[] = [
+  { name: 'learner', help: 'member add: keep it a learner (default: promoted once caught up)' },
+  { name: 'stale', help: "member list: the node's own view (may be stale; not linearizable)" },
+  ...clientFlags,
+];
+export const leaderFlags: readonly FlagDef[] = clientFlags;
+
+/** `raftkv member ACTION ...` */
+export type MemberAction =
+  | { readonly action: 'list'; readonly stale: boolean }
+  | { readonly action: 'add'; readonly id: string; readonly address: string; readonly learner: boolean }
+  | { readonly action: 'promote' | 'remove'; readonly id: string };
 
 /** What a client command does: one or more HTTP requests, then output. */
 export type ClientCommand =
@@ -80,7 +92,9 @@ export type ClientCommand =
   | { readonly kind: 'get'; readonly key: string; readonly stale: boolean }
   | { readonly kind: 'del'; readonly key: string }
   | { readonly kind: 'list'; readonly prefix: string; readonly limit?: number; readonly stale: boolean }
-  | { readonly kind: 'status' };
+  | { readonly kind: 'status' }
+  | { readonly kind: 'member'; readonly member: MemberAction }
+  | { readonly kind: 'leader'; readonly to?: string };
 
 export interface ClientInvocation {
   readonly command: ClientCommand;
@@ -99,6 +113,8 @@ export const clientCommandFlags: Readonly<Record<ClientCommandName, readonly Fla
   del: delFlags,
   list: listFlags,
   status: statusFlags,
+  member: memberFlags,
+  leader: leaderFlags,
 };
 
 function needKey(args: ParsedArgs, index: number, what: string): string {
@@ -159,6 +175,16 @@ export function parseClientCommand(
       command = { kind: 'status' };
       noMorePositionals(args, 0);
       break;
+    case 'member':
+      command = { kind: 'member', member: parseMemberAction(args) };
+      break;
+    case 'leader': {
+      if (args.positionals[0] !== 'move') throw new UsageError('expected "raftkv leader move [ID]"');
+      const to = args.positionals[1];
+      noMorePositionals(args, 2);
+      command = to === undefined ? { kind: 'leader' } : { kind: 'leader', to: checkNodeId(to, 'ID') };
+      break;
+    }
   }
   const endpointsRaw = stringOption(args, 'endpoints', env, 'RAFTKV_ENDPOINTS') ?? defaultEndpoints;
   const endpoints = parseEndpoints(endpointsRaw, sourceOf(args, 'endpoints', 'RAFTKV_ENDPOINTS'));
@@ -177,6 +203,31 @@ export function parseClientCommand(
     json: booleanOption(args, 'json'),
     ...(idempotencyKey !== undefined && { idempotencyKey }),
   };
+}
+
+function parseMemberAction(args: ParsedArgs): MemberAction {
+  const [action, id, address] = args.positionals;
+  const learner = booleanOption(args, 'learner');
+  if (learner && action !== 'add') throw new UsageError('--learner goes with "member add"');
+  switch (action) {
+    case 'list':
+      noMorePositionals(args, 1);
+      return { action, stale: booleanOption(args, 'stale') };
+    case 'add': {
+      if (id === undefined || address === undefined)
+        throw new UsageError('expected "raftkv member add ID HOST:PORT"');
+      noMorePositionals(args, 3);
+      const at = parseHostPort(address, 'ADDRESS');
+      return { action, id: checkNodeId(id, 'ID'), address: formatHostPort(at), learner };
+    }
+    case 'promote':
+    case 'remove':
+      if (id === undefined) throw new UsageError(`expected "raftkv member ${action} ID"`);
+      noMorePositionals(args, 2);
+      return { action, id: checkNodeId(id, 'ID') };
+    default:
+      throw new UsageError(`expected "raftkv member list|add|promote|remove", not "${action ?? ''}"`);
+  }
 }
 
 /** The HTTP request of a single-request command (every one but status). */
@@ -205,5 +256,21 @@ function apiRequestOf(c: ClientCommand, idempotencyKey: string | undefined): Api
       });
     case 'status':
       return apiRequests.status();
+    case 'member': {
+      const m = c.member;
+      switch (m.action) {
+        case 'list':
+          return apiRequests.members(read(m.stale));
+        case 'add':
+          return apiRequests.addMember(m.id, m.address, { learner: m.learner });
+        case 'promote':
+          return apiRequests.promoteMember(m.id);
+        case 'remove':
+          return apiRequests.removeMember(m.id);
+      }
+      break;
+    }
+    case 'leader':
+      return apiRequests.moveLeader(c.to);
   }
 }

@@ -77,6 +77,14 @@ export function renderAnswer(
       }
       case 'status':
         return { out: json(), err: '', code: exitCodes.ok };
+      case 'member':
+        return { out: formatMembers(body), err: '', code: exitCodes.ok };
+      case 'leader':
+        return {
+          out: `leader is ${String(body.leaderId)} (term ${String(body.term)})\n`,
+          err: '',
+          code: exitCodes.ok,
+        };
     }
   }
   const error = typeof body.error === 'string' ? body.error : undefined;
@@ -96,6 +104,21 @@ export function renderAnswer(
     return unknownOutcome(message, inv);
   }
   return failure(message);
+}
+
+/** `ID  ROLE  ADDRESS` lines, the leader marked, and the configuration's index. */
+export function formatMembers(body: Record<string, unknown>): string {
+  const members = Array.isArray(body.members) ? body.members.filter(isRecord) : [];
+  const rows = members.map((m) => [
+    String(m.id) + (m.id === body.leaderId ? ' *' : ''),
+    String(m.role),
+    String(m.address),
+  ]);
+  const width = (i: number): number =>
+    Math.max(...[['ID', 'ROLE', 'ADDRESS'], ...rows].map((r) => r[i]!.length));
+  const line = (r: string[]): string =>
+    `${r[0]!.padEnd(width(0))}  ${r[1]!.padEnd(width(1))}  ${r[2]}`.trimEnd();
+  return `${[['ID', 'ROLE', 'ADDRESS'], ...rows].map(line).join('\n')}\n(* leader; configuration at index ${String(body.index)})\n`;
 }
 
 export interface KvDeps {

@@ -9,7 +9,9 @@ import {
   delFlags,
   exitCodes,
   getFlags,
+  leaderFlags,
   listFlags,
+  memberFlags,
   putFlags,
   statusFlags,
 } from './kv-commands.js';
@@ -79,6 +81,22 @@ export const commands: readonly CommandInfo[] = [
     synopsis: 'raftkv status',
     summary: "print every endpoint's id, state, term, leader, commit and applied index",
     flags: statusFlags,
+  },
+  {
+    name: 'member',
+    synopsis: 'raftkv member list | add ID HOST:PORT [--learner] | promote ID | remove ID',
+    summary: 'list or change the members (docs/membership.md); a change answers once committed',
+    flags: memberFlags,
+    notes: [
+      '"add" makes ID a learner that the leader promotes to voter once it has caught up;',
+      'with --learner it stays a learner until "member promote". Any member forwards changes to the leader.',
+    ],
+  },
+  {
+    name: 'leader',
+    synopsis: 'raftkv leader move [ID]',
+    summary: 'move leadership to ID (default: the most caught-up voter) and wait until it leads',
+    flags: leaderFlags,
   },
   {
     name: 'bench',

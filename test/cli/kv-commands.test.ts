@@ -315,3 +315,79 @@ test('status: a table of every endpoint, unreachable ones included (exit 1)', as
     ],
   );
 });
+
+test('membership: member list/add/promote/remove and leader move send the /cluster requests', () => {
+  const req = (name: ClientCommandName, argv: string[]) => {
+    const { method, path, body } = httpRequestOf(parse(name, argv));
+    return { method, path, body };
+  };
+  assert.deepEqual(req('member', ['list']), { method: 'GET', path: '/cluster/members', body: undefined });
+  assert.deepEqual(req('member', ['list', '--stale']).path, '/cluster/members?consistency=stale');
+  assert.deepEqual(req('member', ['add', 'n4', '127.0.0.1:7004']), {
+    method: 'POST',
+    path: '/cluster/members',
+    body: { id: 'n4', address: '127.0.0.1:7004', learner: false },
+  });
+  assert.deepEqual(req('member', ['add', 'n4', '[::1]:7004', '--learner']).body, {
+    id: 'n4',
+    address: '[::1]:7004',
+    learner: true,
+  });
+  assert.deepEqual(req('member', ['promote', 'n4']), {
+    method: 'POST',
+    path: '/cluster/members/n4/promote',
+    body: undefined,
+  });
+  assert.deepEqual(req('member', ['remove', 'n2']), {
+    method: 'DELETE',
+    path: '/cluster/members/n2',
+    body: undefined,
+  });
+  assert.deepEqual(req('leader', ['move']), { method: 'POST', path: '/cluster/leader', body: {} });
+  assert.deepEqual(req('leader', ['move', 'n3']).body, { to: 'n3' });
+  // Writes of membership carry no idempotency key: a change is refused, not applied twice.
+  assert.equal(parse('member', ['remove', 'n2']).idempotencyKey, undefined);
+  for (const [name, argv, why] of [
+    ['member', [], /member list\|add\|promote\|remove/],
+    ['member', ['add', 'n4'], /member add ID HOST:PORT/],
+    ['member', ['add', 'n/4', '127.0.0.1:1'], /not a valid node id/],
+    ['member', ['add', 'n4', 'nowhere'], /has no port/],
+    ['member', ['remove', 'n2', '--learner'], /--learner goes with "member add"/],
+    ['leader', ['elect'], /leader move/],
+  ] as const) {
+    assert.throws(
+      () => parse(name, [...argv]),
+      (e: unknown) => e instanceof UsageError && why.test(e.message),
+    );
+  }
+});
+
+test('membership output: the member table, the leader marked', () => {
+  const inv = parse('member', ['list']);
+  const body = {
+    members: [
+      { id: 'n1', address: '127.0.0.1:7001', role: 'voter' },
+      { id: 'n4', address: '127.0.0.1:7004', role: 'learner' },
+    ],
+    leaderId: 'n1',
+    index: 12,
+  };
+  const out = renderAnswer(inv, { status: 200, body, endpoint: { label: 'x' } } as unknown as HttpAnswer);
+  assert.equal(
+    out.out,
+    'ID    ROLE     ADDRESS\nn1 *  voter    127.0.0.1:7001\nn4    learner  127.0.0.1:7004\n(* leader; configuration at index 12)\n',
+  );
+  const moved = renderAnswer(parse('leader', ['move', 'n3']), {
+    status: 200,
+    body: { leaderId: 'n3', term: 5 },
+    endpoint: { label: 'x' },
+  } as unknown as HttpAnswer);
+  assert.equal(moved.out, 'leader is n3 (term 5)\n');
+  const refused = renderAnswer(parse('member', ['remove', 'n1']), {
+    status: 409,
+    body: { error: 'n1 is the last voter', code: 'last_voter', definite: true },
+    endpoint: { label: '127.0.0.1:7001' },
+  } as unknown as HttpAnswer);
+  assert.equal(refused.code, exitCodes.failed);
+  assert.match(refused.err, /last_voter/);
+});
