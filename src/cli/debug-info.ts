@@ -11,12 +11,16 @@ export interface DebugInfo {
   readonly lastApplied: number;
   /** Whether writes that grow the state are refused, and why ('ok' when not; '-' when not reported). */
   readonly space: string;
+  /** The node's part in the membership in force: voter, learner, leaving (an outgoing voter), none. */
+  readonly role: string;
+  /** The membership in force as "voters [& outgoing voters] [+learners]" ('-' when not reported). */
+  readonly members: string;
 }
 
 /** The fields the CLI shows; undefined when the body is not a /debug answer. */
 export function parseDebug(body: unknown): DebugInfo | undefined {
   if (!isRecord(body)) return undefined;
-  const { nodeId, state, term, leaderId, commitIndex, lastApplied, space } = body;
+  const { nodeId, state, term, leaderId, commitIndex, lastApplied, space, membership } = body;
   if (typeof nodeId !== 'string' || typeof state !== 'string' || typeof term !== 'number') return undefined;
   return {
     nodeId,
@@ -26,7 +30,30 @@ export function parseDebug(body: unknown): DebugInfo | undefined {
     commitIndex: typeof commitIndex === 'number' ? commitIndex : Number.NaN,
     lastApplied: typeof lastApplied === 'number' ? lastApplied : Number.NaN,
     space: spaceOf(space),
+    ...membershipOf(membership, nodeId),
   };
+}
+
+const ids = (v: unknown): string[] => (Array.isArray(v) ? v.filter((x) => typeof x === 'string') : []);
+
+/** The ROLE and MEMBERS columns, from /debug's membership (docs/membership.md). */
+function membershipOf(m: unknown, self: string): { role: string; members: string } {
+  if (!isRecord(m)) return { role: '-', members: '-' };
+  const voters = ids(m.voters);
+  const outgoing = ids(m.outgoingVoters);
+  const learners = ids(m.learners);
+  const role = voters.includes(self)
+    ? 'voter'
+    : learners.includes(self)
+      ? 'learner'
+      : outgoing.includes(self)
+        ? 'leaving'
+        : 'none';
+  let members = voters.join(',');
+  if (outgoing.length > 0) members += ` & ${outgoing.join(',')}`;
+  if (learners.length > 0) members += ` +${learners.join(',+')}`;
+  if (m.committed === false) members += ' (uncommitted)';
+  return { role, members: members === '' ? '(none yet)' : members };
 }
 
 /** The SPACE column: the no-space alarm's nodes, a full quota, or ok (docs/space.md). */
@@ -86,7 +113,18 @@ export interface StatusRow {
 }
 
 export function formatStatusTable(rows: readonly StatusRow[]): string {
-  const header = ['ENDPOINT', 'ID', 'STATE', 'TERM', 'LEADER', 'COMMIT', 'APPLIED', 'SPACE'];
+  const header = [
+    'ENDPOINT',
+    'ID',
+    'STATE',
+    'ROLE',
+    'TERM',
+    'LEADER',
+    'COMMIT',
+    'APPLIED',
+    'SPACE',
+    'MEMBERS',
+  ];
   return formatTable(
     header,
     rows.map((r) =>
@@ -95,11 +133,13 @@ export function formatStatusTable(rows: readonly StatusRow[]): string {
             r.endpoint,
             r.info.nodeId,
             r.info.state,
+            r.info.role,
             String(r.info.term),
             r.info.leaderId ?? '-',
             cell(r.info.commitIndex),
             cell(r.info.lastApplied),
             r.info.space,
+            r.info.members,
           ]
         : [r.endpoint, `unreachable: ${r.error ?? 'unknown error'}`],
     ),

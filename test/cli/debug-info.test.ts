@@ -12,6 +12,8 @@ const info = (nodeId: string, state: string, term: number, leaderId: string | nu
   commitIndex: 0,
   lastApplied: 0,
   space: 'ok',
+  role: 'voter',
+  members: 'n1,n2,n3',
 });
 
 test('parseDebug reads the documented fields and tolerates missing optional ones', () => {
@@ -33,8 +35,24 @@ test('parseDebug reads the documented fields and tolerates missing optional ones
       commitIndex: 5,
       lastApplied: 5,
       space: '-',
+      role: '-',
+      members: '-',
     },
   );
+  const role = (m: unknown, id = 'n4') => {
+    const d = parseDebug({ nodeId: id, state: 'follower', term: 2, membership: m });
+    return `${d?.role} ${d?.members}`;
+  };
+  const m = {
+    voters: ['n1', 'n2', 'n4'],
+    outgoingVoters: ['n1', 'n2', 'n3'],
+    learners: ['n5'],
+    committed: false,
+  };
+  assert.equal(role(m), 'voter n1,n2,n4 & n1,n2,n3 +n5 (uncommitted)');
+  assert.equal(role(m, 'n3'), 'leaving n1,n2,n4 & n1,n2,n3 +n5 (uncommitted)');
+  assert.equal(role({ ...m, outgoingVoters: [], committed: true }, 'n5'), 'learner n1,n2,n4 +n5');
+  assert.equal(role({ voters: [], outgoingVoters: [], learners: [] }, 'n9'), 'none (none yet)');
   const space = (s: unknown) => parseDebug({ nodeId: 'n1', state: 'leader', term: 2, space: s })?.space;
   assert.equal(space({ alarms: [], refusing: false }), 'ok');
   assert.equal(space({ alarms: ['n2', 'n3'], refusing: true }), 'no_space: n2,n3 low on disk');

@@ -289,9 +289,9 @@ test('status: a table of every endpoint, unreachable ones included (exit 1)', as
   assert.equal(
     out.out,
     [
-      'ENDPOINT  ID  STATE     TERM  LEADER  COMMIT  APPLIED  SPACE',
-      'a:1       n1  follower  4     n2      10      9        -',
-      'b:2       n2  leader    4     n2      10      9        -',
+      'ENDPOINT  ID  STATE     ROLE  TERM  LEADER  COMMIT  APPLIED  SPACE  MEMBERS',
+      'a:1       n1  follower  -     4     n2      10      9        -      -',
+      'b:2       n2  leader    -     4     n2      10      9        -      -',
       'c:3       unreachable: connection refused',
       '',
     ].join('\n'),
