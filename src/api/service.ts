@@ -71,6 +71,8 @@ export interface Member {
 }
 
 export interface MembersResponse {
+  /** The cluster's id (a joining node must know it: peers and data dirs check it). */
+  readonly clusterId: string;
   readonly members: readonly Member[];
   readonly leaderId: string | null;
   /** Log index of the configuration entry that made this membership (0: the bootstrap one). */

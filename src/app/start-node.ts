@@ -82,7 +82,7 @@ export async function startNode(options: NodeOptions): Promise<RaftkvNode> {
     connectTimeoutMs: Math.min(5000, 2 * o.electionTimeoutMs),
   });
   const driver = new Driver({ options: o, raw, log, storage, sm, transport, logger, clock: realClock });
-  const service = new NodeKvService(driver, o);
+  const service = new NodeKvService(driver, o, clusterId);
   const http = new KvHttpServer(service, {
     now: realClock.now,
     requestTimeoutMs: o.requestTimeoutMs,

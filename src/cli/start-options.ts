@@ -4,7 +4,7 @@
 import type { HostPort, LogFormat, NodeOptions } from '../node/options.js';
 import { NodeOptionsError, resolveNodeOptions } from '../node/options.js';
 import type { ReadMode } from '../raft/index.js';
-import { clusterFromPeerIds, parseCluster, parseHostPort } from './addresses.js';
+import { clusterFromPeerIds, parseCluster, parseEndpoints, parseHostPort } from './addresses.js';
 import {
   booleanOption,
   type Env,
@@ -19,6 +19,7 @@ import {
   stringOption,
   UsageError,
 } from './args.js';
+import type { JoinPlan } from './join.js';
 
 export const readModes: readonly ReadMode[] = ['safe', 'lease'];
 export const logFormats: readonly LogFormat[] = ['text', 'json'];
@@ -147,6 +148,20 @@ export const startFlags: readonly FlagDef[] = [
     help: 'bind address (":PORT" binds every interface)',
   },
   clusterTokenFlag,
+  {
+    name: 'join',
+    value: 'HOST:PORT,...',
+    env: 'JOIN',
+    help: 'join a running cluster through any of these members, instead of --cluster (docs/membership.md)',
+  },
+  {
+    name: 'advertise',
+    value: 'HOST:PORT',
+    env: 'ADVERTISE',
+    default: '--listen',
+    help: 'with --join: where the other members and clients reach this node',
+  },
+  { name: 'learner', help: 'with --join: stay a learner (default: promoted to voter once caught up)' },
   ...tuningFlags,
   {
     name: 'stop-with-stdin',
@@ -196,12 +211,39 @@ function choiceOption<T extends string>(
 export interface StartCommand {
   readonly options: NodeOptions;
   readonly stopWithStdin: boolean;
+  /** Set with --join: the node joins a running cluster (options.cluster names only itself). */
+  readonly join?: JoinPlan;
 }
 
 /** `raftkv start` in full: the node's options and the CLI's own flags. */
 export function parseStartCommand(argv: readonly string[], env: Env): StartCommand {
   const args = parseArgs(argv, startFlags);
-  return { options: optionsFrom(args, env), stopWithStdin: booleanOption(args, 'stop-with-stdin') };
+  const join = joinPlanFrom(args, env);
+  const options = optionsFrom(args, env, join);
+  return { options, stopWithStdin: booleanOption(args, 'stop-with-stdin'), ...(join && { join }) };
+}
+
+function joinPlanFrom(args: ParsedArgs, env: Env): JoinPlan | undefined {
+  const joinOpt = option(args, env, 'join');
+  const learner = booleanOption(args, 'learner');
+  const advertiseOpt = option(args, env, 'advertise');
+  if (joinOpt === undefined) {
+    if (learner) throw new UsageError('--learner goes with --join');
+    if (advertiseOpt !== undefined) throw new UsageError(`${advertiseOpt.what} goes with --join`);
+    return undefined;
+  }
+  if (option(args, env, 'cluster') !== undefined) {
+    throw new UsageError('give --join (a running cluster) or --cluster (a new one), not both');
+  }
+  const listenOpt = option(args, env, 'listen');
+  const where = advertiseOpt ?? listenOpt;
+  if (where === undefined)
+    throw new UsageError('--join needs --advertise or --listen: where this node is reached');
+  const advertise = parseHostPort(where.raw, where.what);
+  if (advertise.host === '0.0.0.0' || advertise.host === '::') {
+    throw new UsageError(`${where.what}: give the address others reach this node at (not ${advertise.host})`);
+  }
+  return { endpoints: parseEndpoints(joinOpt.raw, joinOpt.what), advertise, learner };
 }
 
 /**
@@ -210,10 +252,11 @@ export function parseStartCommand(argv: readonly string[], env: Env): StartComma
  * Throws UsageError for anything missing or malformed, and for options the node would refuse.
  */
 export function parseStartOptions(argv: readonly string[], env: Env): NodeOptions {
-  return optionsFrom(parseArgs(argv, startFlags), env);
+  const args = parseArgs(argv, startFlags);
+  return optionsFrom(args, env, joinPlanFrom(args, env));
 }
 
-function optionsFrom(args: ParsedArgs, env: Env): NodeOptions {
+function optionsFrom(args: ParsedArgs, env: Env, join: JoinPlan | undefined): NodeOptions {
   noMorePositionals(args, 0);
 
   const idOpt = option(args, env, 'id');
@@ -225,14 +268,19 @@ function optionsFrom(args: ParsedArgs, env: Env): NodeOptions {
   const clusterOpt = option(args, env, 'cluster');
   const peerIds = env.PEER_IDS;
   const portEnv = env.PORT === '' ? undefined : env.PORT;
-  if (clusterOpt !== undefined) {
+  if (join !== undefined) {
+    // The members are asked for at start (join.ts); until then the node knows only itself.
+    cluster = { [id]: join.advertise };
+  } else if (clusterOpt !== undefined) {
     cluster = parseCluster(clusterOpt.raw, clusterOpt.what);
   } else if (peerIds !== undefined || portEnv !== undefined) {
     const port = portEnv === undefined ? seedDefaultPort : parseInteger(portEnv, 'PORT', 1, 65535);
     cluster = clusterFromPeerIds(id, port, peerIds ?? '');
     seedListen = { host: '0.0.0.0', port };
   } else {
-    throw new UsageError('missing --cluster (or CLUSTER, or the seed form NODE_ID/PEER_IDS/PORT)');
+    throw new UsageError(
+      'missing --cluster or --join (or CLUSTER, JOIN, or the seed form NODE_ID/PEER_IDS/PORT)',
+    );
   }
   if (!cluster[id]) {
     throw new UsageError(

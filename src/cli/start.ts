@@ -7,7 +7,11 @@ import { CorruptionError, IdentityMismatchError } from '../storage/errors.js';
 import { formatHostPort } from './addresses.js';
 import type { Env } from './args.js';
 import { describeError, type Io } from './io.js';
+import { type ClusterView, discoverCluster, requestAddition } from './join.js';
 import { parseStartCommand } from './start-options.js';
+
+/** How long a joining node tries to reach the cluster and to be added. */
+const joinTimeoutMs = 60_000;
 
 export interface StartDeps {
   readonly startNode: (options: NodeOptions) => Promise<RaftkvNode>;
@@ -48,7 +52,9 @@ export function explainStartFailure(e: unknown, options: NodeOptions): string {
 
 /** Resolves with the exit code; UsageError propagates to the caller. */
 export async function runStart(argv: readonly string[], env: Env, deps: StartDeps): Promise<number> {
-  const { options, stopWithStdin } = parseStartCommand(argv, env);
+  const command = parseStartCommand(argv, env);
+  const { stopWithStdin, join } = command;
+  let options = command.options;
   const { io } = deps;
   const fail = (what: string): number => {
     io.err(`raftkv: cannot start node ${options.id}: ${what}\n`);
@@ -59,11 +65,45 @@ export async function runStart(argv: readonly string[], env: Env, deps: StartDep
   } catch (e) {
     return fail(`cannot create data dir ${options.dataDir}: ${describeError(e)}`);
   }
+  let alreadyMember = false;
+  if (join !== undefined) {
+    // Who to dial and the cluster's id, from a member; then start knowing no membership.
+    let view: ClusterView;
+    try {
+      view = await discoverCluster(join, joinTimeoutMs);
+    } catch (e) {
+      return fail(describeError(e));
+    }
+    const listed = view.members[options.id];
+    if (listed !== undefined && formatHostPort(listed) !== formatHostPort(join.advertise)) {
+      return fail(
+        `the cluster already has a member ${options.id} at ${formatHostPort(listed)}, not ${formatHostPort(join.advertise)}`,
+      );
+    }
+    alreadyMember = listed !== undefined;
+    options = {
+      ...options,
+      cluster: { ...view.members, [options.id]: join.advertise },
+      clusterToken: view.clusterId,
+      joining: true,
+    };
+  }
   let node: RaftkvNode;
   try {
     node = await deps.startNode(options);
   } catch (e) {
     return fail(explainStartFailure(e, options));
+  }
+  if (join !== undefined && !alreadyMember) {
+    try {
+      await requestAddition(join, options.id, Date.now() + joinTimeoutMs);
+      io.err(
+        `raftkv: node ${options.id} added to the cluster as a learner${join.learner ? '' : '; promoted to voter once caught up'}\n`,
+      );
+    } catch (e) {
+      await node.stop();
+      return fail(describeError(e));
+    }
   }
   return new Promise<number>((resolve) => {
     let stopping = false;

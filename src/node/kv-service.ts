@@ -54,9 +54,12 @@ export class NodeKvService implements KvService {
   constructor(
     private readonly driver: Driver,
     private readonly options: ResolvedNodeOptions,
+    clusterId: string,
   ) {
     this.nodeId = options.id;
-    this.membership = new NodeMembership(driver, options, (deadline) => this.confirmRead(deadline));
+    this.membership = new NodeMembership(driver, options, clusterId, (deadline) =>
+      this.confirmRead(deadline),
+    );
   }
 
   members(consistency: Consistency, deadline: number): Promise<MembersResponse> {

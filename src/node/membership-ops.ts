@@ -46,6 +46,7 @@ export class NodeMembership implements MembershipService {
   constructor(
     private readonly driver: Driver,
     private readonly options: ResolvedNodeOptions,
+    private readonly clusterId: string,
     /** Confirms a linearizable read point (the KV service's, §6.4). */
     private readonly confirmRead: (deadline: number) => Promise<void>,
   ) {}
@@ -139,7 +140,7 @@ export class NodeMembership implements MembershipService {
     const { committed } = this.driver.raw.membership();
     const s = this.driver.raw.status();
     const index = s.membershipIndex <= s.commitIndex ? s.membershipIndex : committedIndexOf(this.driver, s);
-    return { members: membersOf(committed), leaderId: s.leaderId, index };
+    return { clusterId: this.clusterId, members: membersOf(committed), leaderId: s.leaderId, index };
   }
 }
 

@@ -100,7 +100,7 @@ class MemoryService implements KvService {
   readonly memberList: Member[] = [{ id: 'n1', address: '127.0.0.1:7001', role: 'voter' }];
 
   async members(): Promise<MembersResponse> {
-    return { members: this.memberList, leaderId: 'n1', index: this.index };
+    return { clusterId: 'c', members: this.memberList, leaderId: 'n1', index: this.index };
   }
 
   async addMember(req: AddMemberRequest): Promise<MembersResponse> {
@@ -108,7 +108,7 @@ class MemoryService implements KvService {
       throw new MemberExistsError(`"${req.id}" is already a member`);
     this.memberList.push({ id: req.id, address: req.address, role: 'learner' });
     this.writes++;
-    return { members: this.memberList, leaderId: 'n1', index: ++this.index };
+    return { clusterId: 'c', members: this.memberList, leaderId: 'n1', index: ++this.index };
   }
 
   async promoteMember(id: string): Promise<MembersResponse> {
@@ -116,7 +116,7 @@ class MemoryService implements KvService {
     if (m === undefined) throw new MemberNotFoundError(`no member is called "${id}"`);
     this.memberList.splice(this.memberList.indexOf(m), 1, { ...m, role: 'voter' });
     this.writes++;
-    return { members: this.memberList, leaderId: 'n1', index: ++this.index };
+    return { clusterId: 'c', members: this.memberList, leaderId: 'n1', index: ++this.index };
   }
 
   async removeMember(id: string): Promise<MembersResponse> {
@@ -124,7 +124,7 @@ class MemoryService implements KvService {
     if (i < 0) throw new MemberNotFoundError(`no member is called "${id}"`);
     this.memberList.splice(i, 1);
     this.writes++;
-    return { members: this.memberList, leaderId: 'n1', index: ++this.index };
+    return { clusterId: 'c', members: this.memberList, leaderId: 'n1', index: ++this.index };
   }
 
   async moveLeader(): Promise<LeaderResponse> {

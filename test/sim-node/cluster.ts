@@ -459,7 +459,7 @@ export class SimCluster {
       clock,
       mutations: { forgetPausedTime: this.config.forgetPausedTime === true },
     });
-    const service = new NodeKvService(driver, node.options);
+    const service = new NodeKvService(driver, node.options, 'sim-cluster');
     driver.onFatal((e) => this.onFatal(node, inc, e));
     inc.driver = driver;
     inc.service = service;

@@ -40,9 +40,13 @@ export class ProcessCluster {
   readonly nodes = new Map<string, NodeProcess>();
   private cleaned = false;
 
+  /** The timing every node runs with (a joining node too). */
+  private timing: Timing = testTiming;
+
   private constructor(
     readonly root: string,
-    readonly ids: readonly string[],
+    /** The bootstrap members, then the nodes that joined (join()). */
+    readonly ids: string[],
   ) {}
 
   /** Creates the temp dir and the nodes (cleanup registered on `t` first), then starts them. */
@@ -64,6 +68,7 @@ export class ProcessCluster {
           }));
     const clusterArg = specs.map((s) => `${s.id}=${s.peerHost}:${s.peerPort}`).join(',');
     const timing = options.timing ?? testTiming;
+    cluster.timing = timing;
     for (const spec of specs) {
       const dataDir = path.join(root, spec.id);
       const argv = [
@@ -82,6 +87,41 @@ export class ProcessCluster {
     }
     if (options.start ?? true) await cluster.startAll();
     return cluster;
+  }
+
+  /**
+   * Starts a brand-new node `id` on a fresh loopback port and data dir with `raftkv start --join`
+   * (through the running members), and waits until it answers. It adds itself to the cluster.
+   */
+  async join(id: string, options: { readonly learner?: boolean } = {}): Promise<NodeProcess> {
+    const [port] = await freePorts(1);
+    const spec: NodeSpec = {
+      id,
+      peerHost: LOOPBACK,
+      peerPort: port!,
+      clientHost: LOOPBACK,
+      clientPort: port!,
+    };
+    const dataDir = path.join(this.root, id);
+    const argv = [
+      '--id',
+      id,
+      '--listen',
+      `${LOOPBACK}:${port!}`,
+      '--join',
+      this.endpoints(this.runningIds()),
+      '--data-dir',
+      dataDir,
+      '--stop-with-stdin',
+      ...(options.learner ? ['--learner'] : []),
+      ...timingArgs(this.timing),
+    ];
+    const n = new NodeProcess(spec, dataDir, argv);
+    this.nodes.set(id, n);
+    this.ids.push(id);
+    n.start();
+    await n.waitListening();
+    return n;
   }
 
   node(id: string): NodeProcess {

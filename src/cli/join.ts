@@ -1,0 +1,81 @@
+// `raftkv start --join`: a brand-new node joins a running cluster (docs/membership.md). It asks
+// any member it is given for the cluster's id and members, starts knowing no membership of its
+// own (it dials the members, and never campaigns until the cluster's log makes it a voter), then
+// asks to be added as a learner — promoted by the leader once caught up, unless --learner. A
+// node restarted with --join on its data dir that the cluster already lists is not added again.
+
+import { RaftkvApiError, RaftkvClient } from '../client/index.js';
+import type { HostPort } from '../node/options.js';
+import { type Endpoint, formatHostPort, parseHostPort } from './addresses.js';
+import { describeError } from './io.js';
+
+export interface JoinPlan {
+  /** Members to ask, in order. */
+  readonly endpoints: readonly Endpoint[];
+  /** Where the other members and clients reach this node. */
+  readonly advertise: HostPort;
+  /** Stay a learner (no automatic promotion). */
+  readonly learner: boolean;
+}
+
+export interface ClusterView {
+  readonly clusterId: string;
+  /** Each member's id and address. */
+  readonly members: Readonly<Record<string, HostPort>>;
+}
+
+export class JoinError extends Error {
+  override readonly name = 'JoinError';
+}
+
+const pause = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/** The cluster's id and members, from the first of `plan.endpoints` that answers. */
+export async function discoverCluster(plan: JoinPlan, timeoutMs: number): Promise<ClusterView> {
+  const failures: string[] = [];
+  for (const endpoint of plan.endpoints) {
+    const client = new RaftkvClient(endpoint.url, { keepAlive: false, timeoutMs });
+    try {
+      const answer = await client.members();
+      const members: Record<string, HostPort> = {};
+      for (const m of answer.members) members[m.id] = parseHostPort(m.address, `member ${m.id}'s address`);
+      return { clusterId: answer.clusterId, members };
+    } catch (e) {
+      failures.push(`${endpoint.label}: ${describeError(e)}`);
+    } finally {
+      client.close();
+    }
+  }
+  throw new JoinError(`no member answered with the cluster's members (${failures.join('; ')})`);
+}
+
+/**
+ * Asks the cluster to add `id` (at plan.advertise) as a learner, trying each endpoint, and again
+ * while another change or a leader election holds the request back, until `deadlineMs`.
+ */
+export async function requestAddition(plan: JoinPlan, id: string, deadlineMs: number): Promise<void> {
+  const address = formatHostPort(plan.advertise);
+  let last = 'no member answered';
+  while (Date.now() < deadlineMs) {
+    for (const endpoint of plan.endpoints) {
+      const client = new RaftkvClient(endpoint.url, { keepAlive: false, timeoutMs: 10_000 });
+      try {
+        await client.addMember(id, address, { learner: plan.learner });
+        return;
+      } catch (e) {
+        last = `${endpoint.label}: ${describeError(e)}`;
+        if (e instanceof RaftkvApiError) {
+          if (e.code === 'member_exists')
+            throw new JoinError(`the cluster refused to add ${id}: ${e.message}`);
+          if (e.code !== 'membership_change_in_progress' && e.status < 500) {
+            throw new JoinError(`the cluster refused to add ${id}: ${e.message} (${e.code})`);
+          }
+        }
+      } finally {
+        client.close();
+      }
+    }
+    await pause(500);
+  }
+  throw new JoinError(`could not be added before the deadline: ${last}`);
+}
