@@ -1,6 +1,6 @@
 // The consensus core's only public surface.
 
-export { AssertionError, assert } from './assert.js';
+export { AssertionError, assert } from '../assert.js';
 export * from './config.js';
 export {
   allMembers,

@@ -1,7 +1,7 @@
 // The tail of the log that the driver has not yet made durable, plus a snapshot received from the
 // leader that is not yet persisted. Entries leave it (stableTo) only after the driver's advance().
 
-import { assert, present } from './assert.js';
+import { assert, present } from '../assert.js';
 import type { Entry, Snapshot } from './types.js';
 
 export class UnstableLog {

@@ -1,7 +1,7 @@
 // The node's whole log as the core sees it: durable entries (LogStorage) followed by the
 // unstable tail, with the commit and applied indexes.
 
-import { assert, present } from './assert.js';
+import { assert, present } from '../assert.js';
 import { UnstableLog } from './log-unstable.js';
 import { MembershipLog } from './membership-log.js';
 import type { LogStorage } from './storage.js';

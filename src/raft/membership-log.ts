@@ -3,7 +3,7 @@
 // every append (which may first cut off a conflicting suffix, taking configurations with it) and
 // every snapshot it installs, so the answer is always the log's.
 
-import { assert, present } from './assert.js';
+import { assert, present } from '../assert.js';
 import { decodeMembership, type Membership } from './membership.js';
 import type { Entry } from './types.js';
 

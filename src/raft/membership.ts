@@ -13,7 +13,7 @@
 // appends the second, which leaves it; the replace is one atomic step. Learners receive the log
 // but never vote, never count toward commitment and never campaign, so they change no quorum.
 
-import { assert } from './assert.js';
+import { assert } from '../assert.js';
 import type { ClusterMembership, MemberChange, MembershipRefusal, NodeId } from './types.js';
 
 /** The core's name for a cluster membership (types.ts). */

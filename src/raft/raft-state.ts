@@ -3,7 +3,7 @@
 // outputs the driver takes. The role handlers (roles/) read these fields and change them only
 // through the verbs below; raft.ts routes each input to them.
 
-import { assert } from './assert.js';
+import { assert } from '../assert.js';
 import type { Logger, LogLevel, RaftConfig, Random } from './config.js';
 import { LeaderLease } from './lease.js';
 import { RaftLog } from './log.js';

@@ -3,7 +3,7 @@
 // voting (§3.4, §3.6.1, §9.6) are here; the rest goes to the handler of the node's role in
 // roles/. The state itself and its named changes are in raft-state.ts.
 
-import { present } from './assert.js';
+import { present } from '../assert.js';
 import { RaftState } from './raft-state.js';
 import { campaign, onCandidateMessage, onVoteResponse, startPreVote } from './roles/candidate.js';
 import { onFollowerMessage } from './roles/follower.js';

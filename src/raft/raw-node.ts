@@ -3,7 +3,7 @@
 // call advance(). It does no I/O and keeps no clock: one seed and one input sequence always
 // produce the same outputs.
 
-import { assert, present } from './assert.js';
+import { assert, present } from '../assert.js';
 import { type Logger, type RaftConfig, type Random, silentLogger, validateConfig } from './config.js';
 import { Raft } from './raft.js';
 import type { LogStorage } from './storage.js';

@@ -3,7 +3,7 @@
 // majority — proof that no newer leader existed when the read was recorded. Reads arriving
 // between two broadcasts share one round, so many concurrent reads cost one heartbeat round.
 
-import { present } from './assert.js';
+import { present } from '../assert.js';
 import type { NodeId } from './types.js';
 
 export interface PendingRead {

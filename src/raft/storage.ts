@@ -4,7 +4,7 @@
 // making them durable, so at any moment this view holds exactly what would survive a crash.
 // Entries the core has but the view does not yet hold live in the core's unstable log.
 
-import { assert, present } from './assert.js';
+import { assert, present } from '../assert.js';
 import type { ClusterMembership, Entry, HardState, Snapshot } from './types.js';
 import { emptyHardState } from './types.js';
 

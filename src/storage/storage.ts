@@ -5,7 +5,7 @@
 //   <dir>/wal/       WAL segments (wal.ts)
 //   <dir>/snap/      snapshot files (snapshot-store.ts)
 
-import { assert } from '../raft/assert.js';
+import { assert } from '../assert.js';
 import type { Logger } from '../raft/config.js';
 import { silentLogger } from '../raft/config.js';
 import type { Entry, HardState, Snapshot } from '../raft/types.js';

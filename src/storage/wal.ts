@@ -12,8 +12,8 @@
 // carries over the current hard state and snapshot marker, so older segments can be deleted once
 // a snapshot covers them.
 
+import { assert } from '../assert.js';
 import { ByteWriter } from '../codec/index.js';
-import { assert } from '../raft/assert.js';
 import type { Logger } from '../raft/config.js';
 import { silentLogger } from '../raft/config.js';
 import type { Entry, HardState } from '../raft/types.js';

@@ -11,8 +11,8 @@
 // rest of the receive path for large snapshots. Deployments that need end-to-end integrity against
 // hostile or faulty middleboxes should run the peer port over TLS.
 
+import { AssertionError } from '../assert.js';
 import { ByteWriter, u32beAt } from '../codec/index.js';
-import { AssertionError } from '../raft/assert.js';
 import type { Message } from '../raft/types.js';
 import { measureMessage, writeMessage } from './codec.js';
 import { FrameTooLargeError } from './errors.js';

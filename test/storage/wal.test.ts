@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { appendFile, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { AssertionError } from '../../src/raft/assert.js';
+import { AssertionError } from '../../src/assert.js';
 import { Prng } from '../../src/random.js';
 import { RealDisk, SimDisk, Wal, WalFailedError } from '../../src/storage/index.js';
 import { entries, entry, hs, Oracle, settled, tempDir, viewOf } from './helpers.js';

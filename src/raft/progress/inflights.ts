@@ -1,7 +1,7 @@
 // The AppendEntries a leader has sent to one follower and not yet seen acknowledged, bounded in
 // count and bytes: the pipeline window of the replicate state.
 
-import { present } from '../assert.js';
+import { present } from '../../assert.js';
 
 export class Inflights {
   /** Last index of each message in flight, in send order (indexes increase). */

@@ -8,7 +8,7 @@
 //   snapshot   — the follower needs entries we compacted: an InstallSnapshot is on its way; send
 //                nothing else until it is acknowledged or given up on.
 
-import { assert } from '../assert.js';
+import { assert } from '../../assert.js';
 import { Inflights } from './inflights.js';
 
 export type ProgressState = 'probe' | 'replicate' | 'snapshot';

@@ -1,6 +1,6 @@
 // Quorum arithmetic for one voter set (joint consensus would combine two of these).
 
-import { present } from '../assert.js';
+import { present } from '../../assert.js';
 import type { NodeId } from '../types.js';
 
 export type VoteResult = 'won' | 'lost' | 'pending';

@@ -1,7 +1,7 @@
 // Elections (§3.4) with the PreVote phase (§9.6): a node first asks whether it could win, and
 // only then increments its term, so a node that cannot win never inflates the cluster's term.
 
-import { assert } from '../assert.js';
+import { assert } from '../../assert.js';
 import type { RaftState as Raft } from '../raft-state.js';
 import type { Message, PreVoteResponse, RequestVoteResponse } from '../types.js';
 import { onFollowerMessage, onNotLeaderMessage } from './follower.js';

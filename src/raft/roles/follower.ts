@@ -2,7 +2,7 @@
 // (§3.5), heartbeats, snapshot installation (chapter 5) — TimeoutNow (§3.10) and the answers to
 // the reads it relayed (§6.4). Candidates hand what is not theirs to it (candidate.ts).
 
-import { assert } from '../assert.js';
+import { assert } from '../../assert.js';
 import type { RaftState as Raft } from '../raft-state.js';
 import type { AppendEntries, Heartbeat, InstallSnapshot, Message } from '../types.js';
 

@@ -2,7 +2,7 @@
 // replicas of current-term entries only (§3.6.2), heartbeats, CheckQuorum (§6.2), ReadIndex
 // (§6.4) and leadership transfer (§3.10).
 
-import { assert, present } from '../assert.js';
+import { assert, present } from '../../assert.js';
 import { changeMembership, encodeMembership, isJoint, leaveJoint } from '../membership.js';
 import type { RaftState as Raft } from '../raft-state.js';
 import type {
