@@ -114,6 +114,26 @@ export function killPid(pid: number | undefined, sig: NodeJS.Signals): void {
   }
 }
 
+/**
+ * Stops the children the script started: SIGTERM by PID, SIGKILL for any still running after
+ * `graceMs`; resolves once all have exited, and forgets them in the reaper.
+ */
+export async function stopChildren(
+  reaper: Reaper,
+  children: readonly ChildProcess[],
+  graceMs: number,
+): Promise<void> {
+  const live = children.filter(running);
+  const exits = live.map((c) => new Promise<void>((r) => c.once('close', () => r())));
+  for (const c of live) killPid(c.pid, 'SIGTERM');
+  const timer = setTimeout(() => {
+    for (const c of live) killPid(c.pid, 'SIGKILL');
+  }, graceMs);
+  await Promise.all(exits);
+  clearTimeout(timer);
+  for (const c of children) reaper.children.delete(c);
+}
+
 function running(c: ChildProcess): boolean {
   return c.exitCode === null && c.signalCode === null;
 }

@@ -46,7 +46,6 @@ import {
   endpointOf,
   errorsOf,
   fmtMs,
-  killPid,
   type LoadedCluster,
   log,
   type Member,
@@ -60,6 +59,7 @@ import {
   runCase,
   runLinearizable,
   type System,
+  stopChildren,
 } from './common.js';
 import { rssMiB } from './proc.js';
 
@@ -243,15 +243,11 @@ async function startEtcd(bin: string): Promise<LoadedCluster> {
   const procs: { name: string; endpoint: string; child: ChildProcess; logPath: string }[] = [];
   reaper.after(async () => {
     // Graceful stop by PID, then SIGKILL for any member still running after 5 s.
-    const running = procs.filter((p) => p.child.exitCode === null && p.child.signalCode === null);
-    const exits = running.map((p) => new Promise<void>((r) => p.child.once('close', () => r())));
-    for (const p of running) killPid(p.child.pid, 'SIGTERM');
-    const timer = setTimeout(() => {
-      for (const p of running) killPid(p.child.pid, 'SIGKILL');
-    }, 5_000);
-    await Promise.all(exits);
-    clearTimeout(timer);
-    for (const p of procs) reaper.children.delete(p.child);
+    await stopChildren(
+      reaper,
+      procs.map((p) => p.child),
+      5_000,
+    );
     rmSync(root, { recursive: true, force: true });
     reaper.tempDirs.delete(root);
   });

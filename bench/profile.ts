@@ -23,7 +23,6 @@ import { freePorts, LOOPBACK } from '../test/support/ports.js';
 import { StopWaiting, waitFor } from '../test/support/wait.js';
 import {
   fmtMs,
-  killPid,
   type LoadedCluster,
   log,
   type Member,
@@ -34,6 +33,7 @@ import {
   raftkvLeader,
   runCase,
   runLinearizable,
+  stopChildren,
 } from './common.js';
 
 const usage = [
@@ -255,17 +255,12 @@ async function startProfiledRaftkv(
     child.stdin?.on('error', () => {});
     return { id, endpoint: `${LOOPBACK}:${ports[i]}`, child };
   });
-  const stop = async (): Promise<void> => {
-    const running = procs.filter((p) => p.child.exitCode === null && p.child.signalCode === null);
-    const exits = running.map((p) => new Promise<void>((r) => p.child.once('close', () => r())));
-    for (const p of running) killPid(p.child.pid, 'SIGTERM');
-    const timer = setTimeout(() => {
-      for (const p of running) killPid(p.child.pid, 'SIGKILL');
-    }, 20_000);
-    await Promise.all(exits);
-    clearTimeout(timer);
-    for (const p of procs) reaper.children.delete(p.child);
-  };
+  const stop = (): Promise<void> =>
+    stopChildren(
+      reaper,
+      procs.map((p) => p.child),
+      20_000,
+    );
   reaper.after(async () => {
     await stop();
     rmSync(root, { recursive: true, force: true });

@@ -1,15 +1,14 @@
 // Parsing of the address forms the CLI accepts: `host:port`, `[v6]:port`, `id=host:port,...`
 // cluster lists, the seed's `PEER_IDS` and client endpoint lists. Pure.
 
-import { formatHostPort, type HostPort } from '../node/options.js';
+import { formatHostPort, type HostPort, isNodeId } from '../api/addresses.js';
 import { UsageError } from './args.js';
 
-/** Node ids name data directories and log lines: letters, digits, `.`, `_`, `-`. */
-const idPattern = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
-
 export function checkNodeId(id: string, what: string): string {
-  if (!idPattern.test(id)) {
-    throw new UsageError(`${what} "${id}" is not a valid node id (letters, digits, ".", "_", "-")`);
+  if (!isNodeId(id)) {
+    throw new UsageError(
+      `${what} "${id}" is not a valid node id (letters, digits, ".", "_", "-"; at most 128)`,
+    );
   }
   return id;
 }

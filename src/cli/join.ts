@@ -4,6 +4,7 @@
 // asks to be added as a learner — promoted by the leader once caught up, unless --learner. A
 // node restarted with --join on its data dir that the cluster already lists is not added again.
 
+import { setTimeout } from 'node:timers/promises';
 import { RaftkvApiError, RaftkvClient } from '../client/index.js';
 import type { HostPort } from '../node/options.js';
 import { type Endpoint, formatHostPort, parseHostPort } from './addresses.js';
@@ -27,8 +28,6 @@ export interface ClusterView {
 export class JoinError extends Error {
   override readonly name = 'JoinError';
 }
-
-const pause = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 /** The cluster's id and members, from the first of `plan.endpoints` that answers. */
 export async function discoverCluster(plan: JoinPlan, timeoutMs: number): Promise<ClusterView> {
@@ -75,7 +74,7 @@ export async function requestAddition(plan: JoinPlan, id: string, deadlineMs: nu
         client.close();
       }
     }
-    await pause(500);
+    await setTimeout(500);
   }
   throw new JoinError(`could not be added before the deadline: ${last}`);
 }

@@ -21,11 +21,25 @@ import { checkedVaruintSize, varuintSize } from './varuint.js';
 import type { ByteWriter } from './writer.js';
 
 /** The metadata version written now. */
-export const SNAPSHOT_META_VERSION = 2;
+export const SNAPSHOT_META_VERSION = 2 as const;
+
+/**
+ * The membership's bytes, encoded once per membership object: a snapshot's metadata is measured
+ * before it is written (the wire's exact-size frames), and a leader sends the same one to many.
+ */
+const encoded = new WeakMap<object, Uint8Array>();
+function membershipBytes(m: SnapshotMeta['membership']): Uint8Array {
+  let bytes = encoded.get(m);
+  if (bytes === undefined) {
+    bytes = encodeMembership(m);
+    encoded.set(m, bytes);
+  }
+  return bytes;
+}
 
 /** Encoded size of `meta` (version 2), after checking every field has an encoding. */
 export function snapshotMetaSize(meta: SnapshotMeta): number {
-  const membership = encodeMembership(meta.membership).length;
+  const membership = membershipBytes(meta.membership).length;
   return (
     checkedVaruintSize(meta.index, 'snapshot.index') +
     checkedVaruintSize(meta.term, 'snapshot.term') +
@@ -37,10 +51,13 @@ export function snapshotMetaSize(meta: SnapshotMeta): number {
 export function writeSnapshotMeta(w: ByteWriter, meta: SnapshotMeta): void {
   w.varuint(meta.index);
   w.varuint(meta.term);
-  w.bytes(encodeMembership(meta.membership));
+  w.bytes(membershipBytes(meta.membership));
 }
 
-export function readSnapshotMeta(r: ByteReader, version: 1 | 2 = SNAPSHOT_META_VERSION): SnapshotMeta {
+export function readSnapshotMeta(
+  r: ByteReader,
+  version: 1 | typeof SNAPSHOT_META_VERSION = SNAPSHOT_META_VERSION,
+): SnapshotMeta {
   const index = r.varuint('snapshot.index');
   const term = r.varuint('snapshot.term');
   if (version === 1) {
@@ -52,10 +69,18 @@ export function readSnapshotMeta(r: ByteReader, version: 1 | 2 = SNAPSHOT_META_V
   }
   const at = r.offset;
   const bytes = r.bytes('snapshot.membership');
+  let membership: SnapshotMeta['membership'];
   try {
-    return { index, term, membership: decodeMembership(bytes) };
+    membership = decodeMembership(bytes);
   } catch (e) {
     if (e instanceof MembershipDecodeError) return r.fail(e.message, at);
     throw e;
   }
+  // The codec's rule: what decodes re-encodes to the same bytes (JSON alone would also accept
+  // other spacing, key orders and extra keys).
+  const canonical = membershipBytes(membership);
+  if (canonical.length !== bytes.length || canonical.some((b, i) => b !== bytes[i])) {
+    return r.fail('snapshot.membership is not in its canonical form', at);
+  }
+  return { index, term, membership };
 }

@@ -158,10 +158,11 @@ export class ByteWriter {
         return;
       }
     }
-    if (!isWellFormed(s)) throw this.cannot('a string with a lone surrogate');
     const maxBytes = 3 * units;
     const reserved = varuintSize(maxBytes);
     if (this.capacity - this.pos >= reserved + maxBytes) {
+      // encodeInto would turn a lone surrogate into U+FFFD silently.
+      if (!isWellFormed(s)) throw this.cannot('a string with a lone surrogate');
       // Room for the worst case: encode in place behind a prefix of the worst-case size, then
       // shift the bytes left in the (rare) case their real length needs a shorter prefix.
       const start = this.pos + reserved;
@@ -172,6 +173,7 @@ export class ByteWriter {
       return;
     }
     const bytes = utf8Length(s);
+    if (bytes < 0) throw this.cannot('a string with a lone surrogate');
     this.varuint(bytes);
     this.ensure(bytes);
     utf8Encoder.encodeInto(s, this.buf.subarray(this.pos, this.pos + bytes));

@@ -42,17 +42,14 @@ export async function exchange(client: RaftkvClient, req: ApiRequest, timeoutMs:
   }
 }
 
-/** `body[name]` when the body is a JSON object. */
-export const field = fieldOf;
-
 /** An error answer's description for the history, e.g. "503 no_leader". */
 export function describeAnswer(status: number, body: unknown): string {
-  const code = field(body, 'code');
+  const code = fieldOf(body, 'code');
   return typeof code === 'string' ? `${status} ${code}` : String(status);
 }
 
 /** Whether an error answer says the operation certainly did not take effect. */
 export function definiteFailure(status: number, body: unknown): boolean {
   if (status === 400 || status === 404 || status === 409 || status === 413) return true;
-  return field(body, 'definite') === true;
+  return fieldOf(body, 'definite') === true;
 }

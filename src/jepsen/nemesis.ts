@@ -35,9 +35,10 @@
 //                                 writing (growing writes get 507 no_space, definite); delete the
 //                                 filler and wait until the alarm has cleared everywhere
 
+import { fieldOf } from '../client/errors.js';
 import { apiRequests } from '../client/index.js';
 import type { Prng } from '../random.js';
-import { exchange, field } from './client.js';
+import { exchange } from './client.js';
 import type { SmallDisks } from './disks.js';
 import type { Network } from './netns.js';
 import type { NodeSet } from './nodes.js';
@@ -154,15 +155,15 @@ export async function debugOf(nodes: NodeSet, i: number, timeoutMs = 500): Promi
   if (nodes.state(i) !== 'running') return null;
   const x = await exchange(nodes.client(i), apiRequests.status(), timeoutMs);
   if (x.kind !== 'answered' || x.status !== 200) return null;
-  const state = field(x.body, 'state');
-  const term = field(x.body, 'term');
-  const lastApplied = field(x.body, 'lastApplied');
-  const logLength = field(x.body, 'logLength');
-  const readMode = field(x.body, 'readMode');
+  const state = fieldOf(x.body, 'state');
+  const term = fieldOf(x.body, 'term');
+  const lastApplied = fieldOf(x.body, 'lastApplied');
+  const logLength = fieldOf(x.body, 'logLength');
+  const readMode = fieldOf(x.body, 'readMode');
   if (typeof state !== 'string' || typeof term !== 'number') return null;
   if (typeof lastApplied !== 'number' || typeof logLength !== 'number') return null;
   // A build from before the space rules has no `space`: no alarms.
-  const alarms = field(field(x.body, 'space'), 'alarms');
+  const alarms = fieldOf(fieldOf(x.body, 'space'), 'alarms');
   return {
     state,
     term,

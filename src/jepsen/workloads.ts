@@ -12,9 +12,10 @@
 // one read of every bucket must contain each acknowledged element exactly once.
 
 import type { GetOutcome, WriteOutcome } from '../check/index.js';
+import { fieldOf } from '../client/errors.js';
 import { apiRequests, type RaftkvClient } from '../client/index.js';
 import type { Prng } from '../random.js';
-import { definiteFailure, describeAnswer, type Exchange, exchange, field } from './client.js';
+import { definiteFailure, describeAnswer, type Exchange, exchange } from './client.js';
 import type { RegisterCall } from './recorder.js';
 
 export interface Target {
@@ -32,7 +33,7 @@ function getOutcome(x: Exchange): GetOutcome {
   if (x.kind === 'unsent') return { type: 'fail', error: x.error };
   if (x.kind === 'lost') return { type: 'info', error: x.error };
   if (x.status === 200 || x.status === 404) {
-    const v = field(x.body, 'value');
+    const v = fieldOf(x.body, 'value');
     if (x.status === 404) return { type: 'ok', value: null };
     if (typeof v === 'string') return { type: 'ok', value: v };
     return { type: 'info', error: `200 without a value` };
@@ -46,7 +47,7 @@ function writeOutcome(x: Exchange, isCas: boolean): WriteOutcome {
   if (x.kind === 'lost') return { type: 'info', error: x.error };
   if (x.status === 200) return { type: 'ok' };
   const error = describeAnswer(x.status, x.body);
-  if (x.status === 409 && isCas && field(x.body, 'code') === 'precondition_failed') {
+  if (x.status === 409 && isCas && fieldOf(x.body, 'code') === 'precondition_failed') {
     return { type: 'fail', precondition: true, error };
   }
   return definiteFailure(x.status, x.body) ? { type: 'fail', error } : { type: 'info', error };
@@ -142,7 +143,7 @@ export class RegisterWorkload {
         const o = writeOutcome(x, call.kind === 'cas');
         if (o.type === 'ok') this.saw(call.key, call.value);
         else if (o.type === 'fail' && o.precondition && x.kind === 'answered') {
-          const current = field(x.body, 'value');
+          const current = fieldOf(x.body, 'value');
           if (typeof current === 'string' || current === null) this.saw(call.key, current);
         }
         return o;
@@ -320,12 +321,12 @@ export class SetWorkload {
         this.options.timeoutMs,
       );
       if (x.kind === 'answered' && x.status === 200) {
-        const items = field(x.body, 'items');
-        if (Array.isArray(items) && field(x.body, 'more') !== true) {
+        const items = fieldOf(x.body, 'items');
+        if (Array.isArray(items) && fieldOf(x.body, 'more') !== true) {
           const map = new Map<string, string>();
           for (const it of items) {
-            const k = field(it, 'key');
-            const v = field(it, 'value');
+            const k = fieldOf(it, 'key');
+            const v = fieldOf(it, 'value');
             if (typeof k === 'string' && typeof v === 'string') map.set(k, v);
           }
           return { items: map };

@@ -21,7 +21,6 @@ export {
   MAX_IDEMPOTENCY_KEY_BYTES,
   MAX_KEY_BYTES,
   MAX_VALUE_BYTES,
-  utf8ByteLength,
   type ValidationError,
   validateIdempotencyKey,
   validateKey,

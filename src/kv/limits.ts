@@ -4,7 +4,7 @@
 // even one whose limits have changed, so only structural rules (non-empty key, valid UTF-8) are
 // part of the replicated semantics.
 
-import { isWellFormed } from '../codec/index.js';
+import { isWellFormed, utf8Length } from '../codec/index.js';
 
 export { isWellFormed };
 
@@ -29,17 +29,6 @@ export interface ValidationError {
   readonly message: string;
 }
 
-/** UTF-8 length of a well-formed string. */
-export function utf8ByteLength(s: string): number {
-  let bytes = s.length;
-  for (let i = 0; i < s.length; i++) {
-    const c = s.charCodeAt(i);
-    // 0x80–0x7FF: 2 bytes; other BMP: 3 bytes; a surrogate pair (2 units): 4 bytes.
-    if (c >= 0x80) bytes += c < 0x800 ? 1 : c >= 0xd800 && c < 0xe000 ? 1 : 2;
-  }
-  return bytes;
-}
-
 /**
  * Whether `s` fits in `maxBytes` of UTF-8, without scanning when the UTF-16 length decides it:
  * every unit takes 1–3 bytes (a pair takes 4 for 2 units).
@@ -47,11 +36,18 @@ export function utf8ByteLength(s: string): number {
 function fitsUtf8(s: string, maxBytes: number): boolean {
   if (s.length > maxBytes) return false;
   if (s.length * 3 <= maxBytes) return true;
-  return utf8ByteLength(s) <= maxBytes;
+  // -1 (a lone surrogate) fits: the caller refuses it as not UTF-8 next.
+  return utf8Length(s) <= maxBytes;
 }
 
 function invalid(message: string): ValidationError {
   return { kind: 'invalid', status: 400, message };
+}
+
+/** "N bytes", or "more bytes than allowed" for a string with a lone surrogate (no exact UTF-8 length). */
+function sizeOf(s: string): string {
+  const n = utf8Length(s);
+  return n >= 0 ? `${n} bytes` : 'more bytes';
 }
 
 /** `what` over `maxBytes` of UTF-8: says how big it is, counted only now that it failed. */
@@ -59,7 +55,7 @@ function tooLarge(what: string, s: string, maxBytes: number): ValidationError {
   return {
     kind: 'too_large',
     status: 413,
-    message: `${what} is ${utf8ByteLength(s)} bytes of UTF-8; the limit is ${maxBytes}`,
+    message: `${what} is ${sizeOf(s)} of UTF-8; the limit is ${maxBytes}`,
   };
 }
 

@@ -5,6 +5,7 @@
 // `messagesAfterPersist`, apply, release reads, advance. The leader's AppendEntries leave before
 // its own fsync (thesis §10.2.1); the core counts the leader toward a quorum only after advance().
 
+import { formatHostPort } from '../api/addresses.js';
 import {
   BadRequestError,
   BusyError,
@@ -43,7 +44,7 @@ import { type MessageTransport, type NodeClock, sleep } from './clock.js';
 import { bestTransferTarget, DiskStallGuard } from './disk-stall.js';
 import { ElapsedTicks } from './elapsed-ticks.js';
 import type { EventLog } from './logger.js';
-import { formatHostPort, type ResolvedNodeOptions } from './options.js';
+import type { ResolvedNodeOptions } from './options.js';
 import { PeerBook } from './peers.js';
 import { PendingReads, PendingWrites, type ProposalResult } from './pending.js';
 import { Snapshotter } from './snapshotter.js';
@@ -194,7 +195,7 @@ export class Driver {
     const fromMembership = this.peers.addressOf(id);
     if (fromMembership !== null) return fromMembership;
     const a = this.options.cluster[id];
-    return a === undefined ? null : `${a.host}:${a.port}`;
+    return a === undefined ? null : formatHostPort(a);
   }
 
   /** The transport knows every member the log names (and those a pending change removes). */

@@ -1,16 +1,9 @@
 // Everything a node is started with, and its defaults (etcd's where they exist).
 
+import type { HostPort } from '../api/addresses.js';
 import type { ReadMode } from '../raft/index.js';
 
-export interface HostPort {
-  readonly host: string;
-  readonly port: number;
-}
-
-/** host:port, with an IPv6 host in brackets. */
-export function formatHostPort(a: HostPort): string {
-  return a.host.includes(':') ? `[${a.host}]:${a.port}` : `${a.host}:${a.port}`;
-}
+export type { HostPort } from '../api/addresses.js';
 
 export type LogFormat = 'text' | 'json';
 

@@ -3,6 +3,7 @@
 // from the moment it is appended (§4.1), so the peers are synced before every batch of messages:
 // the leader's first AppendEntries to a member it has just added must find its address.
 
+import { parseHostPort } from '../api/addresses.js';
 import type { ClusterMembership, NodeId } from '../raft/index.js';
 import { allMembers } from '../raft/index.js';
 import type { PeerAddress } from '../transport/index.js';
@@ -11,15 +12,6 @@ import type { PeerAddress } from '../transport/index.js';
 export interface PeerDirectory {
   setPeer(id: NodeId, address: PeerAddress): void;
   removePeer(id: NodeId): Promise<void>;
-}
-
-/** `host:port` or `[v6]:port`, as formatHostPort writes them; null if it is neither. */
-export function parsePeerAddress(address: string): { host: string; port: number } | null {
-  const m = /^(?:\[([^\]]+)\]|([^:[\]]+)):(\d{1,5})$/.exec(address);
-  if (m === null) return null;
-  const port = Number(m[3]);
-  if (port < 1 || port > 65535) return null;
-  return { host: m[1] ?? m[2] ?? '', port };
 }
 
 export class PeerBook {
@@ -61,7 +53,7 @@ export class PeerBook {
       const address = membership.addresses[id] ?? committed.addresses[id];
       // A bootstrap membership from an older data dir may name no addresses: keep what we have.
       if (address === undefined || this.known.get(id) === address) continue;
-      const parsed = parsePeerAddress(address);
+      const parsed = parseHostPort(address);
       if (parsed === null) {
         this.onBadAddress(id, address);
         continue;

@@ -3,6 +3,7 @@
 // composition root (src/app/start-node.ts) and the node-level simulator, so both wire alike.
 
 import { createHash } from 'node:crypto';
+import { formatHostPort } from '../api/addresses.js';
 import { KvStateMachine } from '../kv/index.js';
 import {
   defaultRaftConfig,
@@ -13,7 +14,7 @@ import {
 } from '../raft/index.js';
 import type { RecoveredState } from '../storage/index.js';
 import type { EventLog } from './logger.js';
-import { formatHostPort, type NodeOptions, type ResolvedNodeOptions } from './options.js';
+import type { NodeOptions, ResolvedNodeOptions } from './options.js';
 
 /**
  * The cluster id recorded in the data dir and checked in every peer handshake: the given token,

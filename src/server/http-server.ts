@@ -4,6 +4,7 @@
 
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
+import { parseHostPort } from '../api/addresses.js';
 import {
   BadRequestError,
   BusyError,
@@ -351,7 +352,10 @@ export class KvHttpServer {
   }
 
   private forward(req: IncomingMessage, body: Buffer, res: ServerResponse, leader: string): Promise<void> {
-    const [host, port] = splitHostPort(leader);
+    // `[v6]:port` too: a bracketed host is not a host name.
+    const at = parseHostPort(leader);
+    if (at === null) return Promise.reject(new NotLeaderError(leader));
+    const { host, port } = at;
     const headers: http.OutgoingHttpHeaders = {
       'content-type': 'application/json',
       'content-length': body.length,
@@ -512,11 +516,6 @@ function answerRawAndClose(socket: Duplex, error: RaftkvError): void {
 function header(req: IncomingMessage, name: string): string | undefined {
   const v = req.headers[name];
   return Array.isArray(v) ? v[0] : v;
-}
-
-function splitHostPort(addr: string): [string, number] {
-  const i = addr.lastIndexOf(':');
-  return [addr.slice(0, i), Number(addr.slice(i + 1))];
 }
 
 /**

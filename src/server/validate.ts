@@ -4,6 +4,7 @@
 // share their header checks (writeOptions), so put, compare-and-set and delete cannot disagree
 // about an Idempotency-Key again.
 
+import { isNodeId, parseHostPort } from '../api/addresses.js';
 import { BadRequestError, NotFoundError, TooLargeError } from '../api/errors.js';
 import type {
   AddMemberRequest,
@@ -199,13 +200,8 @@ export function parsePutBody(body: Buffer, options: { idempotencyKey?: string })
   return { ...base, prevValue: obj.prevValue as string | null };
 }
 
-/** Node ids name data directories and log lines: letters, digits, `.`, `_`, `-` (as the CLI's). */
-const memberIdPattern = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
-/** `host:port` or `[v6]:port`, the form a peer is dialled at. */
-const memberAddressPattern = /^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9][A-Za-z0-9.-]{0,252}):\d{1,5}$/;
-
 function checkMemberId(id: unknown, where: string): string {
-  if (typeof id !== 'string' || !memberIdPattern.test(id)) {
+  if (typeof id !== 'string' || !isNodeId(id)) {
     throw new BadRequestError(`${where} must be a node id: letters, digits, ".", "_", "-", at most 128`);
   }
   return id;
@@ -232,8 +228,7 @@ function parseMemberBody(body: Buffer): AddMemberRequest {
   }
   const id = checkMemberId(obj.id, 'id');
   const { address, learner } = obj;
-  const port = typeof address === 'string' ? Number(address.slice(address.lastIndexOf(':') + 1)) : 0;
-  if (typeof address !== 'string' || !memberAddressPattern.test(address) || port < 1 || port > 65535) {
+  if (typeof address !== 'string' || parseHostPort(address) === null) {
     throw new BadRequestError(
       'address must be HOST:PORT (an IPv6 host in brackets), where peers and clients reach it',
     );

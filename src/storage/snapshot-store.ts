@@ -17,6 +17,7 @@ import {
   CodecError,
   crc32c,
   readSnapshotMeta,
+  SNAPSHOT_META_VERSION,
   writeSnapshotMeta,
 } from '../codec/index.js';
 import type { Logger } from '../raft/config.js';
@@ -29,8 +30,11 @@ import { beginFrame, endFrame, readFrame } from './frame.js';
 const KIND_SNAPSHOT_FILE = 6;
 /** Reads "RKVS" on disk. */
 const SNAPSHOT_MAGIC = 0x53564b52;
-/** 2: the metadata carries the whole membership (codec/snapshot-meta.ts); 1 is still read. */
-const SNAPSHOT_VERSION = 2;
+/**
+ * The file's version is its metadata's (codec/snapshot-meta.ts): 2 carries the whole membership;
+ * 1 (voters only) is still read.
+ */
+const SNAPSHOT_VERSION = SNAPSHOT_META_VERSION;
 const NAME_RE = /^snap-([0-9a-f]{16})-([0-9a-f]{16})\.snap$/;
 
 export interface SnapshotFile {
@@ -74,8 +78,8 @@ function decodeSnapshotHeader(payload: Uint8Array): SnapshotHeader {
   if (r.u8('kind') !== KIND_SNAPSHOT_FILE || r.u32le('magic') !== SNAPSHOT_MAGIC)
     r.fail('not a snapshot file', 0);
   const version = r.u8('version');
-  if (version !== 1 && version !== 2) r.fail(`unsupported snapshot version ${version}`);
-  const meta = readSnapshotMeta(r, version === 1 ? 1 : 2);
+  if (version !== 1 && version !== SNAPSHOT_VERSION) r.fail(`unsupported snapshot version ${version}`);
+  const meta = readSnapshotMeta(r, version === 1 ? 1 : SNAPSHOT_VERSION);
   const dataLength = r.varuint('data length');
   const dataCrc = r.u32le('data checksum');
   r.end();

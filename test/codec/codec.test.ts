@@ -337,6 +337,13 @@ describe('shared encodings', () => {
       readSnapshotMeta(new ByteReader(Uint8Array.of(1, 1, bad.length, ...bad), 'meta')),
     );
     assert.match(e.message, /configuration entry: addresses must map node ids to strings/);
+    const spaced = new TextEncoder().encode(
+      '{"v":1, "voters":["n1"],"outgoingVoters":[],"learners":[],"autoPromote":[],"addresses":{}}',
+    );
+    const e2 = codecError(() =>
+      readSnapshotMeta(new ByteReader(Uint8Array.of(1, 1, spaced.length, ...spaced), 'meta')),
+    );
+    assert.match(e2.message, /not in its canonical form/);
     assert.equal(e.offset, 2);
   });
 });

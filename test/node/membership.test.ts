@@ -1,5 +1,5 @@
 // Goal: membership changes on real nodes (in process, real WAL, real peer connections): a brand-new
-// node joins as a learner and is promoted by itself once caught up; a replace is one request; the
+// node joins as a learner and is promoted by itself once caught up; a member is replaced; the
 // leader can be moved and removed; a removed node stops and its data dir refuses to start again;
 // every refusal has its code; no acknowledged write is lost on the way.
 
@@ -46,20 +46,22 @@ async function change(
   });
 }
 
+/** Starts brand-new node `id` and asks member `via` to add it (promoted once caught up unless `learner`). */
+async function joinAndAdd(c: TestCluster, via: string, id: string, learner: boolean): Promise<Answer> {
+  await c.joinNode(id);
+  const added = await change(c, via, 'POST', '/cluster/members', { id, address: c.address(id), learner });
+  assert.equal(added.status, 200, added.text);
+  return added;
+}
+
 test('a new node joins as a learner, is promoted once caught up, and serves reads', async (t) => {
   const c = await startCluster(t, { size: 3 });
   const leader = await c.waitForLeader();
   for (let i = 0; i < 20; i++) assert.equal((await c.putRetrying(leader, `k${i}`, `v${i}`)).status, 200);
 
-  await c.joinNode('n4');
   // Any member takes the request; a follower forwards it to the leader.
-  const follower = c.runningIds().find((id) => id !== leader && id !== 'n4')!;
-  const added = await change(c, follower, 'POST', '/cluster/members', {
-    id: 'n4',
-    address: c.address('n4'),
-    learner: false,
-  });
-  assert.equal(added.status, 200, added.text);
+  const follower = c.runningIds().find((id) => id !== leader)!;
+  const added = await joinAndAdd(c, follower, 'n4', false);
   assert.ok(added.body.members.some((m: { id: string; role: string }) => m.id === 'n4'));
 
   // Promoted by the leader once caught up and stable, without anyone asking.
@@ -78,13 +80,7 @@ test('a new node joins as a learner, is promoted once caught up, and serves read
 test('a learner stays a learner until promoted; promoting a caught-up one works', async (t) => {
   const c = await startCluster(t, { size: 3 });
   const leader = await c.waitForLeader();
-  await c.joinNode('n4');
-  const added = await change(c, leader, 'POST', '/cluster/members', {
-    id: 'n4',
-    address: c.address('n4'),
-    learner: true,
-  });
-  assert.equal(added.status, 200, added.text);
+  await joinAndAdd(c, leader, 'n4', true);
   assert.equal(await members(c, leader), 'n1:voter n2:voter n3:voter n4:learner');
   const promoted = await waitFor('n4 promoted', async (note) => {
     const r = await api(c, leader, 'POST', '/cluster/members/n4/promote');
@@ -102,19 +98,13 @@ test('a learner stays a learner until promoted; promoting a caught-up one works'
   assert.equal(unknown.body.code, 'member_not_found');
 });
 
-test('replace a member in one request; the removed node stops and cannot start on its data dir again', async (t) => {
+test('replace a member (a new one joins, the old one is removed); the removed node stops and cannot start on its data dir again', async (t) => {
   const c = await startCluster(t, { size: 3 });
   const leader = await c.waitForLeader();
   const victim = c.ids.find((id) => id !== leader)!;
   for (let i = 0; i < 10; i++) assert.equal((await c.putRetrying(leader, `a${i}`, `${i}`)).status, 200);
 
-  await c.joinNode('n4');
-  const added = await change(c, leader, 'POST', '/cluster/members', {
-    id: 'n4',
-    address: c.address('n4'),
-    learner: false,
-  });
-  assert.equal(added.status, 200, added.text);
+  await joinAndAdd(c, leader, 'n4', false);
   await waitFor('n4 is a voter', async () => (await members(c, leader)).includes('n4:voter'));
 
   const removed = await change(c, leader, 'DELETE', `/cluster/members/${victim}`);
