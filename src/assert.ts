@@ -4,8 +4,9 @@ export class AssertionError extends Error {
   override readonly name = 'AssertionError';
 }
 
-export function assert(condition: unknown, why: string): asserts condition {
-  if (!condition) throw new AssertionError(why);
+/** `why` may be a function: a message built only when the assertion fails (hot paths). */
+export function assert(condition: unknown, why: string | (() => string)): asserts condition {
+  if (!condition) throw new AssertionError(typeof why === 'string' ? why : why());
 }
 
 /**

@@ -11,7 +11,7 @@ import {
   requestOnce,
   requestWithFailover,
 } from './client.js';
-import { formatStatusTable, parseDebug, type StatusRow } from './debug-info.js';
+import { formatStatusTable, formatTable, parseDebug, type StatusRow } from './debug-info.js';
 import { describeError } from './io.js';
 import { type ClientInvocation, exitCodes, httpRequestOf } from './kv-commands.js';
 
@@ -114,11 +114,7 @@ export function formatMembers(body: Record<string, unknown>): string {
     String(m.role),
     String(m.address),
   ]);
-  const width = (i: number): number =>
-    Math.max(...[['ID', 'ROLE', 'ADDRESS'], ...rows].map((r) => r[i]!.length));
-  const line = (r: string[]): string =>
-    `${r[0]!.padEnd(width(0))}  ${r[1]!.padEnd(width(1))}  ${r[2]}`.trimEnd();
-  return `${[['ID', 'ROLE', 'ADDRESS'], ...rows].map(line).join('\n')}\n(* leader; configuration at index ${String(body.index)})\n`;
+  return `${formatTable(['ID', 'ROLE', 'ADDRESS'], rows)}(* leader; configuration at index ${String(body.index)})\n`;
 }
 
 export interface KvDeps {

@@ -57,9 +57,10 @@ export class NodeKvService implements KvService {
     clusterId: string,
   ) {
     this.nodeId = options.id;
-    this.membership = new NodeMembership(driver, options, clusterId, (deadline) =>
-      this.confirmRead(deadline),
-    );
+    this.membership = new NodeMembership(driver, options, clusterId, {
+      confirmRead: (deadline) => this.confirmRead(deadline),
+      viaLeader: (attempt, deadline) => this.viaLeader(attempt, deadline),
+    });
   }
 
   members(consistency: Consistency, deadline: number): Promise<MembersResponse> {
@@ -223,10 +224,18 @@ export class NodeKvService implements KvService {
   }
 
   /** Proposes here if leading; otherwise NotLeaderError (the server forwards) or NoLeaderError. */
-  private async write(cmd: Command, deadline: number): Promise<ProposalResult> {
+  private write(cmd: Command, deadline: number): Promise<ProposalResult> {
     const data = encodeCommand(cmd);
+    return this.viaLeader(() => this.driver.propose(data, deadline), deadline);
+  }
+
+  /**
+   * Runs `attempt` here if this node leads; otherwise NotLeaderError with the leader's address
+   * (the server forwards), or — during an election — waits for its outcome and tries again.
+   */
+  private async viaLeader<T>(attempt: () => Promise<T> | 'not-leader', deadline: number): Promise<T> {
     for (;;) {
-      const pending = this.driver.propose(data, deadline);
+      const pending = attempt();
       if (pending !== 'not-leader') return pending;
       const leader = this.driver.leaderAddress();
       if (leader !== null) throw new NotLeaderError(leader);

@@ -19,27 +19,17 @@ import type {
   MembershipService,
   MembersResponse,
 } from '../api/service.js';
-import {
-  allMembers,
-  type ClusterMembership,
-  type MemberChange,
-  type NodeId,
-  type Status,
-} from '../raft/index.js';
+import type { ClusterMembership, MemberChange, NodeId } from '../raft/index.js';
 import { sleep } from './clock.js';
 import { bestTransferTarget } from './disk-stall.js';
 import type { Driver } from './driver.js';
 import { learnerReadiness } from './learner-readiness.js';
 import type { ResolvedNodeOptions } from './options.js';
 
-export function membersOf(m: ClusterMembership): Member[] {
-  return allMembers(m)
-    .filter((id) => m.voters.includes(id) || m.learners.includes(id))
-    .map((id) => ({
-      id,
-      address: m.addresses[id] ?? '',
-      role: m.learners.includes(id) ? 'learner' : 'voter',
-    }));
+/** The members: voters (while joint, those of the configuration entered), then learners. */
+function membersOf(m: ClusterMembership): Member[] {
+  const member = (id: NodeId, role: Member['role']): Member => ({ id, address: m.addresses[id] ?? '', role });
+  return [...m.voters.map((id) => member(id, 'voter')), ...m.learners.map((id) => member(id, 'learner'))];
 }
 
 export class NodeMembership implements MembershipService {
@@ -47,12 +37,15 @@ export class NodeMembership implements MembershipService {
     private readonly driver: Driver,
     private readonly options: ResolvedNodeOptions,
     private readonly clusterId: string,
-    /** Confirms a linearizable read point (the KV service's, §6.4). */
-    private readonly confirmRead: (deadline: number) => Promise<void>,
+    /** The KV service's: a linearizable read point (§6.4), and running a change on the leader. */
+    private readonly kv: {
+      readonly confirmRead: (deadline: number) => Promise<void>;
+      readonly viaLeader: <T>(attempt: () => Promise<T> | 'not-leader', deadline: number) => Promise<T>;
+    },
   ) {}
 
   async members(consistency: Consistency, deadline: number): Promise<MembersResponse> {
-    if (consistency !== 'stale') await this.confirmRead(deadline);
+    if (consistency !== 'stale') await this.kv.confirmRead(deadline);
     return this.answer();
   }
 
@@ -97,17 +90,22 @@ export class NodeMembership implements MembershipService {
       throw new TransferFailedError('no voter is caught up and reachable to take over', {
         reason: 'no_target',
       });
-    if (target === s.id) return { leaderId: s.id, term: s.term };
-    if (!s.membership.voters.includes(target)) {
-      if (!allMembers(s.membership).includes(target))
-        throw new MemberNotFoundError(`no member is called "${target}"`);
-      throw new TransferFailedError(`"${target}" is a learner; only a voter can lead`, { reason: 'learner' });
-    }
     const r = this.driver.transferLeadership(target);
     if (r.kind === 'rejected') {
-      throw new TransferFailedError(`leadership transfer to "${target}" refused: ${r.reason}`, {
-        reason: r.reason,
-      });
+      switch (r.reason) {
+        case 'TargetIsSelf':
+          return { leaderId: s.id, term: s.term };
+        case 'UnknownTarget':
+          throw new MemberNotFoundError(`no member is called "${target}"`);
+        case 'TargetNotVoter':
+          throw new TransferFailedError(`"${target}" is a learner; only a voter can lead`, {
+            reason: 'learner',
+          });
+        default:
+          throw new TransferFailedError(`leadership transfer to "${target}" refused: ${r.reason}`, {
+            reason: r.reason,
+          });
+      }
     }
     // The transfer ends within an election timeout, or the old leader gives it up.
     const until = Math.min(deadline, this.driver.clock.now() + 2 * this.options.electionTimeoutMs);
@@ -123,9 +121,7 @@ export class NodeMembership implements MembershipService {
 
   /** Proposes here if leading; NotLeaderError (forwarded by the server) or NoLeaderError otherwise. */
   private async change(changes: readonly MemberChange[], deadline: number): Promise<void> {
-    const pending = this.driver.changeMembership(changes, deadline);
-    if (pending === 'not-leader') throw this.notLeader();
-    await pending;
+    await this.kv.viaLeader(() => this.driver.changeMembership(changes, deadline), deadline);
   }
 
   private notLeader(): NotLeaderError | NoLeaderError {
@@ -137,14 +133,10 @@ export class NodeMembership implements MembershipService {
 
   /** The committed membership, as this node knows it. */
   private answer(): MembersResponse {
-    const { committed } = this.driver.raw.membership();
-    const s = this.driver.raw.status();
-    const index = s.membershipIndex <= s.commitIndex ? s.membershipIndex : committedIndexOf(this.driver, s);
+    const raw = this.driver.raw;
+    const { committed } = raw.membership();
+    const s = raw.status();
+    const index = raw.membershipIndexAt(s.commitIndex);
     return { clusterId: this.clusterId, members: membersOf(committed), leaderId: s.leaderId, index };
   }
-}
-
-/** The index of the committed configuration while a newer one is in flight. */
-function committedIndexOf(driver: Driver, s: Status): number {
-  return driver.raw.membershipIndexAt(s.commitIndex);
 }

@@ -13,6 +13,8 @@ export class RaftLog {
   /** The membership in force: the latest configuration entry in this log, else the snapshot's (§4.1). */
   readonly membership: MembershipLog;
   private committed: number;
+  /** Told whenever the configuration in force changes: an append (or a cut-off suffix), a snapshot. */
+  private membershipChanged: () => void = () => {};
   private applied: number;
 
   constructor(storage: LogStorage, committed: number, applied: number) {
@@ -24,12 +26,12 @@ export class RaftLog {
     this.committed = Math.max(committed, snapIndex);
     assert(
       this.committed <= this.lastIndex(),
-      `commit ${this.committed} beyond last index ${this.lastIndex()}`,
+      () => `commit ${this.committed} beyond last index ${this.lastIndex()}`,
     );
     this.applied = applied;
-    assert(applied <= this.committed, `applied ${applied} beyond commit ${this.committed}`);
+    assert(applied <= this.committed, () => `applied ${applied} beyond commit ${this.committed}`);
     // The state machine must have been restored from the snapshot before the core starts.
-    assert(applied >= this.firstIndex() - 1, `applied ${applied} is behind the compacted log`);
+    assert(applied >= this.firstIndex() - 1, () => `applied ${applied} is behind the compacted log`);
     const base = storage.snapshot().meta;
     const after =
       base.index < storage.lastIndex()
@@ -40,6 +42,16 @@ export class RaftLog {
   /** Highest index known committed (Figure 3.1). Invariant: lastApplied ≤ commitIndex ≤ lastIndex(); never decreases. */
   get commitIndex(): number {
     return this.committed;
+  }
+
+  /** Calls `listener` whenever the configuration in force changes (§4.1: from its append on). */
+  onMembershipChange(listener: () => void): void {
+    this.membershipChanged = listener;
+  }
+
+  /** The configuration in force is committed: no membership change is in flight (§4.1). */
+  membershipCommitted(): boolean {
+    return this.membership.currentIndex() <= this.committed;
   }
 
   /** Highest index handed to the state machine (through Ready) and acknowledged by advance(). */
@@ -101,6 +113,15 @@ export class RaftLog {
   }
 
   /**
+   * The leader's side of fast backtracking: where to probe a follower that rejected an
+   * AppendEntries with this hint — after the last entry whose term ≤ the hint's term, so a whole
+   * conflicting term is skipped per round trip (the end of §3.5, as refined in etcd-io/raft).
+   */
+  probeIndexFromHint(hintIndex: number, hintTerm: number): number {
+    return hintTerm > 0 ? this.findConflictByTerm(hintIndex, hintTerm).index : hintIndex;
+  }
+
+  /**
    * §3.5 consistency check and append. Returns the index of the last entry now known to match the
    * leader, or null if our entry at prevIndex does not have prevTerm.
    */
@@ -114,7 +135,7 @@ export class RaftLog {
     const lastNew = prevIndex + entries.length;
     const conflict = this.findConflict(entries);
     if (conflict !== 0) {
-      assert(conflict > this.committed, `entry ${conflict} conflicts with committed ${this.committed}`);
+      assert(conflict > this.committed, () => `entry ${conflict} conflicts with committed ${this.committed}`);
       this.append(entries.slice(conflict - (prevIndex + 1)));
     }
     this.commitTo(Math.min(leaderCommit, lastNew));
@@ -124,29 +145,34 @@ export class RaftLog {
   append(entries: readonly Entry[]): number {
     if (entries.length === 0) return this.lastIndex();
     const after = present(entries[0], 'the first new entry').index - 1;
-    assert(after >= this.committed, `append after ${after} would overwrite committed ${this.committed}`);
+    assert(
+      after >= this.committed,
+      () => `append after ${after} would overwrite committed ${this.committed}`,
+    );
     this.unstable.truncateAndAppend(entries);
+    const before = this.membership.current();
     this.membership.onAppend(entries);
+    if (this.membership.current() !== before) this.membershipChanged();
     return this.lastIndex();
   }
 
   commitTo(index: number): void {
     if (index <= this.committed) return;
-    assert(index <= this.lastIndex(), `commit ${index} beyond last index ${this.lastIndex()}`);
+    assert(index <= this.lastIndex(), () => `commit ${index} beyond last index ${this.lastIndex()}`);
     this.committed = index;
   }
 
   appliedTo(index: number): void {
     if (index === 0) return;
-    assert(index >= this.applied, `applied went back from ${this.applied} to ${index}`);
+    assert(index >= this.applied, () => `applied went back from ${this.applied} to ${index}`);
     this.applied = index;
   }
 
   /** Entries [lo, hi) with at least one entry and then up to maxBytes of data. */
   slice(lo: number, hi: number, maxBytes: number): Entry[] {
     if (lo >= hi) return [];
-    assert(lo >= this.firstIndex(), `slice from ${lo} is compacted`);
-    assert(hi <= this.lastIndex() + 1, `slice to ${hi} beyond ${this.lastIndex()}`);
+    assert(lo >= this.firstIndex(), () => `slice from ${lo} is compacted`);
+    assert(hi <= this.lastIndex() + 1, () => `slice to ${hi} beyond ${this.lastIndex()}`);
     const out: Entry[] = [];
     const unstableFrom = this.unstable.offset;
     if (lo < unstableFrom) {
@@ -179,7 +205,10 @@ export class RaftLog {
   /** The committed entries not yet applied, bounded by bytes; `upTo` lets a mutation pass lastIndex. */
   nextCommittedEntries(maxBytes: number, upTo: number = this.committed): Entry[] {
     if (this.hasPendingSnapshot()) return [];
-    assert(this.applied + 1 >= this.firstIndex(), `applied ${this.applied} is behind the compacted log`);
+    assert(
+      this.applied + 1 >= this.firstIndex(),
+      () => `applied ${this.applied} is behind the compacted log`,
+    );
     return this.slice(this.applied + 1, upTo + 1, maxBytes);
   }
 
@@ -196,6 +225,7 @@ export class RaftLog {
     this.committed = snap.meta.index;
     this.unstable.restore(snap);
     this.membership.onRestore(snap.meta.index, snap.meta.term, snap.meta.membership);
+    this.membershipChanged();
   }
 
   /** Index of the last entry already in storage (the rest is unstable). */

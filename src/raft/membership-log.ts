@@ -64,7 +64,7 @@ export class MembershipLog {
       for (const c of this.beforeRestore) if (c.index <= index) earlier = c;
       assert(
         earlier !== undefined,
-        `membership at ${index} is below what this log knew (${this.base.index})`,
+        () => `membership at ${index} is below what this log knew (${this.base.index})`,
       );
       return earlier;
     }
@@ -87,7 +87,7 @@ export class MembershipLog {
   onAppend(entries: readonly Entry[]): void {
     if (entries.length === 0) return;
     const first = present(entries[0], 'the first appended entry').index;
-    assert(first > this.base.index, `append at ${first} below the snapshot at ${this.base.index}`);
+    assert(first > this.base.index, () => `append at ${first} below the snapshot at ${this.base.index}`);
     while (this.entries.length > 0 && present(this.entries.at(-1), 'a configuration').index >= first) {
       this.entries.pop();
     }

@@ -89,6 +89,7 @@ export abstract class RaftState {
       config.inflightBytesMax,
       config.mutations,
     );
+    this.log.onMembershipChange(() => this.adoptLogMembership());
     this.currentTerm = hardState.term;
     this.vote = hardState.votedFor;
     this.becomeFollower(this.currentTerm, null, 'started');
@@ -178,7 +179,7 @@ export abstract class RaftState {
   promotable(): boolean {
     if (this.tracker.isVoter(this.id)) return true;
     const log = this.log;
-    if (log.membership.currentIndex() <= log.commitIndex) return false;
+    if (log.membershipCommitted()) return false;
     return isVoter(log.membership.at(log.commitIndex), this.id);
   }
 
@@ -303,7 +304,10 @@ export abstract class RaftState {
    * reads start (§3.6.2, §6.4). The caller broadcasts it.
    */
   becomeLeader(): void {
-    assert(this.currentRole === 'candidate', `only a candidate becomes leader, not a ${this.currentRole}`);
+    assert(
+      this.currentRole === 'candidate',
+      () => `only a candidate becomes leader, not a ${this.currentRole}`,
+    );
     this.reset(this.currentTerm);
     this.currentRole = 'leader';
     this.knownLeader = this.id;
@@ -324,11 +328,11 @@ export abstract class RaftState {
   // --- Membership (chapter 4) ---------------------------------------------------------------
 
   /**
-   * After the log changed (an append, which may have cut off a suffix, or a snapshot): the
-   * latest configuration in it is in force from now on (§4.1), for elections, commitment and
-   * replication alike.
+   * The log's configuration changed (an append, which may have cut off a suffix, or a snapshot):
+   * the latest configuration in it is in force from now on (§4.1), for elections, commitment and
+   * replication alike. The log calls this; no role has to remember to.
    */
-  adoptLogMembership(): void {
+  private adoptLogMembership(): void {
     const membership = this.log.membership.current();
     if (membership === this.tracker.membership) return;
     this.tracker.setMembership(membership, this.log.lastIndex());
@@ -371,7 +375,7 @@ export abstract class RaftState {
   grantVote(to: NodeId): void {
     assert(
       this.vote === null || this.vote === to,
-      `already voted for ${this.vote} in term ${this.currentTerm}`,
+      () => `already voted for ${this.vote} in term ${this.currentTerm}`,
     );
     this.vote = to;
     this.electionElapsed = 0;

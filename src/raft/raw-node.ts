@@ -114,7 +114,7 @@ export class RawNode {
   membership(): { readonly current: ClusterMembership; readonly committed: ClusterMembership } {
     const r = this.raft;
     const current = r.tracker.membership;
-    if (r.log.membership.currentIndex() <= r.log.commitIndex) return { current, committed: current };
+    if (r.log.membershipCommitted()) return { current, committed: current };
     return { current, committed: r.log.membership.at(r.log.commitIndex) };
   }
 
@@ -255,20 +255,20 @@ export class RawNode {
   checkInvariants(): void {
     const r = this.raft;
     const log = r.log;
-    assert(r.term >= this.seenTerm, `term went back from ${this.seenTerm} to ${r.term}`);
+    assert(r.term >= this.seenTerm, () => `term went back from ${this.seenTerm} to ${r.term}`);
     assert(
       log.commitIndex >= this.seenCommit,
-      `commit went back from ${this.seenCommit} to ${log.commitIndex}`,
+      () => `commit went back from ${this.seenCommit} to ${log.commitIndex}`,
     );
     this.seenTerm = r.term;
     this.seenCommit = log.commitIndex;
     assert(
       log.commitIndex <= log.lastIndex(),
-      `commit ${log.commitIndex} beyond last index ${log.lastIndex()}`,
+      () => `commit ${log.commitIndex} beyond last index ${log.lastIndex()}`,
     );
     assert(
       log.lastApplied <= log.commitIndex || r.config.mutations.applyBeforeCommit === true,
-      `applied ${log.lastApplied} beyond commit ${log.commitIndex}`,
+      () => `applied ${log.lastApplied} beyond commit ${log.commitIndex}`,
     );
     assert(log.firstIndex() >= 1, 'first index below 1');
     assert(log.term(log.lastIndex()) !== null, 'last entry has no term');
@@ -278,26 +278,26 @@ export class RawNode {
       for (const [id, follower] of r.tracker.progress) {
         assert(
           follower.match < follower.next,
-          `progress of ${id}: match ${follower.match} ≥ next ${follower.next}`,
+          () => `progress of ${id}: match ${follower.match} ≥ next ${follower.next}`,
         );
         assert(
           follower.match <= log.lastIndex(),
-          `progress of ${id}: match ${follower.match} beyond last index`,
+          () => `progress of ${id}: match ${follower.match} beyond last index`,
         );
         assert(
           follower.inflights.count() <= r.config.inflightMessagesMax,
-          `progress of ${id}: ${follower.inflights.count()} messages in flight, above the bound`,
+          () => `progress of ${id}: ${follower.inflights.count()} messages in flight, above the bound`,
         );
         assert(
           follower.state !== 'snapshot' || follower.pendingSnapshot > 0,
-          `progress of ${id}: in snapshot state without a pending snapshot`,
+          () => `progress of ${id}: in snapshot state without a pending snapshot`,
         );
       }
     } else {
       // Leader-only state must not outlive leadership.
-      assert(r.transferTarget === null, `a ${r.role} has a leadership transfer in progress`);
-      assert(r.uncommittedBytes === 0, `a ${r.role} counts uncommitted bytes`);
-      assert(!r.proposalsPending, `a ${r.role} has proposals pending`);
+      assert(r.transferTarget === null, () => `a ${r.role} has a leadership transfer in progress`);
+      assert(r.uncommittedBytes === 0, () => `a ${r.role} counts uncommitted bytes`);
+      assert(!r.proposalsPending, () => `a ${r.role} has proposals pending`);
     }
     if (r.role === 'candidate') assert(r.votedFor === r.id, 'a candidate voted for itself');
     // Membership (chapter 4): decisions follow the log's latest configuration; learners are not
@@ -307,14 +307,11 @@ export class RawNode {
     for (const id of membership.learners) {
       assert(
         !membership.voters.includes(id) && !membership.outgoingVoters.includes(id),
-        `${id} is a learner and a voter`,
+        () => `${id} is a learner and a voter`,
       );
     }
     if (r.role === 'leader') {
-      assert(
-        r.tracker.isVoter(r.id) || log.membership.currentIndex() > log.commitIndex,
-        'a leader outside the committed voters',
-      );
+      assert(r.tracker.isVoter(r.id) || !log.membershipCommitted(), 'a leader outside the committed voters');
       assert(
         log.membership.changesAfter(log.commitIndex, r.term) <= 1 ||
           r.config.mutations.concurrentChanges === true,

@@ -64,8 +64,8 @@ export class MemoryLogStorage implements LogStorage {
 
   entries(lo: number, hi: number, maxBytes: number): Entry[] {
     const offset = this.offset();
-    assert(lo > offset, `entries(${lo}) compacted (first ${offset + 1})`);
-    assert(hi <= this.lastIndex() + 1, `entries(${hi}) beyond last ${this.lastIndex()}`);
+    assert(lo > offset, () => `entries(${lo}) compacted (first ${offset + 1})`);
+    assert(hi <= this.lastIndex() + 1, () => `entries(${hi}) beyond last ${this.lastIndex()}`);
     const out: Entry[] = [];
     let bytes = 0;
     for (let i = lo; i < hi; i++) {
@@ -86,8 +86,8 @@ export class MemoryLogStorage implements LogStorage {
     if (entries.length === 0) return;
     const offset = this.offset();
     const first = present(entries[0], 'the first new entry').index;
-    assert(first > offset, `append at ${first} overwrites the snapshot at ${offset}`);
-    assert(first <= this.lastIndex() + 1, `append at ${first} leaves a gap after ${this.lastIndex()}`);
+    assert(first > offset, () => `append at ${first} overwrites the snapshot at ${offset}`);
+    assert(first <= this.lastIndex() + 1, () => `append at ${first} leaves a gap after ${this.lastIndex()}`);
     this.log.length = first - offset;
     for (const e of entries) this.log.push(e);
   }
@@ -95,7 +95,7 @@ export class MemoryLogStorage implements LogStorage {
   /** Installs a snapshot received from the leader: the whole log is replaced by it. */
   applySnapshot(snap: Snapshot): void {
     const { index, term } = snap.meta;
-    assert(index > this.snap.meta.index, `snapshot ${index} older than held ${this.snap.meta.index}`);
+    assert(index > this.snap.meta.index, () => `snapshot ${index} older than held ${this.snap.meta.index}`);
     this.snap = snap;
     // Keep entries after the snapshot if the log agrees with it there (§5.1: InstallSnapshot keeps the entries that follow a matching last entry).
     if (this.term(index) === term) {
@@ -113,9 +113,9 @@ export class MemoryLogStorage implements LogStorage {
    */
   createSnapshot(snap: Snapshot, compactIndex: number = snap.meta.index): void {
     const { index, term } = snap.meta;
-    assert(index > this.snap.meta.index, `snapshot ${index} not newer than ${this.snap.meta.index}`);
-    assert(index <= this.lastIndex(), `snapshot ${index} beyond last index ${this.lastIndex()}`);
-    assert(this.term(index) === term, `snapshot term ${term} disagrees with log at ${index}`);
+    assert(index > this.snap.meta.index, () => `snapshot ${index} not newer than ${this.snap.meta.index}`);
+    assert(index <= this.lastIndex(), () => `snapshot ${index} beyond last index ${this.lastIndex()}`);
+    assert(this.term(index) === term, () => `snapshot term ${term} disagrees with log at ${index}`);
     this.snap = snap;
     this.compact(Math.min(compactIndex, index));
   }
@@ -124,7 +124,7 @@ export class MemoryLogStorage implements LogStorage {
   compact(index: number): void {
     const offset = this.offset();
     if (index <= offset) return;
-    assert(index <= this.lastIndex(), `compact ${index} beyond last ${this.lastIndex()}`);
+    assert(index <= this.lastIndex(), () => `compact ${index} beyond last ${this.lastIndex()}`);
     const term = present(this.term(index) ?? undefined, 'the term of the compaction point');
     this.log = this.log.slice(index - offset);
     this.log[0] = { index, term, type: 'noop', data: new Uint8Array(0) };

@@ -8,7 +8,7 @@ import { rm } from 'node:fs/promises';
 import { test } from 'node:test';
 import type { ProcessCluster } from '../support/process-cluster.js';
 import { ProcessCluster as Cluster } from '../support/process-cluster.js';
-import { waitFor } from '../support/wait.js';
+import { pause, waitFor } from '../support/wait.js';
 
 /** Writes keys w0, w1, ... one at a time through any running member; remembers the acknowledged. */
 class WriteLoad {
@@ -26,7 +26,7 @@ class WriteLoad {
         const id = ids[i % ids.length];
         if (id === undefined) {
           // No node runs (the test failed and cleaned up, or all are restarting): wait, never spin.
-          await new Promise((resolve) => setTimeout(resolve, 50));
+          await pause(50);
           continue;
         }
         const key = `w${i}`;
@@ -38,7 +38,7 @@ class WriteLoad {
           // to a node that just exited fails at once (its error comes on the next tick): wait a
           // moment, or this loop would starve the timers and I/O that notice the exit.
           this.failures++;
-          await new Promise((resolve) => setTimeout(resolve, 10));
+          await pause(10);
         }
       }
     })();

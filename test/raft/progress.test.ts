@@ -296,8 +296,7 @@ test('probing with hints stops exactly where the logs stop agreeing, one round t
           }
           // The follower's answer (follower.ts) and the leader's use of it (leader.ts).
           const hint = follower.findConflictByTerm(prev, prevTerm);
-          const probeFrom =
-            hint.term > 0 ? leader.findConflictByTerm(hint.index, hint.term).index : hint.index;
+          const probeFrom = leader.probeIndexFromHint(hint.index, hint.term);
           assert.equal(pr.onRejected(prev, probeFrom), true);
         }
         assert.equal(pr.match, prefix.length, 'the match found is the whole common prefix, never less');

@@ -46,12 +46,12 @@ import {
   defaultRaftConfig,
   type Entry,
   type MemberChange,
-  type Membership,
   type Message,
   type Mutations,
   type NodeId,
   type RaftConfig,
 } from '../../src/raft/index.js';
+import { describeMembership } from '../sim/kv.js';
 import { describeMessage } from '../sim/trace.js';
 import { Cluster, type TestNode } from './harness.js';
 
@@ -97,14 +97,6 @@ function entry(e: Entry): string {
     return `${e.index}/t${e.term} config(${describeMembership(decodeMembership(e.data))})`;
   const data = e.type === 'noop' ? 'noop' : JSON.stringify(new TextDecoder().decode(e.data));
   return `${e.index}/t${e.term} ${data}`;
-}
-
-/** voters, then (while joint) the outgoing voters, then learners: "n1,n2,n3 & n1,n2 +n4". */
-function describeMembership(m: Membership): string {
-  let out = m.voters.join(',');
-  if (m.outgoingVoters.length > 0) out += ` & ${m.outgoingVoters.join(',')}`;
-  if (m.learners.length > 0) out += ` +${m.learners.join(',+')}`;
-  return out;
 }
 
 function parseChanges(words: readonly string[]): MemberChange[] {

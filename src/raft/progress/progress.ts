@@ -120,7 +120,7 @@ export class Progress {
     } else if (this.flowState === 'probe') {
       this.probeInFlight = true;
     } else {
-      assert(false, `sending entries to a follower in ${this.flowState} state`);
+      assert(false, () => `sending entries to a follower in ${this.flowState} state`);
     }
   }
 

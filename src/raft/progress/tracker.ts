@@ -15,6 +15,8 @@ import { Progress } from './progress.js';
 export class ProgressTracker {
   private config: Membership;
   private sets: VoterSets;
+  /** The one voter that is a quorum by itself (every set is just it), if any: asked on every read. */
+  private soleVoter: NodeId | null = null;
   private voterIds: readonly NodeId[];
   private memberIds: readonly NodeId[];
   /**
@@ -34,6 +36,7 @@ export class ProgressTracker {
   ) {
     this.config = membership;
     this.sets = this.voterSets(membership);
+    this.soleVoter = soleVoterOf(this.sets);
     this.voterIds = this.countedVoters(membership);
     this.memberIds = allMembers(membership);
     this.replicateTo = this.memberIds;
@@ -80,6 +83,7 @@ export class ProgressTracker {
    */
   takeDepartedThrough(index: number): NodeId[] {
     const out = [...this.departing].filter((id) => (this.progress.get(id)?.match ?? 0) >= index);
+    if (out.length === 0) return out;
     for (const id of out) {
       this.progress.delete(id);
       this.departing.delete(id);
@@ -103,6 +107,7 @@ export class ProgressTracker {
   setMembership(membership: Membership, lastIndex: number): void {
     this.config = membership;
     this.sets = this.voterSets(membership);
+    this.soleVoter = soleVoterOf(this.sets);
     this.voterIds = this.countedVoters(membership);
     this.memberIds = allMembers(membership);
     for (const id of [...this.votes.keys()]) if (!this.voterIds.includes(id)) this.votes.delete(id);
@@ -141,7 +146,7 @@ export class ProgressTracker {
 
   /** `id` alone is a quorum (it is the only voter). */
   isQuorumAlone(id: NodeId): boolean {
-    return jointHasQuorum(this.sets, (voter) => voter === id);
+    return this.soleVoter === id;
   }
 
   /** Every follower counts as heard from: a new leader gives each a full round (§6.2). */
@@ -183,4 +188,10 @@ export class ProgressTracker {
   tallyVotes(): VoteResult {
     return jointVoteResult(this.sets, this.votes);
   }
+}
+
+function soleVoterOf({ incoming, outgoing }: VoterSets): NodeId | null {
+  const only = incoming.length === 1 ? (incoming[0] as NodeId) : null;
+  if (only === null || outgoing.length === 0) return only;
+  return outgoing.length === 1 && outgoing[0] === only ? only : null;
 }

@@ -8,7 +8,7 @@ import { onFollowerMessage, onNotLeaderMessage } from './follower.js';
 import { broadcastAppend } from './leader.js';
 
 export function startPreVote(r: Raft): void {
-  assert(r.role !== 'leader' && r.promotable(), `a ${r.role} outside the voters cannot campaign`);
+  assert(r.role !== 'leader' && r.promotable(), () => `a ${r.role} outside the voters cannot campaign`);
   r.becomePreCandidate();
   r.emit('info', 'starting pre-vote', { forTerm: r.term + 1 });
   requestVotes(r, 'PreVote', { transfer: false });
@@ -16,7 +16,7 @@ export function startPreVote(r: Raft): void {
 
 /** Campaigns in a new term; `transfer` after TimeoutNow (§3.10) bypasses the voters' stickiness. */
 export function campaign(r: Raft, why: { readonly transfer: boolean }): void {
-  assert(r.role !== 'leader' && r.promotable(), `a ${r.role} outside the voters cannot campaign`);
+  assert(r.role !== 'leader' && r.promotable(), () => `a ${r.role} outside the voters cannot campaign`);
   r.becomeCandidate();
   r.emit('info', 'starting election', { transfer: why.transfer });
   requestVotes(r, 'RequestVote', why);
@@ -54,8 +54,14 @@ function onElectionWon(r: Raft, kind: 'PreVote' | 'RequestVote'): void {
  * or a read relayed to it, is handled as a follower would; anything else is not for a candidate.
  */
 export function onCandidateMessage(r: Raft, m: Message): void {
-  assert(r.role === 'candidate' || r.role === 'precandidate', `candidate handler called for a ${r.role}`);
-  assert(m.term === r.term, `message of term ${m.term} reached the candidate handler in term ${r.term}`);
+  assert(
+    r.role === 'candidate' || r.role === 'precandidate',
+    () => `candidate handler called for a ${r.role}`,
+  );
+  assert(
+    m.term === r.term,
+    () => `message of term ${m.term} reached the candidate handler in term ${r.term}`,
+  );
   switch (m.type) {
     case 'AppendEntries':
     case 'Heartbeat':
@@ -70,7 +76,10 @@ export function onCandidateMessage(r: Raft, m: Message): void {
 }
 
 export function onVoteResponse(r: Raft, m: RequestVoteResponse | PreVoteResponse): void {
-  assert(m.term >= r.term, `a vote answer of stale term ${m.term} passed the term rules (term ${r.term})`);
+  assert(
+    m.term >= r.term,
+    () => `a vote answer of stale term ${m.term} passed the term rules (term ${r.term})`,
+  );
   const expected = m.type === 'PreVoteResponse' ? 'precandidate' : 'candidate';
   if (r.role !== expected) return;
   // A granted PreVote answer carries the term we would campaign in.

@@ -8,8 +8,8 @@ import type { AppendEntries, Heartbeat, InstallSnapshot, Message } from '../type
 
 /** A message in the follower's term (the term rules of raft.ts have run). */
 export function onFollowerMessage(r: Raft, m: Message): void {
-  assert(r.role === 'follower', `follower handler called for a ${r.role}`);
-  assert(m.term === r.term, `message of term ${m.term} reached the follower handler in term ${r.term}`);
+  assert(r.role === 'follower', () => `follower handler called for a ${r.role}`);
+  assert(m.term === r.term, () => `message of term ${m.term} reached the follower handler in term ${r.term}`);
   switch (m.type) {
     case 'AppendEntries':
     case 'Heartbeat':
@@ -66,8 +66,6 @@ function onAppendEntries(r: Raft, m: AppendEntries): void {
   }
   const lastNew = r.log.maybeAppend(m.prevLogIndex, m.prevLogTerm, m.leaderCommit, m.entries);
   if (lastNew !== null) {
-    // A configuration among the entries is in force now; one cut off no longer is (§4.1).
-    r.adoptLogMembership();
     r.send({ ...reply, success: true, matchIndex: lastNew, rejectedIndex: 0, hintIndex: 0, hintTerm: 0 });
     return;
   }
@@ -116,7 +114,6 @@ function onInstallSnapshot(r: Raft, m: InstallSnapshot): void {
     return;
   }
   r.log.restore(m.snapshot);
-  r.adoptLogMembership();
   r.emit('info', 'installing snapshot from leader', { index, snapshotTerm: term, from: m.from });
   r.send({ ...reply, matchIndex: r.log.lastIndex() });
 }

@@ -20,7 +20,7 @@ import type {
 
 /** What every leader-only step assumes: this node leads its term. */
 function assertLeader(r: Raft): void {
-  assert(r.role === 'leader', `a leader's step taken by a ${r.role}`);
+  assert(r.role === 'leader', () => `a leader's step taken by a ${r.role}`);
 }
 
 /** A snapshot transfer not acknowledged after this many election timeouts is presumed lost. */
@@ -58,8 +58,8 @@ export function onOwnEntriesPersisted(r: Raft, last: Entry): void {
   const self = r.tracker.get(r.id);
   if (self && r.log.matchTerm(last.index, last.term) && self.maybeUpdate(last.index) && maybeCommit(r)) {
     broadcastAppend(r);
+    stepDownIfRemoved(r);
   }
-  stepDownIfRemoved(r);
 }
 
 /** Applied entries of this term no longer count toward the uncommitted-bytes bound. */
@@ -118,14 +118,13 @@ export function proposeMembership(r: Raft, changes: readonly MemberChange[]): Me
     return { kind: 'rejected', reason: 'NotReadyForChange', leaderId: r.id };
   }
   const current = r.tracker.membership;
-  const uncommitted = r.log.membership.currentIndex() > r.log.commitIndex;
+  const uncommitted = !r.log.membershipCommitted();
   if (isJoint(current) || (uncommitted && !mutations.concurrentChanges)) {
     return { kind: 'rejected', reason: 'ChangeInProgress', leaderId: r.id };
   }
   const changed = changeMembership(current, changes);
   if ('refused' in changed) return { kind: 'refused', refusal: changed.refused };
   const index = appendOwnEntry(r, 'config', encodeMembership(changed.membership));
-  r.adoptLogMembership();
   r.emit('info', 'membership change appended', { index });
   return { kind: 'accepted', index, term: r.term, membership: changed.membership };
 }
@@ -136,10 +135,8 @@ export function proposeMembership(r: Raft, changes: readonly MemberChange[]): Me
  * node learns its removal is final and can stop — and gets no more messages.
  */
 function tellDepartedTheyLeft(r: Raft): void {
-  if (!r.tracker.hasDeparting()) return;
-  const index = r.log.membership.currentIndex();
-  if (index > r.log.commitIndex) return;
-  for (const id of r.tracker.takeDepartedThrough(index)) {
+  if (!r.tracker.hasDeparting() || !r.log.membershipCommitted()) return;
+  for (const id of r.tracker.takeDepartedThrough(r.log.membership.currentIndex())) {
     // A leader that removed itself learns it from its own log.
     if (id === r.id) continue;
     r.send({ type: 'Heartbeat', to: id, leaderCommit: r.log.commitIndex, readRound: r.reads.round });
@@ -152,9 +149,8 @@ function tellDepartedTheyLeft(r: Raft): void {
  */
 function leaveCommittedJoint(r: Raft): void {
   const current = r.tracker.membership;
-  if (!isJoint(current) || r.log.membership.currentIndex() > r.log.commitIndex) return;
+  if (!isJoint(current) || !r.log.membershipCommitted()) return;
   const index = appendOwnEntry(r, 'config', encodeMembership(leaveJoint(current)));
-  r.adoptLogMembership();
   r.emit('info', 'leaving the joint configuration', { index });
 }
 
@@ -165,7 +161,7 @@ function leaveCommittedJoint(r: Raft): void {
  */
 function stepDownIfRemoved(r: Raft): void {
   if (r.role !== 'leader' || r.tracker.isVoter(r.id)) return;
-  if (r.log.membership.currentIndex() > r.log.commitIndex) return;
+  if (!r.log.membershipCommitted()) return;
   let heir: NodeId | null = null;
   for (const id of r.tracker.voters) {
     const progress = r.tracker.get(id);
@@ -253,7 +249,7 @@ export function maybeCommit(r: Raft): boolean {
   if (r.log.term(index) !== r.term && !r.config.mutations.commitOldTermByCounting) return false;
   r.log.commitTo(index);
   releaseReadsDeferredToTermCommit(r);
-  if (r.log.membership.currentIndex() <= index) {
+  if (r.log.membershipCommitted()) {
     tellDepartedTheyLeft(r);
     leaveCommittedJoint(r);
   }
@@ -272,12 +268,11 @@ function releaseReadsDeferredToTermCommit(r: Raft): void {
 
 export function onLeaderMessage(r: Raft, m: Message): void {
   assertLeader(r);
-  assert(m.term === r.term, `message of term ${m.term} reached the leader handler in term ${r.term}`);
+  assert(m.term === r.term, () => `message of term ${m.term} reached the leader handler in term ${r.term}`);
   switch (m.type) {
     case 'AppendEntriesResponse':
-      onAppendEntriesResponse(r, m);
-      tellDepartedTheyLeft(r);
-      stepDownIfRemoved(r);
+      // Last: the handler still sends as the leader.
+      if (onAppendEntriesResponse(r, m)) stepDownIfRemoved(r);
       return;
     case 'HeartbeatResponse':
       onHeartbeatResponse(r, m);
@@ -291,24 +286,23 @@ export function onLeaderMessage(r: Raft, m: Message): void {
   }
 }
 
-function onAppendEntriesResponse(r: Raft, m: AppendEntriesResponse): void {
+/** Returns whether the commit index moved. */
+function onAppendEntriesResponse(r: Raft, m: AppendEntriesResponse): boolean {
   const progress = r.tracker.get(m.from);
-  if (!progress) return;
+  if (!progress) return false;
   progress.markActive();
   if (!m.success) {
-    // Skip the follower's whole conflicting term: probe after the last entry whose term ≤ the
-    // follower's hint term (the optimisation at the end of §3.5, as refined in etcd-io/raft).
-    const probeFrom = m.hintTerm > 0 ? r.log.findConflictByTerm(m.hintIndex, m.hintTerm).index : m.hintIndex;
+    const probeFrom = r.log.probeIndexFromHint(m.hintIndex, m.hintTerm);
     if (progress.onRejected(m.rejectedIndex, probeFrom)) {
       if (progress.state === 'replicate') progress.becomeProbe();
       sendAppend(r, m.from);
     }
-    return;
+    return false;
   }
   const wasPaused = progress.isPaused();
   if (!progress.maybeUpdate(m.matchIndex)) {
     if (wasPaused && !progress.isPaused()) sendNewEntries(r, m.from);
-    return;
+    return false;
   }
   if (progress.state === 'probe') progress.becomeReplicate();
   else if (progress.state === 'snapshot' && progress.match >= progress.pendingSnapshot) {
@@ -316,14 +310,18 @@ function onAppendEntriesResponse(r: Raft, m: AppendEntriesResponse): void {
     progress.becomeReplicate();
   } else if (progress.state === 'replicate') progress.inflights.freeThrough(m.matchIndex);
 
-  if (maybeCommit(r)) broadcastAppend(r);
+  const committed = maybeCommit(r);
+  if (committed) broadcastAppend(r);
   else sendNewEntries(r, m.from);
+  // A member the committed configuration removed may just have acknowledged it.
+  tellDepartedTheyLeft(r);
   // Fill the pipeline.
   while (sendNewEntries(r, m.from)) {}
   if (m.from === r.transferTarget && progress.match === r.log.lastIndex()) {
     r.emit('info', 'leadership transfer: target caught up, sending TimeoutNow', { to: m.from });
     sendTimeoutNow(r, m.from);
   }
+  return committed;
 }
 
 function onHeartbeatResponse(r: Raft, m: HeartbeatResponse): void {
