@@ -521,14 +521,19 @@ export class Driver {
 
   /** After each Ready: a node that a committed configuration no longer names has been removed. */
   private checkRemoved(): void {
+    const id = this.options.id;
     const { current } = this.raw.membership();
+    // The common case, per Ready: a member of the configuration in force is not removed.
+    if (isMember(current, id)) {
+      this.wasMember = true;
+      return;
+    }
     // Judged at the commit index already saved, not the core's (which may have moved on while
     // this Ready was being written): the removal this node acts on is the one its data dir
     // records, so that it also refuses to start on it again (start-node.ts).
     const saved = Math.max(this.log.initialState().hardState.commitIndex, this.log.snapshot().meta.index);
     const committed = this.raw.membershipAt(saved);
-    const id = this.options.id;
-    if (isMember(current, id) || isMember(committed, id)) {
+    if (isMember(committed, id)) {
       this.wasMember = true;
       return;
     }
