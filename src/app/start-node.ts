@@ -62,7 +62,7 @@ export async function startNode(options: NodeOptions): Promise<RaftkvNode> {
   if (committed.voters.length > 0 && !isMember(committed, o.id)) {
     await storage.close();
     throw new RemovedNodeError(
-      `node ${o.id} was removed from the cluster (its data dir says so): to join again, start it with an empty data dir and --join`,
+      `node ${o.id} was removed from the cluster (its data dir says so): to join again, start a new member: an empty data dir, a new id and --join (docs/membership.md)`,
     );
   }
 

@@ -78,6 +78,8 @@ const usage = [
   `Fault families: ${familyNames}.`,
   '"disk" needs --small-disk, and "all" includes it only with --small-disk. With --small-disk the',
   'nodes run with --min-free-bytes of a quarter of their disk.',
+  '"membership" (replace a node, shrink and grow) runs on a schedule of its own, at the same time as',
+  'the other families; each node it replaces comes back as a new member (n3 → n3.2) with --join.',
   'Exit codes: 0 valid, 1 anomaly found, 2 usage error, 3 undecided or the run failed.',
   '',
 ].join('\n');

@@ -27,6 +27,8 @@
 //                                 ticks a stopped process never received served stale reads
 //   restart    restart-random     graceful stop (SIGTERM) and restart of a random node
 //              restart-rolling    graceful restart of every node in turn
+//   membership member-replace     (its own schedule, beside the others: membership-nemesis.ts)
+//              member-shrink-grow
 //   disk       disk-full          (needs --small-disk) fill the tmpfs of a node, the leader or a
 //                                 follower, until its free space is below the node's
 //                                 --min-free-bytes, leaving it room (the free-disk guard must see
@@ -42,6 +44,7 @@ import { exchange } from './client.js';
 import type { SmallDisks } from './disks.js';
 import type { Network } from './netns.js';
 import type { NodeSet } from './nodes.js';
+import { Interruptible, runSchedule } from './schedule.js';
 
 export const families = {
   partition: ['partition-halves', 'partition-leader', 'partition-bridge', 'partition-one-way'],
@@ -53,6 +56,8 @@ export const families = {
   'pause-isolate': ['pause-isolate-leader'],
   // Only with --small-disk, so `all` without it means what it meant before.
   disk: ['disk-full'],
+  // Runs on a schedule of its own, at the same time as the other families (membership-nemesis.ts).
+  membership: ['member-replace', 'member-shrink-grow'],
 } as const;
 
 export type Family = keyof typeof families;
@@ -219,8 +224,7 @@ export async function waitHealthy(
 export class Nemesis {
   readonly timeline: TimelineEntry[] = [];
   private readonly kinds: FaultKind[];
-  private stopped = false;
-  private wake: (() => void) | null = null;
+  private readonly waits = new Interruptible();
 
   constructor(
     private readonly rng: Prng,
@@ -232,43 +236,32 @@ export class Nemesis {
     /** The nodes' small file systems (--small-disk), for disk-full; null without them. */
     private readonly disks: SmallDisks | null = null,
   ) {
-    this.kinds = options.families.flatMap((f) => [...families[f]]);
+    // Membership changes run beside these faults, on their own schedule (membership-nemesis.ts).
+    this.kinds = options.families.filter((f) => f !== 'membership').flatMap((f) => [...families[f]]);
   }
 
-  /** Ends the schedule early: the current sleep returns and no new fault starts. */
+  /** Ends the schedule early: the current wait returns and nothing new starts. */
   stop(): void {
-    this.stopped = true;
-    this.wake?.();
+    this.waits.stop();
   }
 
-  private async hold(ms: number): Promise<void> {
-    if (this.stopped) return;
-    await new Promise<void>((resolve) => {
-      const t = setTimeout(resolve, ms);
-      this.wake = () => {
-        clearTimeout(t);
-        resolve();
-      };
-    });
-    this.wake = null;
+  private hold(ms: number): Promise<void> {
+    return this.waits.hold(ms);
+  }
+
+  private get stopped(): boolean {
+    return this.waits.stopped;
   }
 
   /** Runs faults until `untilMs` (on the run clock) or stop(); leaves the cluster healed. */
   async run(untilMs: number): Promise<void> {
-    const [gLo, gHi] = this.options.gapMs;
-    const [fLo, fHi] = this.options.faultMs;
     if (this.kinds.length === 0) {
       await this.hold(Math.max(0, untilMs - this.now()));
       return;
     }
-    await this.hold(this.rng.between(gLo, gHi));
-    while (!this.stopped && this.now() + fLo < untilMs) {
-      const kind = this.rng.pick(this.kinds);
-      const duration = Math.min(this.rng.between(fLo, fHi), Math.max(fLo, untilMs - this.now()));
-      await this.fault(kind, duration);
-      if (this.stopped) break;
-      await this.hold(this.rng.between(gLo, gHi));
-    }
+    await runSchedule(this.waits, this.rng, this.options, this.now, untilMs, this.kinds, (kind, duration) =>
+      this.fault(kind, duration),
+    );
   }
 
   /**
@@ -300,10 +293,39 @@ export class Nemesis {
     return list.map((i) => this.nodes.name(i)).join(',');
   }
 
-  private async leaderOrRandom(): Promise<{ node: number; leader: boolean }> {
+  /**
+   * The leader if it is among `candidates`, else one of them at random; null if there are none.
+   * Faults on a process choose among the slots no other fault holds (the membership nemesis may
+   * be replacing one); with every slot free the draws are what they always were.
+   */
+  private async leaderOrRandom(
+    candidates: readonly number[] = this.nodes.ids(),
+  ): Promise<{ node: number; leader: boolean } | null> {
     const leader = await findLeader(this.nodes);
-    if (leader !== null) return { node: leader, leader: true };
-    return { node: this.rng.pick(this.nodes.ids()), leader: false };
+    if (leader !== null && candidates.includes(leader)) return { node: leader, leader: true };
+    if (candidates.length === 0) return null;
+    return { node: this.rng.pick(candidates), leader: false };
+  }
+
+  /** A node no other fault holds: the leader if `leader` and it is free, else one at random. */
+  private processTarget(leader: boolean): Promise<{ node: number; leader: boolean } | null> {
+    const free = this.nodes.free();
+    if (leader) return this.leaderOrRandom(free);
+    return Promise.resolve(free.length > 0 ? { node: this.rng.pick(free), leader: false } : null);
+  }
+
+  /** Runs `f` holding the slots `nodes`, so no other fault touches its process meanwhile. */
+  private async holding<T>(nodes: readonly number[], f: () => Promise<T>): Promise<T> {
+    const held = nodes.filter((i) => this.nodes.claim(i));
+    try {
+      return await f();
+    } finally {
+      for (const i of held) this.nodes.release(i);
+    }
+  }
+
+  private skip(kind: FaultKind, why: string): void {
+    this.log(`nemesis: ${kind} skipped: ${why}`);
   }
 
   private async fault(kind: FaultKind, duration: number): Promise<void> {
@@ -323,7 +345,7 @@ export class Nemesis {
         return;
       }
       case 'partition-leader': {
-        const { node, leader } = await this.leaderOrRandom();
+        const { node, leader } = (await this.leaderOrRandom())!;
         const others = this.rng.shuffle(ids.filter((i) => i !== node));
         const small = [node, ...others.slice(0, Math.max(0, minority - 1))];
         const big = ids.filter((i) => !small.includes(i));
@@ -351,7 +373,8 @@ export class Nemesis {
         return;
       }
       case 'partition-one-way': {
-        const { node } = this.rng.next() < 0.5 ? await this.leaderOrRandom() : { node: this.rng.pick(ids) };
+        const { node } =
+          this.rng.next() < 0.5 ? (await this.leaderOrRandom())! : { node: this.rng.pick(ids) };
         const others = ids.filter((i) => i !== node);
         const deaf = this.rng.next() < 0.5;
         const e = this.begin(
@@ -371,45 +394,41 @@ export class Nemesis {
       }
       case 'kill-random':
       case 'kill-leader': {
-        const target =
-          kind === 'kill-leader' ? await this.leaderOrRandom() : { node: this.rng.pick(ids), leader: false };
-        const e = this.begin(kind, `${this.nodes.name(target.node)}${target.leader ? ' (leader)' : ''}`);
-        await this.nodes.kill(target.node);
-        await this.hold(duration);
-        this.nodes.start(target.node);
-        this.end(e);
+        const target = await this.processTarget(kind === 'kill-leader');
+        if (target === null) return this.skip(kind, 'another fault holds every node');
+        await this.holding([target.node], async () => {
+          const e = this.begin(kind, `${this.nodes.name(target.node)}${target.leader ? ' (leader)' : ''}`);
+          await this.nodes.kill(target.node);
+          await this.hold(duration);
+          this.nodes.start(target.node);
+          this.end(e);
+        });
         return;
       }
       case 'kill-rolling':
       case 'restart-rolling': {
-        const order = this.rng.shuffle(ids);
-        const e = this.begin(kind, `order ${this.names(order)}`);
-        const per = Math.max(1000, duration / n);
-        for (const i of order) {
-          if (kind === 'kill-rolling') await this.nodes.kill(i);
-          else await this.nodes.stop(i);
-          await sleep(Math.min(1000, per / 3));
-          this.nodes.start(i);
-          await waitHealthy(this.nodes, [i], per);
-          if (this.stopped) break;
-        }
-        this.end(e);
+        const order = this.rng.shuffle(this.nodes.free());
+        if (order.length === 0) return this.skip(kind, 'another fault holds every node');
+        await this.holding(order, async () => {
+          const e = this.begin(kind, `order ${this.names(order)}`);
+          const per = Math.max(1000, duration / n);
+          for (const i of order) {
+            if (kind === 'kill-rolling') await this.nodes.kill(i);
+            else await this.nodes.stop(i);
+            await sleep(Math.min(1000, per / 3));
+            this.nodes.start(i);
+            await waitHealthy(this.nodes, [i], per);
+            if (this.stopped) break;
+          }
+          this.end(e);
+        });
         return;
       }
       case 'pause-random':
       case 'pause-leader': {
-        const target =
-          kind === 'pause-leader' ? await this.leaderOrRandom() : { node: this.rng.pick(ids), leader: false };
-        const [sLo, sHi] = this.options.shortPauseMs;
-        const pauseMs = this.rng.next() < 0.5 ? this.rng.between(sLo, sHi) : duration;
-        const e = this.begin(
-          kind,
-          `${this.nodes.name(target.node)}${target.leader ? ' (leader)' : ''} for ${(pauseMs / 1000).toFixed(1)} s`,
-        );
-        this.nodes.pause(target.node);
-        await this.hold(pauseMs);
-        this.nodes.resume(target.node);
-        this.end(e);
+        const target = await this.processTarget(kind === 'pause-leader');
+        if (target === null) return this.skip(kind, 'another fault holds every node');
+        await this.holding([target.node], () => this.pause(kind, target, duration));
         return;
       }
       case 'pause-isolate-leader':
@@ -419,15 +438,40 @@ export class Nemesis {
         await this.diskFull(duration);
         return;
       case 'restart-random': {
-        const node = this.rng.pick(ids);
-        const e = this.begin(kind, this.nodes.name(node));
-        await this.nodes.stop(node);
-        await this.hold(Math.min(duration, 1000));
-        this.nodes.start(node);
-        this.end(e);
+        const free = this.nodes.free();
+        if (free.length === 0) return this.skip(kind, 'another fault holds every node');
+        const node = this.rng.pick(free);
+        await this.holding([node], async () => {
+          const e = this.begin(kind, this.nodes.name(node));
+          await this.nodes.stop(node);
+          await this.hold(Math.min(duration, 1000));
+          this.nodes.start(node);
+          this.end(e);
+        });
         return;
       }
+      case 'member-replace':
+      case 'member-shrink-grow':
+        // Drawn by the membership nemesis's own schedule only.
+        return;
     }
+  }
+
+  private async pause(
+    kind: 'pause-random' | 'pause-leader',
+    target: { readonly node: number; readonly leader: boolean },
+    duration: number,
+  ): Promise<void> {
+    const [sLo, sHi] = this.options.shortPauseMs;
+    const pauseMs = this.rng.next() < 0.5 ? this.rng.between(sLo, sHi) : duration;
+    const e = this.begin(
+      kind,
+      `${this.nodes.name(target.node)}${target.leader ? ' (leader)' : ''} for ${(pauseMs / 1000).toFixed(1)} s`,
+    );
+    this.nodes.pause(target.node);
+    await this.hold(pauseMs);
+    this.nodes.resume(target.node);
+    this.end(e);
   }
 
   /**
@@ -436,7 +480,7 @@ export class Nemesis {
    * least `isolatedWakeMs`.
    */
   private async pauseIsolateLeader(duration: number): Promise<void> {
-    const { takeoverMs, isolatedWakeMs } = this.options;
+    const { takeoverMs } = this.options;
     const ids = this.nodes.ids();
     // Only a leader holds a lease, so unlike the other leader faults this one does not fall back
     // to a random node. Its /debug, read just before the stop, says how far its log reached.
@@ -445,6 +489,21 @@ export class Nemesis {
       this.log(`nemesis: pause-isolate-leader skipped: no leader within ${secs(takeoverMs)} s`);
       return;
     }
+    if (!this.nodes.claim(old.node))
+      return this.skip('pause-isolate-leader', 'another fault holds the leader');
+    try {
+      await this.isolateLeader(old, duration);
+    } finally {
+      this.nodes.release(old.node);
+    }
+  }
+
+  private async isolateLeader(
+    old: { readonly node: number; readonly view: DebugView },
+    duration: number,
+  ): Promise<void> {
+    const { takeoverMs, isolatedWakeMs } = this.options;
+    const ids = this.nodes.ids();
     const name = this.nodes.name(old.node);
     const peers = ids.filter((i) => i !== old.node);
     const e = this.begin(
@@ -499,6 +558,22 @@ export class Nemesis {
     const followers = ids.filter((i) => i !== leader && this.nodes.state(i) === 'running');
     const follower = followers.length > 0 ? this.rng.pick(followers) : null;
     const node = (wantLeader && leader !== null) || follower === null ? (leader ?? ids[0]!) : follower;
+    if (!this.nodes.claim(node))
+      return this.skip('disk-full', `another fault holds ${this.nodes.name(node)}`);
+    try {
+      await this.fillDisk(disks, node, leader, duration);
+    } finally {
+      this.nodes.release(node);
+    }
+  }
+
+  private async fillDisk(
+    disks: SmallDisks,
+    node: number,
+    leader: number | null,
+    duration: number,
+  ): Promise<void> {
+    const ids = this.nodes.ids();
     const name = this.nodes.name(node);
     const e = this.begin('disk-full', `${name} (${node === leader ? 'leader' : 'follower'})`);
     const exitsBefore = this.nodes.unexpectedExits().length;

@@ -3,9 +3,15 @@
 // in place, so the child's PID is the node's). Nodes run with --stop-with-stdin, so a runner that
 // dies without cleaning up still stops every node that is not paused; the next run's sweep kills
 // any that remain.
+//
+// A node slot i (its namespace and address) may host several members in turn: the membership
+// nemesis replaces n3 by a brand-new member n3.2 (a new id and an empty data dir, started with
+// --join), as an operator replaces a node whose disk is gone. A new id, not the old one on an
+// empty disk: a node that forgot its votes must not answer to the name those votes were cast
+// under (Raft thesis §4.1 — a server that loses its storage rejoins as a new server).
 
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdirSync, openSync } from 'node:fs';
+import { mkdirSync, openSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { RaftkvClient } from '../client/index.js';
@@ -32,6 +38,10 @@ export class NodeSet {
   private readonly states = new Map<number, NodeState>();
   private readonly exits: string[] = [];
   private readonly clients = new Map<number, RaftkvClient>();
+  /** Which member a slot hosts: 1 for the bootstrap member n<i>, then 2, 3, ... (n<i>.2, ...). */
+  private readonly generations = new Map<number, number>();
+  /** Slots a fault holds: no other fault kills, pauses or replaces their process meanwhile. */
+  private readonly claimed = new Set<number>();
 
   constructor(
     private readonly net: Network,
@@ -55,8 +65,44 @@ export class NodeSet {
     return Array.from({ length: this.net.nodes }, (_, i) => i + 1);
   }
 
+  /** The id of the member slot i hosts now. */
   name(i: number): string {
-    return `n${i}`;
+    const g = this.generations.get(i) ?? 1;
+    return g === 1 ? `n${i}` : `n${i}.${g}`;
+  }
+
+  /** Slots no fault holds, in order. */
+  free(): number[] {
+    return this.ids().filter((i) => !this.claimed.has(i));
+  }
+
+  /** Holds slot i for a fault; false if another fault holds it. */
+  claim(i: number): boolean {
+    if (this.claimed.has(i)) return false;
+    this.claimed.add(i);
+    return true;
+  }
+
+  release(i: number): void {
+    this.claimed.delete(i);
+  }
+
+  /**
+   * Slot i hosts a brand-new member from now on: a new id and an empty data dir; start() runs it
+   * with --join. The slot's process must not be running. Returns the new id.
+   */
+  renew(i: number): string {
+    if (this.procs.has(i)) throw new Error(`renew(${i}): ${this.name(i)} is still running`);
+    this.generations.set(i, (this.generations.get(i) ?? 1) + 1);
+    // A slot's data dir on a small disk is one path for every member it hosts: emptied here.
+    // Elsewhere each member has its own, and the old one stays for the post-mortem.
+    if (this.dataDirOf !== null) rmSync(this.dataDirOf(i), { recursive: true, force: true });
+    return this.name(i);
+  }
+
+  /** Where the member slot i hosts keeps its data. */
+  dataDir(i: number): string {
+    return this.dataDirOf?.(i) ?? path.join(this.outDir, 'data', this.name(i));
   }
 
   url(i: number): string {
@@ -82,10 +128,24 @@ export class NodeSet {
     return this.exits;
   }
 
+  /** The bootstrap members: n<i> on every slot. */
   private clusterArg(): string {
     return this.ids()
-      .map((i) => `${this.name(i)}=${this.net.address(i)}:${nodePort}`)
+      .map((i) => `n${i}=${this.net.address(i)}:${nodePort}`)
       .join(',');
+  }
+
+  /**
+   * How the member of slot i finds its cluster: a bootstrap member by the bootstrap list (its
+   * data dir holds the membership since); a member that replaced one by asking the other slots
+   * (--join; restarted, it finds itself listed and is not added again).
+   */
+  private membershipArgs(i: number): string[] {
+    if ((this.generations.get(i) ?? 1) === 1) return ['--cluster', this.clusterArg()];
+    const others = this.ids()
+      .filter((j) => j !== i)
+      .map((j) => `${this.net.address(j)}:${nodePort}`);
+    return ['--join', others.join(','), '--listen', `${this.net.address(i)}:${nodePort}`];
   }
 
   /** Starts node i (fresh or with its existing data dir). */
@@ -101,10 +161,9 @@ export class NodeSet {
       'start',
       '--id',
       this.name(i),
-      '--cluster',
-      this.clusterArg(),
+      ...this.membershipArgs(i),
       '--data-dir',
-      this.dataDirOf?.(i) ?? path.join(this.outDir, 'data', this.name(i)),
+      this.dataDir(i),
       '--heartbeat-interval',
       String(this.timing.heartbeatMs),
       '--election-timeout',

@@ -9,6 +9,7 @@ import { checkKvHistory, historyFormat, historyFormatVersion } from '../check/in
 import type { ReadMode } from '../raft/index.js';
 import { Prng } from '../random.js';
 import { SmallDisks, smallDiskSupportProblem, sweepDisks } from './disks.js';
+import { MembershipNemesis } from './membership-nemesis.js';
 import { debugOf, type Family, findLeader, Nemesis, waitHealthy } from './nemesis.js';
 import {
   acquireLock,
@@ -157,6 +158,25 @@ export async function runJepsen(o: RunOptions): Promise<RunResult> {
     o.log,
     disks,
   );
+  // Membership changes run beside the other faults, on a schedule of their own.
+  const membership = o.nemesis.includes('membership')
+    ? new MembershipNemesis(
+        Prng.derive(o.seed, 'membership'),
+        nodes,
+        {
+          faultMs: o.faultMs,
+          gapMs: o.gapMs,
+          // A join fetches the cluster, waits for a leader to add it and for the promotion; with
+          // partitions and kills going on, any of these may wait out a few elections.
+          changeMs: 20_000 + 20 * o.electionMs,
+          exitMs: 10 * o.electionMs,
+          requestMs: o.clientTimeoutMs,
+        },
+        () => clock.now(),
+        o.log,
+        nemesis.timeline,
+      )
+    : null;
   const notes: string[] = [];
   let recovered = false;
   let setRead: Awaited<ReturnType<SetWorkload['finalRead']>> = { error: 'not run' };
@@ -218,7 +238,8 @@ export async function runJepsen(o: RunOptions): Promise<RunResult> {
     };
     const clients = Array.from({ length: o.clients }, (_, c) => clientLoop(c));
 
-    await nemesis.run(clock.now() + o.timeSec * 1000);
+    const until = clock.now() + o.timeSec * 1000;
+    await Promise.all([nemesis.run(until), membership?.run(until)]);
     nemesis.healAll();
     o.log('healed everything; waiting for the cluster to recover');
     recovered = await waitHealthy(nodes, ids, 30_000);
@@ -239,6 +260,7 @@ export async function runJepsen(o: RunOptions): Promise<RunResult> {
     disks?.saveData(path.join(o.out, 'data'));
   } finally {
     nemesis.stop();
+    membership?.stop();
     cleanupSync();
     emergency.cleanup = null;
   }

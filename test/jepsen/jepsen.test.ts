@@ -1,9 +1,9 @@
 // The Jepsen-style runner end to end: real node processes in network namespaces, real packet
 // drops, kills and pauses. Needs root and `ip netns` + iptables; skipped with the reason otherwise.
 //
-// Bounded for CI (about 5 minutes in all): four 40-second runs with different nemeses and
-// seeds must come out valid, one of them with lease reads against a leader stopped and cut off
-// from its peers; a 30-second run with nodes on small disks filled below their threshold must come
+// Bounded for CI (about 6 minutes in all): five 40-second runs with different nemeses and
+// seeds must come out valid, one of them changing the membership while partitions and kills run,
+// one with lease reads against a leader stopped and cut off from its peers; a 30-second run with nodes on small disks filled below their threshold must come
 // out valid with writes refused for space and every alarm cleared (it also needs a tmpfs); a run
 // whose reads are served from local state (no ReadIndex) must be caught; and an interrupted or
 // failing run must leave no namespace, link, iptables chain, mount or node process behind.
@@ -134,6 +134,34 @@ describe('jepsen runner', { skip, concurrency: 1 }, () => {
 
   it('pauses mixed with partitions and kills: valid', { timeout: 150_000 }, async () => {
     await validRun(['--time', '40', '--seed', '303', '--nemesis', 'pause,partition,kill']);
+  });
+
+  it('membership changes (replace, shrink, grow) while partitions and kills run: valid', {
+    timeout: 150_000,
+  }, async () => {
+    // Nodes replaced by brand-new members (kill -9, removal, --join, promotion), the leader among
+    // them, and the cluster shrunk and grown again, while partitions and kills land in between.
+    await validRun(
+      ['--time', '40', '--seed', '12', '--nemesis', 'membership,partition,kill'],
+      (report, r) => {
+        const changes = report.timeline.filter((t) => t.kind.startsWith('member-'));
+        assert.ok(
+          changes.some((t) => t.kind === 'member-replace') &&
+            changes.some((t) => t.kind === 'member-shrink-grow'),
+          explain(r),
+        );
+        // Every episode finished: each slot it emptied hosts a voter again.
+        for (const c of changes) {
+          assert.match(c.detail, /promoted to voter/, explain(r));
+          assert.doesNotMatch(c.detail, /NOT/, explain(r));
+        }
+        assert.ok(
+          report.timeline.some((t) => t.kind.startsWith('partition-') || t.kind.startsWith('kill-')),
+          explain(r),
+        );
+        assert.deepEqual(report.notes, [], explain(r));
+      },
+    );
   });
 
   it('lease reads, leader stopped and cut off from its peers, woken still cut off: valid', {
