@@ -1,9 +1,11 @@
 // `raftkv start`: run one node until SIGTERM/SIGINT, then stop it gracefully and exit 0.
 
-import { mkdir } from 'node:fs/promises';
+import { access, mkdir } from 'node:fs/promises';
+import { join as joinPath } from 'node:path';
 import type { RaftkvNode } from '../app/start-node.js';
 import { type NodeOptions, NodeOptionsError } from '../node/options.js';
 import { CorruptionError, IdentityMismatchError } from '../storage/errors.js';
+import { IDENTITY_FILE } from '../storage/index.js';
 import { formatHostPort } from './addresses.js';
 import type { Env } from './args.js';
 import { describeError, type Io } from './io.js';
@@ -50,6 +52,15 @@ export function explainStartFailure(e: unknown, options: NodeOptions): string {
   return describeError(e);
 }
 
+async function exists(file: string): Promise<boolean> {
+  try {
+    await access(file);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /** Resolves with the exit code; UsageError propagates to the caller. */
 export async function runStart(argv: readonly string[], env: Env, deps: StartDeps): Promise<number> {
   const command = parseStartCommand(argv, env);
@@ -81,6 +92,14 @@ export async function runStart(argv: readonly string[], env: Env, deps: StartDep
       );
     }
     alreadyMember = listed !== undefined;
+    // A member restarted with --join must bring the data it had: with an empty data dir it would
+    // be counted, under its id, as holding entries and votes it has lost — committed entries could
+    // then be lost, and it could vote twice in one term. It must be removed and join as a new member.
+    if (alreadyMember && !(await exists(joinPath(options.dataDir, IDENTITY_FILE)))) {
+      return fail(
+        `the cluster lists ${options.id} as a member, but its data dir ${options.dataDir} is empty: a member that lost its data cannot come back under its id. Remove it (raftkv member remove ${options.id}) and join a new member under a new id (docs/membership.md)`,
+      );
+    }
     options = {
       ...options,
       cluster: { ...view.members, [options.id]: join.advertise },

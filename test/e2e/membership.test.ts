@@ -1,7 +1,8 @@
 // Goal: the operator's membership recipes on real processes, under a steady write load, with no
 // acknowledged write lost: grow 3 → 5 with `raftkv start --join` (learners promoted by the leader
-// once caught up), replace a node that died (kill -9, remove it, join a fresh one), remove the
-// current leader, shrink back. The time each step took is reported.
+// once caught up), replace a node that died (kill -9, remove it, join a fresh one under a new id),
+// refuse a member whose data is gone under its old id, remove the current leader, shrink to 3.
+// The time each step took is reported.
 
 import assert from 'node:assert/strict';
 import { rm } from 'node:fs/promises';
@@ -77,7 +78,7 @@ async function timed<T>(
   }
 }
 
-test('grow 3 → 5, replace a dead node, remove the leader, under writes: no acknowledged write lost', async (t) => {
+test('grow 3 → 5, replace a dead node, remove the leader, shrink to 3, under writes: no acknowledged write lost', async (t) => {
   const c = await Cluster.create(t, { size: 3 });
   await c.waitForLeader();
   const load = new WriteLoad(c);
@@ -119,6 +120,18 @@ test('grow 3 → 5, replace a dead node, remove the leader, under writes: no ack
     });
   });
 
+  // A member whose disk is gone cannot come back under its id: counted as holding the entries and
+  // votes it lost, it could let a committed entry be lost. It must be removed (below) instead.
+  await timed(t, c, 'n4, its data gone, refused under its id', async () => {
+    const n4 = c.node('n4');
+    await n4.kill9();
+    await rm(n4.dataDir, { recursive: true, force: true });
+    n4.start(); // the same `raftkv start --join` command line
+    const exit = await n4.waitExit(70_000);
+    assert.equal(exit.code, 1, `${JSON.stringify(exit)}\n${n4.tail(10)}`);
+    assert.ok(n4.lines('a member that lost its data cannot come back under its id').length > 0, n4.tail(10));
+  });
+
   // Remove the current leader: it hands over, then steps down and stops.
   const oldLeader = await c.waitForLeader();
   await timed(t, c, `leader ${oldLeader} removed`, async () => {
@@ -138,6 +151,15 @@ test('grow 3 → 5, replace a dead node, remove the leader, under writes: no ack
   const newLeader = await c.waitForLeader(c.runningIds());
   assert.notEqual(newLeader, oldLeader);
 
+  // Shrink to three: the dead n4 is removed, as an operator would.
+  await timed(t, c, 'shrink to 3: n4 removed', async () => {
+    const via = c.runningIds()[0]!;
+    await waitFor('n4 removed', async () => {
+      const r = await c.request(via, 'DELETE', '/cluster/members/n4');
+      return r.status === 200 || r.status === 404 ? r : null;
+    });
+  });
+
   await load.stop();
   t.diagnostic(`writes acknowledged: ${load.acked.size}, failed or unknown: ${load.failures}`);
   assert.ok(load.acked.size > 20, `the load made progress (${load.acked.size} writes)`);
@@ -148,5 +170,6 @@ test('grow 3 → 5, replace a dead node, remove the leader, under writes: no ack
     assert.equal(r.body.value, value, `${key} after the membership changes`);
   }
   const members = await voters(c, reader);
-  assert.equal(members.split(' ').length, 4, members);
+  assert.equal(members.split(' ').length, 3, members);
+  assert.ok(!members.includes('n4:'), members);
 });
