@@ -35,8 +35,20 @@ export const clusterFlags: readonly FlagDef[] = [
   ...tuningFlags,
 ];
 
-/** Set for a `raftkv cluster` node by its flags, so not inherited from the supervisor's environment. */
-export const perNodeEnv = ['NODE_ID', 'CLUSTER', 'DATA_DIR', 'LISTEN', 'PEER_IDS', 'PORT'] as const;
+/**
+ * Set for a supervised node by its flags, so not inherited from the supervisor's environment
+ * (JOIN and ADVERTISE too: an inherited ADVERTISE would win over a joining node's --listen).
+ */
+export const perNodeEnv = [
+  'NODE_ID',
+  'CLUSTER',
+  'DATA_DIR',
+  'LISTEN',
+  'JOIN',
+  'ADVERTISE',
+  'PEER_IDS',
+  'PORT',
+] as const;
 
 export interface PlannedNode {
   readonly id: string;
