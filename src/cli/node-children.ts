@@ -6,7 +6,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import type { Readable } from 'node:stream';
-import { describeError, type Io } from './io.js';
+import { describeError, type Io, shellQuote } from './io.js';
 
 export interface ChildExit {
   readonly code: number | null;
@@ -34,10 +34,6 @@ export interface NodeChildrenOptions {
   readonly label: string;
   /** Width the ids are padded to in the log prefix, so the lines of several nodes align. */
   readonly idWidth: number;
-}
-
-function shellQuote(s: string): string {
-  return /^[A-Za-z0-9_./:=,@-]+$/.test(s) ? s : `'${s.replace(/'/g, "'\\''")}'`;
 }
 
 export class NodeChildren {
