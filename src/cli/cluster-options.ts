@@ -7,6 +7,7 @@ import {
   type Env,
   type FlagDef,
   noMorePositionals,
+  type ParsedArgs,
   parseArgs,
   parseInteger,
   stringOption,
@@ -15,6 +16,8 @@ import {
 import { clusterTokenFlag, parseStartCommand, tuningFlags } from './start-options.js';
 
 export const maxClusterNodes = 99;
+export const defaultHost = '127.0.0.1';
+export const defaultDataDir = './data';
 
 export const clusterFlags: readonly FlagDef[] = [
   { name: 'nodes', value: 'N', default: '3', help: `number of nodes (1-${maxClusterNodes}; odd is best)` },
@@ -22,21 +25,33 @@ export const clusterFlags: readonly FlagDef[] = [
   {
     name: 'data-dir',
     value: 'DIR',
-    default: './data',
+    default: defaultDataDir,
     help: 'node i keeps its data in DIR/n<i>; reuse it to resume',
   },
   {
     name: 'host',
     value: 'HOST',
-    default: '127.0.0.1',
+    default: defaultHost,
     help: 'address every node listens on and is reached at',
   },
   clusterTokenFlag,
   ...tuningFlags,
 ];
 
-/** Set for a `raftkv cluster` node by its flags, so not inherited from the supervisor's environment. */
-export const perNodeEnv = ['NODE_ID', 'CLUSTER', 'DATA_DIR', 'LISTEN', 'PEER_IDS', 'PORT'] as const;
+/**
+ * Set for a supervised node by its flags, so not inherited from the supervisor's environment
+ * (JOIN and ADVERTISE too: an inherited ADVERTISE would win over a joining node's --listen).
+ */
+export const perNodeEnv = [
+  'NODE_ID',
+  'CLUSTER',
+  'DATA_DIR',
+  'LISTEN',
+  'JOIN',
+  'ADVERTISE',
+  'PEER_IDS',
+  'PORT',
+] as const;
 
 export interface PlannedNode {
   readonly id: string;
@@ -58,6 +73,26 @@ export interface ClusterPlan {
   readonly endpoints: string;
 }
 
+/** `--host`: a host name or address; an IPv6 address with or without brackets. */
+export function parseHost(raw: string): string {
+  const host = raw.replace(/^\[(.*)\]$/, '$1');
+  if (host === '' || /[\s/,=[\]]/.test(host)) {
+    throw new UsageError(`--host: "${raw}" is not a host name or address`);
+  }
+  return host;
+}
+
+/** The given flags of `defs` as `raftkv start` arguments, for every node to get the same. */
+export function passThroughArgs(args: ParsedArgs, defs: readonly FlagDef[]): string[] {
+  const out: string[] = [];
+  for (const f of defs) {
+    const v = stringOption(args, f.name);
+    // One argument: a value that starts with "-" must not read as a flag.
+    if (v !== undefined) out.push(`--${f.name}=${v}`);
+  }
+  return out;
+}
+
 export function childEnv(env: Env): Record<string, string> {
   const out: Record<string, string> = {};
   const drop = new Set<string>(perNodeEnv);
@@ -70,20 +105,10 @@ export function parseClusterCommand(argv: readonly string[], env: Env): ClusterP
   noMorePositionals(args, 0);
   const n = parseInteger(stringOption(args, 'nodes') ?? '3', '--nodes', 1, maxClusterNodes);
   const basePort = parseInteger(stringOption(args, 'base-port') ?? '7001', '--base-port', 1, 65536 - n);
-  const dataDir = stringOption(args, 'data-dir') ?? './data';
+  const dataDir = stringOption(args, 'data-dir') ?? defaultDataDir;
   if (dataDir === '') throw new UsageError('--data-dir must not be empty');
-  const hostRaw = stringOption(args, 'host') ?? '127.0.0.1';
-  const host = hostRaw.replace(/^\[(.*)\]$/, '$1');
-  if (host === '' || /[\s/,=[\]]/.test(host)) {
-    throw new UsageError(`--host: "${hostRaw}" is not a host name or address`);
-  }
-
-  const passThrough: string[] = [];
-  for (const f of [clusterTokenFlag, ...tuningFlags]) {
-    const v = stringOption(args, f.name);
-    // One argument: a value that starts with "-" must not read as a flag.
-    if (v !== undefined) passThrough.push(`--${f.name}=${v}`);
-  }
+  const host = parseHost(stringOption(args, 'host') ?? defaultHost);
+  const passThrough = passThroughArgs(args, [clusterTokenFlag, ...tuningFlags]);
 
   const ids = Array.from({ length: n }, (_, i) => `n${i + 1}`);
   const addr = (i: number): string => formatHostPort({ host, port: basePort + i });

@@ -2,16 +2,14 @@
 // id, show who leads, and stop them all (SIGTERM, then SIGKILL after a grace period) on Ctrl-C.
 // A node that dies is reported; the others keep running (no automatic restart).
 
-import { type ChildProcess, spawn } from 'node:child_process';
-import { createInterface } from 'node:readline';
-import type { Readable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import type { Endpoint } from './addresses.js';
 import type { Env } from './args.js';
 import { requestOnce } from './client.js';
 import { type ClusterPlan, type PlannedNode, parseClusterCommand } from './cluster-options.js';
 import { type DebugInfo, type Leadership, leaderOf, parseDebug, sameLeadership } from './debug-info.js';
-import { describeError, type Io } from './io.js';
+import type { Io } from './io.js';
+import { type ChildExit, NodeChildren } from './node-children.js';
 
 export interface ClusterDeps {
   readonly io: Io;
@@ -31,25 +29,13 @@ export function selfCommand(): string[] {
   return [process.execPath, ...process.execArgv, fileURLToPath(new URL('./main.js', import.meta.url))];
 }
 
-function shellQuote(s: string): string {
-  return /^[A-Za-z0-9_./:=,@-]+$/.test(s) ? s : `'${s.replace(/'/g, "'\\''")}'`;
-}
-
-interface Running {
-  readonly node: PlannedNode;
-  child: ChildProcess;
-  exited: boolean;
-  readonly exit: Promise<void>;
-}
-
 export async function runCluster(argv: readonly string[], env: Env, deps: ClusterDeps): Promise<number> {
   const plan = parseClusterCommand(argv, env);
   return new Supervisor(plan, deps).run();
 }
 
 class Supervisor {
-  private readonly running: Running[] = [];
-  private stopping = false;
+  private readonly children: NodeChildren;
   private leader: Leadership | undefined;
   private poller: NodeJS.Timeout | undefined;
   private polling = false;
@@ -61,6 +47,14 @@ class Supervisor {
     private readonly deps: ClusterDeps,
   ) {
     this.width = Math.max(...plan.nodes.map((n) => n.id.length));
+    this.children = new NodeChildren({
+      io: deps.io,
+      command: deps.command,
+      env: plan.env,
+      gracePeriodMs: deps.gracePeriodMs,
+      label: 'raftkv cluster',
+      idWidth: this.width,
+    });
   }
 
   run(): Promise<number> {
@@ -71,72 +65,22 @@ class Supervisor {
     io.out(`raftkv cluster: ${this.plan.nodes.length} node(s), data in ${this.plan.dataDir}\n`);
     for (const node of this.plan.nodes) {
       io.out(`  ${node.id.padEnd(this.width)}  ${node.url}  (data dir ${node.dataDir})\n`);
-      this.running.push(this.spawnNode(node));
+      this.children.spawn(node.id, node.argv, (exit) => this.onExit(node, exit));
     }
     io.out(`clients: raftkv status --endpoints ${this.plan.endpoints}\n`);
     io.out('Ctrl-C stops every node.\n');
-    // If the supervisor itself dies, the nodes see their stdin close and stop (--stop-with-stdin).
-    process.once('exit', () => {
-      for (const r of this.running) if (!r.exited) r.child.kill('SIGKILL');
-    });
     this.deps.onSignal((signal) => this.stop(signal));
     this.poller = setInterval(() => void this.poll(), this.deps.pollIntervalMs);
     return done;
   }
 
-  private spawnNode(node: PlannedNode): Running {
-    const [exe, ...pre] = this.deps.command;
-    const child = spawn(exe!, [...pre, ...node.argv], {
-      env: this.plan.env,
-      stdio: ['pipe', 'pipe', 'pipe'],
-      // Own process group: Ctrl-C reaches only the supervisor, which stops the nodes in order.
-      detached: true,
-    });
-    const prefix = `${node.id.padEnd(this.width)} | `;
-    this.forward(child.stdout, prefix);
-    this.forward(child.stderr, prefix);
-    const r: Running = {
-      node,
-      child,
-      exited: false,
-      exit: new Promise<void>((resolve) => {
-        // 'close', not 'exit': by then the node's last log lines have been forwarded.
-        child.once('close', (code: number | null, signal: NodeJS.Signals | null) => {
-          r.exited = true;
-          this.onExit(node, code, signal);
-          resolve();
-        });
-        child.once('error', (e) => {
-          this.deps.io.err(`raftkv cluster: cannot run ${node.id}: ${describeError(e)}\n`);
-          if (child.pid === undefined) {
-            r.exited = true;
-            this.onExit(node, null, null);
-            resolve();
-          }
-        });
-      }),
-    };
-    return r;
-  }
-
-  private forward(stream: Readable | null, prefix: string): void {
-    if (!stream) return;
-    createInterface({ input: stream, crlfDelay: Number.POSITIVE_INFINITY }).on('line', (line) =>
-      this.deps.io.err(`${prefix}${line}\n`),
-    );
-  }
-
-  private onExit(node: PlannedNode, code: number | null, signal: NodeJS.Signals | null): void {
-    if (this.stopping) return;
+  private onExit(node: PlannedNode, { code, signal }: ChildExit): void {
     const how = signal ? `was killed by ${signal}` : `exited with code ${code ?? '?'}`;
-    const cmd = [...this.deps.command, ...node.argv.filter((a) => a !== '--stop-with-stdin')]
-      .map(shellQuote)
-      .join(' ');
     this.deps.io.err(
       `raftkv cluster: ${node.id} ${how}; the other nodes keep running. ` +
-        `To run it again by hand: ${cmd}\n`,
+        `To run it again by hand: ${this.children.rerunCommand(node.argv)}\n`,
     );
-    if (this.running.every((r) => r.exited)) {
+    if (this.children.allExited()) {
       this.deps.io.err('raftkv cluster: every node has exited\n');
       this.shutdownTimers();
       this.finish(1);
@@ -144,12 +88,13 @@ class Supervisor {
   }
 
   private async poll(): Promise<void> {
-    if (this.polling || this.stopping) return;
+    if (this.polling || this.children.isStopping) return;
     this.polling = true;
     try {
-      const live = this.running.filter((r) => !r.exited);
-      const infos = await Promise.all(live.map((r) => this.debugOf(r.node)));
-      if (this.stopping) return;
+      const live = new Set(this.children.live().map((c) => c.id));
+      const nodes = this.plan.nodes.filter((n) => live.has(n.id));
+      const infos = await Promise.all(nodes.map((n) => this.debugOf(n)));
+      if (this.children.isStopping) return;
       const known = infos.filter((i): i is DebugInfo => i !== undefined);
       const now = leaderOf(known);
       if (sameLeadership(now, this.leader)) return;
@@ -185,29 +130,12 @@ class Supervisor {
   }
 
   private stop(signal: string): void {
-    const { io } = this.deps;
-    const live = this.running.filter((r) => !r.exited);
-    if (this.stopping) {
-      io.err(`raftkv cluster: ${signal} again: killing ${live.length} node(s) now\n`);
-      for (const r of live) r.child.kill('SIGKILL');
-      return;
-    }
-    this.stopping = true;
+    const first = !this.children.isStopping;
+    const stopped = this.children.stop(signal);
+    if (!first) return;
     this.shutdownTimers();
-    io.err(`raftkv cluster: ${signal}: stopping ${live.length} node(s)\n`);
-    for (const r of live) r.child.kill('SIGTERM');
-    const grace = setTimeout(() => {
-      const stuck = this.running.filter((r) => !r.exited);
-      if (stuck.length === 0) return;
-      io.err(
-        `raftkv cluster: ${stuck.map((r) => r.node.id).join(', ')} still running after ` +
-          `${this.deps.gracePeriodMs} ms; sending SIGKILL\n`,
-      );
-      for (const r of stuck) r.child.kill('SIGKILL');
-    }, this.deps.gracePeriodMs);
-    void Promise.all(this.running.map((r) => r.exit)).then(() => {
-      clearTimeout(grace);
-      io.err('raftkv cluster: all nodes stopped\n');
+    void stopped.then(() => {
+      this.deps.io.err('raftkv cluster: all nodes stopped\n');
       this.finish(0);
     });
   }

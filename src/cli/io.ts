@@ -27,3 +27,8 @@ export function describeError(e: unknown): string {
   }
   return String(e);
 }
+
+/** `s` as one shell word, for the commands printed for the user to run. */
+export function shellQuote(s: string): string {
+  return /^[A-Za-z0-9_./:=,@-]+$/.test(s) ? s : `'${s.replace(/'/g, "'\\''")}'`;
+}

@@ -5,7 +5,7 @@
 // node restarted with --join on its data dir that the cluster already lists is not added again.
 
 import { setTimeout } from 'node:timers/promises';
-import { RaftkvApiError, RaftkvClient } from '../client/index.js';
+import { type MembersResult, RaftkvApiError, RaftkvClient } from '../client/index.js';
 import type { HostPort } from '../node/options.js';
 import { type Endpoint, formatHostPort, parseHostPort } from './addresses.js';
 import { describeError } from './io.js';
@@ -29,16 +29,16 @@ export class JoinError extends Error {
   override readonly name = 'JoinError';
 }
 
-/** The cluster's id and members, from the first of `plan.endpoints` that answers. */
-export async function discoverCluster(plan: JoinPlan, timeoutMs: number): Promise<ClusterView> {
+/**
+ * The cluster's committed membership (`GET /cluster/members`: ids, addresses, roles, the
+ * configuration's index and the cluster's id), from the first of `endpoints` that answers.
+ */
+export async function membersFrom(endpoints: readonly Endpoint[], timeoutMs: number): Promise<MembersResult> {
   const failures: string[] = [];
-  for (const endpoint of plan.endpoints) {
+  for (const endpoint of endpoints) {
     const client = new RaftkvClient(endpoint.url, { keepAlive: false, timeoutMs });
     try {
-      const answer = await client.members();
-      const members: Record<string, HostPort> = {};
-      for (const m of answer.members) members[m.id] = parseHostPort(m.address, `member ${m.id}'s address`);
-      return { clusterId: answer.clusterId, members };
+      return await client.members();
     } catch (e) {
       failures.push(`${endpoint.label}: ${describeError(e)}`);
     } finally {
@@ -46,6 +46,18 @@ export async function discoverCluster(plan: JoinPlan, timeoutMs: number): Promis
     }
   }
   throw new JoinError(`no member answered with the cluster's members (${failures.join('; ')})`);
+}
+
+/** The cluster's id and members, from the first of `plan.endpoints` that answers. */
+export async function discoverCluster(plan: JoinPlan, timeoutMs: number): Promise<ClusterView> {
+  const answer = await membersFrom(plan.endpoints, timeoutMs);
+  const members: Record<string, HostPort> = {};
+  try {
+    for (const m of answer.members) members[m.id] = parseHostPort(m.address, `member ${m.id}'s address`);
+  } catch (e) {
+    throw new JoinError(`the cluster's members are not understood: ${describeError(e)}`);
+  }
+  return { clusterId: answer.clusterId, members };
 }
 
 /**

@@ -31,14 +31,16 @@ export const exitCodes = {
 export const defaultEndpoints = '127.0.0.1:7001,127.0.0.1:7002,127.0.0.1:7003';
 export const defaultClientTimeoutMs = 10_000;
 
+export const endpointsFlag: FlagDef = {
+  name: 'endpoints',
+  value: 'HOST:PORT,...',
+  env: 'RAFTKV_ENDPOINTS',
+  default: defaultEndpoints,
+  help: 'nodes to try, in order (the next one after a connection error, timeout or 503)',
+};
+
 export const clientFlags: readonly FlagDef[] = [
-  {
-    name: 'endpoints',
-    value: 'HOST:PORT,...',
-    env: 'RAFTKV_ENDPOINTS',
-    default: defaultEndpoints,
-    help: 'nodes to try, in order (the next one after a connection error, timeout or 503)',
-  },
+  endpointsFlag,
   {
     name: 'timeout',
     value: 'MS',
@@ -186,8 +188,7 @@ export function parseClientCommand(
       break;
     }
   }
-  const endpointsRaw = stringOption(args, 'endpoints', env, 'RAFTKV_ENDPOINTS') ?? defaultEndpoints;
-  const endpoints = parseEndpoints(endpointsRaw, sourceOf(args, 'endpoints', 'RAFTKV_ENDPOINTS'));
+  const endpoints = endpointsOption(args, env);
   const timeoutRaw = stringOption(args, 'timeout', env, 'RAFTKV_TIMEOUT');
   const timeoutMs =
     timeoutRaw === undefined
@@ -203,6 +204,12 @@ export function parseClientCommand(
     json: booleanOption(args, 'json'),
     ...(idempotencyKey !== undefined && { idempotencyKey }),
   };
+}
+
+/** --endpoints, else RAFTKV_ENDPOINTS, else the default: the nodes `raftkv cluster` runs. */
+export function endpointsOption(args: ParsedArgs, env: Env): Endpoint[] {
+  const raw = stringOption(args, 'endpoints', env, 'RAFTKV_ENDPOINTS') ?? defaultEndpoints;
+  return parseEndpoints(raw, sourceOf(args, 'endpoints', 'RAFTKV_ENDPOINTS'));
 }
 
 function parseMemberAction(args: ParsedArgs): MemberAction {

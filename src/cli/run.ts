@@ -7,11 +7,12 @@ import type { NodeOptions } from '../node/options.js';
 import { type Env, UsageError, wantsHelp } from './args.js';
 import { runBenchCommand } from './bench-command.js';
 import { type ClusterDeps, runCluster } from './cluster.js';
+import { runClusterAdd } from './cluster-add.js';
 import type { Io } from './io.js';
 import { type ClientCommandName, clientCommandFlags, exitCodes, parseClientCommand } from './kv-commands.js';
 import { type KvDeps, runClientCommand } from './kv-output.js';
 import { runStart, type StartDeps } from './start.js';
-import { commandInfo, commandUsage, generalUsage } from './usage.js';
+import { commandUsage, findCommand, generalUsage } from './usage.js';
 
 export interface CliDeps {
   readonly io: Io;
@@ -44,10 +45,10 @@ export async function runCli(argv: readonly string[], env: Env, deps: CliDeps): 
   const { io } = deps;
   const [name, ...rest] = argv;
   if (name === undefined || name === 'help' || name === '--help' || name === '-h') {
-    const topic = name === 'help' ? rest[0] : undefined;
-    const info = topic === undefined ? undefined : commandInfo(topic);
-    if (topic !== undefined && !info) {
-      io.err(`raftkv: unknown command "${topic}"\n\n${generalUsage()}`);
+    const topic = name === 'help' ? rest : [];
+    const info = findCommand(topic)?.info;
+    if (topic.length > 0 && !info) {
+      io.err(`raftkv: unknown command "${topic[0]}"\n\n${generalUsage()}`);
       return exitCodes.usage;
     }
     io.out(info ? commandUsage(info) : generalUsage());
@@ -57,24 +58,26 @@ export async function runCli(argv: readonly string[], env: Env, deps: CliDeps): 
     io.out(`raftkv ${version()}\n`);
     return exitCodes.ok;
   }
-  const info = commandInfo(name);
-  if (!info) {
+  const found = findCommand(argv);
+  if (!found) {
     io.err(`raftkv: unknown command "${name}"\n\n${generalUsage()}`);
     return exitCodes.usage;
   }
-  if (wantsHelp(rest, info.flags)) {
+  const { info, rest: args } = found;
+  if (wantsHelp(args, info.flags)) {
     io.out(commandUsage(info));
     return exitCodes.ok;
   }
   try {
     if (name === 'start') {
       const startNode = await deps.startNode();
-      return await runStart(rest, env, { ...deps.start, io, startNode });
+      return await runStart(args, env, { ...deps.start, io, startNode });
     }
-    if (name === 'cluster') return await runCluster(rest, env, { ...deps.cluster, io });
-    if (name === 'bench') return await runBenchCommand(rest, env, io, process.stderr.isTTY === true);
+    if (info.name === 'cluster add') return await runClusterAdd(args, env, { ...deps.cluster, io });
+    if (name === 'cluster') return await runCluster(args, env, { ...deps.cluster, io });
+    if (name === 'bench') return await runBenchCommand(args, env, io, process.stderr.isTTY === true);
     if (isClientCommand(name)) {
-      const out = await runClientCommand(parseClientCommand(name, rest, env), deps.kv);
+      const out = await runClientCommand(parseClientCommand(name, args, env), deps.kv);
       io.out(out.out);
       io.err(out.err);
       return out.code;
@@ -83,7 +86,7 @@ export async function runCli(argv: readonly string[], env: Env, deps: CliDeps): 
     return exitCodes.usage;
   } catch (e) {
     if (!(e instanceof UsageError)) throw e;
-    io.err(`raftkv ${name}: ${e.message}\n\n${commandUsage(info)}`);
+    io.err(`raftkv ${info.name}: ${e.message}\n\n${commandUsage(info)}`);
     return exitCodes.usage;
   }
 }

@@ -3,6 +3,7 @@
 
 import { type FlagDef, flagLines } from './args.js';
 import { benchFlags } from './bench-command.js';
+import { clusterAddFlags } from './cluster-add-options.js';
 import { clusterFlags } from './cluster-options.js';
 import {
   defaultEndpoints,
@@ -49,6 +50,21 @@ export const commands: readonly CommandInfo[] = [
       'The other flags are passed to every node. Re-running with the same --data-dir resumes the',
       'cluster with its data: keep --nodes, --base-port and --host the same (they name the cluster).',
       'A node that exits is reported; the others keep running.',
+      'To grow it while it runs: raftkv cluster add (in another terminal).',
+    ],
+  },
+  {
+    name: 'cluster add',
+    synopsis:
+      'raftkv cluster add [--endpoints HOST:PORT,...] [--id ID] [--port PORT] [--data-dir ./data] [--learner] [flags]',
+    summary: 'run one more node that joins the running cluster, in the foreground; Ctrl-C stops it',
+    flags: clusterAddFlags,
+    notes: [
+      'Asks --endpoints for the members, then runs "raftkv start --join" for the new node (id, port',
+      'and DIR/<id> as above), forwards its log, and says when the cluster lists it and when it is a',
+      'voter. An --id that is already a member is restarted on its data dir, not added again.',
+      'Stopping it does not remove the member: raftkv member remove ID does.',
+      'The other flags are passed to the node: give the ones raftkv cluster was given.',
     ],
   },
   {
@@ -112,6 +128,19 @@ export const commands: readonly CommandInfo[] = [
 
 export function commandInfo(name: string): CommandInfo | undefined {
   return commands.find((c) => c.name === name);
+}
+
+/**
+ * The command `words` start with — one of two words (`cluster add`) before one of one word — and
+ * the words after its name.
+ */
+export function findCommand(words: readonly string[]): { info: CommandInfo; rest: string[] } | undefined {
+  const [first, second, ...more] = words;
+  if (first === undefined) return undefined;
+  const two = second === undefined ? undefined : commandInfo(`${first} ${second}`);
+  if (two) return { info: two, rest: more };
+  const one = commandInfo(first);
+  return one && { info: one, rest: words.slice(1) };
 }
 
 const exitCodeLine =

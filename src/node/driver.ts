@@ -138,7 +138,10 @@ export class Driver {
     this.logger = p.logger;
     this.mutations = p.mutations ?? {};
     this.stallGuard = new DiskStallGuard(p.options.diskStallMs);
-    this.promoter = new AutoPromoter(Math.max(1000, 3 * p.options.electionTimeoutMs));
+    this.promoter = new AutoPromoter(
+      Math.max(1000, 3 * p.options.electionTimeoutMs),
+      p.options.electionTimeoutMs,
+    );
     this.peers = new PeerBook(
       p.options.id,
       p.transport,

@@ -61,13 +61,16 @@ test('per-node variables of the environment are not passed to the nodes', () => 
     CLUSTER: 'x',
     DATA_DIR: 'x',
     LISTEN: 'x',
+    JOIN: 'x',
+    ADVERTISE: 'x',
     PEER_IDS: 'x',
     PORT: '1',
     PATH: '/bin',
     RAFTKV_LOG_LEVEL: 'warn',
   });
   assert.deepEqual(env, { PATH: '/bin', RAFTKV_LOG_LEVEL: 'warn' });
-  const plan = parseClusterCommand([], { LISTEN: '0.0.0.0:1' });
+  // A JOIN in the supervisor's environment would make every node refuse --cluster.
+  const plan = parseClusterCommand([], { LISTEN: '0.0.0.0:1', JOIN: '127.0.0.1:9' });
   assert.equal(parseStartCommand(plan.nodes[1]!.argv.slice(1), plan.env).options.listen, undefined);
 });
 

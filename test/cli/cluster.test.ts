@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { runCluster } from '../../src/cli/cluster.js';
-import type { Io } from '../../src/cli/io.js';
+import { type CapturedIo, capturedIo } from '../support/captured-io.js';
 
 const fakeNode = `
 const id = process.argv[process.argv.indexOf('--id') + 1];
@@ -27,39 +27,6 @@ process.stderr.write('hello from ' + id + '\\n');
 setInterval(() => {}, 60000);
 `;
 
-interface Harness {
-  io: Io;
-  text: () => string;
-  /** Resolves once the output contains every string. */
-  until: (...parts: string[]) => Promise<void>;
-}
-
-function harness(): Harness {
-  let all = '';
-  const waiters: { parts: string[]; resolve: () => void }[] = [];
-  const check = (): void => {
-    for (const w of [...waiters]) {
-      if (w.parts.every((p) => all.includes(p))) {
-        waiters.splice(waiters.indexOf(w), 1);
-        w.resolve();
-      }
-    }
-  };
-  const write = (t: string): void => {
-    all += t;
-    check();
-  };
-  return {
-    io: { out: write, err: write },
-    text: () => all,
-    until: (...parts) =>
-      new Promise<void>((resolve) => {
-        waiters.push({ parts, resolve });
-        check();
-      }),
-  };
-}
-
 async function withScript(fn: (command: string[], dir: string) => Promise<void>): Promise<void> {
   const dir = await mkdtemp(join(tmpdir(), 'raftkv-cluster-'));
   try {
@@ -72,7 +39,7 @@ async function withScript(fn: (command: string[], dir: string) => Promise<void>)
 }
 
 function start(
-  h: Harness,
+  h: CapturedIo,
   command: string[],
   dir: string,
   argv: string[],
@@ -98,7 +65,7 @@ function start(
 
 test('prints the nodes, forwards their output with a prefix, and stops them all on SIGINT (exit 0)', async () => {
   await withScript(async (command, dir) => {
-    const h = harness();
+    const h = capturedIo();
     const run = start(h, command, dir, ['--nodes', '2'], '');
     await h.until('n1 | hello from n1', 'n2 | hello from n2');
     assert.match(h.text(), /raftkv cluster: 2 node\(s\)/);
@@ -115,7 +82,7 @@ test('prints the nodes, forwards their output with a prefix, and stops them all 
 
 test('a node that dies is reported with the command to rerun it; the others keep running', async () => {
   await withScript(async (command, dir) => {
-    const h = harness();
+    const h = capturedIo();
     const run = start(h, command, dir, ['--nodes', '3'], 'crash-n2');
     await h.until('n2 exited with code 3', 'hello from n1', 'hello from n3');
     assert.match(
@@ -131,7 +98,7 @@ test('a node that dies is reported with the command to rerun it; the others keep
 
 test('when every node has exited, the supervisor exits 1', async () => {
   await withScript(async (command, dir) => {
-    const h = harness();
+    const h = capturedIo();
     const run = start(h, command, dir, ['--nodes', '2'], 'crash-all');
     assert.equal(await run.code, 1);
     assert.match(h.text(), /every node has exited/);
@@ -140,7 +107,7 @@ test('when every node has exited, the supervisor exits 1', async () => {
 
 test('a node that ignores SIGTERM is killed after the grace period', async () => {
   await withScript(async (command, dir) => {
-    const h = harness();
+    const h = capturedIo();
     const run = start(h, command, dir, ['--nodes', '1'], 'stubborn', 100);
     await h.until('hello from n1');
     run.signal('SIGTERM');

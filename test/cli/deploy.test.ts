@@ -8,7 +8,7 @@ import { test } from 'node:test';
 import { parse as parseYaml } from 'yaml';
 import { parseEndpoints } from '../../src/cli/addresses.js';
 import { defaultEndpoints } from '../../src/cli/kv-commands.js';
-import { parseStartOptions, startEnvNames } from '../../src/cli/start-options.js';
+import { parseStartCommand, parseStartOptions, startEnvNames } from '../../src/cli/start-options.js';
 
 type Yaml = unknown;
 
@@ -82,6 +82,56 @@ for (const [file, n, project] of [
         "the client commands' default endpoints are this deployment's",
       );
     }
+  });
+}
+
+/** The file with the commented-out example service `name` (and its volume) uncommented. */
+function withExampleService(text: string, name: string): string {
+  const lines = text.split('\n');
+  const start = lines.findIndex((l) => l.trim() === `# ${name}:`);
+  assert.ok(start >= 0, `a commented-out ${name}`);
+  const out = [...lines];
+  // The service: from `# name:` to the end of its comment block.
+  for (let i = start; i < lines.length && /^\s*# /.test(lines[i]!); i++) {
+    out[i] = lines[i]!.replace(/^(\s*)# /, '$1');
+  }
+  const volume = lines.findIndex((l) => l.trim() === `# ${name}-data:`);
+  assert.ok(volume > start, `a commented-out volume ${name}-data`);
+  out[volume] = lines[volume]!.replace(/^(\s*)# /, '$1');
+  return out.join('\n');
+}
+
+for (const [file, n] of [
+  ['docker-compose.yml', 3],
+  ['docker-compose.5.yml', 5],
+] as const) {
+  const name = `node${n + 1}`;
+  test(`${file}: the commented-out ${name}, uncommented, joins the cluster through every member`, () => {
+    const doc = asMap(parseYaml(withExampleService(read(file), name)) as Yaml, file);
+    const services = asMap(doc.services, 'services');
+    const names = Array.from({ length: n + 1 }, (_, i) => `node${i + 1}`);
+    assert.deepEqual(Object.keys(services), names);
+    const s = asMap(services[name], name);
+    const env = asEnv(s.environment, `${name}.environment`);
+    for (const k of Object.keys(env))
+      assert.ok(startEnvNames.includes(k), `${name}: raftkv start reads ${k}`);
+    const { options, join } = parseStartCommand([], env);
+    assert.equal(options.id, name);
+    assert.equal(options.dataDir, '/data');
+    assert.deepEqual(options.listen, { host: '0.0.0.0', port: containerPort });
+    assert.deepEqual(join?.advertise, { host: name, port: containerPort }, 'reached at its service name');
+    assert.deepEqual(
+      join?.endpoints.map((e) => e.label),
+      names.slice(0, n).map((m) => `${m}:${containerPort}`),
+    );
+    assert.deepEqual(asStrings(s.ports, `${name}.ports`), [`${7001 + n}:${containerPort}`]);
+    assert.deepEqual(asStrings(s.volumes, `${name}.volumes`), [`${name}-data:/data`]);
+    assert.ok(Object.hasOwn(asMap(doc.volumes, 'volumes'), `${name}-data`));
+    // The others keep their CLUSTER: it names the cluster, which the new node joins.
+    assert.equal(
+      asEnv(asMap(services.node1, 'node1').environment, 'node1.environment').CLUSTER?.split(',').length,
+      n,
+    );
   });
 }
 

@@ -102,6 +102,39 @@ test('help: no arguments, help, --help, help COMMAND, COMMAND --help', async () 
   assert.match(io.stdout(), /^raftkv \d+\.\d+\.\d+/);
 });
 
+test('a command of two words (cluster add): its own help and usage errors; the first word alone is still its command', async () => {
+  const general = capture();
+  assert.equal(await runCli(['help'], {}, deps(general)), 0);
+  assert.match(general.stdout(), /\n {2}raftkv cluster add {2}run one more node/);
+  for (const argv of [
+    ['help', 'cluster', 'add'],
+    ['cluster', 'add', '--help'],
+    ['cluster', 'add', '--id', 'n9', '-h'],
+  ]) {
+    const io = capture();
+    assert.equal(await runCli(argv, {}, deps(io)), 0, argv.join(' '));
+    assert.match(io.stdout(), /^Usage: raftkv cluster add \[--endpoints/);
+    assert.match(io.stdout(), /Stopping it does not remove the member: raftkv member remove ID does\./);
+  }
+  for (const argv of [
+    ['help', 'cluster'],
+    ['cluster', '--help'],
+  ]) {
+    const io = capture();
+    assert.equal(await runCli(argv, {}, deps(io)), 0);
+    assert.match(io.stdout(), /^Usage: raftkv cluster \[--nodes 3\]/);
+  }
+  const bad = capture();
+  assert.equal(await runCli(['cluster', 'add', '--nodes', '5'], {}, deps(bad)), 2);
+  assert.match(bad.stderr(), /^raftkv cluster add: unknown flag --nodes\n\nUsage: raftkv cluster add /);
+  const extra = capture();
+  assert.equal(await runCli(['cluster', 'add', 'n4'], {}, deps(extra)), 2);
+  assert.match(extra.stderr(), /^raftkv cluster add: unexpected argument "n4"/);
+  const other = capture();
+  assert.equal(await runCli(['cluster', 'grow'], {}, deps(other)), 2);
+  assert.match(other.stderr(), /^raftkv cluster: unexpected argument "grow"/);
+});
+
 test('mistakes: one line on stderr, then the usage, exit 2', async () => {
   const io = capture();
   assert.equal(await runCli(['frobnicate'], {}, deps(io)), 2);

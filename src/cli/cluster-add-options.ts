@@ -1,0 +1,123 @@
+// `raftkv cluster add`: flags → what the user asked for. Pure. Which id, port and data dir the
+// node gets depends on the running cluster's members too: cluster-add-plan.ts decides that.
+
+import type { Endpoint } from './addresses.js';
+import { checkNodeId, formatHostPort } from './addresses.js';
+import {
+  booleanOption,
+  type Env,
+  type FlagDef,
+  noMorePositionals,
+  parseArgs,
+  parseInteger,
+  stringOption,
+  UsageError,
+} from './args.js';
+import { childEnv, defaultDataDir, defaultHost, parseHost, passThroughArgs } from './cluster-options.js';
+import { endpointsFlag, endpointsOption } from './kv-commands.js';
+import { parseStartCommand, tuningFlags } from './start-options.js';
+
+export const clusterAddFlags: readonly FlagDef[] = [
+  { ...endpointsFlag, help: 'members of the running cluster to ask for its members and to join through' },
+  { name: 'id', value: 'ID', default: 'one past the highest n<i>', help: "the new node's id" },
+  {
+    name: 'host',
+    value: 'HOST',
+    default: defaultHost,
+    help: 'address the node listens on and is reached at',
+  },
+  {
+    name: 'port',
+    value: 'PORT',
+    default: "one past the members' highest on HOST",
+    help: 'port the node listens on',
+  },
+  {
+    name: 'data-dir',
+    value: 'DIR',
+    default: defaultDataDir,
+    help: 'the node keeps its data in DIR/<id>, as raftkv cluster does',
+  },
+  { name: 'learner', help: 'stay a learner (default: promoted to voter once caught up)' },
+  ...tuningFlags,
+];
+
+export interface ClusterAddRequest {
+  /** Members to ask, in order; also the node's --join list. */
+  readonly endpoints: readonly Endpoint[];
+  /** The endpoints as one argument (--join's, and --endpoints' in the commands printed). */
+  readonly endpointsArg: string;
+  /** --endpoints was given (else RAFTKV_ENDPOINTS or the default also find the cluster later). */
+  readonly endpointsGiven: boolean;
+  /** Given with --id; otherwise the plan picks the next free one. */
+  readonly id?: string;
+  readonly host: string;
+  /** --host was given (a member restarted where the cluster lists it must not be sent elsewhere). */
+  readonly hostGiven: boolean;
+  /** Given with --port; otherwise the plan picks one. */
+  readonly port?: number;
+  /** The node's data dir is `dataDir/<id>`. */
+  readonly dataDir: string;
+  readonly learner: boolean;
+  /** Tuning flags for `raftkv start`, as given. */
+  readonly passThrough: readonly string[];
+  /** The node's environment: this one's minus the per-node variables. */
+  readonly env: Readonly<Record<string, string>>;
+}
+
+/** `raftkv start ...` for the node: it joins through the endpoints and stops with our stdin. */
+export function startArgv(
+  req: ClusterAddRequest,
+  node: { readonly id: string; readonly address: string; readonly dataDir: string },
+): string[] {
+  return [
+    'start',
+    '--id',
+    node.id,
+    '--listen',
+    node.address,
+    '--data-dir',
+    node.dataDir,
+    '--join',
+    req.endpointsArg,
+    ...(req.learner ? ['--learner'] : []),
+    ...req.passThrough,
+    '--stop-with-stdin',
+  ];
+}
+
+export function parseClusterAddCommand(argv: readonly string[], env: Env): ClusterAddRequest {
+  const args = parseArgs(argv, clusterAddFlags);
+  noMorePositionals(args, 0);
+  const endpoints = endpointsOption(args, env);
+  const idRaw = stringOption(args, 'id');
+  const id = idRaw === undefined ? undefined : checkNodeId(idRaw, '--id');
+  const hostRaw = stringOption(args, 'host');
+  const host = parseHost(hostRaw ?? defaultHost);
+  if (host === '0.0.0.0' || host === '::') {
+    throw new UsageError(`--host: give the address the other nodes reach this one at, not ${host}`);
+  }
+  const portRaw = stringOption(args, 'port');
+  const port = portRaw === undefined ? undefined : parseInteger(portRaw, '--port', 1, 65535);
+  const dataDir = stringOption(args, 'data-dir') ?? defaultDataDir;
+  if (dataDir === '') throw new UsageError('--data-dir must not be empty');
+  const req: ClusterAddRequest = {
+    endpoints,
+    // As labels, but an https:// endpoint keeps its scheme.
+    endpointsArg: endpoints.map((e) => (e.url === `http://${e.label}` ? e.label : e.url)).join(','),
+    endpointsGiven: stringOption(args, 'endpoints') !== undefined,
+    ...(id !== undefined && { id }),
+    host,
+    hostGiven: hostRaw !== undefined,
+    ...(port !== undefined && { port }),
+    dataDir,
+    learner: booleanOption(args, 'learner'),
+    passThrough: passThroughArgs(args, tuningFlags),
+    env: childEnv(env),
+  };
+  // The node's command line is checked now, so a bad tuning value is a usage error before the
+  // cluster is asked anything (the id and port are stand-ins until the plan has chosen them).
+  const trial = { id: id ?? 'n1', address: formatHostPort({ host, port: port ?? 1 }), dataDir };
+  parseStartCommand(startArgv(req, trial).slice(1), req.env);
+  return req;
+}
