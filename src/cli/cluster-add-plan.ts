@@ -133,12 +133,4 @@ function checkMemberDataDir(member: Member, dir: string, state: DataDirState, an
         `cluster ${answer.clusterId}: give the --data-dir that holds ${id}`,
     );
   }
-  if (answer.index === 0) {
-    // Its data holds no configuration entry (the membership never changed): restarted to join,
-    // it would know no membership and never campaign, though the others count it a voter.
-    throw new AdditionRefused(
-      `${id} is one of the members the cluster started with, and the membership has not changed ` +
-        `since: restart it with the command that started it (raftkv cluster prints it when a node exits)`,
-    );
-  }
 }

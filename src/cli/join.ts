@@ -23,6 +23,8 @@ export interface ClusterView {
   readonly clusterId: string;
   /** Each member's id and address. */
   readonly members: Readonly<Record<string, HostPort>>;
+  /** The index of the committed configuration's entry; 0 while the membership never changed. */
+  readonly index: number;
 }
 
 export class JoinError extends Error {
@@ -57,7 +59,7 @@ export async function discoverCluster(plan: JoinPlan, timeoutMs: number): Promis
   } catch (e) {
     throw new JoinError(`the cluster's members are not understood: ${describeError(e)}`);
   }
-  return { clusterId: answer.clusterId, members };
+  return { clusterId: answer.clusterId, members, index: answer.index };
 }
 
 /**

@@ -1,13 +1,12 @@
 // `raftkv start`: run one node until SIGTERM/SIGINT, then stop it gracefully and exit 0.
 
-import { access, mkdir } from 'node:fs/promises';
-import { join as joinPath } from 'node:path';
+import { mkdir } from 'node:fs/promises';
 import type { RaftkvNode } from '../app/start-node.js';
 import { type NodeOptions, NodeOptionsError } from '../node/options.js';
 import { CorruptionError, IdentityMismatchError } from '../storage/errors.js';
-import { IDENTITY_FILE } from '../storage/index.js';
 import { formatHostPort } from './addresses.js';
 import type { Env } from './args.js';
+import { inspectDataDir } from './data-dir-state.js';
 import { describeError, type Io } from './io.js';
 import { type ClusterView, discoverCluster, requestAddition } from './join.js';
 import { parseStartCommand } from './start-options.js';
@@ -52,15 +51,6 @@ export function explainStartFailure(e: unknown, options: NodeOptions): string {
   return describeError(e);
 }
 
-async function exists(file: string): Promise<boolean> {
-  try {
-    await access(file);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 /** Resolves with the exit code; UsageError propagates to the caller. */
 export async function runStart(argv: readonly string[], env: Env, deps: StartDeps): Promise<number> {
   const command = parseStartCommand(argv, env);
@@ -95,7 +85,7 @@ export async function runStart(argv: readonly string[], env: Env, deps: StartDep
     // A member restarted with --join must bring the data it had: with an empty data dir it would
     // be counted, under its id, as holding entries and votes it has lost — committed entries could
     // then be lost, and it could vote twice in one term. It must be removed and join as a new member.
-    if (alreadyMember && !(await exists(joinPath(options.dataDir, IDENTITY_FILE)))) {
+    if (alreadyMember && inspectDataDir(options.dataDir).kind === 'fresh') {
       return fail(
         `the cluster lists ${options.id} as a member, but its data dir ${options.dataDir} is empty: a member that lost its data cannot come back under its id. Remove it (raftkv member remove ${options.id}) and join a new member under a new id (docs/membership.md)`,
       );
@@ -104,7 +94,10 @@ export async function runStart(argv: readonly string[], env: Env, deps: StartDep
       ...options,
       cluster: { ...view.members, [options.id]: join.advertise },
       clusterToken: view.clusterId,
-      joining: true,
+      // A member the cluster started with, while the membership never changed, has no
+      // configuration entry in its data: it is given the one it started with, which is the
+      // cluster's (else it would know no voters, and never campaign though the others count it).
+      joining: !(alreadyMember && view.index === 0),
     };
   }
   let node: RaftkvNode;

@@ -173,3 +173,28 @@ test('grow 3 → 5, replace a dead node, remove the leader, shrink to 3, under w
   assert.equal(members.split(' ').length, 3, members);
   assert.ok(!members.includes('n4:'), members);
 });
+
+test('a member the cluster started with, restarted with --join on its data dir, is a voter that can lead', async (t) => {
+  // The membership never changed, so its data holds no configuration entry: it must be given the
+  // one it started with, or it would know no voters and never campaign.
+  const c = await Cluster.create(t, { size: 3 });
+  await c.waitForLeader();
+  assert.equal((await c.put('n2', 'before', 'restart')).status, 200);
+  const n1 = await c.restartJoining('n1');
+  assert.equal(n1.lines('added to the cluster').length, 0, 'a member is not added again');
+  await waitFor(
+    'n1 has caught up',
+    async () => (await c.get('n1', 'before', 'stale')).body.value === 'restart',
+  );
+  // It can lead: leadership moves to it on request (a node that knows no voters never campaigns).
+  await waitFor('leadership moved to n1', async () => {
+    const leader = await c.waitForLeader();
+    if (leader === 'n1') return true;
+    await c
+      .client(leader)
+      .moveLeader('n1')
+      .catch(() => null);
+    return false;
+  });
+  assert.equal(await voters(c, 'n1'), 'n1:voter n2:voter n3:voter');
+});

@@ -124,6 +124,34 @@ export class ProcessCluster {
     return n;
   }
 
+  /**
+   * Stops member `id` if it runs and starts it again on its data dir with `raftkv start --join`
+   * (through the other members) instead of the command line it had; waits until it answers.
+   */
+  async restartJoining(id: string): Promise<NodeProcess> {
+    const old = this.node(id);
+    if (old.running) await old.terminate();
+    const { spec, dataDir } = old;
+    const others = this.runningIds().filter((o) => o !== id);
+    const argv = [
+      '--id',
+      id,
+      '--listen',
+      `${spec.peerHost}:${spec.peerPort}`,
+      '--join',
+      this.endpoints(others),
+      '--data-dir',
+      dataDir,
+      '--stop-with-stdin',
+      ...timingArgs(this.timing),
+    ];
+    const n = new NodeProcess(spec, dataDir, argv);
+    this.nodes.set(id, n);
+    n.start();
+    await n.waitListening();
+    return n;
+  }
+
   node(id: string): NodeProcess {
     const n = this.nodes.get(id);
     if (n === undefined) throw new Error(`no node ${id}`);
