@@ -19,7 +19,17 @@ import { clusterIdOf, recoverCore } from '../node/recover.js';
 import { SpaceGuard } from '../node/space-guard.js';
 import { isMember } from '../raft/index.js';
 import { KvHttpServer } from '../server/http-server.js';
-import { openStorage, RealDisk } from '../storage/index.js';
+import {
+  CorruptionError,
+  type Disk,
+  IdentityMismatchError,
+  openStorage,
+  RealDisk,
+  type RecoveredState,
+  type Storage,
+  StorageError,
+  WalFailedError,
+} from '../storage/index.js';
 import { PeerTransport } from '../transport/index.js';
 
 export interface RaftkvNode {
@@ -44,27 +54,52 @@ export class RemovedNodeError extends Error {
 /** A graceful stop waits at most this long for requests still arriving. */
 const drainTimeoutMs = 2000;
 
-export async function startNode(options: NodeOptions): Promise<RaftkvNode> {
+/** What a data dir the node refuses to start on is: a `cause` of the datadir.refused event. */
+function refusalCause(e: unknown): string | null {
+  if (e instanceof RemovedNodeError) return 'removed';
+  if (e instanceof IdentityMismatchError) return 'identity';
+  if (e instanceof CorruptionError) return 'corrupt';
+  // An I/O failure says nothing about the data dir; any other storage error is about its files.
+  if (e instanceof StorageError && !(e instanceof WalFailedError)) return 'invalid';
+  return null;
+}
+
+/** Test seams: the disk the node's storage is on (default: the real file system). */
+export interface NodeSeams {
+  readonly disk?: Disk;
+}
+
+export async function startNode(options: NodeOptions, seams: NodeSeams = {}): Promise<RaftkvNode> {
   const o = resolveNodeOptions(options);
   const logger = new NodeLogger(o.id, o.logFormat, o.logLevel, o.logSink);
   const clusterId = clusterIdOf(options);
-  const storage = await openStorage(new RealDisk(), o.dataDir, { clusterId, nodeId: o.id }, { logger });
-  const recovered = storage.state;
-  if (recovered.tornTail !== null) {
-    logger.log('warn', 'WAL had a torn tail from a crash; truncated it', {
-      file: recovered.tornTail.file,
-      offset: recovered.tornTail.offset,
-    });
-  }
-
-  const { log, sm, raw } = recoverCore(o, recovered, { nextInt: (n) => randomInt(n) }, logger);
-  const { committed } = raw.membership();
-  if (committed.voters.length > 0 && !isMember(committed, o.id)) {
-    await storage.close();
-    throw new RemovedNodeError(
-      `node ${o.id} was removed from the cluster (its data dir says so): to join again, start a new member: an empty data dir, a new id and --join (docs/membership.md)`,
+  let storage: Storage | null = null;
+  let recovered: RecoveredState;
+  let core: ReturnType<typeof recoverCore>;
+  try {
+    storage = await openStorage(
+      seams.disk ?? new RealDisk(),
+      o.dataDir,
+      { clusterId, nodeId: o.id },
+      { logger },
     );
+    recovered = storage.state;
+    core = recoverCore(o, recovered, { nextInt: (n) => randomInt(n) }, logger);
+    const { committed } = core.raw.membership();
+    if (committed.voters.length > 0 && !isMember(committed, o.id)) {
+      throw new RemovedNodeError(
+        `node ${o.id} was removed from the cluster (its data dir says so): to join again, start a new member: an empty data dir, a new id and --join (docs/membership.md)`,
+      );
+    }
+  } catch (e) {
+    await storage?.close();
+    const cause = refusalCause(e);
+    if (cause !== null) {
+      logger.emit('datadir.refused', { dataDir: o.dataDir, cause, error: (e as Error).message });
+    }
+    throw e;
   }
+  const { log, sm, raw } = core;
 
   const peers: Record<string, { host: string; port: number; via: 'http-upgrade' }> = {};
   for (const [id, a] of Object.entries(o.cluster)) {
@@ -92,7 +127,7 @@ export async function startNode(options: NodeOptions): Promise<RaftkvNode> {
     },
   });
 
-  logger.log('info', 'starting', {
+  logger.emit('node.starting', {
     dataDir: o.dataDir,
     term: recovered.hardState.term,
     commitIndex: recovered.hardState.commitIndex,
@@ -149,7 +184,7 @@ export async function startNode(options: NodeOptions): Promise<RaftkvNode> {
   });
   service.diskSpace = () => spaceGuard.debugState();
   spaceGuard.start();
-  logger.log('info', 'listening', { address: `${address.host}:${address.port}` });
+  logger.emit('node.listening', { address: `${address.host}:${address.port}` });
 
   let resolveStopped!: () => void;
   const stopped = new Promise<void>((r) => {
@@ -164,13 +199,13 @@ export async function startNode(options: NodeOptions): Promise<RaftkvNode> {
     removed: false,
     stop(): Promise<void> {
       stopping ??= (async () => {
-        logger.log('info', 'stopping');
+        logger.emit('node.stopping', {});
         spaceGuard.stop();
         const closingHttp = http.close();
         await driver.handOffLeadership();
         await driver.stop(() => new ShuttingDownError('the node is shutting down'));
         // Requests still arriving (a body on the way) get their 503 before connections close.
-        logger.log('info', 'draining client requests');
+        logger.emit('node.draining', {});
         await http.drained(drainTimeoutMs);
         // Every request has been answered now; idle keep-alive connections would hold close() open.
         http.server.closeAllConnections();
@@ -178,7 +213,7 @@ export async function startNode(options: NodeOptions): Promise<RaftkvNode> {
         await transport.stop();
         await closingHttp;
         await storage.close();
-        logger.log('info', 'stopped');
+        logger.emit('node.stopped', {});
         resolveStopped();
       })();
       return stopping;
@@ -186,12 +221,11 @@ export async function startNode(options: NodeOptions): Promise<RaftkvNode> {
   };
   driver.onRemoved(() => {
     node.removed = true;
-    logger.log('info', 'stopping: this node was removed from the cluster', {});
     void node.stop();
   });
   driver.onFatal((err) => {
     node.fatalError = err;
-    logger.log('error', 'stopping: storage failed, the node cannot go on safely', { error: err.message });
+    logger.emit('node.fatal', { error: err.message });
     void node.stop();
   });
   return node;

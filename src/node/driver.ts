@@ -146,8 +146,7 @@ export class Driver {
       p.options.id,
       p.transport,
       (fn) => p.clock.after(5 * p.options.electionTimeoutMs, fn),
-      (id, address) =>
-        p.logger.log('warn', 'member has an address this node cannot dial', { peer: id, address }),
+      (id, address) => p.logger.emit('peer.address_invalid', { peer: id, address }),
       Object.fromEntries(Object.entries(p.options.cluster).map(([id, a]) => [id, formatHostPort(a)])),
     );
     this.snapshotter = new Snapshotter({
@@ -344,7 +343,7 @@ export class Driver {
     const to = bestTransferTarget(status);
     if (to === null) return;
     if (this.input().transferLeadership(to).kind !== 'started') return;
-    this.logger.log('info', 'stopping: handing leadership over', { to });
+    this.logger.emit('leader.handoff', { to });
     this.schedule();
     const deadline = this.clock.now() + this.options.electionTimeoutMs;
     while (this.isLeader() && this.clock.now() < deadline && this.running) {
@@ -452,27 +451,27 @@ export class Driver {
   private onTransportEvent(e: TransportEvent): void {
     switch (e.type) {
       case 'peerUnreachable':
-        this.logger.log('warn', 'peer unreachable', { peer: e.peer, reason: e.reason });
+        this.logger.emit('peer.down', { peer: e.peer, reason: e.reason });
         if (this.running) this.input().reportUnreachable(e.peer);
         return;
       case 'peerReconnected':
-        this.logger.log('info', 'peer reachable again', { peer: e.peer, downForMs: e.downForMs });
+        this.logger.emit('peer.up', { peer: e.peer, downForMs: e.downForMs });
         return;
       case 'peerConnected':
-        this.logger.log('info', 'peer connected', { peer: e.peer });
+        this.logger.emit('peer.up', { peer: e.peer });
         return;
       case 'peerQueueOverflow':
-        this.logger.log('warn', 'peer queue full: dropping oldest messages', {
+        this.logger.emit('peer.queue_full', {
           peer: e.peer,
           droppedSoFar: e.droppedSoFar,
         });
         return;
       case 'inboundRejected':
       case 'protocolError':
-        this.logger.log('warn', `peer connection refused: ${e.reason}`, { remote: e.remote });
+        this.logger.emit('peer.refused', { remote: e.remote, reason: e.reason });
         return;
       case 'messageTooLarge':
-        this.logger.log('warn', 'dropped a message too large for the transport', {
+        this.logger.emit('peer.message_too_large', {
           peer: e.peer,
           type: e.messageType,
           bytes: e.bytes,
@@ -508,11 +507,11 @@ export class Driver {
     );
     if (pending === 'not-leader') return;
     this.promoting = true;
-    this.logger.log('info', 'promoting a caught-up learner to voter', { learner: id });
+    this.logger.emit('membership.promoting', { learner: id });
     pending
-      .then(() => this.logger.log('info', 'learner promoted to voter', { member: id }))
+      .then(() => this.logger.emit('membership.promoted', { member: id }))
       .catch((e: unknown) =>
-        this.logger.log('warn', 'promotion did not complete; will try again', {
+        this.logger.emit('membership.promotion_failed', {
           learner: id,
           why: String(e),
         }),
@@ -542,11 +541,7 @@ export class Driver {
     }
     if (!this.wasMember || committed.voters.length === 0) return;
     this.wasMember = false;
-    this.logger.log(
-      'warn',
-      'removed from the cluster: a committed configuration no longer names this node',
-      {},
-    );
+    this.logger.emit('membership.removed', {});
     this.removedHandler();
   }
 
@@ -579,13 +574,13 @@ export class Driver {
     if (action.kind === 'none') return;
     const inFlightMs = this.syncStartedAt === null ? 0 : now - this.syncStartedAt;
     if (action.kind === 'transfer') {
-      this.logger.log('warn', 'disk stall: fsync is taking too long, handing leadership over', {
+      this.logger.emit('disk.stall', {
         to: action.to,
         inFlightMs,
       });
       if (this.raw.transferLeadership(action.to).kind === 'started') return;
     } else {
-      this.logger.log('warn', 'disk stall: stepping down', { inFlightMs });
+      this.logger.emit('disk.stall_step_down', { inFlightMs });
     }
     this.raw.stepDown('disk stall');
     this.afterSoftStateChange();
@@ -699,7 +694,7 @@ export class Driver {
    */
   private noteSpace(result: ApplyResult): void {
     if (result.kind === 'space') {
-      this.logger.log('info', 'space rules applied', {
+      this.logger.emit('space.rules_applied', {
         index: result.index,
         quotaBytes: result.quotaBytes,
         alarms: result.alarms.join(',') || null,
@@ -713,7 +708,7 @@ export class Driver {
     const room =
       sm.noSpaceAlarms.length === 0 && (sm.quotaBytes === null || sm.stateBytes <= 0.9 * sm.quotaBytes);
     if (this.refusingSince !== null && room && result.kind !== 'no_space') {
-      this.logger.log('info', 'space again: writes that grow the state are accepted', {
+      this.logger.emit('space.accepting', {
         refusedSince: this.refusingSince,
         stateBytes: sm.stateBytes,
         quotaBytes: sm.quotaBytes,
@@ -729,7 +724,7 @@ export class Driver {
   refusedForSpace(r: SpaceRefusal): void {
     if (this.refusingSince !== null) return;
     this.refusingSince = this.sm.lastApplied;
-    this.logger.log('warn', 'no space: writes that grow the state are refused', {
+    this.logger.emit('space.refusing', {
       reason: r.reason,
       stateBytes: r.stateBytes,
       quotaBytes: r.quotaBytes,
@@ -743,7 +738,7 @@ export class Driver {
     this.log.applySnapshot(snap);
     this.sm = restored;
     this.snapshotter.noteRestored(snap.meta.index, snap.data.byteLength);
-    this.logger.log('info', 'installed snapshot from the leader', {
+    this.logger.emit('snapshot.installed', {
       index: snap.meta.index,
       term: snap.meta.term,
     });
@@ -767,7 +762,7 @@ export class Driver {
     const compactTo = Math.max(0, snap.meta.index - this.options.snapshotCatchUpEntries);
     this.log.createSnapshot(snap, compactTo);
     const removed = await this.storage.compact();
-    this.logger.log('info', 'snapshot taken', {
+    this.logger.emit('snapshot.taken', {
       index: snap.meta.index,
       bytes: snap.data.byteLength,
       keys,

@@ -1,19 +1,76 @@
 // The node's log: one line per event that matters, human-readable or JSON (--log-format json).
-// The core's Logger interface is implemented here, so core events ("became leader", "ignored
-// AppendEntries: stale term") land in the same stream as the node's own.
+// Every line names its event from the catalogue (log-events.ts): `event` is the stable name to
+// match on, `msg` the sentence for people. The core's Logger interface is implemented here too —
+// the bridge: core and storage sentences ("became leader") are mapped to their events, so they
+// land in the same stream, named like the node's own.
 
 import type { Logger, LogLevel } from '../raft/index.js';
+import {
+  bridgedEvent,
+  type EventFields,
+  eventSpec,
+  type LogEventName,
+  type NodeEventName,
+  type NodeLogLevel,
+} from './log-events.js';
 import type { LogFormat } from './options.js';
 
-export type NodeLogLevel = LogLevel | 'error';
+export type { NodeLogLevel } from './log-events.js';
 
 const rank: Record<NodeLogLevel, number> = { debug: 0, info: 1, warn: 2, error: 3 };
 
 export type LogFields = Readonly<Record<string, string | number | boolean | null | undefined>>;
 
-/** Where the node's components log: a NodeLogger, or a collecting logger in simulations. */
+/** One event, named, ready to be written. */
+export interface LogRecord {
+  readonly level: NodeLogLevel;
+  readonly event: LogEventName;
+  readonly msg: string;
+  readonly fields: LogFields;
+}
+
+/**
+ * Where the node's components log: a NodeLogger, or a collecting logger in simulations. `emit`
+ * for the node's own events; `log` (the core's Logger) is the bridge for the core and storage.
+ */
 export interface EventLog extends Logger {
-  log(level: NodeLogLevel, event: string, fields?: LogFields): void;
+  emit<E extends NodeEventName>(event: E, fields: EventFields<E>): void;
+}
+
+/** Logs nothing (tests of one component). */
+export const silentEventLog: EventLog = { emit: () => {}, log: () => {} };
+
+/** The record of one of the node's own events: its level and sentence from the catalogue. */
+export function nodeRecord<E extends NodeEventName>(event: E, fields: EventFields<E>): LogRecord {
+  const spec = eventSpec(event);
+  return { level: spec.level, event, msg: spec.msg, fields: fields as LogFields };
+}
+
+/**
+ * The record of a core or storage sentence: the event it stands for, the sentence as `msg`, the
+ * parts the event's pattern captured as fields. The core adds `node` to every event (the line
+ * names its node anyway); it is dropped here.
+ */
+export function bridgedRecord(level: LogLevel, sentence: string, fields: LogFields): LogRecord {
+  const { event, captured } = bridgedEvent(sentence);
+  const { node: _node, ...rest } = fields;
+  return { level, event, msg: sentence, fields: { ...captured, ...rest } };
+}
+
+/** The line of a record, in either format. */
+export function formatRecord(format: LogFormat, time: string, nodeId: string, r: LogRecord): string {
+  if (format === 'json') {
+    const line: Record<string, unknown> = { time, level: r.level, node: nodeId, event: r.event, msg: r.msg };
+    for (const [k, v] of Object.entries(r.fields)) if (v !== undefined && !(k in line)) line[k] = v;
+    return JSON.stringify(line);
+  }
+  let line = `${time} ${r.level.toUpperCase().padEnd(5)} ${nodeId} ${r.msg} event=${r.event}`;
+  for (const [k, v] of Object.entries(r.fields)) {
+    if (v === undefined) continue;
+    const s = String(v);
+    line += ` ${k}=${/[\s="]/.test(s) ? JSON.stringify(s) : s}`;
+  }
+  return line;
 }
 
 export class NodeLogger implements EventLog {
@@ -24,21 +81,16 @@ export class NodeLogger implements EventLog {
     private readonly sink: (line: string) => void,
   ) {}
 
-  log(level: NodeLogLevel, event: string, fields: LogFields = {}): void {
-    if (rank[level] < rank[this.minLevel]) return;
-    const time = new Date().toISOString();
-    if (this.format === 'json') {
-      const record: Record<string, unknown> = { time, level, node: this.nodeId, event };
-      for (const [k, v] of Object.entries(fields)) if (v !== undefined && k !== 'node') record[k] = v;
-      this.sink(JSON.stringify(record));
-      return;
-    }
-    let line = `${time} ${level.toUpperCase().padEnd(5)} ${this.nodeId} ${event}`;
-    for (const [k, v] of Object.entries(fields)) {
-      if (v === undefined || k === 'node') continue;
-      const s = String(v);
-      line += ` ${k}=${/[\s="]/.test(s) ? JSON.stringify(s) : s}`;
-    }
-    this.sink(line);
+  emit<E extends NodeEventName>(event: E, fields: EventFields<E>): void {
+    this.write(nodeRecord(event, fields));
+  }
+
+  log(level: LogLevel, sentence: string, fields: LogFields): void {
+    this.write(bridgedRecord(level, sentence, fields));
+  }
+
+  private write(r: LogRecord): void {
+    if (rank[r.level] < rank[this.minLevel]) return;
+    this.sink(formatRecord(this.format, new Date().toISOString(), this.nodeId, r));
   }
 }

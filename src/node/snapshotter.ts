@@ -127,7 +127,7 @@ export class Snapshotter {
       this.p.schedule();
     })()
       .catch((e: unknown) => {
-        this.p.logger.log('error', 'snapshot failed; will retry later', {
+        this.p.logger.emit('snapshot.failed', {
           index,
           error: e instanceof Error ? e.message : String(e),
         });

@@ -100,7 +100,7 @@ export class SpaceGuard {
     } catch (e) {
       // Keep the last verdict: a failing statfs says nothing about the space.
       if (!this.statfsFailing) {
-        this.p.logger.log('warn', 'cannot read the free space of the data dir', { error: String(e) });
+        this.p.logger.emit('disk.unreadable', { error: String(e) });
         this.statfsFailing = true;
       }
       return;
@@ -109,13 +109,13 @@ export class SpaceGuard {
     this.lastFree = free;
     if (!this.low && free < threshold) {
       this.low = true;
-      this.p.logger.log('warn', 'free disk below the threshold: raising the no-space alarm', {
+      this.p.logger.emit('disk.low', {
         freeBytes: free,
         minFreeBytes: threshold,
       });
     } else if (this.low && free >= clearFactor * threshold) {
       this.low = false;
-      this.p.logger.log('info', 'free disk back above the threshold: clearing the no-space alarm', {
+      this.p.logger.emit('disk.recovered', {
         freeBytes: free,
         minFreeBytes: threshold,
       });
@@ -127,7 +127,7 @@ export class SpaceGuard {
       await this.p.submit(cmd);
     } catch (e) {
       // No leader, a leader change, a timeout: the next check asks again.
-      this.p.logger.log('debug', 'space rule change not made yet; retrying at the next check', {
+      this.p.logger.emit('space.retry', {
         op: cmd.op,
         error: e instanceof Error ? e.message : String(e),
       });

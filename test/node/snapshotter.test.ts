@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { encodeCommand, KvStateMachine } from '../../src/kv/index.js';
 import { realClock } from '../../src/node/clock.js';
+import { silentEventLog } from '../../src/node/logger.js';
 import { type ReadySnapshot, Snapshotter, sizeRuleFromBytes } from '../../src/node/snapshotter.js';
 import { initialMembership, type MemoryLogStorage, type Snapshot } from '../../src/raft/index.js';
 import type { Storage } from '../../src/storage/index.js';
@@ -21,7 +22,7 @@ function snapshotterWith(
     catchUpEntries: 0,
     storage: { snapshots: { save } } as unknown as Storage,
     log: {} as MemoryLogStorage,
-    logger: { log: () => {} },
+    logger: silentEventLog,
     membershipAt: () => initialMembership(['n1']),
     schedule: () => {},
     ...(failed === undefined ? {} : { failed }),

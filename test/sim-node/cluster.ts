@@ -526,7 +526,7 @@ export class SimCluster {
 
   private onNodeEvent(node: NodeId, _level: NodeLogLevel, event: string, fields: LogFields): void {
     this.stats.events[event] = (this.stats.events[event] ?? 0) + 1;
-    if (event === 'became leader') {
+    if (event === 'leader.elected') {
       const term = Number(fields.term);
       const other = this.leaderOfTerm.get(term);
       if (other !== undefined && other !== node) {

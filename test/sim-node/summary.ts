@@ -13,12 +13,12 @@ export interface SeedSummary {
 
 /** The node log events worth counting across a batch. */
 const EVENTS: Readonly<Record<string, string>> = {
-  'became leader': 'leaders',
-  'snapshot taken': 'snapshotsTaken',
-  'installed snapshot from the leader': 'snapshotsInstalled',
-  'disk stall: fsync is taking too long, handing leadership over': 'stallTransfers',
-  'disk stall: stepping down': 'stallStepDowns',
-  'stopping: handing leadership over': 'handOffs',
+  'leader.elected': 'leaders',
+  'snapshot.taken': 'snapshotsTaken',
+  'snapshot.installed': 'snapshotsInstalled',
+  'disk.stall': 'stallTransfers',
+  'disk.stall_step_down': 'stallStepDowns',
+  'leader.handoff': 'handOffs',
 };
 
 export function summarize(r: RunResult): SeedSummary {

@@ -3,7 +3,16 @@
 // client operations, the nodes' own log events) so that it can be read like a log, and two runs
 // of one seed print the same lines. Message-level lines are opt-in (--trace-net): they are many.
 
-import type { EventLog, LogFields, NodeLogLevel } from '../../src/node/logger.js';
+import type { EventFields, NodeEventName } from '../../src/node/log-events.js';
+import {
+  bridgedRecord,
+  type EventLog,
+  type LogFields,
+  type LogRecord,
+  type NodeLogLevel,
+  nodeRecord,
+} from '../../src/node/logger.js';
+import type { LogLevel } from '../../src/raft/index.js';
 
 export class Tracer {
   constructor(
@@ -42,9 +51,17 @@ export class SimEventLog implements EventLog {
     private readonly listener: (node: string, level: NodeLogLevel, event: string, fields: LogFields) => void,
   ) {}
 
-  log(level: NodeLogLevel, event: string, fields: LogFields = {}): void {
-    this.listener(this.node, level, event, fields);
-    if (level !== 'debug' && this.tracer.on)
-      this.tracer.event(`${this.node}`, `${event}${formatFields(fields)}`);
+  emit<E extends NodeEventName>(event: E, fields: EventFields<E>): void {
+    this.record(nodeRecord(event, fields));
+  }
+
+  log(level: LogLevel, sentence: string, fields: LogFields): void {
+    this.record(bridgedRecord(level, sentence, fields));
+  }
+
+  private record(r: LogRecord): void {
+    this.listener(this.node, r.level, r.event, r.fields);
+    if (r.level !== 'debug' && this.tracer.on)
+      this.tracer.event(`${this.node}`, `${r.event}${formatFields(r.fields)}`);
   }
 }
