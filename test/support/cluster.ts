@@ -10,6 +10,7 @@ import { type RaftkvNode, startNode } from '../../src/app/start-node.js';
 import { apiRequests, type Consistency, type NodeStatus, type RaftkvClient } from '../../src/client/index.js';
 import type { NodeOptions } from '../../src/node/index.js';
 import { clusterIdOf } from '../../src/node/recover.js';
+import type { Disk } from '../../src/storage/index.js';
 import { type Answer, answerOf, type RequestOptions, request, sendChunked, testClient } from './http.js';
 import { agreedLeader, leaderIn } from './leader.js';
 import { freePorts, LOOPBACK } from './ports.js';
@@ -26,6 +27,8 @@ export type ClusterTiming = Pick<
   | 'maxInflightRequests'
   | 'quotaBytes'
   | 'minFreeBytes'
+  | 'logFormat'
+  | 'logLevel'
 >;
 
 export interface ClusterOptions extends ClusterTiming {
@@ -35,6 +38,8 @@ export interface ClusterOptions extends ClusterTiming {
   readonly perNode?: Readonly<Record<string, ClusterTiming>>;
   /** Per-node data dirs instead of one under the cluster's temp dir (e.g. on a small file system). */
   readonly dataDirs?: Readonly<Record<string, string>>;
+  /** Per-node disks instead of the real file system as is (e.g. one that can stall). */
+  readonly disks?: Readonly<Record<string, Disk>>;
 }
 
 /** Fast but not flaky on a loaded 2-core machine. */
@@ -139,19 +144,23 @@ export class TestCluster {
     const joining = this.joined.has(id);
     cluster[id] = { host: LOOPBACK, port: this.port(id) };
     const lines = this.logs.get(id)!;
-    const { size: _size, perNode, dataDirs: _dataDirs, ...timing } = this.options;
-    const node = await startNode({
-      ...fastTiming,
-      ...timing,
-      ...perNode?.[id],
-      id,
-      cluster,
-      ...(joining
-        ? { joining: true, clusterToken: clusterIdOf({ id, cluster: this.bootstrap, dataDir: '' }) }
-        : {}),
-      dataDir: this.dataDir(id),
-      logSink: (line) => lines.push(line),
-    });
+    const { size: _size, perNode, dataDirs: _dataDirs, disks, ...timing } = this.options;
+    const disk = disks?.[id];
+    const node = await startNode(
+      {
+        ...fastTiming,
+        ...timing,
+        ...perNode?.[id],
+        id,
+        cluster,
+        ...(joining
+          ? { joining: true, clusterToken: clusterIdOf({ id, cluster: this.bootstrap, dataDir: '' }) }
+          : {}),
+        dataDir: this.dataDir(id),
+        logSink: (line) => lines.push(line),
+      },
+      disk === undefined ? {} : { disk },
+    );
     this.running.set(id, node);
     return node;
   }
