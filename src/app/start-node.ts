@@ -71,7 +71,7 @@ export interface NodeSeams {
 
 export async function startNode(options: NodeOptions, seams: NodeSeams = {}): Promise<RaftkvNode> {
   const o = resolveNodeOptions(options);
-  const logger = new NodeLogger(o.id, o.logFormat, o.logLevel, o.logSink);
+  const logger = NodeLogger.of(options);
   const clusterId = clusterIdOf(options);
   let storage: Storage | null = null;
   let recovered: RecoveredState;

@@ -2,6 +2,7 @@
 
 import { mkdir } from 'node:fs/promises';
 import type { RaftkvNode } from '../app/start-node.js';
+import { NodeLogger } from '../node/logger.js';
 import { type NodeOptions, NodeOptionsError } from '../node/options.js';
 import { CorruptionError, IdentityMismatchError } from '../storage/errors.js';
 import { formatHostPort } from './addresses.js';
@@ -86,9 +87,9 @@ export async function runStart(argv: readonly string[], env: Env, deps: StartDep
     // be counted, under its id, as holding entries and votes it has lost — committed entries could
     // then be lost, and it could vote twice in one term. It must be removed and join as a new member.
     if (alreadyMember && inspectDataDir(options.dataDir).kind === 'fresh') {
-      return fail(
-        `the cluster lists ${options.id} as a member, but its data dir ${options.dataDir} is empty: a member that lost its data cannot come back under its id. Remove it (raftkv member remove ${options.id}) and join a new member under a new id (docs/membership.md)`,
-      );
+      const why = `the cluster lists ${options.id} as a member, but its data dir ${options.dataDir} is empty: a member that lost its data cannot come back under its id. Remove it (raftkv member remove ${options.id}) and join a new member under a new id (docs/membership.md)`;
+      NodeLogger.of(options).emit('datadir.refused', { dataDir: options.dataDir, cause: 'lost', error: why });
+      return fail(why);
     }
     options = {
       ...options,

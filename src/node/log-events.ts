@@ -94,7 +94,7 @@ export const logEvents = {
     msg: 'refusing to start on this data dir',
     from: 'node',
     fields: { dataDir: 'string', cause: 'string', error: 'string' },
-    doc: "the data dir cannot be used: `cause` is `removed` (this node was removed from the cluster), `identity` (another node's or cluster's data), `corrupt` or `invalid` (files that are not a data dir)",
+    doc: "the data dir cannot be used: `cause` is `removed` (this node was removed from the cluster), `identity` (another node's or cluster's data), `corrupt`, `invalid` (files that are not a data dir) or `lost` (`--join`: the cluster lists this id as a member, the data dir is empty)",
   },
 
   // --- storage ----------------------------------------------------------------------------------

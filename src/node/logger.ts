@@ -13,7 +13,7 @@ import {
   type NodeEventName,
   type NodeLogLevel,
 } from './log-events.js';
-import type { LogFormat } from './options.js';
+import { type LogFormat, type NodeOptions, resolveNodeOptions } from './options.js';
 
 export type { NodeLogLevel } from './log-events.js';
 
@@ -74,6 +74,12 @@ export function formatRecord(format: LogFormat, time: string, nodeId: string, r:
 }
 
 export class NodeLogger implements EventLog {
+  /** The logger a node started with these options logs through (their format, level and sink). */
+  static of(options: NodeOptions): NodeLogger {
+    const o = resolveNodeOptions(options);
+    return new NodeLogger(o.id, o.logFormat, o.logLevel, o.logSink);
+  }
+
   constructor(
     private readonly nodeId: string,
     private readonly format: LogFormat,
