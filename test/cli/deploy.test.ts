@@ -3,39 +3,22 @@
 // service, and the Dockerfile runs the same entry point on the same port.
 
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
 import { parse as parseYaml } from 'yaml';
 import { parseEndpoints } from '../../src/cli/addresses.js';
 import { defaultEndpoints } from '../../src/cli/kv-commands.js';
 import { parseStartCommand, parseStartOptions, startEnvNames } from '../../src/cli/start-options.js';
+import {
+  asEnv,
+  asMap,
+  asStrings,
+  dockerRuntimeStage,
+  readRepoFile as read,
+  type Yaml,
+} from '../support/manifests.js';
 
-type Yaml = unknown;
-
-const root = new URL('../../../', import.meta.url);
-const read = (name: string): string => readFileSync(new URL(name, root), 'utf8');
 const binPath = 'dist/src/cli/main.js';
 const containerPort = 7001;
-
-function asMap(v: Yaml | undefined, what: string): { [key: string]: Yaml } {
-  assert.ok(v !== null && v !== undefined && typeof v === 'object' && !Array.isArray(v), `${what} is a map`);
-  return v as { [key: string]: Yaml };
-}
-
-function asStrings(v: Yaml | undefined, what: string): string[] {
-  assert.ok(Array.isArray(v) && v.every((x) => typeof x === 'string'), `${what} is a list of strings`);
-  return v as string[];
-}
-
-function asEnv(v: Yaml | undefined, what: string): Record<string, string> {
-  const m = asMap(v, what);
-  const out: Record<string, string> = {};
-  for (const [k, x] of Object.entries(m)) {
-    assert.equal(typeof x, 'string', `${what}.${k} is a string`);
-    out[k] = x as string;
-  }
-  return out;
-}
 
 for (const [file, n, project] of [
   ['docker-compose.yml', 3, 'raftkv'],
@@ -136,13 +119,12 @@ for (const [file, n] of [
 }
 
 test('Dockerfile: multi-stage, unprivileged, /data volume, EXPOSE 7001, ENTRYPOINT raftkv start', () => {
-  const lines = read('Dockerfile')
+  const from = read('Dockerfile')
     .split('\n')
-    .filter((l) => l.trim() !== '' && !l.trimStart().startsWith('#'));
-  const from = lines.filter((l) => l.startsWith('FROM '));
+    .filter((l) => l.startsWith('FROM '));
   assert.equal(from.length, 2, 'a build stage and a runtime stage');
   assert.match(from[1]!, /^FROM node:20-(slim|alpine)/);
-  const runtime = lines.slice(lines.indexOf(from[1]!));
+  const runtime = dockerRuntimeStage();
   assert.ok(runtime.includes('USER node'), 'runs as the unprivileged node user');
   assert.ok(
     runtime.some((l) => /^RUN npm ci --omit=dev/.test(l)),

@@ -130,7 +130,10 @@ test('grow 3 → 5, replace a dead node, remove the leader, shrink to 3, under w
     const exit = await n4.waitExit(70_000);
     assert.equal(exit.code, 1, `${JSON.stringify(exit)}\n${n4.tail(10)}`);
     assert.ok(n4.lines('a member that lost its data cannot come back under its id').length > 0, n4.tail(10));
-    assert.ok(n4.lines('event=datadir.refused').some((l) => l.includes('cause=lost')), n4.tail(10));
+    assert.ok(
+      n4.lines('event=datadir.refused').some((l) => l.includes('cause=lost')),
+      n4.tail(10),
+    );
   });
 
   // Remove the current leader: it hands over, then steps down and stops.
