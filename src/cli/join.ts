@@ -5,7 +5,7 @@
 // node restarted with --join on its data dir that the cluster already lists is not added again.
 
 import { setTimeout } from 'node:timers/promises';
-import { type MembersResult, RaftkvApiError, RaftkvClient } from '../client/index.js';
+import { type MembersResult, RaftkvApiError, RaftkvClient, type ReadOptions } from '../client/index.js';
 import type { HostPort } from '../node/options.js';
 import { type Endpoint, formatHostPort, parseHostPort } from './addresses.js';
 import { describeError } from './io.js';
@@ -33,14 +33,19 @@ export class JoinError extends Error {
 
 /**
  * The cluster's committed membership (`GET /cluster/members`: ids, addresses, roles, the
- * configuration's index and the cluster's id), from the first of `endpoints` that answers.
+ * configuration's index and the cluster's id), from the first of `endpoints` that answers;
+ * linearizable unless `read` asks for a member's own view.
  */
-export async function membersFrom(endpoints: readonly Endpoint[], timeoutMs: number): Promise<MembersResult> {
+export async function membersFrom(
+  endpoints: readonly Endpoint[],
+  timeoutMs: number,
+  read: ReadOptions = {},
+): Promise<MembersResult> {
   const failures: string[] = [];
   for (const endpoint of endpoints) {
     const client = new RaftkvClient(endpoint.url, { keepAlive: false, timeoutMs });
     try {
-      return await client.members();
+      return await client.members(read);
     } catch (e) {
       failures.push(`${endpoint.label}: ${describeError(e)}`);
     } finally {
@@ -50,9 +55,26 @@ export async function membersFrom(endpoints: readonly Endpoint[], timeoutMs: num
   throw new JoinError(`no member answered with the cluster's members (${failures.join('; ')})`);
 }
 
-/** The cluster's id and members, from the first of `plan.endpoints` that answers. */
-export async function discoverCluster(plan: JoinPlan, timeoutMs: number): Promise<ClusterView> {
-  const answer = await membersFrom(plan.endpoints, timeoutMs);
+/**
+ * The cluster's id and members, from the first of `plan.endpoints` that answers. A member
+ * `restarting` on its own data takes a member's own view (`consistency=stale`) when none can
+ * answer linearizably: the cluster may have no leader until this member is back (when a majority
+ * restarts at once, say), and what the view is used for — who to dial, whether this node is
+ * listed — is as good from a member's view as it is a moment after a linearizable read. A new
+ * node has no such excuse: it waits for a leader, which must add it anyway.
+ */
+export async function discoverCluster(
+  plan: JoinPlan,
+  timeoutMs: number,
+  options: { readonly restarting?: boolean } = {},
+): Promise<ClusterView> {
+  let answer: MembersResult;
+  try {
+    answer = await membersFrom(plan.endpoints, timeoutMs);
+  } catch (e) {
+    if (!options.restarting) throw e;
+    answer = await membersFrom(plan.endpoints, timeoutMs, { consistency: 'stale' });
+  }
   const members: Record<string, HostPort> = {};
   try {
     for (const m of answer.members) members[m.id] = parseHostPort(m.address, `member ${m.id}'s address`);

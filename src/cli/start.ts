@@ -69,10 +69,12 @@ export async function runStart(argv: readonly string[], env: Env, deps: StartDep
   }
   let alreadyMember = false;
   if (join !== undefined) {
+    const dataDir = inspectDataDir(options.dataDir);
+    const restarting = dataDir.kind === 'node' && dataDir.identity.nodeId === options.id;
     // Who to dial and the cluster's id, from a member; then start knowing no membership.
     let view: ClusterView;
     try {
-      view = await discoverCluster(join, joinTimeoutMs);
+      view = await discoverCluster(join, joinTimeoutMs, { restarting });
     } catch (e) {
       return fail(describeError(e));
     }
@@ -86,7 +88,7 @@ export async function runStart(argv: readonly string[], env: Env, deps: StartDep
     // A member restarted with --join must bring the data it had: with an empty data dir it would
     // be counted, under its id, as holding entries and votes it has lost — committed entries could
     // then be lost, and it could vote twice in one term. It must be removed and join as a new member.
-    if (alreadyMember && inspectDataDir(options.dataDir).kind === 'fresh') {
+    if (alreadyMember && dataDir.kind === 'fresh') {
       const why = `the cluster lists ${options.id} as a member, but its data dir ${options.dataDir} is empty: a member that lost its data cannot come back under its id. Remove it (raftkv member remove ${options.id}) and join a new member under a new id (docs/membership.md)`;
       NodeLogger.of(options).emit('datadir.refused', { dataDir: options.dataDir, cause: 'lost', error: why });
       return fail(why);
