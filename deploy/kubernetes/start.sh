@@ -2,14 +2,15 @@
 # Starts the raftkv member of this pod (docs/kubernetes.md). The StatefulSet runs it in the raftkv
 # image in place of the image's own entry point, which it then runs with the flags decided here.
 #
-# Who this member is. The pod raftkv-N keeps its member id on its volume ($VOLUME_DIR/member-id),
-# written before the member first starts, so every restart is the same member on the same data.
-# A volume that has none picks one:
+# Who this member is. The pod raftkv-N keeps its member id on its volume ($VOLUME_DIR/member-id):
+# while its data dir holds the member's data, every restart is that member. A pod whose data dir
+# is empty has no member yet (the node writes its data dir before it asks to be added, so a member
+# the cluster knows always has data) and picks an id:
 #   - raftkv-0 .. raftkv-(INITIAL_MEMBERS-1) while the cluster is being created
 #     (INITIAL_CLUSTER_STATE=new, from the raftkv-bootstrap ConfigMap): the pod's name;
-#   - any other: the pod's name and a random suffix (raftkv-4-9f3c01ab). A fresh volume is a new
-#     member, and a new member never takes the id of one that had data: a member that lost its
-#     data would vote and acknowledge under its old id without what it had promised, and a
+#   - any other: the pod's name and a random suffix (raftkv-4-9f3c01ab). An empty data dir is a
+#     new member, and a new member never takes the id of one that had data: a member that lost
+#     its data would vote and acknowledge under its old id without what it had promised, and a
 #     committed write could be lost (docs/membership.md).
 #
 # How it starts. The initial members start with --cluster naming all of them; every other member
@@ -61,25 +62,21 @@ is_initial_id() {
 }
 
 id_file="$VOLUME_DIR/member-id"
-if [ -s "$id_file" ]; then
+if [ -n "$(ls -A "$DATA_DIR" 2>/dev/null)" ]; then
+  [ -s "$id_file" ] || fail "$DATA_DIR holds a member's data but $id_file is missing: write the member's id there (raftkv member list shows it next to this pod's address)"
   id="$(cat "$id_file")"
-elif [ "$ordinal" -lt "$INITIAL_MEMBERS" ] && [ "$state" = new ]; then
-  id="$HOSTNAME"
-  echo "raftkv-start: $id bootstraps the cluster (INITIAL_CLUSTER_STATE=new); delete the raftkv-bootstrap ConfigMap once all $INITIAL_MEMBERS are ready" >&2
 else
-  id="$HOSTNAME-$(od -An -N4 -tx1 /dev/urandom | tr -d ' \n')"
-fi
-if [ ! -s "$id_file" ]; then
+  if [ "$ordinal" -lt "$INITIAL_MEMBERS" ] && [ "$state" = new ]; then
+    id="$HOSTNAME"
+    echo "raftkv-start: $id creates the cluster (INITIAL_CLUSTER_STATE=new); delete the raftkv-bootstrap ConfigMap once all $INITIAL_MEMBERS are ready" >&2
+  else
+    id="$HOSTNAME-$(od -An -N4 -tx1 /dev/urandom | tr -d ' \n')"
+  fi
   printf '%s\n' "$id" >"$id_file.tmp"
   mv "$id_file.tmp" "$id_file"
 fi
 
 if is_initial_id "$id"; then
-  # An initial member's data dir empty outside the creation of the cluster: its data is gone.
-  # Bootstrapping again under its id is what must never happen (see above).
-  if [ "$state" != new ] && [ -z "$(ls -A "$DATA_DIR" 2>/dev/null)" ]; then
-    fail "member $id has an empty data dir $DATA_DIR: its data is gone, and it cannot come back under its id. Remove it (raftkv member remove $id), then delete this pod's volume claim and the pod: it joins as a new member (docs/kubernetes.md). Creating the cluster? Apply bootstrap.yaml first."
-  fi
   exec node "$cli" start --id "$id" --cluster "$initial" --listen "0.0.0.0:$port"
 fi
 exec node "$cli" start --id "$id" --join "$seeds" --advertise "$(address "$ordinal")" --listen "0.0.0.0:$port"

@@ -325,12 +325,15 @@ test('start.sh: a member added by scaling up joins under a new id through the in
     assert.equal(join?.learner, false, 'promoted to voter once caught up');
     assert.deepEqual(options.listen, { host: '0.0.0.0', port: 7001 });
   }
+  // It started and wrote its data dir: a restart is the same member.
+  mkdirSync(pod.dataDir, { recursive: true });
+  writeFileSync(path.join(pod.dataDir, 'IDENTITY'), 'x');
   const id = readFileSync(path.join(pod.volume, 'member-id'), 'utf8').trim();
   const restart = pod.run('raftkv-4');
   assert.equal(parsed(pod, restart.argv).options.id, id, 'a restart is the same member');
 });
 
-test('start.sh: a lost volume never comes back under its old id', (t) => {
+test('start.sh: an empty data dir never starts under the id of a member that had data', (t) => {
   // An initial member's pod on a fresh volume, the cluster created: it joins as a new member.
   const fresh = podVolume(t);
   const r = fresh.run('raftkv-1');
@@ -339,13 +342,36 @@ test('start.sh: a lost volume never comes back under its old id', (t) => {
   assert.match(options.id, /^raftkv-1-[0-9a-f]{8}$/);
   assert.deepEqual(join?.advertise, { host: dns(1), port: 7001 });
 
-  // An initial member whose data dir is empty though its id is on the volume: refused.
+  // An initial member's id on the volume, its data dir emptied: a new member too.
   const emptied = podVolume(t);
   writeFileSync(path.join(emptied.volume, 'member-id'), 'raftkv-2\n');
-  const refused = emptied.run('raftkv-2');
+  const again = emptied.run('raftkv-2');
+  assert.equal(again.status, 0, again.stderr);
+  assert.match(parsed(emptied, again.argv).options.id, /^raftkv-2-[0-9a-f]{8}$/);
+  assert.notEqual(readFileSync(path.join(emptied.volume, 'member-id'), 'utf8'), 'raftkv-2\n');
+
+  // A member's data without its id: refused, rather than guessed.
+  const orphan = podVolume(t);
+  mkdirSync(orphan.dataDir, { recursive: true });
+  writeFileSync(path.join(orphan.dataDir, 'IDENTITY'), 'x');
+  const refused = orphan.run('raftkv-3');
   assert.equal(refused.status, 1);
   assert.equal(refused.argv, null, 'raftkv was not started');
-  assert.match(refused.stderr, /member raftkv-2 has an empty data dir .*raftkv member remove raftkv-2/);
+  assert.match(refused.stderr, /holds a member's data but .*member-id is missing/);
+});
+
+test('start.sh: creation switched on late still creates the cluster', (t) => {
+  // bootstrap.yaml forgotten: the initial pods find no cluster to join, and start again ...
+  const pod = podVolume(t);
+  const lost = pod.run('raftkv-0');
+  assert.equal(lost.status, 0, lost.stderr);
+  assert.ok(parsed(pod, lost.argv).join, 'without the switch, a fresh volume only joins');
+  // ... with the switch: their data dirs are still empty, so they create it.
+  const created = pod.run('raftkv-0', creating);
+  const { options, join } = parsed(pod, created.argv);
+  assert.equal(join, undefined);
+  assert.equal(options.id, 'raftkv-0');
+  assert.deepEqual(options.cluster, initialCluster);
 });
 
 test('start.sh: a pod name without an ordinal is refused', (t) => {
