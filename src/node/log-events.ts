@@ -7,8 +7,9 @@
 //
 // The node, its HTTP side and the transport's events (reported to the driver) log by name
 // (`EventLog.emit`). The consensus core and storage sit below the node and know nothing of it:
-// they log sentences through the core's `Logger` ("became leader"), and the node's logger maps
-// each sentence to its event here (`bridgedEvent`) — the core stays free of I/O and of this file.
+// they log sentences through the core's `Logger` ("became leader"), and the node's logger
+// (logger.ts, `bridgedEvent`) maps each to its event by the `msg` or `pattern` given here — the
+// core stays free of I/O and of this file.
 
 /** The node's levels: the core's three, and `error` for what stops the node or loses work. */
 export type NodeLogLevel = 'debug' | 'info' | 'warn' | 'error';
@@ -525,27 +526,4 @@ export type EventFields<E extends LogEventName> = {
 
 export function eventSpec(name: LogEventName): EventSpec {
   return logEvents[name];
-}
-
-export interface BridgedEvent {
-  readonly event: LogEventName;
-  /** What the pattern's named groups captured, to log as fields. */
-  readonly captured: Readonly<Record<string, string>>;
-}
-
-const bridged = Object.entries(logEvents as Readonly<Record<string, EventSpec>>).filter(
-  ([name, spec]) => spec.from !== 'node' && name !== 'unmapped',
-) as [LogEventName, EventSpec][];
-const bySentence = new Map(bridged.filter(([, s]) => s.pattern === undefined).map(([n, s]) => [s.msg, n]));
-const byPattern = bridged.filter(([, s]) => s.pattern !== undefined);
-
-/** The event a sentence of the core or storage stands for (`unmapped` if none). */
-export function bridgedEvent(sentence: string): BridgedEvent {
-  const named = bySentence.get(sentence);
-  if (named !== undefined) return { event: named, captured: {} };
-  for (const [event, spec] of byPattern) {
-    const m = spec.pattern?.exec(sentence);
-    if (m) return { event, captured: { ...m.groups } };
-  }
-  return { event: 'unmapped', captured: {} };
 }

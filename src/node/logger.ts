@@ -6,10 +6,11 @@
 
 import type { Logger, LogLevel } from '../raft/index.js';
 import {
-  bridgedEvent,
   type EventFields,
+  type EventSpec,
   eventSpec,
   type LogEventName,
+  logEvents,
   type NodeEventName,
   type NodeLogLevel,
 } from './log-events.js';
@@ -35,6 +36,29 @@ export interface LogRecord {
  */
 export interface EventLog extends Logger {
   emit<E extends NodeEventName>(event: E, fields: EventFields<E>): void;
+}
+
+export interface BridgedEvent {
+  readonly event: LogEventName;
+  /** What the pattern's named groups captured, to log as fields. */
+  readonly captured: Readonly<Record<string, string>>;
+}
+
+const bridged = Object.entries(logEvents as Readonly<Record<string, EventSpec>>).filter(
+  ([name, spec]) => spec.from !== 'node' && name !== 'unmapped',
+) as [LogEventName, EventSpec][];
+const bySentence = new Map(bridged.filter(([, s]) => s.pattern === undefined).map(([n, s]) => [s.msg, n]));
+const byPattern = bridged.filter(([, s]) => s.pattern !== undefined);
+
+/** The event a sentence of the core or storage stands for (`unmapped` if none). */
+export function bridgedEvent(sentence: string): BridgedEvent {
+  const named = bySentence.get(sentence);
+  if (named !== undefined) return { event: named, captured: {} };
+  for (const [event, spec] of byPattern) {
+    const m = spec.pattern?.exec(sentence);
+    if (m) return { event, captured: { ...m.groups } };
+  }
+  return { event: 'unmapped', captured: {} };
 }
 
 /** Logs nothing (tests of one component). */

@@ -10,14 +10,8 @@ import assert from 'node:assert/strict';
 import { readdir, readFile } from 'node:fs/promises';
 import { test } from 'node:test';
 import { startNode } from '../../src/app/start-node.js';
-import {
-  bridgedEvent,
-  type EventSpec,
-  type FieldSpec,
-  type LogEventName,
-  logEvents,
-} from '../../src/node/log-events.js';
-import { NodeLogger } from '../../src/node/logger.js';
+import { type EventSpec, type FieldSpec, type LogEventName, logEvents } from '../../src/node/log-events.js';
+import { bridgedEvent, NodeLogger } from '../../src/node/logger.js';
 import { startCluster, type TestCluster } from '../support/cluster.js';
 import { type Answer, request } from '../support/http.js';
 import { freePorts, LOOPBACK } from '../support/ports.js';
