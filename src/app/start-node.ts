@@ -92,7 +92,8 @@ export async function startNode(options: NodeOptions, seams: NodeSeams = {}): Pr
       );
     }
   } catch (e) {
-    await storage?.close();
+    // The reason the node cannot start is what matters; a failure to close on the way is not.
+    await storage?.close().catch(() => {});
     const cause = refusalCause(e);
     if (cause !== null) {
       logger.emit('datadir.refused', { dataDir: o.dataDir, cause, error: (e as Error).message });
