@@ -193,6 +193,9 @@ test('the healthcheck passes against a live node, and fails on a 503 and on a cl
     asMap(asMap(doc.services, 'services').node1, 'node1').healthcheck,
     'node1',
   );
+  for (const doc of ['docs/metrics.md', 'docs/docker.md']) {
+    assert.ok(read(doc).includes(script), `${doc} shows the healthcheck as the compose files have it`);
+  }
   const c = await startCluster(t, { size: 1 });
   assert.equal(await runHealthcheck(script, c.port(c.ids[0]!)), 0, 'a live node (leader or not) is healthy');
 
