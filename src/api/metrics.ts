@@ -20,7 +20,7 @@ export const rejectionReasons: readonly RejectionReason[] = [
 
 /** The route label of a request that names no route (answered 404). */
 export const unmatchedRoute = 'unmatched';
-/** The route label of a request node:http could not parse (see HttpMetrics.malformed). */
+/** The route label of a request answered on the raw connection (see HttpMetrics.malformed). */
 export const malformedRoute = 'malformed';
 
 export interface HttpMetrics {
@@ -30,9 +30,10 @@ export interface HttpMetrics {
    */
   answered(route: string, status: number, seconds: number): void;
   /**
-   * A request node:http could not parse (bad framing, headers too large, too slow) was answered
-   * with this status on the raw socket and its connection closed: counted under the route label
-   * malformedRoute, without a duration (the server never saw it arrive).
+   * A request answered with this status on the raw connection, which is then closed — HTTP that
+   * node:http could not parse (bad framing, headers too large, too slow), a CONNECT, an
+   * unsupported Upgrade: counted under the route label malformedRoute, without a duration (the
+   * server never saw it arrive as a request).
    */
   malformed(status: number): void;
   /** A request was refused, for this reason (also counted by answered()). */
