@@ -10,10 +10,12 @@ import { statfs } from 'node:fs/promises';
 import type { IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
 import { NoLeaderError, ShuttingDownError } from '../api/errors.js';
+import { NodeMetrics } from '../metrics/index.js';
 import { realClock } from '../node/clock.js';
 import { Driver } from '../node/driver.js';
 import { NodeKvService } from '../node/kv-service.js';
 import { NodeLogger } from '../node/logger.js';
+import { readNode } from '../node/node-reading.js';
 import { type HostPort, type NodeOptions, resolveNodeOptions } from '../node/options.js';
 import { clusterIdOf, recoverCore } from '../node/recover.js';
 import { SpaceGuard } from '../node/space-guard.js';
@@ -117,10 +119,23 @@ export async function startNode(options: NodeOptions, seams: NodeSeams = {}): Pr
     livenessTimeoutMs: 2 * o.electionTimeoutMs,
     connectTimeoutMs: Math.min(5000, 2 * o.electionTimeoutMs),
   });
-  const driver = new Driver({ options: o, raw, log, storage, sm, transport, logger, clock: realClock });
+  const metrics = new NodeMetrics();
+  const driver = new Driver({
+    options: o,
+    raw,
+    log,
+    storage,
+    sm,
+    transport,
+    logger,
+    clock: realClock,
+    observer: metrics,
+  });
+  metrics.watch(() => readNode(driver));
   const service = new NodeKvService(driver, o, clusterId);
   const http = new KvHttpServer(service, {
     now: realClock.now,
+    metrics,
     requestTimeoutMs: o.requestTimeoutMs,
     maxInflight: o.maxInflightRequests,
     onPeerUpgrade: (req: IncomingMessage, socket: Socket, head: Buffer) => {

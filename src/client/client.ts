@@ -193,6 +193,14 @@ export class RaftkvClient {
     return this.probe(apiRequests.readyz(), options);
   }
 
+  /** GET /metrics: the Prometheus text exposition (docs/metrics.md). */
+  async metrics(options: CallOptions = {}): Promise<string> {
+    const req = apiRequests.metrics();
+    const a = await this.send(req, options);
+    if (a.status === 200) return a.text;
+    return this.result(req, a, (_b): _b is never => false);
+  }
+
   /** POST /admin/snapshot (the server allows it up to 120 s: give the call as long). */
   snapshot(options: CallOptions = {}): Promise<SnapshotResult> {
     return this.call(apiRequests.snapshot(), options, isSnapshot);

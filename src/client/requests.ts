@@ -81,6 +81,11 @@ export const apiRequests = {
     return { method: 'GET', path: '/readyz' };
   },
 
+  /** GET /metrics: the Prometheus text exposition. */
+  metrics(): ApiRequest {
+    return { method: 'GET', path: '/metrics' };
+  },
+
   /** POST /admin/snapshot: snapshot this node's state now and compact its log. */
   snapshot(): ApiRequest {
     return { method: 'POST', path: '/admin/snapshot' };

@@ -19,6 +19,7 @@ import {
   TimeoutError,
   TooLargeError,
 } from '../api/errors.js';
+import { type DriverObserver, silentObserver } from '../api/metrics.js';
 import type { SnapshotResponse } from '../api/service.js';
 import { type ApplyResult, KvStateMachine, type SpaceRefusal } from '../kv/index.js';
 import {
@@ -47,6 +48,7 @@ import type { EventLog } from './logger.js';
 import type { ResolvedNodeOptions } from './options.js';
 import { PeerBook } from './peers.js';
 import { PendingReads, PendingWrites, type ProposalResult } from './pending.js';
+import { HeartbeatRoundTrips } from './round-trips.js';
 import { Snapshotter } from './snapshotter.js';
 
 export interface DriverParts {
@@ -58,6 +60,8 @@ export interface DriverParts {
   readonly transport: MessageTransport;
   readonly logger: EventLog;
   readonly clock: NodeClock;
+  /** Told of leader changes, failed proposals, fsync and snapshot times, peer round trips. */
+  readonly observer?: DriverObserver;
   /** Deliberately broken behaviour, for the simulator's mutation tests only. */
   readonly mutations?: DriverMutations;
 }
@@ -89,7 +93,7 @@ interface SnapshotWaiter {
 export class Driver {
   readonly options: ResolvedNodeOptions;
   readonly raw: RawNode;
-  readonly writes = new PendingWrites();
+  readonly writes: PendingWrites;
   readonly reads = new PendingReads();
   private readonly log: MemoryLogStorage;
   private readonly storage: Storage;
@@ -107,6 +111,9 @@ export class Driver {
   private removedHandler: () => void = () => {};
   private readonly stallGuard: DiskStallGuard;
   private readonly mutations: DriverMutations;
+  private readonly observer: DriverObserver;
+  /** Times heartbeats to their answers, for the observer (leader only). */
+  private readonly roundTrips: HeartbeatRoundTrips;
   /** Set by start(): the ticks owed to the core for monotonic time passed. */
   private elapsed: ElapsedTicks | null = null;
   sm: KvStateMachine;
@@ -137,6 +144,10 @@ export class Driver {
     this.clock = p.clock;
     this.logger = p.logger;
     this.mutations = p.mutations ?? {};
+    const observer = p.observer ?? silentObserver;
+    this.observer = observer;
+    this.writes = new PendingWrites(() => observer.proposalFailed());
+    this.roundTrips = new HeartbeatRoundTrips((peer, seconds) => observer.peerRoundTrip(peer, seconds));
     this.stallGuard = new DiskStallGuard(p.options.diskStallMs);
     this.promoter = new AutoPromoter(
       Math.max(1000, 3 * p.options.electionTimeoutMs),
@@ -444,11 +455,19 @@ export class Driver {
 
   private onPeerMessage(m: Message): void {
     if (!this.running) return;
+    if (m.type === 'HeartbeatResponse') this.roundTrips.answered(m, this.clock.now());
     this.input().step(m);
     this.schedule();
   }
 
+  /** Hands a message to the transport; a heartbeat's departure is noted for its round trip. */
+  private send(m: Message): void {
+    if (m.type === 'Heartbeat') this.roundTrips.sent(m, this.clock.now());
+    this.transport.send(m);
+  }
+
   private onTransportEvent(e: TransportEvent): void {
+    if (losesMessages(e)) this.roundTrips.forget(e.peer);
     switch (e.type) {
       case 'peerUnreachable':
         this.logger.emit('peer.down', { peer: e.peer, reason: e.reason });
@@ -603,7 +622,7 @@ export class Driver {
         this.earlyFlushScheduled = false;
         if (!this.running) return;
         this.syncPeers();
-        for (const m of this.raw.takeEarlyMessages()) this.transport.send(m);
+        for (const m of this.raw.takeEarlyMessages()) this.send(m);
       });
       return;
     }
@@ -642,7 +661,7 @@ export class Driver {
     // A configuration is in force from its append (§4.1): a member just added must be dialable.
     this.syncPeers();
     // 1. Messages that may leave before persistence.
-    for (const m of ready.messages) this.transport.send(m);
+    for (const m of ready.messages) this.send(m);
     // 2. A snapshot from the leader: durable first, then the state machine restarts from it.
     if (ready.snapshot !== null) await this.installLeaderSnapshot(ready.snapshot);
     // 3. Entries and hard state, one fsync for the batch.
@@ -651,7 +670,7 @@ export class Driver {
       if (ready.mustSync) {
         this.syncStartedAt = this.clock.now();
         try {
-          await this.storage.sync();
+          await this.syncWal();
         } finally {
           this.syncStartedAt = null;
         }
@@ -660,7 +679,7 @@ export class Driver {
       if (ready.hardState !== null) this.log.setHardState(ready.hardState);
     }
     // 4. Messages that promise durable state.
-    for (const m of ready.messagesAfterPersist) this.transport.send(m);
+    for (const m of ready.messagesAfterPersist) this.send(m);
     // 5. Apply, answer writers, serve reads.
     if (ready.committedEntries.length > 0) this.apply(ready.committedEntries);
     for (const s of ready.readStates) this.reads.released(s.context, s.readIndex, this.sm.lastApplied);
@@ -670,6 +689,13 @@ export class Driver {
     this.input().advance(ready);
     if (ready.softState !== null) this.afterSoftStateChange();
     this.checkRemoved();
+  }
+
+  /** One write and fdatasync of the WAL records saved so far, timed for the observer. */
+  private async syncWal(): Promise<void> {
+    const from = this.clock.now();
+    await this.storage.sync();
+    this.observer.walSynced((this.clock.now() - from) / 1000);
   }
 
   private apply(entries: readonly Entry[]): void {
@@ -757,11 +783,14 @@ export class Driver {
   private async installOwnSnapshot(snap: Snapshot, ms: number, keys: number): Promise<void> {
     // A newer snapshot from the leader may have been installed meanwhile.
     if (snap.meta.index <= this.log.snapshot().meta.index) return;
+    const recordingFrom = this.clock.now();
     this.storage.wal.saveSnapshot({ index: snap.meta.index, term: snap.meta.term });
-    await this.storage.sync();
+    await this.syncWal();
     const compactTo = Math.max(0, snap.meta.index - this.options.snapshotCatchUpEntries);
     this.log.createSnapshot(snap, compactTo);
     const removed = await this.storage.compact();
+    // Serialising and writing the file (off the loop), then recording it here.
+    this.observer.snapshotTaken((ms + this.clock.now() - recordingFrom) / 1000);
     this.logger.emit('snapshot.taken', {
       index: snap.meta.index,
       bytes: snap.data.byteLength,
@@ -813,6 +842,10 @@ export class Driver {
 
   private afterSoftStateChange(): void {
     const s = this.raw.status();
+    // As etcd counts it: a leader known that is not the one known before (none counts as one).
+    if (s.leaderId !== null && s.leaderId !== this.lastLeader) this.observer.leaderChanged();
+    // Heartbeats leave only while leading; a new term of leadership times its own.
+    if (s.role !== 'leader') this.roundTrips.forget(null);
     if (this.lastLeader !== null && s.leaderId !== this.lastLeader) {
       // Writes proposed here may still commit under the next leader, but this node can no longer
       // tell the client when: fail them as "outcome unknown".
@@ -825,6 +858,25 @@ export class Driver {
     }
     this.lastLeader = s.leaderId;
     if (s.leaderId !== null) for (const w of [...this.leaderWaiters]) w();
+  }
+}
+
+/**
+ * Events after which messages to or from the peer may have been lost without an answer: a
+ * connection that failed or was replaced, a queue that dropped its oldest. (After a reconnection
+ * the messages queued meanwhile still leave, in order.)
+ */
+function losesMessages(e: TransportEvent): e is TransportEvent & { readonly peer: NodeId } {
+  switch (e.type) {
+    case 'peerUnreachable':
+    case 'peerQueueOverflow':
+    case 'inboundAccepted':
+    case 'inboundTimedOut':
+      return true;
+    case 'protocolError':
+      return e.peer !== null;
+    default:
+      return false;
   }
 }
 

@@ -19,6 +19,13 @@ interface WriteWaiter {
 export class PendingWrites {
   private readonly byIndex = new Map<number, WriteWaiter>();
 
+  /**
+   * `onFailed` is told of each write that will not be answered as applied: overwritten by another
+   * leader's entry, failed when leadership changed or the node stopped, or past its deadline (a
+   * write refused by the state machine for want of space was applied, and is not counted).
+   */
+  constructor(private readonly onFailed: () => void = () => {}) {}
+
   get size(): number {
     return this.byIndex.size;
   }
@@ -37,16 +44,23 @@ export class PendingWrites {
     this.byIndex.delete(entry.index);
     if (entry.term !== w.term) {
       // Another leader's entry took this index: ours was overwritten and never commits.
+      this.onFailed();
       w.reject(new LeadershipLostError('leadership changed before the write committed; it was not applied'));
       return;
     }
     if (result.kind === 'no_space') w.reject(noSpaceError(result));
     else if (result.kind !== 'noop' && result.kind !== 'invalid') w.resolve(result);
-    else w.reject(new LeadershipLostError(`the entry at index ${entry.index} is not this write`));
+    else {
+      this.onFailed();
+      w.reject(new LeadershipLostError(`the entry at index ${entry.index} is not this write`));
+    }
   }
 
   failAll(error: () => RaftkvError): void {
-    for (const w of this.byIndex.values()) w.reject(error());
+    for (const w of this.byIndex.values()) {
+      this.onFailed();
+      w.reject(error());
+    }
     this.byIndex.clear();
   }
 
@@ -54,6 +68,7 @@ export class PendingWrites {
     for (const [index, w] of this.byIndex) {
       if (now < w.deadline) continue;
       this.byIndex.delete(index);
+      this.onFailed();
       w.reject(new TimeoutError('the write did not commit before the deadline; it may still commit'));
     }
   }

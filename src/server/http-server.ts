@@ -11,6 +11,7 @@ import {
   ExpectationFailedError,
   ForwardFailedError,
   HeadersTooLargeError,
+  NoSpaceError,
   NotFoundError,
   NotLeaderError,
   RaftkvError,
@@ -19,14 +20,15 @@ import {
   TimeoutError,
   TooLargeError,
 } from '../api/errors.js';
+import { type HttpMetrics, type RejectionReason, unmatchedRoute } from '../api/metrics.js';
 import type { KvService } from '../api/service.js';
 import { errorBody, statusFor } from './status-map.js';
 import {
+  findRoute,
   maxBodyBytes,
   parseRequest,
   type RequestHead,
   type Route,
-  routeOf,
   takesBody,
   truncate,
 } from './validate.js';
@@ -41,6 +43,8 @@ export interface HttpServerOptions {
   readonly maxInflight: number;
   /** The node's monotonic clock, in ms: deadlines are on it (a wall-clock step must not move them). */
   readonly now: () => number;
+  /** Every answer and refusal is counted here; GET /metrics serves its exposition. */
+  readonly metrics: HttpMetrics;
   /** Peer connections arrive as `Upgrade: raftkv-peer` requests on the same port. */
   readonly onPeerUpgrade?: (req: IncomingMessage, socket: import('node:net').Socket, head: Buffer) => void;
 }
@@ -69,13 +73,18 @@ export class KvHttpServer {
     private readonly options: HttpServerOptions,
   ) {
     this.server = http.createServer({ keepAlive: true, connectionsCheckingInterval: 1000 }, (req, res) => {
+      const arrived = options.now();
       this.track(req.socket, res);
+      const target = req.url ?? '/';
+      const path = pathOf(target);
+      const route = findRoute(req.method ?? 'GET', path);
       // Only /kv requests and alarm changes count and can be refused: /health and /debug stay
       // open to operators.
-      const url = req.url ?? '';
-      const kv = url.startsWith('/kv') || url.startsWith('/admin/alarms');
+      const kv = target.startsWith('/kv') || target.startsWith('/admin/alarms');
       if (kv && this.inflight >= options.maxInflight) {
         this.refusedBusy++;
+        options.metrics.rejected('max_inflight');
+        this.countWhenAnswered(res, route, arrived);
         this.failBeforeBody(
           req,
           res,
@@ -84,9 +93,13 @@ export class KvHttpServer {
         return;
       }
       if (kv) this.inflight++;
-      this.handle(req, res)
-        .catch((err: unknown) => this.fail(res, err))
+      this.handle(req, res, route, path, path.length === target.length ? '' : target.slice(path.length + 1))
+        .catch((err: unknown) => {
+          this.countRejection(err);
+          this.fail(res, err);
+        })
         .finally(() => {
+          options.metrics.answered(route ?? unmatchedRoute, res.statusCode, (options.now() - arrived) / 1000);
           if (!kv) return;
           this.inflight--;
           if (this.inflight === 0) for (const w of this.idleWaiters.splice(0)) w();
@@ -107,30 +120,55 @@ export class KvHttpServer {
         socket.destroy();
         return;
       }
+      const error = clientErrorOf(err);
+      this.options.metrics.malformed(statusFor(error));
       // A request that did not arrive in time is the one still being read: answer it now.
-      if (err.code === 'ERR_HTTP_REQUEST_TIMEOUT') answerRawAndClose(socket, clientErrorOf(err));
-      else this.refuseConnection(socket, clientErrorOf(err));
+      if (err.code === 'ERR_HTTP_REQUEST_TIMEOUT') answerRawAndClose(socket, error);
+      else this.refuseConnection(socket, error);
     });
     // Without these listeners node:http answers an unknown Expect with a bare 417 and drops a
     // CONNECT's socket unanswered.
     this.server.on('checkExpectation', (req: IncomingMessage, res: ServerResponse) => {
       this.track(req.socket, res);
+      this.countWhenAnswered(res, findRoute(req.method ?? 'GET', pathOf(req.url ?? '/')), options.now());
       this.failBeforeBody(
         req,
         res,
         new ExpectationFailedError(`unsupported Expect: ${truncate(header(req, 'expect') ?? '')}`),
       );
     });
-    this.server.on('connect', (req: IncomingMessage, socket: Duplex) =>
-      this.refuseConnection(socket, new NotFoundError(`no route for CONNECT ${truncate(req.url ?? '')}`)),
-    );
+    this.server.on('connect', (req: IncomingMessage, socket: Duplex) => {
+      options.metrics.malformed(404);
+      this.refuseConnection(socket, new NotFoundError(`no route for CONNECT ${truncate(req.url ?? '')}`));
+    });
     const onUpgrade = options.onPeerUpgrade;
     this.server.on('upgrade', (req: IncomingMessage, socket: import('node:net').Socket, head: Buffer) => {
       const protocol = (req.headers.upgrade ?? '').toLowerCase();
-      if (protocol === 'raftkv-peer' && onUpgrade !== undefined) onUpgrade(req, socket, head);
+      if (protocol === 'raftkv-peer' && onUpgrade !== undefined) {
+        onUpgrade(req, socket, head);
+        return;
+      }
       // An h2c or WebSocket upgrade (curl --http2 on http://): say so, rather than drop it.
-      else this.refuseConnection(socket, new BadRequestError(`unsupported Upgrade: ${truncate(protocol)}`));
+      options.metrics.malformed(400);
+      this.refuseConnection(socket, new BadRequestError(`unsupported Upgrade: ${truncate(protocol)}`));
     });
+  }
+
+  /** For an answer given outside handle(): counted once the response is done with. */
+  private countWhenAnswered(res: ServerResponse, route: Route | null, arrived: number): void {
+    res.once('close', () =>
+      this.options.metrics.answered(
+        route ?? unmatchedRoute,
+        res.statusCode,
+        (this.options.now() - arrived) / 1000,
+      ),
+    );
+  }
+
+  /** A refusal to protect the node (not a client's mistake) is counted by its reason. */
+  private countRejection(err: unknown): void {
+    const reason = rejectionOf(err);
+    if (reason !== null) this.options.metrics.rejected(reason);
   }
 
   /** Counts the answers a socket is owed: a raw answer must wait for them (pipelining). */
@@ -216,29 +254,28 @@ export class KvHttpServer {
    * its route's parser checks everything it carries (validate.ts), and only then does anything
    * reach the node.
    */
-  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+  private async handle(
+    req: IncomingMessage,
+    res: ServerResponse,
+    route: Route | null,
+    path: string,
+    query: string,
+  ): Promise<void> {
     if (!this.accepting) {
       res.setHeader('connection', 'close');
     }
-    // Split by hand: a URL object per request costs ~10% of the server's CPU (docs/http-stack.md).
-    const target = req.url ?? '/';
-    const q = target.indexOf('?');
-    const path = q < 0 ? target : target.slice(0, q);
     const head: RequestHead = {
       method: req.method ?? 'GET',
       path,
-      query: new URLSearchParams(q < 0 ? '' : target.slice(q + 1)),
+      query: new URLSearchParams(query),
       // headersDistinct builds an array per header: only the write routes need it.
       header: (name) => req.headersDistinct[name],
     };
     const deadline = this.options.now() + this.options.requestTimeoutMs;
     const early = this.answersEarly(res);
-    let route: Route;
-    try {
-      route = routeOf(head.method, head.path);
-    } catch (err) {
+    if (route === null) {
       await readBody(req, maxBodyBytes, 'discard', early);
-      throw err;
+      throw new NotFoundError(`no route for ${head.method} ${truncate(path)}`);
     }
     const body = await readBody(req, maxBodyBytes, takesBody(route) ? 'keep' : 'discard', early);
     const r = parseRequest(route, head, body);
@@ -314,6 +351,11 @@ export class KvHttpServer {
         // problem (no leader, a full disk) that a restart cannot fix.
         this.send(res, 200, { ok: true, nodeId: this.service.nodeId });
         return;
+      case 'metrics': {
+        const { contentType, body } = await this.options.metrics.exposition();
+        this.sendText(res, 200, contentType, body);
+        return;
+      }
       case 'readyz': {
         // Ready to serve: a leader known and everything committed applied. A no-space alarm does
         // not make a node unready — it still serves reads and deletes — but the answer says so.
@@ -434,10 +476,13 @@ export class KvHttpServer {
   }
 
   private send(res: ServerResponse, status: number, body: unknown): void {
+    this.sendText(res, status, 'application/json', JSON.stringify(body));
+  }
+
+  private sendText(res: ServerResponse, status: number, contentType: string, payload: string): void {
     if (res.headersSent) return;
-    const payload = JSON.stringify(body);
     const headers: http.OutgoingHttpHeaders = {
-      'content-type': 'application/json',
+      'content-type': contentType,
       'content-length': Buffer.byteLength(payload),
     };
     // Every 503 is "try again soon" (busy, no leader yet, shutting down): say when.
@@ -511,6 +556,23 @@ function answerRawAndClose(socket: Duplex, error: RaftkvError): void {
       payload,
   );
   setTimeout(() => socket.destroy(), lingerMs).unref();
+}
+
+/**
+ * The target before any `?`. Split by hand: a URL object per request costs ~10% of the server's
+ * CPU (docs/http-stack.md).
+ */
+function pathOf(target: string): string {
+  const q = target.indexOf('?');
+  return q < 0 ? target : target.slice(0, q);
+}
+
+/** Why an error refused a request to protect the node; null for any other error. */
+function rejectionOf(err: unknown): RejectionReason | null {
+  if (err instanceof BusyError) return 'busy';
+  if (err instanceof NoSpaceError)
+    return err.details.reason === 'alarm' ? 'no_space_alarm' : 'no_space_quota';
+  return null;
 }
 
 function header(req: IncomingMessage, name: string): string | undefined {

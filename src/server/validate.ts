@@ -64,6 +64,7 @@ export type Route =
   | 'health'
   | 'livez'
   | 'readyz'
+  | 'metrics'
   | 'snapshot'
   | 'alarms'
   | 'alarm'
@@ -89,10 +90,19 @@ export type ClientRequest =
   | { readonly route: 'memberAdd'; readonly member: AddMemberRequest }
   | { readonly route: 'memberPromote' | 'memberRemove'; readonly id: string }
   | { readonly route: 'leaderMove'; readonly to: string | null }
-  | { readonly route: 'debug' | 'health' | 'livez' | 'readyz' | 'snapshot' | 'alarms' };
+  | {
+      readonly route: 'debug' | 'health' | 'livez' | 'readyz' | 'metrics' | 'snapshot' | 'alarms';
+    };
 
 /** The route a method and path name; NotFoundError (404) for anything else. */
 export function routeOf(method: string, path: string): Route {
+  const route = findRoute(method, path);
+  if (route === null) throw new NotFoundError(`no route for ${method} ${truncate(path)}`);
+  return route;
+}
+
+/** The route a method and path name, or null. Its name labels the request in the metrics. */
+export function findRoute(method: string, path: string): Route | null {
   if (path === '/kv') {
     if (method === 'POST') return 'put';
     if (method === 'GET') return 'list';
@@ -103,6 +113,7 @@ export function routeOf(method: string, path: string): Route {
   else if (path === '/health' && method === 'GET') return 'health';
   else if (path === '/livez' && method === 'GET') return 'livez';
   else if (path === '/readyz' && method === 'GET') return 'readyz';
+  else if (path === '/metrics' && method === 'GET') return 'metrics';
   else if (path === '/admin/snapshot' && method === 'POST') return 'snapshot';
   else if (path === '/admin/alarms' && method === 'GET') return 'alarms';
   else if (path === '/admin/alarms' && method === 'POST') return 'alarm';
@@ -113,7 +124,7 @@ export function routeOf(method: string, path: string): Route {
     if (method === 'POST' && path.endsWith('/promote')) return 'memberPromote';
     if (method === 'DELETE') return 'memberRemove';
   } else if (path === '/cluster/leader' && method === 'POST') return 'leaderMove';
-  throw new NotFoundError(`no route for ${method} ${truncate(path)}`);
+  return null;
 }
 
 /** Only these routes read their body; the others discard one (read, never refused). */

@@ -1,6 +1,7 @@
-// Goal: the layers hold by construction. The node runtime (src/node/) and the HTTP server
-// (src/server/) know each other only through the port in src/api/ (the service interface and the
-// public errors); the one place that wires both is the composition root, src/app/. The core and
+// Goal: the layers hold by construction. The node runtime (src/node/), the HTTP server
+// (src/server/) and the metrics (src/metrics/) know each other only through the ports in src/api/
+// (the service interface, the metrics ports and the public errors); the one place that wires them
+// is the composition root, src/app/. The core and
 // the state machine import none of the layers above them, and the API client (src/client/) none but
 // src/api/. This test fails when an import crosses.
 
@@ -17,8 +18,10 @@ const forbidden: Readonly<Record<string, readonly string[]>> = {
   api: ['node', 'server', 'app', 'cli', 'storage', 'transport', 'raft', 'kv'],
   raft: ['node', 'server', 'app', 'cli', 'storage', 'transport', 'kv', 'api'],
   kv: ['node', 'server', 'app', 'cli', 'storage', 'transport', 'api'],
-  node: ['server', 'app', 'cli'],
-  server: ['node', 'app', 'cli', 'raft', 'storage', 'transport'],
+  node: ['server', 'app', 'cli', 'metrics'],
+  server: ['node', 'app', 'cli', 'raft', 'storage', 'transport', 'metrics'],
+  // The metrics know the node and the server only through the ports in src/api/metrics.ts.
+  metrics: ['node', 'server', 'app', 'cli', 'raft', 'storage', 'transport', 'kv'],
   // The client of the HTTP API knows the API (src/api/) and nothing else of raftkv.
   client: ['node', 'server', 'app', 'cli', 'storage', 'transport', 'raft', 'kv', 'jepsen', 'bench', 'check'],
 };

@@ -16,6 +16,7 @@ import {
 } from '../../src/client/index.js';
 import { TestCluster } from '../support/cluster.js';
 import { freePorts, LOOPBACK } from '../support/ports.js';
+import { parseExposition, seriesValue } from '../support/prometheus-text.js';
 
 describe('typed calls on a cluster', () => {
   let c: TestCluster;
@@ -91,6 +92,11 @@ describe('typed calls on a cluster', () => {
     const snap = await c.client(leader).snapshot({ timeoutMs: 60_000 });
     assert.equal(snap.nodeId, leader);
     assert.ok(snap.index > 0);
+    // The snapshot taken is timed in the leader's metrics; the follower knows its leader.
+    const leaderMetrics = parseExposition(await c.client(leader).metrics());
+    const taken = 'raftkv_snapshot_duration_seconds';
+    assert.equal(seriesValue(leaderMetrics, taken, {}, `${taken}_count`), snap.taken ? 1 : 0);
+    assert.equal(seriesValue(parseExposition(await client.metrics()), 'raftkv_has_leader'), 1);
     const space = await client.alarms();
     assert.deepEqual(space.alarms, []);
     assert.equal(typeof space.stateBytes, 'number');

@@ -12,6 +12,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
 import { TestCluster } from '../support/cluster.js';
+import { parseExposition, seriesValue } from '../support/prometheus-text.js';
 import { waitFor } from '../support/wait.js';
 
 const MiB = 1024 * 1024;
@@ -105,6 +106,13 @@ test('a follower low on disk stops growth cluster-wide, keeps serving, and write
   assert.deepEqual(ready.body.alarms, ['n1']);
   assert.match(ready.body.reason, /no-space alarm raised by n1/);
   assert.equal((await c.request('n1', 'GET', '/livez')).status, 200);
+  // The metrics say so on every node, and the leader counts the refusal it answered by reason.
+  for (const id of c.ids) {
+    const f = parseExposition(await c.client(id).metrics());
+    assert.equal(seriesValue(f, 'raftkv_no_space'), 1, id);
+  }
+  const leaderMetrics = parseExposition(await c.client(leader).metrics());
+  assert.ok(seriesValue(leaderMetrics, 'raftkv_requests_rejected_total', { reason: 'no_space_alarm' }) >= 1);
   // The low node can still take a snapshot and compact its log: that is how space comes back.
   const snap = await c.request('n1', 'POST', '/admin/snapshot');
   assert.equal(snap.status, 200, snap.text);

@@ -2,11 +2,13 @@
 // leader puts its --quota-bytes in the log; once the state is full a growing write gets 507
 // no_space (definite: nothing written) on the leader and through a follower; reads go on, deletes
 // and shrinking writes apply, and once deletes made room writes resume without a restart. The
-// refusal and the recovery each log one line, and /debug shows the state.
+// refusal and the recovery each log one line, /debug shows the state, and the leader's metrics
+// count the refusals.
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { startCluster } from '../support/cluster.js';
+import { parseExposition, seriesValue } from '../support/prometheus-text.js';
 import { waitFor } from '../support/wait.js';
 
 const QUOTA = 24_000;
@@ -50,6 +52,13 @@ test('a tiny quota fills, refuses growth, serves reads and deletes, and resumes 
   const viaFollower = await c.put(follower, 'another', value);
   assert.equal(viaFollower.status, 507, viaFollower.text);
   assert.equal(viaFollower.body.code, 'no_space');
+  // The leader refused both, and its metrics count them by reason (the follower only passed one on).
+  const rejected = async (id: string): Promise<number> =>
+    seriesValue(parseExposition(await c.client(id).metrics()), 'raftkv_requests_rejected_total', {
+      reason: 'no_space_quota',
+    });
+  assert.equal(await rejected(leader), 2);
+  assert.equal(await rejected(follower), 0);
 
   // A compare-and-set whose precondition fails is a 409, full or not; an alarm for a node that is
   // not a member is refused.

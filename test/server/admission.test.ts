@@ -1,6 +1,6 @@
 // Goal: a node handles at most --max-inflight client requests at once; one more gets an immediate
-// 503 busy with Retry-After (nothing proposed), operators' /health and /debug stay open, and the
-// held requests finish normally once they can.
+// 503 busy with Retry-After (nothing proposed), operators' /health and /debug stay open, the held
+// requests finish normally once they can, and the metrics count the refusals.
 //
 // Requests are held deterministically by sending their headers and only part of their body: the
 // node counts a request from its first byte, so each one occupies a slot until its body ends.
@@ -9,6 +9,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { startCluster } from '../support/cluster.js';
 import { holdPut } from '../support/http.js';
+import { parseExposition, seriesValue } from '../support/prometheus-text.js';
 import { waitFor } from '../support/wait.js';
 
 test('past --max-inflight a request gets 503 busy at once; held requests then complete', async (t) => {
@@ -42,6 +43,12 @@ test('past --max-inflight a request gets 503 busy at once; held requests then co
   assert.equal((await c.request(id, 'GET', '/health')).status, 200);
   const debug = await c.debug(id);
   assert.deepEqual(debug.admission, { inflight: limit, maxInflight: limit, refusedBusy: 4 });
+  // So do the metrics: the refusals by reason, and each refused request under its route and 503.
+  const metrics = parseExposition(await c.client(id).metrics());
+  assert.equal(seriesValue(metrics, 'raftkv_requests_rejected_total', { reason: 'max_inflight' }), 4);
+  for (const route of ['put', 'get', 'list', 'delete']) {
+    assert.equal(seriesValue(metrics, 'raftkv_http_requests_total', { route, code: '503' }), 1, route);
+  }
 
   // The held requests were never refused, and complete normally.
   const answers = await Promise.all(held.map((h) => h.finish()));
@@ -74,6 +81,9 @@ test('a request whose body does not arrive within the request timeout is dropped
     { code: 'request_timeout', definite: true },
   );
   await waitFor('the slot freed', async () => (await inflight()) === 0, { timeoutMs: 10_000 });
+  // Answered on the raw socket: counted under route "malformed", with its status.
+  const metrics = parseExposition(await c.client(id).metrics());
+  assert.equal(seriesValue(metrics, 'raftkv_http_requests_total', { route: 'malformed', code: '408' }), 1);
   assert.equal((await c.put(id, 'after', 'y')).status, 200);
   assert.equal((await c.get(id, 'never')).status, 404, 'the dropped put wrote nothing');
 });

@@ -25,6 +25,7 @@ import type {
   PutRequest,
   PutResponse,
 } from '../../src/api/service.js';
+import { NodeMetrics } from '../../src/metrics/index.js';
 import { KvHttpServer } from '../../src/server/http-server.js';
 import { maxBodyBytes } from '../../src/server/validate.js';
 import {
@@ -134,6 +135,7 @@ class MemoryService implements KvService {
 
 const service = new MemoryService();
 const server = new KvHttpServer(service, {
+  metrics: new NodeMetrics(),
   requestTimeoutMs: 5_000,
   maxInflight: 64,
   now: () => performance.now(),

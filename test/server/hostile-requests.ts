@@ -203,6 +203,7 @@ const path = fc.oneof(
       '/health',
       '/readyz',
       '/livez',
+      '/metrics',
       '/admin/snapshot',
       '/kv/',
       '/',

@@ -1,0 +1,157 @@
+// One node's Prometheus metrics (docs/metrics.md), in a registry of its own — several nodes run in
+// one process in the tests, so nothing goes in prom-client's global registry.
+//
+// Three kinds, each paid for where it is cheapest:
+// - state that the core and the state machine already hold (term, commit index, leader, keys,
+//   members, ...) is read once per scrape (state-gauges.ts), so the write path pays nothing for it;
+//   so is the committed counter, which grows with the commit index;
+// - the node's events (leader changes, failed proposals, fsync, snapshot and heartbeat times) are
+//   counted or observed as the driver reports them, each far rarer than a request;
+// - HTTP requests are counted per request (http-instruments.ts).
+
+import { Counter, Histogram, Registry } from 'prom-client';
+import type { DriverObserver, HttpMetrics, NodeReading, RejectionReason } from '../api/metrics.js';
+import { latencyBuckets, snapshotBuckets } from './buckets.js';
+import { HttpInstruments } from './http-instruments.js';
+import { processMetrics } from './process-metrics.js';
+import { StateGauges } from './state-gauges.js';
+
+export class NodeMetrics implements HttpMetrics, DriverObserver {
+  readonly registry = new Registry();
+  private readonly http: HttpInstruments;
+  private read: (() => NodeReading) | null = null;
+  /** The commit index last read, from which the committed counter grows. */
+  private committedSeen = 0;
+  private readonly state: StateGauges;
+
+  private readonly leaderChanges: Counter;
+  private readonly proposalsFailed: Counter;
+  private readonly proposalsCommitted: Counter;
+  private readonly walFsync: Histogram;
+  private readonly snapshot: Histogram;
+  private readonly roundTrip: Histogram<'peer'>;
+  /** Bound once per peer; children of peers that left are removed at scrape. */
+  private readonly roundTripByPeer = new Map<string, Histogram.Internal<'peer'>>();
+
+  constructor() {
+    const registers = [this.registry];
+    // First, so that its collect() runs before any other metric is read (state-gauges.ts).
+    this.state = new StateGauges(this.registry, () => this.collect());
+    this.proposalsCommitted = new Counter({
+      name: 'raftkv_proposals_committed_total',
+      help: 'Log entries this node has seen committed since it started (writes, no-ops, configuration).',
+      registers,
+    });
+    this.proposalsFailed = new Counter({
+      name: 'raftkv_proposals_failed_total',
+      help: 'Proposals made on this node that failed: leadership lost, deadline passed, node stopping.',
+      registers,
+    });
+    this.leaderChanges = new Counter({
+      name: 'raftkv_leader_changes_seen_total',
+      help: 'Times this node has seen a new leader.',
+      registers,
+    });
+    this.walFsync = new Histogram({
+      name: 'raftkv_wal_fsync_duration_seconds',
+      help: 'Writing and fdatasyncing one batch of WAL records.',
+      buckets: [...latencyBuckets],
+      registers,
+    });
+    this.snapshot = new Histogram({
+      name: 'raftkv_snapshot_duration_seconds',
+      help: 'Taking a snapshot: serialising, writing, recording it and compacting the log.',
+      buckets: [...snapshotBuckets],
+      registers,
+    });
+    this.roundTrip = new Histogram({
+      name: 'raftkv_peer_round_trip_time_seconds',
+      help: 'Leader only: from a heartbeat leaving to its answer arriving, by peer.',
+      labelNames: ['peer'],
+      buckets: [...latencyBuckets],
+      registers,
+    });
+    this.http = new HttpInstruments(this.registry);
+    for (const m of processMetrics()) this.registry.registerMetric(m);
+  }
+
+  /**
+   * Reads the node from now on, with `read` (taken once per scrape). The first reading is the
+   * starting point of the committed counter: it counts what commits while this process runs.
+   */
+  watch(read: () => NodeReading): void {
+    this.read = read;
+    this.committedSeen = read().commitIndex;
+  }
+
+  private collect(): void {
+    if (this.read === null) return;
+    const r = this.read();
+    this.state.set(r);
+    if (r.commitIndex > this.committedSeen) {
+      this.proposalsCommitted.inc(r.commitIndex - this.committedSeen);
+      this.committedSeen = r.commitIndex;
+    }
+    this.syncPeers(r.peers);
+  }
+
+  /** Every member has its round-trip series (empty until measured); one that left loses it. */
+  private syncPeers(peers: readonly string[]): void {
+    for (const peer of peers) this.roundTripOf(peer);
+    for (const peer of this.roundTripByPeer.keys()) {
+      if (peers.includes(peer)) continue;
+      this.roundTripByPeer.delete(peer);
+      this.roundTrip.remove(peer);
+    }
+  }
+
+  private roundTripOf(peer: string): Histogram.Internal<'peer'> {
+    let child = this.roundTripByPeer.get(peer);
+    if (child === undefined) {
+      this.roundTrip.zero({ peer });
+      child = this.roundTrip.labels(peer);
+      this.roundTripByPeer.set(peer, child);
+    }
+    return child;
+  }
+
+  // --- HttpMetrics -------------------------------------------------------------------------
+
+  answered(route: string, status: number, seconds: number): void {
+    this.http.answered(route, status, seconds);
+  }
+
+  malformed(status: number): void {
+    this.http.malformed(status);
+  }
+
+  rejected(reason: RejectionReason): void {
+    this.http.rejected(reason);
+  }
+
+  async exposition(): Promise<{ contentType: string; body: string }> {
+    return { contentType: this.registry.contentType, body: await this.registry.metrics() };
+  }
+
+  // --- DriverObserver ----------------------------------------------------------------------
+
+  leaderChanged(): void {
+    this.leaderChanges.inc();
+  }
+
+  proposalFailed(): void {
+    this.proposalsFailed.inc();
+  }
+
+  walSynced(seconds: number): void {
+    this.walFsync.observe(seconds);
+  }
+
+  snapshotTaken(seconds: number): void {
+    this.snapshot.observe(seconds);
+  }
+
+  peerRoundTrip(peer: string, seconds: number): void {
+    this.roundTripOf(peer).observe(seconds);
+  }
+}
