@@ -65,6 +65,7 @@ export type Route =
   | 'livez'
   | 'readyz'
   | 'snapshot'
+  | 'backup'
   | 'alarms'
   | 'alarm'
   | 'members'
@@ -89,7 +90,9 @@ export type ClientRequest =
   | { readonly route: 'memberAdd'; readonly member: AddMemberRequest }
   | { readonly route: 'memberPromote' | 'memberRemove'; readonly id: string }
   | { readonly route: 'leaderMove'; readonly to: string | null }
-  | { readonly route: 'debug' | 'health' | 'livez' | 'readyz' | 'snapshot' | 'alarms' };
+  | {
+      readonly route: 'debug' | 'health' | 'livez' | 'readyz' | 'snapshot' | 'backup' | 'alarms';
+    };
 
 /** The route a method and path name; NotFoundError (404) for anything else. */
 export function routeOf(method: string, path: string): Route {
@@ -103,8 +106,10 @@ export function routeOf(method: string, path: string): Route {
   else if (path === '/health' && method === 'GET') return 'health';
   else if (path === '/livez' && method === 'GET') return 'livez';
   else if (path === '/readyz' && method === 'GET') return 'readyz';
-  else if (path === '/admin/snapshot' && method === 'POST') return 'snapshot';
-  else if (path === '/admin/alarms' && method === 'GET') return 'alarms';
+  else if (path === '/admin/snapshot') {
+    if (method === 'POST') return 'snapshot';
+    if (method === 'GET') return 'backup';
+  } else if (path === '/admin/alarms' && method === 'GET') return 'alarms';
   else if (path === '/admin/alarms' && method === 'POST') return 'alarm';
   else if (path === '/cluster/members') {
     if (method === 'GET') return 'members';
