@@ -19,7 +19,7 @@ import { clusterIdOf, recoverCore } from '../node/recover.js';
 import { SpaceGuard } from '../node/space-guard.js';
 import { isMember } from '../raft/index.js';
 import { KvHttpServer } from '../server/http-server.js';
-import { openStorage, RealDisk } from '../storage/index.js';
+import { openStorage, RealDisk, readRestoreRecord } from '../storage/index.js';
 import { PeerTransport } from '../transport/index.js';
 
 export interface RaftkvNode {
@@ -47,8 +47,10 @@ const drainTimeoutMs = 2000;
 export async function startNode(options: NodeOptions): Promise<RaftkvNode> {
   const o = resolveNodeOptions(options);
   const logger = new NodeLogger(o.id, o.logFormat, o.logLevel, o.logSink);
-  const clusterId = clusterIdOf(options);
-  const storage = await openStorage(new RealDisk(), o.dataDir, { clusterId, nodeId: o.id }, { logger });
+  const disk = new RealDisk();
+  // A data dir built from a backup names the new cluster it belongs to (docs/backup.md).
+  const clusterId = clusterIdOf(options, await readRestoreRecord(disk, o.dataDir));
+  const storage = await openStorage(disk, o.dataDir, { clusterId, nodeId: o.id }, { logger });
   const recovered = storage.state;
   if (recovered.tornTail !== null) {
     logger.log('warn', 'WAL had a torn tail from a crash; truncated it', {
@@ -94,6 +96,7 @@ export async function startNode(options: NodeOptions): Promise<RaftkvNode> {
 
   logger.log('info', 'starting', {
     dataDir: o.dataDir,
+    clusterId,
     term: recovered.hardState.term,
     commitIndex: recovered.hardState.commitIndex,
     snapshot: recovered.snapshot?.meta.index ?? 0,

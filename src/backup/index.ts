@@ -1,7 +1,7 @@
 // The backup file format (README.md): written as a stream by a node serving GET /admin/snapshot,
 // read back and judged by the CLI's snapshot save, status and restore.
 
-export { checkBackupFile } from './file.js';
+export { type BodySink, checkBackupFile } from './file.js';
 export {
   BACKUP_FORMAT_VERSION,
   type BackupHeader,

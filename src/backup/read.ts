@@ -77,9 +77,15 @@ export class BackupReader {
 
   /**
    * `onBody` receives the body's bytes in order, with their offset in the body, as they pass —
-   * before the file has been judged: use them only once finish() says it is intact.
+   * before the file has been judged: use them only once finish() says it is intact. The bytes are
+   * the caller's pushed ones: copy what is kept.
    */
   constructor(private readonly onBody?: (bytes: Uint8Array, offset: number) => void) {}
+
+  /** The header's length, once the preamble has been read (null before). */
+  get headerBytesLength(): number | null {
+    return this.headerLength;
+  }
 
   /** Reads the next bytes; throws BackupFileError at once if they cannot start a snapshot file. */
   push(chunk: Uint8Array): void {

@@ -105,7 +105,7 @@ test('help: no arguments, help, --help, help COMMAND, COMMAND --help', async () 
 test('a command of two words (cluster add): its own help and usage errors; the first word alone is still its command', async () => {
   const general = capture();
   assert.equal(await runCli(['help'], {}, deps(general)), 0);
-  assert.match(general.stdout(), /\n {2}raftkv cluster add {2}run one more node/);
+  assert.match(general.stdout(), /\n {2}raftkv cluster add +run one more node/);
   for (const argv of [
     ['help', 'cluster', 'add'],
     ['cluster', 'add', '--help'],
