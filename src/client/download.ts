@@ -10,7 +10,10 @@ import { RaftkvConnectionError } from './errors.js';
 import { type Outgoing, openRequest } from './exchange.js';
 
 export interface DownloadOptions {
-  /** Give up when nothing arrives for this long: the connection, the answer's start, a chunk. */
+  /**
+   * Give up when nothing arrives for this long: the connection, the answer's start, a chunk. The
+   * time the sink takes does not count.
+   */
   readonly idleTimeoutMs: number;
   readonly signal?: AbortSignal;
   /** An agent to reuse connections with, or false for a fresh connection. */
@@ -89,10 +92,12 @@ export async function download(
       };
     }
     for await (const chunk of res) {
-      stillAlive();
       bytes += (chunk as Buffer).length;
+      // The idle clock measures the node, not the sink: a slow disk is not a silent node.
+      clearTimeout(timer);
       try {
         await Promise.race([sink(chunk as Buffer), aborted]);
+        stillAlive();
       } catch (e) {
         if (signal?.aborted) throw signal.reason;
         sinkFailure.failed = true;

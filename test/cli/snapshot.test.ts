@@ -55,6 +55,13 @@ function backupBytes(): Uint8Array {
   return new Uint8Array(Buffer.concat([...backupFileChunks(header, sm.snapshotView().chunks(100))]));
 }
 
+/** `raftkv snapshot restore ARGV...`: exit code and output. */
+async function restore(...argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  const io = capture();
+  const code = await runSnapshotRestore(parseSnapshotRestore(argv), io);
+  return { code, stdout: io.stdout(), stderr: io.stderr() };
+}
+
 async function workDir(t: { after: (fn: () => Promise<void>) => void }): Promise<string> {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'raftkv-snapcli-'));
   t.after(() => rm(dir, { recursive: true, force: true }));
@@ -189,65 +196,19 @@ test('restore: every member of the new cluster, under one new id that raftkv sta
   );
 
   // Another membership, another cluster; a token names it; the source's id is refused.
-  const elsewhere = capture();
   const other = 'n1=127.0.0.1:7201,n2=127.0.0.1:7202,n3=127.0.0.1:7203';
-  assert.equal(
-    await runSnapshotRestore(
-      parseSnapshotRestore([
-        file,
-        '--id',
-        'n1',
-        '--cluster',
-        other,
-        '--data-dir',
-        path.join(dir, 'o1'),
-        '--json',
-      ]),
-      elsewhere,
-    ),
-    0,
-  );
-  assert.notEqual(JSON.parse(elsewhere.stdout()).clusterId, ids[0]);
-  const named = capture();
-  assert.equal(
-    await runSnapshotRestore(
-      parseSnapshotRestore([
-        file,
-        '--id',
-        'n1',
-        '--cluster',
-        NEW,
-        '--data-dir',
-        path.join(dir, 't1'),
-        '--cluster-token',
-        'mine',
-        '--json',
-      ]),
-      named,
-    ),
-    0,
-  );
-  assert.equal(JSON.parse(named.stdout()).clusterId, 'mine');
-  assert.match(JSON.parse(named.stdout()).start, /--cluster-token mine$/);
-  const same = capture();
-  assert.equal(
-    await runSnapshotRestore(
-      parseSnapshotRestore([
-        file,
-        '--id',
-        'n1',
-        '--cluster',
-        NEW,
-        '--data-dir',
-        path.join(dir, 's1'),
-        '--cluster-token',
-        SOURCE,
-      ]),
-      same,
-    ),
-    1,
-  );
-  assert.match(same.stderr(), /is the id of the cluster the snapshot was taken from/);
+  const asN1 = (cluster: string, into: string, ...more: string[]) =>
+    restore(file, '--id', 'n1', '--cluster', cluster, '--data-dir', path.join(dir, into), ...more);
+  const elsewhere = await asN1(other, 'o1', '--json');
+  assert.equal(elsewhere.code, 0, elsewhere.stderr);
+  assert.notEqual(JSON.parse(elsewhere.stdout).clusterId, ids[0]);
+  const named = await asN1(NEW, 't1', '--cluster-token', 'mine', '--json');
+  assert.equal(named.code, 0, named.stderr);
+  assert.equal(JSON.parse(named.stdout).clusterId, 'mine');
+  assert.match(JSON.parse(named.stdout).start, /--cluster-token mine$/);
+  const same = await asN1(NEW, 's1', '--cluster-token', SOURCE);
+  assert.equal(same.code, 1);
+  assert.match(same.stderr, /is the id of the cluster the snapshot was taken from/);
 });
 
 test('restore refuses a data dir in use and a damaged file, with distinct reasons, writing nothing', async (t) => {
@@ -270,29 +231,17 @@ test('restore refuses a data dir in use and a damaged file, with distinct reason
     const file = path.join(dir, name);
     await writeFile(file, content);
     const target = path.join(dir, `dir-${name}`);
-    const io = capture();
-    assert.equal(
-      await runSnapshotRestore(
-        parseSnapshotRestore([file, '--id', 'n1', '--cluster', NEW, '--data-dir', target]),
-        io,
-      ),
-      1,
-    );
-    assert.match(io.stderr(), /^raftkv: snapshot restore refused: /);
-    assert.match(io.stderr(), why);
+    const r = await restore(file, '--id', 'n1', '--cluster', NEW, '--data-dir', target);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /^raftkv: snapshot restore refused: /);
+    assert.match(r.stderr, why);
     await assert.rejects(readdir(target), /ENOENT/, 'nothing written');
   }
   const used = path.join(dir, 'used');
   await mkdir(used);
   await writeFile(path.join(used, 'notes.txt'), 'mine');
-  const io = capture();
-  assert.equal(
-    await runSnapshotRestore(
-      parseSnapshotRestore([good, '--id', 'n1', '--cluster', NEW, '--data-dir', used]),
-      io,
-    ),
-    1,
-  );
-  assert.match(io.stderr(), /data dir .*used is not empty \(it holds files but no IDENTITY/);
+  const r = await restore(good, '--id', 'n1', '--cluster', NEW, '--data-dir', used);
+  assert.equal(r.code, 1);
+  assert.match(r.stderr, /data dir .*used is not empty \(it holds files but no IDENTITY/);
   assert.deepEqual(await readdir(used), ['notes.txt']);
 });
