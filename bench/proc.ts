@@ -46,6 +46,17 @@ export function rssMiB(pid: number | undefined): number {
   }
 }
 
+/** Peak resident set size so far in MiB (VmHWM of /proc/PID/status), or NaN. */
+export function peakRssMiB(pid: number | undefined): number {
+  if (pid === undefined) return Number.NaN;
+  try {
+    const m = /^VmHWM:\s+(\d+)\s+kB/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return m === null ? Number.NaN : Number(m[1]) / 1024;
+  } catch {
+    return Number.NaN;
+  }
+}
+
 /**
  * Busy CPU seconds of the whole machine, all cores (/proc/stat), to see load from other processes.
  * Interrupt time is left out: loopback networking runs there and is charged to no process.
