@@ -4,10 +4,10 @@
 // directory fsynced. An endpoint that fails — before or during the stream — is followed by the
 // next, from the start.
 
-import { open, rename, rm } from 'node:fs/promises';
+import { type FileHandle, open, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { checkBackupFile, expectIntact, type IntactBackup } from '../backup/index.js';
-import { RaftkvApiError, RaftkvClient, RaftkvConnectionError } from '../client/index.js';
+import { type BackupResult, RaftkvApiError, RaftkvClient, RaftkvConnectionError } from '../client/index.js';
 import type { Endpoint } from './addresses.js';
 import { describeError, type Io } from './io.js';
 import { exitCodes } from './kv-commands.js';
@@ -26,7 +26,7 @@ function isLocal(e: unknown): boolean {
 }
 
 /** Writes all of `chunk` at the file's end. */
-async function writeAll(file: import('node:fs/promises').FileHandle, chunk: Uint8Array): Promise<void> {
+async function writeAll(file: FileHandle, chunk: Uint8Array): Promise<void> {
   for (let at = 0; at < chunk.length; ) {
     const { bytesWritten } = await file.write(chunk, at, chunk.length - at);
     at += bytesWritten;
@@ -45,14 +45,10 @@ async function fsyncDir(dir: string): Promise<void> {
 /** One endpoint's backup into `part`, fsynced and checked; the caller renames it. */
 async function download(endpoint: Endpoint, part: string, idleTimeoutMs: number): Promise<IntactBackup> {
   const file = await open(part, 'w');
-  let sent: Awaited<ReturnType<RaftkvClient['backup']>>;
+  let sent: BackupResult;
   try {
-    sent = await new RaftkvClient(endpoint.url, { keepAlive: false }).backup(
-      (chunk) => writeAll(file, chunk),
-      {
-        idleTimeoutMs,
-      },
-    );
+    const client = new RaftkvClient(endpoint.url, { keepAlive: false });
+    sent = await client.backup((chunk) => writeAll(file, chunk), { idleTimeoutMs });
     await file.sync();
   } finally {
     await file.close();

@@ -64,7 +64,8 @@ export async function sendBackup(res: ServerResponse, stream: BackupStream, stal
       'x-raftkv-index': String(stream.index),
       'x-raftkv-term': String(stream.term),
       'x-raftkv-keys': String(stream.keys),
-      'x-raftkv-cluster-id': stream.clusterId,
+      // A --cluster-token may hold characters a header cannot carry: the file has it anyway.
+      ...(/^[\x21-\x7e]+$/.test(stream.clusterId) && { 'x-raftkv-cluster-id': stream.clusterId }),
       trailer: 'X-Raftkv-Sha256',
     });
     for (;;) {
