@@ -8,11 +8,11 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { RaftkvClient } from '../src/client/index.js';
+import { type ApiRequest, RaftkvClient } from '../src/client/index.js';
 import { CLI_PATH } from '../test/support/cli.js';
 import type { AfterHook } from '../test/support/node-process.js';
 import type { ProcessCluster } from '../test/support/process-cluster.js';
-import { waitFor } from '../test/support/wait.js';
+import { pause, StopWaiting, waitFor } from '../test/support/wait.js';
 import { cpuSeconds } from './proc.js';
 
 function messageOf(e: unknown): string {
@@ -237,6 +237,94 @@ export class Reaper implements AfterHook {
       await this.cleanup();
     }
   }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Preload: exactly N distinct keys, many puts in flight over keep-alive connections
+
+/** An answer that retrying will not fix: stops a preload (or a script's probe) at once. */
+export class Fatal extends StopWaiting {
+  override name = 'Fatal';
+}
+
+export interface Preload {
+  readonly seconds: number;
+  readonly rate: number;
+  /** Attempts answered 503 or lost to a connection error, then retried. */
+  readonly retries: number;
+}
+
+/**
+ * Writes `putOf(0)` … `putOf(n - 1)` to `endpoint` (the leader, so none is forwarded), with
+ * `concurrency` puts in flight, each retried on 503 or a lost connection for up to a minute;
+ * logs progress every 10 s.
+ */
+export async function preload(
+  reaper: Reaper,
+  endpoint: string,
+  n: number,
+  putOf: (i: number) => ApiRequest,
+  concurrency: number,
+): Promise<Preload> {
+  const client = new RaftkvClient(endpoint, { maxSockets: concurrency, timeoutMs: 30_000 });
+  let next = 0;
+  let done = 0;
+  let retries = 0;
+  let failed: Error | null = null;
+  const t0 = performance.now();
+  const progress = setInterval(() => {
+    const s = (performance.now() - t0) / 1000;
+    log(`  preload: ${done} of ${n} keys in ${s.toFixed(0)} s (${(done / s).toFixed(0)}/s)`);
+  }, 10_000);
+
+  const putWithRetry = async (i: number): Promise<void> => {
+    const req = putOf(i);
+    // One key may be retried for this long (a new leader, a slow disk) before the run fails.
+    const giveUp = Date.now() + 60_000;
+    let last = '';
+    for (;;) {
+      if (reaper.stopping) throw new Error('interrupted');
+      if (failed !== null) return;
+      try {
+        const r = await client.send(req);
+        if (r.status === 200) return;
+        if (r.status !== 503)
+          throw new Fatal(`preload: ${req.method} ${req.path} answered ${r.status}: ${r.text.slice(0, 300)}`);
+        last = `503 ${r.text.slice(0, 200)}`;
+      } catch (e) {
+        if (e instanceof Fatal) throw e;
+        // The connection was refused, reset or timed out: the same put again is harmless.
+        last = e instanceof Error ? e.message : String(e);
+      }
+      if (Date.now() > giveUp) throw new Fatal(`preload: put #${i} still failing after 60 s (last: ${last})`);
+      retries++;
+      // A short back-off, so that a leader that says it is busy is not hammered.
+      await pause(20);
+    }
+  };
+
+  const worker = async (): Promise<void> => {
+    while (next < n && failed === null) {
+      const i = next++;
+      try {
+        await putWithRetry(i);
+      } catch (e) {
+        failed ??= e instanceof Error ? e : new Error(String(e));
+        return;
+      }
+      done++;
+    }
+  };
+
+  try {
+    await Promise.all(Array.from({ length: Math.min(concurrency, n) }, () => worker()));
+  } finally {
+    clearInterval(progress);
+    client.close();
+  }
+  if (failed !== null) throw failed;
+  const seconds = (performance.now() - t0) / 1000;
+  return { seconds, rate: n / seconds, retries };
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -23,19 +23,22 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { keyOf } from '../src/bench/load.js';
 import { fieldOf } from '../src/client/errors.js';
-import { type ApiRequest, apiRequests, RaftkvClient } from '../src/client/index.js';
+import { type ApiRequest, apiRequests, type RaftkvClient } from '../src/client/index.js';
 import { ProcessCluster } from '../test/support/process-cluster.js';
-import { pause, StopWaiting, waitFor } from '../test/support/wait.js';
+import { StopWaiting, waitFor } from '../test/support/wait.js';
 import {
   type BenchJson,
   endpointOf,
   errorsOf,
+  Fatal,
   fmtMs,
   log,
+  type Preload,
   parseCount,
   parseDuration,
   parseFlags,
   parseList,
+  preload,
   printReport,
   Reaper,
   runLinearizable,
@@ -86,87 +89,9 @@ function deadlineFor(n: number, baseMs: number): number {
   return baseMs + Math.ceil(n / 1000) * 200;
 }
 
-/** An answer that retrying will not fix: stops the preload or the probe at once. */
-class Fatal extends StopWaiting {
-  override name = 'Fatal';
-}
-
 /** The put of the `i`th key, with the run's value. */
 function putOf(i: number): ApiRequest {
   return apiRequests.put(keyOf(i, keySize), value);
-}
-
-// ---------------------------------------------------------------------------------------------
-// Preload: exactly N distinct keys, 256 puts in flight over keep-alive connections
-
-interface Preload {
-  readonly seconds: number;
-  readonly rate: number;
-  /** Attempts answered 503 or lost to a connection error, then retried. */
-  readonly retries: number;
-}
-
-async function preload(endpoint: string, n: number): Promise<Preload> {
-  const client = new RaftkvClient(endpoint, { maxSockets: preloadConcurrency, timeoutMs: 30_000 });
-  let next = 0;
-  let done = 0;
-  let retries = 0;
-  let failed: Error | null = null;
-  const t0 = performance.now();
-  const progress = setInterval(() => {
-    const s = (performance.now() - t0) / 1000;
-    log(`  preload: ${done} of ${n} keys in ${s.toFixed(0)} s (${(done / s).toFixed(0)}/s)`);
-  }, 10_000);
-
-  const putWithRetry = async (i: number): Promise<void> => {
-    const key = keyOf(i, keySize);
-    // One key may be retried for this long (a new leader, a slow disk) before the run fails.
-    const giveUp = Date.now() + 60_000;
-    let last = '';
-    for (;;) {
-      if (reaper.stopping) throw new Error('interrupted');
-      if (failed !== null) return;
-      try {
-        const r = await client.send(putOf(i));
-        if (r.status === 200) return;
-        if (r.status !== 503)
-          throw new Fatal(`preload: PUT ${key} answered ${r.status}: ${r.text.slice(0, 300)}`);
-        last = `503 ${r.text.slice(0, 200)}`;
-      } catch (e) {
-        if (e instanceof Fatal) throw e;
-        // The connection was refused, reset or timed out: the same put again is harmless.
-        last = e instanceof Error ? e.message : String(e);
-      }
-      if (Date.now() > giveUp)
-        throw new Fatal(`preload: PUT ${key} still failing after 60 s (last: ${last})`);
-      retries++;
-      // A short back-off, so that a leader that says it is busy is not hammered.
-      await pause(20);
-    }
-  };
-
-  const worker = async (): Promise<void> => {
-    while (next < n && failed === null) {
-      const i = next++;
-      try {
-        await putWithRetry(i);
-      } catch (e) {
-        failed ??= e instanceof Error ? e : new Error(String(e));
-        return;
-      }
-      done++;
-    }
-  };
-
-  try {
-    await Promise.all(Array.from({ length: Math.min(preloadConcurrency, n) }, () => worker()));
-  } finally {
-    clearInterval(progress);
-    client.close();
-  }
-  if (failed !== null) throw failed;
-  const seconds = (performance.now() - t0) / 1000;
-  return { seconds, rate: n / seconds, retries };
 }
 
 /** Every node holds exactly `n` keys (GET /debug `keys`), having applied all that is committed. */
@@ -500,7 +425,7 @@ async function runOne(n: number): Promise<Result> {
   try {
     let leader = await cluster.waitForLeader(cluster.ids, 30_000);
     log(`  leader ${leader}; preloading ${n} keys (${preloadConcurrency} puts in flight)...`);
-    const pre = await preload(endpointOf(cluster, leader), n);
+    const pre = await preload(reaper, endpointOf(cluster, leader), n, putOf, preloadConcurrency);
     log(
       `  preloaded in ${pre.seconds.toFixed(1)} s (${pre.rate.toFixed(0)} puts/s, ${pre.retries} retried attempts)`,
     );

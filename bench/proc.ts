@@ -35,15 +35,25 @@ export function cpuSeconds(pid: number | undefined): number {
   return cpuTimes(pid)?.[0] ?? Number.NaN;
 }
 
-/** Resident set size in MiB (VmRSS of /proc/PID/status), or NaN. */
-export function rssMiB(pid: number | undefined): number {
+/** A memory field of /proc/PID/status (in kB there) in MiB, or NaN. */
+function statusMiB(pid: number | undefined, field: 'VmRSS' | 'VmHWM'): number {
   if (pid === undefined) return Number.NaN;
   try {
-    const m = /^VmRSS:\s+(\d+)\s+kB/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    const m = new RegExp(`^${field}:\\s+(\\d+)\\s+kB`, 'm').exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
     return m === null ? Number.NaN : Number(m[1]) / 1024;
   } catch {
     return Number.NaN;
   }
+}
+
+/** Resident set size in MiB (VmRSS), or NaN. */
+export function rssMiB(pid: number | undefined): number {
+  return statusMiB(pid, 'VmRSS');
+}
+
+/** Peak resident set size so far in MiB (VmHWM), or NaN. */
+export function peakRssMiB(pid: number | undefined): number {
+  return statusMiB(pid, 'VmHWM');
 }
 
 /**

@@ -110,6 +110,12 @@ export interface KvService extends MembershipService {
   list(prefix: string, limit: number, consistency: Consistency, deadlineMs: number): Promise<ListResponse>;
   /** Takes a snapshot of this node's state now and compacts its log (an operator's request). */
   snapshot(deadlineMs: number): Promise<SnapshotResponse>;
+  /**
+   * A backup of the whole state at a linearizable point (GET /admin/snapshot): resolves once the
+   * point is confirmed (as a linearizable read) and the state's copy taken; the file is then
+   * produced as it is pulled. BusyError when too many are streaming from this node already.
+   */
+  backup(deadlineMs: number): Promise<BackupStream>;
   debug(): Record<string, unknown>;
   health(): Health;
   /** The space rules this node has applied (a local read). */
@@ -117,6 +123,28 @@ export interface KvService extends MembershipService {
   /** Puts an alarm change in the log (leader only: NotLeaderError elsewhere, the server forwards). */
   alarm(req: AlarmRequest, deadlineMs: number): Promise<SpaceStatus>;
 }
+
+/** GET /admin/snapshot: a backup file (src/backup/README.md) being produced from a copy of the state. */
+export interface BackupStream {
+  /** The cluster the state belongs to. */
+  readonly clusterId: string;
+  /** The log index of the state (every entry up to it applied, none after). */
+  readonly index: number;
+  readonly term: number;
+  readonly keys: number;
+  /**
+   * The file's bytes in order, each chunk serialised when it is pulled: the reader sets the pace,
+   * and the state is never copied whole. Its return value is the file's SHA-256, hex. Closing it
+   * early (return()) lets go of the state's copy.
+   */
+  readonly chunks: Iterator<Uint8Array, string, undefined>;
+  /** Called once when the stream is over: sent whole, or abandoned (and why). */
+  finished(outcome: BackupOutcome): void;
+}
+
+export type BackupOutcome =
+  | { readonly sent: true; readonly bytes: number }
+  | { readonly sent: false; readonly bytes: number; readonly reason: string };
 
 /** What POST /admin/snapshot reports. */
 export interface SnapshotResponse {

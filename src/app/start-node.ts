@@ -28,6 +28,7 @@ import {
   openStorage,
   RealDisk,
   type RecoveredState,
+  readRestoreRecord,
   type Storage,
   StorageError,
   WalFailedError,
@@ -74,17 +75,14 @@ export interface NodeSeams {
 export async function startNode(options: NodeOptions, seams: NodeSeams = {}): Promise<RaftkvNode> {
   const o = resolveNodeOptions(options);
   const logger = NodeLogger.of(options);
-  const clusterId = clusterIdOf(options);
+  const disk = seams.disk ?? new RealDisk();
+  // A data dir built from a backup names the new cluster it belongs to (docs/backup.md).
+  const clusterId = clusterIdOf(options, await readRestoreRecord(disk, o.dataDir));
   let storage: Storage | null = null;
   let recovered: RecoveredState;
   let core: ReturnType<typeof recoverCore>;
   try {
-    storage = await openStorage(
-      seams.disk ?? new RealDisk(),
-      o.dataDir,
-      { clusterId, nodeId: o.id },
-      { logger },
-    );
+    storage = await openStorage(disk, o.dataDir, { clusterId, nodeId: o.id }, { logger });
     recovered = storage.state;
     core = recoverCore(o, recovered, { nextInt: (n) => randomInt(n) }, logger);
     const { committed } = core.raw.membership();
@@ -145,6 +143,7 @@ export async function startNode(options: NodeOptions, seams: NodeSeams = {}): Pr
 
   logger.emit('node.starting', {
     dataDir: o.dataDir,
+    clusterId,
     term: recovered.hardState.term,
     commitIndex: recovered.hardState.commitIndex,
     snapshot: recovered.snapshot?.meta.index ?? 0,

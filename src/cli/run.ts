@@ -11,8 +11,12 @@ import { runClusterAdd } from './cluster-add.js';
 import type { Io } from './io.js';
 import { type ClientCommandName, clientCommandFlags, exitCodes, parseClientCommand } from './kv-commands.js';
 import { type KvDeps, runClientCommand } from './kv-output.js';
+import { parseSnapshotRestore, parseSnapshotSave, parseSnapshotStatus } from './snapshot-options.js';
+import { runSnapshotRestore } from './snapshot-restore.js';
+import { runSnapshotSave } from './snapshot-save.js';
+import { runSnapshotStatus } from './snapshot-status.js';
 import { runStart, type StartDeps } from './start.js';
-import { commandUsage, findCommand, generalUsage } from './usage.js';
+import { commands, commandUsage, findCommand, generalUsage } from './usage.js';
 
 export interface CliDeps {
   readonly io: Io;
@@ -60,7 +64,13 @@ export async function runCli(argv: readonly string[], env: Env, deps: CliDeps): 
   }
   const found = findCommand(argv);
   if (!found) {
-    io.err(`raftkv: unknown command "${name}"\n\n${generalUsage()}`);
+    // `raftkv snapshot` alone (or with a wrong word) names a family of commands: list them.
+    const subcommands = commands
+      .filter((c) => c.name.startsWith(`${name} `))
+      .map((c) => c.name.slice(name.length + 1));
+    const unknown = subcommands.length > 0 ? [name, ...rest.slice(0, 1)].join(' ') : name;
+    const expected = subcommands.length > 0 ? `: expected "raftkv ${name} ${subcommands.join('|')}"` : '';
+    io.err(`raftkv: unknown command "${unknown}"${expected}\n\n${generalUsage()}`);
     return exitCodes.usage;
   }
   const { info, rest: args } = found;
@@ -76,6 +86,9 @@ export async function runCli(argv: readonly string[], env: Env, deps: CliDeps): 
     if (info.name === 'cluster add') return await runClusterAdd(args, env, { ...deps.cluster, io });
     if (name === 'cluster') return await runCluster(args, env, { ...deps.cluster, io });
     if (name === 'bench') return await runBenchCommand(args, env, io, process.stderr.isTTY === true);
+    if (info.name === 'snapshot save') return await runSnapshotSave(parseSnapshotSave(args, env), io);
+    if (info.name === 'snapshot status') return await runSnapshotStatus(parseSnapshotStatus(args), io);
+    if (info.name === 'snapshot restore') return await runSnapshotRestore(parseSnapshotRestore(args), io);
     if (isClientCommand(name)) {
       const out = await runClientCommand(parseClientCommand(name, args, env), deps.kv);
       io.out(out.out);

@@ -16,6 +16,7 @@ import {
   putFlags,
   statusFlags,
 } from './kv-commands.js';
+import { snapshotRestoreFlags, snapshotSaveFlags, snapshotStatusFlags } from './snapshot-options.js';
 import { startFlags } from './start-options.js';
 
 export interface CommandInfo {
@@ -113,6 +114,37 @@ export const commands: readonly CommandInfo[] = [
     synopsis: 'raftkv leader move [ID]',
     summary: 'move leadership to ID (default: the most caught-up voter) and wait until it leads',
     flags: leaderFlags,
+  },
+  {
+    name: 'snapshot save',
+    synopsis: 'raftkv snapshot save FILE [--endpoints HOST:PORT,...] [--timeout MS] [--json]',
+    summary:
+      'save a backup of the whole state, at a linearizable point, to FILE (written atomically, verified)',
+    flags: snapshotSaveFlags,
+    notes: [
+      'Any node serves it (a follower confirms the read point through the leader); writes go on meanwhile.',
+      'FILE is written as FILE.part, fsynced, read back and checked, then renamed over FILE: FILE is',
+      'always a whole backup. Prints the index, keys and bytes (docs/backup.md).',
+    ],
+  },
+  {
+    name: 'snapshot status',
+    synopsis: 'raftkv snapshot status FILE [--json]',
+    summary: 'describe a backup file and check it whole (exit 1 if it is damaged)',
+    flags: snapshotStatusFlags,
+  },
+  {
+    name: 'snapshot restore',
+    synopsis:
+      'raftkv snapshot restore FILE --id ID --cluster ID=HOST:PORT,... --data-dir DIR [--cluster-token TOKEN]',
+    summary: "build one member's data dir of a NEW cluster whose state is FILE's (offline)",
+    flags: snapshotRestoreFlags,
+    notes: [
+      'Run it once per member with the same FILE and --cluster, then start every member as usual:',
+      '  raftkv start --id ID --cluster ID=HOST:PORT,... --data-dir DIR',
+      'The new cluster has its own id, so it never talks to the one the backup came from. DIR must be',
+      'missing or empty; a damaged FILE is refused with the reason.',
+    ],
   },
   {
     name: 'bench',

@@ -17,6 +17,7 @@ import type {
   SnapshotResponse,
   SpaceStatus,
 } from '../api/service.js';
+import { download } from './download.js';
 import { fieldOf, PreconditionFailedError, RaftkvApiError } from './errors.js';
 import { exchange } from './exchange.js';
 import {
@@ -38,6 +39,29 @@ export type MembersResult = MembersResponse;
 export type LeaderResult = LeaderResponse;
 export interface SnapshotResult extends SnapshotResponse {
   readonly nodeId: string;
+}
+
+/** What GET /admin/snapshot sent, besides the bytes (which went to the caller's sink). */
+export interface BackupResult {
+  /** The log index of the state the file holds (X-Raftkv-Index). */
+  readonly index: number;
+  readonly term: number;
+  /** Keys in it (X-Raftkv-Keys). */
+  readonly keys: number;
+  readonly clusterId: string;
+  /** The file's size. */
+  readonly bytes: number;
+  /** The file's SHA-256, hex, from the HTTP trailer; null if none came (the file carries it too). */
+  readonly sha256: string | null;
+}
+
+export interface BackupOptions {
+  /**
+   * Give up when nothing arrives for this long — connecting, the node confirming the read point,
+   * or between chunks; default the client's timeoutMs. There is no bound on the whole download.
+   */
+  readonly idleTimeoutMs?: number;
+  readonly signal?: AbortSignal;
 }
 
 /** GET /debug: the fields the contract names, and many more (docs/api.md). */
@@ -206,6 +230,41 @@ export class RaftkvClient {
     return this.call(apiRequests.snapshot(), options, isSnapshot);
   }
 
+  /**
+   * GET /admin/snapshot: a backup of the whole state at a linearizable point, streamed into
+   * `write` chunk by chunk — the next chunk is read once `write`'s promise resolves, so a slow
+   * sink slows the node's serialisation instead of filling memory. The bytes are a backup file
+   * (src/backup/README.md): check it before trusting it. Rejects with RaftkvApiError for an error
+   * answer, RaftkvConnectionError when the answer did not come, stalled or was cut off.
+   */
+  async backup(
+    write: (chunk: Uint8Array) => Promise<void> | void,
+    options: BackupOptions = {},
+  ): Promise<BackupResult> {
+    const req = apiRequests.backup();
+    const d = await download(
+      this.base,
+      { method: req.method, path: req.path, headers: this.headersFor(req, 'application/octet-stream') },
+      {
+        idleTimeoutMs: options.idleTimeoutMs ?? this.timeoutMs,
+        agent: this.agent,
+        ...(options.signal !== undefined && { signal: options.signal }),
+      },
+      write,
+    );
+    if (!d.ok) throw new RaftkvApiError(req.method, req.path, d.status, parseJson(d.text));
+    const number = (name: string): number => Number(d.headers[name] ?? Number.NaN);
+    const clusterId = d.headers['x-raftkv-cluster-id'];
+    return {
+      index: number('x-raftkv-index'),
+      term: number('x-raftkv-term'),
+      keys: number('x-raftkv-keys'),
+      clusterId: typeof clusterId === 'string' ? clusterId : '',
+      bytes: d.bytes,
+      sha256: d.trailers['x-raftkv-sha256'] ?? null,
+    };
+  }
+
   /** GET /admin/alarms */
   alarms(options: CallOptions = {}): Promise<SpaceResult> {
     return this.call(apiRequests.alarms(), options, isSpace);
@@ -256,18 +315,10 @@ export class RaftkvClient {
    * RaftkvConnectionError when no answer came (or the signal's reason when it aborted the call).
    */
   async send(req: RawRequest, options: CallOptions = {}): Promise<Answer> {
-    // Names in lower case, so that a header given twice (`Accept`, `accept`) is sent once.
-    const headers: Record<string, string | readonly string[]> = { accept: 'application/json' };
-    const add = (more: Readonly<Record<string, string | readonly string[]>> = {}): void => {
-      for (const [name, value] of Object.entries(more)) headers[name.toLowerCase()] = value;
-    };
-    add(this.headers);
     let body: string | Uint8Array | undefined;
     if (req.rawBody !== undefined) body = req.rawBody;
     else if (req.body !== undefined) body = JSON.stringify(req.body);
-    if (body !== undefined) headers['content-type'] = 'application/json';
-    if (req.idempotencyKey !== undefined) headers['idempotency-key'] = req.idempotencyKey;
-    add(req.headers);
+    const headers = this.headersFor(req, 'application/json', body !== undefined);
     const a = await exchange(
       this.base,
       { method: req.method, path: req.path, headers, ...(body !== undefined && { body }) },
@@ -277,13 +328,27 @@ export class RaftkvClient {
         ...(options.signal !== undefined && { signal: options.signal }),
       },
     );
-    let parsed: unknown;
-    try {
-      parsed = a.text === '' ? undefined : JSON.parse(a.text);
-    } catch {
-      parsed = undefined;
-    }
-    return { status: a.status, headers: a.headers, text: a.text, body: parsed };
+    return { status: a.status, headers: a.headers, text: a.text, body: parseJson(a.text) };
+  }
+
+  /**
+   * The headers of `req`: the client's, then the request's own, names in lower case (so that a
+   * header given twice, `Accept` and `accept`, is sent once).
+   */
+  private headersFor(
+    req: RawRequest,
+    accept: string,
+    jsonBody = false,
+  ): Record<string, string | readonly string[]> {
+    const headers: Record<string, string | readonly string[]> = { accept };
+    const add = (more: Readonly<Record<string, string | readonly string[]>> = {}): void => {
+      for (const [name, value] of Object.entries(more)) headers[name.toLowerCase()] = value;
+    };
+    add(this.headers);
+    if (jsonBody) headers['content-type'] = 'application/json';
+    if (req.idempotencyKey !== undefined) headers['idempotency-key'] = req.idempotencyKey;
+    add(req.headers);
+    return headers;
   }
 
   private async call<T>(req: ApiRequest, options: CallOptions, is: (b: unknown) => b is T): Promise<T> {
@@ -317,6 +382,15 @@ export class RaftkvClient {
 
 // ---------------------------------------------------------------------------------------------
 // Shapes of the answers (what a caller reads must be there; more fields may come)
+
+/** The text parsed as JSON; undefined when it is empty or not JSON. */
+function parseJson(text: string): unknown {
+  try {
+    return text === '' ? undefined : JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+}
 
 function isObject(b: unknown): b is Record<string, unknown> {
   return typeof b === 'object' && b !== null && !Array.isArray(b);

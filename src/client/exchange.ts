@@ -31,6 +31,38 @@ export interface ExchangeOptions {
   readonly agent: http.Agent | false;
 }
 
+/** A request under way: the node:http request, its URL, and whether a connection was made. */
+export interface OpenRequest {
+  readonly req: http.ClientRequest;
+  readonly url: string;
+  /** Whether a connection to the node was made (false: the request certainly never arrived). */
+  connected(): boolean;
+}
+
+/** Starts `out` to `base` (not yet ended: the caller sends the body and listens). */
+export function openRequest(base: URL, out: Outgoing, agent: http.Agent | false): OpenRequest {
+  const headers: Record<string, string | string[]> = {};
+  for (const [name, value] of Object.entries(out.headers))
+    headers[name] = typeof value === 'string' ? value : [...value];
+  if (out.body !== undefined) headers['content-length'] = String(Buffer.byteLength(out.body));
+  const req = (base.protocol === 'https:' ? https : http).request({
+    protocol: base.protocol,
+    // URL keeps an IPv6 address in brackets; the socket wants it bare.
+    hostname: base.hostname.replace(/^\[(.*)\]$/, '$1'),
+    port: base.port,
+    method: out.method,
+    path: out.path,
+    headers,
+    agent,
+  });
+  let connected = false;
+  req.on('socket', (socket) => {
+    if (!socket.connecting) connected = true;
+    else socket.once('connect', () => (connected = true));
+  });
+  return { req, url: `${base.origin}${out.path}`, connected: () => connected };
+}
+
 /**
  * Sends `out` to `base` (`http://host:port` or https). Resolves with any HTTP answer; rejects with
  * a RaftkvConnectionError when none came, or with the signal's reason when it aborted the call.
@@ -38,9 +70,7 @@ export interface ExchangeOptions {
 export function exchange(base: URL, out: Outgoing, options: ExchangeOptions): Promise<Incoming> {
   const { signal, timeoutMs } = options;
   if (signal?.aborted) return Promise.reject(signal.reason);
-  const url = `${base.origin}${out.path}`;
   return new Promise<Incoming>((resolve, reject) => {
-    let connected = false;
     let settled = false;
     const finish = (error: unknown, answer?: Incoming): void => {
       if (settled) return;
@@ -50,23 +80,9 @@ export function exchange(base: URL, out: Outgoing, options: ExchangeOptions): Pr
       if (answer !== undefined) resolve(answer);
       else reject(error);
     };
+    const { req, url, connected } = openRequest(base, out, options.agent);
     const fail = (e: Error | null): void =>
-      finish(RaftkvConnectionError.of(out.method, url, connected, e, timeoutMs));
-
-    const headers: Record<string, string | string[]> = {};
-    for (const [name, value] of Object.entries(out.headers))
-      headers[name] = typeof value === 'string' ? value : [...value];
-    if (out.body !== undefined) headers['content-length'] = String(Buffer.byteLength(out.body));
-    const req = (base.protocol === 'https:' ? https : http).request({
-      protocol: base.protocol,
-      // URL keeps an IPv6 address in brackets; the socket wants it bare.
-      hostname: base.hostname.replace(/^\[(.*)\]$/, '$1'),
-      port: base.port,
-      method: out.method,
-      path: out.path,
-      headers,
-      agent: options.agent,
-    });
+      finish(RaftkvConnectionError.of(out.method, url, connected(), e, timeoutMs));
     const timer = setTimeout(() => {
       fail(null);
       req.destroy();
@@ -77,10 +93,6 @@ export function exchange(base: URL, out: Outgoing, options: ExchangeOptions): Pr
     };
     signal?.addEventListener('abort', onAbort, { once: true });
 
-    req.on('socket', (socket) => {
-      if (!socket.connecting) connected = true;
-      else socket.once('connect', () => (connected = true));
-    });
     req.on('error', fail);
     req.on('response', (res) => {
       const chunks: Buffer[] = [];

@@ -2,6 +2,8 @@
 
 export {
   type Answer,
+  type BackupOptions,
+  type BackupResult,
   type CallOptions,
   type ClientOptions,
   type DeleteResult,

@@ -91,6 +91,11 @@ export const apiRequests = {
     return { method: 'POST', path: '/admin/snapshot' };
   },
 
+  /** GET /admin/snapshot: a backup of the whole state (a stream: see RaftkvClient.backup). */
+  backup(): ApiRequest {
+    return { method: 'GET', path: '/admin/snapshot' };
+  },
+
   /** GET /admin/alarms: the space rules in force. */
   alarms(): ApiRequest {
     return { method: 'GET', path: '/admin/alarms' };

@@ -99,7 +99,7 @@ export class Driver {
   private readonly storage: Storage;
   private readonly transport: MessageTransport;
   readonly clock: NodeClock;
-  private readonly logger: EventLog;
+  readonly logger: EventLog;
   private readonly snapshotter: Snapshotter;
   /** The members' addresses, kept in step with the transport. */
   private readonly peers: PeerBook;
@@ -329,6 +329,11 @@ export class Driver {
       return;
     }
     await this.writes.wait(index, term, deadline);
+  }
+
+  /** The term of the entry at `index`, or null when the log no longer (or does not yet) hold it. */
+  termOf(index: number): number | null {
+    return this.log.term(index);
   }
 
   /** Starts a linearizable read; resolves once the local state machine may serve it. */

@@ -15,6 +15,7 @@ import {
 import type {
   AddMemberRequest,
   AlarmRequest,
+  BackupStream,
   Consistency,
   DeleteRequest,
   DeleteResponse,
@@ -37,6 +38,7 @@ import {
   type WriteResult,
 } from '../kv/index.js';
 import { isMember } from '../raft/index.js';
+import { BackupSource } from './backup-source.js';
 import { sleep } from './clock.js';
 import type { Driver } from './driver.js';
 import { NodeMembership } from './membership-ops.js';
@@ -50,6 +52,7 @@ export class NodeKvService implements KvService {
   diskSpace: (() => Record<string, unknown>) | null = null;
 
   private readonly membership: NodeMembership;
+  private readonly backups: BackupSource;
 
   constructor(
     private readonly driver: Driver,
@@ -57,6 +60,7 @@ export class NodeKvService implements KvService {
     clusterId: string,
   ) {
     this.nodeId = options.id;
+    this.backups = new BackupSource(driver, clusterId);
     this.membership = new NodeMembership(driver, options, clusterId, {
       confirmRead: (deadline) => this.confirmRead(deadline),
       viaLeader: (attempt, deadline) => this.viaLeader(attempt, deadline),
@@ -132,6 +136,13 @@ export class NodeKvService implements KvService {
     return this.driver.snapshotNow(deadline);
   }
 
+  async backup(deadline: number): Promise<BackupStream> {
+    // Refused before the read point costs a heartbeat round; open() checks again after it.
+    this.backups.admit();
+    await this.confirmRead(deadline);
+    return this.backups.open();
+  }
+
   debug(): Record<string, unknown> {
     const s = this.driver.raw.status();
     return {
@@ -161,6 +172,7 @@ export class NodeKvService implements KvService {
       electionTimeoutMs: this.options.electionTimeoutMs,
       heartbeatIntervalMs: this.options.heartbeatIntervalMs,
       ...this.driver.debugState(),
+      backups: this.backups.counts(),
       ...(this.diskSpace === null ? {} : { disk: this.diskSpace() }),
     };
   }

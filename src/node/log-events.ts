@@ -47,13 +47,14 @@ export const logEvents = {
     from: 'node',
     fields: {
       dataDir: 'string',
+      clusterId: 'string',
       term: 'number',
       commitIndex: 'number',
       snapshot: 'number',
       entries: 'number',
       bootstrapped: 'boolean',
     },
-    doc: 'storage recovered; what the node starts from (term, commit index, snapshot index, entries in the log)',
+    doc: 'storage recovered; what the node starts from (cluster, term, commit index, snapshot index, entries in the log)',
   },
   'node.listening': {
     level: 'info',
@@ -410,13 +411,34 @@ export const logEvents = {
     fields: { index: 'number', term: 'number' },
     doc: "the leader's snapshot is durable here and the state machine restored from it",
   },
+  'backup.streaming': {
+    level: 'info',
+    msg: 'backup streaming',
+    from: 'node',
+    fields: { index: 'number', term: 'number', keys: 'number' },
+    doc: 'GET /admin/snapshot: a backup of the state at `index` has started to stream',
+  },
+  'backup.sent': {
+    level: 'info',
+    msg: 'backup sent',
+    from: 'node',
+    fields: { index: 'number', bytes: 'number', ms: 'number' },
+    doc: 'a backup stream ended whole',
+  },
+  'backup.abandoned': {
+    level: 'warn',
+    msg: 'backup abandoned',
+    from: 'node',
+    fields: { index: 'number', bytes: 'number', ms: 'number', reason: 'string' },
+    doc: 'a backup stream was cut off (the client left or stalled, or the node failed midway)',
+  },
   'restore.completed': {
     level: 'info',
     msg: 'data dir restored from a backup',
     from: 'node',
     fields: { file: 'string', index: 'number', keys: 'number', dataDir: 'string' },
     reserved: true,
-    doc: 'reserved for `raftkv snapshot restore` (backup and restore, not built yet): a data dir built from a backup file',
+    doc: 'reserved: `raftkv snapshot restore` runs offline and reports on its own output; a node started on a restored data dir logs `node.starting` with the new `clusterId`',
   },
 
   // --- disk and space ---------------------------------------------------------------------------

@@ -12,21 +12,42 @@ import {
   type Random,
   RawNode,
 } from '../raft/index.js';
-import type { RecoveredState } from '../storage/index.js';
+import type { RecoveredState, RestoreRecord } from '../storage/index.js';
 import type { EventLog } from './logger.js';
 import type { NodeOptions, ResolvedNodeOptions } from './options.js';
 
-/**
- * The cluster id recorded in the data dir and checked in every peer handshake: the given token,
- * or one derived from the initial membership, so that nodes of two clusters never mix.
- */
-export function clusterIdOf(options: NodeOptions): string {
-  if (options.clusterToken !== undefined) return options.clusterToken;
-  const spec = Object.entries(options.cluster)
+/** A membership as one string, `id=host:port` sorted by id: what names a cluster. */
+export function clusterSpecOf(cluster: NodeOptions['cluster']): string {
+  return Object.entries(cluster)
     .map(([id, a]) => `${id}=${a.host}:${a.port}`)
     .sort()
     .join(',');
-  return `raftkv-${createHash('sha256').update(spec).digest('hex').slice(0, 16)}`;
+}
+
+const shortHash = (text: string): string =>
+  `raftkv-${createHash('sha256').update(text).digest('hex').slice(0, 16)}`;
+
+/**
+ * The cluster id recorded in the data dir and checked in every peer handshake, so that nodes of
+ * two clusters never mix: the given token; else, for a data dir built from a backup for this same
+ * membership, the new cluster's id its restore recorded (restore-record.ts); else one derived from
+ * the initial membership.
+ */
+export function clusterIdOf(options: NodeOptions, restored: RestoreRecord | null = null): string {
+  if (options.clusterToken !== undefined) return options.clusterToken;
+  const spec = clusterSpecOf(options.cluster);
+  if (restored !== null && restored.clusterSpec === spec) return restored.clusterId;
+  return shortHash(spec);
+}
+
+/**
+ * The id of the new cluster restored from the backup whose SHA-256 is `sha256`, with membership
+ * `cluster`: every member restored from the same file for the same membership gets the same one,
+ * and it is never the id `cluster` alone derives — so no restored node can talk to the cluster
+ * the backup came from, nor to a fresh one started with the same --cluster.
+ */
+export function restoredClusterIdOf(cluster: NodeOptions['cluster'], sha256: Uint8Array): string {
+  return shortHash(`restored from ${Buffer.from(sha256).toString('hex')} as ${clusterSpecOf(cluster)}`);
 }
 
 /**

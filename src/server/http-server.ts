@@ -22,6 +22,7 @@ import {
 } from '../api/errors.js';
 import { type HttpMetrics, type RejectionReason, unmatchedRoute } from '../api/metrics.js';
 import type { KvService } from '../api/service.js';
+import { sendBackup } from './backup-response.js';
 import { errorBody, statusFor } from './status-map.js';
 import {
   findRoute,
@@ -45,12 +46,19 @@ export interface HttpServerOptions {
   readonly now: () => number;
   /** Every answer and refusal is counted here; GET /metrics serves its exposition. */
   readonly metrics: HttpMetrics;
+  /**
+   * A backup stream whose client reads nothing for this long is cut off, so a stuck client cannot
+   * hold the node's copy of the state for ever. Default 60 s.
+   */
+  readonly backupStallMs?: number;
   /** Peer connections arrive as `Upgrade: raftkv-peer` requests on the same port. */
   readonly onPeerUpgrade?: (req: IncomingMessage, socket: import('node:net').Socket, head: Buffer) => void;
 }
 
 /** POST /admin/snapshot waits this long for the snapshot (it goes on in the background after). */
 const snapshotTimeoutMs = 120_000;
+
+const defaultBackupStallMs = 60_000;
 
 /** Marks a request already forwarded once, so two nodes with stale views never bounce it. */
 const forwardedHeader = 'x-raftkv-forwarded';
@@ -308,6 +316,12 @@ export class KvHttpServer {
         // Snapshotting can take seconds for a large store: its own deadline, not a KV request's.
         const out = await this.service.snapshot(this.options.now() + snapshotTimeoutMs);
         this.send(res, 200, { nodeId: this.service.nodeId, ...out });
+        return;
+      }
+      case 'backup': {
+        // Served here, leader or not: the read point is confirmed through the leader if need be.
+        const stream = await this.service.backup(deadline);
+        await sendBackup(res, stream, this.options.backupStallMs ?? defaultBackupStallMs);
         return;
       }
       case 'alarms':

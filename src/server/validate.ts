@@ -66,6 +66,7 @@ export type Route =
   | 'readyz'
   | 'metrics'
   | 'snapshot'
+  | 'backup'
   | 'alarms'
   | 'alarm'
   | 'members'
@@ -91,7 +92,7 @@ export type ClientRequest =
   | { readonly route: 'memberPromote' | 'memberRemove'; readonly id: string }
   | { readonly route: 'leaderMove'; readonly to: string | null }
   | {
-      readonly route: 'debug' | 'health' | 'livez' | 'readyz' | 'metrics' | 'snapshot' | 'alarms';
+      readonly route: 'debug' | 'health' | 'livez' | 'readyz' | 'metrics' | 'snapshot' | 'backup' | 'alarms';
     };
 
 /** The route a method and path name; NotFoundError (404) for anything else. */
@@ -114,8 +115,10 @@ export function findRoute(method: string, path: string): Route | null {
   else if (path === '/livez' && method === 'GET') return 'livez';
   else if (path === '/readyz' && method === 'GET') return 'readyz';
   else if (path === '/metrics' && method === 'GET') return 'metrics';
-  else if (path === '/admin/snapshot' && method === 'POST') return 'snapshot';
-  else if (path === '/admin/alarms' && method === 'GET') return 'alarms';
+  else if (path === '/admin/snapshot') {
+    if (method === 'POST') return 'snapshot';
+    if (method === 'GET') return 'backup';
+  } else if (path === '/admin/alarms' && method === 'GET') return 'alarms';
   else if (path === '/admin/alarms' && method === 'POST') return 'alarm';
   else if (path === '/cluster/members') {
     if (method === 'GET') return 'members';

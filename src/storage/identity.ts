@@ -4,11 +4,10 @@
 //
 //   IDENTITY: frame(u8 kind 7, u32 LE magic, u8 format version, string clusterId, string nodeId)
 
-import { ByteReader, ByteWriter, CodecError } from '../codec/index.js';
 import type { Disk } from './disk.js';
 import { writeFileDurably } from './disk.js';
-import { CorruptionError, IdentityMismatchError } from './errors.js';
-import { beginFrame, endFrame, readFrame } from './frame.js';
+import { IdentityMismatchError } from './errors.js';
+import { decodeRecordFile, encodeRecordFile, type RecordFileFormat } from './record-file.js';
 
 export const IDENTITY_FILE = 'IDENTITY';
 const KIND_IDENTITY = 7;
@@ -22,37 +21,27 @@ export interface StorageIdentity {
   readonly nodeId: string;
 }
 
+const format: RecordFileFormat = {
+  kind: KIND_IDENTITY,
+  magic: IDENTITY_MAGIC,
+  version: DATA_DIR_VERSION,
+  what: 'identity',
+  notThis: 'not an identity file',
+  versionOf: 'data dir',
+};
+
 export function encodeIdentity(id: StorageIdentity): Uint8Array {
-  const w = new ByteWriter();
-  const at = beginFrame(w);
-  w.u8(KIND_IDENTITY);
-  w.u32le(IDENTITY_MAGIC);
-  w.u8(DATA_DIR_VERSION);
-  w.string(id.clusterId);
-  w.string(id.nodeId);
-  endFrame(w, at);
-  return w.take();
+  return encodeRecordFile(format, (w) => {
+    w.string(id.clusterId);
+    w.string(id.nodeId);
+  });
 }
 
 export function decodeIdentity(buf: Uint8Array, path: string): StorageIdentity {
-  const frame = readFrame(buf, 0);
-  if (!frame.ok) throw new CorruptionError(path, 0, frame.problem);
-  if (frame.end !== buf.length)
-    throw new CorruptionError(path, frame.end, 'trailing bytes after the identity');
-  try {
-    const r = new ByteReader(frame.payload, 'identity');
-    if (r.u8('kind') !== KIND_IDENTITY || r.u32le('magic') !== IDENTITY_MAGIC)
-      r.fail('not an identity file', 0);
-    const version = r.u8('version');
-    if (version !== DATA_DIR_VERSION) r.fail(`unsupported data dir version ${version}`);
-    const clusterId = r.string('clusterId');
-    const nodeId = r.string('nodeId');
-    r.end();
-    return { clusterId, nodeId };
-  } catch (e) {
-    if (e instanceof CodecError) throw new CorruptionError(path, 0, e.message);
-    throw e;
-  }
+  return decodeRecordFile(format, buf, path, (r) => ({
+    clusterId: r.string('clusterId'),
+    nodeId: r.string('nodeId'),
+  }));
 }
 
 export async function writeIdentity(disk: Disk, path: string, id: StorageIdentity): Promise<void> {

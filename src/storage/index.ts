@@ -17,6 +17,8 @@ export {
 export { CorruptionError, IdentityMismatchError, StorageError, WalFailedError } from './errors.js';
 export { DATA_DIR_VERSION, IDENTITY_FILE, type StorageIdentity } from './identity.js';
 export { RealDisk } from './real-disk.js';
+export { restoreDataDir } from './restore.js';
+export { RESTORE_FILE, type RestoreRecord, readRestoreRecord } from './restore-record.js';
 export { type CrashOptions, SimDisk, type SimDiskStats, type SimOp } from './sim-disk.js';
 export { type SnapshotFile, SnapshotStore } from './snapshot-store.js';
 export {

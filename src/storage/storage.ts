@@ -2,6 +2,7 @@
 // node driver performs for each Ready (snapshot, then entries + hard state, then one sync).
 //
 //   <dir>/IDENTITY   cluster id, node id, layout version (identity.ts)
+//   <dir>/RESTORED   only in a dir built from a backup: its new cluster and source (restore-record.ts)
 //   <dir>/wal/       WAL segments (wal.ts)
 //   <dir>/snap/      snapshot files (snapshot-store.ts)
 
@@ -14,6 +15,7 @@ import { isNotFound, joinPath, listOrCreateDir } from './disk.js';
 import { CorruptionError, StorageError } from './errors.js';
 import type { StorageIdentity } from './identity.js';
 import { checkIdentity, decodeIdentity, IDENTITY_FILE, writeIdentity } from './identity.js';
+import { RESTORE_FILE } from './restore-record.js';
 import type { SnapshotFile } from './snapshot-store.js';
 import { SnapshotStore } from './snapshot-store.js';
 import { Wal, type WalRecovery } from './wal.js';
@@ -118,6 +120,11 @@ export async function openStorage(
 
   const names = await listOrCreateDir(disk, dir);
   const hasIdentity = names.includes(IDENTITY_FILE);
+  if (!hasIdentity && names.includes(RESTORE_FILE)) {
+    throw new StorageError(
+      `data dir ${dir} holds an unfinished restore (${RESTORE_FILE} but no ${IDENTITY_FILE}): empty it and restore again`,
+    );
+  }
   if (hasIdentity) {
     checkIdentity(decodeIdentity(await disk.readFile(idPath), idPath), identity, dir);
     // The identity is written only after the WAL's first segment is durable.

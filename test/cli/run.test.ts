@@ -105,7 +105,7 @@ test('help: no arguments, help, --help, help COMMAND, COMMAND --help', async () 
 test('a command of two words (cluster add): its own help and usage errors; the first word alone is still its command', async () => {
   const general = capture();
   assert.equal(await runCli(['help'], {}, deps(general)), 0);
-  assert.match(general.stdout(), /\n {2}raftkv cluster add {2}run one more node/);
+  assert.match(general.stdout(), /\n {2}raftkv cluster add +run one more node/);
   for (const argv of [
     ['help', 'cluster', 'add'],
     ['cluster', 'add', '--help'],
@@ -151,6 +151,23 @@ test('mistakes: one line on stderr, then the usage, exit 2', async () => {
   assert.match(io4.stderr(), /^raftkv cluster: --nodes must be a whole number/);
   const io5 = capture();
   assert.equal(await runCli(['help', 'nope'], {}, deps(io5)), 2);
+  // A family of commands named alone, or with a wrong second word, lists its members.
+  for (const argv of [['snapshot'], ['snapshot', 'take']]) {
+    const io6 = capture();
+    assert.equal(await runCli(argv, {}, deps(io6)), 2);
+    assert.match(
+      io6.stderr(),
+      new RegExp(
+        `^raftkv: unknown command "${argv.join(' ')}": expected "raftkv snapshot save\\|status\\|restore"\n`,
+      ),
+    );
+  }
+  const io7 = capture();
+  assert.equal(await runCli(['snapshot', 'restore', 'f.snap', '--id', 'n1'], {}, deps(io7)), 2);
+  assert.match(
+    io7.stderr(),
+    /^raftkv snapshot restore: missing --cluster\n\nUsage: raftkv snapshot restore FILE/,
+  );
 });
 
 test('a client command with nothing reachable exits 1 with one line', async () => {

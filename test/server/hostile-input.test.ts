@@ -15,6 +15,7 @@ import fc from 'fast-check';
 import { ConflictError, MemberExistsError, MemberNotFoundError } from '../../src/api/errors.js';
 import type {
   AddMemberRequest,
+  BackupStream,
   DeleteRequest,
   GetResponse,
   KvService,
@@ -25,7 +26,10 @@ import type {
   PutRequest,
   PutResponse,
 } from '../../src/api/service.js';
+import { backupFileChunks } from '../../src/backup/index.js';
+import { KvStateMachine } from '../../src/kv/index.js';
 import { NodeMetrics } from '../../src/metrics/index.js';
+import { initialMembership } from '../../src/raft/index.js';
 import { KvHttpServer } from '../../src/server/http-server.js';
 import { maxBodyBytes } from '../../src/server/validate.js';
 import {
@@ -77,6 +81,21 @@ class MemoryService implements KvService {
 
   async snapshot() {
     return { index: this.index, term: 1, bytes: 0, keys: this.data.size, ms: 0, taken: true };
+  }
+
+  /** A real backup file of an empty state: the route streams bytes like a node's. */
+  async backup(): Promise<BackupStream> {
+    const header = {
+      clusterId: 'c',
+      nodeId: this.nodeId,
+      index: 0,
+      term: 0,
+      membership: initialMembership({ n1: '127.0.0.1:7001' }),
+      keyCount: 0,
+      createdAtMs: 0,
+    };
+    const chunks = backupFileChunks(header, new KvStateMachine().snapshotView().chunks());
+    return { clusterId: 'c', index: 0, term: 0, keys: 0, chunks, finished: () => {} };
   }
 
   debug(): Record<string, unknown> {

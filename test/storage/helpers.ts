@@ -10,7 +10,7 @@ import { initialMembership } from '../../src/raft/index.js';
 import { MemoryLogStorage } from '../../src/raft/storage.js';
 import type { Entry, HardState } from '../../src/raft/types.js';
 import { emptyHardState } from '../../src/raft/types.js';
-import type { LogPosition, WalRecovery } from '../../src/storage/index.js';
+import type { LogPosition, SimDisk, WalRecovery } from '../../src/storage/index.js';
 
 export function entry(index: number, term: number, text = `e${index}t${term}`): Entry {
   return { index, term, type: 'command', data: new TextEncoder().encode(text) };
@@ -86,6 +86,29 @@ export class Oracle {
 }
 
 /** Resolves when `p` settles, whichever way. */
+/**
+ * Starts `work` with the disk's fsyncs held, lets the first `k` of them complete, then crashes the
+ * disk while the next one is pending (or once `work` is over, if it makes no more); resolves when
+ * `work` has settled. `k` may be drawn once `work` has started (a seeded test keeps its order of
+ * draws).
+ */
+export async function crashAfterSyncs(
+  disk: SimDisk,
+  work: () => Promise<unknown>,
+  k: number | (() => number),
+): Promise<void> {
+  disk.holdSyncs();
+  const over = settled(work());
+  const syncs = typeof k === 'number' ? k : k();
+  for (let i = 0; i < syncs; i++) {
+    await Promise.race([disk.whenSyncsPending(1), over]);
+    disk.releaseSyncs(1);
+  }
+  await Promise.race([disk.whenSyncsPending(1), over]);
+  disk.crash();
+  await over;
+}
+
 export function settled(p: Promise<unknown>): Promise<void> {
   return p.then(
     () => {},

@@ -10,7 +10,7 @@ import { initialMembership } from '../../src/raft/index.js';
 import type { Entry, Snapshot } from '../../src/raft/types.js';
 import { Prng } from '../../src/random.js';
 import { openStorage, SimDisk, type Storage } from '../../src/storage/index.js';
-import { settled } from './helpers.js';
+import { crashAfterSyncs } from './helpers.js';
 
 const DIR = '/srv/n2';
 const ID = { clusterId: 'c1', nodeId: 'n2' };
@@ -79,16 +79,12 @@ test('crash anywhere, many times over: storage always reopens consistent and com
       const steps = r.nextInt(40);
       for (let i = 0; i < steps; i++) await operation(s, p, r);
       // Crash inside one more operation, after `k` of its fsyncs completed.
-      disk.holdSyncs();
-      const over = settled(operation(s, p, r));
-      const k = r.nextInt(4);
-      for (let i = 0; i < k; i++) {
-        await Promise.race([disk.whenSyncsPending(1), over]);
-        disk.releaseSyncs(1);
-      }
-      await Promise.race([disk.whenSyncsPending(1), over]);
-      disk.crash();
-      await over;
+      const storage = s;
+      await crashAfterSyncs(
+        disk,
+        () => operation(storage, p, r),
+        () => r.nextInt(4),
+      );
       s = await openStorage(disk, DIR, ID, OPTIONS);
       const last = checkRecovered(s, p, seed);
       // Carry on from what survived, like a restarted node would.

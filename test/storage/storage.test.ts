@@ -17,7 +17,7 @@ import {
   type Storage,
   StorageError,
 } from '../../src/storage/index.js';
-import { entries, hs, recordingLogger, settled } from './helpers.js';
+import { crashAfterSyncs, entries, hs, recordingLogger } from './helpers.js';
 
 const DIR = '/var/raftkv/n1';
 const ID = { clusterId: 'c-7f3a', nodeId: 'n1' };
@@ -75,16 +75,8 @@ test('a bootstrap survives a crash right after it', async () => {
 test('a crash in the middle of bootstrapping leaves a dir that bootstraps again', async () => {
   for (let k = 0; k < 12; k++) {
     const disk = new SimDisk(new Prng(k));
-    disk.holdSyncs();
-    const opening = settled(openStorage(disk, DIR, ID).then((s) => s.close()));
     // Let k of the bootstrap's fsyncs complete, then crash.
-    for (let i = 0; i < k; i++) {
-      await Promise.race([disk.whenSyncsPending(1), opening]);
-      disk.releaseSyncs(1);
-    }
-    await Promise.race([disk.whenSyncsPending(1), opening]);
-    disk.crash();
-    await opening;
+    await crashAfterSyncs(disk, () => openStorage(disk, DIR, ID).then((s) => s.close()), k);
     const s = await openStorage(disk, DIR, ID);
     s.save(entries(1, 1, 1), null);
     await s.sync();

@@ -34,6 +34,8 @@ export interface ProcessClusterOptions {
   readonly network?: NetnsNetwork;
   /** Start every node (and wait until each answers); default true. */
   readonly start?: boolean;
+  /** The nodes' loopback ports, in id order (e.g. one a stopped node of another cluster had); default free ones. */
+  readonly ports?: readonly number[];
 }
 
 export class ProcessCluster {
@@ -51,7 +53,7 @@ export class ProcessCluster {
 
   /** Creates the temp dir and the nodes (cleanup registered on `t` first), then starts them. */
   static async create(t: AfterHook, options: ProcessClusterOptions = {}): Promise<ProcessCluster> {
-    const size = options.network?.size ?? options.size ?? 3;
+    const size = options.network?.size ?? options.ports?.length ?? options.size ?? 3;
     const root = await mkdtemp(path.join(os.tmpdir(), 'raftkv-proc-'));
     const ids = Array.from({ length: size }, (_, i) => `n${i + 1}`);
     const cluster = new ProcessCluster(root, ids);
@@ -59,7 +61,7 @@ export class ProcessCluster {
     const specs: NodeSpec[] =
       options.network !== undefined
         ? ids.map((id, i) => options.network!.nodeSpec(id, i))
-        : (await freePorts(size)).map((port, i) => ({
+        : (options.ports ?? (await freePorts(size))).map((port, i) => ({
             id: ids[i]!,
             peerHost: LOOPBACK,
             peerPort: port,
@@ -156,6 +158,13 @@ export class ProcessCluster {
     const n = this.nodes.get(id);
     if (n === undefined) throw new Error(`no node ${id}`);
     return n;
+  }
+
+  /** The members as `--cluster` names them: `n1=host:port,...`. */
+  clusterArg(): string {
+    return this.ids
+      .map((id) => `${id}=${this.node(id).spec.peerHost}:${this.node(id).spec.peerPort}`)
+      .join(',');
   }
 
   /** `host:port,...` of the given nodes' client addresses (for the CLI's --endpoints). */
