@@ -77,7 +77,8 @@ export async function startNode(options: NodeOptions, seams: NodeSeams = {}): Pr
   const logger = NodeLogger.of(options);
   const disk = seams.disk ?? new RealDisk();
   // A data dir built from a backup names the new cluster it belongs to (docs/backup.md).
-  const clusterId = clusterIdOf(options, await readRestoreRecord(disk, o.dataDir));
+  const restored = await readRestoreRecord(disk, o.dataDir);
+  const clusterId = clusterIdOf(options, restored);
   let storage: Storage | null = null;
   let recovered: RecoveredState;
   let core: ReturnType<typeof recoverCore>;
@@ -150,6 +151,20 @@ export async function startNode(options: NodeOptions, seams: NodeSeams = {}): Pr
     entries: recovered.entries.length,
     bootstrapped: recovered.bootstrapped,
   });
+  // The first start on a data dir built from a backup (its log has not moved past the backup yet).
+  if (
+    restored !== null &&
+    recovered.hardState.commitIndex <= restored.index &&
+    recovered.entries.length === 0
+  ) {
+    logger.emit('restore.completed', {
+      dataDir: o.dataDir,
+      clusterId,
+      sourceClusterId: restored.sourceClusterId,
+      index: restored.index,
+      term: restored.term,
+    });
+  }
 
   try {
     await transport.start();

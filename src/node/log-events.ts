@@ -434,11 +434,16 @@ export const logEvents = {
   },
   'restore.completed': {
     level: 'info',
-    msg: 'data dir restored from a backup',
+    msg: 'starting on a data dir restored from a backup',
     from: 'node',
-    fields: { file: 'string', index: 'number', keys: 'number', dataDir: 'string' },
-    reserved: true,
-    doc: 'reserved: `raftkv snapshot restore` runs offline and reports on its own output; a node started on a restored data dir logs `node.starting` with the new `clusterId`',
+    fields: {
+      dataDir: 'string',
+      clusterId: 'string',
+      sourceClusterId: 'string',
+      index: 'number',
+      term: 'number',
+    },
+    doc: 'the node starts on a data dir `raftkv snapshot restore` built, before its log has moved past the backup: the state at `index` of cluster `sourceClusterId`, now a member of the new cluster `clusterId`',
   },
 
   // --- disk and space ---------------------------------------------------------------------------

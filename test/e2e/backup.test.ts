@@ -73,7 +73,12 @@ test('save, restore into a new 3-node cluster: every key, the idempotency record
     // old cluster goes on with its other two.
     await old.stopNode('n3');
     const ports = [...(await freePorts(2)), old.node('n3').spec.peerPort];
-    const restored = await ProcessCluster.create(t, { ports, start: false });
+    // JSON logs: the restored members' restore.completed lines are checked in that form.
+    const restored = await ProcessCluster.create(t, {
+      ports,
+      start: false,
+      extraArgs: ['--log-format', 'json'],
+    });
     const clusterArg = restored.clusterArg();
     for (const id of restored.ids) {
       const r = await runCli([
@@ -93,6 +98,23 @@ test('save, restore into a new 3-node cluster: every key, the idempotency record
     await restored.startAll();
     await restored.diagnose(async () => {
       await restored.waitForLeader();
+      // Each member says, once, what it started from.
+      for (const id of restored.ids) {
+        const lines = restored
+          .node(id)
+          .output.map((l) => l.text)
+          .filter((text) => text.startsWith('{') && text.includes('"restore.completed"'))
+          .map((text) => JSON.parse(text) as Record<string, unknown>);
+        assert.equal(lines.length, 1, `${id}: one restore.completed line`);
+        const line = lines[0]!;
+        assert.equal(line.event, 'restore.completed');
+        assert.equal(line.level, 'info');
+        assert.equal(line.index, saved.index);
+        assert.equal(line.sourceClusterId, s.clusterId);
+        assert.equal(typeof line.clusterId, 'string');
+        assert.notEqual(line.clusterId, s.clusterId);
+        assert.equal(line.dataDir, restored.node(id).dataDir);
+      }
       // Every key and value, on every member.
       const expected = new Map(
         [...written.keys()].filter((k) => k !== 'k/7').map((k) => [k, value(Number(k.slice(2)), 256)]),
