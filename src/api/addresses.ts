@@ -41,3 +41,12 @@ const nodeIdPattern = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
 export function isNodeId(id: string): boolean {
   return nodeIdPattern.test(id);
 }
+
+/**
+ * Whether a bind host reaches only this machine: 127.0.0.0/8, ::1 or localhost. An empty host,
+ * 0.0.0.0 and :: bind every interface.
+ */
+export function isLoopbackHost(host: string): boolean {
+  const bare = host.replace(/^\[(.*)\]$/, '$1').toLowerCase();
+  return bare === 'localhost' || bare === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(bare);
+}

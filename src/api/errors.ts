@@ -55,6 +55,18 @@ export class RequestTimeoutError extends RaftkvError {
   readonly definite = true;
 }
 
+/** No credentials, or credentials no user of the auth file has (docs/security.md). Nothing was done. */
+export class UnauthenticatedError extends RaftkvError {
+  readonly code = 'unauthenticated';
+  readonly definite = true;
+}
+
+/** The user may not do this: its role is too low, or the key is outside its prefixes. Nothing was done. */
+export class PermissionDeniedError extends RaftkvError {
+  readonly code = 'permission_denied';
+  readonly definite = true;
+}
+
 /** Compare-and-set precondition failed: nothing was written. */
 export class ConflictError extends RaftkvError {
   readonly code = 'precondition_failed';

@@ -9,7 +9,9 @@ import { randomInt } from 'node:crypto';
 import { statfs } from 'node:fs/promises';
 import type { IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
+import { isLoopbackHost } from '../api/addresses.js';
 import { NoLeaderError, ShuttingDownError } from '../api/errors.js';
+import { readAuthFile, type UserTable } from '../auth/index.js';
 import { NodeMetrics } from '../metrics/index.js';
 import { realClock } from '../node/clock.js';
 import { Driver } from '../node/driver.js';
@@ -20,6 +22,7 @@ import { type HostPort, type NodeOptions, resolveNodeOptions } from '../node/opt
 import { clusterIdOf, recoverCore } from '../node/recover.js';
 import { SpaceGuard } from '../node/space-guard.js';
 import { isMember } from '../raft/index.js';
+import { AccessControl } from '../server/access.js';
 import { KvHttpServer } from '../server/http-server.js';
 import {
   CorruptionError,
@@ -47,6 +50,12 @@ export interface RaftkvNode {
   readonly fatalError: Error | null;
   /** Set when the node stopped because a committed configuration removed it from the cluster. */
   readonly removed: boolean;
+  /**
+   * Reads the auth file again (SIGHUP): its users are in force from the next request; requests
+   * already admitted go on. A file that cannot be read or is not valid is logged and changes
+   * nothing. Resolves true when the new users are in force; false without --auth-file or on failure.
+   */
+  reloadAuth(): Promise<boolean>;
 }
 
 /** The data dir belongs to a node the cluster removed: it may not rejoin with it. */
@@ -75,6 +84,9 @@ export interface NodeSeams {
 export async function startNode(options: NodeOptions, seams: NodeSeams = {}): Promise<RaftkvNode> {
   const o = resolveNodeOptions(options);
   const logger = NodeLogger.of(options);
+  // A bad auth file stops the start before anything is opened (AuthFileError names what is wrong).
+  const authFile = options.authFile;
+  let users: UserTable | null = authFile === undefined ? null : await readAuthFile(authFile);
   const disk = seams.disk ?? new RealDisk();
   // A data dir built from a backup names the new cluster it belongs to (docs/backup.md).
   const restored = await readRestoreRecord(disk, o.dataDir);
@@ -137,6 +149,13 @@ export async function startNode(options: NodeOptions, seams: NodeSeams = {}): Pr
     metrics,
     requestTimeoutMs: o.requestTimeoutMs,
     maxInflight: o.maxInflightRequests,
+    ...(users !== null && {
+      access: new AccessControl({
+        // Read per request, so a reload takes effect at the next one.
+        users: () => users as UserTable,
+        metricsAuth: options.metricsAuth === true,
+      }),
+    }),
     onPeerUpgrade: (req: IncomingMessage, socket: Socket, head: Buffer) => {
       transport.handleUpgrade(req, socket, head);
     },
@@ -215,6 +234,26 @@ export async function startNode(options: NodeOptions, seams: NodeSeams = {}): Pr
   service.diskSpace = () => spaceGuard.debugState();
   spaceGuard.start();
   logger.emit('node.listening', { address: `${address.host}:${address.port}` });
+  if (authFile !== undefined && users !== null) {
+    logger.emit('auth.enabled', {
+      file: authFile,
+      users: users.users.length,
+      metricsAuth: options.metricsAuth === true,
+    });
+  } else if (!isLoopbackHost(o.listen.host)) {
+    logger.emit('auth.open_network', { address: `${address.host}:${address.port}` });
+  }
+  const reloadAuth = async (): Promise<boolean> => {
+    if (authFile === undefined) return false;
+    try {
+      users = await readAuthFile(authFile);
+    } catch (e) {
+      logger.emit('auth.reload_failed', { file: authFile, error: (e as Error).message });
+      return false;
+    }
+    logger.emit('auth.reloaded', { file: authFile, users: users.users.length });
+    return true;
+  };
 
   let resolveStopped!: () => void;
   const stopped = new Promise<void>((r) => {
@@ -227,6 +266,7 @@ export async function startNode(options: NodeOptions, seams: NodeSeams = {}): Pr
     stopped,
     fatalError: null as Error | null,
     removed: false,
+    reloadAuth,
     stop(): Promise<void> {
       stopping ??= (async () => {
         logger.emit('node.stopping', {});

@@ -149,6 +149,14 @@ export const startFlags: readonly FlagDef[] = [
   },
   clusterTokenFlag,
   {
+    name: 'auth-file',
+    value: 'FILE',
+    env: 'RAFTKV_AUTH_FILE',
+    default: 'none: every route open',
+    help: 'users, roles and tokens (JSON, docs/security.md): clients send Authorization: Bearer TOKEN; re-read on SIGHUP',
+  },
+  { name: 'metrics-auth', help: 'with --auth-file: GET /metrics needs an admin token too (default: open)' },
+  {
     name: 'join',
     value: 'HOST:PORT,...',
     env: 'JOIN',
@@ -311,6 +319,9 @@ function optionsFrom(args: ParsedArgs, env: Env, join: JoinPlan | undefined): No
   const minFreeBytes = countOption(args, env, 'min-free-bytes', 0);
   const logFormat = choiceOption(args, env, 'log-format', logFormats);
   const logLevel = choiceOption(args, env, 'log-level', logLevels);
+  const authFile = option(args, env, 'auth-file')?.raw;
+  const metricsAuth = booleanOption(args, 'metrics-auth');
+  if (metricsAuth && authFile === undefined) throw new UsageError('--metrics-auth goes with --auth-file');
 
   const options: NodeOptions = {
     id,
@@ -330,6 +341,8 @@ function optionsFrom(args: ParsedArgs, env: Env, join: JoinPlan | undefined): No
     ...(minFreeBytes !== undefined && { minFreeBytes }),
     ...(logFormat !== undefined && { logFormat }),
     ...(logLevel !== undefined && { logLevel }),
+    ...(authFile !== undefined && { authFile }),
+    ...(metricsAuth && { metricsAuth }),
   };
   try {
     resolveNodeOptions(options); // the node's own checks (timing relations), reported as usage errors

@@ -1,4 +1,5 @@
-// `raftkv start`: run one node until SIGTERM/SIGINT, then stop it gracefully and exit 0.
+// `raftkv start`: run one node until SIGTERM/SIGINT, then stop it gracefully and exit 0. SIGHUP
+// re-reads the auth file (the daemon convention: a hangup means "reload your configuration").
 
 import { mkdir } from 'node:fs/promises';
 import type { RaftkvNode } from '../app/start-node.js';
@@ -17,7 +18,7 @@ const joinTimeoutMs = 60_000;
 
 export interface StartDeps {
   readonly startNode: (options: NodeOptions) => Promise<RaftkvNode>;
-  /** Calls `handler` on each SIGTERM/SIGINT. */
+  /** Calls `handler` on each SIGTERM/SIGINT/SIGHUP. */
   readonly onSignal: (handler: (signal: string) => void) => void;
   /** Calls `handler` once when stdin reaches its end (for --stop-with-stdin). */
   readonly onStdinClosed: (handler: () => void) => void;
@@ -120,9 +121,21 @@ export async function runStart(argv: readonly string[], env: Env, deps: StartDep
       return fail(describeError(e));
     }
   }
+  const reload = (): void => {
+    if (options.authFile === undefined) {
+      io.err('raftkv: SIGHUP: nothing to reload (no --auth-file)\n');
+      return;
+    }
+    // The node logs the outcome (auth.reloaded, or auth.reload_failed with the old users kept).
+    void node.reloadAuth();
+  };
   return new Promise<number>((resolve) => {
     let stopping = false;
     const onStop = (signal: string): void => {
+      if (signal === 'SIGHUP') {
+        reload();
+        return;
+      }
       if (stopping) {
         io.err(`raftkv: ${signal} again: node ${node.id} exits without finishing its stop\n`);
         resolve(130);

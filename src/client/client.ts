@@ -108,6 +108,11 @@ export interface ClientOptions {
   readonly maxSockets?: number;
   /** Headers sent with every request. */
   readonly headers?: Readonly<Record<string, string>>;
+  /**
+   * A token of the node's auth file (docs/security.md): sent as `Authorization: Bearer TOKEN` on
+   * every request.
+   */
+  readonly token?: string;
 }
 
 /** Anything `send` can send: an API request, or a hand-made one (any method, path and body). */
@@ -143,7 +148,10 @@ export class RaftkvClient {
     }
     this.url = this.base.origin;
     this.timeoutMs = options.timeoutMs ?? 10_000;
-    this.headers = options.headers ?? {};
+    this.headers =
+      options.token === undefined
+        ? (options.headers ?? {})
+        : { ...options.headers, authorization: `Bearer ${options.token}` };
     const keepAlive = options.keepAlive ?? true;
     const agentOptions = { keepAlive: true, maxSockets: options.maxSockets ?? Number.POSITIVE_INFINITY };
     this.agent = !keepAlive

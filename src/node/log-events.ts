@@ -511,6 +511,36 @@ export const logEvents = {
     doc: 'a no-space alarm could not be raised or cleared yet (no leader, a timeout)',
   },
 
+  // --- security ----------------------------------------------------------------------------------
+  'auth.enabled': {
+    level: 'info',
+    msg: 'auth enabled: requests need a token',
+    from: 'node',
+    fields: { file: 'string', users: 'number', metricsAuth: 'boolean' },
+    doc: 'the node started with `--auth-file`: every route but the probes (and `/metrics` unless `--metrics-auth`) needs a token ([security.md](security.md))',
+  },
+  'auth.reloaded': {
+    level: 'info',
+    msg: 'auth file reloaded',
+    from: 'node',
+    fields: { file: 'string', users: 'number' },
+    doc: 'SIGHUP: the auth file was read again and its users are in force from the next request',
+  },
+  'auth.reload_failed': {
+    level: 'warn',
+    msg: 'auth file not reloaded: the users before it stay in force',
+    from: 'node',
+    fields: { file: 'string', error: 'string' },
+    doc: 'SIGHUP: the auth file could not be read or is not valid (`error` says what is wrong); nothing changed',
+  },
+  'auth.open_network': {
+    level: 'warn',
+    msg: 'listening on a network address without --auth-file: anyone who reaches it can read and write every key',
+    from: 'node',
+    fields: { address: 'string' },
+    doc: 'the node binds an address other than loopback and runs without `--auth-file` ([security.md](security.md))',
+  },
+
   // --- the bridge's own -------------------------------------------------------------------------
   unmapped: {
     level: 'info',

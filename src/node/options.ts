@@ -61,6 +61,13 @@ export interface NodeOptions {
   readonly logSink?: (line: string) => void;
   /** Minimum level logged. Default 'info'. */
   readonly logLevel?: 'debug' | 'info' | 'warn' | 'error';
+  /**
+   * Users, roles and tokens (docs/security.md); re-read by reloadAuth() (SIGHUP). Without it every
+   * route is open to anyone who reaches the port.
+   */
+  readonly authFile?: string;
+  /** With authFile: GET /metrics needs an admin's token too (default: open, like the probes). */
+  readonly metricsAuth?: boolean;
 }
 
 export interface ResolvedNodeOptions {

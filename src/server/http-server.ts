@@ -19,9 +19,11 @@ import {
   ShuttingDownError,
   TimeoutError,
   TooLargeError,
+  UnauthenticatedError,
 } from '../api/errors.js';
 import { type HttpMetrics, type RejectionReason, unmatchedRoute } from '../api/metrics.js';
 import type { KvService } from '../api/service.js';
+import type { AccessControl } from './access.js';
 import { sendBackup } from './backup-response.js';
 import { errorBody, statusFor } from './status-map.js';
 import {
@@ -51,6 +53,11 @@ export interface HttpServerOptions {
    * hold the node's copy of the state for ever. Default 60 s.
    */
   readonly backupStallMs?: number;
+  /**
+   * Users and roles (--auth-file): every route but the open ones needs a token whose user may use
+   * it (access.ts). Without it every route is open to anyone who reaches the port.
+   */
+  readonly access?: AccessControl;
   /** Peer connections arrive as `Upgrade: raftkv-peer` requests on the same port. */
   readonly onPeerUpgrade?: (req: IncomingMessage, socket: import('node:net').Socket, head: Buffer) => void;
 }
@@ -286,7 +293,12 @@ export class KvHttpServer {
       throw new NotFoundError(`no route for ${head.method} ${truncate(path)}`);
     }
     const body = await readBody(req, maxBodyBytes, takesBody(route) ? 'keep' : 'discard', early);
+    // Who is asking is settled before anything else about the request, and the keys it names are
+    // checked before the node looks any of them up.
+    const access = this.options.access;
+    const user = access === undefined ? null : access.admit(route, header(req, 'authorization'));
     const r = parseRequest(route, head, body);
+    if (user !== null) access?.checkKeys(user, r);
     switch (r.route) {
       case 'put':
         await this.orForward(req, body, res, async () =>
@@ -419,6 +431,10 @@ export class KvHttpServer {
     };
     const idemKey = header(req, 'idempotency-key');
     if (idemKey !== undefined) headers['idempotency-key'] = idemKey;
+    // The caller's own credentials: the leader checks them again, so a write is never done with
+    // more rights than its caller has, whichever node it arrived at.
+    const authorization = header(req, 'authorization');
+    if (authorization !== undefined) headers.authorization = authorization;
     return new Promise((resolve, reject) => {
       const out = http.request(
         {
@@ -507,6 +523,9 @@ export class KvHttpServer {
 
   private fail(res: ServerResponse, err: unknown): void {
     if (err instanceof RaftkvError) {
+      if (err instanceof UnauthenticatedError && !res.headersSent) {
+        res.setHeader('www-authenticate', 'Bearer realm="raftkv"');
+      }
       this.send(res, statusFor(err), errorBody(err));
       return;
     }

@@ -18,18 +18,22 @@ import {
   NoSpaceError,
   NotFoundError,
   NotLeaderError,
+  PermissionDeniedError,
   type RaftkvError,
   RequestTimeoutError,
   ShuttingDownError,
   TimeoutError,
   TooLargeError,
   TransferFailedError,
+  UnauthenticatedError,
 } from '../api/errors.js';
 
 type ErrorClass = abstract new (...args: never[]) => RaftkvError;
 
 export const httpStatusOf: ReadonlyMap<ErrorClass, number> = new Map<ErrorClass, number>([
   [BadRequestError, 400],
+  [UnauthenticatedError, 401],
+  [PermissionDeniedError, 403],
   [NotFoundError, 404],
   [RequestTimeoutError, 408],
   [ConflictError, 409],

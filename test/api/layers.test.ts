@@ -22,6 +22,8 @@ const forbidden: Readonly<Record<string, readonly string[]>> = {
   server: ['node', 'app', 'cli', 'raft', 'storage', 'transport', 'metrics'],
   // The metrics know the node and the server only through the ports in src/api/metrics.ts.
   metrics: ['node', 'server', 'app', 'cli', 'raft', 'storage', 'transport', 'kv'],
+  // Users and tokens are a library the server and the composition root use; it uses none of them.
+  auth: ['api', 'node', 'server', 'app', 'cli', 'storage', 'transport', 'raft', 'kv', 'metrics', 'client'],
   // The client of the HTTP API knows the API (src/api/) and nothing else of raftkv.
   client: ['node', 'server', 'app', 'cli', 'storage', 'transport', 'raft', 'kv', 'jepsen', 'bench', 'check'],
 };

@@ -48,6 +48,7 @@ function fakeNode(options: NodeOptions): FakeNode {
       stopped,
       fatalError: null,
       removed: false,
+      reloadAuth: async () => false,
       stop: async () => {
         f.stopCalls++;
         end();

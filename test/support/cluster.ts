@@ -29,6 +29,8 @@ export type ClusterTiming = Pick<
   | 'minFreeBytes'
   | 'logFormat'
   | 'logLevel'
+  | 'authFile'
+  | 'metricsAuth'
 >;
 
 export interface ClusterOptions extends ClusterTiming {
@@ -40,6 +42,8 @@ export interface ClusterOptions extends ClusterTiming {
   readonly dataDirs?: Readonly<Record<string, string>>;
   /** Per-node disks instead of the real file system as is (e.g. one that can stall). */
   readonly disks?: Readonly<Record<string, Disk>>;
+  /** The token the cluster's own clients send (for nodes started with an authFile). */
+  readonly token?: string;
 }
 
 /** Fast but not flaky on a loaded 2-core machine. */
@@ -74,7 +78,7 @@ export class TestCluster {
     this.ids.forEach((id, i) => {
       this.bootstrap[id] = { host: LOOPBACK, port: ports[i]! };
       this.ports.set(id, ports[i]!);
-      this.clients.set(id, testClient(`http://${LOOPBACK}:${ports[i]!}`));
+      this.clients.set(id, testClient(`http://${LOOPBACK}:${ports[i]!}`, undefined, options.token));
       this.dirs.set(id, options.dataDirs?.[id] ?? path.join(root, id));
       this.logs.set(id, []);
     });
@@ -126,7 +130,7 @@ export class TestCluster {
     this.ids.push(id);
     this.joined.add(id);
     this.ports.set(id, port!);
-    this.clients.set(id, testClient(`http://${LOOPBACK}:${port!}`));
+    this.clients.set(id, testClient(`http://${LOOPBACK}:${port!}`, undefined, this.options.token));
     this.dirs.set(id, path.join(this.root, id));
     this.logs.set(id, []);
     return this.startNode(id);
@@ -144,7 +148,7 @@ export class TestCluster {
     const joining = this.joined.has(id);
     cluster[id] = { host: LOOPBACK, port: this.port(id) };
     const lines = this.logs.get(id)!;
-    const { size: _size, perNode, dataDirs: _dataDirs, disks, ...timing } = this.options;
+    const { size: _size, perNode, dataDirs: _dataDirs, disks, token: _token, ...timing } = this.options;
     const disk = disks?.[id];
     const node = await startNode(
       {

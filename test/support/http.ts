@@ -25,10 +25,11 @@ export interface RequestOptions {
 
 /**
  * A client as the harnesses use it: a fresh connection per request (a node killed and restarted
- * under it never leaves a stale pooled socket), and a 20 s bound per call by default.
+ * under it never leaves a stale pooled socket), and a 20 s bound per call by default; with
+ * `token`, the bearer token of a node that runs with an auth file.
  */
-export function testClient(url: string, timeoutMs = 20_000): RaftkvClient {
-  return new RaftkvClient(url, { keepAlive: false, timeoutMs });
+export function testClient(url: string, timeoutMs = 20_000, token?: string): RaftkvClient {
+  return new RaftkvClient(url, { keepAlive: false, timeoutMs, ...(token !== undefined && { token }) });
 }
 
 /**

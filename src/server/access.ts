@@ -1,0 +1,130 @@
+// Who may call which route (docs/security.md): one table from route to the role it needs, and the
+// key checks for users limited to prefixes. Both run before the request reaches the node, so a
+// refused caller learns nothing about the keys (not even whether one exists).
+
+import { PermissionDeniedError, UnauthenticatedError } from '../api/errors.js';
+import {
+  type AuthUser,
+  mayListPrefix,
+  mayTouchKey,
+  type Role,
+  roleCovers,
+  type UserTable,
+} from '../auth/index.js';
+import type { ClientRequest, Route } from './validate.js';
+
+/** What a route needs: no credentials at all, a role, or (for /metrics) whatever --metrics-auth says. */
+export type Requirement = 'open' | 'metrics' | Role;
+
+export const routeRequirements: Readonly<Record<Route, Requirement>> = {
+  // Probes stay open: an orchestrator's health check carries no token.
+  health: 'open',
+  livez: 'open',
+  readyz: 'open',
+  metrics: 'metrics',
+  get: 'read',
+  list: 'read',
+  put: 'readwrite',
+  delete: 'readwrite',
+  debug: 'admin',
+  snapshot: 'admin',
+  backup: 'admin',
+  alarms: 'admin',
+  alarm: 'admin',
+  members: 'admin',
+  memberAdd: 'admin',
+  memberPromote: 'admin',
+  memberRemove: 'admin',
+  leaderMove: 'admin',
+};
+
+export interface AccessOptions {
+  /** The users now in force; replaced on reload (SIGHUP). */
+  readonly users: () => UserTable;
+  /** GET /metrics needs an admin too (default: open, like the probes). */
+  readonly metricsAuth: boolean;
+}
+
+export class AccessControl {
+  constructor(private readonly options: AccessOptions) {}
+
+  /** The role `route` needs, or null when it is open. */
+  required(route: Route): Role | null {
+    const r = routeRequirements[route];
+    if (r === 'open') return null;
+    if (r === 'metrics') return this.options.metricsAuth ? 'admin' : null;
+    return r;
+  }
+
+  /**
+   * The caller of `route`, by its Authorization header: null for an open route. Throws
+   * UnauthenticatedError (no or unknown token) or PermissionDeniedError (role too low).
+   */
+  admit(route: Route, authorization: string | undefined): AuthUser | null {
+    const needed = this.required(route);
+    if (needed === null) return null;
+    const user = this.options.users().byAuthorization(authorization);
+    if (user === null) {
+      throw new UnauthenticatedError(
+        authorization === undefined
+          ? 'this node requires a token: send Authorization: Bearer TOKEN'
+          : 'the token is not valid (expected Authorization: Bearer TOKEN with a token of the auth file)',
+      );
+    }
+    if (!roleCovers(user.role, needed)) {
+      throw new PermissionDeniedError(
+        `user "${user.name}" (role ${user.role}) may not ${describe(route)}: it needs role ${needed}`,
+        { user: user.name, required: needed },
+      );
+    }
+    return user;
+  }
+
+  /** Refuses a request for keys outside the user's prefixes (PermissionDeniedError). */
+  checkKeys(user: AuthUser, request: ClientRequest): void {
+    if (user.prefixes === null) return;
+    const denied = (what: string): PermissionDeniedError =>
+      new PermissionDeniedError(
+        `user "${user.name}" may not touch ${what}: it may touch only keys starting with ${user.prefixes
+          ?.map((p) => JSON.stringify(p))
+          .join(', ')}`,
+        { user: user.name, prefixes: user.prefixes },
+      );
+    switch (request.route) {
+      case 'put':
+        if (!mayTouchKey(user, request.put.key)) throw denied(`key ${JSON.stringify(request.put.key)}`);
+        return;
+      case 'delete':
+        if (!mayTouchKey(user, request.del.key)) throw denied(`key ${JSON.stringify(request.del.key)}`);
+        return;
+      case 'get':
+        if (!mayTouchKey(user, request.key)) throw denied(`key ${JSON.stringify(request.key)}`);
+        return;
+      case 'list':
+        // Refused rather than cut down to the user's prefixes: a list quietly missing keys would
+        // look complete (`more: false`) to a caller who cannot tell.
+        if (!mayListPrefix(user, request.prefix)) {
+          throw denied(`the keys under prefix ${JSON.stringify(request.prefix)} (list a prefix of its own)`);
+        }
+        return;
+      default:
+        return;
+    }
+  }
+}
+
+function describe(route: Route): string {
+  switch (route) {
+    case 'put':
+      return 'write keys (POST /kv)';
+    case 'delete':
+      return 'delete keys (DELETE /kv/{key})';
+    case 'get':
+    case 'list':
+      return 'read keys';
+    case 'metrics':
+      return 'read /metrics (--metrics-auth)';
+    default:
+      return `use the ${route} route`;
+  }
+}
