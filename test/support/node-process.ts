@@ -67,8 +67,15 @@ export class NodeProcess {
     readonly spec: NodeSpec,
     readonly dataDir: string,
     private readonly argv: readonly string[],
+    /** The bearer token its client sends (a node started with --auth-file). */
+    token?: string,
   ) {
-    this.client = testClient(this.url, 10_000);
+    this.client = testClient(this.url, 10_000, token);
+  }
+
+  /** Sends `sig` to the running process (e.g. SIGHUP: reload the auth file). */
+  sendSignal(sig: NodeJS.Signals): void {
+    if (this.child !== null) signal(this.child, sig);
   }
 
   get id(): string {

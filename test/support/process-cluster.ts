@@ -36,6 +36,8 @@ export interface ProcessClusterOptions {
   readonly start?: boolean;
   /** The nodes' loopback ports, in id order (e.g. one a stopped node of another cluster had); default free ones. */
   readonly ports?: readonly number[];
+  /** The bearer token the nodes' clients send (nodes started with --auth-file in extraArgs). */
+  readonly token?: string;
 }
 
 export class ProcessCluster {
@@ -85,7 +87,7 @@ export class ProcessCluster {
         ...timingArgs(timing),
         ...(options.extraArgs ?? []),
       ];
-      cluster.nodes.set(spec.id, new NodeProcess(spec, dataDir, argv));
+      cluster.nodes.set(spec.id, new NodeProcess(spec, dataDir, argv, options.token));
     }
     if (options.start ?? true) await cluster.startAll();
     return cluster;
