@@ -8,6 +8,8 @@ import type { Endpoint } from './addresses.js';
 /** One API request (src/client/requests.ts) and how long one endpoint may take to answer it. */
 export interface HttpRequest extends ApiRequest {
   readonly timeoutMs: number;
+  /** Sent as `Authorization: Bearer TOKEN` to every endpoint tried. */
+  readonly token?: string;
 }
 
 export interface HttpAnswer {
@@ -43,7 +45,9 @@ export function classifyFailure(e: unknown, timeoutMs: number): { reason: string
 
 /** One request to one endpoint, on a fresh connection. */
 export async function requestOnce(endpoint: Endpoint, req: HttpRequest): Promise<HttpAnswer> {
-  const answer = await new RaftkvClient(endpoint.url, { keepAlive: false }).send(req, {
+  const { token, ...request } = req;
+  const client = new RaftkvClient(endpoint.url, { keepAlive: false, ...(token !== undefined && { token }) });
+  const answer = await client.send(request, {
     timeoutMs: req.timeoutMs,
   });
   return { endpoint, status: answer.status, body: answer.body ?? null };

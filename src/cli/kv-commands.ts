@@ -49,6 +49,12 @@ export const clientFlags: readonly FlagDef[] = [
     help: 'give up on an endpoint after this long',
   },
   { name: 'json', help: "print the server's JSON answer instead of the plain output" },
+  {
+    name: 'token',
+    value: 'TOKEN',
+    env: 'RAFTKV_TOKEN',
+    help: "bearer token of a user in the nodes' auth file (docs/security.md); prefer the env var: flags show in ps",
+  },
 ];
 
 const idempotencyFlag: FlagDef = {
@@ -105,6 +111,8 @@ export interface ClientInvocation {
   readonly json: boolean;
   /** Writes only. */
   readonly idempotencyKey?: string;
+  /** Sent as `Authorization: Bearer TOKEN` (nodes with an auth file). */
+  readonly token?: string;
 }
 
 export type ClientCommandName = ClientCommand['kind'];
@@ -197,12 +205,17 @@ export function parseClientCommand(
   const isWrite = command.kind === 'put' || command.kind === 'del';
   const idempotencyKey = isWrite ? (stringOption(args, 'idempotency-key') ?? newKey()) : undefined;
   if (idempotencyKey === '') throw new UsageError('--idempotency-key must not be empty');
+  const token = stringOption(args, 'token', env, 'RAFTKV_TOKEN');
+  if (token !== undefined && !/^[\x21-\x7e]+$/.test(token)) {
+    throw new UsageError(`${sourceOf(args, 'token', 'RAFTKV_TOKEN')} must be printable ASCII without spaces`);
+  }
   return {
     command,
     endpoints,
     timeoutMs,
     json: booleanOption(args, 'json'),
     ...(idempotencyKey !== undefined && { idempotencyKey }),
+    ...(token !== undefined && { token }),
   };
 }
 
@@ -239,7 +252,11 @@ function parseMemberAction(args: ParsedArgs): MemberAction {
 
 /** The HTTP request of a single-request command (every one but status). */
 export function httpRequestOf(inv: ClientInvocation): HttpRequest {
-  return { ...apiRequestOf(inv.command, inv.idempotencyKey), timeoutMs: inv.timeoutMs };
+  return {
+    ...apiRequestOf(inv.command, inv.idempotencyKey),
+    timeoutMs: inv.timeoutMs,
+    ...(inv.token !== undefined && { token: inv.token }),
+  };
 }
 
 function apiRequestOf(c: ClientCommand, idempotencyKey: string | undefined): ApiRequest {

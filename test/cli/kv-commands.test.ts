@@ -391,3 +391,14 @@ test('membership output: the member table, the leader marked', () => {
   assert.equal(refused.code, exitCodes.failed);
   assert.match(refused.err, /last_voter/);
 });
+
+test('--token (or RAFTKV_TOKEN, the flag winning) goes on every request as the bearer token', () => {
+  assert.equal(httpRequestOf(parse('get', ['k', '--token', 'flag-token'])).token, 'flag-token');
+  assert.equal(httpRequestOf(parse('put', ['k', 'v'], { RAFTKV_TOKEN: 'env-token' })).token, 'env-token');
+  assert.equal(
+    httpRequestOf(parse('status', ['--token', 'flag-token'], { RAFTKV_TOKEN: 'env-token' })).token,
+    'flag-token',
+  );
+  assert.equal(httpRequestOf(parse('get', ['k'])).token, undefined);
+  assert.throws(() => parse('get', ['k', '--token', 'a b']), /--token must be printable ASCII/);
+});

@@ -42,6 +42,15 @@ test('SIGHUP re-reads the auth file: a rotated token works, the old one is refus
   assert.equal((await putAs(rotated.token)).status, 200, 'the users before the broken file stay in force');
   assert.equal((await node.client.send(apiRequests.get('k'))).status, 200, 'the admin token still works');
   assert.ok(node.running, 'SIGHUP does not stop the node');
+
+  // The CLI sends --token; without one the node's 401 is its one-line error.
+  const endpoints = cluster.endpoints(['n1']);
+  const got = await runCli(['get', 'k', '--endpoints', endpoints, '--token', rotated.token]);
+  assert.equal(got.code, 0, got.stderr);
+  assert.equal(got.stdout.trim(), rotated.token);
+  const refused = await runCli(['get', 'k', '--endpoints', endpoints]);
+  assert.notEqual(refused.code, 0);
+  assert.match(refused.stderr, /requires a token/);
 });
 
 test('a node given an auth file that names an unknown role refuses to start, naming it', async (t) => {
