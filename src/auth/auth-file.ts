@@ -94,7 +94,7 @@ function parseUser(u: unknown, where: string): UserEntry {
     const hash = typeof tokenHash === 'string' ? parseTokenHash(tokenHash) : null;
     if (hash === null) {
       throw new AuthFileError(
-        `${who}: tokenHash must be "${tokenHashScheme}$<salt: at least 8 bytes, hex>$<SHA-256, 64 hex digits>" (raftkv token hash makes one)`,
+        `${who}: tokenHash must be "${tokenHashScheme}$<salt: at least 8 bytes, hex>$<SHA-256, 64 hex digits>" (docs/security.md shows how to make one)`,
       );
     }
     stored = hash;
