@@ -113,6 +113,10 @@ export class KvHttpServer {
           if (this.inflight === 0) for (const w of this.idleWaiters.splice(0)) w();
         });
     });
+    // A client that sends part of a request and then closes its sending side (a FIN) can still
+    // read: keep the socket open so it gets its 400 (readBody), instead of node:http dropping the
+    // request unanswered and leaving the socket to the request timeout.
+    (this.server as http.Server & { httpAllowHalfOpen: boolean }).httpAllowHalfOpen = true;
     this.server.keepAliveTimeout = 30_000;
     // A request must arrive whole within the request timeout (408 and the connection closed
     // otherwise), so a client trickling its body cannot hold an admission slot for minutes.
@@ -629,8 +633,18 @@ function readBody(
       }
       if (over === null && bytes === 'keep') chunks.push(c);
     });
-    req.on('end', () => (over === null ? resolve(Buffer.concat(chunks)) : reject(over)));
-    req.on('error', reject);
+    // A body that ended on the wire is complete even if its 'end' event has not been emitted yet.
+    const cutShort = (): void => {
+      if (!req.complete)
+        reject(new BadRequestError('the client closed the connection before the request body was whole'));
+    };
+    req.socket.once('end', cutShort);
+    req.on('end', () => {
+      req.socket.off('end', cutShort);
+      if (over === null) resolve(Buffer.concat(chunks));
+      else reject(over);
+    });
+    req.on('error', cutShort);
   });
 }
 
