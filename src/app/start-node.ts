@@ -137,6 +137,8 @@ export async function startNode(options: NodeOptions, seams: NodeSeams = {}): Pr
     metrics,
     requestTimeoutMs: o.requestTimeoutMs,
     maxInflight: o.maxInflightRequests,
+    maxConnectionsPerClient: o.maxConnectionsPerClient,
+    slowReaderMs: o.slowReaderMs,
     onPeerUpgrade: (req: IncomingMessage, socket: Socket, head: Buffer) => {
       transport.handleUpgrade(req, socket, head);
     },

@@ -23,6 +23,7 @@ import {
   ShuttingDownError,
   TimeoutError,
   TooLargeError,
+  TooManyConnectionsError,
   TransferFailedError,
 } from '../api/errors.js';
 
@@ -41,6 +42,7 @@ export const httpStatusOf: ReadonlyMap<ErrorClass, number> = new Map<ErrorClass,
   [TransferFailedError, 409],
   [TooLargeError, 413],
   [ExpectationFailedError, 417],
+  [TooManyConnectionsError, 429],
   [HeadersTooLargeError, 431],
   [NoSpaceError, 507],
   [NoLeaderError, 503],
