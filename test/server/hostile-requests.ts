@@ -15,6 +15,8 @@ import net from 'node:net';
 import fc from 'fast-check';
 import { MAX_KEY_BYTES } from '../../src/kv/limits.js';
 import { maxBodyBytes } from '../../src/server/validate.js';
+import { encodeHelloFrame } from '../../src/transport/control-frames.js';
+import { PEER_UPGRADE_PROTOCOL } from '../../src/transport/types.js';
 
 export type Framing = 'length' | 'chunked' | 'none';
 
@@ -107,7 +109,8 @@ function parseAnswer(bytes: Buffer, method: string): RawAnswer | null {
   const lines = bytes.subarray(0, end).toString('latin1').split('\r\n');
   const status = Number(/^HTTP\/1\.[01] (\d{3})/.exec(lines[0] ?? '')?.[1] ?? Number.NaN);
   // An interim answer (100 Continue) comes before the real one.
-  if (status >= 100 && status < 200) return parseAnswer(bytes.subarray(end + 4), method);
+  // A 101 (a peer upgrade) is the last HTTP there is on the connection.
+  if (status >= 100 && status < 200 && status !== 101) return parseAnswer(bytes.subarray(end + 4), method);
   const headers: Record<string, string> = {};
   for (const line of lines.slice(1)) {
     const colon = line.indexOf(':');
@@ -137,6 +140,9 @@ export function judge(
   allow5xx: boolean,
 ): string | null {
   const { status } = answer;
+  // A node hands a peer upgrade to its transport; what that does with bad frames is judged by the
+  // node staying healthy (and by test/transport/hostile-peer.test.ts).
+  if (status === 101 && isPeerUpgrade(r)) return null;
   if (!(status >= 200 && status < 600)) return `no valid status line (status ${status})`;
   if (status === 500) return `500: ${answer.text}`;
   if (status >= 500 && !(allow5xx && (status === 503 || status === 504))) return `${status}: ${answer.text}`;
@@ -166,7 +172,10 @@ export function judge(
 
 /** A short, readable description of a request for failure messages and regression lists. */
 export function describe(r: RawRequest): string {
-  if (r.raw !== undefined) return `raw bytes ${JSON.stringify(Buffer.from(r.raw).toString('latin1'))}`;
+  if (r.raw !== undefined) {
+    const bytes = Buffer.from(r.raw).subarray(0, 300).toString('latin1');
+    return `raw bytes ${JSON.stringify(bytes)}${r.raw.byteLength > 300 ? '…' : ''}`;
+  }
   const cut = r.cutAt === undefined ? '' : `, cut after ${r.cutAt} bytes`;
   const headers = r.headers.map(
     ([n, v]) => `${n}: ${JSON.stringify(v.length > 60 ? `${v.slice(0, 60)}…` : v)}`,
@@ -385,12 +394,61 @@ const notHttp: fc.Arbitrary<RawRequest> = fc
   .filter((b) => b[0] !== 0x0d && b[0] !== 0x0a)
   .map((raw) => ({ method: 'RAW', target: '', headers: [], body: new Uint8Array(0), framing: 'none', raw }));
 
+/** Whether `r` asks for a peer connection (answered 101 by a node, which then reads frames). */
+export function isPeerUpgrade(r: RawRequest): boolean {
+  return r.headers.some(([name, value]) => name === 'upgrade' && value === PEER_UPGRADE_PROTOCOL);
+}
+
+/**
+ * A peer upgrade followed by frames no peer would send: garbage, any length prefix (up to 4 GiB)
+ * with a few bytes, or a Hello with made-up fields (this run cannot know the cluster id).
+ */
+const peerGarbage: fc.Arbitrary<RawRequest> = fc
+  .oneof(
+    fc.uint8Array({ maxLength: 200 }),
+    fc.tuple(fc.integer({ min: 0, max: 0xffffffff }), fc.uint8Array({ maxLength: 64 })).map(([n, b]) => {
+      const prefix = Buffer.alloc(4);
+      prefix.writeUInt32BE(n);
+      return Buffer.concat([prefix, b]);
+    }),
+    fc
+      .record({
+        version: fc.nat(5),
+        clusterId: fc.stringMatching(/^[a-z0-9-]{0,12}$/),
+        from: fc.constantFrom('n1', 'n2', 'n3', 'x'),
+        to: fc.constantFrom('n1', 'n2', 'n3', 'x'),
+      })
+      .map((hello) => encodeHelloFrame(hello)),
+  )
+  .map((frames): RawRequest => {
+    const headers: [string, string][] = [
+      ['connection', 'Upgrade'],
+      ['upgrade', PEER_UPGRADE_PROTOCOL],
+    ];
+    const head = encodeWhole({
+      method: 'GET',
+      target: '/',
+      headers,
+      body: new Uint8Array(0),
+      framing: 'none',
+    });
+    return {
+      method: 'GET',
+      target: '/',
+      headers,
+      body: new Uint8Array(0),
+      framing: 'none',
+      raw: Buffer.concat([head, frames]),
+    };
+  });
+
 /** Any request, well-formed or not, aimed at the client API. */
 export const hostileRequest: fc.Arbitrary<RawRequest> = fc.oneof(
   { weight: 2, arbitrary: wellFormed },
   { weight: 8, arbitrary: garbled() },
   { weight: 1, arbitrary: truncated },
   { weight: 1, arbitrary: notHttp },
+  { weight: 1, arbitrary: peerGarbage },
 );
 
 function garbled(): fc.Arbitrary<RawRequest> {
