@@ -78,6 +78,9 @@ export class InboundConnection {
     });
     // Errors surface as 'close' too; without a listener they would crash the process.
     socket.on('error', () => {});
+    // A peer that closed its sending side will send nothing more. A socket handed over by the
+    // HTTP server allows half-open connections, so without this it would stay open for ever.
+    socket.once('end', () => socket.destroy());
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
     // A socket handed over by an HTTP server after an upgrade may have been paused.
     socket.resume();

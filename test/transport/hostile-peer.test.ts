@@ -5,7 +5,8 @@
 // clients. In process for the stall bound, then through the HTTP upgrade on a real node.
 
 import assert from 'node:assert/strict';
-import net from 'node:net';
+import * as http from 'node:http';
+import net, { type AddressInfo } from 'node:net';
 import { describe, it } from 'node:test';
 import { encodeHelloFrame, PROTOCOL_VERSION } from '../../src/transport/control-frames.js';
 import { PEER_UPGRADE_PROTOCOL } from '../../src/transport/types.js';
@@ -60,6 +61,38 @@ describe('hostile peer connections', () => {
       await assertServesWellBehavedPeer(CLUSTER, port, bLog);
     } finally {
       await b.stop();
+    }
+  });
+
+  it('closes an upgraded connection whose peer closed its sending side', async () => {
+    const b = await listeningTransport({ nodeId: 'b', clusterId: CLUSTER });
+    // Like a node's HTTP server: it allows half-open sockets, and hands peer upgrades over.
+    const server = http.createServer((_req, res) => res.end());
+    server.on('upgrade', (req, socket, head) => {
+      if (!b.handleUpgrade(req, socket, head)) socket.destroy();
+    });
+    await new Promise<void>((resolve) => server.listen(0, HOST, resolve));
+    try {
+      const socket = net.connect((server.address() as AddressInfo).port, HOST);
+      socket.on('error', () => {});
+      socket.resume();
+      let closed = false;
+      socket.on('close', () => {
+        closed = true;
+      });
+      socket.write(
+        `GET / HTTP/1.1\r\nhost: ${HOST}\r\nconnection: Upgrade\r\nupgrade: ${PEER_UPGRADE_PROTOCOL}\r\n\r\n`,
+      );
+      // A good handshake with liveness checks off, then a FIN.
+      socket.end(encodeHelloFrame({ version: PROTOCOL_VERSION, clusterId: CLUSTER, from: 'p1', to: 'b' }));
+      await waitFor('the half-closed peer connection closed', () => closed, { timeoutMs: 5_000 });
+      await waitFor('no inbound connection left', () => b.stats().inboundConnections === 0, {
+        timeoutMs: 5_000,
+      });
+    } finally {
+      await b.stop();
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
     }
   });
 
