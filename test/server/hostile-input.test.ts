@@ -6,7 +6,7 @@
 // checks every answer (hostile-requests.ts): it arrives whole, it is not a 500, an error is the
 // documented JSON shape with a documented code, and `definite` is true when nothing was written.
 // Failing cases shrink to a minimal request; the ones found are kept below as regression cases.
-// The long run against a real 3-node cluster is `npm run fuzz:http` (docs/errors.md).
+// The long run against a real 3-node cluster is `npm run fuzz` (docs/fuzzing.md).
 
 import assert from 'node:assert/strict';
 import net, { type AddressInfo } from 'node:net';
