@@ -99,3 +99,29 @@ test('a client that never reads its answers loses the connection after --slow-re
   }
   assert.equal((await c.request(id, 'GET', '/health')).status, 200);
 });
+
+test('headers that never finish arriving get 408 request_timeout; others are served meanwhile', async (t) => {
+  const c = await startCluster(t, { size: 1, requestTimeoutMs: 1_000 });
+  const id = await c.waitForLeader();
+  const socket = net.connect(c.port(id), '127.0.0.1');
+  socket.on('error', () => {});
+  let got = '';
+  socket.on('data', (d: Buffer) => {
+    got += d.toString('latin1');
+  });
+  let closed = false;
+  socket.on('close', () => {
+    closed = true;
+  });
+  // The request line and one header, then nothing: the blank line that ends the head never comes.
+  socket.write('GET /health HTTP/1.1\r\nhost: raftkv\r\n');
+  try {
+    assert.equal((await c.request(id, 'GET', '/health')).status, 200);
+    await waitFor('the stalled head answered', () => got.includes('\r\n\r\n{'), { timeoutMs: 10_000 });
+    assert.match(got, /^HTTP\/1\.1 408 /);
+    assert.equal(JSON.parse(got.slice(got.indexOf('\r\n\r\n') + 4)).code, 'request_timeout');
+    await waitFor('the connection closed after the 408', () => closed, { timeoutMs: 10_000 });
+  } finally {
+    socket.destroy();
+  }
+});
