@@ -272,7 +272,9 @@ async function main(): Promise<void> {
   const c = await ProcessCluster.create(reaper, {
     size: 3,
     timing: { heartbeatIntervalMs, electionTimeoutMs },
-    extraArgs: limitArgs,
+    // Every client connects from 127.0.0.1: the per-address connection limit must not be what
+    // refuses them, whatever --clients is.
+    extraArgs: [...limitArgs, '--max-connections-per-client', '0'],
   });
   reaper.clusters.add(c);
   const leader = await c.waitForLeader(c.ids, 60_000);

@@ -28,6 +28,12 @@ export class TooLargeError extends RaftkvError {
   readonly definite = true;
 }
 
+/** One client address holds as many connections to the node as it may (--max-connections-per-client). */
+export class TooManyConnectionsError extends RaftkvError {
+  readonly code = 'too_many_connections';
+  readonly definite = true;
+}
+
 /** The request's head (line and headers) is larger than the HTTP server reads. */
 export class HeadersTooLargeError extends RaftkvError {
   readonly code = 'headers_too_large';

@@ -7,15 +7,26 @@
 /**
  * Why a request was refused before anything was written, to protect the node: `max_inflight`
  * (the node already handles --max-inflight requests), `busy` (the leader's queues are full, or a
- * leadership transfer runs), `no_space_quota` and `no_space_alarm` (docs/space.md).
+ * leadership transfer runs), `no_space_quota` and `no_space_alarm` (docs/space.md); and, for a
+ * connection rather than a request, `connections_per_client` (its address already holds
+ * --max-connections-per-client) and `slow_reader` (it did not read its answer within
+ * --slow-reader-timeout).
  */
-export type RejectionReason = 'max_inflight' | 'busy' | 'no_space_quota' | 'no_space_alarm';
+export type RejectionReason =
+  | 'max_inflight'
+  | 'busy'
+  | 'no_space_quota'
+  | 'no_space_alarm'
+  | 'connections_per_client'
+  | 'slow_reader';
 
 export const rejectionReasons: readonly RejectionReason[] = [
   'max_inflight',
   'busy',
   'no_space_quota',
   'no_space_alarm',
+  'connections_per_client',
+  'slow_reader',
 ];
 
 /** The route label of a request that names no route (answered 404). */

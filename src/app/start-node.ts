@@ -156,6 +156,8 @@ export async function startNode(options: NodeOptions, seams: NodeSeams = {}): Pr
         metricsAuth: options.metricsAuth === true,
       }),
     }),
+    maxConnectionsPerClient: o.maxConnectionsPerClient,
+    slowReaderMs: o.slowReaderMs,
     onPeerUpgrade: (req: IncomingMessage, socket: Socket, head: Buffer) => {
       transport.handleUpgrade(req, socket, head);
     },

@@ -74,6 +74,20 @@ export const tuningFlags: readonly FlagDef[] = [
     help: 'client requests handled at once; past it a request gets 503 busy at once',
   },
   {
+    name: 'max-connections-per-client',
+    value: 'N',
+    env: 'RAFTKV_MAX_CONNECTIONS_PER_CLIENT',
+    default: '1024',
+    help: 'connections one client address may hold open; the next gets 429 (0: no limit)',
+  },
+  {
+    name: 'slow-reader-timeout',
+    value: 'MS',
+    env: 'RAFTKV_SLOW_READER_TIMEOUT',
+    default: '30000',
+    help: 'a connection whose client has not read an answer this long after it was written is closed',
+  },
+  {
     name: 'disk-stall-timeout',
     value: 'MS',
     env: 'RAFTKV_DISK_STALL_TIMEOUT',
@@ -314,6 +328,8 @@ function optionsFrom(args: ParsedArgs, env: Env, join: JoinPlan | undefined): No
   const snapshotEvery = countOption(args, env, 'snapshot-every', 1);
   const snapshotCatchUpEntries = countOption(args, env, 'snapshot-catch-up-entries', 0);
   const maxInflightRequests = countOption(args, env, 'max-inflight', 1);
+  const maxConnectionsPerClient = countOption(args, env, 'max-connections-per-client', 0);
+  const slowReaderMs = durationOption(args, env, 'slow-reader-timeout');
   const readMode = choiceOption(args, env, 'read-mode', readModes);
   const quotaBytes = countOption(args, env, 'quota-bytes', 0);
   const minFreeBytes = countOption(args, env, 'min-free-bytes', 0);
@@ -336,6 +352,8 @@ function optionsFrom(args: ParsedArgs, env: Env, join: JoinPlan | undefined): No
     ...(snapshotEvery !== undefined && { snapshotEvery }),
     ...(snapshotCatchUpEntries !== undefined && { snapshotCatchUpEntries }),
     ...(maxInflightRequests !== undefined && { maxInflightRequests }),
+    ...(maxConnectionsPerClient !== undefined && { maxConnectionsPerClient }),
+    ...(slowReaderMs !== undefined && { slowReaderMs }),
     ...(readMode !== undefined && { readMode }),
     ...(quotaBytes !== undefined && { quotaBytes }),
     ...(minFreeBytes !== undefined && { minFreeBytes }),

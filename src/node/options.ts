@@ -42,6 +42,13 @@ export interface NodeOptions {
    * busy (and Retry-After), so memory stays bounded however many clients pile on. Default 512.
    */
   readonly maxInflightRequests?: number;
+  /**
+   * Connections one client address may hold open; the next gets 429 too_many_connections and is
+   * closed. 0: no limit. Default 1024.
+   */
+  readonly maxConnectionsPerClient?: number;
+  /** A connection whose client has not read an answer this long after it was written is closed. Default 30 s. */
+  readonly slowReaderMs?: number;
   /** 'safe' (ReadIndex, default) or 'lease' (§6.4.1; its assumptions: docs/read-modes.md). */
   readonly readMode?: ReadMode;
   /** A leader whose fsync runs longer than this hands leadership over. Default: the election timeout. */
@@ -82,6 +89,8 @@ export interface ResolvedNodeOptions {
   readonly snapshotEvery: number;
   readonly snapshotCatchUpEntries: number;
   readonly maxInflightRequests: number;
+  readonly maxConnectionsPerClient: number;
+  readonly slowReaderMs: number;
   readonly readMode: ReadMode;
   readonly diskStallMs: number;
   readonly quotaBytes: number;
@@ -120,6 +129,14 @@ export function resolveNodeOptions(o: NodeOptions): ResolvedNodeOptions {
   if (!(Number.isInteger(maxInflightRequests) && maxInflightRequests >= 1)) {
     throw new NodeOptionsError('max in-flight requests must be a whole number of at least 1');
   }
+  const maxConnectionsPerClient = o.maxConnectionsPerClient ?? 1024;
+  if (!(Number.isSafeInteger(maxConnectionsPerClient) && maxConnectionsPerClient >= 0)) {
+    throw new NodeOptionsError('max connections per client must be a whole number ≥ 0');
+  }
+  const slowReaderMs = o.slowReaderMs ?? 30_000;
+  if (!(Number.isSafeInteger(slowReaderMs) && slowReaderMs >= 1)) {
+    throw new NodeOptionsError('the slow reader timeout must be a whole number of ms ≥ 1');
+  }
   const quotaBytes = o.quotaBytes ?? defaultQuotaBytes;
   const minFreeBytes = o.minFreeBytes ?? defaultMinFreeBytes;
   for (const [what, v] of [
@@ -141,6 +158,8 @@ export function resolveNodeOptions(o: NodeOptions): ResolvedNodeOptions {
     snapshotEvery,
     snapshotCatchUpEntries: o.snapshotCatchUpEntries ?? 5000,
     maxInflightRequests,
+    maxConnectionsPerClient,
+    slowReaderMs,
     readMode: o.readMode ?? 'safe',
     diskStallMs: o.diskStallMs ?? electionTimeoutMs,
     quotaBytes,

@@ -19,6 +19,7 @@ import {
   ShuttingDownError,
   TimeoutError,
   TooLargeError,
+  TooManyConnectionsError,
   UnauthenticatedError,
 } from '../api/errors.js';
 import { type HttpMetrics, type RejectionReason, unmatchedRoute } from '../api/metrics.js';
@@ -58,6 +59,17 @@ export interface HttpServerOptions {
    * it (access.ts). Without it every route is open to anyone who reaches the port.
    */
   readonly access?: AccessControl;
+  /**
+   * Connections one client address may hold open at once (peers' included); the next one gets
+   * 429 too_many_connections and is closed. 0: no limit. Default 1024.
+   */
+  readonly maxConnectionsPerClient?: number;
+  /**
+   * A connection whose client has not read an answer this long after it was written is closed,
+   * so a client that never reads cannot hold the connection and the answer's memory for ever.
+   * Default 30 s.
+   */
+  readonly slowReaderMs?: number;
   /** Peer connections arrive as `Upgrade: raftkv-peer` requests on the same port. */
   readonly onPeerUpgrade?: (req: IncomingMessage, socket: import('node:net').Socket, head: Buffer) => void;
 }
@@ -66,6 +78,10 @@ export interface HttpServerOptions {
 const snapshotTimeoutMs = 120_000;
 
 const defaultBackupStallMs = 60_000;
+const defaultMaxConnectionsPerClient = 1024;
+const defaultSlowReaderMs = 30_000;
+/** More header fields than this (node:http would silently drop those past its own 2000) get 431. */
+export const maxHeaderFields = 100;
 
 /** Marks a request already forwarded once, so two nodes with stale views never bounce it. */
 const forwardedHeader = 'x-raftkv-forwarded';
@@ -82,14 +98,27 @@ export class KvHttpServer {
   private refusedBusy = 0;
   /** Called when `inflight` drops to 0 (drained() waiting). */
   private idleWaiters: (() => void)[] = [];
+  /** Open connections by client address; see HttpServerOptions.maxConnectionsPerClient. */
+  private readonly connectionsByClient = new Map<string, number>();
 
   constructor(
     private readonly service: KvService,
     private readonly options: HttpServerOptions,
   ) {
     this.server = http.createServer({ keepAlive: true, connectionsCheckingInterval: 1000 }, (req, res) => {
+      // A connection refused on arrival (admitConnection) is closing: its requests get nothing more.
+      if (socketState(req.socket).answered) return;
       const arrived = options.now();
       this.track(req.socket, res);
+      if (req.rawHeaders.length > 2 * maxHeaderFields) {
+        options.metrics.malformed(431);
+        this.failBeforeBody(
+          req,
+          res,
+          new HeadersTooLargeError(`the request has more than ${maxHeaderFields} header fields`),
+        );
+        return;
+      }
       const target = req.url ?? '/';
       const path = pathOf(target);
       const route = findRoute(req.method ?? 'GET', path);
@@ -120,6 +149,13 @@ export class KvHttpServer {
           if (this.inflight === 0) for (const w of this.idleWaiters.splice(0)) w();
         });
     });
+    // A client that sends part of a request and then closes its sending side (a FIN) can still
+    // read: keep the socket open so it gets its 400 (readBody), instead of node:http dropping the
+    // request unanswered and leaving the socket to the request timeout.
+    (this.server as http.Server & { httpAllowHalfOpen: boolean }).httpAllowHalfOpen = true;
+    // One more than the limit, so that a request past it can be told from one at it.
+    this.server.maxHeadersCount = maxHeaderFields + 1;
+    this.server.on('connection', (socket: import('node:net').Socket) => this.admitConnection(socket));
     this.server.keepAliveTimeout = 30_000;
     // A request must arrive whole within the request timeout (408 and the connection closed
     // otherwise), so a client trickling its body cannot hold an admission slot for minutes.
@@ -167,6 +203,46 @@ export class KvHttpServer {
       options.metrics.malformed(400);
       this.refuseConnection(socket, new BadRequestError(`unsupported Upgrade: ${truncate(protocol)}`));
     });
+  }
+
+  /**
+   * Counts the connection under its client's address; past the limit, answers 429 at once (the
+   * client reads it as the answer to the request it is sending) and closes it.
+   */
+  private admitConnection(socket: import('node:net').Socket): void {
+    const limit = this.options.maxConnectionsPerClient ?? defaultMaxConnectionsPerClient;
+    const client = socket.remoteAddress ?? 'unknown';
+    const open = this.connectionsByClient.get(client) ?? 0;
+    if (limit > 0 && open >= limit) {
+      this.options.metrics.rejected('connections_per_client');
+      answerRawAndClose(
+        socket,
+        new TooManyConnectionsError(`${client} already holds ${open} connections, the limit per client`),
+      );
+      return;
+    }
+    this.connectionsByClient.set(client, open + 1);
+    socket.once('close', () => {
+      const left = (this.connectionsByClient.get(client) ?? 1) - 1;
+      if (left === 0) this.connectionsByClient.delete(client);
+      else this.connectionsByClient.set(client, left);
+    });
+  }
+
+  /**
+   * Closes the connection if the client has not read `res` within the slow-reader timeout after
+   * it was written (it stays unfinished while the socket's buffers are full).
+   */
+  private watchSlowReader(res: ServerResponse): void {
+    if (res.writableFinished) return;
+    const timer = setTimeout(() => {
+      this.options.metrics.rejected('slow_reader');
+      res.socket?.destroy();
+    }, this.options.slowReaderMs ?? defaultSlowReaderMs);
+    timer.unref();
+    const stop = (): void => clearTimeout(timer);
+    res.once('finish', stop);
+    res.once('close', stop);
   }
 
   /** For an answer given outside handle(): counted once the response is done with. */
@@ -463,6 +539,7 @@ export class KvHttpServer {
             if (retryAfter !== undefined) headers['retry-after'] = retryAfter;
             res.writeHead(upstream.statusCode ?? 502, headers);
             res.end(payload);
+            this.watchSlowReader(res);
             resolve();
           });
           upstream.on('error', (e) =>
@@ -519,6 +596,7 @@ export class KvHttpServer {
     if (status === 503) headers['retry-after'] = '1';
     res.writeHead(status, headers);
     res.end(payload);
+    this.watchSlowReader(res);
   }
 
   private fail(res: ServerResponse, err: unknown): void {
@@ -648,8 +726,18 @@ function readBody(
       }
       if (over === null && bytes === 'keep') chunks.push(c);
     });
-    req.on('end', () => (over === null ? resolve(Buffer.concat(chunks)) : reject(over)));
-    req.on('error', reject);
+    // A body that ended on the wire is complete even if its 'end' event has not been emitted yet.
+    const cutShort = (): void => {
+      if (!req.complete)
+        reject(new BadRequestError('the client closed the connection before the request body was whole'));
+    };
+    req.socket.once('end', cutShort);
+    req.on('end', () => {
+      req.socket.off('end', cutShort);
+      if (over === null) resolve(Buffer.concat(chunks));
+      else reject(over);
+    });
+    req.on('error', cutShort);
   });
 }
 

@@ -54,6 +54,8 @@ export class InboundConnection {
   private readonly closedPromise: Promise<void>;
   /** Set while a message handler runs, so that its exceptions are not blamed on the peer. */
   private delivering = false;
+  /** Runs while part of a frame is held: see PeerTransportOptions.frameStallMs. */
+  private stall: NodeJS.Timeout | null = null;
 
   constructor(
     private readonly socket: Duplex,
@@ -69,12 +71,16 @@ export class InboundConnection {
         this.state = 'closed';
         this.clearTimer();
         this.stopWatch();
+        this.stopStallCheck();
         hooks.closed(this);
         resolve();
       });
     });
     // Errors surface as 'close' too; without a listener they would crash the process.
     socket.on('error', () => {});
+    // A peer that closed its sending side will send nothing more. A socket handed over by the
+    // HTTP server allows half-open connections, so without this it would stay open for ever.
+    socket.once('end', () => socket.destroy());
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
     // A socket handed over by an HTTP server after an upgrade may have been paused.
     socket.resume();
@@ -94,6 +100,32 @@ export class InboundConnection {
       clearTimeout(this.timer);
       this.timer = null;
     }
+  }
+
+  private stopStallCheck(): void {
+    if (this.stall !== null) clearTimeout(this.stall);
+    this.stall = null;
+  }
+
+  /**
+   * A frame begun and not finished must go on arriving: a peer that stops mid-frame (half-open,
+   * or hostile) would otherwise hold the frame's buffer for as long as the socket stays up.
+   */
+  private checkStall(): void {
+    if (this.isClosed() || this.decoder.bufferedBytes === 0) {
+      this.stopStallCheck();
+      return;
+    }
+    if (this.stall !== null) {
+      this.stall.refresh();
+      return;
+    }
+    const stallMs = this.settings.frameStallMs;
+    this.stall = setTimeout(
+      () => this.protocolError(`a frame stopped arriving mid-way for ${stallMs} ms`),
+      stallMs,
+    );
+    this.stall.unref();
   }
 
   private stopWatch(): void {
@@ -125,6 +157,7 @@ export class InboundConnection {
       if (this.delivering || !(err instanceof CodecError)) throw err;
       this.protocolError(err.message);
     }
+    this.checkStall();
   }
 
   /** Handles one frame; returns a message to deliver, if it completes one. */
@@ -241,6 +274,7 @@ export class InboundConnection {
     this.state = 'closed';
     this.clearTimer();
     this.stopWatch();
+    this.stopStallCheck();
     this.hooks.emit({ type: 'protocolError', peer: this.peer, remote: this.remote, reason });
     this.socket.destroy();
   }

@@ -48,6 +48,12 @@ export interface PeerTransportOptions {
   /** Deadline for a peer's Hello, inbound. Default 5 s. */
   readonly handshakeTimeoutMs?: number;
   /**
+   * An inbound connection whose peer sent part of a frame and then nothing for this long is
+   * closed (a protocolError): the buffer held for the frame is freed even when the peer turned
+   * liveness checks off. Default 30 s.
+   */
+  readonly frameStallMs?: number;
+  /**
    * An outbound connection whose peer has answered nothing (no Pong) for this long is closed,
    * reported with `peerUnreachable` and re-established. The peer applies the same timeout to its
    * end of the connection (it is announced in the Hello). It bounds how long a connection that a
@@ -99,6 +105,7 @@ export class PeerTransport {
       maxSnapshotBytes: options.maxSnapshotBytes ?? DEFAULT_MAX_SNAPSHOT_BYTES,
       connectTimeoutMs: options.connectTimeoutMs ?? 5000,
       handshakeTimeoutMs: options.handshakeTimeoutMs ?? 5000,
+      frameStallMs: options.frameStallMs ?? 30_000,
       livenessTimeoutMs,
       pingIntervalMs,
       backoff: { ...DEFAULT_BACKOFF, ...options.backoff },

@@ -106,5 +106,6 @@ export interface ResolvedSettings extends LivenessSettings {
   readonly maxSnapshotBytes: number;
   readonly connectTimeoutMs: number;
   readonly handshakeTimeoutMs: number;
+  readonly frameStallMs: number;
   readonly backoff: BackoffPolicy;
 }

@@ -15,6 +15,8 @@ import net from 'node:net';
 import fc from 'fast-check';
 import { MAX_KEY_BYTES } from '../../src/kv/limits.js';
 import { maxBodyBytes } from '../../src/server/validate.js';
+import { encodeHelloFrame } from '../../src/transport/control-frames.js';
+import { PEER_UPGRADE_PROTOCOL } from '../../src/transport/types.js';
 
 export type Framing = 'length' | 'chunked' | 'none';
 
@@ -26,6 +28,13 @@ export interface RawRequest {
   readonly headers: readonly (readonly [string, string])[];
   readonly body: Uint8Array;
   readonly framing: Framing;
+  /**
+   * Send only this many bytes of the request, then close the sending side (a FIN): the answer
+   * must still come (a 400), not a stall until the request timeout.
+   */
+  readonly cutAt?: number;
+  /** Bytes sent instead of a request (then a FIN): anything that is not HTTP at all. */
+  readonly raw?: Uint8Array;
 }
 
 export interface RawAnswer {
@@ -36,6 +45,12 @@ export interface RawAnswer {
 
 /** The request as bytes on the wire. */
 export function encodeRequest(r: RawRequest): Buffer {
+  if (r.raw !== undefined) return Buffer.from(r.raw);
+  const whole = encodeWhole(r);
+  return r.cutAt === undefined ? whole : whole.subarray(0, r.cutAt);
+}
+
+function encodeWhole(r: RawRequest): Buffer {
   const lines = [`${r.method} ${r.target} HTTP/1.1`, 'host: raftkv'];
   for (const [name, value] of r.headers) lines.push(`${name}: ${value}`);
   if (r.framing === 'length') lines.push(`content-length: ${r.body.byteLength}`);
@@ -83,6 +98,7 @@ export function send(port: number, r: RawRequest, timeoutMs = 20_000): Promise<R
     socket.on('error', (e) => finish(new Error(`connection failed before the answer: ${e.message}`)));
     socket.on('close', () => finish(new Error('connection closed before a whole answer arrived')));
     socket.write(encodeRequest(r), () => {});
+    if (r.raw !== undefined || r.cutAt !== undefined) socket.end();
   });
 }
 
@@ -93,7 +109,8 @@ function parseAnswer(bytes: Buffer, method: string): RawAnswer | null {
   const lines = bytes.subarray(0, end).toString('latin1').split('\r\n');
   const status = Number(/^HTTP\/1\.[01] (\d{3})/.exec(lines[0] ?? '')?.[1] ?? Number.NaN);
   // An interim answer (100 Continue) comes before the real one.
-  if (status >= 100 && status < 200) return parseAnswer(bytes.subarray(end + 4), method);
+  // A 101 (a peer upgrade) is the last HTTP there is on the connection.
+  if (status >= 100 && status < 200 && status !== 101) return parseAnswer(bytes.subarray(end + 4), method);
   const headers: Record<string, string> = {};
   for (const line of lines.slice(1)) {
     const colon = line.indexOf(':');
@@ -123,6 +140,9 @@ export function judge(
   allow5xx: boolean,
 ): string | null {
   const { status } = answer;
+  // A node hands a peer upgrade to its transport; what that does with bad frames is judged by the
+  // node staying healthy (and by test/transport/hostile-peer.test.ts).
+  if (status === 101 && isPeerUpgrade(r)) return null;
   if (!(status >= 200 && status < 600)) return `no valid status line (status ${status})`;
   if (status === 500) return `500: ${answer.text}`;
   if (status >= 500 && !(allow5xx && (status === 503 || status === 504))) return `${status}: ${answer.text}`;
@@ -152,6 +172,11 @@ export function judge(
 
 /** A short, readable description of a request for failure messages and regression lists. */
 export function describe(r: RawRequest): string {
+  if (r.raw !== undefined) {
+    const bytes = Buffer.from(r.raw).subarray(0, 300).toString('latin1');
+    return `raw bytes ${JSON.stringify(bytes)}${r.raw.byteLength > 300 ? '…' : ''}`;
+  }
+  const cut = r.cutAt === undefined ? '' : `, cut after ${r.cutAt} bytes`;
   const headers = r.headers.map(
     ([n, v]) => `${n}: ${JSON.stringify(v.length > 60 ? `${v.slice(0, 60)}…` : v)}`,
   );
@@ -159,7 +184,7 @@ export function describe(r: RawRequest): string {
     r.body.byteLength <= 80
       ? JSON.stringify(Buffer.from(r.body).toString('latin1'))
       : `${r.body.byteLength} bytes`;
-  return `${r.method} ${JSON.stringify(r.target.length > 120 ? `${r.target.slice(0, 120)}…` : r.target)} [${headers.join('; ')}] body ${body} (${r.framing})`;
+  return `${r.method} ${JSON.stringify(r.target.length > 120 ? `${r.target.slice(0, 120)}…` : r.target)} [${headers.join('; ')}] body ${body} (${r.framing}${cut})`;
 }
 
 // ---------- generators ----------
@@ -325,7 +350,7 @@ const body = fc.oneof(
 /** Well-formed writes and reads on a few keys, so acknowledged writes can be checked afterwards. */
 const wellFormed: fc.Arbitrary<RawRequest> = fc
   .record({
-    op: fc.constantFrom('put', 'put', 'cas', 'delete', 'get'),
+    op: fc.constantFrom('put', 'put', 'cas', 'delete', 'get', 'members', 'debug'),
     key: fc.constantFrom('a', 'b', 'c', 'd', 'k/1', 'caf\u00e9', '\u{1f511}'),
     value: fc.string({ maxLength: 16 }).filter((v) => !/\p{Cs}/u.test(v)),
     idempotencyKey: fc.option(fc.stringMatching(/^[a-z0-9-]{1,12}$/)),
@@ -333,6 +358,14 @@ const wellFormed: fc.Arbitrary<RawRequest> = fc
   .map(({ op, key, value, idempotencyKey }) => {
     const headers: [string, string][] = idempotencyKey === null ? [] : [['Idempotency-Key', idempotencyKey]];
     const path = `/kv/${encodeURIComponent(key)}`;
+    if (op === 'members' || op === 'debug')
+      return {
+        method: 'GET',
+        target: op === 'members' ? '/cluster/members' : '/debug',
+        headers: [],
+        body: new Uint8Array(0),
+        framing: 'length',
+      };
     if (op === 'get')
       return { method: 'GET', target: path, headers: [], body: new Uint8Array(0), framing: 'length' };
     if (op === 'delete')
@@ -347,10 +380,75 @@ const wellFormed: fc.Arbitrary<RawRequest> = fc
     };
   });
 
+/** A request cut off somewhere before its last byte, the sending side then closed. */
+const truncated: fc.Arbitrary<RawRequest> = fc
+  .tuple(fc.oneof(wellFormed, garbled()), fc.double({ min: 0, max: 1, noNaN: true }))
+  .map(([r, at]) => {
+    const whole = encodeWhole(r).byteLength;
+    return { ...r, cutAt: 1 + Math.floor(at * (whole - 2)) };
+  });
+
+/** Bytes that are not HTTP (then a FIN). A leading CR or LF would be skipped as an empty line. */
+const notHttp: fc.Arbitrary<RawRequest> = fc
+  .uint8Array({ minLength: 1, maxLength: 300 })
+  .filter((b) => b[0] !== 0x0d && b[0] !== 0x0a)
+  .map((raw) => ({ method: 'RAW', target: '', headers: [], body: new Uint8Array(0), framing: 'none', raw }));
+
+/** Whether `r` asks for a peer connection (answered 101 by a node, which then reads frames). */
+export function isPeerUpgrade(r: RawRequest): boolean {
+  return r.headers.some(([name, value]) => name === 'upgrade' && value === PEER_UPGRADE_PROTOCOL);
+}
+
+/**
+ * A peer upgrade followed by frames no peer would send: garbage, any length prefix (up to 4 GiB)
+ * with a few bytes, or a Hello with made-up fields (this run cannot know the cluster id).
+ */
+const peerGarbage: fc.Arbitrary<RawRequest> = fc
+  .oneof(
+    fc.uint8Array({ maxLength: 200 }),
+    fc.tuple(fc.integer({ min: 0, max: 0xffffffff }), fc.uint8Array({ maxLength: 64 })).map(([n, b]) => {
+      const prefix = Buffer.alloc(4);
+      prefix.writeUInt32BE(n);
+      return Buffer.concat([prefix, b]);
+    }),
+    fc
+      .record({
+        version: fc.nat(5),
+        clusterId: fc.stringMatching(/^[a-z0-9-]{0,12}$/),
+        from: fc.constantFrom('n1', 'n2', 'n3', 'x'),
+        to: fc.constantFrom('n1', 'n2', 'n3', 'x'),
+      })
+      .map((hello) => encodeHelloFrame(hello)),
+  )
+  .map((frames): RawRequest => {
+    const headers: [string, string][] = [
+      ['connection', 'Upgrade'],
+      ['upgrade', PEER_UPGRADE_PROTOCOL],
+    ];
+    const head = encodeWhole({
+      method: 'GET',
+      target: '/',
+      headers,
+      body: new Uint8Array(0),
+      framing: 'none',
+    });
+    return {
+      method: 'GET',
+      target: '/',
+      headers,
+      body: new Uint8Array(0),
+      framing: 'none',
+      raw: Buffer.concat([head, frames]),
+    };
+  });
+
 /** Any request, well-formed or not, aimed at the client API. */
 export const hostileRequest: fc.Arbitrary<RawRequest> = fc.oneof(
-  { weight: 1, arbitrary: wellFormed },
-  { weight: 4, arbitrary: garbled() },
+  { weight: 2, arbitrary: wellFormed },
+  { weight: 8, arbitrary: garbled() },
+  { weight: 1, arbitrary: truncated },
+  { weight: 1, arbitrary: notHttp },
+  { weight: 1, arbitrary: peerGarbage },
 );
 
 function garbled(): fc.Arbitrary<RawRequest> {

@@ -25,6 +25,8 @@ export type ClusterTiming = Pick<
   | 'snapshotCatchUpEntries'
   | 'readMode'
   | 'maxInflightRequests'
+  | 'maxConnectionsPerClient'
+  | 'slowReaderMs'
   | 'quotaBytes'
   | 'minFreeBytes'
   | 'logFormat'

@@ -8,6 +8,7 @@ import { FrameDecoder } from '../../src/transport/framing.js';
 import { PeerTransport, type PeerTransportOptions } from '../../src/transport/peer-transport.js';
 import type { TransportEvent } from '../../src/transport/types.js';
 import { freePorts } from '../support/ports.js';
+import { waitFor } from '../support/wait.js';
 
 export const HOST = '127.0.0.1';
 
@@ -74,4 +75,23 @@ export function rawClient(port: number): {
   socket.on('error', () => {});
   const closed = new Promise<void>((resolve) => socket.on('close', () => resolve()));
   return { socket, frames, closed };
+}
+
+/**
+ * Checks that transport `b` (listening on `port`, its receipts in `received`) still serves a
+ * well-behaved peer: a new one connects and its message arrives.
+ */
+export async function assertServesWellBehavedPeer(
+  clusterId: string,
+  port: number,
+  received: { readonly messages: readonly Message[] },
+): Promise<void> {
+  const before = received.messages.length;
+  const good = await listeningTransport({ nodeId: 'good', clusterId, peers: { b: { host: HOST, port } } });
+  try {
+    good.send(heartbeat('good', 'b', 7));
+    await waitFor('a message from a well-behaved peer', () => received.messages.length === before + 1);
+  } finally {
+    await good.stop();
+  }
 }

@@ -14,7 +14,16 @@ import {
 import { encodeMessageFrame } from '../../src/transport/framing.js';
 import type { TransportEvent } from '../../src/transport/types.js';
 import { waitFor, within } from '../support/wait.js';
-import { freePort, HOST, heartbeat, listeningTransport, portOf, rawClient, record } from './helpers.js';
+import {
+  assertServesWellBehavedPeer,
+  freePort,
+  HOST,
+  heartbeat,
+  listeningTransport,
+  portOf,
+  rawClient,
+  record,
+} from './helpers.js';
 
 const CLUSTER = 'lifecycle';
 
@@ -206,14 +215,7 @@ describe('peer lifecycle', () => {
       assert.equal(bLog.messages.length, 0);
 
       // The transport still serves well-behaved peers.
-      const good = await listeningTransport({
-        nodeId: 'good',
-        clusterId: CLUSTER,
-        peers: { b: { host: HOST, port } },
-      });
-      good.send(heartbeat('good', 'b', 7));
-      await waitFor('a message from a well-behaved peer', () => bLog.messages.length === 1);
-      await good.stop();
+      await assertServesWellBehavedPeer(CLUSTER, port, bLog);
     } finally {
       await b.stop();
     }
