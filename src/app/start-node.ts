@@ -36,7 +36,8 @@ import {
   StorageError,
   WalFailedError,
 } from '../storage/index.js';
-import { PeerTransport } from '../transport/index.js';
+import { PeerTls, PeerTransport } from '../transport/index.js';
+import { type NodeTls, readNodeTls, tlsConfigured } from './node-tls.js';
 
 export interface RaftkvNode {
   readonly id: string;
@@ -56,6 +57,12 @@ export interface RaftkvNode {
    * nothing. Resolves true when the new users are in force; false without --auth-file or on failure.
    */
   reloadAuth(): Promise<boolean>;
+  /**
+   * Reads the TLS files again (SIGHUP): connections made from now on use the new certificates,
+   * keys and CAs; open ones keep their sessions. Files that cannot be used are logged and change
+   * nothing. Resolves true when the new files are in force; false without TLS or on failure.
+   */
+  reloadTls(): Promise<boolean>;
 }
 
 /** The data dir belongs to a node the cluster removed: it may not rejoin with it. */
@@ -87,6 +94,10 @@ export async function startNode(options: NodeOptions, seams: NodeSeams = {}): Pr
   // A bad auth file stops the start before anything is opened (AuthFileError names what is wrong).
   const authFile = options.authFile;
   let users: UserTable | null = authFile === undefined ? null : await readAuthFile(authFile);
+  // Bad TLS files stop it too (TlsFileError names the file).
+  const tlsFiles = options.tls ?? {};
+  let tls: NodeTls | null = tlsConfigured(tlsFiles) ? await readNodeTls(tlsFiles) : null;
+  const peerTls = tls?.peer == null ? undefined : new PeerTls(tls.peer);
   const disk = seams.disk ?? new RealDisk();
   // A data dir built from a backup names the new cluster it belongs to (docs/backup.md).
   const restored = await readRestoreRecord(disk, o.dataDir);
@@ -129,6 +140,9 @@ export async function startNode(options: NodeOptions, seams: NodeSeams = {}): Pr
     // TCP's next retransmission (which backs off to minutes).
     livenessTimeoutMs: 2 * o.electionTimeoutMs,
     connectTimeoutMs: Math.min(5000, 2 * o.electionTimeoutMs),
+    ...(peerTls !== undefined && { peerTls }),
+    // Read at each connection, so a reload takes effect at the next one.
+    ...(tls?.upgrade != null && { upgradeTls: () => tls?.upgrade ?? {} }),
   });
   const metrics = new NodeMetrics();
   const driver = new Driver({
@@ -158,6 +172,7 @@ export async function startNode(options: NodeOptions, seams: NodeSeams = {}): Pr
     }),
     maxConnectionsPerClient: o.maxConnectionsPerClient,
     slowReaderMs: o.slowReaderMs,
+    ...(tls?.https != null && { tls: tls.https }),
     onPeerUpgrade: (req: IncomingMessage, socket: Socket, head: Buffer) => {
       transport.handleUpgrade(req, socket, head);
     },
@@ -245,6 +260,36 @@ export async function startNode(options: NodeOptions, seams: NodeSeams = {}): Pr
   } else if (!isLoopbackHost(o.listen.host)) {
     logger.emit('auth.open_network', { address: `${address.host}:${address.port}` });
   }
+  if (tls !== null) {
+    logger.emit('tls.enabled', {
+      https: tls.https !== null,
+      clientCertAuth: tlsFiles.clientCertAuth === true,
+      peerTls: tls.peer !== null,
+      expires: new Date(tls.expiresAt ?? 0).toISOString(),
+    });
+  }
+  if (!isLoopbackHost(o.listen.host) && (tls?.https == null || tls.peer === null)) {
+    logger.emit('tls.open_network', {
+      address: `${address.host}:${address.port}`,
+      https: tls?.https != null,
+      peerTls: tls?.peer != null,
+    });
+  }
+  const reloadTls = async (): Promise<boolean> => {
+    if (tls === null) return false;
+    let next: NodeTls;
+    try {
+      next = await readNodeTls(tlsFiles);
+      if (next.peer !== null) peerTls?.update(next.peer);
+      if (next.https !== null) http.setTls(next.https);
+    } catch (e) {
+      logger.emit('tls.reload_failed', { error: (e as Error).message });
+      return false;
+    }
+    tls = next;
+    logger.emit('tls.reloaded', { expires: new Date(next.expiresAt ?? 0).toISOString() });
+    return true;
+  };
   const reloadAuth = async (): Promise<boolean> => {
     if (authFile === undefined) return false;
     try {
@@ -269,6 +314,7 @@ export async function startNode(options: NodeOptions, seams: NodeSeams = {}): Pr
     fatalError: null as Error | null,
     removed: false,
     reloadAuth,
+    reloadTls,
     stop(): Promise<void> {
       stopping ??= (async () => {
         logger.emit('node.stopping', {});

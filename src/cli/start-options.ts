@@ -1,7 +1,8 @@
 // `raftkv start`: flags and environment → NodeOptions. Pure (no process access), so every form
 // of configuration is unit-tested, including the seed's NODE_ID/PEER_IDS/PORT.
 
-import type { HostPort, LogFormat, NodeOptions } from '../node/options.js';
+import { tlsFlagsProblem } from '../app/node-tls.js';
+import type { HostPort, LogFormat, NodeOptions, NodeTlsFiles } from '../node/options.js';
 import { NodeOptionsError, resolveNodeOptions } from '../node/options.js';
 import type { ReadMode } from '../raft/index.js';
 import { clusterFromPeerIds, parseCluster, parseEndpoints, parseHostPort } from './addresses.js';
@@ -171,6 +172,49 @@ export const startFlags: readonly FlagDef[] = [
   },
   { name: 'metrics-auth', help: 'with --auth-file: GET /metrics needs an admin token too (default: open)' },
   {
+    name: 'cert-file',
+    value: 'FILE',
+    env: 'RAFTKV_CERT_FILE',
+    default: 'none: plain HTTP',
+    help: 'serve HTTPS with this PEM certificate (chain); with --key-file; re-read on SIGHUP (docs/security.md)',
+  },
+  {
+    name: 'key-file',
+    value: 'FILE',
+    env: 'RAFTKV_KEY_FILE',
+    help: "the PEM private key of --cert-file's certificate",
+  },
+  {
+    name: 'trusted-ca-file',
+    value: 'FILE',
+    env: 'RAFTKV_TRUSTED_CA_FILE',
+    default: "the system's roots",
+    help: "PEM CA(s) of client certificates (--client-cert-auth); members check each other's HTTPS against it",
+  },
+  {
+    name: 'client-cert-auth',
+    help: 'with --trusted-ca-file: a client must present a certificate signed by that CA',
+  },
+  {
+    name: 'peer-cert-file',
+    value: 'FILE',
+    env: 'RAFTKV_PEER_CERT_FILE',
+    default: 'none: peer traffic unauthenticated',
+    help: 'mutual TLS on peer connections: this PEM certificate, with --peer-key-file and --peer-trusted-ca-file',
+  },
+  {
+    name: 'peer-key-file',
+    value: 'FILE',
+    env: 'RAFTKV_PEER_KEY_FILE',
+    help: 'the PEM private key of --peer-cert-file',
+  },
+  {
+    name: 'peer-trusted-ca-file',
+    value: 'FILE',
+    env: 'RAFTKV_PEER_TRUSTED_CA_FILE',
+    help: 'PEM CA(s) every peer certificate must be signed by; others cannot exchange a Raft message',
+  },
+  {
     name: 'join',
     value: 'HOST:PORT,...',
     env: 'JOIN',
@@ -338,6 +382,17 @@ function optionsFrom(args: ParsedArgs, env: Env, join: JoinPlan | undefined): No
   const authFile = option(args, env, 'auth-file')?.raw;
   const metricsAuth = booleanOption(args, 'metrics-auth');
   if (metricsAuth && authFile === undefined) throw new UsageError('--metrics-auth goes with --auth-file');
+  const tls: NodeTlsFiles = {
+    ...optionalPath(args, env, 'cert-file', 'certFile'),
+    ...optionalPath(args, env, 'key-file', 'keyFile'),
+    ...optionalPath(args, env, 'trusted-ca-file', 'trustedCaFile'),
+    ...(booleanOption(args, 'client-cert-auth') && { clientCertAuth: true }),
+    ...optionalPath(args, env, 'peer-cert-file', 'peerCertFile'),
+    ...optionalPath(args, env, 'peer-key-file', 'peerKeyFile'),
+    ...optionalPath(args, env, 'peer-trusted-ca-file', 'peerTrustedCaFile'),
+  };
+  const tlsProblem = tlsFlagsProblem(tls);
+  if (tlsProblem !== null) throw new UsageError(tlsProblem);
 
   const options: NodeOptions = {
     id,
@@ -361,6 +416,7 @@ function optionsFrom(args: ParsedArgs, env: Env, join: JoinPlan | undefined): No
     ...(logLevel !== undefined && { logLevel }),
     ...(authFile !== undefined && { authFile }),
     ...(metricsAuth && { metricsAuth }),
+    ...(Object.keys(tls).length > 0 && { tls }),
   };
   try {
     resolveNodeOptions(options); // the node's own checks (timing relations), reported as usage errors
@@ -369,4 +425,17 @@ function optionsFrom(args: ParsedArgs, env: Env, join: JoinPlan | undefined): No
     throw e;
   }
   return options;
+}
+
+/** `{ [key]: path }` when the flag (or its env var) is given, else nothing. */
+function optionalPath(
+  args: ParsedArgs,
+  env: Env,
+  flag: string,
+  key: Exclude<keyof NodeTlsFiles, 'clientCertAuth'>,
+): Partial<Record<Exclude<keyof NodeTlsFiles, 'clientCertAuth'>, string>> {
+  const opt = option(args, env, flag);
+  if (opt === undefined) return {};
+  if (opt.raw === '') throw new UsageError(`${opt.what} is empty`);
+  return { [key]: opt.raw };
 }

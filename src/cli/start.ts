@@ -122,12 +122,14 @@ export async function runStart(argv: readonly string[], env: Env, deps: StartDep
     }
   }
   const reload = (): void => {
-    if (options.authFile === undefined) {
-      io.err('raftkv: SIGHUP: nothing to reload (no --auth-file)\n');
+    if (options.authFile === undefined && options.tls === undefined) {
+      io.err('raftkv: SIGHUP: nothing to reload (no --auth-file, no TLS files)\n');
       return;
     }
-    // The node logs the outcome (auth.reloaded, or auth.reload_failed with the old users kept).
-    void node.reloadAuth();
+    // The node logs the outcomes (auth.reloaded, tls.reloaded, or *.reload_failed with the old
+    // ones kept).
+    if (options.authFile !== undefined) void node.reloadAuth();
+    if (options.tls !== undefined) void node.reloadTls();
   };
   return new Promise<number>((resolve) => {
     let stopping = false;

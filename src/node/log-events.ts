@@ -351,7 +351,7 @@ export const logEvents = {
     msg: 'peer connection refused',
     from: 'node',
     fields: { remote: 'string', reason: 'string' },
-    doc: 'an inbound peer connection was refused (another cluster, an unknown node, another protocol version) or broke the protocol',
+    doc: 'an inbound peer connection was refused (another cluster, an unknown node, another protocol version, with peer TLS a certificate not signed by the peer CA or no certificate) or broke the protocol',
   },
   'peer.message_too_large': {
     level: 'warn',
@@ -539,6 +539,35 @@ export const logEvents = {
     from: 'node',
     fields: { address: 'string' },
     doc: 'the node binds an address other than loopback and runs without `--auth-file` ([security.md](security.md))',
+  },
+
+  'tls.enabled': {
+    level: 'info',
+    msg: 'TLS enabled',
+    from: 'node',
+    fields: { https: 'boolean', clientCertAuth: 'boolean', peerTls: 'boolean', expires: 'string' },
+    doc: 'the port serves HTTPS (`--cert-file`; clients need a certificate with `--client-cert-auth`) and/or peer connections are mutually authenticated (`--peer-*`); `expires`: the first certificate to expire ([security.md](security.md))',
+  },
+  'tls.open_network': {
+    level: 'warn',
+    msg: 'listening on a network address with traffic in the clear',
+    from: 'node',
+    fields: { address: 'string', https: 'boolean', peerTls: 'boolean' },
+    doc: 'the node binds an address other than loopback without `--cert-file` (clients in the clear) or without `--peer-cert-file` (anyone who reaches the port can speak the peer protocol)',
+  },
+  'tls.reloaded': {
+    level: 'info',
+    msg: 'TLS files reloaded',
+    from: 'node',
+    fields: { expires: 'string' },
+    doc: 'SIGHUP: certificates, keys and CAs were read again; connections made from now on use them',
+  },
+  'tls.reload_failed': {
+    level: 'warn',
+    msg: 'TLS files not reloaded: the ones before stay in force',
+    from: 'node',
+    fields: { error: 'string' },
+    doc: 'SIGHUP: a TLS file could not be read or used (`error` names it); nothing changed',
   },
 
   // --- the bridge's own -------------------------------------------------------------------------

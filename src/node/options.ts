@@ -75,6 +75,23 @@ export interface NodeOptions {
   readonly authFile?: string;
   /** With authFile: GET /metrics needs an admin's token too (default: open, like the probes). */
   readonly metricsAuth?: boolean;
+  /** HTTPS and peer TLS (docs/security.md); the files are re-read by reloadTls() (SIGHUP). */
+  readonly tls?: NodeTlsFiles;
+}
+
+/** The TLS flags of `raftkv start`, as file paths. */
+export interface NodeTlsFiles {
+  /** Serve HTTPS with this certificate (chain) and key. */
+  readonly certFile?: string;
+  readonly keyFile?: string;
+  /** The CA of client certificates (with clientCertAuth); members' HTTPS is checked against it too. */
+  readonly trustedCaFile?: string;
+  /** Clients must present a certificate signed by trustedCaFile. */
+  readonly clientCertAuth?: boolean;
+  /** Peer connections are mutually authenticated with these, whatever the port serves clients. */
+  readonly peerCertFile?: string;
+  readonly peerKeyFile?: string;
+  readonly peerTrustedCaFile?: string;
 }
 
 export interface ResolvedNodeOptions {

@@ -3,7 +3,9 @@
 // routing, body limits, validation, error mapping and forwarding writes to the leader.
 
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
+import https from 'node:https';
 import type { Duplex } from 'node:stream';
+import type { ConnectionOptions, TlsOptions } from 'node:tls';
 import { parseHostPort } from '../api/addresses.js';
 import {
   BadRequestError,
@@ -70,8 +72,18 @@ export interface HttpServerOptions {
    * Default 30 s.
    */
   readonly slowReaderMs?: number;
+  /** Serve HTTPS instead of HTTP (docs/security.md). */
+  readonly tls?: HttpsSettings;
   /** Peer connections arrive as `Upgrade: raftkv-peer` requests on the same port. */
   readonly onPeerUpgrade?: (req: IncomingMessage, socket: import('node:net').Socket, head: Buffer) => void;
+}
+
+/** The node's HTTPS: what its port serves, and how it reaches the other members' ports. */
+export interface HttpsSettings {
+  /** Certificate, key; with `requestCert` and `rejectUnauthorized`, the CA client certificates need. */
+  readonly server: TlsOptions;
+  /** For the node's own requests to other members (forwarded writes): CA, client certificate. */
+  readonly client: ConnectionOptions;
 }
 
 /** POST /admin/snapshot waits this long for the snapshot (it goes on in the background after). */
@@ -88,7 +100,10 @@ const forwardedHeader = 'x-raftkv-forwarded';
 
 export class KvHttpServer {
   readonly server: http.Server;
-  private readonly agent = new http.Agent({ keepAlive: true, maxSockets: 256 });
+  /** Connections to the leader for forwarded writes (replaced when the TLS settings change). */
+  private agent: http.Agent;
+  /** Agents replaced by setTls, whose busy connections may still finish: destroyed at close. */
+  private readonly retiredAgents: http.Agent[] = [];
   private accepting = true;
   /** Responses waiting on a forwarded write: answered at close(), before connections are closed. */
   private readonly forwarding = new Set<ServerResponse>();
@@ -105,7 +120,9 @@ export class KvHttpServer {
     private readonly service: KvService,
     private readonly options: HttpServerOptions,
   ) {
-    this.server = http.createServer({ keepAlive: true, connectionsCheckingInterval: 1000 }, (req, res) => {
+    this.agent = forwardingAgent(options.tls);
+    const serverOptions = { keepAlive: true, connectionsCheckingInterval: 1000 };
+    const handler = (req: IncomingMessage, res: ServerResponse): void => {
       // A connection refused on arrival (admitConnection) is closing: its requests get nothing more.
       if (socketState(req.socket).answered) return;
       const arrived = options.now();
@@ -148,14 +165,20 @@ export class KvHttpServer {
           this.inflight--;
           if (this.inflight === 0) for (const w of this.idleWaiters.splice(0)) w();
         });
-    });
+    };
+    this.server =
+      options.tls === undefined
+        ? http.createServer(serverOptions, handler)
+        : https.createServer({ ...serverOptions, ...options.tls.server }, handler);
     // A client that sends part of a request and then closes its sending side (a FIN) can still
     // read: keep the socket open so it gets its 400 (readBody), instead of node:http dropping the
     // request unanswered and leaving the socket to the request timeout.
     (this.server as http.Server & { httpAllowHalfOpen: boolean }).httpAllowHalfOpen = true;
     // One more than the limit, so that a request past it can be told from one at it.
     this.server.maxHeadersCount = maxHeaderFields + 1;
-    this.server.on('connection', (socket: import('node:net').Socket) => this.admitConnection(socket));
+    // With TLS, a refusal must be written inside the session for the client to read it.
+    const admitted = options.tls === undefined ? 'connection' : 'secureConnection';
+    this.server.on(admitted, (socket: import('node:net').Socket) => this.admitConnection(socket));
     this.server.keepAliveTimeout = 30_000;
     // A request must arrive whole within the request timeout (408 and the connection closed
     // otherwise), so a client trickling its body cannot hold an admission slot for minutes.
@@ -203,6 +226,22 @@ export class KvHttpServer {
       options.metrics.malformed(400);
       this.refuseConnection(socket, new BadRequestError(`unsupported Upgrade: ${truncate(protocol)}`));
     });
+  }
+
+  /**
+   * New certificates (SIGHUP): connections made from now on use them; open ones keep their
+   * session, so requests in flight are unharmed.
+   */
+  setTls(settings: HttpsSettings): void {
+    if (this.options.tls === undefined) throw new Error('setTls: the server was started without TLS');
+    (this.server as https.Server).setSecureContext(settings.server);
+    const old = this.agent;
+    this.retiredAgents.push(old);
+    this.agent = forwardingAgent(settings);
+    // Idle pooled connections hold the old certificates; busy ones finish their request first and
+    // then idle out (the other end closes them after its keep-alive timeout).
+    for (const sockets of Object.values(old.freeSockets))
+      for (const socket of sockets ?? []) socket.destroy();
   }
 
   /**
@@ -333,6 +372,7 @@ export class KvHttpServer {
     }
     this.forwarding.clear();
     this.agent.destroy();
+    for (const agent of this.retiredAgents.splice(0)) agent.destroy();
     await new Promise<void>((resolve) => {
       this.server.close(() => resolve());
       this.server.closeIdleConnections();
@@ -512,7 +552,7 @@ export class KvHttpServer {
     const authorization = header(req, 'authorization');
     if (authorization !== undefined) headers.authorization = authorization;
     return new Promise((resolve, reject) => {
-      const out = http.request(
+      const out = (this.options.tls === undefined ? http : https).request(
         {
           host,
           port,
@@ -745,4 +785,9 @@ function readBody(
 function hasBody(req: IncomingMessage): boolean {
   const length = req.headers['content-length'];
   return req.headers['transfer-encoding'] !== undefined || (length !== undefined && length !== '0');
+}
+
+function forwardingAgent(tls: HttpsSettings | undefined): http.Agent {
+  const pool = { keepAlive: true, maxSockets: 256 };
+  return tls === undefined ? new http.Agent(pool) : new https.Agent({ ...pool, ...tls.client });
 }

@@ -16,6 +16,7 @@ export {
 export { FrameTooLargeError } from './errors.js';
 export { DEFAULT_MAX_FRAME_BYTES, encodeMessageFrame, FRAME_HEADER_BYTES, FrameDecoder } from './framing.js';
 export { DEFAULT_LIVENESS_TIMEOUT_MS } from './liveness.js';
+export { PeerTls, type PeerTlsMaterial } from './peer-tls.js';
 export { PeerTransport, type PeerTransportOptions } from './peer-transport.js';
 export { DEFAULT_MAX_SNAPSHOT_BYTES, DEFAULT_SNAPSHOT_CHUNK_BYTES } from './snapshot-stream.js';
 export {

@@ -13,6 +13,7 @@
 // it open but stalled until long after the network is back.
 
 import * as http from 'node:http';
+import * as https from 'node:https';
 import * as net from 'node:net';
 import type { Duplex } from 'node:stream';
 import { CodecError } from '../codec/index.js';
@@ -158,14 +159,17 @@ export class OutboundPeer {
     this.timer = setTimeout(() => this.fail(`no handshake within ${timeoutMs} ms`, true), timeoutMs);
     const { host, port } = this.address;
     if (this.address.via === 'http-upgrade') {
-      const req = http.request({
+      const upgradeTls = this.settings.upgradeTls;
+      const options: https.RequestOptions = {
         host,
         port,
         path: PEER_UPGRADE_PATH,
         method: 'GET',
         agent: false,
         headers: { Connection: 'Upgrade', Upgrade: PEER_UPGRADE_PROTOCOL },
-      });
+      };
+      const req =
+        upgradeTls === null ? http.request(options) : https.request({ ...options, ...upgradeTls() });
       this.request = req;
       req.on('upgrade', (_res, socket, head) => {
         if (req !== this.request) {
@@ -173,8 +177,14 @@ export class OutboundPeer {
           return;
         }
         this.request = null;
-        this.attach(socket);
-        if (head.length > 0) this.onData(socket, head);
+        if (this.settings.peerTls === null) {
+          this.attach(socket);
+          if (head.length > 0) this.onData(socket, head);
+          return;
+        }
+        // The peer speaks only after our ClientHello, so `head` is empty here in practice.
+        if (head.length > 0) socket.unshift(head);
+        this.attach(this.secure(socket, host));
       });
       req.on('response', (res) => {
         res.resume();
@@ -185,8 +195,16 @@ export class OutboundPeer {
       });
       req.end();
     } else {
-      this.attach(net.connect({ host, port }));
+      this.attach(this.secure(net.connect({ host, port }), host));
     }
+  }
+
+  /** With peer TLS on, the peer's certificate is verified before any of our bytes leave. */
+  private secure(socket: Duplex, host: string): Duplex {
+    const peerTls = this.settings.peerTls;
+    if (peerTls === null) return socket;
+    if (socket instanceof net.Socket) socket.setNoDelay(true);
+    return peerTls.connect(socket, host);
   }
 
   private attach(socket: Duplex): void {

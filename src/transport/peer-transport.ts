@@ -7,6 +7,7 @@
 import type { IncomingMessage } from 'node:http';
 import * as net from 'node:net';
 import type { Duplex } from 'node:stream';
+import type { ConnectionOptions } from 'node:tls';
 import type { Message, NodeId } from '../raft/types.js';
 import { type BackoffPolicy, DEFAULT_BACKOFF } from './backoff.js';
 import { measureMessage, writeMessage } from './codec.js';
@@ -14,6 +15,7 @@ import { DEFAULT_MAX_FRAME_BYTES, encodeFrame } from './framing.js';
 import { InboundConnection } from './inbound-connection.js';
 import { DEFAULT_LIVENESS_TIMEOUT_MS, livenessProblem, PINGS_PER_LIVENESS_TIMEOUT } from './liveness.js';
 import { OutboundPeer } from './outbound-peer.js';
+import type { PeerTls } from './peer-tls.js';
 import { DEFAULT_MAX_SNAPSHOT_BYTES, DEFAULT_SNAPSHOT_CHUNK_BYTES } from './snapshot-stream.js';
 import {
   PEER_UPGRADE_PROTOCOL,
@@ -68,6 +70,16 @@ export interface PeerTransportOptions {
    */
   readonly pingIntervalMs?: number;
   readonly backoff?: Partial<BackoffPolicy>;
+  /**
+   * Mutual TLS inside every peer connection, both ways: no message is sent or accepted before
+   * both ends' certificates are verified against the peer CA. Default: none.
+   */
+  readonly peerTls?: PeerTls;
+  /**
+   * For 'http-upgrade' peers whose port serves HTTPS: the TLS options of each new connection (CA,
+   * client certificate), read at every connection so a reload takes effect. Default: plain HTTP.
+   */
+  readonly upgradeTls?: () => ConnectionOptions;
 }
 
 export class PeerTransport {
@@ -109,7 +121,13 @@ export class PeerTransport {
       livenessTimeoutMs,
       pingIntervalMs,
       backoff: { ...DEFAULT_BACKOFF, ...options.backoff },
+      peerTls: options.peerTls ?? null,
+      upgradeTls: options.upgradeTls ?? null,
     };
+    options.peerTls?.onAccept({
+      verified: (socket) => this.acceptSocket(socket),
+      refused: (remote, reason) => this.emit({ type: 'inboundRejected', remote, reason }),
+    });
     if (this.settings.snapshotChunkBytes < 1)
       throw new RangeError('maxFrameBytes is too small to carry snapshots');
     this.listenOn = options.listen;
@@ -126,7 +144,7 @@ export class PeerTransport {
     this.state = 'running';
     const listen = this.listenOn;
     if (listen === undefined) return;
-    const server = net.createServer((socket) => this.acceptSocket(socket));
+    const server = net.createServer((socket) => this.acceptConnection(socket));
     this.server = server;
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
@@ -150,6 +168,7 @@ export class PeerTransport {
     }
     for (const peer of this.peers.values()) closing.push(peer.stop());
     for (const conn of this.inbound) closing.push(conn.close());
+    this.settings.peerTls?.closeInbound();
     await Promise.all(closing);
   }
 
@@ -239,6 +258,13 @@ export class PeerTransport {
     if (!socket.destroyed) this.inbound.add(conn);
   }
 
+  /** A new connection from a peer: through the TLS handshake first when peer TLS is on. */
+  private acceptConnection(socket: Duplex, head?: Uint8Array): void {
+    const peerTls = this.settings.peerTls;
+    if (peerTls === null || this.state !== 'running') this.acceptSocket(socket, head);
+    else peerTls.accept(socket, head);
+  }
+
   /**
    * For the node's HTTP server 'upgrade' event: if the request asks for `Upgrade: raftkv-peer`,
    * answers 101 Switching Protocols, takes the socket over and returns true; otherwise returns
@@ -253,7 +279,7 @@ export class PeerTransport {
     socket.write(
       `HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: ${PEER_UPGRADE_PROTOCOL}\r\n\r\n`,
     );
-    this.acceptSocket(socket, head);
+    this.acceptConnection(socket, head);
     return true;
   }
 

@@ -1,8 +1,10 @@
 // The transport's public vocabulary: where peers live, what it reports, and its resolved settings.
 
+import type { ConnectionOptions } from 'node:tls';
 import type { MessageType, NodeId } from '../raft/types.js';
 import type { BackoffPolicy } from './backoff.js';
 import type { LivenessSettings } from './liveness.js';
+import type { PeerTls } from './peer-tls.js';
 
 /** The HTTP `Upgrade` token under which a node's HTTP server hands a connection to the transport. */
 export const PEER_UPGRADE_PROTOCOL = 'raftkv-peer';
@@ -14,7 +16,8 @@ export interface PeerAddress {
   readonly port: number;
   /**
    * 'tcp' (default): the port is a peer listener speaking the framed protocol directly.
-   * 'http-upgrade': the port is the peer's HTTP server; connect with `Upgrade: raftkv-peer`.
+   * 'http-upgrade': the port is the peer's HTTP server; connect with `Upgrade: raftkv-peer`
+   * (over HTTPS when the transport has `upgradeTls`).
    */
   readonly via?: 'tcp' | 'http-upgrade';
 }
@@ -108,4 +111,8 @@ export interface ResolvedSettings extends LivenessSettings {
   readonly handshakeTimeoutMs: number;
   readonly frameStallMs: number;
   readonly backoff: BackoffPolicy;
+  /** Mutual TLS inside every peer connection, or null for none. */
+  readonly peerTls: PeerTls | null;
+  /** The TLS options for reaching a peer's HTTPS port (read at each connection), or null for HTTP. */
+  readonly upgradeTls: (() => ConnectionOptions) | null;
 }

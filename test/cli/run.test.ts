@@ -49,6 +49,7 @@ function fakeNode(options: NodeOptions): FakeNode {
       fatalError: null,
       removed: false,
       reloadAuth: async () => false,
+      reloadTls: async () => false,
       stop: async () => {
         f.stopCalls++;
         end();
