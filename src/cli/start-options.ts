@@ -86,7 +86,7 @@ export const tuningFlags: readonly FlagDef[] = [
     value: 'MS',
     env: 'RAFTKV_SLOW_READER_TIMEOUT',
     default: '30000',
-    help: 'a connection whose client has not read an answer this long after it was written is closed',
+    help: 'a connection whose client has read nothing of its answers for this long (bytes waiting, none taken) is closed',
   },
   {
     name: 'disk-stall-timeout',

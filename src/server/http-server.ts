@@ -78,6 +78,14 @@ export interface HttpServerOptions {
   readonly onPeerUpgrade?: (req: IncomingMessage, socket: import('node:net').Socket, head: Buffer) => void;
 }
 
+/** What the slow-reader sweep knows of a connection. */
+interface SlowReadWatch {
+  /** Bytes the socket had passed to the kernel at the last sweep. */
+  flushed: number;
+  /** When a sweep first found bytes waiting and none gone since; null while it moves. */
+  stuckSince: number | null;
+}
+
 /** The node's HTTPS: what its port serves, and how it reaches the other members' ports. */
 export interface HttpsSettings {
   /** Certificate, key; with `requestCert` and `rejectUnauthorized`, the CA client certificates need. */
@@ -94,6 +102,16 @@ const defaultMaxConnectionsPerClient = 1024;
 const defaultSlowReaderMs = 30_000;
 /** More header fields than this (node:http would silently drop those past its own 2000) get 431. */
 export const maxHeaderFields = 100;
+
+/** The routes maxInflight counts and refuses past it. */
+const admissionRoutes: ReadonlySet<Route> = new Set<Route>([
+  'put',
+  'list',
+  'get',
+  'delete',
+  'alarms',
+  'alarm',
+]);
 
 /** Marks a request already forwarded once, so two nodes with stale views never bounce it. */
 const forwardedHeader = 'x-raftkv-forwarded';
@@ -115,12 +133,23 @@ export class KvHttpServer {
   private idleWaiters: (() => void)[] = [];
   /** Open connections by client address; see HttpServerOptions.maxConnectionsPerClient. */
   private readonly connectionsByClient = new Map<string, number>();
+  /** Every admitted connection, with what sweepSlowReaders last saw of it. */
+  private readonly openSockets = new Map<Duplex & { bytesWritten: number }, SlowReadWatch>();
+  /** Connections streaming a backup: bounded by backupStallMs instead. */
+  private readonly streamingBackup = new WeakSet<Duplex>();
+  private readonly slowReaderSweep: NodeJS.Timeout;
 
   constructor(
     private readonly service: KvService,
     private readonly options: HttpServerOptions,
   ) {
     this.agent = forwardingAgent(options.tls);
+    const slowReaderMs = options.slowReaderMs ?? defaultSlowReaderMs;
+    this.slowReaderSweep = setInterval(
+      () => this.sweepSlowReaders(),
+      Math.min(1000, Math.max(10, slowReaderMs / 4)),
+    );
+    this.slowReaderSweep.unref();
     const serverOptions = { keepAlive: true, connectionsCheckingInterval: 1000 };
     const handler = (req: IncomingMessage, res: ServerResponse): void => {
       // A connection refused on arrival (admitConnection) is closing: its requests get nothing more.
@@ -139,9 +168,9 @@ export class KvHttpServer {
       const target = req.url ?? '/';
       const path = pathOf(target);
       const route = findRoute(req.method ?? 'GET', path);
-      // Only /kv requests and alarm changes count and can be refused: /health and /debug stay
-      // open to operators.
-      const kv = target.startsWith('/kv') || target.startsWith('/admin/alarms');
+      // Only key requests and alarms count and can be refused: /health and /debug stay open to
+      // operators.
+      const kv = route !== null && admissionRoutes.has(route);
       if (kv && this.inflight >= options.maxInflight) {
         this.refusedBusy++;
         options.metrics.rejected('max_inflight');
@@ -261,7 +290,9 @@ export class KvHttpServer {
       return;
     }
     this.connectionsByClient.set(client, open + 1);
+    this.openSockets.set(socket, { flushed: 0, stuckSince: null });
     socket.once('close', () => {
+      this.openSockets.delete(socket);
       const left = (this.connectionsByClient.get(client) ?? 1) - 1;
       if (left === 0) this.connectionsByClient.delete(client);
       else this.connectionsByClient.set(client, left);
@@ -269,19 +300,28 @@ export class KvHttpServer {
   }
 
   /**
-   * Closes the connection if the client has not read `res` within the slow-reader timeout after
-   * it was written (it stays unfinished while the socket's buffers are full).
+   * Closes the connections whose client has read nothing of an answer for the slow-reader
+   * timeout: bytes wait in the socket's buffer and none has left since. Checked by a sweep over
+   * the open connections a few times per timeout, so an answer costs nothing for it; a backup
+   * stream has its own, longer stall bound (backup-response.ts) and is left to it.
    */
-  private watchSlowReader(res: ServerResponse): void {
-    if (res.writableFinished) return;
-    const timer = setTimeout(() => {
-      this.options.metrics.rejected('slow_reader');
-      res.socket?.destroy();
-    }, this.options.slowReaderMs ?? defaultSlowReaderMs);
-    timer.unref();
-    const stop = (): void => clearTimeout(timer);
-    res.once('finish', stop);
-    res.once('close', stop);
+  private sweepSlowReaders(): void {
+    const now = this.options.now();
+    const limitMs = this.options.slowReaderMs ?? defaultSlowReaderMs;
+    for (const [socket, watch] of this.openSockets) {
+      const waiting = socket.writableLength;
+      const flushed = socket.bytesWritten - waiting;
+      if (waiting === 0 || flushed !== watch.flushed || this.streamingBackup.has(socket)) {
+        watch.flushed = flushed;
+        watch.stuckSince = null;
+      } else if (watch.stuckSince === null) {
+        watch.stuckSince = now;
+      } else if (now - watch.stuckSince >= limitMs) {
+        this.openSockets.delete(socket);
+        this.options.metrics.rejected('slow_reader');
+        socket.destroy();
+      }
+    }
   }
 
   /** For an answer given outside handle(): counted once the response is done with. */
@@ -371,6 +411,7 @@ export class KvHttpServer {
       );
     }
     this.forwarding.clear();
+    clearInterval(this.slowReaderSweep);
     this.agent.destroy();
     for (const agent of this.retiredAgents.splice(0)) agent.destroy();
     await new Promise<void>((resolve) => {
@@ -449,7 +490,12 @@ export class KvHttpServer {
       case 'backup': {
         // Served here, leader or not: the read point is confirmed through the leader if need be.
         const stream = await this.service.backup(deadline);
-        await sendBackup(res, stream, this.options.backupStallMs ?? defaultBackupStallMs);
+        this.streamingBackup.add(req.socket);
+        try {
+          await sendBackup(res, stream, this.options.backupStallMs ?? defaultBackupStallMs);
+        } finally {
+          this.streamingBackup.delete(req.socket);
+        }
         return;
       }
       case 'alarms':
@@ -579,7 +625,6 @@ export class KvHttpServer {
             if (retryAfter !== undefined) headers['retry-after'] = retryAfter;
             res.writeHead(upstream.statusCode ?? 502, headers);
             res.end(payload);
-            this.watchSlowReader(res);
             resolve();
           });
           upstream.on('error', (e) =>
@@ -636,7 +681,6 @@ export class KvHttpServer {
     if (status === 503) headers['retry-after'] = '1';
     res.writeHead(status, headers);
     res.end(payload);
-    this.watchSlowReader(res);
   }
 
   private fail(res: ServerResponse, err: unknown): void {
