@@ -15,7 +15,7 @@ import { inspectDataDir } from './data-dir-state.js';
 import { describeError, shellQuote } from './io.js';
 import { membersFrom } from './join.js';
 import { defaultClientTimeoutMs, exitCodes } from './kv-commands.js';
-import { type ChildExit, NodeChildren } from './node-children.js';
+import { type ChildExit, NodeChildren, SupervisorLoop } from './node-children.js';
 
 const label = 'raftkv cluster add';
 
@@ -61,9 +61,8 @@ type Standing = 'unlisted' | 'learner' | 'voter';
 
 class Addition {
   private readonly children: NodeChildren;
+  private readonly loop: SupervisorLoop;
   private standing: Standing;
-  private poller: NodeJS.Timeout | undefined;
-  private polling = false;
   private finish: (code: number) => void = () => {};
 
   constructor(
@@ -80,6 +79,7 @@ class Addition {
       label,
       idWidth: plan.id.length,
     });
+    this.loop = new SupervisorLoop(this.children);
   }
 
   run(): Promise<number> {
@@ -98,8 +98,11 @@ class Addition {
     }
     io.out(`Ctrl-C stops ${id}; it stays a member until: ${this.memberCommand('remove')}\n`);
     this.children.spawn(id, this.plan.argv, (exit) => this.onExit(exit));
-    this.deps.onSignal((signal) => this.stop(signal));
-    this.poller = setInterval(() => void this.poll(), this.deps.pollIntervalMs);
+    this.loop.start(
+      this.deps,
+      () => this.poll(),
+      () => this.stopped(),
+    );
     return done;
   }
 
@@ -120,17 +123,11 @@ class Addition {
   }
 
   private async poll(): Promise<void> {
-    if (this.polling || this.children.isStopping) return;
-    this.polling = true;
-    try {
-      const timeoutMs = Math.max(100, Math.min(1000, this.deps.pollIntervalMs));
-      const answer = await membersFrom(this.req.endpoints, timeoutMs).catch(() => undefined);
-      if (answer === undefined || this.children.isStopping || this.poller === undefined) return;
-      const now: Standing = answer.members.find((m) => m.id === this.plan.id)?.role ?? 'unlisted';
-      if (now !== this.standing) this.report(now);
-    } finally {
-      this.polling = false;
-    }
+    const timeoutMs = Math.max(100, Math.min(1000, this.deps.pollIntervalMs));
+    const answer = await membersFrom(this.req.endpoints, timeoutMs).catch(() => undefined);
+    if (answer === undefined || this.children.isStopping || this.loop.pollingStopped) return;
+    const now: Standing = answer.members.find((m) => m.id === this.plan.id)?.role ?? 'unlisted';
+    if (now !== this.standing) this.report(now);
   }
 
   private report(now: Standing): void {
@@ -149,7 +146,7 @@ class Addition {
   }
 
   private onExit({ code, signal }: ChildExit): void {
-    this.shutdownTimers();
+    this.loop.stopPolling();
     const how = signal ? `was killed by ${signal}` : `exited with code ${code ?? '?'}`;
     const again =
       code === 0 ? '' : `; to run it again by hand: ${this.children.rerunCommand(this.plan.argv)}`;
@@ -157,31 +154,21 @@ class Addition {
     this.finish(code === 0 ? exitCodes.ok : exitCodes.failed);
   }
 
-  private shutdownTimers(): void {
-    if (this.poller) clearInterval(this.poller);
-    this.poller = undefined;
-  }
-
-  private stop(signal: string): void {
-    const first = !this.children.isStopping;
-    const stopped = this.children.stop(signal);
-    if (!first) return;
-    this.shutdownTimers();
-    void stopped.then(() => {
-      const { id } = this.plan;
-      const { io } = this.deps;
-      if (this.standing === 'unlisted') {
-        io.err(
-          `${label}: ${id} stopped before the cluster listed it; if it was added, remove it with: ` +
-            `${this.memberCommand('remove')}\n`,
-        );
-      } else {
-        io.err(
-          `${label}: ${id} stopped; it is still a member (a ${this.standing}). Restart it with: ` +
-            `${this.restartCommand()}; or remove it with: ${this.memberCommand('remove')}\n`,
-        );
-      }
-      this.finish(exitCodes.ok);
-    });
+  /** A signal has stopped the node: what to do about the member it still is. */
+  private stopped(): void {
+    const { id } = this.plan;
+    const { io } = this.deps;
+    if (this.standing === 'unlisted') {
+      io.err(
+        `${label}: ${id} stopped before the cluster listed it; if it was added, remove it with: ` +
+          `${this.memberCommand('remove')}\n`,
+      );
+    } else {
+      io.err(
+        `${label}: ${id} stopped; it is still a member (a ${this.standing}). Restart it with: ` +
+          `${this.restartCommand()}; or remove it with: ${this.memberCommand('remove')}\n`,
+      );
+    }
+    this.finish(exitCodes.ok);
   }
 }

@@ -9,7 +9,7 @@ import { requestOnce } from './client.js';
 import { type ClusterPlan, type PlannedNode, parseClusterCommand } from './cluster-options.js';
 import { type DebugInfo, type Leadership, leaderOf, parseDebug, sameLeadership } from './debug-info.js';
 import type { Io } from './io.js';
-import { type ChildExit, NodeChildren } from './node-children.js';
+import { type ChildExit, NodeChildren, SupervisorLoop } from './node-children.js';
 
 export interface ClusterDeps {
   readonly io: Io;
@@ -36,9 +36,8 @@ export async function runCluster(argv: readonly string[], env: Env, deps: Cluste
 
 class Supervisor {
   private readonly children: NodeChildren;
+  private readonly loop: SupervisorLoop;
   private leader: Leadership | undefined;
-  private poller: NodeJS.Timeout | undefined;
-  private polling = false;
   private finish: (code: number) => void = () => {};
   private readonly width: number;
 
@@ -55,6 +54,7 @@ class Supervisor {
       label: 'raftkv cluster',
       idWidth: this.width,
     });
+    this.loop = new SupervisorLoop(this.children);
   }
 
   run(): Promise<number> {
@@ -69,8 +69,14 @@ class Supervisor {
     }
     io.out(`clients: raftkv status --endpoints ${this.plan.endpoints}\n`);
     io.out('Ctrl-C stops every node.\n');
-    this.deps.onSignal((signal) => this.stop(signal));
-    this.poller = setInterval(() => void this.poll(), this.deps.pollIntervalMs);
+    this.loop.start(
+      this.deps,
+      () => this.poll(),
+      () => {
+        io.err('raftkv cluster: all nodes stopped\n');
+        this.finish(0);
+      },
+    );
     return done;
   }
 
@@ -82,34 +88,28 @@ class Supervisor {
     );
     if (this.children.allExited()) {
       this.deps.io.err('raftkv cluster: every node has exited\n');
-      this.shutdownTimers();
+      this.loop.stopPolling();
       this.finish(1);
     }
   }
 
   private async poll(): Promise<void> {
-    if (this.polling || this.children.isStopping) return;
-    this.polling = true;
-    try {
-      const live = new Set(this.children.live().map((c) => c.id));
-      const nodes = this.plan.nodes.filter((n) => live.has(n.id));
-      const infos = await Promise.all(nodes.map((n) => this.debugOf(n)));
-      if (this.children.isStopping) return;
-      const known = infos.filter((i): i is DebugInfo => i !== undefined);
-      const now = leaderOf(known);
-      if (sameLeadership(now, this.leader)) return;
-      const before = this.leader;
-      this.leader = now;
-      if (now) {
-        const url = this.plan.nodes.find((n) => n.id === now.leaderId)?.url;
-        this.deps.io.out(`leader: ${now.leaderId} (term ${now.term})${url ? ` ${url}` : ''}\n`);
-      } else if (before) {
-        this.deps.io.out(
-          `leader: none known (was ${before.leaderId}, term ${before.term}); an election is due\n`,
-        );
-      }
-    } finally {
-      this.polling = false;
+    const live = new Set(this.children.live().map((c) => c.id));
+    const nodes = this.plan.nodes.filter((n) => live.has(n.id));
+    const infos = await Promise.all(nodes.map((n) => this.debugOf(n)));
+    if (this.children.isStopping) return;
+    const known = infos.filter((i): i is DebugInfo => i !== undefined);
+    const now = leaderOf(known);
+    if (sameLeadership(now, this.leader)) return;
+    const before = this.leader;
+    this.leader = now;
+    if (now) {
+      const url = this.plan.nodes.find((n) => n.id === now.leaderId)?.url;
+      this.deps.io.out(`leader: ${now.leaderId} (term ${now.term})${url ? ` ${url}` : ''}\n`);
+    } else if (before) {
+      this.deps.io.out(
+        `leader: none known (was ${before.leaderId}, term ${before.term}); an election is due\n`,
+      );
     }
   }
 
@@ -122,21 +122,5 @@ class Supervisor {
     } catch {
       return undefined;
     }
-  }
-
-  private shutdownTimers(): void {
-    if (this.poller) clearInterval(this.poller);
-    this.poller = undefined;
-  }
-
-  private stop(signal: string): void {
-    const first = !this.children.isStopping;
-    const stopped = this.children.stop(signal);
-    if (!first) return;
-    this.shutdownTimers();
-    void stopped.then(() => {
-      this.deps.io.err('raftkv cluster: all nodes stopped\n');
-      this.finish(0);
-    });
   }
 }

@@ -1,7 +1,8 @@
 // Node processes run by the CLI's supervisors (`raftkv cluster`, `raftkv cluster add`): this same
 // CLI as `raftkv start` children, each in its own process group, its log lines forwarded to
 // stderr prefixed with its id, and all stopped in order on a signal — SIGTERM, then SIGKILL after
-// the grace period, or at once on a second signal.
+// the grace period, or at once on a second signal; and the loop each supervisor runs around them
+// (SupervisorLoop): polling the cluster until a signal stops it all.
 
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
@@ -143,5 +144,60 @@ export class NodeChildren {
     createInterface({ input: stream, crlfDelay: Number.POSITIVE_INFINITY }).on('line', (line) =>
       this.o.io.err(`${prefix}${line}\n`),
     );
+  }
+}
+
+/** What the supervisor loop takes from a supervisor's dependencies. */
+export interface SupervisorLoopDeps {
+  /** Calls `handler` on each SIGTERM/SIGINT/SIGHUP. */
+  readonly onSignal: (handler: (signal: string) => void) => void;
+  readonly pollIntervalMs: number;
+}
+
+/**
+ * The loop both supervisors run around their children: a poll of the cluster every interval —
+ * never two at once, none once the children are stopping — and the children stopped on a
+ * signal. The first signal also ends the polling and reports once every child has exited; a later
+ * one only hurries the kill (NodeChildren.stop).
+ */
+export class SupervisorLoop {
+  private poller: NodeJS.Timeout | undefined;
+  private polling = false;
+
+  constructor(private readonly children: NodeChildren) {}
+
+  /** Polls with `poll` from now on; `stopped` runs once a signal has stopped every child. */
+  start(deps: SupervisorLoopDeps, poll: () => Promise<void>, stopped: () => void): void {
+    deps.onSignal((signal) => this.stop(signal, stopped));
+    this.poller = setInterval(() => void this.tick(poll), deps.pollIntervalMs);
+  }
+
+  /** Whether the polling has ended: a poll that was under way should report nothing more. */
+  get pollingStopped(): boolean {
+    return this.poller === undefined;
+  }
+
+  /** No more polls (a signal, or the supervisor is finishing). */
+  stopPolling(): void {
+    if (this.poller) clearInterval(this.poller);
+    this.poller = undefined;
+  }
+
+  private async tick(poll: () => Promise<void>): Promise<void> {
+    if (this.polling || this.children.isStopping) return;
+    this.polling = true;
+    try {
+      await poll();
+    } finally {
+      this.polling = false;
+    }
+  }
+
+  private stop(signal: string, stopped: () => void): void {
+    const first = !this.children.isStopping;
+    const done = this.children.stop(signal);
+    if (!first) return;
+    this.stopPolling();
+    void done.then(stopped);
   }
 }

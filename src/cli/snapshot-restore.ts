@@ -16,6 +16,7 @@ import { inspectDataDir } from './data-dir-state.js';
 import { describeError, type Io, shellQuote } from './io.js';
 import { exitCodes } from './kv-commands.js';
 import type { RestoreInvocation } from './snapshot-options.js';
+import { printSnapshotResult } from './snapshot-output.js';
 
 /** A restore refused, with the reason (one line). */
 class RestoreRefused extends Error {
@@ -136,29 +137,27 @@ export async function runSnapshotRestore(inv: RestoreInvocation, io: Io): Promis
     shellQuote(inv.dataDir),
     ...(inv.clusterToken === undefined ? [] : ['--cluster-token', shellQuote(inv.clusterToken)]),
   ].join(' ');
-  if (inv.json) {
-    io.out(
-      `${JSON.stringify({
-        file: inv.file,
-        dataDir: inv.dataDir,
-        id: inv.id,
-        clusterId: r.clusterId,
-        sourceClusterId: r.sourceClusterId,
-        index: r.index,
-        term: r.term,
-        keys: r.keys,
-        members: Object.keys(inv.cluster),
-        start,
-      })}\n`,
-    );
-  } else {
-    io.out(
-      `restored ${inv.file} (index ${r.index}, ${r.keys} keys, from cluster ${r.sourceClusterId}) into ${inv.dataDir}\n` +
-        `as member ${inv.id} of the new cluster ${r.clusterId} (${Object.keys(inv.cluster).join(', ')}).\n` +
-        'Restore every member from the same file with the same --cluster, then start each:\n' +
-        `  ${start}\n`,
-    );
-  }
+  const members = Object.keys(inv.cluster);
+  printSnapshotResult(
+    io,
+    inv.json,
+    {
+      file: inv.file,
+      dataDir: inv.dataDir,
+      id: inv.id,
+      clusterId: r.clusterId,
+      sourceClusterId: r.sourceClusterId,
+      index: r.index,
+      term: r.term,
+      keys: r.keys,
+      members,
+      start,
+    },
+    `restored ${inv.file} (index ${r.index}, ${r.keys} keys, from cluster ${r.sourceClusterId}) into ${inv.dataDir}\n` +
+      `as member ${inv.id} of the new cluster ${r.clusterId} (${members.join(', ')}).\n` +
+      'Restore every member from the same file with the same --cluster, then start each:\n' +
+      `  ${start}\n`,
+  );
   if (r.strayAlarms.length > 0) {
     io.err(
       `raftkv: the state carries the no-space alarm of ${r.strayAlarms.join(', ')}, not a member of the new cluster: ` +

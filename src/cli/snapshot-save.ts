@@ -12,6 +12,7 @@ import type { Endpoint } from './addresses.js';
 import { describeError, type Io } from './io.js';
 import { exitCodes } from './kv-commands.js';
 import type { SaveInvocation } from './snapshot-options.js';
+import { printSnapshotResult } from './snapshot-output.js';
 
 export interface SavedBackup {
   readonly file: string;
@@ -98,24 +99,21 @@ export async function runSnapshotSave(inv: SaveInvocation, io: Io): Promise<numb
     return exitCodes.failed;
   }
   const { header: h, bytes, sha256 } = saved.backup;
-  if (inv.json) {
-    io.out(
-      `${JSON.stringify({
-        file: saved.file,
-        index: h.index,
-        term: h.term,
-        keys: h.keyCount,
-        bytes,
-        sha256,
-        clusterId: h.clusterId,
-        nodeId: h.nodeId,
-        endpoint: saved.endpoint,
-      })}\n`,
-    );
-  } else {
-    io.out(
-      `saved ${saved.file}: index ${h.index}, ${h.keyCount} keys, ${bytes} bytes (verified; from ${saved.endpoint})\n`,
-    );
-  }
+  printSnapshotResult(
+    io,
+    inv.json,
+    {
+      file: saved.file,
+      index: h.index,
+      term: h.term,
+      keys: h.keyCount,
+      bytes,
+      sha256,
+      clusterId: h.clusterId,
+      nodeId: h.nodeId,
+      endpoint: saved.endpoint,
+    },
+    `saved ${saved.file}: index ${h.index}, ${h.keyCount} keys, ${bytes} bytes (verified; from ${saved.endpoint})\n`,
+  );
   return exitCodes.ok;
 }

@@ -7,6 +7,7 @@ import type { ClusterMembership } from '../raft/index.js';
 import { describeError, type Io } from './io.js';
 import { exitCodes } from './kv-commands.js';
 import type { StatusInvocation } from './snapshot-options.js';
+import { printSnapshotResult } from './snapshot-output.js';
 
 interface MemberRow {
   readonly id: string;
@@ -84,7 +85,7 @@ export async function runSnapshotStatus(inv: StatusInvocation, io: Io): Promise<
     io.err(`raftkv: ${inv.file}: ${message}\n`);
     return exitCodes.failed;
   }
-  io.out(inv.json ? `${JSON.stringify(statusJson(inv.file, check))}\n` : statusText(inv.file, check));
+  printSnapshotResult(io, inv.json, statusJson(inv.file, check), statusText(inv.file, check));
   if (check.problem !== null) {
     io.err(`raftkv: ${inv.file}: ${check.problem.message}\n`);
     return exitCodes.failed;

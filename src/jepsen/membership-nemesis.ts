@@ -23,6 +23,7 @@ import { exchange } from './client.js';
 import { findLeader, type TimelineEntry } from './nemesis.js';
 import type { NodeSet } from './nodes.js';
 import { Interruptible, runSchedule } from './schedule.js';
+import { TimelineWriter } from './timeline.js';
 
 export interface MembershipNemesisOptions {
   /** How long the cluster runs shrunk in member-shrink-grow. */
@@ -63,6 +64,7 @@ function membersOf(body: unknown): Member[] | null {
 
 export class MembershipNemesis {
   private readonly waits = new Interruptible();
+  private readonly record: TimelineWriter;
 
   constructor(
     private readonly rng: Prng,
@@ -71,8 +73,10 @@ export class MembershipNemesis {
     private readonly now: () => number,
     private readonly log: (line: string) => void,
     /** Shared with the other nemesis, so the report sees every fault on one timeline. */
-    private readonly timeline: TimelineEntry[],
-  ) {}
+    timeline: TimelineEntry[],
+  ) {
+    this.record = new TimelineWriter(timeline, now, log, (e) => `${e.kind} done: ${e.detail}`);
+  }
 
   /** Ends the schedule early: the current wait returns and nothing new starts. */
   stop(): void {
@@ -88,18 +92,6 @@ export class MembershipNemesis {
     await runSchedule(this.waits, this.rng, this.options, this.now, untilMs, kinds, (kind, duration) =>
       kind === 'member-replace' ? this.replace() : this.shrinkGrow(duration),
     );
-  }
-
-  private begin(kind: Kind, detail: string): TimelineEntry {
-    const e: TimelineEntry = { kind, start: this.now(), end: Number.NaN, detail };
-    this.timeline.push(e);
-    this.log(`nemesis: ${kind} ${detail}`);
-    return e;
-  }
-
-  private end(e: TimelineEntry): void {
-    e.end = this.now();
-    this.log(`nemesis: ${e.kind} done: ${e.detail}`);
   }
 
   /**
@@ -126,7 +118,7 @@ export class MembershipNemesis {
       return;
     }
     const old = this.nodes.name(slot);
-    const e = this.begin('member-replace', `${old}${slot === leader ? ' (leader)' : ''} killed`);
+    const e = this.record.begin('member-replace', `${old}${slot === leader ? ' (leader)' : ''} killed`);
     try {
       await this.nodes.kill(slot);
       const removed = await this.remove(old, slot, 'others');
@@ -140,7 +132,7 @@ export class MembershipNemesis {
       e.detail += `; ${await this.join(slot)}`;
     } finally {
       this.nodes.release(slot);
-      this.end(e);
+      this.record.end(e);
     }
   }
 
@@ -154,7 +146,10 @@ export class MembershipNemesis {
       return;
     }
     const names = slots.map((i) => `${this.nodes.name(i)}${i === leader ? ' (leader)' : ''}`);
-    const e = this.begin('member-shrink-grow', `${n} → ${n - slots.length}: remove ${names.join(', ')}`);
+    const e = this.record.begin(
+      'member-shrink-grow',
+      `${n} → ${n - slots.length}: remove ${names.join(', ')}`,
+    );
     try {
       const out: number[] = [];
       for (const slot of slots) {
@@ -175,7 +170,7 @@ export class MembershipNemesis {
       // Slots whose removal was not confirmed are still members, running as they were.
     } finally {
       for (const slot of slots) this.nodes.release(slot);
-      this.end(e);
+      this.record.end(e);
     }
   }
 

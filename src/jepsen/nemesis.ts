@@ -45,6 +45,7 @@ import type { SmallDisks } from './disks.js';
 import type { Network } from './netns.js';
 import type { NodeSet } from './nodes.js';
 import { Interruptible, runSchedule } from './schedule.js';
+import { TimelineWriter } from './timeline.js';
 
 export const families = {
   partition: ['partition-halves', 'partition-leader', 'partition-bridge', 'partition-one-way'],
@@ -225,6 +226,7 @@ export class Nemesis {
   readonly timeline: TimelineEntry[] = [];
   private readonly kinds: FaultKind[];
   private readonly waits = new Interruptible();
+  private readonly record: TimelineWriter;
 
   constructor(
     private readonly rng: Prng,
@@ -238,6 +240,7 @@ export class Nemesis {
   ) {
     // Membership changes run beside these faults, on their own schedule (membership-nemesis.ts).
     this.kinds = options.families.filter((f) => f !== 'membership').flatMap((f) => [...families[f]]);
+    this.record = new TimelineWriter(this.timeline, now, log, (e) => `healed ${e.kind}`);
   }
 
   /** Ends the schedule early: the current wait returns and nothing new starts. */
@@ -275,18 +278,6 @@ export class Nemesis {
       if (answer !== null || this.stopped || Date.now() >= until) return answer;
       await sleep(100);
     }
-  }
-
-  private begin(kind: FaultKind, detail: string): TimelineEntry {
-    const e: TimelineEntry = { kind, start: this.now(), end: Number.NaN, detail };
-    this.timeline.push(e);
-    this.log(`nemesis: ${kind} ${detail}`);
-    return e;
-  }
-
-  private end(e: TimelineEntry): void {
-    e.end = this.now();
-    this.log(`nemesis: healed ${e.kind}`);
   }
 
   private names(list: readonly number[]): string {
@@ -337,11 +328,11 @@ export class Nemesis {
         const order = this.rng.shuffle(ids);
         const small = order.slice(0, Math.max(1, Math.floor(n / 2)));
         const big = order.slice(small.length);
-        const e = this.begin(kind, `${this.names(small)} | ${this.names(big)}`);
+        const e = this.record.begin(kind, `${this.names(small)} | ${this.names(big)}`);
         this.net.cut(small, big);
         await this.hold(duration);
         this.net.heal();
-        this.end(e);
+        this.record.end(e);
         return;
       }
       case 'partition-leader': {
@@ -349,14 +340,14 @@ export class Nemesis {
         const others = this.rng.shuffle(ids.filter((i) => i !== node));
         const small = [node, ...others.slice(0, Math.max(0, minority - 1))];
         const big = ids.filter((i) => !small.includes(i));
-        const e = this.begin(
+        const e = this.record.begin(
           kind,
           `${this.names(small)}${leader ? ' (leader side)' : ''} | ${this.names(big)}`,
         );
         this.net.cut(small, big);
         await this.hold(duration);
         this.net.heal();
-        this.end(e);
+        this.record.end(e);
         return;
       }
       case 'partition-bridge': {
@@ -365,11 +356,14 @@ export class Nemesis {
         const rest = order.slice(1);
         const a = rest.slice(0, Math.floor(rest.length / 2));
         const b = rest.slice(a.length);
-        const e = this.begin(kind, `${this.names(a)} | ${this.names(b)}, bridge ${this.nodes.name(bridge)}`);
+        const e = this.record.begin(
+          kind,
+          `${this.names(a)} | ${this.names(b)}, bridge ${this.nodes.name(bridge)}`,
+        );
         this.net.cut(a, b);
         await this.hold(duration);
         this.net.heal();
-        this.end(e);
+        this.record.end(e);
         return;
       }
       case 'partition-one-way': {
@@ -377,7 +371,7 @@ export class Nemesis {
           this.rng.next() < 0.5 ? (await this.leaderOrRandom())! : { node: this.rng.pick(ids) };
         const others = ids.filter((i) => i !== node);
         const deaf = this.rng.next() < 0.5;
-        const e = this.begin(
+        const e = this.record.begin(
           kind,
           deaf
             ? `${this.nodes.name(node)} hears nobody (its own packets still go out)`
@@ -389,7 +383,7 @@ export class Nemesis {
         }
         await this.hold(duration);
         this.net.heal();
-        this.end(e);
+        this.record.end(e);
         return;
       }
       case 'kill-random':
@@ -397,11 +391,14 @@ export class Nemesis {
         const target = await this.processTarget(kind === 'kill-leader');
         if (target === null) return this.skip(kind, 'another fault holds every node');
         await this.holding([target.node], async () => {
-          const e = this.begin(kind, `${this.nodes.name(target.node)}${target.leader ? ' (leader)' : ''}`);
+          const e = this.record.begin(
+            kind,
+            `${this.nodes.name(target.node)}${target.leader ? ' (leader)' : ''}`,
+          );
           await this.nodes.kill(target.node);
           await this.hold(duration);
           this.nodes.start(target.node);
-          this.end(e);
+          this.record.end(e);
         });
         return;
       }
@@ -410,7 +407,7 @@ export class Nemesis {
         const order = this.rng.shuffle(this.nodes.free());
         if (order.length === 0) return this.skip(kind, 'another fault holds every node');
         await this.holding(order, async () => {
-          const e = this.begin(kind, `order ${this.names(order)}`);
+          const e = this.record.begin(kind, `order ${this.names(order)}`);
           const per = Math.max(1000, duration / n);
           for (const i of order) {
             if (kind === 'kill-rolling') await this.nodes.kill(i);
@@ -420,7 +417,7 @@ export class Nemesis {
             await waitHealthy(this.nodes, [i], per);
             if (this.stopped) break;
           }
-          this.end(e);
+          this.record.end(e);
         });
         return;
       }
@@ -442,11 +439,11 @@ export class Nemesis {
         if (free.length === 0) return this.skip(kind, 'another fault holds every node');
         const node = this.rng.pick(free);
         await this.holding([node], async () => {
-          const e = this.begin(kind, this.nodes.name(node));
+          const e = this.record.begin(kind, this.nodes.name(node));
           await this.nodes.stop(node);
           await this.hold(Math.min(duration, 1000));
           this.nodes.start(node);
-          this.end(e);
+          this.record.end(e);
         });
         return;
       }
@@ -464,14 +461,14 @@ export class Nemesis {
   ): Promise<void> {
     const [sLo, sHi] = this.options.shortPauseMs;
     const pauseMs = this.rng.next() < 0.5 ? this.rng.between(sLo, sHi) : duration;
-    const e = this.begin(
+    const e = this.record.begin(
       kind,
       `${this.nodes.name(target.node)}${target.leader ? ' (leader)' : ''} for ${(pauseMs / 1000).toFixed(1)} s`,
     );
     this.nodes.pause(target.node);
     await this.hold(pauseMs);
     this.nodes.resume(target.node);
-    this.end(e);
+    this.record.end(e);
   }
 
   /**
@@ -506,7 +503,7 @@ export class Nemesis {
     const ids = this.nodes.ids();
     const name = this.nodes.name(old.node);
     const peers = ids.filter((i) => i !== old.node);
-    const e = this.begin(
+    const e = this.record.begin(
       'pause-isolate-leader',
       `${name} (leader, term ${old.view.term}) stopped and cut off from ${this.names(peers)}`,
     );
@@ -539,7 +536,7 @@ export class Nemesis {
     e.woken.until = this.now();
     e.detail += `; woken, cut off ${secs(e.woken.until - e.woken.at)} s more`;
     this.net.heal();
-    this.end(e);
+    this.record.end(e);
   }
 
   /**
@@ -575,7 +572,7 @@ export class Nemesis {
   ): Promise<void> {
     const ids = this.nodes.ids();
     const name = this.nodes.name(node);
-    const e = this.begin('disk-full', `${name} (${node === leader ? 'leader' : 'follower'})`);
+    const e = this.record.begin('disk-full', `${name} (${node === leader ? 'leader' : 'follower'})`);
     const exitsBefore = this.nodes.unexpectedExits().length;
     const { alarmWaitMs } = this.options;
     // Half of the threshold left free: low enough for the guard, and room for what the node
@@ -620,7 +617,7 @@ export class Nemesis {
       e.detail += `; filler removed, alarm NOT cleared everywhere within ${secs(alarmWaitMs)} s`;
     }
     d.stopped.push(...this.nodes.unexpectedExits().slice(exitsBefore));
-    this.end(e);
+    this.record.end(e);
   }
 
   /** Heals everything: no blocks, no paused or dead nodes, no filler. */

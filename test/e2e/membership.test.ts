@@ -9,47 +9,8 @@ import { rm } from 'node:fs/promises';
 import { test } from 'node:test';
 import type { ProcessCluster } from '../support/process-cluster.js';
 import { ProcessCluster as Cluster } from '../support/process-cluster.js';
-import { pause, waitFor } from '../support/wait.js';
-
-/** Writes keys w0, w1, ... one at a time through any running member; remembers the acknowledged. */
-class WriteLoad {
-  readonly acked = new Map<string, string>();
-  private stopped = false;
-  private done: Promise<void> = Promise.resolve();
-  failures = 0;
-
-  constructor(private readonly c: ProcessCluster) {}
-
-  start(): void {
-    this.done = (async () => {
-      for (let i = 0; !this.stopped; i++) {
-        const ids = this.c.runningIds();
-        const id = ids[i % ids.length];
-        if (id === undefined) {
-          // No node runs (the test failed and cleaned up, or all are restarting): wait, never spin.
-          await pause(50);
-          continue;
-        }
-        const key = `w${i}`;
-        try {
-          await this.c.client(id).put(key, `v${i}`, { timeoutMs: 3000, idempotencyKey: `load-${i}` });
-          this.acked.set(key, `v${i}`);
-        } catch {
-          // Refused or outcome unknown: not acknowledged, so not checked. A refused connection
-          // to a node that just exited fails at once (its error comes on the next tick): wait a
-          // moment, or this loop would starve the timers and I/O that notice the exit.
-          this.failures++;
-          await pause(10);
-        }
-      }
-    })();
-  }
-
-  async stop(): Promise<void> {
-    this.stopped = true;
-    await this.done;
-  }
-}
+import { waitFor } from '../support/wait.js';
+import { WriteLoad } from '../support/write-load.js';
 
 async function voters(c: ProcessCluster, via: string): Promise<string> {
   const r = await c.node(via).client.members();
@@ -81,7 +42,19 @@ async function timed<T>(
 test('grow 3 → 5, replace a dead node, remove the leader, shrink to 3, under writes: no acknowledged write lost', async (t) => {
   const c = await Cluster.create(t, { size: 3 });
   await c.waitForLeader();
-  const load = new WriteLoad(c);
+  // One write at a time through the running members in turn; a write refused or of unknown
+  // outcome is not retried (not acknowledged, so not checked).
+  const load = new WriteLoad({
+    prefix: 'w',
+    client: (_writer, n) => {
+      const ids = c.runningIds();
+      const id = ids[n % ids.length];
+      return id === undefined ? undefined : c.client(id);
+    },
+    tries: 'once',
+    timeoutMs: 3000,
+    failurePauseMs: 10,
+  });
   load.start();
   // A step that fails stops the load too (its loop must not outlive the nodes).
   t.after(() => load.stop());
@@ -169,7 +142,7 @@ test('grow 3 → 5, replace a dead node, remove the leader, shrink to 3, under w
   assert.ok(load.acked.size > 20, `the load made progress (${load.acked.size} writes)`);
   // Every acknowledged write is there, read linearizably through a member.
   const reader = c.runningIds()[0]!;
-  for (const [key, value] of load.acked) {
+  for (const [key, { value }] of load.acked) {
     const r = await c.get(reader, key);
     assert.equal(r.body.value, value, `${key} after the membership changes`);
   }

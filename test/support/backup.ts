@@ -12,7 +12,7 @@ import {
 } from '../../src/backup/index.js';
 import type { RaftkvClient } from '../../src/client/index.js';
 import { KvStateMachine } from '../../src/kv/index.js';
-import { pause, waitFor } from './wait.js';
+import { WriteLoad } from './write-load.js';
 
 export interface OpenedBackup {
   readonly check: IntactBackup;
@@ -44,46 +44,26 @@ export async function openBackupFile(path: string): Promise<OpenedBackup> {
 
 /**
  * Writers of unique keys under `prefix`, round-robin over `clients`; each write is retried with
- * its Idempotency-Key until it is acknowledged (a retry gets the first answer, so the index
- * recorded is the one the write was applied at), and writes stop only when they all are.
+ * its Idempotency-Key until it is acknowledged, so that the state at any index acknowledged is
+ * known exactly (WriteLoad).
  */
-export class AckedWrites {
-  /** key → the value written and the index it was applied at. */
-  readonly acked = new Map<string, { readonly value: string; readonly index: number }>();
-  /** Errors retried (a leader change, a node killed under the client). */
-  retries = 0;
-  private stopping = false;
-  private running: Promise<void>[] = [];
-
+export class AckedWrites extends WriteLoad {
   constructor(
-    private readonly clients: readonly RaftkvClient[],
+    clients: readonly RaftkvClient[],
     private readonly prefix: string,
-  ) {}
-
-  start(writers: number): void {
-    for (let w = 0; w < writers; w++) this.running.push(this.writer(w));
-  }
-
-  /** Stops the writers once every write begun is acknowledged. */
-  async stop(): Promise<void> {
-    this.stopping = true;
-    await Promise.all(this.running);
-  }
-
-  /** The highest index acknowledged so far. */
-  get highestIndex(): number {
-    let max = 0;
-    for (const { index } of this.acked.values()) max = Math.max(max, index);
-    return max;
-  }
-
-  /** Waits until `n` more writes than now have been acknowledged. */
-  async waitForMore(n: number, timeoutMs = 20_000): Promise<void> {
-    const target = this.acked.size + n;
-    await waitFor(`${target} acknowledged writes`, () => this.acked.size >= target, {
-      timeoutMs,
-      intervalMs: 2,
+  ) {
+    super({
+      prefix,
+      client: (w, n, attempt) => clients[(w + n + attempt) % clients.length],
+      tries: 'until-acknowledged',
+      timeoutMs: 5000,
+      failurePauseMs: 25,
     });
+  }
+
+  /** Errors retried (a leader change, a node killed under the client). */
+  get retries(): number {
+    return this.failures;
   }
 
   /**
@@ -105,25 +85,5 @@ export class AckedWrites {
       [...this.acked.values()].some((w) => w.index > index),
       'some writes were acknowledged after the backup index (writes kept flowing)',
     );
-  }
-
-  private async writer(w: number): Promise<void> {
-    for (let n = 0; !this.stopping; n++) {
-      const key = `${this.prefix}${w}/${n}`;
-      const value = `value of ${key}`;
-      const idempotencyKey = `backup-test-${key}`;
-      for (let attempt = 0; ; attempt++) {
-        const client = this.clients[(w + n + attempt) % this.clients.length]!;
-        try {
-          const r = await client.put(key, value, { idempotencyKey, timeoutMs: 5000 });
-          this.acked.set(key, { value, index: r.index });
-          break;
-        } catch {
-          this.retries++;
-          if (attempt > 400) throw new Error(`write of ${key} not acknowledged after ${attempt} tries`);
-          await pause(25);
-        }
-      }
-    }
   }
 }
