@@ -50,18 +50,16 @@ const extensions = [
   'subjectAltName=IP:127.0.0.1,IP:::1,DNS:localhost',
 ].join('\n');
 
+/** `openssl req` making a fresh P-256 key (unencrypted) into `keyFile`. */
+function newKey(keyFile: string): string[] {
+  return ['req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', keyFile];
+}
+
 async function makeCa(dir: string, name: string): Promise<string> {
   const cert = path.join(dir, `${name}.pem`);
   await run('openssl', [
-    'req',
+    ...newKey(path.join(dir, `${name}-key.pem`)),
     '-x509',
-    '-newkey',
-    'ec',
-    '-pkeyopt',
-    'ec_paramgen_curve:P-256',
-    '-nodes',
-    '-keyout',
-    path.join(dir, `${name}-key.pem`),
     '-out',
     cert,
     '-days',
@@ -82,20 +80,7 @@ async function signed(dir: string, ca: string, name: string, days = 30): Promise
   const cert = path.join(dir, `${name}.pem`);
   const ext = path.join(dir, `${name}.ext`);
   await writeFile(ext, extensions);
-  await run('openssl', [
-    'req',
-    '-newkey',
-    'ec',
-    '-pkeyopt',
-    'ec_paramgen_curve:P-256',
-    '-nodes',
-    '-keyout',
-    key,
-    '-out',
-    csr,
-    '-subj',
-    `/CN=${name}`,
-  ]);
+  await run('openssl', [...newKey(key), '-out', csr, '-subj', `/CN=${name}`]);
   await run('openssl', [
     'x509',
     '-req',
