@@ -157,6 +157,7 @@ export async function startNode(options: NodeOptions, seams: NodeSeams = {}): Pr
     observer: metrics,
   });
   metrics.watch(() => readNode(driver));
+  if (tls !== null) metrics.watchCertificates(() => tls?.expiresAt ?? null);
   const service = new NodeKvService(driver, o, clusterId);
   const http = new KvHttpServer(service, {
     now: realClock.now,

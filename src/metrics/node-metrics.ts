@@ -9,7 +9,7 @@
 //   counted or observed as the driver reports them, each far rarer than a request;
 // - HTTP requests are counted per request (http-instruments.ts).
 
-import { Counter, Histogram, Registry } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { DriverObserver, HttpMetrics, NodeReading, RejectionReason } from '../api/metrics.js';
 import { latencyBuckets, snapshotBuckets } from './buckets.js';
 import { HttpInstruments } from './http-instruments.js';
@@ -79,6 +79,22 @@ export class NodeMetrics implements HttpMetrics, DriverObserver {
    * Reads the node from now on, with `read` (taken once per scrape). The first reading is the
    * starting point of the committed counter: it counts what commits while this process runs.
    */
+  /**
+   * With TLS on: when the first of the node's certificates expires (ms since the epoch), read at
+   * each scrape so that a reload (SIGHUP) shows at once; the series exists only with TLS.
+   */
+  watchCertificates(expiresAt: () => number | null): void {
+    new Gauge({
+      name: 'raftkv_tls_cert_expiry_timestamp_seconds',
+      help: "When the first of the node's TLS certificates (--cert-file, --peer-cert-file) expires, in Unix seconds.",
+      registers: [this.registry],
+      collect() {
+        const at = expiresAt();
+        if (at !== null) this.set(at / 1000);
+      },
+    });
+  }
+
   watch(read: () => NodeReading): void {
     this.read = read;
     this.committedSeen = read().commitIndex;

@@ -237,6 +237,22 @@ test('reloadTls: tls.reloaded with usable files, tls.reload_failed (and the old 
   );
   const after = await serial();
   assert.notEqual(after, before, 'new connections get the new certificate');
+  const expiry = await new Promise<string>((resolve, reject) => {
+    https
+      .get({ host: LOOPBACK, port: c.ports[0]!, path: '/metrics', ca: certs.caPem, agent: false }, (res) => {
+        let text = '';
+        res.setEncoding('utf8');
+        res.on('data', (d: string) => {
+          text += d;
+        });
+        res.on('end', () => resolve(text));
+      })
+      .on('error', reject);
+  });
+  const line = expiry.split('\n').find((l) => l.startsWith('raftkv_tls_cert_expiry_timestamp_seconds '));
+  const seconds = Number(line?.split(' ')[1]);
+  // The test certificates are valid for 30 days.
+  assert.ok(Math.abs(seconds - (Date.now() / 1000 + 30 * 86400)) < 2 * 86400, String(line));
 
   await writeFile(key, 'not a key');
   assert.equal(await n1.reloadTls(), false);
