@@ -112,15 +112,23 @@ export class NodeLogger implements EventLog {
   ) {}
 
   emit<E extends NodeEventName>(event: E, fields: EventFields<E>): void {
+    if (this.filtered(eventSpec(event).level)) return;
     this.write(nodeRecord(event, fields));
   }
 
   log(level: LogLevel, sentence: string, fields: LogFields): void {
+    // Checked before the sentence is matched against the catalogue: a core's debug sentence
+    // below the level costs nothing more than this comparison.
+    if (this.filtered(level)) return;
     this.write(bridgedRecord(level, sentence, fields));
   }
 
+  private filtered(level: NodeLogLevel): boolean {
+    return rank[level] < rank[this.minLevel];
+  }
+
   private write(r: LogRecord): void {
-    if (rank[r.level] < rank[this.minLevel]) return;
+    if (this.filtered(r.level)) return;
     this.sink(formatRecord(this.format, new Date().toISOString(), this.nodeId, r));
   }
 }
