@@ -7,7 +7,6 @@
 
 import assert from 'node:assert/strict';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
@@ -18,6 +17,7 @@ import {
   type ClusterCerts,
   createClusterCerts,
 } from '../../src/certs/index.js';
+import { mutualTlsHandshake } from '../support/tls-handshake.js';
 
 interface Pem {
   readonly cert: Buffer;
@@ -40,47 +40,6 @@ async function cluster(t: { after: (fn: () => Promise<void>) => void }): Promise
   });
 }
 
-type Outcome =
-  | { readonly accepted: true; readonly peer: string }
-  | { readonly accepted: false; readonly client: string };
-
-/**
- * One connection from a client to a mutual-TLS server that answers with the common name of the
- * client's certificate. The connection's close settles it, so nothing waits on time: an accepted
- * client has read the answer; a refused one has not (the server destroys a connection whose
- * certificate fails without saying why, so the client's error, if any, is all there is to see).
- */
-async function connect(server: tls.TlsOptions, client: tls.ConnectionOptions): Promise<Outcome> {
-  const srv = tls.createServer({ ...server, requestCert: true, rejectUnauthorized: true }, (socket) => {
-    socket.end(`hello ${String(socket.getPeerCertificate().subject?.CN)}`);
-  });
-  await new Promise<void>((resolve) => srv.listen(0, '127.0.0.1', resolve));
-  const { port } = srv.address() as AddressInfo;
-  try {
-    return await new Promise<Outcome>((resolve) => {
-      let data = '';
-      let clientError = '';
-      const socket = tls.connect({ host: '127.0.0.1', port, ...client });
-      socket.setEncoding('utf8');
-      socket.on('data', (d: string) => {
-        data += d;
-      });
-      socket.on('error', (e: NodeJS.ErrnoException) => {
-        clientError = `${e.code ?? ''} ${e.message}`;
-      });
-      socket.on('close', () => {
-        resolve(
-          data.startsWith('hello ')
-            ? { accepted: true, peer: data.slice('hello '.length) }
-            : { accepted: false, client: clientError },
-        );
-      });
-    });
-  } finally {
-    await new Promise<void>((resolve) => srv.close(() => resolve()));
-  }
-}
-
 test('a node accepts the client certificate and other nodes, and refuses another CA and no certificate', {
   timeout: 30_000,
 }, async (t) => {
@@ -90,22 +49,25 @@ test('a node accepts the client certificate and other nodes, and refuses another
   const n1 = await pem(a.nodes[0]!);
   const server = { ...n1, ca };
 
-  const client = await connect(server, { ...(await pem(a.client)), ca });
+  const client = await mutualTlsHandshake(server, { ...(await pem(a.client)), ca });
   assert.deepEqual(client, { accepted: true, peer: 'client' });
 
-  const peer = await connect(server, { ...(await pem(a.nodes[1]!)), ca });
+  const peer = await mutualTlsHandshake(server, { ...(await pem(a.nodes[1]!)), ca });
   assert.deepEqual(peer, { accepted: true, peer: 'n2' }, 'a node certificate serves as a client certificate');
 
   const added = await addNodeCert({ caDir: path.dirname(a.ca), id: 'n3', hosts: ['127.0.0.1'] });
-  assert.deepEqual(await connect(server, { ...(await pem(added)), ca }), { accepted: true, peer: 'n3' });
+  assert.deepEqual(await mutualTlsHandshake(server, { ...(await pem(added)), ca }), {
+    accepted: true,
+    peer: 'n3',
+  });
 
-  const stranger = await connect(server, { ...(await pem(b.client)), ca });
+  const stranger = await mutualTlsHandshake(server, { ...(await pem(b.client)), ca });
   assert.equal(stranger.accepted, false, 'a client certificate from another CA is refused');
 
-  const intruder = await connect(server, { ...(await pem(b.nodes[0]!)), ca });
+  const intruder = await mutualTlsHandshake(server, { ...(await pem(b.nodes[0]!)), ca });
   assert.equal(intruder.accepted, false, "another cluster's node is refused");
 
-  const anonymous = await connect(server, { ca });
+  const anonymous = await mutualTlsHandshake(server, { ca });
   assert.equal(anonymous.accepted, false, 'no certificate is refused');
 });
 
@@ -119,14 +81,14 @@ test('clients check the server: the CA, the host dialled, and that the certifica
   const client = await pem(a.client);
 
   // Dialled as localhost: the DNS SAN; as 127.0.0.1 (above and here by default): the IP SAN.
-  assert.equal((await connect(server, { ...client, ca, servername: 'localhost' })).accepted, true);
+  assert.equal((await mutualTlsHandshake(server, { ...client, ca, servername: 'localhost' })).accepted, true);
 
-  const wrongCa = await connect(server, { ...client, ca: await readFile(b.ca) });
+  const wrongCa = await mutualTlsHandshake(server, { ...client, ca: await readFile(b.ca) });
   assert.equal(wrongCa.accepted, false, 'a server the client CA did not sign is refused');
   if (!wrongCa.accepted)
     assert.match(wrongCa.client, /SELF_SIGNED_CERT_IN_CHAIN|UNABLE_TO_VERIFY_LEAF_SIGNATURE/);
 
-  const wrongHost = await connect(server, {
+  const wrongHost = await mutualTlsHandshake(server, {
     ...client,
     ca,
     checkServerIdentity: (_host, cert) => tls.checkServerIdentity('10.9.9.9', cert),
@@ -134,7 +96,7 @@ test('clients check the server: the CA, the host dialled, and that the certifica
   assert.equal(wrongHost.accepted, false, 'a host the certificate does not name is refused');
   if (!wrongHost.accepted) assert.match(wrongHost.client, /ERR_TLS_CERT_ALTNAME_INVALID/);
 
-  const clientOnly = await connect({ ...client, ca }, { ...client, ca });
+  const clientOnly = await mutualTlsHandshake({ ...client, ca }, { ...client, ca });
   assert.equal(clientOnly.accepted, false, 'a client certificate (no serverAuth) cannot serve');
   if (!clientOnly.accepted) assert.match(clientOnly.client, /purpose/i);
 });
