@@ -1,7 +1,7 @@
 // The certificates of a cluster as files: `createClusterCerts` makes a CA, one certificate per
 // node and one client certificate; `addNodeCert` signs one more node's with a CA made before.
 // File names are fixed (ca.pem, ca-key.pem, <id>.pem, <id>-key.pem, client.pem, client-key.pem),
-// so the printed start flags, the docs and `raftkv cluster --tls` can name them.
+// so the printed start flags, the docs and other commands can name them.
 
 import path from 'node:path';
 import { ensureDir, type PemFile, readPem, writePemFiles } from './files.js';

@@ -59,7 +59,9 @@ function serialNumber(): string {
 }
 
 function window(v: Validity): { notBefore: Date; notAfter: Date } {
-  const now = (v.now ?? new Date()).getTime();
+  // Whole seconds, as a certificate holds them: a CA and a certificate made at the same moment for
+  // the same number of days then end at the same second, and the CA does not seem to end first.
+  const now = Math.floor((v.now ?? new Date()).getTime() / 1000) * 1000;
   return { notBefore: new Date(now - backdateMs), notAfter: new Date(now + v.days * dayMs) };
 }
 

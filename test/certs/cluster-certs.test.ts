@@ -139,7 +139,7 @@ test('a cluster: the CA, three node certificates and a client certificate, all c
   await checkKey(made.client.key, client);
 });
 
-test('defaults: 365 days and the client named "client"; every certificate has its own serial', async (t) => {
+test('defaults: 365 days and the client named "client"; every certificate has its own serial; at most as long as the CA', async (t) => {
   const dir = await tempDir(t);
   const now = Date.now();
   const made = await createClusterCerts({ nodes: [{ id: 'a', hosts: ['127.0.0.1'] }], outDir: dir });
@@ -149,6 +149,15 @@ test('defaults: 365 days and the client named "client"; every certificate has it
   assert.equal(client.subject, 'CN=client');
   const serials = new Set([(await cert(made.ca)).serialNumber, a.serialNumber, client.serialNumber]);
   assert.equal(serials.size, 3);
+
+  // As long as the CA: they end together, and the CA is not taken to end first.
+  const longest = await createClusterCerts({
+    nodes: [{ id: 'a', hosts: [] }],
+    outDir: dir,
+    days: 3650,
+    force: true,
+  });
+  assert.equal((await cert(longest.nodes[0]!.cert)).validTo, (await cert(longest.ca)).validTo);
 });
 
 test('files already there: refused, naming them, writing nothing; force overwrites', async (t) => {
@@ -249,7 +258,7 @@ test('addNodeCert: one more node signed by the same CA; refusals name what is wr
     /cannot read the CA certificate .*none\/ca\.pem/,
   );
   await assert.rejects(
-    addNodeCert({ caDir: dir, id: 'n6', hosts: ['h'], days: 3650 }),
+    addNodeCert({ caDir: dir, id: 'n6', hosts: ['h'], days: 3650, now: new Date(Date.now() + 86_400_000) }),
     /would outlive the CA/,
   );
   const other = await tempDir(t);
