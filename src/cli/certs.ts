@@ -28,7 +28,7 @@ export function clientTlsFlags(client: CertAndKey, ca: string): string[] {
   return ['--cacert', ca, '--cert', client.cert, '--key', client.key];
 }
 
-/** A shell command, one group of words a line, continued with "\\". */
+/** A shell command, one group of words a line, each line but the last ending in a backslash. */
 function commandLines(groups: readonly (readonly string[])[], indent = '  '): string {
   return groups
     .map((g, i) => `${indent}${i === 0 ? '' : '    '}${g.map(shellQuote).join(' ')}`)
