@@ -6,6 +6,7 @@ import type { RaftkvNode } from '../app/start-node.js';
 import type { NodeOptions } from '../node/options.js';
 import { type Env, UsageError, wantsHelp } from './args.js';
 import { runBenchCommand } from './bench-command.js';
+import { parseCertsAdd, parseCertsInit } from './certs-options.js';
 import { type ClusterDeps, runCluster } from './cluster.js';
 import { runClusterAdd } from './cluster-add.js';
 import type { Io } from './io.js';
@@ -89,6 +90,15 @@ export async function runCli(argv: readonly string[], env: Env, deps: CliDeps): 
     if (info.name === 'snapshot save') return await runSnapshotSave(parseSnapshotSave(args, env), io);
     if (info.name === 'snapshot status') return await runSnapshotStatus(parseSnapshotStatus(args), io);
     if (info.name === 'snapshot restore') return await runSnapshotRestore(parseSnapshotRestore(args), io);
+    // Imported here: the X.509 library loads only for these commands.
+    if (info.name === 'certs init') {
+      const inv = parseCertsInit(args);
+      return await (await import('./certs.js')).runCertsInit(inv, io);
+    }
+    if (info.name === 'certs add') {
+      const inv = parseCertsAdd(args);
+      return await (await import('./certs.js')).runCertsAdd(inv, io);
+    }
     if (isClientCommand(name)) {
       const out = await runClientCommand(parseClientCommand(name, args, env), deps.kv);
       io.out(out.out);

@@ -3,6 +3,7 @@
 
 import { type FlagDef, flagLines } from './args.js';
 import { benchFlags } from './bench-command.js';
+import { certsAddFlags, certsInitFlags } from './certs-options.js';
 import { clusterAddFlags } from './cluster-add-options.js';
 import { clusterFlags } from './cluster-options.js';
 import {
@@ -153,6 +154,26 @@ export const commands: readonly CommandInfo[] = [
     summary: 'load the cluster and report throughput, latency percentiles and errors',
     flags: benchFlags,
     notes: ['--target etcd loads an etcd cluster through its v3 JSON gateway, for comparisons.'],
+  },
+  {
+    name: 'certs init',
+    synopsis: 'raftkv certs init --cluster ID=HOST:PORT,... --out DIR [--days N] [--force]',
+    summary: 'make a CA, a certificate per node and a client certificate, for TLS (PEM files in DIR)',
+    flags: certsInitFlags,
+    notes: [
+      'Writes DIR/ca.pem, DIR/ca-key.pem, DIR/<id>.pem and DIR/<id>-key.pem per node, DIR/client.pem and',
+      'DIR/client-key.pem (keys 0600), then prints the raftkv start flags of each node and the client',
+      'flags (--cacert, --cert, --key, https:// endpoints). Refuses, writing nothing, when a file is',
+      'already there, unless --force. Node certificates serve and dial (serverAuth, clientAuth) and name',
+      "their node's HOST, 127.0.0.1, ::1 and localhost; docs/security.md says how to use them.",
+    ],
+  },
+  {
+    name: 'certs add',
+    synopsis: 'raftkv certs add --ca-dir DIR --id ID --host HOST [--host HOST ...] [--days N] [--force]',
+    summary: "make one more node's certificate with the CA certs init made",
+    flags: certsAddFlags,
+    notes: ['Writes DIR/<id>.pem and DIR/<id>-key.pem and prints the TLS flags to start the node with.'],
   },
   { name: 'help', synopsis: 'raftkv help [COMMAND]', summary: "show this help, or a command's", flags: [] },
   { name: 'version', synopsis: 'raftkv version', summary: 'print the version', flags: [] },
