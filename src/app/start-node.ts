@@ -37,6 +37,7 @@ import {
   WalFailedError,
 } from '../storage/index.js';
 import { PeerTransport } from '../transport/index.js';
+import { alarmToLeader } from './own-calls.js';
 
 export interface RaftkvNode {
   readonly id: string;
@@ -224,13 +225,8 @@ export async function startNode(options: NodeOptions, seams: NodeSeams = {}): Pr
       if (cmd.op !== 'alarm') return;
       const leader = driver.leaderAddress();
       if (leader === null) throw new NoLeaderError('no leader to take the alarm');
-      const res = await fetch(`http://${leader}/admin/alarms`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({ node: cmd.node, alarm: 'no_space', active: cmd.active }),
-        signal: AbortSignal.timeout(o.requestTimeoutMs),
-      });
-      if (!res.ok) throw new Error(`the leader answered ${res.status}: ${await res.text()}`);
+      // With the node's own credentials: an auth file on the leader refuses a call without a token.
+      await alarmToLeader(options, leader, cmd, o.requestTimeoutMs);
     },
   });
   service.diskSpace = () => spaceGuard.debugState();
@@ -242,6 +238,8 @@ export async function startNode(options: NodeOptions, seams: NodeSeams = {}): Pr
       users: users.users.length,
       metricsAuth: options.metricsAuth === true,
     });
+    // The node's own calls (own-calls.ts) would be refused by the other nodes: say so at once.
+    if (options.ownCalls?.token === undefined) logger.emit('auth.no_own_token', { file: authFile });
   } else if (!isLoopbackHost(o.listen.host)) {
     logger.emit('auth.open_network', { address: `${address.host}:${address.port}` });
   }

@@ -14,6 +14,7 @@ import {
   UsageError,
 } from './args.js';
 import { childEnv, defaultDataDir, defaultHost, parseHost, passThroughArgs } from './cluster-options.js';
+import { type Credentials, connectionFlags, credentialEnv, parseCredentials } from './connection-options.js';
 import { endpointsFlag, endpointsOption } from './kv-commands.js';
 import { parseStartCommand, tuningFlags } from './start-options.js';
 
@@ -39,6 +40,7 @@ export const clusterAddFlags: readonly FlagDef[] = [
     help: 'the node keeps its data in DIR/<id>, as raftkv cluster does',
   },
   { name: 'learner', help: 'stay a learner (default: promoted to voter once caught up)' },
+  ...connectionFlags,
   ...tuningFlags,
 ];
 
@@ -61,8 +63,13 @@ export interface ClusterAddRequest {
   readonly learner: boolean;
   /** Tuning flags for `raftkv start`, as given. */
   readonly passThrough: readonly string[];
-  /** The node's environment: this one's minus the per-node variables. */
+  /**
+   * The node's environment: this one's minus the per-node variables, plus the credentials given
+   * as flags (RAFTKV_TOKEN, RAFTKV_CACERT ...: the node's own, for its --join reads).
+   */
   readonly env: Readonly<Record<string, string>>;
+  /** The token and TLS files this command asks the members with. */
+  readonly credentials: Credentials;
 }
 
 /** `raftkv start ...` for the node: it joins through the endpoints and stops with our stdin. */
@@ -113,7 +120,8 @@ export function parseClusterAddCommand(argv: readonly string[], env: Env): Clust
     dataDir,
     learner: booleanOption(args, 'learner'),
     passThrough: passThroughArgs(args, tuningFlags),
-    env: childEnv(env),
+    env: { ...childEnv(env), ...credentialEnv(args, env) },
+    credentials: parseCredentials(args, env),
   };
   // The node's command line is checked now, so a bad tuning value is a usage error before the
   // cluster is asked anything (the id and port are stand-ins until the plan has chosen them).

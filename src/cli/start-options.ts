@@ -19,6 +19,7 @@ import {
   stringOption,
   UsageError,
 } from './args.js';
+import { nodeCredentialFlags, parseCredentials } from './connection-options.js';
 import type { JoinPlan } from './join.js';
 
 export const readModes: readonly ReadMode[] = ['safe', 'lease'];
@@ -139,6 +140,15 @@ export const clusterTokenFlag: FlagDef = {
   help: 'names the cluster; checked in the data dir and by peers, so two clusters never mix',
 };
 
+/** Also accepted (and passed to every node) by `raftkv cluster`. */
+export const authFileFlag: FlagDef = {
+  name: 'auth-file',
+  value: 'FILE',
+  env: 'RAFTKV_AUTH_FILE',
+  default: 'none: every route open',
+  help: 'users, roles and tokens (JSON, docs/security.md): clients send Authorization: Bearer TOKEN; re-read on SIGHUP',
+};
+
 export const startFlags: readonly FlagDef[] = [
   { name: 'id', value: 'ID', env: 'NODE_ID', help: "this node's id; must be one of the --cluster ids" },
   {
@@ -162,13 +172,7 @@ export const startFlags: readonly FlagDef[] = [
     help: 'bind address (":PORT" binds every interface)',
   },
   clusterTokenFlag,
-  {
-    name: 'auth-file',
-    value: 'FILE',
-    env: 'RAFTKV_AUTH_FILE',
-    default: 'none: every route open',
-    help: 'users, roles and tokens (JSON, docs/security.md): clients send Authorization: Bearer TOKEN; re-read on SIGHUP',
-  },
+  authFileFlag,
   { name: 'metrics-auth', help: 'with --auth-file: GET /metrics needs an admin token too (default: open)' },
   {
     name: 'join',
@@ -184,6 +188,8 @@ export const startFlags: readonly FlagDef[] = [
     help: 'with --join: where the other members and clients reach this node',
   },
   { name: 'learner', help: 'with --join: stay a learner (default: promoted to voter once caught up)' },
+  // The node's own client credentials (--token, --cacert, --cert, --key): connection-options.ts.
+  ...nodeCredentialFlags,
   ...tuningFlags,
   {
     name: 'stop-with-stdin',
@@ -240,8 +246,10 @@ export interface StartCommand {
 /** `raftkv start` in full: the node's options and the CLI's own flags. */
 export function parseStartCommand(argv: readonly string[], env: Env): StartCommand {
   const args = parseArgs(argv, startFlags);
-  const join = joinPlanFrom(args, env);
-  const options = optionsFrom(args, env, join);
+  const planned = joinPlanFrom(args, env);
+  const options = optionsFrom(args, env, planned);
+  // --join's reads carry the node's own credentials.
+  const join = planned && options.ownCalls ? { ...planned, credentials: options.ownCalls } : planned;
   return { options, stopWithStdin: booleanOption(args, 'stop-with-stdin'), ...(join && { join }) };
 }
 
@@ -338,6 +346,8 @@ function optionsFrom(args: ParsedArgs, env: Env, join: JoinPlan | undefined): No
   const authFile = option(args, env, 'auth-file')?.raw;
   const metricsAuth = booleanOption(args, 'metrics-auth');
   if (metricsAuth && authFile === undefined) throw new UsageError('--metrics-auth goes with --auth-file');
+  // The node's own client credentials (connection-options.ts): files read once, here.
+  const ownCalls = parseCredentials(args, env);
 
   const options: NodeOptions = {
     id,
@@ -361,6 +371,7 @@ function optionsFrom(args: ParsedArgs, env: Env, join: JoinPlan | undefined): No
     ...(logLevel !== undefined && { logLevel }),
     ...(authFile !== undefined && { authFile }),
     ...(metricsAuth && { metricsAuth }),
+    ...((ownCalls.token !== undefined || ownCalls.tls !== undefined) && { ownCalls }),
   };
   try {
     resolveNodeOptions(options); // the node's own checks (timing relations), reported as usage errors
