@@ -110,7 +110,8 @@ export class RaftkvConnectionError extends Error {
     else
       reason =
         code !== undefined && !error.message.includes(code) ? `${error.message} (${code})` : error.message;
-    if (code === 'ECONNRESET' && tlsNote !== undefined) reason = `${reason}; ${tlsNote}`;
+    if (code === 'ECONNRESET' && tlsNote !== undefined)
+      reason = `TLS: ${tlsNote} (${error.message}, ${code})`;
     return new RaftkvConnectionError(method, url, connected, false, reason, {
       cause: error,
       ...(code !== undefined && { code }),

@@ -87,7 +87,7 @@ export function openRequest(
     connected: () => connected,
     tlsNote: () =>
       handshook && certPresented
-        ? 'right after the TLS handshake: the node may not trust the client certificate'
+        ? 'the node closed the connection right after the handshake: it may not trust the client certificate'
         : undefined,
   };
 }
