@@ -40,7 +40,11 @@ export const clusterAddFlags: readonly FlagDef[] = [
     help: 'the node keeps its data in DIR/<id>, as raftkv cluster does',
   },
   { name: 'learner', help: 'stay a learner (default: promoted to voter once caught up)' },
-  ...connectionFlags,
+  {
+    ...connectionFlags[0]!,
+    help: "an admin's token: for the members asked, and the node's own calls (--join's); prefer the env var",
+  },
+  ...connectionFlags.slice(1),
   ...tuningFlags,
 ];
 

@@ -28,6 +28,24 @@ export const maxClusterNodes = 99;
 export const defaultHost = '127.0.0.1';
 export const defaultDataDir = './data';
 
+/** The connection flags as `raftkv cluster` uses them: for the nodes' own calls and its polls. */
+function clusterCredentialFlags(): FlagDef[] {
+  const [token, cacert, cert, key] = connectionFlags;
+  return [
+    {
+      ...token!,
+      default: 'with --auth-file: its first admin whose token is in the clear',
+      help: 'the token the nodes use for their own calls, and this command for its polls; prefer the env var',
+    },
+    {
+      ...cacert!,
+      help: "for https: the CA certificate (PEM) of the nodes' certificates, for the polls and the nodes' own calls",
+    },
+    { ...cert!, help: 'a client certificate (PEM) presented on those calls, with --key' },
+    key!,
+  ];
+}
+
 export const clusterFlags: readonly FlagDef[] = [
   { name: 'nodes', value: 'N', default: '3', help: `number of nodes (1-${maxClusterNodes}; odd is best)` },
   { name: 'base-port', value: 'PORT', default: '7001', help: 'node i listens on PORT+i-1' },
@@ -45,7 +63,7 @@ export const clusterFlags: readonly FlagDef[] = [
   },
   clusterTokenFlag,
   authFileFlag,
-  ...connectionFlags,
+  ...clusterCredentialFlags(),
   ...tuningFlags,
 ];
 
