@@ -22,6 +22,7 @@ const label = 'raftkv cluster add';
 
 export async function runClusterAdd(argv: readonly string[], env: Env, deps: ClusterDeps): Promise<number> {
   const req = parseClusterAddCommand(argv, env);
+  for (const note of req.notes) deps.io.out(`${label}: ${note}\n`);
   const fail = (why: string): number => {
     deps.io.err(`${label}: ${why}\n`);
     return exitCodes.failed;

@@ -6,8 +6,8 @@
 
 import { readFileSync } from 'node:fs';
 import { AuthFileError, parseAuthFile } from '../auth/index.js';
-import { UsageError } from './args.js';
-import type { ReadFile } from './connection-options.js';
+import { type Env, type ParsedArgs, sourceOf, stringOption, UsageError } from './args.js';
+import { type ReadFile, tokenOption } from './connection-options.js';
 
 export interface NodesToken {
   /** The token to give the nodes; undefined when there is none to give. */
@@ -74,4 +74,18 @@ export function nodesToken(
     token: admin.token,
     note: `nodes' own calls use the token of user "${admin.name}" (the first admin of ${file})`,
   };
+}
+
+/**
+ * The token a supervisor (`raftkv cluster`, `raftkv cluster add`) uses and gives its nodes: with an
+ * auth file (--auth-file or RAFTKV_AUTH_FILE), nodesToken's choice and its note; without, the one
+ * given, if any, and nothing to say.
+ */
+export function supervisorToken(args: ParsedArgs, env: Env): { token?: string; notes: string[] } {
+  const token = tokenOption(args, env);
+  const authFile = stringOption(args, 'auth-file', env, 'RAFTKV_AUTH_FILE');
+  if (authFile === undefined) return { ...(token !== undefined && { token }), notes: [] };
+  const given = token === undefined ? undefined : { token, what: sourceOf(args, 'token', 'RAFTKV_TOKEN') };
+  const chosen = nodesToken(authFile, given);
+  return { ...(chosen.token !== undefined && { token: chosen.token }), notes: [chosen.note] };
 }

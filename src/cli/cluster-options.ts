@@ -10,18 +10,11 @@ import {
   type ParsedArgs,
   parseArgs,
   parseInteger,
-  sourceOf,
   stringOption,
   UsageError,
 } from './args.js';
-import { nodesToken } from './cluster-auth.js';
-import {
-  type Credentials,
-  connectionFlags,
-  credentialEnv,
-  parseCredentials,
-  tokenOption,
-} from './connection-options.js';
+import { supervisorToken } from './cluster-auth.js';
+import { type Credentials, connectionFlags, credentialEnv, parseCredentials } from './connection-options.js';
 import { authFileFlag, clusterTokenFlag, parseStartCommand, tuningFlags } from './start-options.js';
 
 export const maxClusterNodes = 99;
@@ -146,16 +139,8 @@ export function parseClusterCommand(argv: readonly string[], env: Env): ClusterP
   // lines); with an auth file, a token for their own calls is found if none was given.
   const credentials = parseCredentials(args, env);
   const nodesEnv: Record<string, string> = { ...childEnv(env), ...credentialEnv(args, env) };
-  const notes: string[] = [];
-  const authFile = stringOption(args, 'auth-file', env, 'RAFTKV_AUTH_FILE');
-  let token = tokenOption(args, env);
-  if (authFile !== undefined) {
-    const given = token === undefined ? undefined : { token, what: sourceOf(args, 'token', 'RAFTKV_TOKEN') };
-    const chosen = nodesToken(authFile, given);
-    notes.push(chosen.note);
-    token = chosen.token;
-    if (token !== undefined) nodesEnv.RAFTKV_TOKEN = token;
-  }
+  const { token, notes } = supervisorToken(args, env);
+  if (token !== undefined) nodesEnv.RAFTKV_TOKEN = token;
 
   const ids = Array.from({ length: n }, (_, i) => `n${i + 1}`);
   const addr = (i: number): string => formatHostPort({ host, port: basePort + i });

@@ -253,6 +253,16 @@ test('cluster add hands its credentials to the node by environment: the token, a
   );
   assert.equal(join.join?.credentials?.token, 'admin-token-0123456789');
   assert.ok(join.join?.credentials?.tls?.ca);
+
+  // With the cluster's auth file: passed to the node, and its first admin's token used.
+  const authFile = await writeAuthFile(t, [testUsers.writer, testUsers.admin]);
+  const withAuth = parseClusterAddCommand(['--auth-file', authFile], {});
+  assert.ok(withAuth.passThrough.includes(`--auth-file=${authFile}`));
+  assert.equal(withAuth.credentials.token, testUsers.admin.token);
+  assert.equal(withAuth.env.RAFTKV_TOKEN, testUsers.admin.token);
+  assert.deepEqual(withAuth.notes, [
+    `nodes' own calls use the token of user "admin" (the first admin of ${authFile})`,
+  ]);
 });
 
 test('raftkv cluster --auth-file: the nodes get the file and an admin token for their own calls, named by user', async (t) => {
