@@ -38,6 +38,7 @@ import {
 } from '../storage/index.js';
 import { PeerTls, PeerTransport } from '../transport/index.js';
 import { type NodeTls, readNodeTls, tlsConfigured } from './node-tls.js';
+import { alarmToLeader } from './own-calls.js';
 
 export interface RaftkvNode {
   readonly id: string;
@@ -240,13 +241,10 @@ export async function startNode(options: NodeOptions, seams: NodeSeams = {}): Pr
       if (cmd.op !== 'alarm') return;
       const leader = driver.leaderAddress();
       if (leader === null) throw new NoLeaderError('no leader to take the alarm');
-      const res = await fetch(`http://${leader}/admin/alarms`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({ node: cmd.node, alarm: 'no_space', active: cmd.active }),
-        signal: AbortSignal.timeout(o.requestTimeoutMs),
-      });
-      if (!res.ok) throw new Error(`the leader answered ${res.status}: ${await res.text()}`);
+      // With the node's own credentials: an auth file on the leader refuses a call without a token.
+      // A node serving HTTPS reaches the leader's HTTPS as it forwards writes, unless given
+      // credentials of its own for these calls.
+      await alarmToLeader(withOwnTls(options, tls), leader, cmd, o.requestTimeoutMs);
     },
   });
   service.diskSpace = () => spaceGuard.debugState();
@@ -258,6 +256,8 @@ export async function startNode(options: NodeOptions, seams: NodeSeams = {}): Pr
       users: users.users.length,
       metricsAuth: options.metricsAuth === true,
     });
+    // The node's own calls (own-calls.ts) would be refused by the other nodes: say so at once.
+    if (options.ownCalls?.token === undefined) logger.emit('auth.no_own_token', { file: authFile });
   } else if (!isLoopbackHost(o.listen.host)) {
     logger.emit('auth.open_network', { address: `${address.host}:${address.port}` });
   }
@@ -348,4 +348,24 @@ export async function startNode(options: NodeOptions, seams: NodeSeams = {}): Pr
     void node.stop();
   });
   return node;
+}
+
+/** The options with the node's HTTPS client identity for its own calls when none was given. */
+function withOwnTls(options: NodeOptions, tls: NodeTls | null): NodeOptions {
+  const client = tls?.https?.client;
+  if (client === undefined || options.ownCalls?.tls !== undefined) return options;
+  const pem = (v: unknown): string | Buffer | undefined =>
+    typeof v === 'string' || Buffer.isBuffer(v) ? v : undefined;
+  const [ca, cert, key] = [pem(client.ca), pem(client.cert), pem(client.key)];
+  return {
+    ...options,
+    ownCalls: {
+      ...options.ownCalls,
+      tls: {
+        ...(ca !== undefined && { ca }),
+        ...(cert !== undefined && { cert }),
+        ...(key !== undefined && { key }),
+      },
+    },
+  };
 }

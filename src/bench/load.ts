@@ -6,6 +6,9 @@
 // can tell whether it was the bottleneck.
 
 import http from 'node:http';
+import https from 'node:https';
+import { type ClientTls, checkClientTls } from '../client/index.js';
+import { httpsOptionsOf } from '../client/tls.js';
 import { Prng } from '../random.js';
 import { Histogram } from './histogram.js';
 
@@ -16,6 +19,7 @@ export type BenchOp =
   | { readonly kind: 'mixed'; readonly readRatio: number };
 
 export interface BenchOptions {
+  /** `host:port` (http), or `http://host:port` / `https://host:port`. */
   readonly endpoints: readonly string[];
   readonly target: BenchTarget;
   readonly clients: number;
@@ -32,10 +36,17 @@ export interface BenchOptions {
   readonly onProgress?: (done: number, elapsedS: number) => void;
   /** Per-request timeout in ms. */
   readonly timeoutMs?: number;
+  /** raftkv: sent as `Authorization: Bearer TOKEN` (nodes with an auth file). */
+  readonly token?: string;
+  /** For https:// endpoints: the CA to trust and the client certificate to present. */
+  readonly tls?: ClientTls;
 }
 
+/** What a run was asked to do; the credentials are left out (a report must not show them). */
+export type BenchSettings = Omit<BenchOptions, 'onProgress' | 'token' | 'tls'>;
+
 export interface BenchResult {
-  readonly options: Omit<BenchOptions, 'onProgress'>;
+  readonly options: BenchSettings;
   readonly elapsedS: number;
   readonly requests: number;
   readonly throughput: number;
@@ -46,6 +57,7 @@ export interface BenchResult {
 }
 
 interface Endpoint {
+  readonly secure: boolean;
   readonly host: string;
   readonly port: number;
   readonly agent: http.Agent;
@@ -54,12 +66,19 @@ interface Endpoint {
 export async function runBench(o: BenchOptions): Promise<BenchResult> {
   if (o.endpoints.length === 0) throw new Error('no endpoints');
   const perEndpoint = Math.max(1, Math.ceil(o.conns / o.endpoints.length));
+  if (o.tls !== undefined) checkClientTls(o.tls);
   const endpoints: Endpoint[] = o.endpoints.map((e) => {
-    const i = e.lastIndexOf(':');
+    const url = new URL(/^https?:\/\//.test(e) ? e : `http://${e}`);
+    const secure = url.protocol === 'https:';
+    const agentOptions = { keepAlive: true, maxSockets: perEndpoint };
     return {
-      host: e.slice(0, i),
-      port: Number(e.slice(i + 1)),
-      agent: new http.Agent({ keepAlive: true, maxSockets: perEndpoint }),
+      secure,
+      // URL keeps an IPv6 address in brackets; the socket wants it bare.
+      host: url.hostname.replace(/^\[(.*)\]$/, '$1'),
+      port: Number(url.port || (secure ? 443 : 80)),
+      agent: secure
+        ? new https.Agent({ ...agentOptions, ...(o.tls !== undefined && httpsOptionsOf(o.tls)) })
+        : new http.Agent(agentOptions),
     };
   });
   const value = 'v'.repeat(o.valueSize);
@@ -101,7 +120,7 @@ export async function runBench(o: BenchOptions): Promise<BenchResult> {
   const elapsedS = Number(process.hrtime.bigint() - start) / 1e9;
   const cpu = process.cpuUsage(cpuStart);
   for (const ep of endpoints) ep.agent.destroy();
-  const { onProgress: _ignored, ...options } = o;
+  const { onProgress: _ignored, token: _token, tls: _tls, ...options } = o;
   return {
     options,
     elapsedS,
@@ -154,11 +173,12 @@ function request(
   }
   return new Promise((resolve) => {
     const headers: http.OutgoingHttpHeaders = {};
+    if (o.token !== undefined && o.target === 'raftkv') headers.authorization = `Bearer ${o.token}`;
     if (body !== null) {
       headers['content-type'] = 'application/json';
       headers['content-length'] = Buffer.byteLength(body);
     }
-    const req = http.request(
+    const req = (ep.secure ? https : http).request(
       {
         host: ep.host,
         port: ep.port,

@@ -18,6 +18,7 @@ import {
   stringOption,
   UsageError,
 } from './args.js';
+import { connectionFlags, parseCredentials } from './connection-options.js';
 import type { Io } from './io.js';
 import { defaultEndpoints } from './kv-commands.js';
 
@@ -50,16 +51,26 @@ export const benchFlags: readonly FlagDef[] = [
     help: 'read consistency for gets',
   },
   { name: 'json', help: 'print the result as JSON' },
+  ...connectionFlags,
 ];
 
 export function parseBenchOptions(argv: readonly string[], env: Env): BenchOptions & { json: boolean } {
   const args = parseArgs(argv, benchFlags);
   noMorePositionals(args, 0);
   const endpointsRaw = stringOption(args, 'endpoints', env, 'RAFTKV_ENDPOINTS') ?? defaultEndpoints;
-  const endpoints = parseEndpoints(endpointsRaw, sourceOf(args, 'endpoints', 'RAFTKV_ENDPOINTS')).map((e) => {
-    if (!e.url.startsWith('http://')) throw new UsageError('bench speaks plain HTTP only');
-    return e.label;
-  });
+  // host:port for http (as before), the URL for https.
+  const endpoints = parseEndpoints(endpointsRaw, sourceOf(args, 'endpoints', 'RAFTKV_ENDPOINTS')).map((e) =>
+    e.url === `http://${e.label}` ? e.label : e.url,
+  );
+  const target = parseChoice(stringOption(args, 'target') ?? 'raftkv', '--target', [
+    'raftkv',
+    'etcd',
+  ] as const);
+  // etcd's gateway has tokens of its own: --token is refused for it, RAFTKV_TOKEN left aside.
+  if (target !== 'raftkv' && stringOption(args, 'token') !== undefined) {
+    throw new UsageError('--token goes with --target raftkv');
+  }
+  const { token, tls } = parseCredentials(args, env);
   const int = (name: string, def: number, min: number): number => {
     const raw = stringOption(args, name);
     return raw === undefined ? def : parseInteger(raw, `--${name}`, min);
@@ -72,7 +83,7 @@ export function parseBenchOptions(argv: readonly string[], env: Env): BenchOptio
   }
   return {
     endpoints,
-    target: parseChoice(stringOption(args, 'target') ?? 'raftkv', '--target', ['raftkv', 'etcd'] as const),
+    target,
     clients,
     conns: int('conns', clients, 1),
     total: totalRaw === undefined ? null : parseInteger(totalRaw, '--total', 1),
@@ -86,6 +97,8 @@ export function parseBenchOptions(argv: readonly string[], env: Env): BenchOptio
       'stale',
     ] as const),
     json: booleanOption(args, 'json'),
+    ...(token !== undefined && target === 'raftkv' && { token }),
+    ...(tls !== undefined && { tls }),
   };
 }
 

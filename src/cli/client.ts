@@ -2,7 +2,7 @@
 // time, with a per-attempt timeout and failover across endpoints. Every write carries an
 // Idempotency-Key, so retrying it on the next endpoint is safe.
 
-import { type ApiRequest, RaftkvClient, RaftkvConnectionError } from '../client/index.js';
+import { type ApiRequest, type ClientTls, RaftkvClient, RaftkvConnectionError } from '../client/index.js';
 import type { Endpoint } from './addresses.js';
 
 /** One API request (src/client/requests.ts) and how long one endpoint may take to answer it. */
@@ -10,6 +10,8 @@ export interface HttpRequest extends ApiRequest {
   readonly timeoutMs: number;
   /** Sent as `Authorization: Bearer TOKEN` to every endpoint tried. */
   readonly token?: string;
+  /** For https:// endpoints: the CA to trust and the client certificate to present. */
+  readonly tls?: ClientTls;
 }
 
 export interface HttpAnswer {
@@ -45,8 +47,12 @@ export function classifyFailure(e: unknown, timeoutMs: number): { reason: string
 
 /** One request to one endpoint, on a fresh connection. */
 export async function requestOnce(endpoint: Endpoint, req: HttpRequest): Promise<HttpAnswer> {
-  const { token, ...request } = req;
-  const client = new RaftkvClient(endpoint.url, { keepAlive: false, ...(token !== undefined && { token }) });
+  const { token, tls, ...request } = req;
+  const client = new RaftkvClient(endpoint.url, {
+    keepAlive: false,
+    ...(token !== undefined && { token }),
+    ...(tls !== undefined && { tls }),
+  });
   const answer = await client.send(request, {
     timeoutMs: req.timeoutMs,
   });

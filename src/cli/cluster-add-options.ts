@@ -13,9 +13,11 @@ import {
   stringOption,
   UsageError,
 } from './args.js';
+import { supervisorToken } from './cluster-auth.js';
 import { childEnv, defaultDataDir, defaultHost, parseHost, passThroughArgs } from './cluster-options.js';
+import { type Credentials, connectionFlags, credentialEnv, parseCredentials } from './connection-options.js';
 import { endpointsFlag, endpointsOption } from './kv-commands.js';
-import { parseStartCommand, tuningFlags } from './start-options.js';
+import { authFileFlag, parseStartCommand, tuningFlags } from './start-options.js';
 
 export const clusterAddFlags: readonly FlagDef[] = [
   { ...endpointsFlag, help: 'members of the running cluster to ask for its members and to join through' },
@@ -39,6 +41,15 @@ export const clusterAddFlags: readonly FlagDef[] = [
     help: 'the node keeps its data in DIR/<id>, as raftkv cluster does',
   },
   { name: 'learner', help: 'stay a learner (default: promoted to voter once caught up)' },
+  {
+    ...authFileFlag,
+    help: "passed to the node (give raftkv cluster's); its first admin's token is used as for raftkv cluster",
+  },
+  {
+    ...connectionFlags[0]!,
+    help: "an admin's token: for the members asked, and the node's own calls (--join's); prefer the env var",
+  },
+  ...connectionFlags.slice(1),
   ...tuningFlags,
 ];
 
@@ -61,8 +72,15 @@ export interface ClusterAddRequest {
   readonly learner: boolean;
   /** Tuning flags for `raftkv start`, as given. */
   readonly passThrough: readonly string[];
-  /** The node's environment: this one's minus the per-node variables. */
+  /**
+   * The node's environment: this one's minus the per-node variables, plus the credentials given
+   * as flags (RAFTKV_TOKEN, RAFTKV_CACERT ...: the node's own, for its --join reads).
+   */
   readonly env: Readonly<Record<string, string>>;
+  /** The token and TLS files this command asks the members with. */
+  readonly credentials: Credentials;
+  /** Lines to print at start (with an auth file: whose token is used). */
+  readonly notes: readonly string[];
 }
 
 /** `raftkv start ...` for the node: it joins through the endpoints and stops with our stdin. */
@@ -101,6 +119,8 @@ export function parseClusterAddCommand(argv: readonly string[], env: Env): Clust
   const port = portRaw === undefined ? undefined : parseInteger(portRaw, '--port', 1, 65535);
   const dataDir = stringOption(args, 'data-dir') ?? defaultDataDir;
   if (dataDir === '') throw new UsageError('--data-dir must not be empty');
+  // With an auth file, a token for this command's calls and the node's own, as raftkv cluster.
+  const { token, notes } = supervisorToken(args, env);
   const req: ClusterAddRequest = {
     endpoints,
     // As labels, but an https:// endpoint keeps its scheme.
@@ -112,8 +132,14 @@ export function parseClusterAddCommand(argv: readonly string[], env: Env): Clust
     ...(port !== undefined && { port }),
     dataDir,
     learner: booleanOption(args, 'learner'),
-    passThrough: passThroughArgs(args, tuningFlags),
-    env: childEnv(env),
+    passThrough: passThroughArgs(args, [authFileFlag, ...tuningFlags]),
+    env: {
+      ...childEnv(env),
+      ...credentialEnv(args, env),
+      ...(token !== undefined && { RAFTKV_TOKEN: token }),
+    },
+    credentials: { ...parseCredentials(args, env), ...(token !== undefined && { token }) },
+    notes,
   };
   // The node's command line is checked now, so a bad tuning value is a usage error before the
   // cluster is asked anything (the id and port are stand-ins until the plan has chosen them).

@@ -11,6 +11,7 @@ import type { ClusterDeps } from './cluster.js';
 import { type ClusterAddRequest, parseClusterAddCommand } from './cluster-add-options.js';
 import { type AdditionPlan, AdditionRefused, planAddition } from './cluster-add-plan.js';
 import { defaultDataDir } from './cluster-options.js';
+import { type Credentials, clientOptionsOf } from './connection-options.js';
 import { inspectDataDir } from './data-dir-state.js';
 import { describeError, shellQuote } from './io.js';
 import { membersFrom } from './join.js';
@@ -21,13 +22,14 @@ const label = 'raftkv cluster add';
 
 export async function runClusterAdd(argv: readonly string[], env: Env, deps: ClusterDeps): Promise<number> {
   const req = parseClusterAddCommand(argv, env);
+  for (const note of req.notes) deps.io.out(`${label}: ${note}\n`);
   const fail = (why: string): number => {
     deps.io.err(`${label}: ${why}\n`);
     return exitCodes.failed;
   };
   let answer: MembersResult;
   try {
-    answer = await membersFrom(req.endpoints, defaultClientTimeoutMs);
+    answer = await membersFrom(req.endpoints, defaultClientTimeoutMs, {}, req.credentials);
   } catch (e) {
     return fail(`${describeError(e)}; is the cluster running? (--endpoints names its members)`);
   }
@@ -38,15 +40,19 @@ export async function runClusterAdd(argv: readonly string[], env: Env, deps: Clu
     if (e instanceof AdditionRefused) return fail(e.message);
     throw e;
   }
-  if (plan.member !== undefined && (await alreadyRuns(plan))) {
+  if (plan.member !== undefined && (await alreadyRuns(plan, req.credentials))) {
     return fail(`${plan.id} already runs at ${plan.address} (it answers there): nothing to restart`);
   }
   return new Addition(plan, req, deps).run();
 }
 
 /** Whether the node already runs: its address answers as that node. */
-async function alreadyRuns(plan: AdditionPlan): Promise<boolean> {
-  const client = new RaftkvClient(plan.url, { keepAlive: false, timeoutMs: 1000 });
+async function alreadyRuns(plan: AdditionPlan, credentials: Credentials): Promise<boolean> {
+  const client = new RaftkvClient(plan.url, {
+    keepAlive: false,
+    timeoutMs: 1000,
+    ...clientOptionsOf(credentials),
+  });
   try {
     return (await client.status()).nodeId === plan.id;
   } catch {
@@ -124,7 +130,9 @@ class Addition {
 
   private async poll(): Promise<void> {
     const timeoutMs = Math.max(100, Math.min(1000, this.deps.pollIntervalMs));
-    const answer = await membersFrom(this.req.endpoints, timeoutMs).catch(() => undefined);
+    const answer = await membersFrom(this.req.endpoints, timeoutMs, {}, this.req.credentials).catch(
+      () => undefined,
+    );
     if (answer === undefined || this.children.isStopping || this.loop.pollingStopped) return;
     const now: Standing = answer.members.find((m) => m.id === this.plan.id)?.role ?? 'unlisted';
     if (now !== this.standing) this.report(now);

@@ -13,11 +13,31 @@ import {
   stringOption,
   UsageError,
 } from './args.js';
-import { clusterTokenFlag, parseStartCommand, tuningFlags } from './start-options.js';
+import { supervisorToken } from './cluster-auth.js';
+import { type Credentials, connectionFlags, credentialEnv, parseCredentials } from './connection-options.js';
+import { authFileFlag, clusterTokenFlag, parseStartCommand, tuningFlags } from './start-options.js';
 
 export const maxClusterNodes = 99;
 export const defaultHost = '127.0.0.1';
 export const defaultDataDir = './data';
+
+/** The connection flags as `raftkv cluster` uses them: for the nodes' own calls and its polls. */
+function clusterCredentialFlags(): FlagDef[] {
+  const [token, cacert, cert, key] = connectionFlags;
+  return [
+    {
+      ...token!,
+      default: 'with --auth-file: its first admin whose token is in the clear',
+      help: 'the token the nodes use for their own calls, and this command for its polls; prefer the env var',
+    },
+    {
+      ...cacert!,
+      help: "for https: the CA certificate (PEM) of the nodes' certificates, for the polls and the nodes' own calls",
+    },
+    { ...cert!, help: 'a client certificate (PEM) presented on those calls, with --key' },
+    key!,
+  ];
+}
 
 export const clusterFlags: readonly FlagDef[] = [
   { name: 'nodes', value: 'N', default: '3', help: `number of nodes (1-${maxClusterNodes}; odd is best)` },
@@ -35,6 +55,8 @@ export const clusterFlags: readonly FlagDef[] = [
     help: 'address every node listens on and is reached at',
   },
   clusterTokenFlag,
+  authFileFlag,
+  ...clusterCredentialFlags(),
   ...tuningFlags,
 ];
 
@@ -71,6 +93,10 @@ export interface ClusterPlan {
   readonly env: Readonly<Record<string, string>>;
   /** `--endpoints` value for the client commands. */
   readonly endpoints: string;
+  /** What the supervisor's own polls of the nodes present: the nodes' token, the TLS files. */
+  readonly credentials: Credentials;
+  /** Lines to print at start (with an auth file: whose token the nodes use). */
+  readonly notes: readonly string[];
 }
 
 /** `--host`: a host name or address; an IPv6 address with or without brackets. */
@@ -108,12 +134,17 @@ export function parseClusterCommand(argv: readonly string[], env: Env): ClusterP
   const dataDir = stringOption(args, 'data-dir') ?? defaultDataDir;
   if (dataDir === '') throw new UsageError('--data-dir must not be empty');
   const host = parseHost(stringOption(args, 'host') ?? defaultHost);
-  const passThrough = passThroughArgs(args, [clusterTokenFlag, ...tuningFlags]);
+  const passThrough = passThroughArgs(args, [clusterTokenFlag, authFileFlag, ...tuningFlags]);
+  // The nodes' own credentials come by environment (a token must not show in their command
+  // lines); with an auth file, a token for their own calls is found if none was given.
+  const credentials = parseCredentials(args, env);
+  const nodesEnv: Record<string, string> = { ...childEnv(env), ...credentialEnv(args, env) };
+  const { token, notes } = supervisorToken(args, env);
+  if (token !== undefined) nodesEnv.RAFTKV_TOKEN = token;
 
   const ids = Array.from({ length: n }, (_, i) => `n${i + 1}`);
   const addr = (i: number): string => formatHostPort({ host, port: basePort + i });
   const clusterSpec = ids.map((id, i) => `${id}=${addr(i)}`).join(',');
-  const nodesEnv = childEnv(env);
   const nodes = ids.map((id, i): PlannedNode => {
     const nodeDir = join(dataDir, id);
     const nodeArgv = [
@@ -130,5 +161,13 @@ export function parseClusterCommand(argv: readonly string[], env: Env): ClusterP
     parseStartCommand(nodeArgv.slice(1), nodesEnv); // a bad pass-through value fails here, once
     return { id, port: basePort + i, dataDir: nodeDir, url: `http://${addr(i)}`, argv: nodeArgv };
   });
-  return { host, dataDir, nodes, env: nodesEnv, endpoints: ids.map((_, i) => addr(i)).join(',') };
+  return {
+    host,
+    dataDir,
+    nodes,
+    env: nodesEnv,
+    endpoints: ids.map((_, i) => addr(i)).join(','),
+    credentials: { ...credentials, ...(token !== undefined && { token }) },
+    notes,
+  };
 }

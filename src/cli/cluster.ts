@@ -67,6 +67,7 @@ class Supervisor {
       io.out(`  ${node.id.padEnd(this.width)}  ${node.url}  (data dir ${node.dataDir})\n`);
       this.children.spawn(node.id, node.argv, (exit) => this.onExit(node, exit));
     }
+    for (const note of this.plan.notes) io.out(`raftkv cluster: ${note}\n`);
     io.out(`clients: raftkv status --endpoints ${this.plan.endpoints}\n`);
     io.out('Ctrl-C stops every node.\n');
     this.loop.start(
@@ -117,7 +118,14 @@ class Supervisor {
     const endpoint: Endpoint = { label: node.url, url: node.url };
     const timeoutMs = Math.max(100, Math.min(1000, this.deps.pollIntervalMs));
     try {
-      const answer = await requestOnce(endpoint, { method: 'GET', path: '/debug', timeoutMs });
+      const { token, tls } = this.plan.credentials;
+      const answer = await requestOnce(endpoint, {
+        method: 'GET',
+        path: '/debug',
+        timeoutMs,
+        ...(token !== undefined && { token }),
+        ...(tls !== undefined && { tls }),
+      });
       return answer.status === 200 ? parseDebug(answer.body) : undefined;
     } catch {
       return undefined;

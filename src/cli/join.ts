@@ -8,6 +8,7 @@ import { setTimeout } from 'node:timers/promises';
 import { type MembersResult, RaftkvApiError, RaftkvClient, type ReadOptions } from '../client/index.js';
 import type { HostPort } from '../node/options.js';
 import { type Endpoint, formatHostPort, parseHostPort } from './addresses.js';
+import { type Credentials, clientOptionsOf } from './connection-options.js';
 import { describeError } from './io.js';
 
 export interface JoinPlan {
@@ -17,6 +18,8 @@ export interface JoinPlan {
   readonly advertise: HostPort;
   /** Stay a learner (no automatic promotion). */
   readonly learner: boolean;
+  /** The node's own token and TLS files, for its requests to the members. */
+  readonly credentials?: Credentials;
 }
 
 export interface ClusterView {
@@ -40,10 +43,15 @@ export async function membersFrom(
   endpoints: readonly Endpoint[],
   timeoutMs: number,
   read: ReadOptions = {},
+  credentials: Credentials = {},
 ): Promise<MembersResult> {
   const failures: string[] = [];
   for (const endpoint of endpoints) {
-    const client = new RaftkvClient(endpoint.url, { keepAlive: false, timeoutMs });
+    const client = new RaftkvClient(endpoint.url, {
+      keepAlive: false,
+      timeoutMs,
+      ...clientOptionsOf(credentials),
+    });
     try {
       return await client.members(read);
     } catch (e) {
@@ -70,10 +78,10 @@ export async function discoverCluster(
 ): Promise<ClusterView> {
   let answer: MembersResult;
   try {
-    answer = await membersFrom(plan.endpoints, timeoutMs);
+    answer = await membersFrom(plan.endpoints, timeoutMs, {}, plan.credentials);
   } catch (e) {
     if (!options.restarting) throw e;
-    answer = await membersFrom(plan.endpoints, timeoutMs, { consistency: 'stale' });
+    answer = await membersFrom(plan.endpoints, timeoutMs, { consistency: 'stale' }, plan.credentials);
   }
   const members: Record<string, HostPort> = {};
   try {
@@ -93,7 +101,11 @@ export async function requestAddition(plan: JoinPlan, id: string, deadlineMs: nu
   let last = 'no member answered';
   while (Date.now() < deadlineMs) {
     for (const endpoint of plan.endpoints) {
-      const client = new RaftkvClient(endpoint.url, { keepAlive: false, timeoutMs: 10_000 });
+      const client = new RaftkvClient(endpoint.url, {
+        keepAlive: false,
+        timeoutMs: 10_000,
+        ...clientOptionsOf(plan.credentials ?? {}),
+      });
       try {
         await client.addMember(id, address, { learner: plan.learner });
         return;

@@ -2,7 +2,7 @@
 // kv-output.ts sends it and turns the answer into output and an exit code.
 
 import { randomUUID } from 'node:crypto';
-import { type ApiRequest, apiRequests } from '../client/index.js';
+import { type ApiRequest, apiRequests, type ClientTls } from '../client/index.js';
 import { checkNodeId, type Endpoint, formatHostPort, parseEndpoints, parseHostPort } from './addresses.js';
 import {
   booleanOption,
@@ -18,6 +18,7 @@ import {
   UsageError,
 } from './args.js';
 import type { HttpRequest } from './client.js';
+import { connectionFlags, parseCredentials } from './connection-options.js';
 
 export const exitCodes = {
   ok: 0,
@@ -49,12 +50,7 @@ export const clientFlags: readonly FlagDef[] = [
     help: 'give up on an endpoint after this long',
   },
   { name: 'json', help: "print the server's JSON answer instead of the plain output" },
-  {
-    name: 'token',
-    value: 'TOKEN',
-    env: 'RAFTKV_TOKEN',
-    help: "bearer token of a user in the nodes' auth file (docs/security.md); prefer the env var: flags show in ps",
-  },
+  ...connectionFlags,
 ];
 
 const idempotencyFlag: FlagDef = {
@@ -113,6 +109,8 @@ export interface ClientInvocation {
   readonly idempotencyKey?: string;
   /** Sent as `Authorization: Bearer TOKEN` (nodes with an auth file). */
   readonly token?: string;
+  /** For https:// endpoints. */
+  readonly tls?: ClientTls;
 }
 
 export type ClientCommandName = ClientCommand['kind'];
@@ -205,17 +203,13 @@ export function parseClientCommand(
   const isWrite = command.kind === 'put' || command.kind === 'del';
   const idempotencyKey = isWrite ? (stringOption(args, 'idempotency-key') ?? newKey()) : undefined;
   if (idempotencyKey === '') throw new UsageError('--idempotency-key must not be empty');
-  const token = stringOption(args, 'token', env, 'RAFTKV_TOKEN');
-  if (token !== undefined && !/^[\x21-\x7e]+$/.test(token)) {
-    throw new UsageError(`${sourceOf(args, 'token', 'RAFTKV_TOKEN')} must be printable ASCII without spaces`);
-  }
   return {
     command,
     endpoints,
     timeoutMs,
     json: booleanOption(args, 'json'),
     ...(idempotencyKey !== undefined && { idempotencyKey }),
-    ...(token !== undefined && { token }),
+    ...parseCredentials(args, env),
   };
 }
 
@@ -256,6 +250,7 @@ export function httpRequestOf(inv: ClientInvocation): HttpRequest {
     ...apiRequestOf(inv.command, inv.idempotencyKey),
     timeoutMs: inv.timeoutMs,
     ...(inv.token !== undefined && { token: inv.token }),
+    ...(inv.tls !== undefined && { tls: inv.tls }),
   };
 }
 

@@ -16,6 +16,7 @@ import {
   stringOption,
   UsageError,
 } from './args.js';
+import { type Credentials, connectionFlags, parseCredentials } from './connection-options.js';
 import { defaultClientTimeoutMs, endpointsFlag, endpointsOption } from './kv-commands.js';
 
 const jsonFlag: FlagDef = { name: 'json', help: 'print the result as one JSON object' };
@@ -30,6 +31,7 @@ export const snapshotSaveFlags: readonly FlagDef[] = [
     help: 'give up on an endpoint that sends nothing for this long (confirming the read point, or between chunks); the whole save has no bound',
   },
   jsonFlag,
+  ...connectionFlags,
 ];
 
 export const snapshotStatusFlags: readonly FlagDef[] = [jsonFlag];
@@ -56,6 +58,8 @@ export interface SaveInvocation {
   readonly endpoints: readonly Endpoint[];
   readonly idleTimeoutMs: number;
   readonly json: boolean;
+  /** The token (an admin's: GET /admin/snapshot) and TLS files. */
+  readonly credentials: Credentials;
 }
 
 export interface StatusInvocation {
@@ -95,7 +99,13 @@ export function parseSnapshotSave(argv: readonly string[], env: Env): SaveInvoca
     raw === undefined
       ? defaultClientTimeoutMs
       : parseDurationMs(raw, sourceOf(args, 'timeout', 'RAFTKV_TIMEOUT'));
-  return { file, endpoints: endpointsOption(args, env), idleTimeoutMs, json: booleanOption(args, 'json') };
+  return {
+    file,
+    endpoints: endpointsOption(args, env),
+    idleTimeoutMs,
+    json: booleanOption(args, 'json'),
+    credentials: parseCredentials(args, env),
+  };
 }
 
 export function parseSnapshotStatus(argv: readonly string[]): StatusInvocation {

@@ -9,6 +9,7 @@ import path from 'node:path';
 import { checkBackupFile, expectIntact, type IntactBackup } from '../backup/index.js';
 import { type BackupResult, RaftkvApiError, RaftkvClient, RaftkvConnectionError } from '../client/index.js';
 import type { Endpoint } from './addresses.js';
+import { type Credentials, clientOptionsOf } from './connection-options.js';
 import { describeError, type Io } from './io.js';
 import { exitCodes } from './kv-commands.js';
 import type { SaveInvocation } from './snapshot-options.js';
@@ -44,11 +45,16 @@ async function fsyncDir(dir: string): Promise<void> {
 }
 
 /** One endpoint's backup into `part`, fsynced and checked; the caller renames it. */
-async function download(endpoint: Endpoint, part: string, idleTimeoutMs: number): Promise<IntactBackup> {
+async function download(
+  endpoint: Endpoint,
+  part: string,
+  idleTimeoutMs: number,
+  credentials: Credentials,
+): Promise<IntactBackup> {
   const file = await open(part, 'w');
   let sent: BackupResult;
   try {
-    const client = new RaftkvClient(endpoint.url, { keepAlive: false });
+    const client = new RaftkvClient(endpoint.url, { keepAlive: false, ...clientOptionsOf(credentials) });
     sent = await client.backup((chunk) => writeAll(file, chunk), { idleTimeoutMs });
     await file.sync();
   } finally {
@@ -75,7 +81,7 @@ export async function saveSnapshot(inv: SaveInvocation, note: (line: string) => 
   const failures: string[] = [];
   for (const endpoint of inv.endpoints) {
     try {
-      const backup = await download(endpoint, part, inv.idleTimeoutMs);
+      const backup = await download(endpoint, part, inv.idleTimeoutMs, inv.credentials);
       await rename(part, inv.file);
       await fsyncDir(path.dirname(path.resolve(inv.file)));
       return { file: inv.file, endpoint: endpoint.label, backup };

@@ -20,6 +20,7 @@ import {
   stringOption,
   UsageError,
 } from './args.js';
+import { nodeCredentialFlags, parseCredentials } from './connection-options.js';
 import type { JoinPlan } from './join.js';
 
 export const readModes: readonly ReadMode[] = ['safe', 'lease'];
@@ -140,6 +141,15 @@ export const clusterTokenFlag: FlagDef = {
   help: 'names the cluster; checked in the data dir and by peers, so two clusters never mix',
 };
 
+/** Also accepted (and passed to every node) by `raftkv cluster`. */
+export const authFileFlag: FlagDef = {
+  name: 'auth-file',
+  value: 'FILE',
+  env: 'RAFTKV_AUTH_FILE',
+  default: 'none: every route open',
+  help: 'users, roles and tokens (JSON, docs/security.md): clients send Authorization: Bearer TOKEN; re-read on SIGHUP',
+};
+
 export const startFlags: readonly FlagDef[] = [
   { name: 'id', value: 'ID', env: 'NODE_ID', help: "this node's id; must be one of the --cluster ids" },
   {
@@ -163,13 +173,7 @@ export const startFlags: readonly FlagDef[] = [
     help: 'bind address (":PORT" binds every interface)',
   },
   clusterTokenFlag,
-  {
-    name: 'auth-file',
-    value: 'FILE',
-    env: 'RAFTKV_AUTH_FILE',
-    default: 'none: every route open',
-    help: 'users, roles and tokens (JSON, docs/security.md): clients send Authorization: Bearer TOKEN; re-read on SIGHUP',
-  },
+  authFileFlag,
   { name: 'metrics-auth', help: 'with --auth-file: GET /metrics needs an admin token too (default: open)' },
   {
     name: 'cert-file',
@@ -228,6 +232,8 @@ export const startFlags: readonly FlagDef[] = [
     help: 'with --join: where the other members and clients reach this node',
   },
   { name: 'learner', help: 'with --join: stay a learner (default: promoted to voter once caught up)' },
+  // The node's own client credentials (--token, --cacert, --cert, --key): connection-options.ts.
+  ...nodeCredentialFlags,
   ...tuningFlags,
   {
     name: 'stop-with-stdin',
@@ -284,8 +290,10 @@ export interface StartCommand {
 /** `raftkv start` in full: the node's options and the CLI's own flags. */
 export function parseStartCommand(argv: readonly string[], env: Env): StartCommand {
   const args = parseArgs(argv, startFlags);
-  const join = joinPlanFrom(args, env);
-  const options = optionsFrom(args, env, join);
+  const planned = joinPlanFrom(args, env);
+  const options = optionsFrom(args, env, planned);
+  // --join's reads carry the node's own credentials.
+  const join = planned && options.ownCalls ? { ...planned, credentials: options.ownCalls } : planned;
   return { options, stopWithStdin: booleanOption(args, 'stop-with-stdin'), ...(join && { join }) };
 }
 
@@ -393,6 +401,8 @@ function optionsFrom(args: ParsedArgs, env: Env, join: JoinPlan | undefined): No
   };
   const tlsProblem = tlsFlagsProblem(tls);
   if (tlsProblem !== null) throw new UsageError(tlsProblem);
+  // The node's own client credentials (connection-options.ts): files read once, here.
+  const ownCalls = parseCredentials(args, env);
 
   const options: NodeOptions = {
     id,
@@ -417,6 +427,7 @@ function optionsFrom(args: ParsedArgs, env: Env, join: JoinPlan | undefined): No
     ...(authFile !== undefined && { authFile }),
     ...(metricsAuth && { metricsAuth }),
     ...(Object.keys(tls).length > 0 && { tls }),
+    ...((ownCalls.token !== undefined || ownCalls.tls !== undefined) && { ownCalls }),
   };
   try {
     resolveNodeOptions(options); // the node's own checks (timing relations), reported as usage errors

@@ -51,6 +51,9 @@ export const commands: readonly CommandInfo[] = [
     notes: [
       'The other flags are passed to every node. Re-running with the same --data-dir resumes the',
       'cluster with its data: keep --nodes, --base-port and --host the same (they name the cluster).',
+      'With --auth-file the nodes get a token for their own calls: --token or RAFTKV_TOKEN, else the',
+      'first admin of the file whose token is in the clear (it says whose); the token and the TLS',
+      'files reach the nodes by their environment.',
       'A node that exits is reported; the others keep running.',
       'To grow it while it runs: raftkv cluster add (in another terminal).',
     ],
@@ -66,7 +69,8 @@ export const commands: readonly CommandInfo[] = [
       'and DIR/<id> as above), forwards its log, and says when the cluster lists it and when it is a',
       'voter. An --id that is already a member is restarted on its data dir, not added again.',
       'Stopping it does not remove the member: raftkv member remove ID does.',
-      'The other flags are passed to the node: give the ones raftkv cluster was given.',
+      'The other flags are passed to the node: give the ones raftkv cluster was given',
+      '(--token and the TLS files by its environment, for its --join reads).',
     ],
   },
   {
@@ -118,7 +122,7 @@ export const commands: readonly CommandInfo[] = [
   },
   {
     name: 'snapshot save',
-    synopsis: 'raftkv snapshot save FILE [--endpoints HOST:PORT,...] [--timeout MS] [--json]',
+    synopsis: 'raftkv snapshot save FILE [--endpoints HOST:PORT,...] [--timeout MS] [--json] [--token TOKEN]',
     summary:
       'save a backup of the whole state, at a linearizable point, to FILE (written atomically, verified)',
     flags: snapshotSaveFlags,
@@ -210,6 +214,8 @@ export function generalUsage(): string {
     '',
     `Client commands (put, get, del, list, status) talk to --endpoints HOST:PORT,...`,
     `(env RAFTKV_ENDPOINTS; default ${defaultEndpoints}).`,
+    'Every command that talks to a node takes --token (env RAFTKV_TOKEN) and, for https://',
+    'endpoints, --cacert, --cert and --key (env RAFTKV_CACERT, RAFTKV_CERT, RAFTKV_KEY).',
     'Run "raftkv help COMMAND" or "raftkv COMMAND --help" for its flags.',
     exitCodeLine,
     '',

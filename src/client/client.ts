@@ -28,6 +28,7 @@ import {
   type ReadOptions,
   type WriteOptions,
 } from './requests.js';
+import { type ClientTls, checkClientTls, httpsOptionsOf } from './tls.js';
 
 export type PutResult = PutResponse;
 export type DeleteResult = DeleteResponse;
@@ -113,6 +114,11 @@ export interface ClientOptions {
    * every request.
    */
   readonly token?: string;
+  /**
+   * For an https:// endpoint: the CA that signs the nodes' certificates, and a client certificate
+   * to present (PEM). Checked here: a TlsOptionsError names what is wrong. Ignored for http://.
+   */
+  readonly tls?: ClientTls;
 }
 
 /** Anything `send` can send: an API request, or a hand-made one (any method, path and body). */
@@ -138,6 +144,8 @@ export class RaftkvClient {
   private readonly agent: http.Agent | false;
   private readonly timeoutMs: number;
   private readonly headers: Readonly<Record<string, string>>;
+  /** The TLS options of an https endpoint (undefined for http). */
+  private readonly tls: ClientTls | undefined;
 
   /** `endpoint`: `http://host:port`, `https://host:port`, or `host:port` (http). */
   constructor(endpoint: string, options: ClientOptions = {}) {
@@ -152,12 +160,16 @@ export class RaftkvClient {
       options.token === undefined
         ? (options.headers ?? {})
         : { ...options.headers, authorization: `Bearer ${options.token}` };
+    const secure = this.base.protocol === 'https:';
+    if (secure && options.tls !== undefined) checkClientTls(options.tls);
+    this.tls = secure ? options.tls : undefined;
     const keepAlive = options.keepAlive ?? true;
     const agentOptions = { keepAlive: true, maxSockets: options.maxSockets ?? Number.POSITIVE_INFINITY };
+    // The agent carries the TLS options, so every connection it opens trusts and presents them.
     this.agent = !keepAlive
       ? false
-      : this.base.protocol === 'https:'
-        ? new https.Agent(agentOptions)
+      : secure
+        ? new https.Agent({ ...agentOptions, ...(this.tls !== undefined && httpsOptionsOf(this.tls)) })
         : new http.Agent(agentOptions);
   }
 
@@ -256,6 +268,7 @@ export class RaftkvClient {
       {
         idleTimeoutMs: options.idleTimeoutMs ?? this.timeoutMs,
         agent: this.agent,
+        ...(this.tls !== undefined && { tls: this.tls }),
         ...(options.signal !== undefined && { signal: options.signal }),
       },
       write,
@@ -333,6 +346,7 @@ export class RaftkvClient {
       {
         timeoutMs: options.timeoutMs ?? this.timeoutMs,
         agent: this.agent,
+        ...(this.tls !== undefined && { tls: this.tls }),
         ...(options.signal !== undefined && { signal: options.signal }),
       },
     );

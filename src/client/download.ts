@@ -8,6 +8,7 @@ import type http from 'node:http';
 import type { IncomingHttpHeaders } from 'node:http';
 import { RaftkvConnectionError } from './errors.js';
 import { type Outgoing, openRequest } from './exchange.js';
+import type { ClientTls } from './tls.js';
 
 export interface DownloadOptions {
   /**
@@ -18,6 +19,8 @@ export interface DownloadOptions {
   readonly signal?: AbortSignal;
   /** An agent to reuse connections with, or false for a fresh connection. */
   readonly agent: http.Agent | false;
+  /** https: what the client trusts and presents (a fresh connection's; an agent carries the same). */
+  readonly tls?: ClientTls;
 }
 
 /** A 200 streamed into the sink, or any other answer, read whole. */
@@ -49,7 +52,7 @@ export async function download(
 ): Promise<Downloaded> {
   const { signal, idleTimeoutMs } = options;
   if (signal?.aborted) throw signal.reason;
-  const { req, url, connected } = openRequest(base, out, options.agent);
+  const { req, url, connected, tlsNote } = openRequest(base, out, options.agent, options.tls);
   let bytes = 0;
   let timedOut = false;
   let timer: NodeJS.Timeout | undefined;
@@ -117,7 +120,9 @@ export async function download(
       throw new RaftkvConnectionError(out.method, url, connected(), true, reason);
     }
     const error = e instanceof Error ? e : new Error(String(e));
-    if (bytes === 0) throw RaftkvConnectionError.of(out.method, url, connected(), error, idleTimeoutMs);
+    if (bytes === 0) {
+      throw RaftkvConnectionError.of(out.method, url, connected(), error, idleTimeoutMs, tlsNote());
+    }
     const code = (error as NodeJS.ErrnoException).code;
     throw new RaftkvConnectionError(
       out.method,

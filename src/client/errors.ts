@@ -2,10 +2,13 @@
 // write:
 //   RaftkvApiError        — the node answered, with an error status (its JSON error body: `code`,
 //                           `definite`); `definite: false` means the write may still apply;
-//   RaftkvConnectionError — no answer: refused, reset, timed out. `connected` says whether a
-//                           connection was made at all; if not, the request certainly did not
-//                           arrive.
+//   RaftkvConnectionError — no answer: refused, reset, timed out, or a TLS handshake that failed
+//                           (its reason starts with "TLS:" and names the cause). `connected`
+//                           says whether a connection was made at all; if not, the request
+//                           certainly did not arrive.
 // A call aborted through the caller's own AbortSignal rejects with the signal's reason instead.
+
+import { describeTlsFailure } from './tls.js';
 
 /** The node answered with an error status, or with something that is not the API's answer. */
 export class RaftkvApiError extends Error {
@@ -76,25 +79,39 @@ export class RaftkvConnectionError extends Error {
     this.code = options.code;
   }
 
-  /** Builds one from a socket error (or a timeout: `error` null) of a call to `url`. */
+  /**
+   * Builds one from a socket error (or a timeout: `error` null) of a call to `url`. `tlsNote`: what
+   * a reset may mean on this connection (see OpenRequest.tlsNote).
+   */
   static of(
     method: string,
     url: string,
     connected: boolean,
     error: Error | null,
     timeoutMs: number,
+    tlsNote?: string,
   ): RaftkvConnectionError {
     if (error === null) {
       const reason = connected ? `no answer within ${timeoutMs} ms` : `no connection within ${timeoutMs} ms`;
       return new RaftkvConnectionError(method, url, connected, true, reason);
     }
     const code = (error as NodeJS.ErrnoException).code;
+    // A failed handshake: no HTTP request reached the node (its server never read one).
+    const tls = describeTlsFailure(error);
+    if (tls !== undefined) {
+      return new RaftkvConnectionError(method, url, false, false, tls, {
+        cause: error,
+        ...(code !== undefined && { code }),
+      });
+    }
     let reason: string;
     if (code === 'ECONNREFUSED') reason = 'connection refused';
     else if (code !== undefined && notSentCodes.has(code)) reason = `cannot connect (${code})`;
     else
       reason =
         code !== undefined && !error.message.includes(code) ? `${error.message} (${code})` : error.message;
+    if (code === 'ECONNRESET' && tlsNote !== undefined)
+      reason = `TLS: ${tlsNote} (${error.message}, ${code})`;
     return new RaftkvConnectionError(method, url, connected, false, reason, {
       cause: error,
       ...(code !== undefined && { code }),

@@ -8,6 +8,7 @@
 import http, { type IncomingHttpHeaders } from 'node:http';
 import https from 'node:https';
 import { RaftkvConnectionError } from './errors.js';
+import { type ClientTls, httpsOptionsOf } from './tls.js';
 
 export interface Outgoing {
   readonly method: string;
@@ -29,6 +30,8 @@ export interface ExchangeOptions {
   readonly signal?: AbortSignal;
   /** An agent to reuse connections with, or false for a fresh connection. */
   readonly agent: http.Agent | false;
+  /** https: what the client trusts and presents (a fresh connection's; an agent carries the same). */
+  readonly tls?: ClientTls;
 }
 
 /** A request under way: the node:http request, its URL, and whether a connection was made. */
@@ -37,15 +40,30 @@ export interface OpenRequest {
   readonly url: string;
   /** Whether a connection to the node was made (false: the request certainly never arrived). */
   connected(): boolean;
+  /**
+   * Set when this request's own TLS handshake presented a client certificate: a reset right after
+   * it is how a node refuses a certificate it does not trust (TLS 1.3 sends no alert first).
+   */
+  tlsNote(): string | undefined;
 }
 
-/** Starts `out` to `base` (not yet ended: the caller sends the body and listens). */
-export function openRequest(base: URL, out: Outgoing, agent: http.Agent | false): OpenRequest {
+/**
+ * Starts `out` to `base` (not yet ended: the caller sends the body and listens). `tls`: the
+ * client's, for an https `base` — set on a fresh connection (agent false); an agent has the same.
+ */
+export function openRequest(
+  base: URL,
+  out: Outgoing,
+  agent: http.Agent | false,
+  tls?: ClientTls,
+): OpenRequest {
   const headers: Record<string, string | string[]> = {};
   for (const [name, value] of Object.entries(out.headers))
     headers[name] = typeof value === 'string' ? value : [...value];
   if (out.body !== undefined) headers['content-length'] = String(Buffer.byteLength(out.body));
-  const req = (base.protocol === 'https:' ? https : http).request({
+  const secure = base.protocol === 'https:';
+  const req = (secure ? https : http).request({
+    ...(secure && agent === false && tls !== undefined && httpsOptionsOf(tls)),
     protocol: base.protocol,
     // URL keeps an IPv6 address in brackets; the socket wants it bare.
     hostname: base.hostname.replace(/^\[(.*)\]$/, '$1'),
@@ -56,11 +74,22 @@ export function openRequest(base: URL, out: Outgoing, agent: http.Agent | false)
     agent,
   });
   let connected = false;
+  let handshook = false;
   req.on('socket', (socket) => {
     if (!socket.connecting) connected = true;
     else socket.once('connect', () => (connected = true));
+    if (secure) socket.once('secureConnect', () => (handshook = true));
   });
-  return { req, url: `${base.origin}${out.path}`, connected: () => connected };
+  const certPresented = secure && tls?.cert !== undefined;
+  return {
+    req,
+    url: `${base.origin}${out.path}`,
+    connected: () => connected,
+    tlsNote: () =>
+      handshook && certPresented
+        ? 'the node closed the connection right after the handshake: it may not trust the client certificate'
+        : undefined,
+  };
 }
 
 /**
@@ -80,9 +109,9 @@ export function exchange(base: URL, out: Outgoing, options: ExchangeOptions): Pr
       if (answer !== undefined) resolve(answer);
       else reject(error);
     };
-    const { req, url, connected } = openRequest(base, out, options.agent);
+    const { req, url, connected, tlsNote } = openRequest(base, out, options.agent, options.tls);
     const fail = (e: Error | null): void =>
-      finish(RaftkvConnectionError.of(out.method, url, connected(), e, timeoutMs));
+      finish(RaftkvConnectionError.of(out.method, url, connected(), e, timeoutMs, tlsNote()));
     const timer = setTimeout(() => {
       fail(null);
       req.destroy();

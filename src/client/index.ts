@@ -30,3 +30,4 @@ export {
   type ReadOptions,
   type WriteOptions,
 } from './requests.js';
+export { type ClientTls, checkClientTls, type Pem, TlsOptionsError } from './tls.js';

@@ -533,6 +533,13 @@ export const logEvents = {
     fields: { file: 'string', error: 'string' },
     doc: 'SIGHUP: the auth file could not be read or is not valid (`error` says what is wrong); nothing changed',
   },
+  'auth.no_own_token': {
+    level: 'warn',
+    msg: 'auth enabled but this node has no token of its own (--token): its own calls to other nodes will be refused',
+    from: 'node',
+    fields: { file: 'string' },
+    doc: "the node started with `--auth-file` but without `--token` (or `RAFTKV_TOKEN`): a no-space alarm it hands to the leader gets 401 ([security.md](security.md), nodes' own calls)",
+  },
   'auth.open_network': {
     level: 'warn',
     msg: 'listening on a network address without --auth-file: anyone who reaches it can read and write every key',

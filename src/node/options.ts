@@ -1,6 +1,7 @@
 // Everything a node is started with, and its defaults (etcd's where they exist).
 
 import type { HostPort } from '../api/addresses.js';
+import type { ClientTls } from '../client/index.js';
 import type { ReadMode } from '../raft/index.js';
 
 export type { HostPort } from '../api/addresses.js';
@@ -75,6 +76,12 @@ export interface NodeOptions {
   readonly authFile?: string;
   /** With authFile: GET /metrics needs an admin's token too (default: open, like the probes). */
   readonly metricsAuth?: boolean;
+  /**
+   * What the node presents when it calls another node's HTTP API itself — its no-space alarm sent
+   * to the leader: the token of an admin user (needed when the nodes run with an auth file), and
+   * for https the CA to trust and a client certificate (docs/security.md, "Nodes' own calls").
+   */
+  readonly ownCalls?: { readonly token?: string; readonly tls?: ClientTls };
   /** HTTPS and peer TLS (docs/security.md); the files are re-read by reloadTls() (SIGHUP). */
   readonly tls?: NodeTlsFiles;
 }
