@@ -36,7 +36,7 @@ import {
   StorageError,
   WalFailedError,
 } from '../storage/index.js';
-import { PeerTls, PeerTransport } from '../transport/index.js';
+import { ForwardTunnel, PeerTls, PeerTransport } from '../transport/index.js';
 import { type NodeTls, readNodeTls, tlsConfigured } from './node-tls.js';
 import { alarmToLeader } from './own-calls.js';
 
@@ -145,6 +145,17 @@ export async function startNode(options: NodeOptions, seams: NodeSeams = {}): Pr
     // Read at each connection, so a reload takes effect at the next one.
     ...(tls?.upgrade != null && { upgradeTls: () => tls?.upgrade ?? {} }),
   });
+  // With peer TLS, writes forwarded to the leader go through tunnels that only members with a
+  // certificate from the peer CA can open (the same protection as peer connections).
+  const forwardTunnel =
+    tls?.peer == null
+      ? undefined
+      : new ForwardTunnel({
+          material: tls.peer,
+          upgradeTls: () => tls?.upgrade ?? null,
+          connectTimeoutMs: Math.min(5000, 2 * o.electionTimeoutMs),
+          refused: (remote, reason) => logger.emit('peer.refused', { remote, reason }),
+        });
   const metrics = new NodeMetrics();
   const driver = new Driver({
     options: o,
@@ -175,6 +186,7 @@ export async function startNode(options: NodeOptions, seams: NodeSeams = {}): Pr
     maxConnectionsPerClient: o.maxConnectionsPerClient,
     slowReaderMs: o.slowReaderMs,
     ...(tls?.https != null && { tls: tls.https }),
+    ...(forwardTunnel !== undefined && { forwardTunnel }),
     onPeerUpgrade: (req: IncomingMessage, socket: Socket, head: Buffer) => {
       transport.handleUpgrade(req, socket, head);
     },
@@ -281,7 +293,10 @@ export async function startNode(options: NodeOptions, seams: NodeSeams = {}): Pr
     let next: NodeTls;
     try {
       next = await readNodeTls(tlsFiles);
-      if (next.peer !== null) peerTls?.update(next.peer);
+      if (next.peer !== null) {
+        peerTls?.update(next.peer);
+        forwardTunnel?.update(next.peer);
+      }
       if (next.https !== null) http.setTls(next.https);
     } catch (e) {
       logger.emit('tls.reload_failed', { error: (e as Error).message });
@@ -327,7 +342,7 @@ export async function startNode(options: NodeOptions, seams: NodeSeams = {}): Pr
         logger.emit('node.draining', {});
         await http.drained(drainTimeoutMs);
         // Every request has been answered now; idle keep-alive connections would hold close() open.
-        http.server.closeAllConnections();
+        http.closeAllConnections();
         // Peer connections arrived as HTTP upgrades: the server's close waits for them too.
         await transport.stop();
         await closingHttp;

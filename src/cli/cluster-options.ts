@@ -4,6 +4,7 @@
 import { join } from 'node:path';
 import { formatHostPort } from './addresses.js';
 import {
+  booleanOption,
   type Env,
   type FlagDef,
   noMorePositionals,
@@ -56,9 +57,21 @@ export const clusterFlags: readonly FlagDef[] = [
   },
   clusterTokenFlag,
   authFileFlag,
+  {
+    name: 'tls',
+    help: 'HTTPS and mutual peer TLS on every node, with a private CA and certificates made in DATA_DIR/tls on the first run (docs/security.md)',
+  },
   ...clusterCredentialFlags(),
   ...tuningFlags,
 ];
+
+/** With --tls: where the CA and the certificates are (made on the first run, reused after). */
+export interface ClusterTls {
+  readonly dir: string;
+  readonly ca: string;
+  /** The hosts each node's certificate must name (loopback is always added). */
+  readonly hosts: readonly string[];
+}
 
 /**
  * Set for a supervised node by its flags, so not inherited from the supervisor's environment
@@ -97,6 +110,8 @@ export interface ClusterPlan {
   readonly credentials: Credentials;
   /** Lines to print at start (with an auth file: whose token the nodes use). */
   readonly notes: readonly string[];
+  /** --tls, or null. */
+  readonly tls: ClusterTls | null;
 }
 
 /** `--host`: a host name or address; an IPv6 address with or without brackets. */
@@ -144,6 +159,11 @@ export function parseClusterCommand(argv: readonly string[], env: Env): ClusterP
 
   const ids = Array.from({ length: n }, (_, i) => `n${i + 1}`);
   const addr = (i: number): string => formatHostPort({ host, port: basePort + i });
+  const tlsOn = booleanOption(args, 'tls');
+  const tls: ClusterTls | null = tlsOn
+    ? { dir: join(dataDir, 'tls'), ca: join(dataDir, 'tls', 'ca.pem'), hosts: [host] }
+    : null;
+  const scheme = tls === null ? 'http' : 'https';
   const clusterSpec = ids.map((id, i) => `${id}=${addr(i)}`).join(',');
   const nodes = ids.map((id, i): PlannedNode => {
     const nodeDir = join(dataDir, id);
@@ -156,18 +176,39 @@ export function parseClusterCommand(argv: readonly string[], env: Env): ClusterP
       '--data-dir',
       nodeDir,
       ...passThrough,
+      ...(tls === null ? [] : nodeTlsArgs(tls, id)),
       '--stop-with-stdin',
     ];
     parseStartCommand(nodeArgv.slice(1), nodesEnv); // a bad pass-through value fails here, once
-    return { id, port: basePort + i, dataDir: nodeDir, url: `http://${addr(i)}`, argv: nodeArgv };
+    return { id, port: basePort + i, dataDir: nodeDir, url: `${scheme}://${addr(i)}`, argv: nodeArgv };
   });
   return {
     host,
     dataDir,
     nodes,
     env: nodesEnv,
-    endpoints: ids.map((_, i) => addr(i)).join(','),
+    endpoints: ids.map((_, i) => (tls === null ? addr(i) : `https://${addr(i)}`)).join(','),
     credentials: { ...credentials, ...(token !== undefined && { token }) },
     notes,
+    tls,
   };
+}
+
+/** A node's HTTPS and peer TLS flags, on the files `raftkv certs` names ID.pem and ID-key.pem. */
+function nodeTlsArgs(tls: ClusterTls, id: string): string[] {
+  const own = { cert: join(tls.dir, `${id}.pem`), key: join(tls.dir, `${id}-key.pem`) };
+  return [
+    '--cert-file',
+    own.cert,
+    '--key-file',
+    own.key,
+    '--trusted-ca-file',
+    tls.ca,
+    '--peer-cert-file',
+    own.cert,
+    '--peer-key-file',
+    own.key,
+    '--peer-trusted-ca-file',
+    tls.ca,
+  ];
 }

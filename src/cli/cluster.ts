@@ -2,6 +2,7 @@
 // id, show who leads, and stop them all (SIGTERM, then SIGKILL after a grace period) on Ctrl-C.
 // A node that dies is reported; the others keep running (no automatic restart).
 
+import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { Endpoint } from './addresses.js';
 import type { Env } from './args.js';
@@ -30,8 +31,44 @@ export function selfCommand(): string[] {
 }
 
 export async function runCluster(argv: readonly string[], env: Env, deps: ClusterDeps): Promise<number> {
-  const plan = parseClusterCommand(argv, env);
+  let plan = parseClusterCommand(argv, env);
+  if (plan.tls !== null) {
+    // Loaded only here: the X.509 library costs every other command its start-up time.
+    const certs = await import('../certs/index.js');
+    try {
+      plan = await withCertificates(plan, deps.io, certs);
+    } catch (e) {
+      if (!(e instanceof certs.CertsError)) throw e;
+      deps.io.err(`raftkv cluster: --tls: ${e.message}\n`);
+      return 1;
+    }
+  }
   return new Supervisor(plan, deps).run();
+}
+
+/**
+ * --tls: the CA and a certificate per node in the TLS dir — made on the first run, reused after
+ * (a node added since gets its own from the same CA) — and the CA for the supervisor's polls.
+ */
+async function withCertificates(
+  plan: ClusterPlan,
+  io: Io,
+  { addNodeCert, createClusterCerts, nodeCertPaths }: typeof import('../certs/index.js'),
+): Promise<ClusterPlan> {
+  const tls = plan.tls!;
+  const nodes = plan.nodes.map((n) => ({ id: n.id, hosts: tls.hosts }));
+  if (!existsSync(tls.ca)) {
+    await createClusterCerts({ nodes, outDir: tls.dir });
+    io.out(`raftkv cluster: made a private CA and certificates in ${tls.dir}\n`);
+  } else {
+    for (const node of nodes) {
+      if (existsSync(nodeCertPaths(tls.dir, node.id).cert)) continue;
+      await addNodeCert({ ...node, caDir: tls.dir });
+      io.out(`raftkv cluster: made a certificate for ${node.id} in ${tls.dir}\n`);
+    }
+  }
+  const ca = readFileSync(tls.ca);
+  return { ...plan, credentials: { ...plan.credentials, tls: plan.credentials.tls ?? { ca } } };
 }
 
 class Supervisor {
@@ -68,7 +105,11 @@ class Supervisor {
       this.children.spawn(node.id, node.argv, (exit) => this.onExit(node, exit));
     }
     for (const note of this.plan.notes) io.out(`raftkv cluster: ${note}\n`);
-    io.out(`clients: raftkv status --endpoints ${this.plan.endpoints}\n`);
+    const tls = this.plan.tls;
+    io.out(
+      `clients: raftkv status --endpoints ${this.plan.endpoints}${tls === null ? '' : ` --cacert ${tls.ca}`}\n`,
+    );
+    if (tls !== null) io.out(`         curl --cacert ${tls.ca} ${this.plan.nodes[0]!.url}/debug\n`);
     io.out('Ctrl-C stops every node.\n');
     this.loop.start(
       this.deps,

@@ -38,6 +38,10 @@ export const jepsenFlags: readonly FlagDef[] = [
   { name: 'out', value: 'DIR', default: 'jepsen-out/seed-S', help: 'history, report, node logs and data' },
   { name: 'unsafe-stale-reads', help: 'every read with ?consistency=stale (shows the runner catching bugs)' },
   {
+    name: 'secure',
+    help: 'TLS and auth on: HTTPS with client certificates, mutual peer TLS, an auth file (admin token)',
+  },
+  {
     name: 'read-mode',
     value: 'safe|lease',
     default: 'safe',
@@ -135,6 +139,7 @@ export function runOptions(args: ParsedArgs, log: (line: string) => void): RunOp
     seed,
     out: stringOption(args, 'out') ?? `jepsen-out/seed-${seed}`,
     unsafeStaleReads: booleanOption(args, 'unsafe-stale-reads'),
+    secure: booleanOption(args, 'secure'),
     readMode,
     nodeCli,
     subnet: stringOption(args, 'subnet') ?? '10.77.0',

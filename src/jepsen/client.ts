@@ -9,7 +9,13 @@
 // reused idle socket is never mistaken for an answer, and a dead node is seen as refused at once.
 
 import { fieldOf } from '../client/errors.js';
-import { type ApiRequest, RaftkvClient, RaftkvConnectionError } from '../client/index.js';
+import { type ApiRequest, type ClientTls, RaftkvClient, RaftkvConnectionError } from '../client/index.js';
+
+/** What the runner's clients present to nodes run with TLS and auth (--secure). */
+export interface ClientCredentials {
+  readonly token?: string;
+  readonly tls?: ClientTls;
+}
 
 export type Exchange =
   | { readonly kind: 'answered'; readonly status: number; readonly body: unknown }
@@ -17,8 +23,12 @@ export type Exchange =
   | { readonly kind: 'lost'; readonly error: string };
 
 /** A client for the node at `url` (e.g. http://10.77.0.11:7000), as the runner needs it. */
-export function nodeClient(url: string): RaftkvClient {
-  return new RaftkvClient(url, { keepAlive: false });
+export function nodeClient(url: string, credentials: ClientCredentials = {}): RaftkvClient {
+  return new RaftkvClient(url, {
+    keepAlive: false,
+    ...(credentials.token !== undefined && { token: credentials.token }),
+    ...(credentials.tls !== undefined && { tls: credentials.tls }),
+  });
 }
 
 export async function exchange(client: RaftkvClient, req: ApiRequest, timeoutMs: number): Promise<Exchange> {

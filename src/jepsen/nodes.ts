@@ -15,7 +15,7 @@ import { mkdirSync, openSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { RaftkvClient } from '../client/index.js';
-import { nodeClient } from './client.js';
+import { type ClientCredentials, nodeClient } from './client.js';
 import type { Network } from './netns.js';
 
 export const nodePort = 7000;
@@ -52,6 +52,8 @@ export class NodeSet {
     private readonly entry: string = cliEntry(),
     /** Node i's data dir, when not <outDir>/data/n<i> (--small-disk puts it on a tmpfs). */
     private readonly dataDirOf: ((i: number) => string) | null = null,
+    /** With TLS and auth on the nodes: https, and what the clients present. */
+    private readonly secure: ClientCredentials | null = null,
   ) {
     mkdirSync(path.join(outDir, 'data'), { recursive: true });
     mkdirSync(path.join(outDir, 'logs'), { recursive: true });
@@ -106,14 +108,14 @@ export class NodeSet {
   }
 
   url(i: number): string {
-    return `http://${this.net.address(i)}:${nodePort}`;
+    return `${this.secure === null ? 'http' : 'https'}://${this.net.address(i)}:${nodePort}`;
   }
 
   /** The API client of node i (a fresh connection per request). */
   client(i: number): RaftkvClient {
     let c = this.clients.get(i);
     if (c === undefined) {
-      c = nodeClient(this.url(i));
+      c = nodeClient(this.url(i), this.secure ?? {});
       this.clients.set(i, c);
     }
     return c;

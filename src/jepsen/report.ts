@@ -305,6 +305,7 @@ export function renderReport(r: Report): string {
   lines.push(
     `raftkv jepsen: seed ${s.seed}, ${s.nodes} nodes, ${s.time} s, nemesis ${s.nemesis || 'none'}, ${s.clients} clients, read mode ${s.readMode}` +
       (s.unsafeStaleReads ? ', UNSAFE stale reads' : '') +
+      (s.secure === true ? ', TLS (client certificates, peer TLS) and auth on' : '') +
       (typeof s.smallDiskBytes === 'number' && typeof s.minFreeBytes === 'number'
         ? `, small disks of ${mib(s.smallDiskBytes)} MiB (--min-free-bytes ${mib(s.minFreeBytes)} MiB)`
         : ''),

@@ -31,6 +31,7 @@ import {
   smallestFailure,
   wokenReads,
 } from './report.js';
+import { prepareSecurity } from './secure.js';
 import { RegisterWorkload, SetWorkload, type Target } from './workloads.js';
 
 export interface RunOptions {
@@ -42,6 +43,8 @@ export interface RunOptions {
   readonly seed: number;
   readonly out: string;
   readonly unsafeStaleReads: boolean;
+  /** TLS (HTTPS with client certificates, peer TLS) and auth on (secure.ts). */
+  readonly secure: boolean;
   /** The nodes' --read-mode. */
   readonly readMode: ReadMode;
   /** The raftkv CLI entry the nodes run; null for the one built with the runner. */
@@ -99,6 +102,12 @@ export async function runJepsen(o: RunOptions): Promise<RunResult> {
   const disks =
     o.smallDiskBytes === null ? null : new SmallDisks(o.nodes, o.smallDiskBytes, path.join(o.out, 'disks'));
   const nodeCli = o.nodeCli ?? cliEntry();
+  const security = o.secure
+    ? await prepareSecurity(
+        o.out,
+        Array.from({ length: o.nodes }, (_, i) => net.address(i)),
+      )
+    : null;
   // The read mode is always passed, so that a RAFTKV_READ_MODE in the runner's environment (which
   // the nodes inherit) cannot change it behind the report's back; likewise the threshold that
   // goes with a small disk.
@@ -106,9 +115,15 @@ export async function runJepsen(o: RunOptions): Promise<RunResult> {
     net,
     o.out,
     { heartbeatMs: o.heartbeatMs, electionMs: o.electionMs, requestTimeoutMs: o.requestTimeoutMs },
-    ['--read-mode', o.readMode, ...(disks ? ['--min-free-bytes', String(disks.minFreeBytes)] : [])],
+    [
+      '--read-mode',
+      o.readMode,
+      ...(disks ? ['--min-free-bytes', String(disks.minFreeBytes)] : []),
+      ...(security?.nodeArgs ?? []),
+    ],
     nodeCli,
     disks && ((i) => disks.dataDir(i)),
+    security?.client ?? null,
   );
   let cleaned = false;
   const cleanupSync = (): void => {
@@ -302,6 +317,7 @@ export async function runJepsen(o: RunOptions): Promise<RunResult> {
       nemesis: o.nemesis.join(','),
       clients: o.clients,
       unsafeStaleReads: o.unsafeStaleReads,
+      ...(o.secure && { secure: true }),
       readMode: o.readMode,
       ...(o.nodeCli !== null && { nodeCli: o.nodeCli }),
       ...(disks !== null && { smallDiskBytes: disks.bytes, minFreeBytes: disks.minFreeBytes }),

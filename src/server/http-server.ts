@@ -74,9 +74,28 @@ export interface HttpServerOptions {
   readonly slowReaderMs?: number;
   /** Serve HTTPS instead of HTTP (docs/security.md). */
   readonly tls?: HttpsSettings;
+  /**
+   * With peer TLS: writes are forwarded to the leader through peer-authenticated tunnels, and
+   * tunnels from the other members are served here (src/transport/forward-tunnel.ts).
+   */
+  readonly forwardTunnel?: ForwardTunnel;
   /** Peer connections arrive as `Upgrade: raftkv-peer` requests on the same port. */
   readonly onPeerUpgrade?: (req: IncomingMessage, socket: import('node:net').Socket, head: Buffer) => void;
 }
+
+/** Forwarding through peer-authenticated tunnels, as the server sees it. */
+export interface ForwardTunnel {
+  /** Pooled tunnels to the leaders forwarded to. */
+  readonly agent: http.Agent;
+  /** Takes an `Upgrade: raftkv-forward` connection; verified tunnels go to serveWith's function. */
+  accept(socket: Duplex, head: Buffer): void;
+  serveWith(serve: (inner: Duplex) => void): void;
+  /** Closes every inbound tunnel, handshakes under way included. */
+  closeInbound(): void;
+}
+
+/** The Upgrade token of a forwarding tunnel (src/transport/forward-tunnel.ts). */
+const forwardUpgrade = 'raftkv-forward';
 
 /** What the slow-reader sweep knows of a connection. */
 interface SlowReadWatch {
@@ -118,6 +137,8 @@ const forwardedHeader = 'x-raftkv-forwarded';
 
 export class KvHttpServer {
   readonly server: http.Server;
+  /** Serves the requests that arrive through forwarding tunnels (never listens); null without. */
+  private readonly tunnelServer: http.Server | null;
   /** Connections to the leader for forwarded writes (replaced when the TLS settings change). */
   private agent: http.Agent;
   /** Agents replaced by setTls, whose busy connections may still finish: destroyed at close. */
@@ -199,22 +220,56 @@ export class KvHttpServer {
       options.tls === undefined
         ? http.createServer(serverOptions, handler)
         : https.createServer({ ...serverOptions, ...options.tls.server }, handler);
+    // With TLS, a refusal must be written inside the session for the client to read it.
+    this.configure(this.server, options.tls === undefined ? 'connection' : 'secureConnection');
+    const tunnel = options.forwardTunnel;
+    if (tunnel === undefined) {
+      this.tunnelServer = null;
+    } else {
+      const inner = http.createServer(serverOptions, handler);
+      this.configure(inner, 'connection');
+      inner.on('upgrade', (req: IncomingMessage, socket: Duplex) => this.refuseUpgrade(req, socket));
+      tunnel.serveWith((socket) => inner.emit('connection', socket));
+      this.tunnelServer = inner;
+    }
+    const onUpgrade = options.onPeerUpgrade;
+    this.server.on('upgrade', (req: IncomingMessage, socket: import('node:net').Socket, head: Buffer) => {
+      const protocol = (req.headers.upgrade ?? '').toLowerCase();
+      if (protocol === 'raftkv-peer' && onUpgrade !== undefined) {
+        onUpgrade(req, socket, head);
+        return;
+      }
+      if (protocol === forwardUpgrade && tunnel !== undefined) {
+        tunnel.accept(socket, head);
+        return;
+      }
+      this.refuseUpgrade(req, socket);
+    });
+  }
+
+  /** An h2c or WebSocket upgrade (curl --http2 on http://): say so, rather than drop it. */
+  private refuseUpgrade(req: IncomingMessage, socket: Duplex): void {
+    this.options.metrics.malformed(400);
+    const protocol = (req.headers.upgrade ?? '').toLowerCase();
+    this.refuseConnection(socket, new BadRequestError(`unsupported Upgrade: ${truncate(protocol)}`));
+  }
+
+  /** What the port's server and the tunnels' server share: bounds, timeouts, error answers. */
+  private configure(server: http.Server, admitted: 'connection' | 'secureConnection'): void {
     // A client that sends part of a request and then closes its sending side (a FIN) can still
     // read: keep the socket open so it gets its 400 (readBody), instead of node:http dropping the
     // request unanswered and leaving the socket to the request timeout.
-    (this.server as http.Server & { httpAllowHalfOpen: boolean }).httpAllowHalfOpen = true;
+    (server as http.Server & { httpAllowHalfOpen: boolean }).httpAllowHalfOpen = true;
     // One more than the limit, so that a request past it can be told from one at it.
-    this.server.maxHeadersCount = maxHeaderFields + 1;
-    // With TLS, a refusal must be written inside the session for the client to read it.
-    const admitted = options.tls === undefined ? 'connection' : 'secureConnection';
-    this.server.on(admitted, (socket: import('node:net').Socket) => this.admitConnection(socket));
-    this.server.keepAliveTimeout = 30_000;
+    server.maxHeadersCount = maxHeaderFields + 1;
+    server.on(admitted, (socket: import('node:net').Socket) => this.admitConnection(socket));
+    server.keepAliveTimeout = 30_000;
     // A request must arrive whole within the request timeout (408 and the connection closed
     // otherwise), so a client trickling its body cannot hold an admission slot for minutes.
     // Node checks these every connectionsCheckingInterval, hence the short interval.
-    this.server.requestTimeout = options.requestTimeoutMs;
-    this.server.headersTimeout = Math.min(60_000, options.requestTimeoutMs);
-    this.server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => {
+    server.requestTimeout = this.options.requestTimeoutMs;
+    server.headersTimeout = Math.min(60_000, this.options.requestTimeoutMs);
+    server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => {
       // node:http reports the same parse error again for every further chunk; the first report
       // is being (or has been) answered.
       const state = socketState(socket);
@@ -231,29 +286,18 @@ export class KvHttpServer {
     });
     // Without these listeners node:http answers an unknown Expect with a bare 417 and drops a
     // CONNECT's socket unanswered.
-    this.server.on('checkExpectation', (req: IncomingMessage, res: ServerResponse) => {
+    server.on('checkExpectation', (req: IncomingMessage, res: ServerResponse) => {
       this.track(req.socket, res);
-      this.countWhenAnswered(res, findRoute(req.method ?? 'GET', pathOf(req.url ?? '/')), options.now());
+      this.countWhenAnswered(res, findRoute(req.method ?? 'GET', pathOf(req.url ?? '/')), this.options.now());
       this.failBeforeBody(
         req,
         res,
         new ExpectationFailedError(`unsupported Expect: ${truncate(header(req, 'expect') ?? '')}`),
       );
     });
-    this.server.on('connect', (req: IncomingMessage, socket: Duplex) => {
-      options.metrics.malformed(404);
+    server.on('connect', (req: IncomingMessage, socket: Duplex) => {
+      this.options.metrics.malformed(404);
       this.refuseConnection(socket, new NotFoundError(`no route for CONNECT ${truncate(req.url ?? '')}`));
-    });
-    const onUpgrade = options.onPeerUpgrade;
-    this.server.on('upgrade', (req: IncomingMessage, socket: import('node:net').Socket, head: Buffer) => {
-      const protocol = (req.headers.upgrade ?? '').toLowerCase();
-      if (protocol === 'raftkv-peer' && onUpgrade !== undefined) {
-        onUpgrade(req, socket, head);
-        return;
-      }
-      // An h2c or WebSocket upgrade (curl --http2 on http://): say so, rather than drop it.
-      options.metrics.malformed(400);
-      this.refuseConnection(socket, new BadRequestError(`unsupported Upgrade: ${truncate(protocol)}`));
     });
   }
 
@@ -399,6 +443,13 @@ export class KvHttpServer {
     });
   }
 
+  /** Closes every connection, tunnels from other members included (every request answered by now). */
+  closeAllConnections(): void {
+    this.server.closeAllConnections();
+    this.tunnelServer?.closeAllConnections();
+    this.options.forwardTunnel?.closeInbound();
+  }
+
   /** Stops accepting requests; in-flight ones finish or fail on their own deadlines. */
   async close(): Promise<void> {
     this.accepting = false;
@@ -414,6 +465,8 @@ export class KvHttpServer {
     clearInterval(this.slowReaderSweep);
     this.agent.destroy();
     for (const agent of this.retiredAgents.splice(0)) agent.destroy();
+    this.options.forwardTunnel?.agent.destroy();
+    this.tunnelServer?.closeIdleConnections();
     await new Promise<void>((resolve) => {
       this.server.close(() => resolve());
       this.server.closeIdleConnections();
@@ -598,14 +651,16 @@ export class KvHttpServer {
     const authorization = header(req, 'authorization');
     if (authorization !== undefined) headers.authorization = authorization;
     return new Promise((resolve, reject) => {
-      const out = (this.options.tls === undefined ? http : https).request(
+      const tunnel = this.options.forwardTunnel;
+      // Through a tunnel it is plain HTTP inside the tunnel's own TLS, whatever the port serves.
+      const out = (tunnel !== undefined || this.options.tls === undefined ? http : https).request(
         {
           host,
           port,
           method: req.method,
           path: req.url,
           headers,
-          agent: this.agent,
+          agent: tunnel?.agent ?? this.agent,
           timeout: this.options.requestTimeoutMs,
         },
         (upstream) => {

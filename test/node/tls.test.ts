@@ -13,6 +13,7 @@ import * as https from 'node:https';
 import os from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
+import * as tls from 'node:tls';
 import { type RaftkvNode, startNode } from '../../src/app/start-node.js';
 import { logEvents } from '../../src/node/log-events.js';
 import type { NodeTlsFiles } from '../../src/node/options.js';
@@ -188,10 +189,50 @@ test('a member whose peer certificate another CA signed is refused by the others
     const s = await getJson(c.ports[0]!, '/debug');
     return s.leaderId === 'n1' || s.leaderId === 'n2';
   });
-  const put = await postJson(c.ports[0]!, '/kv', { key: 'k', value: 'v' });
-  assert.equal(put.status, 200);
+  // Through both, so that one of the writes is forwarded: through a peer-authenticated tunnel.
+  for (const i of [0, 1]) {
+    const put = await postJson(c.ports[i]!, '/kv', { key: `k${i}`, value: 'v' });
+    assert.equal(put.status, 200);
+  }
   const n3 = await getJson(c.ports[2]!, '/debug');
   assert.equal(n3.commitIndex, 0, 'n3 received no entry');
+
+  // n3 cannot forward either: its tunnel to the leader is refused, so its write fails.
+  const viaN3 = await postJson(c.ports[2]!, '/kv', { key: 'k3', value: 'v' });
+  assert.notEqual(viaN3.status, 200);
+  // And a process holding a certificate of another CA that opens a tunnel itself gets nowhere.
+  const leaderPort = c.ports[(await getJson(c.ports[0]!, '/debug')).leaderId === 'n1' ? 0 : 1]!;
+  const closed = await new Promise<string>((resolve) => {
+    const req = http.request({
+      host: LOOPBACK,
+      port: leaderPort,
+      agent: false,
+      headers: { Connection: 'Upgrade', Upgrade: 'raftkv-forward' },
+    });
+    req.on('upgrade', (_res, socket) => {
+      const inner = tls.connect({
+        socket,
+        host: LOOPBACK,
+        ca: certs.caPem,
+        cert: readFileSync(certs.other.intruder.cert),
+        key: readFileSync(certs.other.intruder.key),
+      });
+      inner.on('error', () => {});
+      inner.on('secureConnect', () =>
+        inner.write(`POST /kv HTTP/1.1\r\nhost: x\r\ncontent-length: 25\r\n\r\n{"key":"kx","value":"v"}`),
+      );
+      inner.on('data', () => resolve('answered'));
+      inner.on('close', () => resolve('closed'));
+    });
+    req.on('error', (e) => resolve(e.message));
+    req.end();
+  });
+  assert.equal(closed, 'closed');
+  const leaderLines = c.lines[leaderPort === c.ports[0] ? 0 : 1]!;
+  await waitFor('the tunnel refusal logged', () =>
+    leaderLines.some((l) => l.event === 'peer.refused' && /forwarding tunnel/.test(String(l.reason))),
+  );
+  assert.notEqual((await getJson(leaderPort, '/kv/kx')).value, 'v', 'the intruder wrote nothing');
 });
 
 test('reloadTls: tls.reloaded with usable files, tls.reload_failed (and the old ones kept) otherwise', {
@@ -225,10 +266,28 @@ test('reloadTls: tls.reloaded with usable files, tls.reload_failed (and the old 
       req.end();
     });
   const before = await serial();
+  // A kept-alive connection opened before the reload, with a request on it.
+  const kept = new https.Agent({ keepAlive: true, maxSockets: 1, ca: certs.caPem });
+  t.after(() => kept.destroy());
+  const viaKept = () =>
+    new Promise<{ status: number; serial: string }>((resolve, reject) => {
+      const req = https.request({ host: LOOPBACK, port: c.ports[0]!, path: '/livez', agent: kept }, (res) => {
+        const peer = (res.socket as import('node:tls').TLSSocket).getPeerCertificate();
+        res.resume();
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, serial: peer.serialNumber }));
+      });
+      req.on('error', reject);
+      req.end();
+    });
+  assert.equal((await viaKept()).serial, before);
   const rotated = await certs.issue('n1-rotated');
   await copyFile(rotated.cert, cert);
   await copyFile(rotated.key, key);
   assert.equal(await n1.reloadTls(), true);
+  // The open connection goes on, on the session it started with.
+  const onKept = await viaKept();
+  assert.equal(onKept.status, 200);
+  assert.equal(onKept.serial, before);
   const reloaded = c.lines[0]!.filter((l) => l.event === 'tls.reloaded');
   assert.equal(reloaded.length, 1);
   assert.deepEqual(
