@@ -105,7 +105,8 @@ export async function runJepsen(o: RunOptions): Promise<RunResult> {
   const security = o.secure
     ? await prepareSecurity(
         o.out,
-        Array.from({ length: o.nodes }, (_, i) => net.address(i)),
+        // Slots are numbered from 1.
+        Array.from({ length: o.nodes }, (_, i) => net.address(i + 1)),
       )
     : null;
   // The read mode is always passed, so that a RAFTKV_READ_MODE in the runner's environment (which
