@@ -113,7 +113,11 @@ export interface Endpoint {
 }
 
 /** `host:port,...`, each optionally with `http://` or `https://`. */
-export function parseEndpoints(raw: string, what = '--endpoints'): Endpoint[] {
+export function parseEndpoints(
+  raw: string,
+  what = '--endpoints',
+  defaultScheme: 'http' | 'https' = 'http',
+): Endpoint[] {
   const out: Endpoint[] = [];
   for (const entry of raw.split(',')) {
     const e = entry.trim().replace(/\/+$/, '');
@@ -122,7 +126,7 @@ export function parseEndpoints(raw: string, what = '--endpoints'): Endpoint[] {
     const rest = scheme ? e.slice(scheme[0].length) : e;
     const addr = parseHostPort(rest, what);
     const label = formatHostPort(addr);
-    out.push({ label, url: `${scheme ? scheme[1] : 'http'}://${label}` });
+    out.push({ label, url: `${scheme ? scheme[1] : defaultScheme}://${label}` });
   }
   if (out.length === 0) throw new UsageError(`${what} is empty (expected HOST:PORT,...)`);
   return out;

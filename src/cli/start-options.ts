@@ -1,7 +1,9 @@
 // `raftkv start`: flags and environment → NodeOptions. Pure (no process access), so every form
 // of configuration is unit-tested, including the seed's NODE_ID/PEER_IDS/PORT.
 
+import { readFileSync } from 'node:fs';
 import { tlsFlagsProblem } from '../app/node-tls.js';
+import type { ClientTls } from '../client/index.js';
 import type { HostPort, LogFormat, NodeOptions, NodeTlsFiles } from '../node/options.js';
 import { NodeOptionsError, resolveNodeOptions } from '../node/options.js';
 import type { ReadMode } from '../raft/index.js';
@@ -292,9 +294,34 @@ export function parseStartCommand(argv: readonly string[], env: Env): StartComma
   const args = parseArgs(argv, startFlags);
   const planned = joinPlanFrom(args, env);
   const options = optionsFrom(args, env, planned);
-  // --join's reads carry the node's own credentials.
-  const join = planned && options.ownCalls ? { ...planned, credentials: options.ownCalls } : planned;
+  // --join's reads carry the node's own credentials; a node serving HTTPS presents, and trusts,
+  // its own TLS files unless it was given others for its own calls.
+  const credentials =
+    options.ownCalls?.tls === undefined && options.tls?.certFile !== undefined
+      ? { ...options.ownCalls, tls: ownTlsOf(options.tls) }
+      : options.ownCalls;
+  const join = planned && credentials ? { ...planned, credentials } : planned;
   return { options, stopWithStdin: booleanOption(args, 'stop-with-stdin'), ...(join && { join }) };
+}
+
+/** The node's HTTPS certificate, key and trusted CA as client credentials (read now). */
+function ownTlsOf(files: NodeTlsFiles): ClientTls {
+  const read = (path: string | undefined, flag: string): Buffer | undefined => {
+    if (path === undefined) return undefined;
+    try {
+      return readFileSync(path);
+    } catch (e) {
+      throw new UsageError(`${flag} ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+    }
+  };
+  const cert = read(files.certFile, '--cert-file');
+  const key = read(files.keyFile, '--key-file');
+  const ca = read(files.trustedCaFile, '--trusted-ca-file');
+  return {
+    ...(ca !== undefined && { ca }),
+    ...(cert !== undefined && { cert }),
+    ...(key !== undefined && { key }),
+  };
 }
 
 function joinPlanFrom(args: ParsedArgs, env: Env): JoinPlan | undefined {
@@ -317,7 +344,9 @@ function joinPlanFrom(args: ParsedArgs, env: Env): JoinPlan | undefined {
   if (advertise.host === '0.0.0.0' || advertise.host === '::') {
     throw new UsageError(`${where.what}: give the address others reach this node at (not ${advertise.host})`);
   }
-  return { endpoints: parseEndpoints(joinOpt.raw, joinOpt.what), advertise, learner };
+  // The members serve what this node serves: HTTPS when it has --cert-file.
+  const scheme = option(args, env, 'cert-file') === undefined ? 'http' : 'https';
+  return { endpoints: parseEndpoints(joinOpt.raw, joinOpt.what, scheme), advertise, learner };
 }
 
 /**

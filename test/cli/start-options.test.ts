@@ -178,3 +178,32 @@ test('the environment variables start reads', () => {
     assert.ok(startEnvNames.includes(name), name);
   }
 });
+
+test('TLS flags: paths recorded, pairs enforced; a node serving HTTPS joins over https with its own files', () => {
+  const file = new URL('../../../package.json', import.meta.url).pathname;
+  const base = ['--id', 'n4', '--listen', '127.0.0.1:7004', '--join', '127.0.0.1:7001,http://127.0.0.1:7002'];
+  const cmd = parseStartCommand(
+    [...base, '--cert-file', file, '--key-file', file, '--trusted-ca-file', file],
+    {},
+  );
+  assert.deepEqual(cmd.options.tls, { certFile: file, keyFile: file, trustedCaFile: file });
+  // Without a scheme the members are taken to serve what this node serves; an explicit one stays.
+  assert.deepEqual(
+    cmd.join?.endpoints.map((e) => e.url),
+    ['https://127.0.0.1:7001', 'http://127.0.0.1:7002'],
+  );
+  assert.ok(cmd.join?.credentials?.tls?.cert !== undefined, "the join's reads present the node certificate");
+  assert.equal(parseStartCommand(base, {}).join?.endpoints[0]?.url, 'http://127.0.0.1:7001');
+  const refused = (extra: string[], message: RegExp) =>
+    assert.throws(
+      () => parseStartCommand([...base, ...extra], {}),
+      (e: unknown) => e instanceof UsageError && message.test(e.message),
+    );
+  refused(['--cert-file', file], /--cert-file and --key-file go together/);
+  refused(
+    ['--cert-file', file, '--key-file', file, '--client-cert-auth'],
+    /--client-cert-auth needs --trusted-ca-file/,
+  );
+  refused(['--peer-cert-file', file], /go together \(peer TLS is always mutual\)/);
+  refused(['--trusted-ca-file', file], /--trusted-ca-file needs --cert-file/);
+});
