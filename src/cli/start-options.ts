@@ -297,7 +297,7 @@ export function parseStartCommand(argv: readonly string[], env: Env): StartComma
   // --join's reads carry the node's own credentials; a node serving HTTPS presents, and trusts,
   // its own TLS files unless it was given others for its own calls.
   const credentials =
-    options.ownCalls?.tls === undefined && options.tls?.certFile !== undefined
+    planned !== undefined && options.ownCalls?.tls === undefined && options.tls?.certFile !== undefined
       ? { ...options.ownCalls, tls: ownTlsOf(options.tls) }
       : options.ownCalls;
   const join = planned && credentials ? { ...planned, credentials } : planned;
