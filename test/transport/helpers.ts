@@ -95,3 +95,25 @@ export async function assertServesWellBehavedPeer(
     await good.stop();
   }
 }
+
+/**
+ * Puts `server` (HTTP or HTTPS) in front of `transport`: peer upgrades go to it, other upgrades
+ * are dropped. Resolves with the port and a function that closes the server and its connections.
+ */
+export async function serveUpgrades(
+  server: import('node:http').Server,
+  transport: PeerTransport,
+): Promise<{ port: number; close: () => Promise<void> }> {
+  server.on('upgrade', (req, socket, head) => {
+    if (!transport.handleUpgrade(req, socket, head)) socket.destroy();
+  });
+  await new Promise<void>((resolve) => server.listen(0, HOST, resolve));
+  const port = (server.address() as import('node:net').AddressInfo).port;
+  return {
+    port,
+    close: async () => {
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}

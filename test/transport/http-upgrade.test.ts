@@ -9,7 +9,7 @@ import { describe, it } from 'node:test';
 import { PeerTransport } from '../../src/transport/peer-transport.js';
 import { PEER_UPGRADE_PROTOCOL } from '../../src/transport/types.js';
 import { waitFor } from '../support/wait.js';
-import { HOST, heartbeat, quickBackoff, record } from './helpers.js';
+import { HOST, heartbeat, quickBackoff, record, serveUpgrades } from './helpers.js';
 
 const CLUSTER = 'http';
 
@@ -18,12 +18,10 @@ describe('peer connections over HTTP upgrade', () => {
     const b = new PeerTransport({ nodeId: 'b', clusterId: CLUSTER });
     await b.start();
     const bLog = record(b);
-    const server = http.createServer((_req, res) => res.end('kv says hi'));
-    server.on('upgrade', (req, socket, head) => {
-      if (!b.handleUpgrade(req, socket, head)) socket.destroy();
-    });
-    await new Promise<void>((resolve) => server.listen(0, HOST, resolve));
-    const port = (server.address() as AddressInfo).port;
+    const { port, close } = await serveUpgrades(
+      http.createServer((_req, res) => res.end('kv says hi')),
+      b,
+    );
     const a = new PeerTransport({
       nodeId: 'a',
       clusterId: CLUSTER,
@@ -69,8 +67,7 @@ describe('peer connections over HTTP upgrade', () => {
       assert.equal(b.stats().inboundConnections, 1);
     } finally {
       await Promise.all([a.stop(), b.stop()]);
-      server.closeAllConnections();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await close();
     }
   });
 

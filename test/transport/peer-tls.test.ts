@@ -9,7 +9,6 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import * as http from 'node:http';
 import * as https from 'node:https';
-import type { AddressInfo } from 'node:net';
 import { describe, it } from 'node:test';
 import * as tls from 'node:tls';
 import { PeerTls, type PeerTlsMaterial } from '../../src/transport/peer-tls.js';
@@ -17,7 +16,7 @@ import { PeerTransport } from '../../src/transport/peer-transport.js';
 import { PEER_UPGRADE_PROTOCOL, type TransportEvent } from '../../src/transport/types.js';
 import { makeTestCerts, opensslMissing, type TestCerts } from '../support/tls-certs.js';
 import { waitFor } from '../support/wait.js';
-import { HOST, heartbeat, quickBackoff, record } from './helpers.js';
+import { HOST, heartbeat, quickBackoff, record, serveUpgrades } from './helpers.js';
 
 const CLUSTER = 'tls';
 const skip = await opensslMissing();
@@ -86,11 +85,7 @@ describe('peer TLS', { skip: skip ?? false }, () => {
       { cert: readFileSync(certs.other.intruder.cert), key: readFileSync(certs.other.intruder.key) },
       (_req, res) => res.end('kv says hi'),
     );
-    server.on('upgrade', (req, socket, head) => {
-      if (!b.handleUpgrade(req, socket, head)) socket.destroy();
-    });
-    await new Promise<void>((resolve) => server.listen(0, HOST, resolve));
-    const port = (server.address() as AddressInfo).port;
+    const { port, close } = await serveUpgrades(server, b);
     const a = new PeerTransport({
       nodeId: 'a',
       clusterId: CLUSTER,
@@ -127,8 +122,7 @@ describe('peer TLS', { skip: skip ?? false }, () => {
       assert.equal(bLog.messages.length, 50);
     } finally {
       await Promise.all([a.stop(), b.stop()]);
-      server.closeAllConnections();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await close();
     }
   });
 
@@ -141,12 +135,10 @@ describe('peer TLS', { skip: skip ?? false }, () => {
     });
     await b.start();
     const bLog = record(b);
-    const server = http.createServer((_req, res) => res.end());
-    server.on('upgrade', (req, socket, head) => {
-      if (!b.handleUpgrade(req, socket, head)) socket.destroy();
-    });
-    await new Promise<void>((resolve) => server.listen(0, HOST, resolve));
-    const port = (server.address() as AddressInfo).port;
+    const { port, close } = await serveUpgrades(
+      http.createServer((_req, res) => res.end()),
+      b,
+    );
     try {
       // No certificate at all, though it trusts b's CA.
       const noCert = await new Promise<string>((resolve) => {
@@ -187,8 +179,7 @@ describe('peer TLS', { skip: skip ?? false }, () => {
       assert.equal(bLog.messages.length, 0);
     } finally {
       await b.stop();
-      server.closeAllConnections();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await close();
     }
   });
 
