@@ -53,11 +53,14 @@ test('stop() fails in-flight writes with a definite:false 503 and then refuses c
 });
 
 test('stopping a follower answers the writes it is forwarding and its pending reads', async (t) => {
-  // Five nodes, three stopped: the leader and one follower are up, but cannot commit.
+  // Five nodes, three stopped: the leader and one follower are up, but cannot commit. The leader
+  // steps down one election timeout after it last heard from a majority (check quorum), failing
+  // the writes it holds; the timeout is long enough that the three stops and the five forwarded
+  // writes fit well inside it even on a loaded machine (at 600 ms they did not always).
   const c = await startCluster(t, {
     size: 5,
     heartbeatIntervalMs: 40,
-    electionTimeoutMs: 600,
+    electionTimeoutMs: 4000,
     requestTimeoutMs: 15_000,
   });
   const leader = await c.waitForLeader();
