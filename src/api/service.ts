@@ -101,13 +101,28 @@ export interface MembershipService {
   moveLeader(to: string | null, deadlineMs: number): Promise<LeaderResponse>;
 }
 
+/** How a read is served: its consistency, and the index this node must have applied first. */
+export interface ReadQuery {
+  readonly consistency: Consistency;
+  /** Read-your-writes on any node: answered only once this node has applied this index. */
+  readonly minIndex?: number;
+}
+
+/** GET /kv?prefix=p&limit=n&startAfter=k: one page of a prefix, in key order. */
+export interface ListQuery {
+  readonly prefix: string;
+  readonly limit: number;
+  /** The page starts after this key (the last key of the previous page). */
+  readonly startAfter?: string;
+}
+
 export interface KvService extends MembershipService {
   readonly nodeId: string;
   /** Rejects with RaftkvError subclasses (ConflictError, NotLeaderError, TimeoutError, ...). */
   put(req: PutRequest, deadlineMs: number): Promise<PutResponse>;
   del(req: DeleteRequest, deadlineMs: number): Promise<DeleteResponse>;
-  get(key: string, consistency: Consistency, deadlineMs: number): Promise<GetResponse>;
-  list(prefix: string, limit: number, consistency: Consistency, deadlineMs: number): Promise<ListResponse>;
+  get(key: string, read: ReadQuery, deadlineMs: number): Promise<GetResponse>;
+  list(query: ListQuery, read: ReadQuery, deadlineMs: number): Promise<ListResponse>;
   /** Takes a snapshot of this node's state now and compacts its log (an operator's request). */
   snapshot(deadlineMs: number): Promise<SnapshotResponse>;
   /**

@@ -26,14 +26,29 @@ export interface PutOptions extends WriteOptions {
 export interface ReadOptions {
   /** Default (left out of the request): linearizable. */
   readonly consistency?: Consistency;
+  /**
+   * Answered only once the node has applied this log index — give the `index` an earlier write
+   * answered with to read your own writes on any node (504 if it does not get there in time).
+   */
+  readonly minIndex?: number;
 }
 
 export interface ListOptions extends ReadOptions {
   /** At most this many keys (the server's default is 1000, its maximum 10000). */
   readonly limit?: number;
+  /** The page starts after this key: give the last key of the previous page (with `more: true`). */
+  readonly startAfter?: string;
 }
 
 const keyPath = (key: string): string => `/kv/${encodeURIComponent(key)}`;
+
+/** `consistency` and `minIndex`, when given. */
+function readQuery(options: ReadOptions): URLSearchParams {
+  const q = new URLSearchParams();
+  if (options.consistency !== undefined) q.set('consistency', options.consistency);
+  if (options.minIndex !== undefined) q.set('minIndex', String(options.minIndex));
+  return q;
+}
 const withKey = (idempotencyKey: string | undefined) =>
   idempotencyKey === undefined ? {} : { idempotencyKey };
 
@@ -47,8 +62,8 @@ export const apiRequests = {
 
   /** GET /kv/{key} */
   get(key: string, options: ReadOptions = {}): ApiRequest {
-    const q = options.consistency === undefined ? '' : `?consistency=${options.consistency}`;
-    return { method: 'GET', path: `${keyPath(key)}${q}` };
+    const q = readQuery(options).toString();
+    return { method: 'GET', path: `${keyPath(key)}${q === '' ? '' : `?${q}`}` };
   },
 
   /** DELETE /kv/{key} */
@@ -60,7 +75,8 @@ export const apiRequests = {
   list(prefix: string, options: ListOptions = {}): ApiRequest {
     const q = new URLSearchParams({ prefix });
     if (options.limit !== undefined) q.set('limit', String(options.limit));
-    if (options.consistency !== undefined) q.set('consistency', options.consistency);
+    if (options.startAfter !== undefined) q.set('startAfter', options.startAfter);
+    for (const [name, value] of readQuery(options)) q.set(name, value);
     return { method: 'GET', path: `/kv?${q.toString()}` };
   },
 

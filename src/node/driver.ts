@@ -336,6 +336,16 @@ export class Driver {
     return this.log.term(index);
   }
 
+  /**
+   * Resolves once the state machine has applied `index`; TimeoutError (504) at the deadline, the
+   * stop's error if the node stops first. Swept and released like a read (pending.ts).
+   */
+  waitApplied(index: number, deadline: number): Promise<void> {
+    if (this.sm.lastApplied >= index) return Promise.resolve();
+    if (this.stopError !== null) return Promise.reject(this.stopError());
+    return this.reads.startAt(index, deadline, this.clock.now());
+  }
+
   /** Starts a linearizable read; resolves once the local state machine may serve it. */
   readIndex(deadline: number): Promise<void> {
     if (this.stopError !== null) return Promise.reject(this.stopError());

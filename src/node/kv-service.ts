@@ -23,10 +23,12 @@ import type {
   Health,
   KvService,
   LeaderResponse,
+  ListQuery,
   ListResponse,
   MembersResponse,
   PutRequest,
   PutResponse,
+  ReadQuery,
   SnapshotResponse,
   SpaceStatus,
 } from '../api/service.js';
@@ -114,22 +116,27 @@ export class NodeKvService implements KvService {
     return { key: r.key, deleted: r.deleted, index: r.index };
   }
 
-  async get(key: string, consistency: Consistency, deadline: number): Promise<GetResponse> {
-    if (consistency === 'linearizable') await this.confirmRead(deadline);
+  async get(key: string, read: ReadQuery, deadline: number): Promise<GetResponse> {
+    await this.readPoint(read, deadline);
     const sm = this.driver.sm;
     return { key, value: sm.get(key), index: sm.lastApplied };
   }
 
-  async list(
-    prefix: string,
-    limit: number,
-    consistency: Consistency,
-    deadline: number,
-  ): Promise<ListResponse> {
-    if (consistency === 'linearizable') await this.confirmRead(deadline);
+  async list(query: ListQuery, read: ReadQuery, deadline: number): Promise<ListResponse> {
+    await this.readPoint(read, deadline);
     const sm = this.driver.sm;
-    const { items, more } = sm.list(prefix, limit);
+    const { items, more } = sm.list(query.prefix, query.limit, query.startAfter);
     return { items, more, index: sm.lastApplied };
+  }
+
+  /**
+   * Waits until this node may answer the read: it has applied `minIndex` (the index a client's
+   * earlier write got, so it reads its own writes on any node), then, for a linearizable read,
+   * the leader has confirmed the read point and this node applied up to it.
+   */
+  private async readPoint(read: ReadQuery, deadline: number): Promise<void> {
+    if (read.minIndex !== undefined) await this.driver.waitApplied(read.minIndex, deadline);
+    if (read.consistency === 'linearizable') await this.confirmRead(deadline);
   }
 
   snapshot(deadline: number): Promise<SnapshotResponse> {

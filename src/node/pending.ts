@@ -102,6 +102,17 @@ export class PendingReads {
   }
 
   /**
+   * A promise kept once the state machine has applied `index` (a read with `minIndex`): a read
+   * whose read index is known from the start, released by appliedTo() and swept at its deadline.
+   */
+  startAt(index: number, deadline: number, now: number): Promise<void> {
+    const context = `m${++this.next}`;
+    return new Promise<void>((resolve, reject) => {
+      this.byContext.set(context, { deadline, readIndex: index, askedAt: now, resolve, reject });
+    });
+  }
+
+  /**
    * Reads asked of the core at least `afterMs` ago and still without a read index: a relayed
    * request or its answer may have been lost on the way to or from the leader. Marks them asked
    * again now. Asking twice is safe: a read index obtained after the read started serves it, and

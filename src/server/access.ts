@@ -103,8 +103,10 @@ export class AccessControl {
       case 'list':
         // Refused rather than cut down to the user's prefixes: a list quietly missing keys would
         // look complete (`more: false`) to a caller who cannot tell.
-        if (!mayListPrefix(user, request.prefix)) {
-          throw denied(`the keys under prefix ${JSON.stringify(request.prefix)} (list a prefix of its own)`);
+        if (!mayListPrefix(user, request.query.prefix)) {
+          throw denied(
+            `the keys under prefix ${JSON.stringify(request.query.prefix)} (list a prefix of its own)`,
+          );
         }
         return;
       default:

@@ -522,12 +522,12 @@ export class KvHttpServer {
         });
         return;
       case 'get': {
-        const out = await this.service.get(r.key, r.consistency, deadline);
+        const out = await this.service.get(r.key, r.read, deadline);
         this.send(res, out.value === null ? 404 : 200, out);
         return;
       }
       case 'list': {
-        const out = await this.service.list(r.prefix, r.limit, r.consistency, deadline);
+        const out = await this.service.list(r.query, r.read, deadline);
         this.send(res, 200, { items: out.items, more: out.more, index: out.index });
         return;
       }

@@ -11,7 +11,9 @@ import type {
   AlarmRequest,
   Consistency,
   DeleteRequest,
+  ListQuery,
   PutRequest,
+  ReadQuery,
 } from '../api/service.js';
 import {
   isWellFormed,
@@ -79,13 +81,8 @@ export type Route =
 export type ClientRequest =
   | { readonly route: 'put'; readonly put: PutRequest }
   | { readonly route: 'delete'; readonly del: DeleteRequest }
-  | { readonly route: 'get'; readonly key: string; readonly consistency: Consistency }
-  | {
-      readonly route: 'list';
-      readonly prefix: string;
-      readonly limit: number;
-      readonly consistency: Consistency;
-    }
+  | { readonly route: 'get'; readonly key: string; readonly read: ReadQuery }
+  | { readonly route: 'list'; readonly query: ListQuery; readonly read: ReadQuery }
   | { readonly route: 'alarm'; readonly alarm: AlarmRequest }
   | { readonly route: 'members'; readonly consistency: Consistency }
   | { readonly route: 'memberAdd'; readonly member: AddMemberRequest }
@@ -143,9 +140,9 @@ export function parseRequest(route: Route, head: RequestHead, body: Buffer): Cli
     case 'delete':
       return { route, del: { key: keyFromPath(head.path), ...writeOptions(head) } };
     case 'get':
-      return { route, key: keyFromPath(head.path), consistency: consistencyOf(head.query) };
+      return { route, key: keyFromPath(head.path), read: readQueryOf(head.query) };
     case 'list':
-      return { route, ...parseListQuery(head.query), consistency: consistencyOf(head.query) };
+      return { route, query: parseListQuery(head.query), read: readQueryOf(head.query) };
     case 'alarm':
       return { route, alarm: parseAlarmBody(body) };
     case 'members':
@@ -184,6 +181,20 @@ function single(q: URLSearchParams, name: string): string | null {
   const all = q.getAll(name);
   if (all.length > 1) throw new BadRequestError(`query parameter "${name}" must be given at most once`);
   return all[0] ?? null;
+}
+
+/** `consistency` and `minIndex` (a log index, decimal). */
+function readQueryOf(q: URLSearchParams): ReadQuery {
+  const consistency = consistencyOf(q);
+  const raw = single(q, 'minIndex');
+  if (raw === null) return { consistency };
+  const minIndex = /^[0-9]{1,16}$/.test(raw) ? Number(raw) : Number.NaN;
+  if (!Number.isSafeInteger(minIndex)) {
+    throw new BadRequestError(
+      `minIndex must be a log index (a non-negative integer), got "${truncate(raw)}"`,
+    );
+  }
+  return { consistency, minIndex };
 }
 
 function consistencyOf(q: URLSearchParams): Consistency {
@@ -303,16 +314,24 @@ function keyFromPath(path: string): string {
   return checkKey(key);
 }
 
-function parseListQuery(q: URLSearchParams): { prefix: string; limit: number } {
+function parseListQuery(q: URLSearchParams): ListQuery {
   const prefix = single(q, 'prefix') ?? '';
   if (Buffer.byteLength(prefix) > KV_LIMITS.maxKeyBytes)
     throw new TooLargeError('prefix is longer than the key limit');
   if (!isWellFormed(prefix)) throw new BadRequestError('prefix is not valid UTF-8 (lone surrogate)');
+  const startAfter = single(q, 'startAfter');
+  if (startAfter !== null) {
+    if (Buffer.byteLength(startAfter) > KV_LIMITS.maxKeyBytes)
+      throw new TooLargeError('startAfter is longer than the key limit');
+    if (!isWellFormed(startAfter))
+      throw new BadRequestError('startAfter is not valid UTF-8 (lone surrogate)');
+  }
+  const after = startAfter === null ? {} : { startAfter };
   const raw = single(q, 'limit');
-  if (raw === null) return { prefix, limit: defaultListLimit };
+  if (raw === null) return { prefix, limit: defaultListLimit, ...after };
   const limit = /^[0-9]{1,6}$/.test(raw) ? Number(raw) : Number.NaN;
   if (!Number.isSafeInteger(limit) || limit < 1 || limit > maxListLimit) {
     throw new BadRequestError(`limit must be an integer in 1..${maxListLimit}`);
   }
-  return { prefix, limit };
+  return { prefix, limit, ...after };
 }

@@ -20,6 +20,7 @@ import type {
   GetResponse,
   KvService,
   LeaderResponse,
+  ListQuery,
   ListResponse,
   Member,
   MembersResponse,
@@ -73,8 +74,10 @@ class MemoryService implements KvService {
     return { key, value: this.data.get(key) ?? null, index: this.index };
   }
 
-  async list(prefix: string, limit: number): Promise<ListResponse> {
-    const keys = [...this.data.keys()].filter((k) => k.startsWith(prefix)).sort();
+  async list({ prefix, limit, startAfter }: ListQuery): Promise<ListResponse> {
+    const keys = [...this.data.keys()]
+      .filter((k) => k.startsWith(prefix) && (startAfter === undefined || k > startAfter))
+      .sort();
     const items = keys.slice(0, limit).map((key) => ({ key, value: this.data.get(key)! }));
     return { items, more: keys.length > limit, index: this.index };
   }

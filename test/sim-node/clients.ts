@@ -132,7 +132,12 @@ export class Clients {
   private async get(process: ProcessId, target: NodeId, key: string, rng: Prng): Promise<GetOp> {
     const invokedAt = this.sched.now;
     const deadline = invokedAt + this.config.requestTimeoutMs;
-    const r = await this.send(target, (svc) => svc.get(key, 'linearizable', deadline), deadline, rng);
+    const r = await this.send(
+      target,
+      (svc) => svc.get(key, { consistency: 'linearizable' }, deadline),
+      deadline,
+      rng,
+    );
     const o = this.classify(r);
     const op: GetOp = {
       id: this.nextId++,

@@ -107,7 +107,7 @@ async function staleReadScenario(forgetPausedTime: boolean, minPauseMs = 0): Pro
     return r;
   };
   const get = (id: NodeId) =>
-    call(id, (svc, deadline) => svc.get('k', 'linearizable', deadline).then((g) => g.value));
+    call(id, (svc, deadline) => svc.get('k', { consistency: 'linearizable' }, deadline).then((g) => g.value));
   try {
     cluster.start();
     await sched.run(20_000, () => cluster.leader() !== null);

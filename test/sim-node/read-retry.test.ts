@@ -47,7 +47,7 @@ for (const what of ['request', 'answer'] as const) {
       void cluster
         .call(
           follower,
-          (svc) => svc.get('k', 'linearizable', sched.now + REQUEST_TIMEOUT_MS),
+          (svc) => svc.get('k', { consistency: 'linearizable' }, sched.now + REQUEST_TIMEOUT_MS),
           2 * REQUEST_TIMEOUT_MS,
           clients,
         )
