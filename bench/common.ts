@@ -519,7 +519,15 @@ export async function runCase(
 ): Promise<CaseResult> {
   const members = c.members();
   const leader = await c.leader();
-  const endpoints = op === 'put' ? [leader] : members.map((m) => m.endpoint);
+  // Spread cases list the followers first and the leader last, so that the load is placed the
+  // same way in every run: one client always talks to a follower (where a leader-placed client
+  // would skip the hop to the leader, and runs of one tree differed by 30% depending on which it
+  // was), and more clients are dealt round the list from there.
+  const spread = [
+    ...members.filter((m) => m.endpoint !== leader).map((m) => m.endpoint),
+    ...members.filter((m) => m.endpoint === leader).map((m) => m.endpoint),
+  ];
+  const endpoints = op === 'put' ? [leader] : spread;
   const before = members.map((m) => cpuSeconds(m.pid));
   const t0 = performance.now();
   const bench = await runLinearizable(reaper, {
