@@ -84,7 +84,11 @@ export function modelInput(step: Step): Command | 'noop' | 'invalid' {
 
 /** The specification, written the obvious way. Garbage steps must be given as 'invalid'. */
 export class ModelKv {
-  readonly data = new Map<string, string>();
+  /** Each key's value and metadata: version, createIndex and modIndex as etcd defines them. */
+  readonly data = new Map<
+    string,
+    { value: string; version: number; createIndex: number; modIndex: number }
+  >();
   lastApplied = 0;
   private records: { idem: string; result: WriteResult }[] = [];
 
@@ -115,17 +119,21 @@ export class ModelKv {
       return { kind: 'delete', key, deleted, index, replayed: false };
     }
     if (cmd.op === 'cas') {
-      const current = this.data.get(key) ?? null;
+      const current = this.data.get(key)?.value ?? null;
       if (current !== cmd.prevValue) return { kind: 'conflict', key, value: current, index, replayed: false };
     }
-    this.data.set(key, cmd.value);
-    return { kind: 'put', key, value: cmd.value, index, replayed: false };
+    const old = this.data.get(key);
+    const meta = {
+      version: (old?.version ?? 0) + 1,
+      createIndex: old?.createIndex ?? index,
+      modIndex: index,
+    };
+    this.data.set(key, { value: cmd.value, ...meta });
+    return { kind: 'put', key, value: cmd.value, index, ...meta, replayed: false };
   }
 
-  sortedEntries(): { key: string; value: string }[] {
-    return [...this.data.entries()]
-      .sort(([a], [b]) => utf8Compare(a, b))
-      .map(([key, value]) => ({ key, value }));
+  sortedEntries(): { key: string; value: string; version: number; createIndex: number; modIndex: number }[] {
+    return [...this.data.entries()].sort(([a], [b]) => utf8Compare(a, b)).map(([key, v]) => ({ key, ...v }));
   }
 }
 
