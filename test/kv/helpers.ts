@@ -147,3 +147,13 @@ export function sameAsModel(actual: ApplyResult, expected: ReturnType<ModelKv['a
 export function utf8Compare(a: string, b: string): number {
   return Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'));
 }
+
+/**
+ * A version-2 snapshot (before key metadata), written by that release's encoder from: 1 noop;
+ * 2 put a=1; 3 put b=x with Idempotency-Key r1; 4 put a=2; 5 delete c (absent); 6 put é=v;
+ * 7 quota 100000. Kept as bytes: today's code can no longer write it.
+ */
+export const V2_SNAPSHOT_GOLDEN: Uint8Array = Buffer.from(
+  '524b56530207c0843da08d0680808020a08d06000102723103010162017803016101320162017802c3a9017629b60419',
+  'hex',
+);

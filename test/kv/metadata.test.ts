@@ -10,7 +10,16 @@ import fc from 'fast-check';
 import { crc32 } from '../../src/codec/index.js';
 import { type Command, encodeCommand } from '../../src/kv/command.js';
 import { KvStateMachine } from '../../src/kv/state-machine.js';
-import { commandEntry, ModelKv, modelInput, noopEntry, type Step, stepArb, stepEntry } from './helpers.js';
+import {
+  commandEntry,
+  ModelKv,
+  modelInput,
+  noopEntry,
+  type Step,
+  stepArb,
+  stepEntry,
+  V2_SNAPSHOT_GOLDEN,
+} from './helpers.js';
 
 /** Applies commands at consecutive indexes, returning each result. */
 function applier(sm: KvStateMachine) {
@@ -148,11 +157,7 @@ describe('snapshot version 3', () => {
   });
 
   it('reads a version-2 snapshot made by the previous release, rebuilding the metadata', () => {
-    // Written by the version-2 encoder from: 1 noop; 2 put a=1; 3 put b=x (Idempotency-Key r1);
-    // 4 put a=2; 5 delete c (absent); 6 put é=v; 7 quota 100000.
-    const V2_GOLDEN =
-      '524b56530207c0843da08d0680808020a08d06000102723103010162017803016101320162017802c3a9017629b60419';
-    const sm = KvStateMachine.restore(Buffer.from(V2_GOLDEN, 'hex'));
+    const sm = KvStateMachine.restore(V2_SNAPSHOT_GOLDEN);
     assert.equal(sm.lastApplied, 7);
     assert.equal(sm.quotaBytes, 100000);
     // Every key as if created by one write at the snapshot's lastApplied.
