@@ -18,7 +18,27 @@ export interface DeleteRequest {
   readonly idempotencyKey?: string;
 }
 
-export interface PutResponse {
+/**
+ * A key's metadata, derived only from the log (so the same on every replica): `version` counts
+ * the writes since the key was created (1 on create; a key deleted and created again starts at 1
+ * again), `createIndex` is the log index of the write that created it, `modIndex` of the latest.
+ */
+export interface KeyMetadata {
+  readonly version: number;
+  readonly createIndex: number;
+  readonly modIndex: number;
+  /** The key's lease id, when it has one. Reserved: no key has a lease yet (leases are to come). */
+  readonly lease?: number;
+}
+
+/** A key, its value and its metadata: a GET /kv/{key} answer and each listing item. */
+export interface KeyItem extends KeyMetadata {
+  readonly key: string;
+  readonly value: string;
+}
+
+/** The key's metadata is as it stands right after this write (modIndex = index). */
+export interface PutResponse extends KeyMetadata {
   readonly key: string;
   readonly value: string;
   readonly index: number;
@@ -30,14 +50,22 @@ export interface DeleteResponse {
   readonly index: number;
 }
 
-export interface GetResponse {
-  readonly key: string;
-  readonly value: string | null;
+/** A present key (200): its value and metadata; `index` is the applied index the read observed. */
+export interface FoundKey extends KeyItem {
   readonly index: number;
 }
 
+/** An absent key (the 404 answer): no value, no metadata. */
+export interface MissingKey {
+  readonly key: string;
+  readonly value: null;
+  readonly index: number;
+}
+
+export type GetResponse = FoundKey | MissingKey;
+
 export interface ListResponse {
-  readonly items: { key: string; value: string }[];
+  readonly items: KeyItem[];
   readonly more: boolean;
   readonly index: number;
 }

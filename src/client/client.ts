@@ -30,9 +30,10 @@ import {
 } from './requests.js';
 import { type ClientTls, checkClientTls, httpsOptionsOf } from './tls.js';
 
+export type { KeyItem, KeyMetadata } from '../api/service.js';
 export type PutResult = PutResponse;
 export type DeleteResult = DeleteResponse;
-/** `value` is null when the key is absent (a 404 answer). */
+/** `value` is null when the key is absent (a 404 answer, without metadata). */
 export type GetResult = GetResponse;
 export type ListResult = ListResponse;
 export type SpaceResult = SpaceStatus;
@@ -418,13 +419,22 @@ function isObject(b: unknown): b is Record<string, unknown> {
   return typeof b === 'object' && b !== null && !Array.isArray(b);
 }
 
-const isPut = (b: unknown): b is PutResult =>
-  isObject(b) && typeof b.key === 'string' && typeof b.value === 'string' && typeof b.index === 'number';
+/** A present key's metadata (docs/api.md): version, createIndex and modIndex. */
+const hasMetadata = (b: Record<string, unknown>): boolean =>
+  typeof b.version === 'number' && typeof b.createIndex === 'number' && typeof b.modIndex === 'number';
 
+const isPut = (b: unknown): b is PutResult =>
+  isObject(b) &&
+  typeof b.key === 'string' &&
+  typeof b.value === 'string' &&
+  typeof b.index === 'number' &&
+  hasMetadata(b);
+
+/** A present key carries its metadata; an absent one (404) only key, null value and index. */
 const isGet = (b: unknown): b is GetResult =>
   isObject(b) &&
   typeof b.key === 'string' &&
-  (typeof b.value === 'string' || b.value === null) &&
+  (b.value === null || (typeof b.value === 'string' && hasMetadata(b))) &&
   typeof b.index === 'number';
 
 const isDelete = (b: unknown): b is DeleteResult =>
@@ -433,7 +443,9 @@ const isDelete = (b: unknown): b is DeleteResult =>
 const isList = (b: unknown): b is ListResult =>
   isObject(b) &&
   Array.isArray(b.items) &&
-  b.items.every((i) => isObject(i) && typeof i.key === 'string' && typeof i.value === 'string') &&
+  b.items.every(
+    (i) => isObject(i) && typeof i.key === 'string' && typeof i.value === 'string' && hasMetadata(i),
+  ) &&
   typeof b.more === 'boolean';
 
 const isStatus = (b: unknown): b is NodeStatus =>

@@ -8,6 +8,8 @@ export {
   type ClientOptions,
   type DeleteResult,
   type GetResult,
+  type KeyItem,
+  type KeyMetadata,
   type LeaderResult,
   type ListResult,
   type MembersResult,

@@ -1,4 +1,4 @@
-// The ordered key → value map behind the state machine: a B+ tree from `sorted-btree`.
+// The ordered key → record map behind the state machine: a B+ tree from `sorted-btree`.
 // Chosen because it is maintained, typed, fast at 10^6 keys (point ops O(log n) with a fan-out of
 // 64, so few cache misses; ordered iteration from any key) and, above all, has O(1) copy-on-write
 // clone(): a snapshot captures a consistent view without copying, and later writes copy only the
@@ -14,9 +14,35 @@ const BTreeClass = BTreeModule.default;
 
 const NODE_SIZE = 64;
 
+/**
+ * One key's value and metadata (etcd's, derived only from the log): `version` counts the writes
+ * since the key was created (1 on create, reset when it is deleted and created again),
+ * `createIndex` is the log index of the write that created it, `modIndex` of the latest write.
+ *
+ * Immutable, and one small object per key: the store must hold 10^6 keys, and a snapshot view
+ * shares the tree copy-on-write, so a write replaces a key's record instead of changing it.
+ */
+export class KeyRecord {
+  constructor(
+    readonly value: string,
+    readonly version: number,
+    readonly createIndex: number,
+    readonly modIndex: number,
+  ) {}
+}
+
+/** A key with its value and metadata, as listings and reads answer it. */
 export interface KeyValue {
   readonly key: string;
   readonly value: string;
+  readonly version: number;
+  readonly createIndex: number;
+  readonly modIndex: number;
+}
+
+/** The listing form of a stored key. */
+export function keyValueOf(key: string, r: KeyRecord): KeyValue {
+  return { key, value: r.value, version: r.version, createIndex: r.createIndex, modIndex: r.modIndex };
 }
 
 export interface ScanResult {
@@ -26,36 +52,36 @@ export interface ScanResult {
 }
 
 export class OrderedStore {
-  private constructor(private readonly tree: BTree<string, string>) {}
+  private constructor(private readonly tree: BTree<string, KeyRecord>) {}
 
   static empty(): OrderedStore {
-    return new OrderedStore(new BTreeClass<string, string>(undefined, compareTreeKeys, NODE_SIZE));
+    return new OrderedStore(new BTreeClass<string, KeyRecord>(undefined, compareTreeKeys, NODE_SIZE));
   }
 
   /**
-   * Builds a store from pairs in strictly increasing key order (as a snapshot holds them), in
-   * O(n) with full leaves. Throws RangeError if the order is wrong.
+   * Builds a store from keys in strictly increasing order (as a snapshot holds them) and their
+   * records, in O(n) with full leaves. Throws RangeError if the order is wrong.
    */
-  static fromSorted(keys: readonly string[], values: string[]): OrderedStore {
+  static fromSorted(keys: readonly string[], records: KeyRecord[]): OrderedStore {
     const treeKeys = keys.map(toTreeKey);
     for (let i = 1; i < treeKeys.length; i++) {
       if (compareTreeKeys(treeKeys[i - 1]!, treeKeys[i]!) >= 0) {
         throw new RangeError(`keys not in strictly increasing order at position ${i}`);
       }
     }
-    return new OrderedStore(bulkLoad(treeKeys, values, NODE_SIZE, compareTreeKeys));
+    return new OrderedStore(bulkLoad(treeKeys, records, NODE_SIZE, compareTreeKeys));
   }
 
   get size(): number {
     return this.tree.size;
   }
 
-  get(key: string): string | undefined {
+  get(key: string): KeyRecord | undefined {
     return this.tree.get(toTreeKey(key));
   }
 
-  set(key: string, value: string): void {
-    this.tree.set(toTreeKey(key), value);
+  set(key: string, record: KeyRecord): void {
+    this.tree.set(toTreeKey(key), record);
   }
 
   /** True if the key was present. */
@@ -69,7 +95,7 @@ export class OrderedStore {
   }
 
   /**
-   * Up to `limit` pairs whose key starts with `prefix`, in key order, starting after `startAfter`
+   * Up to `limit` keys whose key starts with `prefix`, in key order, starting after `startAfter`
    * if given (exclusive cursor for paging).
    */
   scan(prefix: string, limit: number, startAfter?: string): ScanResult {
@@ -84,17 +110,17 @@ export class OrderedStore {
       }
     }
     const items: KeyValue[] = [];
-    for (const [treeKey, value] of this.tree.entries(from, [])) {
+    for (const [treeKey, record] of this.tree.entries(from, [])) {
       if (treeKey === skip) continue;
       if (!treeKey.startsWith(treePrefix)) break;
       if (items.length === limit) return { items, more: true };
-      items.push({ key: fromTreeKey(treeKey), value });
+      items.push(keyValueOf(fromTreeKey(treeKey), record));
     }
     return { items, more: false };
   }
 
-  /** All pairs in key order. Iterate a clone() if writes may happen meanwhile. */
-  *entries(): Generator<[key: string, value: string]> {
-    for (const [treeKey, value] of this.tree.entries(undefined, [])) yield [fromTreeKey(treeKey), value];
+  /** All keys and their records in key order. Iterate a clone() if writes may happen meanwhile. */
+  *entries(): Generator<[key: string, record: KeyRecord]> {
+    for (const [treeKey, record] of this.tree.entries(undefined, [])) yield [fromTreeKey(treeKey), record];
   }
 }

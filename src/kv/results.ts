@@ -1,7 +1,7 @@
 // What applying one log entry answers. Results are plain data, identical on every node for the same
 // entry, so any node can answer the client that proposed it.
 //
-// HTTP mapping (API.md): put → 200 {key, value, index}; conflict → 409 {error, key, value};
+// HTTP mapping (API.md): put → 200 {key, value, index, version, createIndex, modIndex}; conflict → 409 {error, key, value};
 // delete → 200 {key, deleted}; no_space → 507 {error, code: no_space}; invalid → the proposer sent
 // bytes no node understands (a bug); noop → no client waits on it; space → an operator's or a
 // node's quota or alarm command.
@@ -12,6 +12,10 @@ export interface PutResult {
   readonly value: string;
   /** Log index at which the write was applied. */
   readonly index: number;
+  /** The key's metadata right after this write (ordered-store.ts KeyRecord); modIndex = index. */
+  readonly version: number;
+  readonly createIndex: number;
+  readonly modIndex: number;
   /** True when this is a retry answered from the idempotency table (the first answer, unchanged). */
   readonly replayed: boolean;
 }

@@ -2,14 +2,21 @@
 //
 // Layout (varuints are LEB128; strings are varuint byte length + UTF-8; src/codec has the rules):
 //   "RKVS"  magic, 4 bytes
-//   u8      format version (2; version 1, without the space rules, is still read)
+//   u8      format version (3; versions 1 and 2 are still read, see below)
 //   varuint lastApplied
 //   varuint dedup window, maxEntries, maxBytes (the replicated de-dup rules travel with the data)
-//   varuint quota bytes (0: none), varuint alarm count, then each alarmed node id (version 2)
+//   varuint quota bytes (0: none), varuint alarm count, then each alarmed node id (version ≥ 2)
 //   varuint record count, then per record, oldest first:
 //           idempotency key, index, u8 result tag, result fields (see writeRecord)
-//   varuint key count, then per key in key order: key, value
+//   varuint key count, then per key in key order:
+//           key, value, varuint version, createIndex, modIndex (the metadata: version 3)
 //   u32 LE  CRC-32 of everything before it
+//
+// Older versions: version 1 has no space rules (no quota, no alarm); versions 1 and 2 have no
+// key metadata, which a restore rebuilds as if every key had been created by one write at the
+// snapshot's lastApplied — version 1, createIndex = modIndex = lastApplied — and their put records
+// answer a replay with version 1 and createIndex = modIndex = the record's index. Every node
+// restoring the same snapshot rebuilds the same values, so replicas still agree.
 //
 // Writing without blocking writers: KvStateMachine.snapshotView() clones the B+ trees in O(1)
 // (copy-on-write: later writes copy only the nodes they touch), so the view is frozen at
@@ -19,12 +26,12 @@
 
 import { ByteReader, ByteWriter, CodecError, crc32 } from '../codec/index.js';
 import { type DedupConfig, type DedupRecord, DedupTable, validateDedupConfig } from './dedup.js';
-import { OrderedStore } from './ordered-store.js';
+import { KeyRecord, OrderedStore } from './ordered-store.js';
 import type { WriteResult } from './results.js';
 import { pairCharge } from './space.js';
 
 const MAGIC = [0x52, 0x4b, 0x56, 0x53];
-export const SNAPSHOT_FORMAT_VERSION = 2;
+export const SNAPSHOT_FORMAT_VERSION = 3;
 export const DEFAULT_SNAPSHOT_CHUNK_BYTES = 1024 * 1024;
 
 const TAG_PUT = 1;
@@ -73,9 +80,12 @@ export class KvSnapshotView {
       if (w.length >= chunkBytes) yield flush();
     }
     w.varuint(this.store.size);
-    for (const [key, value] of this.store.entries()) {
+    for (const [key, record] of this.store.entries()) {
       w.string(key);
-      w.string(value);
+      w.string(record.value);
+      w.varuint(record.version);
+      w.varuint(record.createIndex);
+      w.varuint(record.modIndex);
       if (w.length >= chunkBytes) yield flush();
     }
     if (w.length > 0) yield flush();
@@ -102,9 +112,12 @@ function writeRecord(w: ByteWriter, record: DedupRecord): void {
   w.varuint(r.index);
   switch (r.kind) {
     case 'put':
+      // modIndex is the record's index: only version and createIndex are written.
       w.u8(TAG_PUT);
       w.string(r.key);
       w.string(r.value);
+      w.varuint(r.version);
+      w.varuint(r.createIndex);
       break;
     case 'conflict':
       w.u8(r.value === null ? TAG_CONFLICT_ABSENT : TAG_CONFLICT_PRESENT);
@@ -118,16 +131,26 @@ function writeRecord(w: ByteWriter, record: DedupRecord): void {
   }
 }
 
-function readRecord(r: ByteReader): DedupRecord {
+function readRecord(r: ByteReader, formatVersion: number): DedupRecord {
   const idempotencyKey = r.string('idempotency key');
   const index = r.varuint('record index');
   const tag = r.u8('result tag');
   const key = r.string('key');
   let result: WriteResult;
   switch (tag) {
-    case TAG_PUT:
-      result = { kind: 'put', key, value: r.string('value'), index, replayed: false };
+    case TAG_PUT: {
+      const value = r.string('value');
+      // Before version 3 a record had no metadata: rebuilt as the key's first write (see above).
+      let version = 1;
+      let createIndex = index;
+      if (formatVersion >= 3) {
+        version = r.varuint('record version');
+        createIndex = r.varuint('record createIndex');
+        if (!plausibleMetadata(version, createIndex, index)) r.fail('impossible key metadata in a record');
+      }
+      result = { kind: 'put', key, value, index, version, createIndex, modIndex: index, replayed: false };
       break;
+    }
     case TAG_CONFLICT_PRESENT:
       result = { kind: 'conflict', key, value: r.string('value'), index, replayed: false };
       break;
@@ -158,6 +181,14 @@ export interface DecodedSnapshot extends SpaceRules {
   readonly pairBytes: number;
 }
 
+/**
+ * Whether metadata can come from a log: a key created at createIndex ≥ 1 and written last at
+ * modIndex got one log entry per write, so at most modIndex − createIndex + 1 writes.
+ */
+function plausibleMetadata(version: number, createIndex: number, modIndex: number): boolean {
+  return version >= 1 && createIndex >= 1 && createIndex <= modIndex && version <= modIndex - createIndex + 1;
+}
+
 const messageOf = (e: unknown): string => (e instanceof Error ? e.message : String(e));
 
 /** Parses and checks a snapshot; throws CodecError (and nothing else) if it is invalid. */
@@ -167,7 +198,7 @@ export function decodeSnapshot(bytes: Uint8Array): DecodedSnapshot {
     if (bytes[i] !== MAGIC[i]) throw new CodecError('snapshot', 'not a raftkv snapshot (bad magic)', 0);
   }
   const version = bytes[MAGIC.length]!;
-  if (version !== 1 && version !== SNAPSHOT_FORMAT_VERSION) {
+  if (version < 1 || version > SNAPSHOT_FORMAT_VERSION) {
     throw new CodecError('snapshot', `unsupported format version ${version}`, MAGIC.length);
   }
   const bodyEnd = bytes.length - 4;
@@ -205,7 +236,7 @@ export function decodeSnapshot(bytes: Uint8Array): DecodedSnapshot {
   const recordCount = r.varuint('record count');
   const records: DedupRecord[] = [];
   for (let i = 0; i < recordCount; i++) {
-    const record = readRecord(r);
+    const record = readRecord(r, version);
     if (record.result.index > lastApplied) r.fail('idempotency record newer than lastApplied');
     records.push(record);
   }
@@ -215,10 +246,10 @@ export function decodeSnapshot(bytes: Uint8Array): DecodedSnapshot {
   } catch (e) {
     return r.fail(messageOf(e));
   }
-  // Each pair takes at least 3 bytes; refuse absurd counts before allocating for them.
-  const keyCount = r.count('key count', 3);
+  // Each pair takes at least 3 bytes (6 with metadata); refuse absurd counts before allocating.
+  const keyCount = r.count('key count', version >= 3 ? 6 : 3);
   const keys: string[] = new Array(keyCount);
-  const values: string[] = new Array(keyCount);
+  const keyRecords: KeyRecord[] = new Array(keyCount);
   let pairBytes = 0;
   for (let i = 0; i < keyCount; i++) {
     const keyAt = r.offset;
@@ -226,15 +257,28 @@ export function decodeSnapshot(bytes: Uint8Array): DecodedSnapshot {
     if (key.length === 0) r.fail('empty key', keyAt);
     const value = r.string('value');
     keys[i] = key;
-    values[i] = value;
+    keyRecords[i] =
+      version >= 3 ? readMetadata(r, value, lastApplied) : new KeyRecord(value, 1, lastApplied, lastApplied);
     pairBytes += pairCharge(key, value);
   }
   r.end();
   let store: OrderedStore;
   try {
-    store = OrderedStore.fromSorted(keys, values);
+    store = OrderedStore.fromSorted(keys, keyRecords);
   } catch (e) {
     return r.fail(messageOf(e));
   }
   return { lastApplied, store, dedup, pairBytes, quotaBytes, alarms };
+}
+
+/** A key's metadata (version 3), checked against the log it claims to come from. */
+function readMetadata(r: ByteReader, value: string, lastApplied: number): KeyRecord {
+  const at = r.offset;
+  const version = r.varuint('version');
+  const createIndex = r.varuint('createIndex');
+  const modIndex = r.varuint('modIndex');
+  if (!plausibleMetadata(version, createIndex, modIndex) || modIndex > lastApplied) {
+    r.fail('impossible key metadata', at);
+  }
+  return new KeyRecord(value, version, createIndex, modIndex);
 }

@@ -16,7 +16,7 @@ import { CodecError } from '../codec/index.js';
 import type { Entry } from '../raft/types.js';
 import { type Command, decodeCommand, type SpaceCommand, type WriteCommand } from './command.js';
 import { DEFAULT_DEDUP_CONFIG, type DedupConfig, DedupTable } from './dedup.js';
-import { OrderedStore, type ScanResult } from './ordered-store.js';
+import { KeyRecord, type KeyValue, keyValueOf, OrderedStore, type ScanResult } from './ordered-store.js';
 import type { ApplyResult, NoSpaceResult, SpaceRefusal, SpaceResult, WriteResult } from './results.js';
 import { decodeSnapshot, KvSnapshotView } from './snapshot.js';
 import { pairCharge } from './space.js';
@@ -91,7 +91,7 @@ export class KvStateMachine {
       return null;
     }
     const old = this.store.get(key);
-    return this.refusal(pairCharge(key, value) - (old === undefined ? 0 : pairCharge(key, old)));
+    return this.refusal(pairCharge(key, value) - (old === undefined ? 0 : pairCharge(key, old.value)));
   }
 
   /** Why a write of `key` = `value` would be refused now, or null (see refusalFor). */
@@ -173,7 +173,7 @@ export class KvStateMachine {
       case 'put':
         return this.set(key, cmd.value, index);
       case 'cas': {
-        const current = this.store.get(key) ?? null;
+        const current = this.store.get(key)?.value ?? null;
         if (current !== cmd.prevValue)
           return { kind: 'conflict', key, value: current, index, replayed: false };
         return this.set(key, cmd.value, index);
@@ -182,7 +182,7 @@ export class KvStateMachine {
         const old = this.store.get(key);
         if (old === undefined) return { kind: 'delete', key, deleted: false, index, replayed: false };
         this.store.delete(key);
-        this.pairBytes -= pairCharge(key, old);
+        this.pairBytes -= pairCharge(key, old.value);
         return { kind: 'delete', key, deleted: true, index, replayed: false };
       }
     }
@@ -190,12 +190,18 @@ export class KvStateMachine {
 
   private set(key: string, value: string, index: number): WriteResult | NoSpaceResult {
     const old = this.store.get(key);
-    const growth = pairCharge(key, value) - (old === undefined ? 0 : pairCharge(key, old));
+    const growth = pairCharge(key, value) - (old === undefined ? 0 : pairCharge(key, old.value));
     const refused = this.refusal(growth);
     if (refused !== null) return { kind: 'no_space', key, index, ...refused };
-    this.store.set(key, value);
+    // etcd's metadata: a delete dropped the record, so a key created again starts at version 1.
+    const record =
+      old === undefined
+        ? new KeyRecord(value, 1, index, index)
+        : new KeyRecord(value, old.version + 1, old.createIndex, index);
+    this.store.set(key, record);
     this.pairBytes += growth;
-    return { kind: 'put', key, value, index, replayed: false };
+    const { version, createIndex, modIndex } = record;
+    return { kind: 'put', key, value, index, version, createIndex, modIndex, replayed: false };
   }
 
   /** Why a write growing the pairs by `growth` bytes may not apply now, or null. */
@@ -222,12 +228,18 @@ export class KvStateMachine {
 
   /** The value of `key`, or null if absent. */
   get(key: string): string | null {
-    return this.store.get(key) ?? null;
+    return this.store.get(key)?.value ?? null;
+  }
+
+  /** `key` with its value and metadata (version, createIndex, modIndex), or null if absent. */
+  read(key: string): KeyValue | null {
+    const record = this.store.get(key);
+    return record === undefined ? null : keyValueOf(key, record);
   }
 
   /**
    * Up to `limit` keys starting with `prefix` ('' for all), in key order (Unicode code point order,
-   * the same as UTF-8 byte order), with their values. `more` says whether further keys match;
+   * the same as UTF-8 byte order), with their values and metadata. `more` says whether further keys match;
    * pass the last key returned as `startAfter` to fetch the next page.
    */
   list(prefix: string, limit: number, startAfter?: string): ScanResult {

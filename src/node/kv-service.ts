@@ -106,7 +106,8 @@ export class NodeKvService implements KvService {
       );
     }
     if (r.kind !== 'put') throw idempotencyKeyReused(r.kind);
-    return { key: r.key, value: r.value, index: r.index };
+    const { key, value, index, version, createIndex, modIndex } = r;
+    return { key, value, index, version, createIndex, modIndex };
   }
 
   async del(req: DeleteRequest, deadline: number): Promise<DeleteResponse> {
@@ -119,7 +120,10 @@ export class NodeKvService implements KvService {
   async get(key: string, read: ReadQuery, deadline: number): Promise<GetResponse> {
     await this.readPoint(read, deadline);
     const sm = this.driver.sm;
-    return { key, value: sm.get(key), index: sm.lastApplied };
+    const found = sm.read(key);
+    if (found === null) return { key, value: null, index: sm.lastApplied };
+    const { value, version, createIndex, modIndex } = found;
+    return { key, value, index: sm.lastApplied, version, createIndex, modIndex };
   }
 
   async list(query: ListQuery, read: ReadQuery, deadline: number): Promise<ListResponse> {

@@ -84,7 +84,11 @@ export function modelInput(step: Step): Command | 'noop' | 'invalid' {
 
 /** The specification, written the obvious way. Garbage steps must be given as 'invalid'. */
 export class ModelKv {
-  readonly data = new Map<string, string>();
+  /** Each key's value and metadata: version, createIndex and modIndex as etcd defines them. */
+  readonly data = new Map<
+    string,
+    { value: string; version: number; createIndex: number; modIndex: number }
+  >();
   lastApplied = 0;
   private records: { idem: string; result: WriteResult }[] = [];
 
@@ -115,17 +119,21 @@ export class ModelKv {
       return { kind: 'delete', key, deleted, index, replayed: false };
     }
     if (cmd.op === 'cas') {
-      const current = this.data.get(key) ?? null;
+      const current = this.data.get(key)?.value ?? null;
       if (current !== cmd.prevValue) return { kind: 'conflict', key, value: current, index, replayed: false };
     }
-    this.data.set(key, cmd.value);
-    return { kind: 'put', key, value: cmd.value, index, replayed: false };
+    const old = this.data.get(key);
+    const meta = {
+      version: (old?.version ?? 0) + 1,
+      createIndex: old?.createIndex ?? index,
+      modIndex: index,
+    };
+    this.data.set(key, { value: cmd.value, ...meta });
+    return { kind: 'put', key, value: cmd.value, index, ...meta, replayed: false };
   }
 
-  sortedEntries(): { key: string; value: string }[] {
-    return [...this.data.entries()]
-      .sort(([a], [b]) => utf8Compare(a, b))
-      .map(([key, value]) => ({ key, value }));
+  sortedEntries(): { key: string; value: string; version: number; createIndex: number; modIndex: number }[] {
+    return [...this.data.entries()].sort(([a], [b]) => utf8Compare(a, b)).map(([key, v]) => ({ key, ...v }));
   }
 }
 
@@ -139,3 +147,13 @@ export function sameAsModel(actual: ApplyResult, expected: ReturnType<ModelKv['a
 export function utf8Compare(a: string, b: string): number {
   return Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'));
 }
+
+/**
+ * A version-2 snapshot (before key metadata), written by that release's encoder from: 1 noop;
+ * 2 put a=1; 3 put b=x with Idempotency-Key r1; 4 put a=2; 5 delete c (absent); 6 put é=v;
+ * 7 quota 100000. Kept as bytes: today's code can no longer write it.
+ */
+export const V2_SNAPSHOT_GOLDEN: Uint8Array = Buffer.from(
+  '524b56530207c0843da08d0680808020a08d06000102723103010162017803016101320162017802c3a9017629b60419',
+  'hex',
+);

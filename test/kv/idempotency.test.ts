@@ -66,6 +66,9 @@ describe('idempotency', () => {
       key: 'k',
       value: 'v',
       index: 1,
+      version: 1,
+      createIndex: 1,
+      modIndex: 1,
       replayed: true,
     });
   });
@@ -81,7 +84,16 @@ describe('idempotency', () => {
     assert.equal(inWindow.kind === 'put' && inWindow.replayed, true);
     assert.equal(sm.get('k'), 'first');
     const expired = sm.apply(commandEntry(11, { op: 'put', key: 'k', value: 'third', idempotencyKey: 'w' }));
-    assert.deepEqual(expired, { kind: 'put', key: 'k', value: 'third', index: 11, replayed: false });
+    assert.deepEqual(expired, {
+      kind: 'put',
+      key: 'k',
+      value: 'third',
+      index: 11,
+      version: 2,
+      createIndex: 1,
+      modIndex: 11,
+      replayed: false,
+    });
     assert.equal(sm.get('k'), 'third');
     // The fresh write starts a new record.
     assert.equal(sm.lookupIdempotent('w')?.index, 11);
@@ -111,7 +123,16 @@ describe('idempotency', () => {
   it('keeps the charged bytes under maxBytes, dropping the oldest first', () => {
     const charge = recordCharge({
       idempotencyKey: 'a',
-      result: { kind: 'put', key: 'k', value: 'x'.repeat(100), index: 1, replayed: false },
+      result: {
+        kind: 'put',
+        key: 'k',
+        value: 'x'.repeat(100),
+        index: 1,
+        version: 1,
+        createIndex: 1,
+        modIndex: 1,
+        replayed: false,
+      },
     });
     const sm = new KvStateMachine({ dedup: { maxBytes: 2 * charge } });
     for (const [i, idem] of ['a', 'b', 'c'].entries()) {

@@ -6,10 +6,14 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import { compareKeys, fromTreeKey, toTreeKey } from '../../src/kv/key-order.js';
-import { OrderedStore } from '../../src/kv/ordered-store.js';
+import { KeyRecord, OrderedStore } from '../../src/kv/ordered-store.js';
 import { keyArb, utf8Compare } from './helpers.js';
 
 const sign = (n: number): number => Math.sign(n);
+
+/** A record for `value`; the store keeps metadata without looking at it. */
+const rec = (value: string): KeyRecord => new KeyRecord(value, 1, 1, 1);
+const valuesOf = (entries: Iterable<[string, KeyRecord]>) => [...entries].map(([k, r]) => [k, r.value]);
 
 describe('key order', () => {
   it('is UTF-8 byte order, not UTF-16 unit order', () => {
@@ -46,7 +50,9 @@ describe('ordered store', () => {
       .filter((k) => k.startsWith(prefix) && (after === undefined || utf8Compare(k, after) > 0))
       .sort(utf8Compare);
     return {
-      items: all.slice(0, limit).map((key) => ({ key, value: model.get(key)! })),
+      items: all
+        .slice(0, limit)
+        .map((key) => ({ key, value: model.get(key)!, version: 1, createIndex: 1, modIndex: 1 })),
       more: all.length > limit,
     };
   }
@@ -68,14 +74,14 @@ describe('ordered store', () => {
           const model = new Map<string, string>();
           for (const [op, key, value] of ops) {
             if (op === 'set') {
-              store.set(key, value);
+              store.set(key, rec(value));
               model.set(key, value);
             } else {
               assert.equal(store.delete(key), model.delete(key));
             }
           }
           assert.equal(store.size, model.size);
-          for (const [key, value] of model) assert.equal(store.get(key), value);
+          for (const [key, value] of model) assert.equal(store.get(key)?.value, value);
           assert.deepEqual(store.scan(prefix, limit, after), modelScan(model, prefix, limit, after));
           assert.deepEqual(
             [...store.entries()].map(([key]) => key),
@@ -89,9 +95,9 @@ describe('ordered store', () => {
 
   it('pages through a prefix with startAfter', () => {
     const store = OrderedStore.empty();
-    for (let i = 0; i < 25; i++) store.set(`user/${String(i).padStart(2, '0')}`, `v${i}`);
-    store.set('users', 'not under user/');
-    store.set('user', 'not under user/ either');
+    for (let i = 0; i < 25; i++) store.set(`user/${String(i).padStart(2, '0')}`, rec(`v${i}`));
+    store.set('users', rec('not under user/'));
+    store.set('user', rec('not under user/ either'));
     const seen: string[] = [];
     let page = store.scan('user/', 10);
     for (;;) {
@@ -106,31 +112,28 @@ describe('ordered store', () => {
 
   it('bulk-loads sorted pairs and refuses unsorted ones', () => {
     const keys = ['a', '\uFFFD', '\u{1F600}'];
-    const store = OrderedStore.fromSorted(keys, ['1', '2', '3']);
-    assert.deepEqual(
-      [...store.entries()],
-      [
-        ['a', '1'],
-        ['\uFFFD', '2'],
-        ['\u{1F600}', '3'],
-      ],
-    );
-    assert.equal(store.get('\u{1F600}'), '3');
+    const store = OrderedStore.fromSorted(keys, ['1', '2', '3'].map(rec));
+    assert.deepEqual(valuesOf(store.entries()), [
+      ['a', '1'],
+      ['\uFFFD', '2'],
+      ['\u{1F600}', '3'],
+    ]);
+    assert.equal(store.get('\u{1F600}')?.value, '3');
     assert.equal(OrderedStore.fromSorted([], []).size, 0);
-    assert.throws(() => OrderedStore.fromSorted(['b', 'a'], ['1', '2']), RangeError);
-    assert.throws(() => OrderedStore.fromSorted(['a', 'a'], ['1', '2']), RangeError);
+    assert.throws(() => OrderedStore.fromSorted(['b', 'a'], ['1', '2'].map(rec)), RangeError);
+    assert.throws(() => OrderedStore.fromSorted(['a', 'a'], ['1', '2'].map(rec)), RangeError);
   });
 
   it('clones in O(1) and keeps the clone unaffected by later writes', () => {
     const store = OrderedStore.empty();
-    for (let i = 0; i < 1000; i++) store.set(`k${i}`, 'old');
+    for (let i = 0; i < 1000; i++) store.set(`k${i}`, rec('old'));
     const frozen = store.clone();
-    for (let i = 0; i < 1000; i += 2) store.set(`k${i}`, 'new');
+    for (let i = 0; i < 1000; i += 2) store.set(`k${i}`, rec('new'));
     store.delete('k1');
-    store.set('added', 'x');
+    store.set('added', rec('x'));
     assert.equal(frozen.size, 1000);
-    assert.ok([...frozen.entries()].every(([, v]) => v === 'old'));
-    assert.equal(store.get('k0'), 'new');
+    assert.ok([...frozen.entries()].every(([, r]) => r.value === 'old'));
+    assert.equal(store.get('k0')?.value, 'new');
     assert.equal(store.size, 1000);
   });
 });

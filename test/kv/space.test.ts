@@ -113,16 +113,18 @@ test('quota, alarms and state size survive a snapshot; a version-1 snapshot rest
   assert.equal(back.stateBytes, sm.stateBytes);
   assert.deepEqual(back.snapshot(), sm.snapshot(), 'same state, same bytes');
 
-  // Version 1 had no space section: take a version-2 snapshot with no rules and drop it (the two
-  // zero varuints after magic, version, lastApplied and the three dedup rules).
+  // Version 1 had no space section and no key metadata: take a version-3 snapshot with no rules
+  // and drop both (the two zero varuints after magic, version, lastApplied and the three dedup
+  // rules; the last key's three one-byte metadata varuints before the CRC).
   const plain = new KvStateMachine();
   applier(plain)({ op: 'put', key: 'k', value: 'v' });
-  const v2 = plain.snapshot();
+  const v3 = plain.snapshot();
   const d = plain.dedupConfig;
   const cut =
     4 + 1 + varuintSize(1) + varuintSize(d.window) + varuintSize(d.maxEntries) + varuintSize(d.maxBytes);
-  assert.deepEqual([...v2.subarray(cut, cut + 2)], [0, 0]);
-  const body = Buffer.concat([v2.subarray(0, cut), v2.subarray(cut + 2, v2.length - 4)]);
+  assert.deepEqual([...v3.subarray(cut, cut + 2)], [0, 0]);
+  assert.deepEqual([...v3.subarray(v3.length - 7, v3.length - 4)], [1, 1, 1]);
+  const body = Buffer.concat([v3.subarray(0, cut), v3.subarray(cut + 2, v3.length - 7)]);
   body[4] = 1;
   const crc = Buffer.alloc(4);
   crc.writeUInt32LE(crc32(body));

@@ -27,6 +27,9 @@ describe('KvStateMachine', () => {
       key: 'a',
       value: '1',
       index: 1,
+      version: 1,
+      createIndex: 1,
+      modIndex: 1,
       replayed: false,
     });
     assert.equal(sm.get('a'), '1');
@@ -74,6 +77,9 @@ describe('KvStateMachine', () => {
       key: 'k',
       value: 'v2',
       index: 4,
+      version: 2,
+      createIndex: 1,
+      modIndex: 4,
       replayed: false,
     });
     // A CAS on an absent key with a non-null prevValue reports the value as null.
@@ -118,22 +124,16 @@ describe('KvStateMachine', () => {
     keys.forEach((key, i) => {
       sm.apply(commandEntry(i + 1, { op: 'put', key, value: key.toUpperCase() }));
     });
+    // Each key written once, at index position + 1: version 1, createIndex = modIndex = that index.
+    const item = (key: string) => {
+      const at = keys.indexOf(key) + 1;
+      return { key, value: key.toUpperCase(), version: 1, createIndex: at, modIndex: at };
+    };
     assert.deepEqual(sm.list('b/', 10), {
-      items: [
-        { key: 'b/1', value: 'B/1' },
-        { key: 'b/2', value: 'B/2' },
-        { key: 'b/\uFFFD', value: 'B/\uFFFD' },
-        { key: 'b/\u{1F600}', value: 'B/\u{1F600}' },
-      ],
+      items: [item('b/1'), item('b/2'), item('b/\uFFFD'), item('b/\u{1F600}')],
       more: false,
     });
-    assert.deepEqual(sm.list('b/', 2), {
-      items: [
-        { key: 'b/1', value: 'B/1' },
-        { key: 'b/2', value: 'B/2' },
-      ],
-      more: true,
-    });
+    assert.deepEqual(sm.list('b/', 2), { items: [item('b/1'), item('b/2')], more: true });
     assert.deepEqual(
       sm.list('b/', 2, 'b/2').items.map((i) => i.key),
       ['b/\uFFFD', 'b/\u{1F600}'],

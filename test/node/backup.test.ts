@@ -95,6 +95,9 @@ test('a follower streams a backup equal to the state at its index while writes g
     key: 'idem/k',
     value: 'first',
     index: retried.index,
+    version: retried.version,
+    createIndex: retried.createIndex,
+    modIndex: retried.index,
     replayed: true,
   });
   assert.ok(c.logged(follower, 'backup sent'), 'the node logged the backup');

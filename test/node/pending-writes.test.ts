@@ -16,7 +16,16 @@ const entry = (index: number, term: number): Entry => ({
   type: 'command',
   data: new Uint8Array(),
 });
-const put = (index: number): ApplyResult => ({ kind: 'put', key: 'k', value: 'v', index, replayed: false });
+const put = (index: number): ApplyResult => ({
+  kind: 'put',
+  key: 'k',
+  value: 'v',
+  index,
+  version: 1,
+  createIndex: index,
+  modIndex: index,
+  replayed: false,
+});
 
 test('each failed write is counted once; applied ones, refused for space or not, are not', async () => {
   let failed = 0;

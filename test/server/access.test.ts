@@ -102,10 +102,8 @@ test('a user limited to prefixes touches only its keys, and learns nothing about
   const as = (user: { token: string }) => ({ headers: bearer(user.token) });
   const w = testUsers.appWriter;
   const r = testUsers.appReader;
-  assert.equal(
-    (await cluster.request('n1', 'POST', '/kv', { body: { key: 'app/x', value: '1' }, ...as(w) })).status,
-    200,
-  );
+  const appX = await cluster.request('n1', 'POST', '/kv', { body: { key: 'app/x', value: '1' }, ...as(w) });
+  assert.equal(appX.status, 200);
   for (const [method, path, body] of [
     ['POST', '/kv', { key: 'other', value: '1' }],
     ['POST', '/kv', { key: 'secret', value: '1', prevValue: 's' }],
@@ -126,7 +124,10 @@ test('a user limited to prefixes touches only its keys, and learns nothing about
   assert.equal((await cluster.request('n1', 'GET', '/kv/app/none', as(r))).status, 404);
   // Lists: a prefix inside the user's is served; one that could reach other keys is refused.
   const list = await cluster.request('n1', 'GET', '/kv?prefix=app/', as(r));
-  assert.deepEqual(list.body.items, [{ key: 'app/x', value: '1' }]);
+  const at = appX.body.index;
+  assert.deepEqual(list.body.items, [
+    { key: 'app/x', value: '1', version: 1, createIndex: at, modIndex: at },
+  ]);
   for (const prefix of ['', 'ap', 'sec']) {
     assert.equal((await cluster.request('n1', 'GET', `/kv?prefix=${prefix}`, as(r))).status, 403, prefix);
   }

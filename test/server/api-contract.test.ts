@@ -62,6 +62,64 @@ describe('HTTP contract on a 3-node cluster', () => {
       assert.equal(r.body.key, 'no-such-key');
       assert.equal(r.body.value, null);
       assert.equal(r.body.error, undefined, 'an absent key is not an error');
+      // Exactly these fields: an absent key has no metadata.
+      assert.deepEqual(Object.keys(r.body), ['key', 'value', 'index']);
+    }
+  });
+
+  test('every key carries version, createIndex and modIndex from the log, the same on every node', async () => {
+    const meta = (b: { version: number; createIndex: number; modIndex: number }) => ({
+      version: b.version,
+      createIndex: b.createIndex,
+      modIndex: b.modIndex,
+    });
+    // Written through every node in turn; answers carry the key's metadata after the write.
+    const first = await c.put(follower, 'meta/k', 'a');
+    assert.equal(first.status, 200, first.text);
+    assert.deepEqual(meta(first.body), {
+      version: 1,
+      createIndex: first.body.index,
+      modIndex: first.body.index,
+    });
+    let last = first;
+    for (const [i, id] of c.ids.entries()) {
+      last = await c.put(id, 'meta/k', `v${i}`);
+      assert.equal(last.status, 200, last.text);
+    }
+    assert.deepEqual(meta(last.body), {
+      version: 4,
+      createIndex: first.body.index,
+      modIndex: last.body.index,
+    });
+    const other = await c.put(leader, 'meta/other', 'x');
+    // Deleted and created again: counted from 1 again, from the new create.
+    assert.equal((await c.request(leader, 'DELETE', `/kv/${encodeURIComponent('meta/other')}`)).status, 200);
+    const again = await c.put(follower, 'meta/other', 'y');
+    assert.ok(again.body.index > other.body.index);
+    assert.deepEqual(meta(again.body), {
+      version: 1,
+      createIndex: again.body.index,
+      modIndex: again.body.index,
+    });
+
+    const expected = [
+      { key: 'meta/k', value: 'v2', ...meta(last.body) },
+      { key: 'meta/other', value: 'y', ...meta(again.body) },
+    ];
+    for (const id of c.ids) {
+      for (const item of expected) {
+        const r = await c.get(id, item.key);
+        assert.equal(r.status, 200, `${id}: ${r.text}`);
+        assert.deepEqual({ ...r.body, index: undefined }, { ...item, index: undefined }, id);
+      }
+      // A stale read on each node, once it has applied the last write, holds the same.
+      const list = await c.request(
+        id,
+        'GET',
+        `/kv?prefix=meta/&consistency=stale&minIndex=${again.body.index}`,
+      );
+      assert.equal(list.status, 200, `${id}: ${list.text}`);
+      assert.deepEqual(list.body.items, expected, id);
     }
   });
 
@@ -136,16 +194,24 @@ describe('HTTP contract on a 3-node cluster', () => {
 
   test('list: prefix and limit, in key order, with `more`', async () => {
     const keys = ['ls/b', 'ls/a', 'ls/c/1', 'ls/c', 'ls/d', 'lt/other', 'ls'];
-    // Written through different nodes, out of order.
+    // Written through different nodes, out of order; each once, at the index its answer gives.
+    const written = new Map<string, number>();
     for (const [i, k] of keys.entries()) {
       const r = await c.put(c.ids[i % c.ids.length]!, k, `value of ${k}`);
       assert.equal(r.status, 200, r.text);
+      written.set(k, r.body.index);
     }
     const all = await c.request(follower, 'GET', '/kv?prefix=ls/');
     assert.equal(all.status, 200, all.text);
     assert.deepEqual(
       all.body.items,
-      ['ls/a', 'ls/b', 'ls/c', 'ls/c/1', 'ls/d'].map((k) => ({ key: k, value: `value of ${k}` })),
+      ['ls/a', 'ls/b', 'ls/c', 'ls/c/1', 'ls/d'].map((k) => ({
+        key: k,
+        value: `value of ${k}`,
+        version: 1,
+        createIndex: written.get(k),
+        modIndex: written.get(k),
+      })),
     );
     assert.equal(all.body.more, false);
 

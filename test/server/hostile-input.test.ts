@@ -18,6 +18,7 @@ import type {
   BackupStream,
   DeleteRequest,
   GetResponse,
+  KeyItem,
   KvService,
   LeaderResponse,
   ListQuery,
@@ -46,7 +47,7 @@ import {
 /** The service the server fronts: a map, and a count of the writes that changed it. */
 class MemoryService implements KvService {
   readonly nodeId = 'n1';
-  readonly data = new Map<string, string>();
+  readonly data = new Map<string, KeyItem>();
   writes = 0;
   /** The write of key "slow" waits for this (the pipelining test releases it). */
   held: Promise<unknown> = Promise.resolve();
@@ -55,13 +56,22 @@ class MemoryService implements KvService {
   async put(req: PutRequest): Promise<PutResponse> {
     // A held write, for the pipelining case: its answer must not be replaced by a later one's.
     if (req.key === 'slow') await this.held;
-    const current = this.data.get(req.key) ?? null;
+    const old = this.data.get(req.key);
+    const current = old?.value ?? null;
     if (req.prevValue !== undefined && req.prevValue !== current) {
       throw new ConflictError('the current value differs from prevValue', { key: req.key, value: current });
     }
-    this.data.set(req.key, req.value);
+    const index = ++this.index;
+    const item: KeyItem = {
+      key: req.key,
+      value: req.value,
+      version: (old?.version ?? 0) + 1,
+      createIndex: old?.createIndex ?? index,
+      modIndex: index,
+    };
+    this.data.set(req.key, item);
     this.writes++;
-    return { key: req.key, value: req.value, index: ++this.index };
+    return { ...item, index };
   }
 
   async del(req: DeleteRequest) {
@@ -71,14 +81,15 @@ class MemoryService implements KvService {
   }
 
   async get(key: string): Promise<GetResponse> {
-    return { key, value: this.data.get(key) ?? null, index: this.index };
+    const item = this.data.get(key);
+    return item === undefined ? { key, value: null, index: this.index } : { ...item, index: this.index };
   }
 
   async list({ prefix, limit, startAfter }: ListQuery): Promise<ListResponse> {
     const keys = [...this.data.keys()]
       .filter((k) => k.startsWith(prefix) && (startAfter === undefined || k > startAfter))
       .sort();
-    const items = keys.slice(0, limit).map((key) => ({ key, value: this.data.get(key)! }));
+    const items = keys.slice(0, limit).map((key) => this.data.get(key)!);
     return { items, more: keys.length > limit, index: this.index };
   }
 
@@ -329,5 +340,5 @@ test('a malformed request pipelined behind a slow write keeps the answer owed to
   });
   const statuses = [...text.matchAll(/HTTP\/1\.1 (\d{3})/g)].map((m) => Number(m[1]));
   assert.deepEqual(statuses, [200, 400], text);
-  assert.equal(service.data.get('slow'), 'first');
+  assert.equal(service.data.get('slow')?.value, 'first');
 });

@@ -16,6 +16,7 @@
 // without waiting for it to commit. The simulator must catch it.
 
 import { ConflictError, NotLeaderError, RaftkvError } from '../../src/api/errors.js';
+import type { PutResponse } from '../../src/api/service.js';
 import type { CasOp, DeleteOp, GetOp, KvOp, ProcessId, PutOp } from '../../src/check/index.js';
 import type { NodeKvService } from '../../src/node/kv-service.js';
 import type { NodeId } from '../../src/raft/index.js';
@@ -50,6 +51,16 @@ type Outcome<T> =
   | { readonly type: 'info'; readonly error: string };
 
 /** Hops to follow NotLeaderError, like the server's forwarding. */
+/** What the ackBeforeCommit bug answers for a put: nothing is known of it yet. */
+const NO_ANSWER_YET = (key: string, value: string): PutResponse => ({
+  key,
+  value,
+  index: 0,
+  version: 0,
+  createIndex: 0,
+  modIndex: 0,
+});
+
 const MAX_FORWARDS = 3;
 const RETRIES = 2;
 
@@ -164,7 +175,7 @@ export class Clients {
       rng,
       invokedAt,
       (idem) => (svc, deadline) =>
-        this.ack(svc.put({ key, value, ...idem }, deadline), { key, value, index: 0 }),
+        this.ack(svc.put({ key, value, ...idem }, deadline), NO_ANSWER_YET(key, value)),
     );
     const op: PutOp = {
       id: this.nextId++,
@@ -193,7 +204,7 @@ export class Clients {
       rng,
       invokedAt,
       (idem) => (svc, deadline) =>
-        this.ack(svc.put({ key, value, prevValue, ...idem }, deadline), { key, value, index: 0 }),
+        this.ack(svc.put({ key, value, prevValue, ...idem }, deadline), NO_ANSWER_YET(key, value)),
     );
     const op: CasOp = {
       id: this.nextId++,

@@ -9,6 +9,7 @@
 // history — the final read-backs included, so a lost acknowledged write shows — linearizable.
 
 import { checkKvHistory, type KvCheckResult, renderKeyFailure } from '../../src/check/index.js';
+import type { KeyValue } from '../../src/kv/index.js';
 import type { ReadMode } from '../../src/raft/index.js';
 import { Prng } from '../../src/random.js';
 import { type ClientStats, Clients } from './clients.js';
@@ -294,7 +295,10 @@ export async function runSeed(seed: number, options: RunOptions = {}): Promise<R
   };
 }
 
-/** Null when every node is up, has applied the same index and holds the same value per key. */
+/**
+ * Null when every node is up, has applied the same index and holds the same value and metadata
+ * (version, createIndex, modIndex) per key.
+ */
 function convergence(cluster: SimCluster, keys: readonly string[]): string | null {
   let ref: { id: string; applied: number; values: string } | null = null;
   for (const id of cluster.ids) {
@@ -303,11 +307,16 @@ function convergence(cluster: SimCluster, keys: readonly string[]): string | nul
     const applied = d.sm.lastApplied;
     const commit = d.raw.status().commitIndex;
     if (applied < commit) return `${id} applied ${applied} of ${commit}`;
-    const values = keys.map((k) => `${k}=${d.sm.get(k) ?? '∅'}`).join(' ');
+    const values = keys.map((k) => `${k}=${describeKey(d.sm.read(k))}`).join(' ');
     if (ref === null) ref = { id, applied, values };
     else if (ref.applied !== applied) return `${ref.id} applied ${ref.applied}, ${id} ${applied}`;
     else if (ref.values !== values)
       return `${ref.id} holds ${ref.values}, ${id} ${values} at index ${applied}`;
   }
   return null;
+}
+
+/** A key as the convergence check compares it: `value@version/createIndex/modIndex`, or ∅. */
+function describeKey(item: KeyValue | null): string {
+  return item === null ? '∅' : `${item.value}@${item.version}/${item.createIndex}/${item.modIndex}`;
 }

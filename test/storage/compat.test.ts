@@ -20,7 +20,6 @@ import {
   FIXTURE_SEGMENT_SIZE,
   FIXTURE_STEPS,
   type FixtureStep,
-  kvSnapshotOf,
 } from './fixtures/data-dir-v1.js';
 import { tempDir } from './helpers.js';
 
@@ -40,6 +39,29 @@ function lastStep<K extends keyof FixtureStep>(key: K): NonNullable<FixtureStep[
   const step = [...FIXTURE_STEPS].reverse().find((s) => s[key] !== undefined && s[key] !== null);
   assert.ok(step !== undefined);
   return step[key] as NonNullable<FixtureStep[K]>;
+}
+
+/**
+ * The fixture's kv snapshots are in format version 2, from before keys carried metadata: each
+ * restores to the state that applying the same entries gives today, but with every key's metadata
+ * rebuilt as version 1, created and modified at the snapshot's index (src/kv/snapshot.ts).
+ */
+function assertKvSnapshotOf(data: Uint8Array, entries: readonly Entry[]): void {
+  assert.equal(data[4], 2, 'kv snapshot format version 2');
+  const restored = KvStateMachine.restore(data);
+  const replayed = new KvStateMachine();
+  for (const e of entries) replayed.apply(e);
+  const at = replayed.lastApplied;
+  assert.equal(restored.lastApplied, at);
+  const all = replayed.list('', 10_000);
+  assert.deepStrictEqual(restored.list('', 10_000), {
+    ...all,
+    items: all.items.map((i) => ({ ...i, version: 1, createIndex: at, modIndex: at })),
+  });
+  assert.equal(restored.stateBytes, replayed.stateBytes);
+  assert.equal(restored.quotaBytes, replayed.quotaBytes);
+  assert.deepEqual(restored.noSpaceAlarms, replayed.noSpaceAlarms);
+  assert.equal(restored.dedupSize, replayed.dedupSize);
 }
 
 describe('a data dir written by the release before the shared codec', () => {
@@ -89,8 +111,7 @@ describe('a data dir written by the release before the shared codec', () => {
       const install = lastStep('snapshot');
       assert.ok(s.snapshot !== null);
       assert.deepStrictEqual(s.snapshot.meta, install.meta);
-      // Byte-equal to what today's kv code writes for the same state: the kv format is unchanged.
-      assert.deepStrictEqual(new Uint8Array(s.snapshot.data), kvSnapshotOf(install.applied));
+      assertKvSnapshotOf(s.snapshot.data, install.applied);
       const sm = KvStateMachine.restore(s.snapshot.data);
       assert.equal(sm.lastApplied, install.meta.index);
       assert.equal(sm.get('ключ'), 'v5');
@@ -109,7 +130,7 @@ describe('a data dir written by the release before the shared codec', () => {
       const loaded = await storage.snapshots.load(older);
       const first = FIXTURE_STEPS.find((st) => st.snapshot !== undefined)!.snapshot!;
       assert.deepStrictEqual(loaded.meta, first.meta);
-      assert.deepStrictEqual(new Uint8Array(loaded.data), kvSnapshotOf(first.applied));
+      assertKvSnapshotOf(loaded.data, first.applied);
     } finally {
       await storage.close();
     }

@@ -56,7 +56,14 @@ export async function httpsStub(t: AfterHook, certs: TestCerts, options: HttpsSt
     };
     const key = /^\/kv\/([^?]+)/.exec(path)?.[1];
     if (req.method === 'GET' && key !== undefined) {
-      json(200, { key: decodeURIComponent(key), value: clientName ?? 'anonymous', index: 1 });
+      json(200, {
+        key: decodeURIComponent(key),
+        value: clientName ?? 'anonymous',
+        index: 1,
+        version: 1,
+        createIndex: 1,
+        modIndex: 1,
+      });
     } else if (req.method === 'GET' && path === '/debug') {
       json(200, {
         nodeId: 'n1',
