@@ -70,12 +70,17 @@ test('stopping a follower answers the writes it is forwarding and its pending re
 
   const writes = Array.from({ length: 5 }, (_, i) => settle(c.put(follower, `stuck/${i}`, 'x')));
   const reads = Array.from({ length: 3 }, () => settle(c.get(follower, 'k')));
-  await waitFor('five forwarded writes pending', async () => (await c.debug(leader)).pendingWrites === 5, {
-    timeoutMs: 10_000,
-  });
-  await waitFor('three reads pending', async () => (await c.debug(follower)).pendingReads === 3, {
-    timeoutMs: 10_000,
-  });
+  // The follower holds all eight: the writes forwarded and waiting on the leader, the reads
+  // waiting for a read point. (Should the leader step down meanwhile, a write is answered
+  // leadership_lost: an answer too; the reads wait for a leader again.)
+  await waitFor(
+    'eight requests in flight at the follower',
+    async () => {
+      const d = await c.request(follower, 'GET', '/debug');
+      return (d.body.admission as { inflight: number }).inflight === 8;
+    },
+    { timeoutMs: 10_000 },
+  );
 
   await c.stopNode(follower);
   assertAnsweredUnknown(await Promise.all(writes), ['shutting_down', 'forward_failed', 'leadership_lost']);
