@@ -127,7 +127,16 @@ test('save, restore into a new 3-node cluster: every key, the idempotency record
       // A retried write with an old Idempotency-Key: the recorded answer, nothing applied again.
       const client = restored.client(restored.ids[0]!);
       const again = await client.put('k/5', 'a different value', { idempotencyKey: 'load-k/5' });
-      assert.deepEqual(again, { key: 'k/5', value: value(5, 256), index: written.get('k/5') });
+      // k/5 was written once: version 1, created and last modified at its index.
+      const index = written.get('k/5');
+      assert.deepEqual(again, {
+        key: 'k/5',
+        value: value(5, 256),
+        index,
+        version: 1,
+        createIndex: index,
+        modIndex: index,
+      });
       assert.equal((await client.get('k/5')).value, value(5, 256));
       const delAgain = await client.delete('k/7', { idempotencyKey: 'del-k7' });
       assert.deepEqual(delAgain, { key: 'k/7', deleted: true, index: deleted.index });
