@@ -6,6 +6,7 @@
 import { X509Certificate } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { type ConnectionOptions, createSecureContext, type TlsOptions } from 'node:tls';
+import type { ClientTls } from '../client/index.js';
 import type { NodeTlsFiles } from '../node/options.js';
 import type { HttpsSettings } from '../server/http-server.js';
 import type { PeerTlsMaterial } from '../transport/index.js';
@@ -17,6 +18,8 @@ export interface NodeTls {
   readonly peer: PeerTlsMaterial | null;
   /** How a peer connection reaches a member's HTTPS port before its own handshake; null for HTTP. */
   readonly upgrade: ConnectionOptions | null;
+  /** The node's HTTPS identity as a client of the other members (its own calls); null for HTTP. */
+  readonly ownCalls: ClientTls | null;
   /** The certificates' earliest expiry (ms since the epoch), null without TLS. */
   readonly expiresAt: number | null;
 }
@@ -54,6 +57,7 @@ export async function readNodeTls(f: NodeTlsFiles): Promise<NodeTls> {
   let https: HttpsSettings | null = null;
   let peer: PeerTlsMaterial | null = null;
   let upgrade: ConnectionOptions | null = null;
+  let ownCalls: ClientTls | null = null;
 
   const trustedCa =
     f.trustedCaFile === undefined ? undefined : await readCa(f.trustedCaFile, '--trusted-ca-file');
@@ -84,10 +88,11 @@ export async function readNodeTls(f: NodeTlsFiles): Promise<NodeTls> {
       ...(memberCa !== undefined && { ca: memberCa }),
     };
     https = { server, client };
+    ownCalls = { cert, key, ...(memberCa !== undefined && { ca: memberCa }) };
     // Inside, peer TLS authenticates both ends on its own: the outer session need not be checked.
     upgrade = peer === null ? client : { ...client, rejectUnauthorized: false };
   }
-  return { https, peer, upgrade, expiresAt: expiries.length === 0 ? null : Math.min(...expiries) };
+  return { https, peer, upgrade, ownCalls, expiresAt: expiries.length === 0 ? null : Math.min(...expiries) };
 }
 
 async function readPem(path: string, flag: string): Promise<Buffer> {

@@ -367,20 +367,7 @@ export async function startNode(options: NodeOptions, seams: NodeSeams = {}): Pr
 
 /** The options with the node's HTTPS client identity for its own calls when none was given. */
 function withOwnTls(options: NodeOptions, tls: NodeTls | null): NodeOptions {
-  const client = tls?.https?.client;
-  if (client === undefined || options.ownCalls?.tls !== undefined) return options;
-  const pem = (v: unknown): string | Buffer | undefined =>
-    typeof v === 'string' || Buffer.isBuffer(v) ? v : undefined;
-  const [ca, cert, key] = [pem(client.ca), pem(client.cert), pem(client.key)];
-  return {
-    ...options,
-    ownCalls: {
-      ...options.ownCalls,
-      tls: {
-        ...(ca !== undefined && { ca }),
-        ...(cert !== undefined && { cert }),
-        ...(key !== undefined && { key }),
-      },
-    },
-  };
+  const own = tls?.ownCalls ?? null;
+  if (own === null || options.ownCalls?.tls !== undefined) return options;
+  return { ...options, ownCalls: { ...options.ownCalls, tls: own } };
 }

@@ -127,8 +127,8 @@ export class NodeLogger implements EventLog {
     return rank[level] < rank[this.minLevel];
   }
 
+  /** Callers have checked the level already (emit, log). */
   private write(r: LogRecord): void {
-    if (this.filtered(r.level)) return;
     this.sink(formatRecord(this.format, new Date().toISOString(), this.nodeId, r));
   }
 }
