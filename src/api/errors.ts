@@ -169,3 +169,9 @@ export class TransferFailedError extends RaftkvError {
   readonly code = 'transfer_failed';
   readonly definite = true;
 }
+
+/** The lease does not exist: never granted, revoked, or expired. Details: `id`. Nothing was written. */
+export class LeaseNotFoundError extends RaftkvError {
+  readonly code = 'lease_not_found';
+  readonly definite = true;
+}

@@ -51,6 +51,14 @@ export interface DedupRecord {
 /** Approximate bytes a record holds: UTF-16 strings (2 bytes a unit) plus object overhead. */
 export function recordCharge(record: DedupRecord): number {
   const r = record.result;
+  if (r.kind === 'txn') {
+    let units = record.idempotencyKey.length;
+    for (const op of r.results) {
+      const kv = 'put' in op ? op.put : 'delete' in op ? op.delete : op.get;
+      units += kv.key.length + ('value' in kv && kv.value !== null ? kv.value.length : 0) + 16;
+    }
+    return 64 + 2 * units;
+  }
   let units = record.idempotencyKey.length + r.key.length;
   if (r.kind === 'put') units += r.value.length;
   else if (r.kind === 'conflict' && r.value !== null) units += r.value.length;

@@ -5,15 +5,23 @@ export {
   type CasCommand,
   COMMAND_FORMAT_VERSION,
   type Command,
+  type CompareOperator,
+  type CompareTarget,
   type DeleteCommand,
   decodeCommand,
   encodeCommand,
+  type LeaseCommand,
   type PutCommand,
   type QuotaCommand,
   type SpaceCommand,
+  type TxnCommand,
+  type TxnCompare,
+  type TxnOp,
   type WriteCommand,
 } from './command.js';
 export { DEFAULT_DEDUP_CONFIG, type DedupConfig } from './dedup.js';
+export type { EventHistory, KvEvent } from './events.js';
+export { DEFAULT_HISTORY_CONFIG, type HistoryConfig } from './history.js';
 export { compareKeys } from './key-order.js';
 export {
   isWellFormed,
@@ -34,11 +42,18 @@ export type {
   ConflictResult,
   DeleteResult,
   InvalidResult,
+  LeaseApplyResult,
+  LeaseEndedResult,
+  LeaseKeptResult,
+  LeaseNotFoundResult,
+  LeaseResult,
   NoopResult,
   NoSpaceResult,
   PutResult,
   SpaceRefusal,
   SpaceResult,
+  TxnOpResult,
+  TxnResult,
   WriteResult,
 } from './results.js';
 export {

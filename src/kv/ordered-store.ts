@@ -28,6 +28,8 @@ export class KeyRecord {
     readonly version: number,
     readonly createIndex: number,
     readonly modIndex: number,
+    /** The lease the key is tied to (0: none): the key is deleted when the lease ends. */
+    readonly lease: number,
   ) {}
 }
 
@@ -38,11 +40,16 @@ export interface KeyValue {
   readonly version: number;
   readonly createIndex: number;
   readonly modIndex: number;
+  /** Present when the key is tied to a lease. */
+  readonly lease?: number;
 }
 
 /** The listing form of a stored key. */
 export function keyValueOf(key: string, r: KeyRecord): KeyValue {
-  return { key, value: r.value, version: r.version, createIndex: r.createIndex, modIndex: r.modIndex };
+  const { value, version, createIndex, modIndex, lease } = r;
+  return lease === 0
+    ? { key, value, version, createIndex, modIndex }
+    : { key, value, version, createIndex, modIndex, lease };
 }
 
 export interface ScanResult {

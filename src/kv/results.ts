@@ -1,10 +1,13 @@
 // What applying one log entry answers. Results are plain data, identical on every node for the same
 // entry, so any node can answer the client that proposed it.
 //
-// HTTP mapping (API.md): put → 200 {key, value, index, version, createIndex, modIndex}; conflict → 409 {error, key, value};
-// delete → 200 {key, deleted}; no_space → 507 {error, code: no_space}; invalid → the proposer sent
-// bytes no node understands (a bug); noop → no client waits on it; space → an operator's or a
-// node's quota or alarm command.
+// HTTP mapping (API.md): put → 200 {key, value, index, version, createIndex, modIndex, lease?};
+// conflict → 409 {error, key, value}; delete → 200 {key, deleted}; txn → 200 {succeeded, results,
+// index}; no_space → 507 {error, code: no_space}; lease_not_found → 404; lease → 200 {id, ttl};
+// invalid → the proposer sent bytes no node understands (a bug); noop → no client waits on it;
+// space → an operator's or a node's quota or alarm command.
+
+import type { KeyValue } from './ordered-store.js';
 
 export interface PutResult {
   readonly kind: 'put';
@@ -16,6 +19,8 @@ export interface PutResult {
   readonly version: number;
   readonly createIndex: number;
   readonly modIndex: number;
+  /** The lease the key is tied to; absent: none. */
+  readonly lease?: number;
   /** True when this is a retry answered from the idempotency table (the first answer, unchanged). */
   readonly replayed: boolean;
 }
@@ -39,6 +44,55 @@ export interface DeleteResult {
   readonly index: number;
   readonly replayed: boolean;
 }
+
+/** What one op of a transaction's chosen branch did or read, in the order of the ops. */
+export type TxnOpResult =
+  | { readonly put: KeyValue }
+  | { readonly delete: { readonly key: string; readonly deleted: boolean } }
+  | { readonly get: KeyValue | { readonly key: string; readonly value: null } };
+
+/** A transaction: whether every compare held (so the success ops ran), and what the ops did. */
+export interface TxnResult {
+  readonly kind: 'txn';
+  readonly succeeded: boolean;
+  readonly results: readonly TxnOpResult[];
+  readonly index: number;
+  readonly replayed: boolean;
+}
+
+/** A write named a lease that does not exist (never granted, revoked or expired): nothing changed. */
+export interface LeaseNotFoundResult {
+  readonly kind: 'lease_not_found';
+  readonly id: number;
+  readonly index: number;
+}
+
+/** A lease granted (its id is `index`) or renewed: its TTL starts again at this entry. */
+export interface LeaseResult {
+  readonly kind: 'lease';
+  readonly id: number;
+  readonly ttl: number;
+  readonly index: number;
+}
+
+/** A lease ended — revoked, or expired by the leader — and its keys deleted. */
+export interface LeaseEndedResult {
+  readonly kind: 'lease_ended';
+  readonly id: number;
+  readonly expired: boolean;
+  /** The keys deleted with it, in key order. */
+  readonly keys: readonly string[];
+  readonly index: number;
+}
+
+/** An expiry that found the lease renewed after the timer started: the lease lives on. */
+export interface LeaseKeptResult {
+  readonly kind: 'lease_kept';
+  readonly id: number;
+  readonly index: number;
+}
+
+export type LeaseApplyResult = LeaseNotFoundResult | LeaseResult | LeaseEndedResult | LeaseKeptResult;
 
 export interface NoopResult {
   readonly kind: 'noop';
@@ -87,9 +141,10 @@ export interface SpaceResult {
   readonly alarms: readonly string[];
 }
 
-export type WriteResult = PutResult | ConflictResult | DeleteResult;
+export type WriteResult = PutResult | ConflictResult | DeleteResult | TxnResult;
 export type ApplyResult =
   | WriteResult
+  | LeaseApplyResult
   | NoSpaceResult
   | SpaceResult
   | NoopResult

@@ -2,17 +2,23 @@
 //
 // Layout (varuints are LEB128; strings are varuint byte length + UTF-8; src/codec has the rules):
 //   "RKVS"  magic, 4 bytes
-//   u8      format version (3; versions 1 and 2 are still read, see below)
+//   u8      format version (4; versions 1 to 3 are still read, see below)
 //   varuint lastApplied
 //   varuint dedup window, maxEntries, maxBytes (the replicated de-dup rules travel with the data)
 //   varuint quota bytes (0: none), varuint alarm count, then each alarmed node id (version ≥ 2)
 //   varuint record count, then per record, oldest first:
 //           idempotency key, index, u8 result tag, result fields (see writeRecord)
 //   varuint key count, then per key in key order:
-//           key, value, varuint version, createIndex, modIndex (the metadata: version 3)
+//           key, value, varuint version, createIndex, modIndex (the metadata: version ≥ 3),
+//           varuint lease id (0: none; version ≥ 4)
+//   (version ≥ 4) varuint lease count, then per lease in id order: id, ttl, renewIndex
+//   (version ≥ 4) the history window: varuint maxEvents, maxBytes, firstCompleteIndex, event
+//           count, then per event in log order: varuint index, u8 flags (1: delete, 2: has a
+//           prevValue), key, value (puts), prevValue (if flagged)
 //   u32 LE  CRC-32 of everything before it
 //
-// Older versions: version 1 has no space rules (no quota, no alarm); versions 1 and 2 have no
+// Older versions: versions 1 to 3 have no leases and no history: a restore starts an empty window
+// at lastApplied + 1 (a watch from before it is answered `compacted`). Version 1 has no space rules (no quota, no alarm); versions 1 and 2 have no
 // key metadata, which a restore rebuilds as if every key had been created by one write at the
 // snapshot's lastApplied — version 1, createIndex = modIndex = lastApplied — and their put records
 // answer a replay with version 1 and createIndex = modIndex = the record's index. Every node
@@ -26,12 +32,21 @@
 
 import { ByteReader, ByteWriter, CodecError, crc32 } from '../codec/index.js';
 import { type DedupConfig, type DedupRecord, DedupTable, validateDedupConfig } from './dedup.js';
-import { KeyRecord, OrderedStore } from './ordered-store.js';
-import type { WriteResult } from './results.js';
+import type { KvEvent } from './events.js';
+import {
+  DEFAULT_HISTORY_CONFIG,
+  type HistoryConfig,
+  type HistorySnapshot,
+  HistoryWindow,
+  validateHistoryConfig,
+} from './history.js';
+import { type LeaseRecord, LeaseTable } from './leases.js';
+import { KeyRecord, type KeyValue, keyValueOf, OrderedStore } from './ordered-store.js';
+import type { TxnOpResult, WriteResult } from './results.js';
 import { pairCharge } from './space.js';
 
 const MAGIC = [0x52, 0x4b, 0x56, 0x53];
-export const SNAPSHOT_FORMAT_VERSION = 3;
+export const SNAPSHOT_FORMAT_VERSION = 4;
 export const DEFAULT_SNAPSHOT_CHUNK_BYTES = 1024 * 1024;
 
 const TAG_PUT = 1;
@@ -39,6 +54,15 @@ const TAG_CONFLICT_PRESENT = 2;
 const TAG_CONFLICT_ABSENT = 3;
 const TAG_DELETED = 4;
 const TAG_NOT_DELETED = 5;
+const TAG_PUT_LEASE = 6;
+const TAG_TXN = 7;
+const TXN_RESULT_PUT = 1;
+const TXN_RESULT_DELETED = 2;
+const TXN_RESULT_NOT_DELETED = 3;
+const TXN_RESULT_GET_FOUND = 4;
+const TXN_RESULT_GET_MISSING = 5;
+const EVENT_DELETE = 1;
+const EVENT_PREV_VALUE = 2;
 
 /** A frozen copy of the state machine, serialisable at leisure. */
 export class KvSnapshotView {
@@ -49,6 +73,8 @@ export class KvSnapshotView {
     private readonly dedupConfig: DedupConfig,
     private readonly dedup: { readonly count: number; readonly records: Iterable<DedupRecord> },
     private readonly space: SpaceRules,
+    private readonly leases: readonly LeaseRecord[],
+    private readonly history: HistorySnapshot,
   ) {}
 
   /** Number of keys in the view. */
@@ -86,6 +112,27 @@ export class KvSnapshotView {
       w.varuint(record.version);
       w.varuint(record.createIndex);
       w.varuint(record.modIndex);
+      w.varuint(record.lease);
+      if (w.length >= chunkBytes) yield flush();
+    }
+    w.varuint(this.leases.length);
+    for (const l of this.leases) {
+      w.varuint(l.id);
+      w.varuint(l.ttl);
+      w.varuint(l.renewIndex);
+      if (w.length >= chunkBytes) yield flush();
+    }
+    const h = this.history;
+    w.varuint(h.config.maxEvents);
+    w.varuint(h.config.maxBytes);
+    w.varuint(h.firstCompleteIndex);
+    w.varuint(h.events.length);
+    for (const e of h.events) {
+      w.varuint(e.index);
+      w.u8((e.type === 'delete' ? EVENT_DELETE : 0) | (e.prevValue === null ? 0 : EVENT_PREV_VALUE));
+      w.string(e.key);
+      if (e.value !== null) w.string(e.value);
+      if (e.prevValue !== null) w.string(e.prevValue);
       if (w.length >= chunkBytes) yield flush();
     }
     if (w.length > 0) yield flush();
@@ -113,11 +160,18 @@ function writeRecord(w: ByteWriter, record: DedupRecord): void {
   switch (r.kind) {
     case 'put':
       // modIndex is the record's index: only version and createIndex are written.
-      w.u8(TAG_PUT);
+      w.u8(r.lease === undefined ? TAG_PUT : TAG_PUT_LEASE);
       w.string(r.key);
       w.string(r.value);
       w.varuint(r.version);
       w.varuint(r.createIndex);
+      if (r.lease !== undefined) w.varuint(r.lease);
+      break;
+    case 'txn':
+      w.u8(TAG_TXN);
+      w.u8(r.succeeded ? 1 : 0);
+      w.varuint(r.results.length);
+      for (const op of r.results) writeTxnOpResult(w, op);
       break;
     case 'conflict':
       w.u8(r.value === null ? TAG_CONFLICT_ABSENT : TAG_CONFLICT_PRESENT);
@@ -131,14 +185,86 @@ function writeRecord(w: ByteWriter, record: DedupRecord): void {
   }
 }
 
+/** A put result inside a transaction's record: the key as it stood after the put. */
+function writeTxnOpResult(w: ByteWriter, op: TxnOpResult): void {
+  if ('put' in op) {
+    w.u8(TXN_RESULT_PUT);
+    writeKeyValue(w, op.put);
+  } else if ('delete' in op) {
+    w.u8(op.delete.deleted ? TXN_RESULT_DELETED : TXN_RESULT_NOT_DELETED);
+    w.string(op.delete.key);
+  } else if (op.get.value === null) {
+    w.u8(TXN_RESULT_GET_MISSING);
+    w.string(op.get.key);
+  } else {
+    w.u8(TXN_RESULT_GET_FOUND);
+    writeKeyValue(w, op.get as KeyValue);
+  }
+}
+
+function writeKeyValue(w: ByteWriter, kv: KeyValue): void {
+  w.string(kv.key);
+  w.string(kv.value);
+  w.varuint(kv.version);
+  w.varuint(kv.createIndex);
+  w.varuint(kv.modIndex);
+  w.varuint(kv.lease ?? 0);
+}
+
+function readKeyValue(r: ByteReader, index: number): KeyValue {
+  const key = r.string('key');
+  const value = r.string('value');
+  const at = r.offset;
+  const version = r.varuint('version');
+  const createIndex = r.varuint('createIndex');
+  const modIndex = r.varuint('modIndex');
+  const lease = r.varuint('lease');
+  if (!plausibleMetadata(version, createIndex, modIndex) || modIndex > index) {
+    r.fail('impossible key metadata in a record', at);
+  }
+  return keyValueOf(key, new KeyRecord(value, version, createIndex, modIndex, lease));
+}
+
+function readTxnRecord(r: ByteReader, index: number): WriteResult {
+  const flag = r.u8('txn succeeded');
+  if (flag > 1) r.fail('txn succeeded flag not 0 or 1');
+  const count = r.count('txn result count', 2);
+  const results: TxnOpResult[] = [];
+  for (let i = 0; i < count; i++) {
+    const at = r.offset;
+    const tag = r.u8('txn result tag');
+    switch (tag) {
+      case TXN_RESULT_PUT:
+        results.push({ put: readKeyValue(r, index) });
+        break;
+      case TXN_RESULT_DELETED:
+      case TXN_RESULT_NOT_DELETED:
+        results.push({ delete: { key: r.string('key'), deleted: tag === TXN_RESULT_DELETED } });
+        break;
+      case TXN_RESULT_GET_FOUND:
+        results.push({ get: readKeyValue(r, index) });
+        break;
+      case TXN_RESULT_GET_MISSING:
+        results.push({ get: { key: r.string('key'), value: null } });
+        break;
+      default:
+        r.fail(`unknown txn result tag ${tag}`, at);
+    }
+  }
+  return { kind: 'txn', succeeded: flag === 1, results, index, replayed: false };
+}
+
 function readRecord(r: ByteReader, formatVersion: number): DedupRecord {
   const idempotencyKey = r.string('idempotency key');
   const index = r.varuint('record index');
   const tag = r.u8('result tag');
+  if (tag === TAG_TXN && formatVersion >= 4) return { idempotencyKey, result: readTxnRecord(r, index) };
   const key = r.string('key');
   let result: WriteResult;
   switch (tag) {
+    case TAG_PUT_LEASE:
     case TAG_PUT: {
+      if (tag === TAG_PUT_LEASE && formatVersion < 4) r.fail(`unknown idempotency record tag ${tag}`);
       const value = r.string('value');
       // Before version 3 a record had no metadata: rebuilt as the key's first write (see above).
       let version = 1;
@@ -148,7 +274,11 @@ function readRecord(r: ByteReader, formatVersion: number): DedupRecord {
         createIndex = r.varuint('record createIndex');
         if (!plausibleMetadata(version, createIndex, index)) r.fail('impossible key metadata in a record');
       }
-      result = { kind: 'put', key, value, index, version, createIndex, modIndex: index, replayed: false };
+      const put = { kind: 'put', key, value, index, version, createIndex, modIndex: index } as const;
+      result =
+        tag === TAG_PUT_LEASE
+          ? { ...put, lease: readLeaseId(r), replayed: false }
+          : { ...put, replayed: false };
       break;
     }
     case TAG_CONFLICT_PRESENT:
@@ -179,6 +309,8 @@ export interface DecodedSnapshot extends SpaceRules {
   readonly dedup: DedupTable;
   /** Sum of pairCharge() over the pairs. */
   readonly pairBytes: number;
+  readonly leases: LeaseTable;
+  readonly history: HistoryWindow;
 }
 
 /**
@@ -258,21 +390,37 @@ export function decodeSnapshot(bytes: Uint8Array): DecodedSnapshot {
     const value = r.string('value');
     keys[i] = key;
     keyRecords[i] =
-      version >= 3 ? readMetadata(r, value, lastApplied) : new KeyRecord(value, 1, lastApplied, lastApplied);
+      version >= 3
+        ? readMetadata(r, value, lastApplied, version)
+        : new KeyRecord(value, 1, lastApplied, lastApplied, 0);
     pairBytes += pairCharge(key, value);
   }
+  let leases = new LeaseTable();
+  let history = new HistoryWindow(DEFAULT_HISTORY_CONFIG, lastApplied + 1);
+  if (version >= 4) {
+    leases = readLeases(r, lastApplied);
+    history = readHistory(r, lastApplied);
+  }
   r.end();
+  // Each key's lease must exist; the lease learns its keys from them.
+  for (let i = 0; i < keyCount; i++) {
+    const id = keyRecords[i]!.lease;
+    if (id === 0) continue;
+    const lease = leases.get(id);
+    if (lease === undefined) return r.fail(`key tied to lease ${id}, which the snapshot does not hold`);
+    lease.keys.add(keys[i]!);
+  }
   let store: OrderedStore;
   try {
     store = OrderedStore.fromSorted(keys, keyRecords);
   } catch (e) {
     return r.fail(messageOf(e));
   }
-  return { lastApplied, store, dedup, pairBytes, quotaBytes, alarms };
+  return { lastApplied, store, dedup, pairBytes, quotaBytes, alarms, leases, history };
 }
 
-/** A key's metadata (version 3), checked against the log it claims to come from. */
-function readMetadata(r: ByteReader, value: string, lastApplied: number): KeyRecord {
+/** A key's metadata (version ≥ 3), checked against the log it claims to come from. */
+function readMetadata(r: ByteReader, value: string, lastApplied: number, formatVersion: number): KeyRecord {
   const at = r.offset;
   const version = r.varuint('version');
   const createIndex = r.varuint('createIndex');
@@ -280,5 +428,62 @@ function readMetadata(r: ByteReader, value: string, lastApplied: number): KeyRec
   if (!plausibleMetadata(version, createIndex, modIndex) || modIndex > lastApplied) {
     r.fail('impossible key metadata', at);
   }
-  return new KeyRecord(value, version, createIndex, modIndex);
+  const lease = formatVersion >= 4 ? r.varuint('lease') : 0;
+  return new KeyRecord(value, version, createIndex, modIndex, lease);
+}
+
+function readLeaseId(r: ByteReader): number {
+  const at = r.offset;
+  const id = r.varuint('record lease');
+  if (id === 0) r.fail('lease id 0 in a record', at);
+  return id;
+}
+
+function readLeases(r: ByteReader, lastApplied: number): LeaseTable {
+  const count = r.count('lease count', 3);
+  const records: LeaseRecord[] = [];
+  for (let i = 0; i < count; i++) {
+    const at = r.offset;
+    const id = r.varuint('lease id');
+    const ttl = r.varuint('lease ttl');
+    const renewIndex = r.varuint('lease renewIndex');
+    const previous = records[i - 1]?.id ?? 0;
+    if (id <= previous || ttl === 0 || renewIndex < id || renewIndex > lastApplied) {
+      r.fail('impossible lease (ids out of order, ttl 0, or renewal outside the log)', at);
+    }
+    records.push({ id, ttl, renewIndex });
+  }
+  return LeaseTable.fromRecords(records);
+}
+
+function readHistory(r: ByteReader, lastApplied: number): HistoryWindow {
+  const config: HistoryConfig = {
+    maxEvents: r.varuint('history maxEvents'),
+    maxBytes: r.varuint('history maxBytes'),
+  };
+  try {
+    validateHistoryConfig(config);
+  } catch (e) {
+    r.fail(messageOf(e));
+  }
+  const firstComplete = r.varuint('history firstCompleteIndex');
+  if (firstComplete < 1 || firstComplete > lastApplied + 1) r.fail('history start outside the log');
+  const count = r.count('history event count', 4);
+  const events: KvEvent[] = [];
+  for (let i = 0; i < count; i++) {
+    const at = r.offset;
+    const index = r.varuint('event index');
+    const flags = r.u8('event flags');
+    if (flags > 3 || index > lastApplied) r.fail('impossible history event', at);
+    const key = r.string('event key');
+    const isDelete = (flags & EVENT_DELETE) !== 0;
+    const value = isDelete ? null : r.string('event value');
+    const prevValue = (flags & EVENT_PREV_VALUE) !== 0 ? r.string('event prevValue') : null;
+    events.push({ index, type: isDelete ? 'delete' : 'put', key, value, prevValue });
+  }
+  try {
+    return HistoryWindow.fromEvents(config, firstComplete, events);
+  } catch (e) {
+    return r.fail(messageOf(e));
+  }
 }

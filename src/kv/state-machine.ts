@@ -14,10 +14,34 @@
 
 import { CodecError } from '../codec/index.js';
 import type { Entry } from '../raft/types.js';
-import { type Command, decodeCommand, type SpaceCommand, type WriteCommand } from './command.js';
+import {
+  type Command,
+  decodeCommand,
+  type LeaseCommand,
+  type SpaceCommand,
+  type TxnCommand,
+  type TxnCompare,
+  type TxnOp,
+  type WriteCommand,
+} from './command.js';
 import { DEFAULT_DEDUP_CONFIG, type DedupConfig, DedupTable } from './dedup.js';
+import type { EventHistory } from './events.js';
+import { DEFAULT_HISTORY_CONFIG, type HistoryConfig, HistoryWindow, historyView } from './history.js';
+import { compareKeys } from './key-order.js';
+import { type Lease, LeaseTable } from './leases.js';
 import { KeyRecord, type KeyValue, keyValueOf, OrderedStore, type ScanResult } from './ordered-store.js';
-import type { ApplyResult, NoSpaceResult, SpaceRefusal, SpaceResult, WriteResult } from './results.js';
+import type {
+  ApplyResult,
+  LeaseApplyResult,
+  LeaseNotFoundResult,
+  NoSpaceResult,
+  PutResult,
+  SpaceRefusal,
+  SpaceResult,
+  TxnOpResult,
+  TxnResult,
+  WriteResult,
+} from './results.js';
 import { decodeSnapshot, KvSnapshotView } from './snapshot.js';
 import { pairCharge } from './space.js';
 
@@ -27,6 +51,8 @@ export interface KvStateMachineOptions {
    * A restored state machine takes them from the snapshot.
    */
   readonly dedup?: Partial<DedupConfig>;
+  /** The history window's bounds (replicated semantics too; a restore takes them from the snapshot). */
+  readonly history?: Partial<HistoryConfig>;
 }
 
 export class KvStateMachine {
@@ -39,10 +65,16 @@ export class KvStateMachine {
   private quota: number | null = null;
   /** Nodes whose no-space alarm is raised, in id order. */
   private alarms: string[] = [];
+  private leases = new LeaseTable();
+  private window: HistoryWindow;
+  /** The history as watchers read it (events.ts). */
+  readonly history: EventHistory;
 
-  /** An empty state machine (lastApplied 0). Throws RangeError for a bad dedup config. */
+  /** An empty state machine (lastApplied 0). Throws RangeError for a bad dedup or history config. */
   constructor(options: KvStateMachineOptions = {}) {
     this.dedup = new DedupTable({ ...DEFAULT_DEDUP_CONFIG, ...options.dedup });
+    this.window = new HistoryWindow({ ...DEFAULT_HISTORY_CONFIG, ...options.history }, 1);
+    this.history = historyView(this.window, () => this.applied);
   }
 
   /** Rebuilds a state machine from snapshot bytes; throws CodecError if they are invalid. */
@@ -55,6 +87,9 @@ export class KvStateMachine {
     sm.pairBytes = decoded.pairBytes;
     sm.quota = decoded.quotaBytes;
     sm.alarms = [...decoded.alarms];
+    sm.leases = decoded.leases;
+    sm.window = decoded.history;
+    (sm as { history: EventHistory }).history = historyView(sm.window, () => sm.applied);
     return sm;
   }
 
@@ -155,7 +190,16 @@ export class KvStateMachine {
       if (e instanceof CodecError) return { kind: 'invalid', index, error: e.message };
       throw e;
     }
-    if (cmd.op === 'quota' || cmd.op === 'alarm') return this.applySpace(cmd, index);
+    switch (cmd.op) {
+      case 'quota':
+      case 'alarm':
+        return this.applySpace(cmd, index);
+      case 'leaseGrant':
+      case 'leaseKeepalive':
+      case 'leaseRevoke':
+      case 'leaseExpire':
+        return this.applyLease(cmd, index);
+    }
     const idem = cmd.idempotencyKey;
     if (idem !== undefined) {
       const first = this.dedup.lookup(idem);
@@ -163,45 +207,198 @@ export class KvStateMachine {
     }
     const result = this.execute(cmd, index);
     // A refusal wrote nothing: no record, so a retry once space is back applies normally.
-    if (idem !== undefined && result.kind !== 'no_space') this.dedup.record(idem, result);
+    if (idem !== undefined && result.kind !== 'no_space' && result.kind !== 'lease_not_found')
+      this.dedup.record(idem, result);
     return result;
   }
 
-  private execute(cmd: WriteCommand, index: number): WriteResult | NoSpaceResult {
+  private execute(cmd: WriteCommand, index: number): WriteResult | NoSpaceResult | LeaseNotFoundResult {
+    if (cmd.op === 'txn') return this.transaction(cmd, index);
     const { key } = cmd;
     switch (cmd.op) {
       case 'put':
-        return this.set(key, cmd.value, index);
+        return this.set(key, cmd.value, cmd.lease ?? 0, index);
       case 'cas': {
         const current = this.store.get(key)?.value ?? null;
         if (current !== cmd.prevValue)
           return { kind: 'conflict', key, value: current, index, replayed: false };
-        return this.set(key, cmd.value, index);
+        return this.set(key, cmd.value, cmd.lease ?? 0, index);
       }
-      case 'delete': {
-        const old = this.store.get(key);
-        if (old === undefined) return { kind: 'delete', key, deleted: false, index, replayed: false };
-        this.store.delete(key);
-        this.pairBytes -= pairCharge(key, old.value);
-        return { kind: 'delete', key, deleted: true, index, replayed: false };
+      case 'delete':
+        return { kind: 'delete', key, deleted: this.remove(key, index), index, replayed: false };
+    }
+  }
+
+  private set(
+    key: string,
+    value: string,
+    lease: number,
+    index: number,
+  ): PutResult | NoSpaceResult | LeaseNotFoundResult {
+    if (lease !== 0 && this.leases.get(lease) === undefined) {
+      return { kind: 'lease_not_found', id: lease, index };
+    }
+    const old = this.store.get(key);
+    const refused = this.refusal(
+      pairCharge(key, value) - (old === undefined ? 0 : pairCharge(key, old.value)),
+    );
+    if (refused !== null) return { kind: 'no_space', key, index, ...refused };
+    const { version, createIndex, modIndex } = this.write(key, value, lease, old, index);
+    return lease === 0
+      ? { kind: 'put', key, value, index, version, createIndex, modIndex, replayed: false }
+      : { kind: 'put', key, value, index, version, createIndex, modIndex, lease, replayed: false };
+  }
+
+  /** Stores `key` = `value` (the space rules already checked) and records the event. */
+  private write(
+    key: string,
+    value: string,
+    lease: number,
+    old: KeyRecord | undefined,
+    index: number,
+  ): KeyRecord {
+    // etcd's metadata: a delete dropped the record, so a key created again starts at version 1.
+    const record =
+      old === undefined
+        ? new KeyRecord(value, 1, index, index, lease)
+        : new KeyRecord(value, old.version + 1, old.createIndex, index, lease);
+    this.store.set(key, record);
+    this.pairBytes += pairCharge(key, value) - (old === undefined ? 0 : pairCharge(key, old.value));
+    // A put without the key's lease unties it from that lease (etcd's rule).
+    if (old !== undefined && old.lease !== lease && old.lease !== 0)
+      this.leases.get(old.lease)?.keys.delete(key);
+    if (lease !== 0 && old?.lease !== lease) this.leases.get(lease)?.keys.add(key);
+    this.window.record({ index, type: 'put', key, value, prevValue: old === undefined ? null : old.value });
+    return record;
+  }
+
+  /** Deletes `key` if present (recording the event); whether it was. */
+  private remove(key: string, index: number): boolean {
+    const old = this.store.get(key);
+    if (old === undefined) return false;
+    this.store.delete(key);
+    this.pairBytes -= pairCharge(key, old.value);
+    if (old.lease !== 0) this.leases.get(old.lease)?.keys.delete(key);
+    this.window.record({ index, type: 'delete', key, value: null, prevValue: old.value });
+    return true;
+  }
+
+  /**
+   * etcd's transaction: every compare is evaluated against the state before the entry; then one
+   * branch's ops run in order (a get sees the puts and deletes before it). All or nothing: a put
+   * naming a missing lease, or a branch that would take the state past its space rules, changes
+   * nothing.
+   */
+  private transaction(cmd: TxnCommand, index: number): TxnResult | NoSpaceResult | LeaseNotFoundResult {
+    const succeeded = cmd.compare.every((c) => this.holds(c));
+    const ops = succeeded ? cmd.success : cmd.failure;
+    let growth = 0;
+    let firstPut: string | null = null;
+    // The growth of the whole branch, through an overlay of the values its ops leave.
+    const after = new Map<string, string | null>();
+    for (const op of ops) {
+      if (op.type === 'get') continue;
+      if (op.type === 'put') {
+        const lease = op.lease ?? 0;
+        if (lease !== 0 && this.leases.get(lease) === undefined)
+          return { kind: 'lease_not_found', id: lease, index };
+        firstPut ??= op.key;
+      }
+      const before = after.has(op.key) ? after.get(op.key)! : (this.store.get(op.key)?.value ?? null);
+      const next = op.type === 'put' ? op.value : null;
+      growth +=
+        (next === null ? 0 : pairCharge(op.key, next)) - (before === null ? 0 : pairCharge(op.key, before));
+      after.set(op.key, next);
+    }
+    const refused = firstPut === null ? null : this.refusal(growth);
+    if (refused !== null) return { kind: 'no_space', key: firstPut!, index, ...refused };
+    const results: TxnOpResult[] = ops.map((op) => this.runTxnOp(op, index));
+    return { kind: 'txn', succeeded, results, index, replayed: false };
+  }
+
+  private runTxnOp(op: TxnOp, index: number): TxnOpResult {
+    const { key } = op;
+    switch (op.type) {
+      case 'put':
+        return { put: keyValueOf(key, this.write(key, op.value, op.lease ?? 0, this.store.get(key), index)) };
+      case 'delete':
+        return { delete: { key, deleted: this.remove(key, index) } };
+      case 'get': {
+        const record = this.store.get(key);
+        return { get: record === undefined ? { key, value: null } : keyValueOf(key, record) };
       }
     }
   }
 
-  private set(key: string, value: string, index: number): WriteResult | NoSpaceResult {
-    const old = this.store.get(key);
-    const growth = pairCharge(key, value) - (old === undefined ? 0 : pairCharge(key, old.value));
-    const refused = this.refusal(growth);
-    if (refused !== null) return { kind: 'no_space', key, index, ...refused };
-    // etcd's metadata: a delete dropped the record, so a key created again starts at version 1.
-    const record =
-      old === undefined
-        ? new KeyRecord(value, 1, index, index)
-        : new KeyRecord(value, old.version + 1, old.createIndex, index);
-    this.store.set(key, record);
-    this.pairBytes += growth;
-    const { version, createIndex, modIndex } = record;
-    return { kind: 'put', key, value, index, version, createIndex, modIndex, replayed: false };
+  /** Whether a compare holds now. A missing key has version and indexes 0, and no value to compare. */
+  private holds(c: TxnCompare): boolean {
+    const record = this.store.get(c.key);
+    let order: number;
+    switch (c.target) {
+      case 'value':
+        if (record === undefined) return false;
+        order = compareKeys(record.value, c.value);
+        break;
+      case 'exists':
+        order = Number(record !== undefined) - Number(c.value);
+        break;
+      default:
+        order = (record === undefined ? 0 : record[c.target]) - c.value;
+    }
+    switch (c.op) {
+      case '==':
+        return order === 0;
+      case '!=':
+        return order !== 0;
+      case '<':
+        return order < 0;
+      case '>':
+        return order > 0;
+    }
+  }
+
+  private applyLease(cmd: LeaseCommand, index: number): LeaseApplyResult {
+    if (cmd.op === 'leaseGrant') {
+      this.leases.grant(index, cmd.ttl);
+      return { kind: 'lease', id: index, ttl: cmd.ttl, index };
+    }
+    const lease = this.leases.get(cmd.id);
+    if (lease === undefined) return { kind: 'lease_not_found', id: cmd.id, index };
+    switch (cmd.op) {
+      case 'leaseKeepalive':
+        lease.renewIndex = index;
+        return { kind: 'lease', id: lease.id, ttl: lease.ttl, index };
+      case 'leaseRevoke':
+        return this.endLease(lease, false, index);
+      case 'leaseExpire':
+        if (lease.renewIndex !== cmd.renewIndex) return { kind: 'lease_kept', id: lease.id, index };
+        return this.endLease(lease, true, index);
+    }
+  }
+
+  /** Ends a lease and deletes its keys, in key order (so every replica records the same events). */
+  private endLease(lease: Lease, expired: boolean, index: number): LeaseApplyResult {
+    const keys = [...lease.keys].sort(compareKeys);
+    for (const key of keys) this.remove(key, index);
+    this.leases.delete(lease.id);
+    return { kind: 'lease_ended', id: lease.id, expired, keys, index };
+  }
+
+  /** A lease's TTL, renewal index and keys (in key order), or null if there is no such lease. */
+  lease(id: number): { id: number; ttl: number; renewIndex: number; keys: string[] } | null {
+    const l = this.leases.get(id);
+    if (l === undefined) return null;
+    return { id: l.id, ttl: l.ttl, renewIndex: l.renewIndex, keys: [...l.keys].sort(compareKeys) };
+  }
+
+  /** Every lease's id, TTL and renewal index, in id order. */
+  leaseRecords(): { id: number; ttl: number; renewIndex: number }[] {
+    return this.leases.records();
+  }
+
+  /** Number of leases. */
+  get leaseCount(): number {
+    return this.leases.size;
   }
 
   /** Why a write growing the pairs by `growth` bytes may not apply now, or null. */
@@ -268,6 +465,8 @@ export class KvStateMachine {
       this.dedup.config,
       this.dedup.snapshotRecords(),
       { quotaBytes: this.quota, alarms: this.alarms },
+      this.leases.records(),
+      this.window.snapshot(),
     );
   }
 

@@ -7,6 +7,7 @@ import {
   BadRequestError,
   ConflictError,
   LeadershipLostError,
+  LeaseNotFoundError,
   NoLeaderError,
   NotLeaderError,
   RaftkvError,
@@ -302,16 +303,21 @@ export class NodeKvService implements KvService {
  * first answer and applied nothing, so this is a definite client error, not an unknown outcome.
  */
 function idempotencyKeyReused(firstKind: WriteResult['kind']): BadRequestError {
-  const first = firstKind === 'delete' ? 'a delete' : 'a put';
+  const first = firstKind === 'delete' ? 'a delete' : firstKind === 'txn' ? 'a transaction' : 'a put';
   return new BadRequestError(
     `Idempotency-Key was already used for ${first}; use a new key for a different write (nothing was written)`,
   );
 }
 
 function asWriteResult(r: ProposalResult): WriteResult {
-  if (r.kind === 'space' || r.kind === 'config')
+  if (r.kind === 'lease_not_found') throw leaseNotFound(r.id);
+  if (r.kind !== 'put' && r.kind !== 'conflict' && r.kind !== 'delete' && r.kind !== 'txn')
     throw new LeadershipLostError(`the entry at index ${r.index} is not this write`);
   return r;
+}
+
+function leaseNotFound(id: number): LeaseNotFoundError {
+  return new LeaseNotFoundError(`lease ${id} does not exist (never granted, revoked, or expired)`, { id });
 }
 
 function asReadError(e: unknown): unknown {

@@ -3,11 +3,18 @@
 // so no request ever hangs.
 
 import { LeadershipLostError, NoSpaceError, type RaftkvError, TimeoutError } from '../api/errors.js';
-import type { ApplyResult, ConfigResult, SpaceRefusal, SpaceResult, WriteResult } from '../kv/index.js';
+import type {
+  ApplyResult,
+  ConfigResult,
+  LeaseApplyResult,
+  SpaceRefusal,
+  SpaceResult,
+  WriteResult,
+} from '../kv/index.js';
 import type { Entry } from '../raft/index.js';
 
 /** What a proposal's waiter receives: a client write's result, a quota or alarm command's, a membership change's. */
-export type ProposalResult = WriteResult | SpaceResult | ConfigResult;
+export type ProposalResult = WriteResult | SpaceResult | ConfigResult | LeaseApplyResult;
 
 interface WriteWaiter {
   readonly term: number;

@@ -107,7 +107,7 @@ describe('command codec', () => {
     const good = encodeCommand({ op: 'put', key: 'k', value: 'v' });
     assert.match(decodeError(Uint8Array.of(...good, 0)).message, /trailing/);
     assert.match(decodeError(Uint8Array.of(2, ...good.subarray(1))).message, /version 2/);
-    assert.match(decodeError(Uint8Array.of(1, 9, 1, 0x6b)).message, /unknown op 9/);
+    assert.match(decodeError(Uint8Array.of(1, 13, 1, 0x6b)).message, /unknown op 13/);
     assert.match(decodeError(Uint8Array.of(1, 4, 1, 0xff)).message, /UTF-8/);
     assert.match(decodeError(Uint8Array.of(1, 4, 0)).message, /empty key/);
     assert.match(decodeError(Uint8Array.of(1, 0x84, 1, 0x6b, 0)).message, /empty idempotency key/);

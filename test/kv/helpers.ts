@@ -4,7 +4,17 @@
 
 import { isDeepStrictEqual } from 'node:util';
 import fc from 'fast-check';
-import { type WriteCommand as Command, decodeCommand, encodeCommand } from '../../src/kv/command.js';
+import {
+  type CasCommand,
+  type DeleteCommand,
+  decodeCommand,
+  encodeCommand,
+  type PutCommand,
+} from '../../src/kv/command.js';
+
+/** The key writes the model knows (transactions and leases have tests of their own). */
+type Command = PutCommand | CasCommand | DeleteCommand;
+
 import { DEFAULT_DEDUP_CONFIG, type DedupConfig, recordCharge } from '../../src/kv/dedup.js';
 import type { ApplyResult, WriteResult } from '../../src/kv/results.js';
 import type { Entry } from '../../src/raft/types.js';

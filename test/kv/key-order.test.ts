@@ -12,7 +12,7 @@ import { keyArb, utf8Compare } from './helpers.js';
 const sign = (n: number): number => Math.sign(n);
 
 /** A record for `value`; the store keeps metadata without looking at it. */
-const rec = (value: string): KeyRecord => new KeyRecord(value, 1, 1, 1);
+const rec = (value: string): KeyRecord => new KeyRecord(value, 1, 1, 1, 0);
 const valuesOf = (entries: Iterable<[string, KeyRecord]>) => [...entries].map(([k, r]) => [k, r.value]);
 
 describe('key order', () => {

@@ -12,6 +12,7 @@ import { crc32, varuintSize } from '../../src/codec/index.js';
 import type { Command } from '../../src/kv/command.js';
 import { KvStateMachine, pairCharge } from '../../src/kv/index.js';
 import { commandEntry, keyArb, valueArb } from './helpers.js';
+import { snapshotV3 } from './old-formats.js';
 
 function applier(sm: KvStateMachine) {
   return (cmd: Command) => sm.apply(commandEntry(sm.lastApplied + 1, cmd as never));
@@ -118,7 +119,7 @@ test('quota, alarms and state size survive a snapshot; a version-1 snapshot rest
   // rules; the last key's three one-byte metadata varuints before the CRC).
   const plain = new KvStateMachine();
   applier(plain)({ op: 'put', key: 'k', value: 'v' });
-  const v3 = plain.snapshot();
+  const v3 = snapshotV3(plain);
   const d = plain.dedupConfig;
   const cut =
     4 + 1 + varuintSize(1) + varuintSize(d.window) + varuintSize(d.maxEntries) + varuintSize(d.maxBytes);
