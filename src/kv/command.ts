@@ -87,7 +87,11 @@ export type TxnOp =
   | { readonly type: 'delete'; readonly key: string }
   | { readonly type: 'get'; readonly key: string };
 
-/** If every compare holds, the success ops run, else the failure ops: atomically, in one entry. */
+/**
+ * If every compare holds, the success ops run, else the failure ops: atomically, in one entry.
+ * A branch writes (puts or deletes) each key at most once, as in etcd: a key's version counts
+ * entries that wrote it, and its metadata must stay what a log could have made.
+ */
 export interface TxnCommand {
   readonly op: 'txn';
   readonly compare: readonly TxnCompare[];
@@ -282,6 +286,8 @@ function encodeTxn(cmd: TxnCommand): Uint8Array {
     }
   }
   for (const ops of [cmd.success, cmd.failure]) {
+    const twice = keyWrittenTwice(ops);
+    if (twice !== null) throw new TypeError(`a transaction branch writes key "${twice}" twice`);
     w.varuint(ops.length);
     for (const o of ops) {
       checkKey(o.key);
@@ -301,6 +307,17 @@ function encodeTxn(cmd: TxnCommand): Uint8Array {
   }
   if (idem !== undefined) w.string(idem);
   return w.take();
+}
+
+/** A key that two puts or deletes of one branch write, or null. */
+export function keyWrittenTwice(ops: readonly TxnOp[]): string | null {
+  const written = new Set<string>();
+  for (const o of ops) {
+    if (o.type === 'get') continue;
+    if (written.has(o.key)) return o.key;
+    written.add(o.key);
+  }
+  return null;
 }
 
 function encodeLeaseCommand(cmd: LeaseCommand): Uint8Array {
@@ -442,6 +459,7 @@ function decodeTxn(r: ByteReader): TxnCommand {
       else if (kind === TXN_GET) ops.push({ type: 'get', key });
       else r.fail(`unknown txn op ${kind}`, kindAt);
     }
+    if (keyWrittenTwice(ops) !== null) r.fail(`the ${branch} branch writes a key twice`);
     branches.push(ops);
   }
   return { op: 'txn', compare, success: branches[0]!, failure: branches[1]! };

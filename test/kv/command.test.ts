@@ -7,7 +7,7 @@ import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import { CodecError } from '../../src/codec/index.js';
 import { type Command, decodeCommand, encodeCommand } from '../../src/kv/command.js';
-import { commandArb } from './helpers.js';
+import { commandArb, leaseCommandArb, txnArb } from './helpers.js';
 
 const anyString = fc.string({ unit: 'binary', maxLength: 200 });
 const anyCommand: fc.Arbitrary<Command> = fc.oneof(
@@ -27,6 +27,18 @@ const anyCommand: fc.Arbitrary<Command> = fc.oneof(
     value: anyString,
     prevValue: fc.option(anyString, { nil: null }),
   }),
+  fc.record(
+    {
+      op: fc.constant('put' as const),
+      key: anyString.filter((k) => k.length > 0),
+      value: anyString,
+      lease: fc.integer({ min: 1, max: Number.MAX_SAFE_INTEGER }),
+      idempotencyKey: anyString.filter((k) => k.length > 0),
+    },
+    { requiredKeys: ['op', 'key', 'value', 'lease'] },
+  ),
+  txnArb,
+  leaseCommandArb,
 );
 
 function decodeError(bytes: Uint8Array): CodecError {

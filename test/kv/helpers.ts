@@ -6,10 +6,15 @@ import { isDeepStrictEqual } from 'node:util';
 import fc from 'fast-check';
 import {
   type CasCommand,
+  type CompareOperator,
   type DeleteCommand,
   decodeCommand,
   encodeCommand,
+  type LeaseCommand,
   type PutCommand,
+  type TxnCommand,
+  type TxnCompare,
+  type TxnOp,
 } from '../../src/kv/command.js';
 
 /** The key writes the model knows (transactions and leases have tests of their own). */
@@ -55,6 +60,66 @@ export const commandArb: fc.Arbitrary<Command> = fc.oneof(
     .tuple(keyArb, valueArb, fc.option(valueArb, { nil: null }), idemArb)
     .map(([key, value, prevValue, idem]) => withIdem<Command>({ op: 'cas', key, value, prevValue }, idem)),
   fc.tuple(keyArb, idemArb).map(([key, idem]) => withIdem<Command>({ op: 'delete', key }, idem)),
+);
+
+const compareArb: fc.Arbitrary<TxnCompare> = fc.oneof(
+  fc.record({
+    key: keyArb,
+    target: fc.constant('value' as const),
+    op: fc.constantFrom<CompareOperator>('==', '!=', '<', '>'),
+    value: valueArb,
+  }),
+  fc.record({
+    key: keyArb,
+    target: fc.constantFrom('version' as const, 'createIndex' as const, 'modIndex' as const),
+    op: fc.constantFrom<CompareOperator>('==', '!=', '<', '>'),
+    value: fc.integer({ min: 0, max: 40 }),
+  }),
+  fc.record({
+    key: keyArb,
+    target: fc.constant('exists' as const),
+    op: fc.constantFrom<CompareOperator>('==', '!='),
+    value: fc.boolean(),
+  }),
+);
+
+const txnOpArb: fc.Arbitrary<TxnOp> = fc.oneof(
+  fc.tuple(keyArb, valueArb).map(([key, value]): TxnOp => ({ type: 'put', key, value })),
+  fc.tuple(keyArb, valueArb).map(([key, value]): TxnOp => ({ type: 'put', key, value, lease: 1 })),
+  keyArb.map((key): TxnOp => ({ type: 'delete', key })),
+  keyArb.map((key): TxnOp => ({ type: 'get', key })),
+);
+
+/** Transactions over the same few keys as the other commands. */
+export const txnArb: fc.Arbitrary<TxnCommand> = fc
+  .tuple(
+    fc.array(compareArb, { maxLength: 3 }),
+    fc.array(txnOpArb, { maxLength: 4 }),
+    fc.array(txnOpArb, { maxLength: 4 }),
+    idemArb,
+  )
+  .map(([compare, success, failure, idem]) => {
+    // Plain objects, as decoding makes them (fc.record's have no prototype).
+    const once = (ops: TxnOp[]) =>
+      ops.filter(
+        (o, i) => o.type === 'get' || !ops.slice(0, i).some((p) => p.type !== 'get' && p.key === o.key),
+      );
+    const txn: TxnCommand = {
+      op: 'txn',
+      compare: compare.map((c) => ({ ...c })),
+      success: once(success),
+      failure: once(failure),
+    };
+    return idem === undefined ? txn : { ...txn, idempotencyKey: idem };
+  });
+
+export const leaseCommandArb: fc.Arbitrary<LeaseCommand> = fc.oneof(
+  fc.integer({ min: 1, max: 1_000_000 }).map((ttl): LeaseCommand => ({ op: 'leaseGrant', ttl })),
+  fc.integer({ min: 1, max: 50 }).map((id): LeaseCommand => ({ op: 'leaseKeepalive', id })),
+  fc.integer({ min: 1, max: 50 }).map((id): LeaseCommand => ({ op: 'leaseRevoke', id })),
+  fc
+    .tuple(fc.integer({ min: 1, max: 50 }), fc.integer({ min: 0, max: 50 }))
+    .map(([id, renewIndex]): LeaseCommand => ({ op: 'leaseExpire', id, renewIndex })),
 );
 
 /** Bytes that are not a command (random bytes rarely are; the filter makes sure). */
