@@ -129,6 +129,59 @@ export interface MembershipService {
   moveLeader(to: string | null, deadlineMs: number): Promise<LeaderResponse>;
 }
 
+/**
+ * One condition of POST /txn. The operand's type follows the target: a string for `value`, an
+ * integer ≥ 0 for `version`, `createIndex`, `modIndex` (a missing key has 0), a boolean for `exists`.
+ */
+export type TxnCompare =
+  | {
+      readonly key: string;
+      readonly target: 'value';
+      readonly op: TxnCompareOperator;
+      readonly value: string;
+    }
+  | {
+      readonly key: string;
+      readonly target: 'version' | 'createIndex' | 'modIndex';
+      readonly op: TxnCompareOperator;
+      readonly value: number;
+    }
+  | {
+      readonly key: string;
+      readonly target: 'exists';
+      readonly op: TxnCompareOperator;
+      readonly value: boolean;
+    };
+
+export type TxnCompareOperator = '==' | '!=' | '<' | '>';
+
+/** One op of a branch (the wire form `{"put": {...}}` is parsed into this). */
+export type TxnOp =
+  | { readonly type: 'put'; readonly key: string; readonly value: string; readonly lease?: number }
+  | { readonly type: 'delete'; readonly key: string }
+  | { readonly type: 'get'; readonly key: string };
+
+/** POST /txn: if every compare holds the success ops run, else the failure ops; one log entry. */
+export interface TxnRequest {
+  readonly compare: readonly TxnCompare[];
+  readonly success: readonly TxnOp[];
+  readonly failure: readonly TxnOp[];
+  readonly idempotencyKey?: string;
+}
+
+/** What one op did or read, in the order of the ops: a put's key as it stands after it. */
+export type TxnOpResponse =
+  | { readonly put: KeyItem }
+  | { readonly delete: { readonly key: string; readonly deleted: boolean } }
+  | { readonly get: KeyItem | { readonly key: string; readonly value: null } };
+
+export interface TxnResponse {
+  readonly succeeded: boolean;
+  readonly results: readonly TxnOpResponse[];
+  /** The log index of the transaction's entry. */
+  readonly index: number;
+}
+
 /** How a read is served: its consistency, and the index this node must have applied first. */
 export interface ReadQuery {
   readonly consistency: Consistency;
@@ -149,6 +202,8 @@ export interface KvService extends MembershipService {
   /** Rejects with RaftkvError subclasses (ConflictError, NotLeaderError, TimeoutError, ...). */
   put(req: PutRequest, deadlineMs: number): Promise<PutResponse>;
   del(req: DeleteRequest, deadlineMs: number): Promise<DeleteResponse>;
+  /** A transaction (ConflictError never: a failed compare runs the failure branch). */
+  txn(req: TxnRequest, deadlineMs: number): Promise<TxnResponse>;
   get(key: string, read: ReadQuery, deadlineMs: number): Promise<GetResponse>;
   list(query: ListQuery, read: ReadQuery, deadlineMs: number): Promise<ListResponse>;
   /** Takes a snapshot of this node's state now and compacts its log (an operator's request). */

@@ -15,11 +15,18 @@ export const MAX_VALUE_BYTES = 1024 * 1024;
 /** Largest Idempotency-Key header value, in UTF-8 bytes (a UUID needs 36). */
 export const MAX_IDEMPOTENCY_KEY_BYTES = 256;
 
+/** Most compares in a transaction, and most ops in each branch (etcd's --max-txn-ops default). */
+export const MAX_TXN_OPS = 128;
+/** Most UTF-8 bytes of keys and values a transaction carries in all (one largest value fits). */
+export const MAX_TXN_BYTES = 2 * 1024 * 1024;
+
 /** The same limits as one object, for callers that pass them around. */
 export const KV_LIMITS = {
   maxKeyBytes: MAX_KEY_BYTES,
   maxValueBytes: MAX_VALUE_BYTES,
   maxIdempotencyKeyBytes: MAX_IDEMPOTENCY_KEY_BYTES,
+  maxTxnOps: MAX_TXN_OPS,
+  maxTxnBytes: MAX_TXN_BYTES,
 } as const;
 
 export interface ValidationError {

@@ -32,6 +32,8 @@ import type {
   ReadQuery,
   SnapshotResponse,
   SpaceStatus,
+  TxnRequest,
+  TxnResponse,
 } from '../api/service.js';
 import {
   type Command,
@@ -116,6 +118,14 @@ export class NodeKvService implements KvService {
     const r = asWriteResult(await this.write({ op: 'delete', key: req.key, ...idem }, deadline));
     if (r.kind !== 'delete') throw idempotencyKeyReused(r.kind);
     return { key: r.key, deleted: r.deleted, index: r.index };
+  }
+
+  async txn(req: TxnRequest, deadline: number): Promise<TxnResponse> {
+    const { compare, success, failure } = req;
+    const idem = req.idempotencyKey === undefined ? {} : { idempotencyKey: req.idempotencyKey };
+    const r = asWriteResult(await this.write({ op: 'txn', compare, success, failure, ...idem }, deadline));
+    if (r.kind !== 'txn') throw idempotencyKeyReused(r.kind);
+    return { succeeded: r.succeeded, results: r.results, index: r.index };
   }
 
   async get(key: string, read: ReadQuery, deadline: number): Promise<GetResponse> {

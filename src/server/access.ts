@@ -25,6 +25,7 @@ export const routeRequirements: Readonly<Record<Route, Requirement>> = {
   get: 'read',
   list: 'read',
   put: 'readwrite',
+  txn: 'readwrite',
   delete: 'readwrite',
   debug: 'admin',
   snapshot: 'admin',
@@ -100,6 +101,13 @@ export class AccessControl {
       case 'get':
         if (!mayTouchKey(user, request.key)) throw denied(`key ${JSON.stringify(request.key)}`);
         return;
+      case 'txn': {
+        const { compare, success, failure } = request.txn;
+        for (const { key } of [...compare, ...success, ...failure]) {
+          if (!mayTouchKey(user, key)) throw denied(`key ${JSON.stringify(key)} (named in the transaction)`);
+        }
+        return;
+      }
       case 'list':
         // Refused rather than cut down to the user's prefixes: a list quietly missing keys would
         // look complete (`more: false`) to a caller who cannot tell.
@@ -121,6 +129,8 @@ function describe(route: Route): string {
       return 'write keys (POST /kv)';
     case 'delete':
       return 'delete keys (DELETE /kv/{key})';
+    case 'txn':
+      return 'run transactions (POST /txn)';
     case 'get':
     case 'list':
       return 'read keys';

@@ -125,6 +125,7 @@ export const maxHeaderFields = 100;
 /** The routes maxInflight counts and refuses past it. */
 const admissionRoutes: ReadonlySet<Route> = new Set<Route>([
   'put',
+  'txn',
   'list',
   'get',
   'delete',
@@ -513,6 +514,11 @@ export class KvHttpServer {
       case 'put':
         await this.orForward(req, body, res, async () =>
           this.send(res, 200, await this.service.put(r.put, deadline)),
+        );
+        return;
+      case 'txn':
+        await this.orForward(req, body, res, async () =>
+          this.send(res, 200, await this.service.txn(r.txn, deadline)),
         );
         return;
       case 'delete':

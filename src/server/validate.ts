@@ -14,10 +14,14 @@ import type {
   ListQuery,
   PutRequest,
   ReadQuery,
+  TxnCompare,
+  TxnOp,
+  TxnRequest,
 } from '../api/service.js';
 import {
   isWellFormed,
   KV_LIMITS,
+  keyWrittenTwice,
   type ValidationError,
   validateIdempotencyKey,
   validateKey,
@@ -59,6 +63,7 @@ export interface RequestHead {
 
 export type Route =
   | 'put'
+  | 'txn'
   | 'list'
   | 'get'
   | 'delete'
@@ -80,6 +85,7 @@ export type Route =
 /** A request that passed its route's checks, ready for the service. */
 export type ClientRequest =
   | { readonly route: 'put'; readonly put: PutRequest }
+  | { readonly route: 'txn'; readonly txn: TxnRequest }
   | { readonly route: 'delete'; readonly del: DeleteRequest }
   | { readonly route: 'get'; readonly key: string; readonly read: ReadQuery }
   | { readonly route: 'list'; readonly query: ListQuery; readonly read: ReadQuery }
@@ -107,7 +113,8 @@ export function findRoute(method: string, path: string): Route | null {
   } else if (path.startsWith('/kv/')) {
     if (method === 'GET') return 'get';
     if (method === 'DELETE') return 'delete';
-  } else if (path === '/debug' && method === 'GET') return 'debug';
+  } else if (path === '/txn' && method === 'POST') return 'txn';
+  else if (path === '/debug' && method === 'GET') return 'debug';
   else if (path === '/health' && method === 'GET') return 'health';
   else if (path === '/livez' && method === 'GET') return 'livez';
   else if (path === '/readyz' && method === 'GET') return 'readyz';
@@ -129,7 +136,9 @@ export function findRoute(method: string, path: string): Route | null {
 
 /** Only these routes read their body; the others discard one (read, never refused). */
 export function takesBody(route: Route): boolean {
-  return route === 'put' || route === 'alarm' || route === 'memberAdd' || route === 'leaderMove';
+  return (
+    route === 'put' || route === 'txn' || route === 'alarm' || route === 'memberAdd' || route === 'leaderMove'
+  );
 }
 
 /** Checks everything `route` reads of the request; throws BadRequestError or TooLargeError. */
@@ -137,6 +146,8 @@ export function parseRequest(route: Route, head: RequestHead, body: Buffer): Cli
   switch (route) {
     case 'put':
       return { route, put: parsePutBody(body, writeOptions(head)) };
+    case 'txn':
+      return { route, txn: parseTxnBody(body, writeOptions(head)) };
     case 'delete':
       return { route, del: { key: keyFromPath(head.path), ...writeOptions(head) } };
     case 'get':
@@ -223,6 +234,147 @@ export function parsePutBody(body: Buffer, options: { idempotencyKey?: string })
   if (!('prevValue' in obj)) return base;
   refuse(validatePrevValue(obj.prevValue));
   return { ...base, prevValue: obj.prevValue as string | null };
+}
+
+const txnFields = new Set(['compare', 'success', 'failure']);
+const compareFields = new Set(['key', 'target', 'op', 'value']);
+const compareTargets = new Set(['value', 'version', 'createIndex', 'modIndex', 'exists']);
+const compareOperators = new Set(['==', '!=', '<', '>']);
+
+/**
+ * `{"compare": [...], "success": [op...], "failure": [op...]}` (each list optional, empty by
+ * default). Every error names the element at fault, e.g. `success[2].put.value`.
+ */
+export function parseTxnBody(body: Buffer, options: { idempotencyKey?: string }): TxnRequest {
+  const obj = jsonObject(body, '{"compare": [...], "success": [...], "failure": [...]}');
+  for (const field of Object.keys(obj)) {
+    if (!txnFields.has(field))
+      throw new BadRequestError(`unknown field "${field}" (expected compare, success, failure)`);
+  }
+  const bytes = { used: 0 };
+  const compare = listOf(obj.compare, 'compare').map((c, i) => parseCompare(c, `compare[${i}]`, bytes));
+  const success = listOf(obj.success, 'success').map((o, i) => parseTxnOp(o, `success[${i}]`, bytes));
+  const failure = listOf(obj.failure, 'failure').map((o, i) => parseTxnOp(o, `failure[${i}]`, bytes));
+  for (const [name, ops] of [
+    ['success', success],
+    ['failure', failure],
+  ] as const) {
+    const twice = keyWrittenTwice(ops);
+    if (twice !== null) {
+      throw new BadRequestError(
+        `${name} writes key ${JSON.stringify(truncate(twice))} twice: a branch may put or delete each key once`,
+      );
+    }
+  }
+  return { compare, success, failure, ...options };
+}
+
+function listOf(v: unknown, name: string): unknown[] {
+  if (v === undefined) return [];
+  if (!Array.isArray(v)) throw new BadRequestError(`${name} must be a list`);
+  if (v.length > KV_LIMITS.maxTxnOps) {
+    throw new TooLargeError(
+      `${name} has ${v.length} elements; a transaction takes at most ${KV_LIMITS.maxTxnOps}`,
+    );
+  }
+  return v;
+}
+
+/** Counts a key or value against the transaction's byte limit (413 past it). */
+function charge(bytes: { used: number }, s: string): void {
+  bytes.used += Buffer.byteLength(s);
+  if (bytes.used > KV_LIMITS.maxTxnBytes) {
+    throw new TooLargeError(
+      `the transaction's keys and values pass ${KV_LIMITS.maxTxnBytes} bytes; split it or write large values alone`,
+    );
+  }
+}
+
+function fieldsOf(v: unknown, where: string, allowed: ReadonlySet<string>): Record<string, unknown> {
+  if (typeof v !== 'object' || v === null || Array.isArray(v))
+    throw new BadRequestError(`${where} must be an object`);
+  const obj = v as Record<string, unknown>;
+  for (const field of Object.keys(obj)) {
+    if (!allowed.has(field)) {
+      throw new BadRequestError(
+        `${where} has unknown field "${field}" (expected ${[...allowed].join(', ')})`,
+      );
+    }
+  }
+  return obj;
+}
+
+/** A key or value refused by kv's rules, with the element it came from named. */
+function checkAt(where: string, error: ValidationError | null): void {
+  if (error === null) return;
+  const message = `${where}: ${error.message}`;
+  throw error.kind === 'too_large' ? new TooLargeError(message) : new BadRequestError(message);
+}
+
+function parseCompare(v: unknown, where: string, bytes: { used: number }): TxnCompare {
+  const c = fieldsOf(v, where, compareFields);
+  checkAt(`${where}.key`, validateKey(c.key));
+  const key = c.key as string;
+  charge(bytes, key);
+  const { target, op, value } = c;
+  if (typeof target !== 'string' || !compareTargets.has(target)) {
+    throw new BadRequestError(`${where}.target must be one of value, version, createIndex, modIndex, exists`);
+  }
+  if (typeof op !== 'string' || !compareOperators.has(op)) {
+    throw new BadRequestError(`${where}.op must be one of ==, !=, <, >`);
+  }
+  const operator = op as TxnCompare['op'];
+  if (!('value' in c)) throw new BadRequestError(`${where} is missing "value"`);
+  switch (target) {
+    case 'value':
+      checkAt(`${where}.value`, validateValue(value));
+      charge(bytes, value as string);
+      return { key, target, op: operator, value: value as string };
+    case 'exists':
+      if (typeof value !== 'boolean')
+        throw new BadRequestError(`${where}.value must be true or false for target exists`);
+      if (operator !== '==' && operator !== '!=') {
+        throw new BadRequestError(`${where}.op must be == or != for target exists`);
+      }
+      return { key, target, op: operator, value };
+    default:
+      if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) {
+        throw new BadRequestError(`${where}.value must be an integer ≥ 0 for target ${target}`);
+      }
+      return { key, target: target as 'version' | 'createIndex' | 'modIndex', op: operator, value };
+  }
+}
+
+const opKinds = new Set(['put', 'delete', 'get']);
+const txnPutFields = new Set(['key', 'value', 'lease']);
+const keyOnlyFields = new Set(['key']);
+
+function parseTxnOp(v: unknown, where: string, bytes: { used: number }): TxnOp {
+  const wrapper = fieldsOf(v, where, opKinds);
+  const kinds = Object.keys(wrapper);
+  if (kinds.length !== 1)
+    throw new BadRequestError(`${where} must be exactly one of {"put": ...}, {"delete": ...}, {"get": ...}`);
+  const type = kinds[0] as 'put' | 'delete' | 'get';
+  const at = `${where}.${type}`;
+  const o = fieldsOf(wrapper[type], at, type === 'put' ? txnPutFields : keyOnlyFields);
+  checkAt(`${at}.key`, validateKey(o.key));
+  const key = o.key as string;
+  charge(bytes, key);
+  if (type !== 'put') return { type, key };
+  if (!('value' in o)) throw new BadRequestError(`${at} is missing "value"`);
+  checkAt(`${at}.value`, validateValue(o.value));
+  const value = o.value as string;
+  charge(bytes, value);
+  if (o.lease === undefined) return { type, key, value };
+  return { type, key, value, lease: leaseIdOf(o.lease, `${at}.lease`) };
+}
+
+/** A lease id: a positive integer (the index that granted it). */
+export function leaseIdOf(v: unknown, where: string): number {
+  if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 1) {
+    throw new BadRequestError(`${where} must be a lease id (a positive integer)`);
+  }
+  return v;
 }
 
 function checkMemberId(id: unknown, where: string): string {

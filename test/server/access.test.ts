@@ -14,6 +14,7 @@ import { startCluster } from '../support/cluster.js';
 /** One request per route (a Record, so a new route cannot be left out), harmless when admitted. */
 const requests: Readonly<Record<Route, { method: string; path: string; body?: unknown }>> = {
   put: { method: 'POST', path: '/kv', body: { key: 'k', value: 'v' } },
+  txn: { method: 'POST', path: '/txn', body: { success: [{ get: { key: 'k' } }] } },
   list: { method: 'GET', path: '/kv?prefix=' },
   get: { method: 'GET', path: '/kv/k' },
   delete: { method: 'DELETE', path: '/kv/k' },
@@ -89,6 +90,7 @@ test('the route table: probes open, /metrics open unless --metrics-auth, keys by
       ['get', 'read'],
       ['list', 'read'],
       ['put', 'readwrite'],
+      ['txn', 'readwrite'],
       ['delete', 'readwrite'],
     ],
   );

@@ -27,6 +27,9 @@ import type {
   MembersResponse,
   PutRequest,
   PutResponse,
+  TxnOpResponse,
+  TxnRequest,
+  TxnResponse,
 } from '../../src/api/service.js';
 import { backupFileChunks } from '../../src/backup/index.js';
 import { KvStateMachine } from '../../src/kv/index.js';
@@ -72,6 +75,25 @@ class MemoryService implements KvService {
     this.data.set(req.key, item);
     this.writes++;
     return { ...item, index };
+  }
+
+  /** Compares on value and existence only: enough for the edge's tests, which check parsing. */
+  async txn(req: TxnRequest): Promise<TxnResponse> {
+    const holds = req.compare.every((c) => {
+      const item = this.data.get(c.key);
+      if (c.target === 'exists') return (item !== undefined) === (c.op === '==' ? c.value : !c.value);
+      return c.target === 'value' && item?.value === c.value && c.op === '==';
+    });
+    const index = ++this.index;
+    const results = (holds ? req.success : req.failure).map((op): TxnOpResponse => {
+      if (op.type === 'get') return { get: this.data.get(op.key) ?? { key: op.key, value: null } };
+      if (op.type === 'delete') return { delete: { key: op.key, deleted: this.data.delete(op.key) } };
+      const item = { key: op.key, value: op.value, version: 1, createIndex: index, modIndex: index };
+      this.data.set(op.key, item);
+      return { put: item };
+    });
+    this.writes++;
+    return { succeeded: holds, results, index };
   }
 
   async del(req: DeleteRequest) {
