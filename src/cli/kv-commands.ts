@@ -2,7 +2,8 @@
 // kv-output.ts sends it and turns the answer into output and an exit code.
 
 import { randomUUID } from 'node:crypto';
-import { type ApiRequest, apiRequests, type ClientTls } from '../client/index.js';
+import { readFileSync } from 'node:fs';
+import { type ApiRequest, apiRequests, type ClientTls, type TxnBody } from '../client/index.js';
 import { checkNodeId, type Endpoint, formatHostPort, parseEndpoints, parseHostPort } from './addresses.js';
 import {
   booleanOption,
@@ -18,7 +19,8 @@ import {
   UsageError,
 } from './args.js';
 import type { HttpRequest } from './client.js';
-import { connectionFlags, parseCredentials } from './connection-options.js';
+import { connectionFlags, parseCredentials, type ReadFile } from './connection-options.js';
+import { describeError } from './io.js';
 
 export const exitCodes = {
   ok: 0,
@@ -71,6 +73,7 @@ export const getFlags: readonly FlagDef[] = [
   ...clientFlags,
 ];
 export const delFlags: readonly FlagDef[] = [idempotencyFlag, ...clientFlags];
+export const txnFlags: readonly FlagDef[] = [idempotencyFlag, ...clientFlags];
 export const listFlags: readonly FlagDef[] = [
   { name: 'limit', value: 'N', default: "the server's (1000)", help: 'at most N keys' },
   { name: 'stale', help: "serve from the node's local state (may be stale; not linearizable)" },
@@ -95,6 +98,7 @@ export type ClientCommand =
   | { readonly kind: 'put'; readonly key: string; readonly value: string; readonly prevValue?: string | null }
   | { readonly kind: 'get'; readonly key: string; readonly stale: boolean }
   | { readonly kind: 'del'; readonly key: string }
+  | { readonly kind: 'txn'; readonly body: TxnBody }
   | { readonly kind: 'list'; readonly prefix: string; readonly limit?: number; readonly stale: boolean }
   | { readonly kind: 'status' }
   | { readonly kind: 'member'; readonly member: MemberAction }
@@ -119,6 +123,7 @@ export const clientCommandFlags: Readonly<Record<ClientCommandName, readonly Fla
   put: putFlags,
   get: getFlags,
   del: delFlags,
+  txn: txnFlags,
   list: listFlags,
   status: statusFlags,
   member: memberFlags,
@@ -138,6 +143,7 @@ export function parseClientCommand(
   argv: readonly string[],
   env: Env,
   newKey: () => string = () => `raftkv-cli-${randomUUID()}`,
+  read: ReadFile = readFileSync,
 ): ClientInvocation {
   const args = parseArgs(argv, clientCommandFlags[name]);
   let command: ClientCommand;
@@ -165,6 +171,10 @@ export function parseClientCommand(
       break;
     case 'del':
       command = { kind: 'del', key: needKey(args, 0, 'KEY') };
+      noMorePositionals(args, 1);
+      break;
+    case 'txn':
+      command = { kind: 'txn', body: readTxnBody(needKey(args, 0, 'FILE (or - for stdin)'), read) };
       noMorePositionals(args, 1);
       break;
     case 'list': {
@@ -200,7 +210,7 @@ export function parseClientCommand(
     timeoutRaw === undefined
       ? defaultClientTimeoutMs
       : parseDurationMs(timeoutRaw, sourceOf(args, 'timeout', 'RAFTKV_TIMEOUT'));
-  const isWrite = command.kind === 'put' || command.kind === 'del';
+  const isWrite = command.kind === 'put' || command.kind === 'del' || command.kind === 'txn';
   const idempotencyKey = isWrite ? (stringOption(args, 'idempotency-key') ?? newKey()) : undefined;
   if (idempotencyKey === '') throw new UsageError('--idempotency-key must not be empty');
   return {
@@ -211,6 +221,31 @@ export function parseClientCommand(
     ...(idempotencyKey !== undefined && { idempotencyKey }),
     ...parseCredentials(args, env),
   };
+}
+
+/**
+ * The transaction FILE (`-`: stdin) as a JSON object; the node checks the rest and names the
+ * element at fault.
+ */
+function readTxnBody(file: string, read: ReadFile): TxnBody {
+  let text: string;
+  try {
+    text = read(file === '-' ? '/dev/stdin' : file).toString('utf8');
+  } catch (e) {
+    throw new UsageError(`cannot read ${file === '-' ? 'stdin' : file}: ${describeError(e)}`);
+  }
+  let body: unknown;
+  try {
+    body = JSON.parse(text);
+  } catch (e) {
+    throw new UsageError(`${file === '-' ? 'stdin' : file} is not JSON: ${describeError(e)}`);
+  }
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) {
+    throw new UsageError(
+      'a transaction is a JSON object {"compare": [...], "success": [...], "failure": [...]}',
+    );
+  }
+  return body as TxnBody;
 }
 
 /** --endpoints, else RAFTKV_ENDPOINTS, else the default: the nodes `raftkv cluster` runs. */
@@ -268,6 +303,8 @@ function apiRequestOf(c: ClientCommand, idempotencyKey: string | undefined): Api
       return apiRequests.get(c.key, read(c.stale));
     case 'del':
       return apiRequests.delete(c.key, write);
+    case 'txn':
+      return apiRequests.txn(c.body, write);
     case 'list':
       return apiRequests.list(c.prefix, {
         ...read(c.stale),

@@ -36,7 +36,7 @@ function unknownOutcome(message: string, inv: ClientInvocation): Output {
 }
 
 function isWrite(inv: ClientInvocation): boolean {
-  return inv.command.kind === 'put' || inv.command.kind === 'del';
+  return inv.command.kind === 'put' || inv.command.kind === 'del' || inv.command.kind === 'txn';
 }
 
 /** Output and exit code for a request that no endpoint answered. */
@@ -66,6 +66,8 @@ export function renderAnswer(
           err: '',
           code: exitCodes.ok,
         };
+      case 'txn':
+        return { out: formatTxn(body), err: '', code: exitCodes.ok };
       case 'list': {
         const items = Array.isArray(body.items) ? body.items : [];
         const lines = items.filter(isRecord).map((i) => `${String(i.key)}\t${String(i.value)}\n`);
@@ -104,6 +106,26 @@ export function renderAnswer(
     return unknownOutcome(message, inv);
   }
   return failure(message);
+}
+
+/**
+ * `succeeded` or `failed` (which branch ran), then one line per op: `put KEY (version N)`,
+ * `delete KEY` / `delete KEY (absent)`, `get KEY VALUE` / `get KEY (absent)`.
+ */
+export function formatTxn(body: Record<string, unknown>): string {
+  const lines = [
+    `${body.succeeded === true ? 'succeeded' : 'failed: the failure ops ran'} (index ${String(body.index)})`,
+  ];
+  for (const r of Array.isArray(body.results) ? body.results.filter(isRecord) : []) {
+    const [op, v] = Object.entries(r)[0] ?? [];
+    if (!isRecord(v)) continue;
+    const key = String(v.key);
+    if (op === 'put') lines.push(`put ${key} (version ${String(v.version)})`);
+    else if (op === 'delete') lines.push(`delete ${key}${v.deleted === true ? '' : ' (absent)'}`);
+    else if (op === 'get')
+      lines.push(v.value === null ? `get ${key} (absent)` : `get ${key} ${String(v.value)}`);
+  }
+  return `${lines.join('\n')}\n`;
 }
 
 /** `ID  ROLE  ADDRESS` lines, the leader marked, and the configuration's index. */

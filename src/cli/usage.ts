@@ -16,6 +16,7 @@ import {
   memberFlags,
   putFlags,
   statusFlags,
+  txnFlags,
 } from './kv-commands.js';
 import { snapshotRestoreFlags, snapshotSaveFlags, snapshotStatusFlags } from './snapshot-options.js';
 import { startFlags } from './start-options.js';
@@ -91,6 +92,16 @@ export const commands: readonly CommandInfo[] = [
     synopsis: 'raftkv del KEY [--idempotency-key K]',
     summary: 'delete KEY',
     flags: delFlags,
+  },
+  {
+    name: 'txn',
+    synopsis: 'raftkv txn FILE|- [--idempotency-key K]',
+    summary: 'run a transaction (JSON, as POST /txn takes it) from FILE or stdin; prints which branch ran',
+    flags: txnFlags,
+    notes: [
+      'FILE holds {"compare": [...], "success": [...], "failure": [...]} (docs/api.md).',
+      'Prints "succeeded" or "failed: the failure ops ran", then one line per op.',
+    ],
   },
   {
     name: 'list',

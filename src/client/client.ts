@@ -16,6 +16,7 @@ import type {
   PutResponse,
   SnapshotResponse,
   SpaceStatus,
+  TxnResponse,
 } from '../api/service.js';
 import { download } from './download.js';
 import { fieldOf, PreconditionFailedError, RaftkvApiError } from './errors.js';
@@ -26,12 +27,14 @@ import {
   type ListOptions,
   type PutOptions,
   type ReadOptions,
+  type TxnBody,
   type WriteOptions,
 } from './requests.js';
 import { type ClientTls, checkClientTls, httpsOptionsOf } from './tls.js';
 
 export type { KeyItem, KeyMetadata } from '../api/service.js';
 export type PutResult = PutResponse;
+export type TxnResult = TxnResponse;
 export type DeleteResult = DeleteResponse;
 /** `value` is null when the key is absent (a 404 answer, without metadata). */
 export type GetResult = GetResponse;
@@ -204,6 +207,14 @@ export class RaftkvClient {
     // 404 without an error message is the answer "absent"; with one it is an unknown route.
     if (a.status === 404 && fieldOf(a.body, 'error') === undefined && isGet(a.body)) return a.body;
     return this.result(req, a, isGet);
+  }
+
+  /**
+   * A transaction: if every compare holds the success ops run, else the failure ops, atomically
+   * at one log index. `succeeded` says which; `results` holds each op's outcome in order.
+   */
+  async txn(body: TxnBody, options: WriteOptions & CallOptions = {}): Promise<TxnResult> {
+    return this.call(apiRequests.txn(body, options), options, isTxn);
   }
 
   async delete(key: string, options: WriteOptions & CallOptions = {}): Promise<DeleteResult> {
@@ -436,6 +447,9 @@ const isGet = (b: unknown): b is GetResult =>
   typeof b.key === 'string' &&
   (b.value === null || (typeof b.value === 'string' && hasMetadata(b))) &&
   typeof b.index === 'number';
+
+const isTxn = (b: unknown): b is TxnResult =>
+  isObject(b) && typeof b.succeeded === 'boolean' && Array.isArray(b.results) && typeof b.index === 'number';
 
 const isDelete = (b: unknown): b is DeleteResult =>
   isObject(b) && typeof b.key === 'string' && typeof b.deleted === 'boolean' && typeof b.index === 'number';

@@ -21,6 +21,7 @@ export {
   type RawRequest,
   type SnapshotResult,
   type SpaceResult,
+  type TxnResult,
 } from './client.js';
 export { PreconditionFailedError, RaftkvApiError, RaftkvConnectionError } from './errors.js';
 export {
@@ -30,6 +31,8 @@ export {
   type ListOptions,
   type PutOptions,
   type ReadOptions,
+  type TxnBody,
+  type TxnBodyOp,
   type WriteOptions,
 } from './requests.js';
 export { type ClientTls, checkClientTls, type Pem, TlsOptionsError } from './tls.js';

@@ -14,6 +14,23 @@ export interface ApiRequest {
   readonly idempotencyKey?: string;
 }
 
+/** A transaction in its wire form (docs/api.md, "Transactions"). */
+export interface TxnBody {
+  readonly compare?: readonly {
+    readonly key: string;
+    readonly target: 'value' | 'version' | 'createIndex' | 'modIndex' | 'exists';
+    readonly op: '==' | '!=' | '<' | '>';
+    readonly value: string | number | boolean;
+  }[];
+  readonly success?: readonly TxnBodyOp[];
+  readonly failure?: readonly TxnBodyOp[];
+}
+
+export type TxnBodyOp =
+  | { readonly put: { readonly key: string; readonly value: string; readonly lease?: number } }
+  | { readonly delete: { readonly key: string } }
+  | { readonly get: { readonly key: string } };
+
 export interface WriteOptions {
   readonly idempotencyKey?: string;
 }
@@ -58,6 +75,14 @@ export const apiRequests = {
     const body =
       options.prevValue === undefined ? { key, value } : { key, value, prevValue: options.prevValue };
     return { method: 'POST', path: '/kv', body, ...withKey(options.idempotencyKey) };
+  },
+
+  /**
+   * POST /txn with a body as the API takes it: `{"compare": [...], "success": [...],
+   * "failure": [...]}` (docs/api.md); the server checks it.
+   */
+  txn(body: TxnBody, options: WriteOptions = {}): ApiRequest {
+    return { method: 'POST', path: '/txn', body, ...withKey(options.idempotencyKey) };
   },
 
   /** GET /kv/{key} */

@@ -402,3 +402,51 @@ test('--token (or RAFTKV_TOKEN, the flag winning) goes on every request as the b
   assert.equal(httpRequestOf(parse('get', ['k'])).token, undefined);
   assert.throws(() => parse('get', ['k', '--token', 'a b']), /--token must be printable ASCII/);
 });
+
+test('txn: the FILE (or stdin) as the POST /txn body, with an idempotency key; both outcomes exit 0', () => {
+  const body = {
+    compare: [{ key: 'lock', target: 'exists', op: '==', value: false }],
+    success: [{ put: { key: 'lock', value: 'me' } }],
+    failure: [{ get: { key: 'lock' } }],
+  };
+  const files: Record<string, string> = {
+    't.json': JSON.stringify(body),
+    '/dev/stdin': '{}',
+    'bad.json': '[1]',
+  };
+  const read = (f: string): Buffer => {
+    const text = files[f];
+    if (text === undefined)
+      throw Object.assign(new Error(`ENOENT: no such file, open '${f}'`), { code: 'ENOENT' });
+    return Buffer.from(text);
+  };
+  const inv = parseClientCommand('txn', ['t.json'], {}, key, read);
+  const req = httpRequestOf(inv);
+  assert.equal(req.method, 'POST');
+  assert.equal(req.path, '/txn');
+  assert.deepEqual(req.body, body);
+  assert.equal(req.idempotencyKey, 'K1');
+  assert.deepEqual(httpRequestOf(parseClientCommand('txn', ['-'], {}, key, read)).body, {});
+  assert.throws(() => parseClientCommand('txn', [], {}, key, read), /missing FILE/);
+  assert.throws(() => parseClientCommand('txn', ['nope.json'], {}, key, read), /cannot read nope\.json/);
+  assert.throws(() => parseClientCommand('txn', ['bad.json'], {}, key, read), /JSON object/);
+  const won = renderAnswer(
+    inv,
+    answer(200, {
+      succeeded: true,
+      index: 9,
+      results: [{ put: { key: 'lock', value: 'me', version: 1, createIndex: 9, modIndex: 9 } }],
+    }),
+  );
+  assert.deepEqual(won, { out: 'succeeded (index 9)\nput lock (version 1)\n', err: '', code: exitCodes.ok });
+  const lost = renderAnswer(
+    inv,
+    answer(200, {
+      succeeded: false,
+      index: 10,
+      results: [{ get: { key: 'lock', value: 'you' } }, { delete: { key: 'x', deleted: false } }],
+    }),
+  );
+  assert.equal(lost.out, 'failed: the failure ops ran (index 10)\nget lock you\ndelete x (absent)\n');
+  assert.equal(lost.code, exitCodes.ok);
+});
