@@ -3,7 +3,12 @@
 // (src/server/) sees only this, so either can be tested without the other (the hostile-input
 // test fronts an in-memory service).
 
-export type Consistency = 'linearizable' | 'stale';
+/**
+ * How a read is served (docs/read-modes.md): `linearizable` confirmed by a heartbeat round (or
+ * the leader lease, on a node started with --read-mode lease), `lease` by the leader lease when it
+ * holds (a round otherwise), `stale` from this node's state as it is.
+ */
+export type Consistency = 'linearizable' | 'lease' | 'stale';
 
 export interface PutRequest {
   readonly key: string;

@@ -2,7 +2,8 @@
 // body, Idempotency-Key. Pure; the client sends these, and so do the tools that need the raw
 // answer (the CLI prints it, the Jepsen runner classifies it).
 
-export type Consistency = 'linearizable' | 'stale';
+/** docs/read-modes.md has each level's guarantee. */
+export type Consistency = 'linearizable' | 'lease' | 'stale';
 
 export interface ApiRequest {
   readonly method: string;

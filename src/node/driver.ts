@@ -34,6 +34,7 @@ import {
   type NodeId,
   type RawNode,
   type ReadFailure,
+  type ReadMode,
   type Ready,
   type Snapshot,
   type TransferResult,
@@ -346,11 +347,16 @@ export class Driver {
     return this.reads.startAt(index, deadline, this.clock.now());
   }
 
-  /** Starts a linearizable read; resolves once the local state machine may serve it. */
-  readIndex(deadline: number): Promise<void> {
+  /**
+   * Starts a linearizable read; resolves once the local state machine may serve it. `mode`
+   * 'lease' lets the leader answer from its lease without a round (§6.4.1); absent, the node's
+   * --read-mode decides. A read asked again (askReadsAgain) goes in the node's mode: a round
+   * is always safe.
+   */
+  readIndex(deadline: number, mode?: ReadMode): Promise<void> {
     if (this.stopError !== null) return Promise.reject(this.stopError());
     const { context, done } = this.reads.start(deadline, this.clock.now());
-    this.input().readIndex(context);
+    this.input().readIndex(context, mode);
     this.schedule();
     return done;
   }

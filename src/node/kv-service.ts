@@ -151,7 +151,8 @@ export class NodeKvService implements KvService {
    */
   private async readPoint(read: ReadQuery, deadline: number): Promise<void> {
     if (read.minIndex !== undefined) await this.driver.waitApplied(read.minIndex, deadline);
-    if (read.consistency === 'linearizable') await this.confirmRead(deadline);
+    if (read.consistency !== 'stale')
+      await this.confirmRead(deadline, read.consistency === 'lease' ? 'lease' : undefined);
   }
 
   snapshot(deadline: number): Promise<SnapshotResponse> {
@@ -291,10 +292,10 @@ export class NodeKvService implements KvService {
   }
 
   /** §6.4: returns once the local state machine holds everything committed before the call. */
-  private async confirmRead(deadline: number): Promise<void> {
+  private async confirmRead(deadline: number, mode?: 'lease'): Promise<void> {
     for (;;) {
       try {
-        await this.driver.readIndex(deadline);
+        await this.driver.readIndex(deadline, mode);
         return;
       } catch (e) {
         // A read has no side effects: on a leadership change, try again with the next leader.

@@ -82,6 +82,8 @@ export function recoverCore(
       electionTimeoutTicks: electionTicks,
       heartbeatIntervalTicks: heartbeatTicks,
       readMode: o.readMode,
+      // Reads may ask for the leader lease one by one (?consistency=lease, docs/read-modes.md).
+      leaseReads: true,
       lastApplied: sm.lastApplied,
     },
     log,

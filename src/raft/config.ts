@@ -57,6 +57,25 @@ export type ReadMode =
    */
   | 'lease';
 
+type LeaseSettings = Pick<RaftConfig, 'readMode' | 'checkQuorum' | 'leaseReads'>;
+
+/**
+ * Whether this node keeps the leader lease (§6.4.1): in readMode 'lease', or when reads may ask
+ * for it one by one (leaseReads). It then counts every heartbeat as a read round, and after a
+ * restart refuses votes for an election timeout (see RaftState.leaderStillHeard).
+ */
+export function keepsLease(config: LeaseSettings): boolean {
+  return config.checkQuorum && (config.readMode === 'lease' || config.leaseReads);
+}
+
+/**
+ * Whether a read may use the leader lease: its own mode if it gave one, else the node's; and only
+ * where the lease is kept. Any other read is confirmed by a heartbeat round, whatever it asked for.
+ */
+export function usesLease(config: LeaseSettings, mode?: ReadMode): boolean {
+  return keepsLease(config) && (mode ?? config.readMode) === 'lease';
+}
+
 export interface RaftConfig {
   readonly id: NodeId;
   /** Minimum election timeout; each node draws its timeout from [min, 2·min) (§3.4). */
@@ -67,6 +86,11 @@ export interface RaftConfig {
   /** §6.2: a leader that has not heard from a majority for an election timeout steps down. */
   readonly checkQuorum: boolean;
   readonly readMode: ReadMode;
+  /**
+   * Reads may ask for the leader lease one by one (readIndex with mode 'lease') whatever
+   * readMode says. Requires checkQuorum, as readMode 'lease' does.
+   */
+  readonly leaseReads: boolean;
   /** Entry bytes per AppendEntries (at least one entry is always sent). */
   readonly messageBytesMax: number;
   /** AppendEntries in flight per follower in replicate state. */
@@ -89,6 +113,7 @@ export const defaultRaftConfig: Omit<RaftConfig, 'id'> = {
   heartbeatIntervalTicks: 1,
   preVote: true,
   checkQuorum: true,
+  leaseReads: false,
   readMode: 'safe',
   messageBytesMax: 1 << 20,
   inflightMessagesMax: 256,
@@ -131,6 +156,11 @@ export function validateConfig(c: RaftConfig): void {
   if (c.readMode === 'lease' && !c.checkQuorum) {
     throw new ConfigError(
       'readMode "lease" requires checkQuorum: without it a deposed leader may serve stale reads',
+    );
+  }
+  if (c.leaseReads && !c.checkQuorum) {
+    throw new ConfigError(
+      'leaseReads requires checkQuorum: without it a deposed leader may serve stale reads',
     );
   }
 }

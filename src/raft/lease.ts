@@ -1,4 +1,5 @@
-// The leader lease (§6.4.1), for readMode 'lease'. A follower that heard from the leader ignores
+// The leader lease (§6.4.1), kept whenever CheckQuorum is on, for reads that use it (readMode
+// 'lease', or a read that asks for it). A follower that heard from the leader ignores
 // RequestVote and PreVote for one election timeout (§4.2.3, checkQuorum). So when a majority has
 // answered a heartbeat the leader sent at tick s, no other leader can be elected before that
 // majority's timers run out — no earlier than s + electionTimeout on the leader's clock, if the

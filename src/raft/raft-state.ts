@@ -4,7 +4,7 @@
 // through the verbs below; raft.ts routes each input to them.
 
 import { assert } from '../assert.js';
-import type { Logger, LogLevel, RaftConfig, Random } from './config.js';
+import { keepsLease, type Logger, type LogLevel, type RaftConfig, type Random } from './config.js';
 import { LeaderLease } from './lease.js';
 import { RaftLog } from './log.js';
 import { isVoter } from './membership.js';
@@ -45,7 +45,7 @@ export abstract class RaftState {
   readonly log: RaftLog;
   readonly tracker: ProgressTracker;
   readonly reads = new ReadOnlyQueue();
-  /** Leader only, readMode 'lease': how long reads may skip the heartbeat round (§6.4.1). */
+  /** Leader only, with CheckQuorum: how long lease reads may skip the heartbeat round (§6.4.1). */
   readonly lease: LeaderLease;
 
   // Persistent state (Figure 3.1). Invariant: the term never decreases; the vote is for `term`.
@@ -158,15 +158,16 @@ export abstract class RaftState {
 
   /**
    * §4.2.3 (with CheckQuorum): we heard from a leader within the minimum election timeout, so a
-   * node that was partitioned away cannot depose it with a vote request. In lease mode a node that
-   * restarted less than an election timeout ago counts too: it may have answered a heartbeat just
-   * before it crashed, and that answer promised not to vote for an election timeout (§6.4.1).
+   * node that was partitioned away cannot depose it with a vote request. Where the lease is kept
+   * (keepsLease), a node that restarted less than an election timeout ago counts too: it may have
+   * answered a heartbeat just before it crashed, and that answer promised not to vote for an
+   * election timeout — the promise the leader lease rests on (§6.4.1).
    */
   leaderStillHeard(): boolean {
     if (!this.config.checkQuorum) return false;
     const timeout = this.config.electionTimeoutTicks;
     if (this.knownLeader !== null && this.electionElapsed < timeout) return true;
-    return this.config.readMode === 'lease' && this.ticksSinceStart < timeout;
+    return keepsLease(this.config) && this.ticksSinceStart < timeout;
   }
 
   /**

@@ -4,6 +4,7 @@
 // roles/. The state itself and its named changes are in raft-state.ts.
 
 import { present } from '../assert.js';
+import { type ReadMode, usesLease } from './config.js';
 import { RaftState } from './raft-state.js';
 import { campaign, onCandidateMessage, onVoteResponse, startPreVote } from './roles/candidate.js';
 import { onFollowerMessage } from './roles/follower.js';
@@ -168,10 +169,12 @@ export class Raft extends RaftState {
    * confirms leadership; a follower relays the request to the leader it knows (step 1 on a
    * follower); with no leader known the read fails at once.
    */
-  readIndex(context: string): void {
-    if (this.role === 'leader') readIndexAtLeader(this, context, this.id);
+  readIndex(context: string, mode?: ReadMode): void {
+    const lease = usesLease(this.config, mode);
+    if (this.role === 'leader') readIndexAtLeader(this, context, this.id, lease);
     else if (this.leaderId === null) this.failRead(context, 'NoLeader');
-    else this.send({ type: 'ReadIndexRequest', to: this.leaderId, context });
+    else
+      this.send({ type: lease ? 'LeaseReadIndexRequest' : 'ReadIndexRequest', to: this.leaderId, context });
   }
 
   /** A leader gives up at once, staying in its term as a follower (a stalled disk); false if not leader. */

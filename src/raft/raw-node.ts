@@ -4,7 +4,14 @@
 // produce the same outputs.
 
 import { assert, present } from '../assert.js';
-import { type Logger, type RaftConfig, type Random, silentLogger, validateConfig } from './config.js';
+import {
+  type Logger,
+  type RaftConfig,
+  type Random,
+  type ReadMode,
+  silentLogger,
+  validateConfig,
+} from './config.js';
 import { Raft } from './raft.js';
 import type { LogStorage } from './storage.js';
 import type {
@@ -90,8 +97,8 @@ export class RawNode {
    * arrives in a later Ready: a ReadState (serve once applied ≥ readIndex) or a ReadFailure. A read
    * relayed to the leader may be lost with its message: the driver keeps a deadline.
    */
-  readIndex(context: string): void {
-    this.raft.readIndex(context);
+  readIndex(context: string, mode?: ReadMode): void {
+    this.raft.readIndex(context, mode);
   }
 
   transferLeadership(to: NodeId): TransferResult {

@@ -177,6 +177,16 @@ export interface ReadIndexRequest extends MessageBase {
   readonly context: string;
 }
 
+/**
+ * The same for a read that may use the leader lease (§6.4.1): answered at once, without a round,
+ * while the leader's lease holds. A message of its own (not a flag on ReadIndexRequest) so that
+ * ordinary reads keep the wire format older members understand.
+ */
+export interface LeaseReadIndexRequest extends MessageBase {
+  readonly type: 'LeaseReadIndexRequest';
+  readonly context: string;
+}
+
 /** The leader's answer: the read may be served once the follower has applied `readIndex`. */
 export interface ReadIndexResponse extends MessageBase {
   readonly type: 'ReadIndexResponse';
@@ -197,6 +207,7 @@ export type Message =
   | InstallSnapshot
   | TimeoutNow
   | ReadIndexRequest
+  | LeaseReadIndexRequest
   | ReadIndexResponse;
 
 export type MessageType = Message['type'];
@@ -282,6 +293,7 @@ export const messageTiming: Readonly<Record<MessageType, 'early' | 'afterPersist
   TimeoutNow: 'early',
   // Reads change no durable state on either side.
   ReadIndexRequest: 'early',
+  LeaseReadIndexRequest: 'early',
   ReadIndexResponse: 'early',
   // §9.6: a pre-candidate changes no term and casts no vote.
   PreVote: 'early',

@@ -211,8 +211,8 @@ function readQueryOf(q: URLSearchParams): ReadQuery {
 function consistencyOf(q: URLSearchParams): Consistency {
   const c = single(q, 'consistency');
   if (c === null || c === 'linearizable') return 'linearizable';
-  if (c === 'stale') return 'stale';
-  throw new BadRequestError(`consistency must be "linearizable" or "stale", got "${truncate(c)}"`);
+  if (c === 'stale' || c === 'lease') return c;
+  throw new BadRequestError(`consistency must be "linearizable", "lease" or "stale", got "${truncate(c)}"`);
 }
 
 /** Echoing a megabyte of garbage back in an error message helps nobody. */

@@ -73,6 +73,7 @@ const MESSAGE_FORMATS = {
   TimeoutNow:            { tag: 10, fields: [] },
   ReadIndexRequest:      { tag: 11, fields: [['context', 'string']] },
   ReadIndexResponse:     { tag: 12, fields: [['context', 'string'], ['readIndex', 'varuint']] },
+  LeaseReadIndexRequest: { tag: 13, fields: [['context', 'string']] },
 } as const satisfies { readonly [T in MessageType]: MessageFormat<T> };
 
 /** The compiler checks that the table lists every field: this names any field it leaves out. */

@@ -1,5 +1,5 @@
 // Frames the transport exchanges besides Raft messages. A frame's first payload byte is its tag:
-// 1..12 are messages (codec.ts), the tags below are the transport's own.
+// 1..13 are messages (codec.ts), the tags below are the transport's own.
 //
 //   0x40 Hello          version:uint clusterId:str from:str to:str
 //                       pingIntervalMs:uint livenessTimeoutMs:uint    (client → server, first frame)

@@ -261,7 +261,8 @@ class Run {
         return out === '(no messages)' ? result : `${result}\n${out}`;
       }
       case 'read':
-        this.node(args[0]).raw.readIndex(args[1] ?? '');
+        // `read NODE CONTEXT [lease]`: the read asks for the leader lease (§6.4.1).
+        this.node(args[0]).raw.readIndex(args[1] ?? '', args[2] === 'lease' ? 'lease' : undefined);
         return this.settle();
       case 'transfer': {
         const to = this.node(args[1]).id;

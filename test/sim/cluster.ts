@@ -76,6 +76,7 @@ export class SimCluster implements DriverEnv {
   readonly clients: Clients;
   readonly tracer: Tracer;
   readonly config: SimRaftConfig;
+  private readsIssued = 0;
   readonly stats: ClusterStats = {
     crashes: 0,
     restarts: 0,
@@ -369,9 +370,12 @@ export class SimCluster implements DriverEnv {
     const n = this.node(id);
     if (!n.raw) return null;
     const ctx = this.clients.beginRead(id, key);
-    if (this.tracer.on) this.tracer.event('read', `${id} ${ctx} of ${key} issued`);
-    if (n.isPaused) n.holdRequest(`read ${ctx}`, () => n.drive('readIndex', (r) => r.readIndex(ctx)));
-    else n.drive('readIndex', (r) => r.readIndex(ctx));
+    // With leaseReads, every other read asks for the leader lease, whatever the read mode.
+    const mode = this.config.leaseReads && this.readsIssued++ % 2 === 0 ? ('lease' as const) : undefined;
+    if (this.tracer.on)
+      this.tracer.event('read', `${id} ${ctx} of ${key} issued${mode === 'lease' ? ' (lease)' : ''}`);
+    if (n.isPaused) n.holdRequest(`read ${ctx}`, () => n.drive('readIndex', (r) => r.readIndex(ctx, mode)));
+    else n.drive('readIndex', (r) => r.readIndex(ctx, mode));
     return ctx;
   }
 

@@ -119,6 +119,10 @@ export function planScenario(seed: number, o: ScenarioOverrides = {}): ScenarioP
   const drawnLease = rng.chance(0.25);
   const checkQuorum = o.readMode === 'lease' ? true : drawnCheckQuorum;
   const readMode: ReadMode = o.readMode ?? (checkQuorum && drawnLease ? 'lease' : 'safe');
+  // Reads that ask for the lease one by one on a safe-mode node (?consistency=lease): half of the
+  // seeds that have CheckQuorum and no lease mode.
+  const leaseReads = checkQuorum && readMode === 'safe' && rng.chance(0.5);
+  const leaseUsed = readMode === 'lease' || leaseReads;
   // One entry per AppendEntries and a tiny window make replication slow and piecemeal, which is
   // what exposes commit rules (Figure 3.7 needs an old-term entry replicated without a new one).
   // Not both at once: one entry per round trip cannot keep up with the client load, and the
@@ -131,6 +135,7 @@ export function planScenario(seed: number, o: ScenarioOverrides = {}): ScenarioP
     preVote,
     checkQuorum,
     readMode,
+    leaseReads,
     messageBytesMax,
     inflightMessagesMax,
     mutations: o.mutations ?? {},
@@ -232,15 +237,14 @@ export function planScenario(seed: number, o: ScenarioOverrides = {}): ScenarioP
   // acknowledged a write, within 2–8 election timeouts; its cut outlasts the pause by 1–3 (it
   // wakes up alone, and its clients ask it for reads).
   const drawnPauses = rng.chance(0.5);
-  const pauseOn =
-    o.pauses ?? (profile !== 'calm' && profile !== 'lossy' && (readMode === 'lease' || drawnPauses));
+  const pauseOn = o.pauses ?? (profile !== 'calm' && profile !== 'lossy' && (leaseUsed || drawnPauses));
   const pauses: Partial<FaultPlan> = {
     pauseRate: round(0.005 + rng.next() * 0.01),
     pauseLeaderBias: round(0.4 + rng.next() * 0.4),
     pauseTicks: [1, 3 * electionTimeoutTicks],
     pauseIsolateRate: round(0.3 + rng.next() * 0.5),
     // Lease seeds have their episodes at a commit most often: where the lease is fresh.
-    pausePointRate: round((readMode === 'lease' ? 3 : 1) * (0.01 + rng.next() * 0.03)),
+    pausePointRate: round((leaseUsed ? 3 : 1) * (0.01 + rng.next() * 0.03)),
     isolatedPauseTicks: [2 * electionTimeoutTicks, 8 * electionTimeoutTicks],
     lingerTicks: [0, electionTimeoutTicks],
     isolatedAfterTicks: [electionTimeoutTicks, 3 * electionTimeoutTicks],
@@ -304,7 +308,7 @@ export function describePlan(p: ScenarioPlan): string {
     .map(([k]) => k);
   return [
     `seed ${p.seed}: profile=${p.profile} nodes=${p.size} ticks=${p.faultTicks}`,
-    `ET=${r.electionTimeoutTicks} HB=${r.heartbeatIntervalTicks} preVote=${r.preVote} checkQuorum=${r.checkQuorum} reads=${r.readMode}`,
+    `ET=${r.electionTimeoutTicks} HB=${r.heartbeatIntervalTicks} preVote=${r.preVote} checkQuorum=${r.checkQuorum} reads=${r.readMode}${r.leaseReads ? '+lease-per-read' : ''}`,
     `maxMsgBytes=${r.messageBytesMax} inflight=${r.inflightMessagesMax}`,
     `delay=${l.minDelay}..${l.maxDelay} drop=${l.dropRate} dup=${l.dupRate}`,
     `persist=${p.persist.min}..${p.persist.max}`,
@@ -476,7 +480,8 @@ export function runScenario(seed: number, o: ScenarioOverrides = {}): ScenarioRe
     crashPointCrashes: nemesis.crashPointCrashes,
     pauseIsolations: nemesis.pauseIsolations,
     // The pointed pause (a leader cut off and stopped) where it matters: under a lease.
-    leasePauseIsolations: plan.raft.readMode === 'lease' ? nemesis.pauseIsolations : 0,
+    leasePauseIsolations:
+      plan.raft.readMode === 'lease' || plan.raft.leaseReads === true ? nemesis.pauseIsolations : 0,
     terms: c.maxTerm(),
     leaders: c.checker.leaderOf.size,
     committed: c.checker.maxApplied(),

@@ -70,6 +70,8 @@ export function describeMessage(
       return head;
     case 'ReadIndexRequest':
       return `${head} ctx=${m.context}`;
+    case 'LeaseReadIndexRequest':
+      return `${head} ctx=${m.context} lease`;
     case 'ReadIndexResponse':
       return `${head} ctx=${m.context} readIndex=${m.readIndex}`;
   }

@@ -117,6 +117,11 @@ export const messageArbitraries: {
     ...base,
     context: fc.string({ unit: 'binary', maxLength: 24 }),
   }),
+  LeaseReadIndexRequest: rec({
+    type: fc.constant('LeaseReadIndexRequest' as const),
+    ...base,
+    context: fc.string({ unit: 'binary', maxLength: 24 }),
+  }),
   ReadIndexResponse: rec({
     type: fc.constant('ReadIndexResponse' as const),
     ...base,

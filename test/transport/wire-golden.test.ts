@@ -78,6 +78,13 @@ const MESSAGES: { readonly [T in MessageType]: Extract<Message, { type: T }> } =
   },
   TimeoutNow: { type: 'TimeoutNow', from: 'n1', to: 'n2', term: 9 },
   ReadIndexRequest: { type: 'ReadIndexRequest', from: 'n2', to: 'n1', term: 9, context: 'read-42 ✓' },
+  LeaseReadIndexRequest: {
+    type: 'LeaseReadIndexRequest',
+    from: 'n2',
+    to: 'n1',
+    term: 9,
+    context: 'read-42 ✓',
+  },
   ReadIndexResponse: {
     type: 'ReadIndexResponse',
     from: 'n1',
@@ -104,6 +111,8 @@ const MESSAGE_HEX: { readonly [T in MessageType]: string } = {
   TimeoutNow: '0a026e31026e3209',
   ReadIndexRequest: '0b026e32026e31090b726561642d343220e29c93',
   ReadIndexResponse: '0c026e31026e32090b726561642d343220e29c938906',
+  // Added after the release above: a new tag, so the older twelve keep their bytes.
+  LeaseReadIndexRequest: '0d026e32026e31090b726561642d343220e29c93',
 };
 
 const hello = {

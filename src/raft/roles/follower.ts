@@ -43,6 +43,7 @@ export function onNotLeaderMessage(r: Raft, m: Message): void {
       else r.failRead(m.context, 'NotLeader');
       return;
     case 'ReadIndexRequest':
+    case 'LeaseReadIndexRequest':
       r.send({ type: 'ReadIndexResponse', to: m.from, context: m.context, readIndex: 0 });
       return;
     default:

@@ -3,12 +3,14 @@
 // (§6.4) and leadership transfer (§3.10).
 
 import { assert, present } from '../../assert.js';
+import { keepsLease } from '../config.js';
 import { changeMembership, encodeMembership, isJoint, leaveJoint } from '../membership.js';
 import type { RaftState as Raft } from '../raft-state.js';
 import type {
   AppendEntriesResponse,
   Entry,
   HeartbeatResponse,
+  LeaseReadIndexRequest,
   MemberChange,
   MembershipChangeResult,
   Message,
@@ -183,8 +185,8 @@ export function broadcastAppend(r: Raft): void {
 
 export function broadcastHeartbeat(r: Raft): void {
   assertLeader(r);
-  const lease = r.config.readMode === 'lease';
-  // In lease mode every broadcast is a round, so each heartbeat's answers can renew the lease.
+  // Where the lease is kept every broadcast is a round, so each heartbeat's answers can renew it.
+  const lease = keepsLease(r.config);
   const round = lease ? r.reads.startRound() : (r.reads.startRoundIfNeeded() ?? r.reads.round);
   if (lease) r.lease.roundSent(round, r.ticks);
   r.tracker.get(r.id)?.acknowledgeReadRound(round);
@@ -278,6 +280,7 @@ export function onLeaderMessage(r: Raft, m: Message): void {
       onHeartbeatResponse(r, m);
       return;
     case 'ReadIndexRequest':
+    case 'LeaseReadIndexRequest':
       onReadIndexRequest(r, m);
       return;
     default:
@@ -337,7 +340,7 @@ function onHeartbeatResponse(r: Raft, m: HeartbeatResponse): void {
   }
   if (progress.match < r.log.lastIndex()) sendAppend(r, m.from);
   if (progress.acknowledgeReadRound(m.readRound)) {
-    if (r.config.readMode === 'lease') r.lease.roundConfirmed(r.tracker.confirmedReadRound());
+    if (keepsLease(r.config)) r.lease.roundConfirmed(r.tracker.confirmedReadRound());
     releaseReads(r);
   }
 }
@@ -349,12 +352,16 @@ function releaseReads(r: Raft): void {
   }
 }
 
-function onReadIndexRequest(r: Raft, m: ReadIndexRequest): void {
-  readIndexAtLeader(r, m.context, m.from);
+function onReadIndexRequest(r: Raft, m: ReadIndexRequest | LeaseReadIndexRequest): void {
+  // The leader's own config decides whether a lease exists (checkQuorum); the read, whether to use it.
+  readIndexAtLeader(r, m.context, m.from, m.type === 'LeaseReadIndexRequest' && keepsLease(r.config));
 }
 
-/** §6.4: record the commit index, then confirm leadership with a heartbeat round. */
-export function readIndexAtLeader(r: Raft, context: string, from: NodeId): void {
+/**
+ * §6.4: record the commit index, then confirm leadership with a heartbeat round — or, for a
+ * read that may use it, answer at once while the leader lease holds (§6.4.1).
+ */
+export function readIndexAtLeader(r: Raft, context: string, from: NodeId, lease: boolean): void {
   assertLeader(r);
   const answer = (readIndex: number): void => {
     if (from === r.id) {
@@ -380,7 +387,7 @@ export function readIndexAtLeader(r: Raft, context: string, from: NodeId): void 
     answer(r.log.commitIndex);
     return;
   }
-  if (r.config.readMode === 'lease' && r.lease.valid(r.ticks)) {
+  if (lease && r.lease.valid(r.ticks)) {
     // §6.4.1: no other leader can exist before the lease ends; no round needed.
     answer(r.log.commitIndex);
     return;
