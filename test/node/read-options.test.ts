@@ -71,3 +71,23 @@ test('malformed minIndex and startAfter are 400 (413 for a cursor past the key l
   assert.equal(long.status, 413, long.text);
   assert.match(String(long.body.error), /startAfter/);
 });
+
+test('consistency=lease: read-your-writes through the leader lease, on the leader and on a follower', async (t) => {
+  const c = await startCluster(t, { size: 3 });
+  const leader = await c.waitForLeader();
+  const follower = c.followerOf(leader);
+  for (let i = 0; i < 10; i++) {
+    const put = await c.putRetrying(i % 2 === 0 ? leader : follower, `lease/${i}`, `v${i}`);
+    assert.equal(put.status, 200, put.text);
+    for (const id of [leader, follower]) {
+      const got = await c.request(id, 'GET', `/kv/lease%2F${i}?consistency=lease`);
+      assert.equal(got.status, 200, got.text);
+      assert.equal(got.body.value, `v${i}`, `a lease read on ${id} sees the write acknowledged before it`);
+    }
+  }
+  const list = await c.request(follower, 'GET', '/kv?prefix=lease%2F&consistency=lease');
+  assert.equal((list.body.items as unknown[]).length, 10);
+  const bad = await c.request(leader, 'GET', '/kv/x?consistency=leased');
+  assert.equal(bad.status, 400);
+  assert.match(String(bad.body.error), /"linearizable", "lease" or "stale"/);
+});
