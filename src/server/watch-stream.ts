@@ -20,7 +20,6 @@ export const sseHeaders = {
   // SSE is UTF-8 by definition: no charset parameter.
   'content-type': 'text/event-stream',
   'cache-control': 'no-cache',
-  connection: 'keep-alive',
   // Proxies that buffer answers (nginx) would hold the events back.
   'x-accel-buffering': 'no',
 } as const;
@@ -71,7 +70,12 @@ export class SseWatchStream implements WatchSink {
   sendHead(): void {
     if (this.headSent || this.done) return;
     this.headSent = true;
-    this.res.writeHead(200, sseHeaders);
+    // Keep-alive said outright (as SSE servers do), unless the client asked to close: a header of
+    // ours would otherwise keep open a connection node:http is meant to close after the answer.
+    this.res.writeHead(
+      200,
+      this.res.shouldKeepAlive ? { ...sseHeaders, connection: 'keep-alive' } : sseHeaders,
+    );
     this.res.flushHeaders();
   }
 

@@ -12,56 +12,9 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { ShuttingDownError } from '../../src/api/errors.js';
 import type { WatchEnd, WatchEvent, WatchSink, WatchSpec } from '../../src/api/service.js';
-import type { EventHistory, KvEvent } from '../../src/kv/events.js';
 import type { NodeClock } from '../../src/node/clock.js';
 import { stateMachineHistory, WatchHub, type WatchLimits } from '../../src/node/watch-hub.js';
-
-/** A history window: applied events, of which those before firstCompleteIndex are gone. */
-class FakeHistory implements EventHistory {
-  firstCompleteIndex = 1;
-  lastApplied = 0;
-  private events: KvEvent[] = [];
-  /** How many times eventsFrom was asked, and how many events it handed out. */
-  reads = 0;
-  handedOut = 0;
-
-  /** Applies one entry's events (none: an entry that changed no key). */
-  apply(...changes: [type: 'put' | 'delete', key: string, value?: string][]): number {
-    const index = ++this.lastApplied;
-    for (const [type, key, value] of changes) {
-      const prev = [...this.events].reverse().find((e) => e.key === key);
-      this.events.push({
-        index,
-        type,
-        key,
-        value: type === 'put' ? (value ?? `v${index}`) : null,
-        prevValue: prev?.value ?? null,
-      });
-    }
-    return index;
-  }
-
-  /** Drops every event before `index` (the window moved on). */
-  compactTo(index: number): void {
-    this.firstCompleteIndex = index;
-    this.events = this.events.filter((e) => e.index >= index);
-  }
-
-  /** A snapshot installed: applied jumps to `index`, nothing before `index + 1` is kept. */
-  jumpTo(index: number): void {
-    this.lastApplied = index;
-    this.compactTo(index + 1);
-  }
-
-  *eventsFrom(index: number): Iterable<KvEvent> {
-    this.reads++;
-    for (const e of this.events) {
-      if (e.index < index) continue;
-      this.handedOut++;
-      yield e;
-    }
-  }
-}
+import { type Change, FakeHistory } from '../support/event-history.js';
 
 /** A manual clock: `every` timers fire when the test ticks them. */
 class ManualClock implements NodeClock {
@@ -152,7 +105,7 @@ function setup(limits: Partial<WatchLimits> = {}) {
     return { sink, handle };
   };
   /** Entries applied, then the driver's dispatch. */
-  const apply = (...entries: Parameters<FakeHistory['apply']>[0][][]) => {
+  const apply = (...entries: Change[][]) => {
     for (const changes of entries) history.apply(...changes);
     hub.dispatch();
   };
@@ -221,7 +174,7 @@ test('a snapshot that jumps past what was dispatched ends the watchers it skippe
   assert.deepEqual(behind.sink.ended, { kind: 'compacted', oldestIndex: 11 });
   assert.equal(ahead.sink.ended, null);
   assert.equal(hub.watchersOpen, 1);
-  apply(...Array.from({ length: 10 }, () => [['put', 'a']] as [type: 'put', key: string][]));
+  apply(...Array.from({ length: 10 }, () => [['put', 'a']] as Change[]));
   assert.deepEqual(ahead.sink.seen.slice(0, 1), ['20:put:a']);
 });
 
@@ -291,7 +244,7 @@ test('key and prefix matching with many watchers: exact keys only, prefixes by b
   ]);
   assert.equal(hub.watchersOpen, 2020);
   const written = ['k1000', 'k7', 'k19', 'üx', 'q', 'k1000/a'];
-  apply(...written.map((key) => [['put', key]] as [type: 'put', key: string][]));
+  apply(...written.map((key) => [['put', key]] as Change[]));
   keys.forEach((w, i) => {
     const expected = written.flatMap((key, j) => (key === `k${i}` ? [`${j + 1}:put:${key}`] : []));
     assert.deepEqual(w.sink.seen, expected, `k${i}`);
