@@ -28,6 +28,8 @@ export class SseParser {
 
   /** The blocks that `text` (the next piece of the stream, decoded) completes. */
   push(text: string): SseBlock[] {
+    // Nothing to read (and a CR just read still waits to see whether an LF follows).
+    if (text === '') return [];
     let t = text;
     if (!this.started && t.length > 0) {
       this.started = true;
