@@ -638,6 +638,8 @@ export class KvHttpServer {
    */
   private openWatch(req: IncomingMessage, res: ServerResponse, spec: WatchSpec): void {
     if (!this.accepting) throw new ShuttingDownError('the node is shutting down');
+    // Gone while its request was read: no 'close' would ever come to remove its watcher.
+    if (res.destroyed) return;
     const socket = req.socket;
     let handle: WatchHandle | null = null;
     const stream = new SseWatchStream(res, () => {

@@ -130,6 +130,30 @@ test('a watch whose client reads slowly is spared by the slow-reader sweep', asy
   w.close();
 });
 
+test('a long replay is paced by the client, not dropped, however far back it starts', async (t) => {
+  const kib = 1024;
+  const s = await serveWatches(t, { limits: { maxBufferedBytes: 512 * kib } });
+  const value = 'y'.repeat(256 * kib);
+  for (let i = 1; i <= 40; i++) s.history.apply(['put', `k${i}`, value]);
+  s.hub.dispatch();
+  // 10 MiB of history, twenty times the bound: written as fast as the client reads it.
+  const w = await openRaw(s.port, '/watch?prefix=k&fromIndex=1');
+  w.res.pause();
+  await waitFor('the replay waiting on the client', () => s.service.buffered() > 0);
+  // It stopped at the socket's high-water mark (plus one event), far short of the history's size.
+  assert.ok(s.service.buffered() < 512 * kib, `${s.service.buffered()} bytes waiting`);
+  w.res.resume();
+  s.apply([['put', 'k41', 'live']]);
+  await w.until('"index":41}\n\n', 20_000);
+  const events = eventsOf(w.text().replace(/"value":"y+"/g, '"value":"y"'));
+  assert.deepEqual(
+    events,
+    Array.from({ length: 41 }, (_, i) => `${i + 1}:put:k${i + 1}`),
+  );
+  assert.equal(s.hub.watchersDropped, 0);
+  w.close();
+});
+
 test('a client that falls too far behind is dropped, told where to resume', async (t) => {
   const mib = 1024 * 1024;
   const s = await serveWatches(t, { limits: { maxBufferedBytes: 2 * mib } });
