@@ -37,7 +37,7 @@ export const defaultWatchLimits: WatchLimits = { keepaliveMs: 15_000, maxBuffere
  * The event history of the driver's state machine, for the hub. THE ONE PLACE to change when the
  * state machine keeps its history: today it has no `history`, and the stand-in keeps no events —
  * a watch from an index already applied is answered `compacted`, and one from the next index is
- * ended `compacted` by the next write (a gap is never passed over silently). Once the state
+ * ended `compacted` by the next entry applied (a gap is never passed over silently). Once the state
  * machine has `history: EventHistory`, this picks it up as it is.
  */
 export function stateMachineHistory(sm: {
