@@ -102,4 +102,17 @@ export interface NodeReading {
   readonly stateBytes: number;
   /** null: no quota. */
   readonly quotaBytes: number | null;
+  /** The watchers of GET /watch: open now, and what was done since the node started. */
+  readonly watchers: WatchReading;
+}
+
+/** The watch hub's counts (src/node/watch-hub.ts); all but `open` only grow. */
+export interface WatchReading {
+  readonly open: number;
+  /** Events written to watchers. */
+  readonly eventsSent: number;
+  /** Watchers ended with `dropped`: their client did not keep up. */
+  readonly dropped: number;
+  /** Watches answered or ended with `compacted`: the history no longer held what they needed. */
+  readonly compacted: number;
 }

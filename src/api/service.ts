@@ -202,6 +202,67 @@ export interface ListQuery {
   readonly startAfter?: string;
 }
 
+/**
+ * GET /watch: one key, or every key under a prefix (docs/api.md#watch), and the first log index
+ * wanted — absent: the next index this node applies.
+ */
+export type WatchSpec = (
+  | { readonly key: string; readonly prefix?: undefined }
+  | { readonly prefix: string; readonly key?: undefined }
+) & { readonly from?: number };
+
+/** One change to a key as a watcher is told it: the committed entry at `index` made it. */
+export interface WatchEvent {
+  readonly index: number;
+  readonly type: 'put' | 'delete';
+  readonly key: string;
+  /** The new value (null for a delete). */
+  readonly value: string | null;
+  /** The value before (null: the key was absent). */
+  readonly prevValue: string | null;
+}
+
+/**
+ * Why the node ended a watch: the history no longer holds what the watcher needs next
+ * (`compacted`: events from `oldestIndex` on are kept); the client did not read fast enough
+ * (`dropped`: it was told everything up to `lastIndex`, and resumes after it); or the node is
+ * stopping (`closed`).
+ */
+export type WatchEnd =
+  | { readonly kind: 'compacted'; readonly oldestIndex: number }
+  | { readonly kind: 'dropped'; readonly lastIndex: number }
+  | { readonly kind: 'closed' };
+
+/**
+ * Where the node writes one watcher's stream (the server frames it as Server-Sent Events,
+ * src/server/watch-stream.ts). Every call but buffered() and onDrain() writes to the client.
+ */
+export interface WatchSink {
+  /** The watch is open: its first event will be at `from` or later. Called once, first. */
+  start(from: number): void;
+  /**
+   * The matching events of one log index, all of them, in log order. False when the client's
+   * buffer is full: a catching-up watcher then waits for onDrain before reading more history.
+   */
+  events(batch: readonly WatchEvent[]): boolean;
+  /**
+   * Nothing to say for a while. `progress`: every matching change up to this index has been
+   * sent, so the client may resume after it (null: no news since it was last told).
+   */
+  keepalive(progress: number | null): void;
+  /** The node ends the watch: the last thing written before the stream closes. At most once. */
+  end(how: WatchEnd): void;
+  /** Bytes written that the client has not taken yet. */
+  buffered(): number;
+  /** Calls `fn` once, when the client has taken what was buffered. */
+  onDrain(fn: () => void): void;
+}
+
+/** An open watch; close() forgets it (the client went away). Idempotent. */
+export interface WatchHandle {
+  close(): void;
+}
+
 export interface KvService extends MembershipService {
   readonly nodeId: string;
   /** Rejects with RaftkvError subclasses (ConflictError, NotLeaderError, TimeoutError, ...). */
@@ -225,6 +286,13 @@ export interface KvService extends MembershipService {
   space(): SpaceStatus;
   /** Puts an alarm change in the log (leader only: NotLeaderError elsewhere, the server forwards). */
   alarm(req: AlarmRequest, deadlineMs: number): Promise<SpaceStatus>;
+  /**
+   * Opens a watch served from this node's applied state (leader or not): the sink is told the
+   * committed changes to the watched keys from `spec.from` on, in log order — replayed from the
+   * history the state machine keeps, then live — or `compacted` at once when the history no
+   * longer reaches back that far. ShuttingDownError when the node is stopping.
+   */
+  watch(spec: WatchSpec, sink: WatchSink): WatchHandle;
 }
 
 /** GET /admin/snapshot: a backup file (src/backup/README.md) being produced from a copy of the state. */

@@ -18,6 +18,7 @@ import { runSnapshotSave } from './snapshot-save.js';
 import { runSnapshotStatus } from './snapshot-status.js';
 import { runStart, type StartDeps } from './start.js';
 import { commands, commandUsage, findCommand, generalUsage } from './usage.js';
+import { parseWatchCommand, runWatch, type WatchDeps } from './watch-command.js';
 
 export interface CliDeps {
   readonly io: Io;
@@ -26,6 +27,8 @@ export interface CliDeps {
   readonly start: Omit<StartDeps, 'io' | 'startNode'>;
   readonly cluster: Omit<ClusterDeps, 'io'>;
   readonly kv?: KvDeps;
+  /** raftkv watch (default: the API client's watch, stopped by the start command's signals). */
+  readonly watch?: WatchDeps;
 }
 
 const clientCommands = new Set<string>(Object.keys(clientCommandFlags));
@@ -98,6 +101,13 @@ export async function runCli(argv: readonly string[], env: Env, deps: CliDeps): 
     if (info.name === 'certs add') {
       const inv = parseCertsAdd(args);
       return await (await import('./certs.js')).runCertsAdd(inv, io);
+    }
+    if (name === 'watch') {
+      return await runWatch(
+        parseWatchCommand(args, env),
+        io,
+        deps.watch ?? { onSignal: deps.start.onSignal },
+      );
     }
     if (isClientCommand(name)) {
       const out = await runClientCommand(parseClientCommand(name, args, env), deps.kv);

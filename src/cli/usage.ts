@@ -20,6 +20,7 @@ import {
 } from './kv-commands.js';
 import { snapshotRestoreFlags, snapshotSaveFlags, snapshotStatusFlags } from './snapshot-options.js';
 import { startFlags } from './start-options.js';
+import { watchFlags } from './watch-command.js';
 
 export interface CommandInfo {
   readonly name: string;
@@ -108,6 +109,18 @@ export const commands: readonly CommandInfo[] = [
     synopsis: 'raftkv list [PREFIX] [--limit N] [--stale]',
     summary: 'print KEY<TAB>VALUE lines for the keys starting with PREFIX, in key order',
     flags: listFlags,
+  },
+  {
+    name: 'watch',
+    synopsis: 'raftkv watch KEY | --prefix P [--from-index N] [--json]',
+    summary: 'print each committed change to KEY (or to the keys under P) as it happens, until interrupted',
+    flags: watchFlags,
+    notes: [
+      'One line per change: "put KEY VALUE (index N)" or "delete KEY (index N)", in log order, each once.',
+      'When a node fails the watch resumes on the next endpoint where it left off (a note on stderr).',
+      'Ctrl-C ends it (exit 0). Exit 1 when the changes asked for are older than the history kept:',
+      "read the keys again and watch with --from-index (the read's index + 1).",
+    ],
   },
   {
     name: 'status',
@@ -223,7 +236,7 @@ export function generalUsage(): string {
     'Usage:',
     ...commands.map((c) => `  raftkv ${c.name.padEnd(width)}  ${c.summary}`),
     '',
-    `Client commands (put, get, del, list, status) talk to --endpoints HOST:PORT,...`,
+    `Client commands (put, get, del, list, watch, status) talk to --endpoints HOST:PORT,...`,
     `(env RAFTKV_ENDPOINTS; default ${defaultEndpoints}).`,
     'Every command that talks to a node takes --token (env RAFTKV_TOKEN) and, for https://',
     'endpoints, --cacert, --cert and --key (env RAFTKV_CACERT, RAFTKV_CERT, RAFTKV_KEY).',

@@ -20,7 +20,7 @@ import type {
 } from '../api/service.js';
 import { download } from './download.js';
 import { fieldOf, PreconditionFailedError, RaftkvApiError } from './errors.js';
-import { exchange } from './exchange.js';
+import { exchange, openStreaming, type StreamingAnswer } from './exchange.js';
 import {
   type ApiRequest,
   apiRequests,
@@ -31,6 +31,7 @@ import {
   type WriteOptions,
 } from './requests.js';
 import { type ClientTls, checkClientTls, httpsOptionsOf } from './tls.js';
+import { type WatchEvent, type WatchOptions, type WatchTarget, watchChanges } from './watch.js';
 
 export type { KeyItem, KeyMetadata } from '../api/service.js';
 export type PutResult = PutResponse;
@@ -132,6 +133,12 @@ export interface RawRequest extends ApiRequest {
   readonly headers?: Readonly<Record<string, string | readonly string[]>>;
 }
 
+/** An answer whose body is read as it comes (an event stream): see RaftkvClient.openStream. */
+export interface StreamAnswer extends StreamingAnswer {
+  /** Reads the rest of the body whole (for an error answer). */
+  text(): Promise<string>;
+}
+
 /** Any HTTP answer. */
 export interface Answer {
   readonly status: number;
@@ -224,6 +231,18 @@ export class RaftkvClient {
   /** Keys under `prefix` in key order, at most `limit` of them; `more` says whether there are others. */
   async list(prefix: string, options: ListOptions & CallOptions = {}): Promise<ListResult> {
     return this.call(apiRequests.list(prefix, options), options, isList);
+  }
+
+  /**
+   * GET /watch: the committed changes to one key or to every key under a prefix, in log order,
+   * each once — from `fromIndex`, or from now on — for as long as the caller iterates. A stream
+   * that breaks, ends or falls silent is resumed with Last-Event-ID, on this node or the next of
+   * `failover`, so a node failing loses nothing. Throws WatchCompactedError when the history no
+   * longer holds the changes asked for, RaftkvApiError for a refused request (400, 401, 403, 413),
+   * the signal's reason when aborted. Breaking out of the loop closes the stream.
+   */
+  watch(target: WatchTarget, options: WatchOptions = {}): AsyncGenerator<WatchEvent, void, undefined> {
+    return watchChanges([this, ...(options.failover ?? [])], target, options);
   }
 
   // -------------------------------------------------------------------------------------------
@@ -363,6 +382,37 @@ export class RaftkvClient {
       },
     );
     return { status: a.status, headers: a.headers, text: a.text, body: parseJson(a.text) };
+  }
+
+  /**
+   * Sends one request and resolves once the answer's head has come (within the call's timeout),
+   * its body still to be read — for an answer that does not end by itself. The caller reads the
+   * body, or close()s it.
+   */
+  async openStream(req: RawRequest, options: CallOptions = {}): Promise<StreamAnswer> {
+    const headers = this.headersFor(req, 'text/event-stream');
+    const a = await openStreaming(
+      this.base,
+      { method: req.method, path: req.path, headers },
+      {
+        timeoutMs: options.timeoutMs ?? this.timeoutMs,
+        agent: this.agent,
+        ...(this.tls !== undefined && { tls: this.tls }),
+        ...(options.signal !== undefined && { signal: options.signal }),
+      },
+    );
+    return {
+      ...a,
+      text: async () => {
+        const parts: Buffer[] = [];
+        try {
+          for await (const chunk of a.body) parts.push(chunk as Buffer);
+        } finally {
+          a.close();
+        }
+        return Buffer.concat(parts).toString('utf8');
+      },
+    };
   }
 
   /**

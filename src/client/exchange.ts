@@ -142,3 +142,60 @@ export function exchange(base: URL, out: Outgoing, options: ExchangeOptions): Pr
     req.end(out.body);
   });
 }
+
+/** An answer whose head has come and whose body is still to be read (an event stream). */
+export interface StreamingAnswer {
+  readonly status: number;
+  readonly headers: IncomingHttpHeaders;
+  /** The body, as it arrives. */
+  readonly body: http.IncomingMessage;
+  /** Ends the exchange: the connection is closed, the body ends. */
+  close(): void;
+}
+
+/**
+ * Sends `out` and resolves once the answer's head has come (within `timeoutMs`), leaving its body
+ * to the caller — for an answer that does not end by itself. Rejects like exchange().
+ */
+export function openStreaming(base: URL, out: Outgoing, options: ExchangeOptions): Promise<StreamingAnswer> {
+  const { signal, timeoutMs } = options;
+  if (signal?.aborted) return Promise.reject(signal.reason);
+  return new Promise<StreamingAnswer>((resolve, reject) => {
+    let settled = false;
+    const { req, url, connected, tlsNote } = openRequest(base, out, options.agent, options.tls);
+    const settle = (): boolean => {
+      if (settled) return false;
+      settled = true;
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', onAbort);
+      return true;
+    };
+    const fail = (e: Error | null): void => {
+      if (settle()) reject(RaftkvConnectionError.of(out.method, url, connected(), e, timeoutMs, tlsNote()));
+    };
+    const timer = setTimeout(() => {
+      fail(null);
+      req.destroy();
+    }, timeoutMs);
+    const onAbort = (): void => {
+      if (settle()) reject(signal?.reason);
+      req.destroy();
+    };
+    signal?.addEventListener('abort', onAbort, { once: true });
+    req.on('error', fail);
+    req.on('response', (res) => {
+      if (!settle()) {
+        req.destroy();
+        return;
+      }
+      // From here on, an error ends the body (its reader sees it); `fail` is a no-op.
+      resolve({
+        status: res.statusCode ?? 0,
+        headers: res.headers,
+        body: res,
+        close: () => req.destroy(),
+      });
+    });
+    req.end(out.body);
+  });
+}

@@ -21,6 +21,7 @@ export {
   type RawRequest,
   type SnapshotResult,
   type SpaceResult,
+  type StreamAnswer,
   type TxnResult,
 } from './client.js';
 export { PreconditionFailedError, RaftkvApiError, RaftkvConnectionError } from './errors.js';
@@ -35,4 +36,15 @@ export {
   type TxnBodyOp,
   type WriteOptions,
 } from './requests.js';
+export { type SseBlock, SseParser } from './sse.js';
 export { type ClientTls, checkClientTls, type Pem, TlsOptionsError } from './tls.js';
+export {
+  ResumePoint,
+  WatchCompactedError,
+  type WatchEvent,
+  type WatchOptions,
+  type WatchResume,
+  type WatchTarget,
+  watchChanges,
+  watchPath,
+} from './watch.js';

@@ -22,11 +22,15 @@ export class NodeMetrics implements HttpMetrics, DriverObserver {
   private read: (() => NodeReading) | null = null;
   /** The commit index last read, from which the committed counter grows. */
   private committedSeen = 0;
+  /** The watch counts last read, from which the watch counters grow. */
+  private watchSeen = { eventsSent: 0, dropped: 0, compacted: 0 };
   private readonly state: StateGauges;
 
   private readonly leaderChanges: Counter;
   private readonly proposalsFailed: Counter;
   private readonly proposalsCommitted: Counter;
+  private readonly watchEventsSent: Counter;
+  private readonly watchersEnded: Counter<'reason'>;
   private readonly walFsync: Histogram;
   private readonly snapshot: Histogram;
   private readonly roundTrip: Histogram<'peer'>;
@@ -52,6 +56,18 @@ export class NodeMetrics implements HttpMetrics, DriverObserver {
       help: 'Times this node has seen a new leader.',
       registers,
     });
+    this.watchEventsSent = new Counter({
+      name: 'raftkv_watch_events_sent_total',
+      help: 'Change events written to watchers (GET /watch) on this node.',
+      registers,
+    });
+    this.watchersEnded = new Counter({
+      name: 'raftkv_watchers_ended_total',
+      help: 'Watches the node ended, by reason: dropped (the client did not keep up), compacted (the history no longer held what it needed).',
+      labelNames: ['reason'],
+      registers,
+    });
+    for (const reason of ['dropped', 'compacted']) this.watchersEnded.labels(reason).inc(0);
     this.walFsync = new Histogram({
       name: 'raftkv_wal_fsync_duration_seconds',
       help: 'Writing and fdatasyncing one batch of WAL records.',
@@ -97,7 +113,10 @@ export class NodeMetrics implements HttpMetrics, DriverObserver {
 
   watch(read: () => NodeReading): void {
     this.read = read;
-    this.committedSeen = read().commitIndex;
+    const r = read();
+    this.committedSeen = r.commitIndex;
+    const { eventsSent, dropped, compacted } = r.watchers;
+    this.watchSeen = { eventsSent, dropped, compacted };
   }
 
   private collect(): void {
@@ -108,7 +127,19 @@ export class NodeMetrics implements HttpMetrics, DriverObserver {
       this.proposalsCommitted.inc(r.commitIndex - this.committedSeen);
       this.committedSeen = r.commitIndex;
     }
+    this.countWatches(r);
     this.syncPeers(r.peers);
+  }
+
+  /** The watch counters grow by what the hub has done since the last scrape. */
+  private countWatches(r: NodeReading): void {
+    const w = r.watchers;
+    const seen = this.watchSeen;
+    if (w.eventsSent > seen.eventsSent) this.watchEventsSent.inc(w.eventsSent - seen.eventsSent);
+    if (w.dropped > seen.dropped) this.watchersEnded.labels('dropped').inc(w.dropped - seen.dropped);
+    if (w.compacted > seen.compacted)
+      this.watchersEnded.labels('compacted').inc(w.compacted - seen.compacted);
+    this.watchSeen = { eventsSent: w.eventsSent, dropped: w.dropped, compacted: w.compacted };
   }
 
   /** Every member has its round-trip series (empty until measured); one that left loses it. */

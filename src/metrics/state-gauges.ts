@@ -19,6 +19,7 @@ export class StateGauges {
   private readonly noSpace: Gauge;
   private readonly stateBytes: Gauge;
   private readonly quotaBytes: Gauge;
+  private readonly watchers: Gauge;
   private readonly members: Gauge<'role'>;
   private readonly followerLag: Gauge<'peer'>;
 
@@ -45,6 +46,7 @@ export class StateGauges {
     );
     this.stateBytes = gauge('raftkv_state_bytes', 'Size of the replicated state, as the quota counts it.');
     this.quotaBytes = gauge('raftkv_quota_bytes', 'The quota on the replicated state (0: none).');
+    this.watchers = gauge('raftkv_watchers', 'Watches (GET /watch) open on this node.');
     this.members = new Gauge({
       name: 'raftkv_members',
       help: 'Members of the configuration in force, by role (voter, learner).',
@@ -71,6 +73,7 @@ export class StateGauges {
     this.noSpace.set(r.noSpace ? 1 : 0);
     this.stateBytes.set(r.stateBytes);
     this.quotaBytes.set(r.quotaBytes ?? 0);
+    this.watchers.set(r.watchers.open);
     this.members.labels('voter').set(r.voters);
     this.members.labels('learner').set(r.learners);
     // Only the followers a leader has now: a follower node, or a peer that left, has no series.

@@ -51,6 +51,7 @@ import { PeerBook } from './peers.js';
 import { PendingReads, PendingWrites, type ProposalResult } from './pending.js';
 import { HeartbeatRoundTrips } from './round-trips.js';
 import { Snapshotter } from './snapshotter.js';
+import { WatchHub, type WatchLimits } from './watch-hub.js';
 
 export interface DriverParts {
   readonly options: ResolvedNodeOptions;
@@ -65,6 +66,8 @@ export interface DriverParts {
   readonly observer?: DriverObserver;
   /** Deliberately broken behaviour, for the simulator's mutation tests only. */
   readonly mutations?: DriverMutations;
+  /** Keepalive interval and buffer bound of the watchers (GET /watch); defaults in watch-hub.ts. */
+  readonly watchLimits?: Partial<WatchLimits>;
 }
 
 export interface DriverMutations {
@@ -118,6 +121,8 @@ export class Driver {
   /** Set by start(): the ticks owed to the core for monotonic time passed. */
   private elapsed: ElapsedTicks | null = null;
   sm: KvStateMachine;
+  /** The watchers of this node (GET /watch), told of every batch of applied entries. */
+  readonly watches: WatchHub;
 
   private stopTicking: (() => void) | null = null;
   private loop: Promise<void> | null = null;
@@ -174,6 +179,8 @@ export class Driver {
     });
     const restored = this.log.snapshot();
     this.snapshotter.noteRestored(restored.meta.index, restored.data.byteLength);
+    // A getter, not the state machine itself: installing a snapshot replaces it.
+    this.watches = new WatchHub(() => this.sm.history, p.clock, p.watchLimits);
   }
 
   start(): void {
@@ -418,6 +425,7 @@ export class Driver {
     this.stopError = error;
     this.stopTicking?.();
     this.stopTicking = null;
+    this.watches.close();
     await this.loop?.catch(() => {});
     await this.snapshotter.idle();
     this.writes.failAll(error);
@@ -445,6 +453,7 @@ export class Driver {
         refusing: this.refusingSince !== null,
       },
       syncInFlightMs: this.syncStartedAt === null ? 0 : this.clock.now() - this.syncStartedAt,
+      watchers: this.watches.counts(),
       transport: this.transport.stats(),
     };
   }
@@ -732,6 +741,7 @@ export class Driver {
     }
     this.reads.appliedTo(this.sm.lastApplied);
     this.snapshotter.maybeStart(this.sm, (index) => this.log.term(index), bytes);
+    this.watches.dispatch();
   }
 
   /**
@@ -798,6 +808,8 @@ export class Driver {
       taken: false,
     });
     this.reads.appliedTo(this.sm.lastApplied);
+    // The watchers whose next events the snapshot jumped over end `compacted`; the others go on.
+    this.watches.dispatch();
   }
 
   /** Our own snapshot, its file already written off the loop: record it and compact, between two Readies. */

@@ -34,6 +34,9 @@ import type {
   SpaceStatus,
   TxnRequest,
   TxnResponse,
+  WatchHandle,
+  WatchSink,
+  WatchSpec,
 } from '../api/service.js';
 import {
   type Command,
@@ -208,6 +211,11 @@ export class NodeKvService implements KvService {
       stateBytes: sm.stateBytes,
       index: sm.lastApplied,
     };
+  }
+
+  /** Served from this node's applied state, leader or not (watch-hub.ts). */
+  watch(spec: WatchSpec, sink: WatchSink): WatchHandle {
+    return this.driver.watches.open(spec, sink);
   }
 
   /**

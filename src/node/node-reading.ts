@@ -34,5 +34,6 @@ export function readNode(driver: Driver): NodeReading {
     noSpace: sm.noSpaceAlarms.length > 0,
     stateBytes: sm.stateBytes,
     quotaBytes: sm.quotaBytes,
+    watchers: driver.watches.counts(),
   };
 }

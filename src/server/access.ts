@@ -37,6 +37,7 @@ export const routeRequirements: Readonly<Record<Route, Requirement>> = {
   memberPromote: 'admin',
   memberRemove: 'admin',
   leaderMove: 'admin',
+  watch: 'read',
 };
 
 export interface AccessOptions {
@@ -117,6 +118,16 @@ export class AccessControl {
           );
         }
         return;
+      case 'watch': {
+        // A key as GET /kv/{key}, a prefix as a listing: refused, not narrowed.
+        const w = request.watch;
+        if (w.key !== undefined) {
+          if (!mayTouchKey(user, w.key)) throw denied(`key ${JSON.stringify(w.key)}`);
+        } else if (!mayListPrefix(user, w.prefix)) {
+          throw denied(`the keys under prefix ${JSON.stringify(w.prefix)} (watch a prefix of its own)`);
+        }
+        return;
+      }
       default:
         return;
     }
@@ -134,6 +145,8 @@ function describe(route: Route): string {
     case 'get':
     case 'list':
       return 'read keys';
+    case 'watch':
+      return 'watch keys';
     case 'metrics':
       return 'read /metrics (--metrics-auth)';
     default:

@@ -25,7 +25,7 @@ import {
   UnauthenticatedError,
 } from '../api/errors.js';
 import { type HttpMetrics, type RejectionReason, unmatchedRoute } from '../api/metrics.js';
-import type { KvService } from '../api/service.js';
+import type { KvService, WatchHandle, WatchSpec } from '../api/service.js';
 import type { AccessControl } from './access.js';
 import { sendBackup } from './backup-response.js';
 import { errorBody, statusFor } from './status-map.js';
@@ -38,6 +38,7 @@ import {
   takesBody,
   truncate,
 } from './validate.js';
+import { SseWatchStream } from './watch-stream.js';
 
 export interface HttpServerOptions {
   /** Every request finishes within this many milliseconds (504 otherwise). */
@@ -159,6 +160,14 @@ export class KvHttpServer {
   private readonly openSockets = new Map<Duplex & { bytesWritten: number }, SlowReadWatch>();
   /** Connections streaming a backup: bounded by backupStallMs instead. */
   private readonly streamingBackup = new WeakSet<Duplex>();
+  /**
+   * Connections carrying an open watch: left out of the slow-reader sweep, since the node bounds a
+   * watcher's unread bytes itself (it ends one that falls behind; watch-hub.ts). Once the watch
+   * has ended, the sweep applies again.
+   */
+  private readonly streamingWatch = new WeakSet<Duplex>();
+  /** The open watches, ended at close(): an event stream never ends by itself. */
+  private readonly watches = new Map<SseWatchStream, WatchHandle>();
   private readonly slowReaderSweep: NodeJS.Timeout;
 
   constructor(
@@ -356,7 +365,8 @@ export class KvHttpServer {
     for (const [socket, watch] of this.openSockets) {
       const waiting = socket.writableLength;
       const flushed = socket.bytesWritten - waiting;
-      if (waiting === 0 || flushed !== watch.flushed || this.streamingBackup.has(socket)) {
+      const exempt = this.streamingBackup.has(socket) || this.streamingWatch.has(socket);
+      if (waiting === 0 || flushed !== watch.flushed || exempt) {
         watch.flushed = flushed;
         watch.stuckSince = null;
       } else if (watch.stuckSince === null) {
@@ -463,6 +473,12 @@ export class KvHttpServer {
       );
     }
     this.forwarding.clear();
+    // Open watches end now, so their clients resume on another node without waiting.
+    for (const [stream, handle] of this.watches) {
+      handle.close();
+      stream.end({ kind: 'closed' });
+    }
+    this.watches.clear();
     clearInterval(this.slowReaderSweep);
     this.agent.destroy();
     for (const agent of this.retiredAgents.splice(0)) agent.destroy();
@@ -557,6 +573,9 @@ export class KvHttpServer {
         }
         return;
       }
+      case 'watch':
+        this.openWatch(req, res, r.watch);
+        return;
       case 'alarms':
         this.send(res, 200, this.service.space());
         return;
@@ -616,6 +635,31 @@ export class KvHttpServer {
         return;
       }
     }
+  }
+
+  /**
+   * GET /watch: served here, leader or not, from this node's applied state. The request is
+   * answered (and counted) once the stream is open; the stream then runs outside the request's
+   * deadline and the admission count until the client leaves or the node ends it.
+   */
+  private openWatch(req: IncomingMessage, res: ServerResponse, spec: WatchSpec): void {
+    if (!this.accepting) throw new ShuttingDownError('the node is shutting down');
+    // Gone while its request was read: no 'close' would ever come to remove its watcher.
+    if (res.destroyed) return;
+    const socket = req.socket;
+    let handle: WatchHandle | null = null;
+    const stream = new SseWatchStream(res, () => {
+      handle?.close();
+      this.watches.delete(stream);
+      this.streamingWatch.delete(socket);
+    });
+    // Throws before writing anything (the node stopping): the error is answered as usual.
+    handle = this.service.watch(spec, stream);
+    // The 200 goes now, even when there is nothing to send yet.
+    stream.sendHead();
+    if (stream.finished) return;
+    this.watches.set(stream, handle);
+    this.streamingWatch.add(socket);
   }
 
   /** Runs a write locally, or forwards it (once) to the leader when this node does not lead. */

@@ -17,6 +17,7 @@ import type {
   TxnCompare,
   TxnOp,
   TxnRequest,
+  WatchSpec,
 } from '../api/service.js';
 import {
   isWellFormed,
@@ -80,7 +81,8 @@ export type Route =
   | 'memberAdd'
   | 'memberPromote'
   | 'memberRemove'
-  | 'leaderMove';
+  | 'leaderMove'
+  | 'watch';
 
 /** A request that passed its route's checks, ready for the service. */
 export type ClientRequest =
@@ -94,6 +96,7 @@ export type ClientRequest =
   | { readonly route: 'memberAdd'; readonly member: AddMemberRequest }
   | { readonly route: 'memberPromote' | 'memberRemove'; readonly id: string }
   | { readonly route: 'leaderMove'; readonly to: string | null }
+  | { readonly route: 'watch'; readonly watch: WatchSpec }
   | {
       readonly route: 'debug' | 'health' | 'livez' | 'readyz' | 'metrics' | 'snapshot' | 'backup' | 'alarms';
     };
@@ -131,6 +134,7 @@ export function findRoute(method: string, path: string): Route | null {
     if (method === 'POST' && path.endsWith('/promote')) return 'memberPromote';
     if (method === 'DELETE') return 'memberRemove';
   } else if (path === '/cluster/leader' && method === 'POST') return 'leaderMove';
+  else if (path === '/watch' && method === 'GET') return 'watch';
   return null;
 }
 
@@ -166,6 +170,8 @@ export function parseRequest(route: Route, head: RequestHead, body: Buffer): Cli
       return { route, id: memberIdFromPath(head.path) };
     case 'leaderMove':
       return { route, to: parseLeaderBody(body) };
+    case 'watch':
+      return { route, watch: parseWatchRequest(head) };
     default:
       return { route };
   }
@@ -199,13 +205,50 @@ function readQueryOf(q: URLSearchParams): ReadQuery {
   const consistency = consistencyOf(q);
   const raw = single(q, 'minIndex');
   if (raw === null) return { consistency };
-  const minIndex = /^[0-9]{1,16}$/.test(raw) ? Number(raw) : Number.NaN;
-  if (!Number.isSafeInteger(minIndex)) {
+  return { consistency, minIndex: logIndex(raw, 'minIndex') };
+}
+
+/** A log index written as a plain non-negative decimal integer; `what` names it in the error. */
+function logIndex(raw: string, what: string): number {
+  const n = /^[0-9]{1,16}$/.test(raw) ? Number(raw) : Number.NaN;
+  if (!Number.isSafeInteger(n)) {
+    throw new BadRequestError(`${what} must be a log index (a non-negative integer), got "${truncate(raw)}"`);
+  }
+  return n;
+}
+
+/**
+ * GET /watch: `key` or `prefix` (exactly one; the same rules as GET /kv/{key} and a listing's
+ * prefix), and where to start: `fromIndex`, or the `Last-Event-ID` header (an SSE client's resume
+ * point: the watch goes on after it). Given both, the later start wins: a browser's EventSource
+ * reconnects to the same URL, fromIndex and all, with the Last-Event-ID it reached, and must not
+ * be sent again what it already has.
+ */
+function parseWatchRequest(head: RequestHead): WatchSpec {
+  const q = head.query;
+  const key = single(q, 'key');
+  const prefix = single(q, 'prefix');
+  if (key !== null && prefix !== null) {
+    throw new BadRequestError('give either key (one key) or prefix (every key under it) to watch, not both');
+  }
+  if (key === null && prefix === null) {
     throw new BadRequestError(
-      `minIndex must be a log index (a non-negative integer), got "${truncate(raw)}"`,
+      'GET /watch needs ?key=K (one key) or ?prefix=P (every key under P; may be empty)',
     );
   }
-  return { consistency, minIndex };
+  const rawFrom = single(q, 'fromIndex');
+  const fromIndex = rawFrom === null ? null : logIndex(rawFrom, 'fromIndex');
+  const ids = head.header('last-event-id');
+  if (ids !== undefined && ids.length > 1)
+    throw new BadRequestError('Last-Event-ID must be given at most once');
+  // An empty Last-Event-ID is what an SSE client that has no id yet would send: no resume point.
+  const rawId = ids?.[0] ?? '';
+  const afterId = rawId === '' ? null : logIndex(rawId, 'Last-Event-ID') + 1;
+  const starts = [fromIndex, afterId].filter((n): n is number => n !== null);
+  const from = starts.length === 0 ? {} : { from: Math.max(...starts) };
+  return key !== null
+    ? { key: checkKey(key), ...from }
+    : { prefix: checkPrefix(prefix ?? '', 'prefix'), ...from };
 }
 
 function consistencyOf(q: URLSearchParams): Consistency {
@@ -466,18 +509,18 @@ function keyFromPath(path: string): string {
   return checkKey(key);
 }
 
+/** A prefix or a key bound of a query: within the key limit (413 past it), well-formed UTF-8. */
+function checkPrefix(s: string, what: string): string {
+  if (Buffer.byteLength(s) > KV_LIMITS.maxKeyBytes)
+    throw new TooLargeError(`${what} is longer than the key limit`);
+  if (!isWellFormed(s)) throw new BadRequestError(`${what} is not valid UTF-8 (lone surrogate)`);
+  return s;
+}
+
 function parseListQuery(q: URLSearchParams): ListQuery {
-  const prefix = single(q, 'prefix') ?? '';
-  if (Buffer.byteLength(prefix) > KV_LIMITS.maxKeyBytes)
-    throw new TooLargeError('prefix is longer than the key limit');
-  if (!isWellFormed(prefix)) throw new BadRequestError('prefix is not valid UTF-8 (lone surrogate)');
+  const prefix = checkPrefix(single(q, 'prefix') ?? '', 'prefix');
   const startAfter = single(q, 'startAfter');
-  if (startAfter !== null) {
-    if (Buffer.byteLength(startAfter) > KV_LIMITS.maxKeyBytes)
-      throw new TooLargeError('startAfter is longer than the key limit');
-    if (!isWellFormed(startAfter))
-      throw new BadRequestError('startAfter is not valid UTF-8 (lone surrogate)');
-  }
+  if (startAfter !== null) checkPrefix(startAfter, 'startAfter');
   const after = startAfter === null ? {} : { startAfter };
   const raw = single(q, 'limit');
   if (raw === null) return { prefix, limit: defaultListLimit, ...after };

@@ -33,6 +33,7 @@ function reading(over: Partial<NodeReading> = {}): NodeReading {
     noSpace: false,
     stateBytes: 1000,
     quotaBytes: 5000,
+    watchers: { open: 0, eventsSent: 0, dropped: 0, compacted: 0 },
     ...over,
   };
 }

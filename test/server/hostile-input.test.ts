@@ -30,6 +30,9 @@ import type {
   TxnOpResponse,
   TxnRequest,
   TxnResponse,
+  WatchHandle,
+  WatchSink,
+  WatchSpec,
 } from '../../src/api/service.js';
 import { backupFileChunks } from '../../src/backup/index.js';
 import { KvStateMachine } from '../../src/kv/index.js';
@@ -185,6 +188,18 @@ class MemoryService implements KvService {
 
   async moveLeader(): Promise<LeaderResponse> {
     return { leaderId: 'n1', term: 1 };
+  }
+
+  /** Keeps no history: a watch from the past is compacted; any other opens and ends at once. */
+  watch(spec: WatchSpec, sink: WatchSink): WatchHandle {
+    const from = spec.from ?? this.index + 1;
+    if (from <= this.index) {
+      sink.end({ kind: 'compacted', oldestIndex: this.index + 1 });
+    } else {
+      sink.start(from);
+      sink.end({ kind: 'closed' });
+    }
+    return { close: () => {} };
   }
 }
 
