@@ -4,6 +4,7 @@ import type { KeyFailure, KvCheckResult, KvOp } from '../check/index.js';
 import { renderKeyFailure, renderOps } from '../check/index.js';
 import type { TimelineEntry } from './nemesis.js';
 import type { RecordedOp } from './recorder.js';
+import type { WatchCheck } from './watch-workload.js';
 import type { SetAdd, SetCheck } from './workloads.js';
 
 export type RunVerdict = 'valid' | 'invalid' | 'unknown';
@@ -88,6 +89,8 @@ export interface Report {
     readonly failingKeys: readonly string[];
   };
   readonly set: SetCheck;
+  /** The watch workload's check (watch-workload.ts), when it ran. */
+  readonly watch?: WatchCheck;
   readonly availability: {
     readonly duringFaults: number;
     readonly outsideFaults: number;
@@ -335,6 +338,17 @@ export function renderReport(r: Report): string {
   lines.push(
     `    ${'total'.padEnd(12)} ${String(total.ok).padStart(6)}  ${String(total.fail).padStart(6)}  ${String(total.info).padStart(6)}`,
   );
+  const wc = r.watch;
+  if (wc !== undefined) {
+    lines.push('');
+    lines.push(
+      `Watch: ${wc.reference === null ? 'UNKNOWN (no committed history read)' : wc.valid ? 'valid' : 'INVALID'}: ` +
+        `${wc.watchers} watchers, ${wc.events} changes seen in ${wc.spans} streams (${wc.resumes} resumes on another node, ` +
+        `${wc.compacted} compacted); committed history ${wc.reference === null ? '-' : `${wc.reference.events} changes, indexes ${wc.reference.from}..${wc.reference.to}`}` +
+        (wc.unchecked > 0 ? `; ${wc.unchecked} streams began before it (not judged)` : ''),
+    );
+    for (const p of wc.problems.slice(0, 10)) lines.push(`  ${p}`);
+  }
   const st = r.set;
   lines.push('');
   lines.push(

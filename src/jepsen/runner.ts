@@ -32,6 +32,7 @@ import {
   wokenReads,
 } from './report.js';
 import { prepareSecurity } from './secure.js';
+import { type WatchCheck, WatchWorkload } from './watch-workload.js';
 import { RegisterWorkload, SetWorkload, type Target } from './workloads.js';
 
 export interface RunOptions {
@@ -62,6 +63,8 @@ export interface RunOptions {
   /** Fraction of client operations that are set adds. */
   readonly setFraction: number;
   readonly buckets: number;
+  /** Watchers following every key for the whole run (watch-workload.ts); 0: none. */
+  readonly watchers: number;
   /** Seconds of reads after everything healed. */
   readonly quietSec: number;
   /** Pause between a client's operations: uniform in [0, staggerMs). */
@@ -82,6 +85,78 @@ export interface RunResult {
 export const emergency: { cleanup: (() => void) | null } = { cleanup: null };
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * The end of the watch workload, with every fault healed: a marker write gives the last index;
+ * the watchers get up to 30 s to be given it, then stop; the committed history up to it is read
+ * on two nodes, which must agree. `reference` null: it could not be read (the run is unknown).
+ */
+async function endWatches(
+  watch: WatchWorkload,
+  ids: readonly number[],
+  nodes: NodeSet,
+  log: (line: string) => void,
+): Promise<{
+  until: number;
+  reference: Awaited<ReturnType<typeof WatchWorkload.readReference>>;
+  disagreement: string | null;
+}> {
+  let until = 0;
+  for (let attempt = 0; attempt < 20 && until === 0; attempt++) {
+    const node = ids[attempt % ids.length]!;
+    try {
+      const put = await nodes
+        .client(node)
+        .put('watch/end', `end-${Date.now()}`, { idempotencyKey: 'watch-end' });
+      until = put.index;
+    } catch {
+      await sleep(500);
+    }
+  }
+  if (until === 0) {
+    await watch.stop();
+    return { until, reference: null, disagreement: null };
+  }
+  const deadline = Date.now() + 30_000;
+  while (watch.reached() < until && Date.now() < deadline) await sleep(100);
+  await watch.stop();
+  const references: NonNullable<Awaited<ReturnType<typeof WatchWorkload.readReference>>>[] = [];
+  for (const i of ids) {
+    if (references.length === 2) break;
+    const r = await WatchWorkload.readReference(nodes.client(i), until, 30_000);
+    if (r !== null) references.push(r);
+  }
+  log(`watch: marker at index ${until}; committed history read on ${references.length} node(s)`);
+  if (references.length === 0) return { until, reference: null, disagreement: null };
+  const [a, b] = references;
+  if (b !== undefined) {
+    // Both windows end at the marker; compare where both reach.
+    const from = Math.max(a!.from, b.from);
+    const key = (e: {
+      index: number;
+      type: string;
+      key: string;
+      value: string | null;
+      prevValue: string | null;
+    }) => JSON.stringify([e.index, e.type, e.key, e.value, e.prevValue]);
+    const sa = a!.events
+      .filter((e) => e.index >= from)
+      .map(key)
+      .join('\n');
+    const sb = b.events
+      .filter((e) => e.index >= from)
+      .map(key)
+      .join('\n');
+    if (sa !== sb) {
+      return {
+        until,
+        reference: a!,
+        disagreement: 'two nodes disagree on the committed history: replicas diverged',
+      };
+    }
+  }
+  return { until, reference: a!, disagreement: null };
+}
 
 export async function runJepsen(o: RunOptions): Promise<RunResult> {
   const problem = networkSupportProblem();
@@ -193,6 +268,11 @@ export async function runJepsen(o: RunOptions): Promise<RunResult> {
         nemesis.timeline,
       )
     : null;
+  const watch = new WatchWorkload({ watchers: o.watchers, retryMs: 100, log: o.log });
+  let watchCheck: WatchCheck | null = null;
+  let watchReference: Awaited<ReturnType<typeof WatchWorkload.readReference>> = null;
+  let watchUntil = 0;
+  let watchDisagreement: string | null = null;
   const notes: string[] = [];
   let recovered = false;
   let setRead: Awaited<ReturnType<SetWorkload['finalRead']>> = { error: 'not run' };
@@ -231,6 +311,10 @@ export async function runJepsen(o: RunOptions): Promise<RunResult> {
 
     let mode: 'mixed' | 'reads' | 'stop' = 'mixed';
     const ids = nodes.ids();
+    watch.start(
+      Prng.derive(o.seed, 'watchers'),
+      ids.map((i) => nodes.client(i)),
+    );
     const clientLoop = async (c: number): Promise<void> => {
       const rng = Prng.derive(o.seed, `client${c}`);
       let proc = c;
@@ -270,6 +354,13 @@ export async function runJepsen(o: RunOptions): Promise<RunResult> {
       const node = ids[Math.floor(Math.random() * ids.length)]!;
       return { node, client: nodes.client(node) };
     }, 20_000);
+    if (o.watchers > 0) {
+      ({
+        until: watchUntil,
+        reference: watchReference,
+        disagreement: watchDisagreement,
+      } = await endWatches(watch, ids, nodes, o.log));
+    }
     for (const e of nodes.unexpectedExits()) notes.push(e);
     await Promise.all(ids.map((i) => nodes.stop(i, 3000)));
     // Kept where they are without --small-disk; the tmpfs goes at the cleanup.
@@ -294,6 +385,10 @@ export async function runJepsen(o: RunOptions): Promise<RunResult> {
   const result = checkKvHistory(history, { timeLimitMs: o.checkTimeLimitMs });
   const checkMs = Date.now() - checkStart;
   const setCheck = set.check(setRead);
+  if (o.watchers > 0) {
+    watchCheck = watch.check(watchReference, watchUntil, history);
+    writeFileSync(path.join(o.out, 'watch-history.json'), JSON.stringify(watch.spans));
+  }
 
   const reasons: string[] = [];
   if (result.verdict === 'not-linearizable') reasons.push('register history not linearizable');
@@ -302,10 +397,20 @@ export async function runJepsen(o: RunOptions): Promise<RunResult> {
   if (setCheck.unexpected.length > 0) reasons.push(`${setCheck.unexpected.length} unexpected set elements`);
   if (setCheck.finalRead === 'failed') reasons.push('the final set read failed');
   if (result.verdict === 'unknown') reasons.push('checker budget exhausted on some keys');
+  const watchUnknown = watchCheck !== null && watchCheck.reference === null;
+  if (watchUnknown) reasons.push('the committed history for the watch check could not be read');
+  else if (watchCheck !== null && !watchCheck.valid) reasons.push(...watchCheck.problems.slice(0, 5));
+  if (watchDisagreement !== null) reasons.push(watchDisagreement);
   let verdict: RunVerdict = 'valid';
-  if (result.verdict === 'not-linearizable' || (setCheck.finalRead === 'ok' && !setCheck.valid))
+  if (
+    result.verdict === 'not-linearizable' ||
+    (setCheck.finalRead === 'ok' && !setCheck.valid) ||
+    (watchCheck !== null && !watchUnknown && !watchCheck.valid) ||
+    watchDisagreement !== null
+  )
     verdict = 'invalid';
-  else if (result.verdict === 'unknown' || setCheck.finalRead === 'failed') verdict = 'unknown';
+  else if (result.verdict === 'unknown' || setCheck.finalRead === 'failed' || watchUnknown)
+    verdict = 'unknown';
 
   const failure = smallestFailure(result);
   const report: Report = {
@@ -336,6 +441,7 @@ export async function runJepsen(o: RunOptions): Promise<RunResult> {
       failingKeys: result.perKey.filter((k) => k.verdict === 'not-linearizable').map((k) => k.key),
     },
     set: setCheck,
+    ...(watchCheck !== null && { watch: watchCheck }),
     availability: availability(history, nemesis.timeline, workloadEnd),
     wokenReads: wokenReads(history, nemesis.timeline, workloadEnd),
     noSpace: noSpaceAnswers(history, set.adds, nemesis.timeline, workloadEnd),
