@@ -25,6 +25,7 @@ export class NodeMetrics implements HttpMetrics, DriverObserver {
   private readonly state: StateGauges;
 
   private readonly leaderChanges: Counter;
+  private readonly leaseExpiries: Counter;
   private readonly proposalsFailed: Counter;
   private readonly proposalsCommitted: Counter;
   private readonly walFsync: Histogram;
@@ -50,6 +51,11 @@ export class NodeMetrics implements HttpMetrics, DriverObserver {
     this.leaderChanges = new Counter({
       name: 'raftkv_leader_changes_seen_total',
       help: 'Times this node has seen a new leader.',
+      registers,
+    });
+    this.leaseExpiries = new Counter({
+      name: 'raftkv_lease_expiries_total',
+      help: 'Leases this node has seen expire (applied an expiry for) since it started; revocations are not counted.',
       registers,
     });
     this.walFsync = new Histogram({
@@ -169,5 +175,9 @@ export class NodeMetrics implements HttpMetrics, DriverObserver {
 
   peerRoundTrip(peer: string, seconds: number): void {
     this.roundTripOf(peer).observe(seconds);
+  }
+
+  leaseExpired(): void {
+    this.leaseExpiries.inc();
   }
 }

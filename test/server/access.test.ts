@@ -31,6 +31,10 @@ const requests: Readonly<Record<Route, { method: string; path: string; body?: un
   memberPromote: { method: 'POST', path: '/cluster/members/nobody/promote' },
   memberRemove: { method: 'DELETE', path: '/cluster/members/nobody' },
   leaderMove: { method: 'POST', path: '/cluster/leader', body: { to: 'nobody' } },
+  leaseGrant: { method: 'POST', path: '/leases', body: { ttl: 60 } },
+  leaseKeepalive: { method: 'POST', path: '/leases/999999/keepalive' },
+  leaseInfo: { method: 'GET', path: '/leases/999999' },
+  leaseRevoke: { method: 'DELETE', path: '/leases/999999' },
 };
 
 type Caller = {
@@ -90,6 +94,10 @@ test('the route table: probes open, /metrics open unless --metrics-auth, keys by
       ['list', 'read'],
       ['put', 'readwrite'],
       ['delete', 'readwrite'],
+      ['leaseGrant', 'readwrite'],
+      ['leaseKeepalive', 'readwrite'],
+      ['leaseRevoke', 'readwrite'],
+      ['leaseInfo', 'read'],
     ],
   );
 });
