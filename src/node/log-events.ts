@@ -517,7 +517,7 @@ export const logEvents = {
     msg: 'lease expired: its keys deleted',
     from: 'node',
     fields: { id: 'number', keys: 'number', index: 'number' },
-    doc: 'the leader found lease `id` past its TTL and its expiry, the entry at `index`, applied here: `keys` keys deleted with it ([leases.md](leases.md)); every node logs it as it applies the entry',
+    doc: 'the leader found lease `id` past its TTL and its expiry, the entry at `index`, applied here: `keys` keys deleted with it ([leases.md](leases.md)); every node logs it as it applies the entry (again if it replays its log at start)',
   },
 
   // --- security ----------------------------------------------------------------------------------
