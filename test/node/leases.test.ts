@@ -22,6 +22,9 @@ import { waitFor } from '../support/wait.js';
 
 /** fastTiming's election timeout (test/support/cluster.ts). */
 const ELECTION_MS = 500;
+/** Long enough that renewals every 400 ms ride out a slow fsync or an election on a busy machine. */
+const TTL_S = 3;
+const TTL_MS = TTL_S * 1000;
 
 /** Renews lease `id` through `via` every `everyMs` until stopped; the send time of the last renewal acknowledged. */
 function keepRenewing(c: TestCluster, via: () => string, id: number, everyMs: number) {
@@ -67,10 +70,10 @@ test('grant, tie a key, keep it alive past its TTL, expire, revoke, move the lea
   const follower = c.followerOf(leader);
 
   // Through a follower: forwarded to the leader like a put.
-  const granted = await c.request(follower, 'POST', '/leases', { body: { ttl: 2 } });
+  const granted = await c.request(follower, 'POST', '/leases', { body: { ttl: TTL_S } });
   assert.equal(granted.status, 200, granted.text);
   const id: number = granted.body.id;
-  assert.deepEqual(granted.body, { id, ttl: 2 });
+  assert.deepEqual(granted.body, { id, ttl: TTL_S });
   const put = await c.request(follower, 'POST', '/kv', { body: { key: 'lock', value: 'me', lease: id } });
   assert.equal(put.status, 200, put.text);
   assert.equal(put.body.lease, id);
@@ -81,21 +84,24 @@ test('grant, tie a key, keep it alive past its TTL, expire, revoke, move the lea
   assert.equal(info.status, 200, info.text);
   assert.deepEqual(
     { id: info.body.id, ttl: info.body.ttl, keys: info.body.keys },
-    { id, ttl: 2, keys: ['lock'] },
+    { id, ttl: TTL_S, keys: ['lock'] },
   );
   assert.equal(typeof info.body.index, 'number');
-  assert.ok(info.body.remaining >= 0 && info.body.remaining <= 2, `remaining ${info.body.remaining}`);
+  assert.ok(info.body.remaining >= 0 && info.body.remaining <= TTL_S, `remaining ${info.body.remaining}`);
 
-  // Renewed every half second for three TTLs: it lives on.
-  const renewing = keepRenewing(c, () => follower, id, 500);
+  // Renewed every 400 ms for two TTLs: it lives on.
+  const renewing = keepRenewing(c, () => follower, id, 400);
   const since = performance.now();
-  await waitFor('three TTLs', () => performance.now() - since > 6000, { timeoutMs: 10_000, intervalMs: 100 });
+  await waitFor('two TTLs', () => performance.now() - since > 2 * TTL_MS, {
+    timeoutMs: 20_000,
+    intervalMs: 100,
+  });
   assert.equal((await c.get(leader, 'lock')).body.value, 'me', 'kept alive past its TTL');
   const { lastAcked } = await renewing.stop();
   // Not renewed any more: the key goes, no earlier than a TTL after the last renewal was sent.
-  const endedAt = await gone(c, leader, 'lock', 2000 + 2 * ELECTION_MS + 10_000);
+  const endedAt = await gone(c, leader, 'lock', TTL_MS + 2 * ELECTION_MS + 10_000);
   assert.ok(
-    endedAt - lastAcked >= 2000,
+    endedAt - lastAcked >= TTL_MS,
     `ended ${Math.round(endedAt - lastAcked)} ms after the last renewal`,
   );
   for (const node of c.ids) {
@@ -142,7 +148,7 @@ test('grant, tie a key, keep it alive past its TTL, expire, revoke, move the lea
   assert.deepEqual(after.body.items, []);
 
   // A lease survives a leader move: renewed through whichever node leads, it outlives its TTL.
-  const m = (await c.request(leader, 'POST', '/leases', { body: { ttl: 2 } })).body.id as number;
+  const m = (await c.request(leader, 'POST', '/leases', { body: { ttl: TTL_S } })).body.id as number;
   assert.equal(
     (await c.request(leader, 'POST', '/kv', { body: { key: 'moved', value: 'v', lease: m } })).status,
     200,
@@ -153,14 +159,14 @@ test('grant, tie a key, keep it alive past its TTL, expire, revoke, move the lea
   assert.equal(moved.status, 200, moved.text);
   current = follower;
   const movedAt = performance.now();
-  await waitFor('two TTLs after the move', () => performance.now() - movedAt > 4000, {
-    timeoutMs: 10_000,
+  await waitFor('two TTLs after the move', () => performance.now() - movedAt > 2 * TTL_MS, {
+    timeoutMs: 20_000,
     intervalMs: 100,
   });
   assert.equal((await c.get(follower, 'moved')).body.value, 'v', 'renewed across the move');
   const stopM = await renewingM.stop();
-  const endedM = await gone(c, follower, 'moved', 2000 + 2 * ELECTION_MS + 10_000);
-  assert.ok(endedM - stopM.lastAcked >= 2000);
+  const endedM = await gone(c, follower, 'moved', TTL_MS + 2 * ELECTION_MS + 10_000);
+  assert.ok(endedM - stopM.lastAcked >= TTL_MS);
   await waitFor('the new leader expired it', () => c.logged(follower, `event=lease.expired id=${m}`));
 });
 
