@@ -765,6 +765,7 @@ export class Driver {
    * their deadlines current, so that they hold when one of them becomes leader.
    */
   private checkLeases(now: number): void {
+    if (this.leases.size === 0) return;
     if (this.raw.status().role !== 'leader') {
       this.leases.advance(now);
       return;
