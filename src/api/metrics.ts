@@ -68,6 +68,8 @@ export interface DriverObserver {
   snapshotTaken(seconds: number): void;
   /** A heartbeat to `peer` was answered after this many seconds (measured by the leader). */
   peerRoundTrip(peer: string, seconds: number): void;
+  /** A lease's expiry was applied here (every node counts it as it applies the entry). */
+  leaseExpired(): void;
 }
 
 export const silentObserver: DriverObserver = {
@@ -76,6 +78,7 @@ export const silentObserver: DriverObserver = {
   walSynced: () => {},
   snapshotTaken: () => {},
   peerRoundTrip: () => {},
+  leaseExpired: () => {},
 };
 
 /** The node's state as a scrape reads it. */
@@ -88,6 +91,8 @@ export interface NodeReading {
   readonly commitIndex: number;
   readonly appliedIndex: number;
   readonly keys: number;
+  /** Leases in the state machine (docs/leases.md). */
+  readonly leases: number;
   /** Proposals made here that wait to be applied. */
   readonly pendingProposals: number;
   /** Members of the configuration in force (either side of a joint one), by role. */

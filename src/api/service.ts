@@ -15,6 +15,8 @@ export interface PutRequest {
   readonly value: string;
   /** Present: compare-and-set; null means "key must be absent". */
   readonly prevValue?: string | null;
+  /** Ties the key to this lease: the key is deleted when the lease ends (docs/leases.md). */
+  readonly lease?: number;
   readonly idempotencyKey?: string;
 }
 
@@ -32,7 +34,7 @@ export interface KeyMetadata {
   readonly version: number;
   readonly createIndex: number;
   readonly modIndex: number;
-  /** The key's lease id, when it has one. Reserved: no key has a lease yet (leases are to come). */
+  /** The key's lease id, when it has one: the key is deleted when the lease ends. */
   readonly lease?: number;
 }
 
@@ -263,7 +265,51 @@ export interface WatchHandle {
   close(): void;
 }
 
-export interface KvService extends MembershipService {
+/** POST /leases: a new lease of `ttl` seconds. */
+export interface LeaseGrantRequest {
+  readonly ttl: number;
+}
+
+/** A lease granted (its id is the log index of its grant) or renewed: its TTL starts again. */
+export interface LeaseResponse {
+  readonly id: number;
+  /** Seconds. */
+  readonly ttl: number;
+}
+
+/** GET /leases/{id}. */
+export interface LeaseInfoResponse {
+  readonly id: number;
+  readonly ttl: number;
+  /** Whole seconds left by the answering node's deadline (rounded down, never negative). */
+  readonly remaining: number;
+  /** The keys tied to it, in key order. */
+  readonly keys: readonly string[];
+  /** The applied index the read observed. */
+  readonly index: number;
+}
+
+/** DELETE /leases/{id}: the lease ended and these keys were deleted with it. */
+export interface LeaseRevokeResponse {
+  readonly id: number;
+  readonly keys: readonly string[];
+  readonly index: number;
+}
+
+/**
+ * Leases (docs/leases.md): writes go to the leader (NotLeaderError elsewhere; the server
+ * forwards); a lease that does not exist is LeaseNotFoundError (404).
+ */
+export interface LeaseService {
+  leaseGrant(req: LeaseGrantRequest, deadlineMs: number): Promise<LeaseResponse>;
+  /** Renews the lease; resolved once the renewal is applied (its TTL counts again from then). */
+  leaseKeepalive(id: number, deadlineMs: number): Promise<LeaseResponse>;
+  /** Ends the lease now and deletes its keys. */
+  leaseRevoke(id: number, deadlineMs: number): Promise<LeaseRevokeResponse>;
+  leaseInfo(id: number, read: ReadQuery, deadlineMs: number): Promise<LeaseInfoResponse>;
+}
+
+export interface KvService extends MembershipService, LeaseService {
   readonly nodeId: string;
   /** Rejects with RaftkvError subclasses (ConflictError, NotLeaderError, TimeoutError, ...). */
   put(req: PutRequest, deadlineMs: number): Promise<PutResponse>;

@@ -65,6 +65,7 @@ const idempotencyFlag: FlagDef = {
 export const putFlags: readonly FlagDef[] = [
   { name: 'prev-value', value: 'V', help: 'compare-and-set: write only if the current value is V' },
   { name: 'prev-absent', help: 'compare-and-set: write only if the key is absent' },
+  { name: 'lease', value: 'ID', help: 'tie the key to lease ID: it is deleted when the lease ends' },
   idempotencyFlag,
   ...clientFlags,
 ];
@@ -86,6 +87,18 @@ export const memberFlags: readonly FlagDef[] = [
   ...clientFlags,
 ];
 export const leaderFlags: readonly FlagDef[] = clientFlags;
+export const leaseFlags: readonly FlagDef[] = [
+  { name: 'once', help: 'lease keepalive: renew once and exit (default: every TTL/3 until interrupted)' },
+  { name: 'stale', help: "lease show: the node's own state (may be stale; not linearizable)" },
+  ...clientFlags,
+];
+
+/** `raftkv lease ACTION ...` (docs/leases.md) */
+export type LeaseAction =
+  | { readonly action: 'grant'; readonly ttl: number }
+  | { readonly action: 'keepalive'; readonly id: number; readonly once: boolean }
+  | { readonly action: 'revoke'; readonly id: number }
+  | { readonly action: 'show'; readonly id: number; readonly stale: boolean };
 
 /** `raftkv member ACTION ...` */
 export type MemberAction =
@@ -95,14 +108,21 @@ export type MemberAction =
 
 /** What a client command does: one or more HTTP requests, then output. */
 export type ClientCommand =
-  | { readonly kind: 'put'; readonly key: string; readonly value: string; readonly prevValue?: string | null }
+  | {
+      readonly kind: 'put';
+      readonly key: string;
+      readonly value: string;
+      readonly prevValue?: string | null;
+      readonly lease?: number;
+    }
   | { readonly kind: 'get'; readonly key: string; readonly stale: boolean }
   | { readonly kind: 'del'; readonly key: string }
   | { readonly kind: 'txn'; readonly body: TxnBody }
   | { readonly kind: 'list'; readonly prefix: string; readonly limit?: number; readonly stale: boolean }
   | { readonly kind: 'status' }
   | { readonly kind: 'member'; readonly member: MemberAction }
-  | { readonly kind: 'leader'; readonly to?: string };
+  | { readonly kind: 'leader'; readonly to?: string }
+  | { readonly kind: 'lease'; readonly lease: LeaseAction };
 
 export interface ClientInvocation {
   readonly command: ClientCommand;
@@ -128,6 +148,7 @@ export const clientCommandFlags: Readonly<Record<ClientCommandName, readonly Fla
   status: statusFlags,
   member: memberFlags,
   leader: leaderFlags,
+  lease: leaseFlags,
 };
 
 function needKey(args: ParsedArgs, index: number, what: string): string {
@@ -156,12 +177,14 @@ export function parseClientCommand(
       const prev = stringOption(args, 'prev-value');
       const absent = booleanOption(args, 'prev-absent');
       if (prev !== undefined && absent) throw new UsageError('give --prev-value or --prev-absent, not both');
+      const lease = stringOption(args, 'lease');
       command = {
         kind: 'put',
         key,
         value,
         ...(prev !== undefined && { prevValue: prev }),
         ...(absent && { prevValue: null }),
+        ...(lease !== undefined && { lease: parseLeaseId(lease, '--lease') }),
       };
       break;
     }
@@ -195,6 +218,9 @@ export function parseClientCommand(
       break;
     case 'member':
       command = { kind: 'member', member: parseMemberAction(args) };
+      break;
+    case 'lease':
+      command = { kind: 'lease', lease: parseLeaseAction(args) };
       break;
     case 'leader': {
       if (args.positionals[0] !== 'move') throw new UsageError('expected "raftkv leader move [ID]"');
@@ -279,6 +305,41 @@ function parseMemberAction(args: ParsedArgs): MemberAction {
   }
 }
 
+/** A lease id: the whole number `raftkv lease grant` printed. */
+function parseLeaseId(raw: string, what: string): number {
+  return parseInteger(raw, what, 1);
+}
+
+/** etcd's largest TTL, as the server checks it (9,000,000,000 s). */
+const maxLeaseTtl = 9_000_000_000;
+
+function parseLeaseAction(args: ParsedArgs): LeaseAction {
+  const [action, arg] = args.positionals;
+  const once = booleanOption(args, 'once');
+  const stale = booleanOption(args, 'stale');
+  if (once && action !== 'keepalive') throw new UsageError('--once goes with "lease keepalive"');
+  if (stale && action !== 'show') throw new UsageError('--stale goes with "lease show"');
+  const expected = 'expected "raftkv lease grant TTL | keepalive ID | revoke ID | show ID"';
+  switch (action) {
+    case 'grant':
+      if (arg === undefined) throw new UsageError('expected "raftkv lease grant TTL" (seconds)');
+      noMorePositionals(args, 2);
+      return { action, ttl: parseInteger(arg, 'TTL', 1, maxLeaseTtl) };
+    case 'keepalive':
+    case 'revoke':
+    case 'show': {
+      if (arg === undefined) throw new UsageError(`expected "raftkv lease ${action} ID"`);
+      noMorePositionals(args, 2);
+      const id = parseLeaseId(arg, 'ID');
+      if (action === 'keepalive') return { action, id, once };
+      if (action === 'show') return { action, id, stale };
+      return { action, id };
+    }
+    default:
+      throw new UsageError(`${expected}, not "${action ?? ''}"`);
+  }
+}
+
 /** The HTTP request of a single-request command (every one but status). */
 export function httpRequestOf(inv: ClientInvocation): HttpRequest {
   return {
@@ -294,11 +355,11 @@ function apiRequestOf(c: ClientCommand, idempotencyKey: string | undefined): Api
   const read = (stale: boolean) => (stale ? { consistency: 'stale' as const } : {});
   switch (c.kind) {
     case 'put':
-      return apiRequests.put(
-        c.key,
-        c.value,
-        c.prevValue === undefined ? write : { ...write, prevValue: c.prevValue },
-      );
+      return apiRequests.put(c.key, c.value, {
+        ...write,
+        ...(c.prevValue !== undefined && { prevValue: c.prevValue }),
+        ...(c.lease !== undefined && { lease: c.lease }),
+      });
     case 'get':
       return apiRequests.get(c.key, read(c.stale));
     case 'del':
@@ -328,5 +389,20 @@ function apiRequestOf(c: ClientCommand, idempotencyKey: string | undefined): Api
     }
     case 'leader':
       return apiRequests.moveLeader(c.to);
+    case 'lease':
+      return leaseRequestOf(c.lease);
+  }
+}
+
+function leaseRequestOf(l: LeaseAction): ApiRequest {
+  switch (l.action) {
+    case 'grant':
+      return apiRequests.leaseGrant(l.ttl);
+    case 'keepalive':
+      return apiRequests.leaseKeepalive(l.id);
+    case 'revoke':
+      return apiRequests.leaseRevoke(l.id);
+    case 'show':
+      return apiRequests.leaseInfo(l.id, l.stale ? { consistency: 'stale' } : {});
   }
 }

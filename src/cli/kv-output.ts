@@ -13,7 +13,7 @@ import {
 } from './client.js';
 import { formatStatusTable, formatTable, parseDebug, type StatusRow } from './debug-info.js';
 import { describeError } from './io.js';
-import { type ClientInvocation, exitCodes, httpRequestOf } from './kv-commands.js';
+import { type ClientInvocation, exitCodes, httpRequestOf, type LeaseAction } from './kv-commands.js';
 
 export interface Output {
   readonly out: string;
@@ -28,6 +28,8 @@ function failure(message: string, code: number = exitCodes.failed): Output {
 }
 
 function unknownOutcome(message: string, inv: ClientInvocation): Output {
+  if (inv.command.kind === 'lease')
+    return failure(`${message}; ${leaseUnknown(inv.command.lease)}`, exitCodes.unknown);
   return failure(
     `${message}; the write's outcome is unknown (it may still be applied): ` +
       `retry with --idempotency-key ${inv.idempotencyKey ?? '<key>'} to apply it at most once`,
@@ -36,7 +38,43 @@ function unknownOutcome(message: string, inv: ClientInvocation): Output {
 }
 
 function isWrite(inv: ClientInvocation): boolean {
-  return inv.command.kind === 'put' || inv.command.kind === 'del' || inv.command.kind === 'txn';
+  const c = inv.command;
+  return (
+    c.kind === 'put' ||
+    c.kind === 'del' ||
+    c.kind === 'txn' ||
+    (c.kind === 'lease' && c.lease.action !== 'show')
+  );
+}
+
+/** What a lease command whose outcome is unknown may have done, and what to do about it. */
+function leaseUnknown(l: LeaseAction): string {
+  switch (l.action) {
+    case 'grant':
+      return 'a lease may have been granted: nobody renews it, so it expires after its TTL';
+    case 'keepalive':
+      return `lease ${l.id} may have been renewed: renewing it again is safe`;
+    default:
+      return `lease ${l.id} may have been revoked: revoking it again is safe (404 if it was)`;
+  }
+}
+
+/** The plain output of a lease command's 200. */
+function leaseOutput(l: LeaseAction, body: Record<string, unknown>): string {
+  const keys = Array.isArray(body.keys) ? body.keys.map(String) : [];
+  switch (l.action) {
+    case 'grant':
+      return `lease ${String(body.id)} granted with TTL ${String(body.ttl)}s\n`;
+    case 'keepalive':
+      return `lease ${String(body.id)} kept alive with TTL ${String(body.ttl)}s\n`;
+    case 'revoke':
+      return `lease ${String(body.id)} revoked; ${keys.length} keys deleted\n${keys.map((k) => `${k}\n`).join('')}`;
+    case 'show':
+      return (
+        `lease ${String(body.id)}: TTL ${String(body.ttl)}s, ${String(body.remaining)}s remaining, ${keys.length} keys\n` +
+        keys.map((k) => `${k}\n`).join('')
+      );
+  }
 }
 
 /** Output and exit code for a request that no endpoint answered. */
@@ -87,6 +125,8 @@ export function renderAnswer(
           err: '',
           code: exitCodes.ok,
         };
+      case 'lease':
+        return { out: leaseOutput(c.lease, body), err: '', code: exitCodes.ok };
     }
   }
   const error = typeof body.error === 'string' ? body.error : undefined;
@@ -97,6 +137,9 @@ export function renderAnswer(
     const current =
       typeof body.value === 'string' ? `its current value is ${quote(body.value)}` : 'it is absent';
     return failure(`precondition failed for key ${quote(c.key)}: ${current}; nothing written`);
+  }
+  if (c.kind === 'lease' && c.lease.action !== 'grant' && body.code === 'lease_not_found') {
+    return failure(`lease ${c.lease.id} not found: it expired, was revoked, or was never granted`);
   }
   const code = typeof body.code === 'string' ? ` (${body.code})` : '';
   const message = `${error ?? `HTTP ${answer.status}`}${code} [${answer.endpoint.label}]`;

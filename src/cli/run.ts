@@ -7,11 +7,13 @@ import type { NodeOptions } from '../node/options.js';
 import { type Env, UsageError, wantsHelp } from './args.js';
 import { runBenchCommand } from './bench-command.js';
 import { parseCertsAdd, parseCertsInit } from './certs-options.js';
+import { requestOnce } from './client.js';
 import { type ClusterDeps, runCluster } from './cluster.js';
 import { runClusterAdd } from './cluster-add.js';
 import type { Io } from './io.js';
 import { type ClientCommandName, clientCommandFlags, exitCodes, parseClientCommand } from './kv-commands.js';
 import { type KvDeps, runClientCommand } from './kv-output.js';
+import { type KeepaliveDeps, runLeaseKeepalive } from './lease-keepalive.js';
 import { parseSnapshotRestore, parseSnapshotSave, parseSnapshotStatus } from './snapshot-options.js';
 import { runSnapshotRestore } from './snapshot-restore.js';
 import { runSnapshotSave } from './snapshot-save.js';
@@ -29,6 +31,8 @@ export interface CliDeps {
   readonly kv?: KvDeps;
   /** raftkv watch (default: the API client's watch, stopped by the start command's signals). */
   readonly watch?: WatchDeps;
+  /** For `raftkv lease keepalive` (default: real time, the process's signals, kv's send). */
+  readonly keepalive?: Partial<KeepaliveDeps>;
 }
 
 const clientCommands = new Set<string>(Object.keys(clientCommandFlags));
@@ -110,7 +114,18 @@ export async function runCli(argv: readonly string[], env: Env, deps: CliDeps): 
       );
     }
     if (isClientCommand(name)) {
-      const out = await runClientCommand(parseClientCommand(name, args, env), deps.kv);
+      const inv = parseClientCommand(name, args, env);
+      const c = inv.command;
+      if (c.kind === 'lease' && c.lease.action === 'keepalive' && !c.lease.once) {
+        return await runLeaseKeepalive(inv, io, {
+          send: deps.kv?.send ?? requestOnce,
+          sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
+          now: () => performance.now(),
+          onSignal: deps.start.onSignal,
+          ...deps.keepalive,
+        });
+      }
+      const out = await runClientCommand(inv, deps.kv);
       io.out(out.out);
       io.err(out.err);
       return out.code;

@@ -11,6 +11,9 @@ import type {
   DeleteResponse,
   GetResponse,
   LeaderResponse,
+  LeaseInfoResponse,
+  LeaseResponse,
+  LeaseRevokeResponse,
   ListResponse,
   MembersResponse,
   PutResponse,
@@ -43,6 +46,9 @@ export type ListResult = ListResponse;
 export type SpaceResult = SpaceStatus;
 export type MembersResult = MembersResponse;
 export type LeaderResult = LeaderResponse;
+export type LeaseResult = LeaseResponse;
+export type LeaseInfoResult = LeaseInfoResponse;
+export type LeaseRevokeResult = LeaseRevokeResponse;
 export interface SnapshotResult extends SnapshotResponse {
   readonly nodeId: string;
 }
@@ -360,6 +366,36 @@ export class RaftkvClient {
   }
 
   // -------------------------------------------------------------------------------------------
+  // Leases (docs/leases.md). A lease that does not exist (never granted, revoked or expired) is a
+  // RaftkvApiError with status 404 and code `lease_not_found`.
+
+  /**
+   * POST /leases: a new lease of `ttl` seconds (1..9,000,000,000). Not idempotent: a grant whose
+   * outcome is unknown may have made a lease nobody renews; it expires after its TTL.
+   */
+  grantLease(ttl: number, options: CallOptions = {}): Promise<LeaseResult> {
+    return this.call(apiRequests.leaseGrant(ttl), options, isLease);
+  }
+
+  /**
+   * POST /leases/{id}/keepalive: resolves once the renewal is applied. The lease then lasts at
+   * least `ttl` seconds from when this call was made (docs/leases.md says what that assumes).
+   */
+  keepAliveLease(id: number, options: CallOptions = {}): Promise<LeaseResult> {
+    return this.call(apiRequests.leaseKeepalive(id), options, isLease);
+  }
+
+  /** DELETE /leases/{id}: ends the lease now; answers the keys deleted with it. */
+  revokeLease(id: number, options: CallOptions = {}): Promise<LeaseRevokeResult> {
+    return this.call(apiRequests.leaseRevoke(id), options, isLeaseRevoke);
+  }
+
+  /** GET /leases/{id}: its TTL, the whole seconds left by the answering node, its keys. */
+  lease(id: number, options: ReadOptions & CallOptions = {}): Promise<LeaseInfoResult> {
+    return this.call(apiRequests.leaseInfo(id, options), options, isLeaseInfo);
+  }
+
+  // -------------------------------------------------------------------------------------------
   // Raw
 
   /**
@@ -528,6 +564,22 @@ const isMembers = (b: unknown): b is MembersResult =>
 
 const isLeader = (b: unknown): b is LeaderResult =>
   isObject(b) && typeof b.leaderId === 'string' && typeof b.term === 'number';
+
+const isLease = (b: unknown): b is LeaseResult =>
+  isObject(b) && typeof b.id === 'number' && typeof b.ttl === 'number';
+
+const isStrings = (a: unknown): a is string[] => Array.isArray(a) && a.every((k) => typeof k === 'string');
+
+const isLeaseInfo = (b: unknown): b is LeaseInfoResult =>
+  isObject(b) &&
+  typeof b.id === 'number' &&
+  typeof b.ttl === 'number' &&
+  typeof b.remaining === 'number' &&
+  isStrings(b.keys) &&
+  typeof b.index === 'number';
+
+const isLeaseRevoke = (b: unknown): b is LeaseRevokeResult =>
+  isObject(b) && typeof b.id === 'number' && isStrings(b.keys) && typeof b.index === 'number';
 
 const isSpace = (b: unknown): b is SpaceResult =>
   isObject(b) && Array.isArray(b.alarms) && typeof b.stateBytes === 'number';

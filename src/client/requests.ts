@@ -39,6 +39,8 @@ export interface WriteOptions {
 export interface PutOptions extends WriteOptions {
   /** Compare-and-set: write only if the current value is this; null: only if the key is absent. */
   readonly prevValue?: string | null;
+  /** Ties the key to this lease: it is deleted when the lease ends (docs/leases.md). */
+  readonly lease?: number;
 }
 
 export interface ReadOptions {
@@ -73,8 +75,12 @@ const withKey = (idempotencyKey: string | undefined) =>
 export const apiRequests = {
   /** POST /kv: a put, or a compare-and-set with `prevValue`. */
   put(key: string, value: string, options: PutOptions = {}): ApiRequest {
-    const body =
-      options.prevValue === undefined ? { key, value } : { key, value, prevValue: options.prevValue };
+    const body = {
+      key,
+      value,
+      ...(options.prevValue !== undefined && { prevValue: options.prevValue }),
+      ...(options.lease !== undefined && { lease: options.lease }),
+    };
     return { method: 'POST', path: '/kv', body, ...withKey(options.idempotencyKey) };
   },
 
@@ -171,6 +177,27 @@ export const apiRequests = {
   /** POST /cluster/leader: move leadership to `to`, or (none) to the most caught-up voter. */
   moveLeader(to?: string): ApiRequest {
     return { method: 'POST', path: '/cluster/leader', body: to === undefined ? {} : { to } };
+  },
+
+  /** POST /leases: a new lease of `ttl` seconds. */
+  leaseGrant(ttl: number): ApiRequest {
+    return { method: 'POST', path: '/leases', body: { ttl } };
+  },
+
+  /** POST /leases/{id}/keepalive: its TTL starts again. */
+  leaseKeepalive(id: number): ApiRequest {
+    return { method: 'POST', path: `/leases/${id}/keepalive` };
+  },
+
+  /** DELETE /leases/{id}: ends it now and deletes its keys. */
+  leaseRevoke(id: number): ApiRequest {
+    return { method: 'DELETE', path: `/leases/${id}` };
+  },
+
+  /** GET /leases/{id}: its TTL, the seconds left, its keys. */
+  leaseInfo(id: number, options: ReadOptions = {}): ApiRequest {
+    const q = readQuery(options).toString();
+    return { method: 'GET', path: `/leases/${id}${q === '' ? '' : `?${q}`}` };
   },
 
   /** POST /admin/alarms: raise or clear a node's no-space alarm. */

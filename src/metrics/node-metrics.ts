@@ -27,6 +27,7 @@ export class NodeMetrics implements HttpMetrics, DriverObserver {
   private readonly state: StateGauges;
 
   private readonly leaderChanges: Counter;
+  private readonly leaseExpiries: Counter;
   private readonly proposalsFailed: Counter;
   private readonly proposalsCommitted: Counter;
   private readonly watchEventsSent: Counter;
@@ -68,6 +69,11 @@ export class NodeMetrics implements HttpMetrics, DriverObserver {
       registers,
     });
     for (const reason of ['dropped', 'compacted']) this.watchersEnded.labels(reason).inc(0);
+    this.leaseExpiries = new Counter({
+      name: 'raftkv_lease_expiries_total',
+      help: 'Leases this node has seen expire (applied an expiry for) since it started; revocations are not counted.',
+      registers,
+    });
     this.walFsync = new Histogram({
       name: 'raftkv_wal_fsync_duration_seconds',
       help: 'Writing and fdatasyncing one batch of WAL records.',
@@ -200,5 +206,9 @@ export class NodeMetrics implements HttpMetrics, DriverObserver {
 
   peerRoundTrip(peer: string, seconds: number): void {
     this.roundTripOf(peer).observe(seconds);
+  }
+
+  leaseExpired(): void {
+    this.leaseExpiries.inc();
   }
 }

@@ -16,6 +16,7 @@ export class StateGauges {
   private readonly appliedIndex: Gauge;
   private readonly pending: Gauge;
   private readonly keys: Gauge;
+  private readonly leases: Gauge;
   private readonly noSpace: Gauge;
   private readonly stateBytes: Gauge;
   private readonly quotaBytes: Gauge;
@@ -40,6 +41,10 @@ export class StateGauges {
     this.appliedIndex = gauge('raftkv_applied_index', 'The highest log index applied to the state machine.');
     this.pending = gauge('raftkv_proposals_pending', 'Proposals made on this node that wait to be applied.');
     this.keys = gauge('raftkv_keys', 'Keys in the state machine.');
+    this.leases = gauge(
+      'raftkv_leases',
+      'Leases in the state machine (granted, not yet revoked or expired).',
+    );
     this.noSpace = gauge(
       'raftkv_no_space',
       '1 while a no-space alarm is raised: growing writes are refused.',
@@ -70,6 +75,7 @@ export class StateGauges {
     this.appliedIndex.set(r.appliedIndex);
     this.pending.set(r.pendingProposals);
     this.keys.set(r.keys);
+    this.leases.set(r.leases);
     this.noSpace.set(r.noSpace ? 1 : 0);
     this.stateBytes.set(r.stateBytes);
     this.quotaBytes.set(r.quotaBytes ?? 0);

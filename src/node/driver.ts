@@ -21,7 +21,14 @@ import {
 } from '../api/errors.js';
 import { type DriverObserver, silentObserver } from '../api/metrics.js';
 import type { SnapshotResponse } from '../api/service.js';
-import { type ApplyResult, KvStateMachine, type SpaceRefusal } from '../kv/index.js';
+import {
+  type ApplyResult,
+  encodeCommand,
+  KvStateMachine,
+  type LeaseEndedResult,
+  type LeaseResult,
+  type SpaceRefusal,
+} from '../kv/index.js';
 import {
   type ClusterMembership,
   type Entry,
@@ -45,6 +52,7 @@ import { AutoPromoter } from './auto-promote.js';
 import { type MessageTransport, type NodeClock, sleep } from './clock.js';
 import { bestTransferTarget, DiskStallGuard } from './disk-stall.js';
 import { ElapsedTicks } from './elapsed-ticks.js';
+import { type ExpiryProposal, LeaseKeeper } from './lease-keeper.js';
 import type { EventLog } from './logger.js';
 import type { ResolvedNodeOptions } from './options.js';
 import { PeerBook } from './peers.js';
@@ -76,6 +84,11 @@ export interface DriverMutations {
    * (the stale lease reads after a pause). Never set outside tests.
    */
   readonly forgetPausedTime?: boolean;
+  /**
+   * etcd#9395: a node that becomes leader counts every lease's full TTL from then, so leases never
+   * expire while leaders change faster than their TTL. Never set outside tests.
+   */
+  readonly resetLeasesOnElection?: boolean;
 }
 
 /**
@@ -139,6 +152,8 @@ export class Driver {
   private refusingSince: number | null = null;
   /** Callers of snapshotNow(), each waiting for a snapshot at or past `target`. */
   private snapshotWaiters: SnapshotWaiter[] = [];
+  /** Each lease's deadline on this node's clock; the leader proposes the expiries (lease-keeper.ts). */
+  readonly leases = new LeaseKeeper();
 
   constructor(p: DriverParts) {
     this.options = p.options;
@@ -181,6 +196,9 @@ export class Driver {
     this.snapshotter.noteRestored(restored.meta.index, restored.data.byteLength);
     // A getter, not the state machine itself: installing a snapshot replaces it.
     this.watches = new WatchHub(() => this.sm.history, p.clock, p.watchLimits);
+    // The state machine restored from the snapshot: its leases count from now; the entries after
+    // it, applied again once the loop runs, count theirs from when they are applied.
+    this.leases.restored(this.sm.leaseRecords(), p.clock.now());
   }
 
   start(): void {
@@ -454,6 +472,7 @@ export class Driver {
       },
       syncInFlightMs: this.syncStartedAt === null ? 0 : this.clock.now() - this.syncStartedAt,
       watchers: this.watches.counts(),
+      leases: { count: this.sm.leaseCount, expiriesInFlight: this.leases.expiriesInFlight },
       transport: this.transport.stats(),
     };
   }
@@ -540,6 +559,7 @@ export class Driver {
     this.askReadsAgain(now);
     this.checkDiskStall(now);
     this.promoteCaughtUpLearners(now);
+    this.checkLeases(now);
     this.schedule();
   }
 
@@ -730,9 +750,11 @@ export class Driver {
 
   private apply(entries: readonly Entry[]): void {
     let bytes = 0;
+    const now = this.clock.now();
     for (const e of entries) {
       if (e.index <= this.sm.lastApplied) continue;
       const result: ApplyResult = this.sm.apply(e);
+      if (result.kind === 'lease' || result.kind === 'lease_ended') this.noteLease(result, now);
       this.writes.applied(e, result);
       if (result.kind === 'no_space' || result.kind === 'space' || this.refusingSince !== null) {
         this.noteSpace(result);
@@ -742,6 +764,44 @@ export class Driver {
     this.reads.appliedTo(this.sm.lastApplied);
     this.snapshotter.maybeStart(this.sm, (index) => this.log.term(index), bytes);
     this.watches.dispatch();
+  }
+
+  /** A lease granted, renewed or ended here: its deadline starts again, or it is forgotten. */
+  private noteLease(result: LeaseResult | LeaseEndedResult, now: number): void {
+    this.leases.applied(result, now);
+    if (result.kind === 'lease_ended' && result.expired) {
+      this.observer.leaseExpired();
+      this.logger.emit('lease.expired', { id: result.id, keys: result.keys.length, index: result.index });
+    }
+  }
+
+  /**
+   * The leader's lease check, once per tick: an expiry proposed for each lease past its deadline
+   * here (lease-keeper.ts), at most one in flight per lease and renewal. Other nodes only keep
+   * their deadlines current, so that they hold when one of them becomes leader.
+   */
+  private checkLeases(now: number): void {
+    if (this.leases.size === 0) return;
+    if (this.raw.status().role !== 'leader') {
+      this.leases.advance(now);
+      return;
+    }
+    for (const p of this.leases.due(now)) this.proposeExpiry(p, now);
+  }
+
+  private proposeExpiry(p: ExpiryProposal, now: number): void {
+    const data = encodeCommand({ op: 'leaseExpire', id: p.id, renewIndex: p.renewIndex });
+    const pending = this.propose(data, now + this.options.requestTimeoutMs);
+    if (pending === 'not-leader') {
+      this.leases.settled(p, true, now);
+      return;
+    }
+    // A failed proposal (leadership lost, overwritten, past its deadline) is due again next check;
+    // a duplicate that commits anyway applies as nothing (the lease is gone or renewed).
+    pending.then(
+      () => this.leases.settled(p, false, this.clock.now()),
+      () => this.leases.settled(p, true, this.clock.now()),
+    );
   }
 
   /**
@@ -794,6 +854,7 @@ export class Driver {
     await this.storage.saveSnapshot(snap);
     this.log.applySnapshot(snap);
     this.sm = restored;
+    this.leases.restored(restored.leaseRecords(), this.clock.now());
     this.snapshotter.noteRestored(snap.meta.index, snap.data.byteLength);
     this.logger.emit('snapshot.installed', {
       index: snap.meta.index,
@@ -879,6 +940,9 @@ export class Driver {
     if (s.leaderId !== null && s.leaderId !== this.lastLeader) this.observer.leaderChanged();
     // Heartbeats leave only while leading; a new term of leadership times its own.
     if (s.role !== 'leader') this.roundTrips.forget(null);
+    if (this.mutations.resetLeasesOnElection && s.role === 'leader' && s.leaderId !== this.lastLeader) {
+      this.leases.resetAllForTest(this.clock.now());
+    }
     if (this.lastLeader !== null && s.leaderId !== this.lastLeader) {
       // Writes proposed here may still commit under the next leader, but this node can no longer
       // tell the client when: fail them as "outcome unknown".

@@ -24,6 +24,10 @@ import type {
   Health,
   KvService,
   LeaderResponse,
+  LeaseGrantRequest,
+  LeaseInfoResponse,
+  LeaseResponse,
+  LeaseRevokeResponse,
   ListQuery,
   ListResponse,
   MembersResponse,
@@ -97,10 +101,11 @@ export class NodeKvService implements KvService {
 
   async put(req: PutRequest, deadline: number): Promise<PutResponse> {
     const idem = req.idempotencyKey === undefined ? {} : { idempotencyKey: req.idempotencyKey };
+    const lease = req.lease === undefined ? {} : { lease: req.lease };
     const cmd: Command =
       req.prevValue === undefined
-        ? { op: 'put', key: req.key, value: req.value, ...idem }
-        : { op: 'cas', key: req.key, value: req.value, prevValue: req.prevValue, ...idem };
+        ? { op: 'put', key: req.key, value: req.value, ...lease, ...idem }
+        : { op: 'cas', key: req.key, value: req.value, prevValue: req.prevValue, ...lease, ...idem };
     if (cmd.op === 'put' && cmd.idempotencyKey === undefined) this.refuseIfNoSpace(cmd.key, cmd.value);
     const r = asWriteResult(await this.write(cmd, deadline));
     if (r.kind === 'conflict') {
@@ -113,7 +118,8 @@ export class NodeKvService implements KvService {
     }
     if (r.kind !== 'put') throw idempotencyKeyReused(r.kind);
     const { key, value, index, version, createIndex, modIndex } = r;
-    return { key, value, index, version, createIndex, modIndex };
+    const answer = { key, value, index, version, createIndex, modIndex };
+    return r.lease === undefined ? answer : { ...answer, lease: r.lease };
   }
 
   async del(req: DeleteRequest, deadline: number): Promise<DeleteResponse> {
@@ -136,8 +142,9 @@ export class NodeKvService implements KvService {
     const sm = this.driver.sm;
     const found = sm.read(key);
     if (found === null) return { key, value: null, index: sm.lastApplied };
-    const { value, version, createIndex, modIndex } = found;
-    return { key, value, index: sm.lastApplied, version, createIndex, modIndex };
+    const { value, version, createIndex, modIndex, lease } = found;
+    const answer = { key, value, index: sm.lastApplied, version, createIndex, modIndex };
+    return lease === undefined ? answer : { ...answer, lease };
   }
 
   async list(query: ListQuery, read: ReadQuery, deadline: number): Promise<ListResponse> {
@@ -145,6 +152,43 @@ export class NodeKvService implements KvService {
     const sm = this.driver.sm;
     const { items, more } = sm.list(query.prefix, query.limit, query.startAfter);
     return { items, more, index: sm.lastApplied };
+  }
+
+  async leaseGrant(req: LeaseGrantRequest, deadline: number): Promise<LeaseResponse> {
+    const r = await this.write({ op: 'leaseGrant', ttl: req.ttl }, deadline);
+    if (r.kind !== 'lease') throw notThisEntry(r.index);
+    return { id: r.id, ttl: r.ttl };
+  }
+
+  /**
+   * A renewal is an entry of the log, so that whichever node leads next knows of it; answered
+   * once applied here, the leader (every node's deadline then counts from its own apply).
+   */
+  async leaseKeepalive(id: number, deadline: number): Promise<LeaseResponse> {
+    const r = await this.write({ op: 'leaseKeepalive', id }, deadline);
+    if (r.kind === 'lease_not_found') throw leaseNotFound(id);
+    if (r.kind !== 'lease' || r.id !== id) throw notThisEntry(r.index);
+    return { id: r.id, ttl: r.ttl };
+  }
+
+  async leaseRevoke(id: number, deadline: number): Promise<LeaseRevokeResponse> {
+    const r = await this.write({ op: 'leaseRevoke', id }, deadline);
+    if (r.kind === 'lease_not_found') throw leaseNotFound(id);
+    if (r.kind !== 'lease_ended' || r.id !== id) throw notThisEntry(r.index);
+    return { id, keys: r.keys, index: r.index };
+  }
+
+  /**
+   * A read like GET /kv/{key}; `remaining` is by this node's own deadline for the lease — at
+   * least what the leader counts (every node counts from its own apply of the last renewal).
+   */
+  async leaseInfo(id: number, read: ReadQuery, deadline: number): Promise<LeaseInfoResponse> {
+    await this.readPoint(read, deadline);
+    const sm = this.driver.sm;
+    const lease = sm.lease(id);
+    if (lease === null) throw leaseNotFound(id);
+    const ms = this.driver.leases.remainingMs(id, this.driver.clock.now()) ?? lease.ttl * 1000;
+    return { id, ttl: lease.ttl, remaining: Math.floor(ms / 1000), keys: lease.keys, index: sm.lastApplied };
   }
 
   /**
@@ -333,6 +377,11 @@ function asWriteResult(r: ProposalResult): WriteResult {
   if (r.kind !== 'put' && r.kind !== 'conflict' && r.kind !== 'delete' && r.kind !== 'txn')
     throw new LeadershipLostError(`the entry at index ${r.index} is not this write`);
   return r;
+}
+
+/** The entry applied at the proposal's index was another (a bug, or a leader change the term check missed). */
+function notThisEntry(index: number): LeadershipLostError {
+  return new LeadershipLostError(`the entry at index ${index} is not this request`);
 }
 
 function leaseNotFound(id: number): LeaseNotFoundError {

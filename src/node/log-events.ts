@@ -511,6 +511,15 @@ export const logEvents = {
     doc: 'a no-space alarm could not be raised or cleared yet (no leader, a timeout)',
   },
 
+  // --- leases ------------------------------------------------------------------------------------
+  'lease.expired': {
+    level: 'info',
+    msg: 'lease expired: its keys deleted',
+    from: 'node',
+    fields: { id: 'number', keys: 'number', index: 'number' },
+    doc: 'the leader found lease `id` past its TTL and its expiry, the entry at `index`, applied here: `keys` keys deleted with it ([leases.md](leases.md)); every node logs it as it applies the entry (again if it replays its log at start)',
+  },
+
   // --- security ----------------------------------------------------------------------------------
   'auth.enabled': {
     level: 'info',

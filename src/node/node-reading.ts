@@ -26,6 +26,7 @@ export function readNode(driver: Driver): NodeReading {
     commitIndex: s.commitIndex,
     appliedIndex: sm.lastApplied,
     keys: sm.size,
+    leases: sm.leaseCount,
     pendingProposals: driver.writes.size,
     voters: allVoters.size,
     learners: learners.length,

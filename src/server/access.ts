@@ -38,6 +38,12 @@ export const routeRequirements: Readonly<Record<Route, Requirement>> = {
   memberRemove: 'admin',
   leaderMove: 'admin',
   watch: 'read',
+  // Leases (docs/security.md): granting, renewing and revoking one is writing; reading one is
+  // reading. A user limited to prefixes may not revoke or read one (see checkKeys).
+  leaseGrant: 'readwrite',
+  leaseKeepalive: 'readwrite',
+  leaseRevoke: 'readwrite',
+  leaseInfo: 'read',
 };
 
 export interface AccessOptions {
@@ -128,6 +134,17 @@ export class AccessControl {
         }
         return;
       }
+      case 'leaseRevoke':
+      case 'leaseInfo':
+        // Any writer's keys may be tied to any lease: revoking one would delete keys outside the
+        // user's prefixes, reading one would name them. Such a user deletes its own keys instead
+        // (DELETE /kv/{key}, checked as usual) and lets the lease run out.
+        throw new PermissionDeniedError(
+          `user "${user.name}" may not ${describe(request.route)}: a lease may hold keys outside its prefixes (${user.prefixes
+            .map((p) => JSON.stringify(p))
+            .join(', ')}); delete your keys instead and let the lease expire`,
+          { user: user.name, prefixes: user.prefixes },
+        );
       default:
         return;
     }
@@ -149,6 +166,14 @@ function describe(route: Route): string {
       return 'watch keys';
     case 'metrics':
       return 'read /metrics (--metrics-auth)';
+    case 'leaseGrant':
+      return 'grant leases (POST /leases)';
+    case 'leaseKeepalive':
+      return 'keep leases alive (POST /leases/{id}/keepalive)';
+    case 'leaseRevoke':
+      return 'revoke leases (DELETE /leases/{id})';
+    case 'leaseInfo':
+      return 'read leases (GET /leases/{id})';
     default:
       return `use the ${route} route`;
   }

@@ -31,6 +31,7 @@ import { sendBackup } from './backup-response.js';
 import { errorBody, statusFor } from './status-map.js';
 import {
   findRoute,
+  type LeaseRequest,
   maxBodyBytes,
   parseRequest,
   type RequestHead,
@@ -132,6 +133,10 @@ const admissionRoutes: ReadonlySet<Route> = new Set<Route>([
   'delete',
   'alarms',
   'alarm',
+  'leaseGrant',
+  'leaseKeepalive',
+  'leaseInfo',
+  'leaseRevoke',
 ]);
 
 /** Marks a request already forwarded once, so two nodes with stale views never bounce it. */
@@ -607,6 +612,12 @@ export class KvHttpServer {
           this.send(res, 200, await this.service.moveLeader(r.to, deadline)),
         );
         return;
+      case 'leaseGrant':
+      case 'leaseKeepalive':
+      case 'leaseRevoke':
+      case 'leaseInfo':
+        await this.handleLease(req, body, res, r, deadline);
+        return;
       case 'health': {
         const h = this.service.health();
         this.send(res, h.ok ? 200 : 503, { ok: h.ok, reason: h.reason, nodeId: this.service.nodeId });
@@ -660,6 +671,37 @@ export class KvHttpServer {
     if (stream.finished) return;
     this.watches.set(stream, handle);
     this.streamingWatch.add(socket);
+  }
+
+  /** The lease routes: writes through the leader like puts; GET read like GET /kv/{key}. */
+  private async handleLease(
+    req: IncomingMessage,
+    body: Buffer,
+    res: ServerResponse,
+    r: LeaseRequest,
+    deadline: number,
+  ): Promise<void> {
+    const service = this.service;
+    switch (r.route) {
+      case 'leaseGrant':
+        await this.orForward(req, body, res, async () =>
+          this.send(res, 200, await service.leaseGrant(r.grant, deadline)),
+        );
+        return;
+      case 'leaseKeepalive':
+        await this.orForward(req, body, res, async () =>
+          this.send(res, 200, await service.leaseKeepalive(r.id, deadline)),
+        );
+        return;
+      case 'leaseRevoke':
+        await this.orForward(req, body, res, async () =>
+          this.send(res, 200, await service.leaseRevoke(r.id, deadline)),
+        );
+        return;
+      case 'leaseInfo':
+        this.send(res, 200, await service.leaseInfo(r.id, r.read, deadline));
+        return;
+    }
   }
 
   /** Runs a write locally, or forwards it (once) to the leader when this node does not lead. */

@@ -11,6 +11,7 @@ import type {
   AlarmRequest,
   Consistency,
   DeleteRequest,
+  LeaseGrantRequest,
   ListQuery,
   PutRequest,
   ReadQuery,
@@ -34,7 +35,7 @@ import {
 export const maxBodyBytes = 64 * 1024 + 6 * (KV_LIMITS.maxKeyBytes + 2 * KV_LIMITS.maxValueBytes);
 export const maxListLimit = 10_000;
 export const defaultListLimit = 1_000;
-const putFields = new Set(['key', 'value', 'prevValue']);
+const putFields = new Set(['key', 'value', 'prevValue', 'lease']);
 
 /** kv's verdict on a field (one rule set for keys and values: kv/limits.ts) as the API's error. */
 function refuse(error: ValidationError | null): void {
@@ -82,7 +83,11 @@ export type Route =
   | 'memberPromote'
   | 'memberRemove'
   | 'leaderMove'
-  | 'watch';
+  | 'watch'
+  | LeaseRoute;
+
+/** The lease routes (docs/leases.md). */
+export type LeaseRoute = 'leaseGrant' | 'leaseKeepalive' | 'leaseInfo' | 'leaseRevoke';
 
 /** A request that passed its route's checks, ready for the service. */
 export type ClientRequest =
@@ -97,6 +102,7 @@ export type ClientRequest =
   | { readonly route: 'memberPromote' | 'memberRemove'; readonly id: string }
   | { readonly route: 'leaderMove'; readonly to: string | null }
   | { readonly route: 'watch'; readonly watch: WatchSpec }
+  | LeaseRequest
   | {
       readonly route: 'debug' | 'health' | 'livez' | 'readyz' | 'metrics' | 'snapshot' | 'backup' | 'alarms';
     };
@@ -135,13 +141,19 @@ export function findRoute(method: string, path: string): Route | null {
     if (method === 'DELETE') return 'memberRemove';
   } else if (path === '/cluster/leader' && method === 'POST') return 'leaderMove';
   else if (path === '/watch' && method === 'GET') return 'watch';
+  else if (path === '/leases' || path.startsWith('/leases/')) return findLeaseRoute(method, path);
   return null;
 }
 
 /** Only these routes read their body; the others discard one (read, never refused). */
 export function takesBody(route: Route): boolean {
   return (
-    route === 'put' || route === 'txn' || route === 'alarm' || route === 'memberAdd' || route === 'leaderMove'
+    route === 'put' ||
+    route === 'txn' ||
+    route === 'alarm' ||
+    route === 'memberAdd' ||
+    route === 'leaderMove' ||
+    route === 'leaseGrant'
   );
 }
 
@@ -172,6 +184,11 @@ export function parseRequest(route: Route, head: RequestHead, body: Buffer): Cli
       return { route, to: parseLeaderBody(body) };
     case 'watch':
       return { route, watch: parseWatchRequest(head) };
+    case 'leaseGrant':
+    case 'leaseKeepalive':
+    case 'leaseInfo':
+    case 'leaseRevoke':
+      return parseLeaseRequest(route, head, body);
     default:
       return { route };
   }
@@ -267,13 +284,13 @@ export function parsePutBody(body: Buffer, options: { idempotencyKey?: string })
   const obj = jsonObject(body, '{"key": ..., "value": ...}');
   for (const field of Object.keys(obj)) {
     if (!putFields.has(field))
-      throw new BadRequestError(`unknown field "${field}" (expected key, value, prevValue)`);
+      throw new BadRequestError(`unknown field "${field}" (expected key, value, prevValue, lease)`);
   }
   if (!('key' in obj)) throw new BadRequestError('missing field "key"');
   if (!('value' in obj)) throw new BadRequestError('missing field "value"');
   const key = checkKey(obj.key);
   const value = checkValue(obj.value);
-  const base = { key, value, ...options };
+  const base = { key, value, ...options, ...('lease' in obj && { lease: checkLeaseId(obj.lease, 'lease') }) };
   if (!('prevValue' in obj)) return base;
   refuse(validatePrevValue(obj.prevValue));
   return { ...base, prevValue: obj.prevValue as string | null };
@@ -529,4 +546,72 @@ function parseListQuery(q: URLSearchParams): ListQuery {
     throw new BadRequestError(`limit must be an integer in 1..${maxListLimit}`);
   }
   return { prefix, limit, ...after };
+}
+
+// --- leases (docs/leases.md) ---------------------------------------------------------------------
+
+/** A checked lease request. */
+export type LeaseRequest =
+  | { readonly route: 'leaseGrant'; readonly grant: LeaseGrantRequest }
+  | { readonly route: 'leaseKeepalive' | 'leaseRevoke'; readonly id: number }
+  | { readonly route: 'leaseInfo'; readonly id: number; readonly read: ReadQuery };
+
+/** etcd's largest TTL (9,000,000,000 s: about 285 years). */
+export const maxLeaseTtl = 9_000_000_000;
+
+/** POST /leases, POST /leases/{id}/keepalive, GET and DELETE /leases/{id}; null for anything else. */
+function findLeaseRoute(method: string, path: string): LeaseRoute | null {
+  if (path === '/leases') return method === 'POST' ? 'leaseGrant' : null;
+  if (method === 'POST') return path.endsWith('/keepalive') ? 'leaseKeepalive' : null;
+  if (method === 'GET') return 'leaseInfo';
+  if (method === 'DELETE') return 'leaseRevoke';
+  return null;
+}
+
+function parseLeaseRequest(route: LeaseRoute, head: RequestHead, body: Buffer): LeaseRequest {
+  switch (route) {
+    case 'leaseGrant':
+      return { route, grant: parseLeaseGrantBody(body) };
+    case 'leaseKeepalive':
+      return { route, id: leaseIdFromPath(head.path.slice(0, -'/keepalive'.length)) };
+    case 'leaseRevoke':
+      return { route, id: leaseIdFromPath(head.path) };
+    case 'leaseInfo':
+      return { route, id: leaseIdFromPath(head.path), read: readQueryOf(head.query) };
+  }
+}
+
+/** A lease id (the log index of its grant): a positive safe integer. */
+function checkLeaseId(id: unknown, where: string): number {
+  if (typeof id !== 'number' || !Number.isSafeInteger(id) || id < 1) {
+    throw new BadRequestError(
+      `${where} must be a lease id (a positive integer), got ${truncate(JSON.stringify(id) ?? String(id))}`,
+    );
+  }
+  return id;
+}
+
+function leaseIdFromPath(path: string): number {
+  const raw = path.slice('/leases/'.length);
+  const id = /^[0-9]{1,16}$/.test(raw) ? Number(raw) : Number.NaN;
+  if (!Number.isSafeInteger(id) || id < 1) {
+    throw new BadRequestError(`the lease id in the path must be a positive integer, got "${truncate(raw)}"`);
+  }
+  return id;
+}
+
+/** `{"ttl": seconds}`: an integer in 1..maxLeaseTtl. */
+function parseLeaseGrantBody(body: Buffer): LeaseGrantRequest {
+  const obj = jsonObject(body, '{"ttl": SECONDS}');
+  for (const field of Object.keys(obj)) {
+    if (field !== 'ttl') throw new BadRequestError(`unknown field "${field}" (expected ttl)`);
+  }
+  if (!('ttl' in obj)) throw new BadRequestError('missing field "ttl"');
+  const { ttl } = obj;
+  if (typeof ttl !== 'number' || !Number.isInteger(ttl) || ttl < 1 || ttl > maxLeaseTtl) {
+    throw new BadRequestError(
+      `ttl must be a whole number of seconds in 1..${maxLeaseTtl}, got ${truncate(JSON.stringify(ttl))}`,
+    );
+  }
+  return { ttl };
 }

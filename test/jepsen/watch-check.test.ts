@@ -36,9 +36,9 @@ const okPut = (key: string, value: string): KvOp =>
 
 function judge(streams: WatchEvent[][], register: KvOp[] = [], from: number[] = []) {
   const w = new WatchWorkload({ watchers: streams.length, retryMs: 10, log: () => {} });
-  streams.forEach((events, watcher) =>
-    w.spans.push({ watcher, from: from[watcher] ?? 1, events, end: 'stopped' }),
-  );
+  streams.forEach((events, watcher) => {
+    w.spans.push({ watcher, from: from[watcher] ?? 1, events, end: 'stopped' });
+  });
   return w.check({ from: 1, events: reference }, 6, register);
 }
 

@@ -21,6 +21,7 @@ function reading(over: Partial<NodeReading> = {}): NodeReading {
     commitIndex: 10,
     appliedIndex: 10,
     keys: 4,
+    leases: 2,
     pendingProposals: 2,
     voters: 3,
     learners: 1,
@@ -75,6 +76,14 @@ test('the state gauges are the reading taken at scrape', async () => {
   assert.equal(seriesValue(f, 'raftkv_commit_index'), 10);
   assert.equal(seriesValue(f, 'raftkv_applied_index'), 10);
   assert.equal(seriesValue(f, 'raftkv_keys'), 4);
+  assert.equal(seriesValue(f, 'raftkv_leases'), 2);
+  assert.equal(seriesValue(f, 'raftkv_lease_expiries_total'), 0);
+  m.leaseExpired();
+  assert.equal(
+    seriesValue(await scrape(m), 'raftkv_lease_expiries_total'),
+    1,
+    'an expiry applied is counted',
+  );
   assert.equal(seriesValue(f, 'raftkv_proposals_pending'), 2);
   assert.equal(seriesValue(f, 'raftkv_members', { role: 'voter' }), 3);
   assert.equal(seriesValue(f, 'raftkv_members', { role: 'learner' }), 1);

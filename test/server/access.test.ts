@@ -34,6 +34,10 @@ const requests: Readonly<Record<Route, { method: string; path: string; body?: un
   leaderMove: { method: 'POST', path: '/cluster/leader', body: { to: 'nobody' } },
   // A bad fromIndex: an admitted caller gets its 400 instead of a stream that never ends.
   watch: { method: 'GET', path: '/watch?key=k&fromIndex=soon' },
+  leaseGrant: { method: 'POST', path: '/leases', body: { ttl: 60 } },
+  leaseKeepalive: { method: 'POST', path: '/leases/999999/keepalive' },
+  leaseInfo: { method: 'GET', path: '/leases/999999' },
+  leaseRevoke: { method: 'DELETE', path: '/leases/999999' },
 };
 
 type Caller = {
@@ -95,6 +99,10 @@ test('the route table: probes open, /metrics open unless --metrics-auth, keys by
       ['txn', 'readwrite'],
       ['delete', 'readwrite'],
       ['watch', 'read'],
+      ['leaseGrant', 'readwrite'],
+      ['leaseKeepalive', 'readwrite'],
+      ['leaseRevoke', 'readwrite'],
+      ['leaseInfo', 'read'],
     ],
   );
 });
@@ -137,6 +145,25 @@ test('a user limited to prefixes touches only its keys, and learns nothing about
     assert.equal((await cluster.request('n1', 'GET', `/kv?prefix=${prefix}`, as(r))).status, 403, prefix);
   }
   assert.equal((await cluster.get('n1', 'secret')).body.value, 's', 'nothing outside the prefix changed');
+
+  // Leases: such a user grants and renews one and ties its own keys to it (a put is checked as a
+  // put); it may not revoke or read one, which may hold other users' keys.
+  const lease = await cluster.request('n1', 'POST', '/leases', { body: { ttl: 60 }, ...as(w) });
+  assert.equal(lease.status, 200, lease.text);
+  const id = lease.body.id as number;
+  const tie = (key: string) =>
+    cluster.request('n1', 'POST', '/kv', { body: { key, value: '1', lease: id }, ...as(w) });
+  assert.equal((await tie('app/l')).status, 200);
+  assert.equal((await tie('other')).status, 403);
+  assert.equal((await cluster.request('n1', 'POST', `/leases/${id}/keepalive`, as(w))).status, 200);
+  for (const method of ['GET', 'DELETE']) {
+    const a = await cluster.request('n1', method, `/leases/${id}`, as(w));
+    assert.equal(a.status, 403, `${method} /leases/${id}: ${a.text}`);
+    assert.match(a.body.error, /a lease may hold keys outside its prefixes/);
+  }
+  const revoked = await cluster.request('n1', 'DELETE', `/leases/${id}`, as(testUsers.writer));
+  assert.equal(revoked.status, 200, revoked.text);
+  assert.deepEqual(revoked.body.keys, ['app/l']);
 });
 
 test('a write through a follower carries its caller: read-only 403, readwrite 200', async (t) => {

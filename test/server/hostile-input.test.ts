@@ -12,7 +12,12 @@ import assert from 'node:assert/strict';
 import net, { type AddressInfo } from 'node:net';
 import { after, before, test } from 'node:test';
 import fc from 'fast-check';
-import { ConflictError, MemberExistsError, MemberNotFoundError } from '../../src/api/errors.js';
+import {
+  ConflictError,
+  LeaseNotFoundError,
+  MemberExistsError,
+  MemberNotFoundError,
+} from '../../src/api/errors.js';
 import type {
   AddMemberRequest,
   BackupStream,
@@ -21,6 +26,10 @@ import type {
   KeyItem,
   KvService,
   LeaderResponse,
+  LeaseGrantRequest,
+  LeaseInfoResponse,
+  LeaseResponse,
+  LeaseRevokeResponse,
   ListQuery,
   ListResponse,
   Member,
@@ -200,6 +209,40 @@ class MemoryService implements KvService {
       sink.end({ kind: 'closed' });
     }
     return { close: () => {} };
+  }
+
+  /** Leases by id, with their TTLs: enough to see every lease route answered. */
+  readonly leases = new Map<number, number>();
+
+  private leaseTtl(id: number): number {
+    const ttl = this.leases.get(id);
+    if (ttl === undefined) throw new LeaseNotFoundError(`lease ${id} does not exist`, { id });
+    return ttl;
+  }
+
+  async leaseGrant(req: LeaseGrantRequest): Promise<LeaseResponse> {
+    const id = ++this.index;
+    this.leases.set(id, req.ttl);
+    this.writes++;
+    return { id, ttl: req.ttl };
+  }
+
+  async leaseKeepalive(id: number): Promise<LeaseResponse> {
+    const ttl = this.leaseTtl(id);
+    this.writes++;
+    return { id, ttl };
+  }
+
+  async leaseRevoke(id: number): Promise<LeaseRevokeResponse> {
+    this.leaseTtl(id);
+    this.leases.delete(id);
+    this.writes++;
+    return { id, keys: [], index: ++this.index };
+  }
+
+  async leaseInfo(id: number): Promise<LeaseInfoResponse> {
+    const ttl = this.leaseTtl(id);
+    return { id, ttl, remaining: ttl, keys: [], index: this.index };
   }
 }
 

@@ -49,6 +49,8 @@ export interface ClusterConfig {
   readonly lyingFsync: boolean;
   /** Test-only: the driver ticks once per timer callback, blind to the time a pause took. */
   readonly forgetPausedTime?: boolean;
+  /** Test-only: a new leader counts every lease's TTL from its election (etcd#9395). */
+  readonly resetLeasesOnElection?: boolean;
 }
 
 export type NodeState = 'starting' | 'up' | 'stopping';
@@ -159,6 +161,8 @@ export class SimCluster {
   private readonly byAddress = new Map<string, NodeId>();
   private readonly leaderOfTerm = new Map<number, NodeId>();
   private readonly appliedTerms: number[] = [0];
+  /** A test's own listener for every node event (all incarnations), told as it is logged. */
+  nodeEvents: ((node: NodeId, event: string, fields: LogFields) => void) | null = null;
   /** Indices below this were compacted everywhere they were checked; kept small in memory. */
   private readonly rngCore: Prng;
   private readonly rngDisk: Prng;
@@ -457,7 +461,10 @@ export class SimCluster {
       transport,
       logger,
       clock,
-      mutations: { forgetPausedTime: this.config.forgetPausedTime === true },
+      mutations: {
+        forgetPausedTime: this.config.forgetPausedTime === true,
+        resetLeasesOnElection: this.config.resetLeasesOnElection === true,
+      },
     });
     const service = new NodeKvService(driver, node.options, 'sim-cluster');
     driver.onFatal((e) => this.onFatal(node, inc, e));
@@ -526,6 +533,7 @@ export class SimCluster {
 
   private onNodeEvent(node: NodeId, _level: NodeLogLevel, event: string, fields: LogFields): void {
     this.stats.events[event] = (this.stats.events[event] ?? 0) + 1;
+    this.nodeEvents?.(node, event, fields);
     if (event === 'leader.elected') {
       const term = Number(fields.term);
       const other = this.leaderOfTerm.get(term);

@@ -61,6 +61,10 @@ export class WatchService implements KvService {
   put = unused;
   del = unused;
   txn = unused;
+  leaseGrant = unused;
+  leaseKeepalive = unused;
+  leaseRevoke = unused;
+  leaseInfo = unused;
   list = unused;
   snapshot = unused;
   backup = unused;
