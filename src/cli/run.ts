@@ -20,6 +20,7 @@ import { runSnapshotSave } from './snapshot-save.js';
 import { runSnapshotStatus } from './snapshot-status.js';
 import { runStart, type StartDeps } from './start.js';
 import { commands, commandUsage, findCommand, generalUsage } from './usage.js';
+import { parseLockCommand, runLock } from './lock-command.js';
 import { parseWatchCommand, runWatch, type WatchDeps } from './watch-command.js';
 
 export interface CliDeps {
@@ -105,6 +106,9 @@ export async function runCli(argv: readonly string[], env: Env, deps: CliDeps): 
     if (info.name === 'certs add') {
       const inv = parseCertsAdd(args);
       return await (await import('./certs.js')).runCertsAdd(inv, io);
+    }
+    if (name === 'lock') {
+      return await runLock(parseLockCommand(args, env), io, { onSignal: deps.start.onSignal });
     }
     if (name === 'watch') {
       return await runWatch(

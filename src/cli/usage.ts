@@ -21,6 +21,7 @@ import {
 } from './kv-commands.js';
 import { snapshotRestoreFlags, snapshotSaveFlags, snapshotStatusFlags } from './snapshot-options.js';
 import { startFlags } from './start-options.js';
+import { lockFlags } from './lock-command.js';
 import { watchFlags } from './watch-command.js';
 
 export interface CommandInfo {
@@ -121,6 +122,19 @@ export const commands: readonly CommandInfo[] = [
       'When a node fails the watch resumes on the next endpoint where it left off (a note on stderr).',
       'Ctrl-C ends it (exit 0). Exit 1 when the changes asked for are older than the history kept:',
       "read the keys again and watch with --from-index (the read's index + 1).",
+    ],
+  },
+  {
+    name: 'lock',
+    synopsis: 'raftkv lock NAME [--ttl S] [-- COMMAND [ARGS...]]',
+    summary: 'take lock NAME (waiting its turn), run COMMAND while holding it, release it when COMMAND exits',
+    flags: lockFlags,
+    notes: [
+      'COMMAND gets RAFTKV_LOCK_NAME, RAFTKV_LOCK_KEY and RAFTKV_LOCK_TOKEN, the fencing token: pass it',
+      'to what the lock protects, which must refuse tokens lower than the highest it has seen (docs/locks.md).',
+      "If the lock is lost (its lease ended, or no renewal was acknowledged for --ttl), COMMAND gets",
+      'SIGTERM and the exit code is 1; otherwise it is COMMAND\'s. Without COMMAND, prints the key and',
+      'the token and holds the lock until interrupted.',
     ],
   },
   {
@@ -249,7 +263,7 @@ export function generalUsage(): string {
     'Usage:',
     ...commands.map((c) => `  raftkv ${c.name.padEnd(width)}  ${c.summary}`),
     '',
-    `Client commands (put, get, del, txn, list, watch, status, member, leader, lease) talk to --endpoints HOST:PORT,...`,
+    `Client commands (put, get, del, txn, list, watch, lock, status, member, leader, lease) talk to --endpoints HOST:PORT,...`,
     `(env RAFTKV_ENDPOINTS; default ${defaultEndpoints}).`,
     'Every command that talks to a node takes --token (env RAFTKV_TOKEN) and, for https://',
     'endpoints, --cacert, --cert and --key (env RAFTKV_CACERT, RAFTKV_CERT, RAFTKV_KEY).',

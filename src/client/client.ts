@@ -22,6 +22,7 @@ import type {
   TxnResponse,
 } from '../api/service.js';
 import { download } from './download.js';
+import { acquireLock, type HeldLock, type LockOptions } from './lock.js';
 import { fieldOf, PreconditionFailedError, RaftkvApiError } from './errors.js';
 import { exchange, openStreaming, type StreamingAnswer } from './exchange.js';
 import {
@@ -249,6 +250,15 @@ export class RaftkvClient {
    */
   watch(target: WatchTarget, options: WatchOptions = {}): AsyncGenerator<WatchEvent, void, undefined> {
     return watchChanges([this, ...(options.failover ?? [])], target, options);
+  }
+
+  /**
+   * Takes lock `name` (etcd's recipe on a lease; docs/locks.md), through this node and then
+   * `failover` in turn, waiting until it is free. The held lock's `token` is its fencing token;
+   * `lost` fires when it may no longer be held. release() lets the next waiter in.
+   */
+  lock(name: string, options: LockOptions & { readonly failover?: readonly RaftkvClient[] } = {}): Promise<HeldLock> {
+    return acquireLock([this, ...(options.failover ?? [])], name, options);
   }
 
   // -------------------------------------------------------------------------------------------

@@ -1,0 +1,268 @@
+// A distributed lock on leases, etcd's recipe (its concurrency.Mutex), with a fencing token.
+//
+// To take lock NAME a contender grants itself a lease, renews it every TTL/3, and creates the key
+// NAME/<lease id in hex> tied to the lease. The contenders' keys are ordered by createIndex (the
+// log index that created each): the lowest holds the lock. A contender that is not the lowest
+// watches the key just below its own until that key is deleted — its holder released it, or its
+// lease ran out — and looks again. So waiters queue in order, each woken by one deletion only
+// (no herd), and a holder that dies or is cut off loses the lock when its lease ends.
+//
+// The holder's key's createIndex is its FENCING TOKEN: every later holder has a larger one. A
+// holder can be paused (a GC, SIGSTOP) after it checked that it holds the lock and before it acts,
+// and wake up after its lease ended and another took over; only the protected resource can catch
+// that, by refusing a token lower than the highest it has seen (docs/locks.md).
+//
+// How long the holder may act: its lease lasts at least TTL from the SEND of its latest
+// acknowledged renewal, by its own monotonic clock, provided clock rates agree (docs/leases.md).
+// `validUntil()` is that moment; `lost` fires when it passes without a newer acknowledged renewal,
+// or when the lease is found gone.
+
+import { RaftkvApiError, RaftkvConnectionError } from './errors.js';
+import type { RaftkvClient } from './client.js';
+
+export interface LockOptions {
+  /** The lease's TTL in seconds (default 10). */
+  readonly ttl?: number;
+  /** The value of the contender's key (default: a description of this process). */
+  readonly owner?: string;
+  /** Gives up waiting (and withdraws) when aborted. */
+  readonly signal?: AbortSignal;
+  /** Milliseconds on a monotonic clock (default performance.now). */
+  readonly now?: () => number;
+}
+
+export interface HeldLock {
+  readonly name: string;
+  /** The holder's key: NAME/<lease id in hex>. */
+  readonly key: string;
+  /** The fencing token: the key's createIndex. Every later holder's is larger. */
+  readonly token: number;
+  readonly leaseId: number;
+  readonly ttl: number;
+  /**
+   * Aborted once the lock may no longer be held: the lease is gone, renewals stopped being
+   * acknowledged for a TTL, or release() was called (reason "released").
+   */
+  readonly lost: AbortSignal;
+  /** The monotonic time (options.now's clock, ms) until which the lease surely lasts. */
+  validUntil(): number;
+  /** Stops renewing and revokes the lease, which deletes the key: the next waiter takes over. */
+  release(): Promise<void>;
+}
+
+/** What a lock operation waits for between attempts when no node could answer. */
+const retryMs = 200;
+
+const sleep = (ms: number, signal?: AbortSignal): Promise<void> =>
+  new Promise((resolve, reject) => {
+    if (signal?.aborted) {
+      reject(signal.reason);
+      return;
+    }
+    const t = setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    const onAbort = () => {
+      clearTimeout(t);
+      reject(signal?.reason);
+    };
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
+
+/** A failure another node (or a later try) may not have: no connection, no leader, a timeout. */
+function retryable(e: unknown): boolean {
+  if (e instanceof RaftkvConnectionError) return true;
+  return e instanceof RaftkvApiError && e.status >= 500;
+}
+
+/** Runs `call` on the nodes in turn until one answers, pausing after a full round of failures. */
+async function onAnyNode<T>(
+  nodes: readonly RaftkvClient[],
+  call: (node: RaftkvClient) => Promise<T>,
+  signal?: AbortSignal,
+): Promise<T> {
+  for (let round = 0; ; round++) {
+    for (const node of nodes) {
+      signal?.throwIfAborted();
+      try {
+        return await call(node);
+      } catch (e) {
+        if (!retryable(e)) throw e;
+      }
+    }
+    await sleep(Math.min(retryMs * 2 ** Math.min(round, 4), 2000), signal);
+  }
+}
+
+/** The lock's contender keys start with this: NAME/. */
+export function lockPrefix(name: string): string {
+  if (name.length === 0) throw new TypeError('a lock name must not be empty');
+  return `${name}/`;
+}
+
+/**
+ * Takes lock `name` through `nodes` (any node of the cluster; tried in turn), waiting as long as
+ * it takes (or until options.signal aborts: the contender then withdraws and this rejects).
+ */
+export async function acquireLock(
+  nodes: readonly RaftkvClient[],
+  name: string,
+  options: LockOptions = {},
+): Promise<HeldLock> {
+  if (nodes.length === 0) throw new TypeError('acquireLock needs at least one node');
+  const prefix = lockPrefix(name);
+  const ttl = options.ttl ?? 10;
+  if (!Number.isSafeInteger(ttl) || ttl < 1) throw new RangeError('ttl must be a whole number of seconds ≥ 1');
+  const now = options.now ?? (() => performance.now());
+  const signal = options.signal;
+
+  const grantSent = now();
+  const lease = await onAnyNode(nodes, (n) => n.grantLease(ttl, signal ? { signal } : {}), signal);
+  const keeper = new LeaseRenewer(nodes, lease.id, ttl, grantSent, now);
+  try {
+    const key = `${prefix}${lease.id.toString(16)}`;
+    const owner = options.owner ?? `pid ${process.pid}`;
+    // Idempotent: a retry of a create that did apply gets the first answer, not a 409.
+    const mine = await onAnyNode(
+      nodes,
+      (n) => n.put(key, owner, { prevValue: null, lease: lease.id, idempotencyKey: `lock-${key}` }),
+      signal,
+    );
+    const token = mine.createIndex;
+    for (;;) {
+      keeper.throwIfLost();
+      const listing = await onAnyNode(nodes, (n) => n.list(prefix, { limit: 10_000 }), signal);
+      const ahead = listing.items.filter((i) => i.createIndex < token);
+      if (!listing.items.some((i) => i.key === key)) {
+        throw new LockLostError(name, 'the contender key is gone (its lease ended while waiting)');
+      }
+      if (ahead.length === 0) break;
+      // Wait for the contender just ahead to go; its deletion comes after the listing's index.
+      const before = ahead.reduce((a, b) => (b.createIndex > a.createIndex ? b : a));
+      await waitForDeletion(nodes, before.key, listing.index + 1, AbortSignal.any([keeper.lost, ...(signal ? [signal] : [])]));
+    }
+    return {
+      name,
+      key,
+      token,
+      leaseId: lease.id,
+      ttl,
+      lost: keeper.lost,
+      validUntil: () => keeper.validUntil(),
+      release: () => keeper.release(),
+    };
+  } catch (e) {
+    await keeper.release().catch(() => {});
+    if (keeper.lost.aborted && !(e instanceof LockLostError) && !signal?.aborted) {
+      throw new LockLostError(name, String(keeper.lost.reason));
+    }
+    throw e;
+  }
+}
+
+/** The lock could not be held: the lease ended, or renewals went unacknowledged for a TTL. */
+export class LockLostError extends Error {
+  override name = 'LockLostError';
+  constructor(
+    readonly lock: string,
+    readonly reason: string,
+  ) {
+    super(`lock ${lock} lost: ${reason}`);
+  }
+}
+
+/** Resolves once `key` is deleted at or after index `from` (or is already gone by then). */
+async function waitForDeletion(
+  nodes: readonly RaftkvClient[],
+  key: string,
+  from: number,
+  signal: AbortSignal,
+): Promise<void> {
+  for await (const e of nodes[0]!.watch({ key }, { fromIndex: from, failover: nodes.slice(1), signal })) {
+    if (e.type === 'delete') return;
+  }
+  signal.throwIfAborted();
+}
+
+/** Renews one lease every TTL/3 until released; tracks how long the lease surely lasts. */
+class LeaseRenewer {
+  private readonly lostController = new AbortController();
+  readonly lost = this.lostController.signal;
+  /** Send time of the latest acknowledged renewal (or the grant). */
+  private lastAckedSend: number;
+  private stopped = false;
+  private readonly stop = new AbortController();
+  private readonly loop: Promise<void>;
+  private readonly watchdog: ReturnType<typeof setInterval>;
+
+  constructor(
+    private readonly nodes: readonly RaftkvClient[],
+    private readonly id: number,
+    private readonly ttl: number,
+    grantSent: number,
+    private readonly now: () => number,
+  ) {
+    this.lastAckedSend = grantSent;
+    this.loop = this.run();
+    // Checked often enough that `lost` fires close to validUntil.
+    this.watchdog = setInterval(() => {
+      if (this.now() >= this.validUntil()) this.markLost('no renewal was acknowledged within the TTL');
+    }, 50);
+  }
+
+  validUntil(): number {
+    return this.lastAckedSend + this.ttl * 1000;
+  }
+
+  throwIfLost(): void {
+    if (this.lost.aborted) throw new LockLostError(`lease ${this.id}`, String(this.lost.reason));
+  }
+
+  private markLost(reason: string): void {
+    if (!this.lost.aborted) this.lostController.abort(reason);
+  }
+
+  private async run(): Promise<void> {
+    const every = (this.ttl * 1000) / 3;
+    while (!this.stopped && !this.lost.aborted) {
+      try {
+        await sleep(Math.max(0, this.lastAckedSend + every - this.now()), this.stop.signal);
+      } catch {
+        return;
+      }
+      const sent = this.now();
+      try {
+        await onAnyNode(
+          this.nodes,
+          (n) => n.keepAliveLease(this.id, { signal: this.stop.signal, timeoutMs: Math.max(500, every) }),
+          this.stop.signal,
+        );
+        if (sent > this.lastAckedSend) this.lastAckedSend = sent;
+      } catch (e) {
+        if (this.stopped) return;
+        if (e instanceof RaftkvApiError && e.code === 'lease_not_found') {
+          this.markLost('the lease is gone (expired or revoked)');
+          return;
+        }
+        // Anything else: try again shortly; the watchdog says when it is too late.
+        await sleep(retryMs, this.stop.signal).catch(() => {});
+      }
+    }
+  }
+
+  async release(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    clearInterval(this.watchdog);
+    this.stop.abort();
+    await this.loop;
+    if (!this.lost.aborted) this.markLost('released');
+    try {
+      await onAnyNode(this.nodes, (n) => n.revokeLease(this.id, { timeoutMs: 2000 }), AbortSignal.timeout(5000));
+    } catch (e) {
+      // Gone already, or unreachable: either way the lease ends by its TTL.
+      if (!(e instanceof RaftkvApiError && e.code === 'lease_not_found')) return;
+    }
+  }
+}
