@@ -8,7 +8,13 @@
 
 import { spawn } from 'node:child_process';
 import { hostname } from 'node:os';
-import { type ClientTls, type HeldLock, LockLostError, RaftkvApiError, RaftkvClient } from '../client/index.js';
+import {
+  type ClientTls,
+  type HeldLock,
+  LockLostError,
+  RaftkvApiError,
+  RaftkvClient,
+} from '../client/index.js';
 import type { Endpoint } from './addresses.js';
 import {
   type Env,
@@ -91,7 +97,9 @@ export async function runLock(inv: LockInvocation, io: Io, deps: LockDeps): Prom
     ...(inv.token !== undefined && { token: inv.token }),
     ...(inv.tls !== undefined && { tls: inv.tls }),
   };
-  const nodes = inv.endpoints.map((e) => new RaftkvClient(e.url, { timeoutMs: inv.timeoutMs, ...credentials }));
+  const nodes = inv.endpoints.map(
+    (e) => new RaftkvClient(e.url, { timeoutMs: inv.timeoutMs, ...credentials }),
+  );
   let lock: HeldLock;
   try {
     lock = await nodes[0]!.lock(inv.name, {
@@ -125,7 +133,10 @@ export async function runLock(inv: LockInvocation, io: Io, deps: LockDeps): Prom
       return exitCodes.ok;
     }
     const [file, ...args] = inv.command as [string, ...string[]];
-    const running = spawn(file, args, { stdio: 'inherit', env: { ...process.env, ...lockEnvironment(lock) } });
+    const running = spawn(file, args, {
+      stdio: 'inherit',
+      env: { ...process.env, ...lockEnvironment(lock) },
+    });
     child = running;
     const onLost = () => {
       lostReason = String(lock.lost.reason);

@@ -14,13 +14,13 @@ import type { Io } from './io.js';
 import { type ClientCommandName, clientCommandFlags, exitCodes, parseClientCommand } from './kv-commands.js';
 import { type KvDeps, runClientCommand } from './kv-output.js';
 import { type KeepaliveDeps, runLeaseKeepalive } from './lease-keepalive.js';
+import { parseLockCommand, runLock } from './lock-command.js';
 import { parseSnapshotRestore, parseSnapshotSave, parseSnapshotStatus } from './snapshot-options.js';
 import { runSnapshotRestore } from './snapshot-restore.js';
 import { runSnapshotSave } from './snapshot-save.js';
 import { runSnapshotStatus } from './snapshot-status.js';
 import { runStart, type StartDeps } from './start.js';
 import { commands, commandUsage, findCommand, generalUsage } from './usage.js';
-import { parseLockCommand, runLock } from './lock-command.js';
 import { parseWatchCommand, runWatch, type WatchDeps } from './watch-command.js';
 
 export interface CliDeps {

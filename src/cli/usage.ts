@@ -19,9 +19,9 @@ import {
   statusFlags,
   txnFlags,
 } from './kv-commands.js';
+import { lockFlags } from './lock-command.js';
 import { snapshotRestoreFlags, snapshotSaveFlags, snapshotStatusFlags } from './snapshot-options.js';
 import { startFlags } from './start-options.js';
-import { lockFlags } from './lock-command.js';
 import { watchFlags } from './watch-command.js';
 
 export interface CommandInfo {
@@ -132,8 +132,8 @@ export const commands: readonly CommandInfo[] = [
     notes: [
       'COMMAND gets RAFTKV_LOCK_NAME, RAFTKV_LOCK_KEY and RAFTKV_LOCK_TOKEN, the fencing token: pass it',
       'to what the lock protects, which must refuse tokens lower than the highest it has seen (docs/locks.md).',
-      "If the lock is lost (its lease ended, or no renewal was acknowledged for --ttl), COMMAND gets",
-      'SIGTERM and the exit code is 1; otherwise it is COMMAND\'s. Without COMMAND, prints the key and',
+      'If the lock is lost (its lease ended, or no renewal was acknowledged for --ttl), COMMAND gets',
+      "SIGTERM and the exit code is 1; otherwise it is COMMAND's. Without COMMAND, prints the key and",
       'the token and holds the lock until interrupted.',
     ],
   },

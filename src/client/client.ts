@@ -22,14 +22,15 @@ import type {
   TxnResponse,
 } from '../api/service.js';
 import { download } from './download.js';
-import { acquireLock, type HeldLock, type LockOptions } from './lock.js';
 import { fieldOf, PreconditionFailedError, RaftkvApiError } from './errors.js';
-import { exchange, openStreaming, type StreamingAnswer } from './exchange.js';
+import { exchange, openStreaming, type StreamAnswer } from './exchange.js';
+import { acquireLock, type HeldLock, type LockOptions } from './lock.js';
 import {
   type ApiRequest,
   apiRequests,
   type ListOptions,
   type PutOptions,
+  type RawRequest,
   type ReadOptions,
   type TxnBody,
   type WriteOptions,
@@ -133,18 +134,9 @@ export interface ClientOptions {
   readonly tls?: ClientTls;
 }
 
+export type { StreamAnswer } from './exchange.js';
 /** Anything `send` can send: an API request, or a hand-made one (any method, path and body). */
-export interface RawRequest extends ApiRequest {
-  /** Sent as is, instead of `body` as JSON (with content-type application/json unless set). */
-  readonly rawBody?: string | Uint8Array;
-  readonly headers?: Readonly<Record<string, string | readonly string[]>>;
-}
-
-/** An answer whose body is read as it comes (an event stream): see RaftkvClient.openStream. */
-export interface StreamAnswer extends StreamingAnswer {
-  /** Reads the rest of the body whole (for an error answer). */
-  text(): Promise<string>;
-}
+export type { RawRequest } from './requests.js';
 
 /** Any HTTP answer. */
 export interface Answer {
@@ -257,7 +249,10 @@ export class RaftkvClient {
    * `failover` in turn, waiting until it is free. The held lock's `token` is its fencing token;
    * `lost` fires when it may no longer be held. release() lets the next waiter in.
    */
-  lock(name: string, options: LockOptions & { readonly failover?: readonly RaftkvClient[] } = {}): Promise<HeldLock> {
+  lock(
+    name: string,
+    options: LockOptions & { readonly failover?: readonly RaftkvClient[] } = {},
+  ): Promise<HeldLock> {
     return acquireLock([this, ...(options.failover ?? [])], name, options);
   }
 

@@ -153,6 +153,12 @@ export interface StreamingAnswer {
   close(): void;
 }
 
+/** An answer whose body is read as it comes (an event stream): see RaftkvClient.openStream. */
+export interface StreamAnswer extends StreamingAnswer {
+  /** Reads the rest of the body whole (for an error answer). */
+  text(): Promise<string>;
+}
+
 /**
  * Sends `out` and resolves once the answer's head has come (within `timeoutMs`), leaving its body
  * to the caller — for an answer that does not end by itself. Rejects like exchange().

@@ -28,7 +28,7 @@ export {
   type TxnResult,
 } from './client.js';
 export { PreconditionFailedError, RaftkvApiError, RaftkvConnectionError } from './errors.js';
-export { acquireLock, type HeldLock, type LockOptions, LockLostError, lockPrefix } from './lock.js';
+export { acquireLock, type HeldLock, LockLostError, type LockOptions, lockPrefix } from './lock.js';
 export {
   type ApiRequest,
   apiRequests,

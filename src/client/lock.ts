@@ -17,8 +17,31 @@
 // `validUntil()` is that moment; `lost` fires when it passes without a newer acknowledged renewal,
 // or when the lease is found gone.
 
+import type { WatchEvent } from '../api/service.js';
 import { RaftkvApiError, RaftkvConnectionError } from './errors.js';
-import type { RaftkvClient } from './client.js';
+import type { ListOptions, PutOptions } from './requests.js';
+import type { StreamingNode, WatchOptions, WatchTarget } from './watch.js';
+
+interface Call {
+  readonly signal?: AbortSignal;
+  readonly timeoutMs?: number;
+}
+
+/** What the lock needs of a node: RaftkvClient is one. */
+export interface LockNode extends StreamingNode {
+  grantLease(ttl: number, options?: Call): Promise<{ readonly id: number }>;
+  keepAliveLease(id: number, options?: Call): Promise<unknown>;
+  revokeLease(id: number, options?: Call): Promise<unknown>;
+  put(key: string, value: string, options?: PutOptions & Call): Promise<{ readonly createIndex: number }>;
+  list(
+    prefix: string,
+    options?: ListOptions & Call,
+  ): Promise<{
+    readonly items: readonly { readonly key: string; readonly createIndex: number }[];
+    readonly index: number;
+  }>;
+  watch(target: WatchTarget, options?: WatchOptions): AsyncIterable<WatchEvent>;
+}
 
 export interface LockOptions {
   /** The lease's TTL in seconds (default 10). */
@@ -78,8 +101,8 @@ function retryable(e: unknown): boolean {
 
 /** Runs `call` on the nodes in turn until one answers, pausing after a full round of failures. */
 async function onAnyNode<T>(
-  nodes: readonly RaftkvClient[],
-  call: (node: RaftkvClient) => Promise<T>,
+  nodes: readonly LockNode[],
+  call: (node: LockNode) => Promise<T>,
   signal?: AbortSignal,
 ): Promise<T> {
   for (let round = 0; ; round++) {
@@ -106,14 +129,15 @@ export function lockPrefix(name: string): string {
  * it takes (or until options.signal aborts: the contender then withdraws and this rejects).
  */
 export async function acquireLock(
-  nodes: readonly RaftkvClient[],
+  nodes: readonly LockNode[],
   name: string,
   options: LockOptions = {},
 ): Promise<HeldLock> {
   if (nodes.length === 0) throw new TypeError('acquireLock needs at least one node');
   const prefix = lockPrefix(name);
   const ttl = options.ttl ?? 10;
-  if (!Number.isSafeInteger(ttl) || ttl < 1) throw new RangeError('ttl must be a whole number of seconds ≥ 1');
+  if (!Number.isSafeInteger(ttl) || ttl < 1)
+    throw new RangeError('ttl must be a whole number of seconds ≥ 1');
   const now = options.now ?? (() => performance.now());
   const signal = options.signal;
 
@@ -140,7 +164,12 @@ export async function acquireLock(
       if (ahead.length === 0) break;
       // Wait for the contender just ahead to go; its deletion comes after the listing's index.
       const before = ahead.reduce((a, b) => (b.createIndex > a.createIndex ? b : a));
-      await waitForDeletion(nodes, before.key, listing.index + 1, AbortSignal.any([keeper.lost, ...(signal ? [signal] : [])]));
+      await waitForDeletion(
+        nodes,
+        before.key,
+        listing.index + 1,
+        AbortSignal.any([keeper.lost, ...(signal ? [signal] : [])]),
+      );
     }
     return {
       name,
@@ -174,7 +203,7 @@ export class LockLostError extends Error {
 
 /** Resolves once `key` is deleted at or after index `from` (or is already gone by then). */
 async function waitForDeletion(
-  nodes: readonly RaftkvClient[],
+  nodes: readonly LockNode[],
   key: string,
   from: number,
   signal: AbortSignal,
@@ -197,7 +226,7 @@ class LeaseRenewer {
   private readonly watchdog: ReturnType<typeof setInterval>;
 
   constructor(
-    private readonly nodes: readonly RaftkvClient[],
+    private readonly nodes: readonly LockNode[],
     private readonly id: number,
     private readonly ttl: number,
     grantSent: number,
@@ -259,7 +288,11 @@ class LeaseRenewer {
     await this.loop;
     if (!this.lost.aborted) this.markLost('released');
     try {
-      await onAnyNode(this.nodes, (n) => n.revokeLease(this.id, { timeoutMs: 2000 }), AbortSignal.timeout(5000));
+      await onAnyNode(
+        this.nodes,
+        (n) => n.revokeLease(this.id, { timeoutMs: 2000 }),
+        AbortSignal.timeout(5000),
+      );
     } catch (e) {
       // Gone already, or unreachable: either way the lease ends by its TTL.
       if (!(e instanceof RaftkvApiError && e.code === 'lease_not_found')) return;

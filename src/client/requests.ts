@@ -32,6 +32,13 @@ export type TxnBodyOp =
   | { readonly delete: { readonly key: string } }
   | { readonly get: { readonly key: string } };
 
+/** Any request of the API's shape, with headers or a body of one's own. */
+export interface RawRequest extends ApiRequest {
+  /** Sent as is, instead of `body` as JSON (with content-type application/json unless set). */
+  readonly rawBody?: string | Uint8Array;
+  readonly headers?: Readonly<Record<string, string | readonly string[]>>;
+}
+
 export interface WriteOptions {
   readonly idempotencyKey?: string;
 }

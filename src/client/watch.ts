@@ -7,8 +7,9 @@
 // RaftkvApiError; the caller's AbortSignal with its reason.
 
 import type { WatchEvent } from '../api/service.js';
-import type { RaftkvClient, StreamAnswer } from './client.js';
 import { RaftkvApiError, RaftkvConnectionError } from './errors.js';
+import type { StreamAnswer } from './exchange.js';
+import type { RawRequest } from './requests.js';
 import { type SseBlock, SseParser } from './sse.js';
 
 export type { WatchEvent } from '../api/service.js';
@@ -16,11 +17,20 @@ export type { WatchEvent } from '../api/service.js';
 /** One key, or every key under a prefix (the empty prefix: every key). */
 export type WatchTarget = { readonly key: string } | { readonly prefix: string };
 
+/** What a watch needs of a node: RaftkvClient is one. */
+export interface StreamingNode {
+  readonly url: string;
+  openStream(
+    req: RawRequest,
+    options?: { readonly timeoutMs?: number; readonly signal?: AbortSignal },
+  ): Promise<StreamAnswer>;
+}
+
 export interface WatchOptions {
   /** The first log index wanted (default: the next one the node applies, i.e. from now on). */
   readonly fromIndex?: number;
   /** More nodes to resume on, tried in turn after the client's own when a stream fails. */
-  readonly failover?: readonly RaftkvClient[];
+  readonly failover?: readonly StreamingNode[];
   readonly signal?: AbortSignal;
   /** Bound on opening each stream (connecting and the answer's head); default the client's. */
   readonly timeoutMs?: number;
@@ -217,7 +227,7 @@ function describe(e: unknown): string {
 
 /** The changes to `target`, from `nodes[0]` and, when it fails, the others in turn. */
 export async function* watchChanges(
-  nodes: readonly RaftkvClient[],
+  nodes: readonly StreamingNode[],
   target: WatchTarget,
   options: WatchOptions = {},
 ): AsyncGenerator<WatchEvent, void, undefined> {
