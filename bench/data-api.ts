@@ -33,6 +33,7 @@
 //        [--watch-rate 10,100] [--write-clients 16] [--txn-clients 1,16,64] [--leases 10000]
 //        [--lease-ttl 30] [--value-size 64] [--keyspace 10000] [--out FILE] [--json]
 
+import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import os from 'node:os';
 import { parseArgs } from 'node:util';
@@ -556,17 +557,46 @@ async function mainThread(): Promise<void> {
     if (now !== s.leader) throw new Error(`the leader changed from ${s.leader} to ${now} during the run`);
   }
 
-  /** CPU % of one core of each node (and of this process, worker included) from now to `stop()`. */
-  function cpuMeter(cluster: ProcessCluster): () => { nodes: number[]; self: number } {
+  /** Write system calls (write, writev, sendmsg...) of a process so far: /proc/PID/io `syscw`, or NaN. */
+  function writeCalls(pid: number | undefined): number {
+    if (pid === undefined) return Number.NaN;
+    try {
+      const m = /^syscw:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/io`, 'utf8'));
+      return m === null ? Number.NaN : Number(m[1]);
+    } catch {
+      return Number.NaN;
+    }
+  }
+
+  interface Usage {
+    /** CPU % of one core per node, in cluster.ids order. */
+    readonly nodes: number[];
+    /** CPU % of this process (its watcher thread included). */
+    readonly self: number;
+    /** Write system calls per second per node. */
+    readonly writes: number[];
+    /** The snapshots the leader took meanwhile (each stalls its writes a little): `–` or `N (ms each)`. */
+    readonly snapshots: string;
+  }
+
+  /** What the nodes used from now until the returned function is called. */
+  function meter(s: Started): () => Usage {
+    const { cluster } = s;
     const pids = cluster.ids.map((id) => cluster.node(id).pid);
     const before = pids.map((p) => cpuSeconds(p));
+    const writes0 = pids.map((p) => writeCalls(p));
     const self0 = cpuTimes('self')?.[0] ?? Number.NaN;
+    const snaps0 = cluster.node(s.leader).lines('snapshot taken').length;
     const t0 = performance.now();
     return () => {
-      const s = (performance.now() - t0) / 1000;
+      const secs = (performance.now() - t0) / 1000;
+      const snaps = cluster.node(s.leader).lines('snapshot taken').slice(snaps0);
+      const ms = snaps.map((l) => /\bms=(\d+)/.exec(l)?.[1] ?? '?');
       return {
-        nodes: pids.map((p, i) => ((cpuSeconds(p) - before[i]!) / s) * 100),
-        self: (((cpuTimes('self')?.[0] ?? Number.NaN) - self0) / s) * 100,
+        nodes: pids.map((p, i) => ((cpuSeconds(p) - before[i]!) / secs) * 100),
+        self: (((cpuTimes('self')?.[0] ?? Number.NaN) - self0) / secs) * 100,
+        writes: pids.map((p, i) => (writeCalls(p) - writes0[i]!) / secs),
+        snapshots: snaps.length === 0 ? '–' : `${snaps.length} (${ms.join(', ')} ms)`,
       };
     };
   }
@@ -662,6 +692,9 @@ async function mainThread(): Promise<void> {
     readonly catchUpMs: number;
     /** Node-side: GET /debug `watchers.eventsSent` growth per second, per node. */
     readonly nodeSentPerSecond: readonly number[];
+    /** Write system calls per second, per node. */
+    readonly writesPerSecond: readonly number[];
+    readonly snapshots: string;
   }
 
   interface WatchResult {
@@ -743,7 +776,7 @@ async function mainThread(): Promise<void> {
       const recording = watching > 0 && op === 'put';
       if (recording) await ask({ kind: 'phase', fromIndex: from, record: true });
       const sent0 = await sent();
-      const cpu = cpuMeter(cluster);
+      const cpu = meter(s);
       const t0 = nowMs();
       const r = await load();
       const writing = (nowMs() - t0) / 1000;
@@ -777,6 +810,8 @@ async function mainThread(): Promise<void> {
         perNodePerSecond,
         catchUpMs,
         nodeSentPerSecond: sent1.map((x, i) => (x - sent0[i]!) / wall),
+        writesPerSecond: used.writes,
+        snapshots: used.snapshots,
       };
       cases.push(c);
       logCase(c);
@@ -935,6 +970,7 @@ async function mainThread(): Promise<void> {
     readonly leaderCpu: number;
     readonly clusterCpu: number;
     readonly selfCpu: number;
+    readonly snapshots: string;
   }
 
   interface TxnResult {
@@ -1012,7 +1048,7 @@ async function mainThread(): Promise<void> {
       }
     };
 
-    const cpu = cpuMeter(s.cluster);
+    const cpu = meter(s);
     const t0 = nowMs();
     await Promise.all(Array.from({ length: clients }, (_, c) => client(c)));
     const seconds = (nowMs() - t0) / 1000;
@@ -1030,6 +1066,7 @@ async function mainThread(): Promise<void> {
       leaderCpu: used.nodes[leaderAt] ?? Number.NaN,
       clusterCpu: used.nodes.reduce((a, b) => a + b, 0),
       selfCpu: used.self,
+      snapshots: used.snapshots,
     };
   }
 
@@ -1087,6 +1124,7 @@ async function mainThread(): Promise<void> {
     readonly name: string;
     readonly bench: BenchJson;
     readonly leaderCpu: number;
+    readonly snapshots: string;
   }
 
   interface LeaseResult {
@@ -1103,6 +1141,8 @@ async function mainThread(): Promise<void> {
     readonly keepaliveUnderPuts: Latency | null;
     readonly keepaliveErrors: string;
     readonly leaderCpuKeepalive: number;
+    /** Snapshots the leader took during the keepalives-alone window. */
+    readonly snapshotsKeepalive: string;
     readonly clusterCpuKeepalive: number;
     readonly selfCpuKeepalive: number;
     readonly leaderCpuIdle: number;
@@ -1213,7 +1253,7 @@ async function mainThread(): Promise<void> {
 
     const putCase = async (name: string): Promise<void> => {
       log(`  plain puts, 16 clients, ${name}, ${durationMs / 1000} s...`);
-      const cpu = cpuMeter(cluster);
+      const cpu = meter(s);
       const bench = await runLinearizable(reaper, {
         target: 'raftkv',
         endpoints: [leaderEndpoint],
@@ -1224,7 +1264,8 @@ async function mainThread(): Promise<void> {
         valueSize,
         keyspace,
       });
-      puts.push({ name, bench, leaderCpu: cpu().nodes[leaderAt] ?? Number.NaN });
+      const used = cpu();
+      puts.push({ name, bench, leaderCpu: used.nodes[leaderAt] ?? Number.NaN, snapshots: used.snapshots });
       log(`    ${summary(bench)}`);
     };
 
@@ -1297,7 +1338,7 @@ async function mainThread(): Promise<void> {
       log(`  keepalives alone, ${(windowMs / 1000).toFixed(0)} s...`);
       const done0 = ka.done();
       ka.take();
-      const cpu = cpuMeter(cluster);
+      const cpu = meter(s);
       const w0 = nowMs();
       await pause(windowMs);
       const used = cpu();
@@ -1318,7 +1359,7 @@ async function mainThread(): Promise<void> {
       if (durationMs + periodMs + 5000 < ttl * 1000 * 0.9) {
         const startAt = ka.next();
         await ka.stop();
-        const idleCpu = cpuMeter(cluster);
+        const idleCpu = meter(s);
         await pause(2000);
         leaderCpuIdle = idleCpu().nodes[leaderAt] ?? Number.NaN;
         await putCase(`${n} leases, no keepalive`);
@@ -1379,6 +1420,7 @@ async function mainThread(): Promise<void> {
         keepaliveUnderPuts: underPuts,
         keepaliveErrors: errorsText(kaErrors),
         leaderCpuKeepalive: used.nodes[leaderAt] ?? Number.NaN,
+        snapshotsKeepalive: used.snapshots,
         clusterCpuKeepalive: used.nodes.reduce((a, b) => a + b, 0),
         selfCpuKeepalive: used.self,
         leaderCpuIdle,
@@ -1419,13 +1461,13 @@ async function mainThread(): Promise<void> {
     );
     lines.push('');
     lines.push(
-      `| load | watchers open | ops/s | p50 / p99 ms | errors | node CPU ${w.ids.map((_, i) => role(i)).join(' / ')} | generator CPU |`,
+      `| load | watchers open | ops/s | p50 / p99 ms | errors | node CPU ${w.ids.map((_, i) => role(i)).join(' / ')} | generator CPU | leader snapshots |`,
     );
-    lines.push('| --- | --- | ---: | ---: | --- | ---: | ---: |');
+    lines.push('| --- | --- | ---: | ---: | --- | ---: | ---: | ---: |');
     for (const c of w.cases) {
       lines.push(
         `| ${c.load} | ${c.watchers} | ${n0(c.opsPerSecond)} | ${fmtMs(c.p50)} / ${fmtMs(c.p99)} | ${c.errors} | ` +
-          `${c.nodeCpu.map(pct).join(' / ')} | ${pct(c.generatorCpu)} |`,
+          `${c.nodeCpu.map(pct).join(' / ')} | ${pct(c.generatorCpu)} | ${c.snapshots} |`,
       );
     }
     lines.push('');
@@ -1452,7 +1494,8 @@ async function mainThread(): Promise<void> {
       const s = c.seen;
       if (s === null) continue;
       lines.push(
-        `- ${c.load}: the nodes' own count of events sent (GET /debug) ${c.nodeSentPerSecond.map(n0).join(' / ')} a second` +
+        `- ${c.load}: the nodes' own count of events sent (GET /debug) ${c.nodeSentPerSecond.map(n0).join(' / ')} a second, ` +
+          `write system calls ${c.writesPerSecond.map(n0).join(' / ')} a second` +
           (s.fromAck === null
             ? ''
             : `; ${n0(s.beforeAck)} of ${n0(s.fromAck.count)} events arrived before the writer had the put's answer ` +
@@ -1485,9 +1528,9 @@ async function mainThread(): Promise<void> {
     );
     lines.push('');
     lines.push(
-      '| op | clients | ops/s | p50 ms | p99 ms | vs put ops/s (mean of the two) | keys written/s | errors | failed compares | leader CPU | 3 nodes CPU | generator CPU |',
+      '| op | clients | ops/s | p50 ms | p99 ms | vs put ops/s (mean of the two) | keys written/s | errors | failed compares | leader CPU | 3 nodes CPU | generator CPU | leader snapshots |',
     );
-    lines.push('| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: | ---: | ---: | ---: |');
+    lines.push('| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: |');
     for (const c of t.cases) {
       const puts = t.cases.filter((x) => x.op === 'put' && x.clients === c.clients);
       const put = puts.reduce((a, x) => a + x.throughput, 0) / puts.length;
@@ -1495,7 +1538,8 @@ async function mainThread(): Promise<void> {
       lines.push(
         `| ${c.op} | ${c.clients} | ${n0(c.throughput)} | ${fmtMs(c.p50)} | ${fmtMs(c.p99)} | ` +
           `${puts.length === 0 || c.op === 'put' ? '–' : `${(c.throughput / put).toFixed(2)}×`} | ` +
-          `${n0(c.throughput * keys)} | ${c.errors} | ${c.failedCompares} | ${pct(c.leaderCpu)} | ${pct(c.clusterCpu)} | ${pct(c.selfCpu)} |`,
+          `${n0(c.throughput * keys)} | ${c.errors} | ${c.failedCompares} | ${pct(c.leaderCpu)} | ${pct(c.clusterCpu)} | ` +
+          `${pct(c.selfCpu)} | ${c.snapshots} |`,
       );
     }
     return lines;
@@ -1525,6 +1569,7 @@ async function mainThread(): Promise<void> {
     lines.push(
       `| 3 nodes CPU, generator CPU (keepalives alone) | ${pct(l.clusterCpuKeepalive)}, ${pct(l.selfCpuKeepalive)} |`,
     );
+    lines.push(`| leader snapshots (keepalives alone) | ${l.snapshotsKeepalive} |`);
     lines.push(
       `| leader RSS MiB: no lease / ${n0(l.leases)} leases / keepalives running | ${l.rssBefore.toFixed(1)} / ${l.rssLeases.toFixed(1)} / ${l.rssKeepalive.toFixed(1)} |`,
     );
@@ -1535,12 +1580,14 @@ async function mainThread(): Promise<void> {
       `| per lease: key gone after its last keepalive's send + TTL, p50 / p99 / max ms (min) | ${lat(l.late)} / ${fmtMs(l.late?.max ?? Number.NaN)} (${fmtMs(l.lateMin)}) |`,
     );
     lines.push('');
-    lines.push('| plain puts, 16 clients | puts/s | p50 ms | p99 ms | errors | leader CPU |');
-    lines.push('| --- | ---: | ---: | ---: | --- | ---: |');
+    lines.push(
+      '| plain puts, 16 clients | puts/s | p50 ms | p99 ms | max ms | errors | leader CPU | leader snapshots |',
+    );
+    lines.push('| --- | ---: | ---: | ---: | ---: | --- | ---: | ---: |');
     for (const p of l.puts) {
       lines.push(
         `| ${p.name} | ${n0(p.bench.throughput)} | ${fmtMs(p.bench.latency.all.p50Ms)} | ${fmtMs(p.bench.latency.all.p99Ms)} | ` +
-          `${errorsOf(p.bench)} | ${pct(p.leaderCpu)} |`,
+          `${fmtMs(p.bench.latency.all.maxMs)} | ${errorsOf(p.bench)} | ${pct(p.leaderCpu)} | ${p.snapshots} |`,
       );
     }
     return lines;
