@@ -1365,8 +1365,11 @@ async function mainThread(): Promise<void> {
         await putCase(`${n} leases, no keepalive`);
         ka = keepaliveLoop(t, ids, rate, lastSent, lastAcked, startAt, kaErrors);
         // A whole round of renewals before they stop for good, so that the expiries below count
-        // from renewals spread over a round, as in steady running.
-        await pause(periodMs);
+        // from renewals spread over one round, as in steady running.
+        await waitFor('a round of keepalives', () => ka.done() >= n, {
+          timeoutMs: periodMs * 3,
+          intervalMs: 20,
+        });
       } else {
         log('  (leases without keepalives: skipped, the case would run too close to the TTL)');
       }
