@@ -136,6 +136,7 @@ export class Driver {
   sm: KvStateMachine;
   /** The watchers of this node (GET /watch), told of every batch of applied entries. */
   readonly watches: WatchHub;
+  private watchDispatchPending = false;
 
   private stopTicking: (() => void) | null = null;
   private loop: Promise<void> | null = null;
@@ -763,7 +764,21 @@ export class Driver {
     }
     this.reads.appliedTo(this.sm.lastApplied);
     this.snapshotter.maybeStart(this.sm, (index) => this.log.term(index), bytes);
-    this.watches.dispatch();
+    this.dispatchWatchesSoon();
+  }
+
+  /**
+   * The watchers get the applied changes on the next turn, once the writers' answers are out: a
+   * write is never held back by fanning its change out to many watchers. One dispatch per turn
+   * takes every entry applied meanwhile.
+   */
+  private dispatchWatchesSoon(): void {
+    if (this.watchDispatchPending) return;
+    this.watchDispatchPending = true;
+    this.clock.soon(() => {
+      this.watchDispatchPending = false;
+      this.watches.dispatch();
+    });
   }
 
   /** A lease granted, renewed or ended here: its deadline starts again, or it is forgotten. */

@@ -29,9 +29,19 @@ export interface WatchLimits {
   readonly keepaliveMs: number;
   /** A live watcher whose client leaves more than this many bytes unread is ended with `dropped`. */
   readonly maxBufferedBytes: number;
+  /**
+   * All watchers' unread bytes together: past this, a lagging watcher (over a quarter of
+   * maxBufferedBytes behind) is ended with `dropped` too, so many slow clients cannot add up to
+   * more memory than this.
+   */
+  readonly maxTotalBufferedBytes: number;
 }
 
-export const defaultWatchLimits: WatchLimits = { keepaliveMs: 15_000, maxBufferedBytes: 4 * 1024 * 1024 };
+export const defaultWatchLimits: WatchLimits = {
+  keepaliveMs: 15_000,
+  maxBufferedBytes: 4 * 1024 * 1024,
+  maxTotalBufferedBytes: 256 * 1024 * 1024,
+};
 
 interface Watcher {
   /** The watched key, or null for a prefix watcher. */
@@ -76,8 +86,12 @@ function matches(w: Watcher, key: string): boolean {
 }
 
 /** The part of an event a watcher is sent (the history may keep more). */
+/**
+ * The history's own event object, not a copy: every watcher of a change gets the same object, so
+ * the server encodes it once for all of them (watch-stream.ts).
+ */
 function eventOf(e: KvEvent): WatchEvent {
-  return { index: e.index, type: e.type, key: e.key, value: e.value, prevValue: e.prevValue };
+  return e;
 }
 
 /**
@@ -226,7 +240,8 @@ export class WatchHub {
     }
     const batches = new Map<Watcher, WatchEvent[]>();
     for (const group of groupsOf(h, from, last)) {
-      for (const e of group.events) {
+      for (const kvEvent of group.events) {
+        const e = eventOf(kvEvent);
         const route = (w: Watcher): void => {
           // A watcher asked from a later index skips what comes before it.
           if (w.position >= e.index) return;
@@ -235,7 +250,7 @@ export class WatchHub {
             batch = [];
             batches.set(w, batch);
           }
-          batch.push(eventOf(e));
+          batch.push(e);
         };
         const exact = this.byKey.get(e.key);
         if (exact !== undefined) for (const w of exact) route(w);
@@ -248,6 +263,12 @@ export class WatchHub {
     // Catching-up watchers read up to `dispatched`: those waiting on their client go on at 'drain'.
   }
 
+  private totalBuffered(): number {
+    let total = 0;
+    for (const w of this.watchers) total += w.sink.buffered();
+    return total;
+  }
+
   /** Ends every watch (the node is stopping) and refuses new ones. */
   close(): void {
     this.closed = true;
@@ -258,7 +279,13 @@ export class WatchHub {
   /** A live watcher gets one index's events — unless its client has fallen too far behind. */
   private deliver(w: Watcher, index: number, batch: readonly WatchEvent[]): void {
     if (w.state !== 'live') return;
-    if (w.sink.buffered() > this.limits.maxBufferedBytes) {
+    const buffered = w.sink.buffered();
+    if (
+      buffered > this.limits.maxBufferedBytes ||
+      // Only a lagging watcher pays for adding up everyone's buffers.
+      (buffered > this.limits.maxBufferedBytes / 4 &&
+        this.totalBuffered() > this.limits.maxTotalBufferedBytes)
+    ) {
       // Everything before `index` that matched was written; the client resumes from `index`.
       this.droppedCount++;
       this.end(w, { kind: 'dropped', lastIndex: index - 1 });

@@ -30,6 +30,22 @@ export function formatEvent(e: WatchEvent): string {
   return `id: ${e.index}\nevent: ${e.type}\ndata: ${data}\n\n`;
 }
 
+/**
+ * A change's SSE bytes, made once however many watchers it goes to: the hub hands every watcher
+ * the same event object, and the bytes stay with it while it lives (they go with it when the
+ * history drops it).
+ */
+const encoded = new WeakMap<WatchEvent, Buffer>();
+
+function encodedEvent(e: WatchEvent): Buffer {
+  let bytes = encoded.get(e);
+  if (bytes === undefined) {
+    bytes = Buffer.from(formatEvent(e));
+    encoded.set(e, bytes);
+  }
+  return bytes;
+}
+
 /** A progress marker: everything up to `index` has been sent (SSE clients dispatch nothing). */
 export function formatProgress(index: number): string {
   return `id: ${index}\n\n`;
@@ -85,7 +101,7 @@ export class SseWatchStream implements WatchSink {
 
   events(batch: readonly WatchEvent[]): boolean {
     // One write per index: its events go out together.
-    return this.write(batch.map(formatEvent).join(''));
+    return this.write(batch.length === 1 ? encodedEvent(batch[0]!) : Buffer.concat(batch.map(encodedEvent)));
   }
 
   keepalive(progress: number | null): void {
@@ -107,7 +123,7 @@ export class SseWatchStream implements WatchSink {
     this.res.once('drain', fn);
   }
 
-  private write(text: string): boolean {
+  private write(text: string | Buffer): boolean {
     if (this.done || this.res.destroyed) return false;
     this.sendHead();
     return this.res.write(text);

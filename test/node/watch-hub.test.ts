@@ -306,6 +306,19 @@ test('a live watcher whose client leaves too much unread is dropped with where t
   assert.deepEqual(resumed.sink.seen, fast.sink.seen.slice(4));
 });
 
+test('many slow watchers together are bounded too: past the node-wide budget, a lagging one is dropped', () => {
+  // Each may leave 1000 bytes unread, but all together only 1500: the third lagging one goes.
+  const { hub, open, apply } = setup({ maxBufferedBytes: 1000, maxTotalBufferedBytes: 1500 });
+  const slow = [open({ key: 'a' }), open({ key: 'a' }), open({ key: 'a' })];
+  for (const w of slow) w.sink.eventBytes = 300;
+  apply([['put', 'a']], [['put', 'a']]); // 600 bytes each, 1800 in all
+  apply([['put', 'a']]);
+  const dropped = slow.filter((w) => w.sink.ended !== undefined && w.sink.ended !== null);
+  assert.ok(dropped.length >= 1, 'a lagging watcher was dropped');
+  for (const w of dropped) assert.deepEqual(w.sink.ended, { kind: 'dropped', lastIndex: 2 });
+  assert.equal(hub.watchersOpen, 3 - dropped.length);
+});
+
 test('a catching-up watcher reads the history as its client drains, then goes live without a gap', () => {
   const { history, hub, apply } = setup();
   for (let i = 0; i < 100; i++) history.apply(['put', `k${i % 3}`]);
