@@ -20,13 +20,18 @@ export {
   type Probe,
   type PutResult,
   RaftkvClient,
-  RaftkvClient as Client,
   type RawRequest,
   type SnapshotResult,
   type SpaceResult,
   type StreamAnswer,
   type TxnResult,
 } from './client.js';
+export {
+  ClusterClient as Client,
+  ClusterClient,
+  type ClusterClientOptions,
+  OutcomeUnknownError,
+} from './cluster-client.js';
 export { PreconditionFailedError, RaftkvApiError, RaftkvConnectionError } from './errors.js';
 export { acquireLock, type HeldLock, LockLostError, type LockOptions, lockPrefix } from './lock.js';
 export {

@@ -1,0 +1,244 @@
+// The client of a whole cluster: an endpoint list, failover, and retries that are safe.
+//
+// Any node takes any request (a follower forwards writes to the leader), so failing over is only
+// about nodes that are down, cut off or without a leader. The rules:
+// - A call goes to the node that answered last, then to the others in turn, until its deadline
+//   (the call's timeoutMs, default 10 s, across all attempts) or its signal.
+// - A read is retried after any failure that is not the request's own fault (a connection error,
+//   a 5xx): reads have no effect.
+// - A write (put, compare-and-set, delete, transaction) always carries an Idempotency-Key — the
+//   caller's, or a random one made for the call — so it is retried, with the same key, even when
+//   its outcome was unknown (a reset connection, a 504): the node applies it at most once and
+//   answers a retry with the first answer. That is what makes retrying writes safe.
+// - A lease grant has no idempotency key: it is retried only when it certainly did not happen.
+//   Renewals and revocations are safe to repeat.
+// - When the deadline passes with the outcome still unknown, the call rejects with
+//   OutcomeUnknownError (`definite: false`); a definite failure rejects with the node's
+//   RaftkvApiError (`definite: true`), as soon as it comes — a 400, a 404, a 409 is the answer.
+
+import { randomUUID } from 'node:crypto';
+import type { WatchEvent } from '../api/service.js';
+import {
+  type CallOptions,
+  type ClientOptions,
+  type DeleteResult,
+  type GetResult,
+  type LeaseInfoResult,
+  type LeaseResult,
+  type LeaseRevokeResult,
+  type ListResult,
+  type MembersResult,
+  type NodeStatus,
+  type PutResult,
+  RaftkvClient,
+  type TxnResult,
+} from './client.js';
+import { RaftkvApiError, RaftkvConnectionError } from './errors.js';
+import { acquireLock, type HeldLock, type LockOptions } from './lock.js';
+import type { ListOptions, PutOptions, ReadOptions, TxnBody, WriteOptions } from './requests.js';
+import type { WatchOptions, WatchTarget } from './watch.js';
+
+/** A write whose outcome is unknown when the call's time ran out: it may or may not have applied. */
+export class OutcomeUnknownError extends Error {
+  override name = 'OutcomeUnknownError';
+  readonly definite = false;
+  constructor(
+    readonly operation: string,
+    /** The last failure seen. */
+    override readonly cause: unknown,
+  ) {
+    super(
+      `${operation}: the outcome is unknown (it may have been applied): ${cause instanceof Error ? cause.message : String(cause)}`,
+    );
+  }
+}
+
+export interface ClusterClientOptions extends ClientOptions {
+  /** Pause after every node failed in turn (doubling up to 2 s); default 100 ms. */
+  readonly retryMs?: number;
+}
+
+type Kind = 'read' | 'write' | 'grant';
+
+/** Failures another node (or a later try) may not have: no connection, no leader, a timeout, a 5xx. */
+function retryable(e: unknown): boolean {
+  return e instanceof RaftkvConnectionError || (e instanceof RaftkvApiError && e.status >= 500);
+}
+
+/** Whether a failed attempt may have taken effect. */
+function mayHaveHappened(e: unknown): boolean {
+  if (e instanceof RaftkvConnectionError) return e.connected;
+  if (e instanceof RaftkvApiError) return !e.definite;
+  return true;
+}
+
+export class ClusterClient {
+  /** One client per endpoint, in the order given. */
+  readonly nodes: readonly RaftkvClient[];
+  private preferred = 0;
+  private readonly timeoutMs: number;
+  private readonly retryMs: number;
+
+  constructor(endpoints: string | readonly string[], options: ClusterClientOptions = {}) {
+    const list = typeof endpoints === 'string' ? [endpoints] : endpoints;
+    if (list.length === 0) throw new TypeError('a client needs at least one endpoint');
+    this.nodes = list.map((e) => new RaftkvClient(e, options));
+    this.timeoutMs = options.timeoutMs ?? 10_000;
+    this.retryMs = options.retryMs ?? 100;
+  }
+
+  /** Releases every node's kept-alive connections. */
+  close(): void {
+    for (const n of this.nodes) n.close();
+  }
+
+  /**
+   * Runs `attempt` on the nodes, the last one that answered first, until it succeeds, fails for
+   * good, or the call's time runs out (see the rules at the top of this file).
+   */
+  private async call<T>(
+    operation: string,
+    kind: Kind,
+    options: CallOptions,
+    attempt: (node: RaftkvClient, left: CallOptions) => Promise<T>,
+  ): Promise<T> {
+    const deadline = performance.now() + (options.timeoutMs ?? this.timeoutMs);
+    let unknown: unknown = null;
+    let last: unknown = null;
+    for (let round = 0; ; round++) {
+      for (let i = 0; i < this.nodes.length; i++) {
+        const at = (this.preferred + i) % this.nodes.length;
+        const left = deadline - performance.now();
+        if (left <= 0) break;
+        options.signal?.throwIfAborted();
+        try {
+          const result = await attempt(this.nodes[at]!, {
+            timeoutMs: Math.max(1, Math.round(left)),
+            ...(options.signal && { signal: options.signal }),
+          });
+          this.preferred = at;
+          return result;
+        } catch (e) {
+          if (options.signal?.aborted) throw e;
+          if (!retryable(e)) throw e;
+          last = e;
+          if (kind !== 'read' && mayHaveHappened(e)) {
+            unknown = e;
+            // Without an idempotency key a retry could apply it twice.
+            if (kind === 'grant') throw new OutcomeUnknownError(operation, e);
+          }
+        }
+      }
+      const left = deadline - performance.now();
+      if (left <= 0) break;
+      await sleep(Math.min(left, this.retryMs * 2 ** Math.min(round, 4), 2000), options.signal);
+    }
+    if (unknown !== null) throw new OutcomeUnknownError(operation, unknown);
+    throw last;
+  }
+
+  private static withKey<T extends WriteOptions>(options: T): T & { idempotencyKey: string } {
+    return { ...options, idempotencyKey: options.idempotencyKey ?? `raftkv-client-${randomUUID()}` };
+  }
+
+  // Keys
+
+  put(key: string, value: string, options: PutOptions & CallOptions = {}): Promise<PutResult> {
+    const o = ClusterClient.withKey(options);
+    return this.call(`put ${key}`, 'write', o, (n, left) => n.put(key, value, { ...o, ...left }));
+  }
+
+  compareAndSet(
+    key: string,
+    prevValue: string | null,
+    value: string,
+    options: WriteOptions & CallOptions = {},
+  ): Promise<PutResult> {
+    return this.put(key, value, { ...options, prevValue });
+  }
+
+  get(key: string, options: ReadOptions & CallOptions = {}): Promise<GetResult> {
+    return this.call(`get ${key}`, 'read', options, (n, left) => n.get(key, { ...options, ...left }));
+  }
+
+  delete(key: string, options: WriteOptions & CallOptions = {}): Promise<DeleteResult> {
+    const o = ClusterClient.withKey(options);
+    return this.call(`delete ${key}`, 'write', o, (n, left) => n.delete(key, { ...o, ...left }));
+  }
+
+  list(prefix: string, options: ListOptions & CallOptions = {}): Promise<ListResult> {
+    return this.call(`list ${prefix}`, 'read', options, (n, left) => n.list(prefix, { ...options, ...left }));
+  }
+
+  txn(body: TxnBody, options: WriteOptions & CallOptions = {}): Promise<TxnResult> {
+    const o = ClusterClient.withKey(options);
+    return this.call('txn', 'write', o, (n, left) => n.txn(body, { ...o, ...left }));
+  }
+
+  /** Every change to a key or prefix, resuming on the other nodes (RaftkvClient.watch). */
+  watch(
+    target: WatchTarget,
+    options: Omit<WatchOptions, 'failover'> = {},
+  ): AsyncGenerator<WatchEvent, void, undefined> {
+    const [first, ...rest] = this.rotated();
+    return first!.watch(target, { ...options, failover: rest });
+  }
+
+  /** Lock `name` (docs/locks.md) through every node. */
+  lock(name: string, options: LockOptions = {}): Promise<HeldLock> {
+    return acquireLock(this.rotated(), name, options);
+  }
+
+  // Leases
+
+  /** Not idempotent: retried only when it certainly was not granted (OutcomeUnknownError otherwise). */
+  grantLease(ttl: number, options: CallOptions = {}): Promise<LeaseResult> {
+    return this.call(`grant a lease of ${ttl} s`, 'grant', options, (n, left) => n.grantLease(ttl, left));
+  }
+
+  keepAliveLease(id: number, options: CallOptions = {}): Promise<LeaseResult> {
+    return this.call(`keep lease ${id} alive`, 'write', options, (n, left) => n.keepAliveLease(id, left));
+  }
+
+  revokeLease(id: number, options: CallOptions = {}): Promise<LeaseRevokeResult> {
+    return this.call(`revoke lease ${id}`, 'write', options, (n, left) => n.revokeLease(id, left));
+  }
+
+  lease(id: number, options: ReadOptions & CallOptions = {}): Promise<LeaseInfoResult> {
+    return this.call(`lease ${id}`, 'read', options, (n, left) => n.lease(id, { ...options, ...left }));
+  }
+
+  // The cluster
+
+  members(options: ReadOptions & CallOptions = {}): Promise<MembersResult> {
+    return this.call('members', 'read', options, (n, left) => n.members({ ...options, ...left }));
+  }
+
+  /** GET /debug of every node (null for one that did not answer within the call's time). */
+  status(options: CallOptions = {}): Promise<(NodeStatus | null)[]> {
+    return Promise.all(this.nodes.map((n) => n.status(options).catch(() => null)));
+  }
+
+  /** The nodes, the one that answered last first. */
+  private rotated(): RaftkvClient[] {
+    return [...this.nodes.slice(this.preferred), ...this.nodes.slice(0, this.preferred)];
+  }
+}
+
+function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) {
+      reject(signal.reason);
+      return;
+    }
+    const t = setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    const onAbort = () => {
+      clearTimeout(t);
+      reject(signal?.reason);
+    };
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
+}

@@ -1,0 +1,99 @@
+// Goal: the cluster client (`import { Client } from 'raftkv'`) fails over across its endpoints
+// and retries only what is safe: a write whose answer was lost is retried with the same
+// Idempotency-Key and applied once; a lease grant whose answer was lost is not retried but
+// reported as OutcomeUnknownError (definite: false); a definite refusal comes back at once.
+
+import assert from 'node:assert/strict';
+import net from 'node:net';
+import { test } from 'node:test';
+import { Client, OutcomeUnknownError, PreconditionFailedError } from '../../src/client/index.js';
+import { startCluster } from '../support/cluster.js';
+import { freePorts } from '../support/ports.js';
+
+/**
+ * A proxy to `port` that passes requests on and loses every answer: the node applies the write,
+ * the client's connection is reset as the answer comes back — the outcome-unknown case.
+ */
+async function answerLosingProxy(
+  t: { after: (fn: () => Promise<void>) => void },
+  port: number,
+): Promise<number> {
+  const sockets = new Set<net.Socket>();
+  const server = net.createServer((client) => {
+    sockets.add(client);
+    const upstream = net.connect(port, '127.0.0.1');
+    sockets.add(upstream);
+    client.pipe(upstream);
+    upstream.on('data', () => {
+      client.resetAndDestroy();
+      upstream.destroy();
+    });
+    client.on('error', () => {});
+    upstream.on('error', () => client.destroy());
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  t.after(async () => {
+    for (const s of sockets) s.destroy();
+    await new Promise<void>((r) => server.close(() => r()));
+  });
+  return (server.address() as net.AddressInfo).port;
+}
+
+/** The key's version (0: absent). */
+async function versionOf(client: Client, key: string): Promise<number> {
+  const got = await client.get(key);
+  return got.value === null ? 0 : got.version;
+}
+
+test('fails over past a dead endpoint and a stopped node, and keeps to the node that answers', async (t) => {
+  const c = await startCluster(t, { size: 3 });
+  await c.waitForLeader();
+  const [dead] = await freePorts(1);
+  const client = new Client(
+    [`127.0.0.1:${dead}`, ...['n1', 'n2', 'n3'].map((id) => `127.0.0.1:${c.port(id)}`)],
+    {
+      keepAlive: false,
+    },
+  );
+  t.after(() => client.close());
+  const put = await client.put('a', '1');
+  assert.equal(put.version, 1);
+  assert.equal((await client.get('a')).value, '1');
+  await c.stopNode('n1');
+  for (let i = 0; i < 5; i++) await client.put(`b${i}`, String(i));
+  assert.deepEqual(
+    (await client.list('b')).items.map((i) => i.value),
+    ['0', '1', '2', '3', '4'],
+  );
+  // A definite answer is the answer: no retry, no waiting.
+  await assert.rejects(client.compareAndSet('a', 'not 1', '2'), PreconditionFailedError);
+});
+
+test('a write whose answer was lost is retried with its key and applied once; a grant is not retried', async (t) => {
+  const c = await startCluster(t, { size: 3 });
+  const leader = await c.waitForLeader();
+  const lossy = await answerLosingProxy(t, c.port(leader));
+  const client = new Client([`127.0.0.1:${lossy}`, `127.0.0.1:${c.port(c.followerOf(leader))}`], {
+    keepAlive: false,
+  });
+  t.after(() => client.close());
+  // Through the proxy the put applies, its answer is lost; the retry on the next node gets the
+  // first answer: the key was written once.
+  const put = await client.put('once', 'x');
+  assert.equal(put.version, 1);
+  assert.equal(await versionOf(client, 'once'), 1);
+  // The same for a transaction.
+  const txn = await client.txn({ success: [{ put: { key: 'once', value: 'y' } }] });
+  assert.equal(txn.succeeded, true);
+  assert.equal(await versionOf(client, 'once'), 2, 'the transaction applied once');
+  // A grant has no idempotency key: it may have made a lease, so it is not retried.
+  const only = new Client(`127.0.0.1:${lossy}`, { keepAlive: false, timeoutMs: 2000 });
+  t.after(() => only.close());
+  const grant = await only.grantLease(30).catch((e: unknown) => e);
+  assert.ok(grant instanceof OutcomeUnknownError, String(grant));
+  assert.equal(grant.definite, false);
+  // A write that only ever reaches the lossy node ends unknown at its deadline — applied once.
+  const unknown = await only.put('lost', 'z').catch((e: unknown) => e);
+  assert.ok(unknown instanceof OutcomeUnknownError, String(unknown));
+  assert.equal(await versionOf(client, 'lost'), 1);
+});
