@@ -1,6 +1,8 @@
 // The consensus core's only public surface.
 
 export { AssertionError, assert } from '../assert.js';
+// The seeded Random of the simulators: an embedder's deterministic tests (and SimDisk) need one.
+export { Prng } from '../random.js';
 export * from './config.js';
 export {
   allMembers,
