@@ -34,7 +34,7 @@ import {
   type TxnResult,
 } from './client.js';
 import { RaftkvApiError, RaftkvConnectionError } from './errors.js';
-import { acquireLock, type HeldLock, type LockOptions } from './lock.js';
+import { acquireLock, type HeldLock, type KeptLease, keepLease, type LockOptions } from './lock.js';
 import type { ListOptions, PutOptions, ReadOptions, TxnBody, WriteOptions } from './requests.js';
 import type { WatchOptions, WatchTarget } from './watch.js';
 
@@ -204,8 +204,17 @@ export class ClusterClient {
     return this.call(`revoke lease ${id}`, 'write', options, (n, left) => n.revokeLease(id, left));
   }
 
-  lease(id: number, options: ReadOptions & CallOptions = {}): Promise<LeaseInfoResult> {
+  /** GET /leases/{id}: its TTL, the seconds left by the answering node, its keys. */
+  leaseInfo(id: number, options: ReadOptions & CallOptions = {}): Promise<LeaseInfoResult> {
     return this.call(`lease ${id}`, 'read', options, (n, left) => n.lease(id, { ...options, ...left }));
+  }
+
+  /**
+   * A lease of `ttl` seconds kept alive by this client (renewed every TTL/3 through every node)
+   * until `revoke()`; `lost` fires when it may be gone. Tie keys to it with `put(k, v, { lease: id })`.
+   */
+  lease(ttl: number, options: { readonly signal?: AbortSignal } = {}): Promise<KeptLease> {
+    return keepLease(this.rotated(), ttl, options);
   }
 
   // The cluster

@@ -33,7 +33,17 @@ export {
   OutcomeUnknownError,
 } from './cluster-client.js';
 export { PreconditionFailedError, RaftkvApiError, RaftkvConnectionError } from './errors.js';
-export { acquireLock, type HeldLock, LockLostError, type LockOptions, lockPrefix } from './lock.js';
+export {
+  acquireLock,
+  type HeldLock,
+  type KeptLease,
+  keepLease,
+  type LeaseNode,
+  LockLostError,
+  type LockNode,
+  type LockOptions,
+  lockPrefix,
+} from './lock.js';
 export {
   type ApiRequest,
   apiRequests,

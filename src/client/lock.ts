@@ -27,11 +27,15 @@ interface Call {
   readonly timeoutMs?: number;
 }
 
-/** What the lock needs of a node: RaftkvClient is one. */
-export interface LockNode extends StreamingNode {
+/** What keeping a lease needs of a node: RaftkvClient is one. */
+export interface LeaseNode {
   grantLease(ttl: number, options?: Call): Promise<{ readonly id: number }>;
   keepAliveLease(id: number, options?: Call): Promise<unknown>;
   revokeLease(id: number, options?: Call): Promise<unknown>;
+}
+
+/** What the lock needs of a node: RaftkvClient is one. */
+export interface LockNode extends StreamingNode, LeaseNode {
   put(key: string, value: string, options?: PutOptions & Call): Promise<{ readonly createIndex: number }>;
   list(
     prefix: string,
@@ -100,9 +104,9 @@ function retryable(e: unknown): boolean {
 }
 
 /** Runs `call` on the nodes in turn until one answers, pausing after a full round of failures. */
-async function onAnyNode<T>(
-  nodes: readonly LockNode[],
-  call: (node: LockNode) => Promise<T>,
+async function onAnyNode<N, T>(
+  nodes: readonly N[],
+  call: (node: N) => Promise<T>,
   signal?: AbortSignal,
 ): Promise<T> {
   for (let round = 0; ; round++) {
@@ -116,6 +120,49 @@ async function onAnyNode<T>(
     }
     await sleep(Math.min(retryMs * 2 ** Math.min(round, 4), 2000), signal);
   }
+}
+
+/** A lease this client keeps alive (renewed every TTL/3) until revoke(). */
+export interface KeptLease {
+  readonly id: number;
+  /** Seconds. */
+  readonly ttl: number;
+  /**
+   * Aborted once the lease may be gone: a renewal found it gone, renewals went unacknowledged for
+   * a TTL, or revoke() was called (reason "released").
+   */
+  readonly lost: AbortSignal;
+  /** The monotonic time (ms) until which the lease surely lasts: the last acknowledged send + TTL. */
+  validUntil(): number;
+  /** Stops renewing and revokes it (its keys are deleted); a lease already gone is fine. */
+  revoke(): Promise<void>;
+}
+
+/**
+ * Grants a lease of `ttl` seconds through `nodes` (tried in turn) and keeps it alive. The grant
+ * is not retried once it may have happened (it has no idempotency key): a failure then rejects,
+ * and the lease, if it was made, expires by itself.
+ */
+export async function keepLease(
+  nodes: readonly LeaseNode[],
+  ttl: number,
+  options: { readonly signal?: AbortSignal; readonly now?: () => number } = {},
+): Promise<KeptLease> {
+  if (nodes.length === 0) throw new TypeError('keepLease needs at least one node');
+  if (!Number.isSafeInteger(ttl) || ttl < 1)
+    throw new RangeError('ttl must be a whole number of seconds ≥ 1');
+  const now = options.now ?? (() => performance.now());
+  const sent = now();
+  const signal = options.signal;
+  const lease = await onAnyNode(nodes, (n) => n.grantLease(ttl, signal ? { signal } : {}), signal);
+  const renewer = new LeaseRenewer(nodes, lease.id, ttl, sent, now);
+  return {
+    id: lease.id,
+    ttl,
+    lost: renewer.lost,
+    validUntil: () => renewer.validUntil(),
+    revoke: () => renewer.release(),
+  };
 }
 
 /** The lock's contender keys start with this: NAME/. */
@@ -226,7 +273,7 @@ class LeaseRenewer {
   private readonly watchdog: ReturnType<typeof setInterval>;
 
   constructor(
-    private readonly nodes: readonly LockNode[],
+    private readonly nodes: readonly LeaseNode[],
     private readonly id: number,
     private readonly ttl: number,
     grantSent: number,

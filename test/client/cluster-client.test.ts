@@ -97,3 +97,23 @@ test('a write whose answer was lost is retried with its key and applied once; a 
   assert.ok(unknown instanceof OutcomeUnknownError, String(unknown));
   assert.equal(await versionOf(client, 'lost'), 1);
 });
+
+test('client.lease(ttl) keeps the lease alive past its TTL until revoked; its keys go with it', async (t) => {
+  const c = await startCluster(t, { size: 3 });
+  await c.waitForLeader();
+  const client = new Client(['n1', 'n2', 'n3'].map((id) => `127.0.0.1:${c.port(id)}`));
+  t.after(() => client.close());
+  const lease = await client.lease(1);
+  const granted = performance.now();
+  await client.put('session/me', 'here', { lease: lease.id });
+  // The subject is the TTL: wait past twice it, then the lease and its key must still be there.
+  await new Promise((r) => setTimeout(r, 2500));
+  assert.ok(performance.now() - granted > 2 * 1000);
+  assert.equal(lease.lost.aborted, false);
+  assert.ok(lease.validUntil() > performance.now(), 'renewed: valid into the future');
+  assert.equal((await client.get('session/me')).value, 'here');
+  assert.equal((await client.leaseInfo(lease.id)).ttl, 1);
+  await lease.revoke();
+  assert.equal(lease.lost.reason, 'released');
+  assert.equal((await client.get('session/me')).value, null);
+});
