@@ -9,8 +9,6 @@
 // exact stream: changing the algorithm, the seeding or the order of draws in a method changes
 // what every seed means.
 
-import type { Random } from './raft/index.js';
-
 /** splitmix32: spreads a small seed (1, 2, 3, ...) over the whole 32-bit state space. */
 function splitmix32(state: number): { next: number; value: number } {
   const next = (state + 0x9e3779b9) | 0;
@@ -21,7 +19,11 @@ function splitmix32(state: number): { next: number; value: number } {
   return { next, value: z >>> 0 };
 }
 
-export class Prng implements Random {
+/**
+ * A seeded generator. It has the core's `Random` shape (`nextInt`) without naming it, so the core
+ * can hand it out (raftkv/raft exports it) without the two importing each other.
+ */
+export class Prng {
   private a: number;
   private b: number;
   private c: number;
