@@ -36,6 +36,7 @@ import {
 import { RaftkvApiError, RaftkvConnectionError } from './errors.js';
 import { acquireLock, type HeldLock, type KeptLease, keepLease, type LockOptions } from './lock.js';
 import type { ListOptions, PutOptions, ReadOptions, TxnBody, WriteOptions } from './requests.js';
+import { retryableFailure, sleep } from './retry.js';
 import type { WatchOptions, WatchTarget } from './watch.js';
 
 /** A write whose outcome is unknown when the call's time ran out: it may or may not have applied. */
@@ -59,11 +60,6 @@ export interface ClusterClientOptions extends ClientOptions {
 }
 
 type Kind = 'read' | 'write' | 'grant';
-
-/** Failures another node (or a later try) may not have: no connection, no leader, a timeout, a 5xx. */
-function retryable(e: unknown): boolean {
-  return e instanceof RaftkvConnectionError || (e instanceof RaftkvApiError && e.status >= 500);
-}
 
 /** Whether a failed attempt may have taken effect. */
 function mayHaveHappened(e: unknown): boolean {
@@ -120,7 +116,7 @@ export class ClusterClient {
           return result;
         } catch (e) {
           if (options.signal?.aborted) throw e;
-          if (!retryable(e)) throw e;
+          if (!retryableFailure(e)) throw e;
           last = e;
           if (kind !== 'read' && mayHaveHappened(e)) {
             unknown = e;
@@ -232,22 +228,4 @@ export class ClusterClient {
   private rotated(): RaftkvClient[] {
     return [...this.nodes.slice(this.preferred), ...this.nodes.slice(0, this.preferred)];
   }
-}
-
-function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal?.aborted) {
-      reject(signal.reason);
-      return;
-    }
-    const t = setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    const onAbort = () => {
-      clearTimeout(t);
-      reject(signal?.reason);
-    };
-    signal?.addEventListener('abort', onAbort, { once: true });
-  });
 }

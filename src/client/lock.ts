@@ -18,8 +18,9 @@
 // or when the lease is found gone.
 
 import type { WatchEvent } from '../api/service.js';
-import { RaftkvApiError, RaftkvConnectionError } from './errors.js';
+import { RaftkvApiError } from './errors.js';
 import type { ListOptions, PutOptions } from './requests.js';
+import { retryableFailure, sleep } from './retry.js';
 import type { StreamingNode, WatchOptions, WatchTarget } from './watch.js';
 
 interface Call {
@@ -80,29 +81,6 @@ export interface HeldLock {
 /** What a lock operation waits for between attempts when no node could answer. */
 const retryMs = 200;
 
-const sleep = (ms: number, signal?: AbortSignal): Promise<void> =>
-  new Promise((resolve, reject) => {
-    if (signal?.aborted) {
-      reject(signal.reason);
-      return;
-    }
-    const t = setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    const onAbort = () => {
-      clearTimeout(t);
-      reject(signal?.reason);
-    };
-    signal?.addEventListener('abort', onAbort, { once: true });
-  });
-
-/** A failure another node (or a later try) may not have: no connection, no leader, a timeout. */
-function retryable(e: unknown): boolean {
-  if (e instanceof RaftkvConnectionError) return true;
-  return e instanceof RaftkvApiError && e.status >= 500;
-}
-
 /** Runs `call` on the nodes in turn until one answers, pausing after a full round of failures. */
 async function onAnyNode<N, T>(
   nodes: readonly N[],
@@ -115,7 +93,7 @@ async function onAnyNode<N, T>(
       try {
         return await call(node);
       } catch (e) {
-        if (!retryable(e)) throw e;
+        if (!retryableFailure(e)) throw e;
       }
     }
     await sleep(Math.min(retryMs * 2 ** Math.min(round, 4), 2000), signal);

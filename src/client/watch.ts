@@ -10,6 +10,7 @@ import type { WatchEvent } from '../api/service.js';
 import { RaftkvApiError, RaftkvConnectionError } from './errors.js';
 import type { StreamAnswer } from './exchange.js';
 import type { RawRequest } from './requests.js';
+import { sleep } from './retry.js';
 import { type SseBlock, SseParser } from './sse.js';
 
 export type { WatchEvent } from '../api/service.js';
@@ -200,24 +201,6 @@ export function watchPath(target: WatchTarget, fromIndex?: number): string {
 /** Statuses worth trying again elsewhere: the node is busy, stopping or without a leader. */
 function retriable(status: number): boolean {
   return status >= 500 || status === 408 || status === 429;
-}
-
-function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal?.aborted) {
-      reject(signal.reason);
-      return;
-    }
-    const onAbort = (): void => {
-      clearTimeout(timer);
-      reject(signal?.reason);
-    };
-    const timer = setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    signal?.addEventListener('abort', onAbort, { once: true });
-  });
 }
 
 function describe(e: unknown): string {

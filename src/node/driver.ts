@@ -773,7 +773,8 @@ export class Driver {
    * takes every entry applied meanwhile.
    */
   private dispatchWatchesSoon(): void {
-    if (this.watchDispatchPending) return;
+    // No watcher, nothing to send: the first one to open catches up from the history itself.
+    if (this.watchDispatchPending || this.watches.watchersOpen === 0) return;
     this.watchDispatchPending = true;
     this.clock.soon(() => {
       this.watchDispatchPending = false;

@@ -86,13 +86,6 @@ function matches(w: Watcher, key: string): boolean {
 }
 
 /** The part of an event a watcher is sent (the history may keep more). */
-/**
- * The history's own event object, not a copy: every watcher of a change gets the same object, so
- * the server encodes it once for all of them (watch-stream.ts).
- */
-function eventOf(e: KvEvent): WatchEvent {
-  return e;
-}
 
 /**
  * Prefix watchers by prefix, with the distinct prefix lengths in use: the watchers of a key are
@@ -197,6 +190,8 @@ export class WatchHub {
    */
   open(spec: WatchSpec, sink: WatchSink): WatchHandle {
     if (this.closed) throw new ShuttingDownError('the node is shutting down');
+    // With no watcher open the driver does not dispatch: bring `dispatched` up to what is applied.
+    if (this.watchers.size === 0) this.dispatch();
     const h = this.history();
     // Index 0 holds no entry: from 0 and from 1 ask for the same thing.
     const from = Math.max(1, spec.from ?? h.lastApplied + 1);
@@ -228,6 +223,11 @@ export class WatchHub {
     const h = this.history();
     const last = h.lastApplied;
     if (last <= this.dispatched) return;
+    if (this.watchers.size === 0) {
+      // Nobody to route to; a watcher opened later replays what it asks for from the history.
+      this.dispatched = last;
+      return;
+    }
     let from = this.dispatched + 1;
     if (from < h.firstCompleteIndex) {
       // The history skipped [from, firstCompleteIndex): whoever needed those events cannot have them.
@@ -240,8 +240,9 @@ export class WatchHub {
     }
     const batches = new Map<Watcher, WatchEvent[]>();
     for (const group of groupsOf(h, from, last)) {
-      for (const kvEvent of group.events) {
-        const e = eventOf(kvEvent);
+      // The history's own event objects, not copies: every watcher of a change gets the same
+      // object, so the server encodes it once for all of them (watch-stream.ts).
+      for (const e of group.events) {
         const route = (w: Watcher): void => {
           // A watcher asked from a later index skips what comes before it.
           if (w.position >= e.index) return;
@@ -311,7 +312,7 @@ export class WatchHub {
         return;
       }
       for (const group of groupsOf(h, w.position + 1, until)) {
-        const batch = group.events.filter((e) => matches(w, e.key)).map(eventOf);
+        const batch = group.events.filter((e) => matches(w, e.key));
         if (batch.length === 0) continue;
         const more = w.sink.events(batch);
         this.sent += batch.length;

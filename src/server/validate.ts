@@ -426,15 +426,7 @@ function parseTxnOp(v: unknown, where: string, bytes: { used: number }): TxnOp {
   const value = o.value as string;
   charge(bytes, value);
   if (o.lease === undefined) return { type, key, value };
-  return { type, key, value, lease: leaseIdOf(o.lease, `${at}.lease`) };
-}
-
-/** A lease id: a positive integer (the index that granted it). */
-export function leaseIdOf(v: unknown, where: string): number {
-  if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 1) {
-    throw new BadRequestError(`${where} must be a lease id (a positive integer)`);
-  }
-  return v;
+  return { type, key, value, lease: checkLeaseId(o.lease, `${at}.lease`) };
 }
 
 function checkMemberId(id: unknown, where: string): string {

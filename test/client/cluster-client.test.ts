@@ -9,6 +9,7 @@ import { test } from 'node:test';
 import { Client, OutcomeUnknownError, PreconditionFailedError } from '../../src/client/index.js';
 import { startCluster } from '../support/cluster.js';
 import { freePorts } from '../support/ports.js';
+import { waitFor } from '../support/wait.js';
 
 /**
  * A proxy to `port` that passes requests on and loses every answer: the node applies the write,
@@ -106,9 +107,13 @@ test('client.lease(ttl) keeps the lease alive past its TTL until revoked; its ke
   const lease = await client.lease(1);
   const granted = performance.now();
   await client.put('session/me', 'here', { lease: lease.id });
-  // The subject is the TTL: wait past twice it, then the lease and its key must still be there.
-  await new Promise((r) => setTimeout(r, 2500));
-  assert.ok(performance.now() - granted > 2 * 1000);
+  // The subject is the TTL: once twice it has passed, the lease and its key must still be there,
+  // kept by renewals acknowledged after the grant.
+  await waitFor(
+    'two TTLs past the grant, the lease renewed',
+    () => performance.now() - granted > 2 * 1000 && lease.validUntil() > granted + 2 * 1000,
+    { timeoutMs: 10_000 },
+  );
   assert.equal(lease.lost.aborted, false);
   assert.ok(lease.validUntil() > performance.now(), 'renewed: valid into the future');
   assert.equal((await client.get('session/me')).value, 'here');
