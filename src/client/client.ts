@@ -132,6 +132,12 @@ export interface ClientOptions {
    * to present (PEM). Checked here: a TlsOptionsError names what is wrong. Ignored for http://.
    */
   readonly tls?: ClientTls;
+  /**
+   * Called with the leader's client address (`host:port`) when the node answered by relaying the
+   * request to the leader (the answer's `X-Raftkv-Leader` header): the cluster client sends its
+   * next writes there.
+   */
+  readonly onForwarded?: (leaderAddress: string) => void;
 }
 
 export type { StreamAnswer } from './exchange.js';
@@ -156,6 +162,7 @@ export class RaftkvClient {
   private readonly headers: Readonly<Record<string, string>>;
   /** The TLS options of an https endpoint (undefined for http). */
   private readonly tls: ClientTls | undefined;
+  private readonly onForwarded: ((leaderAddress: string) => void) | undefined;
 
   /** `endpoint`: `http://host:port`, `https://host:port`, or `host:port` (http). */
   constructor(endpoint: string, options: ClientOptions = {}) {
@@ -166,6 +173,7 @@ export class RaftkvClient {
     }
     this.url = this.base.origin;
     this.timeoutMs = options.timeoutMs ?? 10_000;
+    this.onForwarded = options.onForwarded;
     this.headers =
       options.token === undefined
         ? (options.headers ?? {})
@@ -422,6 +430,8 @@ export class RaftkvClient {
         ...(options.signal !== undefined && { signal: options.signal }),
       },
     );
+    const leader = a.headers['x-raftkv-leader'];
+    if (typeof leader === 'string' && this.onForwarded !== undefined) this.onForwarded(leader);
     return { status: a.status, headers: a.headers, text: a.text, body: parseJson(a.text) };
   }
 

@@ -2,8 +2,12 @@
 //
 // Any node takes any request (a follower forwards writes to the leader), so failing over is only
 // about nodes that are down, cut off or without a leader. The rules:
-// - A call goes to the node that answered last, then to the others in turn, until its deadline
-//   (the call's timeoutMs, default 10 s, across all attempts) or its signal.
+// - A read goes to the node that answered the last read; a write to the leader, once known — a
+//   follower that relays a write to the leader names it (X-Raftkv-Leader), and a node that answers
+//   a write itself without naming another is taken to lead — which saves the relay's hop. Then to
+//   the others in turn, until the call's deadline (its timeoutMs, default 10 s, across all
+//   attempts) or its signal. A leader not in the endpoint list is not used: writes then go where
+//   reads go.
 // - A read is retried after any failure that is not the request's own fault (a connection error,
 //   a 5xx): reads have no effect.
 // - A write (put, compare-and-set, delete, transaction) always carries an Idempotency-Key — the
@@ -71,16 +75,36 @@ function mayHaveHappened(e: unknown): boolean {
 export class ClusterClient {
   /** One client per endpoint, in the order given. */
   readonly nodes: readonly RaftkvClient[];
+  /** Each node's `host:port`, to find the leader a relayed answer names. */
+  private readonly addresses: readonly string[];
+  /** Where reads start: the node that answered the last one. */
   private preferred = 0;
+  /** Where writes start: the node known to lead, if it is in the list. */
+  private leader: number | null = null;
+  /** Leader names seen in relayed answers, ever (tells a call whether its answer was relayed). */
+  private relayed = 0;
   private readonly timeoutMs: number;
   private readonly retryMs: number;
 
   constructor(endpoints: string | readonly string[], options: ClusterClientOptions = {}) {
     const list = typeof endpoints === 'string' ? [endpoints] : endpoints;
     if (list.length === 0) throw new TypeError('a client needs at least one endpoint');
-    this.nodes = list.map((e) => new RaftkvClient(e, options));
+    const onForwarded = (address: string): void => this.leaderNamed(address);
+    this.nodes = list.map((e) => new RaftkvClient(e, { ...options, onForwarded }));
+    this.addresses = this.nodes.map((n) => hostPortOf(n.url));
     this.timeoutMs = options.timeoutMs ?? 10_000;
     this.retryMs = options.retryMs ?? 100;
+  }
+
+  /** The endpoint (index) writes go to first; null while unknown. */
+  leaderEndpoint(): string | null {
+    return this.leader === null ? null : this.nodes[this.leader]!.url;
+  }
+
+  private leaderNamed(address: string): void {
+    this.relayed++;
+    const at = this.addresses.indexOf(address.toLowerCase());
+    this.leader = at === -1 ? null : at;
   }
 
   /** Releases every node's kept-alive connections. */
@@ -101,22 +125,27 @@ export class ClusterClient {
     const deadline = performance.now() + (options.timeoutMs ?? this.timeoutMs);
     let unknown: unknown = null;
     let last: unknown = null;
+    const write = kind !== 'read';
     for (let round = 0; ; round++) {
+      const first = write ? (this.leader ?? this.preferred) : this.preferred;
       for (let i = 0; i < this.nodes.length; i++) {
-        const at = (this.preferred + i) % this.nodes.length;
+        const at = (first + i) % this.nodes.length;
         const left = deadline - performance.now();
         if (left <= 0) break;
         options.signal?.throwIfAborted();
+        const relayedBefore = this.relayed;
         try {
           const result = await attempt(this.nodes[at]!, {
             timeoutMs: Math.max(1, Math.round(left)),
             ...(options.signal && { signal: options.signal }),
           });
-          this.preferred = at;
+          if (!write) this.preferred = at;
+          else if (this.relayed === relayedBefore) this.leader = at; // answered it itself
           return result;
         } catch (e) {
           if (options.signal?.aborted) throw e;
           if (!retryableFailure(e)) throw e;
+          if (write && this.leader === at) this.leader = null;
           last = e;
           if (kind !== 'read' && mayHaveHappened(e)) {
             unknown = e;
@@ -224,8 +253,14 @@ export class ClusterClient {
     return Promise.all(this.nodes.map((n) => n.status(options).catch(() => null)));
   }
 
-  /** The nodes, the one that answered last first. */
+  /** The nodes, the one that answered the last read first. */
   private rotated(): RaftkvClient[] {
     return [...this.nodes.slice(this.preferred), ...this.nodes.slice(0, this.preferred)];
   }
+}
+
+/** `host:port` of a node's URL, as members advertise client addresses (default ports made explicit). */
+function hostPortOf(url: string): string {
+  const u = new URL(url);
+  return `${u.hostname}:${u.port || (u.protocol === 'https:' ? '443' : '80')}`.toLowerCase();
 }

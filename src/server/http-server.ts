@@ -141,6 +141,8 @@ const admissionRoutes: ReadonlySet<Route> = new Set<Route>([
 
 /** Marks a request already forwarded once, so two nodes with stale views never bounce it. */
 const forwardedHeader = 'x-raftkv-forwarded';
+/** On an answer relayed from the leader: the leader's client address (docs/api.md). */
+const leaderHeader = 'x-raftkv-leader';
 
 export class KvHttpServer {
   readonly server: http.Server;
@@ -764,9 +766,11 @@ export class KvHttpServer {
               resolve();
               return;
             }
+            // Names who answered, so a client can send its next writes there (one hop fewer).
             const headers: http.OutgoingHttpHeaders = {
               'content-type': 'application/json',
               'content-length': payload.length,
+              [leaderHeader]: leader,
             };
             const retryAfter = upstream.headers['retry-after'];
             if (retryAfter !== undefined) headers['retry-after'] = retryAfter;

@@ -122,3 +122,63 @@ test('client.lease(ttl) keeps the lease alive past its TTL until revoked; its ke
   assert.equal(lease.lost.reason, 'released');
   assert.equal((await client.get('session/me')).value, null);
 });
+
+/** A TCP proxy to `port` that counts the connections it passed on. */
+async function countingProxy(
+  t: { after: (fn: () => Promise<void>) => void },
+  port: number,
+): Promise<{ port: number; connections: () => number }> {
+  let connections = 0;
+  const sockets = new Set<net.Socket>();
+  const server = net.createServer((client) => {
+    connections++;
+    const upstream = net.connect(port, '127.0.0.1');
+    sockets.add(client).add(upstream);
+    client.pipe(upstream).pipe(client);
+    client.on('error', () => upstream.destroy());
+    upstream.on('error', () => client.destroy());
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  t.after(async () => {
+    for (const s of sockets) s.destroy();
+    await new Promise<void>((r) => server.close(() => r()));
+  });
+  return { port: (server.address() as net.AddressInfo).port, connections: () => connections };
+}
+
+test('writes learn the leader from a relayed answer and go to it; reads stay where they are', async (t) => {
+  const c = await startCluster(t, { size: 3 });
+  const leader = await c.waitForLeader();
+  const follower = c.followerOf(leader);
+  const viaFollower = await countingProxy(t, c.port(follower));
+  const others = ['n1', 'n2', 'n3'].filter((id) => id !== follower);
+  const client = new Client(
+    [`127.0.0.1:${viaFollower.port}`, ...others.map((id) => `127.0.0.1:${c.port(id)}`)],
+    {
+      keepAlive: false,
+    },
+  );
+  t.after(() => client.close());
+  assert.equal(client.leaderEndpoint(), null, 'not known before the first write');
+  // The first write goes to the first endpoint, a follower, which relays it and names the leader.
+  await client.put('k0', 'v');
+  assert.equal(client.leaderEndpoint(), `http://127.0.0.1:${c.port(leader)}`);
+  assert.equal(viaFollower.connections(), 1);
+  // The next writes go straight to the leader; the follower sees none of them.
+  for (let i = 1; i <= 10; i++) await client.put(`k${i}`, 'v');
+  await client.txn({ success: [{ put: { key: 't', value: 'v' } }] });
+  await client.delete('k0');
+  assert.equal(viaFollower.connections(), 1, 'no write went through the follower again');
+  // Reads still start at the node that answered the last read: the first endpoint.
+  assert.equal((await client.get('k1')).value, 'v');
+  assert.equal(viaFollower.connections(), 2);
+  // The leader goes away: the next write fails over, and the client learns whoever leads now.
+  await c.stopNode(leader);
+  const next = await c.waitForLeader();
+  await client.put('after', 'v');
+  const expected = next === follower ? null : `http://127.0.0.1:${c.port(next)}`;
+  // The proxied follower's own address is not in the list (the proxy's is), so it cannot be used.
+  if (expected !== null) assert.equal(client.leaderEndpoint(), expected);
+  assert.notEqual(client.leaderEndpoint(), `http://127.0.0.1:${c.port(leader)}`);
+  assert.equal((await client.get('after')).value, 'v');
+});
