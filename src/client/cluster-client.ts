@@ -22,6 +22,7 @@
 
 import { randomUUID } from 'node:crypto';
 import type { WatchEvent } from '../api/service.js';
+import { type SaveBackupOptions, type SavedBackup, saveBackup } from './backup-file.js';
 import {
   type CallOptions,
   type ClientOptions,
@@ -243,6 +244,16 @@ export class ClusterClient {
   }
 
   // The cluster
+
+  /**
+   * Backups: `snapshot.save(file)` streams a backup of the whole state (GET /admin/snapshot, a
+   * linearizable point) from the first node that serves one into `file`, fsynced and verified
+   * before it replaces what was there (src/client/backup-file.ts). Needs the admin role.
+   */
+  readonly snapshot = {
+    save: (file: string, options: SaveBackupOptions = {}): Promise<SavedBackup> =>
+      saveBackup(this.rotated(), file, options),
+  };
 
   members(options: ReadOptions & CallOptions = {}): Promise<MembersResult> {
     return this.call('members', 'read', options, (n, left) => n.members({ ...options, ...left }));

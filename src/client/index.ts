@@ -1,5 +1,6 @@
 // The client of raftkv's HTTP API: what a program that uses a raftkv cluster imports.
 
+export { BackupFailedError, type SaveBackupOptions, type SavedBackup, saveBackup } from './backup-file.js';
 export {
   type Answer,
   type BackupOptions,

@@ -4,9 +4,18 @@
 // reported as OutcomeUnknownError (definite: false); a definite refusal comes back at once.
 
 import assert from 'node:assert/strict';
+import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
 import { test } from 'node:test';
-import { Client, OutcomeUnknownError, PreconditionFailedError } from '../../src/client/index.js';
+import { checkBackupFile, expectIntact } from '../../src/backup/index.js';
+import {
+  BackupFailedError,
+  Client,
+  OutcomeUnknownError,
+  PreconditionFailedError,
+} from '../../src/client/index.js';
 import { startCluster } from '../support/cluster.js';
 import { freePorts } from '../support/ports.js';
 import { waitFor } from '../support/wait.js';
@@ -181,4 +190,31 @@ test('writes learn the leader from a relayed answer and go to it; reads stay whe
   if (expected !== null) assert.equal(client.leaderEndpoint(), expected);
   assert.notEqual(client.leaderEndpoint(), `http://127.0.0.1:${c.port(leader)}`);
   assert.equal((await client.get('after')).value, 'v');
+});
+
+test('client.snapshot.save(file): a verified backup from the first node that serves one', async (t) => {
+  const c = await startCluster(t, { size: 3 });
+  await c.waitForLeader();
+  const [dead] = await freePorts(1);
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'raftkv-client-backup-'));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  const client = new Client([`127.0.0.1:${dead}`, `127.0.0.1:${c.port('n1')}`], { keepAlive: false });
+  t.after(() => client.close());
+  for (let i = 0; i < 20; i++) await client.put(`b/${i}`, String(i));
+  const file = path.join(dir, 'cluster.backup');
+  const failed: string[] = [];
+  const saved = await client.snapshot.save(file, { onFailure: (node) => failed.push(node.url) });
+  assert.deepEqual(failed, [`http://127.0.0.1:${dead}`], 'the dead endpoint was tried first and reported');
+  assert.equal(saved.node.url, `http://127.0.0.1:${c.port('n1')}`);
+  assert.equal(saved.backup.header.keyCount, 20);
+  // What is on the disk is what was checked.
+  const again = expectIntact(await checkBackupFile(file));
+  assert.equal(again.sha256, saved.backup.sha256);
+  assert.deepEqual(await readdir(dir), ['cluster.backup'], 'no .part file left');
+  // No node serves one: every failure named, the previous file untouched.
+  const none = new Client(`127.0.0.1:${dead}`, { keepAlive: false });
+  const err = await none.snapshot.save(file).catch((e: unknown) => e);
+  assert.ok(err instanceof BackupFailedError, String(err));
+  assert.equal(err.failures.length, 1);
+  assert.equal(expectIntact(await checkBackupFile(file)).sha256, saved.backup.sha256);
 });
