@@ -25,12 +25,14 @@ function assertAnsweredUnknown(answers: (Answer | Error)[], codes: string[]): vo
 }
 
 test('stop() fails in-flight writes with a definite:false 503 and then refuses connections', async (t) => {
-  // A longer election timeout keeps the lone leader leading while its writes wait for a quorum
-  // (should it step down first, the writes fail as leadership_lost: also an answer).
+  // The lone leader steps down one election timeout after it last heard from a majority (check
+  // quorum), failing the writes it holds — and then five of them are never pending at once. The
+  // timeout is long enough that the two stops and the five writes fit well inside it even on a
+  // loaded machine (at 600 ms they did not always).
   const c = await startCluster(t, {
     size: 3,
     heartbeatIntervalMs: 40,
-    electionTimeoutMs: 600,
+    electionTimeoutMs: 4000,
     requestTimeoutMs: 15_000,
   });
   const leader = await c.waitForLeader();
