@@ -1,18 +1,23 @@
 // The load generator behind `raftkv bench` (after etcd's benchmark tool): a fixed number of
 // clients, each with one request in flight, over a bounded pool of keep-alive connections, for a
 // total number of requests or a duration. It talks to raftkv's HTTP API or to etcd's v3 JSON
-// gateway, so both can be measured by the same code in one run. Latencies go into a histogram
-// per operation; errors are counted by kind; the generator reports its own CPU use so a reader
-// can tell whether it was the bottleneck.
+// gateway, so both can be measured by the same code in one run — by raw HTTP requests of its own
+// (below), or for raftkv through the package's client (client-path.ts), so that the client's
+// cost can be measured against the raw path. Latencies go into a histogram per operation; errors
+// are counted by kind; the generator reports its own CPU use so a reader can tell whether it was
+// the bottleneck.
 
 import http from 'node:http';
 import https from 'node:https';
 import { type ClientTls, checkClientTls } from '../client/index.js';
 import { httpsOptionsOf } from '../client/tls.js';
 import { Prng } from '../random.js';
+import { clientPath } from './client-path.js';
 import { Histogram } from './histogram.js';
 
 export type BenchTarget = 'raftkv' | 'etcd';
+/** How requests are sent: raw HTTP requests of the generator's own, or the package's ClusterClient. */
+export type BenchVia = 'http' | 'client';
 export type BenchOp =
   | { readonly kind: 'put' }
   | { readonly kind: 'get' }
@@ -22,6 +27,8 @@ export interface BenchOptions {
   /** `host:port` (http), or `http://host:port` / `https://host:port`. */
   readonly endpoints: readonly string[];
   readonly target: BenchTarget;
+  /** `client` goes with target raftkv only (etcd is spoken by raw HTTP). */
+  readonly via: BenchVia;
   readonly clients: number;
   readonly conns: number;
   /** Stop after this many requests (if set), else after durationS seconds. */
@@ -63,24 +70,25 @@ interface Endpoint {
   readonly agent: http.Agent;
 }
 
+/**
+ * Sends one request of the bench (a get when `isRead`, else a put) and resolves with `ok` or the
+ * kind of error to count it under; never rejects.
+ */
+export type Send = (isRead: boolean, key: string, value: string) => Promise<string>;
+
+/** A way of sending the bench's requests over the endpoints, and of releasing its connections. */
+export interface RequestPath {
+  /** The sender of client `c`, whose endpoint is the (c mod N)th on every path. */
+  sender(c: number): Send;
+  close(): void;
+}
+
 export async function runBench(o: BenchOptions): Promise<BenchResult> {
   if (o.endpoints.length === 0) throw new Error('no endpoints');
+  if (o.via === 'client' && o.target !== 'raftkv') throw new Error('via client goes with target raftkv');
   const perEndpoint = Math.max(1, Math.ceil(o.conns / o.endpoints.length));
   if (o.tls !== undefined) checkClientTls(o.tls);
-  const endpoints: Endpoint[] = o.endpoints.map((e) => {
-    const url = new URL(/^https?:\/\//.test(e) ? e : `http://${e}`);
-    const secure = url.protocol === 'https:';
-    const agentOptions = { keepAlive: true, maxSockets: perEndpoint };
-    return {
-      secure,
-      // URL keeps an IPv6 address in brackets; the socket wants it bare.
-      host: url.hostname.replace(/^\[(.*)\]$/, '$1'),
-      port: Number(url.port || (secure ? 443 : 80)),
-      agent: secure
-        ? new https.Agent({ ...agentOptions, ...(o.tls !== undefined && httpsOptionsOf(o.tls)) })
-        : new http.Agent(agentOptions),
-    };
-  });
+  const path = o.via === 'client' ? clientPath(o, perEndpoint) : httpPath(o, perEndpoint);
   const value = 'v'.repeat(o.valueSize);
   const latency = { all: new Histogram(), put: new Histogram(), get: new Histogram() };
   const errors: Record<string, number> = {};
@@ -99,13 +107,13 @@ export async function runBench(o: BenchOptions): Promise<BenchResult> {
   const random = new Prng(0x9e3779b9);
 
   async function client(c: number): Promise<void> {
-    const ep = endpoints[c % endpoints.length]!;
+    const send = path.sender(c);
     while (more()) {
       issued++;
       const key = keyOf(random.nextInt(o.keyspace), o.keySize);
       const isRead = o.op.kind === 'get' || (o.op.kind === 'mixed' && random.next() < o.op.readRatio);
       const t0 = process.hrtime.bigint();
-      const outcome = await request(ep, o, isRead, key, value);
+      const outcome = await send(isRead, key, value);
       const us = Number(process.hrtime.bigint() - t0) / 1000;
       done++;
       if (outcome === 'ok') {
@@ -119,7 +127,7 @@ export async function runBench(o: BenchOptions): Promise<BenchResult> {
   if (progress !== null) clearInterval(progress);
   const elapsedS = Number(process.hrtime.bigint() - start) / 1e9;
   const cpu = process.cpuUsage(cpuStart);
-  for (const ep of endpoints) ep.agent.destroy();
+  path.close();
   const { onProgress: _ignored, token: _token, tls: _tls, ...options } = o;
   return {
     options,
@@ -129,6 +137,36 @@ export async function runBench(o: BenchOptions): Promise<BenchResult> {
     latency,
     errors,
     benchCpuPercent: ((cpu.user + cpu.system) / 1e6 / elapsedS) * 100,
+  };
+}
+
+/**
+ * The raw path: requests of the generator's own over one keep-alive agent per endpoint, at most
+ * `perEndpoint` connections each. bench:compare measures it: keep its requests as they are.
+ */
+function httpPath(o: BenchOptions, perEndpoint: number): RequestPath {
+  const endpoints: Endpoint[] = o.endpoints.map((e) => {
+    const url = new URL(/^https?:\/\//.test(e) ? e : `http://${e}`);
+    const secure = url.protocol === 'https:';
+    const agentOptions = { keepAlive: true, maxSockets: perEndpoint };
+    return {
+      secure,
+      // URL keeps an IPv6 address in brackets; the socket wants it bare.
+      host: url.hostname.replace(/^\[(.*)\]$/, '$1'),
+      port: Number(url.port || (secure ? 443 : 80)),
+      agent: secure
+        ? new https.Agent({ ...agentOptions, ...(o.tls !== undefined && httpsOptionsOf(o.tls)) })
+        : new http.Agent(agentOptions),
+    };
+  });
+  return {
+    sender: (c) => {
+      const ep = endpoints[c % endpoints.length]!;
+      return (isRead, key, value) => request(ep, o, isRead, key, value);
+    },
+    close: () => {
+      for (const ep of endpoints) ep.agent.destroy();
+    },
   };
 }
 

@@ -1,7 +1,13 @@
 // Human-readable and JSON reports of a bench run.
 
 import type { Histogram } from './histogram.js';
-import type { BenchResult } from './load.js';
+import type { BenchResult, BenchVia } from './load.js';
+
+/** Which request path a run took, as the report's first line says it. */
+export const viaLabels: Readonly<Record<BenchVia, string>> = {
+  http: 'via raw HTTP',
+  client: 'via the client (ClusterClient: failover, an Idempotency-Key on every write)',
+};
 
 const ms = (us: number): string => (us / 1000).toFixed(us < 10_000 ? 2 : 1);
 
@@ -16,7 +22,7 @@ export function formatReport(r: BenchResult): string {
   const o = r.options;
   const op = o.op.kind === 'mixed' ? `mixed (${Math.round(o.op.readRatio * 100)}% reads)` : o.op.kind;
   const lines = [
-    `${o.target} bench: ${op}, ${o.clients} clients, ${o.conns} connections, ` +
+    `${o.target} bench ${viaLabels[o.via]}: ${op}, ${o.clients} clients, ${o.conns} connections, ` +
       `key ${o.keySize} B, value ${o.valueSize} B, keyspace ${o.keyspace}, ${o.consistency} reads`,
     '',
     `  Total:       ${r.elapsedS.toFixed(2)} s`,
@@ -70,6 +76,7 @@ export function jsonReport(r: BenchResult): Record<string, unknown> {
     meanMs: h.mean() / 1000,
   });
   return {
+    // options.via: which request path the run took.
     options: r.options,
     elapsedS: r.elapsedS,
     requests: r.requests,

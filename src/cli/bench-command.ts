@@ -36,6 +36,12 @@ export const benchFlags: readonly FlagDef[] = [
     default: 'raftkv',
     help: 'API to speak (etcd: its v3 JSON gateway)',
   },
+  {
+    name: 'via',
+    value: 'http|client',
+    default: 'http',
+    help: "raw HTTP requests, or the package's ClusterClient (--target raftkv)",
+  },
   { name: 'clients', value: 'N', default: '16', help: 'concurrent requests in flight' },
   { name: 'conns', value: 'N', default: 'the number of clients', help: 'keep-alive connections in all' },
   { name: 'total', value: 'N', help: 'stop after N requests (instead of --duration)' },
@@ -66,6 +72,11 @@ export function parseBenchOptions(argv: readonly string[], env: Env): BenchOptio
     'raftkv',
     'etcd',
   ] as const);
+  const via = parseChoice(stringOption(args, 'via') ?? 'http', '--via', ['http', 'client'] as const);
+  // The client speaks raftkv's API only.
+  if (via === 'client' && target !== 'raftkv') {
+    throw new UsageError(`--via client goes with --target raftkv, not --target ${target}`);
+  }
   // etcd's gateway has tokens of its own: --token is refused for it, RAFTKV_TOKEN left aside.
   if (target !== 'raftkv' && stringOption(args, 'token') !== undefined) {
     throw new UsageError('--token goes with --target raftkv');
@@ -84,6 +95,7 @@ export function parseBenchOptions(argv: readonly string[], env: Env): BenchOptio
   return {
     endpoints,
     target,
+    via,
     clients,
     conns: int('conns', clients, 1),
     total: totalRaw === undefined ? null : parseInteger(totalRaw, '--total', 1),
