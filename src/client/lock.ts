@@ -82,7 +82,7 @@ export interface HeldLock {
 const retryMs = 200;
 
 /** Runs `call` on the nodes in turn until one answers, pausing after a full round of failures. */
-async function onAnyNode<N, T>(
+export async function onAnyNode<N, T>(
   nodes: readonly N[],
   call: (node: N) => Promise<T>,
   signal?: AbortSignal,
@@ -179,23 +179,11 @@ export async function acquireLock(
       signal,
     );
     const token = mine.createIndex;
-    for (;;) {
-      keeper.throwIfLost();
-      const listing = await onAnyNode(nodes, (n) => n.list(prefix, { limit: 10_000 }), signal);
-      const ahead = listing.items.filter((i) => i.createIndex < token);
-      if (!listing.items.some((i) => i.key === key)) {
-        throw new LockLostError(name, 'the contender key is gone (its lease ended while waiting)');
-      }
-      if (ahead.length === 0) break;
-      // Wait for the contender just ahead to go; its deletion comes after the listing's index.
-      const before = ahead.reduce((a, b) => (b.createIndex > a.createIndex ? b : a));
-      await waitForDeletion(
-        nodes,
-        before.key,
-        listing.index + 1,
-        AbortSignal.any([keeper.lost, ...(signal ? [signal] : [])]),
-      );
-    }
+    await waitForTurn(nodes, prefix, key, token, {
+      lost: keeper.lost,
+      gone: (reason) => new LockLostError(name, reason),
+      ...(signal && { signal }),
+    });
     return {
       name,
       key,
@@ -223,6 +211,45 @@ export class LockLostError extends Error {
     readonly reason: string,
   ) {
     super(`lock ${lock} lost: ${reason}`);
+  }
+}
+
+/**
+ * Waits in the queue under `prefix` until `key` (created at index `token`) is the lowest
+ * createIndex there, and answers the index of the listing that showed it so. Between listings it
+ * watches the key just ahead of its own until that key is deleted. Rejects with `gone(reason)`
+ * when its own key is found gone or `lost` fires, with the signal's reason when `signal` aborts.
+ */
+export async function waitForTurn(
+  nodes: readonly LockNode[],
+  prefix: string,
+  key: string,
+  token: number,
+  options: {
+    readonly lost: AbortSignal;
+    readonly gone: (reason: string) => Error;
+    readonly signal?: AbortSignal;
+  },
+): Promise<number> {
+  const { lost, gone, signal } = options;
+  const either = AbortSignal.any([lost, ...(signal ? [signal] : [])]);
+  try {
+    for (;;) {
+      if (lost.aborted) throw gone(String(lost.reason));
+      const listing = await onAnyNode(nodes, (n) => n.list(prefix, { limit: 10_000 }), signal);
+      if (!listing.items.some((i) => i.key === key)) {
+        throw gone('the contender key is gone (its lease ended while waiting)');
+      }
+      const ahead = listing.items.filter((i) => i.createIndex < token);
+      if (ahead.length === 0) return listing.index;
+      // Wait for the contender just ahead to go; its deletion comes after the listing's index.
+      const before = ahead.reduce((a, b) => (b.createIndex > a.createIndex ? b : a));
+      await waitForDeletion(nodes, before.key, listing.index + 1, either);
+    }
+  } catch (e) {
+    // The watch rejects with the signal's reason: say which of the two it was.
+    if (lost.aborted && !signal?.aborted && e === lost.reason) throw gone(String(lost.reason));
+    throw e;
   }
 }
 
@@ -267,10 +294,6 @@ class LeaseRenewer {
 
   validUntil(): number {
     return this.lastAckedSend + this.ttl * 1000;
-  }
-
-  throwIfLost(): void {
-    if (this.lost.aborted) throw new LockLostError(`lease ${this.id}`, String(this.lost.reason));
   }
 
   private markLost(reason: string): void {
