@@ -38,6 +38,7 @@ import {
   RaftkvClient,
   type TxnResult,
 } from './client.js';
+import { type Election, electionOn } from './election.js';
 import { RaftkvApiError, RaftkvConnectionError } from './errors.js';
 import { acquireLock, type HeldLock, type KeptLease, keepLease, type LockOptions } from './lock.js';
 import type { ListOptions, PutOptions, ReadOptions, TxnBody, WriteOptions } from './requests.js';
@@ -213,6 +214,14 @@ export class ClusterClient {
   /** Lock `name` (docs/locks.md) through every node. */
   lock(name: string, options: LockOptions = {}): Promise<HeldLock> {
     return acquireLock(this.rotated(), name, options);
+  }
+
+  /**
+   * Election `name` (docs/locks.md#elections) through every node: `campaign(value)` resolves once
+   * leading, with a fencing token; `leader()`, `observe()`.
+   */
+  election(name: string): Election {
+    return electionOn(() => this.rotated(), name);
   }
 
   // Leases

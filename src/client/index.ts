@@ -33,6 +33,18 @@ export {
   type ClusterClientOptions,
   OutcomeUnknownError,
 } from './cluster-client.js';
+export {
+  type CampaignOptions,
+  campaign,
+  type Election,
+  type ElectionNode,
+  electionOn,
+  type Leader,
+  type Leadership,
+  LeadershipLostError,
+  leader,
+  observe,
+} from './election.js';
 export { PreconditionFailedError, RaftkvApiError, RaftkvConnectionError } from './errors.js';
 export {
   acquireLock,

@@ -218,3 +218,30 @@ test('client.snapshot.save(file): a verified backup from the first node that ser
   assert.equal(err.failures.length, 1);
   assert.equal(expectIntact(await checkBackupFile(file)).sha256, saved.backup.sha256);
 });
+
+test('client.election(name): campaign, leader, observe and resign through the cluster client', async (t) => {
+  const c = await startCluster(t, { size: 3 });
+  await c.waitForLeader();
+  const endpoints = ['n1', 'n2', 'n3'].map((id) => `127.0.0.1:${c.port(id)}`);
+  const a = new Client(endpoints);
+  const b = new Client([...endpoints].reverse());
+  t.after(() => {
+    a.close();
+    b.close();
+  });
+  const first = await a.election('svc').campaign('a', { ttl: 5 });
+  assert.deepEqual(await b.election('svc').leader(), { key: first.key, value: 'a', token: first.token });
+  const second = b.election('svc').campaign('b', { ttl: 5 });
+  const stop = new AbortController();
+  t.after(() => stop.abort());
+  const seen = b.election('svc').observe({ signal: stop.signal });
+  assert.equal((await seen.next()).value?.value, 'a');
+  await first.resign();
+  const next = await second;
+  assert.ok(next.token > first.token, 'the later leader has the larger token');
+  // The observer may see no leader between the two; it does see b.
+  let got = (await seen.next()).value;
+  if (got === null) got = (await seen.next()).value;
+  assert.equal(got?.value, 'b');
+  await next.resign();
+});
