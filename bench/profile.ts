@@ -9,6 +9,7 @@
 //
 // Run: npm run bench:profile -- DIR [flags]   (builds first), or after a build:
 //      node dist/bench/profile.js DIR [--duration 10s] [--warmup 2s] [--clients 64] [--keyspace 10000]
+//                                     [--op put|put-any]   (put-any: spread over every node, as bench:compare)
 //      node dist/bench/profile.js --summary FILE.cpuprofile
 
 import { spawn } from 'node:child_process';
@@ -37,7 +38,7 @@ import {
 } from './common.js';
 
 const usage = [
-  'usage: node dist/bench/profile.js DIR [--duration 10s] [--warmup 2s] [--clients 64] [--keyspace 10000]',
+  'usage: node dist/bench/profile.js DIR [--duration 10s] [--warmup 2s] [--clients 64] [--keyspace 10000] [--op put|put-any]',
   '       node dist/bench/profile.js --summary FILE.cpuprofile',
 ].join('\n');
 
@@ -49,6 +50,7 @@ function parseOptions() {
       warmup: { type: 'string', default: '2s' },
       clients: { type: 'string', default: '64' },
       keyspace: { type: 'string', default: '10000' },
+      op: { type: 'string', default: 'put' },
       summary: { type: 'string' },
       help: { type: 'boolean', default: false },
     },
@@ -64,10 +66,16 @@ function parseOptions() {
     warmupMs: parseDuration(values.warmup, '--warmup'),
     clientCounts: parseList(values.clients, '--clients'),
     keyspace: parseList(values.keyspace, '--keyspace')[0]!,
+    op: parseOp(values.op),
   };
 }
 
-const { dir, summary, durationMs, warmupMs, clientCounts, keyspace } = parseFlags(
+function parseOp(op: string): 'put' | 'put-any' {
+  if (op === 'put' || op === 'put-any') return op;
+  throw new Error(`--op must be put or put-any, not ${op}`);
+}
+
+const { dir, summary, durationMs, warmupMs, clientCounts, keyspace, op } = parseFlags(
   'profile',
   usage,
   parseOptions,
@@ -296,8 +304,8 @@ async function profileMain(dir: string): Promise<void> {
   const warmup = { ...data, target: 'raftkv', endpoints: [leader], op: 'put', clients: 16 } as const;
   await runLinearizable(reaper, { ...warmup, durationMs: warmupMs });
   for (const n of clientCounts) {
-    log(`raftkv put, ${n} clients, ${durationMs / 1000} s, profiled...`);
-    const r = await runCase(reaper, cluster, 'put', n, durationMs, data);
+    log(`raftkv ${op}, ${n} clients, ${durationMs / 1000} s, profiled...`);
+    const r = await runCase(reaper, cluster, op, n, durationMs, data);
     log(
       `  ${r.bench.throughput.toFixed(0)} ops/s, p50 ${fmtMs(r.bench.latency.all.p50Ms)} ms, ` +
         `p99 ${fmtMs(r.bench.latency.all.p99Ms)} ms, leader CPU ${r.leaderCpu.toFixed(0)}%`,
@@ -307,7 +315,7 @@ async function profileMain(dir: string): Promise<void> {
   await stop();
   const written = readdirSync(profDir).filter((f) => f.endsWith('.cpuprofile') && !before.has(f));
   const members = cluster.members();
-  const suffix = `put-${clientCounts.join('-')}.cpuprofile`;
+  const suffix = `${op}-${clientCounts.join('-')}.cpuprofile`;
   let leaderProfile: string | null = null;
   const followerProfiles: string[] = [];
   for (const m of members) {

@@ -16,6 +16,22 @@ export abstract class RaftkvError extends Error {
   }
 }
 
+/**
+ * Builds an error without capturing a stack trace: for an error that steers control flow on a hot
+ * path and whose stack no one reads — a follower learns it must forward a write from a
+ * NotLeaderError, once per forwarded write, and capturing its stack took about 5% of a
+ * follower's CPU under writes spread over every node.
+ */
+export function withoutStack<T extends Error>(make: () => T): T {
+  const limit = Error.stackTraceLimit;
+  Error.stackTraceLimit = 0;
+  try {
+    return make();
+  } finally {
+    Error.stackTraceLimit = limit;
+  }
+}
+
 /** Malformed request: bad JSON, missing or wrongly typed fields, empty key. */
 export class BadRequestError extends RaftkvError {
   readonly code = 'bad_request';

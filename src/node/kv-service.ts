@@ -12,6 +12,7 @@ import {
   NotLeaderError,
   RaftkvError,
   TimeoutError,
+  withoutStack,
 } from '../api/errors.js';
 import type {
   AddMemberRequest,
@@ -325,7 +326,7 @@ export class NodeKvService implements KvService {
       const pending = attempt();
       if (pending !== 'not-leader') return pending;
       const leader = this.driver.leaderAddress();
-      if (leader !== null) throw new NotLeaderError(leader);
+      if (leader !== null) throw withoutStack(() => new NotLeaderError(leader));
       // An election is under way: wait for its outcome rather than fail at once.
       await this.driver.waitForLeader(this.leaderWaitDeadline(deadline));
       if (this.driver.leaderAddress() === null) {
