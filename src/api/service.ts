@@ -326,7 +326,8 @@ export interface KvService extends MembershipService, LeaseService {
    * produced as it is pulled. BusyError when too many are streaming from this node already.
    */
   backup(deadlineMs: number): Promise<BackupStream>;
-  debug(): Record<string, unknown>;
+  /** GET /debug; `logTail`: also the last entries of the log (`log`: index, term, type, summary). */
+  debug(options?: { readonly logTail?: number }): Record<string, unknown>;
   health(): Health;
   /** The space rules this node has applied (a local read). */
   space(): SpaceStatus;

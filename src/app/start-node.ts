@@ -37,6 +37,7 @@ import {
   WalFailedError,
 } from '../storage/index.js';
 import { ForwardTunnel, PeerTls, PeerTransport } from '../transport/index.js';
+import { clusterView } from './cluster-view.js';
 import { type NodeTls, readNodeTls, tlsConfigured } from './node-tls.js';
 import { alarmToLeader } from './own-calls.js';
 
@@ -187,6 +188,7 @@ export async function startNode(options: NodeOptions, seams: NodeSeams = {}): Pr
     slowReaderMs: o.slowReaderMs,
     ...(tls?.https != null && { tls: tls.https }),
     ...(forwardTunnel !== undefined && { forwardTunnel }),
+    clusterView: clusterView(service, options, realClock.now),
     onPeerUpgrade: (req: IncomingMessage, socket: Socket, head: Buffer) => {
       transport.handleUpgrade(req, socket, head);
     },

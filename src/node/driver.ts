@@ -457,6 +457,16 @@ export class Driver {
     await new Promise<void>((resolve) => this.clock.soon(resolve));
   }
 
+  /**
+   * The last `count` entries of the stable log (as saved; the leader's newest may still be on
+   * their way to the disk), oldest first; none before the snapshot.
+   */
+  logTail(count: number): readonly Entry[] {
+    const last = this.log.lastIndex();
+    const lo = Math.max(this.log.firstIndex(), last - count + 1);
+    return lo > last ? [] : this.log.entries(lo, last + 1, Number.POSITIVE_INFINITY);
+  }
+
   debugState(): Record<string, unknown> {
     return {
       pendingWrites: this.writes.size,

@@ -45,6 +45,7 @@ import type {
 } from '../api/service.js';
 import {
   type Command,
+  describeCommandBytes,
   encodeCommand,
   type SpaceCommand,
   type SpaceResult,
@@ -214,7 +215,8 @@ export class NodeKvService implements KvService {
     return this.backups.open();
   }
 
-  debug(): Record<string, unknown> {
+  /** GET /debug; with `logTail`, the last entries of the log too (what the dashboard draws). */
+  debug(options: { readonly logTail?: number } = {}): Record<string, unknown> {
     const s = this.driver.raw.status();
     return {
       nodeId: s.id,
@@ -245,7 +247,22 @@ export class NodeKvService implements KvService {
       ...this.driver.debugState(),
       backups: this.backups.counts(),
       ...(this.diskSpace === null ? {} : { disk: this.diskSpace() }),
+      ...(options.logTail ? { log: this.logTail(options.logTail) } : {}),
     };
+  }
+
+  private logTail(count: number): { index: number; term: number; type: string; summary: string }[] {
+    return this.driver.logTail(count).map((e) => ({
+      index: e.index,
+      term: e.term,
+      type: e.type,
+      summary:
+        e.type === 'command'
+          ? describeCommandBytes(e.data)
+          : e.type === 'noop'
+            ? 'a new leader’s empty entry'
+            : 'membership change',
+    }));
   }
 
   space(): SpaceStatus {

@@ -28,6 +28,10 @@ export const routeRequirements: Readonly<Record<Route, Requirement>> = {
   txn: 'readwrite',
   delete: 'readwrite',
   debug: 'admin',
+  // The page and its files hold no data; the state it shows is /debug's, for admins.
+  ui: 'open',
+  uiAsset: 'open',
+  uiState: 'admin',
   snapshot: 'admin',
   backup: 'admin',
   alarms: 'admin',

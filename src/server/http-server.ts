@@ -29,6 +29,7 @@ import type { KvService, WatchHandle, WatchSpec } from '../api/service.js';
 import type { AccessControl } from './access.js';
 import { sendBackup } from './backup-response.js';
 import { errorBody, statusFor } from './status-map.js';
+import { UiAssets } from './ui-assets.js';
 import {
   findRoute,
   type LeaseRequest,
@@ -63,6 +64,13 @@ export interface HttpServerOptions {
    * it (access.ts). Without it every route is open to anyone who reaches the port.
    */
   readonly access?: AccessControl;
+  /**
+   * GET /ui/state: every member's status and log tail, as the dashboard draws them; given the
+   * caller's Authorization, which it passes on to the other members. Without it: 404.
+   */
+  readonly clusterView?: (authorization: string | undefined) => Promise<unknown>;
+  /** Where the dashboard's files are (default: ui/ in the package). */
+  readonly uiDir?: URL;
   /**
    * Connections one client address may hold open at once (peers' included); the next one gets
    * 429 too_many_connections and is closed. 0: no limit. Default 1024.
@@ -173,6 +181,8 @@ export class KvHttpServer {
    * has ended, the sweep applies again.
    */
   private readonly streamingWatch = new WeakSet<Duplex>();
+  /** The dashboard's files, read when first asked for. */
+  private readonly uiAssets: UiAssets;
   /** The open watches, ended at close(): an event stream never ends by itself. */
   private readonly watches = new Map<SseWatchStream, WatchHandle>();
   private readonly slowReaderSweep: NodeJS.Timeout;
@@ -182,6 +192,7 @@ export class KvHttpServer {
     private readonly options: HttpServerOptions,
   ) {
     this.agent = forwardingAgent(options.tls);
+    this.uiAssets = new UiAssets(options.uiDir);
     const slowReaderMs = options.slowReaderMs ?? defaultSlowReaderMs;
     this.slowReaderSweep = setInterval(
       () => this.sweepSlowReaders(),
@@ -561,8 +572,20 @@ export class KvHttpServer {
         return;
       }
       case 'debug':
-        this.send(res, 200, { ...this.service.debug(), admission: this.stats() });
+        this.send(res, 200, { ...this.service.debug({ logTail: r.logTail }), admission: this.stats() });
         return;
+      case 'ui':
+        await this.sendAsset(req, res, 'index.html');
+        return;
+      case 'uiAsset':
+        await this.sendAsset(req, res, r.name);
+        return;
+      case 'uiState': {
+        const view = this.options.clusterView;
+        if (view === undefined) throw new NotFoundError('this node serves no cluster view');
+        this.send(res, 200, await view(header(req, 'authorization')));
+        return;
+      }
       case 'snapshot': {
         // Snapshotting can take seconds for a large store: its own deadline, not a KV request's.
         const out = await this.service.snapshot(this.options.now() + snapshotTimeoutMs);
@@ -832,6 +855,27 @@ export class KvHttpServer {
     if (status === 503) headers['retry-after'] = '1';
     res.writeHead(status, headers);
     res.end(payload);
+  }
+
+  /** A dashboard file (ui-assets.ts): 304 when the browser has it already. */
+  private async sendAsset(req: IncomingMessage, res: ServerResponse, name: string): Promise<void> {
+    const asset = await this.uiAssets.get(name);
+    if (asset === null) throw new NotFoundError(`the dashboard has no file ${truncate(name)}`);
+    if (res.headersSent) return;
+    // no-cache: the browser keeps the file, and asks whether it is still current (an upgrade may
+    // have changed it); the answer is then an empty 304.
+    const headers: http.OutgoingHttpHeaders = { etag: asset.etag, 'cache-control': 'no-cache' };
+    if (header(req, 'if-none-match') === asset.etag) {
+      res.writeHead(304, headers);
+      res.end();
+      return;
+    }
+    res.writeHead(200, {
+      ...headers,
+      'content-type': asset.contentType,
+      'content-length': asset.body.length,
+    });
+    res.end(asset.body);
   }
 
   private fail(res: ServerResponse, err: unknown): void {

@@ -84,7 +84,11 @@ export type Route =
   | 'memberRemove'
   | 'leaderMove'
   | 'watch'
+  | UiRoute
   | LeaseRoute;
+
+/** The dashboard's routes (docs/dashboard.md): the page, its files, and the cluster's state. */
+export type UiRoute = 'ui' | 'uiAsset' | 'uiState';
 
 /** The lease routes (docs/leases.md). */
 export type LeaseRoute = 'leaseGrant' | 'leaseKeepalive' | 'leaseInfo' | 'leaseRevoke';
@@ -102,9 +106,20 @@ export type ClientRequest =
   | { readonly route: 'memberPromote' | 'memberRemove'; readonly id: string }
   | { readonly route: 'leaderMove'; readonly to: string | null }
   | { readonly route: 'watch'; readonly watch: WatchSpec }
+  | { readonly route: 'debug'; readonly logTail: number }
+  | { readonly route: 'uiAsset'; readonly name: string }
   | LeaseRequest
   | {
-      readonly route: 'debug' | 'health' | 'livez' | 'readyz' | 'metrics' | 'snapshot' | 'backup' | 'alarms';
+      readonly route:
+        | 'health'
+        | 'livez'
+        | 'readyz'
+        | 'metrics'
+        | 'snapshot'
+        | 'backup'
+        | 'alarms'
+        | 'ui'
+        | 'uiState';
     };
 
 /** The route a method and path name; NotFoundError (404) for anything else. */
@@ -142,7 +157,14 @@ export function findRoute(method: string, path: string): Route | null {
   } else if (path === '/cluster/leader' && method === 'POST') return 'leaderMove';
   else if (path === '/watch' && method === 'GET') return 'watch';
   else if (path === '/leases' || path.startsWith('/leases/')) return findLeaseRoute(method, path);
+  else if ((path === '/ui' || path.startsWith('/ui/')) && method === 'GET') return findUiRoute(path);
   return null;
+}
+
+function findUiRoute(path: string): UiRoute {
+  if (path === '/ui' || path === '/ui/') return 'ui';
+  if (path === '/ui/state') return 'uiState';
+  return 'uiAsset';
 }
 
 /** Only these routes read their body; the others discard one (read, never refused). */
@@ -184,6 +206,10 @@ export function parseRequest(route: Route, head: RequestHead, body: Buffer): Cli
       return { route, to: parseLeaderBody(body) };
     case 'watch':
       return { route, watch: parseWatchRequest(head) };
+    case 'debug':
+      return { route, logTail: parseLogTail(head.query) };
+    case 'uiAsset':
+      return { route, name: head.path.slice('/ui/'.length) };
     case 'leaseGrant':
     case 'leaseKeepalive':
     case 'leaseInfo':
@@ -524,6 +550,19 @@ function checkPrefix(s: string, what: string): string {
     throw new TooLargeError(`${what} is longer than the key limit`);
   if (!isWellFormed(s)) throw new BadRequestError(`${what} is not valid UTF-8 (lone surrogate)`);
   return s;
+}
+
+/** The most log entries GET /debug?logTail=N shows. */
+export const maxLogTail = 100;
+
+function parseLogTail(q: URLSearchParams): number {
+  const raw = single(q, 'logTail');
+  if (raw === null) return 0;
+  const n = /^[0-9]{1,4}$/.test(raw) ? Number(raw) : Number.NaN;
+  if (!Number.isSafeInteger(n) || n > maxLogTail) {
+    throw new BadRequestError(`logTail must be an integer in 0..${maxLogTail}`);
+  }
+  return n;
 }
 
 function parseListQuery(q: URLSearchParams): ListQuery {

@@ -38,6 +38,9 @@ const requests: Readonly<Record<Route, { method: string; path: string; body?: un
   leaseKeepalive: { method: 'POST', path: '/leases/999999/keepalive' },
   leaseInfo: { method: 'GET', path: '/leases/999999' },
   leaseRevoke: { method: 'DELETE', path: '/leases/999999' },
+  ui: { method: 'GET', path: '/ui' },
+  uiAsset: { method: 'GET', path: '/ui/index.html' },
+  uiState: { method: 'GET', path: '/ui/state' },
 };
 
 type Caller = {

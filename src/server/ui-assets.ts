@@ -1,0 +1,58 @@
+// The dashboard's files (docs/dashboard.md): `ui/` at the package's root, served at /ui/NAME.
+// Read on the first request for each and kept (they are small), so a node that no one watches
+// reads nothing and keeps nothing; each answer carries an ETag, so a browser that has a file asks
+// again with If-None-Match and gets an empty 304.
+
+import { createHash } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+
+export interface UiAsset {
+  readonly body: Buffer;
+  readonly contentType: string;
+  readonly etag: string;
+}
+
+const contentTypes: Readonly<Record<string, string>> = {
+  html: 'text/html; charset=utf-8',
+  js: 'text/javascript; charset=utf-8',
+  css: 'text/css; charset=utf-8',
+  svg: 'image/svg+xml',
+  png: 'image/png',
+};
+
+/** A file name the dashboard may serve: no directories, no dot files, a known type. */
+const assetName = /^[a-z0-9][a-z0-9-]*\.(html|js|css|svg|png)$/;
+
+/** Where the files are: `ui/` beside `dist/` (this module is dist/src/server/ui-assets.js). */
+export const defaultUiDir = new URL('../../../ui/', import.meta.url);
+
+export class UiAssets {
+  private readonly cache = new Map<string, Promise<UiAsset | null>>();
+
+  constructor(private readonly dir: URL = defaultUiDir) {}
+
+  /** The file `name`, or null when there is no such file to serve. */
+  get(name: string): Promise<UiAsset | null> {
+    const type = assetName.exec(name)?.[1];
+    if (type === undefined) return Promise.resolve(null);
+    let asset = this.cache.get(name);
+    if (asset === undefined) {
+      asset = this.read(name, contentTypes[type]!);
+      this.cache.set(name, asset);
+    }
+    return asset;
+  }
+
+  private async read(name: string, contentType: string): Promise<UiAsset | null> {
+    let body: Buffer;
+    try {
+      body = await readFile(new URL(name, this.dir));
+    } catch {
+      // Not there (or unreadable): not cached, so a file added later is found.
+      this.cache.delete(name);
+      return null;
+    }
+    const etag = `"${createHash('sha256').update(body).digest('base64url').slice(0, 22)}"`;
+    return { body, contentType, etag };
+  }
+}

@@ -1,0 +1,90 @@
+// Goal: the dashboard's routes. GET /ui and its files are served with an ETag and answered 304
+// when the browser has them, nothing outside ui/ is served, and GET /ui/state gathers every
+// member's status and log tail — a stopped member shows as unreachable, not as a stalled page.
+// GET /debug?logTail=N describes the last entries of the log, never their values.
+
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { startCluster } from '../support/cluster.js';
+import { request } from '../support/http.js';
+
+test('GET /ui serves the page with an ETag, 304 when current; nothing outside ui/', async (t) => {
+  const c = await startCluster(t, { size: 1 });
+  await c.waitForLeader();
+  const client = c.client('n1');
+  const page = await request(client, 'GET', '/ui');
+  assert.equal(page.status, 200);
+  assert.match(String(page.headers['content-type']), /^text\/html/);
+  assert.match(page.text, /<html/);
+  const etag = page.headers.etag;
+  assert.ok(typeof etag === 'string' && etag.length > 2);
+  assert.equal(page.headers['cache-control'], 'no-cache');
+  const again = await request(client, 'GET', '/ui/', { headers: { 'if-none-match': etag } });
+  assert.equal(again.status, 304);
+  assert.equal(again.text, '');
+  for (const path of [
+    '/ui/../package.json',
+    '/ui/%2e%2e%2fpackage.json',
+    '/ui/.hidden.js',
+    '/ui/none.js',
+    '/ui/a/b.js',
+  ]) {
+    const a = await request(client, 'GET', path);
+    assert.equal(a.status, 404, `${path}: ${a.text}`);
+    assert.equal(a.body.code, 'not_found');
+  }
+});
+
+test('GET /debug?logTail=N: the last entries, described without their values', async (t) => {
+  const c = await startCluster(t, { size: 1 });
+  const leader = await c.waitForLeader();
+  assert.equal((await c.put(leader, 'config/color', 'a secret value')).status, 200);
+  const client = c.client(leader);
+  const d = await request(client, 'GET', '/debug?logTail=3');
+  assert.equal(d.status, 200);
+  const log = d.body.log as { index: number; term: number; type: string; summary: string }[];
+  assert.ok(log.length >= 1 && log.length <= 3);
+  const last = log.at(-1)!;
+  assert.deepEqual(
+    { type: last.type, summary: last.summary, index: last.index },
+    { type: 'command', summary: 'put config/color', index: d.body.logLength },
+  );
+  assert.ok(!d.text.includes('a secret value'));
+  assert.equal((await request(client, 'GET', '/debug')).body.log, undefined, 'no log without logTail');
+  for (const bad of ['101', '-1', 'x', '1.5']) {
+    const a = await request(client, 'GET', `/debug?logTail=${bad}`);
+    assert.equal(a.status, 400, a.text);
+    assert.match(a.body.error, /logTail/);
+  }
+});
+
+test('GET /ui/state: every member with its status and log; a stopped one unreachable', async (t) => {
+  const c = await startCluster(t, { size: 3 });
+  const leader = await c.waitForLeader();
+  assert.equal((await c.put(leader, 'k', 'v')).status, 200);
+  const follower = c.followerOf(leader);
+  const view = await request(c.client(follower), 'GET', '/ui/state');
+  assert.equal(view.status, 200, view.text);
+  assert.equal(view.body.servedBy, follower);
+  assert.equal(view.body.leaderId, leader);
+  const members = view.body.members as {
+    id: string;
+    reachable: boolean;
+    status: { state: string; log: unknown[] };
+  }[];
+  assert.deepEqual(members.map((m) => m.id).sort(), ['n1', 'n2', 'n3']);
+  for (const m of members) {
+    assert.equal(m.reachable, true, m.id);
+    assert.equal(m.status.state, m.id === leader ? 'leader' : 'follower');
+    assert.ok(m.status.log.length > 0);
+  }
+  const down = c.ids.find((id) => id !== leader && id !== follower)!;
+  await c.stopNode(down);
+  const after = await request(c.client(follower), 'GET', '/ui/state');
+  const gone = (
+    after.body.members as { id: string; reachable: boolean; error: string; status: unknown }[]
+  ).find((m) => m.id === down)!;
+  assert.equal(gone.reachable, false);
+  assert.equal(gone.status, null);
+  assert.ok(gone.error.length > 0);
+});
