@@ -165,6 +165,8 @@ export class KvHttpServer {
   private readonly forwarding = new Set<ServerResponse>();
   /** KV requests being handled now; see HttpServerOptions.maxInflight. */
   private inflight = 0;
+  /** HTTP requests received since start, every route (GET /debug: the dashboard's requests/s). */
+  private requests = 0;
   /** KV requests refused for being past maxInflight, since start (GET /debug). */
   private refusedBusy = 0;
   /** Called when `inflight` drops to 0 (drained() waiting). */
@@ -204,6 +206,7 @@ export class KvHttpServer {
       // A connection refused on arrival (admitConnection) is closing: its requests get nothing more.
       if (socketState(req.socket).answered) return;
       const arrived = options.now();
+      this.requests++;
       this.track(req.socket, res);
       if (req.rawHeaders.length > 2 * maxHeaderFields) {
         options.metrics.malformed(431);
@@ -837,8 +840,13 @@ export class KvHttpServer {
   }
 
   /** Admission counters for GET /debug. */
-  stats(): { inflight: number; maxInflight: number; refusedBusy: number } {
-    return { inflight: this.inflight, maxInflight: this.options.maxInflight, refusedBusy: this.refusedBusy };
+  stats(): { requests: number; inflight: number; maxInflight: number; refusedBusy: number } {
+    return {
+      requests: this.requests,
+      inflight: this.inflight,
+      maxInflight: this.options.maxInflight,
+      refusedBusy: this.refusedBusy,
+    };
   }
 
   private send(res: ServerResponse, status: number, body: unknown): void {
