@@ -35,6 +35,12 @@ export interface Mutations {
   forgetVotePersist?: boolean;
   /** Release ReadIndex reads without confirming leadership with a heartbeat round (§6.4). */
   readIndexWithoutHeartbeat?: boolean;
+  /**
+   * Keep the leader lease for the rest of the term once one heartbeat round was confirmed,
+   * whatever the time (§6.4.1 bounds it by the election timeout): a deposed leader cut off from
+   * the majority serves lease reads until CheckQuorum steps it down.
+   */
+  leaseNeverExpires?: boolean;
   /** Hand entries to the state machine as soon as they are appended, before they commit. */
   applyBeforeCommit?: boolean;
   /** Append a configuration change before committing an entry of the leader's own term (the 2015 single-server bug). */

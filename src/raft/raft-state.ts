@@ -80,7 +80,7 @@ export abstract class RaftState {
     this.config = config;
     this.random = random;
     this.logger = logger;
-    this.lease = new LeaderLease(config.electionTimeoutTicks);
+    this.lease = new LeaderLease(config.electionTimeoutTicks, config.mutations.leaseNeverExpires === true);
     const { hardState } = storage.initialState();
     this.log = new RaftLog(storage, hardState.commitIndex, config.lastApplied);
     this.tracker = new ProgressTracker(

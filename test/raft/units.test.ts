@@ -92,6 +92,18 @@ test('lease: a TimeoutNow revokes it for the rest of the term; a new term starts
   assert.equal(lease.valid(4), true);
 });
 
+test('lease, mutation leaseNeverExpires: once a round is confirmed it holds whatever the time, until revoked or reset', () => {
+  const lease = new LeaderLease(10, true);
+  assert.equal(lease.valid(0), false, 'still none before a majority answered');
+  lease.roundSent(1, 0);
+  lease.roundConfirmed(1);
+  assert.equal(lease.valid(1_000_000), true, 'never runs out');
+  lease.revoke();
+  assert.equal(lease.valid(1), false, 'a TimeoutNow still revokes it');
+  lease.reset();
+  assert.equal(lease.valid(1), false, 'a new term starts without one');
+});
+
 test('inflights: a bounded window in messages and bytes, freed by acknowledgements in order', () => {
   const w = new Inflights(3, 1000);
   w.add(5, 100);

@@ -401,6 +401,17 @@ export class SimCluster implements DriverEnv {
     return res;
   }
 
+  /**
+   * The node starts an election now, as its election timer would (a no-op if it is down or
+   * paused). The nemesis uses it for a timer that draws the shortest randomized timeout.
+   */
+  campaign(id: NodeId): void {
+    const n = this.node(id);
+    if (!n.raw || n.isPaused) return;
+    if (this.tracer.on) this.tracer.event('campaign', `${id} campaigns`);
+    n.drive('campaign', (r) => r.campaign());
+  }
+
   /** Null if the node is down or paused (an operator's request to a stopped process times out). */
   transferLeadership(id: NodeId, to: NodeId): TransferResult | null {
     const n = this.node(id);

@@ -1,6 +1,8 @@
 // Goal: show that the simulator catches real Raft bugs. Each field of Mutations re-introduces one
 // known bug in the core (Figure 3.7's commit by counting, §3.6.1's up-to-date check, Figure 3.1's
-// durable vote, §6.4's leadership confirmation for reads, applying before commit, and four of
+// durable vote, §6.4's leadership confirmation for reads, §6.4.1's lease that must end before a
+// follower may vote — caught by the cut-off leader episodes of nemesis.ts —, applying before
+// commit, and four of
 // membership changes: a change before the leader's own-term commit — the single-server bug of
 // 2015 —, two changes in flight at once, a joint configuration counting only its incoming voters,
 // and learners voting); each field of DriverMutations one in the driver (forgetPausedTime: a

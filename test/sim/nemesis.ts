@@ -22,10 +22,20 @@
 // the clients it can still reach — held reads at once, new ones until the lease it remembers
 // ends. No other fault starts while an episode plays out: it means something only if the rest
 // of the cluster can elect a leader and commit meanwhile, and random faults stop that too often.
+// A cut-off leader episode (lease seeds) exposes a lease that outlives its time without any
+// pause: the leader is cut off from its peers (not from its clients) right after its CheckQuorum
+// round has counted a majority, so it stays leader for almost two election timeouts more, while
+// the majority side can elect a new leader after one (§6.4.1: the lease must end before that).
+// The rest of the network is healthy meanwhile (one tick a message, nothing lost), a follower
+// campaigns as soon as its timer may fire — one election timeout after the cut, the shortest
+// randomized timeout — and the majority side's clients write to the new leader, while the old
+// leader's clients read what they wrote: a lease still honoured then answers them stale. The
+// cut heals a little after the old leader steps down. No other fault starts meanwhile either.
 
 import type { NodeId } from '../../src/raft/index.js';
 import type { Prng } from '../../src/random.js';
 import type { SimCluster } from './cluster.js';
+import type { LinkFaults } from './network.js';
 import type { Tracer } from './trace.js';
 
 export interface FaultPlan {
@@ -75,6 +85,19 @@ export interface FaultPlan {
   readonly isolatedAfterTicks: readonly [number, number];
   /** Share of pauses during which messages to the node wait for its resume (the rest are lost). */
   readonly pauseHoldRate: number;
+  /**
+   * Per CheckQuorum round of the leader that has counted a majority again (at most
+   * `leaderCutWindow` ticks after the round began), while no episode plays out and no process is
+   * paused: probability that a cut-off leader episode starts (see the top of this file).
+   */
+  readonly leaderCutRate: number;
+  readonly leaderCutWindow: number;
+  /** Ticks after the cut at which a follower campaigns (the shortest randomized election timeout). */
+  readonly leaderCutCampaignAfter: number;
+  /** The cut heals this long after the old leader stepped down... */
+  readonly leaderCutLingerTicks: readonly [number, number];
+  /** ...or this long after it began, whichever comes first. */
+  readonly leaderCutMaxTicks: number;
 }
 
 export const noFaults: FaultPlan = {
@@ -98,6 +121,11 @@ export const noFaults: FaultPlan = {
   lingerTicks: [0, 0],
   isolatedAfterTicks: [1, 1],
   pauseHoldRate: 0,
+  leaderCutRate: 0,
+  leaderCutWindow: 0,
+  leaderCutCampaignAfter: 0,
+  leaderCutLingerTicks: [0, 0],
+  leaderCutMaxTicks: 0,
 };
 
 export function describeFaults(f: FaultPlan): string {
@@ -113,6 +141,10 @@ export function describeFaults(f: FaultPlan): string {
         `hold ${f.pauseHoldRate}; episodes ${f.pauseIsolateRate} of the leader's, at commits ${f.pausePointRate}, ` +
         `${f.isolatedPauseTicks[0]}..${f.isolatedPauseTicks[1]} linger ${f.lingerTicks[0]}..${f.lingerTicks[1]} ` +
         `after ${f.isolatedAfterTicks[0]}..${f.isolatedAfterTicks[1]})`
+      : '') +
+    (f.leaderCutRate > 0
+      ? ` leaderCut=${f.leaderCutRate} (campaign after ${f.leaderCutCampaignAfter}, linger ` +
+        `${f.leaderCutLingerTicks[0]}..${f.leaderCutLingerTicks[1]}, at most ${f.leaderCutMaxTicks})`
       : '')
   );
 }
@@ -139,12 +171,43 @@ interface Episode {
   resumeAt: number | null;
 }
 
+/** A cut-off leader episode in progress (see FaultPlan.leaderCutRate). */
+interface LeaderCut {
+  readonly id: NodeId;
+  readonly term: number;
+  readonly cut: Cut;
+  /** The leader's commit index when cut off. */
+  readonly commit: number;
+  readonly at: number;
+  readonly linger: number;
+  /** The links as they were before the episode made the rest of the network healthy. */
+  readonly links: LinkFaults;
+  /** Acknowledged writes looked at so far. */
+  scanned: number;
+  /** The key of the latest write another leader acknowledged: the old leader's clients read it. */
+  key: string | null;
+  campaigned: boolean;
+  /** Set once the old leader no longer leads (stepped down, or crashed). */
+  deposedAt: number | null;
+}
+
+/** A CheckQuorum round of the leader that has just begun: nobody but the leader counted yet. */
+interface QuorumRound {
+  readonly id: NodeId;
+  readonly term: number;
+  readonly at: number;
+}
+
 export class Nemesis {
   partitions = 0;
   isolations = 0;
   crashPointCrashes = 0;
   /** Stale leader episodes (a leader paused and cut off from its peers). */
   pauseIsolations = 0;
+  /** Cut-off leader episodes (a leader cut off from its peers right after its CheckQuorum round). */
+  leaderCuts = 0;
+  /** Of those, the ones in which another leader acknowledged a write while the old one still led. */
+  leaderCutOverlaps = 0;
   /** No new stall starts before this tick (one stalled disk at a time). */
   private stallOverAt = 0;
   /** No new pause starts before this tick (one paused process at a time). */
@@ -154,6 +217,8 @@ export class Nemesis {
    * be able to elect a leader and acknowledge writes for it to mean anything.
    */
   private episode: Episode | null = null;
+  private leaderCut: LeaderCut | null = null;
+  private round: QuorumRound | null = null;
   private readonly restartAt = new Map<NodeId, number>();
   private readonly resumeAt = new Map<NodeId, number>();
   private cuts: Cut[] = [];
@@ -167,6 +232,8 @@ export class Nemesis {
     private readonly stallRng: Prng = rng,
     /** So do pauses. */
     private readonly pauseRng: Prng = rng,
+    /** And cut-off leader episodes. */
+    private readonly cutRng: Prng = rng,
   ) {}
 
   /** Runs at the start of every tick of the fault phase. */
@@ -186,15 +253,15 @@ export class Nemesis {
       }
     }
     this.stepEpisode();
+    if (f.leaderCutRate > 0) this.stepLeaderCut();
     const healed = this.cuts.filter((cut) => cut.healAt <= c.now);
     if (healed.length > 0) {
       this.cuts = this.cuts.filter((cut) => cut.healAt > c.now);
       this.applyCuts();
       if (this.tracer.on) this.tracer.event('heal', `links now cut: ${c.net.describePartition() || 'none'}`);
     }
-    // During a paused leader's episode the draws go on, so that the stream stays the same, but
-    // no fault starts.
-    const quiet = this.episode !== null;
+    // During an episode the draws go on, so that the stream stays the same, but no fault starts.
+    const quiet = this.episode !== null || this.leaderCut !== null;
     if (f.crashRate > 0 && rng.chance(f.crashRate) && !quiet) {
       const live = c.liveIds();
       const leader = c.leader();
@@ -309,6 +376,112 @@ export class Nemesis {
     this.pauseOverAt = e.cut.healAt;
   }
 
+  /**
+   * Plays a cut-off leader episode, or starts one: when the leader's CheckQuorum round that just
+   * began has counted a majority, the leader will pass its next check without hearing from
+   * anyone, so it leads for almost two election timeouts after the cut.
+   */
+  private stepLeaderCut(): void {
+    const { c, f } = this;
+    if (this.leaderCut !== null) {
+      this.playLeaderCut(this.leaderCut);
+      return;
+    }
+    if (this.episode !== null || c.now < this.pauseOverAt) return;
+    const id = c.leader();
+    const s = id === null || c.isPaused(id) ? null : c.status(id);
+    if (id === null || s === null || s.progress === null) {
+      this.round = null;
+      return;
+    }
+    const { voters, outgoingVoters } = s.membership;
+    const counted = (v: NodeId): boolean => v === id || s.progress?.[v]?.recentActive === true;
+    const others = [...new Set([...voters, ...outgoingVoters])].filter((v) => v !== id);
+    if (others.length === 0) return;
+    if (!others.some(counted)) {
+      this.round = { id, term: s.term, at: c.now };
+      return;
+    }
+    const r = this.round;
+    if (r === null || r.id !== id || r.term !== s.term) return;
+    const majority = (set: readonly NodeId[]): boolean =>
+      set.length === 0 || 2 * set.filter(counted).length > set.length;
+    if (!majority(voters) || !majority(outgoingVoters)) return;
+    this.round = null;
+    if (this.cutRng.chance(f.leaderCutRate) && c.now - r.at <= f.leaderCutWindow) this.startLeaderCut(id, s);
+  }
+
+  private startLeaderCut(id: NodeId, s: { readonly term: number; readonly commitIndex: number }): void {
+    const { c, f } = this;
+    this.leaderCuts++;
+    const links: [NodeId, NodeId][] = [];
+    for (const x of c.activeIds()) if (x !== id) links.push([id, x], [x, id]);
+    const cut: Cut = { links, healAt: Number.POSITIVE_INFINITY, background: false };
+    this.cuts.push(cut);
+    this.applyCuts();
+    this.pauseOverAt = Number.POSITIVE_INFINITY;
+    const before = c.net.faults;
+    c.net.faults = { minDelay: 1, maxDelay: 1, dropRate: 0, dupRate: 0 };
+    this.leaderCut = {
+      id,
+      term: s.term,
+      cut,
+      commit: s.commitIndex,
+      at: c.now,
+      linger: this.cutRng.int(f.leaderCutLingerTicks[0], f.leaderCutLingerTicks[1]),
+      links: before,
+      scanned: c.clients.acked.length,
+      key: null,
+      campaigned: false,
+      deposedAt: null,
+    };
+    if (this.tracer.on) {
+      this.tracer.event(
+        'partition',
+        `cut-off leader episode: ${id} (t${s.term}, commit ${s.commitIndex}) cut off from its peers, ` +
+          `right after its CheckQuorum round counted a majority`,
+      );
+    }
+  }
+
+  private playLeaderCut(e: LeaderCut): void {
+    const { c, f } = this;
+    const acked = c.clients.acked;
+    for (; e.scanned < acked.length; e.scanned++) {
+      const a = acked[e.scanned]!;
+      // Above the old leader's commit index and of a later term: committed by another leader
+      // (the old one may still commit what a majority held before the cut, once on its disk).
+      if (a.index <= e.commit || (c.checker.appliedAt(a.index)?.term ?? 0) <= e.term) continue;
+      if (e.key === null && e.deposedAt === null) this.leaderCutOverlaps++;
+      e.key = a.key;
+    }
+    const s = c.isUp(e.id) ? c.status(e.id) : null;
+    const leads = s !== null && s.role === 'leader' && s.term === e.term;
+    if (!leads && e.deposedAt === null) e.deposedAt = c.now;
+    const healAt = Math.min(e.at + f.leaderCutMaxTicks, (e.deposedAt ?? Number.POSITIVE_INFINITY) + e.linger);
+    if (c.now >= healAt) {
+      e.cut.healAt = c.now;
+      c.net.faults = { ...e.links };
+      this.pauseOverAt = c.now;
+      this.leaderCut = null;
+      if (this.tracer.on) this.tracer.event('partition', `cut-off leader episode of ${e.id} ends`);
+      return;
+    }
+    const leader = c.leader();
+    const other = leader !== null && leader !== e.id ? leader : null;
+    if (other === null && !e.campaigned && c.now >= e.at + f.leaderCutCampaignAfter) {
+      e.campaigned = true;
+      const voters = s?.membership.voters ?? c.activeIds();
+      const ready = voters.filter((v) => v !== e.id && c.isUp(v) && !c.isPaused(v));
+      const best = ready.sort((a, b) => (c.status(b)?.lastIndex ?? 0) - (c.status(a)?.lastIndex ?? 0))[0];
+      if (best !== undefined) c.campaign(best);
+    }
+    // The majority side's clients write until another leader acknowledged a write; the old
+    // leader's clients read what was written there for as long as it still leads.
+    if (other !== null && e.key === null) c.propose(other, 'k1');
+    if (leads && e.key !== null) c.read(e.id, e.key);
+  }
+
   private stallDisk(): void {
     const { c, f, stallRng } = this;
     const leader = c.leader();
@@ -333,6 +506,10 @@ export class Nemesis {
     for (const id of this.c.ids) this.c.resume(id);
     this.resumeAt.clear();
     this.episode = null;
+    // The links a cut-off leader episode made healthy stay as the runner set them for the quiet
+    // phase (scenario.ts sets them before this).
+    this.leaderCut = null;
+    this.round = null;
     const down = this.rng.shuffle(this.c.activeIds().filter((id) => !this.c.isUp(id)));
     for (const id of down.slice(stayDown)) this.c.restart(id);
     this.restartAt.clear();

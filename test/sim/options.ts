@@ -23,6 +23,7 @@ export const MUTATIONS: readonly (keyof Mutations)[] = [
   'skipLogUpToDateCheck',
   'forgetVotePersist',
   'readIndexWithoutHeartbeat',
+  'leaseNeverExpires',
   'applyBeforeCommit',
   'changeBeforeTermCommit',
   'concurrentChanges',
@@ -63,6 +64,11 @@ export const SIM_FLAGS: readonly FlagDef[] = [
     name: 'small-removals',
     value: 'on|off',
     help: 'let the operator remove voters from configurations of three or fewer (default: every fourth seed)',
+  },
+  {
+    name: 'leader-cuts',
+    value: 'on|off',
+    help: 'force cut-off leader episodes on (any profile, any read mode) or off (default: lease seeds with faults)',
   },
   {
     name: 'mutation',
@@ -118,6 +124,7 @@ export function parseSimArgs(argv: readonly string[]): SimOptions {
   const pauses = onOff(args, 'pauses');
   const membership = onOff(args, 'membership');
   const smallRemovals = onOff(args, 'small-removals');
+  const leaderCuts = onOff(args, 'leader-cuts');
   const mutations: Mutations = {};
   const driverMutations: { -readonly [K in keyof DriverMutations]: DriverMutations[K] } = {};
   for (const m of listOption(args, 'mutation')) {
@@ -140,6 +147,7 @@ export function parseSimArgs(argv: readonly string[]): SimOptions {
     ...(pauses !== undefined ? { pauses } : {}),
     ...(membership !== undefined ? { membership } : {}),
     ...(smallRemovals !== undefined ? { smallRemovals } : {}),
+    ...(leaderCuts !== undefined ? { leaderCuts } : {}),
     ...(Object.keys(mutations).length > 0 ? { mutations } : {}),
     ...(Object.keys(driverMutations).length > 0 ? { driverMutations } : {}),
     ...(trace ? { trace } : {}),

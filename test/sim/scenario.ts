@@ -59,6 +59,8 @@ export interface ScenarioOverrides {
    * the core cannot always recover from (see operator.ts); default off.
    */
   readonly smallRemovals?: boolean;
+  /** Forces cut-off leader episodes (see nemesis.ts) on (in any profile and read mode) or off. */
+  readonly leaderCuts?: boolean;
   readonly trace?: boolean;
   readonly traceCore?: boolean;
   readonly out?: (line: string) => void;
@@ -277,6 +279,22 @@ export function planScenario(seed: number, o: ScenarioOverrides = {}): ScenarioP
           smallRemovals: o.smallRemovals ?? seed % 4 === 0,
         }
       : null;
+  // Drawn after everything else too. Cut-off leader episodes (see nemesis.ts), in the lease seeds
+  // of the profiles with node or network faults: the leader is cut off right after its CheckQuorum
+  // round counted a majority, so it leads on for almost two election timeouts while the others
+  // elect a leader and commit after one; only a lease that ends in time keeps its reads right.
+  const cutRate = round(0.3 + rng.next() * 0.5);
+  const cutsOn = o.leaderCuts ?? (leaseUsed && profile !== 'calm' && profile !== 'lossy');
+  if (cutsOn) {
+    faults = {
+      ...faults,
+      leaderCutRate: cutRate,
+      leaderCutWindow: Math.ceil(electionTimeoutTicks / 2),
+      leaderCutCampaignAfter: electionTimeoutTicks,
+      leaderCutLingerTicks: [0, electionTimeoutTicks],
+      leaderCutMaxTicks: 4 * electionTimeoutTicks,
+    };
+  }
   return {
     seed,
     profile,
@@ -333,6 +351,7 @@ export function replayCommand(seed: number, o: ScenarioOverrides): string {
   if (o.pauses !== undefined) parts.push(`--pauses ${o.pauses ? 'on' : 'off'}`);
   if (o.membership !== undefined) parts.push(`--membership ${o.membership ? 'on' : 'off'}`);
   if (o.smallRemovals !== undefined) parts.push(`--small-removals ${o.smallRemovals ? 'on' : 'off'}`);
+  if (o.leaderCuts !== undefined) parts.push(`--leader-cuts ${o.leaderCuts ? 'on' : 'off'}`);
   for (const [k, on] of Object.entries({ ...o.mutations, ...o.driverMutations })) {
     if (on) parts.push(`--mutation ${k}`);
   }
@@ -371,8 +390,13 @@ export function runScenario(seed: number, o: ScenarioOverrides = {}): ScenarioRe
   const rng = new Prng(plan.streamSeed ^ 0x5bd1e995);
   const faultRng = rng.fork();
   const clientRng = rng.fork();
-  const nemesis = new Nemesis(c, plan.faults, rng.fork(), tracer, rng.fork(), rng.fork());
+  // Forked in this order whatever is on, so that a stream added later moves none of the earlier.
+  const nemesisRng = rng.fork();
+  const stallRng = rng.fork();
+  const pauseRng = rng.fork();
   const operatorRng = rng.fork();
+  const cutRng = rng.fork();
+  const nemesis = new Nemesis(c, plan.faults, nemesisRng, tracer, stallRng, pauseRng, cutRng);
   const operator =
     plan.membership === null ? null : new Operator(c, plan.membership, operatorRng, nemesis, tracer);
   const clientStep = (): void => {
@@ -479,6 +503,8 @@ export function runScenario(seed: number, o: ScenarioOverrides = {}): ScenarioRe
     isolations: nemesis.isolations,
     crashPointCrashes: nemesis.crashPointCrashes,
     pauseIsolations: nemesis.pauseIsolations,
+    leaderCuts: nemesis.leaderCuts,
+    leaderCutOverlaps: nemesis.leaderCutOverlaps,
     // The pointed pause (a leader cut off and stopped) where it matters: under a lease.
     leasePauseIsolations:
       plan.raft.readMode === 'lease' || plan.raft.leaseReads === true ? nemesis.pauseIsolations : 0,

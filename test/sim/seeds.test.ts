@@ -3,7 +3,8 @@
 // after every step and bounded liveness asserted once the faults stop (see scenario.ts), then
 // replays every seed listed in failing-seeds.txt. Also asserts that the fault mix really happened
 // (crashes, partitions, disk stalls and the stall guard acting, process pauses and the driver
-// catching up on them, paused leaders cut off under a lease, snapshot installs, stale leaders,
+// catching up on them, paused leaders cut off under a lease, leaders cut off right after their
+// CheckQuorum round while another leader commits, snapshot installs, stale leaders,
 // lost proposals, membership changes of every kind — joint ones, the leader's own removal, nodes
 // joining and leaving, both rules of one change at a time refusing requests, leaders cut off or
 // crashed in the middle of a change): a simulator whose faults silently stopped firing would pass
@@ -87,6 +88,11 @@ test(`seeds 1..${SEEDS}: the fault mix really happened`, async () => {
   assert.ok((t.pauseRequests ?? 0) > SEEDS, 'client requests waited for paused nodes');
   assert.ok((t.catchUps ?? 0) > SEEDS / 2, 'drivers handed their cores the ticks a pause owed');
   assert.ok((t.leasePauseIsolations ?? 0) > SEEDS / 20, 'leaders under a lease were paused and cut off');
+  assert.ok((t.leaderCuts ?? 0) > SEEDS / 10, 'leaders under a lease were cut off after CheckQuorum');
+  assert.ok(
+    (t.leaderCutOverlaps ?? 0) > SEEDS / 40,
+    'another leader acknowledged a write while the cut-off one still led',
+  );
   assert.ok(
     (snap.snapshotsInstalled ?? 0) > (s.byProfile.snapshots ?? 0) / 2,
     'followers caught up by snapshot',
