@@ -38,6 +38,10 @@ const requests: Readonly<Record<Route, { method: string; path: string; body?: un
   leaseKeepalive: { method: 'POST', path: '/leases/999999/keepalive' },
   leaseInfo: { method: 'GET', path: '/leases/999999' },
   leaseRevoke: { method: 'DELETE', path: '/leases/999999' },
+  // On a node with --enable-faults: an empty POST changes nothing, a DELETE heals nothing.
+  faults: { method: 'GET', path: '/admin/faults' },
+  faultsSet: { method: 'POST', path: '/admin/faults', body: {} },
+  faultsHeal: { method: 'DELETE', path: '/admin/faults' },
 };
 
 type Caller = {
@@ -57,7 +61,12 @@ const callers: readonly Caller[] = [
 
 test('every role against every route, as the route table says', async (t) => {
   const authFile = await writeAuthFile(t);
-  const cluster = await startCluster(t, { size: 1, authFile, token: testUsers.admin.token });
+  const cluster = await startCluster(t, {
+    size: 1,
+    authFile,
+    token: testUsers.admin.token,
+    enableFaults: true,
+  });
   await cluster.waitForLeader();
   for (const [route, r] of Object.entries(requests) as [Route, (typeof requests)[Route]][]) {
     const needed = new AccessControl({ users: () => new UserTable([]), metricsAuth: false }).required(route);
