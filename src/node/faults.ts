@@ -106,7 +106,8 @@ export class NodeFaults implements FaultControl {
   }
 
   report(): Record<string, unknown> {
-    return { enabled: this.enabled, ...this.faults, ...this.targets.report() };
+    const base = { enabled: this.enabled, ...this.faults };
+    return this.enabled ? { ...base, ...this.targets.report() } : base;
   }
 
   /**
