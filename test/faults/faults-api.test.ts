@@ -13,6 +13,7 @@ import { RaftkvApiError } from '../../src/client/index.js';
 import { parseFaultsBody } from '../../src/server/validate.js';
 import { bearer, testUsers, writeAuthFile } from '../support/auth.js';
 import { startCluster } from '../support/cluster.js';
+import type { Answer } from '../support/http.js';
 import { parseExposition, seriesValue } from '../support/prometheus-text.js';
 import { waitFor } from '../support/wait.js';
 
@@ -235,4 +236,28 @@ test('a paused node answers the operator routes, holds client requests until it 
   assert.equal(answer.body.value, 'v1');
   assert.equal((await c.request('n1', 'GET', '/readyz')).status, 200);
   assert.equal((await c.putRetrying('n1', 'k', 'v2')).status, 200);
+});
+
+test('a paused node stops gracefully: it resumes first, and requests it held are answered', async (t) => {
+  const c = await startCluster(t, { size: 1, enableFaults: true });
+  await c.waitForLeader();
+  assert.equal((await c.putRetrying('n1', 'k', 'v')).status, 200);
+  await c.client('n1').setFaults({ paused: true, diskDelayMs: 50 });
+  const held: Promise<Answer | Error> = c.put('n1', 'k', 'w').catch((e: unknown) => e as Error);
+  await waitFor('the held write is in flight', async () => {
+    const d = await c.debug('n1');
+    return (d.admission as { inflight: number }).inflight >= 1;
+  });
+  await c.stopNode('n1');
+  const answer = await held;
+  // Answered, not left hanging: refused as the node stops, or written just before it did.
+  assert.ok(
+    !(answer instanceof Error) && [200, 503].includes(answer.status),
+    `the held write: ${answer instanceof Error ? answer.message : answer.text}`,
+  );
+  // Faults are not saved: restarted, the node has none and takes writes.
+  await c.startNode('n1');
+  await c.waitForLeader();
+  assert.deepEqual(await c.client('n1').faults(), noFaults);
+  assert.equal((await c.putRetrying('n1', 'k', 'x')).status, 200);
 });
