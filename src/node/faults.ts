@@ -112,11 +112,14 @@ export class NodeFaults implements FaultControl {
 
   /**
    * The node is stopping: a paused one resumes (a stopped process gets its SIGTERM only once it
-   * is continued), and the requests held back are answered shutting_down.
+   * is continued), the links and the disk are mended, and the requests held back are answered
+   * shutting_down.
    */
   close(): void {
     this.closed = true;
     if (this.faults.paused) this.targets.resume();
+    // Nor does a slow disk or a delay hold the stop up: the faults end with the node.
+    this.targets.applied(noFaults);
     for (const w of this.waiters) {
       w.cancel();
       w.reject(new ShuttingDownError('the node is shutting down'));
