@@ -141,11 +141,23 @@ export class NotFoundError extends RaftkvError {
 export class NotLeaderError extends RaftkvError {
   readonly code = 'not_leader';
   readonly definite = true;
-  constructor(readonly leader: string | null) {
+  constructor(
+    readonly leader: string | null,
+    message?: string,
+  ) {
     super(
-      leader ? `this node is not the leader; the leader is at ${leader}` : 'no leader is known; retry later',
+      message ??
+        (leader
+          ? `this node is not the leader; the leader is at ${leader}`
+          : 'no leader is known; retry later'),
     );
   }
+}
+
+/** The node was not started with --enable-faults: /admin/faults is refused (docs/faults.md). */
+export class FaultsDisabledError extends RaftkvError {
+  readonly code = 'faults_disabled';
+  readonly definite = true;
 }
 
 // --- Membership (docs/membership.md) ---------------------------------------------------------

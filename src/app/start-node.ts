@@ -15,6 +15,7 @@ import { readAuthFile, type UserTable } from '../auth/index.js';
 import { NodeMetrics } from '../metrics/index.js';
 import { realClock } from '../node/clock.js';
 import { Driver } from '../node/driver.js';
+import { NodeFaults } from '../node/faults.js';
 import { NodeKvService } from '../node/kv-service.js';
 import { NodeLogger } from '../node/logger.js';
 import { readNode } from '../node/node-reading.js';
@@ -26,6 +27,7 @@ import { AccessControl } from '../server/access.js';
 import { KvHttpServer } from '../server/http-server.js';
 import {
   CorruptionError,
+  DelayingDisk,
   type Disk,
   IdentityMismatchError,
   openStorage,
@@ -36,7 +38,7 @@ import {
   StorageError,
   WalFailedError,
 } from '../storage/index.js';
-import { ForwardTunnel, PeerTls, PeerTransport } from '../transport/index.js';
+import { FaultFilter, ForwardTunnel, PeerTls, PeerTransport } from '../transport/index.js';
 import { clusterView } from './cluster-view.js';
 import { type NodeTls, readNodeTls, tlsConfigured } from './node-tls.js';
 import { alarmToLeader } from './own-calls.js';
@@ -100,7 +102,12 @@ export async function startNode(options: NodeOptions, seams: NodeSeams = {}): Pr
   const tlsFiles = options.tls ?? {};
   let tls: NodeTls | null = tlsConfigured(tlsFiles) ? await readNodeTls(tlsFiles) : null;
   const peerTls = tls?.peer == null ? undefined : new PeerTls(tls.peer);
-  const disk = seams.disk ?? new RealDisk();
+  // Fault injection (docs/faults.md) wraps the disk and the transport only when it is enabled: a
+  // node without --enable-faults runs exactly as before.
+  const faultsEnabled = options.enableFaults === true;
+  let diskDelayMs = 0;
+  const baseDisk = seams.disk ?? new RealDisk();
+  const disk = faultsEnabled ? new DelayingDisk(baseDisk, () => diskDelayMs) : baseDisk;
   // A data dir built from a backup names the new cluster it belongs to (docs/backup.md).
   const restored = await readRestoreRecord(disk, o.dataDir);
   const clusterId = clusterIdOf(options, restored);
@@ -158,18 +165,37 @@ export async function startNode(options: NodeOptions, seams: NodeSeams = {}): Pr
           refused: (remote, reason) => logger.emit('peer.refused', { remote, reason }),
         });
   const metrics = new NodeMetrics();
+  const faultFilter = faultsEnabled ? new FaultFilter(transport, realClock) : null;
   const driver = new Driver({
     options: o,
     raw,
     log,
     storage,
     sm,
-    transport,
+    transport: faultFilter ?? transport,
     logger,
     clock: realClock,
     observer: metrics,
   });
   metrics.watch(() => readNode(driver));
+  const faults = new NodeFaults(
+    faultsEnabled,
+    {
+      self: o.id,
+      isMember: (id) => isMember(driver.raw.membership().current, id),
+      leaderId: () => driver.raw.status().leaderId,
+      pause: () => driver.pause(),
+      resume: () => driver.resume(),
+      applied: (f) => {
+        diskDelayMs = f.diskDelayMs;
+        faultFilter?.set(f);
+      },
+      report: () => ({ ...driver.pauseState(), links: faultFilter?.filterStats() ?? null }),
+    },
+    realClock,
+    logger,
+  );
+  metrics.watchFaults(() => ({ enabled: faultsEnabled, faults: faults.current() }));
   if (tls !== null) metrics.watchCertificates(() => tls?.expiresAt ?? null);
   const service = new NodeKvService(driver, o, clusterId);
   const http = new KvHttpServer(service, {
@@ -186,6 +212,7 @@ export async function startNode(options: NodeOptions, seams: NodeSeams = {}): Pr
     }),
     maxConnectionsPerClient: o.maxConnectionsPerClient,
     slowReaderMs: o.slowReaderMs,
+    faults,
     ...(tls?.https != null && { tls: tls.https }),
     ...(forwardTunnel !== undefined && { forwardTunnel }),
     clusterView: clusterView(service, options, realClock.now),
@@ -246,6 +273,8 @@ export async function startNode(options: NodeOptions, seams: NodeSeams = {}): Pr
       leader: driver.isLeader(),
     }),
     submit: async (cmd) => {
+      // A paused node (fault injection) does nothing of its own, as a stopped process would.
+      if (driver.isPaused) return;
       const deadline = realClock.now() + o.requestTimeoutMs;
       if (driver.isLeader()) {
         await service.applySpace(cmd, deadline);
@@ -264,6 +293,7 @@ export async function startNode(options: NodeOptions, seams: NodeSeams = {}): Pr
   service.diskSpace = () => spaceGuard.debugState();
   spaceGuard.start();
   logger.emit('node.listening', { address: `${address.host}:${address.port}` });
+  if (faultsEnabled) logger.emit('faults.enabled', {});
   if (authFile !== undefined && users !== null) {
     logger.emit('auth.enabled', {
       file: authFile,
@@ -336,10 +366,14 @@ export async function startNode(options: NodeOptions, seams: NodeSeams = {}): Pr
     stop(): Promise<void> {
       stopping ??= (async () => {
         logger.emit('node.stopping', {});
+        // A paused node resumes first: a stopped process gets its SIGTERM once continued.
+        faults.close();
         spaceGuard.stop();
         const closingHttp = http.close();
         await driver.handOffLeadership();
         await driver.stop(() => new ShuttingDownError('the node is shutting down'));
+        // Messages still waiting out a delay are dropped with their timers.
+        faultFilter?.close();
         // Requests still arriving (a body on the way) get their 503 before connections close.
         logger.emit('node.draining', {});
         await http.drained(drainTimeoutMs);

@@ -17,7 +17,7 @@ import { supervisorToken } from './cluster-auth.js';
 import { childEnv, defaultDataDir, defaultHost, parseHost, passThroughArgs } from './cluster-options.js';
 import { type Credentials, connectionFlags, credentialEnv, parseCredentials } from './connection-options.js';
 import { endpointsFlag, endpointsOption } from './kv-commands.js';
-import { authFileFlag, parseStartCommand, tuningFlags } from './start-options.js';
+import { authFileFlag, enableFaultsFlag, parseStartCommand, tuningFlags } from './start-options.js';
 
 export const clusterAddFlags: readonly FlagDef[] = [
   { ...endpointsFlag, help: 'members of the running cluster to ask for its members and to join through' },
@@ -50,6 +50,7 @@ export const clusterAddFlags: readonly FlagDef[] = [
     help: "an admin's token: for the members asked, and the node's own calls (--join's); prefer the env var",
   },
   ...connectionFlags.slice(1),
+  { ...enableFaultsFlag, help: 'passed to the node (give it when raftkv cluster was given it)' },
   ...tuningFlags,
 ];
 
@@ -132,7 +133,7 @@ export function parseClusterAddCommand(argv: readonly string[], env: Env): Clust
     ...(port !== undefined && { port }),
     dataDir,
     learner: booleanOption(args, 'learner'),
-    passThrough: passThroughArgs(args, [authFileFlag, ...tuningFlags]),
+    passThrough: passThroughArgs(args, [authFileFlag, enableFaultsFlag, ...tuningFlags]),
     env: {
       ...childEnv(env),
       ...credentialEnv(args, env),

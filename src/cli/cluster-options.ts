@@ -16,7 +16,13 @@ import {
 } from './args.js';
 import { supervisorToken } from './cluster-auth.js';
 import { type Credentials, connectionFlags, credentialEnv, parseCredentials } from './connection-options.js';
-import { authFileFlag, clusterTokenFlag, parseStartCommand, tuningFlags } from './start-options.js';
+import {
+  authFileFlag,
+  clusterTokenFlag,
+  enableFaultsFlag,
+  parseStartCommand,
+  tuningFlags,
+} from './start-options.js';
 
 export const maxClusterNodes = 99;
 export const defaultHost = '127.0.0.1';
@@ -62,6 +68,7 @@ export const clusterFlags: readonly FlagDef[] = [
     help: 'HTTPS and mutual peer TLS on every node, with a private CA and certificates made in DATA_DIR/tls on the first run (docs/security.md)',
   },
   ...clusterCredentialFlags(),
+  { ...enableFaultsFlag, help: `${enableFaultsFlag.help}; every node gets it` },
   ...tuningFlags,
 ];
 
@@ -127,6 +134,11 @@ export function parseHost(raw: string): string {
 export function passThroughArgs(args: ParsedArgs, defs: readonly FlagDef[]): string[] {
   const out: string[] = [];
   for (const f of defs) {
+    // A flag without a value (a switch) is passed on when given.
+    if (f.value === undefined) {
+      if (booleanOption(args, f.name)) out.push(`--${f.name}`);
+      continue;
+    }
     const v = stringOption(args, f.name);
     // One argument: a value that starts with "-" must not read as a flag.
     if (v !== undefined) out.push(`--${f.name}=${v}`);
@@ -149,7 +161,12 @@ export function parseClusterCommand(argv: readonly string[], env: Env): ClusterP
   const dataDir = stringOption(args, 'data-dir') ?? defaultDataDir;
   if (dataDir === '') throw new UsageError('--data-dir must not be empty');
   const host = parseHost(stringOption(args, 'host') ?? defaultHost);
-  const passThrough = passThroughArgs(args, [clusterTokenFlag, authFileFlag, ...tuningFlags]);
+  const passThrough = passThroughArgs(args, [
+    clusterTokenFlag,
+    authFileFlag,
+    enableFaultsFlag,
+    ...tuningFlags,
+  ]);
   // The nodes' own credentials come by environment (a token must not show in their command
   // lines); with an auth file, a token for their own calls is found if none was given.
   const credentials = parseCredentials(args, env);

@@ -143,6 +143,12 @@ export const clusterTokenFlag: FlagDef = {
   help: 'names the cluster; checked in the data dir and by peers, so two clusters never mix',
 };
 
+/** Also accepted (and passed to every node) by `raftkv cluster` and `raftkv cluster add`. */
+export const enableFaultsFlag: FlagDef = {
+  name: 'enable-faults',
+  help: 'accept fault injection (POST /admin/faults: cut links, pause the node, slow its disk and messages; docs/faults.md): for test clusters only',
+};
+
 /** Also accepted (and passed to every node) by `raftkv cluster`. */
 export const authFileFlag: FlagDef = {
   name: 'auth-file',
@@ -234,6 +240,7 @@ export const startFlags: readonly FlagDef[] = [
     help: 'with --join: where the other members and clients reach this node',
   },
   { name: 'learner', help: 'with --join: stay a learner (default: promoted to voter once caught up)' },
+  enableFaultsFlag,
   // The node's own client credentials (--token, --cacert, --cert, --key): connection-options.ts.
   ...nodeCredentialFlags,
   ...tuningFlags,
@@ -418,6 +425,7 @@ function optionsFrom(args: ParsedArgs, env: Env, join: JoinPlan | undefined): No
   const logLevel = choiceOption(args, env, 'log-level', logLevels);
   const authFile = option(args, env, 'auth-file')?.raw;
   const metricsAuth = booleanOption(args, 'metrics-auth');
+  const enableFaults = booleanOption(args, 'enable-faults');
   if (metricsAuth && authFile === undefined) throw new UsageError('--metrics-auth goes with --auth-file');
   const tls: NodeTlsFiles = {
     ...optionalPath(args, env, 'cert-file', 'certFile'),
@@ -455,6 +463,7 @@ function optionsFrom(args: ParsedArgs, env: Env, join: JoinPlan | undefined): No
     ...(logLevel !== undefined && { logLevel }),
     ...(authFile !== undefined && { authFile }),
     ...(metricsAuth && { metricsAuth }),
+    ...(enableFaults && { enableFaults }),
     ...(Object.keys(tls).length > 0 && { tls }),
     ...((ownCalls.token !== undefined || ownCalls.tls !== undefined) && { ownCalls }),
   };

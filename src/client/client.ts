@@ -7,6 +7,7 @@
 
 import http, { type IncomingHttpHeaders } from 'node:http';
 import https from 'node:https';
+import type { Faults, FaultsPatch } from '../api/faults.js';
 import type {
   DeleteResponse,
   GetResponse,
@@ -38,6 +39,7 @@ import {
 import { type ClientTls, checkClientTls, httpsOptionsOf } from './tls.js';
 import { type WatchEvent, type WatchOptions, type WatchTarget, watchChanges } from './watch.js';
 
+export type { Faults, FaultsPatch } from '../api/faults.js';
 export type { KeyItem, KeyMetadata } from '../api/service.js';
 export type PutResult = PutResponse;
 export type TxnResult = TxnResponse;
@@ -347,6 +349,29 @@ export class RaftkvClient {
   }
 
   // -------------------------------------------------------------------------------------------
+  // Fault injection (docs/faults.md): on THIS node, which must run with --enable-faults (else a
+  // RaftkvApiError with status 403 and code `faults_disabled`). Each node has its own faults:
+  // to partition a cluster, call the nodes concerned.
+
+  /** GET /admin/faults: the faults in force on this node. */
+  faults(options: CallOptions = {}): Promise<Faults> {
+    return this.call({ method: 'GET', path: '/admin/faults' }, options, isFaults);
+  }
+
+  /**
+   * POST /admin/faults: sets the fields given and keeps the others (`{paused: false}` resumes a
+   * paused node and leaves its cut links cut); resolves with the faults now in force.
+   */
+  setFaults(faults: FaultsPatch, options: CallOptions = {}): Promise<Faults> {
+    return this.call({ method: 'POST', path: '/admin/faults', body: faults }, options, isFaults);
+  }
+
+  /** DELETE /admin/faults: clears every fault (a paused node resumes); resolves with none. */
+  healFaults(options: CallOptions = {}): Promise<Faults> {
+    return this.call({ method: 'DELETE', path: '/admin/faults' }, options, isFaults);
+  }
+
+  // -------------------------------------------------------------------------------------------
   // Membership (docs/membership.md)
 
   /** GET /cluster/members */
@@ -598,3 +623,12 @@ const isLeaseRevoke = (b: unknown): b is LeaseRevokeResult =>
 
 const isSpace = (b: unknown): b is SpaceResult =>
   isObject(b) && Array.isArray(b.alarms) && typeof b.stateBytes === 'number';
+
+const isFaults = (b: unknown): b is Faults =>
+  isObject(b) &&
+  isStrings(b.dropTo) &&
+  isStrings(b.dropFrom) &&
+  typeof b.isolate === 'boolean' &&
+  typeof b.paused === 'boolean' &&
+  typeof b.diskDelayMs === 'number' &&
+  typeof b.messageDelayMs === 'number';

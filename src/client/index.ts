@@ -8,6 +8,8 @@ export {
   type CallOptions,
   type ClientOptions,
   type DeleteResult,
+  type Faults,
+  type FaultsPatch,
   type GetResult,
   type KeyItem,
   type KeyMetadata,

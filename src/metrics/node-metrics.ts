@@ -10,6 +10,7 @@
 // - HTTP requests are counted per request (http-instruments.ts).
 
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { activeFaults, type Faults, faultNames } from '../api/faults.js';
 import type { DriverObserver, HttpMetrics, NodeReading, RejectionReason } from '../api/metrics.js';
 import { latencyBuckets, snapshotBuckets } from './buckets.js';
 import { HttpInstruments } from './http-instruments.js';
@@ -113,6 +114,32 @@ export class NodeMetrics implements HttpMetrics, DriverObserver {
       collect() {
         const at = expiresAt();
         if (at !== null) this.set(at / 1000);
+      },
+    });
+  }
+
+  /**
+   * Fault injection (docs/faults.md), read at each scrape: whether the node accepts faults
+   * (--enable-faults), and which are in force now, one series per kind of fault.
+   */
+  watchFaults(read: () => { readonly enabled: boolean; readonly faults: Faults }): void {
+    const registers = [this.registry];
+    new Gauge({
+      name: 'raftkv_faults_enabled',
+      help: '1 if the node runs with --enable-faults (POST /admin/faults is accepted), else 0.',
+      registers,
+      collect() {
+        this.set(read().enabled ? 1 : 0);
+      },
+    });
+    new Gauge({
+      name: 'raftkv_fault_active',
+      help: 'Fault injection: 1 while this kind of fault is in force on this node, else 0.',
+      labelNames: ['fault'],
+      registers,
+      collect() {
+        const active = activeFaults(read().faults);
+        for (const fault of faultNames) this.labels(fault).set(active[fault] ? 1 : 0);
       },
     });
   }

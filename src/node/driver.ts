@@ -100,6 +100,12 @@ const maxCatchUpElections = 3;
 /** A relayed read unanswered for this many heartbeat intervals is asked of the leader again. */
 const readRetryHeartbeats = 3;
 
+/**
+ * Peer messages held while the node is paused (fault injection), as a stopped process's socket
+ * buffers would hold them; past this many, newer ones are lost, as a full buffer loses them.
+ */
+export const maxHeldWhilePaused = 10_000;
+
 interface SnapshotWaiter {
   readonly target: number;
   readonly resolve: (t: SnapshotResponse) => void;
@@ -155,6 +161,17 @@ export class Driver {
   private snapshotWaiters: SnapshotWaiter[] = [];
   /** Each lease's deadline on this node's clock; the leader proposes the expiries (lease-keeper.ts). */
   readonly leases = new LeaseKeeper();
+  /**
+   * Fault injection's pause (docs/faults.md): the node acts as a stopped process — no ticks, no
+   * Ready loop, no peer message handled or sent — while monotonic time goes on, so on resume the
+   * core is handed the ticks that passed before anything else (input()), as after a real SIGSTOP.
+   */
+  private paused = false;
+  /** Peer messages that arrived while paused, delivered in order at resume. */
+  private held: Message[] = [];
+  private heldDropped = 0;
+  /** The Ready loop, stopped at a pause, waiting for the resume. */
+  private resumeWaiters: (() => void)[] = [];
 
   constructor(p: DriverParts) {
     this.options = p.options;
@@ -442,6 +459,10 @@ export class Driver {
   async stop(error: () => RaftkvError): Promise<void> {
     this.running = false;
     this.stopError = error;
+    // A paused node stops without resuming: what it held is dropped, its loop let go.
+    this.paused = false;
+    this.held = [];
+    for (const w of this.resumeWaiters.splice(0)) w();
     this.stopTicking?.();
     this.stopTicking = null;
     this.watches.close();
@@ -465,6 +486,47 @@ export class Driver {
     const last = this.log.lastIndex();
     const lo = Math.max(this.log.firstIndex(), last - count + 1);
     return lo > last ? [] : this.log.entries(lo, last + 1, Number.POSITIVE_INFINITY);
+  }
+
+  /**
+   * Pauses the node as SIGSTOP would (fault injection): ticks, the Ready loop and peer messages
+   * stop; a Ready being carried out stops at its next step. Client requests are held back by the
+   * server. Pending requests still time out at their deadlines.
+   */
+  pause(): void {
+    if (!this.running) return;
+    this.paused = true;
+  }
+
+  /**
+   * Resumes a paused node: the core first gets the ticks for the time that passed (at most a few
+   * election timeouts' worth, elapsed-ticks.ts), then the held peer messages, in order; then the
+   * loop goes on. A leader whose lease ran out meanwhile knows it before it serves a read.
+   */
+  resume(): void {
+    if (!this.paused) return;
+    this.paused = false;
+    this.payTicks('before an input');
+    for (const w of this.resumeWaiters.splice(0)) w();
+    const held = this.held;
+    this.held = [];
+    for (const m of held) this.onPeerMessage(m);
+    this.schedule();
+  }
+
+  get isPaused(): boolean {
+    return this.paused;
+  }
+
+  /** For /debug: paused, and the peer messages held (and lost past the bound) while paused. */
+  pauseState(): { paused: boolean; heldMessages: number; heldDropped: number } {
+    return { paused: this.paused, heldMessages: this.held.length, heldDropped: this.heldDropped };
+  }
+
+  /** Resolves at once unless paused; else at the resume (or the stop). */
+  private untilResumed(): Promise<void> {
+    if (!this.paused) return Promise.resolve();
+    return new Promise((resolve) => this.resumeWaiters.push(resolve));
   }
 
   debugState(): Record<string, unknown> {
@@ -515,6 +577,11 @@ export class Driver {
 
   private onPeerMessage(m: Message): void {
     if (!this.running) return;
+    if (this.paused) {
+      if (this.held.length < maxHeldWhilePaused) this.held.push(m);
+      else this.heldDropped++;
+      return;
+    }
     if (m.type === 'HeartbeatResponse') this.roundTrips.answered(m, this.clock.now());
     this.input().step(m);
     this.schedule();
@@ -531,7 +598,8 @@ export class Driver {
     switch (e.type) {
       case 'peerUnreachable':
         this.logger.emit('peer.down', { peer: e.peer, reason: e.reason });
-        if (this.running) this.input().reportUnreachable(e.peer);
+        // A paused node's core hears of nothing until it resumes.
+        if (this.running && !this.paused) this.input().reportUnreachable(e.peer);
         return;
       case 'peerReconnected':
         this.logger.emit('peer.up', { peer: e.peer, downForMs: e.downForMs });
@@ -563,8 +631,15 @@ export class Driver {
 
   private onTick(): void {
     if (!this.running) return;
-    this.payTicks('timer fired');
     const now = this.clock.now();
+    if (this.paused) {
+      // No tick reaches the core (the time is paid at resume), but a request waiting on it is
+      // still answered at its deadline, as a client's own timeout would end it.
+      this.writes.sweep(now);
+      this.reads.sweep(now);
+      return;
+    }
+    this.payTicks('timer fired');
     this.writes.sweep(now);
     this.reads.sweep(now);
     this.askReadsAgain(now);
@@ -674,14 +749,15 @@ export class Driver {
    * keeps talking, so the stall guard can hand leadership over.
    */
   private schedule(): void {
-    if (!this.running) return;
+    // Paused: resume() schedules whatever the core has ready by then.
+    if (!this.running || this.paused) return;
     if (this.loop !== null) {
       // Once per turn, so the proposals of one turn leave as one AppendEntries per follower.
       if (this.earlyFlushScheduled) return;
       this.earlyFlushScheduled = true;
       this.clock.soon(() => {
         this.earlyFlushScheduled = false;
-        if (!this.running) return;
+        if (!this.running || this.paused) return;
         this.syncPeers();
         for (const m of this.raw.takeEarlyMessages()) this.send(m);
       });
@@ -701,6 +777,7 @@ export class Driver {
 
   private async runLoop(): Promise<void> {
     try {
+      await this.untilResumed();
       const own = this.snapshotter.takeReady();
       if (own !== null) {
         await this.installOwnSnapshot(own.snapshot, own.ms, own.keys);
@@ -708,7 +785,10 @@ export class Driver {
         // covering their index get a fresh start (a no-op if one is already running).
         if (this.snapshotWaiters.length > 0) this.startForcedSnapshot();
       }
-      while (this.running && this.input().hasReady()) {
+      while (this.running) {
+        // A pause stops the loop between Readies (and inside one, after its fsync).
+        await this.untilResumed();
+        if (!this.running || !this.input().hasReady()) break;
         await this.handleReady(this.raw.ready());
       }
     } catch (e) {
@@ -735,6 +815,8 @@ export class Driver {
         } finally {
           this.syncStartedAt = null;
         }
+        // Paused while the fsync ran: the rest of this Ready waits for the resume.
+        await this.untilResumed();
       }
       if (ready.entries.length > 0) this.log.append(ready.entries);
       if (ready.hardState !== null) this.log.setHardState(ready.hardState);

@@ -586,6 +586,36 @@ export const logEvents = {
     doc: 'SIGHUP: a TLS file could not be read or used (`error` names it); nothing changed',
   },
 
+  // --- fault injection (docs/faults.md) --------------------------------------------------------
+  'faults.enabled': {
+    level: 'warn',
+    msg: 'fault injection enabled: POST /admin/faults can cut this node off, pause it and slow it down',
+    from: 'node',
+    fields: {},
+    doc: 'the node started with `--enable-faults` ([faults.md](faults.md)); never on a production node',
+  },
+  'faults.set': {
+    level: 'warn',
+    msg: 'faults set',
+    from: 'node',
+    fields: {
+      dropTo: 'string',
+      dropFrom: 'string',
+      isolate: 'boolean',
+      paused: 'boolean',
+      diskDelayMs: 'number',
+      messageDelayMs: 'number',
+    },
+    doc: '`POST /admin/faults`: the faults now in force (`dropTo`, `dropFrom`: member ids, comma-separated, empty for none)',
+  },
+  'faults.healed': {
+    level: 'info',
+    msg: 'faults healed',
+    from: 'node',
+    fields: {},
+    doc: '`DELETE /admin/faults`: every fault cleared; a paused node resumed',
+  },
+
   // --- the bridge's own -------------------------------------------------------------------------
   unmapped: {
     level: 'info',

@@ -84,6 +84,11 @@ export interface NodeOptions {
   readonly ownCalls?: { readonly token?: string; readonly tls?: ClientTls };
   /** HTTPS and peer TLS (docs/security.md); the files are re-read by reloadTls() (SIGHUP). */
   readonly tls?: NodeTlsFiles;
+  /**
+   * Accept fault injection through /admin/faults (docs/faults.md): cut links, pause the node,
+   * slow its disk and its messages. For test clusters only. Default off (403 faults_disabled).
+   */
+  readonly enableFaults?: boolean;
 }
 
 /** The TLS flags of `raftkv start`, as file paths. */

@@ -42,6 +42,10 @@ export const routeRequirements: Readonly<Record<Route, Requirement>> = {
   memberRemove: 'admin',
   leaderMove: 'admin',
   watch: 'read',
+  // Fault injection can partition and pause the node: an operator's tool, like the membership.
+  faults: 'admin',
+  faultsSet: 'admin',
+  faultsHeal: 'admin',
   // Leases (docs/security.md): granting, renewing and revoking one is writing; reading one is
   // reading. A user limited to prefixes may not revoke or read one (see checkKeys).
   leaseGrant: 'readwrite',
@@ -178,6 +182,10 @@ function describe(route: Route): string {
       return 'revoke leases (DELETE /leases/{id})';
     case 'leaseInfo':
       return 'read leases (GET /leases/{id})';
+    case 'faults':
+    case 'faultsSet':
+    case 'faultsHeal':
+      return 'use fault injection (/admin/faults)';
     default:
       return `use the ${route} route`;
   }

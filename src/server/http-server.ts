@@ -11,6 +11,7 @@ import {
   BadRequestError,
   BusyError,
   ExpectationFailedError,
+  FaultsDisabledError,
   ForwardFailedError,
   HeadersTooLargeError,
   NoSpaceError,
@@ -24,6 +25,7 @@ import {
   TooManyConnectionsError,
   UnauthenticatedError,
 } from '../api/errors.js';
+import { type FaultControl, noFaults } from '../api/faults.js';
 import { type HttpMetrics, type RejectionReason, unmatchedRoute } from '../api/metrics.js';
 import type { KvService, WatchHandle, WatchSpec } from '../api/service.js';
 import type { AccessControl } from './access.js';
@@ -32,6 +34,7 @@ import { errorBody, statusFor } from './status-map.js';
 import { UiAssets } from './ui-assets.js';
 import {
   findRoute,
+  isFaultRoute,
   type LeaseRequest,
   maxBodyBytes,
   parseRequest,
@@ -89,6 +92,12 @@ export interface HttpServerOptions {
    * tunnels from the other members are served here (src/transport/forward-tunnel.ts).
    */
   readonly forwardTunnel?: ForwardTunnel;
+  /**
+   * Fault injection (docs/faults.md): /admin/faults, and while the node is paused every request
+   * but the faults routes, /debug, /metrics and the probes waits for the resume. Without it, the
+   * faults routes answer 403 faults_disabled.
+   */
+  readonly faults?: FaultControl;
   /** Peer connections arrive as `Upgrade: raftkv-peer` requests on the same port. */
   readonly onPeerUpgrade?: (req: IncomingMessage, socket: import('node:net').Socket, head: Buffer) => void;
 }
@@ -145,6 +154,25 @@ const admissionRoutes: ReadonlySet<Route> = new Set<Route>([
   'leaseKeepalive',
   'leaseInfo',
   'leaseRevoke',
+]);
+
+/**
+ * The routes a paused node still answers (docs/faults.md): what an operator or a harness needs to
+ * see it and resume it. A stopped process would answer none; everything else waits.
+ */
+const answeredWhilePaused: ReadonlySet<Route> = new Set<Route>([
+  'faults',
+  'faultsSet',
+  'faultsHeal',
+  'debug',
+  'metrics',
+  'health',
+  'livez',
+  'readyz',
+  // The dashboard, so that a paused node's page still shows the cluster and can resume it.
+  'ui',
+  'uiAsset',
+  'uiState',
 ]);
 
 /** Marks a request already forwarded once, so two nodes with stale views never bounce it. */
@@ -545,8 +573,17 @@ export class KvHttpServer {
     // checked before the node looks any of them up.
     const access = this.options.access;
     const user = access === undefined ? null : access.admit(route, header(req, 'authorization'));
+    const faults = this.options.faults;
+    if (isFaultRoute(route) && faults?.enabled !== true) {
+      throw new FaultsDisabledError(
+        'fault injection is off on this node: start it with --enable-faults (docs/faults.md)',
+      );
+    }
     const r = parseRequest(route, head, body);
     if (user !== null) access?.checkKeys(user, r);
+    // A paused node (fault injection) takes the request in and answers it once resumed, as a
+    // stopped process's socket would; the request's deadline still bounds the wait.
+    if (faults !== undefined && !answeredWhilePaused.has(route)) await faults.untilRunning(deadline);
     switch (r.route) {
       case 'put':
         await this.orForward(req, body, res, async () =>
@@ -575,7 +612,20 @@ export class KvHttpServer {
         return;
       }
       case 'debug':
-        this.send(res, 200, { ...this.service.debug({ logTail: r.logTail }), admission: this.stats() });
+        this.send(res, 200, {
+          ...this.service.debug({ logTail: r.logTail }),
+          admission: this.stats(),
+          faults: faults?.report() ?? { enabled: false, ...noFaults },
+        });
+        return;
+      case 'faults':
+        this.send(res, 200, faults?.current() ?? noFaults);
+        return;
+      case 'faultsSet':
+        this.send(res, 200, faults?.set(r.faults) ?? noFaults);
+        return;
+      case 'faultsHeal':
+        this.send(res, 200, faults?.heal() ?? noFaults);
         return;
       case 'ui':
         await this.sendAsset(req, res, 'index.html');
@@ -666,11 +716,15 @@ export class KvHttpServer {
         // not make a node unready — it still serves reads and deletes — but the answer says so.
         const h = this.service.health();
         const alarms = this.service.space().alarms.map((a) => a.node);
+        // A paused node (fault injection) serves no client request until it resumes.
+        const paused = faults?.current().paused === true;
+        const ok = h.ok && !paused;
+        const base = paused ? 'paused by fault injection (DELETE /admin/faults resumes it)' : h.reason;
         const reason =
           alarms.length === 0
-            ? h.reason
-            : `${h.reason}; no-space alarm raised by ${alarms.join(', ')}: writes that grow the state are refused`;
-        this.send(res, h.ok ? 200 : 503, { ok: h.ok, reason, nodeId: this.service.nodeId, alarms });
+            ? base
+            : `${base}; no-space alarm raised by ${alarms.join(', ')}: writes that grow the state are refused`;
+        this.send(res, ok ? 200 : 503, { ok, reason, nodeId: this.service.nodeId, alarms });
         return;
       }
     }
@@ -745,6 +799,14 @@ export class KvHttpServer {
       if (!(err instanceof NotLeaderError) || err.leader === null || header(req, forwardedHeader)) throw err;
       // Shutting down: no new forwards (the write was not proposed here, so not_leader is definite).
       if (!this.accepting) throw err;
+      // Fault injection cut the link to the leader: the write fails as a connection the network
+      // refused would (it was not sent, so the refusal is definite).
+      if (this.options.faults?.leaderCutOff() === true) {
+        throw new NotLeaderError(
+          null,
+          `the leader (${err.leader}) is cut off from this node by fault injection; the write was not sent`,
+        );
+      }
       this.forwarding.add(res);
       try {
         await this.forward(req, body, res, err.leader);

@@ -6,6 +6,7 @@
 
 import { isNodeId, parseHostPort } from '../api/addresses.js';
 import { BadRequestError, NotFoundError, TooLargeError } from '../api/errors.js';
+import { type Faults, type FaultsPatch, faultFields, maxFaultDelayMs } from '../api/faults.js';
 import type {
   AddMemberRequest,
   AlarmRequest,
@@ -85,10 +86,18 @@ export type Route =
   | 'leaderMove'
   | 'watch'
   | UiRoute
+  | FaultRoute
   | LeaseRoute;
 
 /** The dashboard's routes (docs/dashboard.md): the page, its files, and the cluster's state. */
 export type UiRoute = 'ui' | 'uiAsset' | 'uiState';
+
+/** Fault injection (docs/faults.md): GET, POST and DELETE /admin/faults. */
+export type FaultRoute = 'faults' | 'faultsSet' | 'faultsHeal';
+
+export function isFaultRoute(route: Route): route is FaultRoute {
+  return route === 'faults' || route === 'faultsSet' || route === 'faultsHeal';
+}
 
 /** The lease routes (docs/leases.md). */
 export type LeaseRoute = 'leaseGrant' | 'leaseKeepalive' | 'leaseInfo' | 'leaseRevoke';
@@ -108,6 +117,8 @@ export type ClientRequest =
   | { readonly route: 'watch'; readonly watch: WatchSpec }
   | { readonly route: 'debug'; readonly logTail: number }
   | { readonly route: 'uiAsset'; readonly name: string }
+  | { readonly route: 'faultsSet'; readonly faults: FaultsPatch }
+  | { readonly route: 'faults' | 'faultsHeal' }
   | LeaseRequest
   | {
       readonly route:
@@ -156,7 +167,11 @@ export function findRoute(method: string, path: string): Route | null {
     if (method === 'DELETE') return 'memberRemove';
   } else if (path === '/cluster/leader' && method === 'POST') return 'leaderMove';
   else if (path === '/watch' && method === 'GET') return 'watch';
-  else if (path === '/leases' || path.startsWith('/leases/')) return findLeaseRoute(method, path);
+  else if (path === '/admin/faults') {
+    if (method === 'GET') return 'faults';
+    if (method === 'POST') return 'faultsSet';
+    if (method === 'DELETE') return 'faultsHeal';
+  } else if (path === '/leases' || path.startsWith('/leases/')) return findLeaseRoute(method, path);
   else if ((path === '/ui' || path.startsWith('/ui/')) && method === 'GET') return findUiRoute(path);
   return null;
 }
@@ -175,7 +190,8 @@ export function takesBody(route: Route): boolean {
     route === 'alarm' ||
     route === 'memberAdd' ||
     route === 'leaderMove' ||
-    route === 'leaseGrant'
+    route === 'leaseGrant' ||
+    route === 'faultsSet'
   );
 }
 
@@ -210,6 +226,8 @@ export function parseRequest(route: Route, head: RequestHead, body: Buffer): Cli
       return { route, logTail: parseLogTail(head.query) };
     case 'uiAsset':
       return { route, name: head.path.slice('/ui/'.length) };
+    case 'faultsSet':
+      return { route, faults: parseFaultsBody(body) };
     case 'leaseGrant':
     case 'leaseKeepalive':
     case 'leaseInfo':
@@ -645,4 +663,65 @@ function parseLeaseGrantBody(body: Buffer): LeaseGrantRequest {
     );
   }
   return { ttl };
+}
+
+// --- fault injection (docs/faults.md) ------------------------------------------------------------
+
+/** More ids than a cluster has members is a mistake, not a partition. */
+const maxFaultIds = 256;
+
+function faultError(field: string, message: string): BadRequestError {
+  return new BadRequestError(`${field} ${message}`, { field });
+}
+
+/**
+ * `{"dropTo": [ids], "dropFrom": [ids], "isolate": bool, "paused": bool, "diskDelayMs": n,
+ * "messageDelayMs": n}`, any subset (an empty body changes nothing). The shape is checked here;
+ * whether the ids are members is the node's to say (src/node/faults.ts).
+ */
+export function parseFaultsBody(body: Buffer): FaultsPatch {
+  const obj = body.length === 0 ? {} : jsonObject(body, `with any of ${faultFields.join(', ')}`);
+  const patch: { -readonly [K in keyof Faults]?: Faults[K] } = {};
+  for (const [field, value] of Object.entries(obj)) {
+    switch (field) {
+      case 'dropTo':
+      case 'dropFrom':
+        patch[field] = faultIds(value, field);
+        break;
+      case 'isolate':
+      case 'paused':
+        if (typeof value !== 'boolean') throw faultError(field, 'must be true or false');
+        patch[field] = value;
+        break;
+      case 'diskDelayMs':
+      case 'messageDelayMs':
+        if (typeof value !== 'number' || !Number.isInteger(value) || value < 0 || value > maxFaultDelayMs) {
+          throw faultError(
+            field,
+            `must be a whole number of milliseconds in 0..${maxFaultDelayMs}, got ${truncate(JSON.stringify(value))}`,
+          );
+        }
+        patch[field] = value;
+        break;
+      default:
+        throw new BadRequestError(`unknown field "${truncate(field)}" (expected ${faultFields.join(', ')})`, {
+          field: truncate(field),
+        });
+    }
+  }
+  return patch;
+}
+
+function faultIds(value: unknown, field: string): string[] {
+  if (!Array.isArray(value)) throw faultError(field, 'must be a list of member ids');
+  if (value.length > maxFaultIds) throw faultError(field, `names more than ${maxFaultIds} ids`);
+  return value.map((id, i) => {
+    if (typeof id !== 'string' || !isNodeId(id)) {
+      throw faultError(
+        `${field}[${i}]`,
+        `must be a member id (letters, digits, ".", "_", "-", at most 128), got ${truncate(JSON.stringify(id) ?? String(id))}`,
+      );
+    }
+    return id;
+  });
 }

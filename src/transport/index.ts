@@ -14,6 +14,13 @@ export {
   PROTOCOL_VERSION,
 } from './control-frames.js';
 export { FrameTooLargeError } from './errors.js';
+export {
+  FaultFilter,
+  type FaultFilterStats,
+  type LinkFaults,
+  maxDelayedPerPeer,
+  noLinkFaults,
+} from './fault-filter.js';
 export { FORWARD_UPGRADE_PROTOCOL, ForwardTunnel, type ForwardTunnelOptions } from './forward-tunnel.js';
 export { DEFAULT_MAX_FRAME_BYTES, encodeMessageFrame, FRAME_HEADER_BYTES, FrameDecoder } from './framing.js';
 export { DEFAULT_LIVENESS_TIMEOUT_MS } from './liveness.js';

@@ -41,6 +41,10 @@ const requests: Readonly<Record<Route, { method: string; path: string; body?: un
   ui: { method: 'GET', path: '/ui' },
   uiAsset: { method: 'GET', path: '/ui/index.html' },
   uiState: { method: 'GET', path: '/ui/state' },
+  // On a node with --enable-faults: an empty POST changes nothing, a DELETE heals nothing.
+  faults: { method: 'GET', path: '/admin/faults' },
+  faultsSet: { method: 'POST', path: '/admin/faults', body: {} },
+  faultsHeal: { method: 'DELETE', path: '/admin/faults' },
 };
 
 type Caller = {
@@ -60,7 +64,12 @@ const callers: readonly Caller[] = [
 
 test('every role against every route, as the route table says', async (t) => {
   const authFile = await writeAuthFile(t);
-  const cluster = await startCluster(t, { size: 1, authFile, token: testUsers.admin.token });
+  const cluster = await startCluster(t, {
+    size: 1,
+    authFile,
+    token: testUsers.admin.token,
+    enableFaults: true,
+  });
   await cluster.waitForLeader();
   for (const [route, r] of Object.entries(requests) as [Route, (typeof requests)[Route]][]) {
     const needed = new AccessControl({ users: () => new UserTable([]), metricsAuth: false }).required(route);

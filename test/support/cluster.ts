@@ -33,6 +33,7 @@ export type ClusterTiming = Pick<
   | 'logLevel'
   | 'authFile'
   | 'metricsAuth'
+  | 'enableFaults'
 >;
 
 export interface ClusterOptions extends ClusterTiming {
