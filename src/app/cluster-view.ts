@@ -1,10 +1,14 @@
-// GET /ui/state (docs/dashboard.md): the node that serves the dashboard asks every member for its
-// GET /debug with the tail of its log, and answers with all of them at once — so the page talks to
-// one origin, and a member that does not answer shows as unreachable instead of stalling the page.
+// The dashboard's view of the cluster (docs/dashboard.md), through the node that serves the page,
+// so that the page talks to one origin. GET /ui/state: that node asks every member for its
+// GET /debug with the tail of its log and answers with all of them at once — a member that does
+// not answer shows as unreachable instead of stalling the page. /ui/nodes/{id}/faults: it passes
+// a fault button's POST or DELETE on to that member's /admin/faults and relays the answer.
 // The caller's Authorization goes with each question (each member checks it itself, as for a
 // forwarded write); the transport is the node's own calls' (scheme, CA, client certificate).
-// Nothing runs while no one asks: the view is built per request.
+// Nothing runs while no one asks: everything is done per request.
 
+import { NotFoundError } from '../api/errors.js';
+import type { FaultsPatch } from '../api/faults.js';
 import type { KvService, Member } from '../api/service.js';
 import { RaftkvClient } from '../client/index.js';
 import type { NodeOptions } from '../node/options.js';
@@ -14,6 +18,8 @@ import { ownCallScheme } from './own-calls.js';
 export const viewLogTail = 24;
 /** A member that has not answered in this long is shown as unreachable. */
 const memberTimeoutMs = 800;
+/** A fault request that has not been answered in this long fails. */
+const faultsTimeoutMs = 5000;
 
 export interface MemberView {
   readonly id: string;
@@ -27,7 +33,7 @@ export interface MemberView {
   readonly status: unknown;
 }
 
-export interface ClusterView {
+export interface ClusterState {
   readonly servedBy: string;
   /** Wall-clock milliseconds when the view was put together (for the page's timeline). */
   readonly at: number;
@@ -37,52 +43,71 @@ export interface ClusterView {
   readonly members: readonly MemberView[];
 }
 
-export function clusterView(
-  service: KvService,
-  options: NodeOptions,
-  now: () => number,
-): (authorization: string | undefined) => Promise<ClusterView> {
-  return async (authorization) => {
-    const m = await service.members('stale', now() + memberTimeoutMs);
+export class ClusterView {
+  constructor(
+    private readonly service: KvService,
+    private readonly options: NodeOptions,
+    private readonly now: () => number,
+  ) {}
+
+  async state(authorization: string | undefined): Promise<ClusterState> {
+    const m = await this.service.members('stale', this.now() + memberTimeoutMs);
     const members = await Promise.all(
       m.members.map((member) =>
-        member.id === service.nodeId
-          ? { ...member, reachable: true, error: null, status: service.debug({ logTail: viewLogTail }) }
-          : askMember(member, options, authorization),
+        member.id === this.service.nodeId
+          ? { ...member, reachable: true, error: null, status: this.service.debug({ logTail: viewLogTail }) }
+          : this.askMember(member, authorization),
       ),
     );
     return {
-      servedBy: service.nodeId,
+      servedBy: this.service.nodeId,
       at: Date.now(),
       leaderId: m.leaderId,
       membershipIndex: m.index,
       members,
     };
-  };
-}
+  }
 
-async function askMember(
-  member: Member,
-  options: NodeOptions,
-  authorization: string | undefined,
-): Promise<MemberView> {
-  const tls = options.ownCalls?.tls;
-  const client = new RaftkvClient(`${ownCallScheme(options)}://${member.address}`, {
-    keepAlive: false,
-    timeoutMs: memberTimeoutMs,
-    ...(tls !== undefined && { tls }),
-  });
-  try {
-    const a = await client.send({
-      method: 'GET',
-      path: `/debug?logTail=${viewLogTail}`,
+  /** Member `id`'s POST (patch) or DELETE (null) /admin/faults, answered as it answered. */
+  async faults(
+    id: string,
+    patch: FaultsPatch | null,
+    authorization: string | undefined,
+  ): Promise<{ status: number; body: unknown }> {
+    const m = await this.service.members('stale', this.now() + memberTimeoutMs);
+    const member = m.members.find((x) => x.id === id);
+    if (member === undefined) throw new NotFoundError(`no member is called "${id}"`);
+    const a = await this.client(member, faultsTimeoutMs).send({
+      method: patch === null ? 'DELETE' : 'POST',
+      path: '/admin/faults',
+      ...(patch !== null && { body: patch }),
       ...(authorization !== undefined && { headers: { authorization } }),
     });
-    if (a.status === 200) return { ...member, reachable: true, error: null, status: a.body ?? null };
-    const body = a.body as { error?: unknown } | undefined;
-    const why = typeof body?.error === 'string' ? body.error : a.text.slice(0, 200);
-    return { ...member, reachable: true, error: `HTTP ${a.status}: ${why}`, status: null };
-  } catch (e) {
-    return { ...member, reachable: false, error: e instanceof Error ? e.message : String(e), status: null };
+    return { status: a.status, body: a.body ?? { error: a.text } };
+  }
+
+  private client(member: Member, timeoutMs: number): RaftkvClient {
+    const tls = this.options.ownCalls?.tls;
+    return new RaftkvClient(`${ownCallScheme(this.options)}://${member.address}`, {
+      keepAlive: false,
+      timeoutMs,
+      ...(tls !== undefined && { tls }),
+    });
+  }
+
+  private async askMember(member: Member, authorization: string | undefined): Promise<MemberView> {
+    try {
+      const a = await this.client(member, memberTimeoutMs).send({
+        method: 'GET',
+        path: `/debug?logTail=${viewLogTail}`,
+        ...(authorization !== undefined && { headers: { authorization } }),
+      });
+      if (a.status === 200) return { ...member, reachable: true, error: null, status: a.body ?? null };
+      const body = a.body as { error?: unknown } | undefined;
+      const why = typeof body?.error === 'string' ? body.error : a.text.slice(0, 200);
+      return { ...member, reachable: true, error: `HTTP ${a.status}: ${why}`, status: null };
+    } catch (e) {
+      return { ...member, reachable: false, error: e instanceof Error ? e.message : String(e), status: null };
+    }
   }
 }

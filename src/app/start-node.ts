@@ -39,7 +39,7 @@ import {
   WalFailedError,
 } from '../storage/index.js';
 import { FaultFilter, ForwardTunnel, PeerTls, PeerTransport } from '../transport/index.js';
-import { clusterView } from './cluster-view.js';
+import { ClusterView } from './cluster-view.js';
 import { type NodeTls, readNodeTls, tlsConfigured } from './node-tls.js';
 import { alarmToLeader } from './own-calls.js';
 
@@ -215,7 +215,7 @@ export async function startNode(options: NodeOptions, seams: NodeSeams = {}): Pr
     faults,
     ...(tls?.https != null && { tls: tls.https }),
     ...(forwardTunnel !== undefined && { forwardTunnel }),
-    clusterView: clusterView(service, options, realClock.now),
+    dashboard: new ClusterView(service, options, realClock.now),
     onPeerUpgrade: (req: IncomingMessage, socket: Socket, head: Buffer) => {
       transport.handleUpgrade(req, socket, head);
     },

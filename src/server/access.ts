@@ -32,6 +32,7 @@ export const routeRequirements: Readonly<Record<Route, Requirement>> = {
   ui: 'open',
   uiAsset: 'open',
   uiState: 'admin',
+  uiFaults: 'admin',
   snapshot: 'admin',
   backup: 'admin',
   alarms: 'admin',

@@ -25,7 +25,7 @@ import {
   TooManyConnectionsError,
   UnauthenticatedError,
 } from '../api/errors.js';
-import { type FaultControl, noFaults } from '../api/faults.js';
+import { type FaultControl, type FaultsPatch, noFaults } from '../api/faults.js';
 import { type HttpMetrics, type RejectionReason, unmatchedRoute } from '../api/metrics.js';
 import type { KvService, WatchHandle, WatchSpec } from '../api/service.js';
 import type { AccessControl } from './access.js';
@@ -67,11 +67,8 @@ export interface HttpServerOptions {
    * it (access.ts). Without it every route is open to anyone who reaches the port.
    */
   readonly access?: AccessControl;
-  /**
-   * GET /ui/state: every member's status and log tail, as the dashboard draws them; given the
-   * caller's Authorization, which it passes on to the other members. Without it: 404.
-   */
-  readonly clusterView?: (authorization: string | undefined) => Promise<unknown>;
+  /** What the dashboard's routes ask of the cluster (GET /ui/state, /ui/nodes/{id}/faults); without: 404. */
+  readonly dashboard?: DashboardPort;
   /** Where the dashboard's files are (default: ui/ in the package). */
   readonly uiDir?: URL;
   /**
@@ -633,10 +630,12 @@ export class KvHttpServer {
       case 'uiAsset':
         await this.sendAsset(req, res, r.name);
         return;
-      case 'uiState': {
-        const view = this.options.clusterView;
-        if (view === undefined) throw new NotFoundError('this node serves no cluster view');
-        this.send(res, 200, await view(header(req, 'authorization')));
+      case 'uiState':
+        this.send(res, 200, await this.dashboard().state(header(req, 'authorization')));
+        return;
+      case 'uiFaults': {
+        const a = await this.dashboard().faults(r.id, r.faults, header(req, 'authorization'));
+        this.send(res, a.status, a.body);
         return;
       }
       case 'snapshot': {
@@ -927,6 +926,12 @@ export class KvHttpServer {
     res.end(payload);
   }
 
+  private dashboard(): DashboardPort {
+    const d = this.options.dashboard;
+    if (d === undefined) throw new NotFoundError('this node serves no dashboard');
+    return d;
+  }
+
   /** A dashboard file (ui-assets.ts): 304 when the browser has it already. */
   private async sendAsset(req: IncomingMessage, res: ServerResponse, name: string): Promise<void> {
     const asset = await this.uiAssets.get(name);
@@ -959,6 +964,21 @@ export class KvHttpServer {
     const message = err instanceof Error ? err.message : String(err);
     this.send(res, 500, { error: `internal error: ${message}`, code: 'internal', definite: false });
   }
+}
+
+/**
+ * The cluster as the dashboard sees it through the node serving the page (src/app/cluster-view.ts).
+ * Both pass the caller's Authorization on to the members they ask.
+ */
+export interface DashboardPort {
+  /** Every member's GET /debug with its log tail. */
+  state(authorization: string | undefined): Promise<unknown>;
+  /** Sets (`patch`) or heals (null) member `id`'s faults: its answer, status and body. */
+  faults(
+    id: string,
+    patch: FaultsPatch | null,
+    authorization: string | undefined,
+  ): Promise<{ status: number; body: unknown }>;
 }
 
 /** What the server keeps on a client socket (a property on it: cheaper than a map per request). */

@@ -90,7 +90,7 @@ export type Route =
   | LeaseRoute;
 
 /** The dashboard's routes (docs/dashboard.md): the page, its files, and the cluster's state. */
-export type UiRoute = 'ui' | 'uiAsset' | 'uiState';
+export type UiRoute = 'ui' | 'uiAsset' | 'uiState' | 'uiFaults';
 
 /** Fault injection (docs/faults.md): GET, POST and DELETE /admin/faults. */
 export type FaultRoute = 'faults' | 'faultsSet' | 'faultsHeal';
@@ -117,6 +117,8 @@ export type ClientRequest =
   | { readonly route: 'watch'; readonly watch: WatchSpec }
   | { readonly route: 'debug'; readonly logTail: number }
   | { readonly route: 'uiAsset'; readonly name: string }
+  /** `faults` null: heal (DELETE). */
+  | { readonly route: 'uiFaults'; readonly id: string; readonly faults: FaultsPatch | null }
   | { readonly route: 'faultsSet'; readonly faults: FaultsPatch }
   | { readonly route: 'faults' | 'faultsHeal' }
   | LeaseRequest
@@ -172,11 +174,16 @@ export function findRoute(method: string, path: string): Route | null {
     if (method === 'POST') return 'faultsSet';
     if (method === 'DELETE') return 'faultsHeal';
   } else if (path === '/leases' || path.startsWith('/leases/')) return findLeaseRoute(method, path);
-  else if ((path === '/ui' || path.startsWith('/ui/')) && method === 'GET') return findUiRoute(path);
+  else if (path === '/ui' || path.startsWith('/ui/')) return findUiRoute(method, path);
   return null;
 }
 
-function findUiRoute(path: string): UiRoute {
+/** `/ui/nodes/{id}/faults`: a member's faults, set or healed through the node serving the page. */
+const uiFaultsPath = /^\/ui\/nodes\/([^/]+)\/faults$/;
+
+function findUiRoute(method: string, path: string): UiRoute | null {
+  if (uiFaultsPath.test(path)) return method === 'POST' || method === 'DELETE' ? 'uiFaults' : null;
+  if (method !== 'GET') return null;
   if (path === '/ui' || path === '/ui/') return 'ui';
   if (path === '/ui/state') return 'uiState';
   return 'uiAsset';
@@ -191,7 +198,8 @@ export function takesBody(route: Route): boolean {
     route === 'memberAdd' ||
     route === 'leaderMove' ||
     route === 'leaseGrant' ||
-    route === 'faultsSet'
+    route === 'faultsSet' ||
+    route === 'uiFaults'
   );
 }
 
@@ -226,6 +234,12 @@ export function parseRequest(route: Route, head: RequestHead, body: Buffer): Cli
       return { route, logTail: parseLogTail(head.query) };
     case 'uiAsset':
       return { route, name: head.path.slice('/ui/'.length) };
+    case 'uiFaults':
+      return {
+        route,
+        id: memberIdIn(uiFaultsPath.exec(head.path)?.[1] ?? ''),
+        faults: head.method === 'DELETE' ? null : parseFaultsBody(body),
+      };
     case 'faultsSet':
       return { route, faults: parseFaultsBody(body) };
     case 'leaseGrant':
@@ -481,9 +495,14 @@ function checkMemberId(id: unknown, where: string): string {
 }
 
 function memberIdFromPath(path: string): string {
+  return memberIdIn(path.slice('/cluster/members/'.length));
+}
+
+/** A member id, URL-encoded in a path. */
+function memberIdIn(encoded: string): string {
   let id: string;
   try {
-    id = decodeURIComponent(path.slice('/cluster/members/'.length));
+    id = decodeURIComponent(encoded);
   } catch {
     throw new BadRequestError('the member id in the path is not valid URL-encoded UTF-8');
   }

@@ -41,6 +41,8 @@ const requests: Readonly<Record<Route, { method: string; path: string; body?: un
   ui: { method: 'GET', path: '/ui' },
   uiAsset: { method: 'GET', path: '/ui/index.html' },
   uiState: { method: 'GET', path: '/ui/state' },
+  // An empty POST changes nothing (the node runs with --enable-faults).
+  uiFaults: { method: 'POST', path: '/ui/nodes/n1/faults', body: {} },
   // On a node with --enable-faults: an empty POST changes nothing, a DELETE heals nothing.
   faults: { method: 'GET', path: '/admin/faults' },
   faultsSet: { method: 'POST', path: '/admin/faults', body: {} },

@@ -88,3 +88,40 @@ test('GET /ui/state: every member with its status and log; a stopped one unreach
   assert.equal(gone.status, null);
   assert.ok(gone.error.length > 0);
 });
+
+test('/ui/nodes/{id}/faults: a fault button set and healed through the node serving the page', async (t) => {
+  const c = await startCluster(t, { size: 3, enableFaults: true });
+  const leader = await c.waitForLeader();
+  const follower = c.followerOf(leader);
+  const page = c.client(follower);
+  // Isolate the leader through a follower's page: the others elect a new one.
+  const set = await request(page, 'POST', `/ui/nodes/${leader}/faults`, { body: { isolate: true } });
+  assert.equal(set.status, 200, set.text);
+  assert.equal(set.body.isolate, true);
+  assert.equal(
+    ((await c.debug(leader)).faults as { isolate: boolean }).isolate,
+    true,
+    'set on the member named, not the one asked',
+  );
+  assert.equal(((await c.debug(follower)).faults as { isolate: boolean }).isolate, false);
+  const healed = await request(page, 'DELETE', `/ui/nodes/${leader}/faults`);
+  assert.equal(healed.status, 200, healed.text);
+  assert.equal(((await c.debug(leader)).faults as { isolate: boolean }).isolate, false);
+  // The member's refusals and the page's own checks come back as they are.
+  const bad = await request(page, 'POST', `/ui/nodes/${leader}/faults`, { body: { isolate: 'yes' } });
+  assert.equal(bad.status, 400);
+  assert.match(bad.body.error, /isolate/);
+  const self = await request(page, 'POST', `/ui/nodes/${leader}/faults`, { body: { dropTo: [leader] } });
+  assert.equal(self.status, 400, self.text);
+  const nobody = await request(page, 'POST', '/ui/nodes/n9/faults', { body: {} });
+  assert.equal(nobody.status, 404);
+  assert.equal((await request(page, 'GET', `/ui/nodes/${leader}/faults`)).status, 404);
+});
+
+test('/ui/nodes/{id}/faults on nodes without --enable-faults: the member says faults_disabled', async (t) => {
+  const c = await startCluster(t, { size: 1 });
+  await c.waitForLeader();
+  const a = await request(c.client('n1'), 'POST', '/ui/nodes/n1/faults', { body: { paused: true } });
+  assert.equal(a.status, 403);
+  assert.equal(a.body.code, 'faults_disabled');
+});
