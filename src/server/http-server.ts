@@ -579,8 +579,9 @@ export class KvHttpServer {
     const r = parseRequest(route, head, body);
     if (user !== null) access?.checkKeys(user, r);
     // A paused node (fault injection) takes the request in and answers it once resumed, as a
-    // stopped process's socket would; the request's deadline still bounds the wait.
-    if (faults !== undefined && !answeredWhilePaused.has(route)) await faults.untilRunning(deadline);
+    // stopped process's socket would; the request's deadline still bounds the wait. A node that
+    // cannot be paused skips the wait (no await on every request).
+    if (faults?.enabled === true && !answeredWhilePaused.has(route)) await faults.untilRunning(deadline);
     switch (r.route) {
       case 'put':
         await this.orForward(req, body, res, async () =>
