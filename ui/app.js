@@ -164,6 +164,11 @@ function ratesOf(id, status, at) {
   };
 }
 
+/** A candidate for real: a pre-candidate (PreVote) is one that has not raised its term yet. */
+function standing(status) {
+  return status?.state === 'candidate' && !status.preCandidate;
+}
+
 function note(at, text, kind = '', term = null) {
   seen.timeline.unshift({ at, text, kind, term });
   seen.timeline.length = Math.min(seen.timeline.length, timelineMax);
@@ -185,14 +190,14 @@ function observeChanges(prev, view, leader) {
       else if (p.role !== m.role) note(at, `${m.id} is now a ${m.role}`, 'good');
       if (p !== undefined && ps !== null && s === null) note(at, `${m.id} unreachable: ${m.error ?? 'no answer'}`, 'bad');
       if (p !== undefined && ps === null && s !== null) note(at, `${m.id} reachable again`, 'good');
-      if (s !== null && s.state === 'candidate' && ps?.state !== 'candidate')
-        note(at, `${m.id} stands for election in term ${s.term}`, '', s.term);
+      if (standing(s) && !standing(ps)) note(at, `${m.id} stands for election in term ${s.term}`, '', s.term);
       if (s !== null && s.preCandidate && !ps?.preCandidate) note(at, `${m.id} pre-votes (its term stays ${s.term})`);
     }
     for (const p of prev.members) if (!now.has(p.id)) note(at, `${p.id} left the membership`, 'bad');
   }
   const maxTerm = Math.max(0, ...view.members.map((m) => statusOf(m)?.term ?? 0));
-  if (prev !== null && maxTerm > seen.maxTerm && (leader === null || leader.term !== maxTerm))
+  const announced = view.members.some((m) => standing(statusOf(m)) && statusOf(m).term === maxTerm);
+  if (prev !== null && maxTerm > seen.maxTerm && leader?.term !== maxTerm && !announced)
     note(at, `term ${maxTerm} begins: an election`, '', maxTerm);
   seen.maxTerm = Math.max(seen.maxTerm, maxTerm);
 

@@ -92,6 +92,7 @@ test('the dashboard in a browser: members, leader, key browser, polling, a leade
   if (browser === null) return;
   const c = await startCluster(t, { size: 3 });
   const firstLeader = await c.waitForLeader();
+  for (let i = 1; i <= 8; i++) assert.equal((await c.put(firstLeader, `config/k${i}`, `v${i}`)).status, 200);
   const pageNode = c.followerOf(firstLeader);
   const { page, pageErrors } = await newPage(browser);
   let statePolls = 0;
@@ -168,6 +169,13 @@ test('the dashboard in a browser: members, leader, key browser, polling, a leade
     `delete document.visibilityState; document.dispatchEvent(new Event('visibilitychange'))`,
   );
   await waitFor('a poll once visible', () => statePolls > whileHidden, { timeoutMs: 5000 });
+  // …and it shows every member with the whole log so far, committed.
+  const lastIndex = (await c.debug(leader)).commitIndex;
+  await pageShows(
+    page,
+    `index ${lastIndex} committed on every member`,
+    `document.querySelectorAll('#logs .entry.committed[data-index="${lastIndex}"]').length === 3`,
+  );
 
   // Stop the leader: the page shows another leader, the old one unreachable, the election.
   await c.stopNode(leader);
@@ -198,6 +206,12 @@ test('the dashboard in a browser: members, leader, key browser, polling, a leade
     new RegExp(`${leader} unreachable`),
   );
 
+  // The clicks scrolled the page: the picture is of its top, nothing focused.
+  await inPage(
+    page,
+    `document.activeElement?.blur(); window.scrollTo(0, 0);
+     for (const el of document.querySelectorAll('.scroll')) el.scrollTop = 0`,
+  );
   const png = await page.screenshot({ type: 'png' });
   assert.ok(png.length > 1000, 'a screenshot');
   if (process.env.RAFTKV_SCREENSHOT === '1') await writeFile(screenshotFile, png);
