@@ -1,0 +1,694 @@
+// raftkv dashboard (docs/dashboard.md). Plain browser JavaScript, no dependencies, no build.
+// It polls GET /ui/state once a second while the tab is visible — and not at all while it is
+// hidden, so a page no one looks at costs the node nothing — and draws every member's state and
+// log tail. What is not in one state (rates, the timeline of leader changes) is derived here from
+// successive states. The key browser calls the KV API of the node that served the page.
+//
+// Panels are independent render functions over the same derived state; a new panel (e.g. fault
+// injection) is one more section in index.html and one more function called from update().
+
+const pollMs = 1000;
+const stateTimeoutMs = 3000;
+const tokenKey = 'raftkv.token';
+const paletteSize = 8;
+const timelineMax = 60;
+const listLimit = 100;
+
+// ---------------------------------------------------------------------------------------------
+// Small helpers
+
+/** Builds an element: h('td', { class: 'num', title: '…' }, 'text', child, …). Text is never parsed as HTML. */
+function h(tag, attrs = {}, ...children) {
+  const el = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs)) {
+    if (v === undefined || v === null || v === false) continue;
+    if (k === 'class') el.className = v;
+    else if (k === 'style') for (const [p, pv] of Object.entries(v)) el.style.setProperty(p, pv);
+    else if (k.startsWith('on')) el.addEventListener(k.slice(2), v);
+    else el.setAttribute(k, v === true ? '' : String(v));
+  }
+  for (const c of children.flat()) if (c !== null && c !== undefined && c !== false) el.append(c);
+  return el;
+}
+
+const $ = (selector) => document.querySelector(selector);
+
+/** The colour of a term, the same wherever a term is drawn. */
+function termColor(term) {
+  return `var(--term-${((term % paletteSize) + paletteSize) % paletteSize})`;
+}
+
+function termChip(term) {
+  return h('span', { class: 'term', style: { '--tc': termColor(term) }, title: `term ${term}` }, String(term));
+}
+
+function clock(at) {
+  return new Date(at).toLocaleTimeString([], { hour12: false });
+}
+
+function seconds(ms) {
+  return ms < 10_000 ? `${(ms / 1000).toFixed(1)} s` : `${Math.round(ms / 1000)} s`;
+}
+
+function rate(value) {
+  if (value === null || !Number.isFinite(value)) return '—';
+  return value < 10 ? value.toFixed(1) : String(Math.round(value));
+}
+
+function list(ids) {
+  if (ids.length <= 1) return ids.join('');
+  return `${ids.slice(0, -1).join(', ')} and ${ids.at(-1)}`;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Calls: every one carries the token, when there is one.
+
+function token() {
+  return sessionStorage.getItem(tokenKey);
+}
+
+/** One API call; resolves { status, body } (body parsed as JSON when it is), rejects on no answer. */
+async function api(method, path, body, timeoutMs = 10_000) {
+  const headers = {};
+  const t = token();
+  if (t) headers.authorization = `Bearer ${t}`;
+  if (body !== undefined) headers['content-type'] = 'application/json';
+  const res = await fetch(path, {
+    method,
+    headers,
+    body: body === undefined ? undefined : JSON.stringify(body),
+    cache: 'no-store',
+    signal: AbortSignal.timeout(timeoutMs),
+  });
+  const text = await res.text();
+  let parsed = null;
+  try {
+    parsed = text === '' ? null : JSON.parse(text);
+  } catch {
+    parsed = { error: text.slice(0, 200) };
+  }
+  return { status: res.status, body: parsed };
+}
+
+/** An API error as the API words it: its status, `code` and `error`. */
+function describeError(a) {
+  const b = a.body ?? {};
+  const code = typeof b.code === 'string' ? ` ${b.code}` : '';
+  const why = typeof b.error === 'string' ? `: ${b.error}` : '';
+  return `HTTP ${a.status}${code}${why}`;
+}
+
+function describeFailure(e) {
+  if (e?.name === 'TimeoutError') return 'no answer in time';
+  return e instanceof Error ? e.message : String(e);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Derived state, kept across polls
+
+const seen = {
+  /** The last view, and the last status of each member that answered (shown greyed when it stops). */
+  view: null,
+  lastStatus: new Map(), // id → { at, status }
+  /** The leader last seen ({ id, term, at }), and since when none is known. */
+  leader: null,
+  leaderlessSince: null,
+  /** The page was hidden (no polls) since the leader was last seen: a leaderless gap is unknown. */
+  hiddenSinceLeader: false,
+  maxTerm: 0,
+  /** The previous poll's leader commit index (a follower below it is behind, not just in flight). */
+  prevLeaderCommit: null,
+  timeline: [],
+  pageNodeDown: false,
+  keysListed: false,
+};
+
+/** The status a member reported in this view, or null. */
+function statusOf(member) {
+  return member.reachable && member.status !== null && typeof member.status === 'object' ? member.status : null;
+}
+
+/** The leader: the answering member that says it leads, in the highest term (a stale one may linger). */
+function leaderOf(view) {
+  let best = null;
+  for (const m of view.members) {
+    const s = statusOf(m);
+    if (s?.state === 'leader' && (best === null || s.term > best.term)) best = { id: m.id, term: s.term, status: s };
+  }
+  return best;
+}
+
+function lastIndexOf(status) {
+  const tail = status.log ?? [];
+  return tail.length > 0 ? tail.at(-1).index : status.logLength;
+}
+
+function messagesOf(status) {
+  const t = status.transport;
+  if (!t) return null;
+  return (t.peers ?? []).reduce((n, p) => n + (p.sent ?? 0), 0) + (t.messagesReceived ?? 0);
+}
+
+/** Per-second rates of one member between its previous status and this one (null when unknown). */
+function ratesOf(id, status, at) {
+  const before = seen.lastStatus.get(id);
+  const none = { requests: null, messages: null, commits: null };
+  if (before === undefined || status === null) return none;
+  const dt = (at - before.at) / 1000;
+  if (dt <= 0) return none;
+  const per = (a, b) => (a === null || a === undefined || b === null || b === undefined || a < b ? null : (a - b) / dt);
+  return {
+    requests: per(status.admission?.requests, before.status.admission?.requests),
+    messages: per(messagesOf(status), messagesOf(before.status)),
+    commits: per(status.commitIndex, before.status.commitIndex),
+  };
+}
+
+/** A candidate for real: a pre-candidate (PreVote) is one that has not raised its term yet. */
+function standing(status) {
+  return status?.state === 'candidate' && !status.preCandidate;
+}
+
+function note(at, text, kind = '', term = null) {
+  seen.timeline.unshift({ at, text, kind, term });
+  seen.timeline.length = Math.min(seen.timeline.length, timelineMax);
+}
+
+/** Timeline entries from the change between the previous view and this one. */
+function observeChanges(prev, view, leader) {
+  const at = view.at;
+  if (prev === null) {
+    note(at, leader ? `watching: ${leader.id} leads term ${leader.term}` : 'watching: no leader known', '', leader?.term ?? null);
+  } else {
+    const before = new Map(prev.members.map((m) => [m.id, m]));
+    const now = new Set(view.members.map((m) => m.id));
+    for (const m of view.members) {
+      const p = before.get(m.id);
+      const s = statusOf(m);
+      const ps = p ? statusOf(p) : null;
+      if (p === undefined) note(at, `${m.id} joined the membership as ${m.role}`, 'good');
+      else if (p.role !== m.role) note(at, `${m.id} is now a ${m.role}`, 'good');
+      if (p !== undefined && ps !== null && s === null) note(at, `${m.id} unreachable: ${m.error ?? 'no answer'}`, 'bad');
+      if (p !== undefined && ps === null && s !== null) note(at, `${m.id} reachable again`, 'good');
+      if (standing(s) && !standing(ps)) note(at, `${m.id} stands for election in term ${s.term}`, '', s.term);
+      if (s !== null && s.preCandidate && !ps?.preCandidate) note(at, `${m.id} pre-votes (its term stays ${s.term})`);
+    }
+    for (const p of prev.members) if (!now.has(p.id)) note(at, `${p.id} left the membership`, 'bad');
+  }
+  const maxTerm = Math.max(0, ...view.members.map((m) => statusOf(m)?.term ?? 0));
+  const announced = view.members.some((m) => standing(statusOf(m)) && statusOf(m).term === maxTerm);
+  if (prev !== null && maxTerm > seen.maxTerm && leader?.term !== maxTerm && !announced)
+    note(at, `term ${maxTerm} begins: an election`, '', maxTerm);
+  seen.maxTerm = Math.max(seen.maxTerm, maxTerm);
+
+  const old = seen.leader;
+  if (leader !== null && (old === null || old.id !== leader.id || old.term !== leader.term)) {
+    if (prev !== null) {
+      // Between the last poll that showed the old leader and this one there was no leader we
+      // know of — at most that long (the poll is the resolution).
+      const gap = old === null || seen.hiddenSinceLeader ? null : at - old.at;
+      const without =
+        gap === null
+          ? old === null
+            ? ''
+            : ' (while this page was hidden)'
+          : ` — no leader for ${seen.leaderlessSince === null ? 'at most ' : ''}${seconds(gap)}`;
+      note(at, `${leader.id} elected leader of term ${leader.term}${without}`, 'good', leader.term);
+    }
+    seen.leaderlessSince = null;
+  } else if (leader === null && old !== null && seen.leaderlessSince === null && prev !== null) {
+    note(at, `no leader: ${old.id} (term ${old.term}) is gone or stepped down`, 'bad', old.term);
+    seen.leaderlessSince = at;
+  }
+  if (leader !== null) {
+    seen.leader = { id: leader.id, term: leader.term, at };
+    seen.hiddenSinceLeader = false;
+  }
+  else if (seen.leaderlessSince === null && prev === null) seen.leaderlessSince = at;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Rendering the view
+
+function renderSummary(view, leader) {
+  const el = $('#summary');
+  el.className = '';
+  const answering = view.members.filter((m) => statusOf(m) !== null).length;
+  el.replaceChildren(
+    `served by ${view.servedBy} · `,
+    leader
+      ? h('span', {}, 'leader ', h('span', { class: 'leader-name' }, leader.id), ' in term ', termChip(leader.term))
+      : h('span', { class: 'error-text' }, 'no leader known'),
+    ` · ${answering} of ${view.members.length} members answer · ${clock(view.at)}`,
+  );
+  document.body.dataset.leader = leader?.id ?? '';
+}
+
+function renderMembers(view, leader, rates) {
+  const progress = leader?.status.progress ?? null;
+  const rows = view.members.map((m) => {
+    const live = statusOf(m);
+    const last = seen.lastStatus.get(m.id);
+    const s = live ?? last?.status ?? null;
+    const isLeader = leader?.id === m.id;
+    const r = rates.get(m.id);
+    const cls = [isLeader ? 'leader' : '', live === null ? 'unreachable' : ''].join(' ').trim();
+    const known = s === null ? '?' : s.preCandidate ? 'pre-candidate' : s.state;
+    // A member that stopped answering is drawn with what it said last, greyed — but not as a role.
+    const state = live === null ? (s === null ? 'unknown' : `was ${known}`) : known;
+    const roleCell = h(
+      'td',
+      {},
+      h('span', { class: `role ${isLeader ? 'leader' : ''}` }, state),
+      m.role === 'learner' ? h('span', { class: 'tag' }, 'learner') : null,
+      m.id === view.servedBy ? h('span', { class: 'tag', title: 'the node that served this page' }, 'this page') : null,
+    );
+    const num = (v, title) => h('td', { class: 'num', title }, v === null || v === undefined ? '—' : String(v));
+    const match = progress?.[m.id];
+    const why =
+      live !== null
+        ? ''
+        : `${m.reachable ? '' : 'unreachable: '}${m.error ?? 'no status'}${last ? ` (last seen ${clock(last.at)})` : ''}`;
+    return h(
+      'tr',
+      { class: cls, 'data-id': m.id },
+      h('td', {}, h('b', {}, m.id)),
+      roleCell,
+      h('td', {}, s === null ? '—' : termChip(s.term)),
+      h('td', {}, s?.votedFor ?? '—'),
+      num(s?.commitIndex),
+      num(s?.lastApplied),
+      num(s === null ? null : lastIndexOf(s)),
+      num(s?.snapshotIndex),
+      num(match?.match, match ? `next ${match.next}, ${match.state}` : undefined),
+      num(rate(r?.requests ?? null), live !== null && live.admission === undefined ? 'not reported by this member' : undefined),
+      num(rate(r?.messages ?? null)),
+      num(rate(r?.commits ?? null)),
+      h('td', { class: 'why wrap' }, why),
+    );
+  });
+  $('#nodes tbody').replaceChildren(...rows);
+}
+
+/** The log tails side by side: one row per member, one column per log index, aligned. */
+function renderLogs(view, leader) {
+  const rows = view.members.map((m) => {
+    const live = statusOf(m);
+    return { m, live: live !== null, s: live ?? seen.lastStatus.get(m.id)?.status ?? null };
+  });
+  const known = rows.filter((r) => r.s !== null);
+  const hi = Math.max(0, ...known.map((r) => lastIndexOf(r.s)));
+  const lo = Math.max(1, hi - 23);
+  const grid = $('#logs');
+  if (hi === 0) {
+    grid.replaceChildren(h('p', { class: 'hint' }, 'No log entries yet.'));
+    return;
+  }
+  const width = hi - lo + 1;
+  grid.style.gridTemplateColumns = `max-content repeat(${width}, var(--cell))`;
+  const cells = [];
+  for (let i = lo; i <= hi; i++)
+    cells.push(h('div', { class: 'index', style: { 'grid-row': '1', 'grid-column': String(i - lo + 2) } }, String(i)));
+  const progress = leader?.status.progress ?? null;
+  rows.forEach(({ m, live, s }, n) => {
+    const row = String(n + 2);
+    cells.push(
+      h(
+        'div',
+        { class: `who ${live ? '' : 'unreachable'}`, style: { 'grid-row': row, 'grid-column': '1' } },
+        leader?.id === m.id ? '★ ' : '',
+        m.id,
+      ),
+    );
+    if (s === null) {
+      cells.push(h('div', { class: 'behind', style: { 'grid-row': row, 'grid-column': `2 / span ${width}` } }, 'no status'));
+      return;
+    }
+    const last = lastIndexOf(s);
+    if (last < lo) {
+      cells.push(
+        h(
+          'div',
+          { class: 'behind', style: { 'grid-row': row, 'grid-column': `2 / span ${width}` } },
+          last === 0 ? 'empty log' : `log ends at ${last}, ${hi - last} behind`,
+        ),
+      );
+      return;
+    }
+    const first = s.firstIndex ?? 1;
+    if (first > lo) {
+      const span = Math.min(hi, first - 1) - lo + 1;
+      cells.push(
+        h(
+          'div',
+          {
+            class: 'entry compacted',
+            style: { 'grid-row': row, 'grid-column': `2 / span ${span}`, opacity: live ? null : '0.45' },
+            title: `entries up to ${s.snapshotIndex ?? first - 1} are compacted into ${m.id}'s snapshot`,
+          },
+          `snapshot ≤ ${s.snapshotIndex ?? first - 1}`,
+        ),
+      );
+    }
+    const match = m.id !== leader?.id ? progress?.[m.id]?.match : undefined;
+    for (const e of s.log ?? []) {
+      if (e.index < lo || e.index > hi || e.index < first) continue;
+      const committed = e.index <= s.commitIndex;
+      const classes = ['entry', committed ? 'committed' : 'uncommitted', e.type];
+      if (e.index === s.commitIndex) classes.push('commit');
+      if (e.index === match) classes.push('match');
+      cells.push(
+        h(
+          'div',
+          {
+            class: classes.join(' '),
+            style: { 'grid-row': row, 'grid-column': String(e.index - lo + 2), '--tc': termColor(e.term), opacity: live ? null : '0.45' },
+            title: `${m.id} #${e.index}, term ${e.term}, ${e.type}${committed ? '' : ' (not committed)'}: ${e.summary}`,
+            'data-index': e.index,
+          },
+          String(e.term),
+        ),
+      );
+    }
+  });
+  grid.replaceChildren(...cells);
+}
+
+function renderTimeline() {
+  $('#timeline').replaceChildren(
+    ...seen.timeline.map((e) =>
+      h('li', { class: e.kind }, h('time', {}, clock(e.at)), e.term !== null ? termChip(e.term) : null, ' ', e.text),
+    ),
+  );
+}
+
+function renderMembership(view, leader) {
+  $('#membership tbody').replaceChildren(
+    ...view.members.map((m) =>
+      h(
+        'tr',
+        {},
+        h('td', {}, m.id),
+        h('td', {}, m.address),
+        h('td', {}, m.role),
+        h('td', { class: 'hint' }, [leader?.id === m.id ? 'leader' : '', m.id === view.servedBy ? 'serves this page' : ''].filter(Boolean).join(', ')),
+      ),
+    ),
+  );
+  $('#membership-index').textContent = `configuration at log index ${view.membershipIndex}`;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Notes: the rule at work, when the state calls for it
+
+function notesFor(view, leader) {
+  const notes = [];
+  const voters = view.members.filter((m) => m.role === 'voter');
+  const majority = Math.floor(voters.length / 2) + 1;
+  const answering = voters.filter((m) => statusOf(m) !== null);
+  const silent = view.members.filter((m) => statusOf(m) === null).map((m) => m.id);
+  const electionMs = view.members.map(statusOf).find((s) => s !== null)?.electionTimeoutMs;
+
+  if (silent.length > 0 && answering.length >= majority && leader !== null)
+    notes.push([
+      'A majority is enough.',
+      `${list(silent)} ${silent.length === 1 ? 'does' : 'do'} not answer, but ${answering.length} of ${voters.length} voters do — a majority (${majority}) — so they keep a leader and commit writes. A member that returns catches up from the leader.`,
+    ]);
+  if (answering.length < majority)
+    notes.push([
+      'No majority.',
+      `Only ${answering.length} of ${voters.length} voters answer. A leader needs the votes of ${majority}, and a write commits only once ${majority} have stored it, so nothing commits until enough members are back; writes wait, then fail with 503 or 504 (their outcome then unknown).`,
+    ]);
+  if (leader === null && answering.length >= majority)
+    notes.push([
+      'Election under way.',
+      `No member leads right now. A follower that hears no heartbeat for its election timeout${electionMs ? ` (${electionMs} ms, randomised)` : ''} stands for election in a new term; the first to get votes from a majority (${majority} of ${voters.length}) leads. Each member votes once per term, so a term has at most one leader.`,
+    ]);
+  const pre = view.members.filter((m) => statusOf(m)?.preCandidate).map((m) => m.id);
+  if (pre.length > 0)
+    notes.push([
+      'PreVote.',
+      `${list(pre)} ${pre.length === 1 ? 'is' : 'are'} pre-voting: asking whether a majority would vote for it, before raising its term. A node cut off from the others cannot win, so it never raises its term and does not disrupt the leader when it comes back.`,
+    ]);
+  if (leader !== null) {
+    for (const m of view.members) {
+      const s = statusOf(m);
+      if (s === null || s.state !== 'leader' || m.id === leader.id) continue;
+      notes.push([
+        'Stale leader.',
+        `${m.id} still believes it leads term ${s.term}, but ${leader.id} leads term ${leader.term}. ${m.id} cannot commit anything (a majority has moved on) and steps down as soon as it hears the higher term.`,
+      ]);
+    }
+    const ls = leader.status;
+    const leaderFirst = ls.firstIndex ?? 1;
+    for (const m of view.members) {
+      const s = statusOf(m);
+      if (s === null || m.id === leader.id || seen.prevLeaderCommit === null) continue;
+      const last = lastIndexOf(s);
+      const state = ls.progress?.[m.id]?.state;
+      if (last >= seen.prevLeaderCommit && state !== 'snapshot') continue;
+      notes.push(
+        last < leaderFirst - 1 || state === 'snapshot'
+          ? [
+              'Catching up by snapshot.',
+              `${m.id}'s log ends at ${last}, before the leader's first entry (${leaderFirst}): the entries it lacks are compacted, so the leader sends its snapshot, then the entries after it.`,
+            ]
+          : [
+              'Catching up.',
+              `${m.id}'s log ends at ${last}, the leader has committed ${ls.commitIndex}: the leader sends it the entries it lacks (AppendEntries, going back until their logs agree).`,
+            ],
+      );
+    }
+  }
+  // Entries not committed where it matters: no leader, a member that stopped answering, or
+  // entries from an older term than the leader's — a new leader may overwrite them.
+  const replaceable = [];
+  for (const m of view.members) {
+    const live = statusOf(m);
+    const s = live ?? seen.lastStatus.get(m.id)?.status ?? null;
+    if (s === null) continue;
+    const commit = leader?.status.commitIndex ?? s.commitIndex;
+    const tail = (s.log ?? []).filter((e) => e.index > Math.max(commit, s.commitIndex));
+    if (tail.length > 0 && (leader === null || live === null || tail.some((e) => e.term < leader.term)))
+      replaceable.push(m.id);
+  }
+  if (replaceable.length > 0)
+    notes.push([
+      'Uncommitted entries may be replaced.',
+      `${list(replaceable)} ${replaceable.length === 1 ? 'holds' : 'hold'} entries past the commit index (dashed). An entry is committed only once a majority has stored it; until then a new leader whose log lacks it overwrites it with its own. Its client got no success — at most "outcome unknown". Committed entries are never replaced.`,
+    ]);
+  const learners = view.members.filter((m) => m.role === 'learner').map((m) => m.id);
+  if (learners.length > 0)
+    notes.push([
+      'Learners.',
+      `${list(learners)} ${learners.length === 1 ? 'receives' : 'receive'} the log but neither vote${learners.length === 1 ? 's' : ''} nor count toward a majority; the leader promotes a learner to voter once it has caught up (see docs/membership.md).`,
+    ]);
+  const failing = view.members.filter((m) => m.reachable && m.error !== null).map((m) => m.id);
+  if (failing.length > 0)
+    notes.push([
+      'Answered with an error.',
+      `${list(failing)} answered but refused its status (see the members table); with --auth-file the page needs an admin's token, which each member checks itself.`,
+    ]);
+  return notes;
+}
+
+function renderNotes(view, leader) {
+  const notes = notesFor(view, leader);
+  $('#notes').replaceChildren(...notes.map(([rule, text]) => h('li', {}, h('b', {}, rule), ' ', text)));
+  $('#notes-panel').hidden = notes.length === 0;
+}
+
+// ---------------------------------------------------------------------------------------------
+// One poll
+
+function update(view) {
+  const leader = leaderOf(view);
+  observeChanges(seen.view, view, leader);
+  const rates = new Map(view.members.map((m) => [m.id, ratesOf(m.id, statusOf(m), view.at)]));
+  // Notes compare against the previous poll, so they are drawn before this poll is remembered.
+  renderSummary(view, leader);
+  renderNotes(view, leader);
+  for (const m of view.members) {
+    const s = statusOf(m);
+    if (s !== null) seen.lastStatus.set(m.id, { at: view.at, status: s });
+  }
+  renderMembers(view, leader, rates);
+  renderLogs(view, leader);
+  renderTimeline();
+  renderMembership(view, leader);
+  seen.prevLeaderCommit = leader?.status.commitIndex ?? null;
+  seen.view = view;
+  if (seen.pageNodeDown) seen.pageNodeDown = false;
+}
+
+/** The node that serves the page does not answer (or answers an error): keep the last picture, say so. */
+function pageNodeFailed(why) {
+  const el = $('#summary');
+  el.className = 'down';
+  el.textContent = `this node does not answer: ${why} — retrying every second`;
+  if (!seen.pageNodeDown) {
+    seen.pageNodeDown = true;
+    note(Date.now(), `the node serving this page does not answer: ${why}`, 'bad');
+    renderTimeline();
+  }
+  for (const row of document.querySelectorAll('#nodes tbody tr')) row.classList.add('unreachable');
+}
+
+let timer = null;
+let inFlight = false;
+let signedOut = false;
+
+async function poll() {
+  timer = null;
+  if (document.visibilityState === 'hidden' || inFlight) return;
+  inFlight = true;
+  try {
+    const a = await api('GET', '/ui/state', undefined, stateTimeoutMs);
+    if (a.status === 401 || a.status === 403) {
+      askForToken(a);
+      return; // no polling until a token is given
+    }
+    if (a.status !== 200) pageNodeFailed(describeError(a));
+    else {
+      $('#auth').hidden = true;
+      update(a.body);
+      if (!seen.keysListed) {
+        seen.keysListed = true;
+        listKeys(true);
+      }
+    }
+  } catch (e) {
+    pageNodeFailed(describeFailure(e));
+  } finally {
+    inFlight = false;
+  }
+  schedule();
+}
+
+function schedule() {
+  if (timer === null && !inFlight && !signedOut && document.visibilityState !== 'hidden') timer = setTimeout(poll, pollMs);
+}
+
+document.addEventListener('visibilitychange', () => {
+  if (document.visibilityState === 'hidden') {
+    seen.hiddenSinceLeader = true;
+    clearTimeout(timer);
+    timer = null;
+  } else if (timer === null && !inFlight && !signedOut) poll();
+});
+
+// ---------------------------------------------------------------------------------------------
+// Auth
+
+function askForToken(a) {
+  signedOut = true;
+  $('#auth').hidden = false;
+  $('#auth-why').textContent =
+    a.status === 401
+      ? `The node asks for a token (${describeError(a)}).`
+      : `This token may not see the cluster view (${describeError(a)}); it needs the admin role.`;
+  const el = $('#summary');
+  el.className = 'down';
+  el.textContent = 'signed out';
+}
+
+$('#auth-form').addEventListener('submit', (ev) => {
+  ev.preventDefault();
+  const input = ev.target.elements.token;
+  sessionStorage.setItem(tokenKey, input.value.trim());
+  input.value = '';
+  signedOut = false;
+  poll();
+  if (seen.keysListed) listKeys(true);
+});
+
+// ---------------------------------------------------------------------------------------------
+// Key browser and write form
+
+const keys = { prefix: '', lastKey: null };
+
+function kvMessage(text, kind) {
+  const el = $('#kv-message');
+  el.className = kind;
+  el.textContent = text;
+}
+
+function kvFailed(what, a) {
+  kvMessage(`${what}: ${describeError(a)}`, 'error');
+  if (a.status === 401) askForToken(a);
+}
+
+async function listKeys(reset) {
+  if (reset) {
+    keys.prefix = $('#list-form').elements.prefix.value;
+    keys.lastKey = null;
+  }
+  let path = `/kv?prefix=${encodeURIComponent(keys.prefix)}&limit=${listLimit}`;
+  if (keys.lastKey !== null) path += `&startAfter=${encodeURIComponent(keys.lastKey)}`;
+  let a;
+  try {
+    a = await api('GET', path);
+  } catch (e) {
+    kvMessage(`list: ${describeFailure(e)}`, 'error');
+    return;
+  }
+  if (a.status !== 200) {
+    kvFailed('list', a);
+    return;
+  }
+  const rows = a.body.items.map((item) =>
+    h(
+      'tr',
+      { 'data-key': item.key },
+      h('td', {}, item.key),
+      h('td', { class: 'value', title: item.value }, item.value),
+      h('td', { class: 'num' }, String(item.version ?? '')),
+      h('td', { class: 'num' }, String(item.modIndex ?? '')),
+      h('td', {}, h('button', { type: 'button', class: 'danger', onclick: () => deleteKey(item.key) }, 'delete')),
+    ),
+  );
+  if (reset) $('#keys tbody').replaceChildren(...rows);
+  else $('#keys tbody').append(...rows);
+  if (a.body.items.length > 0) keys.lastKey = a.body.items.at(-1).key;
+  $('#more').hidden = !a.body.more;
+  if (reset && a.body.items.length === 0)
+    kvMessage(keys.prefix === '' ? 'no keys' : `no keys under "${keys.prefix}"`, '');
+}
+
+async function deleteKey(key) {
+  try {
+    const a = await api('DELETE', `/kv/${encodeURIComponent(key)}`);
+    if (a.status !== 200) return kvFailed(`delete ${key}`, a);
+    kvMessage(a.body.deleted ? `deleted ${key} at index ${a.body.index ?? '?'}` : `${key} was not there`, 'ok');
+    listKeys(true);
+  } catch (e) {
+    kvMessage(`delete ${key}: ${describeFailure(e)}`, 'error');
+  }
+}
+
+$('#list-form').addEventListener('submit', (ev) => {
+  ev.preventDefault();
+  kvMessage('', '');
+  listKeys(true);
+});
+
+$('#more').addEventListener('click', () => listKeys(false));
+
+$('#write-form').addEventListener('submit', async (ev) => {
+  ev.preventDefault();
+  const form = ev.target;
+  const key = form.elements.key.value;
+  const value = form.elements.value.value;
+  kvMessage(`writing ${key}…`, '');
+  try {
+    const a = await api('POST', '/kv', { key, value });
+    if (a.status !== 200) return kvFailed(`write ${key}`, a);
+    kvMessage(`wrote ${key} at index ${a.body.index} (version ${a.body.version ?? '?'})`, 'ok');
+    listKeys(true);
+  } catch (e) {
+    // No answer: the write may still commit (the API's "outcome unknown").
+    kvMessage(`write ${key}: ${describeFailure(e)} — it may still have been applied`, 'error');
+  }
+});
+
+poll();
