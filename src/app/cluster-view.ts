@@ -50,12 +50,13 @@ export class ClusterView {
     private readonly now: () => number,
   ) {}
 
-  async state(authorization: string | undefined): Promise<ClusterState> {
+  /** `self`: this node's GET /debug answer (the server adds its own counters to the service's). */
+  async state(authorization: string | undefined, self: (logTail: number) => unknown): Promise<ClusterState> {
     const m = await this.service.members('stale', this.now() + memberTimeoutMs);
     const members = await Promise.all(
       m.members.map((member) =>
         member.id === this.service.nodeId
-          ? { ...member, reachable: true, error: null, status: this.service.debug({ logTail: viewLogTail }) }
+          ? { ...member, reachable: true, error: null, status: self(viewLogTail) }
           : this.askMember(member, authorization),
       ),
     );

@@ -610,11 +610,7 @@ export class KvHttpServer {
         return;
       }
       case 'debug':
-        this.send(res, 200, {
-          ...this.service.debug({ logTail: r.logTail }),
-          admission: this.stats(),
-          faults: faults?.report() ?? { enabled: false, ...noFaults },
-        });
+        this.send(res, 200, this.debugBody(r.logTail));
         return;
       case 'faults':
         this.send(res, 200, faults?.current() ?? noFaults);
@@ -632,7 +628,11 @@ export class KvHttpServer {
         await this.sendAsset(req, res, r.name);
         return;
       case 'uiState':
-        this.send(res, 200, await this.dashboard().state(header(req, 'authorization')));
+        this.send(
+          res,
+          200,
+          await this.dashboard().state(header(req, 'authorization'), (logTail) => this.debugBody(logTail)),
+        );
         return;
       case 'uiFaults': {
         const a = await this.dashboard().faults(r.id, r.faults, header(req, 'authorization'));
@@ -927,6 +927,15 @@ export class KvHttpServer {
     res.end(payload);
   }
 
+  /** GET /debug's answer: the node's status, this server's admission counters, the faults. */
+  private debugBody(logTail: number): Record<string, unknown> {
+    return {
+      ...this.service.debug({ logTail }),
+      admission: this.stats(),
+      faults: this.options.faults?.report() ?? { enabled: false, ...noFaults },
+    };
+  }
+
   private dashboard(): DashboardPort {
     const d = this.options.dashboard;
     if (d === undefined) throw new NotFoundError('this node serves no dashboard');
@@ -972,8 +981,8 @@ export class KvHttpServer {
  * Both pass the caller's Authorization on to the members they ask.
  */
 export interface DashboardPort {
-  /** Every member's GET /debug with its log tail. */
-  state(authorization: string | undefined): Promise<unknown>;
+  /** Every member's GET /debug with its log tail; `self` is this node's, as GET /debug answers. */
+  state(authorization: string | undefined, self: (logTail: number) => unknown): Promise<unknown>;
   /** Sets (`patch`) or heals (null) member `id`'s faults: its answer, status and body. */
   faults(
     id: string,
