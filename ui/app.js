@@ -39,7 +39,11 @@ function termColor(term) {
 }
 
 function termChip(term) {
-  return h('span', { class: 'term', style: { '--tc': termColor(term) }, title: `term ${term}` }, String(term));
+  return h(
+    'span',
+    { class: 'term', style: { '--tc': termColor(term) }, title: `term ${term}` },
+    String(term),
+  );
 }
 
 function clock(at) {
@@ -125,7 +129,9 @@ const seen = {
 
 /** The status a member reported in this view, or null. */
 function statusOf(member) {
-  return member.reachable && member.status !== null && typeof member.status === 'object' ? member.status : null;
+  return member.reachable && member.status !== null && typeof member.status === 'object'
+    ? member.status
+    : null;
 }
 
 /** The leader: the answering member that says it leads, in the highest term (a stale one may linger). */
@@ -133,7 +139,8 @@ function leaderOf(view) {
   let best = null;
   for (const m of view.members) {
     const s = statusOf(m);
-    if (s?.state === 'leader' && (best === null || s.term > best.term)) best = { id: m.id, term: s.term, status: s };
+    if (s?.state === 'leader' && (best === null || s.term > best.term))
+      best = { id: m.id, term: s.term, status: s };
   }
   return best;
 }
@@ -156,7 +163,8 @@ function ratesOf(id, status, at) {
   if (before === undefined || status === null) return none;
   const dt = (at - before.at) / 1000;
   if (dt <= 0) return none;
-  const per = (a, b) => (a === null || a === undefined || b === null || b === undefined || a < b ? null : (a - b) / dt);
+  const per = (a, b) =>
+    a === null || a === undefined || b === null || b === undefined || a < b ? null : (a - b) / dt;
   return {
     requests: per(status.admission?.requests, before.status.admission?.requests),
     messages: per(messagesOf(status), messagesOf(before.status)),
@@ -178,7 +186,12 @@ function note(at, text, kind = '', term = null) {
 function observeChanges(prev, view, leader) {
   const at = view.at;
   if (prev === null) {
-    note(at, leader ? `watching: ${leader.id} leads term ${leader.term}` : 'watching: no leader known', '', leader?.term ?? null);
+    note(
+      at,
+      leader ? `watching: ${leader.id} leads term ${leader.term}` : 'watching: no leader known',
+      '',
+      leader?.term ?? null,
+    );
   } else {
     const before = new Map(prev.members.map((m) => [m.id, m]));
     const now = new Set(view.members.map((m) => m.id));
@@ -188,10 +201,12 @@ function observeChanges(prev, view, leader) {
       const ps = p ? statusOf(p) : null;
       if (p === undefined) note(at, `${m.id} joined the membership as ${m.role}`, 'good');
       else if (p.role !== m.role) note(at, `${m.id} is now a ${m.role}`, 'good');
-      if (p !== undefined && ps !== null && s === null) note(at, `${m.id} unreachable: ${m.error ?? 'no answer'}`, 'bad');
+      if (p !== undefined && ps !== null && s === null)
+        note(at, `${m.id} unreachable: ${m.error ?? 'no answer'}`, 'bad');
       if (p !== undefined && ps === null && s !== null) note(at, `${m.id} reachable again`, 'good');
       if (standing(s) && !standing(ps)) note(at, `${m.id} stands for election in term ${s.term}`, '', s.term);
-      if (s !== null && s.preCandidate && !ps?.preCandidate) note(at, `${m.id} pre-votes (its term stays ${s.term})`);
+      if (s?.preCandidate && !ps?.preCandidate)
+        note(at, `${m.id} pre-votes (its term stays ${s.term})`);
     }
     for (const p of prev.members) if (!now.has(p.id)) note(at, `${p.id} left the membership`, 'bad');
   }
@@ -223,8 +238,7 @@ function observeChanges(prev, view, leader) {
   if (leader !== null) {
     seen.leader = { id: leader.id, term: leader.term, at };
     seen.hiddenSinceLeader = false;
-  }
-  else if (seen.leaderlessSince === null && prev === null) seen.leaderlessSince = at;
+  } else if (seen.leaderlessSince === null && prev === null) seen.leaderlessSince = at;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -237,7 +251,14 @@ function renderSummary(view, leader) {
   el.replaceChildren(
     `served by ${view.servedBy} · `,
     leader
-      ? h('span', {}, 'leader ', h('span', { class: 'leader-name' }, leader.id), ' in term ', termChip(leader.term))
+      ? h(
+          'span',
+          {},
+          'leader ',
+          h('span', { class: 'leader-name' }, leader.id),
+          ' in term ',
+          termChip(leader.term),
+        )
       : h('span', { class: 'error-text' }, 'no leader known'),
     ` · ${answering} of ${view.members.length} members answer · ${clock(view.at)}`,
   );
@@ -261,9 +282,12 @@ function renderMembers(view, leader, rates) {
       {},
       h('span', { class: `role ${isLeader ? 'leader' : ''}` }, state),
       m.role === 'learner' ? h('span', { class: 'tag' }, 'learner') : null,
-      m.id === view.servedBy ? h('span', { class: 'tag', title: 'the node that served this page' }, 'this page') : null,
+      m.id === view.servedBy
+        ? h('span', { class: 'tag', title: 'the node that served this page' }, 'this page')
+        : null,
     );
-    const num = (v, title) => h('td', { class: 'num', title }, v === null || v === undefined ? '—' : String(v));
+    const num = (v, title) =>
+      h('td', { class: 'num', title }, v === null || v === undefined ? '—' : String(v));
     const match = progress?.[m.id];
     const why =
       live !== null
@@ -281,7 +305,10 @@ function renderMembers(view, leader, rates) {
       num(s === null ? null : lastIndexOf(s)),
       num(s?.snapshotIndex),
       num(match?.match, match ? `next ${match.next}, ${match.state}` : undefined),
-      num(rate(r?.requests ?? null), live !== null && live.admission === undefined ? 'not reported by this member' : undefined),
+      num(
+        rate(r?.requests ?? null),
+        live !== null && live.admission === undefined ? 'not reported by this member' : undefined,
+      ),
       num(rate(r?.messages ?? null)),
       num(rate(r?.commits ?? null)),
       h('td', { class: 'why wrap' }, why),
@@ -308,7 +335,9 @@ function renderLogs(view, leader) {
   grid.style.gridTemplateColumns = `max-content repeat(${width}, var(--cell))`;
   const cells = [];
   for (let i = lo; i <= hi; i++)
-    cells.push(h('div', { class: 'index', style: { 'grid-row': '1', 'grid-column': String(i - lo + 2) } }, String(i)));
+    cells.push(
+      h('div', { class: 'index', style: { 'grid-row': '1', 'grid-column': String(i - lo + 2) } }, String(i)),
+    );
   const progress = leader?.status.progress ?? null;
   rows.forEach(({ m, live, s }, n) => {
     const row = String(n + 2);
@@ -321,7 +350,13 @@ function renderLogs(view, leader) {
       ),
     );
     if (s === null) {
-      cells.push(h('div', { class: 'behind', style: { 'grid-row': row, 'grid-column': `2 / span ${width}` } }, 'no status'));
+      cells.push(
+        h(
+          'div',
+          { class: 'behind', style: { 'grid-row': row, 'grid-column': `2 / span ${width}` } },
+          'no status',
+        ),
+      );
       return;
     }
     const last = lastIndexOf(s);
@@ -362,7 +397,12 @@ function renderLogs(view, leader) {
           'div',
           {
             class: classes.join(' '),
-            style: { 'grid-row': row, 'grid-column': String(e.index - lo + 2), '--tc': termColor(e.term), opacity: live ? null : '0.45' },
+            style: {
+              'grid-row': row,
+              'grid-column': String(e.index - lo + 2),
+              '--tc': termColor(e.term),
+              opacity: live ? null : '0.45',
+            },
             title: `${m.id} #${e.index}, term ${e.term}, ${e.type}${committed ? '' : ' (not committed)'}: ${e.summary}`,
             'data-index': e.index,
           },
@@ -377,7 +417,14 @@ function renderLogs(view, leader) {
 function renderTimeline() {
   $('#timeline').replaceChildren(
     ...seen.timeline.map((e) =>
-      h('li', { class: e.kind }, h('time', {}, clock(e.at)), e.term !== null ? termChip(e.term) : null, ' ', e.text),
+      h(
+        'li',
+        { class: e.kind },
+        h('time', {}, clock(e.at)),
+        e.term !== null ? termChip(e.term) : null,
+        ' ',
+        e.text,
+      ),
     ),
   );
 }
@@ -391,7 +438,13 @@ function renderMembership(view, leader) {
         h('td', {}, m.id),
         h('td', {}, m.address),
         h('td', {}, m.role),
-        h('td', { class: 'hint' }, [leader?.id === m.id ? 'leader' : '', m.id === view.servedBy ? 'serves this page' : ''].filter(Boolean).join(', ')),
+        h(
+          'td',
+          { class: 'hint' },
+          [leader?.id === m.id ? 'leader' : '', m.id === view.servedBy ? 'serves this page' : '']
+            .filter(Boolean)
+            .join(', '),
+        ),
       ),
     ),
   );
@@ -499,6 +552,163 @@ function renderNotes(view, leader) {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Faults (docs/faults.md): each button asks the node serving the page, which passes it on to the
+// member named (POST/DELETE /ui/nodes/{id}/faults); moving leadership is POST /cluster/leader.
+
+/** How much slower a "slow disk" makes every fsync. */
+const slowDiskMs = 200;
+
+/** The faults a member reports in force, or null when it has none to report. */
+function faultsOf(status) {
+  const f = status?.faults;
+  return f && typeof f === 'object' ? f : null;
+}
+
+function describeFaults(f) {
+  if (f === null) return '—';
+  const parts = [];
+  if (f.paused) parts.push('paused');
+  if (f.isolate) parts.push('isolated');
+  if (f.dropTo?.length) parts.push(`drops to ${f.dropTo.join(', ')}`);
+  if (f.dropFrom?.length) parts.push(`drops from ${f.dropFrom.join(', ')}`);
+  if (f.diskDelayMs) parts.push(`fsync +${f.diskDelayMs} ms`);
+  if (f.messageDelayMs) parts.push(`messages +${f.messageDelayMs} ms`);
+  return parts.length === 0 ? 'none' : parts.join(' · ');
+}
+
+function faultsMessage(text, kind) {
+  const el = $('#faults-message');
+  el.textContent = text;
+  el.className = kind;
+}
+
+/** Runs one fault action, notes it on the timeline, and redraws at once. */
+async function faultAction(description, method, path, body) {
+  faultsMessage(`${description}…`, '');
+  try {
+    const a = await api(method, path, body);
+    if (a.status !== 200) {
+      faultsMessage(`${description}: ${describeError(a)}`, 'error');
+      return false;
+    }
+    faultsMessage(`${description}: done`, 'ok');
+    note(Date.now(), `you: ${description}`, 'action');
+    renderTimeline();
+    pollNow();
+    return true;
+  } catch (e) {
+    faultsMessage(`${description}: ${describeFailure(e)}`, 'error');
+    return false;
+  }
+}
+
+function setFaults(id, patch, description) {
+  return faultAction(description, 'POST', `/ui/nodes/${encodeURIComponent(id)}/faults`, patch);
+}
+
+function healFaults(id, description) {
+  return faultAction(description, 'DELETE', `/ui/nodes/${encodeURIComponent(id)}/faults`);
+}
+
+function renderFaults(view, leader) {
+  const statuses = view.members.map((m) => ({ m, s: statusOf(m) }));
+  const enabled = statuses.some(({ s }) => faultsOf(s)?.enabled === true);
+  $('#faults-off').hidden = enabled || statuses.every(({ s }) => s === null);
+  const rows = statuses.map(({ m, s }) => {
+    const f = faultsOf(s);
+    const can = f?.enabled === true;
+    const button = (label, title, onclick, on = false) =>
+      h('button', { type: 'button', class: on ? 'on' : '', title, disabled: !can, onclick }, label);
+    const isLeader = leader?.id === m.id;
+    return h(
+      'tr',
+      { 'data-id': m.id },
+      h('td', {}, h('b', {}, m.id), isLeader ? h('span', { class: 'tag' }, 'leader') : null),
+      h('td', { class: 'wrap' }, s === null ? 'unknown (no answer)' : can ? describeFaults(f) : 'faults off'),
+      h(
+        'td',
+        { class: 'actions' },
+        f?.isolate
+          ? button(
+              'Rejoin',
+              'deliver its peer messages again',
+              () => setFaults(m.id, { isolate: false }, `rejoin ${m.id}`),
+              true,
+            )
+          : button('Isolate', 'drop every peer message to and from it', () =>
+              setFaults(m.id, { isolate: true }, `isolate ${m.id}`),
+            ),
+        f?.paused
+          ? button(
+              'Resume',
+              'let it run again',
+              () => setFaults(m.id, { paused: false }, `resume ${m.id}`),
+              true,
+            )
+          : button('Pause', 'stop it as SIGSTOP would: no ticks, no messages, requests wait', () =>
+              setFaults(m.id, { paused: true }, `pause ${m.id}`),
+            ),
+        f?.diskDelayMs
+          ? button(
+              'Fast disk',
+              'fsyncs at full speed again',
+              () => setFaults(m.id, { diskDelayMs: 0 }, `mend ${m.id}'s disk`),
+              true,
+            )
+          : button(`Slow disk`, `every fsync ${slowDiskMs} ms slower`, () =>
+              setFaults(m.id, { diskDelayMs: slowDiskMs }, `slow ${m.id}'s disk by ${slowDiskMs} ms`),
+            ),
+        h(
+          'button',
+          {
+            type: 'button',
+            title: 'hand leadership to it (POST /cluster/leader)',
+            disabled: isLeader || s === null || m.role === 'learner',
+            onclick: () => faultAction(`move leadership to ${m.id}`, 'POST', '/cluster/leader', { to: m.id }),
+          },
+          'Make leader',
+        ),
+        button('Heal', 'remove every fault of this node', () => healFaults(m.id, `heal ${m.id}`)),
+      ),
+    );
+  });
+  $('#faults tbody').replaceChildren(...rows);
+  // The link form lists the members; keep what is chosen across polls.
+  const ids = view.members.map((m) => m.id);
+  for (const [name, pick] of [
+    ['a', 0],
+    ['b', 1],
+  ]) {
+    const select = $(`#link-form select[name="${name}"]`);
+    const chosen = select.value;
+    if ([...select.options].map((o) => o.value).join() !== ids.join()) {
+      select.replaceChildren(...ids.map((id) => h('option', { value: id }, id)));
+      select.value = ids.includes(chosen) ? chosen : (ids[pick] ?? '');
+    }
+  }
+  for (const b of document.querySelectorAll('#link-form button')) b.disabled = !enabled;
+}
+
+$('#link-form').addEventListener('submit', async (ev) => {
+  ev.preventDefault();
+  const form = new FormData(ev.target);
+  const a = String(form.get('a'));
+  const b = String(form.get('b'));
+  if (a === b) {
+    faultsMessage('choose two different nodes', 'error');
+    return;
+  }
+  // Cutting at one end is enough: it drops what it sends to the other and what arrives from it.
+  const f = faultsOf(statusOf(seen.view?.members.find((m) => m.id === a) ?? { reachable: false })) ?? {};
+  const add = (ids) => [...new Set([...(ids ?? []), b])];
+  await setFaults(a, { dropTo: add(f.dropTo), dropFrom: add(f.dropFrom) }, `cut the link ${a} ⇹ ${b}`);
+});
+
+$('#heal-all').addEventListener('click', async () => {
+  for (const m of seen.view?.members ?? []) await healFaults(m.id, `heal ${m.id}`);
+});
+
+// ---------------------------------------------------------------------------------------------
 // One poll
 
 function update(view) {
@@ -516,6 +726,7 @@ function update(view) {
   renderLogs(view, leader);
   renderTimeline();
   renderMembership(view, leader);
+  renderFaults(view, leader);
   seen.prevLeaderCommit = leader?.status.commitIndex ?? null;
   seen.view = view;
   if (seen.pageNodeDown) seen.pageNodeDown = false;
@@ -565,8 +776,17 @@ async function poll() {
   schedule();
 }
 
+/** A poll now instead of at the next tick (after a button): the pending one is replaced. */
+function pollNow() {
+  if (inFlight || signedOut) return;
+  clearTimeout(timer);
+  timer = null;
+  void poll();
+}
+
 function schedule() {
-  if (timer === null && !inFlight && !signedOut && document.visibilityState !== 'hidden') timer = setTimeout(poll, pollMs);
+  if (timer === null && !inFlight && !signedOut && document.visibilityState !== 'hidden')
+    timer = setTimeout(poll, pollMs);
 }
 
 document.addEventListener('visibilitychange', () => {
@@ -644,7 +864,11 @@ async function listKeys(reset) {
       h('td', { class: 'value', title: item.value }, item.value),
       h('td', { class: 'num' }, String(item.version ?? '')),
       h('td', { class: 'num' }, String(item.modIndex ?? '')),
-      h('td', {}, h('button', { type: 'button', class: 'danger', onclick: () => deleteKey(item.key) }, 'delete')),
+      h(
+        'td',
+        {},
+        h('button', { type: 'button', class: 'danger', onclick: () => deleteKey(item.key) }, 'delete'),
+      ),
     ),
   );
   if (reset) $('#keys tbody').replaceChildren(...rows);
@@ -659,7 +883,10 @@ async function deleteKey(key) {
   try {
     const a = await api('DELETE', `/kv/${encodeURIComponent(key)}`);
     if (a.status !== 200) return kvFailed(`delete ${key}`, a);
-    kvMessage(a.body.deleted ? `deleted ${key} at index ${a.body.index ?? '?'}` : `${key} was not there`, 'ok');
+    kvMessage(
+      a.body.deleted ? `deleted ${key} at index ${a.body.index ?? '?'}` : `${key} was not there`,
+      'ok',
+    );
     listKeys(true);
   } catch (e) {
     kvMessage(`delete ${key}: ${describeFailure(e)}`, 'error');

@@ -253,3 +253,53 @@ test('the dashboard with --auth-file: asks for a token, needs an admin, sends it
   await pageShows(page, 'the written key', `document.querySelector('#keys tr[data-key="app/x"]') !== null`);
   assert.deepEqual(pageErrors, []);
 });
+
+test('fault buttons: isolate the leader from the page, see a new one, heal everything', async (t) => {
+  const browser = await openBrowser(t);
+  if (browser === null) return;
+  const c = await startCluster(t, { size: 3, enableFaults: true });
+  const leader = await c.waitForLeader();
+  const { page, pageErrors } = await newPage(browser);
+  await page.goto(`http://127.0.0.1:${c.port(c.followerOf(leader))}/ui`);
+  await pageShows(
+    page,
+    'the fault buttons, enabled',
+    `document.querySelectorAll('#faults tbody tr').length === 3 &&
+     document.querySelector('#faults tr[data-id=${JSON.stringify(leader)}] button:not([disabled])') !== null &&
+     document.querySelector('#faults-off').hidden`,
+  );
+  const isolate = await page.waitForSelector(`#faults tr[data-id="${leader}"] button[title^="drop every"]`);
+  await isolate!.click();
+  await pageShows(
+    page,
+    'a new leader after isolating the old one',
+    `(() => {
+       const l = document.querySelector('#nodes tr.leader');
+       return l !== null && l.dataset.id !== ${JSON.stringify(leader)};
+     })()`,
+    30_000,
+  );
+  assert.match(
+    await inPage<string>(page, `document.querySelector('#timeline').textContent`),
+    new RegExp(`you: isolate ${leader}`),
+  );
+  assert.match(
+    await inPage<string>(
+      page,
+      `document.querySelector('#faults tr[data-id=${JSON.stringify(leader)}]').textContent`,
+    ),
+    /isolated/,
+  );
+  // Heal everything: every member without faults, and the old leader following again.
+  await page.click('#heal-all');
+  await pageShows(
+    page,
+    'every member healed, the old leader a follower',
+    `[...document.querySelectorAll('#faults tbody tr td:nth-child(2)')].every((td) => td.textContent === 'none') &&
+     document.querySelector('#nodes tr[data-id=${JSON.stringify(leader)}]')?.classList.contains('leader') === false &&
+     document.querySelector('#nodes tr[data-id=${JSON.stringify(leader)}] .role')?.textContent === 'follower'`,
+    30_000,
+  );
+  for (const id of c.ids) assert.equal(((await c.debug(id)).faults as { isolate: boolean }).isolate, false);
+  assert.deepEqual(pageErrors, []);
+});
