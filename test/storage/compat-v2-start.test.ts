@@ -1,7 +1,7 @@
-// Goal: a node of today's release starts on the data dir raftkv 0.1.0 wrote (fixtures/data-dir-v2/,
+// Goal: a node of today's release starts on the data dir raftkv 0.2.0 wrote (fixtures/data-dir-v2/,
 // described in fixtures/data-dir-v2.ts) as an operator would after an upgrade — `raftkv start` with
 // the same --id and --cluster, no other flag about the data — elects itself as the cluster's one
-// member, and serves what 0.1.0 stored: the keys with their metadata and lease, the lease, the
+// member, and serves what 0.2.0 stored: the keys with their metadata and lease, the lease, the
 // watch history, the remembered answers of idempotent writes; then it takes new writes. The node
 // runs on a copy of the fixture and listens on a free port (--listen), not the --cluster address.
 
@@ -20,7 +20,7 @@ import { AT_END, FIXTURE_ADDRESS, FIXTURE_NODE, GONE_KEYS, LAST_INDEX } from './
 // The compiled test runs from dist/test/storage; the fixture stays in the source tree.
 const FIXTURE_DIR = fileURLToPath(new URL('../../../test/storage/fixtures/data-dir-v2', import.meta.url));
 
-test('raftkv start on the data dir 0.1.0 wrote: elected alone, serves its keys, leases and history', async (t) => {
+test('raftkv start on the data dir 0.2.0 wrote: elected alone, serves its keys, leases and history', async (t) => {
   const root = await mkdtemp(path.join(os.tmpdir(), 'raftkv-compat-v2-'));
   let node: NodeProcess | null = null;
   t.after(async () => {
@@ -82,7 +82,7 @@ test('raftkv start on the data dir 0.1.0 wrote: elected alone, serves its keys, 
     assert.deepStrictEqual(lease.keys, ['long/a', 'long/b', 'txn/ok']);
     assert.equal(lease.ttl, 3600);
 
-    // The history 0.1.0 kept (in the snapshot, then the log): every change from index 1.
+    // The history 0.2.0 kept (in the snapshot, then the log): every change from index 1.
     const seen: WatchEvent[] = [];
     const stop = new AbortController();
     const timer = setTimeout(() => stop.abort(new Error('the watch did not reach the last change')), 20_000);
@@ -96,7 +96,7 @@ test('raftkv start on the data dir 0.1.0 wrote: elected alone, serves its keys, 
     }
     assert.deepStrictEqual(seen, AT_END.history.events);
 
-    // A retry of an idempotent write of 0.1.0 gets the first answer, and writes nothing.
+    // A retry of an idempotent write of 0.2.0 gets the first answer, and writes nothing.
     const retried = await c.put('greeting', 'hello', { idempotencyKey: 'req-3' });
     assert.equal(retried.index, 3);
     assert.equal((await c.get('greeting')).value, 'hello again');

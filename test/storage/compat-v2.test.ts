@@ -1,7 +1,7 @@
-// Goal: the data dir raftkv 0.1.0 wrote (fixtures/data-dir-v2/: kv commands of every kind,
+// Goal: the data dir raftkv 0.2.0 wrote (fixtures/data-dir-v2/: kv commands of every kind,
 // membership entries, a kv snapshot of format 4 with leases and the watch history) opens under
 // today's code with every record, the snapshot and the hard state exactly as written; the snapshot
-// restores to the state 0.1.0 had at its index, the entries after it replay to the state it had
+// restores to the state 0.2.0 had at its index, the entries after it replay to the state it had
 // at the end, and the storage takes new writes after the old ones. fixtures/data-dir-v2.ts
 // describes what the fixture holds; compat-v2-start.test.ts starts a node on it.
 
@@ -65,7 +65,7 @@ async function readSegments(dir: string): Promise<Record<string, WalRecord[]>> {
   return out;
 }
 
-describe('the data dir raftkv 0.1.0 wrote (data-dir-v2)', () => {
+describe('the data dir raftkv 0.2.0 wrote (data-dir-v2)', () => {
   let dir: { path: string; cleanup: () => Promise<void> };
   before(async () => {
     dir = await tempDir('compat-v2');
@@ -73,7 +73,7 @@ describe('the data dir raftkv 0.1.0 wrote (data-dir-v2)', () => {
   });
   after(() => dir.cleanup());
 
-  it('decodes every WAL record as 0.1.0 did, and its entries are the described log', async () => {
+  it('decodes every WAL record as 0.2.0 did, and its entries are the described log', async () => {
     const expected = JSON.parse(await readFile(join(FIXTURES, 'data-dir-v2.records.json'), 'utf8')) as Record<
       string,
       JsonRecord[]
