@@ -205,8 +205,7 @@ function observeChanges(prev, view, leader) {
         note(at, `${m.id} unreachable: ${m.error ?? 'no answer'}`, 'bad');
       if (p !== undefined && ps === null && s !== null) note(at, `${m.id} reachable again`, 'good');
       if (standing(s) && !standing(ps)) note(at, `${m.id} stands for election in term ${s.term}`, '', s.term);
-      if (s?.preCandidate && !ps?.preCandidate)
-        note(at, `${m.id} pre-votes (its term stays ${s.term})`);
+      if (s?.preCandidate && !ps?.preCandidate) note(at, `${m.id} pre-votes (its term stays ${s.term})`);
     }
     for (const p of prev.members) if (!now.has(p.id)) note(at, `${p.id} left the membership`, 'bad');
   }
@@ -536,12 +535,51 @@ function notesFor(view, leader) {
       'Learners.',
       `${list(learners)} ${learners.length === 1 ? 'receives' : 'receive'} the log but neither vote${learners.length === 1 ? 's' : ''} nor count toward a majority; the leader promotes a learner to voter once it has caught up (see docs/membership.md).`,
     ]);
+  notes.push(...faultNotes(view, leader));
   const failing = view.members.filter((m) => m.reachable && m.error !== null).map((m) => m.id);
   if (failing.length > 0)
     notes.push([
       'Answered with an error.',
       `${list(failing)} answered but refused its status (see the members table); with --auth-file the page needs an admin's token, which each member checks itself.`,
     ]);
+  return notes;
+}
+
+/** Notes on the faults in force (docs/faults.md): what each one does to Raft. */
+function faultNotes(view, leader) {
+  const notes = [];
+  const withFaults = view.members
+    .map((m) => ({ id: m.id, f: faultsOf(statusOf(m)) }))
+    .filter(({ f }) => f?.enabled === true);
+  const others = (id) => view.members.filter((m) => m.id !== id).map((m) => m.id);
+  for (const { id, f } of withFaults) {
+    const cutOff = f.isolate || others(id).every((o) => f.dropTo.includes(o) && f.dropFrom.includes(o));
+    if (cutOff && !f.paused)
+      notes.push([
+        'Isolated.',
+        `${id} hears none of its peers and they hear nothing from it. Alone it is a minority: it can neither be elected nor commit a write${leader !== null && leader.id !== id ? `, while the majority keeps ${leader.id} as leader` : ''}. It pre-votes without raising its term, so when it rejoins it does not depose the leader; it catches up from it.`,
+      ]);
+    else if (!cutOff && (f.dropTo.length > 0 || f.dropFrom.length > 0))
+      notes.push([
+        'A cut link.',
+        `${id} drops messages to ${list(f.dropTo) || 'no one'} and from ${list(f.dropFrom) || 'no one'}. Raft needs no link in particular, only a majority that can reach its leader: each side still hears the others.`,
+      ]);
+    if (f.paused)
+      notes.push([
+        'Paused.',
+        `${id} is stopped as a SIGSTOP would stop it: no ticks, no messages, its clients' requests wait. Its peers see a silent node${leader?.id === id ? '' : ' and, if it led, elect another leader'}. On resuming it first counts the time that passed: a leader whose lease ran out meanwhile does not serve a read from it — the read needs a heartbeat round a majority answers, which fails once another leader exists — so a paused leader's stale reads are refused.`,
+      ]);
+    if (f.diskDelayMs > 0)
+      notes.push([
+        'Slow disk.',
+        `Every fsync of ${id} takes ${f.diskDelayMs} ms longer. A write commits once a majority has it on disk, so a slow follower slows nothing while the others form a majority; a slow leader slows every write (and hands leadership over if an fsync stalls past an election timeout).`,
+      ]);
+    if (f.messageDelayMs > 0)
+      notes.push([
+        'Slow messages.',
+        `Every message ${id} sends leaves ${f.messageDelayMs} ms late. Past an election timeout, its followers would stop hearing a leader in time and elect another.`,
+      ]);
+  }
   return notes;
 }
 
