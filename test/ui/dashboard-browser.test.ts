@@ -283,6 +283,12 @@ test('fault buttons: isolate the leader from the page, see a new one, heal every
     await inPage<string>(page, `document.querySelector('#timeline').textContent`),
     new RegExp(`you: isolate ${leader}`),
   );
+  // The page names the rule at work.
+  await pageShows(
+    page,
+    'the note on isolation',
+    `document.querySelector('#notes').textContent.includes('Isolated.')`,
+  );
   assert.match(
     await inPage<string>(
       page,
