@@ -59,6 +59,8 @@ export const commands: readonly CommandInfo[] = [
       'first admin of the file whose token is in the clear (it says whose); the token and the TLS',
       'files reach the nodes by their environment.',
       'A node that exits is reported; the others keep running.',
+      'A control API on 127.0.0.1 (its URL printed at start, its token in DATA_DIR/supervisor.json)',
+      'kills, stops and restarts single nodes: raftkv exercise uses it, and so does the dashboard.',
       'To grow it while it runs: raftkv cluster add (in another terminal).',
     ],
   },
