@@ -23,11 +23,13 @@ import {
   parseStartCommand,
   tuningFlags,
 } from './start-options.js';
-import { supervisorEnv } from './supervisor-control.js';
+import { supervisorEnv, supervisorFileName } from './supervisor-control.js';
 
 export const maxClusterNodes = 99;
 export const defaultHost = '127.0.0.1';
 export const defaultDataDir = './data';
+/** Where `raftkv exercise` looks for the control API of the cluster run with the default data dir. */
+export const defaultSupervisorFile = `${defaultDataDir}/${supervisorFileName}`;
 
 /** The connection flags as `raftkv cluster` uses them: for the nodes' own calls and its polls. */
 function clusterCredentialFlags(): FlagDef[] {

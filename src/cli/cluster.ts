@@ -4,11 +4,17 @@
 // loopback (supervisor-control.ts) kills, stops and restarts single nodes on request.
 
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Endpoint } from './addresses.js';
 import type { Env } from './args.js';
 import { requestOnce } from './client.js';
-import { type ClusterPlan, type PlannedNode, parseClusterCommand } from './cluster-options.js';
+import {
+  type ClusterPlan,
+  defaultSupervisorFile,
+  type PlannedNode,
+  parseClusterCommand,
+} from './cluster-options.js';
 import { type DebugInfo, type Leadership, leaderOf, parseDebug, sameLeadership } from './debug-info.js';
 import { describeError, type Io } from './io.js';
 import { type ChildExit, type NodeChild, NodeChildren, SupervisorLoop } from './node-children.js';
@@ -152,10 +158,10 @@ class Supervisor {
     );
     if (tls !== null) io.out(`         curl --cacert ${tls.ca} ${this.plan.nodes[0]!.url}/debug\n`);
     if (this.control !== null) {
-      io.out(
-        `control: ${this.control.url} kills, stops and restarts nodes (its token is in ${this.controlFile}); ` +
-          `try: raftkv exercise 2 --data-dir ${this.plan.dataDir}\n`,
-      );
+      const file = this.controlFile!;
+      const named = resolve(file) === resolve(defaultSupervisorFile) ? '' : ` --supervisor ${file}`;
+      io.out(`control: ${this.control.url} kills, stops and restarts nodes (its token is in ${file})\n`);
+      io.out(`exercises: raftkv exercise 1${named} (1 to 4: docs/exercises.md)\n`);
     }
     io.out('Ctrl-C stops every node.\n');
     this.loop.start(

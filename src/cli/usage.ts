@@ -6,6 +6,7 @@ import { benchFlags } from './bench-command.js';
 import { certsAddFlags, certsInitFlags } from './certs-options.js';
 import { clusterAddFlags } from './cluster-add-options.js';
 import { clusterFlags } from './cluster-options.js';
+import { exerciseFlags } from './exercise.js';
 import {
   defaultEndpoints,
   delFlags,
@@ -231,6 +232,24 @@ export const commands: readonly CommandInfo[] = [
     summary: "make one more node's certificate with the CA certs init made",
     flags: certsAddFlags,
     notes: ['Writes DIR/<id>.pem and DIR/<id>-key.pem and prints the TLS flags to start the node with.'],
+  },
+  {
+    name: 'exercise',
+    synopsis: 'raftkv exercise N [--endpoints HOST:PORT,...] [--supervisor FILE] [--json]',
+    summary: "run one of the seed's four exercises against the cluster, narrated step by step; PASS or FAIL",
+    flags: exerciseFlags,
+    notes: [
+      '1  basic operations: a write through the leader, read back from every node (stale with',
+      '   minIndex, and linearizable)',
+      '2  leader failover: kill the leader (through the supervisor; without one, isolate it), time',
+      '   the election, write on, restart it and watch it catch up',
+      '3  network partition (5 nodes, --enable-faults): cut 2 nodes off, the leader among them; the',
+      '   majority elects and commits, the minority cannot; heal, the minority catches up',
+      '4  persistence (needs the supervisor): write, stop every node, start them again, read it all back',
+      'Run them on a cluster started with: raftkv cluster --enable-faults (exercise 3: --nodes 5).',
+      'Exit 0 on PASS, 1 on FAIL, 2 when the cluster lacks what the exercise needs (it says how to',
+      'start one that has it). docs/exercises.md explains each.',
+    ],
   },
   { name: 'help', synopsis: 'raftkv help [COMMAND]', summary: "show this help, or a command's", flags: [] },
   { name: 'version', synopsis: 'raftkv version', summary: 'print the version', flags: [] },
