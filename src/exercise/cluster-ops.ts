@@ -112,6 +112,28 @@ export async function valueOn(
 }
 
 /**
+ * A linearizable read of `key` on `node`, tried again after a failure (an election under way)
+ * until waitMs: for checks whose point is the value, not whether one read went through.
+ */
+export async function settledValue(
+  ctx: ExerciseContext,
+  node: ExerciseNode,
+  key: string,
+): Promise<string | null> {
+  const deadline = performance.now() + ctx.timing.waitMs;
+  for (;;) {
+    try {
+      return await valueOn(ctx, node, key, { consistency: 'linearizable' });
+    } catch (e) {
+      if (performance.now() > deadline) {
+        throw new ExerciseFailed(`a linearizable read of ${key} on ${node.id} failed: ${describeFailure(e)}`);
+      }
+      await pause(100);
+    }
+  }
+}
+
+/**
  * Polls `node`'s GET /debug until it has applied `index`; resolves with the milliseconds that
  * took. FAIL after waitMs.
  */

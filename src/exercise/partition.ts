@@ -10,6 +10,7 @@ import {
   faultsEnabled,
   ids,
   quote,
+  settledValue,
   valueOn,
   waitApplied,
   waitForLeader,
@@ -103,9 +104,7 @@ export const networkPartition: Exercise = {
       minorityOutcome = `${definitelyFailed(e) ? 'refused' : 'outcome unknown'}: ${describeFailure(e)}`;
     }
     ctx.observe('minorityWrite', minorityOutcome);
-    const onMajority = await valueOn(ctx, ctx.target.node(next.id), minorityKey, {
-      consistency: 'linearizable',
-    });
+    const onMajority = await settledValue(ctx, ctx.target.node(next.id), minorityKey);
     ctx.step(
       `The minority write did not commit (${minorityOutcome}); a linearizable read on ${next.id} finds ${minorityKey} ${quote(onMajority)}.`,
     );
@@ -135,9 +134,7 @@ export const networkPartition: Exercise = {
       `The minority caught up: ${minority.map((n) => `${n.id} reads the majority's write (stale, minIndex ${committed.index}) after ${caughtUp[n.id]} ms`).join('; ')}.`,
     );
     const leaderNow = await waitForLeader(ctx, nodes);
-    const after = await valueOn(ctx, ctx.target.node(leaderNow.id), minorityKey, {
-      consistency: 'linearizable',
-    });
+    const after = await settledValue(ctx, ctx.target.node(leaderNow.id), minorityKey);
     ctx.step(
       `After the heal, ${leaderNow.id} leads (term ${leaderNow.term}); ${minorityKey} is ${quote(after)} cluster-wide.`,
     );
