@@ -144,7 +144,13 @@ async function handle(
   if (m === null || req.method !== 'POST' || !isNodeAction(m[2])) {
     throw new ControlError(404, 'not_found', `no route for ${req.method} ${path.slice(0, 100)}`);
   }
-  reply(res, 200, await target.act(decodeURIComponent(m[1]!), m[2]));
+  let id: string;
+  try {
+    id = decodeURIComponent(m[1]!);
+  } catch {
+    throw new ControlError(400, 'bad_request', 'the node id in the path is not valid URL-encoded UTF-8');
+  }
+  reply(res, 200, await target.act(id, m[2]));
 }
 
 function reply(res: ServerResponse, status: number, body: unknown): void {

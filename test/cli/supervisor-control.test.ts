@@ -91,6 +91,9 @@ test('the control API: 401 without its token, GET /nodes and the three actions w
       ['n2', 'stop'],
       ['n2', 'restart'],
     ]);
+    const garbled = await c.send({ method: 'POST', path: '/nodes/%ZZ/kill' });
+    assert.equal(garbled.status, 400, garbled.text);
+    assert.equal((garbled.body as { code: string }).code, 'bad_request');
     const unknown = await c.send({ method: 'POST', path: '/nodes/n9/kill' });
     assert.equal(unknown.status, 404);
     assert.equal((unknown.body as { code: string }).code, 'not_supervised');
