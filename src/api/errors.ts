@@ -160,6 +160,20 @@ export class FaultsDisabledError extends RaftkvError {
   readonly definite = true;
 }
 
+// --- The supervisor's control (docs/dashboard.md) ---------------------------------------------
+
+/** The node runs without a supervisor (`raftkv cluster`), or that one runs no such node. */
+export class NotSupervisedError extends RaftkvError {
+  readonly code = 'not_supervised';
+  readonly definite = true;
+}
+
+/** The supervisor did not answer: whether it did what was asked is unknown. */
+export class SupervisorUnreachableError extends RaftkvError {
+  readonly code = 'supervisor_unreachable';
+  readonly definite = false;
+}
+
 // --- Membership (docs/membership.md) ---------------------------------------------------------
 
 /** The id or the address is already a member's. Nothing changed. */

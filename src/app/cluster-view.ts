@@ -3,15 +3,18 @@
 // GET /debug with the tail of its log and answers with all of them at once — a member that does
 // not answer shows as unreachable instead of stalling the page. /ui/nodes/{id}/faults: it passes
 // a fault button's POST or DELETE on to that member's /admin/faults and relays the answer.
+// /ui/nodes/{id}/process: it asks the supervisor that runs it (`raftkv cluster`, whose control
+// API it knows from its environment) to kill or restart that member, and relays the answer.
 // The caller's Authorization goes with each question (each member checks it itself, as for a
 // forwarded write); the transport is the node's own calls' (scheme, CA, client certificate).
 // Nothing runs while no one asks: everything is done per request.
 
-import { NotFoundError } from '../api/errors.js';
+import { NotFoundError, NotSupervisedError, SupervisorUnreachableError } from '../api/errors.js';
 import type { FaultsPatch } from '../api/faults.js';
 import type { KvService, Member } from '../api/service.js';
 import { RaftkvClient } from '../client/index.js';
 import type { NodeOptions } from '../node/options.js';
+import type { ProcessAction } from '../server/validate.js';
 import { ownCallScheme } from './own-calls.js';
 
 /** Entries of each member's log the dashboard shows. */
@@ -20,6 +23,11 @@ export const viewLogTail = 24;
 const memberTimeoutMs = 800;
 /** A fault request that has not been answered in this long fails. */
 const faultsTimeoutMs = 5000;
+/**
+ * The supervisor answers a restart once the node has stopped (gracefully: within its drain time,
+ * else SIGKILL after the supervisor's grace period) and started again.
+ */
+const processTimeoutMs = 15_000;
 
 export interface MemberView {
   readonly id: string;
@@ -40,6 +48,8 @@ export interface ClusterState {
   /** The leader as the serving node knows it, and the membership's configuration index. */
   readonly leaderId: string | null;
   readonly membershipIndex: number;
+  /** The serving node runs under a supervisor: the page may offer kill and restart. */
+  readonly supervised: boolean;
   readonly members: readonly MemberView[];
 }
 
@@ -65,6 +75,7 @@ export class ClusterView {
       at: Date.now(),
       leaderId: m.leaderId,
       membershipIndex: m.index,
+      supervised: this.options.supervisor !== undefined,
       members,
     };
   }
@@ -85,6 +96,29 @@ export class ClusterView {
       ...(authorization !== undefined && { headers: { authorization } }),
     });
     return { status: a.status, body: a.body ?? { error: a.text } };
+  }
+
+  /** The supervisor's answer to `action` on node `id` (its 404 not_supervised for an id it does not run). */
+  async process(id: string, action: ProcessAction): Promise<{ status: number; body: unknown }> {
+    const supervisor = this.options.supervisor;
+    if (supervisor === undefined) {
+      throw new NotSupervisedError(
+        'this node runs without a supervisor: only the nodes of `raftkv cluster` can be killed and restarted from here',
+      );
+    }
+    const client = new RaftkvClient(supervisor.url, {
+      keepAlive: false,
+      timeoutMs: processTimeoutMs,
+      token: supervisor.token,
+    });
+    try {
+      const a = await client.send({ method: 'POST', path: `/nodes/${encodeURIComponent(id)}/${action}` });
+      return { status: a.status, body: a.body ?? { error: a.text } };
+    } catch (e) {
+      throw new SupervisorUnreachableError(
+        `the supervisor at ${supervisor.url} did not answer: ${e instanceof Error ? e.message : String(e)}`,
+      );
+    }
   }
 
   private client(member: Member, timeoutMs: number): RaftkvClient {

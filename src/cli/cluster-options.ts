@@ -23,10 +23,13 @@ import {
   parseStartCommand,
   tuningFlags,
 } from './start-options.js';
+import { supervisorEnv, supervisorFileName } from './supervisor-control.js';
 
 export const maxClusterNodes = 99;
 export const defaultHost = '127.0.0.1';
 export const defaultDataDir = './data';
+/** Where `raftkv exercise` looks for the control API of the cluster run with the default data dir. */
+export const defaultSupervisorFile = `${defaultDataDir}/${supervisorFileName}`;
 
 /** The connection flags as `raftkv cluster` uses them: for the nodes' own calls and its polls. */
 function clusterCredentialFlags(): FlagDef[] {
@@ -69,6 +72,13 @@ export const clusterFlags: readonly FlagDef[] = [
   },
   ...clusterCredentialFlags(),
   { ...enableFaultsFlag, help: `${enableFaultsFlag.help}; every node gets it` },
+  {
+    name: 'control-port',
+    value: 'PORT',
+    default: 'a free port',
+    help: 'port of the control API on 127.0.0.1 that kills, stops and restarts the nodes (token in DATA_DIR/supervisor.json)',
+  },
+  { name: 'no-control', help: 'no control API: the nodes can be stopped only all together' },
   ...tuningFlags,
 ];
 
@@ -93,6 +103,9 @@ export const perNodeEnv = [
   'ADVERTISE',
   'PEER_IDS',
   'PORT',
+  // The supervisor that runs the node says where its control API is (none: no supervisor).
+  supervisorEnv.url,
+  supervisorEnv.token,
 ] as const;
 
 export interface PlannedNode {
@@ -119,6 +132,8 @@ export interface ClusterPlan {
   readonly notes: readonly string[];
   /** --tls, or null. */
   readonly tls: ClusterTls | null;
+  /** The control API's port on 127.0.0.1 (0: a free one), or null with --no-control. */
+  readonly controlPort: number | null;
 }
 
 /** `--host`: a host name or address; an IPv6 address with or without brackets. */
@@ -161,6 +176,16 @@ export function parseClusterCommand(argv: readonly string[], env: Env): ClusterP
   const dataDir = stringOption(args, 'data-dir') ?? defaultDataDir;
   if (dataDir === '') throw new UsageError('--data-dir must not be empty');
   const host = parseHost(stringOption(args, 'host') ?? defaultHost);
+  const controlPortRaw = stringOption(args, 'control-port');
+  const noControl = booleanOption(args, 'no-control');
+  if (noControl && controlPortRaw !== undefined) {
+    throw new UsageError('--control-port and --no-control go against each other: give one');
+  }
+  const controlPort = noControl
+    ? null
+    : controlPortRaw === undefined
+      ? 0
+      : parseInteger(controlPortRaw, '--control-port', 1, 65535);
   const passThrough = passThroughArgs(args, [
     clusterTokenFlag,
     authFileFlag,
@@ -208,6 +233,7 @@ export function parseClusterCommand(argv: readonly string[], env: Env): ClusterP
     credentials: { ...credentials, ...(token !== undefined && { token }) },
     notes,
     tls,
+    controlPort,
   };
 }
 

@@ -1,16 +1,33 @@
 // `raftkv cluster`: run N `raftkv start` child processes, forward their logs prefixed with the node
 // id, show who leads, and stop them all (SIGTERM, then SIGKILL after a grace period) on Ctrl-C.
-// A node that dies is reported; the others keep running (no automatic restart).
+// A node that dies is reported; the others keep running (no automatic restart). A control API on
+// loopback (supervisor-control.ts) kills, stops and restarts single nodes on request.
 
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Endpoint } from './addresses.js';
 import type { Env } from './args.js';
 import { requestOnce } from './client.js';
-import { type ClusterPlan, type PlannedNode, parseClusterCommand } from './cluster-options.js';
+import {
+  type ClusterPlan,
+  defaultSupervisorFile,
+  type PlannedNode,
+  parseClusterCommand,
+} from './cluster-options.js';
 import { type DebugInfo, type Leadership, leaderOf, parseDebug, sameLeadership } from './debug-info.js';
-import type { Io } from './io.js';
-import { type ChildExit, NodeChildren, SupervisorLoop } from './node-children.js';
+import { describeError, type Io } from './io.js';
+import { type ChildExit, type NodeChild, NodeChildren, SupervisorLoop } from './node-children.js';
+import {
+  ControlError,
+  ControlServer,
+  type NodeAction,
+  newControlToken,
+  removeSupervisorFile,
+  type SupervisedNode,
+  supervisorEnv,
+  writeSupervisorFile,
+} from './supervisor-control.js';
 
 export interface ClusterDeps {
   readonly io: Io;
@@ -71,22 +88,47 @@ async function withCertificates(
   return { ...plan, credentials: { ...plan.credentials, tls: plan.credentials.tls ?? { ca } } };
 }
 
+/** What the supervisor knows of one node across its processes. */
+interface NodeSlot {
+  readonly node: PlannedNode;
+  /** Its current process (running or exited), or null before the first. */
+  child: NodeChild | null;
+  exits: number;
+  /** The control API's kill or stop that ended (or is ending) its process: an exit it asked for. */
+  asked: 'kill' | 'stop' | null;
+  /** The control actions on this node run one after another: the last one's end. */
+  queue: Promise<unknown>;
+}
+
 class Supervisor {
   private readonly children: NodeChildren;
   private readonly loop: SupervisorLoop;
   private leader: Leadership | undefined;
   private finish: (code: number) => void = () => {};
   private readonly width: number;
+  /** The nodes' environment: the control API's URL and token are added once it listens. */
+  private readonly env: Record<string, string>;
+  private readonly slots: Map<string, NodeSlot>;
+  private control: ControlServer | null = null;
+  private controlFile: string | null = null;
 
   constructor(
     private readonly plan: ClusterPlan,
     private readonly deps: ClusterDeps,
   ) {
     this.width = Math.max(...plan.nodes.map((n) => n.id.length));
+    this.env = { ...plan.env };
+    this.slots = new Map(
+      plan.nodes.map((node) => [
+        node.id,
+        { node, child: null, exits: 0, asked: null, queue: Promise.resolve() },
+      ]),
+    );
     this.children = new NodeChildren({
       io: deps.io,
       command: deps.command,
-      env: plan.env,
+      // Read at each spawn: the control API's variables are set before the first.
+      env: this.env,
       gracePeriodMs: deps.gracePeriodMs,
       label: 'raftkv cluster',
       idWidth: this.width,
@@ -94,15 +136,20 @@ class Supervisor {
     this.loop = new SupervisorLoop(this.children);
   }
 
-  run(): Promise<number> {
+  async run(): Promise<number> {
     const { io } = this.deps;
     const done = new Promise<number>((resolve) => {
-      this.finish = resolve;
+      this.finish = (code) => {
+        this.finish = () => {};
+        void this.closeControl().then(() => resolve(code));
+      };
     });
+    if (this.plan.controlPort !== null && !(await this.openControl(this.plan.controlPort))) return 1;
     io.out(`raftkv cluster: ${this.plan.nodes.length} node(s), data in ${this.plan.dataDir}\n`);
-    for (const node of this.plan.nodes) {
+    for (const slot of this.slots.values()) {
+      const { node } = slot;
       io.out(`  ${node.id.padEnd(this.width)}  ${node.url}  (data dir ${node.dataDir})\n`);
-      this.children.spawn(node.id, node.argv, (exit) => this.onExit(node, exit));
+      this.spawn(slot);
     }
     for (const note of this.plan.notes) io.out(`raftkv cluster: ${note}\n`);
     const tls = this.plan.tls;
@@ -110,6 +157,12 @@ class Supervisor {
       `clients: raftkv status --endpoints ${this.plan.endpoints}${tls === null ? '' : ` --cacert ${tls.ca}`}\n`,
     );
     if (tls !== null) io.out(`         curl --cacert ${tls.ca} ${this.plan.nodes[0]!.url}/debug\n`);
+    if (this.control !== null) {
+      const file = this.controlFile!;
+      const named = resolve(file) === resolve(defaultSupervisorFile) ? '' : ` --supervisor ${file}`;
+      io.out(`control: ${this.control.url} kills, stops and restarts nodes (its token is in ${file})\n`);
+      io.out(`exercises: raftkv exercise 1${named} (1 to 4: docs/exercises.md)\n`);
+    }
     io.out('Ctrl-C stops every node.\n');
     this.loop.start(
       this.deps,
@@ -122,13 +175,135 @@ class Supervisor {
     return done;
   }
 
-  private onExit(node: PlannedNode, { code, signal }: ChildExit): void {
+  /** Starts the control API and writes DATA_DIR/supervisor.json; false (said why) if it cannot. */
+  private async openControl(port: number): Promise<boolean> {
+    const token = newControlToken();
+    try {
+      this.control = await ControlServer.start(port, token, {
+        nodes: () => [...this.slots.values()].map((s) => this.view(s)),
+        act: (id, action) => this.act(id, action),
+      });
+      mkdirSync(this.plan.dataDir, { recursive: true });
+      this.controlFile = writeSupervisorFile(this.plan.dataDir, {
+        url: this.control.url,
+        token,
+        pid: process.pid,
+        endpoints: this.plan.endpoints,
+      });
+    } catch (e) {
+      await this.closeControl();
+      this.deps.io.err(
+        `raftkv cluster: cannot start the control API on 127.0.0.1:${port || '(a free port)'}: ${describeError(e)} ` +
+          '(--control-port PORT, or --no-control)\n',
+      );
+      return false;
+    }
+    const file = this.controlFile;
+    // A supervisor that exits any other way still takes its file with it.
+    process.once('exit', () => removeSupervisorFile(file));
+    this.env[supervisorEnv.url] = this.control.url;
+    this.env[supervisorEnv.token] = token;
+    return true;
+  }
+
+  private async closeControl(): Promise<void> {
+    if (this.controlFile !== null) removeSupervisorFile(this.controlFile);
+    this.controlFile = null;
+    const c = this.control;
+    this.control = null;
+    if (c !== null) await c.close();
+  }
+
+  private spawn(slot: NodeSlot): void {
+    slot.asked = null;
+    slot.child = this.children.spawn(slot.node.id, slot.node.argv, (exit) => this.onExit(slot, exit));
+  }
+
+  private view(slot: NodeSlot): SupervisedNode {
+    const running = slot.child !== null && !slot.child.exited;
+    const pid = running ? (slot.child?.process.pid ?? null) : null;
+    return { id: slot.node.id, pid, running, exits: slot.exits, url: slot.node.url };
+  }
+
+  /** A control API request: queued behind the node's earlier ones. */
+  act(id: string, action: NodeAction): Promise<SupervisedNode> {
+    const slot = this.slots.get(id);
+    if (slot === undefined) {
+      const ids = [...this.slots.keys()].join(', ');
+      return Promise.reject(
+        new ControlError(404, 'not_supervised', `this supervisor runs no node "${id}" (it runs ${ids})`),
+      );
+    }
+    const run = slot.queue.then(() => this.actNow(slot, action));
+    slot.queue = run.catch(() => undefined);
+    return run;
+  }
+
+  private async actNow(slot: NodeSlot, action: NodeAction): Promise<SupervisedNode> {
+    const { io } = this.deps;
+    const id = slot.node.id;
+    if (this.children.isStopping) {
+      throw new ControlError(503, 'shutting_down', 'the supervisor is stopping every node');
+    }
+    const child = slot.child;
+    if (child !== null && !child.exited) {
+      if (action === 'kill') {
+        slot.asked = 'kill';
+        io.err(`raftkv cluster: killing ${id} (SIGKILL, through the control API)\n`);
+        child.process.kill('SIGKILL');
+        await child.exit;
+      } else {
+        slot.asked = 'stop';
+        io.err(`raftkv cluster: stopping ${id} (SIGTERM, through the control API)\n`);
+        await this.stopChild(child);
+      }
+    }
+    if (action === 'restart') {
+      // A signal may have come while it stopped: then nothing is started again.
+      if (this.children.isStopping) {
+        throw new ControlError(503, 'shutting_down', 'the supervisor is stopping every node');
+      }
+      this.spawn(slot);
+      io.err(`raftkv cluster: started ${id} again (pid ${slot.child?.process.pid ?? '?'}) on its data dir\n`);
+    }
+    return this.view(slot);
+  }
+
+  /** SIGTERM, then SIGKILL if it has not exited after the grace period. */
+  private async stopChild(child: NodeChild): Promise<void> {
+    child.process.kill('SIGTERM');
+    const grace = setTimeout(() => {
+      if (child.exited) return;
+      this.deps.io.err(
+        `raftkv cluster: ${child.id} still running after ${this.deps.gracePeriodMs} ms; sending SIGKILL\n`,
+      );
+      child.process.kill('SIGKILL');
+    }, this.deps.gracePeriodMs);
+    try {
+      await child.exit;
+    } finally {
+      clearTimeout(grace);
+    }
+  }
+
+  private onExit(slot: NodeSlot, { code, signal }: ChildExit): void {
+    const { node } = slot;
+    slot.exits++;
     const how = signal ? `was killed by ${signal}` : `exited with code ${code ?? '?'}`;
-    this.deps.io.err(
-      `raftkv cluster: ${node.id} ${how}; the other nodes keep running. ` +
-        `To run it again by hand: ${this.children.rerunCommand(node.argv)}\n`,
-    );
-    if (this.children.allExited()) {
+    if (slot.asked !== null) {
+      this.deps.io.err(
+        `raftkv cluster: ${node.id} ${how}, as the control API asked; the other nodes keep running\n`,
+      );
+    } else {
+      this.deps.io.err(
+        `raftkv cluster: ${node.id} ${how}; the other nodes keep running. ` +
+          `To run it again by hand: ${this.children.rerunCommand(node.argv)}\n`,
+      );
+    }
+    // Every node gone by itself ends the supervisor; one stopped through the control API may be
+    // started again through it.
+    const slots = [...this.slots.values()];
+    if (this.children.allExited() && slots.every((s) => s.asked === null)) {
       this.deps.io.err('raftkv cluster: every node has exited\n');
       this.loop.stopPolling();
       this.finish(1);

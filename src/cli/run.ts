@@ -10,6 +10,7 @@ import { parseCertsAdd, parseCertsInit } from './certs-options.js';
 import { requestOnce } from './client.js';
 import { type ClusterDeps, runCluster } from './cluster.js';
 import { runClusterAdd } from './cluster-add.js';
+import { parseExerciseCommand, runExerciseCommand } from './exercise.js';
 import type { Io } from './io.js';
 import { type ClientCommandName, clientCommandFlags, exitCodes, parseClientCommand } from './kv-commands.js';
 import { type KvDeps, runClientCommand } from './kv-output.js';
@@ -94,6 +95,7 @@ export async function runCli(argv: readonly string[], env: Env, deps: CliDeps): 
     }
     if (info.name === 'cluster add') return await runClusterAdd(args, env, { ...deps.cluster, io });
     if (name === 'cluster') return await runCluster(args, env, { ...deps.cluster, io });
+    if (name === 'exercise') return await runExerciseCommand(parseExerciseCommand(args, env), io);
     if (name === 'bench') return await runBenchCommand(args, env, io, process.stderr.isTTY === true);
     if (info.name === 'snapshot save') return await runSnapshotSave(parseSnapshotSave(args, env), io);
     if (info.name === 'snapshot status') return await runSnapshotStatus(parseSnapshotStatus(args), io);

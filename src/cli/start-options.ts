@@ -4,7 +4,7 @@
 import { readFileSync } from 'node:fs';
 import { tlsFlagsProblem } from '../app/node-tls.js';
 import type { ClientTls } from '../client/index.js';
-import type { HostPort, LogFormat, NodeOptions, NodeTlsFiles } from '../node/options.js';
+import type { HostPort, LogFormat, NodeOptions, NodeTlsFiles, SupervisorSetting } from '../node/options.js';
 import { NodeOptionsError, resolveNodeOptions } from '../node/options.js';
 import type { ReadMode } from '../raft/index.js';
 import { clusterFromPeerIds, parseCluster, parseEndpoints, parseHostPort } from './addresses.js';
@@ -24,6 +24,7 @@ import {
 } from './args.js';
 import { nodeCredentialFlags, parseCredentials } from './connection-options.js';
 import type { JoinPlan } from './join.js';
+import { supervisorEnv } from './supervisor-control.js';
 
 export const readModes: readonly ReadMode[] = ['safe', 'lease'];
 export const logFormats: readonly LogFormat[] = ['text', 'json'];
@@ -257,7 +258,36 @@ export const seedEnv = ['PEER_IDS', 'PORT'] as const;
 export const startEnvNames: readonly string[] = [
   ...startFlags.flatMap((f) => (f.env === undefined ? [] : [f.env])),
   ...seedEnv,
+  supervisorEnv.url,
+  supervisorEnv.token,
 ];
+
+/**
+ * The supervisor that runs this node, from the environment `raftkv cluster` gives its nodes (not
+ * flags: a token on a command line shows in `ps`). Both or neither; the URL must be loopback
+ * http, where the supervisor listens.
+ */
+export function supervisorFrom(env: Env): SupervisorSetting | undefined {
+  const url = env[supervisorEnv.url] || undefined;
+  const token = env[supervisorEnv.token] || undefined;
+  if (url === undefined && token === undefined) return undefined;
+  if (url === undefined || token === undefined) {
+    const missing = url === undefined ? supervisorEnv.url : supervisorEnv.token;
+    throw new UsageError(
+      `${missing} is not set, though ${supervisorEnv.url === missing ? supervisorEnv.token : supervisorEnv.url} is: set both or neither`,
+    );
+  }
+  const m = /^http:\/\/(127\.\d{1,3}\.\d{1,3}\.\d{1,3}|localhost|\[::1\]):(\d{1,5})\/?$/.exec(url);
+  if (m === null || Number(m[2]) < 1 || Number(m[2]) > 65535) {
+    throw new UsageError(
+      `${supervisorEnv.url} must be http://127.0.0.1:PORT (the supervisor listens on loopback), not "${url}"`,
+    );
+  }
+  if (!/^[\x21-\x7e]{16,256}$/.test(token)) {
+    throw new UsageError(`${supervisorEnv.token} must be 16-256 printable characters without spaces`);
+  }
+  return { url: url.replace(/\/$/, ''), token };
+}
 
 function envOf(name: string): string | undefined {
   return startFlags.find((f) => f.name === name)?.env;
@@ -440,6 +470,7 @@ function optionsFrom(args: ParsedArgs, env: Env, join: JoinPlan | undefined): No
   if (tlsProblem !== null) throw new UsageError(tlsProblem);
   // The node's own client credentials (connection-options.ts): files read once, here.
   const ownCalls = parseCredentials(args, env);
+  const supervisor = supervisorFrom(env);
 
   const options: NodeOptions = {
     id,
@@ -466,6 +497,7 @@ function optionsFrom(args: ParsedArgs, env: Env, join: JoinPlan | undefined): No
     ...(enableFaults && { enableFaults }),
     ...(Object.keys(tls).length > 0 && { tls }),
     ...((ownCalls.token !== undefined || ownCalls.tls !== undefined) && { ownCalls }),
+    ...(supervisor !== undefined && { supervisor }),
   };
   try {
     resolveNodeOptions(options); // the node's own checks (timing relations), reported as usage errors

@@ -6,6 +6,7 @@ import { benchFlags } from './bench-command.js';
 import { certsAddFlags, certsInitFlags } from './certs-options.js';
 import { clusterAddFlags } from './cluster-add-options.js';
 import { clusterFlags } from './cluster-options.js';
+import { exerciseFlags } from './exercise.js';
 import {
   defaultEndpoints,
   delFlags,
@@ -59,6 +60,8 @@ export const commands: readonly CommandInfo[] = [
       'first admin of the file whose token is in the clear (it says whose); the token and the TLS',
       'files reach the nodes by their environment.',
       'A node that exits is reported; the others keep running.',
+      'A control API on 127.0.0.1 (its URL printed at start, its token in DATA_DIR/supervisor.json)',
+      'kills, stops and restarts single nodes: raftkv exercise uses it, and so does the dashboard.',
       'To grow it while it runs: raftkv cluster add (in another terminal).',
     ],
   },
@@ -229,6 +232,24 @@ export const commands: readonly CommandInfo[] = [
     summary: "make one more node's certificate with the CA certs init made",
     flags: certsAddFlags,
     notes: ['Writes DIR/<id>.pem and DIR/<id>-key.pem and prints the TLS flags to start the node with.'],
+  },
+  {
+    name: 'exercise',
+    synopsis: 'raftkv exercise N [--endpoints HOST:PORT,...] [--supervisor FILE] [--json]',
+    summary: "run one of the seed's four exercises against the cluster, narrated step by step; PASS or FAIL",
+    flags: exerciseFlags,
+    notes: [
+      '1  basic operations: a write through the leader, read back from every node (stale with',
+      '   minIndex, and linearizable)',
+      '2  leader failover: kill the leader (through the supervisor; without one, isolate it), time',
+      '   the election, write on, restart it and watch it catch up',
+      '3  network partition (5 nodes, --enable-faults): cut 2 nodes off, the leader among them; the',
+      '   majority elects and commits, the minority cannot; heal, the minority catches up',
+      '4  persistence (needs the supervisor): write, stop every node, start them again, read it all back',
+      'Run them on a cluster started with: raftkv cluster --enable-faults (exercise 3: --nodes 5).',
+      'Exit 0 on PASS, 1 on FAIL, 2 when the cluster lacks what the exercise needs (it says how to',
+      'start one that has it). docs/exercises.md explains each.',
+    ],
   },
   { name: 'help', synopsis: 'raftkv help [COMMAND]', summary: "show this help, or a command's", flags: [] },
   { name: 'version', synopsis: 'raftkv version', summary: 'print the version', flags: [] },

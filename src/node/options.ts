@@ -89,6 +89,19 @@ export interface NodeOptions {
    * slow its disk and its messages. For test clusters only. Default off (403 faults_disabled).
    */
   readonly enableFaults?: boolean;
+  /**
+   * The supervisor that runs this node (`raftkv cluster`): its control API on loopback and the
+   * token it takes. The dashboard's kill and restart buttons go through it
+   * (POST /ui/nodes/{id}/process); without it they answer 404 not_supervised.
+   */
+  readonly supervisor?: SupervisorSetting;
+}
+
+/** Where the supervisor's control API is (docs/cli.md, "Killing and restarting nodes"). */
+export interface SupervisorSetting {
+  /** `http://127.0.0.1:PORT`. */
+  readonly url: string;
+  readonly token: string;
 }
 
 /** The TLS flags of `raftkv start`, as file paths. */

@@ -33,6 +33,8 @@ export const routeRequirements: Readonly<Record<Route, Requirement>> = {
   uiAsset: 'open',
   uiState: 'admin',
   uiFaults: 'admin',
+  // Kills and restarts nodes: as much an operator's tool as fault injection.
+  uiProcess: 'admin',
   snapshot: 'admin',
   backup: 'admin',
   alarms: 'admin',

@@ -37,6 +37,7 @@ import {
   isFaultRoute,
   type LeaseRequest,
   maxBodyBytes,
+  type ProcessAction,
   parseRequest,
   type RequestHead,
   type Route,
@@ -67,7 +68,7 @@ export interface HttpServerOptions {
    * it (access.ts). Without it every route is open to anyone who reaches the port.
    */
   readonly access?: AccessControl;
-  /** What the dashboard's routes ask of the cluster (GET /ui/state, /ui/nodes/{id}/faults); without: 404. */
+  /** What the dashboard's routes ask of the cluster (GET /ui/state, /ui/nodes/{id}/faults and /process); without: 404. */
   readonly dashboard?: DashboardPort;
   /** Where the dashboard's files are (default: ui/ in the package). */
   readonly uiDir?: URL;
@@ -170,6 +171,8 @@ const answeredWhilePaused: ReadonlySet<Route> = new Set<Route>([
   'ui',
   'uiAsset',
   'uiState',
+  // Killing or restarting a paused node is a way out of the pause.
+  'uiProcess',
 ]);
 
 /** Marks a request already forwarded once, so two nodes with stale views never bounce it. */
@@ -639,6 +642,11 @@ export class KvHttpServer {
         this.send(res, a.status, a.body);
         return;
       }
+      case 'uiProcess': {
+        const a = await this.dashboard().process(r.id, r.action);
+        this.send(res, a.status, a.body);
+        return;
+      }
       case 'snapshot': {
         // Snapshotting can take seconds for a large store: its own deadline, not a KV request's.
         const out = await this.service.snapshot(this.options.now() + snapshotTimeoutMs);
@@ -978,7 +986,8 @@ export class KvHttpServer {
 
 /**
  * The cluster as the dashboard sees it through the node serving the page (src/app/cluster-view.ts).
- * Both pass the caller's Authorization on to the members they ask.
+ * state and faults pass the caller's Authorization on to the members they ask; process goes to
+ * the node's supervisor with the supervisor's own token (the caller was checked here, as admin).
  */
 export interface DashboardPort {
   /** Every member's GET /debug with its log tail; `self` is this node's, as GET /debug answers. */
@@ -989,6 +998,11 @@ export interface DashboardPort {
     patch: FaultsPatch | null,
     authorization: string | undefined,
   ): Promise<{ status: number; body: unknown }>;
+  /**
+   * Asks the supervisor that runs this node to kill, restart or stop member `id`'s process: its
+   * answer, status and body. Throws NotSupervisedError when the node has no supervisor.
+   */
+  process(id: string, action: ProcessAction): Promise<{ status: number; body: unknown }>;
 }
 
 /** What the server keeps on a client socket (a property on it: cheaper than a map per request). */

@@ -90,7 +90,11 @@ export type Route =
   | LeaseRoute;
 
 /** The dashboard's routes (docs/dashboard.md): the page, its files, and the cluster's state. */
-export type UiRoute = 'ui' | 'uiAsset' | 'uiState' | 'uiFaults';
+export type UiRoute = 'ui' | 'uiAsset' | 'uiState' | 'uiFaults' | 'uiProcess';
+
+/** What POST /ui/nodes/{id}/process asks the supervisor to do to a node's process. */
+export const processActions = ['kill', 'restart', 'stop'] as const;
+export type ProcessAction = (typeof processActions)[number];
 
 /** Fault injection (docs/faults.md): GET, POST and DELETE /admin/faults. */
 export type FaultRoute = 'faults' | 'faultsSet' | 'faultsHeal';
@@ -119,6 +123,7 @@ export type ClientRequest =
   | { readonly route: 'uiAsset'; readonly name: string }
   /** `faults` null: heal (DELETE). */
   | { readonly route: 'uiFaults'; readonly id: string; readonly faults: FaultsPatch | null }
+  | { readonly route: 'uiProcess'; readonly id: string; readonly action: ProcessAction }
   | { readonly route: 'faultsSet'; readonly faults: FaultsPatch }
   | { readonly route: 'faults' | 'faultsHeal' }
   | LeaseRequest
@@ -180,9 +185,12 @@ export function findRoute(method: string, path: string): Route | null {
 
 /** `/ui/nodes/{id}/faults`: a member's faults, set or healed through the node serving the page. */
 const uiFaultsPath = /^\/ui\/nodes\/([^/]+)\/faults$/;
+/** `/ui/nodes/{id}/process`: a member's process killed or restarted through its supervisor. */
+const uiProcessPath = /^\/ui\/nodes\/([^/]+)\/process$/;
 
 function findUiRoute(method: string, path: string): UiRoute | null {
   if (uiFaultsPath.test(path)) return method === 'POST' || method === 'DELETE' ? 'uiFaults' : null;
+  if (uiProcessPath.test(path)) return method === 'POST' ? 'uiProcess' : null;
   if (method !== 'GET') return null;
   if (path === '/ui' || path === '/ui/') return 'ui';
   if (path === '/ui/state') return 'uiState';
@@ -199,7 +207,8 @@ export function takesBody(route: Route): boolean {
     route === 'leaderMove' ||
     route === 'leaseGrant' ||
     route === 'faultsSet' ||
-    route === 'uiFaults'
+    route === 'uiFaults' ||
+    route === 'uiProcess'
   );
 }
 
@@ -239,6 +248,12 @@ export function parseRequest(route: Route, head: RequestHead, body: Buffer): Cli
         route,
         id: memberIdIn(uiFaultsPath.exec(head.path)?.[1] ?? ''),
         faults: head.method === 'DELETE' ? null : parseFaultsBody(body),
+      };
+    case 'uiProcess':
+      return {
+        route,
+        id: memberIdIn(uiProcessPath.exec(head.path)?.[1] ?? ''),
+        action: parseProcessBody(body),
       };
     case 'faultsSet':
       return { route, faults: parseFaultsBody(body) };
@@ -729,6 +744,27 @@ export function parseFaultsBody(body: Buffer): FaultsPatch {
     }
   }
   return patch;
+}
+
+/** `{"action": "kill"|"restart"|"stop"}`. */
+function parseProcessBody(body: Buffer): ProcessAction {
+  const expected = processActions.map((a) => `"${a}"`).join('|');
+  const obj = jsonObject(body, `{"action": ${expected}}`);
+  for (const field of Object.keys(obj)) {
+    if (field !== 'action') {
+      throw new BadRequestError(`unknown field "${truncate(field)}" (expected action)`, {
+        field: truncate(field),
+      });
+    }
+  }
+  const action = obj.action;
+  if (typeof action !== 'string' || !(processActions as readonly string[]).includes(action)) {
+    throw new BadRequestError(
+      `action must be one of ${processActions.join(', ')}, got ${truncate(JSON.stringify(action) ?? 'nothing')}`,
+      { field: 'action' },
+    );
+  }
+  return action as ProcessAction;
 }
 
 function faultIds(value: unknown, field: string): string[] {

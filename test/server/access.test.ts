@@ -43,6 +43,8 @@ const requests: Readonly<Record<Route, { method: string; path: string; body?: un
   uiState: { method: 'GET', path: '/ui/state' },
   // An empty POST changes nothing (the node runs with --enable-faults).
   uiFaults: { method: 'POST', path: '/ui/nodes/n1/faults', body: {} },
+  // No supervisor runs the test cluster: an admitted caller gets 404 not_supervised.
+  uiProcess: { method: 'POST', path: '/ui/nodes/n1/process', body: { action: 'kill' } },
   // On a node with --enable-faults: an empty POST changes nothing, a DELETE heals nothing.
   faults: { method: 'GET', path: '/admin/faults' },
   faultsSet: { method: 'POST', path: '/admin/faults', body: {} },

@@ -34,6 +34,7 @@ export type ClusterTiming = Pick<
   | 'authFile'
   | 'metricsAuth'
   | 'enableFaults'
+  | 'supervisor'
 >;
 
 export interface ClusterOptions extends ClusterTiming {

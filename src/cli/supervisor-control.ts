@@ -1,0 +1,178 @@
+// The control API of `raftkv cluster` (docs/cli.md, "Killing and restarting nodes"): a small
+// HTTP server on loopback through which the exercises (`raftkv exercise`) and the dashboard (via
+// a node's POST /ui/nodes/{id}/process) kill, stop and restart the nodes the supervisor runs —
+// what `docker kill` and `docker start` do to a container. Every request needs the random token
+// made at start (Authorization: Bearer); the URL and the token reach the nodes by their
+// environment and the other commands by DATA_DIR/supervisor.json (mode 0600), never a command line.
+
+import { randomBytes, timingSafeEqual } from 'node:crypto';
+import { chmodSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import http, { type IncomingMessage, type ServerResponse } from 'node:http';
+import { join } from 'node:path';
+
+/** What can be done to a node: SIGKILL (a crash), SIGTERM (a graceful stop), or stop-then-start. */
+export const nodeActions = ['kill', 'stop', 'restart'] as const;
+export type NodeAction = (typeof nodeActions)[number];
+
+export function isNodeAction(x: unknown): x is NodeAction {
+  return typeof x === 'string' && (nodeActions as readonly string[]).includes(x);
+}
+
+/** One node as GET /nodes shows it. */
+export interface SupervisedNode {
+  readonly id: string;
+  /** The running process's PID; null while it is down. */
+  readonly pid: number | null;
+  readonly running: boolean;
+  /** How many times a process of this node has exited since the supervisor started. */
+  readonly exits: number;
+  /** Its client URL. */
+  readonly url: string;
+}
+
+/** A refusal, answered with its status and the API's error body (`error`, `code`, `definite`). */
+export class ControlError extends Error {
+  override readonly name = 'ControlError';
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/** What the control server asks of the supervisor. */
+export interface ControlTarget {
+  nodes(): SupervisedNode[];
+  /** Does `action` to node `id`; resolves with the node as it then is. Throws ControlError. */
+  act(id: string, action: NodeAction): Promise<SupervisedNode>;
+}
+
+/** The environment variables that give a node its supervisor (read by `raftkv start`). */
+export const supervisorEnv = { url: 'RAFTKV_SUPERVISOR_URL', token: 'RAFTKV_SUPERVISOR_TOKEN' } as const;
+
+/** The file in the data dir that tells the other commands where the control API is. */
+export const supervisorFileName = 'supervisor.json';
+
+/** DATA_DIR/supervisor.json's content. */
+export interface SupervisorFile {
+  readonly url: string;
+  readonly token: string;
+  /** The supervisor's PID. */
+  readonly pid: number;
+  /** `--endpoints` of its nodes. */
+  readonly endpoints: string;
+}
+
+/** A token no one can guess: 32 random bytes, base64url. */
+export function newControlToken(): string {
+  return randomBytes(32).toString('base64url');
+}
+
+const nodePath = /^\/nodes\/([^/]+)\/([a-z]+)$/;
+
+export class ControlServer {
+  private constructor(
+    private readonly server: http.Server,
+    /** `http://127.0.0.1:PORT`. */
+    readonly url: string,
+  ) {}
+
+  /** Listens on 127.0.0.1:`port` (0: a free port). Rejects if the port cannot be had. */
+  static async start(port: number, token: string, target: ControlTarget): Promise<ControlServer> {
+    const expected = Buffer.from(`Bearer ${token}`);
+    const server = http.createServer((req, res) => {
+      handle(req, res, expected, target).catch((e: unknown) => {
+        const err =
+          e instanceof ControlError
+            ? e
+            : new ControlError(
+                500,
+                'internal',
+                `internal error: ${e instanceof Error ? e.message : String(e)}`,
+              );
+        reply(res, err.status, { error: err.message, code: err.code, definite: err.status < 500 });
+      });
+    });
+    // Its answers are small and its callers few: no connection is kept waiting at exit.
+    server.keepAliveTimeout = 1000;
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(port, '127.0.0.1', () => {
+        server.removeListener('error', reject);
+        resolve();
+      });
+    });
+    const a = server.address();
+    const bound = a !== null && typeof a === 'object' ? a.port : port;
+    return new ControlServer(server, `http://127.0.0.1:${bound}`);
+  }
+
+  close(): Promise<void> {
+    return new Promise((resolve) => {
+      this.server.close(() => resolve());
+      this.server.closeAllConnections();
+    });
+  }
+}
+
+async function handle(
+  req: IncomingMessage,
+  res: ServerResponse,
+  expected: Buffer,
+  target: ControlTarget,
+): Promise<void> {
+  // No request carries a body worth reading: drain whatever comes.
+  req.resume();
+  const given = Buffer.from(req.headers.authorization ?? '');
+  // Compared in constant time: the length alone says nothing of the token.
+  if (given.length !== expected.length || !timingSafeEqual(given, expected)) {
+    res.setHeader('www-authenticate', 'Bearer realm="raftkv-supervisor"');
+    throw new ControlError(
+      401,
+      'unauthenticated',
+      "the supervisor's control API needs its token (Authorization: Bearer TOKEN; see supervisor.json in the data dir)",
+    );
+  }
+  const path = (req.url ?? '/').split('?')[0]!;
+  if (path === '/nodes' && req.method === 'GET') {
+    reply(res, 200, target.nodes());
+    return;
+  }
+  const m = nodePath.exec(path);
+  if (m === null || req.method !== 'POST' || !isNodeAction(m[2])) {
+    throw new ControlError(404, 'not_found', `no route for ${req.method} ${path.slice(0, 100)}`);
+  }
+  let id: string;
+  try {
+    id = decodeURIComponent(m[1]!);
+  } catch {
+    throw new ControlError(400, 'bad_request', 'the node id in the path is not valid URL-encoded UTF-8');
+  }
+  reply(res, 200, await target.act(id, m[2]));
+}
+
+function reply(res: ServerResponse, status: number, body: unknown): void {
+  if (res.headersSent) return;
+  const text = JSON.stringify(body);
+  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
+  res.end(text);
+}
+
+/**
+ * Writes DATA_DIR/supervisor.json, readable by its owner only (written whole under another name,
+ * then renamed over it, so no reader sees half of it).
+ */
+export function writeSupervisorFile(dataDir: string, content: SupervisorFile): string {
+  const file = join(dataDir, supervisorFileName);
+  const part = `${file}.${process.pid}.part`;
+  writeFileSync(part, `${JSON.stringify(content, null, 2)}\n`, { mode: 0o600 });
+  chmodSync(part, 0o600); // a leftover file of that name keeps its mode otherwise
+  renameSync(part, file);
+  return file;
+}
+
+export function removeSupervisorFile(file: string): void {
+  rmSync(file, { force: true });
+}

@@ -1,0 +1,187 @@
+// What the exercises do to a cluster, each bounded: wait for a leader (polling /debug, 50 ms),
+// write through one node (one idempotency key, retried while the failure allows), read, and say
+// what a failure was in the API's own terms.
+
+import { type NodeStatus, type PutResult, RaftkvApiError, RaftkvConnectionError } from '../client/index.js';
+import { type ExerciseContext, ExerciseFailed } from './runner.js';
+import type { ExerciseNode } from './target.js';
+
+const pause = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** A failure as the narration says it: `503 no_leader (definite)`, `no answer within 3000 ms`. */
+export function describeFailure(e: unknown): string {
+  if (e instanceof RaftkvApiError) {
+    return `${e.status}${e.code === null ? '' : ` ${e.code}`} (definite: ${e.definite})`;
+  }
+  if (e instanceof RaftkvConnectionError) return e.reason;
+  return e instanceof Error ? e.message : String(e);
+}
+
+/** Whether a failed write certainly did not apply. */
+export function definitelyFailed(e: unknown): boolean {
+  if (e instanceof RaftkvApiError) return e.definite;
+  if (e instanceof RaftkvConnectionError) return !e.connected;
+  return false;
+}
+
+export async function statusOf(node: ExerciseNode, timeoutMs: number): Promise<NodeStatus | null> {
+  try {
+    return await node.client.status({ timeoutMs });
+  } catch {
+    return null;
+  }
+}
+
+export interface LeaderSeen {
+  readonly id: string;
+  readonly term: number;
+}
+
+/**
+ * Polls GET /debug of `among` every pollMs until one of them says it leads in a term after
+ * `afterTerm`. FAIL after waitMs, with what each node last said.
+ */
+export async function waitForLeader(
+  ctx: ExerciseContext,
+  among: readonly ExerciseNode[],
+  afterTerm = 0,
+): Promise<LeaderSeen> {
+  const { pollMs, waitMs } = ctx.timing;
+  const deadline = performance.now() + waitMs;
+  let seen = '';
+  for (;;) {
+    const infos = await Promise.all(
+      among.map((n) => statusOf(n, Math.max(200, Math.min(1000, pollMs * 10)))),
+    );
+    const leader = infos.find((d) => d !== null && d.state === 'leader' && d.term > afterTerm);
+    if (leader) return { id: leader.nodeId, term: leader.term };
+    seen = among
+      .map((n, i) => {
+        const d = infos[i];
+        return d ? `${n.id} ${d.state} in term ${d.term}` : `${n.id} not answering`;
+      })
+      .join(', ');
+    if (performance.now() > deadline) {
+      throw new ExerciseFailed(
+        `no leader among ${among.map((n) => n.id).join(', ')}${afterTerm > 0 ? ` after term ${afterTerm}` : ''} ` +
+          `within ${waitMs} ms (last seen: ${seen})`,
+      );
+    }
+    await pause(pollMs);
+  }
+}
+
+/**
+ * Puts key=value through `node` alone, with one idempotency key, retried (the same key: applied
+ * at most once) after any failure but a refusal of the request itself, until waitMs.
+ */
+export async function writeThrough(
+  ctx: ExerciseContext,
+  node: ExerciseNode,
+  key: string,
+  value: string,
+): Promise<PutResult> {
+  const deadline = performance.now() + ctx.timing.waitMs;
+  const idempotencyKey = `exercise-${ctx.runId}-${key}`;
+  for (;;) {
+    try {
+      return await node.client.put(key, value, { idempotencyKey, timeoutMs: ctx.timing.requestMs });
+    } catch (e) {
+      const refused = e instanceof RaftkvApiError && e.status < 500;
+      if (refused || performance.now() > deadline) {
+        throw new ExerciseFailed(`the write of ${key} through ${node.id} failed: ${describeFailure(e)}`);
+      }
+      await pause(100);
+    }
+  }
+}
+
+/** The value of `key` on `node` (null: absent), or throws as the client does. */
+export async function valueOn(
+  ctx: ExerciseContext,
+  node: ExerciseNode,
+  key: string,
+  options: { consistency?: 'stale' | 'linearizable'; minIndex?: number; timeoutMs?: number } = {},
+): Promise<string | null> {
+  const r = await node.client.get(key, {
+    ...(options.consistency !== undefined && { consistency: options.consistency }),
+    ...(options.minIndex !== undefined && { minIndex: options.minIndex }),
+    timeoutMs: options.timeoutMs ?? ctx.timing.requestMs,
+  });
+  return r.value;
+}
+
+/**
+ * A linearizable read of `key` on `node`, tried again after a failure (an election under way)
+ * until waitMs: for checks whose point is the value, not whether one read went through.
+ */
+export async function settledValue(
+  ctx: ExerciseContext,
+  node: ExerciseNode,
+  key: string,
+): Promise<string | null> {
+  const deadline = performance.now() + ctx.timing.waitMs;
+  for (;;) {
+    try {
+      return await valueOn(ctx, node, key, { consistency: 'linearizable' });
+    } catch (e) {
+      if (performance.now() > deadline) {
+        throw new ExerciseFailed(`a linearizable read of ${key} on ${node.id} failed: ${describeFailure(e)}`);
+      }
+      await pause(100);
+    }
+  }
+}
+
+/**
+ * Polls `node`'s GET /debug until it has applied `index`; resolves with the milliseconds that
+ * took. FAIL after waitMs.
+ */
+export async function waitApplied(ctx: ExerciseContext, node: ExerciseNode, index: number): Promise<number> {
+  const from = performance.now();
+  let last = 'not answering';
+  for (;;) {
+    const d = await statusOf(node, 1000);
+    if (d !== null && d.lastApplied >= index) return Math.round(performance.now() - from);
+    if (d !== null) last = `applied ${d.lastApplied}, ${d.state} in term ${d.term}`;
+    if (performance.now() - from > ctx.timing.waitMs) {
+      throw new ExerciseFailed(
+        `${node.id} did not apply index ${index} within ${ctx.timing.waitMs} ms (last seen: ${last})`,
+      );
+    }
+    await pause(ctx.timing.pollMs);
+  }
+}
+
+/** Polls until `node` answers GET /debug again; resolves with the milliseconds that took. */
+export async function waitAnswering(ctx: ExerciseContext, node: ExerciseNode): Promise<number> {
+  const from = performance.now();
+  for (;;) {
+    if ((await statusOf(node, 1000)) !== null) return Math.round(performance.now() - from);
+    if (performance.now() - from > ctx.timing.waitMs) {
+      throw new ExerciseFailed(`${node.id} did not answer within ${ctx.timing.waitMs} ms of being started`);
+    }
+    await pause(ctx.timing.pollMs);
+  }
+}
+
+/** Whether every node answers GET /admin/faults (started with --enable-faults). */
+export async function faultsEnabled(nodes: readonly ExerciseNode[], timeoutMs = 5000): Promise<boolean> {
+  const answers = await Promise.all(
+    nodes.map((n) =>
+      n.client.faults({ timeoutMs }).then(
+        () => true,
+        () => false,
+      ),
+    ),
+  );
+  return answers.every((a) => a);
+}
+
+export function ids(nodes: readonly ExerciseNode[]): string {
+  return nodes.map((n) => n.id).join(', ');
+}
+
+export function quote(v: string | null): string {
+  return v === null ? 'absent' : JSON.stringify(v);
+}
