@@ -648,6 +648,10 @@ function healFaults(id, description) {
   return faultAction(description, 'DELETE', `/ui/nodes/${encodeURIComponent(id)}/faults`);
 }
 
+function processAction(id, action) {
+  return faultAction(`${action} ${id}`, 'POST', `/ui/nodes/${encodeURIComponent(id)}/process`, { action });
+}
+
 function renderFaults(view, leader) {
   const statuses = view.members.map((m) => ({ m, s: statusOf(m) }));
   const enabled = statuses.some(({ s }) => faultsOf(s)?.enabled === true);
@@ -707,6 +711,33 @@ function renderFaults(view, leader) {
           'Make leader',
         ),
         button('Heal', 'remove every fault of this node', () => healFaults(m.id, `heal ${m.id}`)),
+        // Under `raftkv cluster`: its supervisor kills (SIGKILL, a crash) and restarts the process.
+        view.supervised
+          ? [
+              h(
+                'button',
+                {
+                  type: 'button',
+                  title:
+                    m.id === view.servedBy
+                      ? 'SIGKILL this node — it serves this page: restart it from another node’s page'
+                      : 'SIGKILL the process (a crash)',
+                  disabled: s === null,
+                  onclick: () => processAction(m.id, 'kill'),
+                },
+                'Kill',
+              ),
+              h(
+                'button',
+                {
+                  type: 'button',
+                  title: 'start the process again on its data dir',
+                  onclick: () => processAction(m.id, 'restart'),
+                },
+                'Restart',
+              ),
+            ]
+          : null,
       ),
     );
   });
