@@ -3,7 +3,9 @@
 // in-process 3-node cluster: the page shows the three members and marks the leader, writes a key
 // through its form and lists it, shows an API error as the API words it, deletes the key, stops
 // polling while the tab is hidden, and — once the leader is stopped — shows another leader, the
-// old one unreachable and the election in its timeline. Without Chromium the test is skipped.
+// old one unreachable and the election in its timeline. With --enable-faults, its Isolate button
+// on the leader brings a new leader and Heal everything mends the cluster; under `raftkv cluster`,
+// Kill and Restart take a follower down and back. Without Chromium the tests are skipped.
 // RAFTKV_SCREENSHOT=1 also saves the final page as docs/images/dashboard.png (the README's picture).
 
 import assert from 'node:assert/strict';
@@ -15,6 +17,7 @@ import { fileURLToPath } from 'node:url';
 import puppeteer, { type Browser, type Page } from 'puppeteer-core';
 import { testUsers, writeAuthFile } from '../support/auth.js';
 import { startCluster } from '../support/cluster.js';
+import { SupervisedCluster } from '../support/supervised-cluster.js';
 import { pause, waitFor } from '../support/wait.js';
 
 /** CHROMIUM_PATH, else `chromium` (or `chromium-browser`) on PATH, else null. */
@@ -307,5 +310,43 @@ test('fault buttons: isolate the leader from the page, see a new one, heal every
     30_000,
   );
   for (const id of c.ids) assert.equal(((await c.debug(id)).faults as { isolate: boolean }).isolate, false);
+  assert.deepEqual(pageErrors, []);
+});
+
+test('kill and restart buttons under raftkv cluster: a follower killed shows down, restarted shows back', async (t) => {
+  const browser = await openBrowser(t);
+  if (browser === null) return;
+  const c = await SupervisedCluster.start(t, { size: 3 });
+  const { id: leader } = await c.waitForLeader();
+  const pageNode = c.ids.find((id) => id !== leader)!;
+  const victim = c.ids.find((id) => id !== leader && id !== pageNode)!;
+  const { page, pageErrors } = await newPage(browser);
+  await page.goto(`http://127.0.0.1:${c.base + c.ids.indexOf(pageNode)}/ui`);
+  const kill = await page.waitForSelector(`#faults tr[data-id="${victim}"] button[title^="SIGKILL"]`);
+  await kill!.click();
+  await pageShows(
+    page,
+    `${victim} unreachable after the kill`,
+    `document.querySelector('#nodes tr[data-id=${JSON.stringify(victim)}]')?.classList.contains('unreachable') === true`,
+    30_000,
+  );
+  assert.equal((await c.nodes()).find((n) => n.id === victim)?.running, false, 'the process is gone');
+  const restart = await page.waitForSelector(
+    `#faults tr[data-id="${victim}"] button[title^="start the process"]`,
+  );
+  await restart!.click();
+  await pageShows(
+    page,
+    `${victim} back as a follower`,
+    `(() => {
+       const row = document.querySelector('#nodes tr[data-id=${JSON.stringify(victim)}]');
+       return row !== null && !row.classList.contains('unreachable') && row.querySelector('.role')?.textContent === 'follower';
+     })()`,
+    30_000,
+  );
+  assert.match(
+    await inPage<string>(page, `document.querySelector('#timeline').textContent`),
+    new RegExp(`you: kill ${victim}`),
+  );
   assert.deepEqual(pageErrors, []);
 });
