@@ -217,3 +217,17 @@ export class LeaseNotFoundError extends RaftkvError {
   readonly code = 'lease_not_found';
   readonly definite = true;
 }
+
+// --- The exercises run from the dashboard (docs/dashboard.md) ---------------------------------
+
+/** An exercise is running already (one at a time): nothing was started. Details: `run`, `exercise`. */
+export class ExerciseRunningError extends RaftkvError {
+  readonly code = 'exercise_running';
+  readonly definite = true;
+}
+
+/** The cluster lacks what the exercise needs (too few nodes, no fault injection, a node down). */
+export class ExerciseCannotRunError extends RaftkvError {
+  readonly code = 'exercise_cannot_run';
+  readonly definite = true;
+}

@@ -5,16 +5,21 @@
 // a fault button's POST or DELETE on to that member's /admin/faults and relays the answer.
 // /ui/nodes/{id}/process: it asks the supervisor that runs it (`raftkv cluster`, whose control
 // API it knows from its environment) to kill or restart that member, and relays the answer.
+// /ui/exercises: the seed's exercises run from the page — in the supervisor when there is one (it
+// survives the nodes an exercise kills or stops, this one included), else here, on this node
+// (exercise-runs.ts); GET /ui/exercises/{run} shows one as far as it has got.
 // The caller's Authorization goes with each question (each member checks it itself, as for a
 // forwarded write); the transport is the node's own calls' (scheme, CA, client certificate).
-// Nothing runs while no one asks: everything is done per request.
+// Nothing runs while no one asks: everything is done per request (or per exercise run).
 
 import { NotFoundError, NotSupervisedError, SupervisorUnreachableError } from '../api/errors.js';
 import type { FaultsPatch } from '../api/faults.js';
 import type { KvService, Member } from '../api/service.js';
 import { RaftkvClient } from '../client/index.js';
+import { connect, type ExerciseTarget, exerciseNumbered, startHint } from '../exercise/index.js';
 import type { NodeOptions } from '../node/options.js';
 import type { ProcessAction } from '../server/validate.js';
+import { ExerciseRuns } from './exercise-runs.js';
 import { ownCallScheme } from './own-calls.js';
 
 /** Entries of each member's log the dashboard shows. */
@@ -28,6 +33,11 @@ const faultsTimeoutMs = 5000;
  * else SIGKILL after the supervisor's grace period) and started again.
  */
 const processTimeoutMs = 15_000;
+/**
+ * Starting an exercise asks every node who it is and checks what the exercise needs (each bounded
+ * by 5 s) before it answers; a GET of a run is answered at once.
+ */
+const exerciseTimeoutMs = 20_000;
 
 export interface MemberView {
   readonly id: string;
@@ -54,6 +64,9 @@ export interface ClusterState {
 }
 
 export class ClusterView {
+  /** The exercises this node runs itself (no supervisor), made on the first. */
+  private runs: ExerciseRuns | null = null;
+
   constructor(
     private readonly service: KvService,
     private readonly options: NodeOptions,
@@ -100,19 +113,91 @@ export class ClusterView {
 
   /** The supervisor's answer to `action` on node `id` (its 404 not_supervised for an id it does not run). */
   async process(id: string, action: ProcessAction): Promise<{ status: number; body: unknown }> {
-    const supervisor = this.options.supervisor;
-    if (supervisor === undefined) {
+    if (this.options.supervisor === undefined) {
       throw new NotSupervisedError(
         'this node runs without a supervisor: only the nodes of `raftkv cluster` can be killed and restarted from here',
       );
     }
-    const client = new RaftkvClient(supervisor.url, {
-      keepAlive: false,
-      timeoutMs: processTimeoutMs,
-      token: supervisor.token,
+    return this.toSupervisor(
+      'POST',
+      `/nodes/${encodeURIComponent(id)}/${action}`,
+      undefined,
+      processTimeoutMs,
+    );
+  }
+
+  /**
+   * Starts exercise `n`: in the supervisor when there is one (its answer relayed), else here —
+   * exercise 4, which stops every node, only there. 202 with the run as it has begun.
+   */
+  async startExercise(
+    n: number,
+    authorization: string | undefined,
+  ): Promise<{ status: number; body: unknown }> {
+    if (this.options.supervisor !== undefined) {
+      return this.toSupervisor('POST', '/exercises', { exercise: n }, exerciseTimeoutMs);
+    }
+    if (n === 4) {
+      throw new NotSupervisedError(
+        `exercise 4 (${exerciseNumbered(4)?.title}) stops every node and starts them again, which only the ` +
+          'supervisor of `raftkv cluster` can do, and this node runs without one. Start a supervised cluster ' +
+          `and open its page: ${startHint}`,
+      );
+    }
+    const view = await this.localRuns().start(n, () => this.localTarget(authorization));
+    return { status: 202, body: view };
+  }
+
+  /** Run `run` as far as it has got: the supervisor's when there is one, else this node's. */
+  async exercise(run: string): Promise<{ status: number; body: unknown }> {
+    if (this.options.supervisor !== undefined) {
+      return this.toSupervisor('GET', `/exercises/${encodeURIComponent(run)}`, undefined, exerciseTimeoutMs);
+    }
+    const view = this.localRuns().get(run);
+    if (view === undefined) {
+      throw new NotFoundError(`no exercise run "${run}" on this node (it keeps the last few it ran)`);
+    }
+    return { status: 200, body: view };
+  }
+
+  private localRuns(): ExerciseRuns {
+    this.runs ??= new ExerciseRuns({ runsIn: `node ${this.service.nodeId}` });
+    return this.runs;
+  }
+
+  /**
+   * The voters, reached as this node reaches the other members, with the caller's Authorization
+   * (as the fault buttons are): the exercise can do no more than its caller may.
+   */
+  private async localTarget(authorization: string | undefined): Promise<ExerciseTarget> {
+    const m = await this.service.members('stale', this.now() + memberTimeoutMs);
+    const tls = this.options.ownCalls?.tls;
+    return connect({
+      endpoints: m.members
+        .filter((x) => x.role === 'voter')
+        .map((x) => `${ownCallScheme(this.options)}://${x.address}`),
+      client: {
+        ...(tls !== undefined && { tls }),
+        ...(authorization !== undefined && { headers: { authorization } }),
+      },
+      supervisor: {
+        handle: null,
+        note: `node ${this.service.nodeId}, which runs it, has no supervisor (only raftkv cluster runs its nodes under one)`,
+      },
     });
+  }
+
+  /** A request to the supervisor's control API, with its token; its answer as it came. */
+  private async toSupervisor(
+    method: string,
+    path: string,
+    body: unknown,
+    timeoutMs: number,
+  ): Promise<{ status: number; body: unknown }> {
+    const supervisor = this.options.supervisor!;
+    const client = new RaftkvClient(supervisor.url, { keepAlive: false, timeoutMs, token: supervisor.token });
     try {
-      const a = await client.send({ method: 'POST', path: `/nodes/${encodeURIComponent(id)}/${action}` });
+      const a = await client.send({ method, path, ...(body !== undefined && { body }) });
       return { status: a.status, body: a.body ?? { error: a.text } };
     } catch (e) {
       throw new SupervisorUnreachableError(

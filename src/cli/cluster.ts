@@ -6,6 +6,8 @@
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { ExerciseRuns } from '../app/exercise-runs.js';
+import { connect, type ExerciseTarget, type SupervisorHandle } from '../exercise/index.js';
 import type { Endpoint } from './addresses.js';
 import type { Env } from './args.js';
 import { requestOnce } from './client.js';
@@ -15,6 +17,7 @@ import {
   type PlannedNode,
   parseClusterCommand,
 } from './cluster-options.js';
+import { clientOptionsOf } from './connection-options.js';
 import { type DebugInfo, type Leadership, leaderOf, parseDebug, sameLeadership } from './debug-info.js';
 import { describeError, type Io } from './io.js';
 import { type ChildExit, type NodeChild, NodeChildren, SupervisorLoop } from './node-children.js';
@@ -111,6 +114,11 @@ class Supervisor {
   private readonly slots: Map<string, NodeSlot>;
   private control: ControlServer | null = null;
   private controlFile: string | null = null;
+  /**
+   * The exercises the dashboard runs here (through a node's /ui/exercises): this process outlives
+   * every node an exercise kills or stops.
+   */
+  private readonly runs: ExerciseRuns;
 
   constructor(
     private readonly plan: ClusterPlan,
@@ -134,6 +142,10 @@ class Supervisor {
       idWidth: this.width,
     });
     this.loop = new SupervisorLoop(this.children);
+    this.runs = new ExerciseRuns({
+      runsIn: 'supervisor',
+      log: (line) => deps.io.err(`raftkv cluster: ${line}\n`),
+    });
   }
 
   async run(): Promise<number> {
@@ -182,6 +194,10 @@ class Supervisor {
       this.control = await ControlServer.start(port, token, {
         nodes: () => [...this.slots.values()].map((s) => this.view(s)),
         act: (id, action) => this.act(id, action),
+        exercises: {
+          start: (n) => this.runs.start(n, () => this.exerciseTarget()),
+          get: (run) => this.runs.get(run),
+        },
       });
       mkdirSync(this.plan.dataDir, { recursive: true });
       this.controlFile = writeSupervisorFile(this.plan.dataDir, {
@@ -204,6 +220,21 @@ class Supervisor {
     this.env[supervisorEnv.url] = this.control.url;
     this.env[supervisorEnv.token] = token;
     return true;
+  }
+
+  /** Every node this supervisor runs, with the nodes' own credentials, and this supervisor. */
+  private exerciseTarget(): Promise<ExerciseTarget> {
+    const url = this.control?.url ?? '(no control API)';
+    const handle: SupervisorHandle = {
+      url,
+      nodes: async () => [...this.slots.values()].map((s) => this.view(s)),
+      act: (id, action) => this.act(id, action),
+    };
+    return connect({
+      endpoints: this.plan.nodes.map((n) => n.url),
+      client: clientOptionsOf(this.plan.credentials),
+      supervisor: { handle, note: `the supervisor of raftkv cluster (${url}), which runs the exercise` },
+    });
   }
 
   private async closeControl(): Promise<void> {

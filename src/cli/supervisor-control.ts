@@ -1,7 +1,9 @@
 // The control API of `raftkv cluster` (docs/cli.md, "Killing and restarting nodes"): a small
 // HTTP server on loopback through which the exercises (`raftkv exercise`) and the dashboard (via
 // a node's POST /ui/nodes/{id}/process) kill, stop and restart the nodes the supervisor runs —
-// what `docker kill` and `docker start` do to a container. Every request needs the random token
+// what `docker kill` and `docker start` do to a container — and through which the dashboard runs
+// the exercises here, in the one process that outlives the nodes they kill (POST /exercises,
+// GET /exercises/{run}, via a node's /ui/exercises). Every request needs the random token
 // made at start (Authorization: Bearer); the URL and the token reach the nodes by their
 // environment and the other commands by DATA_DIR/supervisor.json (mode 0600), never a command line.
 
@@ -9,6 +11,9 @@ import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { chmodSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import { join } from 'node:path';
+import { RaftkvError } from '../api/errors.js';
+import { errorBody, statusFor } from '../server/status-map.js';
+import { exerciseRunIn, parseExerciseBody } from '../server/validate.js';
 
 /** What can be done to a node: SIGKILL (a crash), SIGTERM (a graceful stop), or stop-then-start. */
 export const nodeActions = ['kill', 'stop', 'restart'] as const;
@@ -47,7 +52,20 @@ export interface ControlTarget {
   nodes(): SupervisedNode[];
   /** Does `action` to node `id`; resolves with the node as it then is. Throws ControlError. */
   act(id: string, action: NodeAction): Promise<SupervisedNode>;
+  /** The exercises run in the supervisor; without, their routes are 404. */
+  readonly exercises?: ControlExercises;
 }
+
+/** What POST /exercises and GET /exercises/{run} ask of the supervisor (exercise-runs.ts). */
+export interface ControlExercises {
+  /** Starts exercise `n`: the run as it has begun. Throws a RaftkvError (409, 412) to refuse. */
+  start(n: number): Promise<unknown>;
+  /** Run `run` as far as it has got, or undefined. */
+  get(run: string): unknown;
+}
+
+/** The largest body read (`{"exercise": N}` is a few bytes). */
+const maxControlBody = 4096;
 
 /** The environment variables that give a node its supervisor (read by `raftkv start`). */
 export const supervisorEnv = { url: 'RAFTKV_SUPERVISOR_URL', token: 'RAFTKV_SUPERVISOR_TOKEN' } as const;
@@ -71,6 +89,7 @@ export function newControlToken(): string {
 }
 
 const nodePath = /^\/nodes\/([^/]+)\/([a-z]+)$/;
+const exercisePath = /^\/exercises\/([^/]+)$/;
 
 export class ControlServer {
   private constructor(
@@ -84,6 +103,10 @@ export class ControlServer {
     const expected = Buffer.from(`Bearer ${token}`);
     const server = http.createServer((req, res) => {
       handle(req, res, expected, target).catch((e: unknown) => {
+        if (e instanceof RaftkvError) {
+          reply(res, statusFor(e), errorBody(e));
+          return;
+        }
         const err =
           e instanceof ControlError
             ? e
@@ -123,8 +146,9 @@ async function handle(
   expected: Buffer,
   target: ControlTarget,
 ): Promise<void> {
-  // No request carries a body worth reading: drain whatever comes.
-  req.resume();
+  // Only POST /exercises reads its body, once the caller is known; the rest drain whatever comes.
+  const body = readBody(req);
+  body.catch(() => {}); // awaited only by POST /exercises
   const given = Buffer.from(req.headers.authorization ?? '');
   // Compared in constant time: the length alone says nothing of the token.
   if (given.length !== expected.length || !timingSafeEqual(given, expected)) {
@@ -140,6 +164,26 @@ async function handle(
     reply(res, 200, target.nodes());
     return;
   }
+  const exercises = target.exercises;
+  if (exercises !== undefined && path === '/exercises' && req.method === 'POST') {
+    const n = parseExerciseBody(await body);
+    reply(res, 202, await exercises.start(n));
+    return;
+  }
+  const e = exercisePath.exec(path);
+  if (exercises !== undefined && e !== null && req.method === 'GET') {
+    const run = exerciseRunIn(e[1]!);
+    const view = exercises.get(run);
+    if (view === undefined) {
+      throw new ControlError(
+        404,
+        'not_found',
+        `no exercise run "${run}" (the supervisor keeps the last few)`,
+      );
+    }
+    reply(res, 200, view);
+    return;
+  }
   const m = nodePath.exec(path);
   if (m === null || req.method !== 'POST' || !isNodeAction(m[2])) {
     throw new ControlError(404, 'not_found', `no route for ${req.method} ${path.slice(0, 100)}`);
@@ -151,6 +195,27 @@ async function handle(
     throw new ControlError(400, 'bad_request', 'the node id in the path is not valid URL-encoded UTF-8');
   }
   reply(res, 200, await target.act(id, m[2]));
+}
+
+/**
+ * The request's body, up to maxControlBody (past it: drained, and a 413 for whoever reads it).
+ * Read from the start, so a request refused before its body is looked at still drains it.
+ */
+function readBody(req: IncomingMessage): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (c: Buffer) => {
+      size += c.length;
+      if (size <= maxControlBody) chunks.push(c);
+    });
+    req.on('end', () =>
+      size > maxControlBody
+        ? reject(new ControlError(413, 'too_large', `the body is larger than ${maxControlBody} bytes`))
+        : resolve(Buffer.concat(chunks)),
+    );
+    req.on('error', reject);
+  });
 }
 
 function reply(res: ServerResponse, status: number, body: unknown): void {

@@ -22,10 +22,17 @@ export {
   defaultTiming,
   type Exercise,
   type ExerciseReport,
+  type ExerciseResult,
   type ExerciseTiming,
   PreconditionFailed,
   type RunOptions,
   runExercise,
   type Step,
 } from './runner.js';
-export { type ConnectOptions, connect, type ExerciseTarget } from './target.js';
+export {
+  type ConnectOptions,
+  connect,
+  type ExerciseTarget,
+  type SupervisorHandle,
+  startHint,
+} from './target.js';

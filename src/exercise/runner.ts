@@ -89,6 +89,8 @@ export interface RunOptions {
   readonly timing?: Partial<ExerciseTiming>;
   /** Called with each step as it is narrated. */
   readonly onStep?: (step: Step) => void;
+  /** Called with each observation as it is recorded (a report so far, e.g. for the dashboard). */
+  readonly onObserve?: (name: string, value: unknown) => void;
   /** Called once the precondition holds, before the first step. */
   readonly onStart?: () => void;
 }
@@ -119,6 +121,7 @@ export async function runExercise(
     },
     observe: (name, value) => {
       observed[name] = value;
+      options.onObserve?.(name, value);
     },
     elapsed,
     runId: `${Date.now().toString(36)}${Math.floor(Math.random() * 36 ** 4).toString(36)}`,

@@ -37,10 +37,15 @@ export interface ExerciseTarget {
 export interface ConnectOptions {
   /** The nodes' URLs (`http://host:port`). */
   readonly endpoints: readonly string[];
-  /** --token and the TLS files, for the nodes. */
-  readonly client?: Pick<ClientOptions, 'token' | 'tls'>;
+  /** --token and the TLS files, for the nodes (or a caller's Authorization, in `headers`). */
+  readonly client?: Pick<ClientOptions, 'token' | 'tls' | 'headers'>;
   /** supervisor.json; `required`: it was named, so it must be there (else: none is fine). */
   readonly supervisorFile?: { readonly path: string; readonly required: boolean } | null;
+  /**
+   * The supervisor already known (the supervisor itself runs the exercise), or known to be none
+   * (`handle` null, `note` says why): supervisorFile is then not looked at.
+   */
+  readonly supervisor?: { readonly handle: SupervisorHandle | null; readonly note: string };
   /** Bound on each request made to find the nodes and the supervisor. */
   readonly timeoutMs?: number;
 }
@@ -74,7 +79,7 @@ export async function connect(o: ConnectOptions): Promise<ExerciseTarget> {
       `two endpoints are the same node (${nodes.map((n) => `${n.id} ${n.url}`).join(', ')})`,
     );
   }
-  const found = await findSupervisor(o, nodes, timeoutMs);
+  const found = o.supervisor ?? (await findSupervisor(o, nodes, timeoutMs));
   const cluster = new ClusterClient(
     nodes.map((n) => n.url),
     { ...o.client, keepAlive: false, timeoutMs: 10_000 },

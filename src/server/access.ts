@@ -35,6 +35,9 @@ export const routeRequirements: Readonly<Record<Route, Requirement>> = {
   uiFaults: 'admin',
   // Kills and restarts nodes: as much an operator's tool as fault injection.
   uiProcess: 'admin',
+  // Runs an exercise: kills, isolates and partitions nodes like the buttons above.
+  uiExercises: 'admin',
+  uiExercise: 'admin',
   snapshot: 'admin',
   backup: 'admin',
   alarms: 'admin',
@@ -189,6 +192,9 @@ function describe(route: Route): string {
     case 'faultsSet':
     case 'faultsHeal':
       return 'use fault injection (/admin/faults)';
+    case 'uiExercises':
+    case 'uiExercise':
+      return 'run the exercises (/ui/exercises)';
     default:
       return `use the ${route} route`;
   }

@@ -68,7 +68,7 @@ export interface HttpServerOptions {
    * it (access.ts). Without it every route is open to anyone who reaches the port.
    */
   readonly access?: AccessControl;
-  /** What the dashboard's routes ask of the cluster (GET /ui/state, /ui/nodes/{id}/faults and /process); without: 404. */
+  /** What the dashboard's routes ask of the cluster (GET /ui/state, /ui/nodes/{id}/faults and /process, /ui/exercises); without: 404. */
   readonly dashboard?: DashboardPort;
   /** Where the dashboard's files are (default: ui/ in the package). */
   readonly uiDir?: URL;
@@ -173,6 +173,9 @@ const answeredWhilePaused: ReadonlySet<Route> = new Set<Route>([
   'uiState',
   // Killing or restarting a paused node is a way out of the pause.
   'uiProcess',
+  // An exercise's narration goes on whatever the node serving the page does.
+  'uiExercises',
+  'uiExercise',
 ]);
 
 /** Marks a request already forwarded once, so two nodes with stale views never bounce it. */
@@ -647,6 +650,16 @@ export class KvHttpServer {
         this.send(res, a.status, a.body);
         return;
       }
+      case 'uiExercises': {
+        const a = await this.dashboard().startExercise(r.exercise, header(req, 'authorization'));
+        this.send(res, a.status, a.body);
+        return;
+      }
+      case 'uiExercise': {
+        const a = await this.dashboard().exercise(r.run);
+        this.send(res, a.status, a.body);
+        return;
+      }
       case 'snapshot': {
         // Snapshotting can take seconds for a large store: its own deadline, not a KV request's.
         const out = await this.service.snapshot(this.options.now() + snapshotTimeoutMs);
@@ -1003,6 +1016,13 @@ export interface DashboardPort {
    * answer, status and body. Throws NotSupervisedError when the node has no supervisor.
    */
   process(id: string, action: ProcessAction): Promise<{ status: number; body: unknown }>;
+  /**
+   * Starts exercise `n` (docs/exercises.md) — in the supervisor when there is one, else on this
+   * node with the caller's `authorization` — and answers 202 with the run as it has begun.
+   */
+  startExercise(n: number, authorization: string | undefined): Promise<{ status: number; body: unknown }>;
+  /** Exercise run `run` as far as it has got (the supervisor's when there is one). */
+  exercise(run: string): Promise<{ status: number; body: unknown }>;
 }
 
 /** What the server keeps on a client socket (a property on it: cheaper than a map per request). */

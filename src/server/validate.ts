@@ -21,6 +21,7 @@ import type {
   TxnRequest,
   WatchSpec,
 } from '../api/service.js';
+import { exercises } from '../exercise/index.js';
 import {
   isWellFormed,
   KV_LIMITS,
@@ -90,7 +91,7 @@ export type Route =
   | LeaseRoute;
 
 /** The dashboard's routes (docs/dashboard.md): the page, its files, and the cluster's state. */
-export type UiRoute = 'ui' | 'uiAsset' | 'uiState' | 'uiFaults' | 'uiProcess';
+export type UiRoute = 'ui' | 'uiAsset' | 'uiState' | 'uiFaults' | 'uiProcess' | 'uiExercises' | 'uiExercise';
 
 /** What POST /ui/nodes/{id}/process asks the supervisor to do to a node's process. */
 export const processActions = ['kill', 'restart', 'stop'] as const;
@@ -124,6 +125,8 @@ export type ClientRequest =
   /** `faults` null: heal (DELETE). */
   | { readonly route: 'uiFaults'; readonly id: string; readonly faults: FaultsPatch | null }
   | { readonly route: 'uiProcess'; readonly id: string; readonly action: ProcessAction }
+  | { readonly route: 'uiExercises'; readonly exercise: number }
+  | { readonly route: 'uiExercise'; readonly run: string }
   | { readonly route: 'faultsSet'; readonly faults: FaultsPatch }
   | { readonly route: 'faults' | 'faultsHeal' }
   | LeaseRequest
@@ -188,9 +191,14 @@ const uiFaultsPath = /^\/ui\/nodes\/([^/]+)\/faults$/;
 /** `/ui/nodes/{id}/process`: a member's process killed or restarted through its supervisor. */
 const uiProcessPath = /^\/ui\/nodes\/([^/]+)\/process$/;
 
+/** `/ui/exercises/{run}`: one exercise run, as far as it has got. */
+const uiExercisePath = /^\/ui\/exercises\/([^/]+)$/;
+
 function findUiRoute(method: string, path: string): UiRoute | null {
   if (uiFaultsPath.test(path)) return method === 'POST' || method === 'DELETE' ? 'uiFaults' : null;
   if (uiProcessPath.test(path)) return method === 'POST' ? 'uiProcess' : null;
+  if (path === '/ui/exercises') return method === 'POST' ? 'uiExercises' : null;
+  if (uiExercisePath.test(path)) return method === 'GET' ? 'uiExercise' : null;
   if (method !== 'GET') return null;
   if (path === '/ui' || path === '/ui/') return 'ui';
   if (path === '/ui/state') return 'uiState';
@@ -208,7 +216,8 @@ export function takesBody(route: Route): boolean {
     route === 'leaseGrant' ||
     route === 'faultsSet' ||
     route === 'uiFaults' ||
-    route === 'uiProcess'
+    route === 'uiProcess' ||
+    route === 'uiExercises'
   );
 }
 
@@ -255,6 +264,10 @@ export function parseRequest(route: Route, head: RequestHead, body: Buffer): Cli
         id: memberIdIn(uiProcessPath.exec(head.path)?.[1] ?? ''),
         action: parseProcessBody(body),
       };
+    case 'uiExercises':
+      return { route, exercise: parseExerciseBody(body) };
+    case 'uiExercise':
+      return { route, run: exerciseRunIn(uiExercisePath.exec(head.path)?.[1] ?? '') };
     case 'faultsSet':
       return { route, faults: parseFaultsBody(body) };
     case 'leaseGrant':
@@ -765,6 +778,47 @@ function parseProcessBody(body: Buffer): ProcessAction {
     );
   }
   return action as ProcessAction;
+}
+
+/** `{"exercise": N}`, N one of the exercises' numbers (docs/exercises.md). */
+export function parseExerciseBody(body: Buffer): number {
+  const known = exercises.map((e) => e.n);
+  const obj = jsonObject(body, `{"exercise": ${known.join('|')}}`);
+  for (const field of Object.keys(obj)) {
+    if (field !== 'exercise') {
+      throw new BadRequestError(`unknown field "${truncate(field)}" (expected exercise)`, {
+        field: truncate(field),
+      });
+    }
+  }
+  const n = obj.exercise;
+  if (typeof n !== 'number' || !known.includes(n)) {
+    throw new BadRequestError(
+      `exercise must be one of ${known.join(', ')}, got ${truncate(JSON.stringify(n) ?? 'nothing')}`,
+      { field: 'exercise' },
+    );
+  }
+  return n;
+}
+
+/** An exercise run's id as made by exercise-runs.ts: letters, digits and "-", at most 64. */
+const runIdPattern = /^[A-Za-z0-9-]{1,64}$/;
+
+/** The run id in a path (`/ui/exercises/{run}`, the supervisor's `/exercises/{run}`). */
+export function exerciseRunIn(encoded: string): string {
+  let run: string;
+  try {
+    run = decodeURIComponent(encoded);
+  } catch {
+    throw new BadRequestError('the run id in the path is not valid URL-encoded UTF-8', { field: 'run' });
+  }
+  if (!runIdPattern.test(run)) {
+    throw new BadRequestError(
+      `the run id in the path must be letters, digits and "-" (at most 64), got ${truncate(JSON.stringify(run))}`,
+      { field: 'run' },
+    );
+  }
+  return run;
 }
 
 function faultIds(value: unknown, field: string): string[] {

@@ -45,6 +45,10 @@ const requests: Readonly<Record<Route, { method: string; path: string; body?: un
   uiFaults: { method: 'POST', path: '/ui/nodes/n1/faults', body: {} },
   // No supervisor runs the test cluster: an admitted caller gets 404 not_supervised.
   uiProcess: { method: 'POST', path: '/ui/nodes/n1/process', body: { action: 'kill' } },
+  // Exercise 4 needs a supervisor, which the test cluster lacks: an admitted caller gets 404
+  // not_supervised and nothing runs; a run no one started is 404 too.
+  uiExercises: { method: 'POST', path: '/ui/exercises', body: { exercise: 4 } },
+  uiExercise: { method: 'GET', path: '/ui/exercises/nothing-here' },
   // On a node with --enable-faults: an empty POST changes nothing, a DELETE heals nothing.
   faults: { method: 'GET', path: '/admin/faults' },
   faultsSet: { method: 'POST', path: '/admin/faults', body: {} },
