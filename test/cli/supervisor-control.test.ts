@@ -4,10 +4,14 @@
 // parses --control-port / --no-control; and a node's POST /ui/nodes/{id}/process passes the
 // action on to its supervisor with the supervisor's token — 404 not_supervised without one, 503
 // supervisor_unreachable when it does not answer, 400 for a bad body — and /ui/state says
-// whether the node is supervised. (test/e2e/supervisor.test.ts runs the real thing.)
+// whether the node is supervised. The exercises: POST /exercises and GET /exercises/{run} reach the
+// supervisor's runs (202, 400 naming the field, its 409 and 412 as the API words them, 404 for an
+// unknown run), and a node's /ui/exercises routes pass both on to it, checked first.
+// (test/e2e/supervisor.test.ts runs the real thing.)
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { ExerciseCannotRunError, ExerciseRunningError } from '../../src/api/errors.js';
 import { parseClusterCommand } from '../../src/cli/cluster-options.js';
 import { parseStartOptions } from '../../src/cli/start-options.js';
 import {
@@ -23,9 +27,14 @@ import { startCluster } from '../support/cluster.js';
 import { request } from '../support/http.js';
 import { freePorts } from '../support/ports.js';
 
-/** A supervisor that runs n1..n3 on paper and records what it was asked. */
-function fakeTarget(): ControlTarget & { asked: [string, NodeAction][] } {
+/**
+ * A supervisor that runs n1..n3 on paper and records what it was asked. Its exercises: 1 starts
+ * run "r1" (then "r2", ...), 2 is running already, 3 cannot run.
+ */
+function fakeTarget(): ControlTarget & { asked: [string, NodeAction][]; started: number[] } {
   const asked: [string, NodeAction][] = [];
+  const started: number[] = [];
+  const runs = new Map<string, unknown>();
   const node = (id: string): SupervisedNode => ({
     id,
     pid: 1234,
@@ -35,6 +44,19 @@ function fakeTarget(): ControlTarget & { asked: [string, NodeAction][] } {
   });
   return {
     asked,
+    started,
+    exercises: {
+      start: async (n) => {
+        if (n === 2) throw new ExerciseRunningError('exercise 1 is running', { run: 'r0', exercise: 1 });
+        if (n === 3) throw new ExerciseCannotRunError('a network partition needs 5 nodes');
+        started.push(n);
+        const run = `r${started.length}`;
+        const view = { run, exercise: n, state: 'running', runsIn: 'supervisor', steps: [] };
+        runs.set(run, { ...view, state: 'done', result: 'PASS' });
+        return view;
+      },
+      get: (run) => runs.get(run),
+    },
     nodes: () => ['n1', 'n2', 'n3'].map(node),
     act: async (id, action) => {
       if (!['n1', 'n2', 'n3'].includes(id)) throw new ControlError(404, 'not_supervised', `no node "${id}"`);
@@ -227,6 +249,89 @@ test('without a supervisor: 404 not_supervised, and /ui/state says supervised: f
     { code: 'not_supervised', definite: true },
   );
   assert.match(a.body.error, /without a supervisor/);
+});
+
+test('the control API runs exercises: POST /exercises 202, GET /exercises/{run}; refusals as the API words them', async () => {
+  await withControl(async (server, token, target) => {
+    const anon = await new RaftkvClient(server.url, { keepAlive: false }).send({
+      method: 'POST',
+      path: '/exercises',
+      body: { exercise: 1 },
+    });
+    assert.equal(anon.status, 401);
+    const c = new RaftkvClient(server.url, { keepAlive: false, token });
+    const started = await c.send({ method: 'POST', path: '/exercises', body: { exercise: 1 } });
+    assert.equal(started.status, 202, started.text);
+    assert.deepEqual(started.body, {
+      run: 'r1',
+      exercise: 1,
+      state: 'running',
+      runsIn: 'supervisor',
+      steps: [],
+    });
+    const run = await c.send({ method: 'GET', path: '/exercises/r1' });
+    assert.equal(run.status, 200, run.text);
+    assert.equal((run.body as { result: string }).result, 'PASS');
+
+    const running = await c.send({ method: 'POST', path: '/exercises', body: { exercise: 2 } });
+    assert.equal(running.status, 409, running.text);
+    assert.deepEqual(running.body, {
+      error: 'exercise 1 is running',
+      code: 'exercise_running',
+      definite: true,
+      run: 'r0',
+      exercise: 1,
+    });
+    const cannot = await c.send({ method: 'POST', path: '/exercises', body: { exercise: 3 } });
+    assert.equal(cannot.status, 412, cannot.text);
+    assert.equal((cannot.body as { code: string }).code, 'exercise_cannot_run');
+
+    for (const body of [{}, { exercise: 9 }, { exercise: 1, extra: 1 }]) {
+      const a = await c.send({ method: 'POST', path: '/exercises', body });
+      assert.equal(a.status, 400, `${JSON.stringify(body)}: ${a.text}`);
+      assert.equal((a.body as { code: string }).code, 'bad_request');
+    }
+    const big = await c.send({ method: 'POST', path: '/exercises', rawBody: 'x'.repeat(10_000) });
+    assert.equal(big.status, 413, big.text);
+    assert.equal((await c.send({ method: 'GET', path: '/exercises/nope' })).status, 404);
+    assert.equal((await c.send({ method: 'GET', path: '/exercises/%ZZ' })).status, 400);
+    assert.equal((await c.send({ method: 'GET', path: '/exercises' })).status, 404);
+    assert.equal((await c.send({ method: 'DELETE', path: '/exercises/r1' })).status, 404);
+    // A body sent to a route that reads none is drained: the node routes still answer.
+    const killed = await c.send({ method: 'POST', path: '/nodes/n1/kill', rawBody: 'y'.repeat(10_000) });
+    assert.equal(killed.status, 200, killed.text);
+    assert.deepEqual(target.started, [1]);
+  });
+});
+
+test('a node passes /ui/exercises on to its supervisor, after checking the request itself', async (t) => {
+  const token = newControlToken();
+  const target = fakeTarget();
+  const server = await ControlServer.start(0, token, target);
+  t.after(() => server.close());
+  const c = await startCluster(t, { size: 1, supervisor: { url: server.url, token } });
+  await c.waitForLeader();
+  const page = c.client('n1');
+  // Even exercise 4, which a node without a supervisor refuses.
+  const started = await request(page, 'POST', '/ui/exercises', { body: { exercise: 4 } });
+  assert.equal(started.status, 202, started.text);
+  assert.equal(started.body.runsIn, 'supervisor');
+  const run = await request(page, 'GET', `/ui/exercises/${started.body.run}`);
+  assert.equal(run.status, 200, run.text);
+  assert.equal(run.body.result, 'PASS');
+  const running = await request(page, 'POST', '/ui/exercises', { body: { exercise: 2 } });
+  assert.equal(running.status, 409, running.text);
+  assert.equal(running.body.run, 'r0');
+  assert.equal((await request(page, 'GET', '/ui/exercises/unknown')).status, 404);
+  for (const body of [{ exercise: 0 }, 'nope']) {
+    assert.equal((await request(page, 'POST', '/ui/exercises', { body })).status, 400);
+  }
+  assert.equal((await request(page, 'GET', '/ui/exercises/a%20b')).status, 400);
+  assert.deepEqual(target.started, [4], 'no bad request reached the supervisor');
+  await server.close();
+  const gone = await request(page, 'GET', `/ui/exercises/${started.body.run}`);
+  assert.equal(gone.status, 503, gone.text);
+  assert.equal(gone.body.code, 'supervisor_unreachable');
 });
 
 test('a port already taken: ControlServer.start rejects', async () => {
