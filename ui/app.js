@@ -13,6 +13,8 @@ const tokenKey = 'raftkv.token';
 const paletteSize = 8;
 const timelineMax = 60;
 const listLimit = 100;
+const exercisePollMs = 500;
+const exerciseRunKey = 'raftkv.exerciseRun';
 
 // ---------------------------------------------------------------------------------------------
 // Small helpers
@@ -778,6 +780,202 @@ $('#heal-all').addEventListener('click', async () => {
 });
 
 // ---------------------------------------------------------------------------------------------
+// Exercises: POST /ui/exercises starts one (in the supervisor under `raftkv cluster`, else on the
+// node serving the page); GET /ui/exercises/{run} every 500 ms shows its steps as they come, then
+// PASS or FAIL with what it observed. The run id is kept for the tab, so a reload follows it on.
+
+const ex = {
+  /** The run followed, or null. */
+  run: null,
+  exercise: null,
+  title: '',
+  runsIn: '',
+  /** Steps drawn so far. */
+  shown: 0,
+  timer: null,
+  /** The last poll got no answer (the node is down: exercise 2 on a leader, exercise 4). */
+  down: false,
+};
+
+function exerciseStatus(text, kind = '') {
+  const el = $('#exercise-status');
+  el.textContent = text;
+  el.className = kind;
+}
+
+function exerciseButtons(enabled) {
+  for (const b of document.querySelectorAll('#exercise-buttons button')) b.disabled = !enabled;
+}
+
+function ms(v) {
+  return typeof v === 'number' ? seconds(v) : '?';
+}
+
+/** The few observations that say what happened, in a sentence; null when they are not all there. */
+function headline(n, o) {
+  const has = (...names) => names.every((k) => o[k] !== undefined);
+  if (n === 1 && has('leader', 'term', 'index'))
+    return `${o.leader} led term ${o.term}; the write committed at index ${o.index} read back on every node`;
+  if (n === 2 && has('failoverMs', 'newLeader', 'newTerm', 'oldLeader'))
+    return (
+      `failover took ${ms(o.failoverMs)}: ${o.newLeader} leads term ${o.newTerm} after ${o.oldLeader} ` +
+      `(${o.failedBy ?? 'failed'})${o.catchUpMs === undefined ? '' : `; ${o.oldLeader} caught up in ${ms(o.catchUpMs)}`}`
+    );
+  if (n === 3 && has('majority', 'majorityLeader', 'minority'))
+    return (
+      `the majority {${o.majority.join(', ')}} elected ${o.majorityLeader} (term ${o.majorityTerm}) ` +
+      `in ${ms(o.electionMs)} and accepted writes; the minority {${o.minority.join(', ')}}: ${o.minorityWrite ?? '?'}`
+    );
+  if (n === 4 && has('keys', 'leaderAfter', 'recoveryMs'))
+    return `${o.keys} keys survived every node stopping; ${o.leaderAfter} led again ${ms(o.recoveryMs)} after the start`;
+  return null;
+}
+
+function observedValue(name, v) {
+  if (typeof v === 'number' && name.endsWith('Ms')) return `${v} ms`;
+  if (typeof v === 'string') return v;
+  if (Array.isArray(v)) return v.join(', ');
+  if (v !== null && typeof v === 'object')
+    return Object.entries(v)
+      .map(([k, x]) => `${k}: ${typeof x === 'string' ? x : JSON.stringify(x)}`)
+      .join('; ');
+  return JSON.stringify(v);
+}
+
+/** Draws the steps not drawn yet, the status line, and at the end the result. */
+function renderRun(view) {
+  const list = $('#exercise-steps');
+  for (const s of view.steps.slice(ex.shown))
+    list.append(h('li', { value: s.n }, h('time', {}, `+${seconds(s.atMs)}`), ' ', s.text));
+  ex.shown = Math.max(ex.shown, view.steps.length);
+  if (view.state !== 'done') {
+    const where = view.runsIn === 'supervisor' ? 'in the supervisor of raftkv cluster' : `on ${view.runsIn}`;
+    exerciseStatus(`exercise ${view.exercise} (${view.title}) running ${where}…`);
+    return;
+  }
+  const pass = view.result === 'PASS';
+  const line = headline(view.exercise, view.observed);
+  const result = $('#exercise-result');
+  result.className = pass ? 'pass' : 'fail';
+  result.replaceChildren(
+    h(
+      'p',
+      { class: 'verdict' },
+      h('b', {}, view.result),
+      ` exercise ${view.exercise} (${view.title}): ${view.summary}`,
+    ),
+    line === null ? null : h('p', { class: 'headline' }, line),
+    h(
+      'dl',
+      {},
+      Object.entries(view.observed).flatMap(([k, v]) => [h('dt', {}, k), h('dd', {}, observedValue(k, v))]),
+    ),
+    h('p', { class: 'hint' }, `in ${ms(view.durationMs)}`),
+  );
+  result.hidden = false;
+  exerciseStatus('');
+  note(
+    Date.now(),
+    `exercise ${view.exercise} (${view.title}): ${view.result}${line === null ? '' : ` — ${line}`}`,
+    pass ? 'good' : 'bad',
+  );
+  renderTimeline();
+  endRun();
+}
+
+function endRun() {
+  clearTimeout(ex.timer);
+  ex.timer = null;
+  ex.run = null;
+  sessionStorage.removeItem(exerciseRunKey);
+  exerciseButtons(true);
+}
+
+/** Follows run `view.run` from now on (a run just started, or one found running). */
+function followRun(view, started) {
+  clearTimeout(ex.timer);
+  ex.run = view.run;
+  ex.exercise = view.exercise ?? null;
+  ex.title = view.title ?? '';
+  ex.runsIn = view.runsIn ?? '';
+  ex.shown = 0;
+  ex.down = false;
+  sessionStorage.setItem(exerciseRunKey, view.run);
+  exerciseButtons(false);
+  $('#exercise-steps').replaceChildren();
+  $('#exercise-result').hidden = true;
+  if (started) {
+    const where = view.runsIn === 'supervisor' ? ' in the supervisor' : '';
+    note(Date.now(), `you: exercise ${view.exercise} (${view.title}) started${where}`, 'action');
+    renderTimeline();
+  }
+  if (Array.isArray(view.steps)) renderRun(view);
+  if (ex.run !== null) ex.timer = setTimeout(pollRun, exercisePollMs);
+}
+
+async function pollRun() {
+  ex.timer = null;
+  const run = ex.run;
+  if (run === null) return;
+  let a;
+  try {
+    a = await api('GET', `/ui/exercises/${encodeURIComponent(run)}`, undefined, stateTimeoutMs);
+  } catch (e) {
+    // No answer: the node serving the page is down — killed or stopped by the exercise itself.
+    ex.down = true;
+    exerciseStatus(
+      ex.runsIn === 'supervisor'
+        ? `this node is down (${describeFailure(e)}), the exercise goes on in the supervisor — the rest shows when it is back`
+        : `this node does not answer (${describeFailure(e)}); still asking`,
+      'error',
+    );
+  }
+  if (run !== ex.run) return; // another run was started meanwhile
+  if (a !== undefined) {
+    if (a.status === 200) {
+      ex.down = false;
+      ex.exercise = a.body.exercise;
+      ex.title = a.body.title;
+      ex.runsIn = a.body.runsIn;
+      renderRun(a.body);
+    } else if (a.status === 404 && a.body?.code === 'not_found') {
+      exerciseStatus(`run ${run} is no longer known here (${describeError(a)})`, 'error');
+      endRun();
+    } else {
+      // The supervisor not answering, a token refused: say so and keep asking.
+      exerciseStatus(`exercise run ${run}: ${describeError(a)} — still asking`, 'error');
+    }
+  }
+  if (ex.run === run) ex.timer = setTimeout(pollRun, exercisePollMs);
+}
+
+async function startExercise(n) {
+  exerciseButtons(false);
+  exerciseStatus(`starting exercise ${n}: checking that the cluster has what it needs…`);
+  let a;
+  try {
+    a = await api('POST', '/ui/exercises', { exercise: n }, 30_000);
+  } catch (e) {
+    exerciseStatus(`exercise ${n}: ${describeFailure(e)}`, 'error');
+    exerciseButtons(true);
+    return;
+  }
+  if (a.status === 202) return followRun(a.body, true);
+  if (a.status === 409 && typeof a.body?.run === 'string') {
+    // One runs already (from another tab, say): follow that one.
+    followRun({ run: a.body.run, exercise: a.body.exercise }, false);
+    exerciseStatus(`another exercise is running (${describeError(a)}); following it`);
+    return;
+  }
+  exerciseStatus(`exercise ${n} cannot run: ${describeError(a)}`, 'error');
+  exerciseButtons(true);
+  if (a.status === 401) askForToken(a);
+}
+
+for (const b of document.querySelectorAll('#exercise-buttons button'))
+  b.addEventListener('click', () => startExercise(Number(b.dataset.exercise)));
+
+// ---------------------------------------------------------------------------------------------
 // One poll
 
 function update(view) {
@@ -988,3 +1186,6 @@ $('#write-form').addEventListener('submit', async (ev) => {
 });
 
 poll();
+// A run this tab was following before a reload.
+if (sessionStorage.getItem(exerciseRunKey) !== null)
+  followRun({ run: sessionStorage.getItem(exerciseRunKey) }, false);

@@ -182,7 +182,7 @@ export class ClusterView {
       },
       supervisor: {
         handle: null,
-        note: `node ${this.service.nodeId}, which runs it, has no supervisor (only raftkv cluster runs its nodes under one)`,
+        note: `node ${this.service.nodeId} runs it and has none — raftkv cluster runs its nodes under one`,
       },
     });
   }

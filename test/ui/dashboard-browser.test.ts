@@ -350,3 +350,114 @@ test('kill and restart buttons under raftkv cluster: a follower killed shows dow
   );
   assert.deepEqual(pageErrors, []);
 });
+
+test('exercise 1 from the page: its steps narrated as they come, then PASS with what it observed', async (t) => {
+  const browser = await openBrowser(t);
+  if (browser === null) return;
+  const c = await startCluster(t, { size: 3, enableFaults: true });
+  const leader = await c.waitForLeader();
+  const pageNode = c.followerOf(leader);
+  const { page, pageErrors } = await newPage(browser);
+  let runPolls = 0;
+  page.on('request', (r) => {
+    if (/\/ui\/exercises\/[^/]+$/.test(r.url())) runPolls++;
+  });
+  await page.goto(`http://127.0.0.1:${c.port(pageNode)}/ui`);
+  await pageShows(
+    page,
+    'the four exercise buttons',
+    `document.querySelectorAll('#exercise-buttons button:not([disabled])').length === 4`,
+  );
+  assert.deepEqual(
+    await inPage<string[]>(
+      page,
+      `[...document.querySelectorAll('#exercise-buttons button')].map((b) => b.textContent)`,
+    ),
+    ['1. Basic operations', '2. Leader failover', '3. Network partition (5 nodes)', '4. Persistence'],
+  );
+  await page.click('#exercise-buttons button[data-exercise="1"]');
+  await pageShows(
+    page,
+    'PASS for exercise 1 with its steps',
+    `document.querySelector('#exercise-result.pass') !== null && !document.querySelector('#exercise-result').hidden`,
+    30_000,
+  );
+  const steps = await inPage<string[]>(
+    page,
+    `[...document.querySelectorAll('#exercise-steps li')].map((li) => li.textContent)`,
+  );
+  assert.ok(steps.length >= 5, steps.join('\n'));
+  assert.match(steps[0]!, /^\+\d+\.\d s Waiting for a leader among n1, n2, n3/);
+  assert.match(steps.join('\n'), new RegExp(`${leader} leads \\(term \\d+\\)`));
+  assert.match(steps.join('\n'), /Stale reads with minIndex=\d+/);
+  const result = await inPage<string>(page, `document.querySelector('#exercise-result').textContent`);
+  assert.match(
+    result,
+    /PASS exercise 1 \(Basic operations\): every node \(n1, n2, n3\) returned the value committed/,
+  );
+  assert.match(
+    result,
+    new RegExp(`${leader} led term \\d+; the write committed at index \\d+ read back on every node`),
+  );
+  assert.match(result, /staleReads/);
+  assert.ok(runPolls >= 1, 'the page polled the run');
+  const timeline = await inPage<string>(page, `document.querySelector('#timeline').textContent`);
+  assert.match(timeline, /you: exercise 1 \(Basic operations\) started/);
+  assert.match(timeline, /exercise 1 \(Basic operations\): PASS/);
+  // The buttons are back; exercise 4 is refused here (no supervisor), as the node words it.
+  await pageShows(
+    page,
+    'the buttons enabled again',
+    `document.querySelectorAll('#exercise-buttons button:not([disabled])').length === 4`,
+  );
+  await page.click('#exercise-buttons button[data-exercise="4"]');
+  await pageShows(
+    page,
+    'exercise 4 refused',
+    `/HTTP 404 not_supervised.*raftkv cluster --enable-faults/.test(document.querySelector('#exercise-status.error')?.textContent ?? '')`,
+  );
+  assert.deepEqual(pageErrors, []);
+});
+
+test('exercise 2 from the page of the leader under raftkv cluster: the page waits out its node, then PASS', async (t) => {
+  const browser = await openBrowser(t);
+  if (browser === null) return;
+  const c = await SupervisedCluster.start(t, { size: 3, args: ['--enable-faults'] });
+  const { id: leader } = await c.waitForLeader();
+  const { page, pageErrors } = await newPage(browser);
+  // The page of the leader: the exercise kills the very node that serves it.
+  await page.goto(`http://127.0.0.1:${c.base + c.ids.indexOf(leader)}/ui`);
+  await pageShows(
+    page,
+    'the exercise buttons',
+    `document.querySelectorAll('#exercise-buttons button:not([disabled])').length === 4`,
+  );
+  await page.click('#exercise-buttons button[data-exercise="2"]');
+  await pageShows(
+    page,
+    'that its node is down and the exercise goes on',
+    `/this node is down .*the exercise goes on in the supervisor/.test(document.querySelector('#exercise-status').textContent)`,
+    30_000,
+  );
+  await pageShows(
+    page,
+    'PASS for exercise 2 once the node is back',
+    `document.querySelector('#exercise-result.pass') !== null && !document.querySelector('#exercise-result').hidden`,
+    60_000,
+  );
+  const result = await inPage<string>(page, `document.querySelector('#exercise-result').textContent`);
+  assert.match(
+    result,
+    new RegExp(
+      `failover took \\d+\\.\\d s: n\\d leads term \\d+ after ${leader} \\(SIGKILL through the supervisor\\)`,
+    ),
+  );
+  const steps = await inPage<string>(page, `document.querySelector('#exercise-steps').textContent`);
+  assert.match(steps, new RegExp(`${leader} leads \\(term \\d+\\); killing it`));
+  assert.match(steps, new RegExp(`Restarting ${leader} on its data dir`));
+  assert.match(
+    await inPage<string>(page, `document.querySelector('#timeline').textContent`),
+    /you: exercise 2 \(Leader failover\) started in the supervisor.*exercise 2 \(Leader failover\): PASS|exercise 2 \(Leader failover\): PASS.*you: exercise 2 \(Leader failover\) started in the supervisor/,
+  );
+  assert.deepEqual(pageErrors, []);
+});
