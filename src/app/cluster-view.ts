@@ -16,7 +16,7 @@ import { NotFoundError, NotSupervisedError, SupervisorUnreachableError } from '.
 import type { FaultsPatch } from '../api/faults.js';
 import type { KvService, Member } from '../api/service.js';
 import { RaftkvClient } from '../client/index.js';
-import { connect, type ExerciseTarget, exerciseNumbered, startHint } from '../exercise/index.js';
+import { connect, type ExerciseTarget, exerciseNumbered } from '../exercise/index.js';
 import type { NodeOptions } from '../node/options.js';
 import type { ProcessAction } from '../server/validate.js';
 import { ExerciseRuns } from './exercise-runs.js';
@@ -141,7 +141,7 @@ export class ClusterView {
       throw new NotSupervisedError(
         `exercise 4 (${exerciseNumbered(4)?.title}) stops every node and starts them again, which only the ` +
           'supervisor of `raftkv cluster` can do, and this node runs without one. Start a supervised cluster ' +
-          `and open its page: ${startHint}`,
+          'and open its page: raftkv cluster --enable-faults',
       );
     }
     const view = await this.localRuns().start(n, () => this.localTarget(authorization));

@@ -34,5 +34,4 @@ export {
   connect,
   type ExerciseTarget,
   type SupervisorHandle,
-  startHint,
 } from './target.js';
