@@ -115,4 +115,6 @@ export interface ResolvedSettings extends LivenessSettings {
   readonly peerTls: PeerTls | null;
   /** The TLS options for reaching a peer's HTTPS port (read at each connection), or null for HTTP. */
   readonly upgradeTls: (() => ConnectionOptions) | null;
+  /** The newest protocol version spoken: offered outbound, the highest accepted inbound. */
+  readonly protocolVersion: number;
 }
