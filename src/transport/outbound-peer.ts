@@ -139,6 +139,7 @@ export class OutboundPeer {
     return {
       peer: this.id,
       connected: this.state === 'open',
+      protocolVersion: this.protocolVersion,
       queuedMessages: this.queue.length,
       queuedBytes: this.queue.bytes,
       socketBufferedBytes: this.socket?.writableLength ?? 0,

@@ -70,6 +70,8 @@ export interface PeerStats {
   readonly peer: NodeId;
   /** Handshake completed and the connection is up. */
   readonly connected: boolean;
+  /** The protocol version the open connection agreed on; null while not connected. */
+  readonly protocolVersion: number | null;
   /** Frames waiting in the transport's queue. */
   readonly queuedMessages: number;
   readonly queuedBytes: number;
