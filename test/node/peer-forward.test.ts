@@ -358,3 +358,29 @@ test('a member of the release before (peer protocol 3): the cluster works, and w
     }
   }
 });
+
+test('a leader that takes forwarded writes only over HTTP refuses them; the follower then relays the request', async (t) => {
+  // n1 is started as a node with access control would be: it refuses proposals handed over.
+  const c = await startCluster(t, { size: 3, seams: { n1: { forwardOverPeer: false } } });
+  await c.waitForLeader();
+  await waitFor('n1 leads', async () => {
+    const current = await c.currentLeader();
+    if (current === 'n1') return true;
+    if (current !== null) await c.request(current, 'POST', '/cluster/leader', { body: { to: 'n1' } });
+    return (await c.waitForLeader()) === 'n1';
+  });
+  const before = await forwarding(c, 'n2');
+  const leaderBefore = await forwarding(c, 'n1');
+  assert.equal(leaderBefore.overPeer, false);
+  const a = await c.put('n2', 'relayed', 'v');
+  assert.equal(a.status, 200, a.text);
+  assert.equal(a.headers['x-raftkv-leader'], c.address('n1'));
+  const after = await forwarding(c, 'n2');
+  // Handed over, refused, then relayed over HTTP.
+  assert.equal(after.viaPeer, before.viaPeer + 1);
+  assert.equal(after.refused, before.refused + 1);
+  assert.equal(after.viaHttp, before.viaHttp + 1);
+  assert.equal((await forwarding(c, 'n1')).refusedHere, leaderBefore.refusedHere + 1);
+  assert.equal((await forwarding(c, 'n1')).taken, 0);
+  assert.equal((await c.get('n1', 'relayed')).body.value, 'v');
+});
