@@ -86,6 +86,14 @@ export class OutboundPeer {
     this.offered = settings.protocolVersion;
   }
 
+  /** Less than half of the queue's bounds is in use. */
+  queueHalfEmpty(): boolean {
+    return (
+      this.queue.bytes * 2 < this.settings.maxQueueBytes &&
+      this.queue.length * 2 < this.settings.maxQueueMessages
+    );
+  }
+
   /** The version the open connection agreed on; null while not connected. */
   get protocolVersion(): number | null {
     return this.state === 'open' ? this.offered : null;

@@ -98,7 +98,11 @@ export interface PeerTransportOptions {
 
 /** Proposals handed to the leader over peer connections (protocol version 4, control-frames.ts). */
 export interface ForwardingTransport {
-  /** The connection to `peer` is open and agreed on a version with the forwarding frames. */
+  /**
+   * The connection to `peer` is open, agreed on a version with the forwarding frames, and its
+   * queue is less than half full: proposals handed over never crowd out the Raft messages (the
+   * node sends the others over HTTP meanwhile).
+   */
   canForwardTo(peer: NodeId): boolean;
   /**
    * Queues a forwarding frame for `to`, in order with the messages to it; false if it was dropped
@@ -269,7 +273,8 @@ export class PeerTransport implements ForwardingTransport {
 
   canForwardTo(peer: NodeId): boolean {
     if (this.state !== 'running') return false;
-    return (this.peers.get(peer)?.protocolVersion ?? 0) >= FORWARDING_VERSION;
+    const p = this.peers.get(peer);
+    return p !== undefined && (p.protocolVersion ?? 0) >= FORWARDING_VERSION && p.queueHalfEmpty();
   }
 
   sendForward(to: NodeId, frame: ForwardFrame): boolean {

@@ -88,6 +88,7 @@ describe('forwarding frames', () => {
       assert.ok('frame' in first && first.from === 'a');
       assert.deepStrictEqual(first.frame, proposal(1));
       assert.equal(a.canForwardTo('b'), true);
+      assert.equal(a.peerStats('b')?.protocolVersion, 4);
 
       // The answers, on b's own connection to a.
       const appended: ForwardFrame = { kind: 'forwardAppended', requestId: 1, index: 42, term: 3 };
@@ -107,6 +108,31 @@ describe('forwarding frames', () => {
       assert.deepStrictEqual(aGot[2], { from: 'b', frame: refused });
       assert.equal(b.canForwardTo('a'), true);
       assert.equal(a.sendForward('nobody', proposal(3)), false, 'an unknown peer');
+    } finally {
+      await a.stop();
+      await b.stop();
+    }
+  });
+
+  it('no forwarding while the queue to the peer is half full: the messages keep their room', async () => {
+    const b = await listeningTransport({ nodeId: 'b', clusterId: CLUSTER });
+    const bLog = record(b);
+    const a = await listeningTransport({
+      nodeId: 'a',
+      clusterId: CLUSTER,
+      maxQueueMessages: 10,
+      peers: { b: { host: HOST, port: portOf(b) } },
+    });
+    try {
+      a.send(heartbeat('a', 'b', 0));
+      await waitFor('connected', () => a.canForwardTo('b'));
+      // Queued in one turn, before the next flush.
+      for (let i = 1; i <= 4; i++) a.send(heartbeat('a', 'b', i));
+      assert.equal(a.canForwardTo('b'), true, 'four of ten');
+      a.send(heartbeat('a', 'b', 5));
+      assert.equal(a.canForwardTo('b'), false, 'five of ten');
+      await waitFor('the queue drained', () => bLog.messages.length === 6);
+      await waitFor('room again', () => a.canForwardTo('b'));
     } finally {
       await a.stop();
       await b.stop();
@@ -154,6 +180,7 @@ describe('protocol versions', () => {
         'the forwarding frame was dropped unsent',
       );
       assert.equal(a.canForwardTo('b'), false);
+      assert.equal(a.peerStats('b')?.protocolVersion, 3);
       // The version 4 Hello was refused (and said why); nothing else went wrong.
       const refusals = oldLog.events.flatMap((e) => (e.type === 'inboundRejected' ? [e.reason] : []));
       assert.deepStrictEqual(refusals, ['unsupported protocol version 4 (this node speaks 3)']);
