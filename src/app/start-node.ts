@@ -90,6 +90,13 @@ function refusalCause(e: unknown): string | null {
 /** Test seams: the disk the node's storage is on (default: the real file system). */
 export interface NodeSeams {
   readonly disk?: Disk;
+  /**
+   * The newest peer protocol version the node speaks (default the newest there is): 3 makes it
+   * talk to its peers as a node of the release before, which forwards writes only over HTTP.
+   */
+  readonly peerProtocolVersion?: number;
+  /** false: writes go to the leader as HTTP requests even where the peer connection could take them. */
+  readonly forwardOverPeer?: boolean;
 }
 
 export async function startNode(options: NodeOptions, seams: NodeSeams = {}): Promise<RaftkvNode> {
@@ -152,6 +159,7 @@ export async function startNode(options: NodeOptions, seams: NodeSeams = {}): Pr
     ...(peerTls !== undefined && { peerTls }),
     // Read at each connection, so a reload takes effect at the next one.
     ...(tls?.upgrade != null && { upgradeTls: () => tls?.upgrade ?? {} }),
+    ...(seams.peerProtocolVersion !== undefined && { protocolVersion: seams.peerProtocolVersion }),
   });
   // With peer TLS, writes forwarded to the leader go through tunnels that only members with a
   // certificate from the peer CA can open (the same protection as peer connections).
@@ -173,6 +181,9 @@ export async function startNode(options: NodeOptions, seams: NodeSeams = {}): Pr
     storage,
     sm,
     transport: faultFilter ?? transport,
+    // A follower hands a client's write to the leader over the peer connection, unless access
+    // control is on: then the leader must see the request, to check the caller's token itself.
+    forwardOverPeer: users === null && seams.forwardOverPeer !== false,
     logger,
     clock: realClock,
     observer: metrics,
@@ -215,6 +226,7 @@ export async function startNode(options: NodeOptions, seams: NodeSeams = {}): Pr
     faults,
     ...(tls?.https != null && { tls: tls.https }),
     ...(forwardTunnel !== undefined && { forwardTunnel }),
+    peerForwardTarget: () => driver.peerForwardTarget(),
     dashboard: new ClusterView(service, options, realClock.now),
     onPeerUpgrade: (req: IncomingMessage, socket: Socket, head: Buffer) => {
       transport.handleUpgrade(req, socket, head);

@@ -4,17 +4,24 @@
 // proposal and message that arrived while the previous fsync ran lands in the next Ready), send
 // `messagesAfterPersist`, apply, release reads, advance. The leader's AppendEntries leave before
 // its own fsync (thesis §10.2.1); the core counts the leader toward a quorum only after advance().
+//
+// Forwarding (forwards.ts): a follower hands a client's proposal to the leader over the peer
+// connection; the leader appends it and answers with its (index, term) on its own connection to
+// the follower, queued ahead of the AppendEntries that will carry the entry; the follower then
+// waits until it has applied that entry, and answers from its own state machine.
 
 import { formatHostPort } from '../api/addresses.js';
 import {
   BadRequestError,
   BusyError,
+  ForwardFailedError,
   LastVoterError,
   LeadershipLostError,
   MemberExistsError,
   MemberNotFoundError,
   MembershipChangeInProgressError,
   NoLeaderError,
+  NotLeaderError,
   type RaftkvError,
   TimeoutError,
   TooLargeError,
@@ -23,6 +30,7 @@ import { type DriverObserver, silentObserver } from '../api/metrics.js';
 import type { SnapshotResponse } from '../api/service.js';
 import {
   type ApplyResult,
+  decodeCommand,
   encodeCommand,
   KvStateMachine,
   type LeaseEndedResult,
@@ -47,11 +55,12 @@ import {
   type TransferResult,
 } from '../raft/index.js';
 import type { Storage } from '../storage/index.js';
-import type { TransportEvent } from '../transport/index.js';
+import type { ForwardFrame, ForwardingTransport, TransportEvent } from '../transport/index.js';
 import { AutoPromoter } from './auto-promote.js';
 import { type MessageTransport, type NodeClock, sleep } from './clock.js';
 import { bestTransferTarget, DiskStallGuard } from './disk-stall.js';
 import { ElapsedTicks } from './elapsed-ticks.js';
+import { type ForwardCounts, forwardRefusalError, PendingForwards } from './forwards.js';
 import { type ExpiryProposal, LeaseKeeper } from './lease-keeper.js';
 import type { EventLog } from './logger.js';
 import type { ResolvedNodeOptions } from './options.js';
@@ -67,7 +76,14 @@ export interface DriverParts {
   readonly log: MemoryLogStorage;
   readonly storage: Storage;
   sm: KvStateMachine;
-  readonly transport: MessageTransport;
+  /** With the forwarding methods (PeerTransport), proposals can be handed to the leader over it. */
+  readonly transport: MessageTransport & Partial<ForwardingTransport>;
+  /**
+   * Hand client writes to the leader over the peer connection, and take them from the other
+   * members as leader (default false: they go as HTTP requests). Off with access control: the
+   * leader must check the caller's credentials itself.
+   */
+  readonly forwardOverPeer?: boolean;
   readonly logger: EventLog;
   readonly clock: NodeClock;
   /** Told of leader changes, failed proposals, fsync and snapshot times, peer round trips. */
@@ -106,6 +122,15 @@ const readRetryHeartbeats = 3;
  */
 export const maxHeldWhilePaused = 10_000;
 
+/** Writes handed to the leader and not yet answered by it, at most; past this, busy. */
+export const maxPendingForwards = 4096;
+
+/** A forwarding frame that arrived while paused, held in order with the messages. */
+interface HeldForward {
+  readonly from: NodeId;
+  readonly frame: ForwardFrame;
+}
+
 interface SnapshotWaiter {
   readonly target: number;
   readonly resolve: (t: SnapshotResponse) => void;
@@ -121,6 +146,14 @@ export class Driver {
   private readonly log: MemoryLogStorage;
   private readonly storage: Storage;
   private readonly transport: MessageTransport;
+  /** The transport, when it can carry proposals to the leader; null otherwise (the simulator's). */
+  private readonly forwarding: ForwardingTransport | null;
+  private readonly forwardOverPeer: boolean;
+  /** Writes this node handed to the leader, waiting for its answer. */
+  readonly forwards = new PendingForwards(maxPendingForwards);
+  /** As leader: proposals other members handed over that were appended, and those refused. */
+  private forwardsTaken = 0;
+  private forwardsRefusedHere = 0;
   readonly clock: NodeClock;
   readonly logger: EventLog;
   private readonly snapshotter: Snapshotter;
@@ -167,8 +200,8 @@ export class Driver {
    * core is handed the ticks that passed before anything else (input()), as after a real SIGSTOP.
    */
   private paused = false;
-  /** Peer messages that arrived while paused, delivered in order at resume. */
-  private held: Message[] = [];
+  /** Peer messages (and forwarding frames) that arrived while paused, delivered in order at resume. */
+  private held: (Message | HeldForward)[] = [];
   private heldDropped = 0;
   /** The Ready loop, stopped at a pause, waiting for the resume. */
   private resumeWaiters: (() => void)[] = [];
@@ -180,6 +213,12 @@ export class Driver {
     this.storage = p.storage;
     this.sm = p.sm;
     this.transport = p.transport;
+    const t = p.transport;
+    this.forwarding =
+      t.canForwardTo !== undefined && t.sendForward !== undefined && t.onForward !== undefined
+        ? (t as ForwardingTransport)
+        : null;
+    this.forwardOverPeer = p.forwardOverPeer === true && this.forwarding !== null;
     this.clock = p.clock;
     this.logger = p.logger;
     this.mutations = p.mutations ?? {};
@@ -231,6 +270,7 @@ export class Driver {
       maxCatchUpElections * electionTicks,
     );
     this.transport.onMessage((m) => this.onPeerMessage(m));
+    this.forwarding?.onForward((from, frame) => this.onForwardFrame(from, frame));
     this.transport.onEvent((e) => this.onTransportEvent(e));
     this.stopTicking = this.clock.every(this.options.heartbeatIntervalMs, () => this.onTick());
     this.schedule();
@@ -292,19 +332,146 @@ export class Driver {
     if (this.stopError !== null) return Promise.reject(this.stopError());
     const r = this.input().propose(data);
     if (r.kind === 'rejected') {
-      switch (r.reason) {
-        case 'NotLeader':
-          return 'not-leader';
-        case 'TooLarge':
-          return Promise.reject(new TooLargeError('the entry is larger than the leader accepts uncommitted'));
-        case 'TransferInProgress':
-          return Promise.reject(new BusyError('leadership is being transferred; retry shortly'));
-        case 'Busy':
-          return Promise.reject(new BusyError('too many uncommitted writes at the leader; retry shortly'));
-      }
+      const refusal = proposalRefusal(r.reason);
+      return refusal === 'not-leader' ? refusal : Promise.reject(refusal);
     }
     this.schedule();
     return this.writes.wait(r.index, r.term, deadline);
+  }
+
+  /**
+   * The leader's client address while a write this node does not lead for would go to the leader
+   * over the peer connection (forwardProposal would take it); null when it would not.
+   */
+  peerForwardTarget(): string | null {
+    // Cheap for the leader, which asks on every write: its own leadership as last seen.
+    if (!this.forwardOverPeer || this.lastLeader === null || this.lastLeader === this.options.id) return null;
+    const leader = this.peerForwardLeader();
+    return leader === null ? null : this.leaderAddress();
+  }
+
+  private peerForwardLeader(): NodeId | null {
+    if (!this.forwardOverPeer || this.stopError !== null) return null;
+    const leader = this.raw.status().leaderId;
+    if (leader === null || leader === this.options.id) return null;
+    return this.forwarding?.canForwardTo(leader) === true ? leader : null;
+  }
+
+  /**
+   * A follower's write: hands the proposal to the leader over the peer connection and resolves
+   * with its apply result here, as propose() would on the leader. null when it cannot go that way
+   * now (turned off, no leader known, no connection to the leader that speaks version 4): the
+   * caller forwards over HTTP. A refusal the leader answers rejects with the error the leader
+   * would have given (NotLeaderError: forward over HTTP); a write whose answer may never come
+   * rejects with an "outcome unknown" error.
+   */
+  forwardProposal(data: Uint8Array, deadline: number): Promise<ProposalResult> | null {
+    const leader = this.peerForwardLeader();
+    const forwarding = this.forwarding;
+    if (leader === null || forwarding === null) return null;
+    if (this.forwards.full) {
+      return Promise.reject(
+        new BusyError('too many writes are waiting for the leader to take them; retry shortly'),
+      );
+    }
+    return new Promise<ProposalResult>((resolve, reject) => {
+      const requestId = this.forwards.add({
+        to: leader,
+        deadline,
+        reject,
+        appended: (index, term) => this.awaitForwarded(index, term, deadline).then(resolve, reject),
+      });
+      if (!forwarding.sendForward(leader, { kind: 'forwardProposal', requestId, data })) {
+        // Not queued (too large for a frame, say): nothing left, so HTTP may take it.
+        this.forwards.cancel(requestId);
+        reject(new NotLeaderError(this.leaderAddress()));
+      }
+    });
+  }
+
+  /**
+   * The leader appended a forwarded write at (index, term): wait for it here like for a write
+   * proposed here. Its answer travels ahead of the entry, so the entry is not applied yet — unless
+   * it reached this node some other way (a next leader): then its result is gone.
+   */
+  private awaitForwarded(index: number, term: number, deadline: number): Promise<ProposalResult> {
+    if (this.sm.lastApplied < index) return this.writes.wait(index, term, deadline);
+    this.forwards.countFailed();
+    return Promise.reject(
+      new ForwardFailedError(
+        'the write was applied before the leader said where it was appended; it may have committed',
+      ),
+    );
+  }
+
+  /** A forwarding frame from a peer: held while paused, like the messages. */
+  private onForwardFrame(from: NodeId, frame: ForwardFrame): void {
+    if (!this.running) return;
+    if (this.paused) {
+      if (this.held.length < maxHeldWhilePaused) this.held.push({ from, frame });
+      else this.heldDropped++;
+      return;
+    }
+    switch (frame.kind) {
+      case 'forwardProposal':
+        this.takeForwarded(from, frame.requestId, frame.data);
+        return;
+      case 'forwardAppended':
+        this.forwards.take(from, frame.requestId)?.appended(frame.index, frame.term);
+        return;
+      case 'forwardRefused': {
+        const w = this.forwards.take(from, frame.requestId);
+        if (w === undefined) return;
+        this.forwards.countRefused();
+        w.reject(forwardRefusalError(frame.code, frame.message, frame.definite, this.leaderAddress()));
+        return;
+      }
+    }
+  }
+
+  /**
+   * As leader: a member hands over a client's proposal. The same checks as propose(); appended,
+   * its (index, term) goes back at once — before the AppendEntries that carry it, on the same
+   * connection — so the member waits for the entry to be applied there.
+   */
+  private takeForwarded(from: NodeId, requestId: number, data: Uint8Array): void {
+    const forwarding = this.forwarding;
+    if (forwarding === null) return;
+    const refuse = (e: RaftkvError): void => {
+      this.forwardsRefusedHere++;
+      forwarding.sendForward(from, {
+        kind: 'forwardRefused',
+        requestId,
+        code: e.code,
+        message: e.message,
+        definite: e.definite,
+      });
+    };
+    if (!this.forwardOverPeer) {
+      // The member sends it again over HTTP, where this node checks the caller's credentials.
+      refuse(new NotLeaderError(null, 'this node takes forwarded writes only as HTTP requests'));
+      return;
+    }
+    if (this.stopError !== null) {
+      refuse(new NotLeaderError(null, 'the leader is shutting down; the write was not appended'));
+      return;
+    }
+    // A command this node could not apply (a member of a newer release) is refused, not logged.
+    const problem = commandProblem(data);
+    if (problem !== null) {
+      refuse(new BadRequestError(`the leader cannot read this write: ${problem}`));
+      return;
+    }
+    // A copy: the entry outlives the frame, which may share its buffer with others.
+    const r = this.input().propose(new Uint8Array(data));
+    if (r.kind === 'rejected') {
+      const refusal = proposalRefusal(r.reason);
+      refuse(refusal === 'not-leader' ? new NotLeaderError(null) : refusal);
+      return;
+    }
+    this.forwardsTaken++;
+    forwarding.sendForward(from, { kind: 'forwardAppended', requestId, index: r.index, term: r.term });
+    this.schedule();
   }
 
   /**
@@ -469,6 +636,7 @@ export class Driver {
     await this.loop?.catch(() => {});
     await this.snapshotter.idle();
     this.writes.failAll(error);
+    this.forwards.failTo(null, error);
     this.reads.failAll(error);
     this.failSnapshotWaiters(error());
     for (const w of [...this.leaderWaiters]) w();
@@ -510,7 +678,10 @@ export class Driver {
     for (const w of this.resumeWaiters.splice(0)) w();
     const held = this.held;
     this.held = [];
-    for (const m of held) this.onPeerMessage(m);
+    for (const m of held) {
+      if ('frame' in m) this.onForwardFrame(m.from, m.frame);
+      else this.onPeerMessage(m);
+    }
     this.schedule();
   }
 
@@ -547,6 +718,17 @@ export class Driver {
       watchers: this.watches.counts(),
       leases: { count: this.sm.leaseCount, expiriesInFlight: this.leases.expiriesInFlight },
       transport: this.transport.stats(),
+      forwarding: this.forwardingReport(),
+    };
+  }
+
+  /** Forwarding over the peer connection, for /debug (the server adds its HTTP forwards). */
+  forwardingReport(): ForwardCounts & { overPeer: boolean; taken: number; refusedHere: number } {
+    return {
+      overPeer: this.forwardOverPeer,
+      ...this.forwards.counts(),
+      taken: this.forwardsTaken,
+      refusedHere: this.forwardsRefusedHere,
     };
   }
 
@@ -598,6 +780,14 @@ export class Driver {
     switch (e.type) {
       case 'peerUnreachable':
         this.logger.emit('peer.down', { peer: e.peer, reason: e.reason });
+        // The proposals handed over on the lost connection may or may not have reached the leader.
+        this.forwards.failTo(
+          e.peer,
+          () =>
+            new ForwardFailedError(
+              `the connection to the leader (${e.peer}) was lost before it answered; the write may still commit`,
+            ),
+        );
         // A paused node's core hears of nothing until it resumes.
         if (this.running && !this.paused) this.input().reportUnreachable(e.peer);
         return;
@@ -636,11 +826,13 @@ export class Driver {
       // No tick reaches the core (the time is paid at resume), but a request waiting on it is
       // still answered at its deadline, as a client's own timeout would end it.
       this.writes.sweep(now);
+      this.forwards.sweep(now);
       this.reads.sweep(now);
       return;
     }
     this.payTicks('timer fired');
     this.writes.sweep(now);
+    this.forwards.sweep(now);
     this.reads.sweep(now);
     this.askReadsAgain(now);
     this.checkDiskStall(now);
@@ -1060,6 +1252,16 @@ export class Driver {
             new LeadershipLostError('leadership changed while the write was in flight; it may still commit'),
         );
       }
+      // Writes handed to the old leader and not answered yet: it may have appended them.
+      if (this.forwards.size > 0) {
+        this.forwards.failTo(
+          null,
+          () =>
+            new LeadershipLostError(
+              'leadership changed before the leader took the write; it may still commit',
+            ),
+        );
+      }
     }
     this.lastLeader = s.leaderId;
     if (s.leaderId !== null) for (const w of [...this.leaderWaiters]) w();
@@ -1082,6 +1284,32 @@ function losesMessages(e: TransportEvent): e is TransportEvent & { readonly peer
       return e.peer !== null;
     default:
       return false;
+  }
+}
+
+/** Why the core refused a proposal, as the client is told; 'not-leader' when another node must take it. */
+function proposalRefusal(
+  reason: 'NotLeader' | 'TooLarge' | 'TransferInProgress' | 'Busy',
+): RaftkvError | 'not-leader' {
+  switch (reason) {
+    case 'NotLeader':
+      return 'not-leader';
+    case 'TooLarge':
+      return new TooLargeError('the entry is larger than the leader accepts uncommitted');
+    case 'TransferInProgress':
+      return new BusyError('leadership is being transferred; retry shortly');
+    case 'Busy':
+      return new BusyError('too many uncommitted writes at the leader; retry shortly');
+  }
+}
+
+/** Why a forwarded command cannot be applied here, or null when it can be. */
+function commandProblem(data: Uint8Array): string | null {
+  try {
+    decodeCommand(data);
+    return null;
+  } catch (e) {
+    return e instanceof Error ? e.message : String(e);
   }
 }
 

@@ -1,5 +1,8 @@
 // The client operations of one node (KvService, used by the HTTP server): writes are proposed
-// here if this node leads, or refused with the leader's address so the server forwards them;
+// here if this node leads; a follower hands a client write's proposal to the leader over the peer
+// connection and answers it once applied here (driver.forwardProposal), or — when that cannot be
+// done (no version 4 connection, access control on) — refuses it with the leader's address so the
+// server forwards the request over HTTP;
 // linearizable reads go through ReadIndex (§6.4) — on a follower too, which relays the request
 // to the leader and serves from its own state machine once it has applied that far.
 
@@ -297,7 +300,8 @@ export class NodeKvService implements KvService {
 
   /** Proposes a quota or alarm command here (leader) and resolves once it is applied. */
   async applySpace(cmd: SpaceCommand, deadline: number): Promise<SpaceResult> {
-    const r = await this.write(cmd, deadline);
+    // Over HTTP from a follower: the leader proposes nothing for an alarm that changes nothing.
+    const r = await this.write(cmd, deadline, false);
     if (r.kind !== 'space')
       throw new LeadershipLostError(`the entry at index ${r.index} is not this command`);
     return r;
@@ -328,10 +332,19 @@ export class NodeKvService implements KvService {
     return { ok: true, reason: s.leaderId === s.id ? 'leader' : `following ${s.leaderId}` };
   }
 
-  /** Proposes here if leading; otherwise NotLeaderError (the server forwards) or NoLeaderError. */
-  private write(cmd: Command, deadline: number): Promise<ProposalResult> {
+  /**
+   * Proposes here if leading; otherwise hands the proposal to the leader over the peer connection
+   * (`overPeer`, when possible), else NotLeaderError (the server forwards) or NoLeaderError. Either
+   * way the answer is built from this node's own apply of the entry: the same result the leader's
+   * state machine computes.
+   */
+  private write(cmd: Command, deadline: number, overPeer = true): Promise<ProposalResult> {
     const data = encodeCommand(cmd);
-    return this.viaLeader(() => this.driver.propose(data, deadline), deadline);
+    return this.viaLeader(() => {
+      const here = this.driver.propose(data, deadline);
+      if (here !== 'not-leader' || !overPeer) return here;
+      return this.driver.forwardProposal(data, deadline) ?? here;
+    }, deadline);
   }
 
   /**

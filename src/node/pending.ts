@@ -37,10 +37,20 @@ export class PendingWrites {
     return this.byIndex.size;
   }
 
-  /** Waits for the entry proposed at (index, term) to be applied. */
+  /**
+   * Waits for the entry proposed at (index, term) to be applied. One waiter per index: an earlier
+   * one still there was for another term's entry at that index, which can no longer be applied.
+   */
   wait(index: number, term: number, deadline: number): Promise<ProposalResult> {
     return new Promise((resolve, reject) => {
+      const earlier = this.byIndex.get(index);
       this.byIndex.set(index, { term, deadline, resolve, reject });
+      if (earlier !== undefined) {
+        this.onFailed();
+        earlier.reject(
+          new LeadershipLostError('leadership changed before the write committed; it was not applied'),
+        );
+      }
     });
   }
 

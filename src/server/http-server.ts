@@ -91,6 +91,12 @@ export interface HttpServerOptions {
    */
   readonly forwardTunnel?: ForwardTunnel;
   /**
+   * The leader's client address while this node hands the writes it does not lead for to the
+   * leader over the peer connection (the service does that), null when it does not: such an
+   * answer names the leader in X-Raftkv-Leader, as an answer relayed over HTTP does.
+   */
+  readonly peerForwardTarget?: () => string | null;
+  /**
    * Fault injection (docs/faults.md): /admin/faults, and while the node is paused every request
    * but the faults routes, /debug, /metrics and the probes waits for the resume. Without it, the
    * faults routes answer 403 faults_disabled.
@@ -194,6 +200,8 @@ export class KvHttpServer {
   private accepting = true;
   /** Responses waiting on a forwarded write: answered at close(), before connections are closed. */
   private readonly forwarding = new Set<ServerResponse>();
+  /** Writes relayed to the leader as HTTP requests, since start (GET /debug). */
+  private forwardedViaHttp = 0;
   /** KV requests being handled now; see HttpServerOptions.maxInflight. */
   private inflight = 0;
   /** HTTP requests received since start, every route (GET /debug: the dashboard's requests/s). */
@@ -814,6 +822,9 @@ export class KvHttpServer {
     res: ServerResponse,
     local: () => Promise<void>,
   ): Promise<void> {
+    // Handed to the leader over the peer connection, the answer is the leader's too: say where it is.
+    const viaPeer = this.options.peerForwardTarget?.() ?? null;
+    if (viaPeer !== null) res.setHeader(leaderHeader, viaPeer);
     try {
       await local();
     } catch (err) {
@@ -829,6 +840,7 @@ export class KvHttpServer {
         );
       }
       this.forwarding.add(res);
+      this.forwardedViaHttp++;
       try {
         await this.forward(req, body, res, err.leader);
       } finally {
@@ -950,8 +962,11 @@ export class KvHttpServer {
 
   /** GET /debug's answer: the node's status, this server's admission counters, the faults. */
   private debugBody(logTail: number): Record<string, unknown> {
+    const node = this.service.debug({ logTail });
     return {
-      ...this.service.debug({ logTail }),
+      ...node,
+      // The service counts what went over the peer connection; HTTP forwards are counted here.
+      forwarding: { ...(node.forwarding as object | undefined), viaHttp: this.forwardedViaHttp },
       admission: this.stats(),
       faults: this.options.faults?.report() ?? { enabled: false, ...noFaults },
     };

@@ -2,9 +2,13 @@
 // that drops the Raft messages of cut links and delays outgoing ones, as a network partition or a
 // slow network would. It works on messages, not connections: the connections stay up and keep
 // exchanging their pings, so a healed link carries messages again at once, without the reconnect
-// a real partition would need. Only peer messages are affected; client HTTP is not.
+// a real partition would need. Only peer messages are affected; client HTTP is not. The
+// forwarding frames (proposals a follower hands to the leader, and their answers) are peer
+// traffic like the messages: dropped on cut links, delayed in order with the messages.
 
 import type { Message, NodeId } from '../raft/types.js';
+import type { ForwardFrame } from './control-frames.js';
+import type { ForwardingTransport } from './peer-transport.js';
 import type { PeerAddress, TransportEvent } from './types.js';
 
 /** The link faults in force (a subset of the API's Faults). */
@@ -17,8 +21,8 @@ export interface LinkFaults {
 
 export const noLinkFaults: LinkFaults = { dropTo: [], dropFrom: [], isolate: false, messageDelayMs: 0 };
 
-/** What the filter wraps: the peer transport's surface the node uses. */
-export interface FilterableTransport {
+/** What the filter wraps: the peer transport's surface the node uses (forwarding, if it has it). */
+export interface FilterableTransport extends Partial<ForwardingTransport> {
   send(message: Message): boolean;
   setPeer(id: NodeId, address: PeerAddress): void;
   removePeer(id: NodeId): Promise<void>;
@@ -36,8 +40,10 @@ export interface FilterTimer {
 /** Messages held for one peer by a delay, past which newer ones are dropped (as a full queue would). */
 export const maxDelayedPerPeer = 10_000;
 
+/** A message, or a forwarding frame, waiting out its delay. */
 interface Delayed {
-  readonly message: Message;
+  readonly message: Message | null;
+  readonly forward: ForwardFrame | null;
   readonly due: number;
 }
 
@@ -58,7 +64,7 @@ export interface FaultFilterStats {
   readonly delayedNow: number;
 }
 
-export class FaultFilter implements FilterableTransport {
+export class FaultFilter implements FilterableTransport, ForwardingTransport {
   private faults: LinkFaults = noLinkFaults;
   private readonly delayed = new Map<NodeId, DelayQueue>();
   private droppedOut = 0;
@@ -88,7 +94,40 @@ export class FaultFilter implements FilterableTransport {
     const queue = this.delayed.get(message.to);
     const delay = this.faults.messageDelayMs;
     if (delay <= 0 && queue === undefined) return this.inner.send(message);
-    return this.delay(message, delay);
+    return this.delay(message.to, message, null, delay);
+  }
+
+  /**
+   * Not over a link cut either way: a proposal handed over needs its answer back (the node
+   * forwards over HTTP instead, and fault injection refuses that at once, as documented).
+   */
+  canForwardTo(peer: NodeId): boolean {
+    if (this.cutTo(peer) || this.cutFrom(peer)) return false;
+    return this.inner.canForwardTo?.(peer) ?? false;
+  }
+
+  /** Like send(): dropped on a cut link, delayed in order with the messages to the same peer. */
+  sendForward(to: NodeId, frame: ForwardFrame): boolean {
+    if (this.inner.sendForward === undefined) return false;
+    if (this.cutTo(to)) {
+      this.droppedOut++;
+      return false;
+    }
+    const delay = this.faults.messageDelayMs;
+    if (delay <= 0 && !this.delayed.has(to)) return this.inner.sendForward(to, frame);
+    return this.delay(to, null, frame, delay);
+  }
+
+  /** The handler sees only the frames of links not cut. */
+  onForward(handler: (from: NodeId, frame: ForwardFrame) => void): () => void {
+    if (this.inner.onForward === undefined) return () => {};
+    return this.inner.onForward((from, frame) => {
+      if (this.cutFrom(from)) {
+        this.droppedIn++;
+        return;
+      }
+      handler(from, frame);
+    });
   }
 
   setPeer(id: NodeId, address: PeerAddress): void {
@@ -149,11 +188,11 @@ export class FaultFilter implements FilterableTransport {
     return this.faults.isolate || this.faults.dropFrom.includes(peer);
   }
 
-  private delay(message: Message, delayMs: number): boolean {
-    let queue = this.delayed.get(message.to);
+  private delay(to: NodeId, message: Message | null, forward: ForwardFrame | null, delayMs: number): boolean {
+    let queue = this.delayed.get(to);
     if (queue === undefined) {
       queue = { items: [], cancel: null };
-      this.delayed.set(message.to, queue);
+      this.delayed.set(to, queue);
     }
     if (queue.items.length >= maxDelayedPerPeer) {
       this.droppedDelayed++;
@@ -162,8 +201,8 @@ export class FaultFilter implements FilterableTransport {
     const last = queue.items.at(-1);
     // Never before the message queued ahead of it, even if the delay was shortened since.
     const due = Math.max(this.timer.now() + Math.max(0, delayMs), last?.due ?? 0);
-    queue.items.push({ message, due });
-    if (queue.cancel === null) this.arm(message.to, queue);
+    queue.items.push({ message, forward, due });
+    if (queue.cancel === null) this.arm(to, queue);
     return true;
   }
 
@@ -186,9 +225,10 @@ export class FaultFilter implements FilterableTransport {
     if (this.delayed.get(peer) !== queue) return;
     const now = this.timer.now();
     while (queue.items.length > 0 && queue.items[0]!.due <= now) {
-      const { message } = queue.items.shift()!;
-      if (this.cutTo(message.to)) this.droppedOut++;
-      else this.inner.send(message);
+      const { message, forward } = queue.items.shift()!;
+      if (this.cutTo(peer)) this.droppedOut++;
+      else if (message !== null) this.inner.send(message);
+      else if (forward !== null) this.inner.sendForward?.(peer, forward);
     }
     this.arm(peer, queue);
   }

@@ -8,6 +8,9 @@
 // large transfer), an unsolicited Pong tells the peer that its data is moving; and a connection
 // that receives nothing for the timeout is closed, so a peer cut off by a partition does not
 // leave a half-dead connection behind for good.
+//
+// Versions: a Hello of any version this node speaks (control-frames.ts) is accepted; the
+// forwarding frames are taken only on a connection that agreed on a version that has them.
 
 import type { Duplex } from 'node:stream';
 import { CodecError } from '../codec/index.js';
@@ -16,11 +19,14 @@ import {
   decodeFrame,
   encodeHelloAcceptFrame,
   encodeHelloRejectFrame,
+  FORWARDING_VERSION,
+  type ForwardFrame,
   type Frame,
   type Hello,
   MAX_HANDSHAKE_FRAME_BYTES,
+  MIN_PROTOCOL_VERSION,
   PONG_FRAME,
-  PROTOCOL_VERSION,
+  speaksVersion,
 } from './control-frames.js';
 import { FrameDecoder } from './framing.js';
 import { livenessProblem, SilenceWatch } from './liveness.js';
@@ -33,6 +39,8 @@ const REJECT_LINGER_MS = 1000;
 export interface InboundHooks {
   readonly emit: (e: TransportEvent) => void;
   readonly deliver: (m: Message) => void;
+  /** A forwarding frame from the peer (a version 4 connection only). */
+  readonly forward: (from: NodeId, f: ForwardFrame) => void;
   /** The handshake succeeded. */
   readonly accepted: (conn: InboundConnection) => void;
   /** The socket closed, for whatever reason. */
@@ -43,6 +51,8 @@ export class InboundConnection {
   private state: 'handshake' | 'open' | 'closed' = 'handshake';
   /** The node on the other end, once its Hello has been accepted. */
   peer: NodeId | null = null;
+  /** The protocol version agreed on in the handshake; 0 before it. */
+  version = 0;
   readonly remote: string;
   private readonly decoder = new FrameDecoder(MAX_HANDSHAKE_FRAME_BYTES);
   private readonly assembler: SnapshotAssembler;
@@ -146,10 +156,11 @@ export class InboundConnection {
     try {
       this.decoder.push(chunk, (payload) => {
         if (this.isClosed()) return;
-        const message = this.onPayload(payload);
-        if (message === null) return;
+        const delivery = this.onPayload(payload);
+        if (delivery === null) return;
         this.delivering = true;
-        this.hooks.deliver(message);
+        if ('kind' in delivery) this.hooks.forward(this.peer!, delivery);
+        else this.hooks.deliver(delivery);
         this.delivering = false;
       });
     } catch (err) {
@@ -160,8 +171,8 @@ export class InboundConnection {
     this.checkStall();
   }
 
-  /** Handles one frame; returns a message to deliver, if it completes one. */
-  private onPayload(payload: Uint8Array): Message | null {
+  /** Handles one frame; returns a message (or forwarding frame) to deliver, if it completes one. */
+  private onPayload(payload: Uint8Array): Message | ForwardFrame | null {
     try {
       const frame = decodeFrame(payload);
       if (this.state === 'handshake') {
@@ -186,8 +197,11 @@ export class InboundConnection {
     };
     const livenessIssue = livenessProblem(liveness);
     let reason: string | null = null;
-    if (hello.version !== PROTOCOL_VERSION) {
-      reason = `unsupported protocol version ${hello.version} (this node speaks ${PROTOCOL_VERSION})`;
+    const newest = this.settings.protocolVersion;
+    if (!speaksVersion(hello.version, newest)) {
+      // Peers fall back to an older version on this reason's words (outbound-peer.ts): keep them.
+      const speaks = newest === MIN_PROTOCOL_VERSION ? `${newest}` : `${MIN_PROTOCOL_VERSION} to ${newest}`;
+      reason = `unsupported protocol version ${hello.version} (this node speaks ${speaks})`;
     } else if (livenessIssue !== null) {
       reason = `unusable liveness settings: ${livenessIssue}`;
     } else if (hello.clusterId !== clusterId) {
@@ -210,6 +224,7 @@ export class InboundConnection {
     }
     this.state = 'open';
     this.peer = hello.from;
+    this.version = hello.version;
     this.decoder.setMaxFrameBytes(this.settings.maxFrameBytes);
     this.socket.write(encodeHelloAcceptFrame(nodeId));
     if (liveness.livenessTimeoutMs > 0) {
@@ -222,7 +237,7 @@ export class InboundConnection {
     this.hooks.accepted(this);
   }
 
-  private onFrame(frame: Frame): Message | null {
+  private onFrame(frame: Frame): Message | ForwardFrame | null {
     switch (frame.kind) {
       case 'message':
         this.checkRouting(frame.message);
@@ -235,6 +250,16 @@ export class InboundConnection {
       case 'ping':
         this.pong();
         return null;
+      case 'forwardProposal':
+      case 'forwardAppended':
+      case 'forwardRefused':
+        if (this.version < FORWARDING_VERSION) {
+          throw new CodecError(
+            'connection',
+            `unexpected ${frame.kind} frame on a version ${this.version} connection`,
+          );
+        }
+        return frame;
       default:
         throw new CodecError('connection', `unexpected ${frame.kind} frame after the handshake`);
     }

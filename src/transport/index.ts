@@ -6,11 +6,15 @@ export { decodeMessage, encodeMessage, MESSAGE_TAGS, measureMessage } from './co
 export {
   CONTROL_TAGS,
   decodeFrame,
+  encodeForwardFrame,
   encodeHelloAcceptFrame,
   encodeHelloFrame,
   encodeHelloRejectFrame,
+  FORWARDING_VERSION,
+  type ForwardFrame,
   type Frame,
   type Hello,
+  MIN_PROTOCOL_VERSION,
   PROTOCOL_VERSION,
 } from './control-frames.js';
 export { FrameTooLargeError } from './errors.js';
@@ -25,7 +29,7 @@ export { FORWARD_UPGRADE_PROTOCOL, ForwardTunnel, type ForwardTunnelOptions } fr
 export { DEFAULT_MAX_FRAME_BYTES, encodeMessageFrame, FRAME_HEADER_BYTES, FrameDecoder } from './framing.js';
 export { DEFAULT_LIVENESS_TIMEOUT_MS } from './liveness.js';
 export { PeerTls, type PeerTlsMaterial } from './peer-tls.js';
-export { PeerTransport, type PeerTransportOptions } from './peer-transport.js';
+export { type ForwardingTransport, PeerTransport, type PeerTransportOptions } from './peer-transport.js';
 export { DEFAULT_MAX_SNAPSHOT_BYTES, DEFAULT_SNAPSHOT_CHUNK_BYTES } from './snapshot-stream.js';
 export {
   PEER_UPGRADE_PATH,

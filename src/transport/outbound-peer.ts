@@ -11,6 +11,12 @@
 // past the queue, so that a full queue cannot hold it back); a connection that hears no Pong for
 // the liveness timeout is given up like a broken one (liveness.ts), since a partition may leave
 // it open but stalled until long after the network is back.
+//
+// Versions (control-frames.ts): each connection offers the newest version this transport speaks.
+// A peer that refuses it for its version (a node of the release before) is dialled again at once
+// offering the oldest, without counting a failure or reporting it unreachable; the next
+// reconnection after that offers the newest again, so an upgraded peer is noticed. Forwarding
+// frames queued for a connection that agreed on an older version are dropped unsent.
 
 import * as http from 'node:http';
 import * as https from 'node:https';
@@ -22,9 +28,11 @@ import { backoffDelayMs } from './backoff.js';
 import {
   decodeFrame,
   encodeHelloFrame,
+  FORWARDING_VERSION,
+  isForwardFrame,
   MAX_HANDSHAKE_FRAME_BYTES,
+  MIN_PROTOCOL_VERSION,
   PING_FRAME,
-  PROTOCOL_VERSION,
 } from './control-frames.js';
 import { FrameDecoder } from './framing.js';
 import { SilenceWatch } from './liveness.js';
@@ -63,6 +71,10 @@ export class OutboundPeer {
   private reconnectCount = 0;
   private connectFailureCount = 0;
   private livenessTimeoutCount = 0;
+  /** The version the current connection offered (and, once open, agreed on). */
+  private offered: number;
+  /** The peer refused the newest version: this connection attempt offers the oldest. */
+  private fallback = false;
 
   constructor(
     readonly id: NodeId,
@@ -71,6 +83,20 @@ export class OutboundPeer {
     private readonly emit: (e: TransportEvent) => void,
   ) {
     this.queue = new SendQueue({ maxMessages: settings.maxQueueMessages, maxBytes: settings.maxQueueBytes });
+    this.offered = settings.protocolVersion;
+  }
+
+  /** Less than half of the queue's bounds is in use. */
+  queueHalfEmpty(): boolean {
+    return (
+      this.queue.bytes * 2 < this.settings.maxQueueBytes &&
+      this.queue.length * 2 < this.settings.maxQueueMessages
+    );
+  }
+
+  /** The version the open connection agreed on; null while not connected. */
+  get protocolVersion(): number | null {
+    return this.state === 'open' ? this.offered : null;
   }
 
   /** Queues an encoded frame; false if it was dropped. Never throws, whatever the peer's state. */
@@ -121,6 +147,7 @@ export class OutboundPeer {
     return {
       peer: this.id,
       connected: this.state === 'open',
+      protocolVersion: this.protocolVersion,
       queuedMessages: this.queue.length,
       queuedBytes: this.queue.bytes,
       socketBufferedBytes: this.socket?.writableLength ?? 0,
@@ -224,10 +251,11 @@ export class OutboundPeer {
     socket.on('close', () => {
       if (socket === this.socket) this.fail('connection closed', this.state === 'connecting');
     });
-    const { nodeId, clusterId, pingIntervalMs, livenessTimeoutMs } = this.settings;
+    const { nodeId, clusterId, pingIntervalMs, livenessTimeoutMs, protocolVersion } = this.settings;
+    this.offered = this.fallback ? MIN_PROTOCOL_VERSION : protocolVersion;
     socket.write(
       encodeHelloFrame({
-        version: PROTOCOL_VERSION,
+        version: this.offered,
         clusterId,
         from: nodeId,
         to: this.id,
@@ -258,7 +286,8 @@ export class OutboundPeer {
     } else if (this.state !== 'connecting') {
       this.fail(`protocol error: unexpected ${frame.kind} frame from the accepting side`, false);
     } else if (frame.kind === 'helloReject') {
-      this.fail(`handshake rejected: ${frame.reason}`, true);
+      if (this.refusedVersion(frame.reason)) this.retryOlderVersion();
+      else this.fail(`handshake rejected: ${frame.reason}`, true);
     } else if (frame.kind !== 'helloAccept') {
       this.fail(`protocol error: expected a handshake answer, got ${frame.kind}`, true);
     } else if (frame.nodeId !== this.id) {
@@ -266,6 +295,21 @@ export class OutboundPeer {
     } else {
       this.onOpen();
     }
+  }
+
+  /**
+   * The peer refused the version offered, and an older one is left to offer. Nodes have always
+   * given this reason for a version they do not speak (inbound-connection.ts).
+   */
+  private refusedVersion(reason: string): boolean {
+    return this.offered > MIN_PROTOCOL_VERSION && reason.startsWith('unsupported protocol version');
+  }
+
+  /** Dials again at once offering the oldest version: not a failure, nothing to report. */
+  private retryOlderVersion(): void {
+    this.teardown();
+    this.fallback = true;
+    this.connect();
   }
 
   private onOpen(): void {
@@ -304,6 +348,8 @@ export class OutboundPeer {
   private fail(reason: string, attempt: boolean): void {
     if (this.state !== 'connecting' && this.state !== 'open') return;
     this.teardown();
+    // The next connection offers the newest version again: the peer may have been upgraded.
+    this.fallback = false;
     if (attempt) this.connectFailureCount++;
     this.failures++;
     this.state = 'backoff';
@@ -363,9 +409,15 @@ export class OutboundPeer {
     if (this.state !== 'open' || socket === null || socket.writableNeedDrain) return;
     let budget = this.settings.maxBatchBytes;
     socket.cork();
+    const forwarding = this.offered >= FORWARDING_VERSION;
     while (budget > 0) {
       const frame = this.queue.shift();
       if (frame === undefined) break;
+      // The peer would take a forwarding frame on an older version's connection as a protocol error.
+      if (!forwarding && isForwardFrame(frame)) {
+        this.droppedOther++;
+        continue;
+      }
       socket.write(frame);
       budget -= frame.length;
       this.sentCount++;

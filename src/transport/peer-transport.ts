@@ -2,7 +2,8 @@
 // what arrives. Outbound, one persistent connection per peer (outbound-peer.ts); inbound, every
 // connection a peer opens to us (inbound-connection.ts), accepted either on a listener of our own
 // or handed over by the node's HTTP server after an `Upgrade: raftkv-peer` request, so that one
-// port can serve clients and peers alike.
+// port can serve clients and peers alike. Besides Raft messages it carries the forwarding frames
+// of protocol version 4 (control-frames.ts): sendForward/onForward, on the same queues.
 
 import type { IncomingMessage } from 'node:http';
 import * as net from 'node:net';
@@ -11,7 +12,14 @@ import type { ConnectionOptions } from 'node:tls';
 import type { Message, NodeId } from '../raft/types.js';
 import { type BackoffPolicy, DEFAULT_BACKOFF } from './backoff.js';
 import { measureMessage, writeMessage } from './codec.js';
-import { DEFAULT_MAX_FRAME_BYTES, encodeFrame } from './framing.js';
+import {
+  encodeForwardFrame,
+  FORWARDING_VERSION,
+  type ForwardFrame,
+  MIN_PROTOCOL_VERSION,
+  PROTOCOL_VERSION,
+} from './control-frames.js';
+import { DEFAULT_MAX_FRAME_BYTES, encodeFrame, FRAME_HEADER_BYTES } from './framing.js';
 import { InboundConnection } from './inbound-connection.js';
 import { DEFAULT_LIVENESS_TIMEOUT_MS, livenessProblem, PINGS_PER_LIVENESS_TIMEOUT } from './liveness.js';
 import { OutboundPeer } from './outbound-peer.js';
@@ -80,14 +88,39 @@ export interface PeerTransportOptions {
    * client certificate), read at every connection so a reload takes effect. Default: plain HTTP.
    */
   readonly upgradeTls?: () => ConnectionOptions;
+  /**
+   * The newest protocol version this transport speaks (offers, and accepts), between 3 and
+   * PROTOCOL_VERSION; default PROTOCOL_VERSION. 3 makes it speak as the release before did, with
+   * no forwarding frames: for tests of clusters whose members run different releases.
+   */
+  readonly protocolVersion?: number;
 }
 
-export class PeerTransport {
+/** Proposals handed to the leader over peer connections (protocol version 4, control-frames.ts). */
+export interface ForwardingTransport {
+  /**
+   * The connection to `peer` is open, agreed on a version with the forwarding frames, and its
+   * queue is less than half full: proposals handed over never crowd out the Raft messages (the
+   * node sends the others over HTTP meanwhile).
+   */
+  canForwardTo(peer: NodeId): boolean;
+  /**
+   * Queues a forwarding frame for `to`, in order with the messages to it; false if it was dropped
+   * (not running, unknown peer, too large). A frame queued while the connection is down leaves
+   * once it is up again, unless that connection speaks an older version: then it is dropped.
+   */
+  sendForward(to: NodeId, frame: ForwardFrame): boolean;
+  /** Registers a handler for every forwarding frame received; returns a function that unregisters it. */
+  onForward(handler: (from: NodeId, frame: ForwardFrame) => void): () => void;
+}
+
+export class PeerTransport implements ForwardingTransport {
   private readonly settings: ResolvedSettings;
   private readonly listenOn: { readonly host: string; readonly port: number } | undefined;
   private readonly peers = new Map<NodeId, OutboundPeer>();
   private readonly inbound = new Set<InboundConnection>();
   private readonly messageHandlers = new Set<(m: Message) => void>();
+  private readonly forwardHandlers = new Set<(from: NodeId, f: ForwardFrame) => void>();
   private readonly eventListeners = new Set<(e: TransportEvent) => void>();
   private server: net.Server | null = null;
   private state: 'new' | 'running' | 'stopped' = 'new';
@@ -102,6 +135,16 @@ export class PeerTransport {
       (livenessTimeoutMs === 0 ? 0 : Math.max(1, Math.floor(livenessTimeoutMs / PINGS_PER_LIVENESS_TIMEOUT)));
     const problem = livenessProblem({ pingIntervalMs, livenessTimeoutMs });
     if (problem !== null) throw new RangeError(`PeerTransport: ${problem}`);
+    const protocolVersion = options.protocolVersion ?? PROTOCOL_VERSION;
+    if (
+      !Number.isInteger(protocolVersion) ||
+      protocolVersion < MIN_PROTOCOL_VERSION ||
+      protocolVersion > PROTOCOL_VERSION
+    ) {
+      throw new RangeError(
+        `PeerTransport: protocolVersion must be between ${MIN_PROTOCOL_VERSION} and ${PROTOCOL_VERSION}`,
+      );
+    }
     this.settings = {
       nodeId: options.nodeId,
       clusterId: options.clusterId,
@@ -123,6 +166,7 @@ export class PeerTransport {
       backoff: { ...DEFAULT_BACKOFF, ...options.backoff },
       peerTls: options.peerTls ?? null,
       upgradeTls: options.upgradeTls ?? null,
+      protocolVersion,
     };
     options.peerTls?.onAccept({
       verified: (socket) => this.acceptSocket(socket),
@@ -227,6 +271,32 @@ export class PeerTransport {
     return peer.enqueue(encodeFrame(size, writeMessage, msg));
   }
 
+  canForwardTo(peer: NodeId): boolean {
+    if (this.state !== 'running') return false;
+    const p = this.peers.get(peer);
+    return p !== undefined && (p.protocolVersion ?? 0) >= FORWARDING_VERSION && p.queueHalfEmpty();
+  }
+
+  sendForward(to: NodeId, frame: ForwardFrame): boolean {
+    if (this.state !== 'running') return false;
+    const peer = this.peers.get(to);
+    if (peer === undefined) {
+      this.droppedUnknownPeer++;
+      return false;
+    }
+    const encoded = encodeForwardFrame(frame);
+    if (encoded.length - FRAME_HEADER_BYTES > this.settings.maxFrameBytes) {
+      peer.countDropped();
+      return false;
+    }
+    return peer.enqueue(encoded);
+  }
+
+  onForward(handler: (from: NodeId, frame: ForwardFrame) => void): () => void {
+    this.forwardHandlers.add(handler);
+    return () => this.forwardHandlers.delete(handler);
+  }
+
   /** Registers a handler for every message received; returns a function that unregisters it. */
   onMessage(handler: (m: Message) => void): () => void {
     this.messageHandlers.add(handler);
@@ -252,6 +322,9 @@ export class PeerTransport {
     const conn = new InboundConnection(socket, head, this.settings, {
       emit: (e) => this.emit(e),
       deliver: (m) => this.deliver(m),
+      forward: (from, f) => {
+        for (const handler of this.forwardHandlers) handler(from, f);
+      },
       accepted: (c) => this.onInboundAccepted(c),
       closed: (c) => this.inbound.delete(c),
     });

@@ -70,6 +70,8 @@ export interface PeerStats {
   readonly peer: NodeId;
   /** Handshake completed and the connection is up. */
   readonly connected: boolean;
+  /** The protocol version the open connection agreed on; null while not connected. */
+  readonly protocolVersion: number | null;
   /** Frames waiting in the transport's queue. */
   readonly queuedMessages: number;
   readonly queuedBytes: number;
@@ -115,4 +117,6 @@ export interface ResolvedSettings extends LivenessSettings {
   readonly peerTls: PeerTls | null;
   /** The TLS options for reaching a peer's HTTPS port (read at each connection), or null for HTTP. */
   readonly upgradeTls: (() => ConnectionOptions) | null;
+  /** The newest protocol version spoken: offered outbound, the highest accepted inbound. */
+  readonly protocolVersion: number;
 }

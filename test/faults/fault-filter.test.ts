@@ -1,7 +1,9 @@
 // Goal: the transport's fault filter (src/transport/fault-filter.ts) drops exactly the messages of
 // the links it cuts — outgoing to dropTo, incoming from dropFrom, everything both ways when
 // isolated — and delays outgoing messages without ever reordering those to one peer, even when the
-// delay is shortened or a link is cut while messages wait; a full delay queue drops, counted.
+// delay is shortened or a link is cut while messages wait; a full delay queue drops, counted. The
+// forwarding frames (a proposal handed to the leader, its answer) are treated like the messages,
+// and no proposal is handed over a link cut either way.
 // Driven on a fake transport and a manual clock: no sockets, no real time.
 
 import assert from 'node:assert/strict';
@@ -13,14 +15,32 @@ import {
   type FilterTimer,
   maxDelayedPerPeer,
 } from '../../src/transport/fault-filter.js';
-import type { TransportEvent } from '../../src/transport/index.js';
+import type { ForwardFrame, TransportEvent } from '../../src/transport/index.js';
 
 class FakeTransport implements FilterableTransport {
   readonly sent: Message[] = [];
+  /** Messages and forwarding frames, in the order they were handed over. */
+  readonly order: string[] = [];
   private handler: ((m: Message) => void) | null = null;
+  private forwardHandler: ((from: string, f: ForwardFrame) => void) | null = null;
   send(m: Message): boolean {
     this.sent.push(m);
+    this.order.push(`m:${m.to}`);
     return true;
+  }
+  canForwardTo(): boolean {
+    return true;
+  }
+  sendForward(to: string, f: ForwardFrame): boolean {
+    this.order.push(`f${f.requestId}:${to}`);
+    return true;
+  }
+  onForward(h: (from: string, f: ForwardFrame) => void): () => void {
+    this.forwardHandler = h;
+    return () => {};
+  }
+  arriveForward(from: string, f: ForwardFrame): void {
+    this.forwardHandler?.(from, f);
   }
   setPeer(): void {}
   async removePeer(): Promise<void> {}
@@ -166,4 +186,53 @@ test('a full delay queue drops newer messages, counted; close() drops what waits
   timer.advance(2000);
   assert.equal(inner.sent.length, 0);
   assert.equal(filter.filterStats().delayedNow, 0);
+});
+
+test('forwarding frames: cut links drop them, delays keep them in order with the messages', () => {
+  const { inner, timer, filter } = setup();
+  const got: string[] = [];
+  filter.onForward((from, f) => got.push(`${from}:${f.requestId}`));
+  const frame = (requestId: number): ForwardFrame => ({
+    kind: 'forwardAppended',
+    requestId,
+    index: requestId,
+    term: 1,
+  });
+  assert.equal(filter.canForwardTo('n2'), true);
+  filter.set({ ...none, dropTo: ['n2'] });
+  assert.equal(filter.canForwardTo('n2'), false, 'the proposal could not go out');
+  assert.equal(filter.sendForward('n2', frame(1)), false);
+  filter.set({ ...none, dropFrom: ['n2'] });
+  assert.equal(filter.canForwardTo('n2'), false, 'its answer could not come back');
+  inner.arriveForward('n2', frame(2));
+  inner.arriveForward('n3', frame(3));
+  assert.deepEqual(got, ['n3:3']);
+  filter.set({ ...none, isolate: true });
+  assert.equal(filter.canForwardTo('n3'), false);
+
+  filter.set({ ...none, messageDelayMs: 100 });
+  filter.send(hb('n1', 'n2'));
+  assert.equal(filter.sendForward('n2', frame(4)), true);
+  filter.send(hb('n1', 'n2'));
+  assert.deepEqual(inner.order, []);
+  timer.advance(100);
+  assert.deepEqual(inner.order, ['m:n2', 'f4:n2', 'm:n2']);
+  filter.set(none);
+  filter.sendForward('n3', frame(5));
+  assert.deepEqual(inner.order.at(-1), 'f5:n3');
+  assert.deepEqual(filter.filterStats(), { droppedOut: 1, droppedIn: 1, droppedDelayed: 0, delayedNow: 0 });
+});
+
+test('over a transport without forwarding, the filter forwards nothing', () => {
+  const bare: FilterableTransport = {
+    send: () => true,
+    setPeer: () => {},
+    removePeer: async () => {},
+    onMessage: () => () => {},
+    onEvent: () => () => {},
+    stats: () => ({}),
+  };
+  const filter = new FaultFilter(bare, new ManualTimer());
+  assert.equal(filter.canForwardTo('n2'), false);
+  assert.equal(filter.sendForward('n2', { kind: 'forwardAppended', requestId: 1, index: 1, term: 1 }), false);
 });

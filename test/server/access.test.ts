@@ -205,6 +205,12 @@ test('a write through a follower carries its caller: read-only 403, readwrite 20
   });
   assert.equal(done.status, 200, done.text);
   assert.equal((await cluster.get(leader, 'fwd')).body.value, 'v');
+  // With an auth file a follower relays writes as HTTP requests, never over the peer connection:
+  // the leader must see the caller's token.
+  const forwarding = (await cluster.debug(follower)).forwarding as Record<string, unknown>;
+  assert.equal(forwarding.overPeer, false);
+  assert.equal(forwarding.viaPeer, 0);
+  assert.equal(forwarding.viaHttp, 1, 'the one the follower let through (it refused the reader itself)');
   const anonymous = await cluster.request(follower, 'POST', '/kv', { body, headers: { authorization: '' } });
   assert.equal(anonymous.status, 401, anonymous.text);
 });

@@ -6,7 +6,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { type RaftkvNode, startNode } from '../../src/app/start-node.js';
+import { type NodeSeams, type RaftkvNode, startNode } from '../../src/app/start-node.js';
 import { apiRequests, type Consistency, type NodeStatus, type RaftkvClient } from '../../src/client/index.js';
 import type { NodeOptions } from '../../src/node/index.js';
 import { clusterIdOf } from '../../src/node/recover.js';
@@ -46,6 +46,8 @@ export interface ClusterOptions extends ClusterTiming {
   readonly dataDirs?: Readonly<Record<string, string>>;
   /** Per-node disks instead of the real file system as is (e.g. one that can stall). */
   readonly disks?: Readonly<Record<string, Disk>>;
+  /** Per-node seams besides the disk (e.g. a node speaking the peer protocol of the release before). */
+  readonly seams?: Readonly<Record<string, Omit<NodeSeams, 'disk'>>>;
   /** The token the cluster's own clients send (for nodes started with an authFile). */
   readonly token?: string;
 }
@@ -152,7 +154,15 @@ export class TestCluster {
     const joining = this.joined.has(id);
     cluster[id] = { host: LOOPBACK, port: this.port(id) };
     const lines = this.logs.get(id)!;
-    const { size: _size, perNode, dataDirs: _dataDirs, disks, token: _token, ...timing } = this.options;
+    const {
+      size: _size,
+      perNode,
+      dataDirs: _dataDirs,
+      disks,
+      token: _token,
+      seams,
+      ...timing
+    } = this.options;
     const disk = disks?.[id];
     const node = await startNode(
       {
@@ -167,7 +177,7 @@ export class TestCluster {
         dataDir: this.dataDir(id),
         logSink: (line) => lines.push(line),
       },
-      disk === undefined ? {} : { disk },
+      { ...seams?.[id], ...(disk !== undefined && { disk }) },
     );
     this.running.set(id, node);
     return node;

@@ -7,7 +7,13 @@ import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import { CodecError } from '../../src/codec/index.js';
 import { decodeMessage, encodeMessage, LAST_MESSAGE_TAG } from '../../src/transport/codec.js';
-import { decodeFrame } from '../../src/transport/control-frames.js';
+import {
+  CONTROL_TAGS,
+  decodeFrame,
+  encodeForwardFrame,
+  type ForwardFrame,
+} from '../../src/transport/control-frames.js';
+import { FRAME_HEADER_BYTES } from '../../src/transport/framing.js';
 import { anyMessage } from './message-arbitraries.js';
 
 type Mutation =
@@ -55,7 +61,77 @@ function checkDecodeFrame(bytes: Uint8Array): void {
   }
 }
 
+const requestId = fc.maxSafeNat();
+/** Every forwarding frame (protocol version 4), with any ids, indexes, strings and data. */
+const anyForwardFrame: fc.Arbitrary<ForwardFrame> = fc.oneof(
+  fc.record({
+    kind: fc.constant('forwardProposal' as const),
+    requestId,
+    data: fc.uint8Array({ maxLength: 64 }),
+  }),
+  fc.record({
+    kind: fc.constant('forwardAppended' as const),
+    requestId,
+    index: fc.maxSafeNat(),
+    term: fc.maxSafeNat(),
+  }),
+  fc.record({
+    kind: fc.constant('forwardRefused' as const),
+    requestId,
+    code: fc.string({ maxLength: 20 }),
+    message: fc.string({ unit: 'grapheme', maxLength: 40 }),
+    definite: fc.boolean(),
+  }),
+);
+
+const payloadOf = (f: ForwardFrame): Uint8Array => encodeForwardFrame(f).subarray(FRAME_HEADER_BYTES);
+
+/** A forwarding frame's payload either fails with a CodecError or re-encodes to the same bytes. */
+function checkForwardFrame(bytes: Uint8Array): void {
+  let decoded: ReturnType<typeof decodeFrame>;
+  try {
+    decoded = decodeFrame(bytes);
+  } catch (err) {
+    assert.ok(err instanceof CodecError, `expected a CodecError, got ${String(err)}`);
+    return;
+  }
+  if (
+    decoded.kind === 'forwardProposal' ||
+    decoded.kind === 'forwardAppended' ||
+    decoded.kind === 'forwardRefused'
+  ) {
+    assert.deepStrictEqual(Uint8Array.from(payloadOf(decoded)), Uint8Array.from(bytes));
+  }
+}
+
 describe('codec fuzzing', () => {
+  it('forwarding frames round-trip; mutated ones are canonical or fail with a CodecError', () => {
+    fc.assert(
+      fc.property(anyForwardFrame, fc.array(mutation, { maxLength: 4 }), (f, mutations) => {
+        const bytes = payloadOf(f);
+        const decoded = decodeFrame(bytes);
+        // Plain objects both (the arbitrary's records have no prototype), data as plain arrays.
+        const plain = (x: object): unknown =>
+          JSON.parse(JSON.stringify(x, (_k, v: unknown) => (v instanceof Uint8Array ? [...v] : v)));
+        assert.deepStrictEqual(plain(decoded), plain(f));
+        checkForwardFrame(mutate(bytes, mutations));
+      }),
+      { numRuns: 3000 },
+    );
+    fc.assert(
+      fc.property(
+        fc.constantFrom(
+          CONTROL_TAGS.ForwardProposal,
+          CONTROL_TAGS.ForwardAppended,
+          CONTROL_TAGS.ForwardRefused,
+        ),
+        fc.uint8Array({ maxLength: 60 }),
+        (tag, rest) => checkForwardFrame(Uint8Array.from([tag, ...rest])),
+      ),
+      { numRuns: 3000 },
+    );
+  });
+
   it('random bytes decode to a canonical message or fail with a CodecError', () => {
     fc.assert(
       fc.property(fc.uint8Array({ maxLength: 200 }), (bytes) => {

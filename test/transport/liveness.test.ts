@@ -13,6 +13,7 @@ import {
   CONTROL_TAGS,
   decodeFrame,
   encodeHelloFrame,
+  MIN_PROTOCOL_VERSION,
   PING_FRAME,
   PONG_FRAME,
   PROTOCOL_VERSION,
@@ -203,7 +204,10 @@ describe('connection liveness', () => {
       await within('the old client refused', old.closed);
       const oldAnswer = old.frames[0];
       assert.ok(oldAnswer?.kind === 'helloReject');
-      assert.equal(oldAnswer.reason, `unsupported protocol version 1 (this node speaks ${PROTOCOL_VERSION})`);
+      assert.equal(
+        oldAnswer.reason,
+        `unsupported protocol version 1 (this node speaks ${MIN_PROTOCOL_VERSION} to ${PROTOCOL_VERSION})`,
+      );
 
       const odd = rawClient(portOf(b));
       const hello = { version: PROTOCOL_VERSION, clusterId: CLUSTER, from: 'p', to: 'b' };

@@ -1,8 +1,9 @@
 // Goal: the peer wire stays byte-for-byte what it is: every message and control frame below, as
-// protocol version 3 writes it. Version 3 is version 2 (the release before the shared byte codec
+// protocol version 4 writes it. Version 3 is version 2 (the release before the shared byte codec
 // wrote these same bytes) except for the two frames that carry a snapshot's metadata
 // (InstallSnapshot, SnapshotBegin), which now carry the whole membership, and the Hello's version.
-// Today's code must produce exactly these bytes and decode them back.
+// Version 4 is version 3 byte for byte (its Hello is read with the same fields), plus the three
+// forwarding frames. Today's code must produce exactly these bytes and decode them back.
 
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
@@ -11,11 +12,14 @@ import type { Message, MessageType } from '../../src/raft/types.js';
 import { decodeMessage, encodeMessage } from '../../src/transport/codec.js';
 import {
   decodeFrame,
+  encodeForwardFrame,
   encodeHelloAcceptFrame,
   encodeHelloFrame,
   encodeHelloRejectFrame,
   encodeSnapshotBeginFrame,
   encodeSnapshotChunkHeader,
+  type ForwardFrame,
+  MIN_PROTOCOL_VERSION,
   PING_FRAME,
   PONG_FRAME,
   PROTOCOL_VERSION,
@@ -127,7 +131,7 @@ const hello = {
 /** Whole frames (4-byte big-endian length, then the payload). */
 const FRAME_HEX = {
   message: '0000000c07026e31026e320380800109',
-  hello: '0000001840030b636c75737465722de29c93026e31026e32fa018827',
+  hello: '0000001840040b636c75737465722de29c93026e31026e32fa018827',
   helloAccept: '0000000441026e32',
   helloReject: '000000184216636c757374657220226122206973206e6f7420226222',
   snapshotBegin:
@@ -137,12 +141,37 @@ const FRAME_HEX = {
   pong: '0000000146',
 };
 
+/** The Hello of version 3, as the release before wrote it: a node still reads it. */
+const HELLO_V3_HEX = '0000001840030b636c75737465722de29c93026e31026e32fa018827';
+
+/** The forwarding frames of version 4, whole. */
+const FORWARD_FRAMES: readonly { readonly frame: ForwardFrame; readonly hex: string }[] = [
+  {
+    frame: { kind: 'forwardProposal', requestId: 300, data: bytes(1, 1, 1, 0x6b, 1, 0x76) },
+    hex: '0000000a47ac02060101016b0176',
+  },
+  { frame: { kind: 'forwardProposal', requestId: 0, data: bytes() }, hex: '00000003470000' },
+  {
+    frame: { kind: 'forwardAppended', requestId: 300, index: big, term: 7 },
+    hex: '0000000a48ac0283808080802007',
+  },
+  {
+    frame: { kind: 'forwardRefused', requestId: 1, code: 'busy', message: 'too many ✓', definite: true },
+    hex: '00000015490104627573790c746f6f206d616e7920e29c9301',
+  },
+  {
+    frame: { kind: 'forwardRefused', requestId: 2 ** 53 - 1, code: '', message: '', definite: false },
+    hex: '0000000c49ffffffffffffff0f000000',
+  },
+];
+
 const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
 const unhex = (h: string): Uint8Array => Uint8Array.from(Buffer.from(h, 'hex'));
 
-describe('wire bytes are those of protocol version 3', () => {
-  it('speaks protocol version 3', () => {
-    assert.equal(PROTOCOL_VERSION, 3);
+describe('wire bytes are those of protocol version 4', () => {
+  it('speaks protocol version 4, and still 3', () => {
+    assert.equal(PROTOCOL_VERSION, 4);
+    assert.equal(MIN_PROTOCOL_VERSION, 3);
   });
 
   for (const [type, m] of Object.entries(MESSAGES) as [MessageType, Message][]) {
@@ -183,4 +212,20 @@ describe('wire bytes are those of protocol version 3', () => {
     assert.equal(hex(PONG_FRAME), FRAME_HEX.pong);
     assert.deepStrictEqual(decodeFrame(payload(FRAME_HEX.pong)), { kind: 'pong' });
   });
+
+  it("version 3's Hello: the same bytes but the version, and read with every field", () => {
+    const v3 = { ...hello, version: 3 };
+    assert.equal(hex(encodeHelloFrame(v3)), HELLO_V3_HEX);
+    assert.deepStrictEqual(decodeFrame(unhex(HELLO_V3_HEX).subarray(FRAME_HEADER_BYTES)), {
+      kind: 'hello',
+      hello: v3,
+    });
+  });
+
+  for (const { frame, hex: golden } of FORWARD_FRAMES) {
+    it(`${frame.kind} (request ${frame.requestId}): same bytes, and they decode back`, () => {
+      assert.equal(hex(encodeForwardFrame(frame)), golden);
+      assert.deepStrictEqual(decodeFrame(unhex(golden).subarray(FRAME_HEADER_BYTES)), frame);
+    });
+  }
 });
