@@ -7,6 +7,7 @@
 // are counted by kind; the generator reports its own CPU use so a reader can tell whether it was
 // the bottleneck.
 
+import { randomUUID } from 'node:crypto';
 import http from 'node:http';
 import https from 'node:https';
 import { type ClientTls, checkClientTls } from '../client/index.js';
@@ -29,6 +30,8 @@ export interface BenchOptions {
   readonly target: BenchTarget;
   /** `client` goes with target raftkv only (etcd is spoken by raw HTTP). */
   readonly via: BenchVia;
+  /** Raw raftkv writes carry an Idempotency-Key each, as the client's do (what they cost the nodes). */
+  readonly idempotencyKeys?: boolean;
   readonly clients: number;
   readonly conns: number;
   /** Stop after this many requests (if set), else after durationS seconds. */
@@ -212,6 +215,7 @@ function request(
   return new Promise((resolve) => {
     const headers: http.OutgoingHttpHeaders = {};
     if (o.token !== undefined && o.target === 'raftkv') headers.authorization = `Bearer ${o.token}`;
+    if (o.idempotencyKeys === true && !isRead) headers['idempotency-key'] = `raftkv-client-${randomUUID()}`;
     if (body !== null) {
       headers['content-type'] = 'application/json';
       headers['content-length'] = Buffer.byteLength(body);

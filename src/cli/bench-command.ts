@@ -42,6 +42,10 @@ export const benchFlags: readonly FlagDef[] = [
     default: 'http',
     help: "raw HTTP requests, or the package's ClusterClient (--target raftkv)",
   },
+  {
+    name: 'idempotency-keys',
+    help: 'raw HTTP writes carry an Idempotency-Key each, as the client sends (--via http, --target raftkv)',
+  },
   { name: 'clients', value: 'N', default: '16', help: 'concurrent requests in flight' },
   { name: 'conns', value: 'N', default: 'the number of clients', help: 'keep-alive connections in all' },
   { name: 'total', value: 'N', help: 'stop after N requests (instead of --duration)' },
@@ -77,6 +81,12 @@ export function parseBenchOptions(argv: readonly string[], env: Env): BenchOptio
   if (via === 'client' && target !== 'raftkv') {
     throw new UsageError(`--via client goes with --target raftkv, not --target ${target}`);
   }
+  const idempotencyKeys = booleanOption(args, 'idempotency-keys');
+  if (idempotencyKeys && (via !== 'http' || target !== 'raftkv')) {
+    throw new UsageError(
+      '--idempotency-keys goes with --via http --target raftkv (the client always sends keys)',
+    );
+  }
   // etcd's gateway has tokens of its own: --token is refused for it, RAFTKV_TOKEN left aside.
   if (target !== 'raftkv' && stringOption(args, 'token') !== undefined) {
     throw new UsageError('--token goes with --target raftkv');
@@ -96,6 +106,7 @@ export function parseBenchOptions(argv: readonly string[], env: Env): BenchOptio
     endpoints,
     target,
     via,
+    idempotencyKeys,
     clients,
     conns: int('conns', clients, 1),
     total: totalRaw === undefined ? null : parseInteger(totalRaw, '--total', 1),

@@ -75,3 +75,17 @@ test('the report says which path the run took, as text and as JSON', () => {
   const raw = JSON.parse(JSON.stringify(jsonReport(resultVia('http')))) as { options: { via: string } };
   assert.equal(raw.options.via, 'http');
 });
+
+test('--idempotency-keys: raw raftkv writes only', () => {
+  assert.equal(parseBenchOptions([], {}).idempotencyKeys, false);
+  assert.equal(parseBenchOptions(['--idempotency-keys'], {}).idempotencyKeys, true);
+  for (const argv of [
+    ['--idempotency-keys', '--via', 'client'],
+    ['--idempotency-keys', '--target', 'etcd'],
+  ]) {
+    assert.throws(
+      () => parseBenchOptions(argv, {}),
+      (e: unknown) => e instanceof UsageError && /--idempotency-keys/.test(e.message),
+    );
+  }
+});
