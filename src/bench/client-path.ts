@@ -15,7 +15,7 @@ import {
   RaftkvConnectionError,
   type ReadOptions,
 } from '../client/index.js';
-import type { BenchOptions, RequestPath, Send } from './load.js';
+import type { BenchOptions, RequestPath, Send } from './options.js';
 
 export function clientPath(o: BenchOptions, perEndpoint: number): RequestPath {
   const clients = o.endpoints.map(

@@ -10,47 +10,14 @@
 import { randomUUID } from 'node:crypto';
 import http from 'node:http';
 import https from 'node:https';
-import { type ClientTls, checkClientTls } from '../client/index.js';
+import { checkClientTls } from '../client/index.js';
 import { httpsOptionsOf } from '../client/tls.js';
 import { Prng } from '../random.js';
 import { clientPath } from './client-path.js';
 import { Histogram } from './histogram.js';
+import type { BenchOptions, RequestPath } from './options.js';
 
-export type BenchTarget = 'raftkv' | 'etcd';
-/** How requests are sent: raw HTTP requests of the generator's own, or the package's ClusterClient. */
-export type BenchVia = 'http' | 'client';
-export type BenchOp =
-  | { readonly kind: 'put' }
-  | { readonly kind: 'get' }
-  | { readonly kind: 'mixed'; readonly readRatio: number };
-
-export interface BenchOptions {
-  /** `host:port` (http), or `http://host:port` / `https://host:port`. */
-  readonly endpoints: readonly string[];
-  readonly target: BenchTarget;
-  /** `client` goes with target raftkv only (etcd is spoken by raw HTTP). */
-  readonly via: BenchVia;
-  /** Raw raftkv writes carry an Idempotency-Key each, as the client's do (what they cost the nodes). */
-  readonly idempotencyKeys?: boolean;
-  readonly clients: number;
-  readonly conns: number;
-  /** Stop after this many requests (if set), else after durationS seconds. */
-  readonly total: number | null;
-  readonly durationS: number;
-  readonly keySize: number;
-  readonly valueSize: number;
-  readonly keyspace: number;
-  readonly op: BenchOp;
-  readonly consistency: 'linearizable' | 'stale';
-  /** Called about 5 times a second with the requests done so far. */
-  readonly onProgress?: (done: number, elapsedS: number) => void;
-  /** Per-request timeout in ms. */
-  readonly timeoutMs?: number;
-  /** raftkv: sent as `Authorization: Bearer TOKEN` (nodes with an auth file). */
-  readonly token?: string;
-  /** For https:// endpoints: the CA to trust and the client certificate to present. */
-  readonly tls?: ClientTls;
-}
+export type { BenchOp, BenchOptions, BenchTarget, BenchVia, RequestPath, Send } from './options.js';
 
 /** What a run was asked to do; the credentials are left out (a report must not show them). */
 export type BenchSettings = Omit<BenchOptions, 'onProgress' | 'token' | 'tls'>;
@@ -71,19 +38,6 @@ interface Endpoint {
   readonly host: string;
   readonly port: number;
   readonly agent: http.Agent;
-}
-
-/**
- * Sends one request of the bench (a get when `isRead`, else a put) and resolves with `ok` or the
- * kind of error to count it under; never rejects.
- */
-export type Send = (isRead: boolean, key: string, value: string) => Promise<string>;
-
-/** A way of sending the bench's requests over the endpoints, and of releasing its connections. */
-export interface RequestPath {
-  /** The sender of client `c`, whose endpoint is the (c mod N)th on every path. */
-  sender(c: number): Send;
-  close(): void;
 }
 
 export async function runBench(o: BenchOptions): Promise<BenchResult> {

@@ -12,28 +12,11 @@ import { chmodSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import { join } from 'node:path';
 import { RaftkvError } from '../api/errors.js';
+import { isNodeAction, type NodeAction, type SupervisedNode } from '../api/supervisor.js';
 import { errorBody, statusFor } from '../server/status-map.js';
 import { exerciseRunIn, parseExerciseBody } from '../server/validate.js';
 
-/** What can be done to a node: SIGKILL (a crash), SIGTERM (a graceful stop), or stop-then-start. */
-export const nodeActions = ['kill', 'stop', 'restart'] as const;
-export type NodeAction = (typeof nodeActions)[number];
-
-export function isNodeAction(x: unknown): x is NodeAction {
-  return typeof x === 'string' && (nodeActions as readonly string[]).includes(x);
-}
-
-/** One node as GET /nodes shows it. */
-export interface SupervisedNode {
-  readonly id: string;
-  /** The running process's PID; null while it is down. */
-  readonly pid: number | null;
-  readonly running: boolean;
-  /** How many times a process of this node has exited since the supervisor started. */
-  readonly exits: number;
-  /** Its client URL. */
-  readonly url: string;
-}
+export { isNodeAction, type NodeAction, nodeActions, type SupervisedNode } from '../api/supervisor.js';
 
 /** A refusal, answered with its status and the API's error body (`error`, `code`, `definite`). */
 export class ControlError extends Error {

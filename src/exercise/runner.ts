@@ -28,15 +28,9 @@ export interface ExerciseReport {
   readonly durationMs: number;
 }
 
-/** A check of the exercise did not hold: FAIL, with what was seen. */
-export class ExerciseFailed extends Error {
-  override readonly name = 'ExerciseFailed';
-}
+import { PreconditionFailed } from './errors.js';
 
-/** The exercise cannot run on this cluster; the message says how to start one where it can. */
-export class PreconditionFailed extends Error {
-  override readonly name = 'PreconditionFailed';
-}
+export { ExerciseFailed, PreconditionFailed } from './errors.js';
 
 /** How long the exercises wait, and how often they look. */
 export interface ExerciseTiming {

@@ -3,9 +3,9 @@
 // found through DATA_DIR/supervisor.json, which kills, stops and restarts single nodes.
 
 import { readFileSync } from 'node:fs';
-import type { NodeAction, SupervisedNode } from '../cli/supervisor-control.js';
+import type { NodeAction, SupervisedNode } from '../api/supervisor.js';
 import { type ClientOptions, ClusterClient, RaftkvApiError, RaftkvClient } from '../client/index.js';
-import { PreconditionFailed } from './runner.js';
+import { PreconditionFailed } from './errors.js';
 
 export interface ExerciseNode {
   readonly id: string;

@@ -6,6 +6,7 @@
 
 import { isNodeId, parseHostPort } from '../api/addresses.js';
 import { BadRequestError, NotFoundError, TooLargeError } from '../api/errors.js';
+import { exerciseNumbers } from '../api/exercises.js';
 import { type Faults, type FaultsPatch, faultFields, maxFaultDelayMs } from '../api/faults.js';
 import type {
   AddMemberRequest,
@@ -21,7 +22,6 @@ import type {
   TxnRequest,
   WatchSpec,
 } from '../api/service.js';
-import { exercises } from '../exercise/index.js';
 import {
   isWellFormed,
   KV_LIMITS,
@@ -782,7 +782,7 @@ function parseProcessBody(body: Buffer): ProcessAction {
 
 /** `{"exercise": N}`, N one of the exercises' numbers (docs/exercises.md). */
 export function parseExerciseBody(body: Buffer): number {
-  const known = exercises.map((e) => e.n);
+  const known = exerciseNumbers;
   const obj = jsonObject(body, `{"exercise": ${known.join('|')}}`);
   for (const field of Object.keys(obj)) {
     if (field !== 'exercise') {
