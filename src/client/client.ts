@@ -176,10 +176,10 @@ export class RaftkvClient {
     this.url = this.base.origin;
     this.timeoutMs = options.timeoutMs ?? 10_000;
     this.onForwarded = options.onForwarded;
-    this.headers =
-      options.token === undefined
-        ? (options.headers ?? {})
-        : { ...options.headers, authorization: `Bearer ${options.token}` };
+    const headers: Record<string, string> = {};
+    for (const [name, value] of Object.entries(options.headers ?? {})) headers[name.toLowerCase()] = value;
+    if (options.token !== undefined) headers.authorization = `Bearer ${options.token}`;
+    this.headers = headers;
     const secure = this.base.protocol === 'https:';
     if (secure && options.tls !== undefined) checkClientTls(options.tls);
     this.tls = secure ? options.tls : undefined;
@@ -500,14 +500,12 @@ export class RaftkvClient {
     accept: string,
     jsonBody = false,
   ): Record<string, string | readonly string[]> {
-    const headers: Record<string, string | readonly string[]> = { accept };
-    const add = (more: Readonly<Record<string, string | readonly string[]>> = {}): void => {
-      for (const [name, value] of Object.entries(more)) headers[name.toLowerCase()] = value;
-    };
-    add(this.headers);
+    // The client's own headers were lowered once, in the constructor.
+    const headers: Record<string, string | readonly string[]> = { accept, ...this.headers };
     if (jsonBody) headers['content-type'] = 'application/json';
     if (req.idempotencyKey !== undefined) headers['idempotency-key'] = req.idempotencyKey;
-    add(req.headers);
+    if (req.headers !== undefined)
+      for (const [name, value] of Object.entries(req.headers)) headers[name.toLowerCase()] = value;
     return headers;
   }
 

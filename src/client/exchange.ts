@@ -66,7 +66,7 @@ export function openRequest(
     ...(secure && agent === false && tls !== undefined && httpsOptionsOf(tls)),
     protocol: base.protocol,
     // URL keeps an IPv6 address in brackets; the socket wants it bare.
-    hostname: base.hostname.replace(/^\[(.*)\]$/, '$1'),
+    hostname: base.hostname.startsWith('[') ? base.hostname.slice(1, -1) : base.hostname,
     port: base.port,
     method: out.method,
     path: out.path,

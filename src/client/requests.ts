@@ -70,6 +70,12 @@ export interface ListOptions extends ReadOptions {
 const keyPath = (key: string): string => `/kv/${encodeURIComponent(key)}`;
 
 /** `consistency` and `minIndex`, when given. */
+/** `readQuery` as a query string; most reads name neither, and get no URLSearchParams (every get's path). */
+function readQueryString(options: ReadOptions): string {
+  if (options.consistency === undefined && options.minIndex === undefined) return '';
+  return readQuery(options).toString();
+}
+
 function readQuery(options: ReadOptions): URLSearchParams {
   const q = new URLSearchParams();
   if (options.consistency !== undefined) q.set('consistency', options.consistency);
@@ -101,7 +107,7 @@ export const apiRequests = {
 
   /** GET /kv/{key} */
   get(key: string, options: ReadOptions = {}): ApiRequest {
-    const q = readQuery(options).toString();
+    const q = readQueryString(options);
     return { method: 'GET', path: `${keyPath(key)}${q === '' ? '' : `?${q}`}` };
   },
 
@@ -203,7 +209,7 @@ export const apiRequests = {
 
   /** GET /leases/{id}: its TTL, the seconds left, its keys. */
   leaseInfo(id: number, options: ReadOptions = {}): ApiRequest {
-    const q = readQuery(options).toString();
+    const q = readQueryString(options);
     return { method: 'GET', path: `/leases/${id}${q === '' ? '' : `?${q}`}` };
   },
 
