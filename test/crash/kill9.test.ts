@@ -15,7 +15,7 @@
 //
 // The fault schedule comes from a seeded PRNG (the seed is in the test name; replay it with
 // RAFTKV_CRASH_SEED=<seed>; the process timing itself is not reproducible). More cycles:
-// RAFTKV_CRASH_CYCLES=<n> (default 20).
+// RAFTKV_CRASH_CYCLES=<n> (default 12).
 
 import assert from 'node:assert/strict';
 import { appendFile, readdir, readFile, writeFile } from 'node:fs/promises';
@@ -28,7 +28,7 @@ import { pause } from '../support/wait.js';
 import { FRAME_HEADER, KIND_ENTRY, lastSegment, readFrames } from './wal-files.js';
 import { checkWorkload, defaultWorkload, Workload } from './workload.js';
 
-const cycles = intFromEnv('RAFTKV_CRASH_CYCLES', 20);
+const cycles = intFromEnv('RAFTKV_CRASH_CYCLES', 12);
 const seed = seedFromEnv('RAFTKV_CRASH_SEED');
 const replay = `replay the fault schedule with RAFTKV_CRASH_SEED=${seed}`;
 

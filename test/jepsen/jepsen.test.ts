@@ -1,8 +1,8 @@
 // The Jepsen-style runner end to end: real node processes in network namespaces, real packet
 // drops, kills and pauses. Needs root and `ip netns` + iptables; skipped with the reason otherwise.
 //
-// Bounded for CI (about 6 minutes in all): five 40-second runs with different nemeses and
-// seeds must come out valid, one of them with TLS and auth on, one changing the membership while
+// Bounded for CI (about 5 minutes in all): three 30-second and two 40-second runs with different
+// nemeses and seeds must come out valid, one of them with TLS and auth on, one changing the membership while
 // partitions and kills run,
 // one with lease reads against a leader stopped and cut off from its peers; a 30-second run with nodes on small disks filled below their threshold must come
 // out valid with writes refused for space and every alarm cleared (it also needs a tmpfs); a run
@@ -126,14 +126,14 @@ describe('jepsen runner', { skip, concurrency: 1 }, () => {
   });
 
   it('partitions (halves, leader, bridge, one-way): valid', { timeout: 150_000 }, async () => {
-    await validRun(['--time', '40', '--seed', '101', '--nemesis', 'partition']);
+    await validRun(['--time', '30', '--seed', '101', '--nemesis', 'partition']);
   });
 
   it('kill -9 and restarts, rolling too, with TLS and auth on: valid', { timeout: 150_000 }, async () => {
     // HTTPS with client certificates, mutual peer TLS and an auth file: every client request, every
     // node's own call and every peer connection authenticated, through kills and restarts.
     await validRun(
-      ['--time', '40', '--seed', '202', '--nemesis', 'kill,restart', '--secure'],
+      ['--time', '30', '--seed', '202', '--nemesis', 'kill,restart', '--secure'],
       (report, r) => {
         assert.equal(report.settings.secure, true, explain(r));
       },
@@ -141,7 +141,7 @@ describe('jepsen runner', { skip, concurrency: 1 }, () => {
   });
 
   it('pauses mixed with partitions and kills: valid', { timeout: 150_000 }, async () => {
-    await validRun(['--time', '40', '--seed', '303', '--nemesis', 'pause,partition,kill']);
+    await validRun(['--time', '30', '--seed', '303', '--nemesis', 'pause,partition,kill']);
   });
 
   it('membership changes (replace, shrink, grow) while partitions and kills run: valid', {
