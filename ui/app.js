@@ -585,9 +585,39 @@ function faultNotes(view, leader) {
   return notes;
 }
 
+/**
+ * Where each note's rule is explained at length: the README or a doc, served as text by the node
+ * (GET /ui/docs/NAME.md), so the link works offline too.
+ */
+const noteDocs = {
+  'A majority is enough.': ['README.md', 'README: the core'],
+  'No majority.': ['README.md', 'README: guarantees'],
+  'Election under way.': ['README.md', 'README: the core'],
+  'PreVote.': ['README.md', 'README: the core'],
+  'Stale leader.': ['read-modes.md', 'docs/read-modes.md'],
+  'Catching up by snapshot.': ['README.md', 'README: the core'],
+  'Catching up.': ['README.md', 'README: the core'],
+  'Uncommitted entries may be replaced.': ['README.md', 'README: guarantees'],
+  'Learners.': ['membership.md', 'docs/membership.md'],
+  'Answered with an error.': ['security.md', 'docs/security.md'],
+  'Isolated.': ['faults.md', 'docs/faults.md'],
+  'A cut link.': ['faults.md', 'docs/faults.md'],
+  'Paused.': ['read-modes.md', 'docs/read-modes.md'],
+  'Slow disk.': ['faults.md', 'docs/faults.md'],
+  'Slow messages.': ['faults.md', 'docs/faults.md'],
+};
+
 function renderNotes(view, leader) {
   const notes = notesFor(view, leader);
-  $('#notes').replaceChildren(...notes.map(([rule, text]) => h('li', {}, h('b', {}, rule), ' ', text)));
+  const more = (rule) => {
+    const doc = noteDocs[rule];
+    return doc
+      ? [' ', h('a', { href: `/ui/docs/${doc[0]}`, target: '_blank', rel: 'noopener' }, `(${doc[1]})`)]
+      : [];
+  };
+  $('#notes').replaceChildren(
+    ...notes.map(([rule, text]) => h('li', {}, h('b', {}, rule), ' ', text, ...more(rule))),
+  );
   $('#notes-panel').hidden = notes.length === 0;
 }
 

@@ -22,6 +22,11 @@ const contentTypes: Readonly<Record<string, string>> = {
 
 /** A file name the dashboard may serve: no directories, no dot files, a known type. */
 const assetName = /^[a-z0-9][a-z0-9-]*\.(html|js|css|svg|png)$/;
+/**
+ * The explanations the page's notes link to: `docs/README.md` (the package's README) and
+ * `docs/NAME.md` (its docs/), served as plain text — the node renders no Markdown.
+ */
+const docName = /^docs\/(README|[a-z0-9][a-z0-9-]*)\.md$/;
 
 /** Where the files are: `ui/` beside `dist/` (this module is dist/src/server/ui-assets.js). */
 export const defaultUiDir = new URL('../../../ui/', import.meta.url);
@@ -33,20 +38,31 @@ export class UiAssets {
 
   /** The file `name`, or null when there is no such file to serve. */
   get(name: string): Promise<UiAsset | null> {
-    const type = assetName.exec(name)?.[1];
-    if (type === undefined) return Promise.resolve(null);
+    const file = this.fileOf(name);
+    if (file === null) return Promise.resolve(null);
     let asset = this.cache.get(name);
     if (asset === undefined) {
-      asset = this.read(name, contentTypes[type]!);
+      asset = this.read(name, file.url, file.contentType);
       this.cache.set(name, asset);
     }
     return asset;
   }
 
-  private async read(name: string, contentType: string): Promise<UiAsset | null> {
+  /** Where `name` is and what it is, or null for a name that is not served. */
+  private fileOf(name: string): { url: URL; contentType: string } | null {
+    const type = assetName.exec(name)?.[1];
+    if (type !== undefined) return { url: new URL(name, this.dir), contentType: contentTypes[type]! };
+    const doc = docName.exec(name)?.[1];
+    if (doc === undefined) return null;
+    // The package's root is ui/'s parent: README.md there, the docs in docs/.
+    const url = new URL(doc === 'README' ? '../README.md' : `../docs/${doc}.md`, this.dir);
+    return { url, contentType: 'text/plain; charset=utf-8' };
+  }
+
+  private async read(name: string, url: URL, contentType: string): Promise<UiAsset | null> {
     let body: Buffer;
     try {
-      body = await readFile(new URL(name, this.dir));
+      body = await readFile(url);
     } catch {
       // Not there (or unreadable): not cached, so a file added later is found.
       this.cache.delete(name);

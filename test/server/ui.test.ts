@@ -125,3 +125,24 @@ test('/ui/nodes/{id}/faults on nodes without --enable-faults: the member says fa
   assert.equal(a.status, 403);
   assert.equal(a.body.code, 'faults_disabled');
 });
+
+test('GET /ui/docs/NAME.md: the README and the docs the notes link to, as text; nothing else', async (t) => {
+  const c = await startCluster(t, { size: 1 });
+  await c.waitForLeader();
+  const client = c.client('n1');
+  const readme = await request(client, 'GET', '/ui/docs/README.md');
+  assert.equal(readme.status, 200);
+  assert.match(String(readme.headers['content-type']), /^text\/plain; charset=utf-8/);
+  assert.match(readme.text, /^# raftkv/);
+  const faults = await request(client, 'GET', '/ui/docs/faults.md');
+  assert.equal(faults.status, 200);
+  assert.match(faults.text, /admin\/faults/);
+  for (const path of [
+    '/ui/docs/../package.json',
+    '/ui/docs/none.md',
+    '/ui/docs/images/dashboard.png',
+    '/ui/docs/README.txt',
+  ]) {
+    assert.equal((await request(client, 'GET', path)).status, 404, path);
+  }
+});

@@ -292,6 +292,13 @@ test('fault buttons: isolate the leader from the page, see a new one, heal every
     'the note on isolation',
     `document.querySelector('#notes').textContent.includes('Isolated.')`,
   );
+  // …with a link to where it is explained, which the node serves.
+  const href = await inPage<string>(
+    page,
+    `[...document.querySelectorAll('#notes li')].find((li) => li.textContent.includes('Isolated.')).querySelector('a').getAttribute('href')`,
+  );
+  assert.equal(href, '/ui/docs/faults.md');
+  assert.equal((await c.client(leader).send({ method: 'GET', path: href })).status, 200);
   assert.match(
     await inPage<string>(
       page,
