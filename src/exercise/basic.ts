@@ -3,11 +3,18 @@
 // once it has applied that index itself (so it shows replication, not forwarding), and
 // linearizably, which it answers only after confirming with the leader that nothing newer exists.
 
-import { describeFailure, ids, quote, valueOn, waitForLeader, writeThrough } from './cluster-ops.js';
+import {
+  ids,
+  narratedReads,
+  observedReads,
+  quote,
+  type ReadOptions,
+  type ReadOutcome,
+  readOn,
+  waitForLeader,
+  writeThrough,
+} from './cluster-ops.js';
 import { type Exercise, ExerciseFailed } from './runner.js';
-
-/** A value quoted; a failure or an absence as it is. */
-const show = (v: string): string => (v.startsWith('failed: ') || v === '(absent)' ? v : JSON.stringify(v));
 
 export const basicOperations: Exercise = {
   n: 1,
@@ -34,38 +41,33 @@ export const basicOperations: Exercise = {
       `Put ${key} through ${leader.id}: committed at index ${put.index} (a majority has it in its log).`,
     );
 
-    const stale: Record<string, string> = {};
-    const linearizable: Record<string, string> = {};
     const wrong: string[] = [];
-    for (const node of nodes) {
-      try {
-        const v = await valueOn(ctx, node, key, { consistency: 'stale', minIndex: put.index });
-        stale[node.id] = v ?? '(absent)';
-        if (v !== value) wrong.push(`${node.id} (stale) returned ${quote(v)}`);
-      } catch (e) {
-        stale[node.id] = `failed: ${describeFailure(e)}`;
-        wrong.push(`${node.id} (stale, minIndex ${put.index}) failed: ${describeFailure(e)}`);
+    /** Reads the key on every node in turn; notes under `how` each that fails or differs. */
+    const readEach = async (how: string, options: ReadOptions): Promise<Map<string, ReadOutcome>> => {
+      const reads = new Map<string, ReadOutcome>();
+      for (const node of nodes) {
+        const r = await readOn(ctx, node, key, options);
+        reads.set(node.id, r);
+        if (r.failure !== null) wrong.push(`${node.id} (${how}) failed: ${r.failure}`);
+        else if (r.value !== value) wrong.push(`${node.id} (${how}) returned ${quote(r.value)}`);
       }
-    }
-    ctx.observe('staleReads', stale);
+      return reads;
+    };
+
+    const stale = await readEach(`stale, minIndex ${put.index}`, {
+      consistency: 'stale',
+      minIndex: put.index,
+    });
+    ctx.observe('staleReads', observedReads(stale));
     ctx.step(
       `Stale reads with minIndex=${put.index} (each node answers from its own state once it has applied the write): ` +
-        nodes.map((n) => `${n.id} ${show(stale[n.id]!)}`).join('; '),
+        narratedReads(stale),
     );
-    for (const node of nodes) {
-      try {
-        const v = await valueOn(ctx, node, key, { consistency: 'linearizable' });
-        linearizable[node.id] = v ?? '(absent)';
-        if (v !== value) wrong.push(`${node.id} (linearizable) returned ${quote(v)}`);
-      } catch (e) {
-        linearizable[node.id] = `failed: ${describeFailure(e)}`;
-        wrong.push(`${node.id} (linearizable) failed: ${describeFailure(e)}`);
-      }
-    }
-    ctx.observe('linearizableReads', linearizable);
+    const linearizable = await readEach('linearizable', { consistency: 'linearizable' });
+    ctx.observe('linearizableReads', observedReads(linearizable));
     ctx.step(
       'Linearizable reads (each node first confirms with the leader that it has everything committed): ' +
-        nodes.map((n) => `${n.id} ${show(linearizable[n.id]!)}`).join('; '),
+        narratedReads(linearizable),
     );
     if (wrong.length > 0) {
       throw new ExerciseFailed(`not every node returned the committed value: ${wrong.join('; ')}`);

@@ -3,10 +3,9 @@
 // what a failure was in the API's own terms.
 
 import { type NodeStatus, type PutResult, RaftkvApiError, RaftkvConnectionError } from '../client/index.js';
+import { retryableFailure, sleep } from '../client/retry.js';
 import { type ExerciseContext, ExerciseFailed } from './runner.js';
 import type { ExerciseNode } from './target.js';
-
-const pause = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** A failure as the narration says it: `503 no_leader (definite)`, `no answer within 3000 ms`. */
 export function describeFailure(e: unknown): string {
@@ -67,13 +66,14 @@ export async function waitForLeader(
           `within ${waitMs} ms (last seen: ${seen})`,
       );
     }
-    await pause(pollMs);
+    await sleep(pollMs);
   }
 }
 
 /**
  * Puts key=value through `node` alone, with one idempotency key, retried (the same key: applied
- * at most once) after any failure but a refusal of the request itself, until waitMs.
+ * at most once) after a failure another try may not have (no connection, no leader, a timeout, a
+ * 5xx), until waitMs.
  */
 export async function writeThrough(
   ctx: ExerciseContext,
@@ -87,13 +87,19 @@ export async function writeThrough(
     try {
       return await node.client.put(key, value, { idempotencyKey, timeoutMs: ctx.timing.requestMs });
     } catch (e) {
-      const refused = e instanceof RaftkvApiError && e.status < 500;
-      if (refused || performance.now() > deadline) {
+      if (!retryableFailure(e) || performance.now() > deadline) {
         throw new ExerciseFailed(`the write of ${key} through ${node.id} failed: ${describeFailure(e)}`);
       }
-      await pause(100);
+      await sleep(100);
     }
   }
+}
+
+/** How a read is made: its consistency, the index it waits for, its bound (requestMs if none). */
+export interface ReadOptions {
+  readonly consistency?: 'stale' | 'linearizable';
+  readonly minIndex?: number;
+  readonly timeoutMs?: number;
 }
 
 /** The value of `key` on `node` (null: absent), or throws as the client does. */
@@ -101,7 +107,7 @@ export async function valueOn(
   ctx: ExerciseContext,
   node: ExerciseNode,
   key: string,
-  options: { consistency?: 'stale' | 'linearizable'; minIndex?: number; timeoutMs?: number } = {},
+  options: ReadOptions = {},
 ): Promise<string | null> {
   const r = await node.client.get(key, {
     ...(options.consistency !== undefined && { consistency: options.consistency }),
@@ -109,6 +115,45 @@ export async function valueOn(
     timeoutMs: options.timeoutMs ?? ctx.timing.requestMs,
   });
   return r.value;
+}
+
+/** What one read on one node gave: the value (null: absent), or the failure as describeFailure says it. */
+export type ReadOutcome =
+  | { readonly value: string | null; readonly failure: null }
+  | { readonly value: null; readonly failure: string };
+
+/** Reads `key` on `node` once; a failure is an outcome too, not a throw. */
+export async function readOn(
+  ctx: ExerciseContext,
+  node: ExerciseNode,
+  key: string,
+  options: ReadOptions = {},
+): Promise<ReadOutcome> {
+  try {
+    return { value: await valueOn(ctx, node, key, options), failure: null };
+  } catch (e) {
+    return { value: null, failure: describeFailure(e) };
+  }
+}
+
+/**
+ * A read as the narration says it: the value quoted (as it is with `quoted` false, for the
+ * report's observations), `(absent)`, or `failed: ` and the failure.
+ */
+function showRead(r: ReadOutcome, quoted = true): string {
+  if (r.failure !== null) return `failed: ${r.failure}`;
+  if (r.value === null) return '(absent)';
+  return quoted ? JSON.stringify(r.value) : r.value;
+}
+
+/** Reads by node id as the report records them: `{n1: "the value" | "(absent)" | "failed: ..."}`. */
+export function observedReads(reads: ReadonlyMap<string, ReadOutcome>): Record<string, string> {
+  return Object.fromEntries([...reads].map(([id, r]) => [id, showRead(r, false)]));
+}
+
+/** Reads by node id as narrated: `n1 "the value"; n2 (absent); n3 failed: 503 no_leader (definite: true)`. */
+export function narratedReads(reads: ReadonlyMap<string, ReadOutcome>): string {
+  return [...reads].map(([id, r]) => `${id} ${showRead(r)}`).join('; ');
 }
 
 /**
@@ -128,7 +173,7 @@ export async function settledValue(
       if (performance.now() > deadline) {
         throw new ExerciseFailed(`a linearizable read of ${key} on ${node.id} failed: ${describeFailure(e)}`);
       }
-      await pause(100);
+      await sleep(100);
     }
   }
 }
@@ -149,7 +194,7 @@ export async function waitApplied(ctx: ExerciseContext, node: ExerciseNode, inde
         `${node.id} did not apply index ${index} within ${ctx.timing.waitMs} ms (last seen: ${last})`,
       );
     }
-    await pause(ctx.timing.pollMs);
+    await sleep(ctx.timing.pollMs);
   }
 }
 
@@ -161,7 +206,7 @@ export async function waitAnswering(ctx: ExerciseContext, node: ExerciseNode): P
     if (performance.now() - from > ctx.timing.waitMs) {
       throw new ExerciseFailed(`${node.id} did not answer within ${ctx.timing.waitMs} ms of being started`);
     }
-    await pause(ctx.timing.pollMs);
+    await sleep(ctx.timing.pollMs);
   }
 }
 

@@ -25,12 +25,10 @@ export {
   type ExerciseResult,
   type ExerciseTiming,
   PreconditionFailed,
-  type RunOptions,
   runExercise,
   type Step,
 } from './runner.js';
 export {
-  type ConnectOptions,
   connect,
   type ExerciseTarget,
   type SupervisorHandle,

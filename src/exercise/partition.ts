@@ -88,21 +88,24 @@ export const networkPartition: Exercise = {
     const minorityKey = `exercise/3/${ctx.runId}/minority`;
     const bound = ctx.timing.minorityWriteMs;
     ctx.step(`A write through ${first.id} (minority side), given ${bound} ms...`);
-    let minorityOutcome: string;
-    try {
-      const r = await old.client.put(minorityKey, `through ${first.id}`, {
+    const minorityWrite: { readonly index: number } | { readonly error: unknown } = await old.client
+      .put(minorityKey, `through ${first.id}`, {
         idempotencyKey: `exercise-${ctx.runId}-minority`,
         timeoutMs: bound,
-      });
-      ctx.observe('minorityWrite', `committed at index ${r.index}`);
+      })
+      .then(
+        (r) => ({ index: r.index }),
+        (error: unknown) => ({ error }),
+      );
+    if ('index' in minorityWrite) {
+      ctx.observe('minorityWrite', `committed at index ${minorityWrite.index}`);
       throw new ExerciseFailed(
-        `a write through ${first.id}, cut off with ${minority.length - 1} other node(s), committed at index ${r.index}: ` +
+        `a write through ${first.id}, cut off with ${minority.length - 1} other node(s), committed at index ${minorityWrite.index}: ` +
           'the minority side must not be able to commit',
       );
-    } catch (e) {
-      if (e instanceof ExerciseFailed) throw e;
-      minorityOutcome = `${definitelyFailed(e) ? 'refused' : 'outcome unknown'}: ${describeFailure(e)}`;
     }
+    const { error } = minorityWrite;
+    const minorityOutcome = `${definitelyFailed(error) ? 'refused' : 'outcome unknown'}: ${describeFailure(error)}`;
     ctx.observe('minorityWrite', minorityOutcome);
     const onMajority = await settledValue(ctx, ctx.target.node(next.id), minorityKey);
     ctx.step(

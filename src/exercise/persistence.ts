@@ -3,7 +3,17 @@
 // majority has it fsynced in its log. Restarted on their data dirs, the nodes replay their logs
 // (and snapshots), elect a leader, and every key reads back.
 
-import { describeFailure, ids, quote, valueOn, waitAnswering, waitForLeader } from './cluster-ops.js';
+import {
+  describeFailure,
+  ids,
+  narratedReads,
+  observedReads,
+  quote,
+  type ReadOutcome,
+  readOn,
+  waitAnswering,
+  waitForLeader,
+} from './cluster-ops.js';
 import { type Exercise, ExerciseFailed, PreconditionFailed } from './runner.js';
 
 const keyCount = 20;
@@ -84,22 +94,16 @@ export const persistence: Exercise = {
     ctx.step(
       `Linearizable reads of all ${written.size} keys: ${wrong.length === 0 ? 'every one as written' : `${wrong.length} wrong`}.`,
     );
-    const perNode: Record<string, string> = {};
+    const lastKey = [...written.keys()].at(-1)!;
+    const perNode = new Map<string, ReadOutcome>();
     for (const n of nodes) {
-      const lastKey = [...written.keys()].at(-1)!;
-      try {
-        const v = await valueOn(ctx, n, lastKey, { consistency: 'stale', minIndex: lastIndex });
-        perNode[n.id] = v ?? '(absent)';
-        if (v !== written.get(lastKey)) wrong.push(`${n.id} (stale) ${lastKey}: ${quote(v)}`);
-      } catch (e) {
-        perNode[n.id] = `failed: ${describeFailure(e)}`;
-        wrong.push(`${n.id} (stale, minIndex ${lastIndex}): ${describeFailure(e)}`);
-      }
+      const r = await readOn(ctx, n, lastKey, { consistency: 'stale', minIndex: lastIndex });
+      perNode.set(n.id, r);
+      if (r.failure !== null) wrong.push(`${n.id} (stale, minIndex ${lastIndex}): ${r.failure}`);
+      else if (r.value !== written.get(lastKey)) wrong.push(`${n.id} (stale) ${lastKey}: ${quote(r.value)}`);
     }
-    ctx.observe('lastKeyPerNode', perNode);
-    ctx.step(
-      `The last key on each node (stale, minIndex ${lastIndex}): ${nodes.map((n) => `${n.id} ${quote(perNode[n.id] ?? null)}`).join('; ')}.`,
-    );
+    ctx.observe('lastKeyPerNode', observedReads(perNode));
+    ctx.step(`The last key on each node (stale, minIndex ${lastIndex}): ${narratedReads(perNode)}.`);
     if (wrong.length > 0)
       throw new ExerciseFailed(`not everything survived the restart: ${wrong.join('; ')}`);
     return `all ${written.size} keys survived a stop of all ${nodes.length} nodes; ${leader.id} led again ${recoveryMs} ms after the start`;

@@ -59,8 +59,6 @@ export interface ExerciseContext {
   step(text: string): void;
   /** Records an observation for the report (and --json). */
   observe(name: string, value: unknown): void;
-  /** Milliseconds since the exercise began. */
-  elapsed(): number;
   /** A name no earlier run used: keys are made fresh under it. */
   readonly runId: string;
   /**
@@ -117,7 +115,6 @@ export async function runExercise(
       observed[name] = value;
       options.onObserve?.(name, value);
     },
-    elapsed,
     runId: `${Date.now().toString(36)}${Math.floor(Math.random() * 36 ** 4).toString(36)}`,
     undo: (what, fn) => {
       const u = { what, fn };

@@ -51,8 +51,7 @@ export interface ConnectOptions {
 }
 
 /** How to start a cluster every exercise can run on. */
-export const startHint =
-  'raftkv cluster --enable-faults (exercise 3: raftkv cluster --nodes 5 --enable-faults)';
+const startHint = 'raftkv cluster --enable-faults (exercise 3: raftkv cluster --nodes 5 --enable-faults)';
 
 const hostPort = (url: string): string => new URL(url).host.toLowerCase();
 
