@@ -453,7 +453,16 @@ function renderMembership(view, leader) {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Notes: the rule at work, when the state calls for it
+// Notes: the rule at work, when the state calls for it. Each is [rule, text, doc]: the doc is
+// where the rule is explained at length — the README or a doc, served as text by the node
+// (GET /ui/docs/NAME.md), so the link works offline too.
+
+const readmeCore = ['README.md', 'README: the core'];
+const readmeGuarantees = ['README.md', 'README: guarantees'];
+const readModesDoc = ['read-modes.md', 'docs/read-modes.md'];
+const membershipDoc = ['membership.md', 'docs/membership.md'];
+const securityDoc = ['security.md', 'docs/security.md'];
+const faultsDoc = ['faults.md', 'docs/faults.md'];
 
 function notesFor(view, leader) {
   const notes = [];
@@ -467,22 +476,26 @@ function notesFor(view, leader) {
     notes.push([
       'A majority is enough.',
       `${list(silent)} ${silent.length === 1 ? 'does' : 'do'} not answer, but ${answering.length} of ${voters.length} voters do — a majority (${majority}) — so they keep a leader and commit writes. A member that returns catches up from the leader.`,
+      readmeCore,
     ]);
   if (answering.length < majority)
     notes.push([
       'No majority.',
       `Only ${answering.length} of ${voters.length} voters answer. A leader needs the votes of ${majority}, and a write commits only once ${majority} have stored it, so nothing commits until enough members are back; writes wait, then fail with 503 or 504 (their outcome then unknown).`,
+      readmeGuarantees,
     ]);
   if (leader === null && answering.length >= majority)
     notes.push([
       'Election under way.',
       `No member leads right now. A follower that hears no heartbeat for its election timeout${electionMs ? ` (${electionMs} ms, randomised)` : ''} stands for election in a new term; the first to get votes from a majority (${majority} of ${voters.length}) leads. Each member votes once per term, so a term has at most one leader.`,
+      readmeCore,
     ]);
   const pre = view.members.filter((m) => statusOf(m)?.preCandidate).map((m) => m.id);
   if (pre.length > 0)
     notes.push([
       'PreVote.',
       `${list(pre)} ${pre.length === 1 ? 'is' : 'are'} pre-voting: asking whether a majority would vote for it, before raising its term. A node cut off from the others cannot win, so it never raises its term and does not disrupt the leader when it comes back.`,
+      readmeCore,
     ]);
   if (leader !== null) {
     for (const m of view.members) {
@@ -491,6 +504,7 @@ function notesFor(view, leader) {
       notes.push([
         'Stale leader.',
         `${m.id} still believes it leads term ${s.term}, but ${leader.id} leads term ${leader.term}. ${m.id} cannot commit anything (a majority has moved on) and steps down as soon as it hears the higher term.`,
+        readModesDoc,
       ]);
     }
     const ls = leader.status;
@@ -506,10 +520,12 @@ function notesFor(view, leader) {
           ? [
               'Catching up by snapshot.',
               `${m.id}'s log ends at ${last}, before the leader's first entry (${leaderFirst}): the entries it lacks are compacted, so the leader sends its snapshot, then the entries after it.`,
+              readmeCore,
             ]
           : [
               'Catching up.',
               `${m.id}'s log ends at ${last}, the leader has committed ${ls.commitIndex}: the leader sends it the entries it lacks (AppendEntries, going back until their logs agree).`,
+              readmeCore,
             ],
       );
     }
@@ -530,12 +546,14 @@ function notesFor(view, leader) {
     notes.push([
       'Uncommitted entries may be replaced.',
       `${list(replaceable)} ${replaceable.length === 1 ? 'holds' : 'hold'} entries past the commit index (dashed). An entry is committed only once a majority has stored it; until then a new leader whose log lacks it overwrites it with its own. Its client got no success — at most "outcome unknown". Committed entries are never replaced.`,
+      readmeGuarantees,
     ]);
   const learners = view.members.filter((m) => m.role === 'learner').map((m) => m.id);
   if (learners.length > 0)
     notes.push([
       'Learners.',
       `${list(learners)} ${learners.length === 1 ? 'receives' : 'receive'} the log but neither vote${learners.length === 1 ? 's' : ''} nor count toward a majority; the leader promotes a learner to voter once it has caught up (see docs/membership.md).`,
+      membershipDoc,
     ]);
   notes.push(...faultNotes(view, leader));
   const failing = view.members.filter((m) => m.reachable && m.error !== null).map((m) => m.id);
@@ -543,6 +561,7 @@ function notesFor(view, leader) {
     notes.push([
       'Answered with an error.',
       `${list(failing)} answered but refused its status (see the members table); with --auth-file the page needs an admin's token, which each member checks itself.`,
+      securityDoc,
     ]);
   return notes;
 }
@@ -560,63 +579,50 @@ function faultNotes(view, leader) {
       notes.push([
         'Isolated.',
         `${id} hears none of its peers and they hear nothing from it. Alone it is a minority: it can neither be elected nor commit a write${leader !== null && leader.id !== id ? `, while the majority keeps ${leader.id} as leader` : ''}. It pre-votes without raising its term, so when it rejoins it does not depose the leader; it catches up from it.`,
+        faultsDoc,
       ]);
     else if (!cutOff && (f.dropTo.length > 0 || f.dropFrom.length > 0))
       notes.push([
         'A cut link.',
         `${id} drops messages to ${list(f.dropTo) || 'no one'} and from ${list(f.dropFrom) || 'no one'}. Raft needs no link in particular, only a majority that can reach its leader: each side still hears the others.`,
+        faultsDoc,
       ]);
     if (f.paused)
       notes.push([
         'Paused.',
         `${id} is stopped as a SIGSTOP would stop it: no ticks, no messages, its clients' requests wait. Its peers see a silent node${leader?.id === id ? '' : ' and, if it led, elect another leader'}. On resuming it first counts the time that passed: a leader whose lease ran out meanwhile does not serve a read from it — the read needs a heartbeat round a majority answers, which fails once another leader exists — so a paused leader's stale reads are refused.`,
+        readModesDoc,
       ]);
     if (f.diskDelayMs > 0)
       notes.push([
         'Slow disk.',
         `Every fsync of ${id} takes ${f.diskDelayMs} ms longer. A write commits once a majority has it on disk, so a slow follower slows nothing while the others form a majority; a slow leader slows every write (and hands leadership over if an fsync stalls past an election timeout).`,
+        faultsDoc,
       ]);
     if (f.messageDelayMs > 0)
       notes.push([
         'Slow messages.',
         `Every message ${id} sends leaves ${f.messageDelayMs} ms late. Past an election timeout, its followers would stop hearing a leader in time and elect another.`,
+        faultsDoc,
       ]);
   }
   return notes;
 }
 
-/**
- * Where each note's rule is explained at length: the README or a doc, served as text by the node
- * (GET /ui/docs/NAME.md), so the link works offline too.
- */
-const noteDocs = {
-  'A majority is enough.': ['README.md', 'README: the core'],
-  'No majority.': ['README.md', 'README: guarantees'],
-  'Election under way.': ['README.md', 'README: the core'],
-  'PreVote.': ['README.md', 'README: the core'],
-  'Stale leader.': ['read-modes.md', 'docs/read-modes.md'],
-  'Catching up by snapshot.': ['README.md', 'README: the core'],
-  'Catching up.': ['README.md', 'README: the core'],
-  'Uncommitted entries may be replaced.': ['README.md', 'README: guarantees'],
-  'Learners.': ['membership.md', 'docs/membership.md'],
-  'Answered with an error.': ['security.md', 'docs/security.md'],
-  'Isolated.': ['faults.md', 'docs/faults.md'],
-  'A cut link.': ['faults.md', 'docs/faults.md'],
-  'Paused.': ['read-modes.md', 'docs/read-modes.md'],
-  'Slow disk.': ['faults.md', 'docs/faults.md'],
-  'Slow messages.': ['faults.md', 'docs/faults.md'],
-};
-
 function renderNotes(view, leader) {
   const notes = notesFor(view, leader);
-  const more = (rule) => {
-    const doc = noteDocs[rule];
-    return doc
-      ? [' ', h('a', { href: `/ui/docs/${doc[0]}`, target: '_blank', rel: 'noopener' }, `(${doc[1]})`)]
-      : [];
-  };
   $('#notes').replaceChildren(
-    ...notes.map(([rule, text]) => h('li', {}, h('b', {}, rule), ' ', text, ...more(rule))),
+    ...notes.map(([rule, text, [file, name]]) =>
+      h(
+        'li',
+        {},
+        h('b', {}, rule),
+        ' ',
+        text,
+        ' ',
+        h('a', { href: `/ui/docs/${file}`, target: '_blank', rel: 'noopener' }, `(${name})`),
+      ),
+    ),
   );
   $('#notes-panel').hidden = notes.length === 0;
 }
@@ -684,19 +690,39 @@ function processAction(id, action) {
   return faultAction(`${action} ${id}`, 'POST', `/ui/nodes/${encodeURIComponent(id)}/process`, { action });
 }
 
+/**
+ * The fault table, one row a member. A row is drawn anew only when what it shows changed (its
+ * signature, kept in data-sig): redrawn on every poll, a click straddling the redraw would land
+ * on a button no longer there.
+ */
 function renderFaults(view, leader) {
   const statuses = view.members.map((m) => ({ m, s: statusOf(m) }));
   const enabled = statuses.some(({ s }) => faultsOf(s)?.enabled === true);
   $('#faults-off').hidden = enabled || statuses.every(({ s }) => s === null);
+  const tbody = $('#faults tbody');
+  const drawn = new Map([...tbody.rows].map((row) => [row.dataset.id, row]));
   const rows = statuses.map(({ m, s }) => {
     const f = faultsOf(s);
     const can = f?.enabled === true;
+    const isLeader = leader?.id === m.id;
+    const signature = JSON.stringify([
+      isLeader,
+      s === null,
+      can && describeFaults(f),
+      Boolean(f?.isolate),
+      Boolean(f?.paused),
+      Boolean(f?.diskDelayMs),
+      m.role === 'learner',
+      view.supervised,
+      m.id === view.servedBy,
+    ]);
+    const before = drawn.get(m.id);
+    if (before?.dataset.sig === signature) return before;
     const button = (label, title, onclick, on = false) =>
       h('button', { type: 'button', class: on ? 'on' : '', title, disabled: !can, onclick }, label);
-    const isLeader = leader?.id === m.id;
     return h(
       'tr',
-      { 'data-id': m.id },
+      { 'data-id': m.id, 'data-sig': signature },
       h('td', {}, h('b', {}, m.id), isLeader ? h('span', { class: 'tag' }, 'leader') : null),
       h('td', { class: 'wrap' }, s === null ? 'unknown (no answer)' : can ? describeFaults(f) : 'faults off'),
       h(
@@ -773,7 +799,14 @@ function renderFaults(view, leader) {
       ),
     );
   });
-  $('#faults tbody').replaceChildren(...rows);
+  const sameMembers =
+    rows.length === tbody.rows.length && rows.every((row, i) => tbody.rows[i].dataset.id === row.dataset.id);
+  if (!sameMembers) tbody.replaceChildren(...rows);
+  else
+    for (const [i, row] of rows.entries()) {
+      const before = tbody.rows[i];
+      if (before !== row) before.replaceWith(row);
+    }
   // The link form lists the members; keep what is chosen across polls.
   const ids = view.members.map((m) => m.id);
   for (const [name, pick] of [
@@ -817,14 +850,10 @@ $('#heal-all').addEventListener('click', async () => {
 const ex = {
   /** The run followed, or null. */
   run: null,
-  exercise: null,
-  title: '',
   runsIn: '',
   /** Steps drawn so far. */
   shown: 0,
   timer: null,
-  /** The last poll got no answer (the node is down: exercise 2 on a leader, exercise 4). */
-  down: false,
 };
 
 function exerciseStatus(text, kind = '') {
@@ -925,11 +954,8 @@ function endRun() {
 function followRun(view, started) {
   clearTimeout(ex.timer);
   ex.run = view.run;
-  ex.exercise = view.exercise ?? null;
-  ex.title = view.title ?? '';
   ex.runsIn = view.runsIn ?? '';
   ex.shown = 0;
-  ex.down = false;
   sessionStorage.setItem(exerciseRunKey, view.run);
   exerciseButtons(false);
   $('#exercise-steps').replaceChildren();
@@ -952,7 +978,6 @@ async function pollRun() {
     a = await api('GET', `/ui/exercises/${encodeURIComponent(run)}`, undefined, stateTimeoutMs);
   } catch (e) {
     // No answer: the node serving the page is down — killed or stopped by the exercise itself.
-    ex.down = true;
     exerciseStatus(
       ex.runsIn === 'supervisor'
         ? `this node is down (${describeFailure(e)}), the exercise goes on in the supervisor — the rest shows when it is back`
@@ -963,9 +988,6 @@ async function pollRun() {
   if (run !== ex.run) return; // another run was started meanwhile
   if (a !== undefined) {
     if (a.status === 200) {
-      ex.down = false;
-      ex.exercise = a.body.exercise;
-      ex.title = a.body.title;
       ex.runsIn = a.body.runsIn;
       renderRun(a.body);
     } else if (a.status === 404 && a.body?.code === 'not_found') {

@@ -263,6 +263,10 @@ test('fault buttons: isolate the leader from the page, see a new one, heal every
   const c = await startCluster(t, { size: 3, enableFaults: true });
   const leader = await c.waitForLeader();
   const { page, pageErrors } = await newPage(browser);
+  let statePolls = 0;
+  page.on('request', (r) => {
+    if (r.url().endsWith('/ui/state')) statePolls++;
+  });
   await page.goto(`http://127.0.0.1:${c.port(c.followerOf(leader))}/ui`);
   await pageShows(
     page,
@@ -272,6 +276,15 @@ test('fault buttons: isolate the leader from the page, see a new one, heal every
      document.querySelector('#faults-off').hidden`,
   );
   const isolate = await page.waitForSelector(`#faults tr[data-id="${leader}"] button[title^="drop every"]`);
+  // A row is drawn anew only when what it shows changed: across polls that change nothing, the
+  // button found stays the one on the page (a click is never lost to a redraw). Polls follow one
+  // another, so the second one sent means the first was answered and drawn.
+  const signature = `document.querySelector('#faults tr[data-id=${JSON.stringify(leader)}]').dataset.sig`;
+  const before = await inPage<string>(page, signature);
+  const polled = statePolls;
+  await waitFor('two more polls', () => statePolls >= polled + 2, { timeoutMs: 10_000 });
+  assert.equal(await inPage<string>(page, signature), before, 'nothing the row shows changed');
+  assert.ok(await isolate!.evaluate((b) => b.isConnected), 'the row was not drawn anew');
   await isolate!.click();
   await pageShows(
     page,
