@@ -9,19 +9,9 @@
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { outcome, seedCatching } from './helpers.js';
 import { noFaults } from './nemesis.js';
-import { parseSimArgs } from './options.js';
-import { planScenario, runScenario, SafetyViolation, type ScenarioOverrides } from './scenario.js';
-
-function outcome(seed: number, o: ScenarioOverrides): string {
-  try {
-    runScenario(seed, o);
-    return 'ok';
-  } catch (err) {
-    if (!(err instanceof SafetyViolation)) throw err;
-    return err.message;
-  }
-}
+import { planScenario, runScenario, type ScenarioOverrides } from './scenario.js';
 
 test('lease seeds with faults have cut-off leader episodes, and another leader commits within them', () => {
   const base: ScenarioOverrides = { readMode: 'lease', profile: 'partitions' };
@@ -39,24 +29,13 @@ test('lease seeds with faults have cut-off leader episodes, and another leader c
 test('a seed that catches leaseNeverExpires replays exactly, tells the episode, and passes with the lease as it is', () => {
   const base: ScenarioOverrides = { readMode: 'lease', profile: 'partitions' };
   const mutated: ScenarioOverrides = { ...base, mutations: { leaseNeverExpires: true } };
-  let caught: { seed: number; message: string } | null = null;
-  for (let seed = 1; seed <= 30 && caught === null; seed++) {
-    const m = outcome(seed, mutated);
-    if (m !== 'ok') caught = { seed, message: m };
-  }
-  assert.ok(caught !== null, 'some lease seed of the partitions profile catches leaseNeverExpires');
-  assert.match(caught.message, /linearizable read violated/);
-  assert.equal(outcome(caught.seed, mutated), caught.message, 'same seed, same violation, same tick');
-  const replay = caught.message.split('replay with: npm run sim -- ')[1]!.trim().split(/\s+/);
-  const parsed = parseSimArgs(replay);
-  const lines: string[] = [];
-  const traced = outcome(caught.seed, { ...parsed.overrides, out: (l) => lines.push(l) });
-  assert.equal(traced, caught.message, 'the replay command reproduces the violation');
-  assert.ok(
-    lines.some((l) => l.includes('cut-off leader episode')),
-    'the trace tells the episode',
-  );
-  assert.equal(outcome(caught.seed, base), 'ok', 'the same seed passes with the lease as it is');
+  const caught = seedCatching({
+    base,
+    mutated,
+    seeds: 30,
+    what: 'some lease seed of the partitions profile catches leaseNeverExpires',
+    traceTells: 'cut-off leader episode',
+  });
   // Without the episodes the same seed misses the mutation: the episode is what caught it.
   assert.equal(outcome(caught.seed, { ...mutated, leaderCuts: false }), 'ok');
 });

@@ -15,9 +15,8 @@ import { test } from 'node:test';
 import type { NodeId } from '../../src/raft/index.js';
 import { SafetyViolation } from './checker.js';
 import { SimCluster } from './cluster.js';
-import { appliedEverywhere, assertConverged, commitWrite, waitLeader } from './helpers.js';
-import { parseSimArgs } from './options.js';
-import { runScenario, type ScenarioOverrides } from './scenario.js';
+import { appliedEverywhere, assertConverged, commitWrite, seedCatching, waitLeader } from './helpers.js';
+import type { ScenarioOverrides } from './scenario.js';
 
 const ET = 20;
 
@@ -180,34 +179,11 @@ test('a paused follower: messages held or lost, its write completes on resume, i
 test('a seed that catches forgetPausedTime replays exactly, and passes with the fix', () => {
   // Lease seeds of the crashes profile: episodes of a paused, cut-off leader are frequent there.
   const base: ScenarioOverrides = { readMode: 'lease', profile: 'crashes' };
-  const mutated: ScenarioOverrides = { ...base, driverMutations: { forgetPausedTime: true } };
-  const outcome = (seed: number, o: ScenarioOverrides): string => {
-    try {
-      runScenario(seed, o);
-      return 'ok';
-    } catch (err) {
-      if (!(err instanceof SafetyViolation)) throw err;
-      return err.message;
-    }
-  };
-  let caught: { seed: number; message: string } | null = null;
-  for (let seed = 1; seed <= 40 && caught === null; seed++) {
-    const m = outcome(seed, mutated);
-    if (m !== 'ok') caught = { seed, message: m };
-  }
-  assert.ok(caught !== null, 'some lease seed of the crashes profile catches forgetPausedTime');
-  assert.match(caught.message, /linearizable read violated/);
-  assert.equal(outcome(caught.seed, mutated), caught.message, 'same seed, same violation, same tick');
-  // The replay command printed with the violation reproduces it (trace on: same draws).
-  const replay = caught.message.split('replay with: npm run sim -- ')[1]!.trim().split(/\s+/);
-  const parsed = parseSimArgs(replay);
-  assert.deepEqual(parsed.seeds, [caught.seed]);
-  const lines: string[] = [];
-  const traced = outcome(caught.seed, { ...parsed.overrides, out: (l) => lines.push(l) });
-  assert.equal(traced, caught.message, 'the replay command reproduces the violation');
-  assert.ok(
-    lines.some((l) => l.includes('stale leader episode')),
-    'the trace tells the episode',
-  );
-  assert.equal(outcome(caught.seed, base), 'ok', 'the same seed passes with the fix');
+  seedCatching({
+    base,
+    mutated: { ...base, driverMutations: { forgetPausedTime: true } },
+    seeds: 40,
+    what: 'some lease seed of the crashes profile catches forgetPausedTime',
+    traceTells: 'stale leader episode',
+  });
 });

@@ -10,15 +10,14 @@ import { cp, mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import type { WatchEvent } from '../../src/client/index.js';
 import { NodeProcess, testTiming, timingArgs } from '../support/node-process.js';
 import { freePorts, LOOPBACK } from '../support/ports.js';
 import { waitFor } from '../support/wait.js';
 import { AT_END, FIXTURE_ADDRESS, FIXTURE_NODE, GONE_KEYS, LAST_INDEX } from './fixtures/data-dir-v2.js';
+import { FIXTURES } from './helpers.js';
 
-// The compiled test runs from dist/test/storage; the fixture stays in the source tree.
-const FIXTURE_DIR = fileURLToPath(new URL('../../../test/storage/fixtures/data-dir-v2', import.meta.url));
+const FIXTURE_DIR = path.join(FIXTURES, 'data-dir-v2');
 
 test('raftkv start on the data dir 0.2.0 wrote: elected alone, serves its keys, leases and history', async (t) => {
   const root = await mkdtemp(path.join(os.tmpdir(), 'raftkv-compat-v2-'));

@@ -6,18 +6,15 @@
 // describes what the fixture holds; compat-v2-start.test.ts starts a node on it.
 
 import assert from 'node:assert/strict';
-import { cp, readdir, readFile } from 'node:fs/promises';
+import { cp, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import { decodeCommand } from '../../src/kv/command.js';
 import { KvStateMachine } from '../../src/kv/state-machine.js';
 import { decodeMembership } from '../../src/raft/membership.js';
 import type { Entry } from '../../src/raft/types.js';
-import { readFrame } from '../../src/storage/frame.js';
 import { decodeIdentity } from '../../src/storage/identity.js';
 import { openStorage, RealDisk } from '../../src/storage/index.js';
-import { decodeWalRecord, type WalRecord } from '../../src/storage/wal-record.js';
 import {
   AT_END,
   AT_SNAPSHOT,
@@ -31,39 +28,12 @@ import {
   SNAPSHOT_INDEX,
   SNAPSHOT_META,
 } from './fixtures/data-dir-v2.js';
-import { tempDir } from './helpers.js';
+import { expectedRecords, FIXTURES, readSegments, tempDir } from './helpers.js';
 
-// The compiled test runs from dist/test/storage; the fixture stays in the source tree.
-const FIXTURES = fileURLToPath(new URL('../../../test/storage/fixtures/', import.meta.url));
 const FIXTURE_DIR = join(FIXTURES, 'data-dir-v2');
-
-type JsonRecord = WalRecord | { kind: 'entry'; entry: Omit<Entry, 'data'> & { data: string } };
-
-function fromJson(rec: JsonRecord): WalRecord {
-  if (rec.kind !== 'entry') return rec;
-  const data = Uint8Array.from(Buffer.from(rec.entry.data as string, 'hex'));
-  return { kind: 'entry', entry: { ...rec.entry, data } };
-}
 
 const logFrom = (index: number): Entry[] =>
   FIXTURE_LOG.filter((e) => e.entry.index >= index).map((e) => e.entry);
-
-/** Every record of every segment in `dir`/wal, by segment name. */
-async function readSegments(dir: string): Promise<Record<string, WalRecord[]>> {
-  const out: Record<string, WalRecord[]> = {};
-  for (const name of (await readdir(join(dir, 'wal'))).sort()) {
-    const buf = new Uint8Array(await readFile(join(dir, 'wal', name)));
-    const records: WalRecord[] = [];
-    for (let off = 0; off < buf.length; ) {
-      const f = readFrame(buf, off);
-      assert.ok(f.ok, `${name} at ${off}`);
-      records.push(decodeWalRecord(f.payload));
-      off = f.end;
-    }
-    out[name] = records;
-  }
-  return out;
-}
 
 describe('the data dir raftkv 0.2.0 wrote (data-dir-v2)', () => {
   let dir: { path: string; cleanup: () => Promise<void> };
@@ -74,15 +44,12 @@ describe('the data dir raftkv 0.2.0 wrote (data-dir-v2)', () => {
   after(() => dir.cleanup());
 
   it('decodes every WAL record as 0.2.0 did, and its entries are the described log', async () => {
-    const expected = JSON.parse(await readFile(join(FIXTURES, 'data-dir-v2.records.json'), 'utf8')) as Record<
-      string,
-      JsonRecord[]
-    >;
+    const expected = await expectedRecords('data-dir-v2');
     const segments = await readSegments(FIXTURE_DIR);
     assert.deepEqual(Object.keys(segments), Object.keys(expected).sort());
     assert.ok(Object.keys(segments).length >= 3, 'the fixture spans several segments');
     for (const [name, records] of Object.entries(segments)) {
-      assert.deepStrictEqual(records, expected[name]!.map(fromJson), name);
+      assert.deepStrictEqual(records, expected[name], name);
     }
 
     const entries = Object.values(segments)

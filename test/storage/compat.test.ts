@@ -4,36 +4,23 @@
 // release; fixtures/data-dir-v1.ts describes what it holds.
 
 import assert from 'node:assert/strict';
-import { cp, readdir, readFile } from 'node:fs/promises';
+import { cp, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import { decodeCommand } from '../../src/kv/command.js';
 import { KvStateMachine } from '../../src/kv/state-machine.js';
 import type { Entry } from '../../src/raft/types.js';
-import { readFrame } from '../../src/storage/frame.js';
 import { decodeIdentity } from '../../src/storage/identity.js';
 import { openStorage, RealDisk } from '../../src/storage/index.js';
-import { decodeWalRecord, type WalRecord } from '../../src/storage/wal-record.js';
 import {
   FIXTURE_IDENTITY,
   FIXTURE_SEGMENT_SIZE,
   FIXTURE_STEPS,
   type FixtureStep,
 } from './fixtures/data-dir-v1.js';
-import { tempDir } from './helpers.js';
+import { expectedRecords, FIXTURES, readSegments, tempDir } from './helpers.js';
 
-// The compiled test runs from dist/test/storage; the fixture stays in the source tree.
-const FIXTURES = fileURLToPath(new URL('../../../test/storage/fixtures/', import.meta.url));
 const FIXTURE_DIR = join(FIXTURES, 'data-dir-v1');
-
-type JsonRecord = WalRecord | { kind: 'entry'; entry: Omit<Entry, 'data'> & { data: string } };
-
-function fromJson(rec: JsonRecord): WalRecord {
-  if (rec.kind !== 'entry') return rec;
-  const data = Uint8Array.from(Buffer.from(rec.entry.data as string, 'hex'));
-  return { kind: 'entry', entry: { ...rec.entry, data } };
-}
 
 function lastStep<K extends keyof FixtureStep>(key: K): NonNullable<FixtureStep[K]> {
   const step = [...FIXTURE_STEPS].reverse().find((s) => s[key] !== undefined && s[key] !== null);
@@ -73,23 +60,12 @@ describe('a data dir written by the release before the shared codec', () => {
   after(() => dir.cleanup());
 
   it('decodes every WAL record as that release did', async () => {
-    const expected = JSON.parse(await readFile(join(FIXTURES, 'data-dir-v1.records.json'), 'utf8')) as Record<
-      string,
-      JsonRecord[]
-    >;
-    const names = (await readdir(join(FIXTURE_DIR, 'wal'))).sort();
-    assert.deepEqual(names, Object.keys(expected).sort());
-    assert.ok(names.length >= 3, 'the fixture spans several segments');
-    for (const name of names) {
-      const buf = new Uint8Array(await readFile(join(FIXTURE_DIR, 'wal', name)));
-      const records: WalRecord[] = [];
-      for (let off = 0; off < buf.length; ) {
-        const f = readFrame(buf, off);
-        assert.ok(f.ok, `${name} at ${off}`);
-        records.push(decodeWalRecord(f.payload));
-        off = f.end;
-      }
-      assert.deepStrictEqual(records, expected[name]!.map(fromJson), name);
+    const expected = await expectedRecords('data-dir-v1');
+    const segments = await readSegments(FIXTURE_DIR);
+    assert.deepEqual(Object.keys(segments), Object.keys(expected).sort());
+    assert.ok(Object.keys(segments).length >= 3, 'the fixture spans several segments');
+    for (const [name, records] of Object.entries(segments)) {
+      assert.deepStrictEqual(records, expected[name], name);
     }
   });
 
