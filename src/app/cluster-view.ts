@@ -9,18 +9,19 @@
 // survives the nodes an exercise kills or stops, this one included), else here, on this node
 // (exercise-runs.ts); GET /ui/exercises/{run} shows one as far as it has got.
 // The caller's Authorization goes with each question (each member checks it itself, as for a
-// forwarded write); the transport is the node's own calls' (scheme, CA, client certificate).
+// forwarded write); the transport is the node's own calls' (scheme, CA, client certificate), over
+// one kept-alive client per member and one for the supervisor, closed when the node stops.
 // Nothing runs while no one asks: everything is done per request (or per exercise run).
 
 import { NotFoundError, NotSupervisedError, SupervisorUnreachableError } from '../api/errors.js';
 import type { FaultsPatch } from '../api/faults.js';
-import type { KvService, Member } from '../api/service.js';
-import { RaftkvClient } from '../client/index.js';
+import type { KvService, Member, MembersResponse } from '../api/service.js';
+import type { NodeAction } from '../api/supervisor.js';
+import { type Answer, RaftkvClient, type RawRequest } from '../client/index.js';
 import { connect, type ExerciseTarget, exerciseNumbered } from '../exercise/index.js';
 import type { NodeOptions } from '../node/options.js';
-import type { ProcessAction } from '../server/validate.js';
 import { ExerciseRuns } from './exercise-runs.js';
-import { ownCallScheme } from './own-calls.js';
+import { ownCallClient, ownCallScheme } from './own-calls.js';
 
 /** Entries of each member's log the dashboard shows. */
 export const viewLogTail = 24;
@@ -63,9 +64,19 @@ export interface ClusterState {
   readonly members: readonly MemberView[];
 }
 
+/** An answer relayed to the page as it came: its status, and its body (or its text, as an error). */
+export interface Relayed {
+  readonly status: number;
+  readonly body: unknown;
+}
+
 export class ClusterView {
   /** The exercises this node runs itself (no supervisor), made on the first. */
   private runs: ExerciseRuns | null = null;
+  /** A kept-alive client per member address, made on the first question to it. */
+  private readonly clients = new Map<string, RaftkvClient>();
+  /** The supervisor's control API, with its token; made on the first request to it. */
+  private supervisorClient: RaftkvClient | null = null;
 
   constructor(
     private readonly service: KvService,
@@ -75,7 +86,7 @@ export class ClusterView {
 
   /** `self`: this node's GET /debug answer (the server adds its own counters to the service's). */
   async state(authorization: string | undefined, self: (logTail: number) => unknown): Promise<ClusterState> {
-    const m = await this.service.members('stale', this.now() + memberTimeoutMs);
+    const m = await this.members();
     const members = await Promise.all(
       m.members.map((member) =>
         member.id === this.service.nodeId
@@ -94,34 +105,25 @@ export class ClusterView {
   }
 
   /** Member `id`'s POST (patch) or DELETE (null) /admin/faults, answered as it answered. */
-  async faults(
-    id: string,
-    patch: FaultsPatch | null,
-    authorization: string | undefined,
-  ): Promise<{ status: number; body: unknown }> {
-    const m = await this.service.members('stale', this.now() + memberTimeoutMs);
-    const member = m.members.find((x) => x.id === id);
+  async faults(id: string, patch: FaultsPatch | null, authorization: string | undefined): Promise<Relayed> {
+    const member = (await this.members()).members.find((x) => x.id === id);
     if (member === undefined) throw new NotFoundError(`no member is called "${id}"`);
-    const a = await this.client(member, faultsTimeoutMs).send({
-      method: patch === null ? 'DELETE' : 'POST',
-      path: '/admin/faults',
-      ...(patch !== null && { body: patch }),
-      ...(authorization !== undefined && { headers: { authorization } }),
-    });
-    return { status: a.status, body: a.body ?? { error: a.text } };
+    const req: RawRequest =
+      patch === null
+        ? { method: 'DELETE', path: '/admin/faults' }
+        : { method: 'POST', path: '/admin/faults', body: patch };
+    return relayed(await this.ask(member, req, authorization, faultsTimeoutMs));
   }
 
   /** The supervisor's answer to `action` on node `id` (its 404 not_supervised for an id it does not run). */
-  async process(id: string, action: ProcessAction): Promise<{ status: number; body: unknown }> {
+  async process(id: string, action: NodeAction): Promise<Relayed> {
     if (this.options.supervisor === undefined) {
       throw new NotSupervisedError(
         'this node runs without a supervisor: only the nodes of `raftkv cluster` can be killed and restarted from here',
       );
     }
     return this.toSupervisor(
-      'POST',
-      `/nodes/${encodeURIComponent(id)}/${action}`,
-      undefined,
+      { method: 'POST', path: `/nodes/${encodeURIComponent(id)}/${action}` },
       processTimeoutMs,
     );
   }
@@ -130,12 +132,12 @@ export class ClusterView {
    * Starts exercise `n`: in the supervisor when there is one (its answer relayed), else here —
    * exercise 4, which stops every node, only there. 202 with the run as it has begun.
    */
-  async startExercise(
-    n: number,
-    authorization: string | undefined,
-  ): Promise<{ status: number; body: unknown }> {
+  async startExercise(n: number, authorization: string | undefined): Promise<Relayed> {
     if (this.options.supervisor !== undefined) {
-      return this.toSupervisor('POST', '/exercises', { exercise: n }, exerciseTimeoutMs);
+      return this.toSupervisor(
+        { method: 'POST', path: '/exercises', body: { exercise: n } },
+        exerciseTimeoutMs,
+      );
     }
     if (n === 4) {
       throw new NotSupervisedError(
@@ -149,15 +151,40 @@ export class ClusterView {
   }
 
   /** Run `run` as far as it has got: the supervisor's when there is one, else this node's. */
-  async exercise(run: string): Promise<{ status: number; body: unknown }> {
+  async exercise(run: string): Promise<Relayed> {
     if (this.options.supervisor !== undefined) {
-      return this.toSupervisor('GET', `/exercises/${encodeURIComponent(run)}`, undefined, exerciseTimeoutMs);
+      return this.toSupervisor(
+        { method: 'GET', path: `/exercises/${encodeURIComponent(run)}` },
+        exerciseTimeoutMs,
+      );
     }
     const view = this.localRuns().get(run);
     if (view === undefined) {
       throw new NotFoundError(`no exercise run "${run}" on this node (it keeps the last few it ran)`);
     }
     return { status: 200, body: view };
+  }
+
+  /** Closes the connections to the members and the supervisor (the node is stopping). */
+  close(): void {
+    for (const client of this.clients.values()) client.close();
+    this.clients.clear();
+    this.supervisorClient?.close();
+    this.supervisorClient = null;
+  }
+
+  /**
+   * The members as this node knows them (stale: it answers while no leader is known). The client
+   * of a member no longer in the configuration is closed.
+   */
+  private async members(): Promise<MembersResponse> {
+    const m = await this.service.members('stale', this.now() + memberTimeoutMs);
+    for (const [address, client] of this.clients) {
+      if (m.members.some((x) => x.address === address)) continue;
+      client.close();
+      this.clients.delete(address);
+    }
+    return m;
   }
 
   private localRuns(): ExerciseRuns {
@@ -170,7 +197,7 @@ export class ClusterView {
    * (as the fault buttons are): the exercise can do no more than its caller may.
    */
   private async localTarget(authorization: string | undefined): Promise<ExerciseTarget> {
-    const m = await this.service.members('stale', this.now() + memberTimeoutMs);
+    const m = await this.members();
     const tls = this.options.ownCalls?.tls;
     return connect({
       endpoints: m.members
@@ -188,17 +215,11 @@ export class ClusterView {
   }
 
   /** A request to the supervisor's control API, with its token; its answer as it came. */
-  private async toSupervisor(
-    method: string,
-    path: string,
-    body: unknown,
-    timeoutMs: number,
-  ): Promise<{ status: number; body: unknown }> {
+  private async toSupervisor(req: RawRequest, timeoutMs: number): Promise<Relayed> {
     const supervisor = this.options.supervisor!;
-    const client = new RaftkvClient(supervisor.url, { keepAlive: false, timeoutMs, token: supervisor.token });
+    this.supervisorClient ??= new RaftkvClient(supervisor.url, { token: supervisor.token });
     try {
-      const a = await client.send({ method, path, ...(body !== undefined && { body }) });
-      return { status: a.status, body: a.body ?? { error: a.text } };
+      return relayed(await this.supervisorClient.send(req, { timeoutMs }));
     } catch (e) {
       throw new SupervisorUnreachableError(
         `the supervisor at ${supervisor.url} did not answer: ${e instanceof Error ? e.message : String(e)}`,
@@ -206,22 +227,36 @@ export class ClusterView {
     }
   }
 
-  private client(member: Member, timeoutMs: number): RaftkvClient {
-    const tls = this.options.ownCalls?.tls;
-    return new RaftkvClient(`${ownCallScheme(this.options)}://${member.address}`, {
-      keepAlive: false,
-      timeoutMs,
-      ...(tls !== undefined && { tls }),
-    });
+  /**
+   * `req` to `member`, with the caller's Authorization rather than the node's own token: each
+   * member checks it itself, so the page can do no more than its caller may.
+   */
+  private ask(
+    member: Member,
+    req: RawRequest,
+    authorization: string | undefined,
+    timeoutMs: number,
+  ): Promise<Answer> {
+    let client = this.clients.get(member.address);
+    if (client === undefined) {
+      // Each call sets its own bound.
+      client = ownCallClient(this.options, member.address, { keepAlive: true, ownToken: false });
+      this.clients.set(member.address, client);
+    }
+    return client.send(
+      { ...req, ...(authorization !== undefined && { headers: { authorization } }) },
+      { timeoutMs },
+    );
   }
 
   private async askMember(member: Member, authorization: string | undefined): Promise<MemberView> {
     try {
-      const a = await this.client(member, memberTimeoutMs).send({
-        method: 'GET',
-        path: `/debug?logTail=${viewLogTail}`,
-        ...(authorization !== undefined && { headers: { authorization } }),
-      });
+      const a = await this.ask(
+        member,
+        { method: 'GET', path: `/debug?logTail=${viewLogTail}` },
+        authorization,
+        memberTimeoutMs,
+      );
       if (a.status === 200) return { ...member, reachable: true, error: null, status: a.body ?? null };
       const body = a.body as { error?: unknown } | undefined;
       const why = typeof body?.error === 'string' ? body.error : a.text.slice(0, 200);
@@ -230,4 +265,9 @@ export class ClusterView {
       return { ...member, reachable: false, error: e instanceof Error ? e.message : String(e), status: null };
     }
   }
+}
+
+/** An answer as the page gets it: its body, or its text as the error when the body is not JSON. */
+function relayed(a: Answer): Relayed {
+  return { status: a.status, body: a.body ?? { error: a.text } };
 }

@@ -43,7 +43,8 @@ interface RunRecord {
   readonly exercise: number;
   readonly title: string;
   state: 'running' | 'done';
-  readonly startedAt: number;
+  /** Set once the run's nodes have been reached. */
+  startedAt: number;
   readonly steps: Step[];
   observed: Record<string, unknown>;
   result: ExerciseResult | null;
@@ -65,7 +66,7 @@ export interface ExerciseRunsOptions {
 export class ExerciseRuns {
   private readonly runs = new Map<string, RunRecord>();
   /** The run under way (or being started), or null: one at a time. */
-  private current: { readonly run: string; readonly exercise: number; readonly title: string } | null = null;
+  private current: RunRecord | null = null;
 
   constructor(private readonly options: ExerciseRunsOptions) {}
 
@@ -87,18 +88,8 @@ export class ExerciseRuns {
         { run: busy.run, exercise: busy.exercise },
       );
     }
-    const run = newRunId();
-    // Taken before the first await: a second request meanwhile is refused, not run alongside.
-    this.current = { run, exercise: n, title: exercise.title };
-    let target: ExerciseTarget;
-    try {
-      target = await connect();
-    } catch (e) {
-      this.current = null;
-      throw e instanceof PreconditionFailed ? new ExerciseCannotRunError(e.message) : e;
-    }
     const record: RunRecord = {
-      run,
+      run: newRunId(),
       exercise: n,
       title: exercise.title,
       state: 'running',
@@ -109,6 +100,17 @@ export class ExerciseRuns {
       summary: null,
       durationMs: null,
     };
+    const { run } = record;
+    // Taken before the first await: a second request meanwhile is refused, not run alongside.
+    this.current = record;
+    let target: ExerciseTarget;
+    try {
+      target = await connect();
+    } catch (e) {
+      this.current = null;
+      throw cannotRun(e);
+    }
+    record.startedAt = Date.now();
     let began = false;
     const started = new Promise<void>((resolve, reject) => {
       runExercise(exercise, target, {
@@ -136,7 +138,7 @@ export class ExerciseRuns {
         })
         .catch((e: unknown) => {
           if (!began) {
-            reject(e instanceof PreconditionFailed ? new ExerciseCannotRunError(e.message) : e);
+            reject(cannotRun(e));
             return;
           }
           // The runner turns every failure of a check into a FAIL; this is anything else.
@@ -189,6 +191,11 @@ export class ExerciseRuns {
       durationMs: r.durationMs,
     };
   }
+}
+
+/** A precondition the cluster does not meet is the API's exercise_cannot_run; anything else as it is. */
+function cannotRun(e: unknown): unknown {
+  return e instanceof PreconditionFailed ? new ExerciseCannotRunError(e.message) : e;
 }
 
 /** Time-ordered and unguessable enough not to collide: `m1x2y3z4-a1b2c3`. */

@@ -2,7 +2,9 @@
 // alarm handed to the leader (a follower does not propose). They carry the node's own credentials
 // (NodeOptions.ownCalls): with an auth file on the nodes, an admin's token — without one the
 // leader answers 401 and the alarm never reaches the log — and for https, the CA and client
-// certificate to use (docs/security.md, "Nodes' own calls").
+// certificate to use (docs/security.md, "Nodes' own calls"). The dashboard's questions to the
+// other members (cluster-view.ts) go the same way, but with their caller's Authorization instead
+// of the node's token.
 
 import { RaftkvClient } from '../client/index.js';
 import type { NodeOptions } from '../node/options.js';
@@ -15,13 +17,30 @@ export function ownCallScheme(options: NodeOptions): 'http' | 'https' {
   return options.ownCalls?.tls !== undefined ? 'https' : 'http';
 }
 
-/** A client of the node at `address` (`host:port`) carrying this node's credentials. */
-export function ownCallClient(options: NodeOptions, address: string, timeoutMs: number): RaftkvClient {
+export interface OwnCallClientOptions {
+  /** Bound on each call that sets none of its own (default: the client's). */
+  readonly timeoutMs?: number;
+  /** Reuse connections (the caller close()s the client); default false: a fresh one per call. */
+  readonly keepAlive?: boolean;
+  /**
+   * Send the node's own token (default true). False for calls made on a caller's behalf, each
+   * carrying the caller's Authorization, so that they can do no more than the caller may.
+   */
+  readonly ownToken?: boolean;
+}
+
+/** A client of the node at `address` (`host:port`), reached as this node reaches the others. */
+export function ownCallClient(
+  options: NodeOptions,
+  address: string,
+  call: OwnCallClientOptions = {},
+): RaftkvClient {
   const own = options.ownCalls ?? {};
+  const token = call.ownToken === false ? undefined : own.token;
   return new RaftkvClient(`${ownCallScheme(options)}://${address}`, {
-    keepAlive: false,
-    timeoutMs,
-    ...(own.token !== undefined && { token: own.token }),
+    keepAlive: call.keepAlive ?? false,
+    ...(call.timeoutMs !== undefined && { timeoutMs: call.timeoutMs }),
+    ...(token !== undefined && { token }),
     ...(own.tls !== undefined && { tls: own.tls }),
   });
 }
@@ -33,5 +52,5 @@ export async function alarmToLeader(
   alarm: { readonly node: string; readonly active: boolean },
   timeoutMs: number,
 ): Promise<void> {
-  await ownCallClient(options, leader, timeoutMs).setAlarm(alarm.node, alarm.active);
+  await ownCallClient(options, leader, { timeoutMs }).setAlarm(alarm.node, alarm.active);
 }

@@ -209,6 +209,7 @@ export async function startNode(options: NodeOptions, seams: NodeSeams = {}): Pr
   metrics.watchFaults(() => ({ enabled: faultsEnabled, faults: faults.current() }));
   if (tls !== null) metrics.watchCertificates(() => tls?.expiresAt ?? null);
   const service = new NodeKvService(driver, o, clusterId);
+  const dashboard = new ClusterView(service, options, realClock.now);
   const http = new KvHttpServer(service, {
     now: realClock.now,
     metrics,
@@ -227,7 +228,7 @@ export async function startNode(options: NodeOptions, seams: NodeSeams = {}): Pr
     ...(tls?.https != null && { tls: tls.https }),
     ...(forwardTunnel !== undefined && { forwardTunnel }),
     peerForwardTarget: () => driver.peerForwardTarget(),
-    dashboard: new ClusterView(service, options, realClock.now),
+    dashboard,
     onPeerUpgrade: (req: IncomingMessage, socket: Socket, head: Buffer) => {
       transport.handleUpgrade(req, socket, head);
     },
@@ -394,6 +395,8 @@ export async function startNode(options: NodeOptions, seams: NodeSeams = {}): Pr
         // Peer connections arrived as HTTP upgrades: the server's close waits for them too.
         await transport.stop();
         await closingHttp;
+        // The dashboard's connections to the other members and the supervisor.
+        dashboard.close();
         await storage.close();
         logger.emit('node.stopped', {});
         resolveStopped();

@@ -1,10 +1,11 @@
 // The node's fault injection (docs/faults.md): the faults in force, changed by /admin/faults, and
 // carried out by the parts they concern — the link faults by the transport's FaultFilter, the disk
 // delay by the DelayingDisk, the pause by the driver (and the HTTP server, which holds client
-// requests back while paused). Only a node started with --enable-faults accepts changes. Nothing
-// here is persisted: a restarted node starts with no faults.
+// requests back while paused). Only a node started with --enable-faults accepts changes (the HTTP
+// server refuses the faults routes of any other: faults_disabled). Nothing here is persisted: a
+// restarted node starts with no faults.
 
-import { BadRequestError, FaultsDisabledError, ShuttingDownError, TimeoutError } from '../api/errors.js';
+import { BadRequestError, ShuttingDownError, TimeoutError } from '../api/errors.js';
 import { type FaultControl, type Faults, type FaultsPatch, noFaults } from '../api/faults.js';
 import type { NodeClock } from './clock.js';
 import type { EventLog } from './logger.js';
@@ -50,7 +51,7 @@ export class NodeFaults implements FaultControl {
   }
 
   set(patch: FaultsPatch): Faults {
-    this.refuseUnlessEnabled();
+    this.refuseIfClosed();
     const next: Faults = {
       ...this.faults,
       ...patch,
@@ -71,7 +72,7 @@ export class NodeFaults implements FaultControl {
   }
 
   heal(): Faults {
-    this.refuseUnlessEnabled();
+    this.refuseIfClosed();
     this.change(noFaults);
     this.logger.emit('faults.healed', {});
     return this.faults;
@@ -127,10 +128,7 @@ export class NodeFaults implements FaultControl {
     this.waiters.clear();
   }
 
-  private refuseUnlessEnabled(): void {
-    if (!this.enabled) {
-      throw new FaultsDisabledError('fault injection is off on this node: start it with --enable-faults');
-    }
+  private refuseIfClosed(): void {
     if (this.closed) throw new ShuttingDownError('the node is shutting down');
   }
 

@@ -28,6 +28,7 @@ import {
 import { type FaultControl, type FaultsPatch, noFaults } from '../api/faults.js';
 import { type HttpMetrics, type RejectionReason, unmatchedRoute } from '../api/metrics.js';
 import type { KvService, WatchHandle, WatchSpec } from '../api/service.js';
+import type { NodeAction } from '../api/supervisor.js';
 import type { AccessControl } from './access.js';
 import { sendBackup } from './backup-response.js';
 import { errorBody, statusFor } from './status-map.js';
@@ -37,7 +38,6 @@ import {
   isFaultRoute,
   type LeaseRequest,
   maxBodyBytes,
-  type ProcessAction,
   parseRequest,
   type RequestHead,
   type Route,
@@ -70,8 +70,6 @@ export interface HttpServerOptions {
   readonly access?: AccessControl;
   /** What the dashboard's routes ask of the cluster (GET /ui/state, /ui/nodes/{id}/faults and /process, /ui/exercises); without: 404. */
   readonly dashboard?: DashboardPort;
-  /** Where the dashboard's files are (default: ui/ in the package). */
-  readonly uiDir?: URL;
   /**
    * Connections one client address may hold open at once (peers' included); the next one gets
    * 429 too_many_connections and is closed. 0: no limit. Default 1024.
@@ -145,44 +143,56 @@ const defaultSlowReaderMs = 30_000;
 /** More header fields than this (node:http would silently drop those past its own 2000) get 431. */
 export const maxHeaderFields = 100;
 
-/** The routes maxInflight counts and refuses past it. */
-const admissionRoutes: ReadonlySet<Route> = new Set<Route>([
-  'put',
-  'txn',
-  'list',
-  'get',
-  'delete',
-  'alarms',
-  'alarm',
-  'leaseGrant',
-  'leaseKeepalive',
-  'leaseInfo',
-  'leaseRevoke',
-]);
-
 /**
- * The routes a paused node still answers (docs/faults.md): what an operator or a harness needs to
- * see it and resume it. A stopped process would answer none; everything else waits.
+ * How the server treats each route (every route is named, so a new one is classed on purpose):
+ * - `admitted`: a client KV request — counted against maxInflight and refused past it (/health
+ *   and /debug stay open to operators), and held while the node is paused;
+ * - `held`: not counted, but held while the node is paused, as a stopped process would hold it;
+ * - `whilePaused`: answered while the node is paused (docs/faults.md) — what an operator or a
+ *   harness needs to see it and resume it.
  */
-const answeredWhilePaused: ReadonlySet<Route> = new Set<Route>([
-  'faults',
-  'faultsSet',
-  'faultsHeal',
-  'debug',
-  'metrics',
-  'health',
-  'livez',
-  'readyz',
-  // The dashboard, so that a paused node's page still shows the cluster and can resume it.
-  'ui',
-  'uiAsset',
-  'uiState',
+type RouteClass = 'admitted' | 'held' | 'whilePaused';
+
+const routeClasses: Readonly<Record<Route, RouteClass>> = {
+  put: 'admitted',
+  txn: 'admitted',
+  list: 'admitted',
+  get: 'admitted',
+  delete: 'admitted',
+  alarms: 'admitted',
+  alarm: 'admitted',
+  leaseGrant: 'admitted',
+  leaseKeepalive: 'admitted',
+  leaseInfo: 'admitted',
+  leaseRevoke: 'admitted',
+  snapshot: 'held',
+  backup: 'held',
+  watch: 'held',
+  members: 'held',
+  memberAdd: 'held',
+  memberPromote: 'held',
+  memberRemove: 'held',
+  leaderMove: 'held',
+  faults: 'whilePaused',
+  faultsSet: 'whilePaused',
+  faultsHeal: 'whilePaused',
+  debug: 'whilePaused',
+  metrics: 'whilePaused',
+  health: 'whilePaused',
+  livez: 'whilePaused',
+  readyz: 'whilePaused',
+  // The dashboard, so that a paused node's page still shows the cluster and can resume it (its
+  // fault buttons reach the node's own /admin/faults too).
+  ui: 'whilePaused',
+  uiAsset: 'whilePaused',
+  uiState: 'whilePaused',
+  uiFaults: 'whilePaused',
   // Killing or restarting a paused node is a way out of the pause.
-  'uiProcess',
+  uiProcess: 'whilePaused',
   // An exercise's narration goes on whatever the node serving the page does.
-  'uiExercises',
-  'uiExercise',
-]);
+  uiExercises: 'whilePaused',
+  uiExercise: 'whilePaused',
+};
 
 /** Marks a request already forwarded once, so two nodes with stale views never bounce it. */
 const forwardedHeader = 'x-raftkv-forwarded';
@@ -223,7 +233,7 @@ export class KvHttpServer {
    */
   private readonly streamingWatch = new WeakSet<Duplex>();
   /** The dashboard's files, read when first asked for. */
-  private readonly uiAssets: UiAssets;
+  private readonly uiAssets = new UiAssets();
   /** The open watches, ended at close(): an event stream never ends by itself. */
   private readonly watches = new Map<SseWatchStream, WatchHandle>();
   private readonly slowReaderSweep: NodeJS.Timeout;
@@ -233,7 +243,6 @@ export class KvHttpServer {
     private readonly options: HttpServerOptions,
   ) {
     this.agent = forwardingAgent(options.tls);
-    this.uiAssets = new UiAssets(options.uiDir);
     const slowReaderMs = options.slowReaderMs ?? defaultSlowReaderMs;
     this.slowReaderSweep = setInterval(
       () => this.sweepSlowReaders(),
@@ -259,9 +268,7 @@ export class KvHttpServer {
       const target = req.url ?? '/';
       const path = pathOf(target);
       const route = findRoute(req.method ?? 'GET', path);
-      // Only key requests and alarms count and can be refused: /health and /debug stay open to
-      // operators.
-      const kv = route !== null && admissionRoutes.has(route);
+      const kv = route !== null && routeClasses[route] === 'admitted';
       if (kv && this.inflight >= options.maxInflight) {
         this.refusedBusy++;
         options.metrics.rejected('max_inflight');
@@ -584,6 +591,8 @@ export class KvHttpServer {
     // checked before the node looks any of them up.
     const access = this.options.access;
     const user = access === undefined ? null : access.admit(route, header(req, 'authorization'));
+    // The faults routes are served only by a node started with --enable-faults: past this check,
+    // `faults` is there for them.
     const faults = this.options.faults;
     if (isFaultRoute(route) && faults?.enabled !== true) {
       throw new FaultsDisabledError(
@@ -593,9 +602,12 @@ export class KvHttpServer {
     const r = parseRequest(route, head, body);
     if (user !== null) access?.checkKeys(user, r);
     // A paused node (fault injection) takes the request in and answers it once resumed, as a
-    // stopped process's socket would; the request's deadline still bounds the wait. A node that
-    // cannot be paused skips the wait (no await on every request).
-    if (faults?.enabled === true && !answeredWhilePaused.has(route)) await faults.untilRunning(deadline);
+    // stopped process's socket would; the request's deadline still bounds the wait, and a node
+    // stopping answers it shutting_down. A node that is not paused skips the wait (no await on
+    // every request).
+    if (faults?.current().paused === true && routeClasses[route] !== 'whilePaused') {
+      await faults.untilRunning(deadline);
+    }
     switch (r.route) {
       case 'put':
         await this.orForward(req, body, res, async () =>
@@ -627,13 +639,13 @@ export class KvHttpServer {
         this.send(res, 200, this.debugBody(r.logTail));
         return;
       case 'faults':
-        this.send(res, 200, faults?.current() ?? noFaults);
+        this.send(res, 200, faults!.current());
         return;
       case 'faultsSet':
-        this.send(res, 200, faults?.set(r.faults) ?? noFaults);
+        this.send(res, 200, faults!.set(r.faults));
         return;
       case 'faultsHeal':
-        this.send(res, 200, faults?.heal() ?? noFaults);
+        this.send(res, 200, faults!.heal());
         return;
       case 'ui':
         await this.sendAsset(req, res, 'index.html');
@@ -1030,7 +1042,7 @@ export interface DashboardPort {
    * Asks the supervisor that runs this node to kill, restart or stop member `id`'s process: its
    * answer, status and body. Throws NotSupervisedError when the node has no supervisor.
    */
-  process(id: string, action: ProcessAction): Promise<{ status: number; body: unknown }>;
+  process(id: string, action: NodeAction): Promise<{ status: number; body: unknown }>;
   /**
    * Starts exercise `n` (docs/exercises.md) — in the supervisor when there is one, else on this
    * node with the caller's `authorization` — and answers 202 with the run as it has begun.

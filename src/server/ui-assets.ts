@@ -29,12 +29,10 @@ const assetName = /^[a-z0-9][a-z0-9-]*\.(html|js|css|svg|png)$/;
 const docName = /^docs\/(README|[a-z0-9][a-z0-9-]*)\.md$/;
 
 /** Where the files are: `ui/` beside `dist/` (this module is dist/src/server/ui-assets.js). */
-export const defaultUiDir = new URL('../../../ui/', import.meta.url);
+const uiDir = new URL('../../../ui/', import.meta.url);
 
 export class UiAssets {
   private readonly cache = new Map<string, Promise<UiAsset | null>>();
-
-  constructor(private readonly dir: URL = defaultUiDir) {}
 
   /** The file `name`, or null when there is no such file to serve. */
   get(name: string): Promise<UiAsset | null> {
@@ -51,11 +49,11 @@ export class UiAssets {
   /** Where `name` is and what it is, or null for a name that is not served. */
   private fileOf(name: string): { url: URL; contentType: string } | null {
     const type = assetName.exec(name)?.[1];
-    if (type !== undefined) return { url: new URL(name, this.dir), contentType: contentTypes[type]! };
+    if (type !== undefined) return { url: new URL(name, uiDir), contentType: contentTypes[type]! };
     const doc = docName.exec(name)?.[1];
     if (doc === undefined) return null;
     // The package's root is ui/'s parent: README.md there, the docs in docs/.
-    const url = new URL(doc === 'README' ? '../README.md' : `../docs/${doc}.md`, this.dir);
+    const url = new URL(doc === 'README' ? '../README.md' : `../docs/${doc}.md`, uiDir);
     return { url, contentType: 'text/plain; charset=utf-8' };
   }
 

@@ -22,6 +22,7 @@ import type {
   TxnRequest,
   WatchSpec,
 } from '../api/service.js';
+import { isNodeAction, type NodeAction, nodeActions } from '../api/supervisor.js';
 import {
   isWellFormed,
   KV_LIMITS,
@@ -93,10 +94,6 @@ export type Route =
 /** The dashboard's routes (docs/dashboard.md): the page, its files, and the cluster's state. */
 export type UiRoute = 'ui' | 'uiAsset' | 'uiState' | 'uiFaults' | 'uiProcess' | 'uiExercises' | 'uiExercise';
 
-/** What POST /ui/nodes/{id}/process asks the supervisor to do to a node's process. */
-export const processActions = ['kill', 'restart', 'stop'] as const;
-export type ProcessAction = (typeof processActions)[number];
-
 /** Fault injection (docs/faults.md): GET, POST and DELETE /admin/faults. */
 export type FaultRoute = 'faults' | 'faultsSet' | 'faultsHeal';
 
@@ -124,7 +121,8 @@ export type ClientRequest =
   | { readonly route: 'uiAsset'; readonly name: string }
   /** `faults` null: heal (DELETE). */
   | { readonly route: 'uiFaults'; readonly id: string; readonly faults: FaultsPatch | null }
-  | { readonly route: 'uiProcess'; readonly id: string; readonly action: ProcessAction }
+  /** What POST /ui/nodes/{id}/process asks the supervisor to do to a node's process. */
+  | { readonly route: 'uiProcess'; readonly id: string; readonly action: NodeAction }
   | { readonly route: 'uiExercises'; readonly exercise: number }
   | { readonly route: 'uiExercise'; readonly run: string }
   | { readonly route: 'faultsSet'; readonly faults: FaultsPatch }
@@ -759,9 +757,9 @@ export function parseFaultsBody(body: Buffer): FaultsPatch {
   return patch;
 }
 
-/** `{"action": "kill"|"restart"|"stop"}`. */
-function parseProcessBody(body: Buffer): ProcessAction {
-  const expected = processActions.map((a) => `"${a}"`).join('|');
+/** `{"action": "kill"|"stop"|"restart"}`. */
+function parseProcessBody(body: Buffer): NodeAction {
+  const expected = nodeActions.map((a) => `"${a}"`).join('|');
   const obj = jsonObject(body, `{"action": ${expected}}`);
   for (const field of Object.keys(obj)) {
     if (field !== 'action') {
@@ -771,13 +769,13 @@ function parseProcessBody(body: Buffer): ProcessAction {
     }
   }
   const action = obj.action;
-  if (typeof action !== 'string' || !(processActions as readonly string[]).includes(action)) {
+  if (!isNodeAction(action)) {
     throw new BadRequestError(
-      `action must be one of ${processActions.join(', ')}, got ${truncate(JSON.stringify(action) ?? 'nothing')}`,
+      `action must be one of ${nodeActions.join(', ')}, got ${truncate(JSON.stringify(action) ?? 'nothing')}`,
       { field: 'action' },
     );
   }
-  return action as ProcessAction;
+  return action;
 }
 
 /** `{"exercise": N}`, N one of the exercises' numbers (docs/exercises.md). */

@@ -14,20 +14,6 @@ import { startCluster, type TestCluster } from '../support/cluster.js';
 import type { Answer } from '../support/http.js';
 import { waitFor } from '../support/wait.js';
 
-/** A leader among `among` in a term past `afterTerm`, that all of `among` agree on. */
-async function newLeaderAmong(c: TestCluster, among: readonly string[], afterTerm: number): Promise<string> {
-  return waitFor(
-    `a new leader among ${among.join(',')}`,
-    async (note) => {
-      const infos = await Promise.all(among.map((id) => c.debug(id)));
-      note(infos.map((d) => `${d.nodeId}: ${d.state} t${d.term} leader ${d.leaderId}`));
-      const l = infos.find((d) => d.state === 'leader' && d.term > afterTerm);
-      return l !== undefined && infos.every((d) => d.leaderId === l.nodeId) ? l.nodeId : null;
-    },
-    { timeoutMs: 15_000 },
-  );
-}
-
 /** A write's failure as the error table has it: codes of a definite refusal, or an unknown outcome. */
 function assertFailedWrite(a: Answer, what: string): void {
   assert.notEqual(a.status, 200, `${what}: ${a.text}`);
@@ -54,7 +40,7 @@ test('an isolated leader is replaced; a write through it never commits; healed, 
 
   await c.client(old).setFaults({ isolate: true });
   const others = c.ids.filter((id) => id !== old);
-  const next = await newLeaderAmong(c, others, term);
+  const next = await c.waitForLeader({ among: others, afterTerm: term });
   assert.equal((await c.putRetrying(next, 'k', 'v2')).status, 200);
   // Client HTTP to the isolated node still works; its writes cannot commit.
   const lost = await c.put(old, 'lost', 'x');

@@ -12,22 +12,9 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { Consistency } from '../../src/client/index.js';
 import type { ReadMode } from '../../src/raft/index.js';
-import { startCluster, type TestCluster } from '../support/cluster.js';
+import { startCluster } from '../support/cluster.js';
 import type { Answer } from '../support/http.js';
 import { waitFor } from '../support/wait.js';
-
-async function newLeaderAmong(c: TestCluster, among: readonly string[], afterTerm: number): Promise<string> {
-  return waitFor(
-    `a new leader among ${among.join(',')}`,
-    async (note) => {
-      const infos = await Promise.all(among.map((id) => c.debug(id)));
-      note(infos.map((d) => `${d.nodeId}: ${d.state} t${d.term} leader ${d.leaderId}`));
-      const l = infos.find((d) => d.state === 'leader' && d.term > afterTerm);
-      return l !== undefined && infos.every((d) => d.leaderId === l.nodeId) ? l.nodeId : null;
-    },
-    { timeoutMs: 15_000 },
-  );
-}
 
 /** Never the value the deposed leader's lease would serve; the new value, or a refusal. */
 function assertNotStale(a: Answer, what: string): void {
@@ -54,7 +41,7 @@ for (const { name, readMode, consistency } of variants) {
     // Paused and cut off: when it resumes, it has nothing but its clock to tell it the lease ran out.
     await c.client(old).setFaults({ paused: true, isolate: true });
     const others = c.ids.filter((id) => id !== old);
-    const next = await newLeaderAmong(c, others, term);
+    const next = await c.waitForLeader({ among: others, afterTerm: term });
     assert.equal((await c.putRetrying(next, 'k', 'v2')).status, 200);
     await c.client(old).setFaults({ paused: false });
     assertNotStale(await c.get(old, 'k', consistency), 'resumed, still isolated');
@@ -72,11 +59,7 @@ for (const { name, readMode, consistency } of variants) {
     const { term } = await c.debug(old);
     assert.equal((await c.putRetrying(old, 'k', 'v1')).status, 200);
     await c.client(old).setFaults({ paused: true });
-    const next = await newLeaderAmong(
-      c,
-      c.ids.filter((id) => id !== old),
-      term,
-    );
+    const next = await c.waitForLeader({ among: c.ids.filter((id) => id !== old), afterTerm: term });
     assert.equal((await c.putRetrying(next, 'k', 'v2')).status, 200);
     // Sent while paused: held by the node, served (or refused) only after it resumes.
     const held = c.get(old, 'k', consistency);

@@ -5,6 +5,7 @@
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { noFaults } from '../../src/api/faults.js';
 import { startCluster } from '../support/cluster.js';
 import { request } from '../support/http.js';
 
@@ -116,6 +117,28 @@ test('/ui/nodes/{id}/faults: a fault button set and healed through the node serv
   const nobody = await request(page, 'POST', '/ui/nodes/n9/faults', { body: {} });
   assert.equal(nobody.status, 404);
   assert.equal((await request(page, 'GET', `/ui/nodes/${leader}/faults`)).status, 404);
+});
+
+test("a paused node's own page resumes it: /ui/nodes/{self}/faults is answered while paused", async (t) => {
+  // A short request timeout: a relay held at the pause would come back 504 soon.
+  const c = await startCluster(t, { size: 1, enableFaults: true, requestTimeoutMs: 1500 });
+  await c.waitForLeader();
+  const page = c.client('n1');
+  for (const resume of ['POST', 'DELETE'] as const) {
+    const paused = await request(page, 'POST', '/ui/nodes/n1/faults', { body: { paused: true } });
+    assert.equal(paused.status, 200, paused.text);
+    assert.equal(paused.body.paused, true);
+    assert.equal((await c.request('n1', 'GET', '/readyz')).status, 503, 'paused');
+    const view = await request(page, 'GET', '/ui/state');
+    assert.equal(view.status, 200, view.text);
+    const resumed = await request(page, resume, '/ui/nodes/n1/faults', {
+      ...(resume === 'POST' && { body: { paused: false } }),
+    });
+    assert.equal(resumed.status, 200, `${resume}: ${resumed.text}`);
+    assert.deepEqual(resumed.body, noFaults);
+    assert.equal((await c.request('n1', 'GET', '/readyz')).status, 200, `${resume}: resumed`);
+    assert.equal((await c.putRetrying('n1', 'k', resume)).status, 200);
+  }
 });
 
 test('/ui/nodes/{id}/faults on nodes without --enable-faults: the member says faults_disabled', async (t) => {

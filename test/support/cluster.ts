@@ -37,6 +37,15 @@ export type ClusterTiming = Pick<
   | 'supervisor'
 >;
 
+/** What TestCluster.waitForLeader waits for. */
+export interface LeaderWait {
+  /** The nodes that must agree, one of them leading (default: every running node). */
+  readonly among?: readonly string[];
+  /** Only a leader elected in a later term will do (a new leader, the old one replaced). */
+  readonly afterTerm?: number;
+  readonly timeoutMs?: number;
+}
+
 export interface ClusterOptions extends ClusterTiming {
   /** Number of nodes; default 3. */
   readonly size?: number;
@@ -281,12 +290,14 @@ export class TestCluster {
 
   /**
    * Waits until some running node leads and every running node names it as leader in the same
-   * term, so requests sent right after go to a settled cluster.
+   * term, so requests sent right after go to a settled cluster (`among`, `afterTerm`: see LeaderWait).
    */
-  async waitForLeader(timeoutMs = 15_000): Promise<string> {
+  async waitForLeader(options: LeaderWait = {}): Promise<string> {
+    const { among, afterTerm = 0, timeoutMs = 15_000 } = options;
+    const ids = (): readonly string[] => among ?? this.runningIds();
     return waitFor(
-      `one leader agreed by ${this.runningIds().join(',')}`,
-      async (note) => agreedLeader(await Promise.all(this.runningIds().map((id) => this.debug(id))), note),
+      `one leader${afterTerm > 0 ? ` past term ${afterTerm}` : ''} agreed by ${ids().join(',')}`,
+      async (note) => agreedLeader(await Promise.all(ids().map((id) => this.debug(id))), note, afterTerm),
       { timeoutMs, intervalMs: 10 },
     );
   }
