@@ -3,10 +3,12 @@
 // the raw path (load.ts) can be measured: the Idempotency-Key made for every write, parsing and
 // checking the answer, the failover loop. Nothing of the client's semantics is turned off.
 //
-// The load falls on the nodes as on the raw path: one ClusterClient per endpoint, with that
-// endpoint first in its list (the client keeps to the node that answered last, so it stays there
-// while the node answers), and client c uses the (c mod N)th. Each keeps its connections alive,
-// at most as many per node as the raw path opens.
+// One ClusterClient per endpoint, with that endpoint first in its list, and bench client c uses
+// the (c mod N)th. Reads fall on the nodes as on the raw path: the client keeps reading from the
+// node that answered last, so each stays on its endpoint while it answers. Writes do not: once a
+// client knows the leader (a relayed answer names it) it sends its writes there itself, saving
+// the follower's relay hop the raw path pays. Each keeps its connections alive, at most as many
+// per node as the raw path opens.
 
 import {
   ClusterClient,

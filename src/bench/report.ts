@@ -4,7 +4,7 @@ import type { Histogram } from './histogram.js';
 import type { BenchResult, BenchVia } from './load.js';
 
 /** Which request path a run took, as the report's first line says it. */
-export const viaLabels: Readonly<Record<BenchVia, string>> = {
+const viaLabels: Readonly<Record<BenchVia, string>> = {
   http: 'via raw HTTP',
   client: 'via the client (ClusterClient: failover, an Idempotency-Key on every write)',
 };

@@ -6,6 +6,7 @@
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { NotSupervisedError, ShuttingDownError } from '../api/errors.js';
 import { ExerciseRuns } from '../app/exercise-runs.js';
 import { connect, type ExerciseTarget, type SupervisorHandle } from '../exercise/index.js';
 import type { Endpoint } from './addresses.js';
@@ -22,7 +23,6 @@ import { type DebugInfo, type Leadership, leaderOf, parseDebug, sameLeadership }
 import { describeError, type Io } from './io.js';
 import { type ChildExit, type NodeChild, NodeChildren, SupervisorLoop } from './node-children.js';
 import {
-  ControlError,
   ControlServer,
   type NodeAction,
   newControlToken,
@@ -261,9 +261,7 @@ class Supervisor {
     const slot = this.slots.get(id);
     if (slot === undefined) {
       const ids = [...this.slots.keys()].join(', ');
-      return Promise.reject(
-        new ControlError(404, 'not_supervised', `this supervisor runs no node "${id}" (it runs ${ids})`),
-      );
+      return Promise.reject(new NotSupervisedError(`this supervisor runs no node "${id}" (it runs ${ids})`));
     }
     const run = slot.queue.then(() => this.actNow(slot, action));
     slot.queue = run.catch(() => undefined);
@@ -274,7 +272,7 @@ class Supervisor {
     const { io } = this.deps;
     const id = slot.node.id;
     if (this.children.isStopping) {
-      throw new ControlError(503, 'shutting_down', 'the supervisor is stopping every node');
+      throw new ShuttingDownError('the supervisor is stopping every node');
     }
     const child = slot.child;
     if (child !== null && !child.exited) {
@@ -286,35 +284,18 @@ class Supervisor {
       } else {
         slot.asked = 'stop';
         io.err(`raftkv cluster: stopping ${id} (SIGTERM, through the control API)\n`);
-        await this.stopChild(child);
+        await this.children.stopOne(child);
       }
     }
     if (action === 'restart') {
       // A signal may have come while it stopped: then nothing is started again.
       if (this.children.isStopping) {
-        throw new ControlError(503, 'shutting_down', 'the supervisor is stopping every node');
+        throw new ShuttingDownError('the supervisor is stopping every node');
       }
       this.spawn(slot);
       io.err(`raftkv cluster: started ${id} again (pid ${slot.child?.process.pid ?? '?'}) on its data dir\n`);
     }
     return this.view(slot);
-  }
-
-  /** SIGTERM, then SIGKILL if it has not exited after the grace period. */
-  private async stopChild(child: NodeChild): Promise<void> {
-    child.process.kill('SIGTERM');
-    const grace = setTimeout(() => {
-      if (child.exited) return;
-      this.deps.io.err(
-        `raftkv cluster: ${child.id} still running after ${this.deps.gracePeriodMs} ms; sending SIGKILL\n`,
-      );
-      child.process.kill('SIGKILL');
-    }, this.deps.gracePeriodMs);
-    try {
-      await child.exit;
-    } finally {
-      clearTimeout(grace);
-    }
   }
 
   private onExit(slot: NodeSlot, { code, signal }: ChildExit): void {

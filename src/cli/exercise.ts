@@ -2,7 +2,6 @@
 // by step, then PASS or FAIL with what it observed (docs/exercises.md). It finds the local
 // cluster's supervisor through DATA_DIR/supervisor.json, and its endpoints there too unless given.
 
-import { existsSync, readFileSync } from 'node:fs';
 import {
   connect,
   type ExerciseReport,
@@ -33,6 +32,7 @@ import {
 } from './connection-options.js';
 import type { Io } from './io.js';
 import { defaultEndpoints, exitCodes } from './kv-commands.js';
+import { readSupervisorFile } from './supervisor-control.js';
 
 export const exerciseFlags: readonly FlagDef[] = [
   {
@@ -99,12 +99,10 @@ function endpointsOf(inv: ExerciseInvocation): readonly string[] {
   const scheme = inv.credentials.tls === undefined ? 'http' : 'https';
   let listed = defaultEndpoints;
   try {
-    if (existsSync(inv.supervisorFile.path)) {
-      const f = JSON.parse(readFileSync(inv.supervisorFile.path, 'utf8')) as { endpoints?: unknown };
-      if (typeof f.endpoints === 'string' && f.endpoints !== '') listed = f.endpoints;
-    }
+    const { endpoints } = readSupervisorFile(inv.supervisorFile.path);
+    if (endpoints !== '') listed = endpoints;
   } catch {
-    // connect() says what is wrong with the file.
+    // None there, or unusable: connect() says what is wrong with the file.
   }
   return parseEndpoints(listed, 'the endpoints', scheme).map((e) => e.url);
 }

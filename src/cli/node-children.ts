@@ -38,6 +38,7 @@ export interface NodeChildrenOptions {
 }
 
 export class NodeChildren {
+  /** The children that have not exited (one leaves the list as it exits). */
   private readonly children: NodeChild[] = [];
   private stopping = false;
   private stopped: Promise<void> = Promise.resolve();
@@ -56,11 +57,11 @@ export class NodeChildren {
   }
 
   live(): NodeChild[] {
-    return this.children.filter((c) => !c.exited);
+    return [...this.children];
   }
 
   allExited(): boolean {
-    return this.children.every((c) => c.exited);
+    return this.children.length === 0;
   }
 
   /** Starts `raftkv <argv>`; `onExit` runs once it has exited on its own (not after stop()). */
@@ -80,6 +81,8 @@ export class NodeChildren {
     const ended = (exit: ChildExit, resolve: (e: ChildExit) => void): void => {
       if (exited) return; // a failed spawn may report both 'error' and 'close'
       exited = true;
+      const at = this.children.indexOf(c);
+      if (at !== -1) this.children.splice(at, 1);
       if (!this.stopping) onExit(exit);
       resolve(exit);
     };
@@ -116,7 +119,7 @@ export class NodeChildren {
    * period. A later call: SIGKILL at once. Resolves once every child has exited.
    */
   stop(signal: string): Promise<void> {
-    const { io, label, gracePeriodMs } = this.o;
+    const { io, label } = this.o;
     const live = this.live();
     if (this.stopping) {
       io.err(`${label}: ${signal} again: killing ${live.length} node(s) now\n`);
@@ -125,18 +128,25 @@ export class NodeChildren {
     }
     this.stopping = true;
     io.err(`${label}: ${signal}: stopping ${live.length} node(s)\n`);
-    for (const c of live) c.process.kill('SIGTERM');
-    const grace = setTimeout(() => {
-      const stuck = this.live();
-      if (stuck.length === 0) return;
-      io.err(
-        `${label}: ${stuck.map((c) => c.id).join(', ')} still running after ${gracePeriodMs} ms; ` +
-          'sending SIGKILL\n',
-      );
-      for (const c of stuck) c.process.kill('SIGKILL');
-    }, gracePeriodMs);
-    this.stopped = Promise.all(this.children.map((c) => c.exit)).then(() => clearTimeout(grace));
+    this.stopped = Promise.all(live.map((c) => this.stopOne(c))).then(() => undefined);
     return this.stopped;
+  }
+
+  /** SIGTERM to `child`, SIGKILL if it still runs after the grace period. Resolves once it has exited. */
+  async stopOne(child: NodeChild): Promise<void> {
+    const { io, label, gracePeriodMs } = this.o;
+    if (child.exited) return;
+    child.process.kill('SIGTERM');
+    const grace = setTimeout(() => {
+      if (child.exited) return;
+      io.err(`${label}: ${child.id} still running after ${gracePeriodMs} ms; sending SIGKILL\n`);
+      child.process.kill('SIGKILL');
+    }, gracePeriodMs);
+    try {
+      await child.exit;
+    } finally {
+      clearTimeout(grace);
+    }
   }
 
   private forward(stream: Readable | null, prefix: string): void {

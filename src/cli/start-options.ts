@@ -2,6 +2,7 @@
 // of configuration is unit-tested, including the seed's NODE_ID/PEER_IDS/PORT.
 
 import { readFileSync } from 'node:fs';
+import { isLoopbackHost } from '../api/addresses.js';
 import { tlsFlagsProblem } from '../app/node-tls.js';
 import type { ClientTls } from '../client/index.js';
 import type { HostPort, LogFormat, NodeOptions, NodeTlsFiles, SupervisorSetting } from '../node/options.js';
@@ -264,10 +265,10 @@ export const startEnvNames: readonly string[] = [
 
 /**
  * The supervisor that runs this node, from the environment `raftkv cluster` gives its nodes (not
- * flags: a token on a command line shows in `ps`). Both or neither; the URL must be loopback
- * http, where the supervisor listens.
+ * flags: a token on a command line shows in `ps`). Both or neither; the URL must be http on a
+ * loopback address with a port, and nothing else, where the supervisor listens.
  */
-export function supervisorFrom(env: Env): SupervisorSetting | undefined {
+function supervisorFrom(env: Env): SupervisorSetting | undefined {
   const url = env[supervisorEnv.url] || undefined;
   const token = env[supervisorEnv.token] || undefined;
   if (url === undefined && token === undefined) return undefined;
@@ -277,16 +278,32 @@ export function supervisorFrom(env: Env): SupervisorSetting | undefined {
       `${missing} is not set, though ${supervisorEnv.url === missing ? supervisorEnv.token : supervisorEnv.url} is: set both or neither`,
     );
   }
-  const m = /^http:\/\/(127\.\d{1,3}\.\d{1,3}\.\d{1,3}|localhost|\[::1\]):(\d{1,5})\/?$/.exec(url);
-  if (m === null || Number(m[2]) < 1 || Number(m[2]) > 65535) {
+  const origin = loopbackOrigin(url);
+  if (origin === null) {
     throw new UsageError(
-      `${supervisorEnv.url} must be http://127.0.0.1:PORT (the supervisor listens on loopback), not "${url}"`,
+      `${supervisorEnv.url} must be http://127.0.0.1:PORT, or another loopback host (127.x.x.x, localhost, ` +
+        `[::1]) with a port and no path (the supervisor listens on loopback), not "${url}"`,
     );
   }
   if (!/^[\x21-\x7e]{16,256}$/.test(token)) {
     throw new UsageError(`${supervisorEnv.token} must be 16-256 printable characters without spaces`);
   }
-  return { url: url.replace(/\/$/, ''), token };
+  return { url: origin, token };
+}
+
+/** The origin (`http://HOST:PORT`) of an http URL on a loopback host with a port and no path, else null. */
+function loopbackOrigin(raw: string): string | null {
+  let u: URL;
+  try {
+    u = new URL(raw);
+  } catch {
+    return null;
+  }
+  // The URL leaves out a port that is http's default: :80 given counts as given.
+  const port = u.port !== '' || raw.replace(/\/$/, '').endsWith(':80');
+  const bare =
+    u.username === '' && u.password === '' && u.pathname === '/' && u.search === '' && u.hash === '';
+  return u.protocol === 'http:' && isLoopbackHost(u.hostname) && port && bare ? u.origin : null;
 }
 
 function envOf(name: string): string | undefined {

@@ -8,32 +8,29 @@
 // environment and the other commands by DATA_DIR/supervisor.json (mode 0600), never a command line.
 
 import { randomBytes, timingSafeEqual } from 'node:crypto';
-import { chmodSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import { join } from 'node:path';
-import { RaftkvError } from '../api/errors.js';
+import {
+  BadRequestError,
+  NotFoundError,
+  RaftkvError,
+  TooLargeError,
+  UnauthenticatedError,
+} from '../api/errors.js';
 import { isNodeAction, type NodeAction, type SupervisedNode } from '../api/supervisor.js';
 import { errorBody, statusFor } from '../server/status-map.js';
 import { exerciseRunIn, parseExerciseBody } from '../server/validate.js';
 
-export { isNodeAction, type NodeAction, nodeActions, type SupervisedNode } from '../api/supervisor.js';
-
-/** A refusal, answered with its status and the API's error body (`error`, `code`, `definite`). */
-export class ControlError extends Error {
-  override readonly name = 'ControlError';
-  constructor(
-    readonly status: number,
-    readonly code: string,
-    message: string,
-  ) {
-    super(message);
-  }
-}
+export type { NodeAction, SupervisedNode } from '../api/supervisor.js';
 
 /** What the control server asks of the supervisor. */
 export interface ControlTarget {
   nodes(): SupervisedNode[];
-  /** Does `action` to node `id`; resolves with the node as it then is. Throws ControlError. */
+  /**
+   * Does `action` to node `id`; resolves with the node as it then is. Refuses with a RaftkvError
+   * (NotSupervisedError, ShuttingDownError), answered with its status and the API's error body.
+   */
   act(id: string, action: NodeAction): Promise<SupervisedNode>;
   /** The exercises run in the supervisor; without, their routes are 404. */
   readonly exercises?: ControlExercises;
@@ -90,15 +87,9 @@ export class ControlServer {
           reply(res, statusFor(e), errorBody(e));
           return;
         }
-        const err =
-          e instanceof ControlError
-            ? e
-            : new ControlError(
-                500,
-                'internal',
-                `internal error: ${e instanceof Error ? e.message : String(e)}`,
-              );
-        reply(res, err.status, { error: err.message, code: err.code, definite: err.status < 500 });
+        // As a node answers an error of its own (http-server.ts).
+        const message = e instanceof Error ? e.message : String(e);
+        reply(res, 500, { error: `internal error: ${message}`, code: 'internal', definite: false });
       });
     });
     // Its answers are small and its callers few: no connection is kept waiting at exit.
@@ -136,9 +127,7 @@ async function handle(
   // Compared in constant time: the length alone says nothing of the token.
   if (given.length !== expected.length || !timingSafeEqual(given, expected)) {
     res.setHeader('www-authenticate', 'Bearer realm="raftkv-supervisor"');
-    throw new ControlError(
-      401,
-      'unauthenticated',
+    throw new UnauthenticatedError(
       "the supervisor's control API needs its token (Authorization: Bearer TOKEN; see supervisor.json in the data dir)",
     );
   }
@@ -158,24 +147,20 @@ async function handle(
     const run = exerciseRunIn(e[1]!);
     const view = exercises.get(run);
     if (view === undefined) {
-      throw new ControlError(
-        404,
-        'not_found',
-        `no exercise run "${run}" (the supervisor keeps the last few)`,
-      );
+      throw new NotFoundError(`no exercise run "${run}" (the supervisor keeps the last few)`);
     }
     reply(res, 200, view);
     return;
   }
   const m = nodePath.exec(path);
   if (m === null || req.method !== 'POST' || !isNodeAction(m[2])) {
-    throw new ControlError(404, 'not_found', `no route for ${req.method} ${path.slice(0, 100)}`);
+    throw new NotFoundError(`no route for ${req.method} ${path.slice(0, 100)}`);
   }
   let id: string;
   try {
     id = decodeURIComponent(m[1]!);
   } catch {
-    throw new ControlError(400, 'bad_request', 'the node id in the path is not valid URL-encoded UTF-8');
+    throw new BadRequestError('the node id in the path is not valid URL-encoded UTF-8');
   }
   reply(res, 200, await target.act(id, m[2]));
 }
@@ -194,7 +179,7 @@ function readBody(req: IncomingMessage): Promise<Buffer> {
     });
     req.on('end', () =>
       size > maxControlBody
-        ? reject(new ControlError(413, 'too_large', `the body is larger than ${maxControlBody} bytes`))
+        ? reject(new TooLargeError(`the body is larger than ${maxControlBody} bytes`))
         : resolve(Buffer.concat(chunks)),
     );
     req.on('error', reject);
@@ -219,6 +204,19 @@ export function writeSupervisorFile(dataDir: string, content: SupervisorFile): s
   chmodSync(part, 0o600); // a leftover file of that name keeps its mode otherwise
   renameSync(part, file);
   return file;
+}
+
+/**
+ * Reads a supervisor.json (`file`: its path). Throws the read's error as it comes (ENOENT: there is
+ * none), or an Error saying what is wrong with its content.
+ */
+export function readSupervisorFile(file: string): SupervisorFile {
+  const parsed: unknown = JSON.parse(readFileSync(file, 'utf8'));
+  const f = (typeof parsed === 'object' && parsed !== null ? parsed : {}) as Record<string, unknown>;
+  const { url, token, pid, endpoints } = f;
+  if (typeof url !== 'string' || typeof token !== 'string') throw new Error('no url and token in it');
+  if (typeof pid !== 'number' || typeof endpoints !== 'string') throw new Error('no pid and endpoints in it');
+  return { url, token, pid, endpoints };
 }
 
 export function removeSupervisorFile(file: string): void {

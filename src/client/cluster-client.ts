@@ -39,10 +39,9 @@ import {
   type TxnResult,
 } from './client.js';
 import { type Election, electionOn } from './election.js';
-import { RaftkvApiError, RaftkvConnectionError } from './errors.js';
 import { acquireLock, type HeldLock, type KeptLease, keepLease, type LockOptions } from './lock.js';
 import type { ListOptions, PutOptions, ReadOptions, TxnBody, WriteOptions } from './requests.js';
-import { retryableFailure, sleep } from './retry.js';
+import { mayHaveHappened, retryableFailure, sleep } from './retry.js';
 import type { WatchOptions, WatchTarget } from './watch.js';
 
 /** A write whose outcome is unknown when the call's time ran out: it may or may not have applied. */
@@ -66,13 +65,6 @@ export interface ClusterClientOptions extends ClientOptions {
 }
 
 type Kind = 'read' | 'write' | 'grant';
-
-/** Whether a failed attempt may have taken effect. */
-function mayHaveHappened(e: unknown): boolean {
-  if (e instanceof RaftkvConnectionError) return e.connected;
-  if (e instanceof RaftkvApiError) return !e.definite;
-  return true;
-}
 
 export class ClusterClient {
   /** One client per endpoint, in the order given. */

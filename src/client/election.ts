@@ -17,7 +17,7 @@
 
 import { randomUUID } from 'node:crypto';
 import { RaftkvApiError } from './errors.js';
-import { type KeptLease, keepLease, type LockNode, lockPrefix, onAnyNode, waitForTurn } from './lock.js';
+import { contend, type KeptLease, type LockNode, listContenders, lockPrefix, onAnyNode } from './lock.js';
 import type { ListOptions, TxnBody, WriteOptions } from './requests.js';
 import { WatchCompactedError } from './watch.js';
 
@@ -110,34 +110,14 @@ export async function campaign(
   options: CampaignOptions = {},
 ): Promise<Leadership> {
   if (nodes.length === 0) throw new TypeError('campaign needs at least one node');
-  const prefix = lockPrefix(name);
-  const signal = options.signal;
-  const lease = await keepLease(nodes, options.ttl ?? 10, {
-    ...(signal && { signal }),
+  const { key, token, lease, listed } = await contend(nodes, name, value, {
+    ttl: options.ttl ?? 10,
+    kind: 'election',
+    Lost: LeadershipLostError,
+    ...(options.signal && { signal: options.signal }),
     ...(options.now && { now: options.now }),
   });
-  try {
-    const key = `${prefix}${lease.id.toString(16)}`;
-    // Idempotent: a retry of a create that did apply gets the first answer, not a 409.
-    const mine = await onAnyNode(
-      nodes,
-      (n) => n.put(key, value, { prevValue: null, lease: lease.id, idempotencyKey: `election-${key}` }),
-      signal,
-    );
-    const listed = await waitForTurn(nodes, prefix, key, mine.createIndex, {
-      lost: lease.lost,
-      gone: (reason) => new LeadershipLostError(name, reason),
-      ...(signal && { signal }),
-    });
-    return new Held(nodes, name, key, mine.createIndex, value, lease, listed, options.now);
-  } catch (e) {
-    const lost = lease.lost.aborted;
-    await lease.revoke().catch(() => {});
-    if (lost && !(e instanceof LeadershipLostError) && !signal?.aborted) {
-      throw new LeadershipLostError(name, String(lease.lost.reason));
-    }
-    throw e;
-  }
+  return new Held(nodes, name, key, token, value, lease, listed, options.now);
 }
 
 /** A leadership held: the lease kept alive, the key watched, proclaim and resign. */
@@ -287,13 +267,7 @@ export async function leader(
   options: { readonly signal?: AbortSignal } = {},
 ): Promise<Leader | null> {
   if (nodes.length === 0) throw new TypeError('leader needs at least one node');
-  const prefix = lockPrefix(name);
-  const { signal } = options;
-  const listing = await onAnyNode(
-    nodes,
-    (n) => n.list(prefix, { limit: 10_000, ...(signal && { signal }) }),
-    signal,
-  );
+  const listing = await listContenders(nodes, lockPrefix(name), options.signal);
   return lowest(listing.items);
 }
 
@@ -326,11 +300,7 @@ export async function* observe(
     for (;;) {
       // The contenders as of the listing; then every change after it, createIndex tracked from
       // the puts that create keys (a watch event does not carry it).
-      const listing = await onAnyNode(
-        nodes,
-        (n) => n.list(prefix, { limit: 10_000, ...(signal && { signal }) }),
-        signal,
-      );
+      const listing = await listContenders(nodes, prefix, signal);
       const keys = new Map(listing.items.map((i) => [i.key, { value: i.value, createIndex: i.createIndex }]));
       let now = lowest(withKeys(keys));
       if (shown === undefined || !same(shown, now)) {

@@ -20,7 +20,7 @@
 import type { WatchEvent } from '../api/service.js';
 import { RaftkvApiError } from './errors.js';
 import type { ListOptions, PutOptions } from './requests.js';
-import { retryableFailure, sleep } from './retry.js';
+import { mayHaveHappened, retryableFailure, sleep } from './retry.js';
 import type { StreamingNode, WatchOptions, WatchTarget } from './watch.js';
 
 interface Call {
@@ -81,11 +81,16 @@ export interface HeldLock {
 /** What a lock operation waits for between attempts when no node could answer. */
 const retryMs = 200;
 
-/** Runs `call` on the nodes in turn until one answers, pausing after a full round of failures. */
+/**
+ * Runs `call` on the nodes in turn until one answers, pausing after a full round of failures.
+ * Only a failure `retry` accepts (by default retryableFailure: one another node may not have) is
+ * tried again; any other rejects at once.
+ */
 export async function onAnyNode<N, T>(
   nodes: readonly N[],
   call: (node: N) => Promise<T>,
   signal?: AbortSignal,
+  retry: (e: unknown) => boolean = retryableFailure,
 ): Promise<T> {
   for (let round = 0; ; round++) {
     for (const node of nodes) {
@@ -93,7 +98,7 @@ export async function onAnyNode<N, T>(
       try {
         return await call(node);
       } catch (e) {
-        if (!retryableFailure(e)) throw e;
+        if (!retry(e)) throw e;
       }
     }
     await sleep(Math.min(retryMs * 2 ** Math.min(round, 4), 2000), signal);
@@ -132,7 +137,12 @@ export async function keepLease(
   const now = options.now ?? (() => performance.now());
   const sent = now();
   const signal = options.signal;
-  const lease = await onAnyNode(nodes, (n) => n.grantLease(ttl, signal ? { signal } : {}), signal);
+  const lease = await onAnyNode(
+    nodes,
+    (n) => n.grantLease(ttl, signal ? { signal } : {}),
+    signal,
+    (e) => retryableFailure(e) && !mayHaveHappened(e),
+  );
   const renewer = new LeaseRenewer(nodes, lease.id, ttl, sent, now);
   return {
     id: lease.id,
@@ -149,6 +159,86 @@ export function lockPrefix(name: string): string {
   return `${name}/`;
 }
 
+/** The most contender keys one listing reads (the API's largest page). */
+const maxContenders = 10_000;
+
+/** The contender keys under `prefix` and the index of the listing: one linearizable list. */
+export function listContenders<I extends { readonly key: string; readonly createIndex: number }>(
+  nodes: readonly {
+    list(
+      prefix: string,
+      options?: ListOptions & Call,
+    ): Promise<{ readonly items: readonly I[]; readonly index: number }>;
+  }[],
+  prefix: string,
+  signal?: AbortSignal,
+): Promise<{ readonly items: readonly I[]; readonly index: number }> {
+  return onAnyNode(nodes, (n) => n.list(prefix, { limit: maxContenders, ...(signal && { signal }) }), signal);
+}
+
+/** A contender at the head of the queue of lock or election NAME. */
+export interface Contender {
+  /** NAME/<lease id in hex>. */
+  readonly key: string;
+  /** The key's createIndex: the fencing token. */
+  readonly token: number;
+  /** The contender's lease, kept alive; revoking it deletes the key. */
+  readonly lease: KeptLease;
+  /** The index of the listing that showed the key first in line. */
+  readonly listed: number;
+}
+
+/**
+ * What a lock and an election's campaign both do: grant a lease of `ttl` seconds and keep it,
+ * create NAME/<lease id in hex> with `value` tied to the lease (create-only, under an idempotency
+ * key `kind`-KEY), and wait until that key is first in line. On a failure the lease is revoked
+ * (the key goes with it) and this rejects: with `new Lost(name, why)` when the lease was lost
+ * first, with the signal's reason when options.signal aborted, else with the failure as it came
+ * (a refused value stays the API's 413).
+ */
+export async function contend(
+  nodes: readonly LockNode[],
+  name: string,
+  value: string,
+  options: {
+    readonly ttl: number;
+    readonly kind: 'lock' | 'election';
+    readonly Lost: new (name: string, reason: string) => Error;
+    readonly signal?: AbortSignal;
+    readonly now?: () => number;
+  },
+): Promise<Contender> {
+  const prefix = lockPrefix(name);
+  const { Lost, signal } = options;
+  const lease = await keepLease(nodes, options.ttl, {
+    ...(signal && { signal }),
+    ...(options.now && { now: options.now }),
+  });
+  try {
+    const key = `${prefix}${lease.id.toString(16)}`;
+    // Idempotent: a retry of a create that did apply gets the first answer, not a 409.
+    const idempotencyKey = `${options.kind}-${key}`;
+    const mine = await onAnyNode(
+      nodes,
+      (n) =>
+        n.put(key, value, { prevValue: null, lease: lease.id, idempotencyKey, ...(signal && { signal }) }),
+      signal,
+    );
+    const listed = await waitForTurn(nodes, prefix, key, mine.createIndex, {
+      lost: lease.lost,
+      gone: (reason) => new Lost(name, reason),
+      ...(signal && { signal }),
+    });
+    return { key, token: mine.createIndex, lease, listed };
+  } catch (e) {
+    // Read before the revoke, which aborts `lost` itself (reason "released").
+    const lost = lease.lost.aborted ? String(lease.lost.reason) : null;
+    await lease.revoke().catch(() => {});
+    if (lost !== null && !(e instanceof Lost) && !signal?.aborted) throw new Lost(name, lost);
+    throw e;
+  }
+}
+
 /**
  * Takes lock `name` through `nodes` (any node of the cluster; tried in turn), waiting as long as
  * it takes (or until options.signal aborts: the contender then withdraws and this rejects).
@@ -159,48 +249,23 @@ export async function acquireLock(
   options: LockOptions = {},
 ): Promise<HeldLock> {
   if (nodes.length === 0) throw new TypeError('acquireLock needs at least one node');
-  const prefix = lockPrefix(name);
-  const ttl = options.ttl ?? 10;
-  if (!Number.isSafeInteger(ttl) || ttl < 1)
-    throw new RangeError('ttl must be a whole number of seconds ≥ 1');
-  const now = options.now ?? (() => performance.now());
-  const signal = options.signal;
-
-  const grantSent = now();
-  const lease = await onAnyNode(nodes, (n) => n.grantLease(ttl, signal ? { signal } : {}), signal);
-  const keeper = new LeaseRenewer(nodes, lease.id, ttl, grantSent, now);
-  try {
-    const key = `${prefix}${lease.id.toString(16)}`;
-    const owner = options.owner ?? `pid ${process.pid}`;
-    // Idempotent: a retry of a create that did apply gets the first answer, not a 409.
-    const mine = await onAnyNode(
-      nodes,
-      (n) => n.put(key, owner, { prevValue: null, lease: lease.id, idempotencyKey: `lock-${key}` }),
-      signal,
-    );
-    const token = mine.createIndex;
-    await waitForTurn(nodes, prefix, key, token, {
-      lost: keeper.lost,
-      gone: (reason) => new LockLostError(name, reason),
-      ...(signal && { signal }),
-    });
-    return {
-      name,
-      key,
-      token,
-      leaseId: lease.id,
-      ttl,
-      lost: keeper.lost,
-      validUntil: () => keeper.validUntil(),
-      release: () => keeper.release(),
-    };
-  } catch (e) {
-    await keeper.release().catch(() => {});
-    if (keeper.lost.aborted && !(e instanceof LockLostError) && !signal?.aborted) {
-      throw new LockLostError(name, String(keeper.lost.reason));
-    }
-    throw e;
-  }
+  const { key, token, lease } = await contend(nodes, name, options.owner ?? `pid ${process.pid}`, {
+    ttl: options.ttl ?? 10,
+    kind: 'lock',
+    Lost: LockLostError,
+    ...(options.signal && { signal: options.signal }),
+    ...(options.now && { now: options.now }),
+  });
+  return {
+    name,
+    key,
+    token,
+    leaseId: lease.id,
+    ttl: lease.ttl,
+    lost: lease.lost,
+    validUntil: () => lease.validUntil(),
+    release: () => lease.revoke(),
+  };
 }
 
 /** The lock could not be held: the lease ended, or renewals went unacknowledged for a TTL. */
@@ -220,7 +285,7 @@ export class LockLostError extends Error {
  * watches the key just ahead of its own until that key is deleted. Rejects with `gone(reason)`
  * when its own key is found gone or `lost` fires, with the signal's reason when `signal` aborts.
  */
-export async function waitForTurn(
+async function waitForTurn(
   nodes: readonly LockNode[],
   prefix: string,
   key: string,
@@ -236,7 +301,7 @@ export async function waitForTurn(
   try {
     for (;;) {
       if (lost.aborted) throw gone(String(lost.reason));
-      const listing = await onAnyNode(nodes, (n) => n.list(prefix, { limit: 10_000 }), signal);
+      const listing = await listContenders(nodes, prefix, either);
       if (!listing.items.some((i) => i.key === key)) {
         throw gone('the contender key is gone (its lease ended while waiting)');
       }

@@ -69,13 +69,13 @@ export interface ListOptions extends ReadOptions {
 
 const keyPath = (key: string): string => `/kv/${encodeURIComponent(key)}`;
 
-/** `consistency` and `minIndex`, when given. */
 /** `readQuery` as a query string; most reads name neither, and get no URLSearchParams (every get's path). */
 function readQueryString(options: ReadOptions): string {
   if (options.consistency === undefined && options.minIndex === undefined) return '';
   return readQuery(options).toString();
 }
 
+/** `consistency` and `minIndex`, when given. */
 function readQuery(options: ReadOptions): URLSearchParams {
   const q = new URLSearchParams();
   if (options.consistency !== undefined) q.set('consistency', options.consistency);

@@ -1,10 +1,11 @@
 // Goal: `raftkv bench --via client` sends every request through the package's ClusterClient and
-// loads the nodes as the raw path does: client c starts at endpoint c mod N and keeps to it, over
-// keep-alive connections (at most the raw path's number per node), every write with an
-// Idempotency-Key of its own, gets with the bench's consistency, the token on every request. A
-// failed call is counted under the raw path's name for it (`http 503`), after the client's
-// retries; a dead endpoint is failed over instead of counted. Against a real in-process cluster a
-// short run counts every request as a success.
+// loads the nodes as the raw path does (here, where no node names a leader to send writes to):
+// client c starts at endpoint c mod N and keeps to it, over keep-alive connections (at most the
+// raw path's number per node), every write with an Idempotency-Key of its own, gets with the
+// bench's consistency, the token on every request. A failed call is counted under the raw path's
+// name for it (`http 503`), after the client's retries; a dead endpoint is failed over instead of
+// counted. Against a real in-process cluster a short run counts every request as a success.
+// `--via http --idempotency-keys` puts a key of its own on every raw write.
 
 import assert from 'node:assert/strict';
 import http from 'node:http';
@@ -134,6 +135,33 @@ test('each request is one ClusterClient call: spread as on the raw path, kept-al
     if (via === 'http')
       assert.ok(a.seen.every((s) => s.idempotencyKey === undefined && !s.path.includes('?')));
   }
+});
+
+test('--idempotency-keys: every raw write carries a key of its own; raw reads none', async (t) => {
+  const a = await stubNode(t);
+  const result = await runBench(
+    benchOptions([
+      '--endpoints',
+      a.address,
+      '--via',
+      'http',
+      '--idempotency-keys',
+      '--op',
+      'mixed:0.5',
+      '--total',
+      '40',
+      '--clients',
+      '2',
+    ]),
+  );
+  assert.equal(result.requests, 40, JSON.stringify(result.errors));
+  assert.equal(a.seen.length, 40);
+  const puts = a.seen.filter((s) => s.method === 'POST');
+  const gets = a.seen.filter((s) => s.method === 'GET');
+  assert.ok(puts.length > 0 && gets.length > 0, `${puts.length} puts, ${gets.length} gets`);
+  assert.ok(puts.every((s) => s.path === '/kv' && s.idempotencyKey !== undefined));
+  assert.equal(new Set(puts.map((s) => s.idempotencyKey)).size, puts.length, 'a key of its own per write');
+  assert.ok(gets.every((s) => s.idempotencyKey === undefined));
 });
 
 test('errors are counted under the raw path names; a dead endpoint is failed over, not counted', async (t) => {

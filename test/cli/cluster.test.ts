@@ -4,12 +4,12 @@
 // `raftkv start` here; they only print and wait for signals.
 
 import assert from 'node:assert/strict';
-import { access, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { access, mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { runCluster } from '../../src/cli/cluster.js';
-import type { SupervisedNode, SupervisorFile } from '../../src/cli/supervisor-control.js';
+import { readSupervisorFile, type SupervisedNode } from '../../src/cli/supervisor-control.js';
 import { RaftkvClient } from '../../src/client/index.js';
 import { type CapturedIo, capturedIo } from '../support/captured-io.js';
 
@@ -131,7 +131,7 @@ test('the control API: the nodes get it by environment; kill, stop, restart; eve
     await h.until('hello from n1', 'hello from n2');
     const file = join(dir, 'supervisor.json');
     assert.equal((await stat(file)).mode & 0o777, 0o600);
-    const f = JSON.parse(await readFile(file, 'utf8')) as SupervisorFile;
+    const f = readSupervisorFile(file);
     assert.equal(f.endpoints, '127.0.0.1:17001,127.0.0.1:17002');
     assert.match(h.text(), new RegExp(`control: ${f.url} kills, stops and restarts nodes`));
     await h.until(`n1 supervisor ${f.url} token ${f.token.length} in argv false`);

@@ -11,11 +11,10 @@
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { ExerciseCannotRunError, ExerciseRunningError } from '../../src/api/errors.js';
+import { ExerciseCannotRunError, ExerciseRunningError, NotSupervisedError } from '../../src/api/errors.js';
 import { parseClusterCommand } from '../../src/cli/cluster-options.js';
 import { parseStartOptions } from '../../src/cli/start-options.js';
 import {
-  ControlError,
   ControlServer,
   type ControlTarget,
   type NodeAction,
@@ -59,7 +58,7 @@ function fakeTarget(): ControlTarget & { asked: [string, NodeAction][]; started:
     },
     nodes: () => ['n1', 'n2', 'n3'].map(node),
     act: async (id, action) => {
-      if (!['n1', 'n2', 'n3'].includes(id)) throw new ControlError(404, 'not_supervised', `no node "${id}"`);
+      if (!['n1', 'n2', 'n3'].includes(id)) throw new NotSupervisedError(`no node "${id}"`);
       asked.push([id, action]);
       return { ...node(id), running: action === 'restart', pid: action === 'restart' ? 99 : null };
     },

@@ -22,10 +22,12 @@ test('two contenders: the first leads, the second waits; resign → the second l
   const c = await startCluster(t, { size: 3 });
   await c.waitForLeader();
   const nodes = ['n1', 'n2', 'n3'].map((id) => c.client(id));
+  const before = performance.now();
   const a = await campaign(nodes, 'svc', 'a:7001', { ttl: 30 });
   assert.equal(a.key, `svc/${a.leaseId.toString(16)}`);
   assert.equal(a.value, 'a:7001');
-  assert.ok(a.validUntil() > performance.now() + 25_000);
+  // The lease lasts a TTL from the grant's send, which came after `before`.
+  assert.ok(a.validUntil() >= before + 30_000, `valid until ${a.validUntil()}, asked at ${before}`);
   let bLeads = false;
   const second = campaign([nodes[1]!, nodes[2]!, nodes[0]!], 'svc', 'b:7002', { ttl: 30 }).then((b) => {
     bLeads = true;
@@ -35,6 +37,8 @@ test('two contenders: the first leads, the second waits; resign → the second l
   // Its key is there, behind the leader's: it cannot lead while the leader's key stays.
   assert.equal(bLeads, false, 'the second contender leads while the first has not resigned');
   assert.deepEqual(await leader(nodes, 'svc'), { key: a.key, value: 'a:7001', token: a.token });
+  // A round trip later it still waits (a wrong turn would have had the time to resolve).
+  assert.equal(bLeads, false, 'the second contender leads while the first has not resigned');
   await a.resign();
   assert.equal(a.lost.reason, 'resigned');
   assert.ok(a.validUntil() <= performance.now(), 'no longer valid once resigned');
@@ -162,6 +166,13 @@ test('a leader whose lease ends loses: lost fires and the next contender leads',
     async () => (await c.client('n1').list('job/')).items.length === 2,
   );
   assert.equal(bLeads, false);
+  const still = await leader([c.client('n1')], 'job');
+  // A round trip later the second contender still waits — unless the leader's 1 s lease ran out
+  // meanwhile (a slow machine), which lets it lead rightly.
+  if (!a.lost.aborted) {
+    assert.deepEqual(still, { key: a.key, value: 'a', token: a.token });
+    assert.equal(bLeads, false, 'the second contender leads while the first holds its lease');
+  }
   await c.stopNode('n3');
   await waitFor('the leader saw the loss', () => a.lost.aborted);
   assert.ok(a.validUntil() <= performance.now(), 'not valid past the loss');

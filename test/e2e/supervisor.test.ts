@@ -8,19 +8,10 @@ import assert from 'node:assert/strict';
 import { access } from 'node:fs/promises';
 import { test } from 'node:test';
 import type { SupervisedNode } from '../../src/cli/supervisor-control.js';
+import { pidAlive } from '../../src/jepsen/netns.js';
 import { request } from '../support/http.js';
 import { SupervisedCluster } from '../support/supervised-cluster.js';
 import { waitFor } from '../support/wait.js';
-
-/** Whether a process with this PID exists. */
-function exists(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code !== 'ESRCH';
-  }
-}
 
 test('raftkv cluster: kill a leader through the control API, the others go on; restart it, it catches up', async (t) => {
   const c = await SupervisedCluster.start(t);
@@ -44,7 +35,7 @@ test('raftkv cluster: kill a leader through the control API, the others go on; r
     c.ids.map((id) => ({ id, running: true, exits: 0 })),
   );
   const leaderPid = before.find((n) => n.id === first.id)!.pid!;
-  assert.ok(exists(leaderPid));
+  assert.ok(pidAlive(leaderPid));
   const w1 = await c.client(first.id).put('before', 'kill', { idempotencyKey: 'before-kill' });
 
   const killed = await c.act(first.id, 'kill');
@@ -53,7 +44,7 @@ test('raftkv cluster: kill a leader through the control API, the others go on; r
     { running: (killed.body as SupervisedNode).running, pid: (killed.body as SupervisedNode).pid },
     { running: false, pid: null },
   );
-  assert.ok(!exists(leaderPid), 'the process is gone');
+  assert.ok(!pidAlive(leaderPid), 'the process is gone');
   const others = c.ids.filter((id) => id !== first.id);
   const next = await c.waitForLeader(others, first.term);
   assert.notEqual(next.id, first.id);
@@ -69,7 +60,7 @@ test('raftkv cluster: kill a leader through the control API, the others go on; r
   assert.equal(restarted.status, 200, restarted.text);
   const r = restarted.body as SupervisedNode;
   assert.equal(r.running, true);
-  assert.ok(r.pid !== null && r.pid !== leaderPid && exists(r.pid));
+  assert.ok(r.pid !== null && r.pid !== leaderPid && pidAlive(r.pid));
   // Back on its data dir: it has what it had, and what it missed.
   const back = c.client(first.id);
   await waitFor(

@@ -1,10 +1,12 @@
 // Goal: the client's lock (etcd's recipe on leases) on a real in-process cluster — contenders
 // hold it one at a time, in the order they asked, each with a larger fencing token; a holder's
 // release lets the next one in at once; a holder whose lease is revoked behind its back learns it
-// has lost the lock (`lost` fires) and the next contender takes over.
+// has lost the lock (`lost` fires) and the next contender takes over; a refused contender key is
+// the API's error, not a lost lock, and leaves nothing behind.
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { RaftkvApiError } from '../../src/client/errors.js';
 import { startCluster } from '../support/cluster.js';
 import { waitFor } from '../support/wait.js';
 
@@ -48,8 +50,10 @@ test('contenders hold the lock one at a time, in order, with increasing fencing 
 test('a holder whose lease is revoked learns it lost the lock; the next contender takes over', async (t) => {
   const c = await startCluster(t, { size: 3 });
   await c.waitForLeader();
+  const before = performance.now();
   const a = await c.client('n1').lock('one', { ttl: 30 });
-  assert.ok(a.validUntil() > performance.now() + 25_000);
+  // The lease lasts a TTL from the grant's send, which came after `before`.
+  assert.ok(a.validUntil() >= before + 30_000, `valid until ${a.validUntil()}, asked at ${before}`);
   const waiting = c.client('n2').lock('one', { ttl: 30 });
   await c.client('n3').revokeLease(a.leaseId);
   await waitFor('the holder saw the loss', async () => a.lost.aborted);
@@ -68,4 +72,17 @@ test('a holder whose lease is revoked learns it lost the lock; the next contende
   await waitFor('its key is gone', async () => (await c.client('n1').list('two/')).items.length === 1);
   await holder.release();
   assert.equal(holder.lost.reason, 'released', 'released, not lost');
+});
+
+test('a refused owner value rejects with the API 413, not as a lost lock, and leaves nothing behind', async (t) => {
+  const c = await startCluster(t, { size: 3 });
+  await c.waitForLeader();
+  await assert.rejects(
+    c.client('n1').lock('big', { ttl: 30, owner: 'x'.repeat(1024 * 1024 + 1), failover: [c.client('n2')] }),
+    (e) => e instanceof RaftkvApiError && e.status === 413,
+  );
+  assert.deepEqual((await c.client('n1').list('big/')).items, []);
+  // The lock is free: the next contender takes it at once.
+  const next = await c.client('n2').lock('big', { ttl: 30 });
+  await next.release();
 });

@@ -4,12 +4,17 @@
 // its nodes stop with it, or by themselves once its end of their stdin closes — waits until no
 // node answers, and removes the temp dir.
 
-import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
+import { mkdtemp, rm, stat } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import type { SupervisedNode, SupervisorFile } from '../../src/cli/supervisor-control.js';
-import { type Answer, RaftkvClient } from '../../src/client/index.js';
+import {
+  readSupervisorFile,
+  type SupervisedNode,
+  type SupervisorFile,
+} from '../../src/cli/supervisor-control.js';
+import type { Answer, RaftkvClient } from '../../src/client/index.js';
 import { CliProcess } from './cli.js';
+import { testClient } from './http.js';
 import { testTiming, timingArgs } from './node-process.js';
 import { freeConsecutivePorts, LOOPBACK } from './ports.js';
 import { StopWaiting, waitFor } from './wait.js';
@@ -33,12 +38,7 @@ export class SupervisedCluster {
     size: number,
   ) {
     this.ids = Array.from({ length: size }, (_, i) => `n${i + 1}`);
-    this.clients = new Map(
-      this.ids.map((id, i) => [
-        id,
-        new RaftkvClient(`http://${LOOPBACK}:${base + i}`, { keepAlive: false, timeoutMs: 3000 }),
-      ]),
-    );
+    this.clients = new Map(this.ids.map((id, i) => [id, testClient(`http://${LOOPBACK}:${base + i}`, 3000)]));
   }
 
   static async start(
@@ -65,7 +65,7 @@ export class SupervisedCluster {
       'supervisor.json',
       async () => {
         c.alive();
-        c.file = JSON.parse(await readFile(c.supervisorFile, 'utf8')) as SupervisorFile;
+        c.file = readSupervisorFile(c.supervisorFile);
         return true;
       },
       { timeoutMs: 30_000, intervalMs: 50 },
@@ -98,11 +98,7 @@ export class SupervisedCluster {
 
   /** The control API, with its token unless `token` says otherwise. */
   control(token: string | null = this.file!.token): RaftkvClient {
-    return new RaftkvClient(this.file!.url, {
-      keepAlive: false,
-      timeoutMs: 30_000,
-      ...(token !== null && { token }),
-    });
+    return testClient(this.file!.url, 30_000, token ?? undefined);
   }
 
   async nodes(): Promise<SupervisedNode[]> {
