@@ -11,7 +11,6 @@ import { BadRequestError, ExerciseCannotRunError, ExerciseRunningError } from '.
 import {
   type ExerciseResult,
   type ExerciseTarget,
-  type ExerciseTiming,
   exerciseNumbered,
   PreconditionFailed,
   runExercise,
@@ -58,7 +57,6 @@ export const keptRuns = 20;
 export interface ExerciseRunsOptions {
   /** For the view's `runsIn`. */
   readonly runsIn: string;
-  readonly timing?: Partial<ExerciseTiming>;
   /** Told each run's start, steps and end, one line each (the supervisor prints them). */
   readonly log?: (line: string) => void;
 }
@@ -114,7 +112,6 @@ export class ExerciseRuns {
     let began = false;
     const started = new Promise<void>((resolve, reject) => {
       runExercise(exercise, target, {
-        ...(this.options.timing !== undefined && { timing: this.options.timing }),
         onStart: () => {
           began = true;
           this.keep(record);

@@ -4,6 +4,7 @@
 
 import {
   connect,
+  defaultTiming,
   type ExerciseReport,
   type ExerciseTarget,
   exerciseNumbered,
@@ -79,7 +80,7 @@ export function parseExerciseCommand(argv: readonly string[], env: Env): Exercis
   const supervisor = stringOption(args, 'supervisor');
   if (supervisor === '') throw new UsageError('--supervisor is empty');
   const timeout = stringOption(args, 'timeout');
-  const waitMs = timeout === undefined ? 30_000 : parseDurationMs(timeout, '--timeout');
+  const waitMs = timeout === undefined ? defaultTiming.waitMs : parseDurationMs(timeout, '--timeout');
   if (waitMs < 1000) throw new UsageError('--timeout must be at least 1000 ms');
   const credentials = parseCredentials(args, env);
   const scheme = credentials.tls === undefined ? 'http' : 'https';

@@ -16,13 +16,6 @@ export function describeFailure(e: unknown): string {
   return e instanceof Error ? e.message : String(e);
 }
 
-/** Whether a failed write certainly did not apply. */
-export function definitelyFailed(e: unknown): boolean {
-  if (e instanceof RaftkvApiError) return e.definite;
-  if (e instanceof RaftkvConnectionError) return !e.connected;
-  return false;
-}
-
 export async function statusOf(node: ExerciseNode, timeoutMs: number): Promise<NodeStatus | null> {
   try {
     return await node.client.status({ timeoutMs });

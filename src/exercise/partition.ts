@@ -4,8 +4,8 @@
 // side, cannot: it fails, or its outcome stays unknown — and then a linearizable read on the
 // majority shows it did not commit. Healed, the minority drops what it took alone and catches up.
 
+import { mayHaveHappened } from '../client/retry.js';
 import {
-  definitelyFailed,
   describeFailure,
   faultsEnabled,
   ids,
@@ -105,7 +105,7 @@ export const networkPartition: Exercise = {
       );
     }
     const { error } = minorityWrite;
-    const minorityOutcome = `${definitelyFailed(error) ? 'refused' : 'outcome unknown'}: ${describeFailure(error)}`;
+    const minorityOutcome = `${!mayHaveHappened(error) ? 'refused' : 'outcome unknown'}: ${describeFailure(error)}`;
     ctx.observe('minorityWrite', minorityOutcome);
     const onMajority = await settledValue(ctx, ctx.target.node(next.id), minorityKey);
     ctx.step(
