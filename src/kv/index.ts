@@ -21,7 +21,7 @@ export {
   type WriteCommand,
 } from './command.js';
 export { DEFAULT_DEDUP_CONFIG, type DedupConfig } from './dedup.js';
-export { describeCommand, describeCommandBytes } from './describe.js';
+export { describeCommandBytes } from './describe.js';
 export type { EventHistory, KvEvent } from './events.js';
 export { DEFAULT_HISTORY_CONFIG, type HistoryConfig } from './history.js';
 export { compareKeys } from './key-order.js';

@@ -120,10 +120,10 @@ const readRetryHeartbeats = 3;
  * Peer messages held while the node is paused (fault injection), as a stopped process's socket
  * buffers would hold them; past this many, newer ones are lost, as a full buffer loses them.
  */
-export const maxHeldWhilePaused = 10_000;
+const maxHeldWhilePaused = 10_000;
 
 /** Writes handed to the leader and not yet answered by it, at most; past this, busy. */
-export const maxPendingForwards = 4096;
+const maxPendingForwards = 4096;
 
 /** A forwarding frame that arrived while paused, held in order with the messages. */
 interface HeldForward {
@@ -287,8 +287,12 @@ export class Driver {
 
   /** The leader's client address, if a leader is known. */
   leaderAddress(): string | null {
-    const id = this.raw.status().leaderId;
-    if (id === null) return null;
+    const id = this.raw.leaderId();
+    return id === null ? null : this.addressOf(id);
+  }
+
+  /** A member's client address: as the membership records it, else as the options name it. */
+  private addressOf(id: NodeId): string | null {
     const fromMembership = this.peers.addressOf(id);
     if (fromMembership !== null) return fromMembership;
     const a = this.options.cluster[id];
@@ -307,7 +311,7 @@ export class Driver {
 
   /** Resolves when a leader is known or the deadline passes (whichever first). */
   waitForLeader(deadline: number): Promise<void> {
-    if (this.raw.status().leaderId !== null || !this.running) return Promise.resolve();
+    if (this.raw.leaderId() !== null || !this.running) return Promise.resolve();
     return new Promise((resolve) => {
       let finished = false;
       const done = (): void => {
@@ -344,15 +348,17 @@ export class Driver {
    * over the peer connection (forwardProposal would take it); null when it would not.
    */
   peerForwardTarget(): string | null {
-    // Cheap for the leader, which asks on every write: its own leadership as last seen.
-    if (!this.forwardOverPeer || this.lastLeader === null || this.lastLeader === this.options.id) return null;
     const leader = this.peerForwardLeader();
-    return leader === null ? null : this.leaderAddress();
+    return leader === null ? null : this.addressOf(leader);
   }
 
+  /**
+   * The leader a write would be handed to over the peer connection now, or null. Cheap (the
+   * leader asks on every write, through peerForwardTarget): no status is built.
+   */
   private peerForwardLeader(): NodeId | null {
     if (!this.forwardOverPeer || this.stopError !== null) return null;
-    const leader = this.raw.status().leaderId;
+    const leader = this.raw.leaderId();
     if (leader === null || leader === this.options.id) return null;
     return this.forwarding?.canForwardTo(leader) === true ? leader : null;
   }
@@ -379,29 +385,18 @@ export class Driver {
         to: leader,
         deadline,
         reject,
-        appended: (index, term) => this.awaitForwarded(index, term, deadline).then(resolve, reject),
+        // The leader's answer travels ahead of the entry: it waits here like a write proposed here
+        // (PendingForwards.appended() fails it if the entry was applied first).
+        appended: (index, term) => this.writes.wait(index, term, deadline).then(resolve, reject),
       });
-      if (!forwarding.sendForward(leader, { kind: 'forwardProposal', requestId, data })) {
+      if (forwarding.sendForward(leader, { kind: 'forwardProposal', requestId, data })) {
+        this.forwards.handedOver();
+      } else {
         // Not queued (too large for a frame, say): nothing left, so HTTP may take it.
         this.forwards.cancel(requestId);
-        reject(new NotLeaderError(this.leaderAddress()));
+        reject(new NotLeaderError(this.addressOf(leader)));
       }
     });
-  }
-
-  /**
-   * The leader appended a forwarded write at (index, term): wait for it here like for a write
-   * proposed here. Its answer travels ahead of the entry, so the entry is not applied yet — unless
-   * it reached this node some other way (a next leader): then its result is gone.
-   */
-  private awaitForwarded(index: number, term: number, deadline: number): Promise<ProposalResult> {
-    if (this.sm.lastApplied < index) return this.writes.wait(index, term, deadline);
-    this.forwards.countFailed();
-    return Promise.reject(
-      new ForwardFailedError(
-        'the write was applied before the leader said where it was appended; it may have committed',
-      ),
-    );
   }
 
   /** A forwarding frame from a peer: held while paused, like the messages. */
@@ -417,61 +412,72 @@ export class Driver {
         this.takeForwarded(from, frame.requestId, frame.data);
         return;
       case 'forwardAppended':
-        this.forwards.take(from, frame.requestId)?.appended(frame.index, frame.term);
+        this.forwards.appended(from, frame.requestId, frame.index, frame.term, this.sm.lastApplied);
         return;
-      case 'forwardRefused': {
-        const w = this.forwards.take(from, frame.requestId);
-        if (w === undefined) return;
-        this.forwards.countRefused();
-        w.reject(forwardRefusalError(frame.code, frame.message, frame.definite, this.leaderAddress()));
+      case 'forwardRefused':
+        this.forwards.refused(from, frame.requestId, () =>
+          forwardRefusalError(frame.code, frame.message, frame.definite, this.leaderAddress()),
+        );
         return;
-      }
     }
   }
 
   /**
    * As leader: a member hands over a client's proposal. The same checks as propose(); appended,
    * its (index, term) goes back at once — before the AppendEntries that carry it, on the same
-   * connection — so the member waits for the entry to be applied there.
+   * connection — so the member waits for the entry to be applied there. (Forwarding frames come
+   * only from this.forwarding's handler, so it is set here.)
    */
   private takeForwarded(from: NodeId, requestId: number, data: Uint8Array): void {
-    const forwarding = this.forwarding;
-    if (forwarding === null) return;
-    const refuse = (e: RaftkvError): void => {
-      this.forwardsRefusedHere++;
-      forwarding.sendForward(from, {
-        kind: 'forwardRefused',
-        requestId,
-        code: e.code,
-        message: e.message,
-        definite: e.definite,
-      });
-    };
     if (!this.forwardOverPeer) {
       // The member sends it again over HTTP, where this node checks the caller's credentials.
-      refuse(new NotLeaderError(null, 'this node takes forwarded writes only as HTTP requests'));
+      this.refuseForwarded(
+        from,
+        requestId,
+        new NotLeaderError(null, 'this node takes forwarded writes only as HTTP requests'),
+      );
       return;
     }
     if (this.stopError !== null) {
-      refuse(new NotLeaderError(null, 'the leader is shutting down; the write was not appended'));
+      this.refuseForwarded(
+        from,
+        requestId,
+        new NotLeaderError(null, 'the leader is shutting down; the write was not appended'),
+      );
       return;
     }
     // A command this node could not apply (a member of a newer release) is refused, not logged.
     const problem = commandProblem(data);
     if (problem !== null) {
-      refuse(new BadRequestError(`the leader cannot read this write: ${problem}`));
+      this.refuseForwarded(
+        from,
+        requestId,
+        new BadRequestError(`the leader cannot read this write: ${problem}`),
+      );
       return;
     }
     // A copy: the entry outlives the frame, which may share its buffer with others.
     const r = this.input().propose(new Uint8Array(data));
     if (r.kind === 'rejected') {
       const refusal = proposalRefusal(r.reason);
-      refuse(refusal === 'not-leader' ? new NotLeaderError(null) : refusal);
+      this.refuseForwarded(from, requestId, refusal === 'not-leader' ? new NotLeaderError(null) : refusal);
       return;
     }
     this.forwardsTaken++;
-    forwarding.sendForward(from, { kind: 'forwardAppended', requestId, index: r.index, term: r.term });
+    this.forwarding?.sendForward(from, { kind: 'forwardAppended', requestId, index: r.index, term: r.term });
     this.schedule();
+  }
+
+  /** As leader: answers a member's handed-over proposal with a refusal, as the error `e`. */
+  private refuseForwarded(from: NodeId, requestId: number, e: RaftkvError): void {
+    this.forwardsRefusedHere++;
+    this.forwarding?.sendForward(from, {
+      kind: 'forwardRefused',
+      requestId,
+      code: e.code,
+      message: e.message,
+      definite: e.definite,
+    });
   }
 
   /**
@@ -694,9 +700,8 @@ export class Driver {
     return { paused: this.paused, heldMessages: this.held.length, heldDropped: this.heldDropped };
   }
 
-  /** Resolves at once unless paused; else at the resume (or the stop). */
+  /** Resolves at the resume (or the stop); called only while paused. */
   private untilResumed(): Promise<void> {
-    if (!this.paused) return Promise.resolve();
     return new Promise((resolve) => this.resumeWaiters.push(resolve));
   }
 
@@ -822,18 +827,14 @@ export class Driver {
   private onTick(): void {
     if (!this.running) return;
     const now = this.clock.now();
-    if (this.paused) {
-      // No tick reaches the core (the time is paid at resume), but a request waiting on it is
-      // still answered at its deadline, as a client's own timeout would end it.
-      this.writes.sweep(now);
-      this.forwards.sweep(now);
-      this.reads.sweep(now);
-      return;
-    }
-    this.payTicks('timer fired');
+    // A request waiting on the core is answered at its deadline, paused or not (as a client's own
+    // timeout would end it).
     this.writes.sweep(now);
     this.forwards.sweep(now);
     this.reads.sweep(now);
+    // Paused, no tick reaches the core: the time is paid at resume.
+    if (this.paused) return;
+    this.payTicks('timer fired');
     this.askReadsAgain(now);
     this.checkDiskStall(now);
     this.promoteCaughtUpLearners(now);
@@ -959,7 +960,8 @@ export class Driver {
     this.loopScheduled = true;
     this.clock.soon(() => {
       this.loopScheduled = false;
-      if (this.loop !== null || !this.running) return;
+      // Paused meanwhile: resume() schedules the loop again.
+      if (this.loop !== null || !this.running || this.paused) return;
       this.loop = this.runLoop().finally(() => {
         this.loop = null;
         if (this.running && this.raw.hasReady()) this.schedule();
@@ -967,9 +969,9 @@ export class Driver {
     });
   }
 
+  /** Started only while not paused (schedule()). */
   private async runLoop(): Promise<void> {
     try {
-      await this.untilResumed();
       const own = this.snapshotter.takeReady();
       if (own !== null) {
         await this.installOwnSnapshot(own.snapshot, own.ms, own.keys);
@@ -979,7 +981,7 @@ export class Driver {
       }
       while (this.running) {
         // A pause stops the loop between Readies (and inside one, after its fsync).
-        await this.untilResumed();
+        if (this.paused) await this.untilResumed();
         if (!this.running || !this.input().hasReady()) break;
         await this.handleReady(this.raw.ready());
       }
@@ -1008,7 +1010,7 @@ export class Driver {
           this.syncStartedAt = null;
         }
         // Paused while the fsync ran: the rest of this Ready waits for the resume.
-        await this.untilResumed();
+        if (this.paused) await this.untilResumed();
       }
       if (ready.entries.length > 0) this.log.append(ready.entries);
       if (ready.hardState !== null) this.log.setHardState(ready.hardState);
@@ -1169,6 +1171,15 @@ export class Driver {
       taken: false,
     });
     this.reads.appliedTo(this.sm.lastApplied);
+    // The writes waiting for entries the snapshot covers (a follower's forwarded writes) are never
+    // applied one by one here: their results are unknown.
+    this.writes.failThrough(
+      snap.meta.index,
+      () =>
+        new ForwardFailedError(
+          "a snapshot from the leader covered the write's entry and does not tell its result; it may have committed",
+        ),
+    );
     // The watchers whose next events the snapshot jumped over end `compacted`; the others go on.
     this.watches.dispatch();
   }
@@ -1271,7 +1282,7 @@ export class Driver {
 /**
  * Events after which messages to or from the peer may have been lost without an answer: a
  * connection that failed or was replaced, a queue that dropped its oldest. (After a reconnection
- * the messages queued meanwhile still leave, in order.)
+ * the messages queued meanwhile still leave, in order; the proposals handed to the leader do not.)
  */
 function losesMessages(e: TransportEvent): e is TransportEvent & { readonly peer: NodeId } {
   switch (e.type) {

@@ -43,7 +43,7 @@ export interface ForwardCounts {
 export class PendingForwards {
   private readonly byId = new Map<number, ForwardWaiter>();
   private nextId = 0;
-  private sent = 0;
+  private sentCount = 0;
   private refusedCount = 0;
   private failedCount = 0;
 
@@ -58,38 +58,50 @@ export class PendingForwards {
     return this.byId.size >= this.max;
   }
 
-  /** Registers a write about to be handed over; returns its request id. */
+  /** Registers a write about to be handed over; returns its request id. Counted by handedOver(). */
   add(w: ForwardWaiter): number {
     const id = ++this.nextId;
     this.byId.set(id, w);
-    this.sent++;
     return id;
+  }
+
+  /** The write's proposal was queued for the leader: counted as handed over. */
+  handedOver(): void {
+    this.sentCount++;
   }
 
   /** The write could not be handed over after all (nothing left): forgotten, not counted. */
   cancel(requestId: number): void {
-    if (this.byId.delete(requestId)) this.sent--;
+    this.byId.delete(requestId);
   }
 
   /**
-   * The leader `from` answered: the waiter, removed, or undefined when the request is no longer
-   * waiting (answered, failed, past its deadline) or was not handed to `from`.
+   * The leader `from` appended the write at (index, term): its waiter is told — unless this node
+   * has applied `index` already (`lastApplied`), the entry having reached it some other way (a
+   * next leader): then its result is gone, and the write fails, outcome unknown. Ignored when the
+   * request is no longer waiting (answered, failed, past its deadline) or was not handed to `from`.
    */
-  take(from: NodeId, requestId: number): ForwardWaiter | undefined {
-    const w = this.byId.get(requestId);
-    if (w === undefined || w.to !== from) return undefined;
-    this.byId.delete(requestId);
-    return w;
-  }
-
-  /** Counts a refusal the leader answered (the waiter was taken). */
-  countRefused(): void {
-    this.refusedCount++;
-  }
-
-  /** Counts a write whose answer came but could not be used (the waiter was taken). */
-  countFailed(): void {
+  appended(from: NodeId, requestId: number, index: number, term: number, lastApplied: number): void {
+    const w = this.take(from, requestId);
+    if (w === undefined) return;
+    if (lastApplied < index) {
+      w.appended(index, term);
+      return;
+    }
     this.failedCount++;
+    w.reject(
+      new ForwardFailedError(
+        'the write was applied before the leader said where it was appended; it may have committed',
+      ),
+    );
+  }
+
+  /** The leader `from` refused the write: its waiter gets `error()`. Ignored like appended(). */
+  refused(from: NodeId, requestId: number, error: () => RaftkvError): void {
+    const w = this.take(from, requestId);
+    if (w === undefined) return;
+    this.refusedCount++;
+    w.reject(error());
   }
 
   /** Fails the writes handed to `peer` (every write, if null). */
@@ -113,9 +125,17 @@ export class PendingForwards {
     }
   }
 
+  /** The waiter of a request handed to `from`, removed; undefined when none (see appended()). */
+  private take(from: NodeId, requestId: number): ForwardWaiter | undefined {
+    const w = this.byId.get(requestId);
+    if (w === undefined || w.to !== from) return undefined;
+    this.byId.delete(requestId);
+    return w;
+  }
+
   counts(): ForwardCounts {
     return {
-      viaPeer: this.sent,
+      viaPeer: this.sentCount,
       refused: this.refusedCount,
       failed: this.failedCount,
       pending: this.byId.size,
@@ -126,9 +146,10 @@ export class PendingForwards {
 /**
  * The error a refusal from the leader stands for: the class the leader would have thrown had the
  * write been proposed there (the code names it), so the client gets the same answer either way.
- * not_leader (the leader lost its post, or takes forwarded writes only over HTTP) and any code
- * this release does not know become NotLeaderError with the leader known now: the server then
- * forwards the write over HTTP, and the leader's own answer comes back.
+ * Any other definite refusal — not_leader (the leader lost its post, or takes forwarded writes
+ * only over HTTP; always definite) or a code this release does not know — becomes NotLeaderError
+ * with the leader known now: the server then forwards the write over HTTP, and the leader's own
+ * answer comes back. An indefinite refusal of a code this release does not know: outcome unknown.
  */
 export function forwardRefusalError(
   code: string,
@@ -143,8 +164,6 @@ export function forwardRefusalError(
       return new TooLargeError(message);
     case 'bad_request':
       return new BadRequestError(message);
-    case 'not_leader':
-      return withoutStack(() => new NotLeaderError(leader));
   }
   if (definite) return withoutStack(() => new NotLeaderError(leader));
   return new ForwardFailedError(`the leader refused the write (${code}): ${message}; it may still commit`);

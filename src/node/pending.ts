@@ -81,6 +81,19 @@ export class PendingWrites {
     this.byIndex.clear();
   }
 
+  /**
+   * Fails the writes waiting at `index` or below: a snapshot from the leader covered their
+   * entries, so they will never be applied here one by one, and their results are not known.
+   */
+  failThrough(index: number, error: () => RaftkvError): void {
+    for (const [at, w] of this.byIndex) {
+      if (at > index) continue;
+      this.byIndex.delete(at);
+      this.onFailed();
+      w.reject(error());
+    }
+  }
+
   sweep(now: number): void {
     for (const [index, w] of this.byIndex) {
       if (now < w.deadline) continue;

@@ -85,8 +85,6 @@ function matches(w: Watcher, key: string): boolean {
   return w.key !== null ? w.key === key : key.startsWith(w.prefix ?? '');
 }
 
-/** The part of an event a watcher is sent (the history may keep more). */
-
 /**
  * Prefix watchers by prefix, with the distinct prefix lengths in use: the watchers of a key are
  * found with one lookup of the key's own prefix per length, however many watchers are open.

@@ -227,6 +227,11 @@ export class RawNode {
     if (ready.committedEntries.length > 0) r.onApplied(ready.committedEntries);
   }
 
+  /** The leader this node knows (itself while it leads), or null: status().leaderId, for the hot paths. */
+  leaderId(): NodeId | null {
+    return this.raft.leaderId;
+  }
+
   status(): Status {
     const r = this.raft;
     let progress: Record<NodeId, ProgressStatus> | null = null;

@@ -2,7 +2,7 @@
 // snapshot store and openStorage, which ties them to one node's data dir.
 
 export { crc32c } from '../codec/index.js';
-export { DelayingDisk, type Sleep } from './delaying-disk.js';
+export { DelayingDisk } from './delaying-disk.js';
 export {
   type Disk,
   DiskError,

@@ -248,6 +248,11 @@ export function isForwardFrame(frame: Uint8Array): boolean {
   );
 }
 
+/** Whether an encoded frame (header included) is a ForwardProposal. */
+export function isForwardProposalFrame(frame: Uint8Array): boolean {
+  return frame[FRAME_HEADER_BYTES] === CONTROL_TAGS.ForwardProposal;
+}
+
 /** Whether this node can speak `version` with a peer, given the newest it speaks. */
 export function speaksVersion(version: number, newest: number): boolean {
   return version >= MIN_PROTOCOL_VERSION && version <= newest;

@@ -52,7 +52,7 @@ export class InboundConnection {
   /** The node on the other end, once its Hello has been accepted. */
   peer: NodeId | null = null;
   /** The protocol version agreed on in the handshake; 0 before it. */
-  version = 0;
+  private version = 0;
   readonly remote: string;
   private readonly decoder = new FrameDecoder(MAX_HANDSHAKE_FRAME_BYTES);
   private readonly assembler: SnapshotAssembler;

@@ -6,15 +6,12 @@ export { decodeMessage, encodeMessage, MESSAGE_TAGS, measureMessage } from './co
 export {
   CONTROL_TAGS,
   decodeFrame,
-  encodeForwardFrame,
   encodeHelloAcceptFrame,
   encodeHelloFrame,
   encodeHelloRejectFrame,
-  FORWARDING_VERSION,
   type ForwardFrame,
   type Frame,
   type Hello,
-  MIN_PROTOCOL_VERSION,
   PROTOCOL_VERSION,
 } from './control-frames.js';
 export { FrameTooLargeError } from './errors.js';
@@ -23,7 +20,6 @@ export {
   type FaultFilterStats,
   type LinkFaults,
   maxDelayedPerPeer,
-  noLinkFaults,
 } from './fault-filter.js';
 export { FORWARD_UPGRADE_PROTOCOL, ForwardTunnel, type ForwardTunnelOptions } from './forward-tunnel.js';
 export { DEFAULT_MAX_FRAME_BYTES, encodeMessageFrame, FRAME_HEADER_BYTES, FrameDecoder } from './framing.js';

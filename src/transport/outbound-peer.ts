@@ -17,6 +17,12 @@
 // offering the oldest, without counting a failure or reporting it unreachable; the next
 // reconnection after that offers the newest again, so an upgraded peer is noticed. Forwarding
 // frames queued for a connection that agreed on an older version are dropped unsent.
+//
+// A connection that fails takes the queued ForwardProposals with it: the node fails the writes
+// handed over on it as "outcome unknown" when it hears of the failure (peerUnreachable), and a
+// proposal that reached the leader after the heal could be appended long after the client was
+// told so, and had retried. Everything else queued leaves once a connection is up again, the
+// leader's answers to forwarded writes included.
 
 import * as http from 'node:http';
 import * as https from 'node:https';
@@ -30,6 +36,7 @@ import {
   encodeHelloFrame,
   FORWARDING_VERSION,
   isForwardFrame,
+  isForwardProposalFrame,
   MAX_HANDSHAKE_FRAME_BYTES,
   MIN_PROTOCOL_VERSION,
   PING_FRAME,
@@ -348,6 +355,8 @@ export class OutboundPeer {
   private fail(reason: string, attempt: boolean): void {
     if (this.state !== 'connecting' && this.state !== 'open') return;
     this.teardown();
+    // Handed over on this connection, failed with it (see the top of this file): never sent later.
+    this.queue.removeWhere(isForwardProposalFrame);
     // The next connection offers the newest version again: the peer may have been upgraded.
     this.fallback = false;
     if (attempt) this.connectFailureCount++;

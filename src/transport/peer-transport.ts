@@ -18,6 +18,7 @@ import {
   type ForwardFrame,
   MIN_PROTOCOL_VERSION,
   PROTOCOL_VERSION,
+  speaksVersion,
 } from './control-frames.js';
 import { DEFAULT_MAX_FRAME_BYTES, encodeFrame, FRAME_HEADER_BYTES } from './framing.js';
 import { InboundConnection } from './inbound-connection.js';
@@ -106,8 +107,11 @@ export interface ForwardingTransport {
   canForwardTo(peer: NodeId): boolean;
   /**
    * Queues a forwarding frame for `to`, in order with the messages to it; false if it was dropped
-   * (not running, unknown peer, too large). A frame queued while the connection is down leaves
-   * once it is up again, unless that connection speaks an older version: then it is dropped.
+   * (not running, unknown peer, too large). A ForwardProposal still queued when the connection
+   * fails is dropped with it (the node fails the write as "outcome unknown" at the failure's
+   * peerUnreachable: it must never reach the leader later). The answers (ForwardAppended,
+   * ForwardRefused) queued while the connection is down leave once it is up again. Any
+   * forwarding frame is dropped unsent on a connection that agreed on an older version.
    */
   sendForward(to: NodeId, frame: ForwardFrame): boolean;
   /** Registers a handler for every forwarding frame received; returns a function that unregisters it. */
@@ -136,11 +140,7 @@ export class PeerTransport implements ForwardingTransport {
     const problem = livenessProblem({ pingIntervalMs, livenessTimeoutMs });
     if (problem !== null) throw new RangeError(`PeerTransport: ${problem}`);
     const protocolVersion = options.protocolVersion ?? PROTOCOL_VERSION;
-    if (
-      !Number.isInteger(protocolVersion) ||
-      protocolVersion < MIN_PROTOCOL_VERSION ||
-      protocolVersion > PROTOCOL_VERSION
-    ) {
+    if (!Number.isInteger(protocolVersion) || !speaksVersion(protocolVersion, PROTOCOL_VERSION)) {
       throw new RangeError(
         `PeerTransport: protocolVersion must be between ${MIN_PROTOCOL_VERSION} and ${PROTOCOL_VERSION}`,
       );

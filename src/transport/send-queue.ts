@@ -12,7 +12,7 @@ export class SendQueue {
   private items: (Buffer | undefined)[] = [];
   private head = 0;
   private byteCount = 0;
-  /** Frames dropped since creation: evicted to make room, or too big to ever fit. */
+  /** Frames dropped since creation: evicted to make room, too big to ever fit, or removed by removeWhere. */
   dropped = 0;
 
   constructor(private readonly limits: SendQueueLimits) {}
@@ -55,6 +55,28 @@ export class SendQueue {
       this.head = 0;
     }
     return frame;
+  }
+
+  /**
+   * Drops the frames `pred` picks, keeping the others in order; they count as dropped. Returns
+   * how many were dropped.
+   */
+  removeWhere(pred: (frame: Buffer) => boolean): number {
+    const kept: Buffer[] = [];
+    let removed = 0;
+    for (let i = this.head; i < this.items.length; i++) {
+      const frame = this.items[i]!;
+      if (!pred(frame)) kept.push(frame);
+      else {
+        removed++;
+        this.byteCount -= frame.length;
+      }
+    }
+    if (removed === 0) return 0;
+    this.items = kept;
+    this.head = 0;
+    this.dropped += removed;
+    return removed;
   }
 
   /** Discards everything (not counted as dropped: used on shutdown and peer removal). */

@@ -1,8 +1,10 @@
 // Goal: the follower's table of writes handed to the leader (src/node/forwards.ts). An answer
 // counts only from the leader the write was handed to, and only once; the writes of a lost
 // connection, of a leader change and past their deadlines fail as "outcome unknown"; the counts
-// /debug shows add up. A refusal from the leader becomes the error the leader would have thrown,
-// and not_leader or a code this release does not know sends the write over HTTP (NotLeaderError).
+// /debug shows add up (a write counts as handed over once its proposal was queued). An answer that
+// comes after this node applied the entry fails the write, outcome unknown. A refusal from the
+// leader becomes the error the leader would have thrown, and not_leader or a code this release
+// does not know sends the write over HTTP (NotLeaderError), unless the refusal is indefinite.
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
@@ -26,12 +28,16 @@ interface Outcome {
 /** Read through a call: an assertion on the field must not narrow later reads of it. */
 const errorOf = (o: Outcome): RaftkvError | null => o.error;
 
-function waiter(to: string, deadline: number): { outcome: Outcome; add: (p: PendingForwards) => number } {
+/** A write waiting for the leader `to`; add() registers it and, unless told not to, hands it over. */
+function waiter(
+  to: string,
+  deadline: number,
+): { outcome: Outcome; add: (p: PendingForwards, handOver?: boolean) => number } {
   const outcome: Outcome = { appended: null, error: null };
   return {
     outcome,
-    add: (p) =>
-      p.add({
+    add: (p, handOver = true) => {
+      const id = p.add({
         to,
         deadline,
         appended: (index, term) => {
@@ -40,7 +46,10 @@ function waiter(to: string, deadline: number): { outcome: Outcome; add: (p: Pend
         reject: (e) => {
           outcome.error = e;
         },
-      }),
+      });
+      if (handOver) p.handedOver();
+      return id;
+    },
   };
 }
 
@@ -49,12 +58,33 @@ test('answers count from the leader the write went to, once', () => {
   const a = waiter('n1', 100);
   const id = a.add(p);
   assert.equal(p.size, 1);
-  assert.equal(p.take('n2', id), undefined, 'another node cannot answer it');
-  assert.equal(p.take('n1', id + 1), undefined, 'an unknown request');
-  p.take('n1', id)?.appended(7, 2);
+  p.appended('n2', id, 7, 2, 0);
+  p.refused('n2', id, () => new BusyError('busy'));
+  assert.deepEqual(a.outcome, { appended: null, error: null }, 'another node cannot answer it');
+  p.appended('n1', id + 1, 7, 2, 0);
+  assert.equal(p.size, 1, 'an unknown request');
+  p.appended('n1', id, 7, 2, 6);
   assert.deepEqual(a.outcome.appended, [7, 2]);
-  assert.equal(p.take('n1', id), undefined, 'answered once');
+  p.refused('n1', id, () => new BusyError('busy'));
+  p.appended('n1', id, 8, 2, 6);
+  assert.deepEqual(a.outcome, { appended: [7, 2], error: null }, 'answered once');
   assert.deepEqual(p.counts(), { viaPeer: 1, refused: 0, failed: 0, pending: 0 });
+});
+
+test('a refusal is counted; an answer that comes after its entry was applied fails the write, outcome unknown', () => {
+  const p = new PendingForwards(10);
+  const refused = waiter('n1', 100);
+  const refusedId = refused.add(p);
+  p.refused('n1', refusedId, () => new BusyError('too many uncommitted writes'));
+  assert.ok(refused.outcome.error instanceof BusyError);
+  const late = waiter('n1', 100);
+  const lateId = late.add(p);
+  // The entry at index 5 reached this node before the leader's answer did (a next leader).
+  p.appended('n1', lateId, 5, 2, 5);
+  assert.equal(late.outcome.appended, null);
+  assert.ok(late.outcome.error instanceof ForwardFailedError);
+  assert.equal(late.outcome.error.definite, false);
+  assert.deepEqual(p.counts(), { viaPeer: 2, refused: 1, failed: 1, pending: 0 });
 });
 
 test('lost connections, leader changes and deadlines fail the writes waiting, outcome unknown', () => {
@@ -80,15 +110,12 @@ test('lost connections, leader changes and deadlines fail the writes waiting, ou
 
 test('a bounded table; a write that could not be sent is forgotten, not counted', () => {
   const p = new PendingForwards(2);
-  const first = waiter('n1', 100).add(p);
+  const first = waiter('n1', 100).add(p, false);
   waiter('n1', 100).add(p);
   assert.equal(p.full, true);
   p.cancel(first);
   assert.equal(p.full, false);
   assert.deepEqual(p.counts(), { viaPeer: 1, refused: 0, failed: 0, pending: 1 });
-  p.countRefused();
-  p.countFailed();
-  assert.deepEqual(p.counts(), { viaPeer: 1, refused: 1, failed: 1, pending: 1 });
 });
 
 test("a refusal becomes the leader's own error; not_leader and unknown codes go over HTTP", () => {

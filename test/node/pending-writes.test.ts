@@ -1,11 +1,12 @@
 // Goal: what raftkv_proposals_failed_total counts. A write waiting on its log index fails — and is
 // counted once — when another leader's entry took its index, when leadership changes or the node
-// stops (failAll), or when its deadline passes; a write that was applied is not a failure, even
-// when the state machine refused it for want of space (a refusal, counted elsewhere).
+// stops (failAll), when a snapshot from the leader covers its index (failThrough), or when its
+// deadline passes; a write that was applied is not a failure, even when the state machine refused
+// it for want of space (a refusal, counted elsewhere).
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { ShuttingDownError } from '../../src/api/errors.js';
+import { ForwardFailedError, ShuttingDownError } from '../../src/api/errors.js';
 import type { ApplyResult } from '../../src/kv/index.js';
 import { PendingWrites } from '../../src/node/pending.js';
 import type { Entry } from '../../src/raft/index.js';
@@ -59,4 +60,26 @@ test('each failed write is counted once; applied ones, refused for space or not,
   ]);
   assert.equal(failed, 3);
   assert.equal(writes.size, 0);
+});
+
+test('a snapshot from the leader fails the writes whose entries it covers, outcome unknown, and no others', async () => {
+  let failed = 0;
+  const writes = new PendingWrites(() => failed++);
+  const settled = (p: Promise<unknown>) =>
+    p.then(
+      () => 'applied',
+      (e: Error & { code?: string; definite?: boolean }) => `${e.code} definite=${e.definite}`,
+    );
+  const covered = [writes.wait(3, 2, 1000), writes.wait(5, 2, 1000)].map(settled);
+  const after = settled(writes.wait(6, 2, 1000));
+  writes.failThrough(5, () => new ForwardFailedError('in a snapshot'));
+  assert.deepEqual(await Promise.all(covered), [
+    'forward_failed definite=false',
+    'forward_failed definite=false',
+  ]);
+  assert.equal(failed, 2);
+  assert.equal(writes.size, 1, 'the write past the snapshot still waits');
+  writes.applied(entry(6, 2), put(6));
+  assert.equal(await after, 'applied');
+  assert.equal(failed, 2);
 });

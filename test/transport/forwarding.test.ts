@@ -1,11 +1,14 @@
 // Goal: the forwarding frames of protocol version 4 and the version negotiation that lets members
 // of two releases run together. Two version 4 transports carry the frames both ways, in order with
-// the Raft messages. A version 4 transport dialling one that speaks only version 3 (the release
-// before) connects again offering 3 — no failure counted, nothing reported unreachable — and
-// forwards nothing over that connection: frames queued for it are dropped unsent, never sent to a
-// peer that would take them as a protocol error. The next reconnection offers 4 again, so an
-// upgraded peer is noticed. A peer that sends forwarding frames on a version 3 connection, or
-// garbled ones, loses its connection (and the node keeps serving well-behaved peers).
+// the Raft messages. A proposal still queued when the connection to the leader fails is dropped
+// with it, never sent once the connection is back (the node has failed that write by then), while
+// the messages and the answers queued with it do leave. A version 4 transport dialling one that
+// speaks only version 3 (the release before) connects again offering 3 — no failure counted,
+// nothing reported unreachable — and forwards nothing over that connection: frames queued for it
+// are dropped unsent, never sent to a peer that would take them as a protocol error. The next
+// reconnection offers 4 again, so an upgraded peer is noticed. A peer that sends forwarding frames
+// on a version 3 connection, or garbled ones, loses its connection (and the node keeps serving
+// well-behaved peers).
 
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
@@ -30,6 +33,7 @@ import {
   rawClient,
   record,
 } from './helpers.js';
+import { partitionProxy } from './partition-proxy.js';
 
 const CLUSTER = 'forwarding';
 
@@ -136,6 +140,61 @@ describe('forwarding frames', () => {
     } finally {
       await a.stop();
       await b.stop();
+    }
+  });
+
+  it('a proposal queued when the connection fails is dropped with it; the rest leaves after the heal', async () => {
+    const liveness = { pingIntervalMs: 50, livenessTimeoutMs: 300 };
+    const b = await listeningTransport({ nodeId: 'b', clusterId: CLUSTER, ...liveness });
+    const bGot = arrivals(b);
+    const proxy = await partitionProxy(portOf(b));
+    const a = await listeningTransport({
+      nodeId: 'a',
+      clusterId: CLUSTER,
+      peers: { b: { host: HOST, port: proxy.port } },
+      // Connection attempts into the partition hang; give each up quickly.
+      connectTimeoutMs: 300,
+      ...liveness,
+    });
+    const aLog = record(a);
+    try {
+      a.send(heartbeat('a', 'b', 1));
+      await waitFor('connected at version 4', () => a.canForwardTo('b'));
+      await waitFor('the first message at b', () => bGot.length === 1);
+      proxy.partition();
+      await waitFor('the stalled connection given up', () =>
+        aLog.events.some((e) => e.type === 'peerUnreachable'),
+      );
+      // Queued while the connection is down: they wait for the next one, which hangs in the
+      // partition and fails in turn.
+      const answer: ForwardFrame = { kind: 'forwardAppended', requestId: 9, index: 42, term: 3 };
+      a.send(heartbeat('a', 'b', 2));
+      assert.equal(a.sendForward('b', proposal(1)), true);
+      assert.equal(a.sendForward('b', answer), true);
+      a.send(heartbeat('a', 'b', 3));
+      const before = a.peerStats('b')!;
+      await waitFor(
+        'a connection attempt failed',
+        () => a.peerStats('b')!.connectFailures > before.connectFailures,
+      );
+      assert.equal(a.peerStats('b')!.dropped, before.dropped + 1, 'the proposal dropped, nothing else');
+      assert.equal(a.peerStats('b')!.queuedMessages, 3);
+      proxy.heal();
+      await waitFor('reconnected', () => a.canForwardTo('b'), { timeoutMs: 10_000 });
+      // Anything still queued leaves before this one.
+      a.send(heartbeat('a', 'b', 4));
+      await waitFor('the last message at b', () =>
+        bGot.some((x) => 'message' in x && (x.message as { readRound: number }).readRound === 4),
+      );
+      assert.deepStrictEqual(
+        bGot.map((x) => ('frame' in x ? x.frame.kind : `m${(x.message as { readRound: number }).readRound}`)),
+        ['m1', 'm2', 'forwardAppended', 'm3', 'm4'],
+        'the proposal never left',
+      );
+    } finally {
+      await a.stop();
+      await b.stop();
+      await within('the proxy closed', proxy.close());
     }
   });
 

@@ -1,6 +1,6 @@
 // Goal: the per-peer queue never exceeds its count and byte bounds, drops the oldest frames first
-// and counts every drop; reconnect delays grow exponentially, stay under the cap and use the
-// injected randomness for jitter.
+// (or the ones removeWhere picks, keeping the others' order) and counts every drop; reconnect
+// delays grow exponentially, stay under the cap and use the injected randomness for jitter.
 
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
@@ -59,6 +59,26 @@ describe('send queue', () => {
       for (let i = 0; i < 250; i++) assert.equal(q.shift()!.toString(), String(next++));
     }
     assert.equal(q.length, 50 * 50);
+  });
+
+  it('removeWhere drops the frames picked, keeps the others in order, and counts the drops', () => {
+    const q = new SendQueue({ maxMessages: 100, maxBytes: 1000 });
+    for (const b of [1, 2, 3, 4, 5, 6]) q.push(Buffer.alloc(b, b));
+    assert.equal(q.shift()?.[0], 1);
+    assert.equal(
+      q.removeWhere((f) => f[0]! % 2 === 0),
+      3,
+    );
+    assert.equal(q.length, 2);
+    assert.equal(q.bytes, 3 + 5);
+    assert.equal(q.dropped, 3);
+    assert.equal(
+      q.removeWhere(() => false),
+      0,
+    );
+    q.push(Buffer.alloc(7, 7));
+    assert.deepStrictEqual([q.shift()?.[0], q.shift()?.[0], q.shift()?.[0], q.shift()], [3, 5, 7, undefined]);
+    assert.equal(q.bytes, 0);
   });
 });
 
