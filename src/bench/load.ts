@@ -16,8 +16,10 @@ import { Prng } from '../random.js';
 import { clientPath } from './client-path.js';
 import { Histogram } from './histogram.js';
 import type { BenchOptions, RequestPath } from './options.js';
+import { MetricsScraper, type ScrapeStats } from './scrape.js';
 
 export type { BenchOp, BenchOptions, BenchTarget, BenchVia, RequestPath, Send } from './options.js';
+export type { ScrapeStats } from './scrape.js';
 
 /** What a run was asked to do; the credentials are left out (a report must not show them). */
 export type BenchSettings = Omit<BenchOptions, 'onProgress' | 'token' | 'tls'>;
@@ -29,8 +31,10 @@ export interface BenchResult {
   readonly throughput: number;
   readonly latency: { readonly all: Histogram; readonly put: Histogram; readonly get: Histogram };
   readonly errors: Readonly<Record<string, number>>;
-  /** CPU the generator itself used, in percent of one core. */
+  /** CPU the generator itself used, in percent of one core (its scrapes included). */
   readonly benchCpuPercent: number;
+  /** With scrapeMetricsMs: the /metrics scrapes made during the run. */
+  readonly scrapes?: ScrapeStats;
 }
 
 interface Endpoint {
@@ -43,6 +47,9 @@ interface Endpoint {
 export async function runBench(o: BenchOptions): Promise<BenchResult> {
   if (o.endpoints.length === 0) throw new Error('no endpoints');
   if (o.via === 'client' && o.target !== 'raftkv') throw new Error('via client goes with target raftkv');
+  if (o.scrapeMetricsMs !== undefined && o.target !== 'raftkv') {
+    throw new Error('scrapeMetricsMs goes with target raftkv');
+  }
   const perEndpoint = Math.max(1, Math.ceil(o.conns / o.endpoints.length));
   if (o.tls !== undefined) checkClientTls(o.tls);
   const path = o.via === 'client' ? clientPath(o, perEndpoint) : httpPath(o, perEndpoint);
@@ -62,6 +69,18 @@ export async function runBench(o: BenchOptions): Promise<BenchResult> {
       : setInterval(() => o.onProgress?.(done, Number(process.hrtime.bigint() - start) / 1e9), 200);
 
   const random = new Prng(0x9e3779b9);
+  // Started with the load and stopped as it ends: the scrapes fall within the measured run.
+  const scraper =
+    o.scrapeMetricsMs === undefined
+      ? null
+      : new MetricsScraper({
+          endpoints: o.endpoints,
+          intervalMs: o.scrapeMetricsMs,
+          timeoutMs: o.timeoutMs ?? 10_000,
+          ...(o.token !== undefined && { token: o.token }),
+          ...(o.tls !== undefined && { tls: o.tls }),
+        });
+  scraper?.start();
 
   async function client(c: number): Promise<void> {
     const send = path.sender(c);
@@ -84,6 +103,8 @@ export async function runBench(o: BenchOptions): Promise<BenchResult> {
   if (progress !== null) clearInterval(progress);
   const elapsedS = Number(process.hrtime.bigint() - start) / 1e9;
   const cpu = process.cpuUsage(cpuStart);
+  // After the clock stopped: a scrape still under way is waited for, not timed into the run.
+  const scrapes = await scraper?.stop();
   path.close();
   const { onProgress: _ignored, token: _token, tls: _tls, ...options } = o;
   return {
@@ -94,6 +115,7 @@ export async function runBench(o: BenchOptions): Promise<BenchResult> {
     latency,
     errors,
     benchCpuPercent: ((cpu.user + cpu.system) / 1e6 / elapsedS) * 100,
+    ...(scrapes !== undefined && { scrapes }),
   };
 }
 

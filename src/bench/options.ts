@@ -31,6 +31,11 @@ export interface BenchOptions {
   readonly consistency: 'linearizable' | 'stale';
   /** Called about 5 times a second with the requests done so far. */
   readonly onProgress?: (done: number, elapsedS: number) => void;
+  /**
+   * While the load runs, GET /metrics from every endpoint every this many ms, as Prometheus would
+   * (scrape.ts); target raftkv only. Left out: no scrapes.
+   */
+  readonly scrapeMetricsMs?: number;
   /** Per-request timeout in ms. */
   readonly timeoutMs?: number;
   /** raftkv: sent as `Authorization: Bearer TOKEN` (nodes with an auth file). */

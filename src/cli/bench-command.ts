@@ -60,6 +60,11 @@ export const benchFlags: readonly FlagDef[] = [
     default: 'linearizable',
     help: 'read consistency for gets',
   },
+  {
+    name: 'scrape-metrics',
+    value: 'DURATION',
+    help: 'GET /metrics from every endpoint this often during the run, as Prometheus would (--target raftkv)',
+  },
   { name: 'json', help: 'print the result as JSON' },
   ...connectionFlags,
 ];
@@ -91,6 +96,11 @@ export function parseBenchOptions(argv: readonly string[], env: Env): BenchOptio
   if (target !== 'raftkv' && stringOption(args, 'token') !== undefined) {
     throw new UsageError('--token goes with --target raftkv');
   }
+  const scrapeRaw = stringOption(args, 'scrape-metrics');
+  // /metrics is raftkv's; etcd's differs in path and auth, and is not what this measures.
+  if (scrapeRaw !== undefined && target !== 'raftkv') {
+    throw new UsageError(`--scrape-metrics goes with --target raftkv, not --target ${target}`);
+  }
   const { token, tls } = parseCredentials(args, env);
   const int = (name: string, def: number, min: number): number => {
     const raw = stringOption(args, name);
@@ -120,6 +130,7 @@ export function parseBenchOptions(argv: readonly string[], env: Env): BenchOptio
       'stale',
     ] as const),
     json: booleanOption(args, 'json'),
+    ...(scrapeRaw !== undefined && { scrapeMetricsMs: parseDurationMs(scrapeRaw, '--scrape-metrics', 10) }),
     ...(token !== undefined && target === 'raftkv' && { token }),
     ...(tls !== undefined && { tls }),
   };
