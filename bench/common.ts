@@ -250,14 +250,15 @@ export class Fatal extends StopWaiting {
 export interface Preload {
   readonly seconds: number;
   readonly rate: number;
-  /** Attempts answered 503 or lost to a connection error, then retried. */
+  /** Attempts answered "not now" (503 for raftkv) or lost to a connection error, then retried. */
   readonly retries: number;
 }
 
 /**
  * Writes `putOf(0)` … `putOf(n - 1)` to `endpoint` (the leader, so none is forwarded), with
- * `concurrency` puts in flight, each retried on 503 or a lost connection for up to a minute;
- * logs progress every 10 s.
+ * `concurrency` puts in flight, each retried on a lost connection or an answer `retryable` says
+ * is passing (default: 503, raftkv's "not now") for up to a minute; logs progress every 10 s.
+ * Any HTTP API that answers a write with 200 can be preloaded: etcd's JSON gateway too.
  */
 export async function preload(
   reaper: Reaper,
@@ -265,6 +266,7 @@ export async function preload(
   n: number,
   putOf: (i: number) => ApiRequest,
   concurrency: number,
+  retryable: (status: number) => boolean = (status) => status === 503,
 ): Promise<Preload> {
   const client = new RaftkvClient(endpoint, { maxSockets: concurrency, timeoutMs: 30_000 });
   let next = 0;
@@ -288,9 +290,9 @@ export async function preload(
       try {
         const r = await client.send(req);
         if (r.status === 200) return;
-        if (r.status !== 503)
+        if (!retryable(r.status))
           throw new Fatal(`preload: ${req.method} ${req.path} answered ${r.status}: ${r.text.slice(0, 300)}`);
-        last = `503 ${r.text.slice(0, 200)}`;
+        last = `${r.status} ${r.text.slice(0, 200)}`;
       } catch (e) {
         if (e instanceof Fatal) throw e;
         // The connection was refused, reset or timed out: the same put again is harmless.

@@ -1,37 +1,41 @@
-// Scaling with the number of keys stored. For each N (default 10^4, 10^5, 10^6): a fresh 3-node
-// cluster of real processes (the built CLI) on 127.0.0.1 with the node's default timing (heartbeat
-// 100 ms, election timeout 1 s), its data in a fresh temp dir. It preloads exactly N distinct keys
-// (16 bytes, keyOf() of the load generator; 256-byte values by default) with 256 concurrent puts to
-// the leader, then runs the load generator of `raftkv bench --json` (the one bench:compare uses, one
-// child process per case) over those N keys: puts at 64 clients to the leader, linearizable gets at
-// 64 clients over all three nodes. It then reads what the leader's log says of its last snapshot
-// (bytes, and serialise + write time once the line carries `ms`), the size of its newest snapshot
-// file and of its whole data dir, and every node's RSS; kills all three nodes with SIGKILL and
-// restarts them on the same data dirs, timing from spawn to each node's GET /health = 200, to the
-// first linearizable get of a stored key and to the first put. Prints a markdown report; `--out
-// FILE` also writes it, `--json` also prints the results as one JSON line. Not part of the tests.
+// Scaling with the number of keys stored, raftkv next to etcd. For each N (default 10^4, 10^5,
+// 10^6) and each system of --systems (default raftkv and etcd, alternating which goes first per N,
+// so that drifting background load falls on both): a fresh 3-node cluster of real processes on
+// 127.0.0.1 with the system's default timing (heartbeat 100 ms, election timeout 1 s), fsync on,
+// its data in a fresh temp dir — raftkv from the built CLI, etcd from Debian's etcd-server (3.4,
+// its default --snapshot-count; bench/etcd.ts). It preloads exactly N distinct keys (16 bytes,
+// keyOf() of the load generator; 256-byte values by default) with 256 concurrent puts to the
+// leader, then runs the load generator of `raftkv bench --json` (the one bench:compare uses, one
+// child process per case; for etcd through its v3 JSON gateway) over those N keys: puts at 64
+// clients to the leader, linearizable gets at 64 clients over all three nodes. Once every node
+// holds the N keys it reads every node's VmRSS, VmHWM and file-backed RSS, the heap each reports
+// on /metrics (raftkv: process.memoryUsage()'s heapUsed, heapTotal, external; etcd: Go's heap) and
+// each data dir's size. For raftkv it then asks the leader for a snapshot of all N keys and reads
+// what the leader's log says of its last automatic one. Then it kills all three nodes with SIGKILL
+// and restarts them on the same data dirs, timing from spawn to each node healthy (GET /health),
+// to the first linearizable get of a stored key and to the first put, and reads every node's RSS
+// once all hold the N keys again. Prints a markdown report (bench/keys-report.ts); `--out FILE`
+// also writes it, `--json` also prints the results as one JSON line. Not part of the tests.
 //
 // Every process and temp dir it starts is removed at the end, by PID, also on failure, SIGINT and
 // SIGTERM.
 //
 // Run: npm run build && node dist/bench/keys.js [--keys 10000,100000,1000000] [--duration 10s]
-//        [--clients 64] [--value-size 256] [--out FILE] [--json]
+//        [--clients 64] [--value-size 256] [--systems raftkv,etcd] [--etcd BIN] [--out FILE] [--json]
 
-import { lstatSync, readdirSync, statSync } from 'node:fs';
+import { lstatSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { keyOf } from '../src/bench/load.js';
 import { fieldOf } from '../src/client/errors.js';
-import { type ApiRequest, apiRequests, type RaftkvClient } from '../src/client/index.js';
+import { type Answer, type ApiRequest, apiRequests, type RaftkvClient } from '../src/client/index.js';
 import { ProcessCluster } from '../test/support/process-cluster.js';
 import { StopWaiting, waitFor } from '../test/support/wait.js';
 import {
   type BenchJson,
   endpointOf,
-  errorsOf,
   Fatal,
-  fmtMs,
   log,
   type Preload,
   parseCount,
@@ -42,12 +46,31 @@ import {
   printReport,
   Reaper,
   runLinearizable,
+  type System,
 } from './common.js';
-import { rssMiB } from './proc.js';
+import { EtcdCluster, etcdRequests, etcdRetryable, etcdVersion, findEtcd, rangeValue } from './etcd.js';
+import {
+  type FullSnapshot,
+  type HeapMemory,
+  heapOf,
+  keysSystems,
+  type NodeMemory,
+  type NodeRestart,
+  parseStatusMemory,
+  parseSystems,
+  type RaftkvRecovery,
+  type RestartTimes,
+  report,
+  type SnapshotLog,
+  type StatusMemory,
+  type SystemResult,
+  summary,
+  systemOrder,
+} from './keys-report.js';
 
 const usage = [
   'usage: node dist/bench/keys.js [--keys 10000,100000,1000000] [--duration 10s] [--clients 64]',
-  '         [--value-size 256] [--out FILE] [--json]',
+  '         [--value-size 256] [--systems raftkv,etcd] [--etcd BIN] [--out FILE] [--json]',
 ].join('\n');
 
 function parseOptions() {
@@ -57,6 +80,8 @@ function parseOptions() {
       duration: { type: 'string', default: '10s' },
       clients: { type: 'string', default: '64' },
       'value-size': { type: 'string', default: '256' },
+      systems: { type: 'string', default: keysSystems.join(',') },
+      etcd: { type: 'string' },
       out: { type: 'string' },
       json: { type: 'boolean', default: false },
       help: { type: 'boolean', default: false },
@@ -69,16 +94,21 @@ function parseOptions() {
     durationMs: parseDuration(values.duration, '--duration'),
     clients: parseCount(values.clients, '--clients', 1),
     valueSize: parseCount(values['value-size'], '--value-size', 1),
+    systems: parseSystems(values.systems),
   };
 }
 
-const { values, keyCounts, durationMs, clients, valueSize } = parseFlags('keys', usage, parseOptions);
+const { values, keyCounts, durationMs, clients, valueSize, systems } = parseFlags(
+  'keys',
+  usage,
+  parseOptions,
+);
 const keySize = 16;
 /** Concurrent puts while preloading. */
 const preloadConcurrency = 256;
 const value = 'v'.repeat(valueSize);
 
-/** Everything started here (the cluster of the current N, the load generators), removed on every way out. */
+/** Everything started here (the clusters of the current N, the load generators), removed on every way out. */
 const reaper = new Reaper();
 
 /**
@@ -94,6 +124,11 @@ function putOf(i: number): ApiRequest {
   return apiRequests.put(keyOf(i, keySize), value);
 }
 
+/** The same put through etcd's gateway. */
+function etcdPutOf(i: number): ApiRequest {
+  return etcdRequests.put(keyOf(i, keySize), value);
+}
+
 /** Every node holds exactly `n` keys (GET /debug `keys`), having applied all that is committed. */
 async function checkKeyCount(cluster: ProcessCluster, n: number, when: string): Promise<void> {
   await cluster.waitConverged(cluster.ids, deadlineFor(n, 60_000));
@@ -106,8 +141,28 @@ async function checkKeyCount(cluster: ProcessCluster, n: number, when: string): 
   }
 }
 
+/** VmRSS, VmHWM and RssFile of a process now, read at one instant (NaN once it is gone). */
+function memoryOf(pid: number | undefined): StatusMemory {
+  try {
+    if (pid === undefined) throw new Error('no pid');
+    return parseStatusMemory(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  } catch {
+    return { rssMiB: Number.NaN, hwmMiB: Number.NaN, rssFileMiB: Number.NaN };
+  }
+}
+
+/** A node's heap figures from its /metrics, or nulls when it does not answer. */
+async function heapFrom(system: System, scrape: () => Promise<string>): Promise<HeapMemory> {
+  try {
+    return heapOf(system, await scrape());
+  } catch (e) {
+    log(`  /metrics: ${e instanceof Error ? e.message : String(e)}`);
+    return { heapUsedMiB: null, heapTotalMiB: null, externalMiB: null };
+  }
+}
+
 // ---------------------------------------------------------------------------------------------
-// What the nodes say and hold: log fields, snapshot files, data dir size, RSS
+// What the nodes say and hold: log fields, snapshot files, data dir size
 
 /**
  * The fields of a node log line: `key=value` pairs of the text format (values JSON-quoted when
@@ -172,15 +227,6 @@ function eventLines(cluster: ProcessCluster, id: string, event: string, incarnat
     .filter((l) => text.test(l) || l.includes(json));
 }
 
-interface SnapshotLog {
-  /** 'snapshot taken' lines on the leader in this run. */
-  readonly count: number;
-  readonly index: number | null;
-  readonly bytes: number | null;
-  readonly ms: number | null;
-  readonly keys: number | null;
-}
-
 function lastSnapshotOf(cluster: ProcessCluster, id: string, incarnation: number): SnapshotLog | null {
   const lines = eventLines(cluster, id, 'snapshot taken', incarnation);
   if (lines.length === 0) return null;
@@ -237,29 +283,16 @@ function dirBytes(dir: string): number {
 // ---------------------------------------------------------------------------------------------
 // Restart: kill -9 all three, start them on the same data dirs, time what they can do when
 
-interface NodeRestart {
-  readonly id: string;
-  readonly roleBefore: 'leader' | 'follower';
-  readonly rssBeforeMiB: number;
-  readonly rssAfterMiB: number;
-  /** From spawn to the log's 'starting' line (storage recovered: snapshot loaded, WAL replayed). */
-  readonly recoveredMs: number | null;
-  /** From spawn to the log's 'listening' line. */
-  readonly listeningMs: number | null;
-  /** From spawn to GET /health = 200 (a leader known, everything committed applied). */
-  readonly healthyMs: number;
-  /** What 'starting' says it recovered: the snapshot index and the WAL entries after it. */
-  readonly snapshotIndex: number | null;
-  readonly walEntries: number | null;
-}
-
-interface Restart {
-  readonly nodes: readonly NodeRestart[];
-  readonly allHealthyMs: number;
-  readonly firstGetMs: number;
-  readonly firstGetNode: string;
-  readonly firstPutMs: number;
-  readonly firstPutNode: string;
+/** What timing a restart needs of a system: its nodes, and one probe of each kind on a node. */
+interface RestartProbes {
+  readonly names: readonly string[];
+  running(name: string): boolean;
+  /** Why a node that exited did (its last output). */
+  exitNote(name: string): string;
+  healthy(name: string): Promise<boolean>;
+  /** true: answered right; false: not yet (no leader); throws Fatal on a wrong answer. */
+  get(name: string): Promise<boolean>;
+  put(name: string): Promise<boolean>;
 }
 
 /**
@@ -267,22 +300,22 @@ interface Restart {
  * the others), until one succeeds; resolves with the time since `t0` and which node it was.
  */
 async function firstSuccess(
-  cluster: ProcessCluster,
+  probes: RestartProbes,
   what: string,
   t0: number,
   timeoutMs: number,
-  attempt: (id: string) => Promise<boolean>,
-): Promise<{ ms: number; id: string }> {
-  const state: { winner: { ms: number; id: string } | null } = { winner: null };
+  attempt: (name: string) => Promise<boolean>,
+): Promise<{ ms: number; name: string }> {
+  const state: { winner: { ms: number; name: string } | null } = { winner: null };
   const outcomes = await Promise.allSettled(
-    cluster.ids.map((id) =>
+    probes.names.map((name) =>
       waitFor(
-        `${what} on ${id}`,
+        `${what} on ${name}`,
         async () => {
           if (state.winner !== null) return true;
-          if (!cluster.node(id).running) throw new StopWaiting(`${id} exited`);
-          if (!(await attempt(id))) return false;
-          state.winner ??= { ms: performance.now() - t0, id };
+          if (!probes.running(name)) throw new StopWaiting(`${name} exited`);
+          if (!(await attempt(name))) return false;
+          state.winner ??= { ms: performance.now() - t0, name };
           return true;
         },
         { timeoutMs, intervalMs: 10 },
@@ -297,59 +330,127 @@ async function firstSuccess(
   throw fatal !== undefined && fatal.status === 'rejected' ? fatal.reason : new Error(reasons.join('; '));
 }
 
-async function restart(cluster: ProcessCluster, n: number, leaderBefore: string): Promise<Restart> {
-  const rssBefore = new Map(cluster.ids.map((id) => [id, rssMiB(cluster.node(id).pid)]));
+/**
+ * Times a restart whose nodes were spawned at `t0`: to each node healthy, to the first get and to
+ * the first put on any node. The memory readings are left empty: they come once every node holds
+ * all keys again.
+ */
+async function timeRestart(
+  probes: RestartProbes,
+  t0: number,
+  timeoutMs: number,
+): Promise<{
+  healthyMs: Map<string, number>;
+  get: { ms: number; name: string };
+  put: { ms: number; name: string };
+}> {
+  const healthy = Promise.all(
+    probes.names.map(async (name) => {
+      await waitFor(
+        `${name} healthy after restart`,
+        async () => {
+          if (!probes.running(name))
+            throw new StopWaiting(`${name} exited while restarting:\n${probes.exitNote(name)}`);
+          return probes.healthy(name);
+        },
+        { timeoutMs, intervalMs: 10 },
+      );
+      return [name, performance.now() - t0] as const;
+    }),
+  );
+  const get = firstSuccess(probes, 'linearizable get', t0, timeoutMs, (name) => probes.get(name));
+  const put = firstSuccess(probes, 'put', t0, timeoutMs, (name) => probes.put(name));
+  const [h, g, p] = await Promise.all([healthy, get, put]);
+  return { healthyMs: new Map(h), get: g, put: p };
+}
+
+/** The answer to a probe after a restart: 200 is checked by `ok`, 503/504 (no leader yet) is "not yet". */
+function probeAnswer(
+  what: string,
+  r: Answer,
+  ok: (body: unknown) => string | null,
+  retry: (s: number) => boolean,
+): boolean {
+  if (retry(r.status)) return false;
+  if (r.status !== 200) throw new Fatal(`${what} after restart: ${r.status} ${r.text.slice(0, 300)}`);
+  const wrong = ok(r.body);
+  if (wrong !== null) throw new Fatal(`${what} after restart: ${wrong}`);
+  return true;
+}
+
+function restartTimes(
+  names: readonly string[],
+  timed: Awaited<ReturnType<typeof timeRestart>>,
+  memory: (name: string) => StatusMemory,
+): RestartTimes {
+  const nodes = names.map((name): NodeRestart => {
+    const m = memory(name);
+    return { name, healthyMs: timed.healthyMs.get(name)!, rssMiB: m.rssMiB, hwmMiB: m.hwmMiB };
+  });
+  return {
+    nodes,
+    allHealthyMs: Math.max(...nodes.map((x) => x.healthyMs)),
+    firstGetMs: timed.get.ms,
+    firstGetNode: timed.get.name,
+    firstPutMs: timed.put.ms,
+    firstPutNode: timed.put.name,
+  };
+}
+
+/** A probe's check of a get's value: null when it is the run's value. */
+function checkValue(got: unknown): string | null {
+  return got === value ? null : `wrong value ${String(got).slice(0, 40)}`;
+}
+
+// The last key preloaded (the most likely to be in the WAL rather than in a snapshot) is read; the
+// first is written again with the same value, so the store still holds exactly N keys.
+const getKeyOf = (n: number): string => keyOf(n - 1, keySize);
+const putIndex = 0;
+
+// ---------------------------------------------------------------------------------------------
+// raftkv
+
+async function restartRaftkv(
+  cluster: ProcessCluster,
+  n: number,
+): Promise<{ restart: RestartTimes; recovery: RaftkvRecovery[] }> {
+  const rssBefore = new Map(cluster.ids.map((id) => [id, memoryOf(cluster.node(id).pid).rssMiB]));
   log('  kill -9 of all three nodes...');
   await cluster.kill9All();
-  const timeoutMs = deadlineFor(n, 60_000);
-  const getKey = keyOf(n - 1, keySize);
-  const putIndex = 0;
+  const getKey = getKeyOf(n);
+  const getReq = apiRequests.get(getKey, { consistency: 'linearizable' });
+  const retry = (s: number) => s === 503 || s === 504;
+  const probes: RestartProbes = {
+    names: cluster.ids,
+    running: (id) => cluster.node(id).running,
+    exitNote: (id) => cluster.node(id).tail(30),
+    healthy: async (id) => (await cluster.client(id).health({ timeoutMs: 5000 })).ok,
+    get: async (id) =>
+      probeAnswer(
+        `GET ${getKey} on ${id}`,
+        await cluster.client(id).send(getReq, { timeoutMs: 10_000 }),
+        (b) => checkValue(fieldOf(b, 'value')),
+        retry,
+      ),
+    put: async (id) =>
+      probeAnswer(
+        `PUT on ${id}`,
+        await cluster.client(id).send(putOf(putIndex), { timeoutMs: 10_000 }),
+        () => null,
+        retry,
+      ),
+  };
 
   const spawnedAt = Date.now();
   const t0 = performance.now();
   for (const id of cluster.ids) cluster.node(id).start();
   const incarnation = new Map(cluster.ids.map((id) => [id, cluster.node(id).incarnation]));
-
-  const healthy = Promise.all(
-    cluster.ids.map(async (id) => {
-      const node = cluster.node(id);
-      await waitFor(
-        `${id} healthy after restart`,
-        async () => {
-          if (!node.running) throw new StopWaiting(`${id} exited while restarting:\n${node.tail(30)}`);
-          return (await cluster.client(id).health({ timeoutMs: 5000 })).ok;
-        },
-        { timeoutMs, intervalMs: 10 },
-      );
-      return [id, performance.now() - t0] as const;
-    }),
-  );
-  // The last key preloaded: the most likely to be in the WAL rather than in a snapshot.
-  const getReq = apiRequests.get(getKey, { consistency: 'linearizable' });
-  const firstGet = firstSuccess(cluster, `linearizable GET ${getKey}`, t0, timeoutMs, async (id) => {
-    const r = await cluster.client(id).send(getReq, { timeoutMs: 10_000 });
-    if (r.status === 503 || r.status === 504) return false;
-    if (r.status !== 200)
-      throw new Fatal(`GET ${getKey} on ${id} after restart: ${r.status} ${r.text.slice(0, 300)}`);
-    const got = fieldOf(r.body, 'value');
-    if (got !== value)
-      throw new Fatal(`GET ${getKey} on ${id} after restart: wrong value ${String(got).slice(0, 40)}`);
-    return true;
-  });
-  // A stored key written again with the same value, so the store still holds exactly N keys.
-  const firstPut = firstSuccess(cluster, 'PUT', t0, timeoutMs, async (id) => {
-    const r = await cluster.client(id).send(putOf(putIndex), { timeoutMs: 10_000 });
-    if (r.status === 503 || r.status === 504) return false;
-    if (r.status !== 200) throw new Fatal(`PUT on ${id} after restart: ${r.status} ${r.text.slice(0, 300)}`);
-    return true;
-  });
-  const [healthyMs, get, put] = await Promise.all([healthy, firstGet, firstPut]);
-  const healthyById = new Map(healthyMs);
+  const timed = await timeRestart(probes, t0, deadlineFor(n, 60_000));
 
   // Every node back with all N keys before its memory is read.
   await checkKeyCount(cluster, n, 'after restart');
-  const nodes = cluster.ids.map((id): NodeRestart => {
-    const node = cluster.node(id);
+  const restart = restartTimes(cluster.ids, timed, (id) => memoryOf(cluster.node(id).pid));
+  const recovery = cluster.ids.map((id): RaftkvRecovery => {
     const inc = incarnation.get(id)!;
     const starting = eventLines(cluster, id, 'starting', inc)[0];
     const listening = eventLines(cluster, id, 'listening', inc)[0];
@@ -359,37 +460,15 @@ async function restart(cluster: ProcessCluster, n: number, leaderBefore: string)
     };
     const f = starting === undefined ? {} : logFields(starting);
     return {
-      id,
-      roleBefore: id === leaderBefore ? 'leader' : 'follower',
-      rssBeforeMiB: rssBefore.get(id) ?? Number.NaN,
-      rssAfterMiB: rssMiB(node.pid),
+      name: id,
+      rssBeforeKillMiB: rssBefore.get(id) ?? Number.NaN,
       recoveredMs: since(starting),
       listeningMs: since(listening),
-      healthyMs: healthyById.get(id)!,
       snapshotIndex: numField(f, 'snapshot'),
       walEntries: numField(f, 'entries'),
     };
   });
-  return {
-    nodes,
-    allHealthyMs: Math.max(...nodes.map((x) => x.healthyMs)),
-    firstGetMs: get.ms,
-    firstGetNode: get.id,
-    firstPutMs: put.ms,
-    firstPutNode: put.id,
-  };
-}
-
-// ---------------------------------------------------------------------------------------------
-// One N
-
-interface FullSnapshot {
-  readonly index: number;
-  readonly bytes: number;
-  readonly keys: number;
-  readonly ms: number;
-  /** Wall time of the POST, from the bench's side (includes recording it and compacting the log). */
-  readonly requestMs: number;
+  return { restart, recovery };
 }
 
 /** Asks the leader for a snapshot now (POST /admin/snapshot): one holding every stored key. */
@@ -400,24 +479,8 @@ async function fullSnapshot(client: RaftkvClient): Promise<FullSnapshot> {
   return { index: b.index, bytes: b.bytes, keys: b.keys ?? Number.NaN, ms: b.ms, requestMs };
 }
 
-interface Result {
-  readonly keys: number;
-  readonly preload: Preload;
-  readonly put: BenchJson;
-  readonly get: BenchJson;
-  readonly leader: string;
-  readonly snapshot: SnapshotLog | null;
-  readonly snapshotFile: { name: string; bytes: number } | null;
-  /** The snapshot of all N keys taken on the leader by POST /admin/snapshot after the load. */
-  readonly full: FullSnapshot;
-  readonly dataDirBytes: number;
-  readonly restart: Restart;
-  /** 1-minute load average when this N was done. */
-  readonly load: number;
-}
-
-async function runOne(n: number): Promise<Result> {
-  log(`\n${n} keys: starting 3 nodes...`);
+async function runRaftkv(n: number): Promise<SystemResult> {
+  log(`\nraftkv, ${n} keys: starting 3 nodes...`);
   // The node's own timing defaults (heartbeat 100 ms, election timeout 1 s): an empty timing
   // passes no timing flags, where the harness's default is its fast test timing.
   const cluster = await ProcessCluster.create(reaper, { size: 3, timing: {} });
@@ -426,62 +489,63 @@ async function runOne(n: number): Promise<Result> {
     let leader = await cluster.waitForLeader(cluster.ids, 30_000);
     log(`  leader ${leader}; preloading ${n} keys (${preloadConcurrency} puts in flight)...`);
     const pre = await preload(reaper, endpointOf(cluster, leader), n, putOf, preloadConcurrency);
-    log(
-      `  preloaded in ${pre.seconds.toFixed(1)} s (${pre.rate.toFixed(0)} puts/s, ${pre.retries} retried attempts)`,
-    );
+    logPreload(pre);
     await checkKeyCount(cluster, n, 'after the preload');
 
     leader = await cluster.waitForLeader(cluster.ids, 30_000);
-    log(`  puts, ${clients} clients to the leader ${leader}, ${durationMs / 1000} s...`);
-    // The load generator (`raftkv bench --json`) as a child process, as bench:compare runs it.
-    const load = { target: 'raftkv', clients, durationMs, keySize, valueSize, keyspace: n } as const;
-    const put = await runLinearizable(reaper, {
-      ...load,
-      endpoints: [endpointOf(cluster, leader)],
-      op: 'put',
-    });
-    log(`    ${summary(put)}`);
-    log(`  linearizable gets, ${clients} clients over all nodes, ${durationMs / 1000} s...`);
-    const endpoints = cluster.ids.map((id) => endpointOf(cluster, id));
-    const get = await runLinearizable(reaper, { ...load, endpoints, op: 'get' });
-    log(`    ${summary(get)}`);
+    const { put, get } = await load(
+      'raftkv',
+      n,
+      endpointOf(cluster, leader),
+      cluster.ids.map((id) => endpointOf(cluster, id)),
+    );
 
     // The bench puts overwrite stored keys only: still exactly N, and the followers caught up.
     await checkKeyCount(cluster, n, 'after the load');
     leader = await cluster.waitForLeader(cluster.ids, 30_000);
+    const afterLoad = await Promise.all(
+      cluster.ids.map(async (id): Promise<NodeMemory> => {
+        const node = cluster.node(id);
+        const memory = memoryOf(node.pid);
+        const heap = await heapFrom('raftkv', () => cluster.client(id).metrics({ timeoutMs: 10_000 }));
+        return {
+          name: id,
+          role: id === leader ? 'leader' : 'follower',
+          ...memory,
+          ...heap,
+          dataDirBytes: dirBytes(node.dataDir),
+        };
+      }),
+    );
+    logMemory(afterLoad);
+
     const snapshot = lastSnapshotOf(cluster, leader, cluster.node(leader).incarnation);
     log(`  snapshot of all ${n} keys on the leader (POST /admin/snapshot)...`);
     const full = await fullSnapshot(cluster.client(leader));
-    log(`    ${fmtBytes(full.bytes)} bytes, ${fmtInt(full.keys)} keys, ${fmtInt(full.ms)} ms`);
+    log(`    ${full.bytes} bytes, ${full.keys} keys, ${full.ms.toFixed(0)} ms`);
     const snapshotFile = newestSnapshotFile(cluster.node(leader).dataDir);
-    const dataDirBytes = dirBytes(cluster.node(leader).dataDir);
-    log(
-      `  leader ${leader}: ${snapshot === null ? 'no snapshot taken' : `${snapshot.count} snapshots, last ${fmtBytes(snapshot.bytes)} bytes in ${fmtInt(snapshot.ms)} ms`}; ` +
-        `data dir ${fmtBytes(dataDirBytes)} bytes`,
-    );
+    const leaderDataDirBytes = dirBytes(cluster.node(leader).dataDir);
 
-    const r = await restart(cluster, n, leader);
-    log(
-      `  restart: all healthy after ${r.allHealthyMs.toFixed(0)} ms, first linearizable get ${r.firstGetMs.toFixed(0)} ms, ` +
-        `first put ${r.firstPutMs.toFixed(0)} ms`,
-    );
+    const { restart, recovery } = await restartRaftkv(cluster, n);
+    logRestart(restart);
     return {
+      system: 'raftkv',
       keys: n,
       preload: pre,
       put,
       get,
       leader,
-      snapshot,
-      snapshotFile,
-      full,
-      dataDirBytes,
-      restart: r,
+      afterLoad,
+      restart,
+      raftkv: { snapshot, snapshotFile, full, leaderDataDirBytes, recovery },
       load: os.loadavg()[0]!,
     };
   } catch (e) {
     // Say what the nodes were doing when it failed.
     const message = e instanceof Error ? e.message : String(e);
-    throw new Error(`${n} keys: ${message}\n--- node output ---\n${cluster.diagnostics(20)}`, { cause: e });
+    throw new Error(`raftkv, ${n} keys: ${message}\n--- node output ---\n${cluster.diagnostics(20)}`, {
+      cause: e,
+    });
   } finally {
     await cluster.cleanup();
     reaper.clusters.delete(cluster);
@@ -489,126 +553,195 @@ async function runOne(n: number): Promise<Result> {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Report
+// etcd
 
-const fmtInt = (x: number | null): string =>
-  x === null || Number.isNaN(x) ? '–' : Math.round(x).toLocaleString('en-US');
-const fmtBytes = fmtInt;
-const fmtMiB = (x: number): string => (Number.isNaN(x) ? '–' : x.toFixed(1));
-
-function summary(b: BenchJson): string {
-  return (
-    `${b.throughput.toFixed(0)} ops/s, p50 ${fmtMs(b.latency.all.p50Ms)} ms, p99 ${fmtMs(b.latency.all.p99Ms)} ms, ` +
-    `errors ${errorsOf(b)}, generator CPU ${b.benchCpuPercent.toFixed(0)}%`
-  );
+async function restartEtcd(cluster: EtcdCluster, n: number): Promise<RestartTimes> {
+  log('  kill -9 of all three members...');
+  await cluster.kill9All();
+  const getKey = getKeyOf(n);
+  const probes: RestartProbes = {
+    names: cluster.names,
+    running: (name) => cluster.running(name),
+    exitNote: (name) => cluster.tail(name, 30),
+    healthy: (name) => cluster.healthy(name),
+    get: async (name) =>
+      probeAnswer(
+        `range ${getKey} on ${name}`,
+        await cluster.send(name, etcdRequests.get(getKey), 10_000),
+        (b) => checkValue(rangeValue(b)),
+        etcdRetryable,
+      ),
+    put: async (name) =>
+      probeAnswer(
+        `put on ${name}`,
+        await cluster.send(name, etcdPutOf(putIndex), 10_000),
+        () => null,
+        etcdRetryable,
+      ),
+  };
+  const t0 = performance.now();
+  cluster.spawnAll();
+  const timed = await timeRestart(probes, t0, deadlineFor(n, 60_000));
+  await cluster.waitKeyCount(n, deadlineFor(n, 60_000), 'after restart');
+  return restartTimes(cluster.names, timed, (name) => memoryOf(cluster.pid(name)));
 }
 
-function report(results: readonly Result[], startedAt: Date, loadStart: number[], loadEnd: number[]): string {
-  const la = (l: readonly number[]) => l.map((x) => x.toFixed(2)).join(' / ');
-  const lines: string[] = [];
-  lines.push(
-    `Run ${startedAt.toISOString().slice(0, 16).replace('T', ' ')} UTC on ${os.cpus().length} CPUs ` +
-      `(${os.cpus()[0]?.model.trim() ?? 'unknown CPU'}), Linux ${os.release()}, Node ${process.version}. ` +
-      `Load average (1/5/15 min) ${la(loadStart)} at the start, ${la(loadEnd)} at the end. ` +
-      `Per N: a fresh 3-node cluster on 127.0.0.1 (fsync on, default timing: heartbeat 100 ms, election ` +
-      `timeout 1 s, data in ${os.tmpdir()}), N distinct ${keySize}-byte keys preloaded with ` +
-      `${preloadConcurrency} puts in flight to the leader, ${valueSize}-byte values; then ${durationMs / 1000} s ` +
-      `of puts at ${clients} clients to the leader and ${durationMs / 1000} s of linearizable gets at ` +
-      `${clients} clients over all three nodes, both over the N stored keys (\`raftkv bench\`).`,
-  );
-  lines.push('');
-  lines.push(
-    '| N | preload s | preload puts/s | put ops/s | put p50 ms | put p99 ms | get ops/s | get p50 ms | get p99 ms | errors put / get |',
-  );
-  lines.push('| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |');
-  for (const r of results) {
-    lines.push(
-      `| ${fmtInt(r.keys)} | ${r.preload.seconds.toFixed(1)} | ${r.preload.rate.toFixed(0)} | ` +
-        `${r.put.throughput.toFixed(0)} | ${fmtMs(r.put.latency.all.p50Ms)} | ${fmtMs(r.put.latency.all.p99Ms)} | ` +
-        `${r.get.throughput.toFixed(0)} | ${fmtMs(r.get.latency.all.p50Ms)} | ${fmtMs(r.get.latency.all.p99Ms)} | ` +
-        `${errorsOf(r.put)} / ${errorsOf(r.get)} |`,
+async function runEtcd(n: number, bin: string): Promise<SystemResult> {
+  log(`\netcd, ${n} keys: starting 3 members...`);
+  const cluster = await EtcdCluster.start(reaper, bin, 'raftkv-keys-etcd-');
+  try {
+    let leader = await cluster.leader();
+    log(`  leader ${leader}; preloading ${n} keys (${preloadConcurrency} puts in flight)...`);
+    const pre = await preload(
+      reaper,
+      cluster.endpoint(leader),
+      n,
+      etcdPutOf,
+      preloadConcurrency,
+      etcdRetryable,
     );
-  }
-  lines.push('');
-  lines.push(
-    'Snapshot: after the load the leader is asked for a snapshot of all N keys (`POST /admin/snapshot`): ' +
-      'its data bytes, keys and ms (serialise + write, as the node reports it), the newest snapshot file ' +
-      'and the whole data dir after it. Restart: ' +
-      'all three nodes killed with SIGKILL after that and started again on the same data dirs; ' +
-      'times from spawn. No node leads until its randomised election timeout (1–2 s by default) has ' +
-      'run out after recovery, so every restart time includes one election. RSS of the leader after ' +
-      'the load, before the kill.',
-  );
-  lines.push('');
-  lines.push(
-    '| N | snapshot keys | snapshot bytes | snapshot ms | snapshot file bytes | data dir bytes | leader RSS MiB | restart to all healthy ms | to first linearizable get ms | to first put ms |',
-  );
-  lines.push('| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
-  for (const r of results) {
-    const f = r.full;
-    const leaderRss = r.restart.nodes.find((x) => x.id === r.leader)?.rssBeforeMiB ?? Number.NaN;
-    lines.push(
-      `| ${fmtInt(r.keys)} | ${fmtInt(f.keys)} | ${fmtBytes(f.bytes)} | ${fmtInt(f.ms)} | ` +
-        `${r.snapshotFile === null ? 'none' : fmtBytes(r.snapshotFile.bytes)} | ` +
-        `${fmtBytes(r.dataDirBytes)} | ${fmtMiB(leaderRss)} | ${r.restart.allHealthyMs.toFixed(0)} | ` +
-        `${r.restart.firstGetMs.toFixed(0)} | ${r.restart.firstPutMs.toFixed(0)} |`,
+    logPreload(pre);
+    await cluster.waitKeyCount(n, deadlineFor(n, 60_000), 'after the preload');
+
+    leader = await cluster.leader();
+    const { put, get } = await load(
+      'etcd',
+      n,
+      cluster.endpoint(leader),
+      cluster.names.map((m) => cluster.endpoint(m)),
     );
-  }
-  lines.push('');
-  lines.push(
-    'Per node: role before the kill, RSS after the load (before the kill) and after the restart (once every ' +
-      "node holds all N keys again), what the node's `starting` line says it recovered (snapshot index, WAL " +
-      'entries after it), and the times from spawn to that line (storage recovered), to `listening` and to ' +
-      'GET /health = 200 (log-line times have millisecond resolution).',
-  );
-  lines.push('');
-  lines.push(
-    '| N | node | role | RSS before MiB | RSS after MiB | snapshot index | WAL entries | recovered ms | listening ms | healthy ms |',
-  );
-  lines.push('| ---: | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
-  for (const r of results) {
-    for (const x of r.restart.nodes) {
-      lines.push(
-        `| ${fmtInt(r.keys)} | ${x.id} | ${x.roleBefore} | ${fmtMiB(x.rssBeforeMiB)} | ${fmtMiB(x.rssAfterMiB)} | ` +
-          `${fmtInt(x.snapshotIndex)} | ${fmtInt(x.walEntries)} | ${fmtInt(x.recoveredMs)} | ` +
-          `${fmtInt(x.listeningMs)} | ${x.healthyMs.toFixed(0)} |`,
-      );
-    }
-  }
-  lines.push('');
-  for (const r of results) {
-    const s = r.snapshot;
-    const snap =
-      s === null
-        ? 'no automatic snapshot on the leader'
-        : `${s.count} automatic snapshot${s.count === 1 ? '' : 's'} on the leader before the one asked for, ` +
-          `the last at index ${fmtInt(s.index)}${s.keys === null ? '' : ` holding ${fmtInt(s.keys)} keys`}` +
-          `${s.bytes === null ? '' : `, ${fmtBytes(s.bytes)} bytes`}${s.ms === null ? '' : ` in ${fmtInt(s.ms)} ms`}`;
-    lines.push(
-      `- ${fmtInt(r.keys)} keys: ${snap}; newest file ${r.snapshotFile?.name ?? 'none'}; preload retried ` +
-        `${r.preload.retries} attempts; generator CPU put ${r.put.benchCpuPercent.toFixed(0)}%, get ` +
-        `${r.get.benchCpuPercent.toFixed(0)}%; first get answered by ${r.restart.firstGetNode}, first put by ` +
-        `${r.restart.firstPutNode}; load average ${r.load.toFixed(2)} at the end.`,
+
+    await cluster.waitKeyCount(n, deadlineFor(n, 60_000), 'after the load');
+    leader = await cluster.leader();
+    const afterLoad = await Promise.all(
+      cluster.names.map(async (name): Promise<NodeMemory> => {
+        const memory = memoryOf(cluster.pid(name));
+        const heap = await heapFrom('etcd', () => cluster.metrics(name));
+        return {
+          name,
+          role: name === leader ? 'leader' : 'follower',
+          ...memory,
+          ...heap,
+          dataDirBytes: dirBytes(cluster.dataDir(name)),
+        };
+      }),
     );
+    logMemory(afterLoad);
+
+    const restart = await restartEtcd(cluster, n);
+    logRestart(restart);
+    return {
+      system: 'etcd',
+      keys: n,
+      preload: pre,
+      put,
+      get,
+      leader,
+      afterLoad,
+      restart,
+      raftkv: null,
+      load: os.loadavg()[0]!,
+    };
+  } catch (e) {
+    const message = e instanceof Error ? e.message : String(e);
+    throw new Error(`etcd, ${n} keys: ${message}\n--- member logs ---\n${cluster.diagnostics(20)}`, {
+      cause: e,
+    });
+  } finally {
+    await cluster.cleanup();
   }
-  return `${lines.join('\n')}\n`;
 }
 
 // ---------------------------------------------------------------------------------------------
+// Both
+
+/** Puts at `clients` to the leader, then linearizable gets at `clients` over all nodes, over the N keys. */
+async function load(
+  target: System,
+  n: number,
+  leader: string,
+  all: readonly string[],
+): Promise<{ put: BenchJson; get: BenchJson }> {
+  log(`  puts, ${clients} clients to the leader ${leader}, ${durationMs / 1000} s...`);
+  // The load generator (`raftkv bench --json`) as a child process, as bench:compare runs it.
+  const c = { target, clients, durationMs, keySize, valueSize, keyspace: n } as const;
+  const put = await runLinearizable(reaper, { ...c, endpoints: [leader], op: 'put' });
+  log(`    ${summary(put)}`);
+  log(`  linearizable gets, ${clients} clients over all nodes, ${durationMs / 1000} s...`);
+  const get = await runLinearizable(reaper, { ...c, endpoints: all, op: 'get' });
+  log(`    ${summary(get)}`);
+  return { put, get };
+}
+
+function logPreload(pre: Preload): void {
+  log(
+    `  preloaded in ${pre.seconds.toFixed(1)} s (${pre.rate.toFixed(0)} puts/s, ${pre.retries} retried attempts)`,
+  );
+}
+
+function logMemory(nodes: readonly NodeMemory[]): void {
+  for (const x of nodes) {
+    log(
+      `  ${x.name} (${x.role}): RSS ${x.rssMiB.toFixed(1)} MiB, VmHWM ${x.hwmMiB.toFixed(1)} MiB, ` +
+        `heap used ${x.heapUsedMiB?.toFixed(1) ?? '–'} MiB, data dir ${(x.dataDirBytes / 2 ** 20).toFixed(1)} MiB`,
+    );
+  }
+}
+
+function logRestart(r: RestartTimes): void {
+  log(
+    `  restart: all healthy after ${r.allHealthyMs.toFixed(0)} ms, first linearizable get ${r.firstGetMs.toFixed(0)} ms, ` +
+      `first put ${r.firstPutMs.toFixed(0)} ms`,
+  );
+}
 
 async function main(): Promise<void> {
   const startedAt = new Date();
   const loadStart = os.loadavg();
+  const bin = systems.includes('etcd') ? findEtcd(values.etcd) : null;
+  const version = bin === null ? null : etcdVersion(bin);
   log(
-    `keys: ${keyCounts.join(', ')}; ${durationMs / 1000} s per case, ${clients} clients, ${valueSize}-byte values; ` +
+    `keys: ${keyCounts.join(', ')}; systems ${systems.join(', ')}${bin === null ? '' : ` (etcd ${version}, ${bin})`}; ` +
+      `${durationMs / 1000} s per case, ${clients} clients, ${valueSize}-byte values; ` +
       `load average ${loadStart.map((x) => x.toFixed(2)).join(' ')}`,
   );
-  const results: Result[] = [];
-  for (const n of keyCounts) results.push(await runOne(n));
-  const md = report(results, startedAt, loadStart, os.loadavg());
+  const results: SystemResult[] = [];
+  for (const [i, n] of keyCounts.entries()) {
+    for (const s of systemOrder(systems, i)) {
+      results.push(s === 'raftkv' ? await runRaftkv(n) : await runEtcd(n, bin!));
+    }
+  }
+  const md = report(results, {
+    startedAt,
+    machine:
+      `${os.cpus().length} CPUs (${os.cpus()[0]?.model.trim() ?? 'unknown CPU'}), Linux ${os.release()}, ` +
+      `Node ${process.version}`,
+    etcdVersion: version,
+    tmpdir: os.tmpdir(),
+    loadStart,
+    loadEnd: os.loadavg(),
+    systems,
+    durationMs,
+    clients,
+    keySize,
+    valueSize,
+    preloadConcurrency,
+  });
   printReport(md, values.out);
-  if (values.json)
-    console.log(JSON.stringify({ startedAt, durationMs, clients, valueSize, keySize, results }));
+  if (values.json) {
+    console.log(
+      JSON.stringify({
+        startedAt,
+        systems,
+        etcdVersion: version,
+        durationMs,
+        clients,
+        valueSize,
+        keySize,
+        results,
+      }),
+    );
+  }
 }
 
 await reaper.run('keys', main);
