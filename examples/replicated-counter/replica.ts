@@ -5,6 +5,8 @@
 
 import {
   defaultRaftConfig,
+  type HeldSnapshot,
+  heldSnapshot,
   initialMembership,
   MemoryLogStorage,
   type Message,
@@ -14,7 +16,6 @@ import {
   RawNode,
   type ReadFailure,
   type ReadState,
-  type Snapshot,
   type SoftState,
 } from 'raftkv/raft';
 import { type Disk, openStorage, type Storage } from 'raftkv/storage';
@@ -95,9 +96,11 @@ export class Replica {
     // 2. A snapshot from the leader: its file durably first (its WAL marker goes with the sync
     //    below), then the log and the counter continue from it.
     if (ready.snapshot !== null) {
-      await this.storage.saveSnapshot(ready.snapshot);
-      this.log.applySnapshot(ready.snapshot);
-      this.counterState = Counter.restore(ready.snapshot.data);
+      // A snapshot received from the leader always holds its bytes.
+      const snap = heldSnapshot(ready.snapshot);
+      await this.storage.saveSnapshot(snap);
+      this.log.applySnapshot(snap);
+      this.counterState = Counter.restore(snap.data);
       this.snapshots.installed++;
     }
     // 3. Entries and hard state into the WAL, one fsync for all of it (group commit); only then
@@ -136,7 +139,7 @@ export class Replica {
     const term = this.log.term(index);
     if (term === null) return;
     // It records the membership in force at its index: a replica restarted from it decides with it.
-    const snap: Snapshot = {
+    const snap: HeldSnapshot = {
       meta: { index, term, membership: this.raw.membershipAt(index) },
       data: this.counterState.snapshot(),
     };

@@ -160,6 +160,8 @@ export async function startNode(options: NodeOptions, seams: NodeSeams = {}): Pr
     // Read at each connection, so a reload takes effect at the next one.
     ...(tls?.upgrade != null && { upgradeTls: () => tls?.upgrade ?? {} }),
     ...(seams.peerProtocolVersion !== undefined && { protocolVersion: seams.peerProtocolVersion }),
+    // Snapshots are streamed to followers from their files: no node keeps its snapshot's bytes.
+    snapshotFiles: storage.snapshots,
   });
   // With peer TLS, writes forwarded to the leader go through tunnels that only members with a
   // certificate from the peer CA can open (the same protection as peer connections).

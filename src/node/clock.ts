@@ -60,6 +60,12 @@ export interface MessageTransport {
   onMessage(handler: (m: Message) => void): () => void;
   onEvent(listener: (e: TransportEvent) => void): () => void;
   stats(): unknown;
+  /**
+   * An InstallSnapshot may carry a reference to the snapshot's file instead of its bytes: the
+   * transport streams them from the file, and the node keeps no snapshot bytes in memory. Absent
+   * or false (a simulated network), snapshots are sent, and so kept, with their bytes.
+   */
+  readonly sendsStoredSnapshots?: boolean;
 }
 
 export type { NodeId };

@@ -40,6 +40,8 @@ import {
 import {
   type ClusterMembership,
   type Entry,
+  heldSnapshot,
+  heldSnapshotData,
   isJoint,
   isMember,
   type MemberChange,
@@ -53,6 +55,7 @@ import {
   type Ready,
   type Snapshot,
   type TransferResult,
+  withStoredData,
 } from '../raft/index.js';
 import type { Storage } from '../storage/index.js';
 import type { ForwardFrame, ForwardingTransport, TransportEvent } from '../transport/index.js';
@@ -157,6 +160,11 @@ export class Driver {
   readonly clock: NodeClock;
   readonly logger: EventLog;
   private readonly snapshotter: Snapshotter;
+  /**
+   * The transport streams snapshots from their files: the log keeps only a reference to its
+   * snapshot's data (the bytes are let go once written, installed or restored from).
+   */
+  private readonly snapshotsInFiles: boolean;
   /** The members' addresses, kept in step with the transport. */
   private readonly peers: PeerBook;
   private readonly promoter: AutoPromoter;
@@ -238,6 +246,7 @@ export class Driver {
       (id, address) => p.logger.emit('peer.address_invalid', { peer: id, address }),
       Object.fromEntries(Object.entries(p.options.cluster).map(([id, a]) => [id, formatHostPort(a)])),
     );
+    this.snapshotsInFiles = p.transport.sendsStoredSnapshots === true;
     this.snapshotter = new Snapshotter({
       every: p.options.snapshotEvery,
       catchUpEntries: p.options.snapshotCatchUpEntries,
@@ -248,9 +257,16 @@ export class Driver {
       schedule: () => this.schedule(),
       failed: (e) => this.failSnapshotWaiters(e),
       clock: p.clock,
+      dataInFiles: this.snapshotsInFiles,
     });
     const restored = this.log.snapshot();
     this.snapshotter.noteRestored(restored.meta.index, restored.data.byteLength);
+    if (this.snapshotsInFiles) {
+      // The state machine was restored from the snapshot's bytes: from now on they are in the
+      // file only (index 0 is no snapshot, and has no file).
+      if (restored.meta.index > 0) this.log.storeSnapshotData();
+      this.storage.releaseRecovered();
+    }
     // A getter, not the state machine itself: installing a snapshot replaces it.
     this.watches = new WatchHub(() => this.sm.history, p.clock, p.watchLimits);
     // The state machine restored from the snapshot: its leases count from now; the entries after
@@ -706,10 +722,14 @@ export class Driver {
   }
 
   debugState(): Record<string, unknown> {
+    const snapshot = this.log.snapshot();
     return {
       pendingWrites: this.writes.size,
       pendingReads: this.reads.size,
-      snapshotIndex: this.log.snapshot().meta.index,
+      snapshotIndex: snapshot.meta.index,
+      snapshotBytes: snapshot.data.byteLength,
+      // Whether the log holds the snapshot's bytes, or only a reference to its file.
+      snapshotInMemory: heldSnapshotData(snapshot) !== null,
       snapshotInProgress: this.snapshotter.busy,
       diskStalls: this.stallGuard.stalls,
       space: {
@@ -817,6 +837,15 @@ export class Driver {
           peer: e.peer,
           type: e.messageType,
           bytes: e.bytes,
+        });
+        return;
+      case 'snapshotStreamFailed':
+        // The leader's core sends the snapshot again once it presumes this one lost.
+        this.logger.emit('snapshot.send_failed', {
+          peer: e.peer,
+          index: e.index,
+          term: e.term,
+          reason: e.reason,
         });
         return;
       default:
@@ -1151,10 +1180,13 @@ export class Driver {
     });
   }
 
-  private async installLeaderSnapshot(snap: Snapshot): Promise<void> {
+  private async installLeaderSnapshot(received: Snapshot): Promise<void> {
+    const snap = heldSnapshot(received);
     const restored = KvStateMachine.restore(snap.data);
     await this.storage.saveSnapshot(snap);
-    this.log.applySnapshot(snap);
+    // The file is written and the state machine restored: the log keeps only a reference to the
+    // bytes, which the Ready holding them lets go of once carried out.
+    this.log.applySnapshot(this.snapshotsInFiles ? withStoredData(snap) : snap);
     this.sm = restored;
     this.leases.restored(restored.leaseRecords(), this.clock.now());
     this.snapshotter.noteRestored(snap.meta.index, snap.data.byteLength);

@@ -397,6 +397,13 @@ export const logEvents = {
     fields: { ...raftTerm, to: 'string' },
     doc: 'no answer to a snapshot sent to `to`; the leader probes where its log stands',
   },
+  'snapshot.send_failed': {
+    level: 'error',
+    msg: 'dropped a snapshot stream: its file could not be read or is damaged',
+    from: 'node',
+    fields: { peer: 'string', index: 'number', term: 'number', reason: 'string' },
+    doc: 'the snapshot file streamed to `peer` could not be opened or read, or its data failed its checksum: the stream was dropped before its last chunk (the follower installs nothing) and the leader sends a snapshot again later',
+  },
   'snapshot.installing': {
     level: 'info',
     msg: 'installing snapshot from leader',

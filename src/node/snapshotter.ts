@@ -13,7 +13,13 @@
 // threshold the count alone decides.
 
 import type { KvStateMachine } from '../kv/index.js';
-import type { ClusterMembership, MemoryLogStorage, Snapshot } from '../raft/index.js';
+import {
+  type ClusterMembership,
+  type HeldSnapshot,
+  type MemoryLogStorage,
+  type Snapshot,
+  withStoredData,
+} from '../raft/index.js';
 import type { Storage } from '../storage/index.js';
 import type { NodeClock } from './clock.js';
 import type { EventLog } from './logger.js';
@@ -31,10 +37,16 @@ export interface SnapshotterParts {
   /** A snapshot could not be written (it is retried later by the usual rules). */
   readonly failed?: (e: Error) => void;
   readonly clock: NodeClock;
+  /**
+   * The node keeps a snapshot's bytes in its file only (the transport streams them from there):
+   * once written, the snapshot is handed on with a reference to its file, and the bytes let go.
+   */
+  readonly dataInFiles?: boolean;
 }
 
-/** A serialised snapshot waiting to be recorded, with what it cost. */
+/** A serialised snapshot, its file written, waiting to be recorded, with what it cost. */
 export interface ReadySnapshot {
+  /** With its bytes, or a reference to its file (dataInFiles). */
   readonly snapshot: Snapshot;
   /** Milliseconds from the view to the file on disk (serialising and writing). */
   readonly ms: number;
@@ -120,10 +132,14 @@ export class Snapshotter {
         size += chunk.byteLength;
         if (++n % chunksPerTurn === 0) await new Promise<void>((r) => this.p.clock.soon(r));
       }
-      const data = Buffer.concat(parts, size);
-      const snap: Snapshot = { meta: { index, term, membership }, data };
+      const snap: HeldSnapshot = { meta: { index, term, membership }, data: Buffer.concat(parts, size) };
+      parts.length = 0;
       await this.p.storage.snapshots.save(snap);
-      this.ready = { snapshot: snap, ms: this.p.clock.now() - started, keys };
+      this.ready = {
+        snapshot: this.p.dataInFiles === true ? withStoredData(snap) : snap,
+        ms: this.p.clock.now() - started,
+        keys,
+      };
       this.p.schedule();
     })()
       .catch((e: unknown) => {

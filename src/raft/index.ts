@@ -17,5 +17,6 @@ export {
   MembershipDecodeError,
 } from './membership.js';
 export { type ProgressStatus, RawNode, type Status } from './raw-node.js';
+export { heldSnapshot, heldSnapshotData, withStoredData } from './snapshot-data.js';
 export { type LogStorage, MemoryLogStorage } from './storage.js';
 export * from './types.js';

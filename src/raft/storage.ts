@@ -5,6 +5,7 @@
 // Entries the core has but the view does not yet hold live in the core's unstable log.
 
 import { assert, present } from '../assert.js';
+import { withStoredData } from './snapshot-data.js';
 import type { ClusterMembership, Entry, HardState, Snapshot } from './types.js';
 import { emptyHardState } from './types.js';
 
@@ -18,7 +19,11 @@ export interface LogStorage {
   /** Index of the first entry still held; entries before it are covered by snapshot(). */
   firstIndex(): number;
   lastIndex(): number;
-  /** The most recent snapshot (meta.index 0 when there is none). */
+  /**
+   * The most recent snapshot (meta.index 0 when there is none). Its data may be a reference to
+   * the node's snapshot file (StoredSnapshotData): the core never reads the bytes, it only puts
+   * the snapshot in InstallSnapshot for the transport.
+   */
   snapshot(): Snapshot;
 }
 
@@ -118,6 +123,14 @@ export class MemoryLogStorage implements LogStorage {
     assert(this.term(index) === term, () => `snapshot term ${term} disagrees with log at ${index}`);
     this.snap = snap;
     this.compact(Math.min(compactIndex, index));
+  }
+
+  /**
+   * The node keeps the held snapshot's data in its snapshot file: from now on only a reference
+   * to it (its size) is held here, and the transport streams the bytes from the file.
+   */
+  storeSnapshotData(): void {
+    this.snap = withStoredData(this.snap);
   }
 
   /** Drops entries up to and including `index` (which must be held). */

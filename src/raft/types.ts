@@ -77,9 +77,28 @@ export interface SnapshotMeta {
   readonly membership: ClusterMembership;
 }
 
+/**
+ * A snapshot's data that the node keeps in its snapshot file, not in memory: the core carries only
+ * its size, and the node's transport streams the bytes from the file when a follower needs them
+ * (as etcd's raft snapshot carries metadata while the sender streams the database file).
+ */
+export interface StoredSnapshotData {
+  readonly stored: true;
+  /** The data's size in bytes, as the file holds it. */
+  readonly byteLength: number;
+}
+
 export interface Snapshot {
   readonly meta: SnapshotMeta;
-  /** The state machine's serialized state; opaque to the core. */
+  /**
+   * The state machine's serialized state, opaque to the core: the bytes themselves, or — once the
+   * node has them in a file — a reference to them. Either way `data.byteLength` is their size.
+   */
+  readonly data: Uint8Array | StoredSnapshotData;
+}
+
+/** A snapshot with its bytes in memory: as just taken, loaded from its file, or received. */
+export interface HeldSnapshot extends Snapshot {
   readonly data: Uint8Array;
 }
 

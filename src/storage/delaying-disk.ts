@@ -3,7 +3,7 @@
 // directory), so a change applies from the next one. Reads, writes into the page cache, renames
 // and removals are not delayed: on a slow disk it is the fsync that waits for the device.
 
-import type { Disk, DiskFile } from './disk.js';
+import type { Disk, DiskFile, DiskReader } from './disk.js';
 
 /** How the delay is waited out: a timer by default, the test's own clock in a simulation. */
 export type Sleep = (ms: number) => Promise<void>;
@@ -38,6 +38,10 @@ export class DelayingDisk implements Disk {
 
   read(path: string, offset: number, length: number): Promise<Uint8Array> {
     return this.inner.read(path, offset, length);
+  }
+
+  openRead(path: string): Promise<DiskReader> {
+    return this.inner.openRead(path);
   }
 
   async create(path: string): Promise<DiskFile> {

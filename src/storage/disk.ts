@@ -18,6 +18,19 @@ export interface DiskFile {
   close(): Promise<void>;
 }
 
+/**
+ * A file opened for reading. Reads go to the file opened, whatever happens to its name later: a
+ * file removed or replaced meanwhile stays readable through the handle until it is closed.
+ */
+export interface DiskReader {
+  readonly path: string;
+  /** The file's size now. */
+  size(): Promise<number>;
+  /** Up to `length` bytes from `offset`; fewer only at end of file. */
+  read(offset: number, length: number): Promise<Uint8Array>;
+  close(): Promise<void>;
+}
+
 export interface Disk {
   /** Creates the directory and any missing parents; no error if it exists. */
   mkdir(dir: string): Promise<void>;
@@ -28,6 +41,8 @@ export interface Disk {
   readFile(path: string): Promise<Uint8Array>;
   /** Up to `length` bytes from `offset`; fewer only at end of file. */
   read(path: string, offset: number, length: number): Promise<Uint8Array>;
+  /** Opens an existing file for reading; rejects with ENOENT if missing. */
+  openRead(path: string): Promise<DiskReader>;
   /** Creates a new empty file for appending; rejects with EEXIST if it exists. */
   create(path: string): Promise<DiskFile>;
   /** Opens an existing file for appending at its end; rejects with ENOENT if missing. */

@@ -8,6 +8,7 @@ export {
   DiskError,
   type DiskErrorCode,
   type DiskFile,
+  type DiskReader,
   errorCode,
   isNotFound,
   joinPath,
@@ -21,7 +22,7 @@ export { RealDisk } from './real-disk.js';
 export { restoreDataDir } from './restore.js';
 export { RESTORE_FILE, type RestoreRecord, readRestoreRecord } from './restore-record.js';
 export { type CrashOptions, SimDisk, type SimDiskStats, type SimOp } from './sim-disk.js';
-export { type SnapshotFile, SnapshotStore } from './snapshot-store.js';
+export { type SnapshotDataFile, type SnapshotFile, SnapshotStore } from './snapshot-store.js';
 export {
   type DiscardedSnapshot,
   openStorage,

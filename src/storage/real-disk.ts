@@ -13,7 +13,7 @@ import {
   truncate,
   unlink,
 } from 'node:fs/promises';
-import type { Disk, DiskFile } from './disk.js';
+import type { Disk, DiskFile, DiskReader } from './disk.js';
 import { isNotFound } from './disk.js';
 
 /**
@@ -92,17 +92,20 @@ export class RealDisk implements Disk {
   async read(path: string, offset: number, length: number): Promise<Uint8Array> {
     const fh = await open(path, 'r');
     try {
-      const out = new Uint8Array(length);
-      let got = 0;
-      while (got < length) {
-        const { bytesRead } = await fh.read(out, got, length - got, offset + got);
-        if (bytesRead === 0) break;
-        got += bytesRead;
-      }
-      return out.subarray(0, got);
+      return await readAt(fh, offset, length);
     } finally {
       await fh.close();
     }
+  }
+
+  async openRead(path: string): Promise<DiskReader> {
+    const fh = await open(path, 'r');
+    return {
+      path,
+      size: async () => (await fh.stat()).size,
+      read: (offset, length) => readAt(fh, offset, length),
+      close: () => fh.close(),
+    };
   }
 
   async create(path: string): Promise<DiskFile> {
@@ -140,4 +143,16 @@ export class RealDisk implements Disk {
       await fh.close();
     }
   }
+}
+
+/** Up to `length` bytes from `offset` of an open file (fewer only at its end), off the event loop. */
+async function readAt(fh: FileHandle, offset: number, length: number): Promise<Uint8Array> {
+  const out = new Uint8Array(length);
+  let got = 0;
+  while (got < length) {
+    const { bytesRead } = await fh.read(out, got, length - got, offset + got);
+    if (bytesRead === 0) break;
+    got += bytesRead;
+  }
+  return got === length ? out : out.subarray(0, got);
 }

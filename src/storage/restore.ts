@@ -6,7 +6,7 @@
 // continues from the snapshot's index.
 
 import { silentLogger } from '../raft/config.js';
-import type { Snapshot } from '../raft/types.js';
+import type { HeldSnapshot } from '../raft/types.js';
 import { type Disk, joinPath, listOrCreateDir } from './disk.js';
 import { StorageError } from './errors.js';
 import { IDENTITY_FILE, type StorageIdentity, writeIdentity } from './identity.js';
@@ -24,7 +24,7 @@ export async function restoreDataDir(
   disk: Disk,
   dir: string,
   identity: StorageIdentity,
-  snapshot: Snapshot,
+  snapshot: HeldSnapshot,
   record: RestoreRecord,
 ): Promise<void> {
   const names = await listOrCreateDir(disk, dir);

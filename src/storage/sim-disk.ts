@@ -9,7 +9,7 @@
 // to fail, so tests can crash a writer in the middle of a group commit or feed it an EIO.
 
 import type { Prng } from '../random.js';
-import type { Disk, DiskFile } from './disk.js';
+import type { Disk, DiskFile, DiskReader } from './disk.js';
 import { DiskError, parentDir } from './disk.js';
 import { type Node, SimDir, SimFile } from './sim-nodes.js';
 
@@ -137,6 +137,33 @@ export class SimDisk implements Disk {
     const f = this.fileAt(path);
     const from = Math.min(offset, f.size);
     return f.data.slice(from, Math.min(f.size, offset + length));
+  }
+
+  /** The handle reads the file it opened, as POSIX does: its name may be removed meanwhile. */
+  async openRead(path: string): Promise<DiskReader> {
+    const f = this.fileAt(path);
+    const epoch = this.epoch;
+    let closed = false;
+    const check = (): void => {
+      if (closed) throw new DiskError('EBADF', `${path} is closed`);
+      if (epoch !== this.epoch) throw new DiskError('EBADF', `${path} was opened before a crash`);
+    };
+    return {
+      path,
+      size: async () => {
+        check();
+        return f.size;
+      },
+      read: async (offset, length) => {
+        check();
+        const from = Math.min(offset, f.size);
+        return f.data.slice(from, Math.min(f.size, offset + length));
+      },
+      close: async () => {
+        check();
+        closed = true;
+      },
+    };
   }
 
   async create(path: string): Promise<DiskFile> {

@@ -10,6 +10,9 @@
 // Each is written to a temp file, fdatasynced, renamed into place and the directory fsynced, so a
 // snapshot file either exists whole or not at all; the checksums catch later damage. Names sort
 // by index, so the newest is found without reading any file.
+//
+// A node does not keep its snapshot's data in memory: a leader streams it to a follower from the
+// file (openData), a chunk at a time, checking the data's checksum as it goes.
 
 import {
   ByteReader,
@@ -18,14 +21,15 @@ import {
   crc32c,
   readSnapshotMeta,
   SNAPSHOT_META_VERSION,
+  u32leAt,
   writeSnapshotMeta,
 } from '../codec/index.js';
 import type { Logger } from '../raft/config.js';
-import type { Snapshot, SnapshotMeta } from '../raft/types.js';
-import type { Disk } from './disk.js';
+import type { HeldSnapshot, SnapshotMeta } from '../raft/types.js';
+import type { Disk, DiskReader } from './disk.js';
 import { isNotFound, joinPath, listOrCreateDir, writeFileDurably } from './disk.js';
 import { CorruptionError } from './errors.js';
-import { beginFrame, endFrame, readFrame } from './frame.js';
+import { beginFrame, endFrame, FRAME_HEADER_SIZE, MAX_PAYLOAD, readFrame } from './frame.js';
 
 const KIND_SNAPSHOT_FILE = 6;
 /** Reads "RKVS" on disk. */
@@ -53,7 +57,21 @@ export function parseSnapshotName(name: string): SnapshotFile | null {
   return { name, index: Number.parseInt(m[1]!, 16), term: Number.parseInt(m[2]!, 16) };
 }
 
-export function encodeSnapshotHeader(snapshot: Snapshot): Uint8Array {
+/**
+ * A snapshot file opened to stream its data (SnapshotStore.openData): the header is checked, the
+ * data is not — whoever reads it checks it against `dataCrc` (CRC32C), and closes the file.
+ */
+export interface SnapshotDataFile {
+  readonly meta: SnapshotMeta;
+  readonly dataLength: number;
+  /** CRC32C of the whole data, as the header records it. */
+  readonly dataCrc: number;
+  /** Up to `length` data bytes from data offset `offset` (fewer only at the file's end). */
+  read(offset: number, length: number): Promise<Uint8Array>;
+  close(): Promise<void>;
+}
+
+export function encodeSnapshotHeader(snapshot: HeldSnapshot): Uint8Array {
   const w = new ByteWriter();
   const at = beginFrame(w);
   w.u8(KIND_SNAPSHOT_FILE);
@@ -129,7 +147,7 @@ export class SnapshotStore {
   }
 
   /** Writes the snapshot durably; returns once file and directory entry are on disk. */
-  async save(snapshot: Snapshot): Promise<SnapshotFile> {
+  async save(snapshot: HeldSnapshot): Promise<SnapshotFile> {
     const f: SnapshotFile = {
       name: snapshotFileName(snapshot.meta.index, snapshot.meta.term),
       index: snapshot.meta.index,
@@ -141,23 +159,12 @@ export class SnapshotStore {
   }
 
   /** Reads and verifies a snapshot. Throws CorruptionError if it is damaged in any way. */
-  async load(f: SnapshotFile): Promise<Snapshot> {
+  async load(f: SnapshotFile): Promise<HeldSnapshot> {
     const path = this.pathOf(f);
     const buf = await this.disk.readFile(path);
     const frame = readFrame(buf, 0);
     if (!frame.ok) throw new CorruptionError(path, 0, frame.problem);
-    let header: SnapshotHeader;
-    try {
-      header = decodeSnapshotHeader(frame.payload);
-    } catch (e) {
-      if (e instanceof CodecError) throw new CorruptionError(path, 0, `bad snapshot header: ${e.message}`);
-      throw e;
-    }
-    const { meta, dataLength, dataCrc } = header;
-    const { index, term } = meta;
-    if (index !== f.index || term !== f.term) {
-      throw new CorruptionError(path, 0, `header says index ${index} term ${term}, unlike the file name`);
-    }
+    const { meta, dataLength, dataCrc } = checkedHeader(path, f, frame.payload);
     if (buf.length - frame.end !== dataLength) {
       throw new CorruptionError(
         path,
@@ -169,6 +176,38 @@ export class SnapshotStore {
     if (crc32c(data) !== dataCrc)
       throw new CorruptionError(path, frame.end, 'snapshot data checksum mismatch');
     return { meta, data };
+  }
+
+  /**
+   * Opens the file of snapshot (index, term) to stream its data, whether or not this store still
+   * lists it: the header is read and checked now (CorruptionError if damaged, ENOENT if there is
+   * no such file), the data is read by the caller a piece at a time. The open file stays readable
+   * when a newer snapshot removes it meanwhile; the caller closes it.
+   */
+  async openData(index: number, term: number): Promise<SnapshotDataFile> {
+    const f: SnapshotFile = { name: snapshotFileName(index, term), index, term };
+    const path = this.pathOf(f);
+    const reader = await this.disk.openRead(path);
+    try {
+      const dataStart = await frameEnd(reader);
+      const frame = readFrame(await reader.read(0, dataStart), 0);
+      if (!frame.ok) throw new CorruptionError(path, 0, frame.problem);
+      const { meta, dataLength, dataCrc } = checkedHeader(path, f, frame.payload);
+      const found = (await reader.size()) - dataStart;
+      if (found !== dataLength) {
+        throw new CorruptionError(path, dataStart, `expected ${dataLength} data bytes, found ${found}`);
+      }
+      return {
+        meta,
+        dataLength,
+        dataCrc,
+        read: (offset, length) => reader.read(dataStart + offset, length),
+        close: () => reader.close(),
+      };
+    } catch (e) {
+      await reader.close().catch(() => {});
+      throw e;
+    }
   }
 
   /**
@@ -206,6 +245,38 @@ export class SnapshotStore {
     }
     this.files = this.files.filter((x) => x.name !== f.name);
   }
+}
+
+/**
+ * Where the header frame of an open snapshot file ends (the data's offset), from its checked
+ * frame header alone; the frame itself is read and verified next.
+ */
+async function frameEnd(reader: DiskReader): Promise<number> {
+  const head = await reader.read(0, FRAME_HEADER_SIZE);
+  if (head.length < FRAME_HEADER_SIZE || crc32c(head.subarray(0, 8)) !== u32leAt(head, 8)) {
+    const problem = readFrame(head, 0);
+    throw new CorruptionError(reader.path, 0, problem.ok ? 'bad snapshot header' : problem.problem);
+  }
+  const len = u32leAt(head, 0);
+  if (len === 0 || len > MAX_PAYLOAD)
+    throw new CorruptionError(reader.path, 0, `implausible header length ${len}`);
+  return FRAME_HEADER_SIZE + len;
+}
+
+/** The header of the file of `f`, checked against its name. Throws CorruptionError. */
+function checkedHeader(path: string, f: SnapshotFile, payload: Uint8Array): SnapshotHeader {
+  let header: SnapshotHeader;
+  try {
+    header = decodeSnapshotHeader(payload);
+  } catch (e) {
+    if (e instanceof CodecError) throw new CorruptionError(path, 0, `bad snapshot header: ${e.message}`);
+    throw e;
+  }
+  const { index, term } = header.meta;
+  if (index !== f.index || term !== f.term) {
+    throw new CorruptionError(path, 0, `header says index ${index} term ${term}, unlike the file name`);
+  }
+  return header;
 }
 
 function sortNewestFirst(files: SnapshotFile[]): SnapshotFile[] {

@@ -9,7 +9,7 @@
 import { assert } from '../assert.js';
 import type { Logger } from '../raft/config.js';
 import { silentLogger } from '../raft/config.js';
-import type { Entry, HardState, Snapshot } from '../raft/types.js';
+import type { Entry, HardState, HeldSnapshot } from '../raft/types.js';
 import type { Disk } from './disk.js';
 import { isNotFound, joinPath, listOrCreateDir } from './disk.js';
 import { CorruptionError, StorageError } from './errors.js';
@@ -41,7 +41,7 @@ export interface DiscardedSnapshot {
 export interface RecoveredState {
   readonly hardState: HardState;
   /** The newest usable snapshot, or null to start from an empty state machine. */
-  readonly snapshot: Snapshot | null;
+  readonly snapshot: HeldSnapshot | null;
   /** Entries after the snapshot (from index 1 without one). */
   readonly entries: readonly Entry[];
   /** The data dir was created by this open. */
@@ -52,19 +52,37 @@ export interface RecoveredState {
 }
 
 export class Storage {
+  private recovered: RecoveredState | null;
+
   constructor(
     readonly dir: string,
-    readonly state: RecoveredState,
+    state: RecoveredState,
     readonly wal: Wal,
     readonly snapshots: SnapshotStore,
     private readonly keepSnapshots: number,
-  ) {}
+  ) {
+    this.recovered = state;
+  }
+
+  /** What the node starts from; not to be asked once released (releaseRecovered). */
+  get state(): RecoveredState {
+    assert(this.recovered !== null, 'the recovered state was asked for after it was released');
+    return this.recovered;
+  }
+
+  /**
+   * The node has loaded what it recovered into its log and state machine: the storage lets go of
+   * it, so that the snapshot's bytes are not kept in memory (they stay in the snapshot file).
+   */
+  releaseRecovered(): void {
+    this.recovered = null;
+  }
 
   /**
    * Step one of persisting a Ready: writes the snapshot file durably and buffers its WAL marker,
    * which becomes durable with the next sync(). Await it before save() for the same Ready.
    */
-  async saveSnapshot(snapshot: Snapshot): Promise<void> {
+  async saveSnapshot(snapshot: HeldSnapshot): Promise<void> {
     const prev = this.wal.lastSnapshot?.index ?? 0;
     assert(snapshot.meta.index >= prev, `snapshot ${snapshot.meta.index} is older than the saved ${prev}`);
     await this.snapshots.save(snapshot);
@@ -186,7 +204,7 @@ async function hasSegments(disk: Disk, walDir: string): Promise<boolean> {
 }
 
 interface Choice {
-  readonly snapshot: Snapshot | null;
+  readonly snapshot: HeldSnapshot | null;
   readonly discarded: { file: SnapshotFile; reason: string; action: 'quarantined' | 'removed' }[];
 }
 

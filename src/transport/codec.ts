@@ -31,6 +31,7 @@ import {
   writeEntry,
   writeSnapshotMeta,
 } from '../codec/index.js';
+import { heldSnapshotData } from '../raft/snapshot-data.js';
 import type { Entry, InstallSnapshot, Message, MessageType, Snapshot } from '../raft/types.js';
 
 type Body<T extends MessageType> = Omit<Extract<Message, { type: T }>, 'type' | 'from' | 'to' | 'term'>;
@@ -225,13 +226,29 @@ function readEntries(r: ByteReader): Entry[] {
 }
 
 /** snapshot: its metadata, then data:bytes. */
-function snapshotSize({ meta, data }: Snapshot): number {
-  return snapshotMetaSize(meta) + varuintSize(data.length) + data.length;
+function snapshotSize(s: Snapshot): number {
+  const data = bytesOf(s);
+  return snapshotMetaSize(s.meta) + varuintSize(data.length) + data.length;
 }
 
-function writeSnapshot(w: ByteWriter, { meta, data }: Snapshot): void {
-  writeSnapshotMeta(w, meta);
-  w.bytes(data);
+function writeSnapshot(w: ByteWriter, s: Snapshot): void {
+  writeSnapshotMeta(w, s.meta);
+  w.bytes(bytesOf(s));
+}
+
+/**
+ * The bytes a whole message carries. A snapshot whose data the node keeps in its file has none
+ * here: the transport streams it from the file (snapshot-stream.ts), it is never encoded whole.
+ */
+function bytesOf(s: Snapshot): Uint8Array {
+  const data = heldSnapshotData(s);
+  if (data === null) {
+    throw new CodecError(
+      'value',
+      `the data of snapshot ${s.meta.index} is in a file: it can only be streamed`,
+    );
+  }
+  return data;
 }
 
 function readSnapshot(r: ByteReader): Snapshot {
@@ -297,14 +314,14 @@ export function decodeMessage(bytes: Uint8Array): Message {
  * ahead of a snapshot streamed in chunks (see control-frames.ts).
  */
 export function installSnapshotHeadSize(m: InstallSnapshot): number {
-  return headSize(m) + snapshotMetaSize(m.snapshot.meta) + varuintSize(m.snapshot.data.length);
+  return headSize(m) + snapshotMetaSize(m.snapshot.meta) + varuintSize(m.snapshot.data.byteLength);
 }
 
 /** The InstallSnapshot fields before the data bytes, under the given tag. */
 export function writeInstallSnapshotHead(w: ByteWriter, tag: number, m: InstallSnapshot): void {
   writeHead(w, tag, m);
   writeSnapshotMeta(w, m.snapshot.meta);
-  w.varuint(m.snapshot.data.length);
+  w.varuint(m.snapshot.data.byteLength);
 }
 
 /**

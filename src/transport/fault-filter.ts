@@ -29,6 +29,7 @@ export interface FilterableTransport extends Partial<ForwardingTransport> {
   onMessage(handler: (m: Message) => void): () => void;
   onEvent(listener: (e: TransportEvent) => void): () => void;
   stats(): unknown;
+  readonly sendsStoredSnapshots?: boolean;
 }
 
 /** The node's clock, for the delays. */
@@ -75,6 +76,11 @@ export class FaultFilter implements FilterableTransport, ForwardingTransport {
     private readonly inner: FilterableTransport,
     private readonly timer: FilterTimer,
   ) {}
+
+  /** As the wrapped transport: a delayed InstallSnapshot is streamed by it all the same. */
+  get sendsStoredSnapshots(): boolean {
+    return this.inner.sendsStoredSnapshots === true;
+  }
 
   /** The faults from now on. Messages already delayed keep their due time (and their order). */
   set(faults: LinkFaults): void {

@@ -32,6 +32,8 @@ export {
   PEER_UPGRADE_PROTOCOL,
   type PeerAddress,
   type PeerStats,
+  type SnapshotDataFile,
+  type SnapshotFiles,
   type TransportEvent,
   type TransportStats,
 } from './types.js';

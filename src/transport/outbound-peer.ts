@@ -116,16 +116,44 @@ export class OutboundPeer {
     return accepted;
   }
 
-  /** Queues a snapshot to stream; a newer one replaces (and drops) one not yet fully sent. */
+  /**
+   * Queues a snapshot to stream; a newer one replaces (and drops) one not yet fully sent. One whose
+   * data is a reference to the node's file is read from it (settings.snapshotFiles, which the
+   * transport checked is there).
+   */
   enqueueSnapshot(message: InstallSnapshot): boolean {
     if (this.state === 'stopped') return false;
     if (this.snapshot !== null) {
       // Its partial stream, if any, is abandoned by the receiver when the new SnapshotBegin arrives.
+      this.snapshot.close();
       this.droppedOther++;
     }
-    this.snapshot = new OutgoingSnapshot(message, this.settings.snapshotChunkBytes);
+    const files = this.settings.snapshotFiles;
+    const out: OutgoingSnapshot = new OutgoingSnapshot(
+      message,
+      this.settings.snapshotChunkBytes,
+      files === null
+        ? null
+        : {
+            files,
+            ready: () => {
+              if (this.snapshot === out) this.scheduleFlush();
+            },
+            failed: (reason) => this.snapshotFailed(out, reason),
+          },
+    );
+    this.snapshot = out;
     this.kick();
     return true;
+  }
+
+  /** A snapshot read from its file could not go on: dropped before its last chunk, and reported. */
+  private snapshotFailed(out: OutgoingSnapshot, reason: string): void {
+    if (this.snapshot !== out) return;
+    this.snapshot = null;
+    this.droppedOther++;
+    const { index, term } = out.message.snapshot.meta;
+    this.emit({ type: 'snapshotStreamFailed', peer: this.id, index, term, reason });
   }
 
   /** Counts a message the transport refused before it reached this peer's queue. */
@@ -174,6 +202,7 @@ export class OutboundPeer {
     const socket = this.socket;
     this.teardown();
     this.queue.clear();
+    this.snapshot?.close();
     this.snapshot = null;
     if (socket !== null && !socket.closed) {
       await new Promise<void>((resolve) => socket.once('close', () => resolve()));
@@ -392,6 +421,7 @@ export class OutboundPeer {
     // A snapshot cut off mid-stream is abandoned by the receiver; it starts over on the next
     // connection, unless it has been cut off too often.
     if (this.snapshot !== null && !this.snapshot.restart()) {
+      this.snapshot.close();
       this.snapshot = null;
       this.droppedOther++;
     }
@@ -435,14 +465,17 @@ export class OutboundPeer {
     if (budget > 0 && snapshot !== null) {
       for (const part of snapshot.nextFrame()) socket.write(part);
       if (snapshot.done) {
+        snapshot.close();
         this.snapshot = null;
         this.sentCount++;
       }
     }
     socket.uncork();
     if (this.queue.length === 0) this.overflowReported = false;
-    // Otherwise the 'drain' event schedules the next flush.
-    if (!socket.writableNeedDrain && (this.queue.length > 0 || this.snapshot !== null)) this.scheduleFlush();
+    // Otherwise the 'drain' event schedules the next flush; a snapshot chunk still being read from
+    // its file schedules one when it has been read.
+    if (!socket.writableNeedDrain && (this.queue.length > 0 || this.snapshot?.hasFrame === true))
+      this.scheduleFlush();
   }
 
   private reportOverflow(): void {

@@ -9,6 +9,7 @@ import type { IncomingMessage } from 'node:http';
 import * as net from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { ConnectionOptions } from 'node:tls';
+import { heldSnapshotData } from '../raft/snapshot-data.js';
 import type { Message, NodeId } from '../raft/types.js';
 import { type BackoffPolicy, DEFAULT_BACKOFF } from './backoff.js';
 import { measureMessage, writeMessage } from './codec.js';
@@ -31,6 +32,7 @@ import {
   type PeerAddress,
   type PeerStats,
   type ResolvedSettings,
+  type SnapshotFiles,
   type TransportEvent,
   type TransportStats,
 } from './types.js';
@@ -95,6 +97,13 @@ export interface PeerTransportOptions {
    * no forwarding frames: for tests of clusters whose members run different releases.
    */
   readonly protocolVersion?: number;
+  /**
+   * Where the data of snapshots kept in files is read (the node's snapshot store): with it, an
+   * InstallSnapshot whose data is a reference to the file (StoredSnapshotData) is streamed from
+   * the file, so the node need not keep its snapshot in memory. Without it such a message is
+   * dropped (and reported); snapshots held in memory are sent either way.
+   */
+  readonly snapshotFiles?: SnapshotFiles;
 }
 
 /** Proposals handed to the leader over peer connections (protocol version 4, control-frames.ts). */
@@ -167,6 +176,7 @@ export class PeerTransport implements ForwardingTransport {
       peerTls: options.peerTls ?? null,
       upgradeTls: options.upgradeTls ?? null,
       protocolVersion,
+      snapshotFiles: options.snapshotFiles ?? null,
     };
     options.peerTls?.onAccept({
       verified: (socket) => this.acceptSocket(socket),
@@ -180,6 +190,11 @@ export class PeerTransport implements ForwardingTransport {
 
   get nodeId(): NodeId {
     return this.settings.nodeId;
+  }
+
+  /** InstallSnapshot may carry a reference to the snapshot's file instead of its bytes. */
+  get sendsStoredSnapshots(): boolean {
+    return this.settings.snapshotFiles !== null;
   }
 
   /** Starts accepting connections (opening the listener if one was configured) and sending. */
@@ -245,7 +260,8 @@ export class PeerTransport implements ForwardingTransport {
    * throws only for a message that is itself invalid (sent from another node id, or holding values
    * the wire cannot carry), which is a bug in the caller. The message is encoded immediately, so
    * the caller may reuse its buffers afterwards — except an InstallSnapshot's data, which is
-   * streamed from the caller's buffer and must stay unchanged.
+   * streamed from the caller's buffer and must stay unchanged, or from the snapshot's file when
+   * the data is a reference to it (see snapshotFiles).
    */
   send(msg: Message): boolean {
     if (msg.from !== this.settings.nodeId) {
@@ -260,9 +276,16 @@ export class PeerTransport implements ForwardingTransport {
       return false;
     }
     if (msg.type === 'InstallSnapshot') {
-      const bytes = msg.snapshot.data.length;
+      const bytes = msg.snapshot.data.byteLength;
       if (bytes > this.settings.maxSnapshotBytes)
         return this.tooLarge(peer, msg, bytes, this.settings.maxSnapshotBytes);
+      if (this.settings.snapshotFiles === null && heldSnapshotData(msg.snapshot) === null) {
+        peer.countDropped();
+        const { index, term } = msg.snapshot.meta;
+        const reason = 'its data is in a file and this transport was given no snapshot files';
+        this.emit({ type: 'snapshotStreamFailed', peer: peer.id, index, term, reason });
+        return false;
+      }
       return peer.enqueueSnapshot(msg);
     }
     const size = measureMessage(msg);

@@ -23,6 +23,25 @@ export interface PeerAddress {
 }
 
 /**
+ * Where the transport reads the data of a snapshot the node keeps in a file — the InstallSnapshot
+ * it is given then carries only a reference to it (StoredSnapshotData): the node's snapshot store.
+ */
+export interface SnapshotFiles {
+  /** Opens the file of snapshot (index, term); rejects when there is none or it is damaged. */
+  openData(index: number, term: number): Promise<SnapshotDataFile>;
+}
+
+/** An open snapshot file: its data's length and checksum as its header records them. */
+export interface SnapshotDataFile {
+  readonly dataLength: number;
+  /** CRC32C of the whole data. */
+  readonly dataCrc: number;
+  /** Up to `length` data bytes from data offset `offset` (fewer only at the file's end). */
+  read(offset: number, length: number): Promise<Uint8Array>;
+  close(): Promise<void>;
+}
+
+/**
  * One value per state change worth a log line. Per-message events do not exist: drops are
  * counted in stats and announced once per overflow episode.
  */
@@ -64,7 +83,19 @@ export type TransportEvent =
       readonly reason: string;
     }
   /** The transport's own listener failed after it started. */
-  | { readonly type: 'listenerError'; readonly reason: string };
+  | { readonly type: 'listenerError'; readonly reason: string }
+  /**
+   * A snapshot streamed from its file was dropped: the file could not be opened or read, or its
+   * data failed the checksum — then before its last chunk, so the peer installs nothing. The
+   * leader sends a snapshot again if the follower still needs one.
+   */
+  | {
+      readonly type: 'snapshotStreamFailed';
+      readonly peer: NodeId;
+      readonly index: number;
+      readonly term: number;
+      readonly reason: string;
+    };
 
 export interface PeerStats {
   readonly peer: NodeId;
@@ -119,4 +150,6 @@ export interface ResolvedSettings extends LivenessSettings {
   readonly upgradeTls: (() => ConnectionOptions) | null;
   /** The newest protocol version spoken: offered outbound, the highest accepted inbound. */
   readonly protocolVersion: number;
+  /** Where snapshots kept in files are read from; null: only snapshots held in memory are sent. */
+  readonly snapshotFiles: SnapshotFiles | null;
 }

@@ -8,7 +8,12 @@ import { encodeCommand, KvStateMachine } from '../../src/kv/index.js';
 import { realClock } from '../../src/node/clock.js';
 import { silentEventLog } from '../../src/node/logger.js';
 import { type ReadySnapshot, Snapshotter, sizeRuleFromBytes } from '../../src/node/snapshotter.js';
-import { initialMembership, type MemoryLogStorage, type Snapshot } from '../../src/raft/index.js';
+import {
+  heldSnapshotData,
+  initialMembership,
+  type MemoryLogStorage,
+  type Snapshot,
+} from '../../src/raft/index.js';
 import type { Storage } from '../../src/storage/index.js';
 
 /** A Snapshotter on a fake store whose save() is `save`; other parts unused by these tests. */
@@ -16,8 +21,10 @@ function snapshotterWith(
   every: number,
   save: (s: Snapshot) => Promise<void>,
   failed?: (e: Error) => void,
+  dataInFiles = false,
 ): Snapshotter {
   return new Snapshotter({
+    dataInFiles,
     every,
     catchUpEntries: 0,
     storage: { snapshots: { save } } as unknown as Storage,
@@ -143,4 +150,22 @@ test('after a failed snapshot the count rule backs off, but force() still snapsh
   snapshotter.maybeStart(sm, () => 1, 0);
   await snapshotter.idle();
   assert.equal(snapshotter.takeReady()?.snapshot.meta.index, 9);
+});
+
+test('with the data kept in files, a snapshot is handed on as a reference once its file is written', async () => {
+  const saved: Snapshot[] = [];
+  const snapshotter = snapshotterWith(every, async (snap) => void saved.push(snap), undefined, true);
+  const sm = new KvStateMachine();
+  for (let i = 0; i < every; i++) applyPut(sm, snapshotter, `k${i}`, `value ${i}`);
+  await snapshotter.idle();
+  const r = snapshotter.takeReady();
+  assert.ok(r !== null);
+  assert.equal(saved.length, 1);
+  const written = heldSnapshotData(saved[0]!);
+  assert.ok(written !== null, 'the file got the bytes');
+  assert.deepEqual(r.snapshot, {
+    meta: saved[0]!.meta,
+    data: { stored: true, byteLength: written.byteLength },
+  });
+  assert.equal(heldSnapshotData(r.snapshot), null, 'the snapshot handed on holds no bytes');
 });

@@ -9,7 +9,7 @@
 // later in the background — the classic durability bug (votes and acknowledgements leave before
 // the data is durable). The node simulator must catch it.
 
-import type { Disk, DiskFile } from '../../src/storage/index.js';
+import type { Disk, DiskFile, DiskReader } from '../../src/storage/index.js';
 import type { Domain } from './virtual-clock.js';
 
 const never = <T>(): Promise<T> => new Promise<T>(() => {});
@@ -61,6 +61,17 @@ export class GatedDisk implements Disk {
   }
   read(path: string, offset: number, length: number): Promise<Uint8Array> {
     return this.gate(() => this.disk.read(path, offset, length));
+  }
+  openRead(path: string): Promise<DiskReader> {
+    return this.gate(async () => {
+      const r = await this.disk.openRead(path);
+      return {
+        path: r.path,
+        size: () => this.gate(() => r.size()),
+        read: (offset, length) => this.gate(() => r.read(offset, length)),
+        close: () => this.gate(() => r.close()),
+      };
+    });
   }
   create(path: string): Promise<DiskFile> {
     return this.gate(async () => this.wrap(await this.disk.create(path)));

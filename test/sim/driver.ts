@@ -31,6 +31,7 @@ import type { DriverMutations } from '../../src/node/driver.js';
 import { ElapsedTicks } from '../../src/node/elapsed-ticks.js';
 import {
   type Entry,
+  heldSnapshot,
   type Logger,
   type MemoryLogStorage,
   type Message,
@@ -236,7 +237,7 @@ export class SimNode {
   start(): void {
     const { env } = this;
     const snap = this.storage.snapshot();
-    this.sm = KvStateMachine.restore(snap.data);
+    this.sm = KvStateMachine.restore(heldSnapshot(snap).data);
     if (this.sm.applied !== snap.meta.index) {
       env.checker.fail(
         'snapshot integrity',
@@ -502,7 +503,7 @@ export class SimNode {
       this.env.checker.checkSnapshotMembership(this.id, snap, 'installs');
       this.storageOp('applySnapshot', () => this.storage.applySnapshot(snap));
       this.env.checker.afterSnapshotInstall(this.id);
-      this.sm = KvStateMachine.restore(snap.data);
+      this.sm = KvStateMachine.restore(heldSnapshot(snap).data);
       if (this.sm.applied !== snap.meta.index) {
         this.env.checker.fail(
           'snapshot integrity',

@@ -3,7 +3,7 @@
 // by its tick, so a failing seed can be replayed and read like a story. Disabled tracing costs
 // one boolean test per event: callers check `tracer.on` before building a line.
 
-import type { Entry, Message } from '../../src/raft/index.js';
+import { type Entry, heldSnapshot, type Message } from '../../src/raft/index.js';
 import { describeEntry } from './kv.js';
 
 export class Tracer {
@@ -83,7 +83,7 @@ export function cloneMessage(m: Message): Message {
     case 'AppendEntries':
       return { ...m, entries: m.entries.map((e) => ({ ...e, data: e.data.slice() })) };
     case 'InstallSnapshot':
-      return { ...m, snapshot: { meta: m.snapshot.meta, data: m.snapshot.data.slice() } };
+      return { ...m, snapshot: { meta: m.snapshot.meta, data: heldSnapshot(m.snapshot).data.slice() } };
     default:
       return { ...m };
   }

@@ -146,6 +146,33 @@ for (const subject of subjects) {
       await rejectsWith(disk.remove(joinPath(dir, 'b')), 'ENOENT');
     });
 
+    test('a file open for reading reads by range, and still reads after its name is removed or replaced', async () => {
+      const dir = await fresh();
+      const path = joinPath(dir, 'f');
+      const f = await disk.create(path);
+      await f.append(enc('hello world'));
+      await f.sync();
+      await f.close();
+      await rejectsWith(disk.openRead(joinPath(dir, 'missing')), 'ENOENT');
+      const r = await disk.openRead(path);
+      assert.equal(r.path, path);
+      assert.equal(await r.size(), 11);
+      assert.equal(dec(await r.read(6, 5)), 'world');
+      assert.equal(dec(await r.read(8, 100)), 'rld');
+      assert.equal((await r.read(50, 10)).length, 0);
+      // A newer file takes the name, then the name goes: the open file is still the old one.
+      const g = await disk.create(joinPath(dir, 'g'));
+      await g.append(enc('other'));
+      await g.close();
+      await disk.rename(joinPath(dir, 'g'), path);
+      await disk.remove(path);
+      await disk.syncDir(dir);
+      assert.deepEqual(await disk.list(dir), []);
+      assert.equal(dec(await r.read(0, 11)), 'hello world');
+      await r.close();
+      await assert.rejects(r.read(0, 1));
+    });
+
     test('a closed file cannot be written', async () => {
       const dir = await fresh();
       const f = await disk.create(joinPath(dir, 'f'));

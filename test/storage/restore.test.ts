@@ -9,7 +9,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { initialMembership } from '../../src/raft/index.js';
-import type { Snapshot } from '../../src/raft/types.js';
+import type { HeldSnapshot } from '../../src/raft/types.js';
 import { Prng } from '../../src/random.js';
 import {
   openStorage,
@@ -23,7 +23,7 @@ import { crashAfterSyncs, entries, hs } from './helpers.js';
 
 const DIR = '/var/raftkv/n2';
 const ID = { clusterId: 'raftkv-restored', nodeId: 'n2' };
-const snapshot: Snapshot = {
+const snapshot: HeldSnapshot = {
   meta: {
     index: 1234,
     term: 7,

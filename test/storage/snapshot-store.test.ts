@@ -4,20 +4,20 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { initialMembership } from '../../src/raft/index.js';
-import type { Snapshot } from '../../src/raft/types.js';
+import type { HeldSnapshot } from '../../src/raft/types.js';
 import { Prng } from '../../src/random.js';
-import { CorruptionError, SimDisk, SnapshotStore } from '../../src/storage/index.js';
+import { CorruptionError, crc32c, errorCode, SimDisk, SnapshotStore } from '../../src/storage/index.js';
 import { recordingLogger, settled } from './helpers.js';
 
 const DIR = '/data/snap';
 const quiet = recordingLogger();
 
-function snap(index: number, term: number, size = 100): Snapshot {
+function snap(index: number, term: number, size = 100): HeldSnapshot {
   const data = Uint8Array.from({ length: size }, (_, i) => (i + index) & 0xff);
   return { meta: { index, term, membership: initialMembership(['n1', 'n2', 'n3']) }, data };
 }
 
-async function storeWith(...snaps: Snapshot[]): Promise<{ disk: SimDisk; store: SnapshotStore }> {
+async function storeWith(...snaps: HeldSnapshot[]): Promise<{ disk: SimDisk; store: SnapshotStore }> {
   const disk = new SimDisk(new Prng(9));
   const store = await SnapshotStore.open(disk, DIR, quiet);
   for (const s of snaps) await store.save(s);
@@ -136,4 +136,47 @@ test('quarantine moves a damaged snapshot aside, kept for inspection', async () 
   );
   assert.ok((await disk.list(DIR)).includes('snap-0000000000000014-0000000000000001.snap.broken'));
   assert.deepEqual(logger.lines, []);
+});
+
+test('openData checks the header and reads the data by range, from a file a newer snapshot removed', async () => {
+  const s10 = snap(10, 1, 1000);
+  const { store } = await storeWith(s10);
+  const file = await store.openData(10, 1);
+  assert.deepEqual(file.meta, s10.meta);
+  assert.equal(file.dataLength, 1000);
+  assert.equal(file.dataCrc, crc32c(s10.data));
+  await store.save(snap(20, 1));
+  assert.deepEqual(await store.prune(1), ['snap-000000000000000a-0000000000000001.snap']);
+  const parts: Uint8Array[] = [];
+  for (let at = 0; at < 1000; at += 300) parts.push(await file.read(at, 300));
+  assert.deepEqual(Buffer.concat(parts), Buffer.from(s10.data));
+  await file.close();
+  await assert.rejects(store.openData(10, 1), (e: unknown) => errorCode(e) === 'ENOENT');
+});
+
+test('openData refuses a damaged header or a file of the wrong length, and leaves the data to the reader', async () => {
+  const cases: [string, (disk: SimDisk, path: string, size: number) => Promise<void>, RegExp | null][] = [
+    ['a flipped header byte', async (d, p) => d.corrupt(p, 20), /checksum mismatch/],
+    ['a flipped frame length', async (d, p) => d.corrupt(p, 0), /checksum mismatch/],
+    ['a truncated file', async (d, p, n) => d.truncate(p, n - 1), /expected 100 data bytes, found 99/],
+    ['an empty file', async (d, p) => d.truncate(p, 0), /incomplete frame header/],
+    // The data's checksum is the reader's to check, as it streams.
+    ['a flipped data byte', async (d, p, n) => d.corrupt(p, n - 10), null],
+  ];
+  for (const [what, damage, why] of cases) {
+    const { disk, store } = await storeWith(snap(10, 1));
+    const path = store.pathOf(store.list()[0]!);
+    await damage(disk, path, (await disk.size(path))!);
+    if (why === null) {
+      const file = await store.openData(10, 1);
+      assert.notEqual(crc32c(await file.read(0, 100)), file.dataCrc, what);
+      await file.close();
+      continue;
+    }
+    await assert.rejects(store.openData(10, 1), (e: unknown) => {
+      assert.ok(e instanceof CorruptionError, what);
+      assert.match(e.reason, why, what);
+      return true;
+    });
+  }
 });

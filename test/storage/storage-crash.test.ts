@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { initialMembership } from '../../src/raft/index.js';
-import type { Entry, Snapshot } from '../../src/raft/types.js';
+import type { Entry, HeldSnapshot } from '../../src/raft/types.js';
 import { Prng } from '../../src/random.js';
 import { openStorage, SimDisk, type Storage } from '../../src/storage/index.js';
 import { crashAfterSyncs } from './helpers.js';
@@ -17,7 +17,7 @@ const ID = { clusterId: 'c1', nodeId: 'n2' };
 const OPTIONS = { segmentSize: 300, keepSnapshots: 2 };
 
 const payload = (i: number): Uint8Array => new TextEncoder().encode(`cmd-${i}-${'x'.repeat(i % 17)}`);
-const snapshotAt = (i: number): Snapshot => ({
+const snapshotAt = (i: number): HeldSnapshot => ({
   meta: { index: i, term: 1, membership: initialMembership(['n1', 'n2', 'n3']) },
   data: new TextEncoder().encode(`state@${i}`),
 });

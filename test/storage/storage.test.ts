@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { initialMembership } from '../../src/raft/index.js';
-import type { Snapshot } from '../../src/raft/types.js';
+import type { HeldSnapshot } from '../../src/raft/types.js';
 import { Prng } from '../../src/random.js';
 import {
   CorruptionError,
@@ -23,7 +23,7 @@ const DIR = '/var/raftkv/n1';
 const ID = { clusterId: 'c-7f3a', nodeId: 'n1' };
 const SMALL = { segmentSize: 200 };
 
-function snap(index: number, term: number): Snapshot {
+function snap(index: number, term: number): HeldSnapshot {
   return {
     meta: { index, term, membership: initialMembership(['n1', 'n2', 'n3']) },
     data: new TextEncoder().encode(`state@${index}`),

@@ -6,7 +6,14 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import { CodecError } from '../../src/codec/index.js';
-import type { AppendEntries, Heartbeat, Message, MessageType } from '../../src/raft/types.js';
+import { initialMembership } from '../../src/raft/index.js';
+import type {
+  AppendEntries,
+  Heartbeat,
+  InstallSnapshot,
+  Message,
+  MessageType,
+} from '../../src/raft/types.js';
 import { decodeMessage, encodeMessage, MESSAGE_TAGS, measureMessage } from '../../src/transport/codec.js';
 import { messageArbitraries } from './message-arbitraries.js';
 
@@ -86,6 +93,21 @@ describe('codec refuses what it cannot encode', () => {
       entries: [{ term: 1, index: 1, type: 'future', data: new Uint8Array(0) }],
     } as unknown as Message;
     throwsCodecError(() => encodeMessage(m), /entry type future/);
+  });
+
+  it('rejects a snapshot whose data is in a file: it can only be streamed', () => {
+    const m: InstallSnapshot = {
+      type: 'InstallSnapshot',
+      from: 'n1',
+      to: 'n2',
+      term: 1,
+      snapshot: {
+        meta: { index: 5, term: 1, membership: initialMembership(['n1', 'n2']) },
+        data: { stored: true, byteLength: 100 },
+      },
+    };
+    throwsCodecError(() => measureMessage(m), /snapshot 5 is in a file/);
+    throwsCodecError(() => encodeMessage(m), /snapshot 5 is in a file/);
   });
 });
 

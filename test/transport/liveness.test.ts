@@ -7,7 +7,7 @@
 
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { initialMembership } from '../../src/raft/index.js';
+import { heldSnapshot, initialMembership } from '../../src/raft/index.js';
 import type { Heartbeat, InstallSnapshot } from '../../src/raft/types.js';
 import {
   CONTROL_TAGS,
@@ -159,7 +159,7 @@ describe('connection liveness', () => {
       await waitFor('the snapshot', () => bLog.messages.length === 1, { timeoutMs: 10_000 });
       const received = bLog.messages[0]!;
       assert.ok(received.type === 'InstallSnapshot');
-      assert.ok(Buffer.from(received.snapshot.data).equals(data));
+      assert.ok(Buffer.from(heldSnapshot(received.snapshot).data).equals(data));
       assert.ok(proxy.maxPingDelayMs() > TIMEOUT_MS, `pings waited at most ${proxy.maxPingDelayMs()} ms`);
       assert.deepStrictEqual(types(aLog.events), ['peerConnected']);
       assert.equal(a.peerStats('b')?.livenessTimeouts, 0);

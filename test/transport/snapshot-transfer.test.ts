@@ -1,13 +1,17 @@
 // Goal: a 16 MiB snapshot crosses a transport whose frames are limited to 1 MiB, intact and as
-// one InstallSnapshot, without holding up the small messages sent after it; a newer snapshot
-// replaces one not yet sent; a receiver that refuses a snapshot does not make the sender resend
-// it forever.
+// one InstallSnapshot, without holding up the small messages sent after it; one kept in a file
+// crosses the same way, streamed from the file, and one whose file is damaged never arrives; a
+// newer snapshot replaces one not yet sent; a receiver that refuses a snapshot does not make the
+// sender resend it forever.
 
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { describe, it } from 'node:test';
-import { initialMembership } from '../../src/raft/index.js';
+import { heldSnapshot, initialMembership, silentLogger, withStoredData } from '../../src/raft/index.js';
 import type { InstallSnapshot } from '../../src/raft/types.js';
+import { Prng } from '../../src/random.js';
+import { SimDisk, SnapshotStore } from '../../src/storage/index.js';
+import type { SnapshotFiles } from '../../src/transport/index.js';
 import { MAX_SNAPSHOT_RESTARTS } from '../../src/transport/snapshot-stream.js';
 import { waitFor } from '../support/wait.js';
 import { HOST, heartbeat, listeningTransport, portOf, record } from './helpers.js';
@@ -32,7 +36,7 @@ function digest(data: Uint8Array): string {
   return createHash('sha256').update(data).digest('hex');
 }
 
-async function pair(options: { bMaxSnapshotBytes?: number } = {}) {
+async function pair(options: { bMaxSnapshotBytes?: number; aSnapshotFiles?: SnapshotFiles } = {}) {
   const b = await listeningTransport({
     nodeId: 'b',
     clusterId: CLUSTER,
@@ -44,8 +48,19 @@ async function pair(options: { bMaxSnapshotBytes?: number } = {}) {
     clusterId: CLUSTER,
     maxFrameBytes: MiB,
     peers: { b: { host: HOST, port: portOf(b) } },
+    ...(options.aSnapshotFiles !== undefined && { snapshotFiles: options.aSnapshotFiles }),
   });
   return { a, b };
+}
+
+/** The snapshot of `m` saved in a store on a simulated disk, and `m` with only a reference to it. */
+async function inFile(
+  m: InstallSnapshot,
+): Promise<{ disk: SimDisk; store: SnapshotStore; stored: InstallSnapshot }> {
+  const disk = new SimDisk(new Prng(1));
+  const store = await SnapshotStore.open(disk, '/data/snap', silentLogger);
+  await store.save(heldSnapshot(m.snapshot));
+  return { disk, store, stored: { ...m, snapshot: withStoredData(m.snapshot) } };
 }
 
 describe('snapshot transfer', () => {
@@ -54,7 +69,7 @@ describe('snapshot transfer', () => {
     const bLog = record(b);
     try {
       const m = snapshot(16 * MiB, 2 ** 33);
-      const expected = digest(m.snapshot.data);
+      const expected = digest(heldSnapshot(m.snapshot).data);
       assert.equal(a.send(m), true);
       for (let i = 0; i < 100; i++) a.send(heartbeat('a', 'b', i));
       await waitFor('the snapshot and the heartbeats', () => bLog.messages.length === 101, {
@@ -65,13 +80,87 @@ describe('snapshot transfer', () => {
       const got = received[0]!;
       assert.deepStrictEqual(got.snapshot.meta, m.snapshot.meta);
       assert.deepStrictEqual({ ...got, snapshot: null }, { ...m, snapshot: null });
-      assert.equal(got.snapshot.data.length, 16 * MiB);
-      assert.equal(digest(got.snapshot.data), expected);
+      assert.equal(got.snapshot.data.byteLength, 16 * MiB);
+      assert.equal(digest(heldSnapshot(got.snapshot).data), expected);
       assert.deepStrictEqual(
         bLog.events.filter((e) => e.type !== 'inboundAccepted'),
         [],
       );
       assert.equal(a.peerStats('b')?.sent, 101);
+    } finally {
+      await Promise.all([a.stop(), b.stop()]);
+    }
+  });
+
+  it('streams a snapshot kept in a file from the file, intact, in the same frames', async () => {
+    const m = snapshot(8 * MiB, 2 ** 33);
+    const { store, stored } = await inFile(m);
+    const { a, b } = await pair({ aSnapshotFiles: store });
+    const bLog = record(b);
+    try {
+      assert.equal(a.sendsStoredSnapshots, true);
+      assert.equal(a.send(stored), true);
+      for (let i = 0; i < 10; i++) a.send(heartbeat('a', 'b', i));
+      await waitFor('the snapshot and the heartbeats', () => bLog.messages.length === 11, {
+        timeoutMs: 60_000,
+      });
+      const got = bLog.messages.find((x) => x.type === 'InstallSnapshot');
+      assert.ok(got?.type === 'InstallSnapshot');
+      assert.deepStrictEqual({ ...got, snapshot: null }, { ...m, snapshot: null });
+      assert.deepStrictEqual(got.snapshot.meta, m.snapshot.meta);
+      assert.equal(digest(heldSnapshot(got.snapshot).data), digest(heldSnapshot(m.snapshot).data));
+      assert.equal(a.peerStats('b')?.sent, 11);
+      assert.equal(a.peerStats('b')?.snapshotPending, false);
+    } finally {
+      await Promise.all([a.stop(), b.stop()]);
+    }
+  });
+
+  it('drops the stream of a damaged snapshot file before its last chunk, and reports it', async () => {
+    const m = snapshot(3 * MiB, 40);
+    const { disk, store, stored } = await inFile(m);
+    const path = store.pathOf(store.list()[0]!);
+    disk.corrupt(path, (await disk.size(path))! - MiB);
+    const { a, b } = await pair({ aSnapshotFiles: store });
+    const aLog = record(a);
+    const bLog = record(b);
+    try {
+      assert.equal(a.send(stored), true);
+      await waitFor('the stream dropped', () => a.peerStats('b')?.snapshotPending === false);
+      assert.deepStrictEqual(
+        aLog.events.filter((e) => e.type === 'snapshotStreamFailed'),
+        [
+          {
+            type: 'snapshotStreamFailed',
+            peer: 'b',
+            index: 40,
+            term: 4,
+            reason: 'data checksum mismatch in its file',
+          },
+        ],
+      );
+      assert.equal(a.peerStats('b')?.dropped, 1);
+      // The connection goes on: a heartbeat arrives, and never a snapshot.
+      a.send(heartbeat('a', 'b', 1));
+      await waitFor('a heartbeat after the drop', () => bLog.messages.length === 1);
+      assert.equal(bLog.messages[0]?.type, 'Heartbeat');
+    } finally {
+      await Promise.all([a.stop(), b.stop()]);
+    }
+  });
+
+  it('without snapshot files, drops a message whose data is in a file, and reports it', async () => {
+    const { stored } = await inFile(snapshot(1000, 50));
+    const { a, b } = await pair();
+    const aLog = record(a);
+    try {
+      assert.equal(a.sendsStoredSnapshots, false);
+      assert.equal(a.send(stored), false);
+      assert.deepStrictEqual(
+        aLog.events.map((e) => e.type),
+        ['snapshotStreamFailed'],
+      );
+      assert.equal(a.peerStats('b')?.dropped, 1);
     } finally {
       await Promise.all([a.stop(), b.stop()]);
     }
@@ -90,7 +179,7 @@ describe('snapshot transfer', () => {
       );
       const got = bLog.messages[0] as InstallSnapshot;
       assert.equal(got.snapshot.meta.index, 20);
-      assert.equal(got.snapshot.data.length, 2 * MiB);
+      assert.equal(got.snapshot.data.byteLength, 2 * MiB);
       assert.equal(a.peerStats('b')?.dropped, 1);
     } finally {
       await Promise.all([a.stop(), b.stop()]);

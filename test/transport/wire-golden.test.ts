@@ -204,7 +204,7 @@ describe('wire bytes are those of protocol version 4', () => {
     assert.deepStrictEqual(decodeFrame(payload(FRAME_HEX.snapshotBegin)), {
       kind: 'snapshotBegin',
       head: { ...m, snapshot: { meta: m.snapshot.meta, data: new Uint8Array(0) } },
-      dataLength: m.snapshot.data.length,
+      dataLength: m.snapshot.data.byteLength,
     });
     assert.equal(hex(encodeSnapshotChunkHeader(7)), FRAME_HEX.snapshotChunkHeader);
     assert.equal(hex(PING_FRAME), FRAME_HEX.ping);
