@@ -139,9 +139,13 @@ export class ProgressTracker {
     return this.progress.get(id);
   }
 
+  // Made once: committed() runs on every acknowledgement the leader receives.
+  private readonly matchOf = (id: NodeId): number => this.progress.get(id)?.match ?? 0;
+  private readonly ackedReadRoundOf = (id: NodeId): number => this.progress.get(id)?.ackedReadRound ?? 0;
+
   /** The largest index replicated (durably) on a majority of each voter set. */
   committed(): number {
-    return jointCommittedIndex(this.sets, (id) => this.progress.get(id)?.match ?? 0);
+    return jointCommittedIndex(this.sets, this.matchOf);
   }
 
   /** `id` alone is a quorum (it is the only voter). */
@@ -172,7 +176,7 @@ export class ProgressTracker {
 
   /** The highest heartbeat round a majority of each voter set has answered. */
   confirmedReadRound(): number {
-    return jointCommittedIndex(this.sets, (id) => this.progress.get(id)?.ackedReadRound ?? 0);
+    return jointCommittedIndex(this.sets, this.ackedReadRoundOf);
   }
 
   resetVotes(): void {
