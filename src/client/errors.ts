@@ -106,7 +106,8 @@ export class RaftkvConnectionError extends Error {
     }
     // undici's bound on making a connection (the client's timeoutMs; connections.ts).
     if (code === 'UND_ERR_CONNECT_TIMEOUT') {
-      const reason = `no connection within the connect timeout (${error.message})`;
+      const ms = /timeout: (\d+) ?ms/.exec(error.message)?.[1];
+      const reason = ms !== undefined ? `no connection within ${ms} ms (connect timeout)` : error.message;
       return new RaftkvConnectionError(method, url, false, true, reason, { cause: error, code });
     }
     let reason: string;
