@@ -104,7 +104,7 @@ const tlsRefusal =
 abstract class Exchange implements DispatchHandler {
   /** The request was handed to a live connection: it may have reached the node (see the top). */
   protected connected = false;
-  /** This request's connection was made for it (the first request on it). */
+  /** This request's connection was made for it (noted only where it serves tlsNote: presentsCert). */
   private fresh = false;
   /** The answer's head came. */
   protected answered = false;
@@ -113,16 +113,13 @@ abstract class Exchange implements DispatchHandler {
   private abortRequest: ((error?: Error) => void) | undefined;
   private oneOff: Client | undefined;
   private timer: NodeJS.Timeout | undefined;
-  protected readonly url: string;
 
   constructor(
     protected readonly to: Connections,
     protected readonly out: Outgoing,
     protected readonly options: ExchangeOptions,
     protected readonly reject: (reason: unknown) => void,
-  ) {
-    this.url = `${to.origin}${out.path}`;
-  }
+  ) {}
 
   start(): void {
     const { out, options } = this;
@@ -195,7 +192,7 @@ abstract class Exchange implements DispatchHandler {
     const tlsNote = this.fresh && !this.answered ? tlsRefusal : undefined;
     return RaftkvConnectionError.of(
       this.out.method,
-      this.url,
+      `${this.to.origin}${this.out.path}`,
       this.connected,
       error === null ? null : this.plain(error),
       this.options.timeoutMs,
