@@ -81,7 +81,7 @@ export class RaftkvConnectionError extends Error {
 
   /**
    * Builds one from a socket error (or a timeout: `error` null) of a call to `url`. `tlsNote`: what
-   * a reset may mean on this connection (see OpenRequest.tlsNote).
+   * a reset may mean on this connection (a refused client certificate: see exchange.ts).
    */
   static of(
     method: string,

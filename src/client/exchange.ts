@@ -13,12 +13,13 @@
 // connection (the analog of node:http's socket 'connect'), and every failure before that sent
 // nothing: refused, DNS, the connect timeout, a TLS handshake that failed, a call whose time ran
 // out while it waited in the pool for a connection (when its turn comes, onConnect aborts it
-// before a byte is written). A reset after onConnect may have followed the request's arrival.
+// before a byte is written — undici then closes that connection too). A reset after onConnect
+// may have followed the request's arrival.
 //
 // A reset right after a handshake that presented a client certificate is how a node refuses a
-// certificate it does not trust (TLS 1.3 sends no alert first): tlsNote() says so when the
-// request was the first on a connection just made (connections.ts tells which) and no answer had
-// come. The answer's headers come as undici gives them: names in lower case, a header sent more
+// certificate it does not trust (TLS 1.3 need send no alert first): the error's reason says so
+// (RaftkvConnectionError.of's tlsNote) when the request was the first on a connection just made
+// for it (connections.ts tells which) and no answer had come. The answer's headers come as undici gives them: names in lower case, a header sent more
 // than once as an array of its values.
 
 import { Readable } from 'node:stream';
