@@ -1,12 +1,10 @@
 // The client of raftkv's HTTP API (docs/api.md), one node at a time: typed calls that return the
 // answer's fields or throw a typed error (errors.ts), and `send` for the raw answer. Every call
-// takes its own timeout and AbortSignal. The client holds no state but its connections: with
-// `keepAlive` (the default) an http.Agent of its own, released by close(); without, a fresh
-// connection per request. Failing over between nodes is the caller's policy (the CLI's is in
+// takes its own timeout and AbortSignal. The client holds no state but its connections, over
+// undici (connections.ts): with `keepAlive` (the default) a pool of its own, released by close();
+// without, a fresh connection per request. Failing over between nodes is the caller's policy (the CLI's is in
 // src/cli/client.ts): any node accepts any request, so one client per node is enough.
 
-import http, { type IncomingHttpHeaders } from 'node:http';
-import https from 'node:https';
 import type { Faults, FaultsPatch } from '../api/faults.js';
 import type {
   DeleteResponse,
@@ -22,9 +20,10 @@ import type {
   SpaceStatus,
   TxnResponse,
 } from '../api/service.js';
+import { Connections } from './connections.js';
 import { download } from './download.js';
 import { fieldOf, PreconditionFailedError, RaftkvApiError } from './errors.js';
-import { exchange, openStreaming, type StreamAnswer } from './exchange.js';
+import { type AnswerHeaders, exchange, openStreaming, type StreamAnswer } from './exchange.js';
 import { acquireLock, type HeldLock, type LockOptions } from './lock.js';
 import {
   type ApiRequest,
@@ -36,7 +35,7 @@ import {
   type TxnBody,
   type WriteOptions,
 } from './requests.js';
-import { type ClientTls, checkClientTls, httpsOptionsOf } from './tls.js';
+import { type ClientTls, checkClientTls } from './tls.js';
 import { type WatchEvent, type WatchOptions, type WatchTarget, watchChanges } from './watch.js';
 
 export type { Faults, FaultsPatch } from '../api/faults.js';
@@ -113,7 +112,10 @@ export interface CallOptions {
 }
 
 export interface ClientOptions {
-  /** Default bound on every call (default 10 s). */
+  /**
+   * Default bound on every call (default 10 s); also the bound on making a connection, whatever a
+   * call's own timeoutMs (a connection serves whichever call is waiting for one).
+   */
   readonly timeoutMs?: number;
   /**
    * Reuse connections (default true; close() releases them). False: a fresh connection per
@@ -142,14 +144,15 @@ export interface ClientOptions {
   readonly onForwarded?: (leaderAddress: string) => void;
 }
 
-export type { StreamAnswer } from './exchange.js';
+export type { AnswerHeaders, StreamAnswer } from './exchange.js';
 /** Anything `send` can send: an API request, or a hand-made one (any method, path and body). */
 export type { RawRequest } from './requests.js';
 
 /** Any HTTP answer. */
 export interface Answer {
   readonly status: number;
-  readonly headers: IncomingHttpHeaders;
+  /** Names in lower case; a header sent more than once is an array of its values. */
+  readonly headers: AnswerHeaders;
   readonly text: string;
   /** The body parsed as JSON; undefined when it is empty or not JSON. */
   readonly body: unknown;
@@ -158,44 +161,38 @@ export interface Answer {
 export class RaftkvClient {
   /** `http://host:port` (or https), without a trailing slash. */
   readonly url: string;
-  private readonly base: URL;
-  private readonly agent: http.Agent | false;
+  private readonly connections: Connections;
   private readonly timeoutMs: number;
   private readonly headers: Readonly<Record<string, string>>;
-  /** The TLS options of an https endpoint (undefined for http). */
-  private readonly tls: ClientTls | undefined;
   private readonly onForwarded: ((leaderAddress: string) => void) | undefined;
 
   /** `endpoint`: `http://host:port`, `https://host:port`, or `host:port` (http). */
   constructor(endpoint: string, options: ClientOptions = {}) {
     const withScheme = /^[a-z]+:\/\//i.test(endpoint) ? endpoint : `http://${endpoint}`;
-    this.base = new URL(withScheme);
-    if (this.base.protocol !== 'http:' && this.base.protocol !== 'https:') {
+    const base = new URL(withScheme);
+    if (base.protocol !== 'http:' && base.protocol !== 'https:') {
       throw new TypeError(`not an http(s) endpoint: ${endpoint}`);
     }
-    this.url = this.base.origin;
+    this.url = base.origin;
     this.timeoutMs = options.timeoutMs ?? 10_000;
     this.onForwarded = options.onForwarded;
     const headers: Record<string, string> = {};
     for (const [name, value] of Object.entries(options.headers ?? {})) headers[name.toLowerCase()] = value;
     if (options.token !== undefined) headers.authorization = `Bearer ${options.token}`;
     this.headers = headers;
-    const secure = this.base.protocol === 'https:';
+    const secure = base.protocol === 'https:';
     if (secure && options.tls !== undefined) checkClientTls(options.tls);
-    this.tls = secure ? options.tls : undefined;
-    const keepAlive = options.keepAlive ?? true;
-    const agentOptions = { keepAlive: true, maxSockets: options.maxSockets ?? Number.POSITIVE_INFINITY };
-    // The agent carries the TLS options, so every connection it opens trusts and presents them.
-    this.agent = !keepAlive
-      ? false
-      : secure
-        ? new https.Agent({ ...agentOptions, ...(this.tls !== undefined && httpsOptionsOf(this.tls)) })
-        : new http.Agent(agentOptions);
+    this.connections = new Connections(base, {
+      keepAlive: options.keepAlive ?? true,
+      maxSockets: options.maxSockets,
+      tls: secure ? options.tls : undefined,
+      connectTimeoutMs: this.timeoutMs,
+    });
   }
 
   /** Closes the kept-alive connections (a later call opens new ones). */
   close(): void {
-    if (this.agent) this.agent.destroy();
+    this.connections.close();
   }
 
   // -------------------------------------------------------------------------------------------
@@ -315,12 +312,10 @@ export class RaftkvClient {
   ): Promise<BackupResult> {
     const req = apiRequests.backup();
     const d = await download(
-      this.base,
+      this.connections,
       { method: req.method, path: req.path, headers: this.headersFor(req, 'application/octet-stream') },
       {
         idleTimeoutMs: options.idleTimeoutMs ?? this.timeoutMs,
-        agent: this.agent,
-        ...(this.tls !== undefined && { tls: this.tls }),
         ...(options.signal !== undefined && { signal: options.signal }),
       },
       write,
@@ -328,13 +323,14 @@ export class RaftkvClient {
     if (!d.ok) throw new RaftkvApiError(req.method, req.path, d.status, parseJson(d.text));
     const number = (name: string): number => Number(d.headers[name] ?? Number.NaN);
     const clusterId = d.headers['x-raftkv-cluster-id'];
+    const sha256 = d.trailers['x-raftkv-sha256'];
     return {
       index: number('x-raftkv-index'),
       term: number('x-raftkv-term'),
       keys: number('x-raftkv-keys'),
       clusterId: typeof clusterId === 'string' ? clusterId : '',
       bytes: d.bytes,
-      sha256: d.trailers['x-raftkv-sha256'] ?? null,
+      sha256: typeof sha256 === 'string' ? sha256 : null,
     };
   }
 
@@ -446,12 +442,10 @@ export class RaftkvClient {
     else if (req.body !== undefined) body = JSON.stringify(req.body);
     const headers = this.headersFor(req, 'application/json', body !== undefined);
     const a = await exchange(
-      this.base,
+      this.connections,
       { method: req.method, path: req.path, headers, ...(body !== undefined && { body }) },
       {
         timeoutMs: options.timeoutMs ?? this.timeoutMs,
-        agent: this.agent,
-        ...(this.tls !== undefined && { tls: this.tls }),
         ...(options.signal !== undefined && { signal: options.signal }),
       },
     );
@@ -468,12 +462,10 @@ export class RaftkvClient {
   async openStream(req: RawRequest, options: CallOptions = {}): Promise<StreamAnswer> {
     const headers = this.headersFor(req, 'text/event-stream');
     const a = await openStreaming(
-      this.base,
+      this.connections,
       { method: req.method, path: req.path, headers },
       {
         timeoutMs: options.timeoutMs ?? this.timeoutMs,
-        agent: this.agent,
-        ...(this.tls !== undefined && { tls: this.tls }),
         ...(options.signal !== undefined && { signal: options.signal }),
       },
     );

@@ -1,14 +1,12 @@
-// A download over node:http(s): the answer's body handed chunk by chunk to the caller's sink, which
+// A download (exchange.ts's openStreaming, over undici): the answer's body handed chunk by chunk to the caller's sink, which
 // sets the pace (the next chunk is read once the sink's promise resolves) — for an answer too large
 // to hold, a backup. Bounded by an idle timeout rather than a total one: a large backup may take
 // minutes (a fixed total is what breaks etcd's backups of a few hundred MB), but a node that stops
 // sending is given up on.
 
-import type http from 'node:http';
-import type { IncomingHttpHeaders } from 'node:http';
+import type { Connections } from './connections.js';
 import { RaftkvConnectionError } from './errors.js';
-import { type Outgoing, openRequest } from './exchange.js';
-import type { ClientTls } from './tls.js';
+import { type AnswerHeaders, type Outgoing, openStreaming, type StreamingAnswer } from './exchange.js';
 
 export interface DownloadOptions {
   /**
@@ -17,25 +15,21 @@ export interface DownloadOptions {
    */
   readonly idleTimeoutMs: number;
   readonly signal?: AbortSignal;
-  /** An agent to reuse connections with, or false for a fresh connection. */
-  readonly agent: http.Agent | false;
-  /** https: what the client trusts and presents (a fresh connection's; an agent carries the same). */
-  readonly tls?: ClientTls;
 }
 
 /** A 200 streamed into the sink, or any other answer, read whole. */
 export type Downloaded =
   | {
       readonly ok: true;
-      readonly headers: IncomingHttpHeaders;
+      readonly headers: AnswerHeaders;
       /** The HTTP trailers that followed the body. */
-      readonly trailers: Readonly<Record<string, string | undefined>>;
+      readonly trailers: AnswerHeaders;
       readonly bytes: number;
     }
   | {
       readonly ok: false;
       readonly status: number;
-      readonly headers: IncomingHttpHeaders;
+      readonly headers: AnswerHeaders;
       readonly text: string;
     };
 
@@ -45,14 +39,33 @@ export type Downloaded =
  * when it failed; with the signal's reason when the signal aborted the call.
  */
 export async function download(
-  base: URL,
+  to: Connections,
   out: Outgoing,
   options: DownloadOptions,
   sink: (chunk: Uint8Array) => Promise<void> | void,
 ): Promise<Downloaded> {
   const { signal, idleTimeoutMs } = options;
-  if (signal?.aborted) throw signal.reason;
-  const { req, url, connected, tlsNote } = openRequest(base, out, options.agent, options.tls);
+  const url = `${to.origin}${out.path}`;
+  let answer: StreamingAnswer;
+  try {
+    // Up to the answer's head, the idle bound is the whole bound: nothing has arrived yet.
+    answer = await openStreaming(to, out, {
+      timeoutMs: idleTimeoutMs,
+      ...(signal !== undefined && { signal }),
+    });
+  } catch (e) {
+    if (e instanceof RaftkvConnectionError && e.timedOut) {
+      throw new RaftkvConnectionError(
+        out.method,
+        url,
+        e.connected,
+        true,
+        `nothing received for ${idleTimeoutMs} ms`,
+      );
+    }
+    throw e;
+  }
+  const res = answer.body;
   let bytes = 0;
   let timedOut = false;
   let timer: NodeJS.Timeout | undefined;
@@ -60,7 +73,7 @@ export async function download(
     clearTimeout(timer);
     timer = setTimeout(() => {
       timedOut = true;
-      req.destroy();
+      answer.close();
     }, idleTimeoutMs);
   };
   // An abort also ends a wait on the sink: the caller may abort because the sink is stuck.
@@ -70,27 +83,26 @@ export async function download(
   });
   aborted.catch(() => {});
   const onAbort = (): void => {
-    req.destroy();
+    answer.close();
     abortWait(signal?.reason);
   };
   signal?.addEventListener('abort', onAbort, { once: true });
+  if (signal?.aborted) onAbort();
   // An object, not a variable: assigned in the loop, read in the catch (TypeScript narrows a `let`).
   const sinkFailure: { failed: boolean; error?: unknown } = { failed: false };
   stillAlive();
   try {
-    const res = await new Promise<http.IncomingMessage>((resolve, reject) => {
-      req.on('response', resolve);
-      req.on('error', reject);
-      req.end(out.body);
-    });
-    stillAlive();
-    if (res.statusCode !== 200) {
+    if (answer.status !== 200) {
       const parts: Buffer[] = [];
-      for await (const chunk of res) parts.push(chunk as Buffer);
+      for await (const chunk of res) {
+        parts.push(chunk as Buffer);
+        stillAlive();
+      }
+      if (timedOut || signal?.aborted) throw new Error('ended early');
       return {
         ok: false,
-        status: res.statusCode ?? 0,
-        headers: res.headers,
+        status: answer.status,
+        headers: answer.headers,
         text: Buffer.concat(parts).toString(),
       };
     }
@@ -108,33 +120,27 @@ export async function download(
         throw e;
       }
     }
-    if (!res.complete) throw Object.assign(new Error('connection closed'), { code: 'ECONNRESET' });
-    return { ok: true, headers: res.headers, trailers: res.trailers, bytes };
+    // The body ends only once the answer is whole (a break errors it): closed by the idle timer or
+    // the signal, it may end early without an error.
+    if (timedOut || signal?.aborted) throw new Error('ended early');
+    return { ok: true, headers: answer.headers, trailers: answer.trailers(), bytes };
   } catch (e) {
-    req.destroy();
+    answer.close();
     if (sinkFailure.failed) throw sinkFailure.error;
     if (signal?.aborted) throw signal.reason;
     const during = bytes > 0 ? ` after ${bytes} bytes` : '';
     if (timedOut) {
       const reason = `nothing received for ${idleTimeoutMs} ms${during}`;
-      throw new RaftkvConnectionError(out.method, url, connected(), true, reason);
+      throw new RaftkvConnectionError(out.method, url, true, true, reason);
     }
     const error = e instanceof Error ? e : new Error(String(e));
-    if (bytes === 0) {
-      throw RaftkvConnectionError.of(out.method, url, connected(), error, idleTimeoutMs, tlsNote());
-    }
+    if (bytes === 0) throw RaftkvConnectionError.of(out.method, url, true, error, idleTimeoutMs);
     const code = (error as NodeJS.ErrnoException).code;
-    throw new RaftkvConnectionError(
-      out.method,
-      url,
-      true,
-      false,
-      `the answer was cut off${during}: ${error.message}`,
-      {
-        cause: error,
-        ...(code !== undefined && { code }),
-      },
-    );
+    const why = error.message === 'answer cut off' ? ' (the connection closed)' : `: ${error.message}`;
+    throw new RaftkvConnectionError(out.method, url, true, false, `the answer was cut off${during}${why}`, {
+      cause: error,
+      ...(code !== undefined && { code }),
+    });
   } finally {
     clearTimeout(timer);
     signal?.removeEventListener('abort', onAbort);

@@ -69,7 +69,7 @@ export class RaftkvConnectionError extends Error {
     readonly url: string,
     /** Whether a connection to the node was made; false: the request certainly never arrived. */
     readonly connected: boolean,
-    /** The call's time (timeoutMs) ran out. */
+    /** The call's time (timeoutMs) ran out, or the client's bound on connecting did. */
     readonly timedOut: boolean,
     /** What went wrong, short: "connection refused", "no answer within 3000 ms", "read ECONNRESET". */
     readonly reason: string,
@@ -81,7 +81,7 @@ export class RaftkvConnectionError extends Error {
 
   /**
    * Builds one from a socket error (or a timeout: `error` null) of a call to `url`. `tlsNote`: what
-   * a reset may mean on this connection (see OpenRequest.tlsNote).
+   * a reset may mean on this connection (a refused client certificate: see exchange.ts).
    */
   static of(
     method: string,
@@ -103,6 +103,12 @@ export class RaftkvConnectionError extends Error {
         cause: error,
         ...(code !== undefined && { code }),
       });
+    }
+    // undici's bound on making a connection (the client's timeoutMs; connections.ts).
+    if (code === 'UND_ERR_CONNECT_TIMEOUT') {
+      const ms = /timeout: (\d+) ?ms/.exec(error.message)?.[1];
+      const reason = ms !== undefined ? `no connection within ${ms} ms (connect timeout)` : error.message;
+      return new RaftkvConnectionError(method, url, false, true, reason, { cause: error, code });
     }
     let reason: string;
     if (code === 'ECONNREFUSED') reason = 'connection refused';

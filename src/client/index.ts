@@ -3,6 +3,7 @@
 export { BackupFailedError, type SaveBackupOptions, type SavedBackup, saveBackup } from './backup-file.js';
 export {
   type Answer,
+  type AnswerHeaders,
   type BackupOptions,
   type BackupResult,
   type CallOptions,

@@ -83,7 +83,7 @@ export function checkClientTls(tls: ClientTls): void {
   }
 }
 
-/** The node:https options `tls` stands for (the CA PEMs as strings). */
+/** The TLS connect options `tls` stands for, for node:https and undici alike (the CA PEMs as strings). */
 export function httpsOptionsOf(tls: ClientTls): { ca?: string[]; cert?: string; key?: string } {
   const ca = tls.ca === undefined ? undefined : caList(tls.ca).map(pemText);
   return {

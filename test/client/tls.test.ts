@@ -7,6 +7,8 @@
 
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
+import https from 'node:https';
+import type { AddressInfo, Socket } from 'node:net';
 import { test } from 'node:test';
 import {
   type ClientTls,
@@ -119,6 +121,89 @@ test('a node that requires a client certificate: none shown, or one it does not 
     tls: { ca, cert: await readFile(certs.client.cert), key: await readFile(certs.client.key) },
   });
   assert.equal((await client.get('k')).value, 'client');
+});
+
+test('a connection closed after a handshake that presented a client certificate, before any answer: said to be a refusal of the certificate, on a fresh connection only', {
+  skip,
+}, async (t) => {
+  const certs = await makeTestCerts(t, ['n1']);
+  const n1 = certs.node('n1');
+  // Asks for a client certificate and takes any; /kv/cut reads the request and closes the
+  // connection, noting whether the request was the first on it (the handshake was its own).
+  const served = new WeakMap<Socket, number>();
+  const cuts: boolean[] = [];
+  const server = https.createServer(
+    {
+      cert: await readFile(n1.cert),
+      key: await readFile(n1.key),
+      ca: await readFile(certs.ca),
+      requestCert: true,
+      rejectUnauthorized: false,
+    },
+    (req, res) => {
+      const n = (served.get(req.socket) ?? 0) + 1;
+      served.set(req.socket, n);
+      if (req.url === '/kv/cut') {
+        cuts.push(n === 1);
+        req.socket.destroy();
+        return;
+      }
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ key: 'k', value: 'v', index: 1, version: 1, createIndex: 1, modIndex: 1 }));
+    },
+  );
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  t.after(
+    () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  );
+  const url = `https://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const withCert: ClientTls = {
+    ca: certs.caPem,
+    cert: await readFile(certs.client.cert),
+    key: await readFile(certs.client.key),
+  };
+  const note =
+    /^TLS: the node closed the connection right after the handshake: it may not trust the client certificate/;
+  /** The reason a cut request failed with, and whether the node saw it first on its connection. */
+  const cut = async (client: RaftkvClient): Promise<{ reason: string; first: boolean }> => {
+    const before = cuts.length;
+    const e = await client.get('cut').then(
+      () => assert.fail('answered'),
+      (e: unknown) => e,
+    );
+    assert.ok(e instanceof RaftkvConnectionError, String(e));
+    assert.equal(cuts.length, before + 1, 'the node read the request');
+    return { reason: e.reason, first: cuts.at(-1) === true };
+  };
+
+  const fresh = new RaftkvClient(url, { keepAlive: false, tls: withCert });
+  assert.match((await cut(fresh)).reason, note, 'a fresh connection per request');
+
+  const pooled = new RaftkvClient(url, { tls: withCert });
+  t.after(() => pooled.close());
+  assert.match((await cut(pooled)).reason, note, 'the first request on a pooled connection');
+  // On a kept-alive connection that has answered before, a cut is not about the certificate.
+  // (undici rests a connection for a turn of the event loop after an answer: let it.)
+  let reused = 0;
+  for (let i = 0; i < 10 && reused < 2; i++) {
+    assert.equal((await pooled.get('k')).value, 'v');
+    await new Promise((resolve) => setImmediate(resolve));
+    const { reason, first } = await cut(pooled);
+    if (first) assert.match(reason, note, 'a connection made for it');
+    else {
+      reused++;
+      assert.doesNotMatch(reason, /TLS/, 'a connection that answered before');
+    }
+  }
+  assert.equal(reused, 2, 'cut requests on reused connections');
+
+  const anonymous = new RaftkvClient(url, { tls: { ca: certs.caPem } });
+  t.after(() => anonymous.close());
+  assert.doesNotMatch((await cut(anonymous)).reason, /TLS/, 'no certificate presented');
 });
 
 test('TLS options that cannot work are refused when the client is made; http:// ignores them', {
