@@ -13,13 +13,7 @@
 // threshold the count alone decides.
 
 import type { KvStateMachine } from '../kv/index.js';
-import {
-  type ClusterMembership,
-  type HeldSnapshot,
-  type MemoryLogStorage,
-  type Snapshot,
-  withStoredData,
-} from '../raft/index.js';
+import type { ClusterMembership, HeldSnapshot, MemoryLogStorage, Snapshot } from '../raft/index.js';
 import type { Storage } from '../storage/index.js';
 import type { NodeClock } from './clock.js';
 import type { EventLog } from './logger.js';
@@ -132,14 +126,19 @@ export class Snapshotter {
         size += chunk.byteLength;
         if (++n % chunksPerTurn === 0) await new Promise<void>((r) => this.p.clock.soon(r));
       }
-      const snap: HeldSnapshot = { meta: { index, term, membership }, data: Buffer.concat(parts, size) };
+      const meta = { index, term, membership };
+      let snapshot: Snapshot;
+      if (this.p.dataInFiles === true) {
+        // Written from the chunks: the node keeps no bytes of it, so none are ever joined.
+        await this.p.storage.snapshots.saveParts(meta, parts);
+        snapshot = { meta, data: { stored: true, byteLength: size } };
+      } else {
+        const held: HeldSnapshot = { meta, data: Buffer.concat(parts, size) };
+        await this.p.storage.snapshots.save(held);
+        snapshot = held;
+      }
       parts.length = 0;
-      await this.p.storage.snapshots.save(snap);
-      this.ready = {
-        snapshot: this.p.dataInFiles === true ? withStoredData(snap) : snap,
-        ms: this.p.clock.now() - started,
-        keys,
-      };
+      this.ready = { snapshot, ms: this.p.clock.now() - started, keys };
       this.p.schedule();
     })()
       .catch((e: unknown) => {

@@ -16,7 +16,10 @@ import {
 } from '../../src/raft/index.js';
 import type { Storage } from '../../src/storage/index.js';
 
-/** A Snapshotter on a fake store whose save() is `save`; other parts unused by these tests. */
+/**
+ * A Snapshotter on a fake store whose save() is `save` (saveParts hands it the parts joined);
+ * other parts unused by these tests.
+ */
 function snapshotterWith(
   every: number,
   save: (s: Snapshot) => Promise<void>,
@@ -27,7 +30,13 @@ function snapshotterWith(
     dataInFiles,
     every,
     catchUpEntries: 0,
-    storage: { snapshots: { save } } as unknown as Storage,
+    storage: {
+      snapshots: {
+        save,
+        saveParts: (meta: Snapshot['meta'], parts: readonly Uint8Array[]) =>
+          save({ meta, data: Buffer.concat(parts) }),
+      },
+    } as unknown as Storage,
     log: {} as MemoryLogStorage,
     logger: silentEventLog,
     membershipAt: () => initialMembership(['n1']),

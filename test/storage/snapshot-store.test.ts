@@ -180,3 +180,17 @@ test('openData refuses a damaged header or a file of the wrong length, and leave
     });
   }
 });
+
+test('saveParts writes the file save() writes for the parts joined, and it loads back whole', async () => {
+  const disk = new SimDisk(new Prng(11));
+  const whole = await SnapshotStore.open(disk, '/whole', quiet);
+  const split = await SnapshotStore.open(disk, '/split', quiet);
+  const data = Uint8Array.from({ length: 10_000 }, (_, i) => (i * 31) & 0xff);
+  const meta = { index: 7, term: 2, membership: initialMembership(['n1', 'n2', 'n3']) };
+  const f1 = await whole.save({ meta, data });
+  const f2 = await split.saveParts(meta, [data.subarray(0, 1), data.subarray(1, 4096), data.subarray(4096)]);
+  disk.crash(); // only what was made durable is left
+  assert.deepEqual(await disk.readFile(split.pathOf(f2)), await disk.readFile(whole.pathOf(f1)));
+  const reopened = await SnapshotStore.open(disk, '/split', quiet);
+  assert.deepEqual((await reopened.load(f2)).data, data);
+});
