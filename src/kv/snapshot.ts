@@ -31,6 +31,7 @@
 // turns or stream it to disk or to a follower.
 
 import { ByteReader, ByteWriter, CodecError, crc32 } from '../codec/index.js';
+import { utf8Decoder } from '../codec/utf8.js';
 import { type DedupConfig, type DedupRecord, DedupTable, validateDedupConfig } from './dedup.js';
 import type { KvEvent } from './events.js';
 import {
@@ -622,9 +623,9 @@ function* parseSnapshot(input: SnapshotInput, version: number): Generator<number
       const r = input.r;
       const keyAt = r.offset;
       try {
-        const key = r.string('key');
+        const key = readString(r, 'key');
         if (key.length === 0) r.fail('empty key', keyAt);
-        const value = r.string('value');
+        const value = readString(r, 'value');
         keyRecords[i] =
           version >= 3
             ? readMetadata(r, value, lastApplied, version)
@@ -709,6 +710,28 @@ function* parseSnapshot(input: SnapshotInput, version: number): Generator<number
   } catch (e) {
     throw e instanceof CodecError ? input.located(e) : e;
   }
+}
+
+const latin1Slice = (Buffer.prototype as unknown as { latin1Slice: (this: Uint8Array, start: number, end: number) => string }).latin1Slice;
+
+/**
+ * ByteReader.string, for the keys and values of a snapshot: the same checks and errors, but an
+ * ASCII string (nearly every key and value) is made in one allocation, flat — not built a
+ * character at a time — so that restoring 10^6 keys leaves no garbage per key.
+ */
+function readString(r: ByteReader, field: string): string {
+  const length = r.varuint(field);
+  const bytes = r.raw(length, field);
+  for (let i = 0; i < length; i++) {
+    if (bytes[i]! >= 0x80) {
+      try {
+        return utf8Decoder.decode(bytes);
+      } catch {
+        return r.fail(`${field} is not valid UTF-8`, r.offset - length);
+      }
+    }
+  }
+  return latin1Slice.call(bytes, 0, length);
 }
 
 /** A key's metadata (version ≥ 3), checked against the log it claims to come from. */
