@@ -7,9 +7,9 @@ import { formatHostPort } from '../api/addresses.js';
 import { KvStateMachine } from '../kv/index.js';
 import {
   defaultRaftConfig,
-  initialMembership,
   heldSnapshot,
   heldSnapshotData,
+  initialMembership,
   MemoryLogStorage,
   type Random,
   RawNode,

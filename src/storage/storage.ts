@@ -158,7 +158,7 @@ export function openStorage(
   disk: Disk,
   dir: string,
   identity: StorageIdentity,
-  options: StorageOptions & { readonly snapshotData: 'file' },
+  options: StorageOptions,
 ): Promise<Storage<Snapshot>>;
 export async function openStorage(
   disk: Disk,
@@ -257,7 +257,8 @@ async function hasSegments(disk: Disk, walDir: string): Promise<boolean> {
 async function newestSnapshotIndex(disk: Disk, snapDir: string): Promise<number> {
   try {
     let newest = 0;
-    for (const name of await disk.list(snapDir)) newest = Math.max(newest, parseSnapshotName(name)?.index ?? 0);
+    for (const name of await disk.list(snapDir))
+      newest = Math.max(newest, parseSnapshotName(name)?.index ?? 0);
     return newest;
   } catch (e) {
     if (isNotFound(e)) return 0;

@@ -232,14 +232,20 @@ async function scanSegment(
     let damage: { offset: number; problem: string; resumeAt: number | null } | null = null;
     while (off < size) {
       let f = readFrame(buf, off - base);
-      if (!f.ok && f.resumeAt === null && base + buf.length < size) {
-        // The window ends inside this frame: read on from its start, enough to hold it whole.
-        buf = await reader.read(off, Math.max(windowBytes, frameBytesAt(buf, off - base)));
+      while (!f.ok && f.resumeAt === null && base + buf.length < size) {
+        // The window ends inside this frame: read on from its start, enough to hold it whole
+        // once its header is in (at most twice: for the header, then for the whole frame).
+        const want = Math.max(windowBytes, FRAME_HEADER_SIZE, frameBytesAt(buf, off - base));
+        buf = await reader.read(off, want);
         base = off;
         f = readFrame(buf, 0);
       }
       if (!f.ok) {
-        damage = { offset: off, problem: f.problem, resumeAt: f.resumeAt === null ? null : base + f.resumeAt };
+        damage = {
+          offset: off,
+          problem: f.problem,
+          resumeAt: f.resumeAt === null ? null : base + f.resumeAt,
+        };
         break;
       }
       let rec: WalRecord | PositionRecord;

@@ -171,7 +171,8 @@ export class Wal {
     const entries = r?.entries ?? [];
     const entriesFrom = r?.entriesFrom ?? base.index + 1;
     const snap = boundary.snapshot;
-    const after = snap !== null && snap.index >= entriesFrom ? entries.slice(snap.index + 1 - entriesFrom) : entries;
+    const after =
+      snap !== null && snap.index >= entriesFrom ? entries.slice(snap.index + 1 - entriesFrom) : entries;
     return {
       wal,
       recovery: {
@@ -219,7 +220,9 @@ export class Wal {
       this.pendingRecords === 0 && this.durableBoundary === this.boundary,
       'entriesAfter() is for recovery, before anything is saved',
     );
-    const r = await replaySegments(this.disk, this.dir, this.segments, silentLogger, { keepEntriesAfter: index });
+    const r = await replaySegments(this.disk, this.dir, this.segments, silentLogger, {
+      keepEntriesAfter: index,
+    });
     assert(r.entriesFrom === index + 1, () => `the WAL holds no entries from ${index + 1}`);
     return r.entries;
   }
