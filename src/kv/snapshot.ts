@@ -29,6 +29,10 @@
 // lastApplied while the store keeps taking writes. chunks() then serialises the view lazily, one
 // chunk of about `chunkBytes` per next() call, so the driver can spread the work over event-loop
 // turns or stream it to disk or to a follower.
+//
+// Reading without holding the bytes: decodeSnapshot parses one buffer; decodeSnapshotFrom runs the
+// same parse over a window of about a MiB of a snapshot file at a time (a node restoring a
+// snapshot of hundreds of MB), reading an item again whole when a window's end cut it.
 
 import { ByteReader, ByteWriter, CodecError, crc32 } from '../codec/index.js';
 import { utf8Decoder } from '../codec/utf8.js';

@@ -1,5 +1,7 @@
 // Recovery of the WAL: reads every segment in order, verifies every checksum and rebuilds the
-// hard state, the latest snapshot marker and the log.
+// hard state, the latest snapshot marker and the log. A segment is read a window (1 MiB) at a
+// time, never whole, and the entries kept are views into their window; entries at or below
+// keepEntriesAfter (the newest snapshot's index) are checked and shape the log, but not kept.
 //
 // Records are applied a batch at a time: a batch (everything one sync() wrote) ends with a
 // batch-end record, and records after the last batch end were never acknowledged. Segments are
