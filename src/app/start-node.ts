@@ -20,7 +20,7 @@ import { NodeKvService } from '../node/kv-service.js';
 import { NodeLogger } from '../node/logger.js';
 import { readNode } from '../node/node-reading.js';
 import { type HostPort, type NodeOptions, resolveNodeOptions } from '../node/options.js';
-import { clusterIdOf, recoverCore } from '../node/recover.js';
+import { clusterIdOf, recoverCore, restoreSnapshot } from '../node/recover.js';
 import { SpaceGuard } from '../node/space-guard.js';
 import { isMember } from '../raft/index.js';
 import { AccessControl } from '../server/access.js';
@@ -121,10 +121,22 @@ export async function startNode(options: NodeOptions, seams: NodeSeams = {}): Pr
   let storage: Storage | null = null;
   let recovered: RecoveredState;
   let core: ReturnType<typeof recoverCore>;
+  let restoreMs = 0;
   try {
-    storage = await openStorage(disk, o.dataDir, { clusterId, nodeId: o.id }, { logger });
+    // The snapshot's data stays in its file: the state machine is restored from it a window at a
+    // time, and the node keeps only a reference to it (the transport streams it from the file).
+    storage = await openStorage(
+      disk,
+      o.dataDir,
+      { clusterId, nodeId: o.id },
+      { logger, snapshotData: 'file', now: () => performance.now() },
+    );
     recovered = storage.state;
-    core = recoverCore(o, recovered, { nextInt: (n) => randomInt(n) }, logger);
+    const restoring = performance.now();
+    const restored =
+      recovered.snapshot === null ? undefined : await restoreSnapshot(recovered.snapshot, storage.snapshots);
+    restoreMs = performance.now() - restoring;
+    core = recoverCore(o, recovered, { nextInt: (n) => randomInt(n) }, logger, restored);
     const { committed } = core.raw.membership();
     if (committed.voters.length > 0 && !isMember(committed, o.id)) {
       throw new RemovedNodeError(
@@ -244,6 +256,9 @@ export async function startNode(options: NodeOptions, seams: NodeSeams = {}): Pr
     snapshot: recovered.snapshot?.meta.index ?? 0,
     entries: recovered.entries.length,
     bootstrapped: recovered.bootstrapped,
+    walMs: Math.round(recovered.times.walMs),
+    snapshotMs: Math.round(recovered.times.snapshotMs),
+    restoreMs: Math.round(restoreMs),
   });
   // The first start on a data dir built from a backup (its log has not moved past the backup yet).
   if (

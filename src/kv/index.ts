@@ -64,6 +64,7 @@ export {
   DEFAULT_SNAPSHOT_CHUNK_BYTES,
   KvSnapshotView,
   SNAPSHOT_FORMAT_VERSION,
+  type SnapshotSource,
 } from './snapshot.js';
 export { pairCharge } from './space.js';
 export { KvStateMachine, type KvStateMachineOptions } from './state-machine.js';

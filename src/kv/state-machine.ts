@@ -42,7 +42,13 @@ import type {
   TxnResult,
   WriteResult,
 } from './results.js';
-import { decodeSnapshot, KvSnapshotView } from './snapshot.js';
+import {
+  type DecodedSnapshot,
+  decodeSnapshot,
+  decodeSnapshotFrom,
+  KvSnapshotView,
+  type SnapshotSource,
+} from './snapshot.js';
 import { pairCharge } from './space.js';
 
 export interface KvStateMachineOptions {
@@ -79,7 +85,18 @@ export class KvStateMachine {
 
   /** Rebuilds a state machine from snapshot bytes; throws CodecError if they are invalid. */
   static restore(bytes: Uint8Array): KvStateMachine {
-    const decoded = decodeSnapshot(bytes);
+    return KvStateMachine.fromDecoded(decodeSnapshot(bytes));
+  }
+
+  /**
+   * Rebuilds a state machine from a snapshot read a window at a time (a snapshot file: its bytes
+   * are never held whole); throws CodecError if they are invalid.
+   */
+  static async restoreFrom(source: SnapshotSource): Promise<KvStateMachine> {
+    return KvStateMachine.fromDecoded(await decodeSnapshotFrom(source));
+  }
+
+  private static fromDecoded(decoded: DecodedSnapshot): KvStateMachine {
     const sm = new KvStateMachine();
     sm.applied = decoded.lastApplied;
     sm.store = decoded.store;

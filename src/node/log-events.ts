@@ -53,8 +53,11 @@ export const logEvents = {
       snapshot: 'number',
       entries: 'number',
       bootstrapped: 'boolean',
+      walMs: 'number',
+      snapshotMs: 'number',
+      restoreMs: 'number',
     },
-    doc: 'storage recovered; what the node starts from (cluster, term, commit index, snapshot index, entries in the log)',
+    doc: 'storage recovered; what the node starts from (cluster, term, commit index, snapshot index, entries in the log) and how long recovery took: reading the WAL, choosing and checking the snapshot, restoring the state machine from it (milliseconds)',
   },
   'node.listening': {
     level: 'info',

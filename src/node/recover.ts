@@ -7,12 +7,15 @@ import { formatHostPort } from '../api/addresses.js';
 import { KvStateMachine } from '../kv/index.js';
 import {
   defaultRaftConfig,
+  heldSnapshot,
+  heldSnapshotData,
   initialMembership,
   MemoryLogStorage,
   type Random,
   RawNode,
+  type Snapshot,
 } from '../raft/index.js';
-import type { RecoveredState, RestoreRecord } from '../storage/index.js';
+import type { RecoveredState, RestoreRecord, SnapshotStore } from '../storage/index.js';
 import type { EventLog } from './logger.js';
 import type { NodeOptions, ResolvedNodeOptions } from './options.js';
 
@@ -53,22 +56,26 @@ export function restoredClusterIdOf(cluster: NodeOptions['cluster'], sha256: Uin
 /**
  * The core and state machine a node starts from: what storage recovered, loaded into the core's
  * log view (snapshot, then entries, then hard state), and the state machine restored from the
- * snapshot. Shared by startNode and the node-level simulator, so both run the same wiring.
+ * snapshot — `restored` when the caller restored it already (restoreSnapshot: from a snapshot left
+ * in its file), else from the snapshot's bytes. Shared by startNode and the node-level simulator,
+ * so both run the same wiring.
  */
 export function recoverCore(
   o: ResolvedNodeOptions,
   recovered: RecoveredState,
   random: Random,
   logger: EventLog,
+  restored?: KvStateMachine,
 ): { log: MemoryLogStorage; sm: KvStateMachine; raw: RawNode } {
   // The bootstrap membership; a snapshot or a configuration entry in the log takes precedence.
   const addresses = Object.fromEntries(Object.entries(o.cluster).map(([id, a]) => [id, formatHostPort(a)]));
   // A joining node knows no membership until the cluster's log (or a snapshot) gives it one.
   const log = new MemoryLogStorage(initialMembership(o.joining ? [] : addresses));
   let sm = new KvStateMachine();
-  if (recovered.snapshot !== null) {
-    log.applySnapshot(recovered.snapshot);
-    sm = KvStateMachine.restore(recovered.snapshot.data);
+  const snapshot = recovered.snapshot;
+  if (snapshot !== null) {
+    log.applySnapshot(snapshot);
+    sm = restored ?? KvStateMachine.restore(heldSnapshot(snapshot).data);
   }
   if (recovered.entries.length > 0) log.append(recovered.entries);
   log.setHardState(recovered.hardState);
@@ -91,4 +98,19 @@ export function recoverCore(
     logger,
   );
   return { log, sm, raw };
+}
+
+/**
+ * The state machine of a recovered snapshot: from its bytes, or — left in its file (openStorage's
+ * snapshotData 'file') — from `files` a window at a time, so that its bytes are never held whole.
+ */
+export async function restoreSnapshot(snapshot: Snapshot, files: SnapshotStore): Promise<KvStateMachine> {
+  const bytes = heldSnapshotData(snapshot);
+  if (bytes !== null) return KvStateMachine.restore(bytes);
+  const file = await files.openData(snapshot.meta.index, snapshot.meta.term);
+  try {
+    return await KvStateMachine.restoreFrom(file);
+  } finally {
+    await file.close();
+  }
 }

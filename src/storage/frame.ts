@@ -26,7 +26,29 @@ export function endFrame(w: ByteWriter, start: number): void {
   if (len <= 0 || len > MAX_PAYLOAD) throw new RangeError(`record payload of ${len} bytes`);
   w.patchU32le(start, len);
   w.patchU32le(start + 4, crc32c(w.view(payloadStart, w.length)));
-  w.patchU32le(start + 8, crc32c(w.view(start, start + 8)));
+  w.patchU32le(start + 8, headerCrc(w.view(start, start + 8), 0));
+}
+
+/** CRC32C's table (reflected polynomial 0x82F63B78), for headerCrc. */
+const CRC32C_TABLE = (() => {
+  const t = new Int32Array(256);
+  for (let n = 0; n < 256; n++) {
+    let c = n;
+    for (let k = 0; k < 8; k++) c = c & 1 ? (c >>> 1) ^ 0x82f63b78 : c >>> 1;
+    t[n] = c;
+  }
+  return t;
+})();
+
+/**
+ * CRC32C of the 8 header bytes at `at` in `b` — the same value crc32c gives, computed here: for 8
+ * bytes a table lookup per byte is over ten times cheaper than a call into the native checksum,
+ * and recovery checks one header per record (10^6 of them for a WAL of 10^6 entries).
+ */
+export function headerCrc(b: Uint8Array, at: number): number {
+  let c = -1;
+  for (let i = at; i < at + 8; i++) c = CRC32C_TABLE[(c ^ b[i]!) & 0xff]! ^ (c >>> 8);
+  return ~c >>> 0;
 }
 
 export type FrameRead =
@@ -52,7 +74,7 @@ export function readFrame(buf: Uint8Array, offset: number): FrameRead {
       resumeAt: null,
     };
   }
-  if (crc32c(buf.subarray(offset, offset + 8)) !== u32leAt(buf, offset + 8)) {
+  if (headerCrc(buf, offset) !== u32leAt(buf, offset + 8)) {
     return { ok: false, problem: 'frame header checksum mismatch', resumeAt: offset + 1 };
   }
   const len = u32leAt(buf, offset);

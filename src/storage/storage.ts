@@ -9,7 +9,7 @@
 import { assert } from '../assert.js';
 import type { Logger } from '../raft/config.js';
 import { silentLogger } from '../raft/config.js';
-import type { Entry, HardState, HeldSnapshot } from '../raft/types.js';
+import type { Entry, HardState, HeldSnapshot, Snapshot } from '../raft/types.js';
 import type { Disk } from './disk.js';
 import { isNotFound, joinPath, listOrCreateDir } from './disk.js';
 import { CorruptionError, StorageError } from './errors.js';
@@ -17,7 +17,7 @@ import type { StorageIdentity } from './identity.js';
 import { checkIdentity, decodeIdentity, IDENTITY_FILE, writeIdentity } from './identity.js';
 import { RESTORE_FILE } from './restore-record.js';
 import type { SnapshotFile } from './snapshot-store.js';
-import { SnapshotStore } from './snapshot-store.js';
+import { parseSnapshotName, SnapshotStore } from './snapshot-store.js';
 import { Wal, type WalRecovery } from './wal.js';
 import { parseSegmentName, type TornTail } from './wal-replay.js';
 
@@ -27,6 +27,26 @@ export interface StorageOptions {
   /** Snapshots kept by compact() (default 2, at least 1); the WAL is kept back to the oldest. */
   readonly keepSnapshots?: number;
   readonly logger?: Logger;
+  /**
+   * What the recovered snapshot carries: `memory` (the default) its bytes; `file` a reference to
+   * its file (StoredSnapshotData), checked a window at a time and never read whole — the node
+   * restores its state machine from the file (SnapshotStore.openData), so that a snapshot of
+   * hundreds of MB is never held in memory at once.
+   */
+  readonly snapshotData?: 'memory' | 'file';
+  /**
+   * A monotonic clock in milliseconds, to time recovery's steps with (RecoveredState.times); the
+   * storage reads no clock of its own, so without one they are 0.
+   */
+  readonly now?: () => number;
+}
+
+/** How long each step of recovery took, in milliseconds (the node logs them). */
+export interface RecoveryTimes {
+  /** Reading and checking the WAL. */
+  readonly walMs: number;
+  /** Choosing the snapshot: reading and checking it (its data too). */
+  readonly snapshotMs: number;
 }
 
 /** A snapshot file recovery did not use, and what it did about it. */
@@ -37,11 +57,14 @@ export interface DiscardedSnapshot {
   readonly action: 'quarantined' | 'removed';
 }
 
-/** What the node starts from. Load it into MemoryLogStorage: snapshot, then entries, then hard state. */
-export interface RecoveredState {
+/**
+ * What the node starts from. Load it into MemoryLogStorage: snapshot, then entries, then hard
+ * state. `S` is what the snapshot carries (StorageOptions.snapshotData).
+ */
+export interface RecoveredState<S extends Snapshot = Snapshot> {
   readonly hardState: HardState;
   /** The newest usable snapshot, or null to start from an empty state machine. */
-  readonly snapshot: HeldSnapshot | null;
+  readonly snapshot: S | null;
   /** Entries after the snapshot (from index 1 without one). */
   readonly entries: readonly Entry[];
   /** The data dir was created by this open. */
@@ -49,14 +72,15 @@ export interface RecoveredState {
   /** A torn tail recovery cut off the WAL (also logged). */
   readonly tornTail: TornTail | null;
   readonly discardedSnapshots: readonly DiscardedSnapshot[];
+  readonly times: RecoveryTimes;
 }
 
-export class Storage {
-  private recovered: RecoveredState | null;
+export class Storage<S extends Snapshot = Snapshot> {
+  private recovered: RecoveredState<S> | null;
 
   constructor(
     readonly dir: string,
-    state: RecoveredState,
+    state: RecoveredState<S>,
     readonly wal: Wal,
     readonly snapshots: SnapshotStore,
     private readonly keepSnapshots: number,
@@ -65,7 +89,7 @@ export class Storage {
   }
 
   /** What the node starts from; not to be asked once released (releaseRecovered). */
-  get state(): RecoveredState {
+  get state(): RecoveredState<S> {
     assert(this.recovered !== null, 'the recovered state was asked for after it was released');
     return this.recovered;
   }
@@ -124,12 +148,24 @@ export class Storage {
  * it belongs to another node or cluster, when the WAL is corrupt, or when no snapshot it holds
  * can be combined with the WAL.
  */
+export function openStorage(
+  disk: Disk,
+  dir: string,
+  identity: StorageIdentity,
+  options?: StorageOptions & { readonly snapshotData?: 'memory' },
+): Promise<Storage<HeldSnapshot>>;
+export function openStorage(
+  disk: Disk,
+  dir: string,
+  identity: StorageIdentity,
+  options: StorageOptions,
+): Promise<Storage<Snapshot>>;
 export async function openStorage(
   disk: Disk,
   dir: string,
   identity: StorageIdentity,
   options: StorageOptions = {},
-): Promise<Storage> {
+): Promise<Storage<Snapshot>> {
   const logger = options.logger ?? silentLogger;
   const keep = options.keepSnapshots ?? 2;
   assert(Number.isInteger(keep) && keep >= 1, 'keepSnapshots must be at least 1');
@@ -151,9 +187,19 @@ export async function openStorage(
     }
   }
 
-  const { wal, recovery } = await Wal.open(disk, walDir, { segmentSize: options.segmentSize, logger });
+  const snapDir = joinPath(dir, 'snap');
+  const now = options.now ?? (() => 0);
+  const started = now();
+  // The entries the newest snapshot covers are checked but not kept (entriesAfter below reads
+  // them again if that snapshot cannot be used).
+  const { wal, recovery } = await Wal.open(disk, walDir, {
+    segmentSize: options.segmentSize,
+    logger,
+    keepEntriesAfter: await newestSnapshotIndex(disk, snapDir),
+  });
+  const walDone = now();
   try {
-    const snapshots = await SnapshotStore.open(disk, joinPath(dir, 'snap'), logger);
+    const snapshots = await SnapshotStore.open(disk, snapDir, logger);
     if (!hasIdentity) {
       if (!recovery.empty || snapshots.list().length > 0) {
         throw new StorageError(
@@ -167,18 +213,21 @@ export async function openStorage(
         nodeId: identity.nodeId,
       });
     }
-    const choice = await chooseSnapshot(snapshots, recovery);
+    const choice = await chooseSnapshot(snapshots, recovery, options.snapshotData ?? 'memory');
+    const snapshotDone = now();
     for (const d of choice.discarded) {
       if (d.action === 'quarantined') await snapshots.quarantine(d.file);
       else await snapshots.remove(d.file);
       logger.log('warn', `snapshot ${d.action}`, { file: snapshots.pathOf(d.file), reason: d.reason });
     }
-    const { base, entries } = recovery.log;
     const snap = choice.snapshot;
-    const state: RecoveredState = {
+    // The log after the snapshot (without one the WAL starts at index 1: chooseSnapshot saw to it).
+    const from = snap?.meta.index ?? 0;
+    const { entries, entriesFrom } = recovery.log;
+    const state: RecoveredState<Snapshot> = {
       hardState: recovery.hardState,
       snapshot: snap,
-      entries: snap === null ? entries : entries.slice(snap.meta.index - base.index),
+      entries: from + 1 >= entriesFrom ? entries.slice(from + 1 - entriesFrom) : await wal.entriesAfter(from),
       bootstrapped: !hasIdentity,
       tornTail: recovery.tornTail,
       discardedSnapshots: choice.discarded.map((d) => ({
@@ -186,6 +235,7 @@ export async function openStorage(
         reason: d.reason,
         action: d.action,
       })),
+      times: { walMs: walDone - started, snapshotMs: snapshotDone - walDone },
     };
     return new Storage(dir, state, wal, snapshots, keep);
   } catch (e) {
@@ -203,8 +253,21 @@ async function hasSegments(disk: Disk, walDir: string): Promise<boolean> {
   }
 }
 
+/** The index of the newest snapshot file in `snapDir` (by its name), 0 if there is none. */
+async function newestSnapshotIndex(disk: Disk, snapDir: string): Promise<number> {
+  try {
+    let newest = 0;
+    for (const name of await disk.list(snapDir))
+      newest = Math.max(newest, parseSnapshotName(name)?.index ?? 0);
+    return newest;
+  } catch (e) {
+    if (isNotFound(e)) return 0;
+    throw e;
+  }
+}
+
 interface Choice {
-  readonly snapshot: HeldSnapshot | null;
+  readonly snapshot: Snapshot | null;
   readonly discarded: { file: SnapshotFile; reason: string; action: 'quarantined' | 'removed' }[];
 }
 
@@ -213,11 +276,12 @@ interface Choice {
  * index with the same term, so the entries after it continue it). Decides without changing the
  * disk, so that a refusal leaves everything in place for the operator.
  */
-async function chooseSnapshot(snapshots: SnapshotStore, recovery: WalRecovery): Promise<Choice> {
-  const { base, entries } = recovery.log;
-  const last = base.index + entries.length;
-  const termAt = (i: number): number | null =>
-    i === base.index ? base.term : i > base.index && i <= last ? entries[i - base.index - 1]!.term : null;
+async function chooseSnapshot(
+  snapshots: SnapshotStore,
+  recovery: WalRecovery,
+  data: 'memory' | 'file',
+): Promise<Choice> {
+  const { base, lastIndex: last, termAt } = recovery.log;
   const markerIndex = recovery.snapshot?.index ?? 0;
   const discarded: Choice['discarded'] = [];
   const skipped: string[] = [];
@@ -236,7 +300,7 @@ async function chooseSnapshot(snapshots: SnapshotStore, recovery: WalRecovery): 
       continue;
     }
     try {
-      return { snapshot: await snapshots.load(f), discarded };
+      return { snapshot: data === 'memory' ? await snapshots.load(f) : await snapshots.verify(f), discarded };
     } catch (e) {
       if (!(e instanceof CorruptionError)) throw e;
       discarded.push({ file: f, action: 'quarantined', reason: e.message });

@@ -103,21 +103,31 @@ function owned(e: Entry): Entry {
   return { term: e.term, index: e.index, type: e.type, data: e.data.slice() };
 }
 
+/**
+ * How an entry's data comes out of decodeWalRecord: `copy` (the default) copies it out, so that it
+ * does not pin the buffer it was read from; `view` leaves it a view into the payload's buffer,
+ * which the entry then keeps alive — recovery reads segments a window of about a MiB at a time
+ * and keeps its entries as views into those windows, as entries received from a peer are views
+ * into their message.
+ */
+export type EntryData = 'copy' | 'view';
+
 /** Decodes a payload whose checksum already matched. Throws CodecError on a format mismatch. */
-export function decodeWalRecord(payload: Uint8Array): WalRecord {
+export function decodeWalRecord(payload: Uint8Array, data: EntryData = 'copy'): WalRecord {
   const r = new ByteReader(payload, 'WAL record');
   const kind = r.u8('kind');
+  const keep = data === 'copy' ? owned : (e: Entry) => e;
   let record: WalRecord;
   switch (kind) {
     case KIND_ENTRY:
-      record = { kind: 'entry', entry: owned(readEntry(r)) };
+      record = { kind: 'entry', entry: keep(readEntry(r)) };
       break;
     case KIND_ENTRY_V1: {
       const index = r.varuint('entry.index');
       const term = r.varuint('entry.term');
       const type = readEntryType(r);
       const data = r.raw(r.remaining, 'entry.data');
-      record = { kind: 'entry', entry: owned({ term, index, type, data }) };
+      record = { kind: 'entry', entry: keep({ term, index, type, data }) };
       break;
     }
     case KIND_HARD_STATE: {
@@ -149,6 +159,34 @@ export function decodeWalRecord(payload: Uint8Array): WalRecord {
   }
   r.end();
   return record;
+}
+
+/**
+ * The position of the entry a payload holds, checked as decodeWalRecord checks it but without
+ * taking its data; null when the payload holds another kind of record. Recovery reads the
+ * entries a snapshot covers this way: it needs their terms, never their data.
+ */
+export function decodeWalEntryPosition(payload: Uint8Array): LogPosition | null {
+  const r = new ByteReader(payload, 'WAL record');
+  const kind = r.u8('kind');
+  let index: number;
+  let term: number;
+  if (kind === KIND_ENTRY) {
+    term = r.varuint('entry.term');
+    index = r.varuint('entry.index');
+    readEntryType(r);
+    // As readEntry and end() would fail, without making a view of the data.
+    const length = r.varuint('entry.data');
+    if (length > r.remaining) r.fail(`truncated: entry.data needs ${length} byte(s), ${r.remaining} left`);
+    if (length < r.remaining) r.fail(`${r.remaining - length} trailing byte(s)`, r.offset + length);
+  } else if (kind === KIND_ENTRY_V1) {
+    index = r.varuint('entry.index');
+    term = r.varuint('entry.term');
+    readEntryType(r);
+  } else {
+    return null;
+  }
+  return { index, term };
 }
 
 /** Encodes records into one buffer (tests and tools; the WAL writes through the helpers above). */

@@ -1,5 +1,7 @@
 // Recovery of the WAL: reads every segment in order, verifies every checksum and rebuilds the
-// hard state, the latest snapshot marker and the log.
+// hard state, the latest snapshot marker and the log. A segment is read a window (1 MiB) at a
+// time, never whole, and the entries kept are views into their window; entries at or below
+// keepEntriesAfter (the newest snapshot's index) are checked and shape the log, but not kept.
 //
 // Records are applied a batch at a time: a batch (everything one sync() wrote) ends with a
 // batch-end record, and records after the last batch end were never acknowledged. Segments are
@@ -13,16 +15,16 @@
 //    segment, entries that leave a gap): corruption. Recovery stops with a CorruptionError
 //    naming the file and byte offset; no data is dropped.
 
-import { CodecError } from '../codec/index.js';
+import { CodecError, u32leAt } from '../codec/index.js';
 import type { Logger } from '../raft/config.js';
 import type { Entry, HardState } from '../raft/types.js';
 import type { Disk } from './disk.js';
 import { joinPath } from './disk.js';
 import { CorruptionError } from './errors.js';
-import { findFrameAfter, readFrame } from './frame.js';
+import { FRAME_HEADER_SIZE, findFrameAfter, headerCrc, readFrame } from './frame.js';
 import { LogShape } from './log-shape.js';
 import type { LogPosition, WalRecord } from './wal-record.js';
-import { decodeWalRecord } from './wal-record.js';
+import { decodeWalEntryPosition, decodeWalRecord } from './wal-record.js';
 
 export interface SegmentName {
   readonly name: string;
@@ -68,16 +70,37 @@ export interface ReplayResult {
   readonly hardState: HardState | null;
   readonly snapshot: LogPosition | null;
   readonly shape: LogShape;
-  /** The log held, from shape.base.index + 1 to shape.lastIndex. */
+  /** The log held from entriesFrom to shape.lastIndex (see ReplayOptions.keepEntriesAfter). */
   readonly entries: Entry[];
+  /** The index of entries[0]: shape.base.index + 1, or keepEntriesAfter + 1 if that is later. */
+  readonly entriesFrom: number;
   /** Segments left after any torn-tail repair, oldest first. */
   readonly segments: SegmentInfo[];
   readonly lastSegmentSize: number;
   readonly tornTail: TornTail | null;
 }
 
+export interface ReplayOptions {
+  /**
+   * Entries at or below this index are checked and give the log its shape (their terms), but are
+   * not kept: recovery passes the newest snapshot's index, which covers them (default 0: keep all).
+   */
+  readonly keepEntriesAfter?: number;
+  /** Bytes read from a segment at a time (a record larger than that is read whole). */
+  readonly windowBytes?: number;
+}
+
+/** Segments are read a window of this size at a time. */
+export const REPLAY_WINDOW_BYTES = 1024 * 1024;
+
+/** An entry read for its position only (keepEntriesAfter covers it). */
+interface PositionRecord {
+  readonly kind: 'position';
+  readonly position: LogPosition;
+}
+
 interface Pending {
-  readonly rec: WalRecord;
+  readonly rec: WalRecord | PositionRecord;
   readonly offset: number;
 }
 
@@ -85,9 +108,17 @@ class Replayer {
   hardState: HardState | null = null;
   snapshot: LogPosition | null = null;
   shape: LogShape | null = null;
+  /** The log from entriesFrom() to shape.lastIndex. */
   entries: Entry[] = [];
   /** Lowest index touched by the records applied from the current segment. */
   lowIndex = Number.POSITIVE_INFINITY;
+
+  constructor(readonly keepAfter: number) {}
+
+  /** The index of entries[0]. */
+  entriesFrom(): number {
+    return Math.max(this.shape?.base.index ?? 0, this.keepAfter) + 1;
+  }
 
   applyBatch(seg: SegmentName, path: string, batch: readonly Pending[], atStart: boolean): void {
     let expectHeader = atStart;
@@ -114,14 +145,22 @@ class Replayer {
             this.lowIndex = Math.min(this.lowIndex, rec.snapshot.index + 1);
           }
           break;
-        case 'entry': {
+        case 'entry':
+        case 'position': {
+          const { index, term } = rec.kind === 'entry' ? rec.entry : rec.position;
           const shape = this.shape!;
-          const problem = shape.appendProblem(rec.entry.index);
+          const problem = shape.appendProblem(index);
           if (problem !== null) throw new CorruptionError(path, offset, problem);
-          shape.append(rec.entry.index, rec.entry.term);
-          this.entries.length = rec.entry.index - shape.base.index - 1;
-          this.entries.push(rec.entry);
-          this.lowIndex = Math.min(this.lowIndex, rec.entry.index);
+          shape.append(index, term);
+          if (rec.kind === 'entry' && index > this.keepAfter) {
+            // Replaces everything from index on; entriesFrom() ≤ index ≤ what is held + 1.
+            this.entries.length = index - this.entriesFrom();
+            this.entries.push(rec.entry);
+          } else {
+            // At or below keepAfter: none of what is held (all after keepAfter) survives it.
+            this.entries.length = 0;
+          }
+          this.lowIndex = Math.min(this.lowIndex, index);
           break;
         }
         case 'batchEnd':
@@ -158,6 +197,100 @@ class Replayer {
   }
 }
 
+/** What reading one segment found: its records applied batch by batch, and where it stopped. */
+interface SegmentScan {
+  readonly size: number;
+  /** End of the last complete batch. */
+  readonly lastEnd: number;
+  /** Records after the last batch end (never applied). */
+  readonly batch: readonly Pending[];
+  readonly damage: { readonly offset: number; readonly problem: string } | null;
+  /** Offset of an intact frame after the damage, or -1 (only looked for in the last segment). */
+  readonly intactAfter: number;
+}
+
+/**
+ * Reads one segment a window at a time — never the whole file at once — verifying every frame
+ * and applying each complete batch to `r`. Kept entries are views into the window they were read
+ * in (a window is a fresh buffer: what it holds is only the entries' and theirs), so that the
+ * entries recovery keeps cost their own bytes and no copy.
+ */
+async function scanSegment(
+  disk: Disk,
+  path: string,
+  seg: SegmentName,
+  r: Replayer,
+  isLast: boolean,
+  windowBytes: number,
+): Promise<SegmentScan> {
+  const reader = await disk.openRead(path);
+  try {
+    const size = await reader.size();
+    let buf: Uint8Array = new Uint8Array(0);
+    let base = 0;
+    let off = 0;
+    let lastEnd = 0;
+    let batch: Pending[] = [];
+    let damage: { offset: number; problem: string; resumeAt: number | null } | null = null;
+    while (off < size) {
+      let f = readFrame(buf, off - base);
+      while (!f.ok && f.resumeAt === null && base + buf.length < size) {
+        // The window ends inside this frame: read on from its start, enough to hold it whole
+        // once its header is in (at most twice: for the header, then for the whole frame).
+        const want = Math.max(windowBytes, FRAME_HEADER_SIZE, frameBytesAt(buf, off - base));
+        buf = await reader.read(off, want);
+        base = off;
+        f = readFrame(buf, 0);
+      }
+      if (!f.ok) {
+        damage = {
+          offset: off,
+          problem: f.problem,
+          resumeAt: f.resumeAt === null ? null : base + f.resumeAt,
+        };
+        break;
+      }
+      let rec: WalRecord | PositionRecord;
+      try {
+        const position = r.keepAfter > 0 ? decodeWalEntryPosition(f.payload) : null;
+        rec =
+          position !== null && position.index <= r.keepAfter
+            ? { kind: 'position', position }
+            : decodeWalRecord(f.payload, 'view');
+      } catch (e) {
+        if (!(e instanceof CodecError)) throw e;
+        // Its checksum matched, so this is no torn write: a format or version mismatch.
+        throw new CorruptionError(path, off, `undecodable record: ${e.message}`);
+      }
+      batch.push({ rec, offset: off });
+      off = base + f.end;
+      if (rec.kind === 'batchEnd') {
+        r.applyBatch(seg, path, batch, lastEnd === 0);
+        batch = [];
+        lastEnd = off;
+      }
+    }
+    let intactAfter = -1;
+    if (isLast && damage?.resumeAt != null) {
+      // Rare (damage in the last segment): the rest of the file is read whole to look for an
+      // intact record after it.
+      const rest = await reader.read(damage.resumeAt, size - damage.resumeAt);
+      const at = findFrameAfter(rest, 0);
+      if (at >= 0) intactAfter = damage.resumeAt + at;
+    }
+    return { size, lastEnd, batch, damage, intactAfter };
+  } finally {
+    await reader.close();
+  }
+}
+
+/** The length of the frame at `at` in `buf` if its header is there and intact, else 0. */
+function frameBytesAt(buf: Uint8Array, at: number): number {
+  if (buf.length - at < FRAME_HEADER_SIZE) return 0;
+  if (headerCrc(buf, at) !== u32leAt(buf, at + 8)) return 0;
+  return FRAME_HEADER_SIZE + u32leAt(buf, at);
+}
+
 /**
  * Replays `segments` (sorted by seq, at least one) from `dir`, repairing a torn tail in place.
  */
@@ -166,6 +299,7 @@ export async function replaySegments(
   dir: string,
   segments: readonly SegmentName[],
   logger: Logger,
+  options: ReplayOptions = {},
 ): Promise<ReplayResult> {
   for (let i = 1; i < segments.length; i++) {
     if (segments[i]!.seq !== segments[i - 1]!.seq + 1) {
@@ -176,7 +310,8 @@ export async function replaySegments(
       );
     }
   }
-  const r = new Replayer();
+  const windowBytes = options.windowBytes ?? REPLAY_WINDOW_BYTES;
+  const r = new Replayer(options.keepEntriesAfter ?? 0);
   const sizes: number[] = [];
   const kept: SegmentInfo[] = [];
   let torn: TornTail | null = null;
@@ -184,35 +319,16 @@ export async function replaySegments(
     const seg = segments[i]!;
     const path = joinPath(dir, seg.name);
     const isLast = i === segments.length - 1;
-    const buf = await disk.readFile(path);
-    sizes.push(buf.length);
     r.lowIndex = Number.POSITIVE_INFINITY;
-    let off = 0;
-    let lastEnd = 0;
-    let batch: Pending[] = [];
-    let damage: { offset: number; problem: string; resumeAt: number | null } | null = null;
-    while (off < buf.length) {
-      const f = readFrame(buf, off);
-      if (!f.ok) {
-        damage = { offset: off, problem: f.problem, resumeAt: f.resumeAt };
-        break;
-      }
-      let rec: WalRecord;
-      try {
-        rec = decodeWalRecord(f.payload);
-      } catch (e) {
-        if (!(e instanceof CodecError)) throw e;
-        // Its checksum matched, so this is no torn write: a format or version mismatch.
-        throw new CorruptionError(path, off, `undecodable record: ${e.message}`);
-      }
-      batch.push({ rec, offset: off });
-      off = f.end;
-      if (rec.kind === 'batchEnd') {
-        r.applyBatch(seg, path, batch, lastEnd === 0);
-        batch = [];
-        lastEnd = off;
-      }
-    }
+    const { size, lastEnd, batch, damage, intactAfter } = await scanSegment(
+      disk,
+      path,
+      seg,
+      r,
+      isLast,
+      windowBytes,
+    );
+    sizes.push(size);
     kept.push({ ...seg, lowIndex: r.lowIndex });
     // A segment needs at least its prologue batch: an empty file is a cut that never completed.
     if (damage === null && batch.length === 0 && lastEnd > 0) continue;
@@ -222,20 +338,17 @@ export async function replaySegments(
     if (!isLast) {
       throw new CorruptionError(path, at, `${problem} (not the last segment, so not a torn write)`);
     }
-    if (damage?.resumeAt != null) {
-      const next = findFrameAfter(buf, damage.resumeAt);
-      if (next >= 0) {
-        throw new CorruptionError(
-          path,
-          at,
-          `${problem}; an intact record follows at byte ${next}, so this is not a torn write`,
-        );
-      }
+    if (intactAfter >= 0) {
+      throw new CorruptionError(
+        path,
+        at,
+        `${problem}; an intact record follows at byte ${intactAfter}, so this is not a torn write`,
+      );
     }
     torn = {
       file: path,
       offset: lastEnd,
-      droppedBytes: buf.length - lastEnd,
+      droppedBytes: size - lastEnd,
       removed: lastEnd === 0,
       problem,
     };
@@ -277,6 +390,7 @@ export async function replaySegments(
     snapshot: r.snapshot,
     shape: r.shape ?? new LogShape({ index: 0, term: 0 }),
     entries: r.entries,
+    entriesFrom: r.entriesFrom(),
     segments: kept,
     lastSegmentSize: sizes[sizes.length - 1] ?? 0,
     tornTail: torn,

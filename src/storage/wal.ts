@@ -39,6 +39,13 @@ export interface WalOptions {
   /** Bytes after which a new segment is started (default 64 MiB). */
   readonly segmentSize?: number;
   readonly logger?: Logger;
+  /**
+   * Recovery keeps no entries at or below this index (default 0: it keeps every entry): they are
+   * read and checked, and their terms give the log its shape, but their data is not held. A
+   * node passes the index of its newest snapshot, which covers them; entriesAfter() reads them
+   * again if recovery has to fall back to an older snapshot.
+   */
+  readonly keepEntriesAfter?: number;
 }
 
 /** What the WAL held when opened. */
@@ -46,10 +53,23 @@ export interface WalRecovery {
   readonly hardState: HardState;
   /** The latest snapshot marker, or null if none was saved. */
   readonly snapshot: LogPosition | null;
-  /** Entries after the latest snapshot marker (all entries held when there is none). */
+  /**
+   * Entries after the latest snapshot marker (all entries held when there is none); with
+   * keepEntriesAfter, only those after it.
+   */
   readonly entries: readonly Entry[];
-  /** Everything the WAL can reconstruct: entries base.index+1 … last, for falling back to an older snapshot. */
-  readonly log: { readonly base: LogPosition; readonly entries: readonly Entry[] };
+  /**
+   * Everything the WAL can reconstruct, for falling back to an older snapshot: the log after
+   * `base`, its last index and every term in it (termAt, null outside base … lastIndex), and the
+   * entries held from `entriesFrom` on (base.index + 1, or keepEntriesAfter + 1 if that is later).
+   */
+  readonly log: {
+    readonly base: LogPosition;
+    readonly lastIndex: number;
+    termAt(index: number): number | null;
+    readonly entries: readonly Entry[];
+    readonly entriesFrom: number;
+  };
   /** The torn tail that recovery cut off, if any (also logged). */
   readonly tornTail: TornTail | null;
   /** Nothing was ever saved: no hard state, marker or entry. */
@@ -108,7 +128,10 @@ export class Wal {
       else found.push({ ...seg, lowIndex: Number.POSITIVE_INFINITY });
     }
     found.sort((a, b) => a.seq - b.seq);
-    const r = found.length > 0 ? await replaySegments(disk, dir, found, logger) : null;
+    const r =
+      found.length > 0
+        ? await replaySegments(disk, dir, found, logger, { keepEntriesAfter: options.keepEntriesAfter ?? 0 })
+        : null;
     const shape = r?.shape;
     const segments = r?.segments ?? [];
     const boundary: Boundary = {
@@ -146,16 +169,23 @@ export class Wal {
     );
     const base = finalShape.base;
     const entries = r?.entries ?? [];
+    const entriesFrom = r?.entriesFrom ?? base.index + 1;
     const snap = boundary.snapshot;
     const after =
-      snap !== null && snap.index >= base.index ? entries.slice(snap.index - base.index) : entries;
+      snap !== null && snap.index >= entriesFrom ? entries.slice(snap.index + 1 - entriesFrom) : entries;
     return {
       wal,
       recovery: {
         hardState: boundary.hardState ?? emptyHardState,
         snapshot: snap,
         entries: after,
-        log: { base, entries },
+        log: {
+          base,
+          lastIndex: finalShape.lastIndex,
+          termAt: (i) => finalShape.termAt(i),
+          entries,
+          entriesFrom,
+        },
         tornTail: r?.tornTail ?? null,
         empty: boundary.hardState === null && snap === null && finalShape.lastIndex === 0,
       },
@@ -178,6 +208,23 @@ export class Wal {
   /** The latest snapshot marker whose batch is durable. */
   get durableSnapshot(): LogPosition | null {
     return this.durableBoundary.snapshot;
+  }
+
+  /**
+   * The entries after `index` (which the log holds: base ≤ index ≤ last), read again from the
+   * segments. For recovery only, before anything is saved: when it falls back to a snapshot older
+   * than keepEntriesAfter, whose entries it did not keep.
+   */
+  async entriesAfter(index: number): Promise<Entry[]> {
+    assert(
+      this.pendingRecords === 0 && this.durableBoundary === this.boundary,
+      'entriesAfter() is for recovery, before anything is saved',
+    );
+    const r = await replaySegments(this.disk, this.dir, this.segments, silentLogger, {
+      keepEntriesAfter: index,
+    });
+    assert(r.entriesFrom === index + 1, () => `the WAL holds no entries from ${index + 1}`);
+    return r.entries;
   }
 
   /** Segment file names, oldest first. */
