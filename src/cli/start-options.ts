@@ -63,7 +63,7 @@ export const tuningFlags: readonly FlagDef[] = [
     value: 'N',
     env: 'RAFTKV_SNAPSHOT_EVERY',
     default: '100000',
-    help: 'take a snapshot after this many applied entries (past 8 MiB snapshots: and once as many bytes were written)',
+    help: 'take a snapshot after this many applied entries (past 8 MiB snapshots: and once as many bytes, at most 64 MiB, were written)',
   },
   {
     name: 'snapshot-catch-up-entries',

@@ -10,7 +10,11 @@
 // large state (10^6 keys, hundreds of MB) be re-serialised every few seconds under write load; with
 // the size rule the snapshot work per byte written stays constant, and the log replayed at restart
 // is never much larger than the snapshot. A small snapshot costs tens of milliseconds, so below the
-// threshold the count alone decides.
+// threshold the count alone decides. The bytes waited for are capped (maxLogBytes, 64 MiB): the log
+// since the last snapshot is held in memory, and at 10^6 keys of 256 bytes a 300 MB snapshot would
+// otherwise let some 900,000 entries pile up there between two snapshots — more memory than the
+// store itself. Past the cap a large state is re-serialised every 64 MiB of writes: the price of a
+// bounded log, in CPU and disk writes, paid only by states larger than the cap.
 
 import type { KvStateMachine } from '../kv/index.js';
 import type { ClusterMembership, HeldSnapshot, MemoryLogStorage, Snapshot } from '../raft/index.js';
@@ -36,6 +40,8 @@ export interface SnapshotterParts {
    * once written, the snapshot is handed on with a reference to its file, and the bytes let go.
    */
   readonly dataInFiles?: boolean;
+  /** The cap on the bytes the size rule waits for (default maxLogBytesBetweenSnapshots). */
+  readonly maxLogBytes?: number;
 }
 
 /** A serialised snapshot, its file written, waiting to be recorded, with what it cost. */
@@ -49,6 +55,9 @@ export interface ReadySnapshot {
 
 /** Snapshots up to this size are taken by count alone (see the top of this file). */
 export const sizeRuleFromBytes = 8 * 1024 * 1024;
+
+/** Past this many bytes of entries applied since the last snapshot, the size rule waits no longer. */
+export const maxLogBytesBetweenSnapshots = 64 * 1024 * 1024;
 
 /** Chunks serialised between two yields to the event loop. */
 const chunksPerTurn = 4;
@@ -101,7 +110,8 @@ export class Snapshotter {
       }
     } else {
       if (sm.lastApplied - Math.max(this.lastIndex, this.backoffIndex) < this.p.every) return;
-      if (this.lastBytes > sizeRuleFromBytes && this.appliedBytes < this.lastBytes) return;
+      const waitFor = Math.min(this.lastBytes, this.p.maxLogBytes ?? maxLogBytesBetweenSnapshots);
+      if (this.lastBytes > sizeRuleFromBytes && this.appliedBytes < waitFor) return;
     }
     this.forced = false;
     const view = sm.snapshotView();

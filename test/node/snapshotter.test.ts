@@ -25,9 +25,11 @@ function snapshotterWith(
   save: (s: Snapshot) => Promise<void>,
   failed?: (e: Error) => void,
   dataInFiles = false,
+  maxLogBytes?: number,
 ): Snapshotter {
   return new Snapshotter({
     dataInFiles,
+    ...(maxLogBytes !== undefined && { maxLogBytes }),
     every,
     catchUpEntries: 0,
     storage: {
@@ -177,4 +179,33 @@ test('with the data kept in files, a snapshot is handed on as a reference once i
     data: { stored: true, byteLength: written.byteLength },
   });
   assert.equal(heldSnapshotData(r.snapshot), null, 'the snapshot handed on holds no bytes');
+});
+
+test('the size rule waits for no more than maxLogBytes of entries: the log held in memory stays bounded', async () => {
+  const cap = 2 * 1024 * 1024;
+  const snapshotter = snapshotterWith(every, async () => {}, undefined, false, cap);
+  const sm = new KvStateMachine({ history: { maxEvents: 1 } });
+  const taken: ReadySnapshot[] = [];
+  let since = 0;
+  const put = async (key: string): Promise<void> => {
+    applyPut(sm, snapshotter, key, bigValue);
+    since += encodeCommand({ op: 'put', key, value: bigValue }).byteLength;
+    await snapshotter.idle();
+    const r = snapshotter.takeReady();
+    if (r !== null) {
+      taken.push(r);
+      since = 0;
+    }
+  };
+  // Past 8 MiB of state, the count rule alone no longer decides.
+  for (let i = 0; i < 40; i++) await put(`big/${i}`);
+  const lastBytes = taken.at(-1)!.snapshot.data.byteLength;
+  assert.ok(lastBytes > sizeRuleFromBytes && lastBytes > cap);
+  const before = taken.length;
+  // Overwrites: the next snapshot comes once the cap's bytes are applied, not the snapshot's size.
+  for (let i = 0; taken.length === before; i++) {
+    assert.ok(since < cap + bigValue.length * 2, `no snapshot after ${since} bytes against a cap of ${cap}`);
+    await put(`big/${i % 40}`);
+  }
+  assert.ok(taken.length === before + 1);
 });
