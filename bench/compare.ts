@@ -19,18 +19,8 @@
 //      node dist/bench/compare.js [--duration 10s | --quick] [--out FILE]
 //        [--clients 1,16,64,256] [--ops put,put-any,get] [--keyspace 10000] [--warmup 2s] [--etcd BIN]
 
-import { type ChildProcess, execFileSync, spawn, spawnSync } from 'node:child_process';
-import {
-  accessSync,
-  closeSync,
-  constants,
-  fdatasyncSync,
-  ftruncateSync,
-  openSync,
-  readFileSync,
-  rmSync,
-  writeSync,
-} from 'node:fs';
+import { type ChildProcess, spawn } from 'node:child_process';
+import { closeSync, fdatasyncSync, ftruncateSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
 import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
@@ -61,6 +51,7 @@ import {
   type System,
   stopChildren,
 } from './common.js';
+import { etcdVersion, findEtcd } from './etcd.js';
 import { rssMiB } from './proc.js';
 
 const usage = [
@@ -178,57 +169,6 @@ async function startRaftkv(): Promise<LoadedCluster> {
   await cluster.waitForLeader(cluster.ids, 30_000);
   log(`raftkv: up, leader ${await leader()}`);
   return { system: 'raftkv', members, leader };
-}
-
-function onPath(cmd: string): string | null {
-  for (const dir of (process.env.PATH ?? '').split(path.delimiter)) {
-    if (dir === '') continue;
-    const p = path.join(dir, cmd);
-    try {
-      accessSync(p, constants.X_OK);
-      return p;
-    } catch {
-      // not here
-    }
-  }
-  return null;
-}
-
-/** The etcd binary: --etcd, else `etcd` on PATH, else Debian's etcd-server installed now (as root). */
-function findEtcd(): string {
-  if (values.etcd !== undefined) {
-    accessSync(values.etcd, constants.X_OK);
-    return values.etcd;
-  }
-  const found = onPath('etcd');
-  if (found !== null) return found;
-  const root = typeof process.getuid === 'function' && process.getuid() === 0;
-  if (root && onPath('apt-get') !== null) {
-    log(
-      "etcd is not on PATH: installing Debian's etcd-server (apt-get update && apt-get install -y etcd-server)",
-    );
-    const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
-    for (const args of [['update'], ['install', '-y', 'etcd-server']]) {
-      const r = spawnSync('apt-get', args, { stdio: ['ignore', 2, 2], env });
-      if (r.status !== 0) throw new Error(`apt-get ${args.join(' ')} failed (exit ${r.status})`);
-    }
-    const installed = onPath('etcd');
-    if (installed !== null) return installed;
-    throw new Error('etcd-server was installed but no etcd is on PATH');
-  }
-  throw new Error(
-    'etcd is not on PATH. Install it with `sudo apt-get install etcd-server` (Debian/Ubuntu), or put ' +
-      'an etcd binary on PATH, or pass --etcd /path/to/etcd.',
-  );
-}
-
-function etcdVersion(bin: string): string {
-  try {
-    const out = execFileSync(bin, ['--version'], { encoding: 'utf8', timeout: 10_000 });
-    return /etcd Version:\s*(\S+)/.exec(out)?.[1] ?? out.split('\n')[0]!.trim();
-  } catch (e) {
-    return `unknown (${e instanceof Error ? e.message : String(e)})`;
-  }
 }
 
 async function startEtcd(bin: string): Promise<LoadedCluster> {
@@ -523,7 +463,7 @@ function report(results: readonly CaseResult[], info: RunInfo): string {
 // ---------------------------------------------------------------------------------------------
 
 async function main(): Promise<void> {
-  const bin = findEtcd();
+  const bin = findEtcd(values.etcd);
   const version = etcdVersion(bin);
   const startedAt = new Date();
   const loadStart = os.loadavg();
