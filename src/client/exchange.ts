@@ -271,18 +271,22 @@ class Streaming extends Exchange {
     super(to, out, options, reject);
   }
 
-  onHeaders(status: number, headers: Buffer[], resume: () => void): boolean {
+  onHeaders(status: number, headers: Buffer[], _resume: () => void): boolean {
     if (status < 200) return true;
     this.answered = true;
     if (!this.settle()) {
       this.cancel();
       return false;
     }
-    // undici stops reading the connection while the body is full (onData's false), and resumes
-    // when the reader asks for more.
+    // The body never tells undici to stop reading (onData is always true): undici 6's HTTP/1
+    // parser, paused for a full body, crashes the process when the node then closes the
+    // connection (an uncatchable AssertionError in its socket 'end' handler — undici issue 5360,
+    // fixed only in undici 8, which needs Node 22.19). So a reader slower than the node has the
+    // rest of the answer buffered here instead: a backup download's file writes keep up, and a
+    // watch's events come at the rate of the cluster's writes.
     const body = new Readable({
       highWaterMark: 64 * 1024,
-      read: resume,
+      read: noop,
       destroy: (error, callback) => {
         this.cancel();
         callback(error);
@@ -300,7 +304,8 @@ class Streaming extends Exchange {
   }
 
   onData(chunk: Buffer): boolean {
-    return this.body?.push(chunk) ?? false;
+    this.body?.push(chunk);
+    return true;
   }
 
   onComplete(trailers: RawHeaders | null): void {

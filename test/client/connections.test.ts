@@ -321,3 +321,26 @@ test("connecting is bounded by the client's timeoutMs, whatever the call's own; 
     client.close();
   }
 });
+
+test('a streamed answer read slowly while the node closes the connection: all of it arrives, nothing crashes', async (t) => {
+  // undici 6 crashed the process here when the body held back its parser (undici issue 5360).
+  const payload = Buffer.alloc(4 * 1024 * 1024, 0x61);
+  let ended = false;
+  const node = await rawServer(t, (socket) => {
+    socket.write(`HTTP/1.1 200 OK\r\ncontent-length: ${payload.length}\r\nconnection: close\r\n\r\n`);
+    socket.write(payload);
+    socket.end(() => {
+      ended = true;
+    });
+  });
+  const client = new RaftkvClient(node.url);
+  t.after(() => client.close());
+  const answer = await client.openStream({ method: 'GET', path: '/admin/snapshot' });
+  assert.equal(answer.status, 200);
+  // Not read until the node has sent everything and closed its end.
+  await waitFor('the node to have sent everything and closed its end', () => ended);
+  for (let i = 0; i < 20; i++) await new Promise<void>((resolve) => setImmediate(resolve));
+  let received = 0;
+  for await (const chunk of answer.body) received += (chunk as Buffer).length;
+  assert.equal(received, payload.length);
+});
