@@ -11,9 +11,9 @@ import { randomUUID } from 'node:crypto';
 import http from 'node:http';
 import https from 'node:https';
 import { checkClientTls } from '../client/index.js';
-import { httpsOptionsOf } from '../client/tls.js';
 import { Prng } from '../random.js';
 import { clientPath } from './client-path.js';
+import { type AgentEndpoint, agentEndpoint } from './endpoint.js';
 import { Histogram } from './histogram.js';
 import type { BenchOptions, RequestPath } from './options.js';
 import { MetricsScraper, type ScrapeStats } from './scrape.js';
@@ -37,12 +37,7 @@ export interface BenchResult {
   readonly scrapes?: ScrapeStats;
 }
 
-interface Endpoint {
-  readonly secure: boolean;
-  readonly host: string;
-  readonly port: number;
-  readonly agent: http.Agent;
-}
+type Endpoint = AgentEndpoint;
 
 export async function runBench(o: BenchOptions): Promise<BenchResult> {
   if (o.endpoints.length === 0) throw new Error('no endpoints');
@@ -124,20 +119,7 @@ export async function runBench(o: BenchOptions): Promise<BenchResult> {
  * `perEndpoint` connections each. bench:compare measures it: keep its requests as they are.
  */
 function httpPath(o: BenchOptions, perEndpoint: number): RequestPath {
-  const endpoints: Endpoint[] = o.endpoints.map((e) => {
-    const url = new URL(/^https?:\/\//.test(e) ? e : `http://${e}`);
-    const secure = url.protocol === 'https:';
-    const agentOptions = { keepAlive: true, maxSockets: perEndpoint };
-    return {
-      secure,
-      // URL keeps an IPv6 address in brackets; the socket wants it bare.
-      host: url.hostname.replace(/^\[(.*)\]$/, '$1'),
-      port: Number(url.port || (secure ? 443 : 80)),
-      agent: secure
-        ? new https.Agent({ ...agentOptions, ...(o.tls !== undefined && httpsOptionsOf(o.tls)) })
-        : new http.Agent(agentOptions),
-    };
-  });
+  const endpoints = o.endpoints.map((e) => agentEndpoint(e, perEndpoint, o.tls));
   return {
     sender: (c) => {
       const ep = endpoints[c % endpoints.length]!;

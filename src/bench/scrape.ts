@@ -9,7 +9,7 @@
 import http from 'node:http';
 import https from 'node:https';
 import type { ClientTls } from '../client/index.js';
-import { httpsOptionsOf } from '../client/tls.js';
+import { type AgentEndpoint, agentEndpoint } from './endpoint.js';
 import { Histogram } from './histogram.js';
 
 export interface ScrapeOptions {
@@ -37,12 +37,7 @@ export interface ScrapeStats {
   readonly bytes: number;
 }
 
-interface Target {
-  readonly secure: boolean;
-  readonly host: string;
-  readonly port: number;
-  readonly agent: http.Agent;
-}
+type Target = AgentEndpoint;
 
 export class MetricsScraper {
   private readonly targets: Target[];
@@ -56,20 +51,8 @@ export class MetricsScraper {
 
   constructor(private readonly o: ScrapeOptions) {
     if (!(o.intervalMs > 0)) throw new Error('the scrape interval must be positive');
-    this.targets = o.endpoints.map((e) => {
-      const url = new URL(/^https?:\/\//.test(e) ? e : `http://${e}`);
-      const secure = url.protocol === 'https:';
-      // One connection per node, kept alive between scrapes, as Prometheus keeps one per target.
-      const agentOptions = { keepAlive: true, maxSockets: 1 };
-      return {
-        secure,
-        host: url.hostname.replace(/^\[(.*)\]$/, '$1'),
-        port: Number(url.port || (secure ? 443 : 80)),
-        agent: secure
-          ? new https.Agent({ ...agentOptions, ...(o.tls !== undefined && httpsOptionsOf(o.tls)) })
-          : new http.Agent(agentOptions),
-      };
-    });
+    // One connection per node, kept alive between scrapes, as Prometheus keeps one per target.
+    this.targets = o.endpoints.map((e) => agentEndpoint(e, 1, o.tls));
   }
 
   /** Starts scraping: node i first at i/N of an interval, then every interval on its own clock. */
